@@ -1,0 +1,3 @@
+"""bhb_viewer: vet Blue Horizontal Branch star candidates with the BATMM network."""
+
+__version__ = "0.1.0"

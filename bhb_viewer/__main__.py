@@ -1,0 +1,3 @@
+from bhb_viewer.cli import main
+
+raise SystemExit(main())

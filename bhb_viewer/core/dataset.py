@@ -1,0 +1,152 @@
+"""The on-disk data-set format shared by the simulator, the builders, training and scoring.
+
+A data set is a directory::
+
+    catalog.ecsv    one row per star: id, ra, dec, label (1 BHB, 0 non-BHB, -1 unknown), metadata
+    spectra.npy     N×3522 float32 flux on the grid (1e-17 erg/s/cm²/Å), unscaled
+    ivar.npy        N×3522 float32 inverse variance, 0 where masked
+    cutouts.npy     N×5×S×S float32 u,g,r,i,z in nanomaggies, unscaled
+    manifest.json   counts, grid, bands, per-file sha256, provenance
+
+Arrays are opened memory-mapped so a 12,000-star set costs no RAM until read. Scaling belongs to
+the model's checkpoint, never to the data set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from astropy.table import Table
+
+from bhb_viewer.core.errors import BadInputError
+from bhb_viewer.core.grid import BANDS, NPIX, grid_dict
+
+FORMAT_NAME = "bhb-dataset"
+FORMAT_VERSION = 1
+ARRAY_FILES = ("spectra.npy", "ivar.npy", "cutouts.npy")
+LABEL_BHB, LABEL_NON_BHB, LABEL_UNKNOWN = 1, 0, -1
+CLASS_NAMES = ("non-BHB", "BHB")  # index = label
+
+
+@dataclass
+class Dataset:
+    path: Path
+    catalog: Table
+    spectra: np.ndarray
+    ivar: np.ndarray
+    cutouts: np.ndarray
+    manifest: dict[str, Any]
+
+    def __len__(self) -> int:
+        return len(self.catalog)
+
+    @property
+    def labels(self) -> np.ndarray:
+        if "label" not in self.catalog.colnames:
+            return np.full(len(self), LABEL_UNKNOWN, dtype=np.int64)
+        return np.asarray(self.catalog["label"], dtype=np.int64)
+
+    @property
+    def manifest_hash(self) -> str:
+        return manifest_hash(self.manifest)
+
+
+def manifest_hash(manifest: dict[str, Any]) -> str:
+    """A stable hash of a manifest, recorded by checkpoints to tie a model to its data."""
+    return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
+
+
+def _sha256(path: Path, chunk: int = 1 << 22) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _check_shapes(n: int, spectra: np.ndarray, ivar: np.ndarray, cutouts: np.ndarray) -> None:
+    if spectra.shape != (n, NPIX) or ivar.shape != (n, NPIX):
+        raise ValueError(f"spectra/ivar must be {n}×{NPIX}, got {spectra.shape} and {ivar.shape}")
+    if cutouts.ndim != 4 or cutouts.shape[:2] != (n, len(BANDS)) or cutouts.shape[2] != cutouts.shape[3]:
+        raise ValueError(f"cutouts must be {n}×{len(BANDS)}×S×S, got {cutouts.shape}")
+
+
+def write_dataset(
+    path: str | os.PathLike,
+    catalog: Table,
+    spectra: np.ndarray,
+    ivar: np.ndarray,
+    cutouts: np.ndarray,
+    provenance: dict[str, Any] | None = None,
+) -> Path:
+    """Write a data set directory; arrays go through a temporary name so a crash leaves no half file."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    n = len(catalog)
+    _check_shapes(n, spectra, ivar, cutouts)
+    catalog.write(path / "catalog.ecsv.tmp", format="ascii.ecsv", overwrite=True)
+    os.replace(path / "catalog.ecsv.tmp", path / "catalog.ecsv")
+    for name, arr in zip(ARRAY_FILES, (spectra, ivar, cutouts)):
+        tmp = path / (name + ".tmp")
+        with open(tmp, "wb") as f:
+            np.save(f, np.ascontiguousarray(arr, dtype=np.float32))
+        os.replace(tmp, path / name)
+    labels = np.asarray(catalog["label"]) if "label" in catalog.colnames else np.full(n, LABEL_UNKNOWN)
+    manifest = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "count": n,
+        "n_bhb": int(np.sum(labels == LABEL_BHB)),
+        "n_non_bhb": int(np.sum(labels == LABEL_NON_BHB)),
+        "grid": grid_dict(),
+        "bands": list(BANDS),
+        "cutout_size": int(cutouts.shape[-1]),
+        "units": {"spectra": "1e-17 erg s-1 cm-2 Angstrom-1", "cutouts": "nanomaggy"},
+        "sha256": {name: _sha256(path / name) for name in ("catalog.ecsv", *ARRAY_FILES)},
+        "provenance": provenance or {},
+    }
+    tmp = path / "manifest.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2))
+    os.replace(tmp, path / "manifest.json")
+    return path
+
+
+def open_dataset(path: str | os.PathLike, mmap: bool = True) -> Dataset:
+    """Open a data set directory (arrays memory-mapped); a broken one raises BadInputError naming the file."""
+    path = Path(path)
+    manifest_file = path / "manifest.json"
+    if not manifest_file.is_file():
+        raise BadInputError(path, "not a data set: manifest.json is missing")
+    try:
+        manifest = json.loads(manifest_file.read_text())
+    except json.JSONDecodeError as exc:
+        raise BadInputError(manifest_file, f"manifest is not valid JSON ({exc})") from exc
+    if manifest.get("format") != FORMAT_NAME or manifest.get("version") != FORMAT_VERSION:
+        raise BadInputError(manifest_file, f"unsupported data set format {manifest.get('format')!r} v{manifest.get('version')}")
+    if manifest.get("grid") != grid_dict():
+        raise BadInputError(manifest_file, f"spectral grid {manifest.get('grid')} differs from {grid_dict()}")
+    try:
+        catalog = Table.read(path / "catalog.ecsv", format="ascii.ecsv")
+    except Exception as exc:  # astropy raises many kinds for a broken table
+        raise BadInputError(path / "catalog.ecsv", f"cannot read catalog ({exc})") from exc
+    arrays = []
+    for name in ARRAY_FILES:
+        try:
+            arrays.append(np.load(path / name, mmap_mode="r" if mmap else None, allow_pickle=False))
+        except (OSError, ValueError) as exc:
+            raise BadInputError(path / name, f"cannot read array ({exc})") from exc
+    try:
+        _check_shapes(len(catalog), *arrays)
+    except ValueError as exc:
+        raise BadInputError(path, str(exc)) from exc
+    return Dataset(path, catalog, *arrays, manifest)
+
+
+def is_dataset(path: str | os.PathLike) -> bool:
+    return (Path(path) / "manifest.json").is_file()

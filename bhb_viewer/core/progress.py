@@ -1,0 +1,97 @@
+"""A small progress + cancel protocol shared by the CLI (text bar, JSON lines) and the GUI (signals).
+
+Core and ml code call ``progress(ProgressEvent(...))`` and ``cancel.check()`` between steps;
+they never know who is listening.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, TextIO
+
+
+@dataclass
+class ProgressEvent:
+    stage: str
+    done: int
+    total: int | None = None
+    message: str = ""
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fraction(self) -> float | None:
+        return None if not self.total else min(1.0, self.done / self.total)
+
+
+ProgressCallback = Callable[[ProgressEvent], None]
+
+
+def no_progress(event: ProgressEvent) -> None:
+    """The default callback: listen to nothing."""
+
+
+class Cancelled(Exception):
+    """Raised by ``CancelToken.check`` once cancel was requested."""
+
+
+class CancelToken:
+    """Thread-safe cancel flag polled between steps of long work."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def check(self) -> None:
+        if self._event.is_set():
+            raise Cancelled("cancelled")
+
+
+class TerminalProgress:
+    """A one-line text progress bar with ETA, redrawn at most ten times a second."""
+
+    def __init__(self, stream: TextIO | None = None, width: int = 30) -> None:
+        self.stream = stream or sys.stderr
+        self.width = width
+        self._start: dict[str, float] = {}
+        self._last = 0.0
+
+    def __call__(self, event: ProgressEvent) -> None:
+        now = time.monotonic()
+        start = self._start.setdefault(event.stage, now)
+        finished = event.total is not None and event.done >= event.total
+        if not finished and now - self._last < 0.1:
+            return
+        self._last = now
+        frac = event.fraction
+        if frac is None:
+            bar = f"{event.done}"
+        else:
+            filled = int(round(frac * self.width))
+            eta = (now - start) / frac - (now - start) if frac > 0 else float("nan")
+            bar = f"[{'#' * filled}{'.' * (self.width - filled)}] {event.done}/{event.total} ETA {eta:5.0f}s"
+        extra = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in event.metrics.items())
+        self.stream.write(f"\r{event.stage}: {bar} {event.message} {extra}".rstrip()[:200].ljust(80))
+        if finished:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+class JsonLinesProgress:
+    """One JSON object per event on a stream, so a parent process (the GUI) can follow a child."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stdout
+
+    def __call__(self, event: ProgressEvent) -> None:
+        self.stream.write(json.dumps({"event": "progress", **asdict(event)}, default=float) + "\n")
+        self.stream.flush()

@@ -1,0 +1,41 @@
+import json
+
+import numpy as np
+import pytest
+from astropy.table import Table
+
+from bhb_viewer.core.dataset import open_dataset, write_dataset
+from bhb_viewer.core.errors import BadInputError
+from bhb_viewer.core.grid import NPIX, wavelength
+
+
+def test_grid_spans_4000_to_9000_angstrom():
+    w = wavelength()
+    assert len(w) == NPIX
+    assert w[0] == pytest.approx(4000.4, abs=0.1)
+    assert w[-1] == pytest.approx(9000, rel=2e-3)
+
+
+def test_write_then_open_roundtrip(tmp_path):
+    n = 3
+    cat = Table({"id": ["a", "b", "c"], "ra": [1.0, 2, 3], "dec": [0.0, 1, 2], "label": [1, 0, -1]})
+    rng = np.random.default_rng(0)
+    spectra = rng.normal(size=(n, NPIX)).astype(np.float32)
+    ivar = np.ones((n, NPIX), np.float32)
+    cutouts = rng.normal(size=(n, 5, 16, 16)).astype(np.float32)
+    write_dataset(tmp_path / "ds", cat, spectra, ivar, cutouts, {"source": "test"})
+    ds = open_dataset(tmp_path / "ds")
+    assert len(ds) == 3
+    assert ds.manifest["n_bhb"] == 1 and ds.manifest["n_non_bhb"] == 1
+    np.testing.assert_array_equal(ds.spectra, spectra)
+    np.testing.assert_array_equal(ds.cutouts, cutouts)
+    assert list(ds.labels) == [1, 0, -1]
+    assert isinstance(ds.spectra, np.memmap)
+
+
+def test_open_rejects_missing_manifest_and_wrong_grid(tmp_path):
+    with pytest.raises(BadInputError, match="manifest.json is missing"):
+        open_dataset(tmp_path)
+    (tmp_path / "manifest.json").write_text(json.dumps({"format": "bhb-dataset", "version": 1, "grid": {}}))
+    with pytest.raises(BadInputError, match="spectral grid"):
+        open_dataset(tmp_path)
