@@ -1,0 +1,187 @@
+"""Background work for the window: generators run on a thread pool and report through signals.
+
+A task is a function ``fn(cancel, progress)`` returning an iterable; every item it yields
+arrives on the GUI thread as one ``sigBatch``, so results fill the window as they come. Tasks
+are grouped by *kind* ("score", "load", "detail", ...): starting a kind that is already running
+cancels the running one and queues the new one to start when the old one has stopped, so two
+scorings never run at once and a stale task's late batches are dropped, never shown.
+The GUI thread never waits in a ``processEvents`` loop; it only receives queued signals.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from bhb_viewer.core.errors import BadInputError
+from bhb_viewer.core.progress import CancelToken, Cancelled, ProgressCallback, ProgressEvent
+
+TaskFn = Callable[[CancelToken, ProgressCallback], Iterable[Any]]
+PROGRESS_INTERVAL_S = 0.05  # at most ~20 progress signals a second reach the GUI thread
+
+
+class _Signals(QObject):
+    sigBatch = Signal(object)
+    sigProgress = Signal(object)
+    sigError = Signal(str)
+    sigDone = Signal(bool)  # True: ran to the end; False: cancelled or failed
+
+
+def error_message(exc: BaseException) -> str:
+    """What a person reads about a failure: the file and the problem, never a traceback."""
+    if isinstance(exc, BadInputError):
+        return str(exc)
+    if isinstance(exc, (OSError, ValueError, KeyError, RuntimeError)):
+        return f"{type(exc).__name__}: {exc}"
+    return f"unexpected {type(exc).__name__}: {exc}"
+
+
+class _Runnable(QRunnable):
+    def __init__(self, fn: TaskFn, token: CancelToken, signals: _Signals) -> None:
+        super().__init__()
+        self.setAutoDelete(True)
+        self._fn, self._token, self._signals = fn, token, signals
+        self._last_progress = 0.0
+
+    def _progress(self, event: ProgressEvent) -> None:
+        now = time.monotonic()
+        final = event.total is not None and event.done >= event.total
+        if final or now - self._last_progress >= PROGRESS_INTERVAL_S:
+            self._last_progress = now
+            self._signals.sigProgress.emit(event)
+
+    def run(self) -> None:
+        completed = False
+        try:
+            for item in self._fn(self._token, self._progress):
+                if self._token.cancelled:
+                    break
+                self._signals.sigBatch.emit(item)
+            completed = not self._token.cancelled
+        except Cancelled:
+            pass
+        except Exception as exc:  # reported to the window, which keeps working
+            traceback.print_exc()
+            self._signals.sigError.emit(error_message(exc))
+        self._signals.sigDone.emit(completed)
+
+
+@dataclass
+class TaskHandle:
+    """One submitted task: its kind, cancel token, and the callbacks that receive its signals."""
+
+    kind: str
+    fn: TaskFn
+    on_batch: Callable[[Any], None] | None = None
+    on_progress: Callable[[ProgressEvent], None] | None = None
+    on_error: Callable[[str], None] | None = None
+    on_done: Callable[[bool], None] | None = None
+    token: CancelToken = field(default_factory=CancelToken)
+    running: bool = False
+    finished: bool = False
+
+    def cancel(self) -> None:
+        self.token.cancel()
+
+
+class TaskRunner(QObject):
+    """Runs tasks by kind on a private thread pool; at most one task per kind runs at a time."""
+
+    sigBusyChanged = Signal(bool)
+
+    def __init__(self, parent: QObject | None = None, max_threads: int = 3) -> None:
+        super().__init__(parent)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(max_threads)
+        self._running: dict[str, TaskHandle] = {}
+        self._queued: dict[str, TaskHandle] = {}
+        self._signals: dict[int, _Signals] = {}
+
+    def submit(
+        self,
+        kind: str,
+        fn: TaskFn,
+        on_batch: Callable[[Any], None] | None = None,
+        on_progress: Callable[[ProgressEvent], None] | None = None,
+        on_error: Callable[[str], None] | None = None,
+        on_done: Callable[[bool], None] | None = None,
+    ) -> TaskHandle:
+        """Start ``fn`` now, or, if a task of this kind runs, cancel that one and start after it."""
+        handle = TaskHandle(kind, fn, on_batch, on_progress, on_error, on_done)
+        replaced = self._queued.pop(kind, None)
+        if replaced is not None:
+            replaced.finished = True
+            if replaced.on_done:
+                replaced.on_done(False)
+        current = self._running.get(kind)
+        if current is not None:
+            current.cancel()
+            self._queued[kind] = handle
+        else:
+            self._start(handle)
+        return handle
+
+    def cancel(self, kind: str) -> None:
+        """Cancel the running and the queued task of ``kind``."""
+        queued = self._queued.pop(kind, None)
+        if queued is not None:
+            queued.finished = True
+            if queued.on_done:
+                queued.on_done(False)
+        if kind in self._running:
+            self._running[kind].cancel()
+
+    def is_running(self, kind: str) -> bool:
+        return kind in self._running or kind in self._queued
+
+    def busy(self) -> bool:
+        return bool(self._running)
+
+    def shutdown(self, timeout_ms: int = 5000) -> bool:
+        """Cancel everything and wait for the threads (at window close); True if all stopped."""
+        for kind in list(self._queued):
+            self.cancel(kind)
+        for handle in self._running.values():
+            handle.cancel()
+        return self._pool.waitForDone(timeout_ms)
+
+    def _start(self, handle: TaskHandle) -> None:
+        # Parented to the runner (GUI thread): emits from the pool arrive queued, and the pool
+        # thread dropping its Python reference never deletes it.
+        signals = _Signals(self)
+        signals.sigBatch.connect(lambda item, h=handle: self._deliver(h, h.on_batch, item))
+        signals.sigProgress.connect(lambda ev, h=handle: self._deliver(h, h.on_progress, ev))
+        signals.sigError.connect(lambda msg, h=handle: h.on_error(msg) if h.on_error else None)
+        signals.sigDone.connect(lambda ok, h=handle: self._finished(h, ok))
+        self._signals[id(handle)] = signals
+        was_busy = self.busy()
+        self._running[handle.kind] = handle
+        handle.running = True
+        self._pool.start(_Runnable(handle.fn, handle.token, signals))
+        if not was_busy:
+            self.sigBusyChanged.emit(True)
+
+    @staticmethod
+    def _deliver(handle: TaskHandle, callback: Callable[[Any], None] | None, item: Any) -> None:
+        if callback is not None and not handle.token.cancelled:
+            callback(item)
+
+    def _finished(self, handle: TaskHandle, completed: bool) -> None:
+        handle.running = False
+        handle.finished = True
+        signals = self._signals.pop(id(handle), None)
+        if signals is not None:
+            signals.deleteLater()
+        if self._running.get(handle.kind) is handle:
+            del self._running[handle.kind]
+        if handle.on_done:
+            handle.on_done(completed)
+        queued = self._queued.pop(handle.kind, None)
+        if queued is not None:
+            self._start(queued)
+        elif not self.busy():
+            self.sigBusyChanged.emit(False)
