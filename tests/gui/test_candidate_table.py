@@ -6,6 +6,7 @@ import numpy as np
 from astropy.table import Table
 from PySide6.QtCore import Qt
 
+from bhb_viewer.core.verdicts import VerdictKind
 from bhb_viewer.gui.widgets.candidate_table import (
     COL_G,
     COL_ID,
@@ -39,7 +40,7 @@ def test_columns_and_colours_from_magnitudes():
 
 def test_sort_by_score_keeps_unscored_last_and_maps_rows():
     m = _model()
-    m.set_scores(np.array([0, 1, 2, 3]), np.array([0.9, 0.1, 0.5, 0.7]), np.array(["BHB", "other", "BHB", "BHB"]))
+    m.set_scores(np.array([0, 1, 2, 3]), np.array([0.9, 0.1, 0.5, 0.7]))
     m.sort(COL_P, Qt.SortOrder.DescendingOrder)
     assert _shown(m, COL_ID) == ["s0", "s3", "s2", "s1", "s4", "s5"]
     m.sort(COL_P, Qt.SortOrder.AscendingOrder)
@@ -49,18 +50,22 @@ def test_sort_by_score_keeps_unscored_last_and_maps_rows():
 
 def test_filters_by_score_state_and_text():
     m = _model()
-    m.set_scores(np.arange(6), np.array([0.9, 0.1, 0.5, 0.7, 0.3, 0.6]), np.array(["BHB", "other"] * 3))
+    m.set_scores(np.arange(6), np.array([0.9, 0.1, 0.5, 0.7, 0.3, 0.6]))
     m.set_filter(score_range=(0.5, 0.9))
     assert _shown(m, COL_ID) == ["s0", "s2", "s3", "s5"]
-    m.set_human(2, "other", "broad lines")
-    m.set_human(0, "BHB", "")
+    m.set_human(2, VerdictKind.BLUE_STRAGGLER, "broad lines")
+    m.set_human(0, VerdictKind.BHB, "")
+    m.set_human(5, VerdictKind.UNSURE, "")
     m.set_filter(state="vetted")
-    assert _shown(m, COL_ID) == ["s0", "s2"]
-    m.set_filter(state="disagrees")  # s2's call is BHB, verdict other
+    assert _shown(m, COL_ID) == ["s0", "s2", "s5"]
+    m.set_filter(state="disagrees")  # s2: P = 0.5 calls BHB, the verdict is a non-BHB kind
     assert _shown(m, COL_ID) == ["s2"]
-    assert _shown(m, COL_VERDICT) == ["other ≠ model"]
+    assert _shown(m, COL_VERDICT) == ["blue straggler ≠ model"]
+    m.set_scores(np.array([2]), np.array([0.2]))
+    m.set_filter(state="disagrees")
+    assert _shown(m, COL_ID) == []
     m.set_filter(state="unvetted", text="S")
-    assert _shown(m, COL_ID) == ["s1", "s3", "s4", "s5"]
+    assert _shown(m, COL_ID) == ["s1", "s3", "s4"]
     m.set_filter(text="broad")
     assert _shown(m, COL_ID) == ["s2"]
     assert m.view_row(0) == -1
@@ -68,12 +73,12 @@ def test_filters_by_score_state_and_text():
 
 def test_next_unvetted_and_most_uncertain():
     m = _model()
-    m.set_scores(np.arange(6), np.array([0.9, 0.1, 0.52, 0.7, 0.45, 0.6]), np.array(["BHB"] * 6))
-    m.set_human(1, "BHB", "")
+    m.set_scores(np.arange(6), np.array([0.9, 0.1, 0.52, 0.7, 0.45, 0.6]))
+    m.set_human(1, VerdictKind.BHB, "")
     assert m.next_unvetted(0) == 2
     assert m.next_unvetted(5) == 0  # wraps
     assert m.most_uncertain() == 2
-    m.set_human(2, "BHB", "")
+    m.set_human(2, VerdictKind.BHB, "")
     assert m.most_uncertain() == 4
 
 
@@ -85,7 +90,7 @@ def test_hundred_thousand_rows_sort_and_filter_in_bulk():
     m = CandidateTableModel()
     m.set_catalog(t)
     p = rng.uniform(0, 1, n)
-    m.set_scores(np.arange(n), p, np.where(p > 0.5, "BHB", "other"))
+    m.set_scores(np.arange(n), p)
     m.sort(COL_P, Qt.SortOrder.DescendingOrder)
     assert m.source_row(0) == int(np.argmax(p))
     m.set_filter(score_range=(0.25, 0.75), text="99")

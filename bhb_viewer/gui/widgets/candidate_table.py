@@ -13,6 +13,8 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QColor, QKeyEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
+from bhb_viewer.core.verdicts import VerdictKind, disagrees
+
 COLUMNS = ("id", "RA", "Dec", "g", "u−g", "g−r", "P(BHB)", "classical", "verdict", "note")
 COL_ID, COL_RA, COL_DEC, COL_G, COL_UG, COL_GR, COL_P, COL_CLASSICAL, COL_VERDICT, COL_NOTE = range(len(COLUMNS))
 _FLOAT_FORMATS = {COL_RA: "{:.5f}", COL_DEC: "{:.5f}", COL_G: "{:.2f}", COL_UG: "{:.2f}", COL_GR: "{:.2f}", COL_P: "{:.3f}"}
@@ -68,8 +70,9 @@ class CandidateTableModel(QAbstractTableModel):
     ``view -> source`` is the array ``self._visible``; sorting and filtering rebuild it.
     """
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, cut: float = 0.5) -> None:
         super().__init__(parent)
+        self.cut = cut  # P(BHB) at which the model's call turns BHB, for the disagreement marker
         self._cols: dict[str, np.ndarray] = {}
         self._n = 0
         self._visible = np.zeros(0, dtype=np.int64)
@@ -84,10 +87,11 @@ class CandidateTableModel(QAbstractTableModel):
         n = len(table)
         self._cols = catalog_columns(table)
         self._cols["p"] = np.full(n, np.nan)
-        self._cols["model_call"] = np.full(n, "", dtype=object)
         self._cols["classical"] = np.full(n, "", dtype=object)
-        self._cols["verdict"] = np.full(n, "", dtype=object)
+        self._cols["kind"] = np.full(n, None, dtype=object)  # VerdictKind or None
+        self._cols["verdict"] = np.full(n, "", dtype=object)  # its label, '' = unvetted
         self._cols["note"] = np.full(n, "", dtype=object)
+        self._cols["disagrees"] = np.zeros(n, dtype=bool)
         self._n = n
         self._order = np.arange(n, dtype=np.int64)
         self._sort = None
@@ -96,33 +100,46 @@ class CandidateTableModel(QAbstractTableModel):
         self._source_to_view = None
         self.endResetModel()
 
-    def set_scores(self, rows: np.ndarray, p: np.ndarray, call_labels: np.ndarray) -> None:
-        """Fill P(BHB) and the model's call (a verdict label) for some source rows."""
+    def set_scores(self, rows: np.ndarray, p: np.ndarray) -> None:
+        """Fill P(BHB) for some source rows (NaN = not scored)."""
         rows = np.asarray(rows, dtype=np.int64)
         self._cols["p"][rows] = p
-        self._cols["model_call"][rows] = call_labels
-        self._column_changed(COL_P)
+        vetted = rows[self._cols["verdict"][rows] != ""]
+        self._update_disagrees(vetted)
+        self._column_changed(COL_P, COL_VERDICT)
 
     def clear_scores(self) -> None:
-        self._cols["p"][:] = np.nan
-        self._cols["model_call"][:] = ""
-        self._column_changed(COL_P)
+        self.set_scores(np.arange(self._n), np.full(self._n, np.nan))
+
+    def _update_disagrees(self, rows: np.ndarray) -> None:
+        kind, p, flag = self._cols["kind"], self._cols["p"], self._cols["disagrees"]
+        for row in rows:
+            flag[row] = disagrees(kind[row], float(p[row]), self.cut)
 
     def set_classical(self, rows: np.ndarray, labels: np.ndarray) -> None:
         self._cols["classical"][np.asarray(rows, dtype=np.int64)] = labels
         self._column_changed(COL_CLASSICAL)
 
-    def set_human(self, row: int, verdict: str, note: str) -> None:
-        """One row's human verdict label ('' = unvetted) and note."""
-        self._cols["verdict"][row] = verdict
+    def set_human(self, row: int, kind: VerdictKind | None, note: str) -> None:
+        """One row's human verdict (None = unvetted) and note."""
+        self._cols["kind"][row] = kind
+        self._cols["verdict"][row] = "" if kind is None else kind.label
         self._cols["note"][row] = note
+        self._update_disagrees(np.array([row]))
         view = self.view_row(row)
         if view >= 0:
             self.dataChanged.emit(self.index(view, COL_VERDICT), self.index(view, COL_NOTE))
 
-    def set_all_human(self, verdicts: np.ndarray, notes: np.ndarray) -> None:
-        self._cols["verdict"][:] = verdicts
-        self._cols["note"][:] = notes
+    def set_all_human(self, states: dict[int, tuple[VerdictKind | None, str]]) -> None:
+        """Replace every row's verdict and note (rows absent from ``states`` become unvetted)."""
+        for name, empty in (("kind", None), ("verdict", ""), ("note", "")):
+            self._cols[name][:] = empty
+        for row, (kind, note) in states.items():
+            self._cols["kind"][row] = kind
+            self._cols["verdict"][row] = "" if kind is None else kind.label
+            self._cols["note"][row] = note
+        self._cols["disagrees"][:] = False
+        self._update_disagrees(np.fromiter(states, dtype=np.int64, count=len(states)))
         self._column_changed(COL_VERDICT, COL_NOTE)
 
     def _column_changed(self, first: int, last: int | None = None) -> None:
@@ -189,9 +206,7 @@ class CandidateTableModel(QAbstractTableModel):
         return self._cols["note"][row]
 
     def disagrees(self, row: int) -> bool:
-        call = self._cols["model_call"][row]
-        verdict = self._cols["verdict"][row]
-        return bool(call and verdict and verdict != call)
+        return bool(self._cols["disagrees"][row])
 
     # -- sorting and filtering -------------------------------------------------------------
     def _sort_key(self, col: int) -> np.ndarray:
@@ -249,7 +264,7 @@ class CandidateTableModel(QAbstractTableModel):
             elif state == "vetted":
                 keep &= vetted
             else:
-                keep &= vetted & (self._cols["model_call"] != "") & (self._cols["verdict"] != self._cols["model_call"])
+                keep &= self._cols["disagrees"]
         if text:
             ids = np.char.lower(self._cols["id"].astype(str))
             notes = np.char.lower(self._cols["note"].astype(str))

@@ -1,0 +1,194 @@
+"""The verdict panel: the model's score, one button per verdict kind, the note, review navigation.
+
+The panel only shows state and emits what the person asked for; the window writes it to the
+session and feeds the result back with :meth:`VerdictPanel.show_candidate`. Keys are owned by the
+window (as shortcuts that work wherever focus is, except while typing a note); the panel prints
+them on its buttons from the same tables, so what is shown is what works.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from bhb_viewer.core.verdicts import CandidateState, VerdictKind, model_call
+
+# Verdicts offered as buttons, in this order; NON_BHB is what Enter records for a low score.
+BUTTON_KINDS = (
+    VerdictKind.BHB,
+    VerdictKind.BLUE_STRAGGLER,
+    VerdictKind.MS_A,
+    VerdictKind.NON_BHB,
+    VerdictKind.OTHER,
+    VerdictKind.BAD_DATA,
+    VerdictKind.UNSURE,
+)
+ACCEPT_KEY = "Return"
+# navigation action -> (button text, key sequence)
+NAV_ACTIONS = {
+    "previous": ("◀ previous", "K"),
+    "next": ("next ▶", "J"),
+    "unvetted": ("next unvetted", "Space"),
+    "uncertain": ("most uncertain", "M"),
+}
+UNDO_KEY, REDO_KEY = "Ctrl+Z", "Ctrl+Shift+Z"
+
+
+class NoteEdit(QLineEdit):
+    """A note field that hands focus back on Enter (after saving) and on Escape (after reverting)."""
+
+    sigLeave = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.saved_text = ""
+        self.setPlaceholderText("note (Enter saves)")
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Escape:
+            self.setText(self.saved_text)
+            self.sigLeave.emit()
+            return
+        super().keyPressEvent(event)
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.sigLeave.emit()
+
+
+class VerdictPanel(QWidget):
+    """Score, verdict buttons, note, navigation and undo for the candidate on show."""
+
+    sigVerdict = Signal(object)  # VerdictKind
+    sigAcceptModel = Signal()
+    sigNote = Signal(str)
+    sigNoteDone = Signal()
+    sigNavigate = Signal(str)  # a key of NAV_ACTIONS
+    sigUndo = Signal()
+    sigRedo = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._p: float | None = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+
+        self.id_label = QLabel("no candidate")
+        self.id_label.setStyleSheet("font-weight: bold; font-size: 13pt")
+        self.id_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.score_label = QLabel("P(BHB) —")
+        self.score_label.setStyleSheet("font-size: 16pt")
+        self.model_label = QLabel("no model")
+        self.model_label.setStyleSheet("color: #666")
+        self.verdict_label = QLabel("unvetted")
+        self.disagree_label = QLabel("≠ disagrees with the model")
+        self.disagree_label.setStyleSheet("color: white; background: #c0392b; padding: 2px 6px; border-radius: 3px")
+        self.disagree_label.setVisible(False)
+        header = QHBoxLayout()
+        header.addWidget(self.id_label)
+        header.addStretch(1)
+        header.addWidget(self.score_label)
+        layout.addLayout(header)
+        line = QHBoxLayout()
+        line.addWidget(self.model_label)
+        line.addStretch(1)
+        line.addWidget(self.disagree_label)
+        line.addWidget(self.verdict_label)
+        layout.addLayout(line)
+
+        box = QGroupBox("verdict")
+        grid = QGridLayout(box)
+        grid.setContentsMargins(4, 4, 4, 4)
+        self.buttons: dict[VerdictKind, QPushButton] = {}
+        for i, kind in enumerate(BUTTON_KINDS):
+            button = QPushButton(f"{kind.label}  [{kind.key}]")
+            button.setCheckable(True)
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            button.clicked.connect(lambda _=False, k=kind: self.sigVerdict.emit(k))
+            grid.addWidget(button, i // 4, i % 4)
+            self.buttons[kind] = button
+        self.accept_button = QPushButton("accept model's call  [Enter]")
+        self.accept_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.accept_button.clicked.connect(self.sigAcceptModel)
+        grid.addWidget(self.accept_button, 1, 3)
+        layout.addWidget(box)
+
+        self.note_edit = NoteEdit()
+        self.note_edit.editingFinished.connect(self._note_finished)
+        self.note_edit.sigLeave.connect(self.sigNoteDone)
+        layout.addWidget(self.note_edit)
+
+        nav = QHBoxLayout()
+        self.nav_buttons: dict[str, QPushButton] = {}
+        for action, (text, key) in NAV_ACTIONS.items():
+            button = QPushButton(f"{text} [{key}]")
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            button.clicked.connect(lambda _=False, a=action: self.sigNavigate.emit(a))
+            nav.addWidget(button)
+            self.nav_buttons[action] = button
+        self.undo_button = QPushButton("undo")
+        self.redo_button = QPushButton("redo")
+        for button, signal, tip in ((self.undo_button, self.sigUndo, UNDO_KEY), (self.redo_button, self.sigRedo, REDO_KEY)):
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            button.setToolTip(tip)
+            button.clicked.connect(signal)
+            nav.addWidget(button)
+        layout.addLayout(nav)
+        self.show_candidate(None)
+
+    def set_model(self, name: str | None, version: str | None = None, device: str | None = None) -> None:
+        if name is None:
+            self.model_label.setText("no model")
+            return
+        text = f"model {name} v{version}" if version else f"model {name}"
+        self.model_label.setText(text + (f" on {device}" if device else ""))
+
+    def show_candidate(
+        self,
+        cid: str | None,
+        p_bhb: float | None = None,
+        state: CandidateState | None = None,
+        disagrees: bool = False,
+    ) -> None:
+        """Show one candidate (None: nothing selected) with its score and the verdict in force."""
+        enabled = cid is not None
+        self._p = p_bhb if p_bhb is not None and p_bhb == p_bhb else None
+        self.id_label.setText(cid if enabled else "no candidate")
+        if self._p is None:
+            self.score_label.setText("P(BHB) —")
+            self.accept_button.setToolTip("not scored yet")
+        else:
+            self.score_label.setText(f"P(BHB) {self._p:.3f}")
+            self.accept_button.setToolTip(f"records '{model_call(self._p).label}'")
+        kind = state.verdict if state else None
+        for k, button in self.buttons.items():
+            button.setChecked(k is kind)
+            button.setEnabled(enabled)
+        self.accept_button.setEnabled(enabled and self._p is not None)
+        if kind is None:
+            self.verdict_label.setText("unvetted")
+        else:
+            self.verdict_label.setText(f"{kind.label} — {state.reviewer}, {state.time[:19].replace('T', ' ')}")
+        self.disagree_label.setVisible(disagrees)
+        note = state.note if state else ""
+        self.note_edit.saved_text = note
+        self.note_edit.setText(note)
+        self.note_edit.setEnabled(enabled)
+
+    def set_undo_state(self, can_undo: bool, can_redo: bool) -> None:
+        self.undo_button.setEnabled(can_undo)
+        self.redo_button.setEnabled(can_redo)
+
+    def _note_finished(self) -> None:
+        text = self.note_edit.text().strip()
+        if text != self.note_edit.saved_text:
+            self.note_edit.saved_text = text
+            self.sigNote.emit(text)
