@@ -1,0 +1,331 @@
+"""The vetted catalog as CSV / ECSV / FITS / VOTable: every row says who decided, when, and which
+model scored it; the table says where it came from. Files are written under a temporary name in
+the target directory and renamed, so a crash or a failing writer never leaves a half-written export.
+
+Provenance keys are upper case and at most 8 characters so the same names work as FITS header
+keywords. Where they go, per format (:func:`read_provenance` reads any of them back):
+
+========  ===========================================================================
+ECSV      ``table.meta`` (YAML header)
+FITS      header of the table HDU
+VOTable   one ``INFO`` element per key (JSON value), plus a one-line ``DESCRIPTION``
+CSV       ``# KEY: <JSON value>`` comment lines before the header (astropy: ``comment="#"``)
+========  ===========================================================================
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from astropy.table import MaskedColumn, Table
+
+from bhb_viewer import __version__
+from bhb_viewer.core.errors import BadInputError
+from bhb_viewer.core.metrics import precision_recall_curve, purity_completeness_at
+from bhb_viewer.core.verdicts import CandidateState, ModelRef, Session
+
+PROVENANCE_KEYS: dict[str, str] = {
+    "SOFTWARE": "program and version that wrote the file",
+    "EXPORTED": "export time (UTC, ISO 8601)",
+    "SELECTN": "rows exported: vetted, all or model-accepted",
+    "NROWS": "number of rows exported",
+    "SESSION": "review session file",
+    "REVIEWER": "reviewer who owns the session",
+    "CATALOG": "candidate catalog file",
+    "CATSHA": "sha256 of the candidate catalog file",
+    "CATROWS": "rows in the candidate catalog",
+    "MODEL": "model name",
+    "MODELVER": "model version",
+    "MODELCKP": "model checkpoint directory",
+    "PCUT": "P(BHB) cut of the model-accepted selection",
+    "PURITY": "validation purity (precision) at PCUT",
+    "COMPLETE": "validation completeness (recall) at PCUT",
+    "NVAL": "validation stars behind PURITY and COMPLETE",
+}
+CLASSICAL_COLUMNS = ("d02", "fm", "b_hg", "c_hg", "classical_bhb")
+FORMATS = {"csv": "ascii.csv", "ecsv": "ascii.ecsv", "fits": "fits", "votable": "votable"}
+_SUFFIXES = {
+    ".csv": "csv", ".ecsv": "ecsv", ".fits": "fits", ".fit": "fits", ".fts": "fits",
+    ".vot": "votable", ".votable": "votable", ".xml": "votable",
+}
+
+
+class Selection(str, Enum):
+    VETTED = "vetted"  # rows with a human verdict
+    ALL = "all"
+    MODEL_ACCEPTED = "model-accepted"  # rows with P(BHB) ≥ the cut
+
+
+# -- threshold numbers ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ThresholdSummary:
+    """Purity/completeness at a P(BHB) cut on the validation set, with the P–R curve behind them."""
+
+    cut: float
+    purity: float
+    completeness: float
+    n_selected: int
+    n_val: int
+    precision: np.ndarray
+    recall: np.ndarray
+    thresholds: np.ndarray
+
+    def provenance(self) -> dict[str, Any]:
+        return {"PCUT": self.cut, "PURITY": self.purity, "COMPLETE": self.completeness, "NVAL": self.n_val}
+
+
+def threshold_summary(y_true_val, p_val, cut: float) -> ThresholdSummary:
+    """The numbers the threshold chooser shows, from the core metrics (labels other than 0/1 are left out)."""
+    y = np.asarray(y_true_val, dtype=np.int64).ravel()
+    p = np.asarray(p_val, dtype=np.float64).ravel()
+    if y.shape != p.shape:
+        raise ValueError(f"{len(y)} labels but {len(p)} scores")
+    keep = (y == 0) | (y == 1)
+    y, p = y[keep], p[keep]
+    purity, completeness, n_sel = purity_completeness_at(y, p, cut)
+    precision, recall, thresholds = precision_recall_curve(y, p)
+    return ThresholdSummary(float(cut), purity, completeness, n_sel, int(len(y)), precision, recall, thresholds)
+
+
+def load_validation(checkpoint_dir: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, p_bhb) of the validation set from the trainer's ``validation.json`` in a checkpoint."""
+    path = Path(checkpoint_dir) / "validation.json"
+    try:
+        data = json.loads(path.read_text())
+        labels = np.asarray(data["label"], dtype=np.int64)
+        p = np.asarray(data["p_bhb"], dtype=np.float64)
+    except FileNotFoundError as exc:
+        raise BadInputError(path, "no validation results in this checkpoint") from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BadInputError(path, f"validation results unreadable ({exc!r})") from exc
+    if labels.ndim != 1 or labels.shape != p.shape:
+        raise BadInputError(path, f"{labels.size} labels but {p.size} scores")
+    if not np.all(np.isfinite(p) & (p >= 0) & (p <= 1)):
+        raise BadInputError(path, "p_bhb values must lie in [0, 1]")
+    return labels, p
+
+
+# -- building the table --------------------------------------------------------------------------
+
+
+def export_table(
+    catalog: Table,
+    session: Session | None = None,
+    *,
+    selection: Selection | str = Selection.VETTED,
+    states: Mapping[str, CandidateState] | None = None,
+    model: ModelRef | None = None,
+    scores: Mapping[str, float] | None = None,
+    cut: float | None = None,
+    threshold: ThresholdSummary | None = None,
+    extra_columns: Mapping[str, Any] | None = None,
+    id_column: str = "id",
+) -> Table:
+    """The catalog with verdict, model and classical-diagnostic columns, the chosen rows, and provenance.
+
+    ``states`` default to the session's; ``model`` to the session's; ``scores`` to the session's cache
+    for that model (a catalog's own ``p_bhb`` column is kept when there are none). ``extra_columns``
+    (e.g. classical diagnostics computed by the viewer) are added in catalog row order.
+    ``selection="model-accepted"`` needs ``cut`` (or ``threshold``, whose numbers go into provenance).
+    """
+    selection = Selection(selection)
+    if id_column not in catalog.colnames:
+        raise BadInputError(None, f"catalog has no {id_column!r} column to match verdicts to")
+    states = session.states() if states is None and session is not None else (states or {})
+    model = model or (session.model if session is not None else None)
+    if scores is None and session is not None and model is not None:
+        scores = session.load_scores(model.name, model.version)
+    cut = threshold.cut if cut is None and threshold is not None else cut
+    if selection is Selection.MODEL_ACCEPTED and cut is None:
+        raise ValueError("a model-accepted export needs a P(BHB) cut")
+
+    out = Table(catalog, copy=True)
+    for name, values in (extra_columns or {}).items():
+        out[name] = values
+    ids = [str(c) for c in out[id_column]]
+    found = [states.get(c) for c in ids]
+    out["verdict"] = _strings(s.verdict.value if s and s.verdict else "" for s in found)
+    out["verdict_label"] = np.array(
+        [-1 if not s or not s.verdict or s.verdict.model_class is None else s.verdict.model_class for s in found],
+        dtype=np.int16,
+    )
+    out["note"] = _strings(s.note if s else "" for s in found)
+    out["reviewer"] = _strings(s.reviewer if s else "" for s in found)
+    out["verdict_time"] = _strings(s.time if s else "" for s in found)
+    if scores:
+        p = np.array([scores.get(c, np.nan) for c in ids], dtype=np.float64)
+        out["p_bhb"] = p
+        scored = ~np.isnan(p)
+        out["model_name"] = np.where(scored, model.name if model else "", "")
+        out["model_version"] = np.where(scored, model.version if model else "", "")
+    elif "p_bhb" not in out.colnames:
+        out["p_bhb"] = np.full(len(out), np.nan)
+    for name in ("model_name", "model_version"):
+        if name not in out.colnames:
+            out[name] = np.full(len(out), "")
+    # classical diagnostics last, where present, so the human and machine evidence sit side by side
+    out = out[[c for c in out.colnames if c not in CLASSICAL_COLUMNS] + [c for c in CLASSICAL_COLUMNS if c in out.colnames]]
+
+    if selection is Selection.VETTED:
+        out = out[out["verdict"] != ""]
+    elif selection is Selection.MODEL_ACCEPTED:
+        p = np.asarray(out["p_bhb"], dtype=np.float64)
+        out = out[np.nan_to_num(p, nan=-np.inf) >= cut]
+    out.meta = _provenance(selection, len(out), session, model, cut, threshold)
+    return out
+
+
+def _strings(values) -> np.ndarray:
+    """A string column that stays a string column when empty."""
+    return np.array(list(values), dtype=str)
+
+
+def _provenance(selection: Selection, n_rows: int, session: Session | None, model: ModelRef | None,
+                cut: float | None, threshold: ThresholdSummary | None) -> dict[str, Any]:
+    prov: dict[str, Any] = {
+        "SOFTWARE": f"bhb_viewer {__version__}",
+        "EXPORTED": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "SELECTN": selection.value,
+        "NROWS": n_rows,
+    }
+    if session is not None:
+        prov.update(SESSION=str(Path(session.path).resolve()), REVIEWER=session.reviewer,
+                    CATALOG=session.catalog.path, CATSHA=session.catalog.sha256, CATROWS=session.catalog.n_rows)
+    if model is not None:
+        prov.update(MODEL=model.name, MODELVER=model.version)
+        if model.checkpoint:
+            prov["MODELCKP"] = model.checkpoint
+    if cut is not None:
+        prov["PCUT"] = float(cut)
+    if threshold is not None:
+        prov.update(threshold.provenance())
+    return prov
+
+
+# -- writing -------------------------------------------------------------------------------------
+
+
+def format_for_path(path: str | os.PathLike) -> str:
+    """Export format name (a key of FORMATS) from a file name; ``.gz`` after ``.fits`` is allowed."""
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    if suffixes[-2:] == [".fits", ".gz"]:
+        return "fits"
+    fmt = _SUFFIXES.get(suffixes[-1] if suffixes else "")
+    if fmt is None:
+        raise BadInputError(path, f"cannot tell the export format from the name; use one of {sorted(_SUFFIXES)}")
+    return fmt
+
+
+def write_atomic(path: str | os.PathLike, writer: Callable[[Path], None]) -> Path:
+    """Run ``writer(tmp)`` on a fresh name in the target's directory, flush it to disk, then rename it
+    over ``path``; if the writer fails, the old file is untouched and the temporary file removed."""
+    path = Path(path)
+    tmp = path.with_name(f".tmp-{secrets.token_hex(4)}-{path.name}")  # same suffixes: .fits.gz stays gzipped
+    try:
+        writer(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
+        fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    return path
+
+
+def _ascii_safe(text: str) -> str:
+    """FITS holds ASCII only: keep notes such as 'Hδ wings' readable and lossless as 'H\\u03b4 wings'."""
+    return text.encode("ascii", "backslashreplace").decode("ascii")
+
+
+def _write_fits(table: Table, path: Path) -> None:
+    out = Table(table, copy=False)
+    for name in out.colnames:
+        col = out[name]
+        if col.dtype.kind == "U":
+            values = col.filled("") if isinstance(col, MaskedColumn) else col
+            out[name] = _strings(_ascii_safe(str(v)) for v in values)
+    out.meta = {k: _ascii_safe(v) if isinstance(v, str) else v for k, v in table.meta.items()}
+    out.write(path, format="fits", overwrite=True)
+
+
+def _write_csv(table: Table, path: Path) -> None:
+    out = Table(table, copy=False)
+    out.meta = {"comments": [f"{k}: {json.dumps(v)}" for k, v in table.meta.items()]}
+    out.write(path, format="ascii.csv", comment="# ", overwrite=True)
+
+
+def _write_votable(table: Table, path: Path) -> None:
+    from astropy.io.votable import from_table, writeto
+    from astropy.io.votable.tree import Info
+
+    out = Table(table, copy=False)
+    out.meta = {"description": "; ".join(f"{k}={v}" for k, v in table.meta.items())}
+    vot = from_table(out)
+    infos = vot.get_first_table().infos
+    for key, value in table.meta.items():
+        infos.append(Info(name=key, value=json.dumps(value)))
+    writeto(vot, str(path))
+
+
+def _write_ecsv(table: Table, path: Path) -> None:
+    table.write(path, format="ascii.ecsv", overwrite=True)
+
+
+_WRITERS = {"csv": _write_csv, "ecsv": _write_ecsv, "fits": _write_fits, "votable": _write_votable}
+
+
+def write_table(table: Table, path: str | os.PathLike, fmt: str | None = None) -> Path:
+    """Write an export table (provenance in ``table.meta``) atomically in one of FORMATS."""
+    fmt = fmt or format_for_path(path)
+    if fmt not in _WRITERS:
+        raise ValueError(f"unknown export format {fmt!r}; choose from {sorted(FORMATS)}")
+    return write_atomic(path, lambda tmp: _WRITERS[fmt](table, tmp))
+
+
+def export_catalog(path: str | os.PathLike, catalog: Table, session: Session | None = None, *,
+                   fmt: str | None = None, **options: Any) -> Path:
+    """Build the export table (options as :func:`export_table`) and write it atomically; returns the path."""
+    fmt = fmt or format_for_path(path)
+    return write_table(export_table(catalog, session, **options), path, fmt)
+
+
+def read_provenance(path: str | os.PathLike, fmt: str | None = None) -> dict[str, Any]:
+    """The provenance keys of an export, whatever its format."""
+    path = Path(path)
+    fmt = fmt or format_for_path(path)
+    if fmt == "fits":
+        from astropy.io import fits
+
+        meta = dict(fits.getheader(path, 1))
+    elif fmt == "ecsv":
+        meta = dict(Table.read(path, format="ascii.ecsv").meta)
+    elif fmt == "votable":
+        from astropy.io.votable import parse
+
+        meta = {info.name: json.loads(info.value) for info in parse(str(path)).get_first_table().infos}
+    else:
+        meta = {}
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                if not line.startswith("#"):
+                    break
+                key, _, value = line[1:].strip().partition(": ")
+                meta[key] = json.loads(value)
+    return {k: meta[k] for k in PROVENANCE_KEYS if k in meta}
