@@ -1,0 +1,153 @@
+"""SDSSService without the network: the request layer is replaced by one serving generated FITS files."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import numpy as np
+import pytest
+import requests
+from astropy.io import fits
+from astropy.table import Table
+
+from bhb_viewer.services import sdss
+from bhb_viewer.services.sdss import CacheMiss, NetworkUnavailable, NotFound, SDSSError, SDSSService
+
+
+def fake_spec(plate: int, mjd: int, fiber: int) -> fits.HDUList:
+    """A minimal spec-lite file: COADD table on the SDSS grid, the plate/mjd/fiber in the header."""
+    loglam = 3.58 + 1e-4 * np.arange(4000)
+    coadd = Table({"loglam": loglam, "flux": np.full(4000, 10.0, "f4"), "ivar": np.ones(4000, "f4"), "and_mask": np.zeros(4000, "i4")})
+    primary = fits.PrimaryHDU()
+    primary.header.update(PLATEID=plate, MJD=mjd, FIBERID=fiber)
+    return fits.HDUList([primary, fits.BinTableHDU(coadd, name="COADD")])
+
+
+class Recorder:
+    """A stand-in for ``SDSSService._fetch``: serves files, counts calls, can fail the first few."""
+
+    def __init__(self, failures: list[BaseException] | None = None, missing: bool = False):
+        self.calls: list[tuple[str, dict]] = []
+        self.failures = list(failures or [])
+        self.missing = missing
+
+    def __call__(self, kind: str, **params):
+        self.calls.append((kind, params))
+        if self.failures:
+            raise self.failures.pop(0)
+        if self.missing:
+            return []
+        return [fake_spec(params["plate"], params["mjd"], params["fiber"])]
+
+
+def service(tmp_path, fetch, **kwargs) -> SDSSService:
+    svc = SDSSService(tmp_path / "cache", sleep=kwargs.pop("sleep", lambda s: None), **kwargs)
+    svc._online = True  # connectivity is tested on its own below
+    svc._fetch = fetch
+    return svc
+
+
+def test_download_is_cached_and_second_call_uses_the_cache(tmp_path):
+    fetch = Recorder()
+    svc = service(tmp_path, fetch)
+    path = svc.spectrum_file(740, 52263, 101)
+    assert path == tmp_path / "cache" / "spectra" / "spec-0740-52263-0101.fits"
+    with fits.open(path) as hdul:
+        assert hdul[0].header["FIBERID"] == 101 and len(hdul["COADD"].data) == 4000
+    assert svc.spectrum_file(740, 52263, 101) == path
+    assert fetch.calls == [("spectrum", {"plate": 740, "mjd": 52263, "fiber": 101})]
+    assert not list(path.parent.glob("*.tmp"))
+
+
+def test_offline_uses_cache_and_names_the_miss(tmp_path):
+    service(tmp_path, Recorder()).spectrum_file(740, 52263, 101)
+    never = Recorder()
+    offline = SDSSService(tmp_path / "cache", offline=True)
+    offline._fetch = never
+    assert offline.spectrum_file(740, 52263, 101).is_file()
+    with pytest.raises(CacheMiss, match=r"spec-0740-52263-0102 is not in the cache .*offline"):
+        offline.spectrum_file(740, 52263, 102)
+    assert never.calls == []
+
+
+def test_specobjid_decodes_to_plate_mjd_fiber(tmp_path):
+    assert sdss.decode_specobjid(833193731699009536) == (740, 52263, 101)  # spec-0740-52263-0101 in the BSS list
+    with pytest.raises(ValueError, match="does not encode"):
+        sdss.decode_specobjid(269504010)  # a LAMOST obsid
+    fetch = Recorder()
+    assert service(tmp_path, fetch).spectrum_file_by_specobjid(833193731699009536).name == "spec-0740-52263-0101.fits"
+    with pytest.raises(NotFound):
+        service(tmp_path, fetch).spectrum_file_by_specobjid(269504010)
+
+
+def test_transient_failures_are_retried_with_exponential_backoff(tmp_path):
+    slept: list[float] = []
+    fetch = Recorder(failures=[requests.ConnectionError("reset"), requests.Timeout("slow")])
+    svc = service(tmp_path, fetch, retries=3, backoff=0.5, sleep=slept.append)
+    assert svc.spectrum_file(1, 51000, 1).is_file()
+    assert len(fetch.calls) == 3 and slept == [0.5, 1.0]
+
+
+def test_retries_give_up_with_a_clear_error(tmp_path):
+    fetch = Recorder(failures=[TimeoutError("t")] * 5)
+    svc = service(tmp_path, fetch, retries=2)
+    with pytest.raises(SDSSError, match="failed after 3 attempts"):
+        svc.spectrum_file(1, 51000, 1)
+    assert len(fetch.calls) == 3
+    assert not svc.spectrum_path(1, 51000, 1).exists()
+
+
+def test_permanent_errors_are_not_retried(tmp_path):
+    response = requests.Response()
+    response.status_code = 404
+    fetch = Recorder(failures=[requests.HTTPError("404", response=response)])
+    with pytest.raises(requests.HTTPError):
+        service(tmp_path, fetch).spectrum_file(1, 51000, 1)
+    assert len(fetch.calls) == 1
+
+
+def test_unknown_spectrum_is_not_found(tmp_path):
+    with pytest.raises(NotFound, match="no spectrum spec-0001-51000-0001"):
+        service(tmp_path, Recorder(missing=True)).spectrum_file(1, 51000, 1)
+
+
+def test_no_network_fails_fast_with_a_clear_message(tmp_path, monkeypatch):
+    def no_dns(*args, **kwargs):
+        raise socket.gaierror(-2, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    fetch = Recorder()
+    svc = SDSSService(tmp_path / "cache")
+    svc._fetch = fetch
+    start = time.perf_counter()
+    with pytest.raises(NetworkUnavailable, match=r"cannot reach SDSS .*--offline"):
+        svc.spectrum_file(740, 52263, 101)
+    with pytest.raises(NetworkUnavailable):  # remembered: the next item fails without probing again
+        svc.spectrum_file(740, 52263, 102)
+    assert time.perf_counter() - start < 0.5
+    assert fetch.calls == []
+
+
+def test_a_hanging_resolver_is_cut_off_by_the_probe_timeout(tmp_path, monkeypatch):
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: time.sleep(5))
+    svc = SDSSService(tmp_path / "cache", probe_timeout=0.05)
+    start = time.perf_counter()
+    with pytest.raises(NetworkUnavailable, match="no answer within 0.05 s"):
+        svc.ensure_online()
+    assert time.perf_counter() - start < 0.5
+
+
+def test_cache_dir_argument_then_env_then_user_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv(sdss.CACHE_ENV, str(tmp_path / "env"))
+    assert sdss.default_cache_dir(tmp_path / "arg") == tmp_path / "arg"
+    assert sdss.default_cache_dir() == tmp_path / "env"
+    monkeypatch.delenv(sdss.CACHE_ENV)
+    assert sdss.default_cache_dir().parts[-2:] == ("bhb_viewer", "sdss")
+
+
+@pytest.mark.remote_data
+def test_real_sdss_spectrum(tmp_path):
+    path = SDSSService(tmp_path).spectrum_file(740, 52263, 101)
+    with fits.open(path) as hdul:
+        assert "COADD" in hdul
