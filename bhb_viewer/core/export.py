@@ -271,11 +271,23 @@ def _write_csv(table: Table, path: Path) -> None:
     out.write(path, format="ascii.csv", comment="# ", overwrite=True)
 
 
+def _votable_int(col) -> Any:
+    """VOTable has no unsigned 64-bit integers: they become int64, or text where an id passes 2**63 (SDSS specobjid)."""
+    values = col.compressed() if isinstance(col, MaskedColumn) else np.asarray(col)
+    if values.size == 0 or values.max() <= np.iinfo(np.int64).max:
+        return col.astype(np.int64)
+    mask = np.ma.getmaskarray(col)
+    return _strings("" if m else str(v) for v, m in zip(np.ma.getdata(col), mask))
+
+
 def _write_votable(table: Table, path: Path) -> None:
     from astropy.io.votable import from_table, writeto
     from astropy.io.votable.tree import Info
 
     out = Table(table, copy=False)
+    for name in out.colnames:
+        if out[name].dtype == np.uint64:
+            out[name] = _votable_int(out[name])
     out.meta = {"description": "; ".join(f"{k}={v}" for k, v in table.meta.items())}
     vot = from_table(out)
     infos = vot.get_first_table().infos

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from astropy.io import fits, votable
 from astropy.io.votable import parse
-from astropy.table import Table
+from astropy.table import MaskedColumn, Table
 
 from bhb_viewer import __version__
 from bhb_viewer.core.errors import BadInputError
@@ -43,6 +43,7 @@ def catalog():
             "d02": np.array([27.1, 12.0, 30.5, 22.2, 9.0], dtype=np.float32),
             "fm": np.array([0.20, 0.35, 0.18, 0.22, 0.4]),
             "classical_bhb": np.array([True, False, True, True, False]),
+            "specobjid": MaskedColumn(np.array([2**63 + 5, 1, 2, 3, 4], dtype=np.uint64), mask=[0, 0, 1, 0, 0]),
         }
     )
 
@@ -68,7 +69,7 @@ def test_export_table_columns_and_selection(catalog, session):
     assert list(t["p_bhb"]) == [0.95, 0.80]
     assert list(t["model_name"]) == ["batmm-lite-sim"] * 2 and list(t["model_version"]) == ["1.0"] * 2
     assert t.colnames[-3:] == ["d02", "fm", "classical_bhb"]  # classical diagnostics kept, last
-    assert len(catalog.colnames) == 6  # the caller's table is not modified
+    assert len(catalog.colnames) == 7  # the caller's table is not modified
 
     everything = export_table(catalog, session, selection="all")
     assert len(everything) == 5 and list(everything["verdict"]) == ["bhb", "", "blue_straggler", "", ""]
@@ -103,6 +104,7 @@ def test_threshold_summary_curve_and_unlabelled_rows():
     assert list(s.thresholds) == [0.9, 0.6, 0.3] and list(s.recall) == [0.5, 0.5, 1.0]
 
 
+@pytest.mark.filterwarnings("ignore:OverflowError converting to IntType")  # astropy reading ids past 2**63
 @pytest.mark.parametrize("fmt", ["csv", "ecsv", "fits", "votable"])
 def test_each_format_round_trips(tmp_path, catalog, session, fmt):
     path = export_catalog(tmp_path / f"vetted.{SUFFIX[fmt]}", catalog, session, selection="all", cut=0.5)
@@ -115,6 +117,8 @@ def test_each_format_round_trips(tmp_path, catalog, session, fmt):
     assert back["p_bhb"].dtype.kind == "f" and back["d02"].dtype.kind == "f"
     np.testing.assert_allclose(back["d02"], catalog["d02"])
     assert list(back["verdict_label"]) == [1, -1, 0, -1, -1]
+    ids = [None if np.ma.is_masked(v) or v == "" else int(v) for v in back["specobjid"]]  # text past 2**63
+    assert ids in ([2**63 + 5, 1, None, 3, 4], [2**63 + 5, 1, 2, 3, 4])
 
     def text(col, i):
         v = back[col][i]
@@ -178,6 +182,7 @@ def test_failing_writer_leaves_old_file_and_no_litter(tmp_path, catalog, session
     assert exports(tmp_path) == ["out.ecsv"]
 
 
+@pytest.mark.filterwarnings("ignore:OverflowError converting to IntType")
 def test_overwrite_replaces_atomically(tmp_path, catalog, session):
     target = tmp_path / "out.csv"
     export_catalog(target, catalog, session, selection="all")
