@@ -329,7 +329,7 @@ class Session:
         """One durable transaction; the in-memory undo stack follows the file if another writer appended."""
         with self._lock:
             conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("BEGIN IMMEDIATE")  # outside the try: if it fails there is nothing to roll back
             try:
                 (last,) = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()
                 if last != self._last_seq:
@@ -337,7 +337,8 @@ class Session:
                 yield conn
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # a failed COMMIT may already have rolled back
+                    conn.execute("ROLLBACK")
                 self._replay()
                 raise
 

@@ -200,3 +200,20 @@ def test_writes_are_durable_settings_and_thread_safe(session):
     for t in threads:
         t.join()
     assert session.counts()[V.BHB] == 60
+
+
+def test_failed_write_leaves_log_and_undo_stack_unchanged(session, monkeypatch):
+    session.set_verdict("a", V.BHB)
+
+    def broken(*args):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(Session, "_point", staticmethod(broken))
+    with pytest.raises(sqlite3.OperationalError):
+        session.set_verdict("b", V.MS_A)
+    with pytest.raises(sqlite3.OperationalError):
+        session.undo()
+    monkeypatch.undo()
+    assert [e["cid"] for e in session.events()] == ["a"] and session.state("b") is None
+    assert session.undo().cid == "a" and not session.can_undo
+    assert session.set_verdict("b", V.MS_A).seq == 2
