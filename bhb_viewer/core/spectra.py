@@ -1,0 +1,354 @@
+"""SDSS spectrum files onto the fixed BATMM grid (3522 pixels, log10 λ from 3.6021, step 1e-4).
+
+Readers: ``spec-*.fits`` (lite and full; COADD table with loglam/flux/ivar/and_mask), DR7
+``spSpec`` (flux, continuum-subtracted flux, error and mask rows in the primary image,
+COEFF0/COEFF1 grid) and multi-fiber ``spPlate`` (one fiber per row, COEFF0/COEFF1 grid,
+optional inverse-variance and AND-mask HDUs, optional plug-map table).
+
+Gridding keeps pixels as they are when the file is on the SDSS grid (pixel centres at an
+integer offset from 3.6021 within :data:`ALIGN_TOL_PX`) and interpolates linearly otherwise.
+Pixels with ivar == 0 or a non-zero AND mask are masked (ivar set to 0).
+
+Rejected, with the reason, as the paper drops them (§5.2): a spectrum whose file does not cover
+the whole 4000–9000 Å window, one with NaN/inf flux at unmasked pixels in the window, and one
+whose inverse variance is zero across the window. Masked pixels inside a covered window are kept
+(ivar 0): SDSS masks a few pixels in most spectra and the paper's count is of pixels present.
+A file with no inverse variance (e.g. a flux-only spPlate) counts every finite pixel as valid
+and gets ivar = 1 there (``meta["ivar_known"] = False``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from astropy.io import fits
+
+from bhb_viewer.core.candidates import pmf_id
+from bhb_viewer.core.errors import BadInputError
+from bhb_viewer.core.fitsfile import open_fits
+from bhb_viewer.core.grid import DLOGLAM, LOGLAM0, NPIX, loglam as grid_loglam
+from bhb_viewer.core.progress import CancelToken, ProgressCallback, ProgressEvent, no_progress
+
+ALIGN_TOL_PX = 0.01  # float32 loglam near 3.6 is good to ~0.003 px
+WINDOW = "4000–9000 Å window"  # the paper's name for the grid's 4000.4–8999.4 Å
+
+
+@dataclass
+class GridSpectrum:
+    """One spectrum on the grid: flux (1e-17 erg/s/cm²/Å) and ivar (0 where masked), float32."""
+
+    id: str
+    flux: np.ndarray
+    ivar: np.ndarray
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def valid(self) -> np.ndarray:
+        return self.ivar > 0
+
+
+@dataclass
+class SpectrumBatch:
+    """What one file (or many) gave: accepted spectra and (id or path, reason) for each rejection."""
+
+    spectra: list[GridSpectrum] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.spectra)
+
+    @property
+    def ids(self) -> list[str]:
+        return [s.id for s in self.spectra]
+
+    def stack(self) -> tuple[np.ndarray, np.ndarray]:
+        """N×NPIX float32 flux and ivar, the layout of a data set's spectra.npy / ivar.npy."""
+        if not self.spectra:
+            empty = np.zeros((0, NPIX), np.float32)
+            return empty, empty.copy()
+        return np.stack([s.flux for s in self.spectra]), np.stack([s.ivar for s in self.spectra])
+
+    def extend(self, other: SpectrumBatch) -> None:
+        self.spectra.extend(other.spectra)
+        self.rejected.extend(other.rejected)
+
+
+@dataclass
+class Gridded:
+    """Output of :func:`to_grid` for a stack of spectra sharing one wavelength array."""
+
+    flux: np.ndarray  # (..., NPIX) float32, finite
+    ivar: np.ndarray  # (..., NPIX) float32, 0 where masked or uncovered
+    covered: np.ndarray  # (NPIX,) bool: the file has data at this grid pixel
+    nonfinite: np.ndarray  # (...,) int: NaN/inf flux at unmasked covered pixels
+    aligned: bool
+
+
+def minmax_scale(flux: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+    """Eq. 16: (x − min) / (max − min) along the last axis, float32 in [0, 1].
+
+    With ``valid`` the extremes come from valid pixels only (masked ones are clipped), so one bad
+    pixel cannot flatten the spectrum. A constant spectrum scales to zeros.
+    """
+    x = np.asarray(flux, dtype=np.float32)
+    if valid is None:
+        lo, hi = x.min(axis=-1, keepdims=True), x.max(axis=-1, keepdims=True)
+    else:
+        valid = np.asarray(valid, bool)
+        lo = np.where(valid, x, np.inf).min(axis=-1, keepdims=True)
+        hi = np.where(valid, x, -np.inf).max(axis=-1, keepdims=True)
+        none = ~np.isfinite(lo)
+        lo, hi = np.where(none, 0, lo), np.where(none, 0, hi)
+    span = hi - lo
+    out = (x - lo) / np.where(span > 0, span, 1)
+    return np.clip(out, 0, 1).astype(np.float32)
+
+
+def to_grid(
+    loglam: np.ndarray,
+    flux: np.ndarray,
+    ivar: np.ndarray | None = None,
+    and_mask: np.ndarray | None = None,
+) -> Gridded:
+    """Put spectra (last axis = pixels, one shared ``loglam``) on the fixed grid, vectorised.
+
+    ``ivar=None`` means the file has none: every finite pixel is valid with ivar 1.
+    """
+    loglam = np.asarray(loglam, dtype=np.float64)
+    flux = np.asarray(flux, dtype=np.float64)
+    if loglam.ndim != 1 or flux.shape[-1] != loglam.size:
+        raise ValueError(f"loglam ({loglam.shape}) and flux ({flux.shape}) disagree in length")
+    finite = np.isfinite(flux)
+    if ivar is None:
+        iv = np.ones_like(flux)
+    else:
+        iv = np.asarray(ivar, dtype=np.float64)
+        iv = np.where(np.isfinite(iv) & (iv > 0), iv, 0.0)
+    if and_mask is not None:
+        iv = np.where(np.asarray(and_mask) != 0, 0.0, iv)
+    offsets = (loglam - LOGLAM0) / DLOGLAM
+    k = np.round(offsets).astype(np.int64)
+    aligned = bool(np.all(np.abs(offsets - k) < ALIGN_TOL_PX) and np.all(np.diff(k) > 0))
+    shape = flux.shape[:-1] + (NPIX,)
+    if aligned:
+        sel = (k >= 0) & (k < NPIX)
+        out_f, out_iv, out_fin = np.zeros(shape), np.zeros(shape), np.zeros(shape, bool)
+        out_f[..., k[sel]] = flux[..., sel]
+        out_iv[..., k[sel]] = iv[..., sel]
+        out_fin[..., k[sel]] = finite[..., sel]
+        covered = np.zeros(NPIX, bool)
+        covered[k[sel]] = True
+    else:
+        out_f, out_iv, out_fin, covered = _interpolate(loglam, flux, iv, finite)
+    # NaN/inf counts only where the pixel is not otherwise masked; masked ones are filled below
+    bad_flux = ~out_fin & (out_iv > 0) & covered
+    nonfinite = bad_flux.sum(axis=-1)
+    out_iv = np.where(out_fin & covered, out_iv, 0.0)
+    out_f = _fill_masked_nonfinite(out_f, out_fin | ~covered)
+    out_f = np.where(covered, out_f, 0.0)
+    return Gridded(out_f.astype(np.float32), out_iv.astype(np.float32), covered, nonfinite, aligned)
+
+
+def _interpolate(x: np.ndarray, flux: np.ndarray, iv: np.ndarray, finite: np.ndarray):
+    """Linear interpolation onto the grid; a grid pixel is masked if either neighbour is."""
+    if np.any(np.diff(x) <= 0):
+        raise ValueError("loglam must increase")
+    g = grid_loglam()
+    covered = (g >= x[0] - 1e-9) & (g <= x[-1] + 1e-9)
+    j = np.clip(np.searchsorted(x, g, side="right") - 1, 0, x.size - 2)
+    w = np.clip((g - x[j]) / (x[j + 1] - x[j]), 0.0, 1.0)
+    f0, f1 = np.where(finite[..., j], flux[..., j], 0), np.where(finite[..., j + 1], flux[..., j + 1], 0)
+    out_f = f0 * (1 - w) + f1 * w
+    # variance of (1-w)·a + w·b; a neighbour with zero weight does not need to be valid
+    iv0, iv1 = iv[..., j], iv[..., j + 1]
+    need0, need1 = w < 1, w > 0
+    ok = (~need0 | (iv0 > 0)) & (~need1 | (iv1 > 0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        var = np.where(need0, (1 - w) ** 2 / iv0, 0) + np.where(need1, w**2 / iv1, 0)
+        out_iv = np.where(ok & (var > 0), 1.0 / var, 0.0)
+    fin = (~need0 | finite[..., j]) & (~need1 | finite[..., j + 1])
+    return out_f, np.where(covered, out_iv, 0), fin, covered
+
+
+def _fill_masked_nonfinite(flux: np.ndarray, finite: np.ndarray) -> np.ndarray:
+    """Masked NaN/inf pixels get values interpolated from their finite neighbours (rare: per row)."""
+    rows = np.flatnonzero(~finite.reshape(-1, flux.shape[-1]).all(axis=1))
+    if rows.size == 0:
+        return flux
+    flat = flux.reshape(-1, flux.shape[-1]).copy()
+    fin = finite.reshape(-1, flux.shape[-1])
+    idx = np.arange(flux.shape[-1])
+    for r in rows:
+        good = fin[r] & np.isfinite(flat[r])
+        flat[r] = np.interp(idx, idx[good], flat[r, good]) if good.any() else 0.0
+    return flat.reshape(flux.shape)
+
+
+def read_spectra(path: str | os.PathLike) -> SpectrumBatch:
+    """Read one SDSS spectrum file (spec, spSpec or spPlate) into spectra on the grid.
+
+    A file that cannot be used at all raises :class:`BadInputError`; spectra that fail the
+    window rules are returned in ``rejected`` with their reason.
+    """
+    path = Path(path)
+    with open_fits(path, "SDSS spectrum FITS file") as hdul:
+        kind = spectrum_kind(hdul, path)
+        loglam, flux, ivar, mask, metas = _READERS[kind](hdul, path)
+    try:
+        g = to_grid(loglam, flux, ivar, mask)
+    except ValueError as exc:
+        raise BadInputError(path, str(exc)) from exc
+    return _judge(path, kind, g, metas, ivar_known=ivar is not None, loglam=loglam)
+
+
+def read_many_spectra(
+    paths: Iterable[str | os.PathLike],
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+) -> SpectrumBatch:
+    """Read many files; an unreadable file is reported in ``rejected`` as (path, problem) and skipped."""
+    paths = list(paths)
+    out = SpectrumBatch()
+    for i, path in enumerate(paths):
+        if cancel is not None:
+            cancel.check()
+        try:
+            out.extend(read_spectra(path))
+        except BadInputError as exc:
+            out.rejected.append((str(path), exc.problem))
+        progress(ProgressEvent("spectra", i + 1, len(paths), str(path), {"accepted": len(out.spectra), "rejected": len(out.rejected)}))
+    return out
+
+
+def spectrum_kind(hdul: fits.HDUList, path: str | os.PathLike = "") -> str:
+    """'spec', 'spSpec' or 'spPlate' from the file's layout; BadInputError for anything else."""
+    if _coadd_hdu(hdul) is not None:
+        return "spec"
+    head = hdul[0].header
+    data_shape = tuple(reversed([head.get(f"NAXIS{i}", 0) for i in range(1, head.get("NAXIS", 0) + 1)]))
+    if "COEFF0" in head and "COEFF1" in head and len(data_shape) == 2:
+        single = "FIBERID" in head and data_shape[0] <= 5
+        return "spSpec" if single or Path(path).name.lower().startswith("spspec") else "spPlate"
+    raise BadInputError(
+        path,
+        "not an SDSS spectrum file: expected a COADD table with loglam/flux (spec-*.fits) "
+        "or a 2-D primary image with COEFF0/COEFF1 (spSpec, spPlate)",
+    )
+
+
+def _coadd_hdu(hdul: fits.HDUList):
+    names = [h.name.upper() for h in hdul]
+    candidates = [hdul["COADD"]] if "COADD" in names else hdul[1:2]
+    for hdu in candidates:
+        if isinstance(hdu, fits.BinTableHDU) and {"loglam", "flux"} <= {c.lower() for c in hdu.columns.names}:
+            return hdu
+    return None
+
+
+def _col(table, name: str):
+    for c in table.columns.names:
+        if c.lower() == name:
+            return np.asarray(table.data[c])
+    return None
+
+
+def _read_spec(hdul, path):
+    coadd = _coadd_hdu(hdul)
+    loglam, flux = _col(coadd, "loglam"), _col(coadd, "flux")
+    ivar, mask = _col(coadd, "ivar"), _col(coadd, "and_mask")
+    head = hdul[0].header
+    meta = {"plate": head.get("PLATEID"), "mjd": head.get("MJD"), "fiber": head.get("FIBERID"),
+            "ra": head.get("PLUG_RA"), "dec": head.get("PLUG_DEC")}
+    info = next((h for h in hdul[2:3] if isinstance(h, fits.BinTableHDU) and len(h.data)), None)
+    if info is not None:  # SPALL / SPECOBJ row
+        for key, col in (("plate", "plate"), ("mjd", "mjd"), ("fiber", "fiberid"), ("ra", "plug_ra"),
+                         ("dec", "plug_dec"), ("z", "z"), ("specobjid", "specobjid"), ("class", "class")):
+            value = _col(info, col)
+            if value is not None:
+                meta[key] = value[0].item() if hasattr(value[0], "item") else value[0]
+    return loglam, flux, ivar, mask, [meta]
+
+
+def _coeff_loglam(head, npix: int, path) -> np.ndarray:
+    c0, c1 = head.get("COEFF0"), head.get("COEFF1")
+    if c0 is None or c1 is None:
+        raise BadInputError(path, "COEFF0/COEFF1 missing from the header: no wavelength grid")
+    return float(c0) + float(c1) * np.arange(npix)
+
+
+def _read_spspec(hdul, path):
+    data = hdul[0].data
+    if data is None or data.ndim != 2 or data.shape[0] < 3:
+        raise BadInputError(path, f"spSpec primary image must have flux/continuum/error rows, got shape {None if data is None else data.shape}")
+    head = hdul[0].header
+    err = data[2].astype(np.float64)
+    with np.errstate(divide="ignore"):
+        ivar = np.where(np.isfinite(err) & (err > 0), 1.0 / err**2, 0.0)
+    mask = data[3].astype(np.int64) if data.shape[0] > 3 else None
+    meta = {"plate": head.get("PLATEID"), "mjd": head.get("MJD"), "fiber": head.get("FIBERID"),
+            "ra": head.get("RAOBJ"), "dec": head.get("DECOBJ"), "z": head.get("Z")}
+    return _coeff_loglam(head, data.shape[1], path), data[0], ivar, mask, [meta]
+
+
+def _image_hdu(hdul, names: Sequence[str], index: int, shape) -> np.ndarray | None:
+    """The HDU called one of ``names``, else the one at ``index`` if it is an image of ``shape``."""
+    for hdu in hdul[1:]:
+        if hdu.name.upper() in names and hdu.data is not None:
+            return np.asarray(hdu.data)
+    if len(hdul) > index and hdul[index].is_image and hdul[index].data is not None and hdul[index].data.shape == shape:
+        return np.asarray(hdul[index].data)
+    return None
+
+
+def _read_spplate(hdul, path):
+    data = hdul[0].data
+    if data is None or data.ndim != 2:
+        raise BadInputError(path, "spPlate primary image must be fibers × pixels")
+    head = hdul[0].header
+    ivar = _image_hdu(hdul, ("IVAR", "INVVAR"), 1, data.shape)
+    mask = _image_hdu(hdul, ("ANDMASK",), 2, data.shape)
+    plug = next((h for h in hdul[1:] if isinstance(h, fits.BinTableHDU) and len(h.data) == data.shape[0]
+                 and _col(h, "ra") is not None), None)
+    fibers = np.arange(1, data.shape[0] + 1)
+    ra = dec = [None] * data.shape[0]
+    if plug is not None:
+        ra, dec = _col(plug, "ra").tolist(), _col(plug, "dec").tolist()
+        if _col(plug, "fiberid") is not None:
+            fibers = _col(plug, "fiberid")
+    plate, mjd = head.get("PLATEID"), head.get("MJD")
+    metas = [{"plate": plate, "mjd": mjd, "fiber": int(f), "ra": r, "dec": d} for f, r, d in zip(fibers, ra, dec)]
+    return _coeff_loglam(head, data.shape[1], path), data, ivar, mask, metas
+
+
+_READERS = {"spec": _read_spec, "spSpec": _read_spspec, "spPlate": _read_spplate}
+
+
+def _judge(path: Path, kind: str, g: Gridded, metas: list[dict], ivar_known: bool, loglam: np.ndarray) -> SpectrumBatch:
+    flux = g.flux.reshape(-1, NPIX)
+    ivar = g.ivar.reshape(-1, NPIX)
+    nonfinite = np.atleast_1d(g.nonfinite)
+    n_valid = (ivar > 0).sum(axis=1)
+    n_covered = int(g.covered.sum())
+    batch = SpectrumBatch()
+    stem = re.sub(r"\.fits?(\.gz)?$", "", path.name)
+    for i, meta in enumerate(metas):
+        meta = {k: (v.item() if hasattr(v, "item") else v) for k, v in meta.items() if v is not None}
+        have_pmf = all(k in meta for k in ("plate", "mjd", "fiber"))
+        sid = pmf_id(meta["plate"], meta["mjd"], meta["fiber"]) if have_pmf else (stem if len(metas) == 1 else f"{stem}#{i + 1}")
+        if n_covered < NPIX:
+            lo, hi = 10 ** loglam[0], 10 ** loglam[-1]
+            batch.rejected.append((sid, f"covers {n_covered} of {NPIX} pixels of the {WINDOW} (file spans {lo:.0f}–{hi:.0f} Å)"))
+        elif nonfinite[i]:
+            batch.rejected.append((sid, f"{int(nonfinite[i])} NaN/inf flux values in the {WINDOW}"))
+        elif n_valid[i] == 0:
+            batch.rejected.append((sid, f"inverse variance is zero across the {WINDOW}"))
+        else:
+            meta.update(source=str(path), format=kind, aligned=g.aligned, n_valid=int(n_valid[i]), ivar_known=ivar_known)
+            batch.spectra.append(GridSpectrum(sid, flux[i], ivar[i], meta))
+    return batch

@@ -1,0 +1,116 @@
+"""Writers of small synthetic SDSS-format files (spec, spSpec, spPlate, image stamps) for tests and benchmarks.
+
+They follow the SDSS data models closely enough for the readers in ``bhb_viewer.core`` and for
+the services tests that serve files in place of the network.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+from astropy.wcs import WCS
+
+SDSS_LOGLAM0 = 3.5800  # a DR7-like start, 221 pixels blue of the grid's 3.6021
+
+
+def smooth_flux(loglam: np.ndarray, seed: int = 0) -> np.ndarray:
+    """A blue continuum with a few Balmer-like absorption lines, in 1e-17 erg/s/cm²/Å."""
+    rng = np.random.default_rng(seed)
+    wave = 10.0 ** np.asarray(loglam, float)
+    flux = 50.0 * (wave / 5000.0) ** -2
+    for line in (4102.9, 4341.7, 4862.7, 6564.6):
+        flux *= 1 - 0.5 * np.exp(-0.5 * ((wave - line) / 8.0) ** 2)
+    return flux + rng.normal(0, 0.5, wave.shape)
+
+
+def write_spec(path, loglam, flux, ivar, and_mask=None, plate=266, mjd=51602, fiber=3, ra=146.7, dec=-0.76, z=1e-4) -> Path:
+    """An SDSS ``spec-PLATE-MJD-FIBER.fits`` (lite layout: COADD table + SPALL row)."""
+    n = len(loglam)
+    cols = [
+        fits.Column("flux", "E", array=np.asarray(flux, np.float32)),
+        fits.Column("loglam", "E", array=np.asarray(loglam, np.float32)),
+        fits.Column("ivar", "E", array=np.asarray(ivar, np.float32)),
+        fits.Column("and_mask", "J", array=np.zeros(n, np.int32) if and_mask is None else np.asarray(and_mask, np.int32)),
+    ]
+    primary = fits.PrimaryHDU()
+    primary.header.update(PLATEID=plate, MJD=mjd, FIBERID=fiber, PLUG_RA=ra, PLUG_DEC=dec)
+    coadd = fits.BinTableHDU.from_columns(cols, name="COADD")
+    spall = fits.BinTableHDU.from_columns(
+        [
+            fits.Column("PLATE", "J", array=[plate]),
+            fits.Column("MJD", "J", array=[mjd]),
+            fits.Column("FIBERID", "J", array=[fiber]),
+            fits.Column("PLUG_RA", "D", array=[ra]),
+            fits.Column("PLUG_DEC", "D", array=[dec]),
+            fits.Column("Z", "E", array=[z]),
+        ],
+        name="SPALL",
+    )
+    fits.HDUList([primary, coadd, spall]).writeto(path, overwrite=True)
+    return Path(path)
+
+
+def write_spspec(path, coeff0, flux, err, mask=None, plate=266, mjd=51630, fiber=7, ra=150.1, dec=0.5, z=2e-4) -> Path:
+    """A DR7 ``spSpec``: rows flux, continuum-subtracted flux, error, mask; COEFF0/COEFF1 grid."""
+    flux = np.asarray(flux, np.float32)
+    mask = np.zeros_like(flux) if mask is None else np.asarray(mask, np.float32)
+    image = np.stack([flux, flux - np.median(flux), np.asarray(err, np.float32), mask])
+    hdu = fits.PrimaryHDU(image)
+    hdu.header.update(COEFF0=coeff0, COEFF1=1e-4, PLATEID=plate, MJD=mjd, FIBERID=fiber, RAOBJ=ra, DECOBJ=dec, Z=z)
+    hdu.writeto(path, overwrite=True)
+    return Path(path)
+
+
+def write_spplate(path, coeff0, flux, ivar=None, andmask=None, plug_radec=None, plate=4055, mjd=55359) -> Path:
+    """A multi-fiber ``spPlate``: HDU0 flux (fibers × pixels); HDU1 ivar, HDU2 andmask, HDU5 plug map when given."""
+    primary = fits.PrimaryHDU(np.asarray(flux, np.float32))
+    primary.header.update(COEFF0=coeff0, COEFF1=1e-4, PLATEID=plate, MJD=mjd)
+    hdus = [primary]
+    if ivar is not None:
+        hdus.append(fits.ImageHDU(np.asarray(ivar, np.float32)))
+        hdus.append(fits.ImageHDU(np.zeros_like(flux, np.int32) if andmask is None else np.asarray(andmask, np.int32)))
+    if plug_radec is not None:
+        ra, dec = plug_radec
+        while len(hdus) < 5:
+            hdus.append(fits.ImageHDU(np.zeros((1, 1), np.float32)))
+        hdus.append(
+            fits.BinTableHDU.from_columns(
+                [
+                    fits.Column("FIBERID", "J", array=np.arange(1, len(ra) + 1) + 100),
+                    fits.Column("RA", "D", array=ra),
+                    fits.Column("DEC", "D", array=dec),
+                ],
+                name="PLUGMAP",
+            )
+        )
+    fits.HDUList(hdus).writeto(path, overwrite=True)
+    return Path(path)
+
+
+def stamp_wcs(ra: float, dec: float, size: int, crpix: tuple[float, float] | None = None, rotation_deg: float = 0.0) -> WCS:
+    """A TAN WCS with 0.396″ pixels, north up east left (rotated by ``rotation_deg``), CRVAL at (ra, dec)."""
+    w = WCS(naxis=2)
+    w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    w.wcs.crval = [ra, dec]
+    w.wcs.crpix = list(crpix) if crpix else [(size + 1) / 2, (size + 1) / 2]
+    scale = 0.396 / 3600
+    c, s = np.cos(np.radians(rotation_deg)), np.sin(np.radians(rotation_deg))
+    w.wcs.cd = np.array([[-scale * c, scale * s], [scale * s, scale * c]])
+    return w
+
+
+def gaussian_star(shape: tuple[int, int], x: float, y: float, flux: float = 100.0, sigma: float = 1.5, sky: float = 0.0) -> np.ndarray:
+    """A Gaussian star at 0-based pixel (x, y)."""
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    return sky + flux / (2 * np.pi * sigma**2) * np.exp(-0.5 * ((xx - x) ** 2 + (yy - y) ** 2) / sigma**2)
+
+
+def write_stamp(path, data: np.ndarray, wcs: WCS | None, band: str | None = None) -> Path:
+    """A per-band image with its WCS (and BAND keyword) in the primary header."""
+    header = wcs.to_header() if wcs is not None else fits.Header()
+    if band:
+        header["BAND"] = band
+    fits.PrimaryHDU(np.asarray(data, np.float32), header=header).writeto(path, overwrite=True)
+    return Path(path)
