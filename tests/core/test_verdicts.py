@@ -216,4 +216,4 @@ def test_failed_write_leaves_log_and_undo_stack_unchanged(session, monkeypatch):
     monkeypatch.undo()
     assert [e["cid"] for e in session.events()] == ["a"] and session.state("b") is None
     assert session.undo().cid == "a" and not session.can_undo
-    assert session.set_verdict("b", V.MS_A).seq == 2
+    assert session.set_verdict("b", V.MS_A).seq == 3  # after a (1) and its undo (2): nothing half-written
