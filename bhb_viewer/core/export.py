@@ -99,8 +99,10 @@ def threshold_summary(y_true_val, p_val, cut: float) -> ThresholdSummary:
 
 
 def load_validation(checkpoint_dir: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
-    """(labels, p_bhb) of the validation set from the trainer's ``validation.json`` in a checkpoint."""
-    path = Path(checkpoint_dir) / "validation.json"
+    """(labels, p_bhb) of the validation set from the trainer's ``validation.json`` in a checkpoint
+    directory (a file inside it, e.g. its ``config.json``, names the same directory)."""
+    folder = Path(checkpoint_dir)
+    path = (folder.parent if folder.is_file() else folder) / "validation.json"
     try:
         data = json.loads(path.read_text())
         labels = np.asarray(data["label"], dtype=np.int64)

@@ -201,6 +201,8 @@ def test_load_validation(tmp_path):
     (tmp_path / "validation.json").write_text(json.dumps({"p_bhb": [0.1, 0.9], "label": [0, 1]}))
     labels, p = load_validation(tmp_path)
     assert list(labels) == [0, 1] and list(p) == [0.1, 0.9]
+    (tmp_path / "config.json").write_text("{}")
+    assert list(load_validation(tmp_path / "config.json")[1]) == [0.1, 0.9]
     (tmp_path / "validation.json").write_text(json.dumps({"p_bhb": [0.1], "label": [0, 1]}))
     with pytest.raises(BadInputError, match="1 scores"):
         load_validation(tmp_path)
