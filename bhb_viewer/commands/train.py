@@ -1,0 +1,101 @@
+"""``bhb train``: train one model on a data set (the GUI wizard runs this same command as a child
+process with ``--progress-json``). Ctrl-C or SIGTERM stops between steps and leaves a run that
+``--resume RUN_DIR`` continues."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from pathlib import Path
+
+# flag -> TrainConfig field; flags left unset keep the config file's (or the default) value
+_FLAGS = {
+    "dataset": "dataset", "model": "model", "size": "size", "seed": "seed", "out": "out",
+    "epochs": "epochs", "batch_size": "batch_size", "lr": "lr", "weight_decay": "weight_decay",
+    "patience": "patience", "device": "device", "num_workers": "num_workers",
+    "max_steps_per_epoch": "max_steps_per_epoch", "finetune": "finetune",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", metavar="DIR", help="data set directory (bhb simulate / bhb dataset)")
+    parser.add_argument("--model", help="registry name (bhb models), or svm / xgboost; default batmm")
+    parser.add_argument("--size", help="paper, lite or tiny; default lite")
+    parser.add_argument("--seed", type=int, help="split and initialisation seed; default 0")
+    parser.add_argument("--out", metavar="RUN_DIR", help="run directory to write (checkpoint + metrics)")
+    parser.add_argument("--config", metavar="FILE", help="TrainConfig as .json or .toml; flags override it")
+    parser.add_argument("--epochs", type=int, help="epochs per stage; default 10")
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--lr", type=float, help="AdamW learning rate; default 1e-4 (the paper's)")
+    parser.add_argument("--weight-decay", type=float)
+    parser.add_argument("--patience", type=int, help="early-stopping patience in epochs")
+    parser.add_argument("--finetune", action="store_true", default=None, help="add the end-to-end fine-tune stage")
+    parser.add_argument("--max-steps-per-epoch", type=int, help="cap steps per epoch (smoke runs)")
+    parser.add_argument("--device", help="auto (CUDA, MPS, CPU), cpu, cuda, cuda:1, mps")
+    parser.add_argument("--num-workers", type=int, help="data-loader worker processes; default 0")
+    parser.add_argument("--progress-json", action="store_true", help="JSON lines on stdout instead of a progress bar")
+    parser.add_argument("--resume", metavar="RUN_DIR", help="continue a cancelled or killed run")
+
+
+def _config(args: argparse.Namespace):
+    from bhb_viewer.core.errors import BadInputError
+    from bhb_viewer.ml.training import TrainConfig
+
+    overrides = {field: getattr(args, flag) for flag, field in _FLAGS.items()}
+    try:
+        if args.config:
+            return TrainConfig.from_file(args.config, **overrides)
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if "dataset" not in given or "out" not in given:
+            raise BadInputError(None, "bhb train needs --dataset DIR and --out RUN_DIR (or --config FILE, or --resume RUN_DIR)")
+        return TrainConfig.from_dict(given)
+    except (ValueError, TypeError, OSError) as exc:
+        if isinstance(exc, BadInputError):
+            raise
+        raise BadInputError(args.config, str(exc)) from exc
+
+
+def run(args: argparse.Namespace) -> int:
+    from bhb_viewer.core.progress import Cancelled, CancelToken, JsonLinesProgress, TerminalProgress
+    from bhb_viewer.ml.training import TrainConfig, fit
+
+    emit_json = args.progress_json
+    if args.resume:
+        config, resume = TrainConfig(dataset="", out=args.resume), True
+    else:
+        config, resume = _config(args), False
+    cancel = CancelToken()
+
+    def stop(*_) -> None:  # the first signal stops cleanly between steps, a second one at once
+        if cancel.cancelled:
+            raise KeyboardInterrupt
+        cancel.cancel()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
+    progress = JsonLinesProgress() if emit_json else TerminalProgress()
+    try:
+        run_dir = fit(config, progress=progress, cancel=cancel, resume=resume)
+    except Cancelled as exc:
+        _report({"event": "cancelled", "run_dir": str(config.out), "message": str(exc)}, emit_json)
+        return 130
+    except (ValueError, FileNotFoundError) as exc:
+        _report({"event": "error", "message": str(exc)}, emit_json, stream=sys.stderr)
+        return 2
+    test = json.loads((Path(run_dir) / "test_metrics.json").read_text())
+    _report({"event": "done", "run_dir": str(run_dir), "test_macro": test["macro"], "test_auc": test["auc"]}, emit_json)
+    return 0
+
+
+def _report(obj: dict, emit_json: bool, stream=None) -> None:
+    stream = stream or sys.stdout
+    if emit_json:
+        print(json.dumps(obj), file=stream, flush=True)
+    elif obj["event"] == "done":
+        m = obj["test_macro"]
+        print(f"{obj['run_dir']}: test macro P {m['precision']:.4f} R {m['recall']:.4f} F1 {m['f1']:.4f} AUC {obj['test_auc']:.4f}",
+              file=stream)
+    else:
+        print(f"{obj['event']}: {obj.get('message', '')}", file=stream)

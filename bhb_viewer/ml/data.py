@@ -1,0 +1,122 @@
+"""Seeded splits and torch loaders over a memory-mapped data set.
+
+Rows are read and preprocessed a batch at a time (``__getitems__``), so the numpy cost of fancy
+indexing and scaling is paid once per batch rather than once per star, and nothing but the batch
+is ever in RAM. Batch order is a pure function of (seed, stage, epoch): a resumed run replays the
+very same batches without having to restore a sampler's hidden state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from bhb_viewer.core.dataset import Dataset
+
+MODALITIES = ("spectrum", "image")
+
+
+def stratified_split(
+    labels: Sequence[int] | np.ndarray, seed: int, fractions: Sequence[float] = (0.7, 0.2, 0.1)
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Train/validation/test row indices, stratified by class and fixed by ``seed``.
+
+    Rows with an unknown label (-1) go to no split. Each index array is sorted.
+    """
+    fr = np.asarray(fractions, dtype=float)
+    if fr.shape != (3,) or np.any(fr < 0) or not np.isclose(fr.sum(), 1.0):
+        raise ValueError(f"split fractions must be three non-negative numbers summing to 1, got {list(fractions)}")
+    labels = np.asarray(labels, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    parts: list[list[np.ndarray]] = [[], [], []]
+    for cls in np.unique(labels[labels >= 0]):
+        idx = np.flatnonzero(labels == cls)
+        rng.shuffle(idx)
+        n_train = int(round(fr[0] * len(idx)))
+        n_val = int(round(fr[1] * len(idx)))
+        for part, chunk in zip(parts, np.split(idx, [n_train, n_train + n_val])):
+            part.append(chunk)
+    return tuple(np.sort(np.concatenate(p)) if p else np.zeros(0, np.int64) for p in parts)  # type: ignore[return-value]
+
+
+def read_rows(
+    dataset: Dataset, rows: np.ndarray, preprocessor: Any, modalities: Sequence[str] = MODALITIES
+) -> dict[str, np.ndarray]:
+    """Preprocessed arrays for some rows: ``spectrum`` (n, 3522), ``image`` (n, 5, S, S), ``label`` (n,)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    order = np.argsort(rows, kind="stable")  # memmaps read fastest in file order
+    inverse = np.empty_like(order)
+    inverse[order] = np.arange(len(order))
+    sorted_rows = rows[order]
+    out: dict[str, np.ndarray] = {"label": dataset.labels[rows]}
+    if "spectrum" in modalities:
+        flux = np.asarray(dataset.spectra[sorted_rows], dtype=np.float32)[inverse]
+        ivar = np.asarray(dataset.ivar[sorted_rows], dtype=np.float32)[inverse]
+        out["spectrum"] = preprocessor.spectra(flux, ivar)
+    if "image" in modalities:
+        cubes = np.asarray(dataset.cutouts[sorted_rows], dtype=np.float32)[inverse]
+        out["image"] = preprocessor.images(cubes)
+    return out
+
+
+class StarDataset(torch.utils.data.Dataset):
+    """A split of a data set as float32 tensors, preprocessed with the model's own preprocessor."""
+
+    def __init__(
+        self, dataset: Dataset, indices: np.ndarray, preprocessor: Any, modalities: Sequence[str] = MODALITIES
+    ) -> None:
+        self.dataset = dataset
+        self.indices = np.asarray(indices, dtype=np.int64)
+        self.preprocessor = preprocessor
+        self.modalities = tuple(modalities)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitems__(self, positions: list[int]) -> dict[str, torch.Tensor]:
+        arrays = read_rows(self.dataset, self.indices[np.asarray(positions, dtype=np.int64)], self.preprocessor, self.modalities)
+        return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
+
+    def __getitem__(self, position: int) -> dict[str, torch.Tensor]:
+        return {k: v[0] for k, v in self.__getitems__([position]).items()}
+
+
+def _already_batched(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return batch
+
+
+def epoch_batches(
+    n: int, batch_size: int, shuffle: bool, seed: int | Sequence[int] = 0, drop_last: bool = False
+) -> list[list[int]]:
+    """Positions per batch for one epoch; the order depends only on ``seed`` (an int or a tuple of them)."""
+    order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
+    stop = n - n % batch_size if drop_last and n > batch_size else n
+    return [order[i : i + batch_size].tolist() for i in range(0, stop, batch_size)]
+
+
+def make_loader(
+    data: StarDataset,
+    batch_size: int,
+    shuffle: bool = False,
+    seed: int | Sequence[int] = 0,
+    skip_batches: int = 0,
+    max_batches: int | None = None,
+    num_workers: int = 0,
+) -> DataLoader:
+    """A DataLoader yielding dicts of batched tensors.
+
+    Shuffled (training) loaders drop a trailing partial batch (a batch of one breaks BatchNorm);
+    ``skip_batches`` leaves out the batches a resumed run already saw, ``max_batches`` caps an epoch.
+    """
+    batches = epoch_batches(len(data), batch_size, shuffle, seed, drop_last=shuffle)[skip_batches:max_batches]
+    return DataLoader(
+        data,
+        batch_sampler=batches,
+        collate_fn=_already_batched,
+        num_workers=num_workers,
+        persistent_workers=False,
+    )

@@ -1,0 +1,408 @@
+"""Training: one ``fit(config)`` for the command line and the GUI wizard alike.
+
+The recipe is the spec's transfer learning (paper §8): each stage the model names (BATMM:
+spectrum encoder with its linear head, image encoder with its linear head, fusion on the frozen
+encoders; optionally an end-to-end fine-tune) is trained with AdamW under a warm-up + cosine
+learning rate, its best epoch chosen on validation macro-F1 with early stopping, and the model
+keeps that epoch's weights going into the next stage. The final model is tested once on the test
+split.
+
+A run directory holds the checkpoint (``config.json`` + ``weights.safetensors``), ``validation.json``
+(P(BHB) and labels of the validation split, for the GUI's threshold chooser), ``test.json``,
+``test_metrics.json`` and ``history.json``. A cancelled (or killed) run leaves ``resume.safetensors``
++ ``resume.json``: model, optimizer, best-so-far weights and RNG state as tensors, counters as JSON,
+never a pickle. Batch order and learning rate are pure functions of (seed, stage, epoch, step), so
+resuming replays the uninterrupted run exactly on a CPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from bhb_viewer.core.dataset import CLASS_NAMES, Dataset, open_dataset
+from bhb_viewer.core.metrics import auc, classification_report, roc_curve
+from bhb_viewer.core.progress import Cancelled, CancelToken, ProgressCallback, ProgressEvent, no_progress
+from bhb_viewer.ml.baselines import SpectralBaseline, is_baseline
+from bhb_viewer.ml.data import StarDataset, make_loader, read_rows, stratified_split
+
+FINETUNE = "full"  # the models' name for the end-to-end stage
+RESUME_TENSORS, RESUME_STATE = "resume.safetensors", "resume.json"
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on; a JSON/TOML file or command-line flags fill it."""
+
+    dataset: str
+    model: str = "batmm"
+    size: str = "lite"
+    seed: int = 0
+    fractions: tuple[float, float, float] = (0.7, 0.2, 0.1)
+    stages: list[str] | None = None  # None: the model's own stages (BATMM: spectrum, image, fusion)
+    finetune: bool = False  # append an end-to-end stage with everything unfrozen
+    epochs: int = 10  # per stage
+    patience: int = 3  # epochs without a better validation macro-F1 before a stage stops
+    batch_size: int = 64
+    lr: float = 1e-4
+    weight_decay: float = 5e-2
+    schedule: str = "cosine"  # "cosine" (linear warm-up then cosine decay) or "constant"
+    warmup_fraction: float = 0.05
+    device: str = "auto"
+    num_workers: int = 0
+    max_steps_per_epoch: int | None = None  # cap for smoke runs and benchmarks
+    model_overrides: dict[str, Any] = field(default_factory=dict)
+    out: str = "runs/run"
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike, **overrides: Any) -> "TrainConfig":
+        """Read a .json or .toml config; non-None ``overrides`` (command-line flags) win."""
+        path = Path(path)
+        text = path.read_text()
+        data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown training option(s): {', '.join(unknown)}")
+        data = dict(data)
+        if "fractions" in data:
+            data["fractions"] = tuple(float(x) for x in data["fractions"])
+        return cls(**data)
+
+    def replace(self, **overrides: Any) -> "TrainConfig":
+        return dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["fractions"] = list(self.fractions)
+        return d
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """auto: CUDA, then Apple MPS, then CPU."""
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def learning_rate(config: TrainConfig, step: int, total: int) -> float:
+    """The learning rate at ``step`` of a stage of ``total`` steps."""
+    if config.schedule == "constant" or total <= 1:
+        return config.lr
+    warmup = max(1, int(config.warmup_fraction * total))
+    if step < warmup:
+        return config.lr * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return config.lr * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1))
+    os.replace(tmp, path)
+
+
+def scores_report(labels: np.ndarray, p_bhb: np.ndarray, threshold: float = 0.5) -> dict[str, Any]:
+    """Per-class and macro P/R/F1, confusion-free summary and ROC AUC of P(BHB) scores."""
+    labels = np.asarray(labels, dtype=np.int64)
+    report: dict[str, Any] = classification_report(labels, (np.asarray(p_bhb) >= threshold).astype(np.int64))
+    fpr, tpr, _ = roc_curve(labels, p_bhb)
+    report["auc"] = auc(fpr, tpr) if 0 < labels.sum() < len(labels) else float("nan")
+    report["threshold"] = threshold
+    return report
+
+
+# --------------------------------------------------------------------------- model plumbing
+
+
+def _preprocessor_for(dataset: Dataset, train_rows: np.ndarray) -> Any:
+    from bhb_viewer.ml.preprocess import Preprocessor
+
+    return Preprocessor.fit(dataset, train_rows)
+
+
+def default_stages(model: torch.nn.Module, finetune: bool) -> list[str]:
+    """The model's transfer-learning stages; the end-to-end stage only when asked for (or when it is
+    the only one, as for unimodal models)."""
+    stages = [s for s in model.stages() if s != FINETUNE]
+    return stages + [FINETUNE] if finetune or not stages else stages
+
+
+def stage_modalities(model_name: str, stage: str) -> tuple[str, ...]:
+    """Inputs a stage reads: encoder stages need only their own modality, which halves their I/O."""
+    from bhb_viewer.ml.models import MODEL_REGISTRY
+
+    return (stage,) if stage in ("spectrum", "image") else tuple(MODEL_REGISTRY[model_name].modalities)
+
+
+def _forward(model: torch.nn.Module, batch: dict[str, torch.Tensor], stage: str, device: torch.device) -> torch.Tensor:
+    spectrum = batch["spectrum"].to(device, non_blocking=True) if "spectrum" in batch else None
+    image = batch["image"].to(device, non_blocking=True) if "image" in batch else None
+    with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        out = model(spectrum, image, stage=stage)
+    return out["logits"].float()
+
+
+@torch.no_grad()
+def predict_split(
+    model: torch.nn.Module, data: StarDataset, stage: str, device: torch.device, batch_size: int, num_workers: int = 0
+) -> np.ndarray:
+    """P(BHB) for every row of a split, in the split's order."""
+    model.eval()
+    parts = [
+        torch.softmax(_forward(model, batch, stage, device), dim=1)[:, 1].cpu().numpy()
+        for batch in make_loader(data, batch_size, num_workers=num_workers)
+    ]
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+# --------------------------------------------------------------------------- resume state
+
+
+@dataclass
+class _Cursor:
+    """Where a run is, and what it has learned about its stage so far (JSON part of the resume state)."""
+
+    stage_index: int = 0
+    epoch: int = 0
+    step: int = 0  # batches of this epoch already done
+    best_f1: float = -1.0
+    best_epoch: int = -1
+    bad_epochs: int = 0
+    loss_sum: float = 0.0  # training loss summed over this epoch's steps so far
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _save_resume(run_dir: Path, config: TrainConfig, model, optimizer, best_state, cursor: _Cursor) -> None:
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if best_state is not None:
+        tensors.update({f"best.{k}": v.contiguous() for k, v in best_state.items()})
+    opt = optimizer.state_dict()
+    for pid, state in opt["state"].items():
+        for key, value in state.items():
+            tensors[f"optim.{pid}.{key}"] = torch.as_tensor(value).detach().cpu().contiguous()
+    tensors["rng.torch"] = torch.get_rng_state()
+    save_file(tensors, str(run_dir / (RESUME_TENSORS + ".tmp")))
+    os.replace(run_dir / (RESUME_TENSORS + ".tmp"), run_dir / RESUME_TENSORS)
+    _write_json(
+        run_dir / RESUME_STATE,
+        {"config": config.to_dict(), "cursor": dataclasses.asdict(cursor), "param_groups": opt["param_groups"]},
+    )
+
+
+def _load_resume(run_dir: Path) -> tuple[TrainConfig, _Cursor, dict[str, torch.Tensor], dict[str, Any]]:
+    meta = json.loads((run_dir / RESUME_STATE).read_text())
+    return TrainConfig.from_dict(meta["config"]), _Cursor(**meta["cursor"]), load_file(str(run_dir / RESUME_TENSORS)), meta
+
+
+def _restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], param_groups: list) -> None:
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            _, pid, name = key.split(".", 2)
+            state.setdefault(int(pid), {})[name] = value
+    optimizer.load_state_dict({"state": state, "param_groups": param_groups})
+
+
+def _prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+# --------------------------------------------------------------------------- fit
+
+
+def fit(
+    config: TrainConfig,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+    resume: bool = False,
+) -> Path:
+    """Train ``config.model`` on ``config.dataset`` into ``config.out``; return the run directory.
+
+    With ``resume`` the run continues from the resume state in ``config.out`` (the stored config
+    wins). A cancel between steps saves that state and raises ``Cancelled``.
+    """
+    run_dir = Path(config.out)
+    saved: dict[str, torch.Tensor] = {}
+    meta: dict[str, Any] = {}
+    cursor = _Cursor()
+    if resume:
+        if not (run_dir / RESUME_STATE).is_file():
+            raise FileNotFoundError(f"{run_dir}: nothing to resume (no {RESUME_STATE})")
+        config, cursor, saved, meta = _load_resume(run_dir)
+        config = dataclasses.replace(config, out=str(run_dir))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cancel = cancel or CancelToken()
+    dataset = open_dataset(config.dataset)
+    splits = stratified_split(dataset.labels, config.seed, config.fractions)
+    if is_baseline(config.model):
+        return _fit_baseline(config, dataset, splits, run_dir, progress)
+
+    from bhb_viewer.ml.checkpoint import save_checkpoint
+    from bhb_viewer.ml.models import build_model
+
+    torch.manual_seed(config.seed)
+    device = pick_device(config.device)
+    preprocessor = _preprocessor_for(dataset, splits[0])
+    model = build_model(config.model, config.size, **{"cutout_size": int(dataset.cutouts.shape[-1]), **config.model_overrides})
+    stages = list(config.stages or default_stages(model, config.finetune))
+    if resume:
+        model.load_state_dict(_prefixed(saved, "model."))
+        torch.set_rng_state(saved["rng.torch"])
+    model.to(device)
+
+    def split_data(rows: np.ndarray, stage: str) -> StarDataset:
+        return StarDataset(dataset, rows, preprocessor, stage_modalities(config.model, stage))
+
+    n_train = len(splits[0])
+    steps_per_epoch = max(1, n_train // config.batch_size)
+    if config.max_steps_per_epoch:
+        steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
+    clock = _Clock(steps_per_epoch * config.epochs * len(stages))
+
+    for stage_index in range(cursor.stage_index, len(stages)):
+        stage = stages[stage_index]
+        optimizer = torch.optim.AdamW(model.freeze_for(stage), lr=config.lr, weight_decay=config.weight_decay)
+        best_state: dict[str, torch.Tensor] | None = None
+        if saved and stage_index == cursor.stage_index:
+            _restore_optimizer(optimizer, saved, meta["param_groups"])
+            best_state = _prefixed(saved, "best.") or None
+        train_data, val_data = split_data(splits[0], stage), split_data(splits[1], stage)
+        while cursor.epoch < config.epochs:
+            epoch = cursor.epoch
+            model.train()
+            loader = make_loader(
+                train_data, config.batch_size, shuffle=True, seed=(config.seed, stage_index, epoch),
+                skip_batches=cursor.step, max_batches=steps_per_epoch, num_workers=config.num_workers,
+            )
+            for batch in loader:
+                if cancel.cancelled:
+                    _save_resume(run_dir, config, model, optimizer, best_state, cursor)
+                    raise Cancelled(f"cancelled; resume with  bhb train --resume {run_dir}")
+                lr = learning_rate(config, epoch * steps_per_epoch + cursor.step, steps_per_epoch * config.epochs)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                loss = torch.nn.functional.cross_entropy(_forward(model, batch, stage, device), batch["label"].to(device))
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                cursor.step += 1
+                cursor.loss_sum += loss.item()
+                done = (stage_index * config.epochs + epoch) * steps_per_epoch + cursor.step
+                progress(ProgressEvent(f"train:{stage}", done, clock.total, f"epoch {epoch + 1}/{config.epochs}",
+                                       {"loss": loss.item(), "lr": lr, "eta_s": clock.eta(done)}))
+            p_val = predict_split(model, val_data, stage, device, config.batch_size, config.num_workers)
+            report = scores_report(dataset.labels[splits[1]], p_val)
+            f1 = report["macro"]["f1"]
+            cursor.history.append({"stage": stage, "epoch": epoch + 1, "train_loss": cursor.loss_sum / max(1, cursor.step),
+                                   "val_macro_f1": f1, "val_auc": report["auc"]})
+            if f1 > cursor.best_f1:
+                cursor.best_f1, cursor.best_epoch, cursor.bad_epochs = f1, epoch + 1, 0
+                best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            else:
+                cursor.bad_epochs += 1
+            progress(ProgressEvent(f"validate:{stage}", epoch + 1, config.epochs, "validation",
+                                   {"val_macro_f1": f1, "val_auc": report["auc"], "best_epoch": cursor.best_epoch}))
+            cursor.epoch, cursor.step, cursor.loss_sum = epoch + 1, 0, 0.0
+            if cursor.bad_epochs >= config.patience:
+                cursor.epoch = config.epochs  # early stop: this stage is done
+            _save_resume(run_dir, config, model, optimizer, best_state, cursor)
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        cursor = _Cursor(stage_index=stage_index + 1, history=cursor.history)
+        saved = {}
+
+    final = stages[-1]
+    p_val, p_test = (predict_split(model, split_data(rows, final), final, device, config.batch_size, config.num_workers)
+                     for rows in splits[1:])
+    y_val, y_test = dataset.labels[splits[1]], dataset.labels[splits[2]]
+    metrics = {"validation": scores_report(y_val, p_val), "test": scores_report(y_test, p_test)}
+    model.cpu()
+    save_checkpoint(
+        run_dir,
+        model,
+        {
+            "preprocess": preprocessor.to_config(),
+            "class_names": list(CLASS_NAMES),
+            "dataset_hash": dataset.manifest_hash,
+            "training": config.to_dict(),
+            "metrics": metrics,
+        },
+    )
+    _write_outputs(run_dir, config, splits, (y_val, p_val), (y_test, p_test), metrics, cursor.history)
+    for name in (RESUME_TENSORS, RESUME_STATE):
+        (run_dir / name).unlink(missing_ok=True)
+    return run_dir
+
+
+class _Clock:
+    """ETA over all planned steps (an upper bound: early stopping may end stages sooner)."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.started = time.monotonic()
+        self.first_done: int | None = None
+
+    def eta(self, done: int) -> float:
+        if self.first_done is None:
+            self.first_done = done - 1  # a resumed run starts counting where it picks up
+        rate = (time.monotonic() - self.started) / max(1, done - self.first_done)
+        return rate * (self.total - done)
+
+
+def _write_outputs(run_dir: Path, config: TrainConfig, splits, val, test, metrics: dict, history: list) -> None:
+    for name, rows, (labels, p_bhb) in (("validation.json", splits[1], val), ("test.json", splits[2], test)):
+        _write_json(run_dir / name, {"p_bhb": [float(p) for p in p_bhb], "label": labels.tolist(), "row": rows.tolist()})
+    _write_json(run_dir / "test_metrics.json", {"model": config.model, "size": config.size, "seed": config.seed, **metrics["test"]})
+    _write_json(run_dir / "history.json", history)
+
+
+def _fit_baseline(config: TrainConfig, dataset: Dataset, splits, run_dir: Path, progress: ProgressCallback) -> Path:
+    """SVM / XGBoost on the preprocessed spectra of the same split; same output files as a network."""
+    preprocessor = _preprocessor_for(dataset, splits[0])
+    arrays = [read_rows(dataset, rows, preprocessor, ("spectrum",)) for rows in splits]
+    progress(ProgressEvent(f"train:{config.model}", 0, 1, "fitting"))
+    model = SpectralBaseline(config.model, config.seed).fit(
+        arrays[0]["spectrum"], arrays[0]["label"], arrays[1]["spectrum"], arrays[1]["label"]
+    )
+    progress(ProgressEvent(f"train:{config.model}", 1, 1, "fitted"))
+    p_val, p_test = (model.predict_proba(a["spectrum"]) for a in arrays[1:])
+    y_val, y_test = arrays[1]["label"], arrays[2]["label"]
+    metrics = {"validation": scores_report(y_val, p_val), "test": scores_report(y_test, p_test)}
+    files = model.save(run_dir)
+    _write_json(
+        run_dir / "config.json",
+        {
+            "kind": "baseline",
+            "model": config.model,
+            "size": config.size,
+            "files": files,
+            "preprocess": preprocessor.to_config(),
+            "class_names": list(CLASS_NAMES),
+            "dataset_hash": dataset.manifest_hash,
+            "training": config.to_dict(),
+            "metrics": metrics,
+        },
+    )
+    _write_outputs(run_dir, config, splits, (y_val, p_val), (y_test, p_test), metrics, [])
+    return run_dir
