@@ -1,0 +1,241 @@
+"""5-band u,g,r,i,z cutout cubes centred on a star, their FITS files, and display stretches.
+
+Each band is placed by its own WCS: the output grid is a TAN projection centred exactly on the
+target (pixel ((N−1)/2, (N−1)/2), i.e. between the four middle pixels of an even-sized cube) with
+the reference band's pixel scale and orientation; every band is resampled onto it with bilinear
+interpolation. SDSS bands of one field are offset from one another by up to a few pixels, so a
+plain array slice would put the star in a different place in each band.
+
+Where the frame ends the cube is padded with 0 and flagged in ``mask``; pixels are nanomaggies,
+as in SDSS ``frame`` files, and stay unscaled (scaling belongs to the model's checkpoint).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from astropy.io import fits
+from astropy.nddata import Cutout2D, NoOverlapError
+from astropy.visualization import AsinhStretch, LinearStretch, MinMaxInterval, PercentileInterval, ZScaleInterval
+from astropy.wcs import WCS, FITSFixedWarning
+from scipy.ndimage import map_coordinates
+
+from bhb_viewer.core.errors import BadInputError
+from bhb_viewer.core.fitsfile import open_fits
+from bhb_viewer.core.grid import BANDS, CUTOUT_SIZE
+
+REFERENCE_BAND = "r"  # SDSS astrometry is tied to r
+STRETCHES = ("linear", "asinh", "zscale")
+_BAND_IN_NAME = re.compile(r"(?:^|[-_])([ugriz])(?=[-_.])")
+
+
+@dataclass
+class BandImage:
+    """One band's pixels (nanomaggies) and the WCS that places them."""
+
+    data: np.ndarray
+    wcs: WCS
+    band: str
+    source: str = ""
+
+
+@dataclass
+class Cube:
+    """A bands×N×N float32 cube (0 where masked), its mask (True = no data) and the output WCS."""
+
+    data: np.ndarray
+    mask: np.ndarray
+    wcs: WCS
+    bands: tuple[str, ...] = BANDS
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return int(self.data.shape[-1])
+
+
+def centre_pixel(size: int) -> float:
+    """0-based pixel coordinate (x and y) where the target sits in a size×size cube."""
+    return (size - 1) / 2
+
+
+def band_of(path: str | os.PathLike, header: fits.Header | None = None) -> str | None:
+    """The band of a per-band file from its BAND/FILTER keyword, else its name (``stamp-g-…``)."""
+    if header is not None:
+        for key in ("BAND", "FILTER", "FILTNAME"):
+            value = str(header.get(key, "")).strip().lower()
+            if value[:1] in BANDS and len(value) <= 2:
+                return value[:1]
+    match = _BAND_IN_NAME.search(Path(path).name)
+    return match.group(1) if match else None
+
+
+def load_band_image(path: str | os.PathLike, band: str | None = None) -> BandImage:
+    """The first 2-D image HDU of a FITS stamp or frame with a celestial WCS."""
+    path = Path(path)
+    with open_fits(path, "image FITS file") as hdul:
+        hdu = next((h for h in hdul if h.is_image and h.data is not None and h.data.ndim == 2), None)
+        if hdu is None:
+            raise BadInputError(path, "no 2-D image HDU")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FITSFixedWarning)
+            wcs = WCS(hdu.header, naxis=2)
+        if not wcs.has_celestial or not wcs.wcs.ctype[0]:
+            raise BadInputError(path, "image has no celestial WCS (CTYPE1/CTYPE2, CRVAL, CRPIX, CD or CDELT keywords)")
+        found = band or band_of(path, hdu.header) or band_of(path, hdul[0].header)
+        if found is None:
+            raise BadInputError(path, "cannot tell the band: no BAND/FILTER keyword and no -u-/-g-/-r-/-i-/-z- in the name")
+        return BandImage(np.asarray(hdu.data, dtype=np.float32), wcs.celestial, found, str(path))
+
+
+def band_files(paths: Sequence[str | os.PathLike] | Mapping[str, str | os.PathLike], bands: Sequence[str] = BANDS) -> dict[str, Path]:
+    """Assign one file to each band (from a mapping, or from file names); missing or doubled bands raise."""
+    if isinstance(paths, Mapping):
+        found = {b: Path(p) for b, p in paths.items()}
+    else:
+        found = {}
+        for p in map(Path, paths):
+            b = band_of(p)
+            if b is None:
+                raise BadInputError(p, "cannot tell the band from the file name (expected -u-, -g-, -r-, -i- or -z-)")
+            if b in found:
+                raise BadInputError(p, f"two files for band {b!r}: {found[b].name} and {p.name}")
+            found[b] = p
+    missing = [b for b in bands if b not in found]
+    if missing:
+        where = Path(os.path.commonpath([str(p) for p in found.values()])) if found else None
+        raise BadInputError(where, f"missing band {', '.join(map(repr, missing))}: expected one file for each of {','.join(bands)}, found {sorted(found)}")
+    return {b: found[b] for b in bands}
+
+
+def output_wcs(ra: float, dec: float, size: int, reference: WCS) -> WCS:
+    """TAN grid centred on (ra, dec) with the reference band's pixel scale and orientation."""
+    w = WCS(naxis=2)
+    w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    w.wcs.crval = [ra, dec]
+    w.wcs.crpix = [(size + 1) / 2, (size + 1) / 2]  # 1-based FITS centre == 0-based (size-1)/2
+    w.wcs.cd = reference.celestial.pixel_scale_matrix
+    w.wcs.set()
+    return w
+
+
+def make_cube(
+    images: Mapping[str, BandImage],
+    ra: float,
+    dec: float,
+    size: int = CUTOUT_SIZE,
+    bands: Sequence[str] = BANDS,
+    reference: str = REFERENCE_BAND,
+) -> Cube:
+    """Resample each band onto one grid centred on (ra, dec); masked where a band has no data."""
+    missing = [b for b in bands if b not in images]
+    if missing:
+        raise BadInputError(None, f"missing band {', '.join(map(repr, missing))}: expected {','.join(bands)}")
+    ref = images[reference] if reference in images else images[bands[0]]
+    out_wcs = output_wcs(ra, dec, size, ref.wcs)
+    yy, xx = np.mgrid[:size, :size].astype(np.float64)
+    world = out_wcs.pixel_to_world_values(xx.ravel(), yy.ravel())
+    data = np.empty((len(bands), size, size), np.float32)
+    for i, b in enumerate(bands):
+        data[i] = _resample(images[b], ra, dec, size, world, ref.wcs)
+    mask = ~np.isfinite(data)
+    data[mask] = 0.0
+    meta = {"ra": float(ra), "dec": float(dec), "reference_band": ref.band, "sources": {b: images[b].source for b in bands}}
+    return Cube(data, mask, out_wcs, tuple(bands), meta)
+
+
+def _resample(img: BandImage, ra: float, dec: float, size: int, world, ref_wcs: WCS) -> np.ndarray:
+    """Cut the band around the target (Cutout2D, partial) and sample it bilinearly at the output grid."""
+    scale = np.sqrt(abs(np.linalg.det(ref_wcs.pixel_scale_matrix)) / abs(np.linalg.det(img.wcs.pixel_scale_matrix)))
+    span = int(np.ceil(size * scale * np.sqrt(2))) + 4  # room for any rotation plus the bilinear neighbours
+    x0, y0 = img.wcs.world_to_pixel_values(ra, dec)
+    try:
+        cut = Cutout2D(img.data, (float(x0), float(y0)), (span, span), wcs=img.wcs, mode="partial", fill_value=np.nan, copy=False)
+    except NoOverlapError as exc:
+        raise BadInputError(img.source or None, f"band {img.band}: RA/Dec {ra:.5f}, {dec:.5f} lies outside the image") from exc
+    xb, yb = cut.wcs.world_to_pixel_values(*world)
+    sampled = map_coordinates(np.asarray(cut.data, np.float64), [yb, xb], order=1, mode="constant", cval=np.nan, prefilter=False)
+    return sampled.reshape(size, size).astype(np.float32)
+
+
+def cube_from_files(
+    paths: Sequence[str | os.PathLike] | Mapping[str, str | os.PathLike],
+    ra: float,
+    dec: float,
+    size: int = CUTOUT_SIZE,
+    bands: Sequence[str] = BANDS,
+) -> Cube:
+    """Build a cube from per-band stamps or frames (one file per band)."""
+    files = band_files(paths, bands)
+    images = {b: load_band_image(p, b) for b, p in files.items()}
+    return make_cube(images, ra, dec, size, bands)
+
+
+def write_cube(path: str | os.PathLike, cube: Cube) -> Path:
+    """FITS: primary = bands×N×N float32 with the celestial WCS and BANDS; extension MASK (uint8)."""
+    path = Path(path)
+    header = cube.wcs.to_header()
+    header["BANDS"] = (",".join(cube.bands), "band of each plane, first axis")
+    header["BUNIT"] = "nanomaggy"
+    for key, name in (("RA", "ra"), ("DEC", "dec")):
+        if name in cube.meta:
+            header[f"OBJ{key}"] = (cube.meta[name], f"target {name} (deg), at the cube centre")
+    primary = fits.PrimaryHDU(cube.data.astype(np.float32), header=header)
+    mask = fits.ImageHDU(cube.mask.astype(np.uint8), name="MASK")
+    tmp = path.with_name(path.name + ".tmp")
+    fits.HDUList([primary, mask]).writeto(tmp, overwrite=True)
+    os.replace(tmp, path)
+    return path
+
+
+def read_cube(path: str | os.PathLike) -> Cube:
+    """Read a cube written by :func:`write_cube` (or any bands×N×N image with WCS and BANDS)."""
+    path = Path(path)
+    with open_fits(path, "cutout cube") as hdul:
+        head, data = hdul[0].header, hdul[0].data
+        if data is None or data.ndim != 3 or data.shape[1] != data.shape[2]:
+            raise BadInputError(path, f"expected a bands×N×N image in the primary HDU, got {None if data is None else data.shape}")
+        bands = tuple(b.strip() for b in str(head.get("BANDS", "")).split(",") if b.strip())
+        if len(bands) != data.shape[0]:
+            raise BadInputError(path, f"BANDS keyword {head.get('BANDS')!r} does not name the {data.shape[0]} planes")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FITSFixedWarning)
+            wcs = WCS(head, naxis=2)
+        if not wcs.has_celestial or not wcs.wcs.ctype[0]:
+            raise BadInputError(path, "cube has no celestial WCS")
+        mask = np.asarray(hdul["MASK"].data, bool) if "MASK" in hdul else ~np.isfinite(data)
+        cube_data = np.where(mask, 0, np.asarray(data, np.float32)).astype(np.float32)
+        meta = {k: float(head[f"OBJ{k.upper()}"]) for k in ("ra", "dec") if f"OBJ{k.upper()}" in head}
+    return Cube(cube_data, mask, wcs, bands, meta)
+
+
+def stretch(
+    image: np.ndarray,
+    kind: str = "asinh",
+    mask: np.ndarray | None = None,
+    percentile: float = 99.5,
+    asinh_a: float = 0.1,
+) -> np.ndarray:
+    """Display scaling to [0, 1]: ``linear`` (min–max), ``asinh`` (percentile limits) or ``zscale``.
+
+    Limits come from unmasked finite pixels; masked pixels come out 0.
+    """
+    if kind not in STRETCHES:
+        raise ValueError(f"unknown stretch {kind!r}: expected one of {STRETCHES}")
+    x = np.asarray(image, np.float64)
+    good = np.isfinite(x) if mask is None else np.isfinite(x) & ~np.asarray(mask, bool)
+    if not good.any():
+        return np.zeros(x.shape, np.float32)
+    interval = {"linear": MinMaxInterval(), "asinh": PercentileInterval(percentile), "zscale": ZScaleInterval()}[kind]
+    lo, hi = interval.get_limits(x[good])
+    scaled = np.clip((x - lo) / (hi - lo if hi > lo else 1.0), 0, 1)
+    curve = AsinhStretch(asinh_a) if kind == "asinh" else LinearStretch()
+    out = curve(np.where(good, scaled, 0.0), clip=True)
+    return np.where(good, out, 0.0).astype(np.float32)
