@@ -1,0 +1,423 @@
+"""BATMM and every model of the paper's Tables 6–8, built by name and size from one registry.
+
+All models share one call: ``model(spectrum (B, 3522), image (B, 5, S, S), stage="full") -> dict``
+with ``"logits"`` (B, 2) plus whatever the model can explain (segment/band weights, attention).
+Models with both encoders also answer ``stage="spectrum"`` and ``stage="image"`` through linear
+heads on each encoder's pooled tokens: steps 1–2 of the spec's transfer-learning recipe.
+Step 3 (``"fusion"``) trains everything but the encoders; ``"full"`` fine-tunes all of it.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import asdict, dataclass, fields
+from typing import Callable
+
+import torch
+from torch import nn
+
+from bhb_viewer.core.errors import BadInputError
+from bhb_viewer.core.grid import BANDS, CUTOUT_SIZE, NPIX
+from bhb_viewer.ml.encoders import Encoded, ImageEncoder, SpectrumEncoder, VGG1D, image_grid
+from bhb_viewer.ml.layers import FusionLayer
+
+N_CLASSES = 2
+SIZE_NAMES = ("paper", "lite", "tiny")
+ENCODER_STAGES = ("spectrum", "image")
+
+
+@dataclass(frozen=True)
+class Arch:
+    """Every architecture knob; a size is a set of defaults, a checkpoint stores the full dict."""
+
+    vgg_widths: tuple[int, ...]
+    vgg_depths: tuple[int, ...]
+    resnet_width: int
+    resnet_blocks: tuple[int, ...]
+    d_model: int
+    n_layers: int
+    n_heads: int
+    ffn_dim: int
+    k_s: int
+    d_k: int
+    se_hidden: int
+    cutout_size: int = CUTOUT_SIZE
+    dropout: float = 0.1
+    positional: bool = True
+
+    def __post_init__(self) -> None:
+        for f in fields(self):  # JSON brings tuples back as lists
+            if isinstance(getattr(self, f.name), list):
+                object.__setattr__(self, f.name, tuple(getattr(self, f.name)))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+SIZES: dict[str, dict] = {
+    # The spec's widths: VGG-19 1-D, ResNet-50, 8 fusion layers × 8 heads, d = 512.
+    "paper": dict(vgg_widths=(64, 128, 256, 512, 512), vgg_depths=(2, 2, 4, 4, 4), resnet_width=64,
+                  resnet_blocks=(3, 4, 6, 3), d_model=512, n_layers=8, n_heads=8, ffn_dim=2048, k_s=16, d_k=64,
+                  se_hidden=16),
+    # Same topology, 1/8 of the widths and 2 fusion layers: trains on a 2-core CPU in minutes.
+    "lite": dict(vgg_widths=(8, 16, 32, 64, 64), vgg_depths=(2, 2, 4, 4, 4), resnet_width=8,
+                 resnet_blocks=(3, 4, 6, 3), d_model=64, n_layers=2, n_heads=4, ffn_dim=128, k_s=16, d_k=32,
+                 se_hidden=16),
+    # For unit tests only: one block per stage.
+    "tiny": dict(vgg_widths=(4, 4, 8, 8, 8), vgg_depths=(1, 1, 1, 1, 1), resnet_width=4,
+                 resnet_blocks=(1, 1, 1, 1), d_model=16, n_layers=1, n_heads=2, ffn_dim=32, k_s=4, d_k=8,
+                 se_hidden=8),
+}
+
+
+def make_arch(size: str, **overrides) -> Arch:
+    """The size's defaults with ``overrides`` applied; unknown sizes or knobs raise ValueError."""
+    if size not in SIZES:
+        raise ValueError(f"unknown size {size!r}; choose one of {', '.join(SIZE_NAMES)}")
+    known = {f.name for f in fields(Arch)}
+    unknown = set(overrides) - known
+    if unknown:
+        raise ValueError(f"unknown architecture argument(s) {sorted(unknown)}; known: {sorted(known)}")
+    return Arch(**{**SIZES[size], **overrides})
+
+
+class BhbModel(nn.Module):
+    """What every registered model shares: stages, parameter groups for the trainer, freezing.
+
+    Subclasses set ``spectrum_encoder`` / ``image_encoder`` (None when unused) and, with both
+    encoders, ``aux_heads`` (linear heads for the encoder stages); everything else is "fusion".
+    """
+
+    name: str = ""
+    size: str = ""
+    arch: Arch
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.spectrum_encoder: SpectrumEncoder | None = None
+        self.image_encoder: ImageEncoder | None = None
+        self.aux_heads = nn.ModuleDict()
+        self._frozen: list[nn.Module] = []
+
+    # --- stages -------------------------------------------------------------------------------
+    def stages(self) -> list[str]:
+        """Valid ``stage`` values, in the order of the transfer-learning recipe."""
+        return [s for s in ENCODER_STAGES if s in self.aux_heads] + (["fusion", "full"] if len(self.aux_heads) else ["full"])
+
+    def _check_stage(self, stage: str) -> None:
+        if stage not in self.stages():
+            raise ValueError(f"model {self.name or type(self).__name__} has no stage {stage!r}; stages: {self.stages()}")
+
+    def forward(self, spectrum: torch.Tensor | None = None, image: torch.Tensor | None = None, stage: str = "full") -> dict:
+        self._check_stage(stage)
+        if stage == "spectrum":
+            enc = self.spectrum_encoder(_need(spectrum, "spectrum"))
+            return {"logits": self.aux_heads["spectrum"](enc.pooled), **enc.extras}
+        if stage == "image":
+            enc = self.image_encoder(_need(image, "image"))
+            return {"logits": self.aux_heads["image"](enc.pooled), **enc.extras}
+        return self.forward_full(spectrum, image)
+
+    def forward_full(self, spectrum: torch.Tensor | None, image: torch.Tensor | None) -> dict:
+        raise NotImplementedError
+
+    def encode(self, spectrum: torch.Tensor | None, image: torch.Tensor | None) -> tuple[Encoded | None, Encoded | None]:
+        """Run whichever encoders this model has on their inputs."""
+        s = self.spectrum_encoder(_need(spectrum, "spectrum")) if self.spectrum_encoder is not None else None
+        i = self.image_encoder(_need(image, "image")) if self.image_encoder is not None else None
+        return s, i
+
+    # --- parameter groups -----------------------------------------------------------------------
+    def _encoders(self) -> list[nn.Module]:
+        return [m for m in (self.spectrum_encoder, self.image_encoder) if m is not None]
+
+    def encoder_parameters(self) -> list[nn.Parameter]:
+        return [p for m in self._encoders() for p in m.parameters()]
+
+    def fusion_parameters(self) -> list[nn.Parameter]:
+        """Everything after the encoders except the encoder-stage heads."""
+        skip = ("spectrum_encoder.", "image_encoder.", "aux_heads.")
+        return [p for n, p in self.named_parameters() if not n.startswith(skip)]
+
+    def stage_parameters(self, stage: str) -> list[nn.Parameter]:
+        """The parameters trained at ``stage``."""
+        self._check_stage(stage)
+        if stage in ENCODER_STAGES:
+            encoder = self.spectrum_encoder if stage == "spectrum" else self.image_encoder
+            return list(encoder.parameters()) + list(self.aux_heads[stage].parameters())
+        if stage == "fusion":
+            return self.fusion_parameters()
+        return self.encoder_parameters() + self.fusion_parameters()
+
+    def freeze_for(self, stage: str) -> list[nn.Parameter]:
+        """Make only ``stage``'s parameters trainable and return them.
+
+        Encoders left out of the stage stay in eval mode even under ``model.train()``, so frozen
+        BatchNorm statistics do not drift while the fusion module trains on their tokens.
+        """
+        trainable = self.stage_parameters(stage)
+        ids = {id(p) for p in trainable}
+        for p in self.parameters():
+            p.requires_grad_(id(p) in ids)
+        self._frozen = [m for m in self._encoders() if not any(id(p) in ids for p in m.parameters())]
+        self.train(self.training)
+        return trainable
+
+    def train(self, mode: bool = True) -> "BhbModel":
+        super().train(mode)
+        for m in self._frozen:
+            m.eval()
+        return self
+
+
+def _need(x: torch.Tensor | None, what: str) -> torch.Tensor:
+    if x is None:
+        raise ValueError(f"this model needs the {what} input")
+    return x
+
+
+def _aux_heads(d_model: int) -> nn.ModuleDict:
+    return nn.ModuleDict({s: nn.Linear(d_model, N_CLASSES) for s in ENCODER_STAGES})
+
+
+def _spectrum_encoder(arch: Arch, self_attention: bool = True) -> SpectrumEncoder:
+    return SpectrumEncoder(arch.vgg_widths, arch.vgg_depths, arch.d_model, arch.k_s, arch.d_k, self_attention)
+
+
+def _image_encoder(arch: Arch, se: bool = True) -> ImageEncoder:
+    return ImageEncoder(arch.resnet_width, arch.resnet_blocks, arch.d_model, se, arch.se_hidden)
+
+
+class SpectrumOnly(BhbModel):
+    """VGG1D (± segment self-attention) with a linear classifier on the pooled tokens (§7.4.2, Table 6)."""
+
+    def __init__(self, arch: Arch, self_attention: bool) -> None:
+        super().__init__()
+        self.spectrum_encoder = _spectrum_encoder(arch, self_attention)
+        self.head = nn.Linear(arch.d_model, N_CLASSES)
+
+    def forward_full(self, spectrum, image=None):
+        enc = self.spectrum_encoder(_need(spectrum, "spectrum"))
+        return {"logits": self.head(enc.pooled), **enc.extras}
+
+
+class ImageOnly(BhbModel):
+    """ResNet-50 (± SE block) with a linear classifier on the pooled tokens (§7.4.1, Table 6)."""
+
+    def __init__(self, arch: Arch, se: bool) -> None:
+        super().__init__()
+        self.image_encoder = _image_encoder(arch, se)
+        self.head = nn.Linear(arch.d_model, N_CLASSES)
+
+    def forward_full(self, spectrum=None, image=None):
+        enc = self.image_encoder(_need(image, "image"))
+        return {"logits": self.head(enc.pooled), **enc.extras}
+
+
+class EarlyFusion(BhbModel):
+    """Sum (§7.4.3) or concatenation (§7.4.4) of the pooled encoder features, then a linear classifier."""
+
+    def __init__(self, arch: Arch, mode: str) -> None:
+        super().__init__()
+        self.mode = mode
+        self.spectrum_encoder = _spectrum_encoder(arch)
+        self.image_encoder = _image_encoder(arch)
+        self.aux_heads = _aux_heads(arch.d_model)
+        self.head = nn.Linear(arch.d_model * (2 if mode == "concat" else 1), N_CLASSES)
+
+    def forward_full(self, spectrum, image):
+        s, i = self.encode(spectrum, image)
+        fused = s.pooled + i.pooled if self.mode == "add" else torch.cat([s.pooled, i.pooled], dim=1)
+        return {"logits": self.head(fused), **s.extras, **i.extras}
+
+
+class VGG1DFusion(BhbModel):
+    """"Multimodal VGG1D" (§7.4.5): the concatenated 2d-long feature vector goes through a VGG1D."""
+
+    def __init__(self, arch: Arch) -> None:
+        super().__init__()
+        self.spectrum_encoder = _spectrum_encoder(arch)
+        self.image_encoder = _image_encoder(arch)
+        self.aux_heads = _aux_heads(arch.d_model)
+        self.fusion = VGG1D(arch.vgg_widths, arch.vgg_depths)
+        self.head = nn.Linear(self.fusion.out_channels, N_CLASSES)
+
+    def forward_full(self, spectrum, image):
+        s, i = self.encode(spectrum, image)
+        fused = torch.cat([s.pooled, i.pooled], dim=1).unsqueeze(1)
+        return {"logits": self.head(self.fusion(fused).mean(dim=2)), **s.extras, **i.extras}
+
+
+class FusionTransformer(BhbModel):
+    """The fusion Transformer of §4.3 and its Table 7 ablations.
+
+    Tokens: [CLS] + image tokens (+ Sem_I) + spectral tokens (+ Sem_S). ``use_image`` False is the
+    spectrum-only Transformer; ``semantic`` adds the modality embeddings (Eq. 5–6);
+    ``cross_attention`` lets image tokens query the spectral ones in every layer (Eq. 7–9).
+    All four on is BATMM. A learned position embedding per token is added (``arch.positional``):
+    the paper is silent on it, but without one the Transformer cannot tell which wavelength range
+    or which part of the cutout a token came from.
+    """
+
+    def __init__(self, arch: Arch, use_image: bool, semantic: bool, cross_attention: bool) -> None:
+        super().__init__()
+        self.spectrum_encoder = _spectrum_encoder(arch)
+        self.image_encoder = _image_encoder(arch) if use_image else None
+        self.aux_heads = _aux_heads(arch.d_model) if use_image else nn.ModuleDict({"spectrum": nn.Linear(arch.d_model, N_CLASSES)})
+        d = arch.d_model
+        h, w = image_grid(arch.cutout_size)
+        self.k_i = h * w if use_image else 0
+        self.k_s = arch.k_s
+        self.cls = nn.Parameter(torch.zeros(1, 1, d))
+        self.semantic = nn.Embedding(2, d) if semantic else None  # index 0 = spectrum, 1 = image
+        self.position = nn.Parameter(torch.zeros(1, 1 + self.k_i + self.k_s, d)) if arch.positional else None
+        self.layers = nn.ModuleList(
+            FusionLayer(d, arch.n_heads, arch.ffn_dim, cross_attention and use_image, arch.dropout)
+            for _ in range(arch.n_layers)
+        )
+        self.head = nn.Linear(d, N_CLASSES)
+        nn.init.trunc_normal_(self.cls, std=0.02)
+        if self.position is not None:
+            nn.init.trunc_normal_(self.position, std=0.02)
+
+    def forward_full(self, spectrum, image):
+        s, i = self.encode(spectrum, image)
+        spec_tokens = s.tokens
+        parts = [self.cls.expand(spec_tokens.shape[0], -1, -1).to(spec_tokens.dtype)]
+        if i is not None:
+            if i.tokens.shape[1] != self.k_i:
+                raise ValueError(
+                    f"cutouts give {i.tokens.shape[1]} image tokens but the model was built for "
+                    f"{self.k_i} ({self.arch.cutout_size}² cutouts)"
+                )
+            img_tokens = i.tokens
+            if self.semantic is not None:
+                img_tokens = img_tokens + self.semantic.weight[1]
+            parts.append(img_tokens)
+        if self.semantic is not None:
+            spec_tokens = spec_tokens + self.semantic.weight[0]
+        parts.append(spec_tokens)
+        tokens = torch.cat(parts, dim=1)
+        if self.position is not None:
+            tokens = tokens + self.position
+        image_slice = slice(1, 1 + self.k_i)
+        spectrum_slice = slice(1 + self.k_i, 1 + self.k_i + self.k_s)
+        cross, cls_rows = [], []
+        for layer in self.layers:
+            tokens, cross_w, self_w = layer(tokens, image_slice, spectrum_slice)
+            cls_rows.append(self_w[:, :, 0])
+            if cross_w is not None:
+                cross.append(cross_w)
+        out = {"logits": self.head(tokens[:, 0]), "cls_attention": torch.stack(cls_rows, dim=1), **s.extras}
+        if i is not None:
+            out.update(i.extras)
+        if cross:
+            out["cross_attention"] = torch.stack(cross, dim=1)
+        return out
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    factory: Callable[[Arch], BhbModel]
+    description: str
+    modalities: tuple[str, ...]
+    paper: str  # where the paper reports it
+
+
+MODEL_REGISTRY: dict[str, ModelSpec] = {
+    "image_resnet": ModelSpec(lambda a: ImageOnly(a, se=False), "image-only ResNet-50", ("image",), "Table 6"),
+    "image_resnet_se": ModelSpec(lambda a: ImageOnly(a, se=True), "image-only ResNet-50 + SE block", ("image",), "Tables 6, 8"),
+    "spectrum_vgg1d": ModelSpec(lambda a: SpectrumOnly(a, self_attention=False), "spectrum-only VGG1D", ("spectrum",), "Table 6"),
+    "spectrum_vgg1d_sa": ModelSpec(
+        lambda a: SpectrumOnly(a, self_attention=True), "spectrum-only VGG1D + segment self-attention", ("spectrum",), "Tables 6, 8"
+    ),
+    "early_add": ModelSpec(lambda a: EarlyFusion(a, "add"), "sum of pooled spectrum and image features", ("spectrum", "image"), "Table 8"),
+    "early_concat": ModelSpec(
+        lambda a: EarlyFusion(a, "concat"), "concatenated pooled spectrum and image features", ("spectrum", "image"), "Table 8"
+    ),
+    "vgg1d_fusion": ModelSpec(VGG1DFusion, "VGG1D over the concatenated features (multimodal VGG1D)", ("spectrum", "image"), "Table 8"),
+    "transformer_spectrum": ModelSpec(
+        lambda a: FusionTransformer(a, use_image=False, semantic=False, cross_attention=False),
+        "Transformer on spectral tokens only", ("spectrum",), "Table 7",
+    ),
+    "transformer_image": ModelSpec(
+        lambda a: FusionTransformer(a, use_image=True, semantic=False, cross_attention=False),
+        "Transformer + image tokens", ("spectrum", "image"), "Table 7",
+    ),
+    "transformer_sem": ModelSpec(
+        lambda a: FusionTransformer(a, use_image=True, semantic=True, cross_attention=False),
+        "Transformer + image + semantic embedding", ("spectrum", "image"), "Table 7",
+    ),
+    "transformer_ca": ModelSpec(
+        lambda a: FusionTransformer(a, use_image=True, semantic=False, cross_attention=True),
+        "Transformer + image + cross-attention", ("spectrum", "image"), "Table 7",
+    ),
+    "batmm": ModelSpec(
+        lambda a: FusionTransformer(a, use_image=True, semantic=True, cross_attention=True),
+        "BATMM: Transformer + image + semantic embedding + cross-attention", ("spectrum", "image"), "Tables 5, 7, 8",
+    ),
+}
+
+
+def build_model(name: str, size: str = "lite", **arch_overrides) -> BhbModel:
+    """A freshly initialised model by registry name and size; ``arch_overrides`` replace size defaults."""
+    if name not in MODEL_REGISTRY:
+        raise ValueError(f"unknown model {name!r}; registered: {', '.join(MODEL_REGISTRY)}")
+    arch = make_arch(size, **arch_overrides)
+    model = MODEL_REGISTRY[name].factory(arch)
+    model.name, model.size, model.arch = name, size, arch
+    return model
+
+
+def n_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+@functools.cache
+def _n_parameters(name: str, size: str) -> int:
+    # Paper sizes are built on the meta device (nothing allocated); the small ones build faster on CPU.
+    with torch.device("meta" if size == "paper" else "cpu"):
+        return n_parameters(build_model(name, size))
+
+
+def list_models() -> list[dict]:
+    """The registry as plain data: name, description, modalities, parameters per size."""
+    rows = []
+    for name, spec in MODEL_REGISTRY.items():
+        sizes = {size: _n_parameters(name, size) for size in SIZE_NAMES}
+        rows.append({"name": name, "description": spec.description, "modalities": list(spec.modalities),
+                     "paper": spec.paper, "sizes": sizes})
+    return rows
+
+
+def example_inputs(batch: int, cutout_size: int = CUTOUT_SIZE, device: str | torch.device = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """Random preprocessed-looking inputs (spectra in [0, 1], standardised cutouts) for tests and benchmarks."""
+    g = torch.Generator().manual_seed(0)
+    spectrum = torch.rand(batch, NPIX, generator=g)
+    image = torch.randn(batch, len(BANDS), cutout_size, cutout_size, generator=g)
+    return spectrum.to(device), image.to(device)
+
+
+def count_flops(model: BhbModel, stage: str = "full") -> int:
+    """Floating-point operations (2 × multiply-adds) of one candidate's forward pass.
+
+    Counted by torch's FLOP counter on a meta-device copy, so even the paper size costs no compute.
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.device("meta"):
+        twin = build_model(model.name, model.size, **model.arch.to_dict()).eval()
+    spectrum, image = (t.to("meta") for t in example_inputs(1, model.arch.cutout_size))
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        twin(spectrum, image, stage=stage)
+    return int(counter.get_total_flops())
+
+
+def gflops_per_candidate(name: str, size: str, **arch_overrides) -> float:
+    """GFLOP per candidate of a registered model, for the benchmark's fraction-of-peak figure."""
+    with torch.device("meta"):
+        model = build_model(name, size, **arch_overrides)
+    return count_flops(model) / 1e9
+
+
