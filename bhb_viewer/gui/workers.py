@@ -15,7 +15,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.progress import CancelToken, Cancelled, ProgressCallback, ProgressEvent
@@ -25,10 +25,16 @@ PROGRESS_INTERVAL_S = 0.05  # at most ~20 progress signals a second reach the GU
 
 
 class _Signals(QObject):
-    sigBatch = Signal(object)
-    sigProgress = Signal(object)
-    sigError = Signal(str)
-    sigDone = Signal(bool)  # True: ran to the end; False: cancelled or failed
+    """One hub per runner, living as long as it: every job emits here, tagged with its task id.
+
+    (A QObject per task would be released from the pool thread when the job ends, racing its
+    deletion on the GUI thread; a long-lived hub has no such lifetime to get wrong.)
+    """
+
+    sigBatch = Signal(int, object)
+    sigProgress = Signal(int, object)
+    sigError = Signal(int, str)
+    sigDone = Signal(int, bool)  # True: ran to the end; False: cancelled or failed
 
 
 def error_message(exc: BaseException) -> str:
@@ -40,11 +46,15 @@ def error_message(exc: BaseException) -> str:
     return f"unexpected {type(exc).__name__}: {exc}"
 
 
-class _Runnable(QRunnable):
-    def __init__(self, fn: TaskFn, token: CancelToken, signals: _Signals) -> None:
-        super().__init__()
-        self.setAutoDelete(True)
-        self._fn, self._token, self._signals = fn, token, signals
+class _Job:
+    """The body a pool thread runs: iterate the task, emit each item, report the end.
+
+    Handed to ``QThreadPool.start`` as a plain callable, so PySide owns the QRunnable wrapper and
+    no Python object's lifetime is tied to a C++ object the pool deletes.
+    """
+
+    def __init__(self, task_id: int, fn: TaskFn, token: CancelToken, signals: _Signals) -> None:
+        self._id, self._fn, self._token, self._signals = task_id, fn, token, signals
         self._last_progress = 0.0
 
     def _progress(self, event: ProgressEvent) -> None:
@@ -52,22 +62,22 @@ class _Runnable(QRunnable):
         final = event.total is not None and event.done >= event.total
         if final or now - self._last_progress >= PROGRESS_INTERVAL_S:
             self._last_progress = now
-            self._signals.sigProgress.emit(event)
+            self._signals.sigProgress.emit(self._id, event)
 
-    def run(self) -> None:
+    def __call__(self) -> None:
         completed = False
         try:
             for item in self._fn(self._token, self._progress):
                 if self._token.cancelled:
                     break
-                self._signals.sigBatch.emit(item)
+                self._signals.sigBatch.emit(self._id, item)
             completed = not self._token.cancelled
         except Cancelled:
             pass
         except Exception as exc:  # reported to the window, which keeps working
             traceback.print_exc()
-            self._signals.sigError.emit(error_message(exc))
-        self._signals.sigDone.emit(completed)
+            self._signals.sigError.emit(self._id, error_message(exc))
+        self._signals.sigDone.emit(self._id, completed)
 
 
 @dataclass
@@ -99,7 +109,14 @@ class TaskRunner(QObject):
         self._pool.setMaxThreadCount(max_threads)
         self._running: dict[str, TaskHandle] = {}
         self._queued: dict[str, TaskHandle] = {}
-        self._signals: dict[int, _Signals] = {}
+        self._by_id: dict[int, TaskHandle] = {}
+        self._next_id = 0
+        # Emitted from pool threads, delivered queued on the GUI thread, where this runner lives.
+        self._hub = _Signals(self)
+        self._hub.sigBatch.connect(lambda tid, item: self._deliver(tid, "on_batch", item))
+        self._hub.sigProgress.connect(lambda tid, event: self._deliver(tid, "on_progress", event))
+        self._hub.sigError.connect(lambda tid, msg: self._deliver(tid, "on_error", msg, even_cancelled=True))
+        self._hub.sigDone.connect(self._finished)
 
     def submit(
         self,
@@ -150,32 +167,25 @@ class TaskRunner(QObject):
         return self._pool.waitForDone(timeout_ms)
 
     def _start(self, handle: TaskHandle) -> None:
-        # Parented to the runner (GUI thread): emits from the pool arrive queued, and the pool
-        # thread dropping its Python reference never deletes it.
-        signals = _Signals(self)
-        signals.sigBatch.connect(lambda item, h=handle: self._deliver(h, h.on_batch, item))
-        signals.sigProgress.connect(lambda ev, h=handle: self._deliver(h, h.on_progress, ev))
-        signals.sigError.connect(lambda msg, h=handle: h.on_error(msg) if h.on_error else None)
-        signals.sigDone.connect(lambda ok, h=handle: self._finished(h, ok))
-        self._signals[id(handle)] = signals
+        self._next_id += 1
+        self._by_id[self._next_id] = handle
         was_busy = self.busy()
         self._running[handle.kind] = handle
         handle.running = True
-        self._pool.start(_Runnable(handle.fn, handle.token, signals))
+        self._pool.start(_Job(self._next_id, handle.fn, handle.token, self._hub))
         if not was_busy:
             self.sigBusyChanged.emit(True)
 
-    @staticmethod
-    def _deliver(handle: TaskHandle, callback: Callable[[Any], None] | None, item: Any) -> None:
-        if callback is not None and not handle.token.cancelled:
+    def _deliver(self, task_id: int, name: str, item: Any, even_cancelled: bool = False) -> None:
+        handle = self._by_id.get(task_id)
+        callback = getattr(handle, name, None)
+        if callback is not None and (even_cancelled or not handle.token.cancelled):
             callback(item)
 
-    def _finished(self, handle: TaskHandle, completed: bool) -> None:
+    def _finished(self, task_id: int, completed: bool) -> None:
+        handle = self._by_id.pop(task_id)
         handle.running = False
         handle.finished = True
-        signals = self._signals.pop(id(handle), None)
-        if signals is not None:
-            signals.deleteLater()
         if self._running.get(handle.kind) is handle:
             del self._running[handle.kind]
         if handle.on_done:

@@ -1,0 +1,120 @@
+"""What the window reviews: a candidate table plus, where known, each candidate's spectrum and cutouts.
+
+A data-set directory brings all three (memory-mapped, so opening 100,000 candidates costs no
+RAM); a catalog file brings the table only; spectrum files bring spectra and a table built from
+them; a cutout file adds a cube to one candidate. The window asks per row and draws what exists.
+Also here: where the built-in demo lives, and where a session file goes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from astropy.table import Table
+
+from bhb_viewer.core.candidates import read_candidates
+from bhb_viewer.core.dataset import is_dataset, open_dataset
+from bhb_viewer.core.errors import BadInputError
+
+SESSION_SUFFIX = ".session.sqlite"
+DEMO_DATASET = Path("resources") / "demo"
+DEMO_MODEL = Path("models") / "batmm-lite-sim"
+
+
+@dataclass
+class CandidateSource:
+    """A candidate table with optional per-row arrays (None where the source has none)."""
+
+    catalog: Table
+    origin: Path  # what the person opened
+    catalog_file: Path  # the file a session records (and hashes) as its catalog
+    spectra: np.ndarray | None = None  # N×NPIX flux
+    ivar: np.ndarray | None = None
+    cutouts: np.ndarray | None = None  # N×5×S×S
+    labels: np.ndarray | None = None  # 1 BHB / 0 non-BHB / -1 unknown, from a labelled data set
+    extra_cubes: dict[int, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.catalog)
+
+    @property
+    def ids(self) -> np.ndarray:
+        return np.asarray(self.catalog["id"]).astype(str)
+
+    @property
+    def scorable(self) -> bool:
+        """The model needs both modalities for every row."""
+        return self.spectra is not None and self.cutouts is not None
+
+    def spectrum(self, row: int) -> tuple[np.ndarray, np.ndarray] | None:
+        if self.spectra is None or self.ivar is None:
+            return None
+        return np.asarray(self.spectra[row], dtype=np.float32), np.asarray(self.ivar[row], dtype=np.float32)
+
+    def cube(self, row: int) -> np.ndarray | None:
+        if row in self.extra_cubes:
+            return self.extra_cubes[row]
+        return None if self.cutouts is None else np.asarray(self.cutouts[row], dtype=np.float32)
+
+    def reference_spectra(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Mean BHB and mean non-BHB flux of a labelled source (for the spectrum overlay), or None."""
+        if self.spectra is None or self.labels is None:
+            return None
+        bhb, non = np.flatnonzero(self.labels == 1), np.flatnonzero(self.labels == 0)
+        if not len(bhb) or not len(non):
+            return None
+        return _mean_rows(self.spectra, bhb), _mean_rows(self.spectra, non)
+
+
+def _mean_rows(arr: np.ndarray, rows: np.ndarray, chunk: int = 2048) -> np.ndarray:
+    """Mean of some rows of a (memory-mapped) array, read a chunk at a time."""
+    total = np.zeros(arr.shape[1], dtype=np.float64)
+    for start in range(0, len(rows), chunk):
+        total += np.asarray(arr[rows[start : start + chunk]], dtype=np.float64).sum(axis=0)
+    return (total / len(rows)).astype(np.float32)
+
+
+def open_source(path: str | os.PathLike) -> CandidateSource:
+    """Open a data-set directory, a catalog file or a spectrum file; BadInputError says what went wrong."""
+    path = Path(path)
+    if not path.exists():
+        raise BadInputError(path, "no such file or directory")
+    if path.is_dir():
+        if not is_dataset(path):
+            raise BadInputError(path, "a directory must be a data set (catalog.ecsv, spectra.npy, ivar.npy, cutouts.npy, manifest.json)")
+        ds = open_dataset(path)
+        return CandidateSource(ds.catalog, path, path / "catalog.ecsv", ds.spectra, ds.ivar, ds.cutouts, ds.labels)
+    catalog = read_candidates(path)
+    return CandidateSource(catalog, path, path)
+
+
+def find_resource(relative: Path) -> Path:
+    """A shipped resource (demo data, model) from the source tree or the current directory."""
+    roots = (Path(__file__).resolve().parents[2], Path.cwd())
+    for root in roots:
+        if (root / relative).exists():
+            return root / relative
+    tried = ", ".join(str(root / relative) for root in roots)
+    raise BadInputError(relative, f"the built-in resource is missing (looked in {tried})")
+
+
+def demo_paths() -> tuple[Path, Path]:
+    """The demo data set and the model that scores it."""
+    return find_resource(DEMO_DATASET), find_resource(DEMO_MODEL)
+
+
+def session_path_for(source: CandidateSource, data_dir: Path) -> Path:
+    """Next to the catalog where that folder is writable (and not shipped data), else in ``data_dir``."""
+    base = source.origin if source.origin.is_dir() else source.origin.parent
+    name = (source.origin.name if source.origin.is_dir() else source.origin.stem) + SESSION_SUFFIX
+    shipped = Path(__file__).resolve().parents[2] / "resources"
+    if os.access(base, os.W_OK) and not base.resolve().is_relative_to(shipped):
+        return base / name
+    digest = hashlib.sha256(str(source.origin.resolve()).encode()).hexdigest()[:10]
+    folder = data_dir / "sessions"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{Path(name).stem.removesuffix('.session')}-{digest}{SESSION_SUFFIX}"

@@ -1,0 +1,242 @@
+"""File → Export: the vetted catalog in one of four formats, and the P(BHB) threshold chooser.
+
+The chooser draws the model's validation precision–recall curve and prints the purity and
+completeness at the chosen cut; every number comes from :func:`bhb_viewer.core.export.threshold_summary`,
+so what the dialog shows is what goes into the export's provenance. Writing is
+:func:`bhb_viewer.core.export.export_catalog` (temporary file + rename) on a worker thread.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from bhb_viewer.core.errors import BadInputError
+from bhb_viewer.core.export import Selection, ThresholdSummary, export_catalog, load_validation, threshold_summary
+from bhb_viewer.gui.workers import TaskRunner
+
+FORMAT_CHOICES = {"CSV": ("csv", ".csv"), "ECSV": ("ecsv", ".ecsv"), "FITS": ("fits", ".fits"), "VOTable": ("votable", ".xml")}
+SLIDER_STEPS = 1000
+
+
+class ThresholdChooser(QWidget):
+    """A P(BHB) cut with the validation P–R curve and the purity/completeness at that cut."""
+
+    sigCutChanged = Signal(float)
+
+    def __init__(self, parent: QWidget | None = None, cut: float = 0.5) -> None:
+        super().__init__(parent)
+        self._labels: np.ndarray | None = None
+        self._p: np.ndarray | None = None
+        self.summary: ThresholdSummary | None = None
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.plot = pg.PlotWidget()
+        self.plot.setMinimumSize(360, 240)
+        self.plot.setLabel("bottom", "completeness (recall)")
+        self.plot.setLabel("left", "purity (precision)")
+        self.plot.setXRange(0, 1)
+        self.plot.setYRange(0, 1.02)
+        self.plot.showGrid(x=True, y=True, alpha=0.3)
+        self.curve = self.plot.plot(pen=pg.mkPen(90, 170, 255, width=2))
+        self.marker = self.plot.plot(symbol="o", symbolSize=10, symbolBrush=(255, 90, 60), pen=None)
+        lay.addWidget(self.plot, 1)
+        row = QHBoxLayout()
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, SLIDER_STEPS)
+        self.spin = QDoubleSpinBox()
+        self.spin.setRange(0.0, 1.0)
+        self.spin.setDecimals(3)
+        self.spin.setSingleStep(0.01)
+        self.spin.setPrefix("P(BHB) ≥ ")
+        row.addWidget(self.slider, 1)
+        row.addWidget(self.spin)
+        lay.addLayout(row)
+        self.numbers = QLabel("no validation results for this model")
+        lay.addWidget(self.numbers)
+        self.slider.valueChanged.connect(lambda v: self.set_cut(v / SLIDER_STEPS))
+        self.spin.valueChanged.connect(self.set_cut)
+        self._cut = -1.0
+        self.set_cut(cut)
+
+    @property
+    def cut(self) -> float:
+        return self._cut
+
+    def set_validation(self, labels: np.ndarray | None, p_bhb: np.ndarray | None) -> None:
+        self._labels, self._p = labels, p_bhb
+        self._update()
+
+    def set_cut(self, cut: float) -> None:
+        cut = float(round(cut, 3))
+        if cut == self._cut:
+            return
+        self._cut = cut
+        self.slider.blockSignals(True)
+        self.slider.setValue(int(round(cut * SLIDER_STEPS)))
+        self.slider.blockSignals(False)
+        self.spin.blockSignals(True)
+        self.spin.setValue(cut)
+        self.spin.blockSignals(False)
+        self._update()
+        self.sigCutChanged.emit(cut)
+
+    def _update(self) -> None:
+        if self._labels is None or self._p is None:
+            self.summary = None
+            self.curve.setData([], [])
+            self.marker.setData([], [])
+            self.numbers.setText("no validation results for this model")
+            return
+        s = threshold_summary(self._labels, self._p, self._cut)
+        self.summary = s
+        self.curve.setData(np.asarray(s.recall, dtype=float), np.asarray(s.precision, dtype=float))
+        if np.isfinite(s.purity) and np.isfinite(s.completeness):
+            self.marker.setData([s.completeness], [s.purity])
+        else:
+            self.marker.setData([], [])
+        self.numbers.setText(
+            f"at P(BHB) ≥ {s.cut:.3f}: purity {100 * s.purity:.1f} %, completeness {100 * s.completeness:.1f} % "
+            f"({s.n_selected} of {s.n_val} validation stars selected)"
+        )
+
+
+class ExportDialog(QDialog):
+    """Choose format, rows and (for model-accepted rows) the cut; write the file in the background."""
+
+    sigExported = Signal(str)
+
+    def __init__(self, parent: QWidget | None, inputs: dict[str, Any], runner: TaskRunner | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export the vetted catalog")
+        self.inputs = inputs
+        self.runner = runner or TaskRunner(self)
+        self.exported: Path | None = None
+        form = QFormLayout()
+        self.format_combo = QComboBox()
+        self.format_combo.addItems(list(FORMAT_CHOICES))
+        self.selection_combo = QComboBox()
+        self.selection_combo.addItems([sel.value for sel in Selection])
+        self.path_edit = QLineEdit()
+        browse = QPushButton("…")
+        browse.clicked.connect(self._browse)
+        path_row = QHBoxLayout()
+        path_row.addWidget(self.path_edit, 1)
+        path_row.addWidget(browse)
+        form.addRow("format", self.format_combo)
+        form.addRow("rows", self.selection_combo)
+        form.addRow("file", path_row)
+        self.chooser = ThresholdChooser(self)
+        self.rows_label = QLabel("")
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Close)
+        self.buttons.accepted.connect(self.export)
+        self.buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(QLabel("Threshold for model-accepted rows (validation precision–recall):"))
+        lay.addWidget(self.chooser, 1)
+        lay.addWidget(self.rows_label)
+        lay.addWidget(self.status)
+        lay.addWidget(self.buttons)
+
+        self.format_combo.currentTextChanged.connect(self._format_changed)
+        self.selection_combo.currentIndexChanged.connect(self._update_rows)
+        self.chooser.sigCutChanged.connect(self._update_rows)
+        self._load_validation()
+        catalog_file = Path(inputs["session"].catalog.path) if inputs.get("session") is not None else Path("catalog")
+        self.path_edit.setText(str(catalog_file.with_name(catalog_file.stem + "-vetted.csv")))
+        self._update_rows()
+
+    def _load_validation(self) -> None:
+        checkpoint = self.inputs.get("checkpoint")
+        if checkpoint is None:
+            return
+        try:
+            labels, p = load_validation(checkpoint)
+        except BadInputError as exc:
+            self.chooser.numbers.setText(f"no validation curve: {exc.problem}")
+            return
+        self.chooser.set_validation(labels, p)
+
+    @property
+    def selection(self) -> Selection:
+        return Selection(self.selection_combo.currentText())
+
+    def set_selection(self, selection: Selection | str) -> None:
+        self.selection_combo.setCurrentIndex(list(Selection).index(Selection(selection)))
+
+    def set_format(self, name: str) -> None:
+        self.format_combo.setCurrentText(name)
+
+    def _format_changed(self, name: str) -> None:
+        path = Path(self.path_edit.text())
+        if self.path_edit.text():
+            self.path_edit.setText(str(path.with_name(path.name.split(".")[0] + FORMAT_CHOICES[name][1])))
+
+    def _browse(self) -> None:
+        name = self.format_combo.currentText()
+        path, _ = QFileDialog.getSaveFileName(self, "Export to", self.path_edit.text(), f"{name} (*{FORMAT_CHOICES[name][1]})")
+        if path:
+            self.path_edit.setText(path)
+
+    def _update_rows(self) -> None:
+        scores = self.inputs.get("scores") or {}
+        if self.selection is Selection.MODEL_ACCEPTED:
+            n = sum(1 for p in scores.values() if p >= self.chooser.cut)
+            self.rows_label.setText(f"{n} candidates in this list have P(BHB) ≥ {self.chooser.cut:.3f}")
+        else:
+            self.rows_label.setText("")
+        self.chooser.setEnabled(self.selection is Selection.MODEL_ACCEPTED)
+
+    def export(self) -> None:
+        """Write the file (temporary name, then rename) on a worker; the dialog says when it is done."""
+        path = Path(self.path_edit.text()).expanduser()
+        fmt = FORMAT_CHOICES[self.format_combo.currentText()][0]
+        options: dict[str, Any] = {
+            "fmt": fmt,
+            "selection": self.selection,
+            "scores": self.inputs.get("scores"),
+            "model": self.inputs.get("model"),
+            "extra_columns": self.inputs.get("extra_columns") or None,
+        }
+        if self.selection is Selection.MODEL_ACCEPTED:
+            options["cut"] = self.chooser.cut
+            options["threshold"] = self.chooser.summary
+        catalog, session = self.inputs["catalog"], self.inputs.get("session")
+
+        def job(cancel, progress):
+            yield export_catalog(path, catalog, session, **options)
+
+        self.status.setText(f"writing {path.name}…")
+        self.buttons.setEnabled(False)
+        self.runner.submit("export", job, on_batch=self._written, on_error=self._failed,
+                           on_done=lambda ok: self.buttons.setEnabled(True))
+
+    def _written(self, path: Path) -> None:
+        self.exported = Path(path)
+        self.status.setText(f"written {path}")
+        self.sigExported.emit(str(path))
+
+    def _failed(self, message: str) -> None:
+        self.status.setText(f"export failed: {message}")

@@ -1,0 +1,87 @@
+"""Export dialog: each format written and read back; the threshold chooser's numbers are the core's."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from astropy.table import Table
+
+from bhb_viewer.core.export import read_provenance, threshold_summary
+from bhb_viewer.core.verdicts import CatalogRef, ModelRef, Session, VerdictKind
+from bhb_viewer.gui.export_dialog import FORMAT_CHOICES, ExportDialog
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    n = 8
+    catalog = Table({"id": [f"s{i}" for i in range(n)], "ra": np.arange(n) * 1.0, "dec": np.zeros(n)})
+    catalog.write(tmp_path / "cands.ecsv")
+    session = Session.create(tmp_path / "cands.session.sqlite", CatalogRef.from_file(tmp_path / "cands.ecsv", n), "ana")
+    session.set_verdict("s1", VerdictKind.BHB)
+    session.set_verdict("s4", VerdictKind.BLUE_STRAGGLER)
+    session.set_note("s4", "broad Hδ")
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 200)
+    p_val = np.clip(labels * 0.6 + rng.uniform(0, 0.4, 200), 0, 1)
+    (ckpt / "validation.json").write_text(json.dumps({"label": labels.tolist(), "p_bhb": p_val.tolist()}))
+    scores = {f"s{i}": p for i, p in enumerate(np.linspace(0.05, 0.95, n))}
+    yield {
+        "catalog": catalog, "session": session, "scores": scores,
+        "model": ModelRef("tiny", "0.1", str(ckpt)), "checkpoint": ckpt,
+        "extra_columns": {"d02": np.full(n, 25.0)}, "_val": (labels, p_val), "_dir": tmp_path,
+    }
+    session.close()
+
+
+READERS = {"CSV": {"format": "ascii.csv", "comment": "#"}, "ECSV": {"format": "ascii.ecsv"},
+           "FITS": {"format": "fits"}, "VOTable": {"format": "votable"}}
+
+
+@pytest.mark.parametrize("name", list(FORMAT_CHOICES))
+def test_export_each_format_reads_back(qtbot, inputs, name):
+    dialog = ExportDialog(None, inputs)
+    qtbot.addWidget(dialog)
+    dialog.set_format(name)
+    out = inputs["_dir"] / f"out{FORMAT_CHOICES[name][1]}"
+    dialog.path_edit.setText(str(out))
+    with qtbot.waitSignal(dialog.sigExported, timeout=10000):
+        dialog.export()
+    table = Table.read(out, **READERS[name])
+    assert [str(c) for c in table["id"]] == ["s1", "s4"]
+    assert [str(v) for v in table["verdict"]] == ["bhb", "blue_straggler"]
+    assert str(table["reviewer"][0]) == "ana"
+    assert np.allclose(table["d02"], 25.0)
+    assert np.allclose(table["p_bhb"], [inputs["scores"]["s1"], inputs["scores"]["s4"]])
+    assert read_provenance(out)["MODEL"] == "tiny"
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_threshold_numbers_match_core_and_model_accepted_export(qtbot, inputs):
+    dialog = ExportDialog(None, inputs)
+    qtbot.addWidget(dialog)
+    dialog.set_selection("model-accepted")
+    dialog.chooser.set_cut(0.62)
+    labels, p_val = inputs["_val"]
+    core = threshold_summary(labels, p_val, 0.62)
+    shown = dialog.chooser.summary
+    assert (shown.purity, shown.completeness, shown.n_selected) == (core.purity, core.completeness, core.n_selected)
+    assert f"purity {100 * core.purity:.1f} %" in dialog.chooser.numbers.text()
+    assert f"completeness {100 * core.completeness:.1f} %" in dialog.chooser.numbers.text()
+    assert "3 candidates" in dialog.rows_label.text()  # 0.69, 0.82, 0.95
+    dialog.set_format("ECSV")
+    out = inputs["_dir"] / "accepted.ecsv"
+    dialog.path_edit.setText(str(out))
+    with qtbot.waitSignal(dialog.sigExported, timeout=10000):
+        dialog.export()
+    table = Table.read(out)
+    assert [str(c) for c in table["id"]] == ["s5", "s6", "s7"]
+    prov = read_provenance(out)
+    assert prov["PCUT"] == pytest.approx(0.62) and prov["PURITY"] == pytest.approx(core.purity)
+    # the slider and the spin box are one cut
+    dialog.chooser.slider.setValue(800)
+    assert dialog.chooser.spin.value() == pytest.approx(0.8)
+    assert dialog.chooser.summary.cut == pytest.approx(0.8)
