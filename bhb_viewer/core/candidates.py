@@ -5,7 +5,8 @@ Everything downstream (scoring, cross-matching, the viewer's table, the data-set
 canonical names only, so the mapping happens once, here:
 
 ==========  ================================================================
-id          str, unique; derived when absent (Plate-MJD-Fiber, file name, specobjid, objid)
+id          str, unique; derived when absent (Plate-MJD-Fiber, file name, specobjid, objid,
+            else a J2000 name from the position such as J105743.46+390209.4)
 ra, dec     float64 degrees (NaN where the table gives only plate/mjd/fiber or specobjid)
 plate, mjd, fiber   int64 (masked where a row has none)
 specobjid, objid    uint64: SDSS ids pass 2**63 (masked where a row has none)
@@ -152,15 +153,12 @@ def canonicalize(table: Table, path: str | os.PathLike | None = None) -> Table:
             out[name] = _as_float(out[name], name, path)
     _fill_pmf_from_filename(out)
     has_pmf = all(c in out.colnames for c in ("plate", "mjd", "fiber"))
-    has_key = "id" in out.colnames or has_pmf or any(c in out.colnames for c in ("specobjid", "objid", *_filename_cols(out)))
     if "ra" not in out.colnames and not (has_pmf or "specobjid" in out.colnames):
         raise BadInputError(
             path,
             "missing column 'ra'/'dec': expected positions in degrees (ra/dec, RAdeg/DEdeg, RAJ2000/DEJ2000, ...) "
             f"or SDSS plate/mjd/fiber or specobjid; found {out.colnames}",
         )
-    if not has_key:
-        raise BadInputError(path, f"missing column 'id': expected id, plate/mjd/fiber, specobjid, objid or FileName; found {out.colnames}")
     if "ra" not in out.colnames:  # located later through SDSS by plate/mjd/fiber or specobjid
         out["ra"] = np.full(len(out), np.nan)
         out["dec"] = np.full(len(out), np.nan)
@@ -276,7 +274,7 @@ def _fill_pmf_from_filename(table: Table) -> None:
 
 
 def _ids(table: Table, path) -> Column:
-    """Existing ids win; otherwise each row takes the first of Plate-MJD-Fiber, file name, specobjid, objid."""
+    """Existing ids win; otherwise each row takes the first of Plate-MJD-Fiber, file name, specobjid, objid, position."""
     n = len(table)
     if "id" in table.colnames:
         ids = np.ma.filled(np.ma.asarray(table["id"]).astype(str), "")
@@ -302,9 +300,13 @@ def _ids(table: Table, path) -> Column:
             values = np.asarray(np.ma.filled(table[name], 0)).astype(str).astype(object)
             take = (ids == "") & have
             ids[take] = values[take]
+    missing = (ids == "") & np.isfinite(np.asarray(table["ra"], float))
+    if missing.any():  # IAU-style name from the position, e.g. J105743.46+390209.4
+        coord = SkyCoord(np.asarray(table["ra"], float)[missing], np.asarray(table["dec"], float)[missing], unit="deg")
+        ids[missing] = ["J" + n.replace(" ", "")[:-1] for n in coord.to_string("hmsdms", sep="", precision=2)]
     missing = ids == ""
     if missing.any():
-        raise BadInputError(path, f"row {int(np.flatnonzero(missing)[0])} has no id, plate/mjd/fiber, file name, specobjid or objid")
+        raise BadInputError(path, f"row {int(np.flatnonzero(missing)[0])} has no id, plate/mjd/fiber, file name, specobjid, objid or position")
     return Column(ids.astype(str), name="id")
 
 

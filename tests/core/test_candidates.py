@@ -149,3 +149,8 @@ def test_real_bss_table_and_contamination_by_bhb(shared_data):
     near = find_near(bss, xue, 2.0)
     idx, _ = crossmatch(bss, xue)
     assert near.sum() == 56 and len(np.unique(idx[near])) == 51  # 56 BSS rows on 51 Xue BHBs
+
+
+def test_positions_alone_give_j2000_names(shared_data):
+    t = read_candidates(shared_data / "real" / "cat-164.4311-39.0359.fits")
+    assert list(t["id"]) == ["J105743.46+390209.3", "J105742.82+390209.5"]
