@@ -1,0 +1,381 @@
+"""Build a data set (see core.dataset) from files on disk, and the assembly loop every builder shares.
+
+``assemble`` walks a catalog, asks a loader for each star's spectrum and cutout cube, skips a star
+whose loader raises :class:`BadInputError` (keeping the reason for the manifest's rejection log)
+and streams the kept stars into memory-mapped arrays, so a 12,000-star set never sits in RAM. The
+SDSS builder (services.builder) uses it with loaders that download; ``build_from_files`` uses it
+with loaders that look files up on disk:
+
+* spectra: a catalog column naming the file (``spectrum``, ``spec_file``, ``FileName``...), else
+  the row's plate/mjd/fiber matched against ``spec-PLATE-MJD-FIBER.fits``,
+  ``spSpec-MJD-PLATE-FIBER.fit`` or ``spPlate-PLATE-MJD.fits`` names under the spectra folder;
+* cutouts: a catalog column naming a cube file (``cutout``, ``cube``), else the per-band frames
+  or stamps with WCS under the images folder that contain the star (core.cutouts).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shutil
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from astropy.table import Row, Table
+from astropy.wcs import WCS, FITSFixedWarning
+
+from bhb_viewer.core import cutouts
+from bhb_viewer.core.candidates import pmf_id, read_candidates
+from bhb_viewer.core.dataset import LABEL_BHB, LABEL_NON_BHB, LABEL_UNKNOWN, write_dataset
+from bhb_viewer.core.errors import BadInputError
+from bhb_viewer.core.fitsfile import open_fits
+from bhb_viewer.core.grid import BANDS, CUTOUT_SIZE, NPIX
+from bhb_viewer.core.progress import CancelToken, ProgressCallback, ProgressEvent, no_progress
+from bhb_viewer.core.spectra import GridSpectrum, SpectrumBatch, read_spectra
+
+# a loader turns one catalog row into (flux, ivar, cube); BadInputError means "skip this star"
+Loader = Callable[[Row], tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+SPECTRUM_COLUMNS = ("spectrum", "spectrum_file", "spec_file", "specfile", "filename", "file_name", "file")
+CUBE_COLUMNS = ("cutout", "cube", "cutout_file", "cube_file")
+LABEL_WORDS = {
+    "bhb": LABEL_BHB, "1": LABEL_BHB, "true": LABEL_BHB, "yes": LABEL_BHB,
+    "non-bhb": LABEL_NON_BHB, "nonbhb": LABEL_NON_BHB, "non_bhb": LABEL_NON_BHB, "bss": LABEL_NON_BHB,
+    "bs": LABEL_NON_BHB, "ms": LABEL_NON_BHB, "ms-a": LABEL_NON_BHB, "0": LABEL_NON_BHB, "false": LABEL_NON_BHB,
+    "no": LABEL_NON_BHB, "": LABEL_UNKNOWN, "-1": LABEL_UNKNOWN, "unknown": LABEL_UNKNOWN, "?": LABEL_UNKNOWN,
+}
+_SPEC = re.compile(r"^spec-(\d+)-(\d+)-(\d+)\.fits?(\.gz)?$", re.IGNORECASE)
+_SPSPEC = re.compile(r"^spSpec-(\d+)-(\d+)-(\d+)\.fits?(\.gz)?$", re.IGNORECASE)  # MJD-PLATE-FIBER
+_FITS_NAME = re.compile(r"\.(fits?|fts)(\.gz)?$", re.IGNORECASE)
+_SPPLATE = re.compile(r"^spPlate-(\d+)-(\d+)(?:-\d+)?\.fits?(\.gz)?$", re.IGNORECASE)
+
+
+@dataclass
+class BuildReport:
+    """What a build wrote and what it skipped: (id, reason) per rejected star."""
+
+    path: Path
+    count: int
+    n_bhb: int
+    n_non_bhb: int
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": str(self.path), "count": self.count, "n_bhb": self.n_bhb, "n_non_bhb": self.n_non_bhb,
+                "n_rejected": len(self.rejected), "rejected": [{"id": i, "reason": r} for i, r in self.rejected]}
+
+
+def labels_of(catalog: Table, path: str | os.PathLike | None = None) -> np.ndarray:
+    """The catalog's ``label`` column as 1 / 0 / -1 (numbers or words such as BHB, BSS, non-BHB)."""
+    if "label" not in catalog.colnames:
+        return np.full(len(catalog), LABEL_UNKNOWN, dtype=np.int64)
+    col = np.ma.asarray(catalog["label"])
+    if col.dtype.kind in "iuf":
+        values = np.ma.filled(col.astype(float), LABEL_UNKNOWN)
+        if not np.all(np.isin(values, (LABEL_BHB, LABEL_NON_BHB, LABEL_UNKNOWN))):
+            raise BadInputError(path, f"column 'label': expected 1 (BHB), 0 (non-BHB) or -1 (unknown), found {sorted(set(values.tolist()))[:5]}")
+        return values.astype(np.int64)
+    words = np.char.lower(np.char.strip(np.ma.filled(col.astype(str), "")))
+    unknown = sorted({w for w in words.tolist() if w not in LABEL_WORDS})
+    if unknown:
+        raise BadInputError(path, f"column 'label': unknown labels {unknown[:5]}; expected BHB / non-BHB (BSS, MS) / unknown, or 1 / 0 / -1")
+    return np.array([LABEL_WORDS[w] for w in words.tolist()], dtype=np.int64)
+
+
+def assemble(
+    out: str | os.PathLike,
+    catalog: Table,
+    load: Loader,
+    *,
+    labels: np.ndarray | None = None,
+    provenance: dict[str, Any] | None = None,
+    size: int = CUTOUT_SIZE,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+    stage: str = "build",
+) -> BuildReport:
+    """Load every row, skip the bad ones with their reason, and write the kept ones as a data set.
+
+    Arrays are filled in memory-mapped scratch files under ``out/.partial`` (removed afterwards,
+    also on cancel or error). A build where every star is rejected raises BadInputError.
+    """
+    out = Path(out)
+    n = len(catalog)
+    labels = labels_of(catalog) if labels is None else np.asarray(labels, dtype=np.int64)
+    scratch = out / ".partial"
+    scratch.mkdir(parents=True, exist_ok=True)
+    rejected: list[tuple[str, str]] = []
+    try:
+        open_mm = np.lib.format.open_memmap
+        flux = open_mm(scratch / "spectra.npy", "w+", np.float32, (max(n, 1), NPIX))
+        ivar = open_mm(scratch / "ivar.npy", "w+", np.float32, (max(n, 1), NPIX))
+        cubes = open_mm(scratch / "cutouts.npy", "w+", np.float32, (max(n, 1), len(BANDS), size, size))
+        kept: list[int] = []
+        for i, row in enumerate(catalog):
+            if cancel is not None:
+                cancel.check()
+            star = str(row["id"])
+            try:
+                f, iv, cube = load(row)
+                _check_item(star, f, iv, cube, size)
+            except BadInputError as exc:
+                rejected.append((star, str(exc)))
+            else:
+                k = len(kept)
+                flux[k], ivar[k], cubes[k] = f, iv, np.nan_to_num(cube, nan=0.0, posinf=0.0, neginf=0.0)
+                kept.append(i)
+            progress(ProgressEvent(stage, i + 1, n, star, {"kept": len(kept), "rejected": len(rejected)}))
+        if not kept:
+            first = "; ".join(f"{s}: {r}" for s, r in rejected[:3])
+            raise BadInputError(out, f"no usable star: all {n} were rejected ({first})")
+        table = catalog[kept]
+        table["label"] = labels[kept]
+        prov = dict(provenance or {})
+        prov.update(n_input=n, n_rejected=len(rejected), rejected=[{"id": s, "reason": r} for s, r in rejected])
+        k = len(kept)
+        write_dataset(out, table, flux[:k], ivar[:k], cubes[:k], prov)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    lab = labels[kept]
+    return BuildReport(out, k, int(np.sum(lab == LABEL_BHB)), int(np.sum(lab == LABEL_NON_BHB)), rejected)
+
+
+def _check_item(star: str, flux: np.ndarray, ivar: np.ndarray, cube: np.ndarray, size: int) -> None:
+    if np.shape(flux) != (NPIX,) or np.shape(ivar) != (NPIX,):
+        raise BadInputError(star, f"spectrum has shape {np.shape(flux)}, expected ({NPIX},) on the grid")
+    if np.shape(cube) != (len(BANDS), size, size):
+        raise BadInputError(star, f"cutout cube has shape {np.shape(cube)}, expected {(len(BANDS), size, size)}")
+
+
+# -- spectra on disk --------------------------------------------------------------------------------
+class SpectrumFiles:
+    """Finds a star's spectrum among files on disk, reading each file at most once in a while."""
+
+    def __init__(self, folder: str | os.PathLike | None = None, cache_files: int = 8) -> None:
+        self.folder = Path(folder) if folder else None
+        self.by_pmf: dict[tuple[int, int, int], Path] = {}
+        self.plates: dict[tuple[int, int], Path] = {}
+        if self.folder is not None:
+            if not self.folder.is_dir():
+                raise BadInputError(self.folder, "spectra folder not found")
+            for path in sorted(self.folder.rglob("*")):
+                self._index(path)
+        self._read = functools.lru_cache(maxsize=cache_files)(_read_or_error)
+
+    def _index(self, path: Path) -> None:
+        if m := _SPEC.match(path.name):
+            self.by_pmf[(int(m[1]), int(m[2]), int(m[3]))] = path
+        elif m := _SPSPEC.match(path.name):
+            self.by_pmf[(int(m[2]), int(m[1]), int(m[3]))] = path
+        elif m := _SPPLATE.match(path.name):
+            self.plates[(int(m[1]), int(m[2]))] = path
+
+    def find(self, row: Row, base: Path | None = None) -> GridSpectrum:
+        """The row's spectrum on the grid; BadInputError naming the file (or the star) otherwise."""
+        pmf = _row_pmf(row)
+        named = _row_value(row, SPECTRUM_COLUMNS)
+        if named:
+            path = _resolve(named, [self.folder, base], suffixes=("", ".fits", ".fits.gz", ".fit"))
+        elif pmf is not None and pmf in self.by_pmf:
+            path = self.by_pmf[pmf]
+        elif pmf is not None and pmf[:2] in self.plates:
+            path = self.plates[pmf[:2]]
+        else:
+            where = f"under {self.folder}" if self.folder else "(no spectra folder given)"
+            want = f"spec-{pmf[0]:04d}-{pmf[1]:05d}-{pmf[2]:04d}.fits" if pmf else "a 'spectrum' column or plate/mjd/fiber"
+            raise BadInputError(str(row["id"]), f"no spectrum file: expected {want} {where}")
+        batch = self._read(path)
+        if isinstance(batch, BadInputError):
+            raise batch
+        return _pick(batch, path, pmf)
+
+
+def _read_or_error(path: Path) -> SpectrumBatch | BadInputError:
+    """Cached alongside good reads, so a broken spPlate is reported per star without re-reading it."""
+    try:
+        return read_spectra(path)
+    except BadInputError as exc:
+        return exc
+
+
+def _pick(batch: SpectrumBatch, path: Path, pmf: tuple[int, int, int] | None) -> GridSpectrum:
+    """The spectrum with the row's Plate-MJD-Fiber id, or the only one in a file the catalog named."""
+    want = pmf_id(*pmf) if pmf else None
+    entries = [(s.id, s, "") for s in batch.spectra] + [(sid, None, reason) for sid, reason in batch.rejected]
+    match = [e for e in entries if want is None or e[0] == want] or (entries if len(entries) == 1 else [])
+    if not match:
+        raise BadInputError(path, f"file holds no spectrum for {want}")
+    sid, spectrum, reason = match[0]
+    if spectrum is None:
+        raise BadInputError(path, f"spectrum {sid} rejected: {reason}")
+    return spectrum
+
+
+def _row_pmf(row: Row) -> tuple[int, int, int] | None:
+    names = row.colnames
+    if not all(c in names for c in ("plate", "mjd", "fiber")):
+        return None
+    values = [row[c] for c in ("plate", "mjd", "fiber")]
+    if any(np.ma.is_masked(v) for v in values):
+        return None
+    return int(values[0]), int(values[1]), int(values[2])
+
+
+def _row_value(row: Row, names: tuple[str, ...]) -> str | None:
+    lower = {c.lower(): c for c in row.colnames}
+    for name in names:
+        if name in lower:
+            value = row[lower[name]]
+            if not np.ma.is_masked(value) and str(value).strip():
+                return str(value).strip()
+    return None
+
+
+def _resolve(name: str, folders: list[Path | None], suffixes: tuple[str, ...] = ("",)) -> Path:
+    """A file named in a catalog: absolute, or relative to the first folder that holds it."""
+    bases = [Path(name)] if Path(name).is_absolute() else [f / name for f in folders if f is not None] or [Path(name)]
+    for base in bases:
+        for suffix in suffixes:
+            candidate = base.with_name(base.name + suffix)
+            if candidate.is_file():
+                return candidate
+    raise BadInputError(bases[0], "file named in the catalog not found")
+
+
+# -- images on disk -----------------------------------------------------------------------------------
+def edge_distance(image: cutouts.BandImage, ra: float, dec: float) -> float:
+    """Pixels from (ra, dec) to the nearest edge of the image; negative when outside it."""
+    x, y = image.wcs.world_to_pixel_values(ra, dec)
+    ny, nx = image.data.shape
+    return float(min(x + 0.5, nx - 0.5 - x, y + 0.5, ny - 0.5 - y))
+
+
+def best_image(images: list[cutouts.BandImage], ra: float, dec: float) -> cutouts.BandImage:
+    """Of overlapping frames of one band, the one where the star lies farthest inside."""
+    if not images:
+        raise BadInputError(None, f"no image at RA/Dec {ra:.5f}, {dec:+.5f}")
+    return max(images, key=lambda im: edge_distance(im, ra, dec))
+
+
+@dataclass
+class _Footprint:
+    path: Path
+    band: str | None  # None for a cube file
+    wcs: Any
+    shape: tuple[int, int]
+
+
+class ImageFiles:
+    """Per-band frames or stamps (with WCS) and cutout cubes under a folder, found by position."""
+
+    def __init__(self, folder: str | os.PathLike | None = None, size: int = CUTOUT_SIZE, cache_files: int = 16) -> None:
+        self.folder = Path(folder) if folder else None
+        self.size = size
+        self.frames: list[_Footprint] = []
+        self.cubes: list[_Footprint] = []
+        self.skipped: list[tuple[str, str]] = []  # files in the folder that are neither
+        if self.folder is not None:
+            if not self.folder.is_dir():
+                raise BadInputError(self.folder, "images folder not found")
+            for path in sorted(self.folder.rglob("*")):
+                if path.is_file() and _FITS_NAME.search(path.name):
+                    self._index(path)
+        self._load = functools.lru_cache(maxsize=cache_files)(cutouts.load_band_image)
+
+    def _index(self, path: Path) -> None:
+        try:
+            with open_fits(path, "image FITS file") as hdul:
+                hdu = next((h for h in hdul if h.is_image and h.header.get("NAXIS") in (2, 3)), None)
+                if hdu is None:
+                    raise BadInputError(path, "no 2-D or 3-D image HDU")
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", FITSFixedWarning)
+                    wcs = WCS(hdu.header, naxis=2).celestial
+                if not wcs.has_celestial or not wcs.wcs.ctype[0]:
+                    raise BadInputError(path, "image has no celestial WCS")
+                ndim = hdu.header["NAXIS"]
+                shape = (int(hdu.header["NAXIS2"]), int(hdu.header["NAXIS1"]))  # headers only: frames are big
+                if ndim == 3:
+                    self.cubes.append(_Footprint(path, None, wcs, shape))
+                else:
+                    band = cutouts.band_of(path, hdu.header) or cutouts.band_of(path, hdul[0].header)
+                    if band is None:
+                        raise BadInputError(path, "cannot tell the band of this image")
+                    self.frames.append(_Footprint(path, band, wcs, shape))
+        except BadInputError as exc:
+            self.skipped.append((str(path), exc.problem))
+
+    def cube(self, row: Row, base: Path | None = None) -> np.ndarray:
+        """The row's bands×size×size cube: a cube file the catalog names, one centred on the star, or cut from frames."""
+        named = _row_value(row, CUBE_COLUMNS)
+        if named:
+            return self._read_cube(_resolve(named, [self.folder, base]))
+        ra, dec = float(row["ra"]), float(row["dec"])
+        if not (np.isfinite(ra) and np.isfinite(dec)):
+            raise BadInputError(str(row["id"]), "no RA/Dec to place a cutout")
+        for fp in self.cubes:
+            x, y = fp.wcs.world_to_pixel_values(ra, dec)
+            centre = cutouts.centre_pixel(fp.shape[-1])
+            if fp.shape[-1] == self.size and abs(x - centre) < 0.5 and abs(y - centre) < 0.5:
+                return self._read_cube(fp.path)
+        images: dict[str, cutouts.BandImage] = {}
+        for band in BANDS:
+            inside = [fp for fp in self.frames if fp.band == band and _inside(fp, ra, dec)]
+            if not inside:
+                where = f"under {self.folder}" if self.folder else "(no images folder given)"
+                raise BadInputError(str(row["id"]), f"missing band {band!r}: no {band} image with WCS covers RA/Dec {ra:.5f}, {dec:+.5f} {where}")
+            images[band] = best_image([self._load(fp.path, band) for fp in inside], ra, dec)
+        return cutouts.make_cube(images, ra, dec, self.size).data
+
+    def _read_cube(self, path: Path) -> np.ndarray:
+        cube = cutouts.read_cube(path)
+        if cube.bands != BANDS or cube.size != self.size:
+            raise BadInputError(path, f"cube holds bands {cube.bands} at {cube.size}×{cube.size}, expected {BANDS} at {self.size}×{self.size}")
+        return cube.data
+
+
+def _inside(fp: _Footprint, ra: float, dec: float) -> bool:
+    x, y = fp.wcs.world_to_pixel_values(ra, dec)
+    ny, nx = fp.shape
+    return bool(-0.5 <= x <= nx - 0.5 and -0.5 <= y <= ny - 0.5)
+
+
+def build_from_files(
+    out: str | os.PathLike,
+    catalog: str | os.PathLike | Table,
+    *,
+    spectra: str | os.PathLike | None = None,
+    images: str | os.PathLike | None = None,
+    label: int | None = None,
+    size: int = CUTOUT_SIZE,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+) -> BuildReport:
+    """A data set from a catalog plus spectrum files and image files on disk (see module doc).
+
+    ``label`` (1 / 0) labels every row, for a catalog of one class without a label column.
+    """
+    path = catalog if isinstance(catalog, Table) else Path(catalog)
+    table = catalog if isinstance(catalog, Table) else read_candidates(catalog)
+    base = None if isinstance(catalog, Table) else Path(catalog).parent
+    labels = labels_of(table, None if base is None else path) if label is None else np.full(len(table), int(label))
+    spectrum_files = SpectrumFiles(spectra)
+    image_files = ImageFiles(images, size)
+
+    def load(row: Row) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        spectrum = spectrum_files.find(row, base)
+        return spectrum.flux, spectrum.ivar, image_files.cube(row, base)
+
+    provenance = {
+        "builder": "files",
+        "catalog": str(path) if base is not None else "(table)",
+        "spectra": None if spectra is None else str(spectra),
+        "images": None if images is None else str(images),
+        "skipped_files": [{"path": p, "reason": r} for p, r in image_files.skipped],
+    }
+    return assemble(out, table, load, labels=labels, provenance=provenance, size=size, progress=progress, cancel=cancel, stage="build")
