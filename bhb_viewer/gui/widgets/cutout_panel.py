@@ -1,0 +1,251 @@
+"""The cutout panel: u, g, r, i, z and a gri colour composite, with the model's attention and band weights.
+
+All six images share one stretch (``core.cutouts.stretch``) and one zoom (linked views). Image
+items are created once and fed new arrays on every candidate, so switching stays cheap.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from astropy.visualization import make_lupton_rgb
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from bhb_viewer.core.cutouts import STRETCHES, stretch
+from bhb_viewer.core.grid import BANDS
+
+COMPOSITE_BANDS = ("i", "r", "g")  # → red, green, blue
+COMPOSITE_TITLE = "gri composite"
+LUPTON_Q = 8.0
+LUPTON_STRETCH_PERCENTILE = 99.0  # of the mean image: where the asinh turns from linear to log
+ZOOMS = (1, 2, 4, 8)
+COLUMNS = 3
+BAR_BRUSH = pg.mkBrush(90, 170, 255)
+
+
+def _attention_lut() -> np.ndarray:
+    """Inferno colours with opacity rising with attention, so low attention leaves the image visible."""
+    lut = pg.colormap.get("inferno").getLookupTable(0.0, 1.0, 256, alpha=True)
+    lut[:, 3] = np.linspace(0, 255, 256).astype(np.uint8)
+    return lut
+
+
+def _composite(cube: np.ndarray, good: np.ndarray) -> np.ndarray:
+    """Lupton et al. (2004) asinh colour image of i, r, g as R, G, B (uint8 S×S×3).
+
+    Each band's sky (median of valid pixels) is the black point; the stretch scale is a high
+    percentile of the mean image so faint stars and bright ones both keep their colour.
+    """
+    index = {band: i for i, band in enumerate(BANDS)}
+    planes = []
+    for band in COMPOSITE_BANDS:
+        plane = cube[index[band]].astype(np.float64)
+        ok = good[index[band]]
+        sky = np.median(plane[ok]) if ok.any() else 0.0
+        planes.append(np.where(ok, plane - sky, 0.0))
+    mean = (planes[0] + planes[1] + planes[2]) / 3.0
+    scale = np.percentile(mean, LUPTON_STRETCH_PERCENTILE)
+    scale = scale if scale > 0 else 1.0
+    with np.errstate(invalid="ignore", divide="ignore"):  # astropy divides by the intensity, 0 on blank sky
+        return make_lupton_rgb(*planes, minimum=0.0, stretch=scale, Q=LUPTON_Q)
+
+
+class _ImageView:
+    """One titled view: the image, the attention overlay above it."""
+
+    def __init__(self, layout: pg.GraphicsLayout, row: int, col: int, title: str) -> None:
+        layout.addLabel(title, row=2 * row, col=col, size="9pt")
+        self.view = layout.addViewBox(row=2 * row + 1, col=col, lockAspect=True, enableMenu=False)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.overlay = pg.ImageItem(axisOrder="row-major")
+        self.overlay.setLookupTable(_attention_lut())
+        self.overlay.setZValue(10)
+        self.view.addItem(self.image)
+        self.view.addItem(self.overlay)
+
+
+class CutoutPanel(QWidget):
+    """u, g, r, i, z and a colour composite; attention overlay; band-weight bar chart."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._cube: np.ndarray | None = None
+        self._good: np.ndarray | None = None
+        self._attention: np.ndarray | None = None
+
+        self.images = pg.GraphicsLayoutWidget()
+        layout = self.images.ci
+        titles = (*BANDS, COMPOSITE_TITLE)
+        self.views = [_ImageView(layout, i // COLUMNS, i % COLUMNS, t) for i, t in enumerate(titles)]
+        first = self.views[0].view
+        for v in self.views[1:]:
+            v.view.setXLink(first)
+            v.view.setYLink(first)
+        self.band_views = self.views[: len(BANDS)]
+        self.composite_view = self.views[-1]
+
+        self.bars = pg.PlotWidget()
+        self.bars.setMenuEnabled(False)
+        self.bars.setMouseEnabled(x=False, y=False)
+        self.bars.setTitle("band weights", size="9pt")
+        self.bars.getAxis("bottom").setTicks([list(enumerate(BANDS))])
+        self.bars.getAxis("left").setStyle(showValues=False)
+        self.bars.setXRange(-0.6, len(BANDS) - 0.4, padding=0)
+        self.bars.setYRange(0, 1, padding=0)
+        self.bars.setMaximumWidth(220)
+        self.bar_item = pg.BarGraphItem(x=np.arange(len(BANDS)), height=np.zeros(len(BANDS)), width=0.6, brush=BAR_BRUSH)
+        self.bars.addItem(self.bar_item)
+        self.bar_labels = [pg.TextItem("", anchor=(0.5, 1.0)) for _ in BANDS]
+        for i, label in enumerate(self.bar_labels):
+            label.setPos(i, 0)
+            self.bars.addItem(label)
+
+        row = QHBoxLayout()
+        self.stretch_choice = QComboBox()
+        self.stretch_choice.addItems(STRETCHES)
+        self.stretch_choice.setCurrentText("asinh")
+        self.stretch_choice.currentIndexChanged.connect(self._draw_bands)
+        self.zoom_choice = QComboBox()
+        self.zoom_choice.addItems([f"{z}×" for z in ZOOMS])
+        self.zoom_choice.currentIndexChanged.connect(self._apply_zoom)
+        self.reset_button = QPushButton("Reset zoom")
+        self.reset_button.clicked.connect(self._reset_zoom)
+        self.show_attention = QCheckBox("Attention")
+        self.show_attention.setChecked(True)
+        self.show_attention.toggled.connect(self._apply_overlay_state)
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(60)
+        self.opacity.setMaximumWidth(120)
+        self.opacity.setToolTip("attention overlay opacity")
+        self.opacity.valueChanged.connect(self._apply_overlay_state)
+        for widget in (QLabel("Stretch"), self.stretch_choice, QLabel("Zoom"), self.zoom_choice, self.reset_button,
+                       self.show_attention, self.opacity):
+            row.addWidget(widget)
+        row.addStretch(1)
+
+        body = QHBoxLayout()
+        body.addWidget(self.images, 1)
+        body.addWidget(self.bars)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addLayout(row)
+        outer.addLayout(body, 1)
+        self._apply_overlay_state()
+
+    # -- public API ----------------------------------------------------------------------
+    def set_cube(self, cube: np.ndarray, mask: np.ndarray | None = None) -> None:
+        """A 5×S×S cube in nanomaggies (bands u, g, r, i, z); ``mask`` True where there is no data."""
+        data = np.asarray(cube)
+        if data.ndim != 3 or data.shape[0] != len(BANDS) or data.shape[1] != data.shape[2]:
+            raise ValueError(f"cube must be {len(BANDS)}×S×S, got shape {data.shape}")
+        good = np.isfinite(data)
+        if mask is not None:
+            mask = np.asarray(mask, bool)
+            if mask.shape != data.shape:
+                raise ValueError(f"mask shape {mask.shape} differs from cube shape {data.shape}")
+            good &= ~mask
+        resized = self._cube is None or self._cube.shape != data.shape
+        self._cube, self._good = data, good
+        self._draw_bands()
+        self.composite_view.image.setImage(_composite(data, good), autoLevels=False, levels=(0, 255))
+        self._place_attention()
+        if resized:
+            self._apply_zoom()
+        self._settle()
+
+    def set_attention(self, attention: np.ndarray | None) -> None:
+        """The model's attention over the cutout (any h×w grid, stretched over the whole image)."""
+        if attention is None:
+            self._attention = None
+            for v in self.views:
+                v.overlay.clear()
+            return
+        a = np.asarray(attention, dtype=float)
+        if a.ndim != 2:
+            raise ValueError(f"attention map must be 2-D, got shape {a.shape}")
+        finite = a[np.isfinite(a)]
+        lo, hi = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
+        self._attention = np.nan_to_num(a, nan=lo)
+        for v in self.views:
+            v.overlay.setImage(self._attention, autoLevels=False, levels=(lo, hi if hi > lo else lo + 1.0))
+        self._place_attention()
+        self._settle()
+
+    def set_band_weights(self, weights: np.ndarray | None) -> None:
+        """The SE block's 5 band weights, drawn normalised to sum 1 with percentages (None: empty)."""
+        if weights is None:
+            heights = np.zeros(len(BANDS))
+            texts = [""] * len(BANDS)
+        else:
+            w = np.asarray(weights, dtype=float)
+            if w.shape != (len(BANDS),):
+                raise ValueError(f"band weights must have shape ({len(BANDS)},), got {w.shape}")
+            total = w.sum()
+            heights = w / total if total > 0 else np.zeros(len(BANDS))
+            texts = [f"{100 * h:.0f}%" for h in heights]
+        self.bar_item.setOpts(height=heights)
+        for i, (label, h, text) in enumerate(zip(self.bar_labels, heights, texts)):
+            label.setText(text)
+            label.setPos(i, h)
+        self.bars.setYRange(0, max(heights.max() * 1.25, 0.1), padding=0)
+        self.bars.getPlotItem().getViewBox().updateMatrix()
+
+    def clear(self) -> None:
+        """Empty every image, overlay and bar; the controls keep their settings."""
+        self._cube = self._good = self._attention = None
+        for v in self.views:
+            v.image.clear()
+            v.overlay.clear()
+        self.set_band_weights(None)
+
+    # -- drawing -------------------------------------------------------------------------
+    def _draw_bands(self) -> None:
+        if self._cube is None:
+            return
+        kind = self.stretch_choice.currentText()
+        for i, v in enumerate(self.band_views):
+            shown = stretch(self._cube[i], kind, mask=~self._good[i])
+            v.image.setImage(shown, autoLevels=False, levels=(0.0, 1.0))
+
+    def _place_attention(self) -> None:
+        if self._attention is None or self._cube is None:
+            return
+        size = self._cube.shape[-1]
+        for v in self.views:
+            v.overlay.setRect(QRectF(0, 0, size, size))
+
+    def _apply_overlay_state(self) -> None:
+        for v in self.views:
+            v.overlay.setVisible(self.show_attention.isChecked())
+            v.overlay.setOpacity(self.opacity.value() / 100.0)
+
+    def _apply_zoom(self) -> None:
+        """Centre the shared view on the star at the chosen magnification (1× = whole cutout)."""
+        if self._cube is None:
+            return
+        size = self._cube.shape[-1]
+        half = size / (2 * ZOOMS[self.zoom_choice.currentIndex()])
+        centre = size / 2
+        self.views[0].view.setRange(xRange=(centre - half, centre + half), yRange=(centre - half, centre + half), padding=0)
+
+    def _reset_zoom(self) -> None:
+        if self.zoom_choice.currentIndex() == 0:
+            self._apply_zoom()
+        else:
+            self.zoom_choice.setCurrentIndex(0)
+
+    def _settle(self) -> None:
+        """Apply pending view transforms now rather than at paint time (which would paint twice)."""
+        for v in self.views:
+            v.view.updateMatrix()
