@@ -13,11 +13,17 @@ import os
 import socket
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 from astropy.io import fits
+from astropy.wcs import WCS, FITSFixedWarning
 
+from bhb_viewer.core import cutouts
+from bhb_viewer.core.build import best_image
+from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.grid import BANDS, CUTOUT_SIZE
 
 CACHE_ENV = "BHB_VIEWER_CACHE"
@@ -143,27 +149,26 @@ class SDSSService:
             raise NotFound(str(exc)) from exc
         return self.spectrum_file(plate, mjd, fiber)
 
-    def cube(self, ra: float, dec: float, size: int = CUTOUT_SIZE) -> "cutouts.Cube":
-        """A u,g,r,i,z cube centred on (ra, dec), cut from the SDSS frames covering it and cached."""
-        from bhb_viewer.core import cutouts
+    def cube(self, ra: float, dec: float, size: int = CUTOUT_SIZE) -> cutouts.Cube:
+        """A u,g,r,i,z cube centred on (ra, dec), cut from the SDSS frames covering it and cached.
 
+        Where fields overlap, each band uses the frame in which the star lies farthest from an edge.
+        """
         path = self.cube_path(ra, dec, size)
         if path.is_file():
             return cutouts.read_cube(path)
         where = f"RA {ra:.5f} Dec {dec:+.5f}"
         if self.offline:
             raise CacheMiss(f"no cutout cube at {where} in the cache {self.cache_dir} (offline mode)")
-        frames: dict[str, list[fits.HDUList]] = {}
+        images: dict[str, cutouts.BandImage] = {}
         for band in BANDS:
             hdus = self._request("frames", ra=float(ra), dec=float(dec), band=band)
             if not hdus:
                 raise NotFound(f"SDSS DR{self.data_release} has no {band} frame at {where}")
-            frames[band] = hdus
-        cube = cutouts.cube_from_frames(frames, ra, dec, size=size)
+            images[band] = best_image([frame_image(h, band) for h in hdus], ra, dec)
+        cube = cutouts.make_cube(images, ra, dec, size)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        cutouts.write_cube(tmp, cube)
-        os.replace(tmp, path)
+        cutouts.write_cube(path, cube)
         return cube
 
     # -- request layer --------------------------------------------------------------------------
@@ -236,6 +241,20 @@ class SDSSService:
             f"cannot reach SDSS ({SDSS_HOST}: {problem}); check the network, "
             f"or use --offline to work from the cache {self.cache_dir}"
         )
+
+
+def frame_image(hdul: fits.HDUList, band: str) -> cutouts.BandImage:
+    """The calibrated image (nanomaggies) and WCS of an SDSS ``frame`` file, held in memory."""
+    head = hdul[0].header
+    name = f"SDSS {band} frame (run {head.get('RUN', '?')}, camcol {head.get('CAMCOL', '?')}, field {head.get('FIELD', '?')})"
+    if hdul[0].data is None or hdul[0].data.ndim != 2:
+        raise BadInputError(name, "SDSS frame without a 2-D image in its primary HDU")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        wcs = WCS(head, naxis=2).celestial
+    if not wcs.has_celestial:
+        raise BadInputError(name, "SDSS frame without a celestial WCS")
+    return cutouts.BandImage(np.asarray(hdul[0].data, np.float32), wcs, band, name)
 
 
 def _write_atomic(path: Path, hdul: fits.HDUList) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import socket
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,8 +13,12 @@ import requests
 from astropy.io import fits
 from astropy.table import Table
 
-from bhb_viewer.services import sdss
-from bhb_viewer.services.sdss import CacheMiss, NetworkUnavailable, NotFound, SDSSError, SDSSService
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))  # the shared synthetic-file writers
+from sdss_files import gaussian_star, stamp_wcs  # noqa: E402
+
+from bhb_viewer.core.grid import BANDS  # noqa: E402
+from bhb_viewer.services import sdss  # noqa: E402
+from bhb_viewer.services.sdss import CacheMiss, NetworkUnavailable, NotFound, SDSSError, SDSSService  # noqa: E402
 
 
 def fake_spec(plate: int, mjd: int, fiber: int) -> fits.HDUList:
@@ -22,6 +28,19 @@ def fake_spec(plate: int, mjd: int, fiber: int) -> fits.HDUList:
     primary = fits.PrimaryHDU()
     primary.header.update(PLATEID=plate, MJD=mjd, FIBERID=fiber)
     return fits.HDUList([primary, fits.BinTableHDU(coadd, name="COADD")])
+
+
+RA, DEC = 164.4311, 39.0359
+
+
+def fake_frame(band: str, centre_ra: float, field: int, size: int = 100) -> fits.HDUList:
+    """An SDSS-like frame: nanomaggy image with WCS and RUN/CAMCOL/FIELD keywords, a star at (RA, DEC)."""
+    k = BANDS.index(band)
+    wcs = stamp_wcs(centre_ra, DEC, size, crpix=((size + 1) / 2 + 0.8 * k, (size + 1) / 2 - 0.5 * k))
+    x, y = wcs.world_to_pixel_values(RA, DEC)
+    header = wcs.to_header()
+    header.update(FILTER=band, RUN=3900, CAMCOL=6, FIELD=field)
+    return fits.HDUList([fits.PrimaryHDU(gaussian_star((size, size), x, y, flux=10.0 * (k + 1), sky=0.01).astype("f4"), header)])
 
 
 class Recorder:
@@ -38,6 +57,9 @@ class Recorder:
             raise self.failures.pop(0)
         if self.missing:
             return []
+        if kind == "frames":  # two overlapping fields: the star sits near the edge of field 268
+            near_edge = RA + 45 * 0.396 / 3600 / np.cos(np.radians(DEC))
+            return [fake_frame(params["band"], near_edge, 268), fake_frame(params["band"], RA, 269)]
         return [fake_spec(params["plate"], params["mjd"], params["fiber"])]
 
 
@@ -58,6 +80,24 @@ def test_download_is_cached_and_second_call_uses_the_cache(tmp_path):
     assert svc.spectrum_file(740, 52263, 101) == path
     assert fetch.calls == [("spectrum", {"plate": 740, "mjd": 52263, "fiber": 101})]
     assert not list(path.parent.glob("*.tmp"))
+
+
+def test_cube_from_frames_is_centred_cached_and_served_offline(tmp_path):
+    fetch = Recorder()
+    cube = service(tmp_path, fetch).cube(RA, DEC, size=32)
+    assert cube.data.shape == (5, 32, 32) and not cube.mask.any()
+    assert [kind for kind, _ in fetch.calls] == ["frames"] * 5
+    assert [p["band"] for _, p in fetch.calls] == list(BANDS)
+    assert all("field 269" in source for source in cube.meta["sources"].values())  # the frame holding it best
+    assert cube.data.sum(axis=(1, 2)) == pytest.approx([10 * (k + 1) + 0.01 * 32 * 32 for k in range(5)], rel=0.02)
+    for band in cube.data:
+        peak_y, peak_x = np.unravel_index(np.argmax(band), band.shape)
+        assert abs(peak_x - 15.5) <= 0.5 and abs(peak_y - 15.5) <= 0.5
+    offline = SDSSService(tmp_path / "cache", offline=True)
+    again = offline.cube(RA, DEC, size=32)
+    np.testing.assert_array_equal(again.data, cube.data)
+    with pytest.raises(CacheMiss, match=r"no cutout cube at RA 164.43110 Dec \+39.03590 .*offline"):
+        offline.cube(RA, DEC, size=64)
 
 
 def test_offline_uses_cache_and_names_the_miss(tmp_path):
