@@ -16,12 +16,14 @@ from typing import Callable
 import torch
 from torch import nn
 
-from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.grid import BANDS, CUTOUT_SIZE, NPIX
 from bhb_viewer.ml.encoders import Encoded, ImageEncoder, SpectrumEncoder, VGG1D, image_grid
 from bhb_viewer.ml.layers import FusionLayer
 
 N_CLASSES = 2
+# Bump when a change to the model code would make old weights mean something else: checkpoints
+# record it and loading refuses another value.
+MODEL_CODE_VERSION = 1
 SIZE_NAMES = ("paper", "lite", "tiny")
 ENCODER_STAGES = ("spectrum", "image")
 
