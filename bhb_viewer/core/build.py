@@ -177,7 +177,7 @@ class SpectrumFiles:
 
     def find(self, row: Row, base: Path | None = None) -> GridSpectrum:
         """The row's spectrum on the grid; BadInputError naming the file (or the star) otherwise."""
-        pmf = _row_pmf(row)
+        pmf = row_pmf(row)
         named = _row_value(row, SPECTRUM_COLUMNS)
         if named:
             path = _resolve(named, [self.folder, base], suffixes=("", ".fits", ".fits.gz", ".fit"))
@@ -192,7 +192,7 @@ class SpectrumFiles:
         batch = self._read(path)
         if isinstance(batch, BadInputError):
             raise batch
-        return _pick(batch, path, pmf)
+        return pick_spectrum(batch, path, pmf)
 
 
 def _read_or_error(path: Path) -> SpectrumBatch | BadInputError:
@@ -203,7 +203,7 @@ def _read_or_error(path: Path) -> SpectrumBatch | BadInputError:
         return exc
 
 
-def _pick(batch: SpectrumBatch, path: Path, pmf: tuple[int, int, int] | None) -> GridSpectrum:
+def pick_spectrum(batch: SpectrumBatch, path: Path, pmf: tuple[int, int, int] | None) -> GridSpectrum:
     """The spectrum with the row's Plate-MJD-Fiber id, or the only one in a file the catalog named."""
     want = pmf_id(*pmf) if pmf else None
     entries = [(s.id, s, "") for s in batch.spectra] + [(sid, None, reason) for sid, reason in batch.rejected]
@@ -216,7 +216,7 @@ def _pick(batch: SpectrumBatch, path: Path, pmf: tuple[int, int, int] | None) ->
     return spectrum
 
 
-def _row_pmf(row: Row) -> tuple[int, int, int] | None:
+def row_pmf(row: Row) -> tuple[int, int, int] | None:
     names = row.colnames
     if not all(c in names for c in ("plate", "mjd", "fiber")):
         return None

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+from astropy import units as u
+from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
 
@@ -28,6 +30,7 @@ from bhb_viewer.core.grid import BANDS, CUTOUT_SIZE
 
 CACHE_ENV = "BHB_VIEWER_CACHE"
 SDSS_HOST = "skyserver.sdss.org"
+MATCH_RADIUS_ARCSEC = 2.0  # position look-ups: SDSS's own default and the paper's cross-match radius
 
 
 class SDSSError(RuntimeError):
@@ -130,13 +133,20 @@ class SDSSService:
     # -- public API ---------------------------------------------------------------------------
     def spectrum_file(self, plate: int, mjd: int, fiber: int) -> Path:
         """The cached ``spec-PLATE-MJD-FIBER.fits`` file, downloading it first unless it is there."""
-        path = self.spectrum_path(plate, mjd, fiber)
+        params = dict(plate=int(plate), mjd=int(mjd), fiber=int(fiber))
+        return self._spectrum(self.spectrum_path(plate, mjd, fiber), spec_name(plate, mjd, fiber), params)
+
+    def spectrum_file_at(self, ra: float, dec: float) -> Path:
+        """The spectrum of the SDSS object within 2″ of (ra, dec), for catalogs without plate/mjd/fiber."""
+        path = self.cache_dir / "spectra" / f"at-{ra:.5f}{dec:+.5f}.fits"
+        return self._spectrum(path, f"the spectrum at RA {ra:.5f} Dec {dec:+.5f}", dict(ra=float(ra), dec=float(dec)))
+
+    def _spectrum(self, path: Path, name: str, params: dict[str, Any]) -> Path:
         if path.is_file():
             return path
-        name = spec_name(plate, mjd, fiber)
         if self.offline:
             raise CacheMiss(f"{name} is not in the cache {self.cache_dir} (offline mode)")
-        hdus = self._request("spectrum", plate=int(plate), mjd=int(mjd), fiber=int(fiber))
+        hdus = self._request("spectrum", **params)
         if not hdus:
             raise NotFound(f"SDSS DR{self.data_release} has no spectrum {name}")
         _write_atomic(path, hdus[0])
@@ -191,14 +201,14 @@ class SDSSService:
         from astroquery.sdss import SDSS
 
         common = dict(timeout=self.timeout, data_release=self.data_release, cache=False, show_progress=False)
-        if kind == "spectrum":
+        if "ra" in params:
+            common.update(coordinates=SkyCoord(params["ra"], params["dec"], unit="deg"), radius=MATCH_RADIUS_ARCSEC * u.arcsec)
+        if kind == "spectrum" and "plate" in params:
             result = SDSS.get_spectra(plate=params["plate"], mjd=params["mjd"], fiberID=params["fiber"], **common)
+        elif kind == "spectrum":
+            result = SDSS.get_spectra(**common)
         elif kind == "frames":
-            from astropy import units as u
-            from astropy.coordinates import SkyCoord
-
-            pos = SkyCoord(params["ra"], params["dec"], unit="deg")
-            result = SDSS.get_images(coordinates=pos, radius=2 * u.arcsec, band=params["band"], **common)
+            result = SDSS.get_images(band=params["band"], **common)
         else:
             raise ValueError(f"unknown request kind {kind!r}")
         return list(result or [])
