@@ -1,9 +1,17 @@
-"""Entry point of ``bhb-viewer``: parse arguments before Qt is imported, then open the window."""
+"""Entry point of ``bhb-viewer``: parse arguments before Qt is imported, then open the window.
+
+Parsing first means ``bhb-viewer --help`` and argument errors are instant and need no display.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
+
+SCREENSHOT_SIZE = (1280, 800)
+SCREENSHOT_TIMEOUT_MS = 300_000  # a screenshot run gives up waiting for scoring after this long
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -11,23 +19,63 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("catalog", nargs="?", help="catalog, data set or session file to open")
     p.add_argument("--model", help="checkpoint directory used for scoring")
     p.add_argument("--demo", action="store_true", help="open the built-in demo set")
-    p.add_argument("--screenshot", metavar="PNG", help="render the window to PNG after loading, then exit")
+    p.add_argument("--screenshot", metavar="PNG", help="render the window to PNG after loading (and scoring), then exit")
+    p.add_argument("--device", default="auto", help="where the model runs: auto (GPU when present), cpu, cuda")
+    p.add_argument("--reviewer", help="name recorded with every verdict (default: the login name)")
+    p.add_argument("--data-dir", help="where recent sessions and sessions of read-only catalogs are kept")
     return p
+
+
+def default_data_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("bhb_viewer", appauthor=False))
+
+
+def save_screenshot(window, path: str | os.PathLike) -> bool:
+    """Render the whole window at 1280×800 into a PNG."""
+    window.resize(*SCREENSHOT_SIZE)
+    return window.grab().save(str(path), "PNG")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from PySide6.QtWidgets import QApplication, QLabel
+    if args.demo and args.catalog:
+        build_parser().error("give either --demo or a catalog, not both")
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from bhb_viewer.gui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    label = QLabel("bhb_viewer: the review window is being built")
-    label.resize(1280, 800)
-    label.show()
+    app.setApplicationName("bhb_viewer")
+    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
+    window = MainWindow(data_dir, reviewer=args.reviewer, device=args.device)
+    window.show()
+    status = {"code": 0}
     if args.screenshot:
-        app.processEvents()
-        label.grab().save(args.screenshot)
-        return 0
-    return app.exec()
+        def shoot() -> None:
+            if status.get("shot"):
+                return
+            status["shot"] = True
+            status["code"] = 0 if save_screenshot(window, args.screenshot) else 1
+            window.close()
+            app.quit()
+
+        def shoot_later() -> None:
+            QTimer.singleShot(300, shoot)  # let the last redraws land
+
+        window.sigSettled.connect(shoot_later)
+        QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, shoot)
+    if args.demo:
+        window.open_demo()
+    elif args.catalog:
+        window.open_path(Path(args.catalog), Path(args.model) if args.model else None)
+    elif args.screenshot:
+        QTimer.singleShot(0, window.sigSettled.emit)  # nothing to load: the start page is the picture
+    code = app.exec()
+    return status["code"] or code
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ them on its buttons from the same tables, so what is shown is what works.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QGridLayout,
@@ -38,10 +38,12 @@ ACCEPT_KEY = "Return"
 NAV_ACTIONS = {
     "previous": ("◀ previous", "K"),
     "next": ("next ▶", "J"),
-    "unvetted": ("next unvetted", "Space"),
+    "unvetted": ("unvetted", "Space"),
     "uncertain": ("most uncertain", "M"),
 }
 UNDO_KEY, REDO_KEY = "Ctrl+Z", "Ctrl+Shift+Z"
+GRID_COLUMNS = 3
+_FIELD_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape)
 
 
 class NoteEdit(QLineEdit):
@@ -53,6 +55,13 @@ class NoteEdit(QLineEdit):
         super().__init__(parent)
         self.saved_text = ""
         self.setPlaceholderText("note (Enter saves)")
+
+    def event(self, event: QEvent) -> bool:
+        # Enter and Escape belong to the field while typing, not to the window's shortcuts.
+        if event.type() == QEvent.Type.ShortcutOverride and event.key() in _FIELD_KEYS:
+            event.accept()
+            return True
+        return super().event(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Escape:
@@ -113,18 +122,20 @@ class VerdictPanel(QWidget):
             button.setCheckable(True)
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             button.clicked.connect(lambda _=False, k=kind: self.sigVerdict.emit(k))
-            grid.addWidget(button, i // 4, i % 4)
+            grid.addWidget(button, i // GRID_COLUMNS, i % GRID_COLUMNS)
             self.buttons[kind] = button
-        self.accept_button = QPushButton("accept model's call  [Enter]")
+        self.accept_button = QPushButton("accept model  [Enter]")
         self.accept_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.accept_button.clicked.connect(self.sigAcceptModel)
-        grid.addWidget(self.accept_button, 1, 3)
+        grid.addWidget(self.accept_button, len(BUTTON_KINDS) // GRID_COLUMNS, len(BUTTON_KINDS) % GRID_COLUMNS)
         layout.addWidget(box)
 
         self.note_edit = NoteEdit()
         self.note_edit.editingFinished.connect(self._note_finished)
         self.note_edit.sigLeave.connect(self.sigNoteDone)
-        layout.addWidget(self.note_edit)
+        note_row = QHBoxLayout()
+        note_row.addWidget(self.note_edit, 1)
+        layout.addLayout(note_row)
 
         nav = QHBoxLayout()
         self.nav_buttons: dict[str, QPushButton] = {}
@@ -140,7 +151,7 @@ class VerdictPanel(QWidget):
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             button.setToolTip(tip)
             button.clicked.connect(signal)
-            nav.addWidget(button)
+            note_row.addWidget(button)
         layout.addLayout(nav)
         self.show_candidate(None)
 

@@ -1,0 +1,174 @@
+"""The window's background jobs as plain generator functions ``fn(cancel, progress)``.
+
+They hold no Qt: :class:`bhb_viewer.gui.workers.TaskRunner` runs them on a thread and turns each
+yielded item into a signal. Each function calls the core or the model and yields results in
+batches, so the table fills while the work goes on and cancel takes effect between batches.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from bhb_viewer.core import balmer
+from bhb_viewer.core.progress import CancelToken, ProgressCallback, ProgressEvent
+from bhb_viewer.core.verdicts import ModelRef, Session
+from bhb_viewer.gui.candidate_source import CandidateSource, open_source
+
+SCORE_CHUNK = 256  # rows read from the memory-mapped arrays and scored per step
+CLASSICAL_CHUNK = 512
+
+
+@dataclass
+class ModelInfo:
+    name: str
+    version: str
+    device: str
+    checkpoint: str
+
+    @property
+    def ref(self) -> ModelRef:
+        return ModelRef(self.name, self.version, self.checkpoint)
+
+
+@dataclass
+class ScoreBatch:
+    rows: np.ndarray
+    p_bhb: np.ndarray
+    cached: bool = False
+
+
+@dataclass
+class ClassicalBatch:
+    rows: np.ndarray
+    columns: dict[str, np.ndarray]  # d02, fm, b_hg, c_hg, balmer_ok, classical_bhb
+
+
+@dataclass
+class Detail:
+    """Per-candidate extras computed off the GUI thread: the Balmer fit or the model's explanation."""
+
+    row: int
+    kind: str  # "balmer" or "explain"
+    value: Any
+
+
+class PredictorHolder:
+    """One Predictor per checkpoint, loaded on first use in a worker; calls are serialised.
+
+    Scoring and per-candidate explanations share the model, and a model's attention hooks are not
+    safe to run from two threads at once, so every forward pass goes through ``lock``.
+    """
+
+    def __init__(self, checkpoint: Path, device: str = "auto") -> None:
+        self.checkpoint = Path(checkpoint)
+        self.device = device
+        self.lock = threading.Lock()
+        self._predictor = None
+
+    def get(self):
+        with self.lock:
+            if self._predictor is None:
+                from bhb_viewer.ml.inference import Predictor
+
+                self._predictor = Predictor(self.checkpoint, device=self.device)
+            return self._predictor
+
+    def info(self) -> ModelInfo:
+        pred = self.get()
+        return ModelInfo(pred.model_name, pred.model_version, str(pred.device), str(self.checkpoint))
+
+
+def load_task(path: Path):
+    """Open a catalog / data set off the GUI thread (astropy parsing of a big file takes a while)."""
+
+    def fn(cancel: CancelToken, progress: ProgressCallback) -> Iterator[CandidateSource]:
+        progress(ProgressEvent("load", 0, 1, f"opening {path.name}"))
+        source = open_source(path)
+        progress(ProgressEvent("load", 1, 1, f"{len(source)} candidates"))
+        yield source
+
+    return fn
+
+
+def score_task(holder: PredictorHolder, source: CandidateSource, session: Session | None, rows: np.ndarray,
+               batch_size: int = 64):
+    """Score ``rows``: first the scores cached in the session for this model version, then the rest."""
+
+    def fn(cancel: CancelToken, progress: ProgressCallback) -> Iterator[ModelInfo | ScoreBatch]:
+        progress(ProgressEvent("score", 0, len(rows), "loading model"))
+        info = holder.info()
+        yield info
+        todo = rows
+        if session is not None:
+            cached = session.load_scores(info.name, info.version)
+            if cached:
+                ids = source.ids[rows]
+                have = np.array([cid in cached for cid in ids], dtype=bool)
+                if have.any():
+                    yield ScoreBatch(rows[have], np.array([cached[c] for c in ids[have]]), cached=True)
+                todo = rows[~have]
+        done = len(rows) - len(todo)
+        for start in range(0, len(todo), SCORE_CHUNK):
+            cancel.check()
+            chunk = np.sort(todo[start : start + SCORE_CHUNK])
+            spectra = np.asarray(source.spectra[chunk], dtype=np.float32)
+            ivar = np.asarray(source.ivar[chunk], dtype=np.float32)
+            cubes = np.asarray(source.cutouts[chunk], dtype=np.float32)
+            predictor = holder.get()
+            offset = 0
+            batches = predictor.predict(spectra, ivar, cubes, batch_size=batch_size, cancel=cancel)
+            while True:
+                with holder.lock:
+                    result = next(batches, None)
+                if result is None:
+                    break
+                p = np.asarray(result.p_bhb, dtype=np.float64)
+                batch_rows = chunk[offset : offset + len(p)]
+                offset += len(p)
+                if session is not None:
+                    session.store_scores(info.ref, source.ids[batch_rows], p)
+                done += len(p)
+                progress(ProgressEvent("score", done, len(rows), f"on {info.device}"))
+                yield ScoreBatch(batch_rows, p)
+
+    return fn
+
+
+def classical_task(source: CandidateSource):
+    """The classical Balmer-line verdict of every spectrum, a chunk at a time."""
+
+    def fn(cancel: CancelToken, progress: ProgressCallback) -> Iterator[ClassicalBatch]:
+        n = len(source)
+        for start in range(0, n, CLASSICAL_CHUNK):
+            cancel.check()
+            rows = np.arange(start, min(n, start + CLASSICAL_CHUNK))
+            cols = balmer.measure_arrays(source.spectra[rows], source.ivar[rows])
+            progress(ProgressEvent("classical", rows[-1] + 1, n, "Balmer-line fits"))
+            yield ClassicalBatch(rows, {k: cols[k] for k in ("d02", "fm", "b_hg", "c_hg", "balmer_ok", "classical_bhb")})
+
+    return fn
+
+
+def detail_task(row: int, source: CandidateSource, holder: PredictorHolder | None, need_balmer: bool, need_explain: bool):
+    """The Balmer fit and the model's explanation of one candidate (the one on show)."""
+
+    def fn(cancel: CancelToken, progress: ProgressCallback) -> Iterator[Detail]:
+        spectrum = source.spectrum(row)
+        if spectrum is None:
+            return
+        if need_balmer:
+            yield Detail(row, "balmer", balmer.measure(*spectrum))
+        cube = source.cube(row)
+        if need_explain and holder is not None and cube is not None:
+            cancel.check()
+            predictor = holder.get()
+            with holder.lock:
+                explanation = predictor.explain_one(spectrum[0], spectrum[1], cube)
+            yield Detail(row, "explain", explanation)
+
+    return fn

@@ -1,0 +1,155 @@
+"""The review window end to end on a tiny data set: keys, verdicts, undo, session reopen, errors, PNG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
+
+from bhb_viewer.core.verdicts import Session, VerdictKind
+from bhb_viewer.gui import main_window as mw
+from bhb_viewer.gui.app import save_screenshot
+from bhb_viewer.gui.main_window import MainWindow
+
+
+@pytest.fixture
+def errors(monkeypatch):
+    shown = []
+    monkeypatch.setattr(mw, "show_error_dialog", lambda parent, title, text: shown.append((title, text)))
+    return shown
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, errors):
+    win = MainWindow(tmp_path / "userdata", reviewer="tester")
+    qtbot.addWidget(win)
+    win.show()
+    win.activateWindow()
+    qtbot.waitExposed(win)
+    yield win
+    win.close()
+
+
+def open_and_wait(qtbot, win, path):
+    with qtbot.waitSignal(win.sigSettled, timeout=20000):
+        win.open_path(path)
+    win.table.setFocus()
+
+
+def key(qtbot, win, k, modifier=Qt.KeyboardModifier.NoModifier):
+    qtbot.keyClick(win.focusWidget() or win.table, k, modifier)
+
+
+def current_id(win):
+    return win.verdict_panel.id_label.text()
+
+
+def test_open_navigate_and_vet_by_keys_then_reopen(qtbot, window, tiny_dataset, tmp_path):
+    open_and_wait(qtbot, window, tiny_dataset)
+    assert window.model.rowCount() == 12
+    assert current_id(window) == "star000"
+    key(qtbot, window, Qt.Key.Key_J)
+    key(qtbot, window, Qt.Key.Key_J)
+    assert current_id(window) == "star002"
+    key(qtbot, window, Qt.Key.Key_K)
+    assert current_id(window) == "star001"
+
+    key(qtbot, window, Qt.Key.Key_B)  # BHB for star001, then advance
+    assert current_id(window) == "star002"
+    key(qtbot, window, Qt.Key.Key_S)  # blue straggler for star002
+    key(qtbot, window, Qt.Key.Key_X)  # bad data for star003
+    assert window.session.state("star001").verdict is VerdictKind.BHB
+    assert window.session.state("star003").verdict is VerdictKind.BAD_DATA
+    assert "vetted 3/12" in window.counts_label.text()
+
+    # a note: letters typed into the field are text, not verdicts
+    window.verdict_panel.note_edit.setFocus()
+    qtbot.keyClicks(window.verdict_panel.note_edit, "BSX faint")
+    qtbot.keyClick(window.verdict_panel.note_edit, Qt.Key.Key_Return)
+    assert window.session.state("star004").note == "BSX faint"
+    assert window.session.state("star004").verdict is None
+    assert window.focusWidget() is window.table
+
+    key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo the note
+    assert window.session.state("star004") is None
+    key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo bad data of star003
+    assert window.session.state("star003") is None
+    assert current_id(window) == "star003"  # undo shows the candidate it changed
+    key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert window.session.state("star003").verdict is VerdictKind.BAD_DATA
+    assert window.session.can_redo  # the note is still redoable
+
+    key(qtbot, window, Qt.Key.Key_Space)  # next unvetted after star003
+    assert current_id(window) == "star004"
+    table_verdicts = {window.model.column("verdict")[i] for i in (1, 2, 3)}
+    assert table_verdicts == {"BHB", "blue straggler", "bad data"}
+    session_file = window.session.path
+    window.close()
+
+    # reopen: through the session file, in a new window
+    win2 = MainWindow(tmp_path / "userdata", reviewer="tester")
+    qtbot.addWidget(win2)
+    win2.show()
+    open_and_wait(qtbot, win2, session_file)
+    assert win2.session.state("star002").verdict is VerdictKind.BLUE_STRAGGLER
+    assert win2.model.column("verdict")[3] == "bad data"
+    assert "vetted 3/12" in win2.counts_label.text()
+    assert win2.session.can_redo and win2.verdict_panel.redo_button.isEnabled()
+    win2.redo()
+    assert win2.session.state("star004").note == "BSX faint"
+    assert str(session_file) in [str(Path(p)) for p in win2._recent()]
+    win2.close()
+
+
+def test_filters_and_uncertain_navigation(qtbot, window, tiny_dataset):
+    open_and_wait(qtbot, window, tiny_dataset)
+    window.model.set_scores(np.arange(12), np.linspace(0.0, 1.0, 12))
+    window.filter_min.setValue(0.3)
+    window.filter_max.setValue(0.9)
+    window.apply_filter()
+    shown = [window.model.source_row(r) for r in range(window.model.rowCount())]
+    assert shown == [4, 5, 6, 7, 8, 9]
+    key(qtbot, window, Qt.Key.Key_M)  # P closest to 0.5: rows 5 (0.4545) and 6 (0.5455) tie; first wins
+    assert current_id(window) == "star005"
+    key(qtbot, window, Qt.Key.Key_Return)  # accept the model's call: P < 0.5 is non-BHB
+    assert window.session.state("star005").verdict is VerdictKind.NON_BHB
+    key(qtbot, window, Qt.Key.Key_M)
+    assert current_id(window) == "star006"
+    key(qtbot, window, Qt.Key.Key_S)  # disagrees with P = 0.55
+    assert window.model.disagrees(6)
+    window.navigate("previous")
+    assert current_id(window) == "star006"
+    assert not window.verdict_panel.disagree_label.isHidden()
+
+
+def test_corrupt_file_shows_error_and_window_keeps_working(qtbot, window, tiny_dataset, tmp_path, errors):
+    bad = tmp_path / "broken.fits"
+    bad.write_bytes(b"SIMPLE  = this is not FITS" * 10)
+    with qtbot.waitSignal(window.sigSettled, timeout=20000):
+        window.open_path(bad)
+    assert len(errors) == 1 and "broken.fits" in errors[0][1]
+    open_and_wait(qtbot, window, tiny_dataset)
+    key(qtbot, window, Qt.Key.Key_U)
+    assert window.session.state("star000").verdict is VerdictKind.UNSURE
+
+
+def test_real_error_dialog_is_non_modal(qtbot, tmp_path):
+    win = MainWindow(tmp_path / "userdata", reviewer="tester")
+    qtbot.addWidget(win)
+    box = mw.show_error_dialog(win, "title", "/x.fits: not a FITS file")
+    assert box.isVisible() and not box.isModal()
+    box.close()
+
+
+def test_window_renders_to_a_png_that_is_not_blank(qtbot, window, tiny_dataset, tmp_path):
+    open_and_wait(qtbot, window, tiny_dataset)
+    out = tmp_path / "shot.png"
+    assert save_screenshot(window, out)
+    image = QImage(str(out))
+    assert (image.width(), image.height()) == (1280, 800)
+    image = image.convertToFormat(QImage.Format.Format_Grayscale8)
+    pixels = np.frombuffer(image.constBits(), dtype=np.uint8, count=image.sizeInBytes()).astype(float)
+    assert pixels.std() > 20
