@@ -242,37 +242,69 @@ def spectrum_kind(hdul: fits.HDUList, path: str | os.PathLike = "") -> str:
     )
 
 
+def _ttypes(hdu) -> set[str]:
+    """Lower-cased column names from the header: cheap, unlike building astropy Column objects."""
+    return {str(hdu.header.get(f"TTYPE{i}", "")).lower() for i in range(1, hdu.header.get("TFIELDS", 0) + 1)}
+
+
 def _coadd_hdu(hdul: fits.HDUList):
     names = [h.name.upper() for h in hdul]
     candidates = [hdul["COADD"]] if "COADD" in names else hdul[1:2]
     for hdu in candidates:
-        if isinstance(hdu, fits.BinTableHDU) and {"loglam", "flux"} <= {c.lower() for c in hdu.columns.names}:
+        if isinstance(hdu, fits.BinTableHDU) and {"loglam", "flux"} <= _ttypes(hdu):
             return hdu
     return None
 
 
-def _col(table, name: str):
-    for c in table.columns.names:
-        if c.lower() == name:
-            return np.asarray(table.data[c])
-    return None
+_TFORM = re.compile(r"^\s*(\d*)([LBIJKAED])\s*$")
+_TFORM_DTYPE = {"L": "i1", "B": "u1", "I": ">i2", "J": ">i4", "K": ">i8", "E": ">f4", "D": ">f8"}
+
+
+def _columns(hdu, path: Path) -> dict[str, np.ndarray]:
+    """Lower-cased column name -> array of a binary table.
+
+    Plain tables (fixed-width numbers and text, no scaling) are read straight from the file with
+    numpy: astropy builds a Column object per column, which costs ~1 ms each, and an SDSS SPALL
+    row has hundreds of columns. Anything else goes through astropy.
+    """
+    head = hdu.header
+    fields = []
+    for i in range(1, head.get("TFIELDS", 0) + 1):
+        form = _TFORM.match(str(head.get(f"TFORM{i}", "")))
+        name = str(head.get(f"TTYPE{i}", f"col{i}")).strip()
+        if form is None or f"TSCAL{i}" in head or f"TZERO{i}" in head or any(name.lower() == f[0].lower() for f in fields):
+            fields = None
+            break
+        repeat, code = int(form.group(1) or 1), form.group(2)
+        fields.append((name, f"S{repeat}") if code == "A" else (name, _TFORM_DTYPE[code], (repeat,)) if repeat != 1 else (name, _TFORM_DTYPE[code]))
+    dtype = np.dtype(fields) if fields else None
+    info = hdu.fileinfo()
+    plain_file = info is not None and getattr(info["file"], "compression", "unknown") is None  # not .gz/.bz2
+    if dtype is not None and dtype.itemsize == head.get("NAXIS1") and plain_file:
+        arr = np.fromfile(path, dtype=dtype, count=head.get("NAXIS2", 0), offset=info["datLoc"])
+    else:
+        arr = hdu.data.view(np.ndarray)
+    return {n.lower(): arr[n] for n in arr.dtype.names}
+
+
+def _scalar(value):
+    value = value.item() if hasattr(value, "item") else value
+    return value.decode().strip() if isinstance(value, bytes) else value
 
 
 def _read_spec(hdul, path):
-    coadd = _coadd_hdu(hdul)
-    loglam, flux = _col(coadd, "loglam"), _col(coadd, "flux")
-    ivar, mask = _col(coadd, "ivar"), _col(coadd, "and_mask")
+    cols = _columns(_coadd_hdu(hdul), path)
     head = hdul[0].header
     meta = {"plate": head.get("PLATEID"), "mjd": head.get("MJD"), "fiber": head.get("FIBERID"),
             "ra": head.get("PLUG_RA"), "dec": head.get("PLUG_DEC")}
-    info = next((h for h in hdul[2:3] if isinstance(h, fits.BinTableHDU) and len(h.data)), None)
+    info = next((h for h in hdul[2:3] if isinstance(h, fits.BinTableHDU) and h.header.get("NAXIS2")), None)
     if info is not None:  # SPALL / SPECOBJ row
+        row = _columns(info, path)
         for key, col in (("plate", "plate"), ("mjd", "mjd"), ("fiber", "fiberid"), ("ra", "plug_ra"),
                          ("dec", "plug_dec"), ("z", "z"), ("specobjid", "specobjid"), ("class", "class")):
-            value = _col(info, col)
-            if value is not None:
-                meta[key] = value[0].item() if hasattr(value[0], "item") else value[0]
-    return loglam, flux, ivar, mask, [meta]
+            if col in row:
+                meta[key] = _scalar(row[col][0])
+    return cols["loglam"], cols["flux"], cols.get("ivar"), cols.get("and_mask"), [meta]
 
 
 def _coeff_loglam(head, npix: int, path) -> np.ndarray:
@@ -313,14 +345,14 @@ def _read_spplate(hdul, path):
     head = hdul[0].header
     ivar = _image_hdu(hdul, ("IVAR", "INVVAR"), 1, data.shape)
     mask = _image_hdu(hdul, ("ANDMASK",), 2, data.shape)
-    plug = next((h for h in hdul[1:] if isinstance(h, fits.BinTableHDU) and len(h.data) == data.shape[0]
-                 and _col(h, "ra") is not None), None)
+    plug = next((h for h in hdul[1:] if isinstance(h, fits.BinTableHDU) and h.header.get("NAXIS2") == data.shape[0]
+                 and {"ra", "dec"} <= _ttypes(h)), None)
     fibers = np.arange(1, data.shape[0] + 1)
     ra = dec = [None] * data.shape[0]
     if plug is not None:
-        ra, dec = _col(plug, "ra").tolist(), _col(plug, "dec").tolist()
-        if _col(plug, "fiberid") is not None:
-            fibers = _col(plug, "fiberid")
+        cols = _columns(plug, path)
+        ra, dec = cols["ra"].tolist(), cols["dec"].tolist()
+        fibers = cols.get("fiberid", fibers)
     plate, mjd = head.get("PLATEID"), head.get("MJD")
     metas = [{"plate": plate, "mjd": mjd, "fiber": int(f), "ra": r, "dec": d} for f, r, d in zip(fibers, ra, dec)]
     return _coeff_loglam(head, data.shape[1], path), data, ivar, mask, metas

@@ -131,3 +131,24 @@ def test_read_many_skips_bad_files_and_reports_progress(tmp_path):
     assert batch.ids == ["266-51602-3"]
     assert batch.rejected[0][0] == str(junk) and "FITS" in batch.rejected[0][1]
     assert [e.done for e in events] == [1, 2] and events[-1].metrics == {"accepted": 1, "rejected": 1}
+
+
+def test_spall_columns_read_directly_match_astropy_and_gzip_works(tmp_path):
+    import gzip
+
+    ll = _sdss_loglam()
+    path = write_spec(tmp_path / "spec.fits", ll, smooth_flux(ll), np.ones(N_FILE))
+    with fits.open(path) as hdul:  # add a text and an array column, as real SPALL rows have
+        cols = hdul["SPALL"].columns + fits.ColDefs(
+            [fits.Column("CLASS", "6A", array=["STAR"]), fits.Column("SPECOBJID", "K", array=[299489952322985984]),
+             fits.Column("MAG", "5E", array=[[19.0, 17.5, 17.4, 17.4, 17.5]])]
+        )
+        hdul["SPALL"] = fits.BinTableHDU.from_columns(cols, name="SPALL")
+        hdul.writeto(path, overwrite=True)
+    meta = read_spectra(path).spectra[0].meta
+    assert meta["class"] == "STAR" and meta["specobjid"] == 299489952322985984 and meta["plate"] == 266
+    gz = tmp_path / "spec.fits.gz"
+    gz.write_bytes(gzip.compress(path.read_bytes()))
+    s = read_spectra(gz).spectra[0]
+    assert s.meta["class"] == "STAR"
+    np.testing.assert_array_equal(s.flux, read_spectra(path).spectra[0].flux)
