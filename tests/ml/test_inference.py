@@ -1,0 +1,96 @@
+import numpy as np
+import pytest
+import torch
+
+from bhb_viewer.core.grid import NPIX
+from bhb_viewer.core.progress import Cancelled, CancelToken
+from bhb_viewer.ml.checkpoint import save_checkpoint
+from bhb_viewer.ml.inference import Predictor
+from bhb_viewer.ml.models import build_model
+from bhb_viewer.ml.preprocess import Preprocessor
+
+torch.set_num_threads(1)
+
+
+def _raw(n, seed=0):
+    rng = np.random.default_rng(seed)
+    flux = rng.normal(50, 5, size=(n, NPIX)).astype(np.float32)
+    ivar = np.ones_like(flux)
+    ivar[:, 1000:1010] = 0
+    cubes = rng.lognormal(0, 1, size=(n, 5, 64, 64)).astype(np.float32)
+    return flux, ivar, cubes
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ckpt")
+    torch.manual_seed(0)
+    model = build_model("batmm", "tiny", n_layers=2)
+    save_checkpoint(path, model, {"preprocess": Preprocessor(np.full(5, 0.3), np.full(5, 0.1)).to_config()})
+    return path
+
+
+def test_predict_yields_batches_matching_the_model(checkpoint):
+    flux, ivar, cubes = _raw(7)
+    predictor = Predictor(checkpoint, device="cpu")
+    assert predictor.model_name == "batmm" and predictor.model_version.startswith("batmm-tiny@")
+    events = []
+    batches = list(predictor.predict(flux, ivar, cubes, batch_size=3, progress=events.append))
+    assert [(b.start, b.stop) for b in batches] == [(0, 3), (3, 6), (6, 7)]
+    p = np.concatenate([b.p_bhb for b in batches])
+    assert p.shape == (7,) and ((p > 0) & (p < 1)).all()
+    assert batches[0].saliency is None  # explanations only when asked
+    assert [e.done for e in events] == [0, 3, 6, 7] and events[-1].total == 7
+    pre = predictor.preprocessor
+    with torch.no_grad():
+        logits = predictor.model(torch.from_numpy(pre.spectra(flux, ivar)), torch.from_numpy(pre.images(cubes)))["logits"]
+    np.testing.assert_allclose(p, torch.softmax(logits, 1)[:, 1].numpy(), rtol=1e-5)
+
+
+def test_cancel_stops_between_batches(checkpoint):
+    flux, ivar, cubes = _raw(6)
+    cancel = CancelToken()
+    gen = Predictor(checkpoint, device="cpu").predict(flux, ivar, cubes, batch_size=2, cancel=cancel)
+    assert len(next(gen).p_bhb) == 2
+    cancel.cancel()
+    with pytest.raises(Cancelled):
+        next(gen)
+
+
+def test_explanations_have_the_documented_shapes(checkpoint):
+    flux, ivar, cubes = _raw(3)
+    predictor = Predictor(checkpoint, device="cpu")
+    (b,) = list(predictor.predict(flux, ivar, cubes, batch_size=4, explain=True))
+    heads, k_s = predictor.model.arch.n_heads, predictor.model.arch.k_s
+    assert b.segment_weights.shape == (3, 7) and b.band_weights.shape == (3, 5)
+    np.testing.assert_allclose(b.segment_weights.sum(1), 1, rtol=1e-5)
+    np.testing.assert_allclose(b.band_weights.sum(1), 1, rtol=1e-5)
+    assert b.cross_attention.shape == (3, 2, heads, 16, k_s)
+    assert b.cls_attention.shape == (3, 2, heads, 1 + 16 + k_s)
+    assert b.image_grid == (4, 4)
+    assert b.saliency.shape == (3, NPIX) and b.attention_map.shape == (3, 64, 64)
+    np.testing.assert_allclose(b.saliency.max(1), 1, rtol=1e-6)
+    np.testing.assert_allclose(b.attention_map.max(axis=(1, 2)), 1, rtol=1e-6)
+    assert (b.saliency >= 0).all() and b.saliency[:, NPIX - 1].max() == 0  # the dropped last pixel
+    scored = next(predictor.predict(flux, ivar, cubes)).p_bhb
+    np.testing.assert_allclose(b.p_bhb, scored, rtol=1e-5)
+
+
+def test_explain_one_is_the_batch_result_for_that_star(checkpoint):
+    flux, ivar, cubes = _raw(2)
+    predictor = Predictor(checkpoint, device="cpu")
+    one = predictor.explain_one(flux[1], ivar[1], cubes[1])
+    (b,) = list(predictor.predict(flux, ivar, cubes, explain=True))
+    assert one.p_bhb == pytest.approx(float(b.p_bhb[1]), rel=1e-5)
+    np.testing.assert_allclose(one.saliency, b.saliency[1], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(one.attention_map, b.attention_map[1], rtol=1e-4, atol=1e-6)
+    assert one.segment_weights.shape == (7,) and one.model_name == "batmm"
+
+
+def test_spectrum_only_model_needs_no_cutouts(tmp_path):
+    save_checkpoint(tmp_path, build_model("spectrum_vgg1d_sa", "tiny"),
+                    {"preprocess": Preprocessor(np.zeros(5), np.ones(5)).to_config()})
+    flux, ivar, _ = _raw(2)
+    one = Predictor(tmp_path, device="cpu").explain_one(flux[0], ivar[0], None)
+    assert one.attention_map is None and one.band_weights is None
+    assert one.saliency.shape == (NPIX,) and one.segment_weights.shape == (7,)
