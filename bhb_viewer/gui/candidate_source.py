@@ -16,9 +16,13 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
+from bhb_viewer.commands.inspect import detect_kind
 from bhb_viewer.core.candidates import read_candidates
-from bhb_viewer.core.dataset import is_dataset, open_dataset
+from bhb_viewer.core.cutouts import cube_from_files, read_cube
+from bhb_viewer.core.dataset import open_dataset
 from bhb_viewer.core.errors import BadInputError
+from bhb_viewer.core.grid import BANDS, CUTOUT_SIZE
+from bhb_viewer.core.spectra import read_spectra
 
 SESSION_SUFFIX = ".session.sqlite"
 DEMO_DATASET = Path("resources") / "demo"
@@ -78,18 +82,52 @@ def _mean_rows(arr: np.ndarray, rows: np.ndarray, chunk: int = 2048) -> np.ndarr
     return (total / len(rows)).astype(np.float32)
 
 
+def file_kind(path: str | os.PathLike) -> str:
+    """'dataset', 'catalog', 'spectra', 'cube' or 'image' (the same sniffing as ``bhb inspect``)."""
+    return detect_kind(Path(path))
+
+
 def open_source(path: str | os.PathLike) -> CandidateSource:
-    """Open a data-set directory, a catalog file or a spectrum file; BadInputError says what went wrong."""
+    """Open a data set, a catalog or an SDSS spectrum file as a candidate list; BadInputError says why not."""
     path = Path(path)
-    if not path.exists():
-        raise BadInputError(path, "no such file or directory")
-    if path.is_dir():
-        if not is_dataset(path):
-            raise BadInputError(path, "a directory must be a data set (catalog.ecsv, spectra.npy, ivar.npy, cutouts.npy, manifest.json)")
+    kind = file_kind(path)
+    if kind == "dataset":
         ds = open_dataset(path)
         return CandidateSource(ds.catalog, path, path / "catalog.ecsv", ds.spectra, ds.ivar, ds.cutouts, ds.labels)
-    catalog = read_candidates(path)
-    return CandidateSource(catalog, path, path)
+    if kind == "spectra":
+        return _spectra_source(path)
+    if kind in ("cube", "image"):
+        raise BadInputError(path, "a cutout file is not a candidate list: open a catalog first, then drop it on the window")
+    return CandidateSource(read_candidates(path), path, path)
+
+
+def _spectra_source(path: Path) -> CandidateSource:
+    """The spectra of one SDSS file as candidates (id, position from the file), rejected ones named."""
+    batch = read_spectra(path)
+    if not len(batch):
+        reasons = "; ".join(f"{name}: {why}" for name, why in batch.rejected[:3])
+        raise BadInputError(path, f"no spectrum covers the grid window ({reasons})")
+    flux, ivar = batch.stack()
+    catalog = Table({
+        "id": batch.ids,
+        "ra": [float(s.meta.get("ra") or np.nan) for s in batch.spectra],
+        "dec": [float(s.meta.get("dec") or np.nan) for s in batch.spectra],
+    })
+    catalog.meta["rejected"] = [f"{name}: {why}" for name, why in batch.rejected]
+    return CandidateSource(catalog, path, path, flux, ivar)
+
+
+def cube_from_band_files(paths: list[Path], ra: float, dec: float, size: int = CUTOUT_SIZE) -> np.ndarray:
+    """A u,g,r,i,z cube centred on (ra, dec) from one stamp or frame per band (band from the name)."""
+    return cube_from_files(paths, ra, dec, size).data
+
+
+def read_cutout(path: str | os.PathLike) -> np.ndarray:
+    """A u,g,r,i,z cube from a cube file, in band order, for one candidate (masked pixels are 0)."""
+    cube = read_cube(path)
+    if set(BANDS) - set(cube.bands):
+        raise BadInputError(path, f"cube has bands {','.join(cube.bands)}; the viewer needs {','.join(BANDS)}")
+    return np.stack([cube.data[cube.bands.index(b)] for b in BANDS]).astype(np.float32)
 
 
 def find_resource(relative: Path) -> Path:

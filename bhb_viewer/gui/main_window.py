@@ -42,7 +42,14 @@ from bhb_viewer.core.balmer import passes_cuts
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.progress import ProgressEvent
 from bhb_viewer.core.verdicts import CatalogRef, Session, VerdictKind, agreement, model_call
-from bhb_viewer.gui.candidate_source import CandidateSource, demo_paths, session_path_for
+from bhb_viewer.gui.candidate_source import (
+    CandidateSource,
+    cube_from_band_files,
+    demo_paths,
+    file_kind,
+    read_cutout,
+    session_path_for,
+)
 from bhb_viewer.gui.tasks import (
     ClassicalBatch,
     Detail,
@@ -373,12 +380,58 @@ class MainWindow(QMainWindow):
                 self.recent_list.addItem(item)
 
     def _open_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Open a catalog, spectrum file or session", "",
-            "Catalogs and sessions (*.csv *.ecsv *.fits *.fit *.xml *.vot *.dat *.sqlite);;All files (*)",
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Open a catalog, data set, spectrum file, cutout files or session", "",
+            "Catalogs, spectra, cutouts, sessions (*.csv *.ecsv *.fits *.fit *.fts *.xml *.vot *.dat *.sqlite);;All files (*)",
         )
-        if path:
-            self.open_path(Path(path))
+        self.open_files([Path(p) for p in paths])
+
+    def open_files(self, paths: list[Path]) -> None:
+        """Files from the File menu or a drop: a candidate list (catalog, data set, spectra, session)
+        opens; a cutout cube or per-band images become the cutouts of the candidate on show."""
+        band_images, lists = [], []
+        for path in paths:
+            if path.name.endswith(".sqlite"):
+                lists.append(path)
+                continue
+            try:
+                kind = file_kind(path)
+            except BadInputError as exc:
+                self.show_error("Cannot open the file", str(exc))
+                continue
+            if kind == "cube":
+                self._attach_cutout(lambda p=path: read_cutout(p), path.name)
+            elif kind == "image":
+                band_images.append(path)
+            else:
+                lists.append(path)
+        if band_images:
+            self._attach_cutout(lambda: cube_from_band_files(band_images, *self._position()), f"{len(band_images)} band images")
+        if lists:
+            self.open_path(lists[0])
+            if len(lists) > 1:
+                self.show_error("One list at a time", f"opened {lists[0].name}; not opened: {', '.join(p.name for p in lists[1:])}")
+
+    def _position(self) -> tuple[float, float]:
+        row = self.table.current_source_row()
+        return float(self.model.column("ra")[row]), float(self.model.column("dec")[row])
+
+    def _attach_cutout(self, make_cube, what: str) -> None:
+        """Give the candidate on show the cube ``make_cube()`` builds (its explanation is redone)."""
+        current = self._current()
+        if current is None:
+            self.show_error("No candidate to attach cutouts to", f"open a candidate list first, then drop {what} on it")
+            return
+        try:
+            cube = make_cube()
+        except BadInputError as exc:
+            self.show_error("Cannot use the cutouts", str(exc))
+            return
+        row = current[0]
+        self.source.extra_cubes[row] = cube
+        self._explain.pop(row, None)
+        self._show_row(row)
+        self.saved_label.setText(f"cutouts from {what} shown for {current[1]}")
 
     def _choose_model(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Choose a model checkpoint directory")
@@ -390,9 +443,7 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:
-        for url in event.mimeData().urls():
-            if url.isLocalFile():
-                self.open_path(Path(url.toLocalFile()))
+        self.open_files([Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()])
         event.acceptProposedAction()
 
     # -- background results ------------------------------------------------------------------
@@ -489,7 +540,7 @@ class MainWindow(QMainWindow):
         self._apply_overlays(row)
         self._show_verdict_state(row)
         need_balmer = spectrum is not None and row not in self._balmer
-        need_explain = self.holder is not None and source.scorable and row not in self._explain
+        need_explain = self.holder is not None and spectrum is not None and cube is not None and row not in self._explain
         if need_balmer or need_explain:
             self.runner.submit("detail", detail_task(row, source, self.holder, need_balmer, need_explain),
                                on_batch=self._on_detail)

@@ -153,3 +153,21 @@ def test_window_renders_to_a_png_that_is_not_blank(qtbot, window, tiny_dataset, 
     image = image.convertToFormat(QImage.Format.Format_Grayscale8)
     pixels = np.frombuffer(image.constBits(), dtype=np.uint8, count=image.sizeInBytes()).astype(float)
     assert pixels.std() > 20
+
+
+def test_spectrum_file_opens_as_a_list_and_band_images_attach(qtbot, window, shared_data, tmp_path, errors):
+    open_and_wait(qtbot, window, shared_data / "real" / "spPlate-4055-55359-0020.fits")
+    assert window.model.rowCount() == 20
+    assert window.source.spectra.shape == (20, 3522) and window.source.cutouts is None
+    # a one-star catalog at the stamps' star, then the five band stamps dropped on it
+    from astropy.table import Table
+
+    cat = tmp_path / "one.csv"
+    Table({"id": ["stampstar"], "ra": [164.4311], "dec": [39.0359]}).write(cat)
+    open_and_wait(qtbot, window, cat)
+    stamps = sorted((shared_data / "real").glob("stamp-*.fits"))
+    window.open_files(stamps)
+    assert errors == []
+    cube = window.source.cube(0)
+    assert cube.shape == (5, 64, 64) and np.isfinite(cube).all()
+    assert cube[:, 28:36, 28:36].sum() > cube[:, :8, :8].sum()  # the star is in the middle

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from astropy.table import Table
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QColor, QKeyEvent
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from bhb_viewer.core.verdicts import VerdictKind, disagrees
@@ -293,9 +293,9 @@ class CandidateTableModel(QAbstractTableModel):
 
 
 class CandidateTableView(QTableView):
-    """A table view that leaves letter keys to the window's verdict shortcuts.
+    """A read-only, row-selecting table view that leaves letter keys to the window's verdict shortcuts.
 
-    QTableView's type-ahead search would swallow B, S, A, ...; Enter would start editing.
+    (QTableView's type-ahead search would jump rows on keys that are not shortcuts.)
     """
 
     sigCurrentSourceRow = Signal(int)
@@ -338,9 +338,3 @@ class CandidateTableView(QTableView):
 
     def keyboardSearch(self, search: str) -> None:
         """Type-ahead search is off: letters are verdict keys."""
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) or (event.text() and event.text().isalpha()):
-            event.ignore()  # let the window's shortcuts and handlers see it
-            return
-        super().keyPressEvent(event)
