@@ -87,10 +87,10 @@ class CutoutPanel(QWidget):
         layout = self.images.ci
         titles = (*BANDS, COMPOSITE_TITLE)
         self.views = [_ImageView(layout, i // COLUMNS, i % COLUMNS, t) for i, t in enumerate(titles)]
-        first = self.views[0].view
-        for v in self.views[1:]:
-            v.view.setXLink(first)
-            v.view.setYLink(first)
+        # pyqtgraph's axis links line views up by screen position (made for stacked plots); side-by-
+        # side images need the same range in each, so a reviewer's zoom or pan is copied instead.
+        for v in self.views:
+            v.view.sigRangeChangedManually.connect(lambda _mouse, source=v.view: self._follow(source))
         self.band_views = self.views[: len(BANDS)]
         self.composite_view = self.views[-1]
 
@@ -237,7 +237,17 @@ class CutoutPanel(QWidget):
         size = self._cube.shape[-1]
         half = size / (2 * ZOOMS[self.zoom_choice.currentIndex()])
         centre = size / 2
-        self.views[0].view.setRange(xRange=(centre - half, centre + half), yRange=(centre - half, centre + half), padding=0)
+        span = (centre - half, centre + half)
+        self._set_range(span, span)
+
+    def _follow(self, source: pg.ViewBox) -> None:
+        x_range, y_range = source.viewRange()
+        self._set_range(x_range, y_range, skip=source)
+
+    def _set_range(self, x_range, y_range, skip: pg.ViewBox | None = None) -> None:
+        for v in self.views:
+            if v.view is not skip:
+                v.view.setRange(xRange=x_range, yRange=y_range, padding=0)
 
     def _reset_zoom(self) -> None:
         if self.zoom_choice.currentIndex() == 0:

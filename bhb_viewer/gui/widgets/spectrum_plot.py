@@ -120,7 +120,7 @@ class SpectrumPlot(QWidget):
         regions = []
         for j in range(grid.N_SEGMENTS):
             region = pg.LinearRegionItem(
-                values=(edges[j], edges[j + 1]), movable=False, pen=pg.mkPen(None), brush=pg.mkBrush(None)
+                values=(edges[j], edges[j + 1]), movable=False, pen=pg.mkPen(None), brush=pg.mkBrush(*SEGMENT_RGB, 0)
             )
             region.setZValue(-10)
             region.hide()
@@ -212,7 +212,7 @@ class SpectrumPlot(QWidget):
         """Shade the 7 model segments with opacity proportional to their weight (None: no shading)."""
         if weights is None:
             for region in self.segment_regions:
-                region.setBrush(pg.mkBrush(None))
+                region.setBrush(pg.mkBrush(*SEGMENT_RGB, 0))
                 region.setToolTip("")
                 region.update()
             return
