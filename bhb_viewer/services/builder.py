@@ -1,0 +1,171 @@
+"""The paper's training set from SDSS: labelled catalogs in, spectra and cutouts fetched, a data set out.
+
+``bhb dataset build --positives xue2011 --negatives bss`` runs :func:`build_from_sdss`:
+positives are the Xue et al. (2011) BHBs, negatives the blue-straggler list's SDSS rows (those
+with plate/mjd/fiber or a decodable specobjid) minus any within 2″ of a positive (the list is
+noisy: 51 such rows). Every star's spectrum and 5-band cube come through :class:`SDSSService`
+(cache, offline mode, retry); a star that fails is skipped with its reason in the manifest's
+rejection log, while a machine without network stops the build at the first star.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from astropy.table import MaskedColumn, Row, Table
+
+from bhb_viewer.core.build import BuildReport, assemble, pick_spectrum, row_pmf
+from bhb_viewer.core.candidates import find_near, read_candidates
+from bhb_viewer.core.dataset import LABEL_BHB, LABEL_NON_BHB
+from bhb_viewer.core.errors import BadInputError
+from bhb_viewer.core.grid import CUTOUT_SIZE
+from bhb_viewer.core.progress import CancelToken, ProgressCallback, no_progress
+from bhb_viewer.core.spectra import read_spectra
+from bhb_viewer.services.sdss import NetworkUnavailable, SDSSError, SDSSService, decode_specobjid
+
+CATALOG_ALIASES = {
+    "xue2011": "xue2011_bhb.dat",  # Xue et al. 2011, 4,985 SDSS DR8 BHBs (CDS table + ReadMe)
+    "bss": "bss_candidates.csv",  # blue stragglers, 3,183 SDSS + 551 LAMOST rows
+    "barbosa2022": "barbosa2022_bhb.csv",  # Barbosa et al. 2022 SEGUE BHBs, positions only
+}
+CATALOG_DIR_ENV = "BHB_VIEWER_CATALOGS"
+CROSSMATCH_ARCSEC = 2.0
+KEEP_COLUMNS = ("g", "u_g", "g_r")
+
+
+def catalog_dirs() -> list[Path]:
+    """Where catalog aliases are looked up: $BHB_VIEWER_CATALOGS, then the project's shared data folder."""
+    dirs = [Path(os.environ[CATALOG_DIR_ENV])] if os.environ.get(CATALOG_DIR_ENV) else []
+    return dirs + [Path(__file__).resolve().parents[3] / "shared" / "data" / "catalogs", Path.cwd() / "catalogs"]
+
+
+def resolve_catalog(name: str | os.PathLike, folder: str | os.PathLike | None = None) -> Path:
+    """An alias (xue2011, bss, barbosa2022) to its file, or a path as given."""
+    if str(name) not in CATALOG_ALIASES:
+        return Path(name)
+    dirs = [Path(folder)] if folder else catalog_dirs()
+    for d in dirs:
+        if (d / CATALOG_ALIASES[str(name)]).is_file():
+            return d / CATALOG_ALIASES[str(name)]
+    searched = ", ".join(str(d) for d in dirs)
+    raise BadInputError(CATALOG_ALIASES[str(name)], f"catalog {name!r} not found in {searched}; give its path or set ${CATALOG_DIR_ENV}")
+
+
+def has_sdss_spectrum_id(table: Table) -> np.ndarray:
+    """Rows that name an SDSS spectrum: plate/mjd/fiber, or a specobjid that decodes to them."""
+    ok = np.zeros(len(table), bool)
+    if all(c in table.colnames for c in ("plate", "mjd", "fiber")):
+        ok |= ~(np.ma.getmaskarray(table["plate"]) | np.ma.getmaskarray(table["mjd"]) | np.ma.getmaskarray(table["fiber"]))
+    if "specobjid" in table.colnames:
+        for i in np.flatnonzero(~ok & ~np.ma.getmaskarray(table["specobjid"])):
+            try:
+                decode_specobjid(table["specobjid"][i])
+                ok[i] = True
+            except ValueError:
+                pass
+    return ok
+
+
+def paper_stars(positives: Table, negatives: Table, radius_arcsec: float = CROSSMATCH_ARCSEC,
+                limit: int | None = None) -> tuple[Table, dict[str, Any]]:
+    """One labelled table: all positives, then the negatives with an SDSS spectrum and no positive within the radius.
+
+    ``limit`` keeps the first N of each class (a quick trial build). Returns the table and the
+    selection figures recorded in the manifest.
+    """
+    sdss = has_sdss_spectrum_id(negatives)
+    near = find_near(negatives, positives, radius_arcsec)
+    kept_neg = negatives[sdss & ~near]
+    pos = positives if limit is None else positives[:limit]
+    kept_neg = kept_neg if limit is None else kept_neg[:limit]
+    stats = {
+        "n_positives": len(positives),
+        "n_negatives_input": len(negatives),
+        "n_negatives_not_sdss": int(np.sum(~sdss)),
+        "n_negatives_near_positive": int(np.sum(sdss & near)),
+        "negatives_near_positive": [str(i) for i in negatives["id"][sdss & near]],
+        "crossmatch_radius_arcsec": radius_arcsec,
+        "n_negatives_kept": len(kept_neg),
+        "limit_per_class": limit,
+    }
+    table = _stack([(pos, LABEL_BHB), (kept_neg, LABEL_NON_BHB)])
+    return table, stats
+
+
+def _stack(parts: list[tuple[Table, int]]) -> Table:
+    """Canonical columns only, so catalogs with different extras stack; masked where a catalog lacks one."""
+    names = ["id", "ra", "dec", "plate", "mjd", "fiber", "specobjid", *KEEP_COLUMNS]
+    out = Table()
+    for name in names:
+        chunks, masks = [], []
+        present = [t for t, _ in parts if name in t.colnames]
+        if not present:
+            continue
+        dtype = np.result_type(*[t[name].dtype for t in present])  # widest id string wins
+        for t, _ in parts:
+            if name in t.colnames:
+                chunks.append(np.ma.filled(np.ma.asarray(t[name]), 0).astype(dtype))
+                masks.append(np.ma.getmaskarray(t[name]))
+            else:
+                chunks.append(np.zeros(len(t), dtype))
+                masks.append(np.ones(len(t), bool))
+        mask = np.concatenate(masks)
+        out[name] = MaskedColumn(np.concatenate(chunks), mask=mask) if mask.any() else np.concatenate(chunks)
+    out["label"] = np.concatenate([np.full(len(t), label, np.int64) for t, label in parts])
+    return out
+
+
+def build_from_sdss(
+    out: str | os.PathLike,
+    positives: str | os.PathLike = "xue2011",
+    negatives: str | os.PathLike = "bss",
+    *,
+    service: SDSSService | None = None,
+    catalog_dir: str | os.PathLike | None = None,
+    radius_arcsec: float = CROSSMATCH_ARCSEC,
+    limit: int | None = None,
+    size: int = CUTOUT_SIZE,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+) -> BuildReport:
+    """Fetch every selected star's spectrum and cube through ``service`` and write the data set."""
+    service = service or SDSSService()
+    pos_path, neg_path = resolve_catalog(positives, catalog_dir), resolve_catalog(negatives, catalog_dir)
+    stars, stats = paper_stars(read_candidates(pos_path), read_candidates(neg_path), radius_arcsec, limit)
+    if not service.offline:
+        service.ensure_online()  # no network: one clear error now, not one per star
+
+    def load(row: Row) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        try:
+            spectrum = _spectrum(service, row)
+            cube = service.cube(float(row["ra"]), float(row["dec"]), size)
+        except NetworkUnavailable:
+            raise
+        except SDSSError as exc:
+            raise BadInputError(str(row["id"]), str(exc)) from exc
+        return spectrum.flux, spectrum.ivar, cube.data
+
+    provenance = {
+        "builder": "sdss",
+        "positives": str(pos_path),
+        "negatives": str(neg_path),
+        "data_release": service.data_release,
+        "offline": service.offline,
+        **stats,
+    }
+    return assemble(out, stars, load, provenance=provenance, size=size, progress=progress, cancel=cancel, stage="sdss")
+
+
+def _spectrum(service: SDSSService, row: Row):
+    """The row's spectrum by plate/mjd/fiber, else specobjid, else position."""
+    pmf = row_pmf(row)
+    if pmf is not None:
+        path = service.spectrum_file(*pmf)
+    elif "specobjid" in row.colnames and not np.ma.is_masked(row["specobjid"]):
+        path = service.spectrum_file_by_specobjid(int(row["specobjid"]))
+    else:
+        path = service.spectrum_file_at(float(row["ra"]), float(row["dec"]))
+    return pick_spectrum(read_spectra(path), path, pmf)

@@ -1,0 +1,159 @@
+"""The SDSS data-set builder against a replaced request layer, and its star selection on the real catalogs."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))  # the shared synthetic-file writers
+from sdss_files import SDSS_LOGLAM0, gaussian_star, smooth_flux, stamp_wcs, write_spec  # noqa: E402
+
+from bhb_viewer.core.candidates import read_candidates  # noqa: E402
+from bhb_viewer.core.dataset import open_dataset  # noqa: E402
+from bhb_viewer.core.errors import BadInputError  # noqa: E402
+from bhb_viewer.core.progress import CancelToken, Cancelled  # noqa: E402
+from bhb_viewer.services.builder import build_from_sdss, paper_stars, resolve_catalog  # noqa: E402
+from bhb_viewer.services.sdss import NetworkUnavailable, SDSSService  # noqa: E402
+
+SIZE = 16
+LOGLAM = SDSS_LOGLAM0 + 1e-4 * np.arange(3900)
+ARCSEC = 1 / 3600
+
+
+class FakeSDSS:
+    """Serves a spectrum for any plate except 999 and frames with a star at the requested position."""
+
+    def __init__(self, tmp_path: Path):
+        self.tmp = tmp_path / "served"
+        self.tmp.mkdir(parents=True)
+        self.calls: list[tuple[str, dict]] = []
+
+    def __call__(self, kind: str, **p):
+        self.calls.append((kind, p))
+        if kind == "spectrum":
+            if p["plate"] == 999:
+                return []
+            path = write_spec(self.tmp / "spec.fits", LOGLAM, smooth_flux(LOGLAM, p["fiber"]) + p["fiber"], np.ones(LOGLAM.size),
+                              plate=p["plate"], mjd=p["mjd"], fiber=p["fiber"])
+            return [fits.open(path, memmap=False, lazy_load_hdus=False)]
+        wcs = stamp_wcs(p["ra"], p["dec"], 40)
+        x, y = wcs.world_to_pixel_values(p["ra"], p["dec"])
+        header = wcs.to_header()
+        header.update(FILTER=p["band"], RUN=1, CAMCOL=1, FIELD=1)
+        return [fits.HDUList([fits.PrimaryHDU(gaussian_star((40, 40), x, y).astype("f4"), header)])]
+
+
+@pytest.fixture
+def catalogs(tmp_path):
+    """3 BHBs; 6 blue stragglers: one 1″ from a BHB, one LAMOST, one unknown to SDSS, one by specobjid only."""
+    folder = tmp_path / "catalogs"
+    folder.mkdir()
+    Table({"plate": [300, 300, 301], "mjd": [51600, 51600, 51601], "fiber": [1, 2, 3],
+           "ra": [10.0, 10.1, 10.2], "dec": [5.0, 5.0, 5.0], "g": [16.0, 17.0, 18.0]}).write(folder / "bhb.csv")
+    specobjid = (740 << 50) | (101 << 38) | ((52263 - 50000) << 24)
+    Table({"FileName": ["spec-0400-51700-0010", "spec-0400-51700-0011", "spec-56982-HD0_sp04-010",
+                        "spec-0999-51700-0012", "", "spec-0401-51701-0013"],
+           "specObjID": [1, 2, 269504010, 3, specobjid, 4],
+           "ra": [20.0, 10.0 + 1 * ARCSEC, 30.0, 40.0, 50.0, 60.0], "dec": [1.0, 5.0, 2.0, 3.0, 4.0, 5.0],
+           "label": ["BSS"] * 6}).write(folder / "bss.csv")
+    return folder
+
+
+def service(tmp_path, fetch=None, **kwargs) -> SDSSService:
+    svc = SDSSService(tmp_path / "cache", sleep=lambda s: None, **kwargs)
+    svc._online = True
+    if fetch is not None:
+        svc._fetch = fetch
+    return svc
+
+
+def test_build_fetches_rejects_with_reasons_and_rebuilds_offline_from_cache(tmp_path, catalogs):
+    fetch = FakeSDSS(tmp_path)
+    events = []
+    report = build_from_sdss(tmp_path / "ds", catalogs / "bhb.csv", catalogs / "bss.csv", service=service(tmp_path, fetch),
+                             size=SIZE, progress=events.append)
+    # 3 BHBs + 4 SDSS stragglers left after the cross-match; plate 999 is unknown to SDSS
+    assert (report.count, report.n_bhb, report.n_non_bhb) == (6, 3, 3)
+    assert report.rejected == [("999-51700-12", "999-51700-12: SDSS DR17 has no spectrum spec-0999-51700-0012")]
+    assert events[-1].done == events[-1].total == 7 and events[-1].stage == "sdss"
+
+    ds = open_dataset(tmp_path / "ds")
+    assert list(ds.catalog["id"]) == ["300-51600-1", "300-51600-2", "301-51601-3", "400-51700-10", "833193731698982912", "401-51701-13"]
+    assert ds.labels.tolist() == [1, 1, 1, 0, 0, 0]
+    offset = int(round((3.6021 - SDSS_LOGLAM0) / 1e-4))
+    np.testing.assert_allclose(ds.spectra[2], (smooth_flux(LOGLAM, 3) + 3)[offset:offset + 3522].astype("f4"), rtol=1e-6)
+    assert ds.cutouts.shape == (6, 5, SIZE, SIZE)
+    assert np.unravel_index(np.argmax(ds.cutouts[0, 2]), (SIZE, SIZE)) in {(7, 7), (7, 8), (8, 7), (8, 8)}
+    prov = ds.manifest["provenance"]
+    assert prov["builder"] == "sdss" and prov["n_negatives_near_positive"] == 1 and prov["n_negatives_not_sdss"] == 1
+    assert prov["negatives_near_positive"] == ["400-51700-11"]
+    assert prov["rejected"] == [{"id": "999-51700-12", "reason": report.rejected[0][1]}]
+    assert sum(kind == "spectrum" for kind, _ in fetch.calls) == 7 and sum(kind == "frames" for kind, _ in fetch.calls) == 6 * 5
+
+    never = FakeSDSS(tmp_path / "never")
+    offline = service(tmp_path, never, offline=True)
+    again = build_from_sdss(tmp_path / "ds2", catalogs / "bhb.csv", catalogs / "bss.csv", service=offline, size=SIZE)
+    assert again.count == 6 and never.calls == []
+    assert "not in the cache" in again.rejected[0][1]
+    assert open_dataset(tmp_path / "ds2").manifest["sha256"] == ds.manifest["sha256"]
+
+
+def test_no_network_stops_the_build_at_once_and_writes_nothing(tmp_path, catalogs, monkeypatch):
+    def no_dns(*args, **kwargs):
+        raise socket.gaierror(-2, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    start = time.perf_counter()
+    with pytest.raises(NetworkUnavailable, match="cannot reach SDSS"):
+        build_from_sdss(tmp_path / "ds", catalogs / "bhb.csv", catalogs / "bss.csv", service=SDSSService(tmp_path / "cache"))
+    assert time.perf_counter() - start < 1.0
+    assert not (tmp_path / "ds").exists()
+
+
+def test_offline_with_an_empty_cache_is_one_clear_error(tmp_path, catalogs):
+    with pytest.raises(BadInputError, match=r"no usable star: all 7 were rejected .*not in the cache .*offline"):
+        build_from_sdss(tmp_path / "ds", catalogs / "bhb.csv", catalogs / "bss.csv", service=service(tmp_path, offline=True))
+
+
+def test_cancel_stops_between_stars(tmp_path, catalogs):
+    token = CancelToken()
+    fetch = FakeSDSS(tmp_path)
+
+    def cancel_after_first(event):
+        token.cancel()
+
+    with pytest.raises(Cancelled):
+        build_from_sdss(tmp_path / "ds", catalogs / "bhb.csv", catalogs / "bss.csv", service=service(tmp_path, fetch),
+                        size=SIZE, progress=cancel_after_first, cancel=token)
+    assert sum(kind == "spectrum" for kind, _ in fetch.calls) == 1
+    assert not (tmp_path / "ds" / "manifest.json").exists()
+
+
+def test_aliases_name_the_shipped_catalogs(shared_data, tmp_path, monkeypatch):
+    folder = shared_data / "catalogs"
+    assert resolve_catalog("xue2011", folder) == folder / "xue2011_bhb.dat"
+    assert resolve_catalog("bss", folder).name == "bss_candidates.csv"
+    assert resolve_catalog("barbosa2022", folder).name == "barbosa2022_bhb.csv"
+    assert resolve_catalog(tmp_path / "mine.csv") == tmp_path / "mine.csv"
+    monkeypatch.setenv("BHB_VIEWER_CATALOGS", str(folder))
+    assert resolve_catalog("bss") == folder / "bss_candidates.csv"
+    with pytest.raises(BadInputError, match=r"catalog 'xue2011' not found in .*BHB_VIEWER_CATALOGS"):
+        resolve_catalog("xue2011", tmp_path)
+
+
+def test_paper_selection_on_the_real_catalogs(shared_data):
+    folder = shared_data / "catalogs"
+    stars, stats = paper_stars(read_candidates(folder / "xue2011_bhb.dat"), read_candidates(folder / "bss_candidates.csv"))
+    assert stats["n_negatives_near_positive"] == 51  # the shipped list's known contamination
+    assert stats["n_negatives_not_sdss"] == 550  # LAMOST rows
+    assert stats["n_positives"] == 4985 and stats["n_negatives_kept"] == 3183 - 51
+    assert len(stars) == 4985 + 3132 and int(stars["label"].sum()) == 4985
+    assert len(set(stars["id"])) == len(stars)
+    assert not set(stats["negatives_near_positive"]) & set(stars["id"][stars["label"] == 0])
