@@ -34,6 +34,10 @@ from bhb_viewer.core.grid import BANDS, CUTOUT_SIZE
 REFERENCE_BAND = "r"  # SDSS astrometry is tied to r
 STRETCHES = ("linear", "asinh", "zscale")
 _BAND_IN_NAME = re.compile(r"(?:^|[-_])([ugriz])(?=[-_.])")
+_WCS_KEY = re.compile(
+    r"^(WCSAXES|NAXIS\d?|CTYPE\d|CRVAL\d|CRPIX\d|CDELT\d|CUNIT\d|CROTA\d|CD\d_\d|PC\d_\d|PV\d_\d+|"
+    r"LONPOLE|LATPOLE|RADESYS|RADECSYS|EQUINOX|EPOCH|MJD-OBS|DATE-OBS|(A|B|AP|BP)_(ORDER|\d+_\d+))$"
+)
 
 
 @dataclass
@@ -66,6 +70,19 @@ def centre_pixel(size: int) -> float:
     return (size - 1) / 2
 
 
+def celestial_wcs(header: fits.Header) -> WCS | None:
+    """The 2-D celestial WCS of a header, or None.
+
+    Only the WCS keywords are handed to astropy: it re-verifies every card of the header it is
+    given, which costs more than the whole resampling for a 50-card SDSS stamp.
+    """
+    cards = [c for c in header.cards if _WCS_KEY.match(c.keyword)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        wcs = WCS(fits.Header(cards), naxis=2)
+    return wcs if wcs.has_celestial and wcs.wcs.ctype[0] else None
+
+
 def band_of(path: str | os.PathLike, header: fits.Header | None = None) -> str | None:
     """The band of a per-band file from its BAND/FILTER keyword, else its name (``stamp-g-…``)."""
     if header is not None:
@@ -84,15 +101,13 @@ def load_band_image(path: str | os.PathLike, band: str | None = None) -> BandIma
         hdu = next((h for h in hdul if h.is_image and h.data is not None and h.data.ndim == 2), None)
         if hdu is None:
             raise BadInputError(path, "no 2-D image HDU")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FITSFixedWarning)
-            wcs = WCS(hdu.header, naxis=2)
-        if not wcs.has_celestial or not wcs.wcs.ctype[0]:
+        wcs = celestial_wcs(hdu.header)
+        if wcs is None:
             raise BadInputError(path, "image has no celestial WCS (CTYPE1/CTYPE2, CRVAL, CRPIX, CD or CDELT keywords)")
         found = band or band_of(path, hdu.header) or band_of(path, hdul[0].header)
         if found is None:
             raise BadInputError(path, "cannot tell the band: no BAND/FILTER keyword and no -u-/-g-/-r-/-i-/-z- in the name")
-        return BandImage(np.asarray(hdu.data, dtype=np.float32), wcs.celestial, found, str(path))
+        return BandImage(np.asarray(hdu.data, dtype=np.float32), wcs, found, str(path))
 
 
 def band_files(paths: Sequence[str | os.PathLike] | Mapping[str, str | os.PathLike], bands: Sequence[str] = BANDS) -> dict[str, Path]:
@@ -121,7 +136,7 @@ def output_wcs(ra: float, dec: float, size: int, reference: WCS) -> WCS:
     w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
     w.wcs.crval = [ra, dec]
     w.wcs.crpix = [(size + 1) / 2, (size + 1) / 2]  # 1-based FITS centre == 0-based (size-1)/2
-    w.wcs.cd = reference.celestial.pixel_scale_matrix
+    w.wcs.cd = reference.pixel_scale_matrix
     w.wcs.set()
     return w
 
@@ -157,11 +172,14 @@ def _resample(img: BandImage, ra: float, dec: float, size: int, world, ref_wcs: 
     span = int(np.ceil(size * scale * np.sqrt(2))) + 4  # room for any rotation plus the bilinear neighbours
     x0, y0 = img.wcs.world_to_pixel_values(ra, dec)
     try:
-        cut = Cutout2D(img.data, (float(x0), float(y0)), (span, span), wcs=img.wcs, mode="partial", fill_value=np.nan, copy=False)
+        cut = Cutout2D(img.data, (float(x0), float(y0)), (span, span), mode="partial", fill_value=np.nan, copy=False)
     except NoOverlapError as exc:
         raise BadInputError(img.source or None, f"band {img.band}: RA/Dec {ra:.5f}, {dec:.5f} lies outside the image") from exc
-    xb, yb = cut.wcs.world_to_pixel_values(*world)
-    sampled = map_coordinates(np.asarray(cut.data, np.float64), [yb, xb], order=1, mode="constant", cval=np.nan, prefilter=False)
+    xb, yb = img.wcs.world_to_pixel_values(*world)
+    (y_orig, _), (x_orig, _) = cut.bbox_original
+    (y_cut0, _), (x_cut0, _) = cut.bbox_cutout
+    x_cut, y_cut = xb - x_orig + x_cut0, yb - y_orig + y_cut0  # frame pixel -> cutout pixel
+    sampled = map_coordinates(np.asarray(cut.data, np.float64), [y_cut, x_cut], order=1, mode="constant", cval=np.nan, prefilter=False)
     return sampled.reshape(size, size).astype(np.float32)
 
 
@@ -205,10 +223,8 @@ def read_cube(path: str | os.PathLike) -> Cube:
         bands = tuple(b.strip() for b in str(head.get("BANDS", "")).split(",") if b.strip())
         if len(bands) != data.shape[0]:
             raise BadInputError(path, f"BANDS keyword {head.get('BANDS')!r} does not name the {data.shape[0]} planes")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FITSFixedWarning)
-            wcs = WCS(head, naxis=2)
-        if not wcs.has_celestial or not wcs.wcs.ctype[0]:
+        wcs = celestial_wcs(head)
+        if wcs is None:
             raise BadInputError(path, "cube has no celestial WCS")
         mask = np.asarray(hdul["MASK"].data, bool) if "MASK" in hdul else ~np.isfinite(data)
         cube_data = np.where(mask, 0, np.asarray(data, np.float32)).astype(np.float32)
