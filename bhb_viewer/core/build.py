@@ -124,7 +124,7 @@ def assemble(
                 f, iv, cube = load(row)
                 _check_item(star, f, iv, cube, size)
             except BadInputError as exc:
-                rejected.append((star, str(exc)))
+                rejected.append((star, exc.problem if exc.path in (None, star) else str(exc)))
             else:
                 k = len(kept)
                 flux[k], ivar[k], cubes[k] = f, iv, np.nan_to_num(cube, nan=0.0, posinf=0.0, neginf=0.0)

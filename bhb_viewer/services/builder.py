@@ -133,10 +133,10 @@ def build_from_sdss(
 ) -> BuildReport:
     """Fetch every selected star's spectrum and cube through ``service`` and write the data set."""
     service = service or SDSSService()
+    if not service.offline:
+        service.ensure_online()  # no network: one clear error before any work, not one per star
     pos_path, neg_path = resolve_catalog(positives, catalog_dir), resolve_catalog(negatives, catalog_dir)
     stars, stats = paper_stars(read_candidates(pos_path), read_candidates(neg_path), radius_arcsec, limit)
-    if not service.offline:
-        service.ensure_online()  # no network: one clear error now, not one per star
 
     def load(row: Row) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         try:

@@ -81,7 +81,7 @@ def test_build_fetches_rejects_with_reasons_and_rebuilds_offline_from_cache(tmp_
                              size=SIZE, progress=events.append)
     # 3 BHBs + 4 SDSS stragglers left after the cross-match; plate 999 is unknown to SDSS
     assert (report.count, report.n_bhb, report.n_non_bhb) == (6, 3, 3)
-    assert report.rejected == [("999-51700-12", "999-51700-12: SDSS DR17 has no spectrum spec-0999-51700-0012")]
+    assert report.rejected == [("999-51700-12", "SDSS DR17 has no spectrum spec-0999-51700-0012")]
     assert events[-1].done == events[-1].total == 7 and events[-1].stage == "sdss"
 
     ds = open_dataset(tmp_path / "ds")

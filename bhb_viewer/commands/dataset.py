@@ -1,0 +1,158 @@
+"""``bhb dataset``: build a data set from SDSS or from files on disk, and describe one.
+
+From SDSS (the paper's set; needs a network, or ``--offline`` with a filled cache)::
+
+    bhb dataset build --positives xue2011 --negatives bss --out DIR [--offline] [--cache DIR]
+
+From files on disk::
+
+    bhb dataset build --catalog CAT [--spectra DIR] [--images DIR] [--label bhb] --out DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+
+BUILD_HELP = """\
+Two sources:
+
+  SDSS (default): --positives and --negatives name labelled catalogs: a path, or one of the
+  aliases xue2011 (Xue et al. 2011 BHBs), bss (blue stragglers; SDSS rows only) and barbosa2022
+  (Barbosa et al. 2022 BHBs), looked up in --catalogs DIR, $BHB_VIEWER_CATALOGS or the project's
+  shared data folder. Negatives within --radius arcsec of a positive are dropped. Spectra and
+  ugriz frames come from SDSS through an on-disk cache (--cache DIR, $BHB_VIEWER_CACHE, or the
+  user cache folder); --offline uses the cache only.
+
+  Files: --catalog CAT (CSV, ECSV, FITS, VOTable; id, ra, dec, optional label, optional
+  'spectrum' and 'cutout' columns naming files). Spectra: the file a row names, else
+  spec-PLATE-MJD-FIBER.fits / spSpec-MJD-PLATE-FIBER.fit / spPlate-PLATE-MJD.fits under --spectra
+  matched by the row's plate/mjd/fiber. Cutouts: the cube file a row names, else a 5-band cube
+  cut at the row's RA/Dec from per-band frames or stamps with WCS (or a centred cube file) under
+  --images.
+
+Stars that fail (no spectrum, short coverage, missing band...) are skipped and listed with their
+reasons; the list is kept in the data set's manifest.json (provenance.rejected).
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION")
+    build = sub.add_parser("build", help="build a data set from SDSS or from files on disk", description=BUILD_HELP,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    build.add_argument("--out", required=True, metavar="DIR", help="data set directory to write")
+    build.add_argument("--force", action="store_true", help="replace a data set already in --out")
+    build.add_argument("--size", type=int, default=64, help="cutout side in pixels; default 64")
+    build.add_argument("--json", action="store_true", help="print the build report as one JSON object")
+    build.add_argument("--progress-json", action="store_true", help="JSON lines on stdout instead of a progress bar")
+    sdss = build.add_argument_group("from SDSS")
+    sdss.add_argument("--positives", metavar="CAT", help="BHB catalog: path or alias; default xue2011")
+    sdss.add_argument("--negatives", metavar="CAT", help="non-BHB catalog: path or alias; default bss")
+    sdss.add_argument("--catalogs", metavar="DIR", help="folder holding the aliased catalogs")
+    sdss.add_argument("--radius", type=float, default=2.0, help="drop negatives this close (arcsec) to a positive; default 2")
+    sdss.add_argument("--limit", type=int, help="keep only the first N stars of each class (a trial build)")
+    sdss.add_argument("--offline", action="store_true", help="use only the cache; never touch the network")
+    sdss.add_argument("--cache", metavar="DIR", help="cache folder (default $BHB_VIEWER_CACHE or the user cache)")
+    sdss.add_argument("--timeout", type=float, default=60.0, help="seconds per SDSS request; default 60")
+    sdss.add_argument("--retries", type=int, default=3, help="retries after a transient failure; default 3")
+    files = build.add_argument_group("from files on disk")
+    files.add_argument("--catalog", metavar="CAT", help="catalog of the stars to build (switches to this source)")
+    files.add_argument("--spectra", metavar="DIR", help="folder of spec/spSpec/spPlate files")
+    files.add_argument("--images", metavar="DIR", help="folder of per-band frames/stamps with WCS or cube files")
+    files.add_argument("--label", choices=("bhb", "non-bhb"), help="label every row (catalog without a label column)")
+    info = sub.add_parser("info", help="describe a data set directory")
+    info.add_argument("path", metavar="DIR")
+    info.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.action == "build":
+        return _build(args)
+    if args.action == "info":
+        return _info(args)
+    print("usage: bhb dataset {build,info} ... (see bhb dataset build --help)", file=sys.stderr)
+    return 2
+
+
+def _build(args: argparse.Namespace) -> int:
+    from bhb_viewer.core.dataset import is_dataset
+    from bhb_viewer.core.errors import BadInputError
+    from bhb_viewer.core.progress import Cancelled, CancelToken, JsonLinesProgress, TerminalProgress
+    from bhb_viewer.services.sdss import SDSSError
+
+    if args.catalog and (args.positives or args.negatives):
+        raise BadInputError(None, "give either --catalog (files on disk) or --positives/--negatives (SDSS), not both")
+    if is_dataset(args.out) and not args.force:
+        raise BadInputError(args.out, "already holds a data set; use --force to replace it")
+    cancel = CancelToken()
+
+    def stop(*_) -> None:  # the first signal stops between stars, a second one at once
+        if cancel.cancelled:
+            raise KeyboardInterrupt
+        cancel.cancel()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    progress = JsonLinesProgress() if args.progress_json else TerminalProgress()
+    try:
+        report = _from_files(args, progress, cancel) if args.catalog else _from_sdss(args, progress, cancel)
+    except SDSSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except Cancelled:
+        print("cancelled: nothing written", file=sys.stderr)
+        return 130
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if args.json or args.progress_json:
+        print(json.dumps({"event": "done", **report.to_dict()} if args.progress_json else report.to_dict()))
+    else:
+        print(f"wrote {report.path}: {report.count} stars ({report.n_bhb} BHB, {report.n_non_bhb} non-BHB); "
+              f"{len(report.rejected)} rejected")
+        for star, reason in report.rejected[:10]:
+            print(f"  skipped {star}: {reason}")
+        if len(report.rejected) > 10:
+            print(f"  ... and {len(report.rejected) - 10} more (manifest.json: provenance.rejected)")
+    return 0
+
+
+def _from_sdss(args, progress, cancel):
+    from bhb_viewer.services.builder import build_from_sdss
+    from bhb_viewer.services.sdss import SDSSService
+
+    service = SDSSService(args.cache, offline=args.offline, timeout=args.timeout, retries=args.retries)
+    return build_from_sdss(args.out, args.positives or "xue2011", args.negatives or "bss", service=service,
+                           catalog_dir=args.catalogs, radius_arcsec=args.radius, limit=args.limit, size=args.size,
+                           progress=progress, cancel=cancel)
+
+
+def _from_files(args, progress, cancel):
+    from bhb_viewer.core.build import build_from_files
+    from bhb_viewer.core.dataset import LABEL_BHB, LABEL_NON_BHB
+
+    label = {"bhb": LABEL_BHB, "non-bhb": LABEL_NON_BHB, None: None}[args.label]
+    return build_from_files(args.out, args.catalog, spectra=args.spectra, images=args.images, label=label,
+                            size=args.size, progress=progress, cancel=cancel)
+
+
+def _info(args: argparse.Namespace) -> int:
+    from bhb_viewer.core.dataset import open_dataset
+
+    ds = open_dataset(args.path)
+    m = ds.manifest
+    prov = m.get("provenance", {})
+    summary = {"path": str(ds.path), "count": m["count"], "n_bhb": m["n_bhb"], "n_non_bhb": m["n_non_bhb"],
+               "cutout_size": m["cutout_size"], "manifest_hash": ds.manifest_hash, "provenance": prov}
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    print(f"{ds.path}: {m['count']} stars ({m['n_bhb']} BHB, {m['n_non_bhb']} non-BHB, "
+          f"{m['count'] - m['n_bhb'] - m['n_non_bhb']} unlabelled); cutouts {len(m['bands'])}×{m['cutout_size']}²")
+    for key, value in prov.items():
+        if isinstance(value, list):
+            value = f"{len(value)} entries"
+        print(f"  {key}: {value}")
+    print(f"  manifest hash: {ds.manifest_hash}")
+    return 0

@@ -1,0 +1,112 @@
+"""``bhb dataset build`` / ``bhb dataset info`` end to end, in process, never on the network."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "core"))  # the shared synthetic-file writers
+from sdss_files import SDSS_LOGLAM0, gaussian_star, smooth_flux, stamp_wcs, write_spec, write_stamp  # noqa: E402
+
+from bhb_viewer.cli import main  # noqa: E402
+from bhb_viewer.core.dataset import open_dataset  # noqa: E402
+from bhb_viewer.core.grid import BANDS  # noqa: E402
+from bhb_viewer.services.sdss import SDSSService  # noqa: E402
+
+LOGLAM = SDSS_LOGLAM0 + 1e-4 * np.arange(3900)
+
+
+@pytest.fixture
+def files(tmp_path):
+    """Two stars on disk: one with a spectrum file, one without; per-band stamps covering both."""
+    (tmp_path / "spec").mkdir()
+    (tmp_path / "img").mkdir()
+    write_spec(tmp_path / "spec" / "spec-0500-52000-0001.fits", LOGLAM, smooth_flux(LOGLAM), np.ones(LOGLAM.size),
+               plate=500, mjd=52000, fiber=1)
+    wcs = stamp_wcs(100.0, 10.0, 60)
+    x, y = wcs.world_to_pixel_values(100.0, 10.0)
+    for band in BANDS:
+        write_stamp(tmp_path / "img" / f"stamp-{band}-100.0000-10.0000.fits", gaussian_star((60, 60), x, y), wcs)
+    Table({"id": ["a", "b"], "ra": [100.0, 100.001], "dec": [10.0, 10.0], "plate": [500, 500], "mjd": [52000, 52000],
+           "fiber": [1, 2]}).write(tmp_path / "cat.csv")
+    return tmp_path
+
+
+def test_build_from_files_then_info(files, capsys):
+    handler = signal.getsignal(signal.SIGINT)
+    argv = ["dataset", "build", "--catalog", str(files / "cat.csv"), "--spectra", str(files / "spec"),
+            "--images", str(files / "img"), "--label", "bhb", "--size", "16", "--out", str(files / "ds")]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "1 stars (1 BHB, 0 non-BHB); 1 rejected" in out
+    assert "skipped b: no spectrum file: expected spec-0500-52000-0002.fits" in out
+    assert signal.getsignal(signal.SIGINT) is handler  # the cancel handler is removed again
+    assert open_dataset(files / "ds").cutouts.shape == (1, 5, 16, 16)
+
+    assert main(argv) == 1  # refuses to overwrite without --force
+    assert "already holds a data set; use --force" in capsys.readouterr().err
+    assert main(argv + ["--force", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["count"] == 1 and report["rejected"][0]["id"] == "b"
+
+    assert main(["dataset", "info", str(files / "ds"), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert (info["count"], info["n_bhb"], info["cutout_size"]) == (1, 1, 16)
+    assert info["provenance"]["builder"] == "files" and info["provenance"]["n_rejected"] == 1
+    assert main(["dataset", "info", str(files / "ds")]) == 0
+    assert "1 stars (1 BHB, 0 non-BHB, 0 unlabelled)" in capsys.readouterr().out
+
+
+def test_sources_cannot_be_mixed(files, capsys):
+    assert main(["dataset", "build", "--catalog", str(files / "cat.csv"), "--positives", "xue2011", "--out", str(files / "x")]) == 1
+    assert "either --catalog" in capsys.readouterr().err
+
+
+def test_paper_build_without_network_fails_fast_with_a_message(tmp_path, capsys, monkeypatch):
+    def no_dns(*args, **kwargs):
+        raise socket.gaierror(-2, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    start = time.perf_counter()
+    code = main(["dataset", "build", "--positives", "xue2011", "--negatives", "bss", "--out", str(tmp_path / "ds"),
+                 "--cache", str(tmp_path / "cache")])
+    assert code == 1 and time.perf_counter() - start < 1.0
+    assert "error: cannot reach SDSS" in capsys.readouterr().err
+    assert not (tmp_path / "ds").exists()
+
+
+def test_paper_build_offline_from_a_filled_cache(tmp_path, capsys, monkeypatch, shared_data):
+    """The contract command, aliases resolved to the shipped catalogs, served by a fake request layer, then offline."""
+
+    def fake_fetch(self, kind, **p):
+        if kind == "spectrum":
+            path = write_spec(tmp_path / "served.fits", LOGLAM, smooth_flux(LOGLAM, p["fiber"]), np.ones(LOGLAM.size),
+                              plate=p["plate"], mjd=p["mjd"], fiber=p["fiber"])
+            return [fits.open(path, memmap=False, lazy_load_hdus=False)]
+        wcs = stamp_wcs(p["ra"], p["dec"], 30)
+        x, y = wcs.world_to_pixel_values(p["ra"], p["dec"])
+        return [fits.HDUList([fits.PrimaryHDU(gaussian_star((30, 30), x, y).astype("f4"), wcs.to_header())])]
+
+    monkeypatch.setattr(SDSSService, "_fetch", fake_fetch)
+    monkeypatch.setattr(SDSSService, "ensure_online", lambda self: None)
+    common = ["dataset", "build", "--positives", "xue2011", "--negatives", "bss", "--cache", str(tmp_path / "cache"),
+              "--catalogs", str(shared_data / "catalogs"), "--limit", "2", "--size", "16", "--json"]
+    assert main(common + ["--out", str(tmp_path / "online")]) == 0
+    online = json.loads(capsys.readouterr().out)
+    assert (online["count"], online["n_bhb"], online["n_non_bhb"]) == (4, 2, 2)
+
+    monkeypatch.setattr(SDSSService, "_fetch", lambda self, kind, **p: pytest.fail("offline mode used the network"))
+    assert main(common + ["--offline", "--out", str(tmp_path / "offline")]) == 0
+    assert json.loads(capsys.readouterr().out)["count"] == 4
+    prov = open_dataset(tmp_path / "offline").manifest["provenance"]
+    assert prov["offline"] is True and prov["n_negatives_near_positive"] == 51
+    assert prov["positives"].endswith("xue2011_bhb.dat") and prov["negatives"].endswith("bss_candidates.csv")
