@@ -111,6 +111,7 @@ class MainWindow(QMainWindow):
         self._explain: OrderedDict[int, Any] = OrderedDict()
         self._loading = False
         self.auto_advance = True
+        self.score_batch_size = 64
         self.runner = TaskRunner(self)
         self.runner.sigBusyChanged.connect(self._busy_changed)
         self.wavelength = grid.wavelength()
@@ -457,7 +458,7 @@ class MainWindow(QMainWindow):
         rows = np.arange(len(self.source))
         self.runner.submit(
             "score",
-            score_task(self.holder, self.source, self.session, rows),
+            score_task(self.holder, self.source, self.session, rows, self.score_batch_size),
             on_batch=self._on_score,
             on_progress=self._on_progress,
             on_error=lambda msg: self.show_error("Scoring failed", msg),
@@ -472,7 +473,7 @@ class MainWindow(QMainWindow):
         if isinstance(item, ModelInfo):
             self.model_info = item
             self.verdict_panel.set_model(item.name, item.version, item.device)
-            self.device_label.setText(f"{item.name} v{item.version} scores on {item.device}")
+            self.device_label.setText(f"{item.name} ({item.version}) scores on {item.device}")
             if self.session is not None:
                 self.session.set_model(item.ref)
             return

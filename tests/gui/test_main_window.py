@@ -171,3 +171,52 @@ def test_spectrum_file_opens_as_a_list_and_band_images_attach(qtbot, window, sha
     cube = window.source.cube(0)
     assert cube.shape == (5, 64, 64) and np.isfinite(cube).all()
     assert cube[:, 28:36, 28:36].sum() > cube[:, :8, :8].sum()  # the star is in the middle
+
+
+def test_scoring_fills_the_table_is_cached_and_exported(qtbot, window, tiny_dataset, tiny_checkpoint, tmp_path):
+    with qtbot.waitSignal(window.sigSettled, timeout=60000):
+        window.open_path(tiny_dataset, tiny_checkpoint)
+    p = window.model.column("p").copy()
+    assert np.isfinite(p).all() and ((p >= 0) & (p <= 1)).all()
+    assert "batmm" in window.verdict_panel.model_label.text()
+    assert "on cpu" in window.device_label.text()
+    info = window.model_info
+    assert window.session.model.version == info.version
+    cached = window.session.load_scores(info.name, info.version)
+    assert len(cached) == 12 and cached["star003"] == pytest.approx(p[3])
+    window.table.setFocus()
+    key(qtbot, window, Qt.Key.Key_Return)  # accept the model's call for star000
+    assert window.session.state("star000").verdict.model_class == int(p[0] >= 0.5)
+
+    # File → Export gets the scores, the model and its validation curve
+    from bhb_viewer.gui.export_dialog import ExportDialog
+
+    dialog = ExportDialog(window, window.export_inputs(), window.runner)
+    qtbot.addWidget(dialog)
+    assert dialog.chooser.summary is not None
+    dialog.set_format("ECSV")
+    out = tmp_path / "vetted.ecsv"
+    dialog.path_edit.setText(str(out))
+    with qtbot.waitSignal(dialog.sigExported, timeout=10000):
+        dialog.export()
+    from astropy.table import Table
+
+    table = Table.read(out)
+    assert list(table["id"]) == ["star000"] and table["p_bhb"][0] == pytest.approx(p[0])
+    assert table["model_version"][0] == info.version
+
+
+def test_a_scoring_run_can_be_cancelled(qtbot, window, tmp_path, tiny_checkpoint):
+    from conftest import make_dataset
+
+    dataset = make_dataset(tmp_path / "bigger", n=120)
+    window.score_batch_size = 2
+    window.open_path(dataset, tiny_checkpoint)
+    qtbot.waitUntil(lambda: window.source is not None and np.isfinite(window.model.column("p")).sum() >= 2, timeout=60000)
+    with qtbot.waitSignal(window.sigSettled, timeout=60000):
+        window.cancel_work()
+    scored = int(np.isfinite(window.model.column("p")).sum())
+    assert 2 <= scored < 120
+    assert not window.runner.busy()
+    key(qtbot, window, Qt.Key.Key_B)  # the window still works
+    assert window.session.state("star000").verdict is VerdictKind.BHB

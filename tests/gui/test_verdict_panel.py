@@ -28,7 +28,7 @@ def test_state_score_and_disagreement_are_shown(qtbot):
     state = CandidateState(VerdictKind.BLUE_STRAGGLER, "broad Hδ", "ana", "2026-01-02T03:04:05.000+00:00")
     panel.show_candidate("s7", 0.91, state, disagrees=True)
     assert panel.score_label.text() == "P(BHB) 0.910"
-    assert panel.model_label.text() == "model batmm-lite-sim v1.0 on cpu"
+    assert panel.model_label.text() == "model batmm-lite-sim (1.0) on cpu"
     assert panel.buttons[VerdictKind.BLUE_STRAGGLER].isChecked()
     assert not panel.buttons[VerdictKind.BHB].isChecked()
     assert panel.note_edit.text() == "broad Hδ"

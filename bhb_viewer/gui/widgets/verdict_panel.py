@@ -159,7 +159,7 @@ class VerdictPanel(QWidget):
         if name is None:
             self.model_label.setText("no model")
             return
-        text = f"model {name} v{version}" if version else f"model {name}"
+        text = f"model {name} ({version})" if version else f"model {name}"
         self.model_label.setText(text + (f" on {device}" if device else ""))
 
     def show_candidate(
