@@ -12,7 +12,8 @@ Pixels with ivar == 0 or a non-zero AND mask are masked (ivar set to 0).
 Rejected, with the reason, as the paper drops them (§5.2): a spectrum whose file does not cover
 the whole 4000–9000 Å window, one with NaN/inf flux at unmasked pixels in the window, and one
 whose inverse variance is zero across the window. Masked pixels inside a covered window are kept
-(ivar 0): SDSS masks a few pixels in most spectra and the paper's count is of pixels present.
+(ivar 0) by default: SDSS masks a few pixels in most spectra and the paper's count is of pixels
+present; ``min_valid=NPIX`` asks for every pixel unmasked instead.
 A file with no inverse variance (e.g. a flux-only spPlate) counts every finite pixel as valid
 and gets ivar = 1 there (``meta["ivar_known"] = False``).
 """
@@ -190,11 +191,12 @@ def _fill_masked_nonfinite(flux: np.ndarray, finite: np.ndarray) -> np.ndarray:
     return flat.reshape(flux.shape)
 
 
-def read_spectra(path: str | os.PathLike) -> SpectrumBatch:
+def read_spectra(path: str | os.PathLike, min_valid: int = 1) -> SpectrumBatch:
     """Read one SDSS spectrum file (spec, spSpec or spPlate) into spectra on the grid.
 
     A file that cannot be used at all raises :class:`BadInputError`; spectra that fail the
-    window rules are returned in ``rejected`` with their reason.
+    window rules, or have fewer than ``min_valid`` unmasked pixels, are returned in ``rejected``
+    with their reason.
     """
     path = Path(path)
     with open_fits(path, "SDSS spectrum FITS file") as hdul:
@@ -204,13 +206,14 @@ def read_spectra(path: str | os.PathLike) -> SpectrumBatch:
         g = to_grid(loglam, flux, ivar, mask)
     except ValueError as exc:
         raise BadInputError(path, str(exc)) from exc
-    return _judge(path, kind, g, metas, ivar_known=ivar is not None, loglam=loglam)
+    return _judge(path, kind, g, metas, ivar_known=ivar is not None, loglam=loglam, min_valid=min_valid)
 
 
 def read_many_spectra(
     paths: Iterable[str | os.PathLike],
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
+    min_valid: int = 1,
 ) -> SpectrumBatch:
     """Read many files; an unreadable file is reported in ``rejected`` as (path, problem) and skipped."""
     paths = list(paths)
@@ -219,7 +222,7 @@ def read_many_spectra(
         if cancel is not None:
             cancel.check()
         try:
-            out.extend(read_spectra(path))
+            out.extend(read_spectra(path, min_valid))
         except BadInputError as exc:
             out.rejected.append((str(path), exc.problem))
         progress(ProgressEvent("spectra", i + 1, len(paths), str(path), {"accepted": len(out.spectra), "rejected": len(out.rejected)}))
@@ -361,7 +364,7 @@ def _read_spplate(hdul, path):
 _READERS = {"spec": _read_spec, "spSpec": _read_spspec, "spPlate": _read_spplate}
 
 
-def _judge(path: Path, kind: str, g: Gridded, metas: list[dict], ivar_known: bool, loglam: np.ndarray) -> SpectrumBatch:
+def _judge(path: Path, kind: str, g: Gridded, metas: list[dict], ivar_known: bool, loglam: np.ndarray, min_valid: int) -> SpectrumBatch:
     flux = g.flux.reshape(-1, NPIX)
     ivar = g.ivar.reshape(-1, NPIX)
     nonfinite = np.atleast_1d(g.nonfinite)
@@ -380,6 +383,8 @@ def _judge(path: Path, kind: str, g: Gridded, metas: list[dict], ivar_known: boo
             batch.rejected.append((sid, f"{int(nonfinite[i])} NaN/inf flux values in the {WINDOW}"))
         elif n_valid[i] == 0:
             batch.rejected.append((sid, f"inverse variance is zero across the {WINDOW}"))
+        elif n_valid[i] < min_valid:
+            batch.rejected.append((sid, f"{int(n_valid[i])} of {NPIX} pixels valid (ivar > 0, AND mask clear), {min_valid} required"))
         else:
             meta.update(source=str(path), format=kind, aligned=g.aligned, n_valid=int(n_valid[i]), ivar_known=ivar_known)
             batch.spectra.append(GridSpectrum(sid, flux[i], ivar[i], meta))

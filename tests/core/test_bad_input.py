@@ -169,3 +169,12 @@ def test_half_a_position_and_bad_values(tmp_path):
     text = tmp_path / "text.csv"
     Table({"id": ["a"], "ra": [1.0], "dec": [0.0], "fiber": ["twelve"]}).write(text)
     _raises(read_candidates, text, "column 'fiber'", "integers", "'twelve'")
+
+
+def test_strict_valid_pixel_count_on_request(tmp_path):
+    ivar = np.ones(LL.size)
+    ivar[500:503] = 0
+    path = write_spec(tmp_path / "masked.fits", LL, smooth_flux(LL), ivar)
+    assert len(read_spectra(path)) == 1  # masked pixels inside the window are kept by default
+    batch = read_spectra(path, min_valid=3522)
+    assert batch.rejected == [("266-51602-3", "3519 of 3522 pixels valid (ivar > 0, AND mask clear), 3522 required")]
