@@ -94,7 +94,8 @@ def test_paper_build_offline_from_a_filled_cache(tmp_path, capsys, monkeypatch, 
             return [fits.open(path, memmap=False, lazy_load_hdus=False)]
         wcs = stamp_wcs(p["ra"], p["dec"], 30)
         x, y = wcs.world_to_pixel_values(p["ra"], p["dec"])
-        return [fits.HDUList([fits.PrimaryHDU(gaussian_star((30, 30), x, y).astype("f4"), wcs.to_header())])]
+        image = gaussian_star((30, 30), x, y).astype("f4")
+        return [fits.HDUList([fits.PrimaryHDU(image, wcs.to_header() + fits.Header({"FILTER": b}))]) for b in BANDS]
 
     monkeypatch.setattr(SDSSService, "_fetch", fake_fetch)
     monkeypatch.setattr(SDSSService, "ensure_online", lambda self: None)

@@ -21,6 +21,7 @@ import numpy as np
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 from astropy.io import fits
+from astropy.table import unique
 from astropy.wcs import WCS, FITSFixedWarning
 
 from bhb_viewer.core import cutouts
@@ -170,12 +171,14 @@ class SDSSService:
         where = f"RA {ra:.5f} Dec {dec:+.5f}"
         if self.offline:
             raise CacheMiss(f"no cutout cube at {where} in the cache {self.cache_dir} (offline mode)")
-        images: dict[str, cutouts.BandImage] = {}
-        for band in BANDS:
-            hdus = self._request("frames", ra=float(ra), dec=float(dec), band=band)
-            if not hdus:
-                raise NotFound(f"SDSS DR{self.data_release} has no {band} frame at {where}")
-            images[band] = best_image([frame_image(h, band) for h in hdus], ra, dec)
+        by_band: dict[str, list[cutouts.BandImage]] = {}
+        for hdul in self._request("frames", ra=float(ra), dec=float(dec)):
+            image = frame_image(hdul)
+            by_band.setdefault(image.band, []).append(image)
+        missing = [b for b in BANDS if b not in by_band]
+        if missing:
+            raise NotFound(f"SDSS DR{self.data_release} has no {','.join(missing)} frame at {where}")
+        images = {b: best_image(by_band[b], ra, dec) for b in BANDS}
         cube = cutouts.make_cube(images, ra, dec, size)
         path.parent.mkdir(parents=True, exist_ok=True)
         cutouts.write_cube(path, cube)
@@ -207,8 +210,14 @@ class SDSSService:
             result = SDSS.get_spectra(plate=params["plate"], mjd=params["mjd"], fiberID=params["fiber"], **common)
         elif kind == "spectrum":
             result = SDSS.get_spectra(**common)
-        elif kind == "frames":
-            result = SDSS.get_images(band=params["band"], **common)
+        elif kind == "frames":  # one position query, then every band of each distinct field once
+            coords = dict(coordinates=common.pop("coordinates"), radius=common.pop("radius"))
+            matches = SDSS.query_crossid(**coords, fields=["run", "rerun", "camcol", "field"], timeout=self.timeout,
+                                         data_release=self.data_release, cache=False)
+            if matches is None or len(matches) == 0:
+                return []
+            fields = unique(matches, keys=["run", "rerun", "camcol", "field"])
+            result = SDSS.get_images(matches=fields, band="".join(BANDS), **common)
         else:
             raise ValueError(f"unknown request kind {kind!r}")
         return list(result or [])
@@ -253,10 +262,13 @@ class SDSSService:
         )
 
 
-def frame_image(hdul: fits.HDUList, band: str) -> cutouts.BandImage:
-    """The calibrated image (nanomaggies) and WCS of an SDSS ``frame`` file, held in memory."""
+def frame_image(hdul: fits.HDUList) -> cutouts.BandImage:
+    """The calibrated image (nanomaggies), band (FILTER keyword) and WCS of an SDSS ``frame`` file in memory."""
     head = hdul[0].header
-    name = f"SDSS {band} frame (run {head.get('RUN', '?')}, camcol {head.get('CAMCOL', '?')}, field {head.get('FIELD', '?')})"
+    name = f"SDSS frame (run {head.get('RUN', '?')}, camcol {head.get('CAMCOL', '?')}, field {head.get('FIELD', '?')})"
+    band = cutouts.band_of("", head)
+    if band is None:
+        raise BadInputError(name, "SDSS frame without a FILTER keyword naming its band")
     if hdul[0].data is None or hdul[0].data.ndim != 2:
         raise BadInputError(name, "SDSS frame without a 2-D image in its primary HDU")
     with warnings.catch_warnings():
@@ -264,7 +276,7 @@ def frame_image(hdul: fits.HDUList, band: str) -> cutouts.BandImage:
         wcs = WCS(head, naxis=2).celestial
     if not wcs.has_celestial:
         raise BadInputError(name, "SDSS frame without a celestial WCS")
-    return cutouts.BandImage(np.asarray(hdul[0].data, np.float32), wcs, band, name)
+    return cutouts.BandImage(np.asarray(hdul[0].data, np.float32), wcs, band, f"{band} {name}")
 
 
 def _write_atomic(path: Path, hdul: fits.HDUList) -> None:

@@ -18,6 +18,7 @@ from sdss_files import SDSS_LOGLAM0, gaussian_star, smooth_flux, stamp_wcs, writ
 from bhb_viewer.core.candidates import read_candidates  # noqa: E402
 from bhb_viewer.core.dataset import open_dataset  # noqa: E402
 from bhb_viewer.core.errors import BadInputError  # noqa: E402
+from bhb_viewer.core.grid import BANDS  # noqa: E402
 from bhb_viewer.core.progress import CancelToken, Cancelled  # noqa: E402
 from bhb_viewer.services.builder import build_from_sdss, paper_stars, resolve_catalog  # noqa: E402
 from bhb_viewer.services.sdss import NetworkUnavailable, SDSSService  # noqa: E402
@@ -43,11 +44,16 @@ class FakeSDSS:
             path = write_spec(self.tmp / "spec.fits", LOGLAM, smooth_flux(LOGLAM, p["fiber"]) + p["fiber"], np.ones(LOGLAM.size),
                               plate=p["plate"], mjd=p["mjd"], fiber=p["fiber"])
             return [fits.open(path, memmap=False, lazy_load_hdus=False)]
-        wcs = stamp_wcs(p["ra"], p["dec"], 40)
-        x, y = wcs.world_to_pixel_values(p["ra"], p["dec"])
-        header = wcs.to_header()
-        header.update(FILTER=p["band"], RUN=1, CAMCOL=1, FIELD=1)
-        return [fits.HDUList([fits.PrimaryHDU(gaussian_star((40, 40), x, y).astype("f4"), header)])]
+        return [sdss_frame(p["ra"], p["dec"], band) for band in BANDS]
+
+
+def sdss_frame(ra: float, dec: float, band: str, size: int = 40) -> fits.HDUList:
+    """A frame in memory with the star at its centre and the band in FILTER, as SDSS writes it."""
+    wcs = stamp_wcs(ra, dec, size)
+    x, y = wcs.world_to_pixel_values(ra, dec)
+    header = wcs.to_header()
+    header.update(FILTER=band, RUN=1, CAMCOL=1, FIELD=1)
+    return fits.HDUList([fits.PrimaryHDU(gaussian_star((size, size), x, y).astype("f4"), header)])
 
 
 @pytest.fixture
@@ -95,7 +101,7 @@ def test_build_fetches_rejects_with_reasons_and_rebuilds_offline_from_cache(tmp_
     assert prov["builder"] == "sdss" and prov["n_negatives_near_positive"] == 1 and prov["n_negatives_not_sdss"] == 1
     assert prov["negatives_near_positive"] == ["400-51700-11"]
     assert prov["rejected"] == [{"id": "999-51700-12", "reason": report.rejected[0][1]}]
-    assert sum(kind == "spectrum" for kind, _ in fetch.calls) == 7 and sum(kind == "frames" for kind, _ in fetch.calls) == 6 * 5
+    assert sum(kind == "spectrum" for kind, _ in fetch.calls) == 7 and sum(kind == "frames" for kind, _ in fetch.calls) == 6
 
     never = FakeSDSS(tmp_path / "never")
     offline = service(tmp_path, never, offline=True)

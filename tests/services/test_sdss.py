@@ -57,9 +57,9 @@ class Recorder:
             raise self.failures.pop(0)
         if self.missing:
             return []
-        if kind == "frames":  # two overlapping fields: the star sits near the edge of field 268
+        if kind == "frames":  # two overlapping fields, every band: the star sits near the edge of field 268
             near_edge = RA + 45 * 0.396 / 3600 / np.cos(np.radians(DEC))
-            return [fake_frame(params["band"], near_edge, 268), fake_frame(params["band"], RA, 269)]
+            return [fake_frame(b, ra, field) for ra, field in ((near_edge, 268), (RA, 269)) for b in BANDS]
         return [fake_spec(params["plate"], params["mjd"], params["fiber"])]
 
 
@@ -86,8 +86,7 @@ def test_cube_from_frames_is_centred_cached_and_served_offline(tmp_path):
     fetch = Recorder()
     cube = service(tmp_path, fetch).cube(RA, DEC, size=32)
     assert cube.data.shape == (5, 32, 32) and not cube.mask.any()
-    assert [kind for kind, _ in fetch.calls] == ["frames"] * 5
-    assert [p["band"] for _, p in fetch.calls] == list(BANDS)
+    assert fetch.calls == [("frames", {"ra": RA, "dec": DEC})]
     assert all("field 269" in source for source in cube.meta["sources"].values())  # the frame holding it best
     assert cube.data.sum(axis=(1, 2)) == pytest.approx([10 * (k + 1) + 0.01 * 32 * 32 for k in range(5)], rel=0.02)
     for band in cube.data:
@@ -98,6 +97,12 @@ def test_cube_from_frames_is_centred_cached_and_served_offline(tmp_path):
     np.testing.assert_array_equal(again.data, cube.data)
     with pytest.raises(CacheMiss, match=r"no cutout cube at RA 164.43110 Dec \+39.03590 .*offline"):
         offline.cube(RA, DEC, size=64)
+
+
+def test_a_band_missing_from_sdss_is_not_found(tmp_path):
+    svc = service(tmp_path, lambda kind, **p: [fake_frame(b, RA, 269) for b in "gri"])
+    with pytest.raises(NotFound, match=r"no u,z frame at RA 164.43110"):
+        svc.cube(RA, DEC, size=32)
 
 
 def test_offline_uses_cache_and_names_the_miss(tmp_path):
@@ -191,3 +196,31 @@ def test_real_sdss_spectrum(tmp_path):
     path = SDSSService(tmp_path).spectrum_file(740, 52263, 101)
     with fits.open(path) as hdul:
         assert "COADD" in hdul
+
+
+def test_fetch_asks_astroquery_once_per_distinct_field_for_all_bands(tmp_path, monkeypatch):
+    """The real request layer, with astroquery's own calls replaced: arguments and field de-duplication."""
+    from astroquery.sdss import SDSS
+
+    seen = {}
+
+    def query_crossid(coordinates, **kw):
+        seen["crossid"] = (round(coordinates.ra.deg, 4), round(kw["radius"].to_value("arcsec"), 1), kw["data_release"])
+        return Table({"run": [3900, 3900, 3901], "rerun": [301] * 3, "camcol": [6, 6, 6], "field": [269, 269, 12]})
+
+    def get_images(matches, band, **kw):
+        seen["images"] = (len(matches), band, kw["cache"], kw["timeout"])
+        return ["hdul"] * (len(matches) * len(band))
+
+    def get_spectra(**kw):
+        seen["spectra"] = {k: kw[k] for k in ("plate", "mjd", "fiberID", "data_release", "cache")}
+        return ["spec"]
+
+    monkeypatch.setattr(SDSS, "query_crossid", query_crossid)
+    monkeypatch.setattr(SDSS, "get_images", get_images)
+    monkeypatch.setattr(SDSS, "get_spectra", get_spectra)
+    svc = SDSSService(tmp_path, timeout=7)
+    assert svc._fetch("frames", ra=RA, dec=DEC) == ["hdul"] * 10
+    assert seen["crossid"] == (RA, 2.0, 17) and seen["images"] == (2, "ugriz", False, 7)
+    assert svc._fetch("spectrum", plate=740, mjd=52263, fiber=101) == ["spec"]
+    assert seen["spectra"] == {"plate": 740, "mjd": 52263, "fiberID": 101, "data_release": 17, "cache": False}
