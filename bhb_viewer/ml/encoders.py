@@ -138,7 +138,7 @@ class ImageEncoder(nn.Module):
             image, weights = self.se(image)
             weights = weights.float()
             extras["band_weights"] = weights / weights.sum(dim=1, keepdim=True)
-        features = self.backbone(image)
+        features = self.backbone(image.contiguous(memory_format=torch.channels_last))
         extras["image_grid"] = tuple(features.shape[-2:])
         tokens = self.proj(features.flatten(2).transpose(1, 2))
         return Encoded(tokens, tokens.mean(dim=1), extras)

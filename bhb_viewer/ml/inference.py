@@ -25,6 +25,8 @@ from typing import Iterator
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from bhb_viewer.core.progress import CancelToken, ProgressCallback, ProgressEvent, no_progress
 from bhb_viewer.ml.checkpoint import load_checkpoint, load_preprocessor, model_version
@@ -77,7 +79,8 @@ class Predictor:
 
         self.checkpoint_dir = Path(checkpoint_dir)
         self.device = pick_device(device)
-        self.model, self.config = load_checkpoint(self.checkpoint_dir, self.device)
+        model, self.config = load_checkpoint(self.checkpoint_dir, self.device)
+        self.model = fuse_batchnorm(model)
         self.preprocessor = load_preprocessor(self.config, self.checkpoint_dir)
         self.model_name: str = self.config["model"]["name"]
         self.model_version: str = model_version(self.config)
@@ -166,6 +169,26 @@ class Predictor:
                  for k in (*EXPLAIN_KEYS, "saliency", "attention_map")}
         return Explanation(float(result.p_bhb[0]), image_grid=result.image_grid, model_name=self.model_name,
                            model_version=self.model_version, **first)
+
+
+def fuse_batchnorm(model: nn.Module) -> nn.Module:
+    """Fold every eval-mode BatchNorm into the convolution before it, in place (inference only).
+
+    Same function, one pass over memory fewer per layer: the VGG1D's long 1-D maps make BatchNorm
+    a sizeable share of CPU time. Covers ``nn.Sequential`` runs (VGG1D, ResNet downsample paths)
+    and torchvision's ``convN``/``bnN`` attribute pairs (ResNet stem and Bottleneck blocks).
+    """
+    for module in list(model.modules()):
+        if isinstance(module, nn.Sequential):
+            for i in range(len(module) - 1):
+                if isinstance(module[i], nn.Conv2d) and isinstance(module[i + 1], nn.BatchNorm2d):
+                    module[i] = fuse_conv_bn_eval(module[i], module[i + 1])
+                    module[i + 1] = nn.Identity()
+        for conv, bn in (("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3")):
+            if isinstance(getattr(module, conv, None), nn.Conv2d) and isinstance(getattr(module, bn, None), nn.BatchNorm2d):
+                setattr(module, conv, fuse_conv_bn_eval(getattr(module, conv), getattr(module, bn)))
+                setattr(module, bn, nn.Identity())
+    return model
 
 
 def _p_bhb(logits: torch.Tensor) -> np.ndarray:

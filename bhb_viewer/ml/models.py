@@ -368,7 +368,8 @@ def build_model(name: str, size: str = "lite", **arch_overrides) -> BhbModel:
     arch = make_arch(size, **arch_overrides)
     model = MODEL_REGISTRY[name].factory(arch)
     model.name, model.size, model.arch = name, size, arch
-    return model
+    # oneDNN (CPU) and cuDNN (bf16) run these convolutions fastest with channels-last weights.
+    return model.to(memory_format=torch.channels_last)
 
 
 def n_parameters(model: nn.Module) -> int:

@@ -94,3 +94,22 @@ def test_spectrum_only_model_needs_no_cutouts(tmp_path):
     one = Predictor(tmp_path, device="cpu").explain_one(flux[0], ivar[0], None)
     assert one.attention_map is None and one.band_weights is None
     assert one.saliency.shape == (NPIX,) and one.segment_weights.shape == (7,)
+
+
+def test_batchnorm_fusion_keeps_the_function():
+    from bhb_viewer.ml.inference import fuse_batchnorm
+    from bhb_viewer.ml.models import example_inputs
+
+    torch.manual_seed(0)
+    model = build_model("vgg1d_fusion", "tiny")
+    model.train()
+    spectrum, image = example_inputs(8)
+    with torch.no_grad():
+        model(spectrum, image)  # give BatchNorm non-trivial running statistics
+    model.eval()
+    with torch.no_grad():
+        before = model(spectrum, image)["logits"]
+        fused = fuse_batchnorm(model)
+        after = fused(spectrum, image)["logits"]
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    torch.testing.assert_close(before, after, rtol=1e-4, atol=1e-5)
