@@ -89,7 +89,7 @@ def test_paper_build_offline_from_a_filled_cache(tmp_path, capsys, monkeypatch, 
 
     def fake_fetch(self, kind, **p):
         if kind == "spectrum":
-            path = write_spec(tmp_path / "served.fits", LOGLAM, smooth_flux(LOGLAM, p["fiber"]), np.ones(LOGLAM.size),
+            path = write_spec(tmp_path / f"served-{p['plate']}-{p['mjd']}-{p['fiber']}.fits", LOGLAM, smooth_flux(LOGLAM, p["fiber"]), np.ones(LOGLAM.size),
                               plate=p["plate"], mjd=p["mjd"], fiber=p["fiber"])
             return [fits.open(path, memmap=False, lazy_load_hdus=False)]
         wcs = stamp_wcs(p["ra"], p["dec"], 30)

@@ -57,6 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sdss.add_argument("--cache", metavar="DIR", help="cache folder (default $BHB_VIEWER_CACHE or the user cache)")
     sdss.add_argument("--timeout", type=float, default=60.0, help="seconds per SDSS request; default 60")
     sdss.add_argument("--retries", type=int, default=3, help="retries after a transient failure; default 3")
+    sdss.add_argument("--workers", type=int, default=4, help="stars downloaded at once; default 4")
     files = build.add_argument_group("from files on disk")
     files.add_argument("--catalog", metavar="CAT", help="catalog of the stars to build (switches to this source)")
     files.add_argument("--spectra", metavar="DIR", help="folder of spec/spSpec/spPlate files")
@@ -125,7 +126,7 @@ def _from_sdss(args, progress, cancel):
     service = SDSSService(args.cache, offline=args.offline, timeout=args.timeout, retries=args.retries)
     return build_from_sdss(args.out, args.positives or "xue2011", args.negatives or "bss", service=service,
                            catalog_dir=args.catalogs, radius_arcsec=args.radius, limit=args.limit, size=args.size,
-                           progress=progress, cancel=cancel)
+                           workers=args.workers, progress=progress, cancel=cancel)
 
 
 def _from_files(args, progress, cancel):

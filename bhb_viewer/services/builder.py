@@ -11,6 +11,8 @@ rejection log, while a machine without network stops the build at the first star
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -128,17 +130,21 @@ def build_from_sdss(
     radius_arcsec: float = CROSSMATCH_ARCSEC,
     limit: int | None = None,
     size: int = CUTOUT_SIZE,
+    workers: int = 4,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
 ) -> BuildReport:
-    """Fetch every selected star's spectrum and cube through ``service`` and write the data set."""
+    """Fetch every selected star's spectrum and cube through ``service`` and write the data set.
+
+    ``workers`` stars are fetched at once, ahead of the loop that writes them in catalog order.
+    """
     service = service or SDSSService()
     if not service.offline:
         service.ensure_online()  # no network: one clear error before any work, not one per star
     pos_path, neg_path = resolve_catalog(positives, catalog_dir), resolve_catalog(negatives, catalog_dir)
     stars, stats = paper_stars(read_candidates(pos_path), read_candidates(neg_path), radius_arcsec, limit)
 
-    def load(row: Row) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def fetch(row: Row) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         try:
             spectrum = _spectrum(service, row)
             cube = service.cube(float(row["ra"]), float(row["dec"]), size)
@@ -156,7 +162,36 @@ def build_from_sdss(
         "offline": service.offline,
         **stats,
     }
-    return assemble(out, stars, load, provenance=provenance, size=size, progress=progress, cancel=cancel, stage="sdss")
+    ahead = _Ahead(fetch, stars, workers)
+    try:
+        return assemble(out, stars, ahead.get, provenance=provenance, size=size, progress=progress, cancel=cancel, stage="sdss")
+    finally:
+        ahead.close()
+
+
+class _Ahead:
+    """Runs ``fetch`` on the next ``workers`` rows in threads while the assembly loop takes them in order.
+
+    Downloads are latency-bound (a few requests per star), so a few in flight divide the wall time
+    by about as many; results and errors come back to the loop in catalog order.
+    """
+
+    def __init__(self, fetch: Callable[[Row], Any], rows: Table, workers: int) -> None:
+        self.fetch, self.rows, self.workers = fetch, rows, max(1, workers)
+        self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="sdss-fetch")
+        self.futures: dict[int, Future] = {}
+        self.submitted = 0
+
+    def get(self, row: Row) -> Any:
+        i = row.index
+        while self.submitted < min(len(self.rows), i + self.workers):
+            self.futures[self.submitted] = self.pool.submit(self.fetch, self.rows[self.submitted])
+            self.submitted += 1
+        return self.futures.pop(i).result()
+
+    def close(self) -> None:
+        """Drop what was not started (a cancel or an error) and wait for the requests in flight."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _spectrum(service: SDSSService, row: Row):

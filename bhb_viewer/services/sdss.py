@@ -123,6 +123,14 @@ class SDSSService:
         self._sleep = sleep
         self._network_problem: str | None = None  # set by the first failed probe
         self._online = False
+        self._local = threading.local()  # one astroquery client per thread
+        self._locks: dict[Path, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def _lock(self, path: Path) -> threading.Lock:
+        """One lock per cache file, so parallel builders never fetch or write the same file twice."""
+        with self._locks_guard:
+            return self._locks.setdefault(path, threading.Lock())
 
     # -- cache layout -------------------------------------------------------------------------
     def spectrum_path(self, plate: int, mjd: int, fiber: int) -> Path:
@@ -143,15 +151,16 @@ class SDSSService:
         return self._spectrum(path, f"the spectrum at RA {ra:.5f} Dec {dec:+.5f}", dict(ra=float(ra), dec=float(dec)))
 
     def _spectrum(self, path: Path, name: str, params: dict[str, Any]) -> Path:
-        if path.is_file():
+        with self._lock(path):
+            if path.is_file():
+                return path
+            if self.offline:
+                raise CacheMiss(f"{name} is not in the cache {self.cache_dir} (offline mode)")
+            hdus = self._request("spectrum", **params)
+            if not hdus:
+                raise NotFound(f"SDSS DR{self.data_release} has no spectrum {name}")
+            _write_atomic(path, hdus[0])
             return path
-        if self.offline:
-            raise CacheMiss(f"{name} is not in the cache {self.cache_dir} (offline mode)")
-        hdus = self._request("spectrum", **params)
-        if not hdus:
-            raise NotFound(f"SDSS DR{self.data_release} has no spectrum {name}")
-        _write_atomic(path, hdus[0])
-        return path
 
     def spectrum_file_by_specobjid(self, specobjid: int) -> Path:
         try:
@@ -166,23 +175,24 @@ class SDSSService:
         Where fields overlap, each band uses the frame in which the star lies farthest from an edge.
         """
         path = self.cube_path(ra, dec, size)
-        if path.is_file():
-            return cutouts.read_cube(path)
-        where = f"RA {ra:.5f} Dec {dec:+.5f}"
-        if self.offline:
-            raise CacheMiss(f"no cutout cube at {where} in the cache {self.cache_dir} (offline mode)")
-        by_band: dict[str, list[cutouts.BandImage]] = {}
-        for hdul in self._request("frames", ra=float(ra), dec=float(dec)):
-            image = frame_image(hdul)
-            by_band.setdefault(image.band, []).append(image)
-        missing = [b for b in BANDS if b not in by_band]
-        if missing:
-            raise NotFound(f"SDSS DR{self.data_release} has no {','.join(missing)} frame at {where}")
-        images = {b: best_image(by_band[b], ra, dec) for b in BANDS}
-        cube = cutouts.make_cube(images, ra, dec, size)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        cutouts.write_cube(path, cube)
-        return cube
+        with self._lock(path):
+            if path.is_file():
+                return cutouts.read_cube(path)
+            where = f"RA {ra:.5f} Dec {dec:+.5f}"
+            if self.offline:
+                raise CacheMiss(f"no cutout cube at {where} in the cache {self.cache_dir} (offline mode)")
+            by_band: dict[str, list[cutouts.BandImage]] = {}
+            for hdul in self._request("frames", ra=float(ra), dec=float(dec)):
+                image = frame_image(hdul)
+                by_band.setdefault(image.band, []).append(image)
+            missing = [b for b in BANDS if b not in by_band]
+            if missing:
+                raise NotFound(f"SDSS DR{self.data_release} has no {','.join(missing)} frame at {where}")
+            images = {b: best_image(by_band[b], ra, dec) for b in BANDS}
+            cube = cutouts.make_cube(images, ra, dec, size)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            cutouts.write_cube(path, cube)
+            return cube
 
     # -- request layer --------------------------------------------------------------------------
     def _request(self, kind: str, **params: Any) -> list[fits.HDUList]:
@@ -201,8 +211,7 @@ class SDSSService:
 
     def _fetch(self, kind: str, **params: Any) -> list[fits.HDUList]:
         """The only code that talks to SDSS: one astroquery call, no cache and no retry."""
-        from astroquery.sdss import SDSS
-
+        SDSS = self._client()
         common = dict(timeout=self.timeout, data_release=self.data_release, cache=False, show_progress=False)
         if "ra" in params:
             common.update(coordinates=SkyCoord(params["ra"], params["dec"], unit="deg"), radius=MATCH_RADIUS_ARCSEC * u.arcsec)
@@ -221,6 +230,15 @@ class SDSSService:
         else:
             raise ValueError(f"unknown request kind {kind!r}")
         return list(result or [])
+
+    def _client(self):
+        """This thread's astroquery SDSS client: a requests session is not meant to be shared by threads."""
+        client = getattr(self._local, "client", None)
+        if client is None:
+            from astroquery.sdss import SDSSClass
+
+            client = self._local.client = SDSSClass()
+        return client
 
     def ensure_online(self) -> None:
         """Raise ``NetworkUnavailable`` at once when the SDSS host cannot be resolved and reached.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from bhb_viewer.core.dataset import open_dataset  # noqa: E402
 from bhb_viewer.core.errors import BadInputError  # noqa: E402
 from bhb_viewer.core.grid import BANDS  # noqa: E402
 from bhb_viewer.core.progress import CancelToken, Cancelled  # noqa: E402
-from bhb_viewer.services.builder import build_from_sdss, paper_stars, resolve_catalog  # noqa: E402
+from bhb_viewer.services.builder import _Ahead, build_from_sdss, paper_stars, resolve_catalog  # noqa: E402
 from bhb_viewer.services.sdss import NetworkUnavailable, SDSSService  # noqa: E402
 
 SIZE = 16
@@ -41,7 +42,7 @@ class FakeSDSS:
         if kind == "spectrum":
             if p["plate"] == 999:
                 return []
-            path = write_spec(self.tmp / "spec.fits", LOGLAM, smooth_flux(LOGLAM, p["fiber"]) + p["fiber"], np.ones(LOGLAM.size),
+            path = write_spec(self.tmp / f"spec-{p['plate']}-{p['mjd']}-{p['fiber']}.fits", LOGLAM, smooth_flux(LOGLAM, p["fiber"]) + p["fiber"], np.ones(LOGLAM.size),
                               plate=p["plate"], mjd=p["mjd"], fiber=p["fiber"])
             return [fits.open(path, memmap=False, lazy_load_hdus=False)]
         return [sdss_frame(p["ra"], p["dec"], band) for band in BANDS]
@@ -111,6 +112,22 @@ def test_build_fetches_rejects_with_reasons_and_rebuilds_offline_from_cache(tmp_
     assert open_dataset(tmp_path / "ds2").manifest["sha256"] == ds.manifest["sha256"]
 
 
+def test_fetches_run_in_parallel_and_come_back_in_catalog_order():
+    barrier = threading.Barrier(3, timeout=5)  # breaks (and fails the test) unless 3 fetches run at once
+
+    def fetch(row):
+        if row.index < 3:
+            barrier.wait()
+        return str(row["id"])
+
+    rows = Table({"id": list("abcdefg")})
+    ahead = _Ahead(fetch, rows, workers=3)
+    try:
+        assert [ahead.get(row) for row in rows] == list("abcdefg")
+    finally:
+        ahead.close()
+
+
 def test_no_network_stops_the_build_at_once_and_writes_nothing(tmp_path, catalogs, monkeypatch):
     def no_dns(*args, **kwargs):
         raise socket.gaierror(-2, "Name or service not known")
@@ -137,7 +154,7 @@ def test_cancel_stops_between_stars(tmp_path, catalogs):
 
     with pytest.raises(Cancelled):
         build_from_sdss(tmp_path / "ds", catalogs / "bhb.csv", catalogs / "bss.csv", service=service(tmp_path, fetch),
-                        size=SIZE, progress=cancel_after_first, cancel=token)
+                        size=SIZE, workers=1, progress=cancel_after_first, cancel=token)
     assert sum(kind == "spectrum" for kind, _ in fetch.calls) == 1
     assert not (tmp_path / "ds" / "manifest.json").exists()
 

@@ -175,7 +175,11 @@ def test_no_network_fails_fast_with_a_clear_message(tmp_path, monkeypatch):
 
 
 def test_a_hanging_resolver_is_cut_off_by_the_probe_timeout(tmp_path, monkeypatch):
-    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: time.sleep(5))
+    def hanging_resolver(*args, **kwargs):
+        time.sleep(1)
+        raise socket.gaierror(-3, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging_resolver)
     svc = SDSSService(tmp_path / "cache", probe_timeout=0.05)
     start = time.perf_counter()
     with pytest.raises(NetworkUnavailable, match="no answer within 0.05 s"):
@@ -200,25 +204,25 @@ def test_real_sdss_spectrum(tmp_path):
 
 def test_fetch_asks_astroquery_once_per_distinct_field_for_all_bands(tmp_path, monkeypatch):
     """The real request layer, with astroquery's own calls replaced: arguments and field de-duplication."""
-    from astroquery.sdss import SDSS
+    from astroquery.sdss import SDSSClass
 
     seen = {}
 
-    def query_crossid(coordinates, **kw):
+    def query_crossid(self, coordinates, **kw):
         seen["crossid"] = (round(coordinates.ra.deg, 4), round(kw["radius"].to_value("arcsec"), 1), kw["data_release"])
         return Table({"run": [3900, 3900, 3901], "rerun": [301] * 3, "camcol": [6, 6, 6], "field": [269, 269, 12]})
 
-    def get_images(matches, band, **kw):
+    def get_images(self, matches, band, **kw):
         seen["images"] = (len(matches), band, kw["cache"], kw["timeout"])
         return ["hdul"] * (len(matches) * len(band))
 
-    def get_spectra(**kw):
+    def get_spectra(self, **kw):
         seen["spectra"] = {k: kw[k] for k in ("plate", "mjd", "fiberID", "data_release", "cache")}
         return ["spec"]
 
-    monkeypatch.setattr(SDSS, "query_crossid", query_crossid)
-    monkeypatch.setattr(SDSS, "get_images", get_images)
-    monkeypatch.setattr(SDSS, "get_spectra", get_spectra)
+    monkeypatch.setattr(SDSSClass, "query_crossid", query_crossid)
+    monkeypatch.setattr(SDSSClass, "get_images", get_images)
+    monkeypatch.setattr(SDSSClass, "get_spectra", get_spectra)
     svc = SDSSService(tmp_path, timeout=7)
     assert svc._fetch("frames", ra=RA, dec=DEC) == ["hdul"] * 10
     assert seen["crossid"] == (RA, 2.0, 17) and seen["images"] == (2, "ugriz", False, 7)
