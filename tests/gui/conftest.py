@@ -1,4 +1,4 @@
-"""Tiny demo-like data sets for the window tests (random but star-like, written in the real format)."""
+"""Fixtures of the window tests: a tiny data set and a tiny untrained checkpoint."""
 
 from __future__ import annotations
 
@@ -6,30 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from astropy.table import Table
-
-from bhb_viewer.core.dataset import write_dataset
-from bhb_viewer.core.grid import NPIX, wavelength
-
-
-def make_dataset(path: Path, n: int = 12, size: int = 64, seed: int = 0) -> Path:
-    """``n`` stars with a sloped continuum, an Hδ/Hγ-like dip, noise, and a centred PSF in 5 bands."""
-    rng = np.random.default_rng(seed)
-    wave = wavelength()
-    cont = 100.0 * (wave / 5000.0) ** -2
-    lines = sum(1 - 0.5 * np.exp(-0.5 * ((wave - w0) / 8.0) ** 2) for w0 in (4102.9, 4341.7, 4862.7))
-    spectra = (cont * lines * rng.uniform(0.5, 2.0, (n, 1)) + rng.normal(0, 2.0, (n, NPIX))).astype(np.float32)
-    ivar = np.full((n, NPIX), 0.25, dtype=np.float32)
-    yy, xx = np.mgrid[:size, :size] - (size - 1) / 2
-    psf = np.exp(-(xx**2 + yy**2) / (2 * 1.5**2))
-    cutouts = (psf[None, None] * rng.uniform(5, 50, (n, 5, 1, 1)) + rng.normal(0, 0.3, (n, 5, size, size))).astype(np.float32)
-    catalog = Table({
-        "id": [f"star{i:03d}" for i in range(n)],
-        "ra": rng.uniform(0, 360, n), "dec": rng.uniform(-10, 60, n),
-        "g": rng.uniform(15, 19, n), "u_g": rng.uniform(0.9, 1.3, n), "g_r": rng.uniform(-0.3, 0.0, n),
-        "label": np.arange(n) % 2,
-    })
-    return write_dataset(path, catalog, spectra, ivar, cutouts, {"source": "test"})
+from tinysky import make_dataset
 
 
 @pytest.fixture

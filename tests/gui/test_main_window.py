@@ -207,7 +207,7 @@ def test_scoring_fills_the_table_is_cached_and_exported(qtbot, window, tiny_data
 
 
 def test_a_scoring_run_can_be_cancelled(qtbot, window, tmp_path, tiny_checkpoint):
-    from conftest import make_dataset
+    from tinysky import make_dataset
 
     dataset = make_dataset(tmp_path / "bigger", n=120)
     window.score_batch_size = 2
