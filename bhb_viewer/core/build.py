@@ -249,17 +249,21 @@ def _resolve(name: str, folders: list[Path | None], suffixes: tuple[str, ...] = 
 
 # -- images on disk -----------------------------------------------------------------------------------
 def edge_distance(image: cutouts.BandImage, ra: float, dec: float) -> float:
-    """Pixels from (ra, dec) to the nearest edge of the image; negative when outside it."""
+    """Pixels from (ra, dec) to the nearest edge of the image; negative when outside it, -inf when
+    the projection cannot place it at all (e.g. on the far side of a TAN projection)."""
     x, y = image.wcs.world_to_pixel_values(ra, dec)
     ny, nx = image.data.shape
-    return float(min(x + 0.5, nx - 0.5 - x, y + 0.5, ny - 0.5 - y))
+    d = float(min(x + 0.5, nx - 0.5 - x, y + 0.5, ny - 0.5 - y))
+    return d if np.isfinite(d) else -np.inf
 
 
 def best_image(images: list[cutouts.BandImage], ra: float, dec: float) -> cutouts.BandImage:
-    """Of overlapping frames of one band, the one where the star lies farthest inside."""
-    if not images:
-        raise BadInputError(None, f"no image at RA/Dec {ra:.5f}, {dec:+.5f}")
-    return max(images, key=lambda im: edge_distance(im, ra, dec))
+    """Of overlapping frames of one band, the one where the star lies farthest inside; none inside raises."""
+    best = max(images, key=lambda im: edge_distance(im, ra, dec), default=None)
+    if best is None or edge_distance(best, ra, dec) < 0:
+        band = f"{best.band} " if best is not None else ""
+        raise BadInputError(best.source if best is not None else None, f"RA/Dec {ra:.5f}, {dec:+.5f} lies outside every {band}image")
+    return best
 
 
 @dataclass

@@ -148,10 +148,12 @@ def build_from_sdss(
         try:
             spectrum = _spectrum(service, row)
             cube = service.cube(float(row["ra"]), float(row["dec"]), size)
-        except NetworkUnavailable:
+        except (NetworkUnavailable, BadInputError):
             raise
         except SDSSError as exc:
             raise BadInputError(str(row["id"]), str(exc)) from exc
+        except Exception as exc:  # one odd file must not end an hours-long download; the log names it
+            raise BadInputError(str(row["id"]), f"unexpected {type(exc).__name__}: {exc}") from exc
         return spectrum.flux, spectrum.ivar, cube.data
 
     provenance = {

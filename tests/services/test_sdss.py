@@ -16,6 +16,7 @@ from astropy.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))  # the shared synthetic-file writers
 from sdss_files import gaussian_star, stamp_wcs  # noqa: E402
 
+from bhb_viewer.core.errors import BadInputError  # noqa: E402
 from bhb_viewer.core.grid import BANDS  # noqa: E402
 from bhb_viewer.services import sdss  # noqa: E402
 from bhb_viewer.services.sdss import CacheMiss, NetworkUnavailable, NotFound, SDSSError, SDSSService  # noqa: E402
@@ -103,6 +104,12 @@ def test_a_band_missing_from_sdss_is_not_found(tmp_path):
     svc = service(tmp_path, lambda kind, **p: [fake_frame(b, RA, 269) for b in "gri"])
     with pytest.raises(NotFound, match=r"no u,z frame at RA 164.43110"):
         svc.cube(RA, DEC, size=32)
+
+
+def test_frames_that_miss_the_star_are_a_bad_input_not_a_crash(tmp_path):
+    far = [fake_frame(b, RA + 120.0, 1) for b in BANDS]  # the star is on the far side of the projection
+    with pytest.raises(BadInputError, match=r"lies outside every u image"):
+        service(tmp_path, lambda kind, **p: far).cube(RA, DEC, size=32)
 
 
 def test_offline_uses_cache_and_names_the_miss(tmp_path):
