@@ -14,7 +14,7 @@ from pathlib import Path
 _FLAGS = {
     "dataset": "dataset", "model": "model", "size": "size", "seed": "seed", "out": "out",
     "epochs": "epochs", "batch_size": "batch_size", "lr": "lr", "weight_decay": "weight_decay",
-    "patience": "patience", "device": "device", "num_workers": "num_workers",
+    "patience": "patience", "device": "device", "num_workers": "num_workers", "threads": "threads",
     "max_steps_per_epoch": "max_steps_per_epoch", "finetune": "finetune",
 }
 
@@ -35,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-steps-per-epoch", type=int, help="cap steps per epoch (smoke runs)")
     parser.add_argument("--device", help="auto (CUDA, MPS, CPU), cpu, cuda, cuda:1, mps")
     parser.add_argument("--num-workers", type=int, help="data-loader worker processes; default 0")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (1 is fastest on a busy shared CPU)")
     parser.add_argument("--progress-json", action="store_true", help="JSON lines on stdout instead of a progress bar")
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue a cancelled or killed run")
 

@@ -118,5 +118,5 @@ def make_loader(
         batch_sampler=batches,
         collate_fn=_already_batched,
         num_workers=num_workers,
-        persistent_workers=False,
-    )
+        generator=torch.Generator(),  # else every new iterator draws its base seed from the global RNG,
+    )  # which would make a resumed run's dropout differ from the uninterrupted run's
