@@ -24,7 +24,8 @@ Two sources:
   (Barbosa et al. 2022 BHBs), looked up in --catalogs DIR, $BHB_VIEWER_CATALOGS or the project's
   shared data folder. Negatives within --radius arcsec of a positive are dropped. Spectra and
   ugriz frames come from SDSS through an on-disk cache (--cache DIR, $BHB_VIEWER_CACHE, or the
-  user cache folder); --offline uses the cache only.
+  user cache folder); --offline uses the cache only. An interrupted build (Ctrl-C, lost network)
+  resumes by running the same command again: what was downloaded is read from the cache.
 
   Files: --catalog CAT (CSV, ECSV, FITS, VOTable; id, ra, dec, optional label, optional
   'spectrum' and 'cutout' columns naming files). Spectra: the file a row names, else

@@ -196,18 +196,27 @@ class SDSSService:
 
     # -- request layer --------------------------------------------------------------------------
     def _request(self, kind: str, **params: Any) -> list[fits.HDUList]:
-        """``_fetch`` behind the connectivity probe and retry with exponential backoff."""
+        """``_fetch`` behind the connectivity probe and retry with exponential backoff.
+
+        When the retries run out the host is probed again: a network that went away mid-build
+        raises ``NetworkUnavailable`` (stop) rather than failing every remaining star slowly.
+        """
         self.ensure_online()
-        for attempt in range(self.retries + 1):
+        attempt = 0
+        while True:
             try:
                 return self._fetch(kind, **params)
             except Exception as exc:
                 if not _is_transient(exc):
                     raise
                 if attempt == self.retries:
+                    problem = self._probe()
+                    if problem:
+                        self._online, self._network_problem = False, problem
+                        raise NetworkUnavailable(problem) from exc
                     raise SDSSError(f"SDSS {kind} request {params} failed after {attempt + 1} attempts: {exc}") from exc
                 self._sleep(self.backoff * 2**attempt)
-        raise AssertionError("unreachable")
+                attempt += 1
 
     def _fetch(self, kind: str, **params: Any) -> list[fits.HDUList]:
         """The only code that talks to SDSS: one astroquery call, no cache and no retry."""

@@ -76,6 +76,7 @@ def catalogs(tmp_path):
 def service(tmp_path, fetch=None, **kwargs) -> SDSSService:
     svc = SDSSService(tmp_path / "cache", sleep=lambda s: None, **kwargs)
     svc._online = True
+    svc._probe = lambda: ""
     if fetch is not None:
         svc._fetch = fetch
     return svc

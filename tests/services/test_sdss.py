@@ -67,6 +67,7 @@ class Recorder:
 def service(tmp_path, fetch, **kwargs) -> SDSSService:
     svc = SDSSService(tmp_path / "cache", sleep=kwargs.pop("sleep", lambda s: None), **kwargs)
     svc._online = True  # connectivity is tested on its own below
+    svc._probe = lambda: ""
     svc._fetch = fetch
     return svc
 
@@ -148,6 +149,17 @@ def test_retries_give_up_with_a_clear_error(tmp_path):
         svc.spectrum_file(1, 51000, 1)
     assert len(fetch.calls) == 3
     assert not svc.spectrum_path(1, 51000, 1).exists()
+
+
+def test_a_network_lost_mid_run_stops_instead_of_failing_each_star(tmp_path):
+    fetch = Recorder(failures=[requests.ConnectionError("reset")] * 10)
+    svc = service(tmp_path, fetch, retries=1)
+    svc._probe = lambda: "cannot reach SDSS (skyserver.sdss.org: no route)"
+    with pytest.raises(NetworkUnavailable, match="no route"):
+        svc.spectrum_file(1, 51000, 1)
+    with pytest.raises(NetworkUnavailable):  # remembered for the next star, with no new request
+        svc.spectrum_file(1, 51000, 2)
+    assert len(fetch.calls) == 2
 
 
 def test_permanent_errors_are_not_retried(tmp_path):
