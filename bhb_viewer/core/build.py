@@ -116,11 +116,15 @@ def assemble(
         ivar = open_mm(scratch / "ivar.npy", "w+", np.float32, (max(n, 1), NPIX))
         cubes = open_mm(scratch / "cutouts.npy", "w+", np.float32, (max(n, 1), len(BANDS), size, size))
         kept: list[int] = []
+        seen: set[str] = set()
         for i, row in enumerate(catalog):
             if cancel is not None:
                 cancel.check()
             star = str(row["id"])
             try:
+                if star in seen:
+                    raise BadInputError(star, "duplicate id: an earlier row has it")
+                seen.add(star)
                 f, iv, cube = load(row)
                 _check_item(star, f, iv, cube, size)
             except BadInputError as exc:
@@ -150,6 +154,17 @@ def _check_item(star: str, flux: np.ndarray, ivar: np.ndarray, cube: np.ndarray,
         raise BadInputError(star, f"spectrum has shape {np.shape(flux)}, expected ({NPIX},) on the grid")
     if np.shape(cube) != (len(BANDS), size, size):
         raise BadInputError(star, f"cutout cube has shape {np.shape(cube)}, expected {(len(BANDS), size, size)}")
+
+
+def place_from_spectrum(row: Row, spectrum: GridSpectrum) -> None:
+    """A row without RA/Dec (a catalog of plate/mjd/fiber or specobjid) takes its spectrum's fibre position.
+
+    Writes into the row's table, so the data set's catalog records where the cutout was cut.
+    """
+    ra, dec = spectrum.meta.get("ra"), spectrum.meta.get("dec")
+    if ra is None or dec is None or (np.isfinite(float(row["ra"])) and np.isfinite(float(row["dec"]))):
+        return
+    row["ra"], row["dec"] = float(ra), float(dec)
 
 
 # -- spectra on disk --------------------------------------------------------------------------------
@@ -365,7 +380,7 @@ def build_from_files(
     ``label`` (1 / 0) labels every row, for a catalog of one class without a label column.
     """
     path = catalog if isinstance(catalog, Table) else Path(catalog)
-    table = catalog if isinstance(catalog, Table) else read_candidates(catalog)
+    table = catalog.copy() if isinstance(catalog, Table) else read_candidates(catalog)
     base = None if isinstance(catalog, Table) else Path(catalog).parent
     labels = labels_of(table, None if base is None else path) if label is None else np.full(len(table), int(label))
     spectrum_files = SpectrumFiles(spectra)
@@ -373,6 +388,7 @@ def build_from_files(
 
     def load(row: Row) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         spectrum = spectrum_files.find(row, base)
+        place_from_spectrum(row, spectrum)
         return spectrum.flux, spectrum.ivar, image_files.cube(row, base)
 
     provenance = {

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from astropy.table import MaskedColumn, Row, Table
 
-from bhb_viewer.core.build import BuildReport, assemble, pick_spectrum, row_pmf
+from bhb_viewer.core.build import BuildReport, assemble, pick_spectrum, place_from_spectrum, row_pmf
 from bhb_viewer.core.candidates import find_near, read_candidates
 from bhb_viewer.core.dataset import LABEL_BHB, LABEL_NON_BHB
 from bhb_viewer.core.errors import BadInputError
@@ -147,6 +147,7 @@ def build_from_sdss(
     def fetch(row: Row) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         try:
             spectrum = _spectrum(service, row)
+            place_from_spectrum(row, spectrum)
             cube = service.cube(float(row["ra"]), float(row["dec"]), size)
         except (NetworkUnavailable, BadInputError):
             raise

@@ -111,6 +111,16 @@ def test_catalog_columns_name_spectrum_and_cube_files(tmp_path):
     assert ds.cutouts[0].sum(axis=(1, 2)) == pytest.approx([10, 20, 30, 40, 50], rel=0.05)
 
 
+def test_rows_without_positions_take_the_spectrum_fibre_position(disk):
+    Table({"plate": [300, 302], "mjd": [51600, 51602], "fiber": [10, 12]}).write(disk / "pmf.csv")
+    report = build_from_files(disk / "out", disk / "pmf.csv", spectra=disk / "spectra", images=disk / "images", size=SIZE)
+    assert report.count == 2
+    ds = open_dataset(disk / "out")
+    positions = star_positions(5)
+    np.testing.assert_allclose(np.c_[ds.catalog["ra"], ds.catalog["dec"]], [positions[0], positions[2]], atol=1e-9)
+    assert list(ds.catalog["id"]) == ["300-51600-10", "302-51602-12"]
+
+
 def test_real_spplate_fibers_and_real_stamps(tmp_path, shared_data):
     real = shared_data / "real"
     stars = Table.read(real / "cat-164.4311-39.0359.fits")
@@ -156,7 +166,7 @@ def test_assemble_streams_progress_and_honours_cancel(tmp_path):
 
 
 def test_assemble_rejects_wrong_shapes(tmp_path):
-    catalog = Table({"id": ["ok", "short", "cube"]})
+    catalog = Table({"id": ["ok", "short", "cube", "ok"]})
     shapes = {"ok": (NPIX, (5, 4, 4)), "short": (100, (5, 4, 4)), "cube": (NPIX, (3, 4, 4))}
 
     def load(row):
@@ -165,6 +175,7 @@ def test_assemble_rejects_wrong_shapes(tmp_path):
 
     report = assemble(tmp_path / "out", catalog, load, size=4)
     assert report.count == 1
-    assert [r[0] for r in report.rejected] == ["short", "cube"]
+    assert report.rejected[2] == ("ok", "duplicate id: an earlier row has it")
+    assert [r[0] for r in report.rejected] == ["short", "cube", "ok"]
     assert "(100,)" in report.rejected[0][1] and "(3, 4, 4)" in report.rejected[1][1]
     assert np.all(open_dataset(tmp_path / "out").cutouts[:] == 0)  # NaN padding stored as 0
