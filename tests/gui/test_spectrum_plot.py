@@ -122,12 +122,13 @@ def test_seven_segments_shaded_in_proportion_to_weight(plot):
 
 
 def test_saliency_on_the_grid_and_its_toggle(plot):
-    s = np.linspace(0, 1, grid.NPIX)
+    s = np.linspace(0, 4e-3, grid.NPIX)
     plot.set_saliency(s)
     x, y = plot.saliency_curve.getOriginalDataset()
     assert len(y) == 3522
     np.testing.assert_allclose(x, WAVE)
-    np.testing.assert_allclose(y, s)
+    np.testing.assert_allclose(y, s / 4e-3)  # relative to its maximum
+    assert plot.saliency_view.viewRange()[1] == pytest.approx([0, 1], abs=0.05)
     plot.show_saliency.setChecked(False)
     assert not plot.saliency_curve.isVisible()
     assert not plot.plot.getPlotItem().getAxis("right").isVisible()

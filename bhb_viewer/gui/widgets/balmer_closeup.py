@@ -32,6 +32,9 @@ class _LinePanel:
         self.plot.setLabel("bottom", "λ (Å, vacuum)")
         self.plot.setMinimumHeight(120)
         self.plot.getPlotItem().disableAutoRange()
+        # The close-up is about line shape; a flux axis re-ticked on every candidate costs more
+        # than it tells (the main plot has the flux scale).
+        self.plot.hideAxis("left")
         self.data_curve = self.plot.plot(pen=DATA_PEN, connect="finite")
         self.fit_curve = self.plot.plot(pen=FIT_PEN)
         self.rest_line = pg.InfiniteLine(angle=90, pen=REST_PEN)

@@ -99,7 +99,7 @@ class CutoutPanel(QWidget):
         self.bars.setMouseEnabled(x=False, y=False)
         self.bars.setTitle("band weights", size="9pt")
         self.bars.getAxis("bottom").setTicks([list(enumerate(BANDS))])
-        self.bars.getAxis("left").setStyle(showValues=False)
+        self.bars.hideAxis("left")  # the percentages are written on the bars
         self.bars.setXRange(-0.6, len(BANDS) - 0.4, padding=0)
         self.bars.setYRange(0, 1, padding=0)
         self.bars.setMaximumWidth(220)

@@ -148,9 +148,12 @@ class SpectrumPlot(QWidget):
         item.showAxis("right")
         item.scene().addItem(view)
         item.getAxis("right").linkToView(view)
-        item.getAxis("right").setLabel("saliency")
+        item.getAxis("right").setLabel("saliency (÷ its maximum)")
         view.setXLink(item)
         view.disableAutoRange()
+        # Saliency is drawn relative to its maximum on a fixed axis: its scale is arbitrary, and a
+        # fixed axis is not re-ticked on every candidate.
+        view.setYRange(0.0, 1.0, padding=0.02)
         curve = pg.PlotDataItem(pen=SALIENCY_PEN)
         curve.setDownsampling(auto=True, method="peak")
         curve.setClipToView(True)
@@ -228,7 +231,7 @@ class SpectrumPlot(QWidget):
         self._settle()
 
     def set_saliency(self, saliency: np.ndarray | None) -> None:
-        """Per-pixel saliency on the grid (3522 values; 3521 also accepted) on the right axis."""
+        """Per-pixel saliency on the grid (3522 values; 3521 also accepted), drawn ÷ its maximum on the right axis."""
         if saliency is None:
             self.saliency_curve.setData([], [])
             return
@@ -236,10 +239,8 @@ class SpectrumPlot(QWidget):
         usable = (grid.NPIX, grid.N_SEGMENTS * grid.SEGMENT_LENGTH)
         if s.ndim != 1 or s.size not in usable:
             raise ValueError(f"saliency must be 1-D with {usable[0]} or {usable[1]} values, got shape {s.shape}")
-        self.saliency_curve.setData(self._grid_wave[: s.size], s)
-        finite = s[np.isfinite(s)]
-        if finite.size:
-            self.saliency_view.setYRange(finite.min(), finite.max(), padding=0.05)
+        top = np.nanmax(np.abs(s)) if np.isfinite(s).any() else 0.0
+        self.saliency_curve.setData(self._grid_wave[: s.size], s / top if top > 0 else s)
         self._settle()
 
     def set_balmer(self, result) -> None:
