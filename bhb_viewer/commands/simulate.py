@@ -1,0 +1,69 @@
+"""``bhb simulate``: write a simulated, labelled data set, or print how well the simulator is calibrated."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from bhb_viewer.core.simulate import DEFAULT_BHB_FRACTION, DEFAULT_N
+
+    parser.add_argument("--n", type=int, default=None, help=f"number of stars (default {DEFAULT_N} for a data set, 3000 for --report)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives identical arrays (default 0)")
+    parser.add_argument("--out", metavar="DIR", help="data set directory to write")
+    parser.add_argument("--bhb-fraction", type=float, default=DEFAULT_BHB_FRACTION, help="fraction of BHB stars (default: the paper's 4752/12032)")
+    parser.add_argument("--cutout-size", type=int, default=64, help="cutout side in pixels (default 64)")
+    parser.add_argument("--report", action="store_true", help="print the calibration figures against the Xue et al. (2011) sample")
+    parser.add_argument("--reference", metavar="PATH", help="the Xue 2011 table (xue2011_bhb.dat with its ReadMe); default $BHB_XUE2011 or ../shared/data")
+    parser.add_argument("--json", action="store_true", help="with --report: print the figures as one JSON object")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _print_report(report: dict) -> None:
+    from bhb_viewer.core.simulate_calibration import COLOUR_F1_LIMIT, KS_LIMIT, PURITY_RANGE
+
+    def mark(ok: bool) -> str:
+        return "ok" if ok else "OUT OF RANGE"
+
+    print(f"simulated {report['n']} stars ({report['n_bhb']} BHB, {report['n_non_bhb']} non-BHB), seed {report['seed']}")
+    print(f"(a) simulated BHBs passing the classical cuts vs {report['n_reference']} Xue 2011 BHBs: two-sample KS statistic (limit {KS_LIMIT})")
+    for q, d in report["ks"].items():
+        print(f"    {q:6s} {d:.3f}  {mark(d <= KS_LIMIT)}")
+    print("(b) difficulty")
+    print(
+        f"    classical cuts: purity {report['classical_purity']:.3f} (target {PURITY_RANGE[0]:.2f}–{PURITY_RANGE[1]:.2f}) "
+        f"{mark(report['passes']['classical_purity'])}, completeness {report['classical_completeness']:.3f}, "
+        f"{report['classical_selected']} selected"
+    )
+    print(
+        f"    best straight colour cut (g−r, u−g): macro F1 {report['colour_cut_f1']:.3f}, BHB F1 {report['colour_cut_f1_bhb']:.3f} "
+        f"(limit {COLOUR_F1_LIMIT}) {mark(report['passes']['colour_cut_f1'])}"
+    )
+    print(f"    Balmer fits failed: {report['balmer_fit_failures']}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from bhb_viewer.core.progress import TerminalProgress, no_progress
+    from bhb_viewer.core.simulate import DEFAULT_N, write_simulated
+
+    progress = no_progress if args.quiet else TerminalProgress(sys.stderr)
+    if args.n is not None and args.n < 1:
+        print("error: --n must be at least 1", file=sys.stderr)
+        return 2
+    if not args.report and not args.out:
+        print("error: give --out DIR to write a data set, or --report for the calibration figures", file=sys.stderr)
+        return 2
+    if args.out:
+        path = write_simulated(args.out, args.n or DEFAULT_N, args.seed, args.bhb_fraction, args.cutout_size, progress)
+        print(f"wrote {args.n or DEFAULT_N} simulated stars to {path}", file=sys.stderr if args.json else sys.stdout)
+    if args.report:
+        from bhb_viewer.core.simulate_calibration import calibration_report
+
+        report = calibration_report(n=args.n or 3000, seed=args.seed, bhb_fraction=args.bhb_fraction, reference=args.reference, progress=progress)
+        if args.json:
+            print(json.dumps(report))
+        else:
+            _print_report(report)
+    return 0

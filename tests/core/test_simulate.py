@@ -1,0 +1,96 @@
+import numpy as np
+import pytest
+
+from bhb_viewer.core.dataset import open_dataset
+from bhb_viewer.core.grid import BANDS, NPIX, wavelength
+from bhb_viewer.core.simulate import DEFAULT_BHB_FRACTION, SIMULATOR_VERSION, simulate, write_simulated
+from bhb_viewer.core.simulate_images import LIMIT_MAG, SEEING_BAND_FACTOR, psf_snr
+from bhb_viewer.core.simulate_spectra import band_flux_density
+
+
+@pytest.fixture(scope="module")
+def small():
+    return simulate(40, seed=5)
+
+
+def test_same_seed_same_arrays_other_seed_differs(small):
+    cat, spec, ivar, cut = small
+    cat2, spec2, ivar2, cut2 = simulate(40, seed=5)
+    assert np.array_equal(spec, spec2) and np.array_equal(ivar, ivar2) and np.array_equal(cut, cut2)
+    assert list(cat["id"]) == list(cat2["id"]) and np.array_equal(cat["teff"], cat2["teff"])
+    _, spec3, _, _ = simulate(40, seed=6)
+    assert not np.array_equal(spec, spec3)
+
+
+def test_spectra_without_cutouts_are_the_same_spectra(small):
+    _, spec, ivar, _ = small
+    _, spec2, ivar2, cut2 = simulate(40, seed=5, with_cutouts=False)
+    assert cut2 is None
+    assert np.array_equal(spec, spec2) and np.array_equal(ivar, ivar2)
+
+
+def test_shapes_units_and_class_ratio(small):
+    cat, spec, ivar, cut = small
+    assert spec.shape == (40, NPIX) and ivar.shape == (40, NPIX) and spec.dtype == np.float32
+    assert cut.shape == (40, len(BANDS), 64, 64) and cut.dtype == np.float32
+    assert np.isfinite(spec).all() and (ivar > 0).all()
+    assert int((cat["label"] == 1).sum()) == round(40 * DEFAULT_BHB_FRACTION)
+    # flux density at 4760 Å (1e-17 erg/s/cm²/Å) agrees with the g magnitude
+    wave = wavelength()
+    near = (wave > 4700) & (wave < 4820)
+    ratio = np.median(spec[:, near], axis=1) / band_flux_density(np.asarray(cat["g_true"]), "g")
+    assert np.all(np.abs(ratio - 1) < 0.15)
+    # all stars inside the candidates' colour box; BHB ~ blue, halo velocities
+    assert np.all((cat["u_g"] > 0.8) & (cat["u_g"] < 1.6) & (cat["g_r"] > -0.5) & (cat["g_r"] < 0.0))
+    bhb = cat["label"] == 1
+    assert np.all(cat["logg"][bhb] < 3.9) and np.median(cat["logg"][~bhb]) > 3.8
+
+
+def test_snr_falls_toward_faint_stars():
+    cat, spec, ivar, _ = simulate(200, seed=2, with_cutouts=False)
+    wave = wavelength()
+    near = (wave > 4600) & (wave < 4900)
+    snr = np.median(spec[:, near] * np.sqrt(ivar[:, near]), axis=1)
+    g = np.asarray(cat["g"])
+    assert np.median(snr[(g > 16) & (g < 17)]) > 20
+    assert np.median(snr[g > 18.7]) < 12
+
+
+def test_cutout_centre_holds_the_star_with_its_flux(small):
+    cat, _, _, cut = small
+    size = cut.shape[-1]
+    yy, xx = np.mgrid[:size, :size] + 0.5
+    r = np.hypot(xx - size / 2, yy - size / 2)
+    for bi, band in enumerate(BANDS):
+        peak = np.unravel_index(np.argmax(cut[:, bi].mean(0)), (size, size))
+        assert abs(peak[0] + 0.5 - size / 2) <= 1 and abs(peak[1] + 0.5 - size / 2) <= 1
+    # g and r aperture fluxes (radius 8 px) follow the magnitudes, and their ratio the colour
+    ap = (cut[:, :, r < 8]).sum(-1)
+    for bi, band in ((1, "g"), (2, "r")):
+        expected = 10 ** (-0.4 * (np.asarray(cat[f"{band}_true"]) - 22.5))
+        bright = np.asarray(cat["g"]) < 18
+        assert np.median(ap[bright, bi] / expected[bright]) == pytest.approx(0.97, abs=0.05)
+
+
+def test_u_and_z_are_noisier_than_g_and_r(small):
+    cut = small[3]
+    corner = np.concatenate([cut[:, :, :6, :6].reshape(len(cut), 5, -1), cut[:, :, -6:, -6:].reshape(len(cut), 5, -1)], axis=2)
+    noise = np.median(np.std(corner, axis=2), axis=0)  # per band, nanomaggies
+    u, g, r, i, z = noise
+    assert u > 1.5 * g and z > 1.5 * r
+    # point-source limits follow the SDSS table: S/N ≈ 5 at the limiting magnitude
+    for band in BANDS:
+        assert psf_snr(LIMIT_MAG[band], band, 1.43) == pytest.approx(5.0, rel=0.2)
+    assert SEEING_BAND_FACTOR["u"] > SEEING_BAND_FACTOR["r"]
+
+
+def test_write_simulated_makes_a_dataset(tmp_path):
+    path = write_simulated(tmp_path / "sim", n=12, seed=3)
+    ds = open_dataset(path)
+    assert len(ds) == 12 and ds.cutouts.shape == (12, 5, 64, 64)
+    prov = ds.manifest["provenance"]
+    assert prov["simulator_version"] == SIMULATOR_VERSION and prov["seed"] == 3 and prov["n"] == 12
+    assert "spectrum" in prov["parameters"] and "population" in prov["parameters"]
+    assert not list(path.glob(".scratch-*"))
+    _, spec, _, cut = simulate(12, seed=3)
+    assert np.array_equal(np.asarray(ds.spectra), spec) and np.array_equal(np.asarray(ds.cutouts), cut)
