@@ -107,6 +107,7 @@ def assemble(
     out = Path(out)
     n = len(catalog)
     labels = labels_of(catalog) if labels is None else np.asarray(labels, dtype=np.int64)
+    created = not out.exists()
     scratch = out / ".partial"
     scratch.mkdir(parents=True, exist_ok=True)
     rejected: list[tuple[str, str]] = []
@@ -145,6 +146,8 @@ def assemble(
         write_dataset(out, table, flux[:k], ivar[:k], cubes[:k], prov)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+        if created and not any(out.iterdir()):  # a failed or cancelled build leaves no empty folder behind
+            out.rmdir()
     lab = labels[kept]
     return BuildReport(out, k, int(np.sum(lab == LABEL_BHB)), int(np.sum(lab == LABEL_NON_BHB)), rejected)
 

@@ -90,7 +90,7 @@ def test_every_star_rejected_is_an_error_naming_the_first_reasons(disk):
     write_frames(disk / "no_z", star_positions(5), skip_band="z")
     with pytest.raises(BadInputError, match=r"no usable star: all 5 were rejected .*missing band 'z'"):
         build_from_files(disk / "out", disk / "cat.ecsv", spectra=disk / "spectra", images=disk / "no_z", size=SIZE)
-    assert not (disk / "out" / ".partial").exists()
+    assert not (disk / "out").exists()
 
 
 def test_catalog_columns_name_spectrum_and_cube_files(tmp_path):
@@ -162,7 +162,7 @@ def test_assemble_streams_progress_and_honours_cancel(tmp_path):
     with pytest.raises(Cancelled):
         assemble(tmp_path / "out", catalog, load, size=4, progress=events.append, cancel=token)
     assert [e.done for e in events] == [1, 2, 3] and events[-1].metrics == {"kept": 3, "rejected": 0}
-    assert not (tmp_path / "out" / ".partial").exists() and not (tmp_path / "out" / "manifest.json").exists()
+    assert not (tmp_path / "out").exists()
 
 
 def test_assemble_rejects_wrong_shapes(tmp_path):

@@ -157,7 +157,7 @@ def test_cancel_stops_between_stars(tmp_path, catalogs):
         build_from_sdss(tmp_path / "ds", catalogs / "bhb.csv", catalogs / "bss.csv", service=service(tmp_path, fetch),
                         size=SIZE, workers=1, progress=cancel_after_first, cancel=token)
     assert sum(kind == "spectrum" for kind, _ in fetch.calls) == 1
-    assert not (tmp_path / "ds" / "manifest.json").exists()
+    assert not (tmp_path / "ds").exists()
 
 
 def test_aliases_name_the_shipped_catalogs(shared_data, tmp_path, monkeypatch):
