@@ -247,3 +247,10 @@ def test_fetch_asks_astroquery_once_per_distinct_field_for_all_bands(tmp_path, m
     assert seen["crossid"] == (RA, 2.0, 17) and seen["images"] == (2, "ugriz", False, 7)
     assert svc._fetch("spectrum", plate=740, mjd=52263, fiber=101) == ["spec"]
     assert seen["spectra"] == {"plate": 740, "mjd": 52263, "fiberID": 101, "data_release": 17, "cache": False}
+
+
+@pytest.mark.remote_data
+def test_real_sdss_cube(tmp_path):
+    cube = SDSSService(tmp_path).cube(RA, DEC, size=32)  # the star of the shipped real stamps
+    assert cube.data.shape == (5, 32, 32) and not cube.mask.all()
+    assert SDSSService(tmp_path, offline=True).cube(RA, DEC, size=32).data.shape == (5, 32, 32)
