@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from astropy.table import MaskedColumn, Row, Table
+from astropy.table import Row, Table, vstack
 
 from bhb_viewer.core.build import BuildReport, assemble, pick_spectrum, place_from_spectrum, row_pmf
 from bhb_viewer.core.candidates import find_near, read_candidates
@@ -99,25 +99,13 @@ def paper_stars(positives: Table, negatives: Table, radius_arcsec: float = CROSS
 
 def _stack(parts: list[tuple[Table, int]]) -> Table:
     """Canonical columns only, so catalogs with different extras stack; masked where a catalog lacks one."""
-    names = ["id", "ra", "dec", "plate", "mjd", "fiber", "specobjid", *KEEP_COLUMNS]
-    out = Table()
-    for name in names:
-        chunks, masks = [], []
-        present = [t for t, _ in parts if name in t.colnames]
-        if not present:
-            continue
-        dtype = np.result_type(*[t[name].dtype for t in present])  # widest id string wins
-        for t, _ in parts:
-            if name in t.colnames:
-                chunks.append(np.ma.filled(np.ma.asarray(t[name]), 0).astype(dtype))
-                masks.append(np.ma.getmaskarray(t[name]))
-            else:
-                chunks.append(np.zeros(len(t), dtype))
-                masks.append(np.ones(len(t), bool))
-        mask = np.concatenate(masks)
-        out[name] = MaskedColumn(np.concatenate(chunks), mask=mask) if mask.any() else np.concatenate(chunks)
-    out["label"] = np.concatenate([np.full(len(t), label, np.int64) for t, label in parts])
-    return out
+    names = ("id", "ra", "dec", "plate", "mjd", "fiber", "specobjid", *KEEP_COLUMNS)
+    tables = []
+    for table, label in parts:
+        sub = table[[c for c in names if c in table.colnames]]
+        sub["label"] = np.full(len(sub), label, np.int64)
+        tables.append(sub)
+    return vstack(tables, join_type="outer", metadata_conflicts="silent")
 
 
 def build_from_sdss(
