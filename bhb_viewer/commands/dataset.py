@@ -15,6 +15,7 @@ import argparse
 import json
 import signal
 import sys
+import threading
 
 BUILD_HELP = """\
 Two sources:
@@ -95,7 +96,8 @@ def _build(args: argparse.Namespace) -> int:
             raise KeyboardInterrupt
         cancel.cancel()
 
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    in_main = threading.current_thread() is threading.main_thread()  # signal handlers can only be set there
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)} if in_main else {}
     progress = JsonLinesProgress() if args.progress_json else TerminalProgress()
     try:
         report = _from_files(args, progress, cancel) if args.catalog else _from_sdss(args, progress, cancel)
