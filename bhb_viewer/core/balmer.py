@@ -33,7 +33,8 @@ MIN_DEPTH_SIGMA = 5.0  # the fitted depth a must be this many σ above zero
 A_RANGE = (0.02, 0.99)
 B_RANGE = (1.5, 40.0)
 C_RANGE = (0.3, 4.0)
-N_ITER = 40
+N_ITER = 60
+CONVERGED = 1e-7  # relative χ² gain below which a step counts as converged
 CHUNK = 2048
 
 COLUMNS = ("d02", "fm", "b_hg", "c_hg", "a_hg", "b_hd", "c_hd", "a_hd", "centre_hd", "centre_hg", "rv")
@@ -142,6 +143,20 @@ def _clip(p):
     return p
 
 
+def _solve(h: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Batched solve; a singular system gives a zero step for its row only."""
+    try:
+        return np.linalg.solve(h, g[..., None])[..., 0]
+    except np.linalg.LinAlgError:
+        out = np.zeros_like(g)
+        for i in range(len(g)):
+            try:
+                out[i] = np.linalg.solve(h[i], g[i])
+            except np.linalg.LinAlgError:
+                pass
+        return out
+
+
 def _initial(x, y, w):
     """Starting values: continuum through the window's outer parts, centre at the smoothed minimum."""
     n, m = y.shape
@@ -189,32 +204,32 @@ def fit_line(flux: np.ndarray, ivar: np.ndarray, rest: float) -> dict[str, np.nd
     model, jac = _design(x, p)
     chi2 = (w * (y - model) ** 2).sum(1)
     eye = np.eye(6)
+    active = np.arange(n)  # rows still improving; converged rows leave the loop
     for _ in range(N_ITER):
-        r = y - model
-        jtw = jac * w[..., None]
-        h = np.einsum("nmi,nmj->nij", jtw, jac)
-        gvec = np.einsum("nmi,nm->ni", jtw, r)
+        if active.size == 0:
+            break
+        wa, ja = w[active], jac[active]
+        r = y[active] - model[active]
+        jtw_t = (ja * wa[..., None]).transpose(0, 2, 1)
+        h = np.matmul(jtw_t, ja)
+        gvec = np.matmul(jtw_t, r[..., None])[..., 0]
         diag = np.einsum("nii->ni", h)
-        h_damped = h + lam[:, None, None] * diag[:, :, None] * eye + 1e-12 * eye
-        try:
-            step = np.linalg.solve(h_damped, gvec[..., None])[..., 0]
-        except np.linalg.LinAlgError:
-            step = np.zeros_like(p)
-            for i in range(n):
-                try:
-                    step[i] = np.linalg.solve(h_damped[i], gvec[i])
-                except np.linalg.LinAlgError:
-                    pass
-        trial = _clip(p + step)
+        h_damped = h + lam[active, None, None] * diag[:, :, None] * eye + 1e-12 * eye
+        step = _solve(h_damped, gvec)
+        trial = _clip(p[active] + step)
         m_t, j_t = _design(x, trial)
-        chi2_t = (w * (y - m_t) ** 2).sum(1)
-        better = np.isfinite(chi2_t) & (chi2_t < chi2)
-        p[better], model[better], jac[better], chi2[better] = trial[better], m_t[better], j_t[better], chi2_t[better]
-        lam = np.where(better, lam * 0.3, lam * 10.0)
-        lam = np.clip(lam, 1e-7, 1e7)
+        chi2_t = (wa * (y[active] - m_t) ** 2).sum(1)
+        old = chi2[active]
+        better = np.isfinite(chi2_t) & (chi2_t < old)
+        gain = np.where(better, (old - chi2_t) / np.maximum(old, 1e-300), 0.0)
+        rows = active[better]
+        p[rows], model[rows], jac[rows], chi2[rows] = trial[better], m_t[better], j_t[better], chi2_t[better]
+        lam[active] = np.clip(np.where(better, lam[active] * 0.3, lam[active] * 10.0), 1e-7, 1e7)
+        settled = (better & (gain < CONVERGED)) | (lam[active] >= 1e4)
+        active = active[~settled]
     # Uncertainty of the depth from the undamped normal matrix.
     jtw = jac * w[..., None]
-    h = np.einsum("nmi,nmj->nij", jtw, jac)
+    h = np.matmul(jtw.transpose(0, 2, 1), jac)
     with np.errstate(invalid="ignore", divide="ignore"):
         try:
             cov_aa = np.linalg.inv(h + 1e-12 * eye)[:, 2, 2]

@@ -60,6 +60,9 @@ METALS = {
 }
 
 
+BALMER_REACH, BALMER_TAPER = 600.0, 200.0  # Å
+
+
 @dataclass(frozen=True)
 class SpectrumModel:
     """Line and noise parameters; the version and values go into every data set's provenance."""
@@ -118,21 +121,40 @@ def line_parameters(model: SpectrumModel, teff, logg, rng: np.random.Generator |
     return tau, np.maximum(w, 0.5), np.clip(p, 0.8, 3.0)
 
 
+def _columns(rest_wave: np.ndarray, lam0: float, half: float) -> slice:
+    """Grid columns whose rest wavelength can lie within ``half`` Å of lam0 for any star."""
+    lo = np.searchsorted(rest_wave.max(axis=0), lam0 - half)
+    hi = np.searchsorted(rest_wave.min(axis=0), lam0 + half, side="right")
+    return slice(int(lo), int(hi))
+
+
 def absorption(model: SpectrumModel, rest_wave: np.ndarray, tau, w, p, feh, teff) -> np.ndarray:
-    """Normalised stellar spectrum (1 = continuum) at rest-frame wavelengths (N×M)."""
+    """Normalised stellar spectrum (1 = continuum) at rest-frame wavelengths (N×M, each row increasing).
+
+    Each Balmer line is computed within ±BALMER_REACH Å, its far wing tapered to zero over the last
+    BALMER_TAPER Å (there it removes well under 1 % of the continuum).
+    """
     rest_wave = np.atleast_2d(rest_wave)
     out = np.ones(rest_wave.shape)
     tau, w, p = (np.asarray(v, dtype=float)[:, None] for v in (tau, w, p))
     for lam0, ktau, kw in BALMER.values():
-        x = np.abs(rest_wave - lam0) / (w * kw)
-        out *= 1.0 - model.depth * (1.0 - np.exp(-ktau * tau / (1.0 + x**p)))
+        cols = _columns(rest_wave, lam0, BALMER_REACH)
+        if cols.start >= cols.stop:
+            continue
+        dist = np.abs(rest_wave[:, cols] - lam0)
+        taper = 0.5 * (1.0 + np.cos(np.pi * np.clip((dist - BALMER_REACH + BALMER_TAPER) / BALMER_TAPER, 0.0, 1.0)))
+        x = dist / (w * kw)
+        out[:, cols] *= 1.0 - model.depth * (1.0 - np.exp(-ktau * tau * taper / (1.0 + x**p)))
     # Metal lines: Gaussians of the instrumental width with metallicity-scaled equivalent widths.
     feh = np.asarray(feh, dtype=float)[:, None]
     t = (np.asarray(teff, dtype=float)[:, None] - 8000.0) / 1000.0
     for lam0, ew0, kt in METALS.values():
         sigma = lam0 * np.log(10.0) * 1e-4 * model.resolution_sigma_px
+        cols = _columns(rest_wave, lam0, 8.0 * sigma)
+        if cols.start >= cols.stop:
+            continue
         ew = ew0 * 10.0 ** (0.5 * (feh + 1.5)) * np.exp(kt * t)
-        out *= 1.0 - ew / (np.sqrt(2 * np.pi) * sigma) * np.exp(-0.5 * ((rest_wave - lam0) / sigma) ** 2)
+        out[:, cols] *= 1.0 - ew / (np.sqrt(2 * np.pi) * sigma) * np.exp(-0.5 * ((rest_wave[:, cols] - lam0) / sigma) ** 2)
     return np.clip(out, 0.0, None)
 
 
