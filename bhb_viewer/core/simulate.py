@@ -175,3 +175,10 @@ def write_simulated(
         del arrays
         for p in scratch:
             p.unlink(missing_ok=True)
+
+
+def calibration_report(n: int = 3000, seed: int = 1, **kwargs) -> dict:
+    """The calibration figures (a) and (b); see :mod:`bhb_viewer.core.simulate_calibration`."""
+    from bhb_viewer.core.simulate_calibration import calibration_report as report
+
+    return report(n=n, seed=seed, **kwargs)

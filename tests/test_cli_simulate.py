@@ -1,0 +1,49 @@
+import json
+
+import numpy as np
+
+from bhb_viewer.cli import main
+from bhb_viewer.core.dataset import open_dataset
+
+
+def test_simulate_writes_a_dataset(tmp_path, capsys):
+    out = tmp_path / "sim"
+    assert main(["simulate", "--n", "8", "--seed", "4", "--out", str(out)]) == 0
+    ds = open_dataset(out)
+    assert len(ds) == 8 and ds.spectra.shape == (8, 3522) and ds.cutouts.shape == (8, 5, 64, 64)
+    assert ds.manifest["provenance"]["seed"] == 4
+    assert set(np.unique(ds.labels)) <= {0, 1}
+    captured = capsys.readouterr()
+    assert "simulate:" in captured.err  # the progress bar goes to stderr
+    assert "wrote 8" in captured.out
+
+
+def test_report_json_is_one_object(shared_data, capsys, monkeypatch):
+    monkeypatch.setenv("BHB_XUE2011", str(shared_data / "catalogs" / "xue2011_bhb.dat"))
+    assert main(["simulate", "--report", "--json", "--n", "200", "--seed", "2", "--quiet"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report["ks"]) == {"d02", "fm", "c_hg", "b_hg", "u_g", "g_r", "g"}
+    assert all(0.0 <= v <= 1.0 for v in report["ks"].values())
+    for key in ("classical_purity", "classical_completeness", "colour_cut_f1"):
+        assert 0.0 <= report[key] <= 1.0
+    assert report["n"] == 200
+
+
+def test_report_text_names_the_figures(shared_data, capsys):
+    ref = shared_data / "catalogs" / "xue2011_bhb.dat"
+    assert main(["simulate", "--report", "--n", "200", "--seed", "2", "--quiet", "--reference", str(ref)]) == 0
+    text = capsys.readouterr().out
+    assert "KS" in text and "purity" in text and "colour cut" in text
+
+
+def test_missing_reference_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("BHB_XUE2011", raising=False)
+    missing = tmp_path / "nope.dat"
+    monkeypatch.setattr("bhb_viewer.core.simulate_calibration._REPO_GUESS", missing)
+    assert main(["simulate", "--report", "--n", "50", "--quiet"]) == 1
+    assert "Xue" in capsys.readouterr().err
+
+
+def test_needs_out_or_report(capsys):
+    assert main(["simulate", "--n", "5"]) == 2
+    assert "--out" in capsys.readouterr().err
