@@ -111,12 +111,13 @@ def test_seven_segments_shaded_in_proportion_to_weight(plot):
     plot.set_segment_weights(weights)
     assert len(plot.segment_regions) == grid.N_SEGMENTS
     for j, region in enumerate(plot.segment_regions):
-        lo, hi = region.getRegion()
-        assert lo == pytest.approx(WAVE[j * grid.SEGMENT_LENGTH])
-        assert hi == pytest.approx(WAVE[(j + 1) * grid.SEGMENT_LENGTH])
-        assert region.brush.color().alpha() == round(SEGMENT_MAX_ALPHA * weights[j] / 0.4)
+        rect = region.rect()
+        assert rect.left() == pytest.approx(WAVE[j * grid.SEGMENT_LENGTH])
+        assert rect.right() == pytest.approx(WAVE[(j + 1) * grid.SEGMENT_LENGTH])
+        assert rect.top() <= 0 and rect.bottom() >= 1  # the whole height of the plot
+        assert region.brush().color().alpha() == round(SEGMENT_MAX_ALPHA * weights[j] / 0.4)
     plot.set_segment_weights(None)
-    assert all(r.brush.color().alpha() == 0 for r in plot.segment_regions)
+    assert all(r.brush().color().alpha() == 0 for r in plot.segment_regions)
     with pytest.raises(ValueError, match="shape"):
         plot.set_segment_weights(np.ones(5))
 
@@ -128,7 +129,7 @@ def test_saliency_on_the_grid_and_its_toggle(plot):
     assert len(y) == 3522
     np.testing.assert_allclose(x, WAVE)
     np.testing.assert_allclose(y, s / 4e-3)  # relative to its maximum
-    assert plot.saliency_view.viewRange()[1] == pytest.approx([0, 1], abs=0.05)
+    assert plot.overlay_view.viewRange()[1] == pytest.approx([0, 1], abs=0.05)
     plot.show_saliency.setChecked(False)
     assert not plot.saliency_curve.isVisible()
     assert not plot.plot.getPlotItem().getAxis("right").isVisible()
@@ -221,7 +222,7 @@ def test_clear_empties_everything(plot):
     curves = [plot.flux_curve, plot.saliency_curve, *plot.reference_curves,
               plot.closeup.hdelta.data_curve, plot.closeup.hdelta.fit_curve]
     assert all(n_points(c) == 0 for c in curves)
-    assert all(r.brush.color().alpha() == 0 for r in plot.segment_regions)
+    assert all(r.brush().color().alpha() == 0 for r in plot.segment_regions)
     assert plot.closeup.hdelta.label.text() == "" and plot.closeup.summary.text() == ""
 
 

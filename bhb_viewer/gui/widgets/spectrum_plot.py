@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QGraphicsRectItem,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -37,7 +39,7 @@ SEGMENT_RGB = (80, 200, 120)
 SEGMENT_MAX_ALPHA = 110  # the most-weighted segment's opacity (of 255); others in proportion
 HYDROGEN_PEN = pg.mkPen(255, 100, 100, style=Qt.PenStyle.DashLine)
 METAL_PEN = pg.mkPen(170, 170, 170, style=Qt.PenStyle.DashLine)
-LABEL_HEIGHTS = (0.95, 0.87, 0.79)  # cycled along wavelength so neighbouring labels don't overlap
+LABEL_HEIGHTS = (0.97, 0.91, 0.85, 0.79, 0.73)  # cycled along wavelength so neighbouring labels don't overlap
 
 
 def smooth(flux: np.ndarray, valid: np.ndarray, width: int, kind: str) -> np.ndarray:
@@ -92,14 +94,17 @@ class SpectrumPlot(QWidget):
         item.disableAutoRange()
         self._follow_data = True  # until the reviewer zooms or pans
         item.getViewBox().sigRangeChangedManually.connect(self._stop_following)
-        self.legend = item.addLegend(offset=(-10, 10))
-        self.flux_curve = self.plot.plot(pen=FLUX_PEN, name="star", connect="finite")
-        self.reference_curves = [
-            self.plot.plot(pen=pen, name=name, connect="finite") for pen, name in zip(REFERENCE_PENS, REFERENCE_NAMES)
-        ]
+        self.flux_curve = self.plot.plot(pen=FLUX_PEN, connect="finite")
+        self.reference_curves = [self.plot.plot(pen=pen, connect="finite") for pen in REFERENCE_PENS]
+        # Only the references need a key; it sits bottom-right (the faint red end of a blue star),
+        # away from the line labels along the top, and shows only with the references.
+        self.legend = item.addLegend(offset=(-10, -10), brush=(0, 0, 0, 170))
+        for curve, name in zip(self.reference_curves, REFERENCE_NAMES):
+            self.legend.addItem(curve, name)
+        self.overlay_view = self._make_overlay_view()
         self.segment_regions = self._make_segments()
         self.line_markers = self._make_line_markers()
-        self.saliency_view, self.saliency_curve = self._make_saliency_axis()
+        self.saliency_curve = self._make_saliency_curve()
         self.closeup = BalmerCloseup()
 
         controls = self._make_controls()
@@ -115,16 +120,38 @@ class SpectrumPlot(QWidget):
         self._apply_toggles()
 
     # -- construction --------------------------------------------------------------------
-    def _make_segments(self) -> list[pg.LinearRegionItem]:
+    def _make_overlay_view(self) -> pg.ViewBox:
+        """A view behind the flux, sharing its wavelength axis, with a fixed 0–1 vertical range.
+
+        Segment shading, line markers and saliency live here: a new star's flux range then moves
+        only the flux curves, not 30-odd markers and labels (the bulk of a switch's cost).
+        """
+        item = self.plot.getPlotItem()
+        view = pg.ViewBox(enableMouse=False, enableMenu=False)
+        view.setZValue(-100)
+        item.scene().addItem(view)
+        item.showAxis("right")
+        item.getAxis("right").linkToView(view)
+        item.getAxis("right").setLabel("saliency (÷ its maximum)")
+        view.setXLink(item)
+        view.disableAutoRange()
+        view.setYRange(0.0, 1.0, padding=0.02)
+
+        def follow() -> None:
+            view.setGeometry(item.vb.sceneBoundingRect())
+            view.linkedViewChanged(item.vb, view.XAxis)
+
+        item.vb.sigResized.connect(follow)
+        return view
+
+    def _make_segments(self) -> list[QGraphicsRectItem]:
         edges = [self._grid_wave[j * grid.SEGMENT_LENGTH] for j in range(grid.N_SEGMENTS + 1)]
         regions = []
         for j in range(grid.N_SEGMENTS):
-            region = pg.LinearRegionItem(
-                values=(edges[j], edges[j + 1]), movable=False, pen=pg.mkPen(None), brush=pg.mkBrush(*SEGMENT_RGB, 0)
-            )
-            region.setZValue(-10)
-            region.hide()
-            self.plot.addItem(region, ignoreBounds=True)
+            region = QGraphicsRectItem(QRectF(edges[j], -1.0, edges[j + 1] - edges[j], 3.0))
+            region.setPen(QPen(Qt.PenStyle.NoPen))
+            region.setBrush(QColor(*SEGMENT_RGB, 0))
+            self.overlay_view.addItem(region, ignoreBounds=True)
             regions.append(region)
         return regions
 
@@ -138,33 +165,16 @@ class SpectrumPlot(QWidget):
                 label=line.name,
                 labelOpts={"position": LABEL_HEIGHTS[i % len(LABEL_HEIGHTS)], "color": (220, 220, 220)},
             )
-            self.plot.addItem(marker, ignoreBounds=True)
+            self.overlay_view.addItem(marker, ignoreBounds=True)
             markers.append(marker)
         return markers
 
-    def _make_saliency_axis(self) -> tuple[pg.ViewBox, pg.PlotDataItem]:
-        item = self.plot.getPlotItem()
-        view = pg.ViewBox()
-        item.showAxis("right")
-        item.scene().addItem(view)
-        item.getAxis("right").linkToView(view)
-        item.getAxis("right").setLabel("saliency (÷ its maximum)")
-        view.setXLink(item)
-        view.disableAutoRange()
-        # Saliency is drawn relative to its maximum on a fixed axis: its scale is arbitrary, and a
-        # fixed axis is not re-ticked on every candidate.
-        view.setYRange(0.0, 1.0, padding=0.02)
+    def _make_saliency_curve(self) -> pg.PlotDataItem:
         curve = pg.PlotDataItem(pen=SALIENCY_PEN)
         curve.setDownsampling(auto=True, method="peak")
         curve.setClipToView(True)
-        view.addItem(curve)
-
-        def follow() -> None:
-            view.setGeometry(item.vb.sceneBoundingRect())
-            view.linkedViewChanged(item.vb, view.XAxis)
-
-        item.vb.sigResized.connect(follow)
-        return view, curve
+        self.overlay_view.addItem(curve)
+        return curve
 
     def _make_controls(self) -> QHBoxLayout:
         self.reset_button = QPushButton("Reset view")
@@ -214,21 +224,15 @@ class SpectrumPlot(QWidget):
     def set_segment_weights(self, weights: np.ndarray | None) -> None:
         """Shade the 7 model segments with opacity proportional to their weight (None: no shading)."""
         if weights is None:
-            for region in self.segment_regions:
-                region.setBrush(pg.mkBrush(*SEGMENT_RGB, 0))
-                region.setToolTip("")
-                region.update()
-            return
-        w = np.asarray(weights, dtype=float)
-        if w.shape != (grid.N_SEGMENTS,):
-            raise ValueError(f"segment weights must have shape ({grid.N_SEGMENTS},), got {w.shape}")
+            w = np.zeros(grid.N_SEGMENTS)
+        else:
+            w = np.asarray(weights, dtype=float)
+            if w.shape != (grid.N_SEGMENTS,):
+                raise ValueError(f"segment weights must have shape ({grid.N_SEGMENTS},), got {w.shape}")
         top = w.max() if w.max() > 0 else 1.0
         for j, region in enumerate(self.segment_regions):
-            alpha = int(round(SEGMENT_MAX_ALPHA * max(w[j], 0.0) / top))
-            region.setBrush(pg.mkBrush(*SEGMENT_RGB, alpha))
-            region.setToolTip(f"segment {j + 1}: weight {w[j]:.1%}")
-            region.update()
-        self._settle()
+            region.setBrush(QColor(*SEGMENT_RGB, int(round(SEGMENT_MAX_ALPHA * max(w[j], 0.0) / top))))
+            region.setToolTip("" if weights is None else f"segment {j + 1}: weight {w[j]:.1%}")
 
     def set_saliency(self, saliency: np.ndarray | None) -> None:
         """Per-pixel saliency on the grid (3522 values; 3521 also accepted), drawn ÷ its maximum on the right axis."""
@@ -241,7 +245,6 @@ class SpectrumPlot(QWidget):
             raise ValueError(f"saliency must be 1-D with {usable[0]} or {usable[1]} values, got shape {s.shape}")
         top = np.nanmax(np.abs(s)) if np.isfinite(s).any() else 0.0
         self.saliency_curve.setData(self._grid_wave[: s.size], s / top if top > 0 else s)
-        self._settle()
 
     def set_balmer(self, result) -> None:
         """Draw a ``core.balmer.BalmerResult`` in the Hδ/Hγ close-up (None: nothing measured)."""
@@ -259,7 +262,6 @@ class SpectrumPlot(QWidget):
             refs.append(r)
         self._references = tuple(refs)
         self._draw_references()
-        self._settle()
 
     def clear(self) -> None:
         """Empty every plot item; the controls keep their settings."""
@@ -282,7 +284,7 @@ class SpectrumPlot(QWidget):
         """Apply pending view transforms now: pyqtgraph defers them to paint time, where the
         geometry changes they cause schedule a second paint of every candidate."""
         self.plot.getPlotItem().getViewBox().updateMatrix()
-        self.saliency_view.updateMatrix()
+        self.overlay_view.updateMatrix()
 
     def _stop_following(self) -> None:
         self._follow_data = False
@@ -328,3 +330,4 @@ class SpectrumPlot(QWidget):
         self.plot.getPlotItem().showAxis("right", self.show_saliency.isChecked())
         for curve in self.reference_curves:
             curve.setVisible(self.show_references.isChecked())
+        self.legend.setVisible(self.show_references.isChecked())
