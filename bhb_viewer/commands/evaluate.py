@@ -26,6 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--patience", type=int)
     parser.add_argument("--max-steps-per-epoch", type=int)
     parser.add_argument("--device")
+    parser.add_argument("--threads", type=int, help="torch CPU threads per run (1 is fastest on a busy shared CPU)")
     parser.add_argument("--group", choices=("macro", "BHB"), default="macro",
                         help="rows' P/R/F1: macro over both classes (the paper's ALL) or the BHB class")
     parser.add_argument("--json", action="store_true", help="also print the summary as one JSON line")
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
             options = tomllib.loads(text) if args.config.endswith(".toml") else json.loads(text)
         except (OSError, ValueError) as exc:
             raise BadInputError(args.config, f"cannot read training options ({exc})") from exc
-    for flag in ("epochs", "batch_size", "lr", "patience", "max_steps_per_epoch", "device"):
+    for flag in ("epochs", "batch_size", "lr", "patience", "max_steps_per_epoch", "device", "threads"):
         if getattr(args, flag) is not None:
             options[flag] = getattr(args, flag)
     progress = JsonLinesProgress() if args.progress_json else TerminalProgress()

@@ -74,8 +74,7 @@ def run(args: argparse.Namespace) -> int:
             raise KeyboardInterrupt
         cancel.cancel()
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, stop)
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     progress = JsonLinesProgress() if emit_json else TerminalProgress()
     try:
         run_dir = fit(config, progress=progress, cancel=cancel, resume=resume)
@@ -85,6 +84,9 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as exc:
         _report({"event": "error", "message": str(exc)}, emit_json, stream=sys.stderr)
         return 2
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     test = json.loads((Path(run_dir) / "test_metrics.json").read_text())
     _report({"event": "done", "run_dir": str(run_dir), "test_macro": test["macro"], "test_auc": test["auc"]}, emit_json)
     return 0

@@ -1,0 +1,78 @@
+"""bhb train / evaluate / score end to end on a tiny simulated data set (tiny model, one epoch)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from astropy.table import Table
+
+from bhb_viewer.cli import main
+from bhb_viewer.core.simulate import write_simulated
+
+
+@pytest.fixture(scope="module")
+def tiny_sim(tmp_path_factory):
+    before = torch.get_num_threads()
+    yield write_simulated(tmp_path_factory.mktemp("cli") / "sim", n=60, seed=5, cutout_size=16)
+    torch.set_num_threads(before)
+
+
+def _json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+TRAIN = ["--model", "batmm", "--size", "tiny", "--epochs", "1", "--batch-size", "8", "--max-steps-per-epoch", "2", "--threads", "1"]
+
+
+def test_train_then_score_dataset_and_catalog(tiny_sim, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--dataset", str(tiny_sim), "--out", str(run), "--progress-json", *TRAIN]) == 0
+    lines = _json_lines(capsys.readouterr().out)
+    assert {"train:spectrum", "train:image", "train:fusion"} <= {e["stage"] for e in lines if e["event"] == "progress"}
+    done = lines[-1]
+    assert done["event"] == "done" and done["run_dir"] == str(run) and 0 <= done["test_macro"]["f1"] <= 1
+    assert (run / "weights.safetensors").is_file() and (run / "validation.json").is_file()
+
+    out = tmp_path / "scores.ecsv"
+    assert main(["score", str(tiny_sim), "--model", str(run), "--out", str(out), "--json"]) == 0
+    summary = _json_lines(capsys.readouterr().out)[-1]
+    assert summary["scored"] == 60 and set(summary["macro"]) == {"precision", "recall", "f1"}
+    table = Table.read(out, format="ascii.ecsv")
+    for col in ("id", "label", "p_bhb", "model", "model_version", "d02", "fm", "b_hg", "c_hg", "classical_bhb"):
+        assert col in table.colnames, col
+    assert np.all((table["p_bhb"] >= 0) & (table["p_bhb"] <= 1)) and table["model"][0] == "batmm"
+
+    # a catalog of some of the data set's stars, scored through the data set that holds them
+    catalog = Table.read(tiny_sim / "catalog.ecsv", format="ascii.ecsv")[["id", "ra", "dec", "label"]][:10]
+    catalog.write(tmp_path / "list.csv", format="ascii.csv")
+    assert main(["score", str(tmp_path / "list.csv"), "--model", str(run), "--dataset", str(tiny_sim),
+                 "--out", str(tmp_path / "list_scored.fits")]) == 0
+    scored = Table.read(tmp_path / "list_scored.fits")
+    assert len(scored) == 10
+    np.testing.assert_allclose(scored["p_bhb"], table["p_bhb"][:10], rtol=1e-5)
+    capsys.readouterr()
+
+    # without a data set a catalog has nothing to score: a clear error, exit 1
+    assert main(["score", str(tmp_path / "list.csv"), "--model", str(run), "--out", str(tmp_path / "x.csv")]) == 1
+    assert "holds no spectra or cutouts" in capsys.readouterr().err
+
+
+def test_train_needs_a_dataset_and_an_out_dir(capsys):
+    assert main(["train", "--model", "batmm"]) == 1
+    assert "--dataset" in capsys.readouterr().err
+
+
+def test_evaluate_prints_table8_and_writes_files(tiny_sim, tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    out = tmp_path / "eval"
+    code = main(["evaluate", "--dataset", str(tiny_sim), "--models", "classical,svm,early_add", "--seeds", "2",
+                 "--size", "tiny", "--epochs", "1", "--batch-size", "8", "--max-steps-per-epoch", "2", "--threads", "1", "--out", str(out), "--json"])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "Balmer cuts" in text and "SVM" in text and "Early Add" in text and "± " in text
+    summary = _json_lines(text)[-1]
+    assert summary["event"] == "evaluation" and set(summary["models"]) == {"classical", "svm", "early_add"}
+    assert (out / "table8.csv").is_file() and (out / "runs" / "early_add-seed1" / "weights.safetensors").is_file()
