@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import logging
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,7 @@ from bhb_viewer.gui.widgets.verdict_panel import (
 )
 from bhb_viewer.gui.workers import TaskRunner
 
+log = logging.getLogger(__name__)
 RECENT_MAX = 10
 DETAIL_CACHE = 2000  # candidates whose Balmer fit / explanation stay in memory
 CLASSICAL_NAMES = {True: "pass", False: "fail"}
@@ -183,6 +185,10 @@ class MainWindow(QMainWindow):
         self.table = CandidateTableView()
         self.table.setModel(self.model)
         self.table.sigCurrentSourceRow.connect(self._show_row)
+        # Drawing waits for the event loop to be idle, so holding J draws only the star it stops on.
+        self._pending_row = -1
+        self._draw_timer = QTimer(self, singleShot=True, interval=0)
+        self._draw_timer.timeout.connect(self._draw_pending)
         left_lay.addWidget(self.table, 1)
         self.verdict_panel = VerdictPanel()
         self.verdict_panel.sigVerdict.connect(self.record_verdict)
@@ -268,6 +274,7 @@ class MainWindow(QMainWindow):
             dataset, model = demo_paths()
         except BadInputError as exc:
             self.show_error("The demo is not installed", str(exc))
+            self._maybe_settled()
             return
         self.open_path(dataset, model)
 
@@ -431,7 +438,7 @@ class MainWindow(QMainWindow):
         row = current[0]
         self.source.extra_cubes[row] = cube
         self._explain.pop(row, None)
-        self._show_row(row)
+        self._draw_row(row)
         self.saved_label.setText(f"cutouts from {what} shown for {current[1]}")
 
     def _choose_model(self) -> None:
@@ -521,12 +528,24 @@ class MainWindow(QMainWindow):
         cache[detail.row] = detail.value
         while len(cache) > DETAIL_CACHE:
             cache.popitem(last=False)
-        if detail.row == self.table.current_source_row():
+        if detail.row == self._pending_row and not self._draw_timer.isActive():
             self._apply_overlays(detail.row)
 
     # -- showing a candidate ----------------------------------------------------------------
     def _show_row(self, row: int) -> None:
-        """Draw candidate ``row``: spectrum, cutouts, overlays known so far, and its verdict."""
+        """Show candidate ``row``: its verdict at once, its plots as soon as the event queue is empty."""
+        self._show_verdict_state(row)
+        self._pending_row = row
+        self._draw_timer.start()
+
+    def _draw_pending(self) -> None:
+        row, source = self._pending_row, self.source
+        if source is None or not 0 <= row < len(source):
+            return
+        self._draw_row(row)
+
+    def _draw_row(self, row: int) -> None:
+        """Draw candidate ``row``: spectrum, cutouts, overlays known so far; fetch what is missing."""
         source = self.source
         spectrum = source.spectrum(row)
         if spectrum is None:
@@ -539,7 +558,6 @@ class MainWindow(QMainWindow):
         else:
             self.cutout_panel.set_cube(cube)
         self._apply_overlays(row)
-        self._show_verdict_state(row)
         need_balmer = spectrum is not None and row not in self._balmer
         need_explain = self.holder is not None and spectrum is not None and cube is not None and row not in self._explain
         if need_balmer or need_explain:
@@ -720,6 +738,7 @@ class MainWindow(QMainWindow):
     # -- errors and closing ---------------------------------------------------------------------
     def show_error(self, title: str, text: str) -> None:
         self.work_label.setText("")
+        log.warning("%s: %s", title, text)  # also on stderr, for --screenshot runs and logs
         show_error_dialog(self, title, text)
 
     def closeEvent(self, event: QCloseEvent) -> None:

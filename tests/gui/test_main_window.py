@@ -220,3 +220,17 @@ def test_a_scoring_run_can_be_cancelled(qtbot, window, tmp_path, tiny_checkpoint
     assert not window.runner.busy()
     key(qtbot, window, Qt.Key.Key_B)  # the window still works
     assert window.session.state("star000").verdict is VerdictKind.BHB
+
+
+def test_bhb_viewer_screenshot_of_a_catalog_and_argument_errors_before_qt(qtbot, tiny_dataset, tmp_path):
+    from bhb_viewer.gui.app import build_parser, main
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--no-such-option"])
+    out = tmp_path / "app.png"
+    assert main([str(tiny_dataset), "--screenshot", str(out), "--data-dir", str(tmp_path / "ud"), "--reviewer", "me"]) == 0
+    image = QImage(str(out))
+    assert (image.width(), image.height()) == (1280, 800)
+    session = next(tiny_dataset.glob("*.session.sqlite"))
+    with Session.open(session) as s:
+        assert s.reviewer == "me"
