@@ -47,3 +47,11 @@ def test_missing_reference_is_a_clear_error(tmp_path, capsys, monkeypatch):
 def test_needs_out_or_report(capsys):
     assert main(["simulate", "--n", "5"]) == 2
     assert "--out" in capsys.readouterr().err
+
+
+def test_out_with_report_describes_the_written_dataset(tmp_path, shared_data, capsys, monkeypatch):
+    monkeypatch.setenv("BHB_XUE2011", str(shared_data / "catalogs" / "xue2011_bhb.dat"))
+    out = tmp_path / "sim"
+    assert main(["simulate", "--n", "40", "--seed", "1", "--out", str(out), "--report", "--json", "--quiet"]) == 0
+    report = json.loads(capsys.readouterr().out)  # stdout holds the JSON object only
+    assert report["dataset"] == str(out) and report["n"] == 40 and report["seed"] == 1

@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="DIR", help="data set directory to write")
     parser.add_argument("--bhb-fraction", type=float, default=DEFAULT_BHB_FRACTION, help="fraction of BHB stars (default: the paper's 4752/12032)")
     parser.add_argument("--cutout-size", type=int, default=64, help="cutout side in pixels (default 64)")
-    parser.add_argument("--report", action="store_true", help="print the calibration figures against the Xue et al. (2011) sample")
+    parser.add_argument("--report", action="store_true", help="print the calibration figures against the Xue et al. (2011) sample (with --out: of the data set written)")
     parser.add_argument("--reference", metavar="PATH", help="the Xue 2011 table (xue2011_bhb.dat with its ReadMe); default $BHB_XUE2011 or ../shared/data")
     parser.add_argument("--json", action="store_true", help="with --report: print the figures as one JSON object")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -59,9 +59,12 @@ def run(args: argparse.Namespace) -> int:
         path = write_simulated(args.out, args.n or DEFAULT_N, args.seed, args.bhb_fraction, args.cutout_size, progress)
         print(f"wrote {args.n or DEFAULT_N} simulated stars to {path}", file=sys.stderr if args.json else sys.stdout)
     if args.report:
-        from bhb_viewer.core.simulate_calibration import calibration_report
+        from bhb_viewer.core.simulate_calibration import calibration_report, dataset_report
 
-        report = calibration_report(n=args.n or 3000, seed=args.seed, bhb_fraction=args.bhb_fraction, reference=args.reference, progress=progress)
+        if args.out:  # the figures of exactly the data set just written
+            report = dataset_report(args.out, reference=args.reference, progress=progress)
+        else:
+            report = calibration_report(n=args.n or 3000, seed=args.seed, bhb_fraction=args.bhb_fraction, reference=args.reference, progress=progress)
         if args.json:
             print(json.dumps(report))
         else:

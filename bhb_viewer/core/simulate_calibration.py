@@ -125,6 +125,35 @@ def calibration_figures(catalog: Table, measured: dict[str, np.ndarray], referen
     }
 
 
+def _with_verdicts(report: dict) -> dict:
+    report["passes"] = {
+        "ks": report["ks_max"] <= KS_LIMIT,
+        "classical_purity": PURITY_RANGE[0] <= report["classical_purity"] <= PURITY_RANGE[1],
+        "colour_cut_f1": report["colour_cut_f1"] < COLOUR_F1_LIMIT and report["colour_cut_f1_bhb"] < COLOUR_F1_LIMIT,
+    }
+    return report
+
+
+def dataset_report(
+    path: str | os.PathLike,
+    reference: str | os.PathLike | Table | None = None,
+    progress: ProgressCallback | None = None,
+) -> dict:
+    """The same figures for a labelled data set on disk (e.g. the one ``bhb simulate --out`` wrote)."""
+    from bhb_viewer.core.dataset import open_dataset
+
+    ref = reference if isinstance(reference, Table) else read_reference(reference)
+    ds = open_dataset(path)
+    missing = [c for c in ("label", "u_g", "g_r", "g") if c not in ds.catalog.colnames]
+    if missing:
+        raise BadInputError(ds.path / "catalog.ecsv", f"calibration needs columns {missing}")
+    measured = measure_arrays(ds.spectra, ds.ivar, progress)
+    report = calibration_figures(ds.catalog, measured, ref)
+    report["seed"] = ds.manifest.get("provenance", {}).get("seed")
+    report["dataset"] = str(ds.path)
+    return _with_verdicts(report)
+
+
 def calibration_report(
     n: int = 3000,
     seed: int = 1,
@@ -139,9 +168,4 @@ def calibration_report(
     measured = measure_arrays(spectra, ivar, progress)
     report = calibration_figures(catalog, measured, ref)
     report["seed"] = seed
-    report["passes"] = {
-        "ks": report["ks_max"] <= KS_LIMIT,
-        "classical_purity": PURITY_RANGE[0] <= report["classical_purity"] <= PURITY_RANGE[1],
-        "colour_cut_f1": report["colour_cut_f1"] < COLOUR_F1_LIMIT and report["colour_cut_f1_bhb"] < COLOUR_F1_LIMIT,
-    }
-    return report
+    return _with_verdicts(report)
