@@ -19,7 +19,6 @@ import functools
 import os
 import re
 import shutil
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Any
 
 import numpy as np
 from astropy.table import Row, Table
-from astropy.wcs import WCS, FITSFixedWarning
+from scipy.spatial import cKDTree
 
 from bhb_viewer.core import cutouts
 from bhb_viewer.core.candidates import pmf_id, read_candidates
@@ -291,6 +290,36 @@ class _Footprint:
     wcs: Any
     shape: tuple[int, int]
 
+    def centre_and_radius(self) -> tuple[np.ndarray, float]:
+        """Unit vector of the image centre and the chord to its farthest corner, for the sky index."""
+        ny, nx = self.shape
+        xs, ys = np.array([(nx - 1) / 2, -0.5, nx - 0.5, -0.5, nx - 0.5]), np.array([(ny - 1) / 2, -0.5, -0.5, ny - 0.5, ny - 0.5])
+        v = _unit(*self.wcs.pixel_to_world_values(xs, ys))
+        return v[0], float(np.max(np.linalg.norm(v[1:] - v[0], axis=1)))
+
+
+def _unit(ra, dec) -> np.ndarray:
+    ra, dec = np.radians(ra), np.radians(dec)
+    return np.stack([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)], axis=-1)
+
+
+class _SkyIndex:
+    """Images whose footprint may hold a position: a k-d tree of centres, so each look-up is
+    logarithmic in the number of files (one stamp per star means thousands of them)."""
+
+    def __init__(self, footprints: list[_Footprint]) -> None:
+        self.footprints = footprints
+        if footprints:
+            centres, radii = zip(*(fp.centre_and_radius() for fp in footprints))
+            self.tree, self.radius = cKDTree(np.array(centres)), max(radii) * 1.001
+        else:
+            self.tree, self.radius = None, 0.0
+
+    def near(self, ra: float, dec: float) -> list[_Footprint]:
+        if self.tree is None:
+            return []
+        return [self.footprints[i] for i in sorted(self.tree.query_ball_point(_unit(ra, dec), self.radius))]
+
 
 class ImageFiles:
     """Per-band frames or stamps (with WCS) and cutout cubes under a folder, found by position."""
@@ -307,6 +336,7 @@ class ImageFiles:
             for path in sorted(self.folder.rglob("*")):
                 if path.is_file() and _FITS_NAME.search(path.name):
                     self._index(path)
+        self._frames_sky, self._cubes_sky = _SkyIndex(self.frames), _SkyIndex(self.cubes)
         self._load = functools.lru_cache(maxsize=cache_files)(cutouts.load_band_image)
 
     def _index(self, path: Path) -> None:
@@ -315,10 +345,8 @@ class ImageFiles:
                 hdu = next((h for h in hdul if h.is_image and h.header.get("NAXIS") in (2, 3)), None)
                 if hdu is None:
                     raise BadInputError(path, "no 2-D or 3-D image HDU")
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", FITSFixedWarning)
-                    wcs = WCS(hdu.header, naxis=2).celestial
-                if not wcs.has_celestial or not wcs.wcs.ctype[0]:
+                wcs = cutouts.celestial_wcs(hdu.header)
+                if wcs is None:
                     raise BadInputError(path, "image has no celestial WCS")
                 ndim = hdu.header["NAXIS"]
                 shape = (int(hdu.header["NAXIS2"]), int(hdu.header["NAXIS1"]))  # headers only: frames are big
@@ -340,14 +368,14 @@ class ImageFiles:
         ra, dec = float(row["ra"]), float(row["dec"])
         if not (np.isfinite(ra) and np.isfinite(dec)):
             raise BadInputError(str(row["id"]), "no RA/Dec to place a cutout")
-        for fp in self.cubes:
+        for fp in self._cubes_sky.near(ra, dec):
             x, y = fp.wcs.world_to_pixel_values(ra, dec)
             centre = cutouts.centre_pixel(fp.shape[-1])
             if fp.shape[-1] == self.size and abs(x - centre) < 0.5 and abs(y - centre) < 0.5:
                 return self._read_cube(fp.path)
         images: dict[str, cutouts.BandImage] = {}
         for band in BANDS:
-            inside = [fp for fp in self.frames if fp.band == band and _inside(fp, ra, dec)]
+            inside = [fp for fp in self._frames_sky.near(ra, dec) if fp.band == band and _inside(fp, ra, dec)]
             if not inside:
                 where = f"under {self.folder}" if self.folder else "(no images folder given)"
                 raise BadInputError(str(row["id"]), f"missing band {band!r}: no {band} image with WCS covers RA/Dec {ra:.5f}, {dec:+.5f} {where}")

@@ -13,7 +13,6 @@ import os
 import socket
 import threading
 import time
-import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -22,7 +21,6 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.table import unique
-from astropy.wcs import WCS, FITSFixedWarning
 
 from bhb_viewer.core import cutouts
 from bhb_viewer.core.build import best_image
@@ -298,10 +296,8 @@ def frame_image(hdul: fits.HDUList) -> cutouts.BandImage:
         raise BadInputError(name, "SDSS frame without a FILTER keyword naming its band")
     if hdul[0].data is None or hdul[0].data.ndim != 2:
         raise BadInputError(name, "SDSS frame without a 2-D image in its primary HDU")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FITSFixedWarning)
-        wcs = WCS(head, naxis=2).celestial
-    if not wcs.has_celestial:
+    wcs = cutouts.celestial_wcs(head)
+    if wcs is None:
         raise BadInputError(name, "SDSS frame without a celestial WCS")
     return cutouts.BandImage(np.asarray(hdul[0].data, np.float32), wcs, band, f"{band} {name}")
 
