@@ -33,7 +33,7 @@ class PopulationModel:
     bss_logg: tuple[float, float] = (4.15, 0.2)  # main-sequence A stars and most blue stragglers
     bss_evolved_fraction: float = 0.3  # blue stragglers evolving off the main sequence: lower gravity
     bss_evolved_logg: tuple[float, float] = (3.75, 0.2)
-    bss_feh: tuple[float, float] = (-1.2, 0.5)
+    bss_feh: tuple[float, float] = (-1.5, 0.5)  # halo blue stragglers, some thick-disk A stars
     logg_limits: tuple[float, float] = (2.6, 4.8)
     teff_limits: tuple[float, float] = (7000.0, 10500.0)
     # Apparent magnitude (both classes: same survey selection) and halo velocities
