@@ -179,3 +179,19 @@ def test_assemble_rejects_wrong_shapes(tmp_path):
     assert [r[0] for r in report.rejected] == ["short", "cube", "ok"]
     assert "(100,)" in report.rejected[0][1] and "(3, 4, 4)" in report.rejected[1][1]
     assert np.all(open_dataset(tmp_path / "out").cutouts[:] == 0)  # NaN padding stored as 0
+
+
+def test_stamps_are_found_by_position_across_ra_zero(tmp_path):
+    (tmp_path / "img").mkdir()
+    (tmp_path / "spec").mkdir()
+    stars = {"west": (359.99, 0.0, 50.0), "east": (0.01, 0.0, 200.0)}
+    for name, (ra, dec, flux) in stars.items():
+        wcs = stamp_wcs(ra, dec, 31)
+        for band in BANDS:
+            write_stamp(tmp_path / "img" / f"stamp-{band}-{name}.fits", gaussian_star((31, 31), 15, 15, flux=flux), wcs)
+        write_spec(tmp_path / "spec" / f"{name}.fits", LOGLAM, smooth_flux(LOGLAM), np.ones(LOGLAM.size))
+    catalog = Table({"id": list(stars), "ra": [s[0] for s in stars.values()], "dec": [0.0, 0.0], "spectrum": [f"{n}.fits" for n in stars]})
+    report = build_from_files(tmp_path / "out", catalog, spectra=tmp_path / "spec", images=tmp_path / "img", size=SIZE)
+    assert report.count == 2
+    sums = open_dataset(tmp_path / "out").cutouts[:, 2].sum(axis=(1, 2))
+    assert sums == pytest.approx([50.0, 200.0], rel=0.05)
