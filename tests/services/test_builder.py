@@ -181,3 +181,13 @@ def test_paper_selection_on_the_real_catalogs(shared_data):
     assert len(stars) == 4985 + 3132 and int(stars["label"].sum()) == 4985
     assert len(set(stars["id"])) == len(stars)
     assert not set(stats["negatives_near_positive"]) & set(stars["id"][stars["label"] == 0])
+
+
+def test_specobjid_decoding_agrees_with_every_sdss_row_of_the_bss_list(shared_data):
+    from bhb_viewer.services.sdss import decode_specobjid
+
+    bss = read_candidates(shared_data / "catalogs" / "bss_candidates.csv")
+    sdss = bss[~np.ma.getmaskarray(bss["plate"])]
+    decoded = [decode_specobjid(int(s)) for s in sdss["specobjid"]]
+    assert len(sdss) == 3183
+    assert decoded == [(int(p), int(m), int(f)) for p, m, f in zip(sdss["plate"], sdss["mjd"], sdss["fiber"])]
