@@ -30,7 +30,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from bhb_viewer.core.progress import CancelToken, ProgressCallback, ProgressEvent, no_progress
 from bhb_viewer.ml.checkpoint import load_checkpoint, load_preprocessor, model_version
-from bhb_viewer.ml.models import MODEL_REGISTRY
+from bhb_viewer.ml.models import MODEL_REGISTRY, FusionTransformer
 
 EXPLAIN_KEYS = ("segment_weights", "band_weights", "cross_attention", "cls_attention")
 
@@ -85,6 +85,7 @@ class Predictor:
         self.model_name: str = self.config["model"]["name"]
         self.model_version: str = model_version(self.config)
         self.modalities: tuple[str, ...] = MODEL_REGISTRY[self.model_name].modalities
+        self._map_from_cls = isinstance(model, FusionTransformer) and model.image_encoder is not None
 
     def _autocast(self):
         return torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else nullcontext()
@@ -133,13 +134,16 @@ class Predictor:
         return Prediction(0, 0, _p_bhb(logits))
 
     def _explain(self, spectrum, image) -> Prediction:
-        inputs = [t.requires_grad_(True) for t in (spectrum, image) if t is not None]
+        # The cutout map of a Transformer comes from its CLS attention: no image gradient needed.
+        image_grad = image is not None and not self._map_from_cls
+        named = [("spectrum", spectrum)] * (spectrum is not None) + [("image", image)] * image_grad
+        inputs = [t.requires_grad_(True) for _, t in named]
         with torch.enable_grad(), self._autocast():
             out = self.model(spectrum, image)
             logits = out["logits"].float()
             log_odds = logits[:, 1] - logits[:, 0]
             grads = torch.autograd.grad(log_odds.sum(), inputs)
-        grad = dict(zip([k for k, t in (("spectrum", spectrum), ("image", image)) if t is not None], grads))
+        grad = dict(zip([k for k, _ in named], grads))
         result = Prediction(0, 0, _p_bhb(logits.detach()))
         for key in EXPLAIN_KEYS:
             if key in out:
@@ -149,7 +153,7 @@ class Predictor:
         if image is not None:
             grid = out.get("image_grid")
             result.image_grid = grid
-            if "cls_attention" in out:
+            if self._map_from_cls:
                 h, w = grid
                 k_i = h * w
                 tokens = out["cls_attention"].detach().float()[..., 1 : 1 + k_i].mean(dim=(1, 2))

@@ -113,3 +113,14 @@ def test_batchnorm_fusion_keeps_the_function():
         after = fused(spectrum, image)["logits"]
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
     torch.testing.assert_close(before, after, rtol=1e-4, atol=1e-5)
+
+
+def test_models_without_cls_token_map_the_cutout_by_gradient(tmp_path):
+    save_checkpoint(tmp_path, build_model("early_concat", "tiny"),
+                    {"preprocess": Preprocessor(np.zeros(5), np.ones(5)).to_config()})
+    flux, ivar, cubes = _raw(2)
+    (b,) = list(Predictor(tmp_path, device="cpu").predict(flux, ivar, cubes, explain=True))
+    assert b.cls_attention is None and b.cross_attention is None
+    assert b.attention_map.shape == (2, 64, 64) and b.saliency.shape == (2, NPIX)
+    np.testing.assert_allclose(b.attention_map.max(axis=(1, 2)), 1, rtol=1e-6)
+    assert b.band_weights.shape == (2, 5) and b.segment_weights.shape == (2, 7)
