@@ -9,6 +9,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Callable
 
 SCREENSHOT_SIZE = (1280, 800)
 SCREENSHOT_TIMEOUT_MS = 300_000  # a screenshot run gives up waiting for scoring after this long
@@ -38,35 +39,26 @@ def save_screenshot(window, path: str | os.PathLike) -> bool:
     return window.grab().save(str(path), "PNG")
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.demo and args.catalog:
-        build_parser().error("give either --demo or a catalog, not both")
-
+def launch(args: argparse.Namespace, on_screenshot: Callable[[bool], None]):
+    """Create and show the window for parsed ``args``; with ``--screenshot``, call
+    ``on_screenshot(saved)`` once the window has settled (loaded, and scored if a model is set)."""
     from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication
 
     from bhb_viewer.gui.main_window import MainWindow
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName("bhb_viewer")
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
     window = MainWindow(data_dir, reviewer=args.reviewer, device=args.device)
+    window.resize(*SCREENSHOT_SIZE)
     window.show()
-    status = {"code": 0}
     if args.screenshot:
+        taken: list[bool] = []
+
         def shoot() -> None:
-            if status.get("shot"):
-                return
-            status["shot"] = True
-            status["code"] = 0 if save_screenshot(window, args.screenshot) else 1
-            window.close()
-            app.quit()
+            if not taken:
+                taken.append(save_screenshot(window, args.screenshot))
+                on_screenshot(taken[0])
 
-        def shoot_later() -> None:
-            QTimer.singleShot(300, shoot)  # let the last redraws land
-
-        window.sigSettled.connect(shoot_later)
+        window.sigSettled.connect(lambda: QTimer.singleShot(300, shoot))  # let the last redraws land
         QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, shoot)
     if args.demo:
         window.open_demo()
@@ -74,8 +66,28 @@ def main(argv: list[str] | None = None) -> int:
         window.open_path(Path(args.catalog), Path(args.model) if args.model else None)
     elif args.screenshot:
         QTimer.singleShot(0, window.sigSettled.emit)  # nothing to load: the start page is the picture
+    return window
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.demo and args.catalog:
+        build_parser().error("give either --demo or a catalog, not both")
+
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("bhb_viewer")
+    status: list[int] = []
+
+    def screenshot_done(saved: bool) -> None:
+        status.append(0 if saved else 1)
+        window.close()
+        app.quit()
+
+    window = launch(args, screenshot_done)
     code = app.exec()
-    return status["code"] or code
+    return status[0] if status else code
 
 
 if __name__ == "__main__":

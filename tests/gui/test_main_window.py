@@ -223,12 +223,17 @@ def test_a_scoring_run_can_be_cancelled(qtbot, window, tmp_path, tiny_checkpoint
 
 
 def test_bhb_viewer_screenshot_of_a_catalog_and_argument_errors_before_qt(qtbot, tiny_dataset, tmp_path):
-    from bhb_viewer.gui.app import build_parser, main
+    from bhb_viewer.gui.app import build_parser, launch
 
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--no-such-option"])
     out = tmp_path / "app.png"
-    assert main([str(tiny_dataset), "--screenshot", str(out), "--data-dir", str(tmp_path / "ud"), "--reviewer", "me"]) == 0
+    args = build_parser().parse_args([str(tiny_dataset), "--screenshot", str(out), "--data-dir", str(tmp_path / "ud"), "--reviewer", "me"])
+    saved = []
+    win = launch(args, saved.append)
+    qtbot.addWidget(win)
+    qtbot.waitUntil(lambda: saved == [True], timeout=30000)
+    win.close()
     image = QImage(str(out))
     assert (image.width(), image.height()) == (1280, 800)
     session = next(tiny_dataset.glob("*.session.sqlite"))
