@@ -76,12 +76,13 @@ def test_paper_build_without_network_fails_fast_with_a_message(tmp_path, capsys,
         raise socket.gaierror(-2, "Name or service not known")
 
     monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BHB_VIEWER_CACHE", str(tmp_path / "cache"))
     start = time.perf_counter()
-    code = main(["dataset", "build", "--positives", "xue2011", "--negatives", "bss", "--out", str(tmp_path / "ds"),
-                 "--cache", str(tmp_path / "cache")])
+    code = main(["dataset", "build", "--positives", "xue2011", "--negatives", "bss"])  # exactly as the paper's set is asked for
     assert code == 1 and time.perf_counter() - start < 1.0
     assert "error: cannot reach SDSS" in capsys.readouterr().err
-    assert not (tmp_path / "ds").exists()
+    assert list(tmp_path.iterdir()) == []  # default output folder ./xue2011-bss never created
 
 
 def test_paper_build_offline_from_a_filled_cache(tmp_path, capsys, monkeypatch, shared_data):
@@ -111,3 +112,10 @@ def test_paper_build_offline_from_a_filled_cache(tmp_path, capsys, monkeypatch, 
     prov = open_dataset(tmp_path / "offline").manifest["provenance"]
     assert prov["offline"] is True and prov["n_negatives_near_positive"] == 51
     assert prov["positives"].endswith("xue2011_bhb.dat") and prov["negatives"].endswith("bss_candidates.csv")
+
+
+def test_default_output_folder_is_named_after_the_catalog(files, capsys, monkeypatch):
+    monkeypatch.chdir(files)
+    assert main(["dataset", "build", "--catalog", "cat.csv", "--spectra", "spec", "--images", "img", "--size", "16"]) == 0
+    assert "wrote cat-dataset: 1 stars" in capsys.readouterr().out
+    assert open_dataset(files / "cat-dataset").manifest["count"] == 1

@@ -44,7 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
     build = sub.add_parser("build", help="build a data set from SDSS or from files on disk", description=BUILD_HELP,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
-    build.add_argument("--out", required=True, metavar="DIR", help="data set directory to write")
+    build.add_argument("--out", metavar="DIR",
+                       help="data set directory to write; default ./POSITIVES-NEGATIVES (SDSS) or ./CATALOG-dataset (files)")
     build.add_argument("--force", action="store_true", help="replace a data set already in --out")
     build.add_argument("--size", type=int, default=64, help="cutout side in pixels; default 64")
     build.add_argument("--json", action="store_true", help="print the build report as one JSON object")
@@ -87,6 +88,8 @@ def _build(args: argparse.Namespace) -> int:
 
     if args.catalog and (args.positives or args.negatives):
         raise BadInputError(None, "give either --catalog (files on disk) or --positives/--negatives (SDSS), not both")
+    args.positives, args.negatives = (None, None) if args.catalog else (args.positives or "xue2011", args.negatives or "bss")
+    args.out = args.out or _default_out(args)
     if is_dataset(args.out) and not args.force:
         raise BadInputError(args.out, "already holds a data set; use --force to replace it")
     cancel = CancelToken()
@@ -122,12 +125,21 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _default_out(args: argparse.Namespace) -> str:
+    """A folder in the working directory named after the inputs (``xue2011-bss`` for the paper's set)."""
+    from pathlib import Path
+
+    if args.catalog:
+        return f"{Path(args.catalog).name.split('.')[0]}-dataset"
+    return "-".join(Path(str(c)).name.split(".")[0] for c in (args.positives, args.negatives))
+
+
 def _from_sdss(args, progress, cancel):
     from bhb_viewer.services.builder import build_from_sdss
     from bhb_viewer.services.sdss import SDSSService
 
     service = SDSSService(args.cache, offline=args.offline, timeout=args.timeout, retries=args.retries)
-    return build_from_sdss(args.out, args.positives or "xue2011", args.negatives or "bss", service=service,
+    return build_from_sdss(args.out, args.positives, args.negatives, service=service,
                            catalog_dir=args.catalogs, radius_arcsec=args.radius, limit=args.limit, size=args.size,
                            workers=args.workers, progress=progress, cancel=cancel)
 
