@@ -52,6 +52,9 @@ def run(args: argparse.Namespace) -> int:
     if args.n is not None and args.n < 1:
         print("error: --n must be at least 1", file=sys.stderr)
         return 2
+    if not 0.0 <= args.bhb_fraction <= 1.0:
+        print("error: --bhb-fraction must lie between 0 and 1", file=sys.stderr)
+        return 2
     if not args.report and not args.out:
         print("error: give --out DIR to write a data set, or --report for the calibration figures", file=sys.stderr)
         return 2

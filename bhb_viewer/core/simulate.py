@@ -44,7 +44,7 @@ def _class_stars(config: SimulatorConfig, rng: np.random.Generator, n: int, bhb:
     """n stars of one class inside the candidate colour box, with observed PSF magnitudes."""
     parts: list[dict[str, np.ndarray]] = []
     have = 0
-    while have < n:
+    while not parts or have < n:  # at least one batch, so n = 0 still yields typed empty columns
         m = max(64, int(1.6 * (n - have)))
         stars = draw_stars(config.population, rng, m, bhb)
         stars.update(draw_conditions(rng, m))

@@ -112,3 +112,8 @@ def test_calibrated_against_xue2011(shared_data):
     assert report["colour_cut_f1"] < 0.85 and report["colour_cut_f1_bhb"] < 0.85
     assert 0.5 < report["classical_completeness"] < 0.95
     assert all(report["passes"].values())
+
+
+def test_one_class_only():
+    cat, spec, _, _ = simulate(6, seed=1, bhb_fraction=0.0, with_cutouts=False)
+    assert len(cat) == 6 and (cat["label"] == 0).all() and spec.shape == (6, NPIX)
