@@ -40,14 +40,15 @@ class CandidateSource:
     ivar: np.ndarray | None = None
     cutouts: np.ndarray | None = None  # N×5×S×S
     labels: np.ndarray | None = None  # 1 BHB / 0 non-BHB / -1 unknown, from a labelled data set
-    extra_cubes: dict[int, np.ndarray] = field(default_factory=dict)
+    extra_cubes: dict[int, np.ndarray] = field(default_factory=dict)  # dropped or fetched, by row
+    extra_spectra: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    ids: np.ndarray = field(init=False)  # candidate ids as str, the session's keys
+
+    def __post_init__(self) -> None:
+        self.ids = np.asarray(self.catalog["id"]).astype(str)
 
     def __len__(self) -> int:
         return len(self.catalog)
-
-    @property
-    def ids(self) -> np.ndarray:
-        return np.asarray(self.catalog["id"]).astype(str)
 
     @property
     def scorable(self) -> bool:
@@ -55,6 +56,8 @@ class CandidateSource:
         return self.spectra is not None and self.cutouts is not None
 
     def spectrum(self, row: int) -> tuple[np.ndarray, np.ndarray] | None:
+        if row in self.extra_spectra:
+            return self.extra_spectra[row]
         if self.spectra is None or self.ivar is None:
             return None
         return np.asarray(self.spectra[row], dtype=np.float32), np.asarray(self.ivar[row], dtype=np.float32)

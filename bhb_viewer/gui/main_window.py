@@ -61,6 +61,7 @@ from bhb_viewer.gui.tasks import (
     detail_task,
     load_task,
     score_task,
+    sdss_task,
 )
 from bhb_viewer.gui.widgets.candidate_table import STATE_FILTERS, CandidateTableModel, CandidateTableView
 from bhb_viewer.gui.widgets.cutout_panel import CutoutPanel
@@ -105,6 +106,8 @@ class MainWindow(QMainWindow):
         self.source: CandidateSource | None = None
         self.session: Session | None = None
         self.holder: PredictorHolder | None = None
+        self.sdss = None  # SDSSService, made on first fetch
+        self.sdss_cache: Path | None = None  # None: the service's default cache
         self.model_info: ModelInfo | None = None
         self.classical: dict[str, np.ndarray] = {}
         self.row_of_id: dict[str, int] = {}
@@ -235,6 +238,11 @@ class MainWindow(QMainWindow):
         advance.setCheckable(True)
         advance.setChecked(self.auto_advance)
         advance.toggled.connect(lambda on: setattr(self, "auto_advance", on))
+
+        sdss = menu.addMenu("&SDSS")
+        self._add_action(sdss, "&Fetch spectrum and cutouts of this candidate", self.fetch_sdss, "Ctrl+F")
+        self.offline_action = self._add_action(sdss, "&Offline (cache only)", lambda: None)
+        self.offline_action.setCheckable(True)
 
         model_menu = menu.addMenu("&Model")
         self._add_action(model_menu, "&Score all", self.start_scoring, "Ctrl+R")
@@ -419,6 +427,29 @@ class MainWindow(QMainWindow):
             self.open_path(lists[0])
             if len(lists) > 1:
                 self.show_error("One list at a time", f"opened {lists[0].name}; not opened: {', '.join(p.name for p in lists[1:])}")
+
+    def fetch_sdss(self) -> None:
+        """Fetch the candidate on show from SDSS (through the on-disk cache) in the background."""
+        current = self._current()
+        if current is None:
+            return
+        from bhb_viewer.services.sdss import SDSSService
+
+        if self.sdss is None or self.sdss.offline != self.offline_action.isChecked():
+            self.sdss = SDSSService(self.sdss_cache, offline=self.offline_action.isChecked())
+        row = current[0]
+        self.runner.submit("sdss", sdss_task(self.sdss, row, self.source.catalog[row]), on_batch=self._on_sdss,
+                           on_progress=self._on_progress, on_error=lambda msg: self.show_error("SDSS", msg))
+
+    def _on_sdss(self, detail: Detail) -> None:
+        if detail.kind == "spectrum":
+            self.source.extra_spectra[detail.row] = detail.value
+            self._balmer.pop(detail.row, None)
+        else:
+            self.source.extra_cubes[detail.row] = detail.value
+        self._explain.pop(detail.row, None)
+        if detail.row == self.table.current_source_row():
+            self._draw_row(detail.row)
 
     def _position(self) -> tuple[float, float]:
         row = self.table.current_source_row()

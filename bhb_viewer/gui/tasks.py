@@ -15,6 +15,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from bhb_viewer.core import balmer
+from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.progress import CancelToken, ProgressCallback, ProgressEvent
 from bhb_viewer.core.verdicts import ModelRef, Session
 from bhb_viewer.gui.candidate_source import CandidateSource, open_source
@@ -150,6 +151,46 @@ def classical_task(source: CandidateSource):
             cols = balmer.measure_arrays(source.spectra[rows], source.ivar[rows])
             progress(ProgressEvent("classical", rows[-1] + 1, n, "Balmer-line fits"))
             yield ClassicalBatch(rows, {k: cols[k] for k in ("d02", "fm", "b_hg", "c_hg", "balmer_ok", "classical_bhb")})
+
+    return fn
+
+
+def sdss_task(service, row: int, catalog_row) -> Iterator[Detail]:
+    """Fetch (or read from the cache) the SDSS spectrum and cutout cube of one candidate.
+
+    Each part that arrives is yielded on its own; the parts that failed are reported together at
+    the end, so an offline cache holding only the cube still shows the cube.
+    """
+    from bhb_viewer.core.spectra import read_spectra
+
+    def pmf():
+        names = ("plate", "mjd", "fiber")
+        if all(n in catalog_row.colnames for n in names) and not any(np.ma.is_masked(catalog_row[n]) for n in names):
+            return tuple(int(catalog_row[n]) for n in names)
+        return None
+
+    def fn(cancel: CancelToken, progress: ProgressCallback) -> Iterator[Detail]:
+        ra, dec = float(catalog_row["ra"]), float(catalog_row["dec"])
+        problems = []
+        progress(ProgressEvent("sdss", 0, 2, f"spectrum of {catalog_row['id']}"))
+        try:
+            ids = pmf()
+            path = service.spectrum_file(*ids) if ids else service.spectrum_file_at(ra, dec)
+            spectra = read_spectra(path).spectra
+            if not spectra:
+                raise BadInputError(path, "the spectrum does not cover the grid window")
+            yield Detail(row, "spectrum", (spectra[0].flux, spectra[0].ivar))
+        except (RuntimeError, BadInputError) as exc:  # SDSSError is a RuntimeError
+            problems.append(f"spectrum: {exc}")
+        cancel.check()
+        progress(ProgressEvent("sdss", 1, 2, f"cutouts of {catalog_row['id']}"))
+        try:
+            yield Detail(row, "cube", service.cube(ra, dec).data)
+        except (RuntimeError, BadInputError) as exc:
+            problems.append(f"cutouts: {exc}")
+        progress(ProgressEvent("sdss", 2, 2))
+        if problems:
+            raise RuntimeError("; ".join(problems))
 
     return fn
 

@@ -115,7 +115,8 @@ class TaskRunner(QObject):
         self._hub = _Signals(self)
         self._hub.sigBatch.connect(lambda tid, item: self._deliver(tid, "on_batch", item))
         self._hub.sigProgress.connect(lambda tid, event: self._deliver(tid, "on_progress", event))
-        self._hub.sigError.connect(lambda tid, msg: self._deliver(tid, "on_error", msg, even_cancelled=True))
+        # A cancelled task's error is a consequence of the cancel (e.g. its session was closed): dropped.
+        self._hub.sigError.connect(lambda tid, msg: self._deliver(tid, "on_error", msg))
         self._hub.sigDone.connect(self._finished)
 
     def submit(
@@ -176,10 +177,10 @@ class TaskRunner(QObject):
         if not was_busy:
             self.sigBusyChanged.emit(True)
 
-    def _deliver(self, task_id: int, name: str, item: Any, even_cancelled: bool = False) -> None:
+    def _deliver(self, task_id: int, name: str, item: Any) -> None:
         handle = self._by_id.get(task_id)
         callback = getattr(handle, name, None)
-        if callback is not None and (even_cancelled or not handle.token.cancelled):
+        if callback is not None and not handle.token.cancelled:
             callback(item)
 
     def _finished(self, task_id: int, completed: bool) -> None:

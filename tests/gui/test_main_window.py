@@ -239,3 +239,27 @@ def test_bhb_viewer_screenshot_of_a_catalog_and_argument_errors_before_qt(qtbot,
     session = next(tiny_dataset.glob("*.session.sqlite"))
     with Session.open(session) as s:
         assert s.reviewer == "me"
+
+
+def test_sdss_fetch_offline_uses_the_cache_and_reports_misses(qtbot, window, shared_data, tmp_path, errors):
+    from astropy.table import Table
+
+    from bhb_viewer.core.cutouts import cube_from_files, write_cube
+    from bhb_viewer.services.sdss import SDSSService
+
+    ra, dec = 164.4311, 39.0359
+    cache = tmp_path / "sdss-cache"
+    cube = cube_from_files(sorted((shared_data / "real").glob("stamp-*.fits")), ra, dec)
+    path = SDSSService(cache).cube_path(ra, dec)
+    path.parent.mkdir(parents=True)
+    write_cube(path, cube)
+    cat = tmp_path / "one.csv"
+    Table({"id": ["stampstar"], "ra": [ra], "dec": [dec]}).write(cat)
+    open_and_wait(qtbot, window, cat)
+    window.sdss_cache = cache
+    window.offline_action.setChecked(True)
+    with qtbot.waitSignal(window.sigSettled, timeout=20000):
+        window.fetch_sdss()
+    assert np.allclose(window.source.cube(0), cube.data)
+    assert window.source.spectrum(0) is None
+    assert len(errors) == 1 and "spectrum" in errors[0][1] and "offline" in errors[0][1]
