@@ -36,6 +36,7 @@ from bhb_viewer.core.metrics import auc, classification_report, roc_curve
 from bhb_viewer.core.progress import Cancelled, CancelToken, ProgressCallback, ProgressEvent, no_progress
 from bhb_viewer.ml.baselines import SpectralBaseline, is_baseline
 from bhb_viewer.ml.data import StarDataset, make_loader, read_rows, stratified_split
+from bhb_viewer.ml.preprocess import Preprocessor
 
 FINETUNE = "full"  # the models' name for the end-to-end stage
 RESUME_TENSORS, RESUME_STATE = "resume.safetensors", "resume.json"
@@ -124,7 +125,7 @@ def _write_json(path: Path, obj: Any) -> None:
 
 
 def scores_report(labels: np.ndarray, p_bhb: np.ndarray, threshold: float = 0.5) -> dict[str, Any]:
-    """Per-class and macro P/R/F1, confusion-free summary and ROC AUC of P(BHB) scores."""
+    """Per-class and macro P/R/F1 of ``p_bhb >= threshold``, and the ROC AUC of the scores."""
     labels = np.asarray(labels, dtype=np.int64)
     report: dict[str, Any] = classification_report(labels, (np.asarray(p_bhb) >= threshold).astype(np.int64))
     fpr, tpr, _ = roc_curve(labels, p_bhb)
@@ -134,12 +135,6 @@ def scores_report(labels: np.ndarray, p_bhb: np.ndarray, threshold: float = 0.5)
 
 
 # --------------------------------------------------------------------------- model plumbing
-
-
-def _preprocessor_for(dataset: Dataset, train_rows: np.ndarray) -> Any:
-    from bhb_viewer.ml.preprocess import Preprocessor
-
-    return Preprocessor.fit(dataset, train_rows)
 
 
 def default_stages(model: torch.nn.Module, finetune: bool) -> list[str]:
@@ -266,7 +261,7 @@ def fit(
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     device = pick_device(config.device)
-    preprocessor = _preprocessor_for(dataset, splits[0])
+    preprocessor = Preprocessor.fit(dataset, splits[0])
     model = build_model(config.model, config.size, **{"cutout_size": int(dataset.cutouts.shape[-1]), **config.model_overrides})
     stages = list(config.stages or default_stages(model, config.finetune))
     if resume:
@@ -282,11 +277,13 @@ def fit(
     if config.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
     clock = _Clock(steps_per_epoch * config.epochs * len(stages))
+    best_p_val: np.ndarray | None = None
 
     for stage_index in range(cursor.stage_index, len(stages)):
         stage = stages[stage_index]
         optimizer = torch.optim.AdamW(model.freeze_for(stage), lr=config.lr, weight_decay=config.weight_decay)
         best_state: dict[str, torch.Tensor] | None = None
+        best_p_val: np.ndarray | None = None  # the final validation scores, unless a resume lost them
         if saved and stage_index == cursor.stage_index:
             _restore_optimizer(optimizer, saved, meta["param_groups"])
             best_state = _prefixed(saved, "best.") or None
@@ -322,6 +319,7 @@ def fit(
             if f1 > cursor.best_f1:
                 cursor.best_f1, cursor.best_epoch, cursor.bad_epochs = f1, epoch + 1, 0
                 best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+                best_p_val = p_val
             else:
                 cursor.bad_epochs += 1
             progress(ProgressEvent(f"validate:{stage}", epoch + 1, config.epochs, "validation",
@@ -336,8 +334,12 @@ def fit(
         saved = {}
 
     final = stages[-1]
-    p_val, p_test = (predict_split(model, split_data(rows, final), final, device, config.batch_size, config.num_workers)
-                     for rows in splits[1:])
+
+    def predict(rows: np.ndarray) -> np.ndarray:
+        return predict_split(model, split_data(rows, final), final, device, config.batch_size, config.num_workers)
+
+    p_val = best_p_val if best_p_val is not None else predict(splits[1])
+    p_test = predict(splits[2])
     y_val, y_test = dataset.labels[splits[1]], dataset.labels[splits[2]]
     metrics = {"validation": scores_report(y_val, p_val), "test": scores_report(y_test, p_test)}
     model.cpu()
@@ -382,7 +384,7 @@ def _write_outputs(run_dir: Path, config: TrainConfig, splits, val, test, metric
 
 def _fit_baseline(config: TrainConfig, dataset: Dataset, splits, run_dir: Path, progress: ProgressCallback) -> Path:
     """SVM / XGBoost on the preprocessed spectra of the same split; same output files as a network."""
-    preprocessor = _preprocessor_for(dataset, splits[0])
+    preprocessor = Preprocessor.fit(dataset, splits[0])
     arrays = [read_rows(dataset, rows, preprocessor, ("spectrum",)) for rows in splits]
     progress(ProgressEvent(f"train:{config.model}", 0, 1, "fitting"))
     model = SpectralBaseline(config.model, config.seed).fit(
