@@ -4,7 +4,7 @@ from PySide6.QtGui import QImage
 
 from bhb_viewer.core.cutouts import stretch
 from bhb_viewer.core.grid import BANDS
-from bhb_viewer.gui.widgets.cutout_panel import CutoutPanel
+from bhb_viewer.gui.widgets.cutout_panel import ATTENTION_RGB, CutoutPanel, heat_layer
 
 S = 32
 
@@ -27,14 +27,20 @@ def panel(qtbot):
     return widget
 
 
+def grey(panel, i):
+    """The grey level view i shows, 0–1 (all three channels equal without a heat map)."""
+    rgb = panel.displayed(i)
+    assert (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all()
+    return rgb[..., 0] / 255.0
+
+
 def test_each_band_shows_the_core_stretch_of_its_plane(panel):
     cube = make_cube()
     panel.set_cube(cube)
-    assert [v.view for v in panel.band_views] == [v.view for v in panel.views[:5]]
-    for i, view in enumerate(panel.band_views):
-        np.testing.assert_allclose(view.image.image, stretch(cube[i], "asinh"))
-        assert tuple(view.image.levels) == (0.0, 1.0)
-    rgb = panel.composite_view.image.image
+    for i in range(len(BANDS)):
+        np.testing.assert_allclose(grey(panel, i), stretch(cube[i], "asinh"), atol=0.5 / 255 + 1e-6)
+        assert tuple(panel.views[i].image.levels) == (0, 255)
+    rgb = panel.displayed(5)
     assert rgb.shape == (S, S, 3) and rgb.dtype == np.uint8
     centre = rgb[S // 2, S // 2].astype(int)
     assert centre.sum() > rgb[0, 0].astype(int).sum()  # the star is brighter than the sky
@@ -46,9 +52,9 @@ def test_stretch_choice_changes_every_band(panel):
     shown = {}
     for kind in ("linear", "asinh", "zscale"):
         panel.stretch_choice.setCurrentText(kind)
-        for i, view in enumerate(panel.band_views):
-            np.testing.assert_allclose(view.image.image, stretch(cube[i], kind))
-        shown[kind] = panel.band_views[1].image.image.copy()
+        for i in range(len(BANDS)):
+            np.testing.assert_allclose(grey(panel, i), stretch(cube[i], kind), atol=0.5 / 255 + 1e-6)
+        shown[kind] = grey(panel, 1)
     assert not np.allclose(shown["linear"], shown["asinh"])
     assert not np.allclose(shown["asinh"], shown["zscale"])
     # Linear min-max: the sky sits near the bottom; asinh lifts it.
@@ -61,28 +67,44 @@ def test_masked_pixels_are_black(panel):
     mask[:, :4, :] = True
     cube[:, :4, :] = 1e4  # junk under the mask must not set the stretch limits
     panel.set_cube(cube, mask)
-    for i, view in enumerate(panel.band_views):
-        assert (view.image.image[:4] == 0).all()
-        assert view.image.image[4:].max() == pytest.approx(1.0)
+    for i in range(len(BANDS)):
+        shown = grey(panel, i)
+        assert (shown[:4] == 0).all()
+        assert shown[4:].max() == 1.0
 
 
-def test_attention_overlay_covers_the_cutout_and_toggles(panel):
+def test_attention_heat_map_blends_over_every_view(panel):
     panel.set_cube(make_cube())
-    attention = np.arange(16.0).reshape(4, 4)
+    plain = [panel.displayed(i).copy() for i in range(6)]
+    attention = np.zeros((4, 4))
+    attention[0, 3] = 2.0  # one hot cell: the patch of rows 0–7, columns 24–31
+    panel.opacity.setValue(100)
     panel.set_attention(attention)
-    for view in panel.views:
-        np.testing.assert_array_equal(view.overlay.image, attention)
-        rect = view.overlay.mapRectToParent(view.overlay.boundingRect())
-        assert (rect.x(), rect.y(), rect.width(), rect.height()) == (0, 0, S, S)
-        assert view.overlay.isVisible()
-    panel.opacity.setValue(25)
-    assert all(v.overlay.opacity() == pytest.approx(0.25) for v in panel.views)
+    hot = (slice(0, S // 4), slice(3 * S // 4, S))
+    for i in range(6):
+        shown = panel.displayed(i)
+        np.testing.assert_array_equal(shown[hot], np.broadcast_to(ATTENTION_RGB[255].round(), shown[hot].shape))
+        untouched = np.ones((S, S), bool)
+        untouched[hot] = False
+        np.testing.assert_array_equal(shown[untouched], plain[i][untouched])  # zero attention: image as is
+    panel.opacity.setValue(50)
+    half = panel.displayed(2)[hot].astype(float)
+    np.testing.assert_allclose(half, 0.5 * plain[2][hot] + 0.5 * ATTENTION_RGB[255], atol=1)
     panel.show_attention.setChecked(False)
-    assert not any(v.overlay.isVisible() for v in panel.views)
+    assert all((panel.displayed(i) == plain[i]).all() for i in range(6))
+    panel.show_attention.setChecked(True)
     panel.set_attention(None)
-    assert all(v.overlay.image is None for v in panel.views)
+    assert all((panel.displayed(i) == plain[i]).all() for i in range(6))
     with pytest.raises(ValueError):
         panel.set_attention(np.ones(5))
+
+
+def test_heat_layer_spreads_cells_over_patches():
+    colour, weight = heat_layer(np.array([[0.0, 1.0], [2.0, 4.0]]), 6)
+    assert weight.shape == (6, 6) and colour.shape == (6, 6, 3)
+    np.testing.assert_allclose(weight[:3, :3], 0.0)
+    np.testing.assert_allclose(weight[3:, 3:], 1.0)
+    np.testing.assert_allclose(weight[:3, 3:], 0.25)
 
 
 def test_band_weight_bars_sum_to_one(panel):
@@ -131,7 +153,7 @@ def test_clear_empties_everything(panel):
     panel.set_attention(np.ones((4, 4)))
     panel.set_band_weights(np.ones(5))
     panel.clear()
-    assert all(v.image.image is None and v.overlay.image is None for v in panel.views)
+    assert all(panel.displayed(i) is None for i in range(6))
     assert np.asarray(panel.bar_item.opts["height"]).sum() == 0
     assert all(label.toPlainText() == "" for label in panel.bar_labels)
 

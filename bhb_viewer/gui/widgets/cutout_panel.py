@@ -1,7 +1,8 @@
 """The cutout panel: u, g, r, i, z and a gri colour composite, with the model's attention and band weights.
 
-All six images share one stretch (``core.cutouts.stretch``) and one zoom (linked views). Image
-items are created once and fed new arrays on every candidate, so switching stays cheap.
+All six images share one stretch (``core.cutouts.stretch``) and one zoom. Each view is a single
+RGB image item fed new arrays on every candidate; the attention heat map is blended into it with
+numpy, which costs far less than painting a translucent overlay item over each image.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from astropy.visualization import make_lupton_rgb
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -25,7 +26,7 @@ from bhb_viewer.core.cutouts import STRETCHES, stretch
 from bhb_viewer.core.grid import BANDS
 
 COMPOSITE_BANDS = ("i", "r", "g")  # → red, green, blue
-COMPOSITE_TITLE = "gri composite"
+COMPOSITE_TITLE = "gri"  # short: a title sets its column's minimum width
 LUPTON_Q = 8.0
 LUPTON_STRETCH_PERCENTILE = 99.0  # of the mean image: where the asinh turns from linear to log
 ZOOMS = (1, 2, 4, 8)
@@ -33,11 +34,37 @@ COLUMNS = 3
 BAR_BRUSH = pg.mkBrush(90, 170, 255)
 
 
-def _attention_lut() -> np.ndarray:
-    """Inferno colours with opacity rising with attention, so low attention leaves the image visible."""
-    lut = pg.colormap.get("inferno").getLookupTable(0.0, 1.0, 256, alpha=True)
-    lut[:, 3] = np.linspace(0, 255, 256).astype(np.uint8)
-    return lut
+def _attention_colours() -> np.ndarray:
+    """Inferno colours (256×3, 0–255) and an opacity ramp: low attention leaves the image visible."""
+    return pg.colormap.get("inferno").getLookupTable(0.0, 1.0, 256, alpha=False).astype(np.float32)
+
+
+ATTENTION_RGB = _attention_colours()
+
+
+def heat_layer(attention: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(colour S×S×3, weight S×S in [0, 1]) of an h×w attention map spread over a size×size image.
+
+    Each map cell covers its patch of the cutout (nearest neighbour): a token attends to a patch,
+    and smoothing would suggest a resolution the model does not have.
+    """
+    a = np.asarray(attention, dtype=float)
+    finite = a[np.isfinite(a)]
+    lo, hi = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
+    norm = np.clip((np.nan_to_num(a, nan=lo) - lo) / (hi - lo if hi > lo else 1.0), 0.0, 1.0)
+    rows = np.arange(size) * a.shape[0] // size
+    cols = np.arange(size) * a.shape[1] // size
+    weight = norm[np.ix_(rows, cols)].astype(np.float32)
+    return ATTENTION_RGB[np.round(weight * 255).astype(int)], weight
+
+
+def blend(base: np.ndarray, heat: tuple[np.ndarray, np.ndarray] | None, opacity: float) -> np.ndarray:
+    """``base`` (S×S×3 uint8) with the heat colour laid over it at ``opacity`` × attention."""
+    if heat is None or opacity <= 0:
+        return base
+    colour, weight = heat
+    alpha = (opacity * weight)[..., None]
+    return (base * (1.0 - alpha) + colour * alpha + 0.5).astype(np.uint8)
 
 
 def _composite(cube: np.ndarray, good: np.ndarray) -> np.ndarray:
@@ -61,17 +88,14 @@ def _composite(cube: np.ndarray, good: np.ndarray) -> np.ndarray:
 
 
 class _ImageView:
-    """One titled view: the image, the attention overlay above it."""
+    """One titled view holding one RGB image."""
 
     def __init__(self, layout: pg.GraphicsLayout, row: int, col: int, title: str) -> None:
         layout.addLabel(title, row=2 * row, col=col, size="9pt")
         self.view = layout.addViewBox(row=2 * row + 1, col=col, lockAspect=True, enableMenu=False)
         self.image = pg.ImageItem(axisOrder="row-major")
-        self.overlay = pg.ImageItem(axisOrder="row-major")
-        self.overlay.setLookupTable(_attention_lut())
-        self.overlay.setZValue(10)
         self.view.addItem(self.image)
-        self.view.addItem(self.overlay)
+        self.base: np.ndarray | None = None  # the stretched image before the heat map, S×S×3 uint8
 
 
 class CutoutPanel(QWidget):
@@ -82,6 +106,7 @@ class CutoutPanel(QWidget):
         self._cube: np.ndarray | None = None
         self._good: np.ndarray | None = None
         self._attention: np.ndarray | None = None
+        self._heat: tuple[np.ndarray, np.ndarray] | None = None
 
         self.images = pg.GraphicsLayoutWidget()
         layout = self.images.ci
@@ -114,7 +139,7 @@ class CutoutPanel(QWidget):
         self.stretch_choice = QComboBox()
         self.stretch_choice.addItems(STRETCHES)
         self.stretch_choice.setCurrentText("asinh")
-        self.stretch_choice.currentIndexChanged.connect(self._draw_bands)
+        self.stretch_choice.currentIndexChanged.connect(self._stretch_bands)
         self.zoom_choice = QComboBox()
         self.zoom_choice.addItems([f"{z}×" for z in ZOOMS])
         self.zoom_choice.currentIndexChanged.connect(self._apply_zoom)
@@ -122,13 +147,13 @@ class CutoutPanel(QWidget):
         self.reset_button.clicked.connect(self._reset_zoom)
         self.show_attention = QCheckBox("Attention")
         self.show_attention.setChecked(True)
-        self.show_attention.toggled.connect(self._apply_overlay_state)
+        self.show_attention.toggled.connect(self._draw_all)
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)
         self.opacity.setValue(60)
         self.opacity.setMaximumWidth(120)
         self.opacity.setToolTip("attention overlay opacity")
-        self.opacity.valueChanged.connect(self._apply_overlay_state)
+        self.opacity.valueChanged.connect(self._draw_all)
         for widget in (QLabel("Stretch"), self.stretch_choice, QLabel("Zoom"), self.zoom_choice, self.reset_button,
                        self.show_attention, self.opacity):
             row.addWidget(widget)
@@ -141,7 +166,6 @@ class CutoutPanel(QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addLayout(row)
         outer.addLayout(body, 1)
-        self._apply_overlay_state()
 
     # -- public API ----------------------------------------------------------------------
     def set_cube(self, cube: np.ndarray, mask: np.ndarray | None = None) -> None:
@@ -157,30 +181,22 @@ class CutoutPanel(QWidget):
             good &= ~mask
         resized = self._cube is None or self._cube.shape != data.shape
         self._cube, self._good = data, good
-        self._draw_bands()
-        self.composite_view.image.setImage(_composite(data, good), autoLevels=False, levels=(0, 255))
-        self._place_attention()
+        self.composite_view.base = _composite(data, good)
+        self._update_heat()
+        self._stretch_bands()  # draws every view
         if resized:
             self._apply_zoom()
         self._settle()
 
     def set_attention(self, attention: np.ndarray | None) -> None:
-        """The model's attention over the cutout (any h×w grid, stretched over the whole image)."""
-        if attention is None:
-            self._attention = None
-            for v in self.views:
-                v.overlay.clear()
-            return
-        a = np.asarray(attention, dtype=float)
-        if a.ndim != 2:
-            raise ValueError(f"attention map must be 2-D, got shape {a.shape}")
-        finite = a[np.isfinite(a)]
-        lo, hi = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
-        self._attention = np.nan_to_num(a, nan=lo)
-        for v in self.views:
-            v.overlay.setImage(self._attention, autoLevels=False, levels=(lo, hi if hi > lo else lo + 1.0))
-        self._place_attention()
-        self._settle()
+        """The model's attention over the cutout (any h×w grid, each cell over its patch of the image)."""
+        if attention is not None:
+            attention = np.asarray(attention, dtype=float)
+            if attention.ndim != 2:
+                raise ValueError(f"attention map must be 2-D, got shape {attention.shape}")
+        self._attention = attention
+        self._update_heat()
+        self._draw_all()
 
     def set_band_weights(self, weights: np.ndarray | None) -> None:
         """The SE block's 5 band weights, drawn normalised to sum 1 with percentages (None: empty)."""
@@ -202,33 +218,36 @@ class CutoutPanel(QWidget):
         self.bars.getPlotItem().getViewBox().updateMatrix()
 
     def clear(self) -> None:
-        """Empty every image, overlay and bar; the controls keep their settings."""
-        self._cube = self._good = self._attention = None
+        """Empty every image and bar; the controls keep their settings."""
+        self._cube = self._good = self._attention = self._heat = None
         for v in self.views:
+            v.base = None
             v.image.clear()
-            v.overlay.clear()
         self.set_band_weights(None)
 
+    def displayed(self, index: int) -> np.ndarray | None:
+        """The RGB array view ``index`` (0–4 = u…z, 5 = composite) shows now, heat map included."""
+        return self.views[index].image.image
+
     # -- drawing -------------------------------------------------------------------------
-    def _draw_bands(self) -> None:
+    def _stretch_bands(self) -> None:
         if self._cube is None:
             return
         kind = self.stretch_choice.currentText()
         for i, v in enumerate(self.band_views):
-            shown = stretch(self._cube[i], kind, mask=~self._good[i])
-            v.image.setImage(shown, autoLevels=False, levels=(0.0, 1.0))
+            grey = stretch(self._cube[i], kind, mask=~self._good[i])
+            v.base = np.repeat((grey * 255 + 0.5).astype(np.uint8)[..., None], 3, axis=2)
+        self._draw_all()
 
-    def _place_attention(self) -> None:
-        if self._attention is None or self._cube is None:
-            return
-        size = self._cube.shape[-1]
-        for v in self.views:
-            v.overlay.setRect(QRectF(0, 0, size, size))
+    def _update_heat(self) -> None:
+        ready = self._attention is not None and self._cube is not None
+        self._heat = heat_layer(self._attention, self._cube.shape[-1]) if ready else None
 
-    def _apply_overlay_state(self) -> None:
+    def _draw_all(self) -> None:
+        opacity = self.opacity.value() / 100.0 if self.show_attention.isChecked() else 0.0
         for v in self.views:
-            v.overlay.setVisible(self.show_attention.isChecked())
-            v.overlay.setOpacity(self.opacity.value() / 100.0)
+            if v.base is not None:
+                v.image.setImage(blend(v.base, self._heat, opacity), autoLevels=False, levels=(0, 255))
 
     def _apply_zoom(self) -> None:
         """Centre the shared view on the star at the chosen magnification (1× = whole cutout)."""
