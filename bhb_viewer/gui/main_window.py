@@ -354,9 +354,14 @@ class MainWindow(QMainWindow):
 
     def _open_session(self, source: CandidateSource, session_path: Path | None) -> Session:
         path = session_path or session_path_for(source, self.data_dir)
-        if path.exists():
-            return Session.open(path, reviewer=self.reviewer)
-        return Session.create(path, CatalogRef.from_file(source.catalog_file, len(source)), self.reviewer)
+        ref = CatalogRef.from_file(source.catalog_file, len(source))
+        if not path.exists():
+            return Session.create(path, ref, self.reviewer)
+        session = Session.open(path, reviewer=self.reviewer)
+        if session.catalog.sha256 != ref.sha256:
+            self.show_error("The catalog changed", f"{source.catalog_file} is not the file this session was started on "
+                            f"({session.catalog.n_rows} rows then, {ref.n_rows} now); verdicts are matched by id.")
+        return session
 
     def _classical_from_catalog(self) -> None:
         """A catalog that carries Xue-style diagnostics gets its classical verdict from them."""

@@ -263,3 +263,17 @@ def test_sdss_fetch_offline_uses_the_cache_and_reports_misses(qtbot, window, sha
     assert np.allclose(window.source.cube(0), cube.data)
     assert window.source.spectrum(0) is None
     assert len(errors) == 1 and "spectrum" in errors[0][1] and "offline" in errors[0][1]
+
+
+def test_reopening_a_changed_catalog_warns_and_keeps_verdicts_by_id(qtbot, window, tmp_path, errors):
+    from astropy.table import Table
+
+    cat = tmp_path / "list.csv"
+    Table({"id": ["a", "b"], "ra": [1.0, 2.0], "dec": [3.0, 4.0]}).write(cat)
+    open_and_wait(qtbot, window, cat)
+    key(qtbot, window, Qt.Key.Key_J)
+    key(qtbot, window, Qt.Key.Key_O)
+    Table({"id": ["c", "b", "a"], "ra": [0.5, 2.0, 1.0], "dec": [0.0, 4.0, 3.0]}).write(cat, overwrite=True)
+    open_and_wait(qtbot, window, cat)
+    assert len(errors) == 1 and "changed" in errors[0][0]
+    assert list(window.model.column("verdict")) == ["", "other", ""]
