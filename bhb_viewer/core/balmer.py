@@ -37,8 +37,6 @@ N_ITER = 60
 CONVERGED = 1e-7  # relative χ² gain below which a step counts as converged
 CHUNK = 2048
 
-COLUMNS = ("d02", "fm", "b_hg", "c_hg", "a_hg", "b_hd", "c_hd", "a_hd", "centre_hd", "centre_hg", "rv")
-
 
 @dataclass
 class LineFit:
@@ -159,7 +157,7 @@ def _solve(h: np.ndarray, g: np.ndarray) -> np.ndarray:
 
 def _initial(x, y, w):
     """Starting values: continuum through the window's outer parts, centre at the smoothed minimum."""
-    n, m = y.shape
+    n = len(y)
     edge = np.abs(x) > HALF_WINDOW - 15.0
     we = w * edge
     sw, sx, sxx = we.sum(1), (we * x).sum(1), (we * x * x).sum(1)
