@@ -117,3 +117,15 @@ def test_calibrated_against_xue2011(shared_data):
 def test_one_class_only():
     cat, spec, _, _ = simulate(6, seed=1, bhb_fraction=0.0, with_cutouts=False)
     assert len(cat) == 6 and (cat["label"] == 0).all() and spec.shape == (6, NPIX)
+
+
+def test_image_noise_model_matches_a_real_sdss_field(shared_data):
+    """Electrons per nanomaggy implied by our limiting magnitudes vs the real stamps' GAIN/NMGY keywords."""
+    from astropy.io import fits
+
+    from bhb_viewer.core.simulate_images import electrons_per_nanomaggy
+
+    for band in BANDS:
+        header = fits.getheader(shared_data / "real" / f"stamp-{band}-164.4311-39.0359.fits")
+        real = header["GAIN"] / header["NMGY"]
+        assert 0.5 < electrons_per_nanomaggy(band) / real < 2.0, band
