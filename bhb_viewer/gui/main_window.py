@@ -114,7 +114,6 @@ class MainWindow(QMainWindow):
         self.states: dict[str, Any] = {}
         self._balmer: OrderedDict[int, Any] = OrderedDict()
         self._explain: OrderedDict[int, Any] = OrderedDict()
-        self._loading = False
         self.auto_advance = True
         self.score_batch_size = 64
         self.runner = TaskRunner(self)
@@ -297,10 +296,10 @@ class MainWindow(QMainWindow):
                     model_dir = model_dir or (Path(probe.model.checkpoint) if probe.model and probe.model.checkpoint else None)
             except BadInputError as exc:
                 self.show_error("Cannot open the session", str(exc))
+                self._maybe_settled()
                 return
             session_path = path
             path = catalog_path.parent if catalog_path.name == "catalog.ecsv" else catalog_path
-        self._loading = True
         self.work_label.setText(f"opening {path.name}…")
         self.runner.submit(
             "load",
@@ -312,7 +311,6 @@ class MainWindow(QMainWindow):
         )
 
     def _load_done(self, completed: bool) -> None:
-        self._loading = False
         if not completed:
             self.work_label.setText("")
         self._maybe_settled()
@@ -556,7 +554,7 @@ class MainWindow(QMainWindow):
             self._maybe_settled()
 
     def _maybe_settled(self) -> None:
-        if not self._loading and not self.runner.busy():
+        if not self.runner.busy():
             self.sigSettled.emit()
 
     def _on_detail(self, detail: Detail) -> None:

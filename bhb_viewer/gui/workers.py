@@ -157,7 +157,8 @@ class TaskRunner(QObject):
         return kind in self._running or kind in self._queued
 
     def busy(self) -> bool:
-        return bool(self._running)
+        """True while any task runs or waits to run."""
+        return bool(self._running or self._queued)
 
     def shutdown(self, timeout_ms: int = 5000) -> bool:
         """Cancel everything and wait for the threads (at window close); True if all stopped."""
