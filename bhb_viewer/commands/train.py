@@ -37,7 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-workers", type=int, help="data-loader worker processes; default 0")
     parser.add_argument("--threads", type=int, help="torch CPU threads (1 is fastest on a busy shared CPU)")
     parser.add_argument("--progress-json", action="store_true", help="JSON lines on stdout instead of a progress bar")
-    parser.add_argument("--resume", metavar="RUN_DIR", help="continue a cancelled or killed run")
+    parser.add_argument("--resume", metavar="RUN_DIR",
+                        help="continue a cancelled or killed run (its config holds; --epochs/--patience/--device/--threads/--num-workers may change)")
 
 
 def _config(args: argparse.Namespace):
@@ -60,11 +61,13 @@ def _config(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from bhb_viewer.core.progress import Cancelled, CancelToken, JsonLinesProgress, TerminalProgress
-    from bhb_viewer.ml.training import TrainConfig, fit
+    from bhb_viewer.ml.training import RESUME_OVERRIDABLE, TrainConfig, fit
 
     emit_json = args.progress_json
+    overrides: dict = {}
     if args.resume:
         config, resume = TrainConfig(dataset="", out=args.resume), True
+        overrides = {f: getattr(args, f) for f in RESUME_OVERRIDABLE}
     else:
         config, resume = _config(args), False
     cancel = CancelToken()
@@ -77,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     progress = JsonLinesProgress() if emit_json else TerminalProgress()
     try:
-        run_dir = fit(config, progress=progress, cancel=cancel, resume=resume)
+        run_dir = fit(config, progress=progress, cancel=cancel, resume=resume, resume_overrides=overrides)
     except Cancelled as exc:
         _report({"event": "cancelled", "run_dir": str(config.out), "message": str(exc)}, emit_json)
         return 130

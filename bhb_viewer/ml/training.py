@@ -40,6 +40,7 @@ from bhb_viewer.ml.preprocess import Preprocessor
 
 FINETUNE = "full"  # the models' name for the end-to-end stage
 RESUME_TENSORS, RESUME_STATE = "resume.safetensors", "resume.json"
+RESUME_OVERRIDABLE = ("epochs", "patience", "device", "threads", "num_workers")
 
 
 @dataclass
@@ -232,11 +233,14 @@ def fit(
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
     resume: bool = False,
+    resume_overrides: dict[str, Any] | None = None,
 ) -> Path:
     """Train ``config.model`` on ``config.dataset`` into ``config.out``; return the run directory.
 
-    With ``resume`` the run continues from the resume state in ``config.out`` (the stored config
-    wins). A cancel between steps saves that state and raises ``Cancelled``.
+    With ``resume`` the run continues from the resume state in ``config.out``: the stored config
+    wins, except for ``resume_overrides`` of RESUME_OVERRIDABLE fields (changing ``epochs``
+    rescales the rest of the current stage's schedule, so the result then differs from an
+    uninterrupted run). A cancel between steps saves that state and raises ``Cancelled``.
     """
     run_dir = Path(config.out)
     saved: dict[str, torch.Tensor] = {}
@@ -246,7 +250,10 @@ def fit(
         if not (run_dir / RESUME_STATE).is_file():
             raise FileNotFoundError(f"{run_dir}: nothing to resume (no {RESUME_STATE})")
         config, cursor, saved, meta = _load_resume(run_dir)
-        config = dataclasses.replace(config, out=str(run_dir))
+        overrides = {k: v for k, v in (resume_overrides or {}).items() if v is not None}
+        if set(overrides) - set(RESUME_OVERRIDABLE):
+            raise ValueError(f"a resumed run can only change {', '.join(RESUME_OVERRIDABLE)}")
+        config = dataclasses.replace(config, out=str(run_dir), **overrides)
     run_dir.mkdir(parents=True, exist_ok=True)
     cancel = cancel or CancelToken()
     dataset = open_dataset(config.dataset)

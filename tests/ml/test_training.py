@@ -123,3 +123,15 @@ def test_cancel_then_resume_gives_the_uninterrupted_weights(tiny_dataset, tmp_pa
     assert weights.keys() == reference.keys()
     assert all(torch.equal(weights[k], reference[k]) for k in reference)
     assert not (out / "resume.json").exists()
+
+
+def test_a_resumed_run_may_shorten_its_epochs_but_not_change_its_model(tiny_dataset, tmp_path):
+    cancel = CancelToken()
+    cancel.cancel()  # stop before the first step
+    out = tmp_path / "run"
+    with pytest.raises(Cancelled):
+        fit(_config(tiny_dataset, out, model="spectrum_vgg1d_sa"), cancel=cancel)
+    with pytest.raises(ValueError, match="can only change"):
+        fit(TrainConfig(dataset="ignored", out=str(out)), resume=True, resume_overrides={"model": "batmm"})
+    run = fit(TrainConfig(dataset="ignored", out=str(out)), resume=True, resume_overrides={"epochs": 1})
+    assert [h["epoch"] for h in json.loads((run / "history.json").read_text())] == [1]
