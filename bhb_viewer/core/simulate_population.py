@@ -6,9 +6,15 @@ more metal-rich). Both are drawn with the temperatures that give the observed co
 kept only inside the colour box that selected the real candidates (Xue et al. 2008:
 0.8 < u−g < 1.6, −0.5 < g−r < 0), so, as in the real sample, colour alone cannot tell them apart.
 
-Colour relations (fitted once to the Barbosa et al. 2022 SEGUE BHB sample: Teff, log g, u−g, g−r):
-g−r is a temperature indicator; u−g measures the Balmer jump, larger at low gravity, hence
-redder for BHB stars than for blue stragglers at the same g−r.
+Colour relations (fitted once to the Barbosa et al. 2022 SEGUE BHB sample: Teff, log g, u−g, g−r;
+u−g zero point then shifted by −0.02 mag to the Xue 2011 photometry): g−r is a temperature
+indicator; u−g measures the Balmer jump, larger at low gravity, hence redder for BHB stars than
+for blue stragglers at the same g−r.
+
+Two population choices set the difficulty and are stated as such: the BHB temperature and
+magnitude distributions were chosen so that the stars passing the classical cuts look like the
+Xue 2011 sample, and the share of evolved, lower-gravity blue stragglers (30 % at log g ≈ 3.75)
+was chosen so that the classical cuts are about 90 % pure, as Xue et al. (2008) found.
 """
 
 from __future__ import annotations

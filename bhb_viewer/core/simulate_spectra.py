@@ -16,9 +16,12 @@ Physics, in the order it is applied:
   depth varying from plate to plate, sky-line residuals, and a few-per-cent flux-calibration
   wiggle.
 
-The mean relations (τ, w, p versus Teff) were calibrated once against the Xue et al. (2011) BHB
-sample through :mod:`bhb_viewer.core.balmer`; the gravity exponent α is the physical input that
-decides how unlike a blue straggler looks. See ``SpectrumModel``.
+What was calibrated, and on what: the mean relations of τ, w and p with Teff, the depth D and the
+Hδ/Hγ width ratio were fitted by least squares to the Xue et al. (2011) BHB medians of D0.2, fm,
+c and b in bins of g−r (measured with :mod:`bhb_viewer.core.balmer` on noise-free spectra), then
+nudged so that noisy spectra with intrinsic scatter match the whole distributions. The gravity
+exponent α = 0.2 was not fitted: it is the physical prior (Stark widths grow with electron
+density) that decides how unlike a BHB star a blue straggler looks.
 """
 
 from __future__ import annotations
