@@ -19,7 +19,7 @@ import numpy as np
 from astropy.table import Table
 from scipy.ndimage import uniform_filter1d
 
-from bhb_viewer.core.grid import wavelength
+from bhb_viewer.core.grid import NPIX, wavelength
 from bhb_viewer.core.progress import ProgressCallback, ProgressEvent, no_progress
 
 C_KMS = 299_792.458
@@ -185,6 +185,8 @@ def fit_line(flux: np.ndarray, ivar: np.ndarray, rest: float) -> dict[str, np.nd
     """
     flux = np.atleast_2d(np.asarray(flux, dtype=float))
     ivar = np.atleast_2d(np.asarray(ivar, dtype=float))
+    if flux.shape != ivar.shape or flux.shape[-1] != NPIX:
+        raise ValueError(f"flux and ivar must be N×{NPIX} on the grid, got {flux.shape} and {ivar.shape}")
     wave = wavelength()
     sel = np.abs(wave - rest) <= HALF_WINDOW
     x = wave[sel] - rest

@@ -103,3 +103,10 @@ def test_measure_many_table_columns_and_throughput_shape():
     assert t["balmer_ok"].tolist() == [True] * 4 + [False]
     assert np.allclose(t["b_hg"][:4], 9.0 + 0.1 * np.arange(4), atol=0.05)
     assert t["classical_bhb"][:4].all()
+
+
+def test_off_grid_input_is_refused_and_empty_input_is_fine():
+    with pytest.raises(ValueError, match="3522"):
+        balmer.measure(np.ones(100), np.ones(100))
+    t = balmer.measure_many(np.zeros((0, NPIX)), np.zeros((0, NPIX)))
+    assert len(t) == 0 and "classical_bhb" in t.colnames
