@@ -4,7 +4,7 @@ from PySide6.QtGui import QImage
 
 from bhb_viewer.core.cutouts import stretch
 from bhb_viewer.core.grid import BANDS
-from bhb_viewer.gui.widgets.cutout_panel import ATTENTION_RGB, CutoutPanel, heat_layer
+from bhb_viewer.gui.widgets.cutout_panel import ATTENTION_RGB, CutoutPanel, best_columns, heat_layer
 
 S = 32
 
@@ -165,3 +165,15 @@ def test_grab_is_not_blank(panel):
     image = panel.grab().toImage().convertToFormat(QImage.Format.Format_RGB32)
     pixels = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.width(), 4)
     assert len(np.unique(pixels[..., :3].reshape(-1, 3), axis=0)) > 50
+
+
+def test_images_rearrange_to_fill_the_space(panel, qtbot):
+    assert best_columns(1000, 250) == 6  # a wide strip: one row
+    assert best_columns(450, 350) == 3
+    assert best_columns(300, 600) == 2
+    panel.resize(1400, 260)
+    qtbot.waitUntil(lambda: panel.columns == 6)
+    panel.resize(500, 500)
+    qtbot.waitUntil(lambda: panel.columns in (2, 3))
+    panel.set_cube(make_cube())
+    assert panel.displayed(5) is not None

@@ -158,6 +158,10 @@ def test_line_markers_are_labelled_and_toggle(plot):
     assert sorted(m.label.format for m in plot.line_markers) == names
     positions = sorted(m.value() for m in plot.line_markers)
     assert positions == sorted(line.wavelength for line in LINES)
+    plot.set_spectrum(WAVE, *star())
+    shown = {m.label.format for m in plot.line_markers if m.isVisible()}
+    assert shown == {line.name for line in LINES if WAVE[0] <= line.wavelength <= WAVE[-1]}
+    assert "Hδ" in shown and "Ca II K" not in shown  # the grid starts at 4000 Å
     plot.show_lines.setChecked(False)
     assert not any(m.isVisible() for m in plot.line_markers)
 

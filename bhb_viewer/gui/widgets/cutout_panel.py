@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from astropy.visualization import make_lupton_rgb
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -30,8 +30,8 @@ COMPOSITE_TITLE = "gri"  # short: a title sets its column's minimum width
 LUPTON_Q = 8.0
 LUPTON_STRETCH_PERCENTILE = 99.0  # of the mean image: where the asinh turns from linear to log
 ZOOMS = (1, 2, 4, 8)
-COLUMNS = 3
 BAR_BRUSH = pg.mkBrush(90, 170, 255)
+BAR_TOP = 0.5  # weight at the top of the bar chart; the paper's largest, u, is ≈ 0.32
 
 
 def _attention_colours() -> np.ndarray:
@@ -90,12 +90,20 @@ def _composite(cube: np.ndarray, good: np.ndarray) -> np.ndarray:
 class _ImageView:
     """One titled view holding one RGB image."""
 
-    def __init__(self, layout: pg.GraphicsLayout, row: int, col: int, title: str) -> None:
-        layout.addLabel(title, row=2 * row, col=col, size="9pt")
-        self.view = layout.addViewBox(row=2 * row + 1, col=col, lockAspect=True, enableMenu=False)
+    def __init__(self, title: str) -> None:
+        self.title = pg.LabelItem(title, size="9pt")
+        self.view = pg.ViewBox(lockAspect=True, enableMenu=False)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.view.addItem(self.image)
         self.base: np.ndarray | None = None  # the stretched image before the heat map, S×S×3 uint8
+
+
+def best_columns(width: float, height: float, n: int = len(BANDS) + 1, title_height: float = 20.0) -> int:
+    """The grid (columns dividing ``n``) that shows ``n`` square images largest in width × height."""
+    def side(columns: int) -> float:
+        return min(width / columns, height / (n // columns) - title_height)
+
+    return max((c for c in range(1, n + 1) if n % c == 0), key=side)
 
 
 class CutoutPanel(QWidget):
@@ -109,9 +117,10 @@ class CutoutPanel(QWidget):
         self._heat: tuple[np.ndarray, np.ndarray] | None = None
 
         self.images = pg.GraphicsLayoutWidget()
-        layout = self.images.ci
-        titles = (*BANDS, COMPOSITE_TITLE)
-        self.views = [_ImageView(layout, i // COLUMNS, i % COLUMNS, t) for i, t in enumerate(titles)]
+        self.views = [_ImageView(t) for t in (*BANDS, COMPOSITE_TITLE)]
+        self.columns = 0
+        self._arrange(3)
+        self.images.installEventFilter(self)  # re-arranged on resize: one row when wide, 3×2, 2×3
         # pyqtgraph's axis links line views up by screen position (made for stacked plots); side-by-
         # side images need the same range in each, so a reviewer's zoom or pan is copied instead.
         for v in self.views:
@@ -126,7 +135,7 @@ class CutoutPanel(QWidget):
         self.bars.getAxis("bottom").setTicks([list(enumerate(BANDS))])
         self.bars.hideAxis("left")  # the percentages are written on the bars
         self.bars.setXRange(-0.6, len(BANDS) - 0.4, padding=0)
-        self.bars.setYRange(0, 1, padding=0)
+        self.bars.setYRange(0, BAR_TOP, padding=0)
         self.bars.setMaximumWidth(220)
         self.bar_item = pg.BarGraphItem(x=np.arange(len(BANDS)), height=np.zeros(len(BANDS)), width=0.6, brush=BAR_BRUSH)
         self.bars.addItem(self.bar_item)
@@ -166,6 +175,23 @@ class CutoutPanel(QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addLayout(row)
         outer.addLayout(body, 1)
+
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self.images and event.type() == QEvent.Type.Resize:
+            size = event.size()
+            self._arrange(best_columns(size.width(), size.height()))
+        return False
+
+    def _arrange(self, columns: int) -> None:
+        if columns == self.columns:
+            return
+        layout = self.images.ci
+        layout.clear()
+        for i, v in enumerate(self.views):
+            row, col = divmod(i, columns)
+            layout.addItem(v.title, row=2 * row, col=col)
+            layout.addItem(v.view, row=2 * row + 1, col=col)
+        self.columns = columns
 
     # -- public API ----------------------------------------------------------------------
     def set_cube(self, cube: np.ndarray, mask: np.ndarray | None = None) -> None:
@@ -214,7 +240,8 @@ class CutoutPanel(QWidget):
         for i, (label, h, text) in enumerate(zip(self.bar_labels, heights, texts)):
             label.setText(text)
             label.setPos(i, h)
-        self.bars.setYRange(0, max(heights.max() * 1.25, 0.1), padding=0)
+        # A fixed scale (unless a weight outgrows it) keeps the labels from being re-laid each time.
+        self.bars.setYRange(0, max(BAR_TOP, heights.max() * 1.2), padding=0)
         self.bars.getPlotItem().getViewBox().updateMatrix()
 
     def clear(self) -> None:

@@ -213,8 +213,11 @@ class SpectrumPlot(QWidget):
             raise ValueError(
                 f"wavelength, flux and ivar must be 1-D of one length, got {wave.shape}, {flux.shape}, {ivar.shape}"
             )
+        covered = self._wave.size and (self._wave[0], self._wave[-1]) == (wave[0], wave[-1])
         self._wave, self._flux, self._ivar = wave, flux, ivar
         self._valid = (ivar > 0) & np.isfinite(flux)
+        if not covered:
+            self._apply_toggles()
         self._draw_flux()
         self._draw_references()
         self.closeup.set_spectrum(wave, np.where(self._valid, flux, np.nan))
@@ -322,8 +325,11 @@ class SpectrumPlot(QWidget):
             curve.setData(self._wave, _scale_to(ref, self._flux, self._ivar), connect="finite")
 
     def _apply_toggles(self) -> None:
+        # Only lines the spectrum covers: the grid starts at 4000 Å, and markers for Hε, H8 or Ca II
+        # H&K would crowd its edge with labels of nothing.
+        lo, hi = (self._wave[0], self._wave[-1]) if self._wave.size else (-np.inf, np.inf)
         for marker in self.line_markers:
-            marker.setVisible(self.show_lines.isChecked())
+            marker.setVisible(bool(self.show_lines.isChecked() and lo <= marker.value() <= hi))
         for region in self.segment_regions:
             region.setVisible(self.show_segments.isChecked())
         self.saliency_curve.setVisible(self.show_saliency.isChecked())
