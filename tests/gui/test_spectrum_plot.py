@@ -230,6 +230,15 @@ def test_clear_empties_everything(plot):
     assert plot.closeup.hdelta.label.text() == "" and plot.closeup.summary.text() == ""
 
 
+def test_spectra_without_usable_pixels_draw_nothing_and_do_not_fail(plot):
+    plot.set_reference_spectra(np.ones(grid.NPIX), np.ones(grid.NPIX))
+    plot.set_spectrum(WAVE, np.ones(WAVE.size), np.zeros(WAVE.size))  # all masked
+    assert np.isnan(plot.flux_curve.getOriginalDataset()[1]).all()
+    plot.set_spectrum(np.zeros(0), np.zeros(0), np.zeros(0))
+    assert n_points(plot.flux_curve) == 0
+    plot.grab()
+
+
 def test_grab_is_not_blank(plot):
     plot.set_spectrum(WAVE, *star())
     plot.set_segment_weights(np.full(7, 1 / 7))

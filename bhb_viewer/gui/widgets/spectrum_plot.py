@@ -74,6 +74,10 @@ def _scale_to(reference: np.ndarray, flux: np.ndarray, ivar: np.ndarray) -> np.n
     return reference * factor
 
 
+def _span(wave: np.ndarray) -> tuple[float, float] | None:
+    return (float(wave[0]), float(wave[-1])) if wave.size else None
+
+
 class SpectrumPlot(QWidget):
     """Flux (1e-17 erg/s/cm²/Å) vs vacuum wavelength (Å), with overlays and the Balmer close-up."""
 
@@ -213,11 +217,11 @@ class SpectrumPlot(QWidget):
             raise ValueError(
                 f"wavelength, flux and ivar must be 1-D of one length, got {wave.shape}, {flux.shape}, {ivar.shape}"
             )
-        covered = self._wave.size and (self._wave[0], self._wave[-1]) == (wave[0], wave[-1])
+        same_span = _span(wave) == _span(self._wave)
         self._wave, self._flux, self._ivar = wave, flux, ivar
         self._valid = (ivar > 0) & np.isfinite(flux)
-        if not covered:
-            self._apply_toggles()
+        if not same_span:
+            self._apply_toggles()  # markers follow the wavelengths covered
         self._draw_flux()
         self._draw_references()
         self.closeup.set_spectrum(wave, np.where(self._valid, flux, np.nan))
@@ -327,7 +331,7 @@ class SpectrumPlot(QWidget):
     def _apply_toggles(self) -> None:
         # Only lines the spectrum covers: the grid starts at 4000 Å, and markers for Hε, H8 or Ca II
         # H&K would crowd its edge with labels of nothing.
-        lo, hi = (self._wave[0], self._wave[-1]) if self._wave.size else (-np.inf, np.inf)
+        lo, hi = _span(self._wave) or (-np.inf, np.inf)
         for marker in self.line_markers:
             marker.setVisible(bool(self.show_lines.isChecked() and lo <= marker.value() <= hi))
         for region in self.segment_regions:
