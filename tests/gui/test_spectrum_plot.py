@@ -116,6 +116,7 @@ def test_seven_segments_shaded_in_proportion_to_weight(plot):
         assert rect.right() == pytest.approx(WAVE[(j + 1) * grid.SEGMENT_LENGTH])
         assert rect.top() <= 0 and rect.bottom() >= 1  # the whole height of the plot
         assert region.brush().color().alpha() == round(SEGMENT_MAX_ALPHA * weights[j] / 0.4)
+    assert plot.show_segments.toolTip().endswith("5%, 10%, 40%, 20%, 10%, 10%, 5%")
     plot.set_segment_weights(None)
     assert all(r.brush().color().alpha() == 0 for r in plot.segment_regions)
     with pytest.raises(ValueError, match="shape"):

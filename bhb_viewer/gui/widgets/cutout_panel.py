@@ -35,7 +35,7 @@ BAR_TOP = 0.5  # weight at the top of the bar chart; the paper's largest, u, is 
 
 
 def _attention_colours() -> np.ndarray:
-    """Inferno colours (256×3, 0–255) and an opacity ramp: low attention leaves the image visible."""
+    """Inferno colours (256×3, 0–255) indexed by attention; the opacity comes from ``blend``."""
     return pg.colormap.get("inferno").getLookupTable(0.0, 1.0, 256, alpha=False).astype(np.float32)
 
 
@@ -59,7 +59,10 @@ def heat_layer(attention: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray
 
 
 def blend(base: np.ndarray, heat: tuple[np.ndarray, np.ndarray] | None, opacity: float) -> np.ndarray:
-    """``base`` (S×S×3 uint8) with the heat colour laid over it at ``opacity`` × attention."""
+    """``base`` (S×S×3 uint8) with the heat colour laid over it at ``opacity`` × attention.
+
+    Opacity grows with attention, so where the model did not look the image stays as it is.
+    """
     if heat is None or opacity <= 0:
         return base
     colour, weight = heat

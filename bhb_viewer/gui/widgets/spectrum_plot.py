@@ -239,7 +239,10 @@ class SpectrumPlot(QWidget):
         top = w.max() if w.max() > 0 else 1.0
         for j, region in enumerate(self.segment_regions):
             region.setBrush(QColor(*SEGMENT_RGB, int(round(SEGMENT_MAX_ALPHA * max(w[j], 0.0) / top))))
-            region.setToolTip("" if weights is None else f"segment {j + 1}: weight {w[j]:.1%}")
+        self.show_segments.setToolTip(
+            "no segment weights" if weights is None
+            else "segment weights, blue to red: " + ", ".join(f"{x:.0%}" for x in w)
+        )
 
     def set_saliency(self, saliency: np.ndarray | None) -> None:
         """Per-pixel saliency on the grid (3522 values; 3521 also accepted), drawn ÷ its maximum on the right axis."""
