@@ -11,6 +11,7 @@ from __future__ import annotations
 import getpass
 import json
 import logging
+import sys
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,9 @@ class MainWindow(QMainWindow):
         self._explain: OrderedDict[int, Any] = OrderedDict()
         self.auto_advance = True
         self.score_batch_size = 64
+        # The GUI thread shares the GIL with the workers: a 1 ms switch interval (Python's default is
+        # 5 ms) bounds how long it waits for it while they score or fit.
+        sys.setswitchinterval(0.001)
         self.runner = TaskRunner(self)
         self.runner.sigBusyChanged.connect(self._busy_changed)
         self.wavelength = grid.wavelength()
@@ -346,9 +350,14 @@ class MainWindow(QMainWindow):
         self._undo_state()
         if model_dir is not None:
             self.set_model(model_dir, start=False)
-        if source.spectra is not None and not self.classical:
-            self.runner.submit("classical", classical_task(source), on_batch=self._on_classical, on_progress=self._on_progress)
-        self.start_scoring()
+        if not self.start_scoring():
+            self._start_classical()
+
+    def _start_classical(self) -> None:
+        """Balmer-line fits of the whole list; after scoring, so the two never compete for the CPU."""
+        if self.source is not None and self.source.spectra is not None and not self.classical:
+            self.runner.submit("classical", classical_task(self.source), on_batch=self._on_classical,
+                               on_progress=self._on_progress)
 
     def _open_session(self, source: CandidateSource, session_path: Path | None) -> Session:
         path = session_path or session_path_for(source, self.data_dir)
@@ -489,13 +498,14 @@ class MainWindow(QMainWindow):
         event.acceptProposedAction()
 
     # -- background results ------------------------------------------------------------------
-    def start_scoring(self) -> None:
-        """Score every candidate (cached scores first); a running scoring is cancelled, this one queued."""
+    def start_scoring(self) -> bool:
+        """Score every candidate (cached scores first); a running scoring is cancelled, this one queued.
+        Returns whether scoring was started."""
         if self.source is None or self.holder is None:
-            return
+            return False
         if not self.source.scorable:
             self.device_label.setText("no spectra + cutouts: nothing to score")
-            return
+            return False
         rows = np.arange(len(self.source))
         self.runner.submit(
             "score",
@@ -505,6 +515,7 @@ class MainWindow(QMainWindow):
             on_error=lambda msg: self.show_error("Scoring failed", msg),
             on_done=self._score_done,
         )
+        return True
 
     def cancel_work(self) -> None:
         for kind in ("score", "classical", "load"):
@@ -527,6 +538,8 @@ class MainWindow(QMainWindow):
     def _score_done(self, completed: bool) -> None:
         if completed:
             self._refilter_keep_current()
+        if not self.runner.is_running("score"):
+            self._start_classical()
         self._maybe_settled()
 
     def _on_classical(self, batch: ClassicalBatch) -> None:

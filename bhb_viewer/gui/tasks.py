@@ -7,6 +7,7 @@ batches, so the table fills while the work goes on and cancel takes effect betwe
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,8 +75,12 @@ class PredictorHolder:
     def get(self):
         with self.lock:
             if self._predictor is None:
+                import torch
+
                 from bhb_viewer.ml.inference import Predictor
 
+                # CPU scoring leaves one core to the GUI thread, so the window never waits for it.
+                torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
                 self._predictor = Predictor(self.checkpoint, device=self.device)
             return self._predictor
 
