@@ -190,7 +190,7 @@ class _Cursor:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _save_resume(run_dir: Path, config: TrainConfig, model, optimizer, best_state, cursor: _Cursor) -> None:
+def _save_resume(run_dir: Path, config: TrainConfig, dataset_hash: str, model, optimizer, best_state, cursor: _Cursor) -> None:
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     if best_state is not None:
         tensors.update({f"best.{k}": v.contiguous() for k, v in best_state.items()})
@@ -203,7 +203,8 @@ def _save_resume(run_dir: Path, config: TrainConfig, model, optimizer, best_stat
     os.replace(run_dir / (RESUME_TENSORS + ".tmp"), run_dir / RESUME_TENSORS)
     _write_json(
         run_dir / RESUME_STATE,
-        {"config": config.to_dict(), "cursor": dataclasses.asdict(cursor), "param_groups": opt["param_groups"]},
+        {"config": config.to_dict(), "dataset_hash": dataset_hash, "cursor": dataclasses.asdict(cursor),
+         "param_groups": opt["param_groups"]},
     )
 
 
@@ -257,6 +258,8 @@ def fit(
     run_dir.mkdir(parents=True, exist_ok=True)
     cancel = cancel or CancelToken()
     dataset = open_dataset(config.dataset)
+    if resume and meta.get("dataset_hash") not in (None, dataset.manifest_hash):
+        raise ValueError(f"{config.dataset} has changed since this run started: its manifest hash differs")
     splits = stratified_split(dataset.labels, config.seed, config.fractions)
     if is_baseline(config.model):
         return _fit_baseline(config, dataset, splits, run_dir, progress)
@@ -290,7 +293,7 @@ def fit(
         stage = stages[stage_index]
         optimizer = torch.optim.AdamW(model.freeze_for(stage), lr=config.lr, weight_decay=config.weight_decay)
         best_state: dict[str, torch.Tensor] | None = None
-        best_p_val: np.ndarray | None = None  # the final validation scores, unless a resume lost them
+        best_p_val = None  # the best epoch's validation scores, reused as the final ones unless a resume lost them
         if saved and stage_index == cursor.stage_index:
             _restore_optimizer(optimizer, saved, meta["param_groups"])
             best_state = _prefixed(saved, "best.") or None
@@ -304,7 +307,7 @@ def fit(
             )
             for batch in loader:
                 if cancel.cancelled:
-                    _save_resume(run_dir, config, model, optimizer, best_state, cursor)
+                    _save_resume(run_dir, config, dataset.manifest_hash, model, optimizer, best_state, cursor)
                     raise Cancelled(f"cancelled; resume with  bhb train --resume {run_dir}")
                 lr = learning_rate(config, epoch * steps_per_epoch + cursor.step, steps_per_epoch * config.epochs)
                 for group in optimizer.param_groups:
@@ -334,7 +337,7 @@ def fit(
             cursor.epoch, cursor.step, cursor.loss_sum = epoch + 1, 0, 0.0
             if cursor.bad_epochs >= config.patience:
                 cursor.epoch = config.epochs  # early stop: this stage is done
-            _save_resume(run_dir, config, model, optimizer, best_state, cursor)
+            _save_resume(run_dir, config, dataset.manifest_hash, model, optimizer, best_state, cursor)
         if best_state is not None:
             model.load_state_dict(best_state)
         cursor = _Cursor(stage_index=stage_index + 1, history=cursor.history)
