@@ -97,6 +97,7 @@ class MainWindow(QMainWindow):
 
     sigSettled = Signal()  # a load finished and no background work is left (screenshots, tests)
     sigSaved = Signal(str, str)  # candidate id, what was written ("verdict:bhb", "note", "undo", ...)
+    sigModelReady = Signal()  # the model is loaded and scoring proper begins
 
     def __init__(self, data_dir: Path, reviewer: str | None = None, device: str = "auto") -> None:
         super().__init__()
@@ -528,6 +529,7 @@ class MainWindow(QMainWindow):
             self.device_label.setText(f"{item.name} ({item.version}) scores on {item.device}")
             if self.session is not None:
                 self.session.set_model(item.ref)
+            self.sigModelReady.emit()
             return
         self.model.set_scores(item.rows, item.p_bhb)
         current = self.table.current_source_row()
