@@ -32,7 +32,7 @@ from bhb_viewer.gui.widgets.balmer_closeup import BalmerCloseup
 SMOOTHING_KINDS = ("boxcar", "gaussian")
 FWHM_PER_SIGMA = 2.3548
 FLUX_PEN = pg.mkPen(230, 230, 230, width=1)
-REFERENCE_PENS = (pg.mkPen(90, 170, 255, width=1.5), pg.mkPen(255, 170, 60, width=1.5))
+REFERENCE_PENS = (pg.mkPen(90, 170, 255), pg.mkPen(255, 170, 60))  # width 1: wider pens take a slow path
 REFERENCE_NAMES = ("mean BHB", "mean non-BHB")
 SALIENCY_PEN = pg.mkPen(230, 80, 230, width=1)
 SEGMENT_RGB = (80, 200, 120)
