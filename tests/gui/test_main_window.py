@@ -277,3 +277,26 @@ def test_reopening_a_changed_catalog_warns_and_keeps_verdicts_by_id(qtbot, windo
     open_and_wait(qtbot, window, cat)
     assert len(errors) == 1 and "changed" in errors[0][0]
     assert list(window.model.column("verdict")) == ["", "other", ""]
+
+
+def test_sorting_keeps_the_candidate_on_show_and_drop_opens_files(qtbot, window, tiny_dataset):
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(tiny_dataset))])
+    drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(window.sigSettled, timeout=20000):
+        window.dropEvent(drop)
+    assert window.model.rowCount() == 12
+    window.table.setFocus()
+    window.navigate("next")
+    window.navigate("next")
+    window.navigate("next")
+    assert current_id(window) == "star003"
+    window.model.sort(0, Qt.SortOrder.DescendingOrder)
+    assert window.model.source_row(0) == 11
+    assert window.table.current_source_row() == 3 and current_id(window) == "star003"
+    key(qtbot, window, Qt.Key.Key_B)
+    assert window.session.state("star003").verdict is VerdictKind.BHB
+    assert current_id(window) == "star002"  # "next" in the sorted order

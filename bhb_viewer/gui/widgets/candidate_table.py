@@ -221,6 +221,9 @@ class CandidateTableModel(QAbstractTableModel):
         if not self._n or column < 0:
             return
         self.layoutAboutToBeChanged.emit()
+        # Persistent indexes (the current row, the selection) follow their candidate, not their row.
+        persistent = self.persistentIndexList()
+        sources = [int(self._visible[i.row()]) for i in persistent]
         key = self._sort_key(column)
         descending = order == Qt.SortOrder.DescendingOrder
         if key.dtype.kind == "f":
@@ -232,6 +235,9 @@ class CandidateTableModel(QAbstractTableModel):
                 self._order = self._order[::-1].copy()
         self._sort = (column, order)
         self._apply_filter()
+        moved = [self.index(self.view_row(src), i.column()) if self.view_row(src) >= 0 else QModelIndex()
+                 for src, i in zip(sources, persistent)]
+        self.changePersistentIndexList(persistent, moved)
         self.layoutChanged.emit()
 
     def set_filter(self, score_range: tuple[float, float] | None = None, state: str = "all", text: str = "") -> None:
