@@ -60,10 +60,11 @@ def launch(args: argparse.Namespace, on_screenshot: Callable[[bool], None]):
 
         window.sigSettled.connect(lambda: QTimer.singleShot(300, shoot))  # let the last redraws land
         QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, shoot)
+    model = Path(args.model) if args.model else None
     if args.demo:
-        window.open_demo()
+        window.open_demo(model)
     elif args.catalog:
-        window.open_path(Path(args.catalog), Path(args.model) if args.model else None)
+        window.open_path(Path(args.catalog), model)
     elif args.screenshot:
         QTimer.singleShot(0, window.sigSettled.emit)  # nothing to load: the start page is the picture
     return window

@@ -146,7 +146,7 @@ class MainWindow(QMainWindow):
         lay.addWidget(title)
         row = QHBoxLayout()
         demo = QPushButton("Open the demo")
-        demo.clicked.connect(self.open_demo)
+        demo.clicked.connect(lambda: self.open_demo())
         other = QPushButton("Open catalog, data set or session…")
         other.clicked.connect(self._open_dialog)
         row.addWidget(demo)
@@ -223,7 +223,7 @@ class MainWindow(QMainWindow):
         menu = self.menuBar()
         file_menu = menu.addMenu("&File")
         self._add_action(file_menu, "&Open…", self._open_dialog, QKeySequence.StandardKey.Open)
-        self._add_action(file_menu, "Open &demo", self.open_demo)
+        self._add_action(file_menu, "Open &demo", lambda: self.open_demo())
         self._add_action(file_menu, "&Export…", self.open_export_dialog, "Ctrl+E")
         file_menu.addSeparator()
         self._add_action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
@@ -281,14 +281,15 @@ class MainWindow(QMainWindow):
         self._busy_changed(False)
 
     # -- opening -----------------------------------------------------------------------------
-    def open_demo(self) -> None:
+    def open_demo(self, model_dir: Path | None = None) -> None:
+        """The built-in demo set, scored by the shipped model (or by ``model_dir``)."""
         try:
             dataset, model = demo_paths()
         except BadInputError as exc:
             self.show_error("The demo is not installed", str(exc))
             self._maybe_settled()
             return
-        self.open_path(dataset, model)
+        self.open_path(dataset, model_dir or model)
 
     def open_path(self, path: Path, model_dir: Path | None = None) -> None:
         """Open a catalog, data set, spectrum file or session (.sqlite) in the background."""
