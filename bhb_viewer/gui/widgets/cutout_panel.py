@@ -28,7 +28,9 @@ from bhb_viewer.core.grid import BANDS
 COMPOSITE_BANDS = ("i", "r", "g")  # → red, green, blue
 COMPOSITE_TITLE = "gri"  # short: a title sets its column's minimum width
 LUPTON_Q = 8.0
-LUPTON_STRETCH_PERCENTILE = 99.0  # of the mean image: where the asinh turns from linear to log
+LUPTON_PEAK_PERCENTILE = 99.9  # of the mean image: "the brightest pixels", robust to one hot pixel
+LUPTON_PEAK = 0.95  # of full scale
+LUPTON_FLOOR_SIGMA = 1.0
 ZOOMS = (1, 2, 4, 8)
 BAR_BRUSH = pg.mkBrush(90, 170, 255)
 BAR_TOP = 0.5  # weight at the top of the bar chart; the paper's largest, u, is ≈ 0.32
@@ -73,21 +75,27 @@ def blend(base: np.ndarray, heat: tuple[np.ndarray, np.ndarray] | None, opacity:
 def _composite(cube: np.ndarray, good: np.ndarray) -> np.ndarray:
     """Lupton et al. (2004) asinh colour image of i, r, g as R, G, B (uint8 S×S×3).
 
-    Each band's sky (median of valid pixels) is the black point; the stretch scale is a high
-    percentile of the mean image so faint stars and bright ones both keep their colour.
+    Each band's black point is its sky (median of valid pixels) plus ``LUPTON_FLOOR_SIGMA`` times
+    its noise (from the median absolute deviation), so blank sky is dark, not coloured speckle; the
+    scale puts the brightest
+    pixels of the mean image at ``LUPTON_PEAK`` of full scale, so a faint star is as visible as a
+    bright one while the asinh keeps colours (a BHB's blue) and the faint wings.
     """
     index = {band: i for i, band in enumerate(BANDS)}
-    planes = []
+    planes, floors = [], []
     for band in COMPOSITE_BANDS:
         plane = cube[index[band]].astype(np.float64)
         ok = good[index[band]]
         sky = np.median(plane[ok]) if ok.any() else 0.0
         planes.append(np.where(ok, plane - sky, 0.0))
+        noise = 1.4826 * np.median(np.abs(plane[ok] - sky)) if ok.any() else 0.0
+        floors.append(LUPTON_FLOOR_SIGMA * noise)
     mean = (planes[0] + planes[1] + planes[2]) / 3.0
-    scale = np.percentile(mean, LUPTON_STRETCH_PERCENTILE)
-    scale = scale if scale > 0 else 1.0
+    peak = np.percentile(mean, LUPTON_PEAK_PERCENTILE)
+    # asinh(Q·peak/scale)/Q = LUPTON_PEAK  →  scale = Q·peak/sinh(Q·LUPTON_PEAK)
+    scale = LUPTON_Q * peak / np.sinh(LUPTON_Q * LUPTON_PEAK) if peak > 0 else 1.0
     with np.errstate(invalid="ignore", divide="ignore"):  # astropy divides by the intensity, 0 on blank sky
-        return make_lupton_rgb(*planes, minimum=0.0, stretch=scale, Q=LUPTON_Q)
+        return make_lupton_rgb(*planes, minimum=floors, stretch=scale, Q=LUPTON_Q)
 
 
 class _ImageView:
