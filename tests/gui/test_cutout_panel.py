@@ -44,6 +44,7 @@ def test_each_band_shows_the_core_stretch_of_its_plane(panel):
     assert rgb.shape == (S, S, 3) and rgb.dtype == np.uint8
     centre = rgb[S // 2, S // 2].astype(int)
     assert centre.sum() > rgb[0, 0].astype(int).sum()  # the star is brighter than the sky
+    assert centre[2] > centre[0]  # brighter in g than in i: blue (g → B, i → R)
 
 
 def test_stretch_choice_changes_every_band(panel):
