@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import numpy as np
@@ -45,7 +46,7 @@ def test_evaluate_classical_and_svm_over_two_seeds(tmp_path):
         assert cm.sum() == 8  # the 10 % test split of 80 stars
     assert (out / "table8.csv").read_text().splitlines()[0].startswith("model,input,label,n_seeds,macro_precision_mean")
     assert json.loads((out / "table8.json").read_text())["seeds"] == [0, 1]
-    if pytest.importorskip("matplotlib"):
+    if importlib.util.find_spec("matplotlib") is not None:  # plots are optional (baselines extra)
         assert {p.split("/")[-1] for p in results["plots"]} == {"roc.png", "pr.png"}
         assert (out / "roc.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # a second call reuses the finished runs instead of training again
