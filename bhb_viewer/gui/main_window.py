@@ -55,6 +55,7 @@ from bhb_viewer.gui.candidate_source import (
 from bhb_viewer.gui.tasks import (
     ClassicalBatch,
     Detail,
+    Loaded,
     ModelInfo,
     PredictorHolder,
     ScoreBatch,
@@ -310,7 +311,7 @@ class MainWindow(QMainWindow):
         self.runner.submit(
             "load",
             load_task(path),
-            on_batch=lambda source: self._source_loaded(source, model_dir, session_path),
+            on_batch=lambda loaded: self._source_loaded(loaded, model_dir, session_path),
             on_progress=self._on_progress,
             on_error=lambda msg: self.show_error("Cannot open the file", msg),
             on_done=self._load_done,
@@ -321,7 +322,8 @@ class MainWindow(QMainWindow):
             self.work_label.setText("")
         self._maybe_settled()
 
-    def _source_loaded(self, source: CandidateSource, model_dir: Path | None, session_path: Path | None) -> None:
+    def _source_loaded(self, loaded: Loaded, model_dir: Path | None, session_path: Path | None) -> None:
+        source = loaded.source
         try:
             session = self._open_session(source, session_path)
         except (BadInputError, OSError) as exc:
@@ -341,8 +343,10 @@ class MainWindow(QMainWindow):
         self.states = session.states()
         self.model.set_all_human({self.row_of_id[c]: (s.verdict, s.note) for c, s in self.states.items() if c in self.row_of_id})
         self._classical_from_catalog()
-        refs = source.reference_spectra()
-        self.spectrum_plot.set_reference_spectra(*refs) if refs else self.spectrum_plot.set_reference_spectra(None, None)
+        if loaded.references is None:
+            self.spectrum_plot.set_reference_spectra(None, None)
+        else:
+            self.spectrum_plot.set_reference_spectra(*loaded.references)
         self.stack.setCurrentIndex(1)
         self.setWindowTitle(f"bhb_viewer — {source.origin.name} — {session.path.name}")
         self._remember(session.path)
@@ -350,6 +354,9 @@ class MainWindow(QMainWindow):
         self.table.setFocus()
         self._update_counts()
         self._undo_state()
+        if model_dir is None and session.model is not None and session.model.checkpoint:
+            if Path(session.model.checkpoint).is_dir() and self.holder is None:
+                model_dir = Path(session.model.checkpoint)  # the model this session was reviewed with
         if model_dir is not None:
             self.set_model(model_dir, start=False)
         if not self.start_scoring():

@@ -89,14 +89,24 @@ class PredictorHolder:
         return ModelInfo(pred.model_name, pred.model_version, str(pred.device), str(self.checkpoint))
 
 
-def load_task(path: Path):
-    """Open a catalog / data set off the GUI thread (astropy parsing of a big file takes a while)."""
+@dataclass
+class Loaded:
+    source: CandidateSource
+    references: tuple[np.ndarray, np.ndarray] | None  # mean BHB / non-BHB flux of a labelled set
 
-    def fn(cancel: CancelToken, progress: ProgressCallback) -> Iterator[CandidateSource]:
-        progress(ProgressEvent("load", 0, 1, f"opening {path.name}"))
+
+def load_task(path: Path):
+    """Open a catalog / data set off the GUI thread: parsing a big table or averaging the reference
+    spectra of a big labelled set takes seconds."""
+
+    def fn(cancel: CancelToken, progress: ProgressCallback) -> Iterator[Loaded]:
+        progress(ProgressEvent("load", 0, 2, f"opening {path.name}"))
         source = open_source(path)
-        progress(ProgressEvent("load", 1, 1, f"{len(source)} candidates"))
-        yield source
+        progress(ProgressEvent("load", 1, 2, f"{len(source)} candidates"))
+        cancel.check()
+        references = source.reference_spectra()
+        progress(ProgressEvent("load", 2, 2, f"{len(source)} candidates"))
+        yield Loaded(source, references)
 
     return fn
 

@@ -300,3 +300,12 @@ def test_sorting_keeps_the_candidate_on_show_and_drop_opens_files(qtbot, window,
     key(qtbot, window, Qt.Key.Key_B)
     assert window.session.state("star003").verdict is VerdictKind.BHB
     assert current_id(window) == "star002"  # "next" in the sorted order
+
+
+def test_reference_spectra_are_the_class_means_of_a_labelled_set(tiny_dataset):
+    from bhb_viewer.gui.candidate_source import open_source
+
+    source = open_source(tiny_dataset)
+    mean_bhb, mean_non = source.reference_spectra()
+    assert np.allclose(mean_bhb, np.asarray(source.spectra[1::2]).mean(axis=0), rtol=1e-5)
+    assert np.allclose(mean_non, np.asarray(source.spectra[0::2]).mean(axis=0), rtol=1e-5)
