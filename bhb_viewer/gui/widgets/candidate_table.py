@@ -17,7 +17,7 @@ from bhb_viewer.core.verdicts import VerdictKind, disagrees
 
 COLUMNS = ("id", "RA", "Dec", "g", "u−g", "g−r", "P(BHB)", "classical", "verdict", "note")
 COL_ID, COL_RA, COL_DEC, COL_G, COL_UG, COL_GR, COL_P, COL_CLASSICAL, COL_VERDICT, COL_NOTE = range(len(COLUMNS))
-_FLOAT_FORMATS = {COL_RA: "{:.5f}", COL_DEC: "{:.5f}", COL_G: "{:.2f}", COL_UG: "{:.2f}", COL_GR: "{:.2f}", COL_P: "{:.3f}"}
+_FLOAT_FORMATS = {COL_RA: "{:.4f}", COL_DEC: "{:.4f}", COL_G: "{:.2f}", COL_UG: "{:.2f}", COL_GR: "{:.2f}", COL_P: "{:.3f}"}
 
 # Verdict-state filters offered by the window; "disagrees" needs the model-call array.
 STATE_FILTERS = ("all", "unvetted", "vetted", "disagrees")
@@ -318,10 +318,13 @@ class CandidateTableView(QTableView):
         self.verticalHeader().setDefaultSectionSize(20)
         self.horizontalHeader().setStretchLastSection(True)
         self.setAlternatingRowColors(True)
+        font = self.font()
+        font.setPointSizeF(font.pointSizeF() - 1)  # ten columns in the left pane of a 1280-px window
+        self.setFont(font)
 
     def setModel(self, model: CandidateTableModel) -> None:  # type: ignore[override]
         super().setModel(model)
-        widths = (110, 80, 70, 50, 50, 50, 60, 70, 110)
+        widths = (100, 62, 58, 42, 42, 44, 50, 56, 84)  # fits the left pane of a 1280-px window
         for col, width in enumerate(widths):
             self.setColumnWidth(col, width)
         self.selectionModel().currentRowChanged.connect(self._current_changed)
