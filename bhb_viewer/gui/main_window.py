@@ -46,9 +46,11 @@ from bhb_viewer.core.progress import ProgressEvent
 from bhb_viewer.core.verdicts import CatalogRef, Session, VerdictKind, agreement, model_call
 from bhb_viewer.gui.candidate_source import (
     CandidateSource,
+    DEMO_DATASET,
+    DEMO_MODEL,
     cube_from_band_files,
-    demo_paths,
     file_kind,
+    find_resource,
     read_cutout,
     session_path_for,
 )
@@ -285,12 +287,17 @@ class MainWindow(QMainWindow):
     def open_demo(self, model_dir: Path | None = None) -> None:
         """The built-in demo set, scored by the shipped model (or by ``model_dir``)."""
         try:
-            dataset, model = demo_paths()
+            dataset = find_resource(DEMO_DATASET)
         except BadInputError as exc:
             self.show_error("The demo is not installed", str(exc))
             self._maybe_settled()
             return
-        self.open_path(dataset, model_dir or model)
+        if model_dir is None:
+            try:
+                model_dir = find_resource(DEMO_MODEL)
+            except BadInputError as exc:
+                self.show_error("The demo model is not installed: the demo opens unscored", str(exc))
+        self.open_path(dataset, model_dir)
 
     def open_path(self, path: Path, model_dir: Path | None = None) -> None:
         """Open a catalog, data set, spectrum file or session (.sqlite) in the background."""

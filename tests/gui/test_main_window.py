@@ -309,3 +309,15 @@ def test_reference_spectra_are_the_class_means_of_a_labelled_set(tiny_dataset):
     mean_bhb, mean_non = source.reference_spectra()
     assert np.allclose(mean_bhb, np.asarray(source.spectra[1::2]).mean(axis=0), rtol=1e-5)
     assert np.allclose(mean_non, np.asarray(source.spectra[0::2]).mean(axis=0), rtol=1e-5)
+
+
+def test_the_demo_opens_and_is_scored(qtbot, window, tiny_checkpoint):
+    from bhb_viewer.gui.candidate_source import DEMO_DATASET, find_resource, open_source
+
+    n = len(open_source(find_resource(DEMO_DATASET)))
+    with qtbot.waitSignal(window.sigSettled, timeout=120000):
+        window.open_demo(tiny_checkpoint)  # the shipped data, a tiny model to keep the test quick
+    assert window.model.rowCount() == n > 100
+    assert np.isfinite(window.model.column("p")).all()
+    assert set(window.model.column("classical")) <= {"pass", "fail", "no fit"}
+    assert window.session.path.parent == window.data_dir / "sessions"  # shipped data stays untouched
