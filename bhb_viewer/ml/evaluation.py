@@ -69,8 +69,8 @@ def _pm(stat: dict[str, float]) -> str:
 
 def format_table8(results: dict[str, Any], group: str = "macro") -> str:
     """The Table 8 layout: input, model, P, R, F1 in % as mean ± σ over seeds (``group`` "macro" = the
-    paper's ALL row; "BHB" for the positive class alone), plus the AUC."""
-    lines = [f"{'Input':<14} {'Model':<24} {'Precision (%)':>15} {'Recall (%)':>15} {'F1 (%)':>15} {'AUC':>13}"]
+    paper's ALL row; "BHB" for the positive class alone), plus the AUC and n, the number of seeds."""
+    lines = [f"{'Input':<14} {'Model':<24} {'Precision (%)':>15} {'Recall (%)':>15} {'F1 (%)':>15} {'AUC':>13} {'n':>2}"]
     previous = None
     for name, entry in results["models"].items():
         modality, label = TABLE8_NAMES.get(name, ("", name))
@@ -79,7 +79,7 @@ def format_table8(results: dict[str, Any], group: str = "macro") -> str:
         lines.append(
             f"{modality if modality != previous else '':<14} {label:<24} "
             + " ".join(f"{_pm(s[f'{group}_{m}']):>15}" for m in METRICS)
-            + f" {auc['mean']:7.4f}±{auc['std']:.4f}"
+            + f" {auc['mean']:7.4f}±{auc['std']:.4f} {s['n_seeds']:>2}"
         )
         previous = modality
     seeds = results["seeds"]
