@@ -82,8 +82,7 @@ def format_table8(results: dict[str, Any], group: str = "macro") -> str:
             + f" {auc['mean']:7.4f}±{auc['std']:.4f} {s['n_seeds']:>2}"
         )
         previous = modality
-    seeds = results["seeds"]
-    lines.append(f"{group} over {len(seeds)} seed(s) {seeds}, size {results['size']}, data {results['dataset']}")
+    lines.append(f"{group} P/R/F1; seeds {results['seeds']}; size {results['size']}; data {results['dataset']}")
     return "\n".join(lines)
 
 
