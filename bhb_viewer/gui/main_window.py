@@ -547,6 +547,8 @@ class MainWindow(QMainWindow):
             self.sigModelReady.emit()
             return
         self.model.set_scores(item.rows, item.p_bhb)
+        if item.cached:
+            self.saved_label.setText(f"{len(item.rows)} scores of this model version from the session")
         current = self.table.current_source_row()
         if current >= 0 and np.any(item.rows == current):
             self._show_verdict_state(current)

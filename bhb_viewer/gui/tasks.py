@@ -52,10 +52,10 @@ class ClassicalBatch:
 
 @dataclass
 class Detail:
-    """Per-candidate extras computed off the GUI thread: the Balmer fit or the model's explanation."""
+    """Per-candidate extras made off the GUI thread: Balmer fit, explanation, fetched data."""
 
     row: int
-    kind: str  # "balmer" or "explain"
+    kind: str  # "balmer", "explain"; from SDSS: "spectrum" (flux, ivar) or "cube"
     value: Any
 
 
@@ -135,17 +135,14 @@ def score_task(holder: PredictorHolder, source: CandidateSource, session: Sessio
             spectra = np.asarray(source.spectra[chunk], dtype=np.float32)
             ivar = np.asarray(source.ivar[chunk], dtype=np.float32)
             cubes = np.asarray(source.cutouts[chunk], dtype=np.float32)
-            predictor = holder.get()
-            offset = 0
-            batches = predictor.predict(spectra, ivar, cubes, batch_size=batch_size, cancel=cancel)
+            batches = holder.get().predict(spectra, ivar, cubes, batch_size=batch_size, cancel=cancel)
             while True:
                 with holder.lock:
                     result = next(batches, None)
                 if result is None:
                     break
                 p = np.asarray(result.p_bhb, dtype=np.float64)
-                batch_rows = chunk[offset : offset + len(p)]
-                offset += len(p)
+                batch_rows = chunk[result.start : result.stop]
                 if session is not None:
                     session.store_scores(info.ref, source.ids[batch_rows], p)
                 done += len(p)
@@ -170,7 +167,7 @@ def classical_task(source: CandidateSource):
     return fn
 
 
-def sdss_task(service, row: int, catalog_row) -> Iterator[Detail]:
+def sdss_task(service, row: int, catalog_row):
     """Fetch (or read from the cache) the SDSS spectrum and cutout cube of one candidate.
 
     Each part that arrives is yielded on its own; the parts that failed are reported together at

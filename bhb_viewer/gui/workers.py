@@ -10,6 +10,8 @@ The GUI thread never waits in a ``processEvents`` loop; it only receives queued 
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -46,6 +48,26 @@ def error_message(exc: BaseException) -> str:
     return f"unexpected {type(exc).__name__}: {exc}"
 
 
+WORKER_NICENESS = 5  # how much lower than the GUI thread a worker thread is scheduled (Linux)
+_niced = threading.local()
+
+
+def _yield_cpu_to_gui() -> None:
+    """Lower this pool thread's scheduling priority once, so on a busy CPU the GUI thread runs first.
+
+    Linux schedules threads individually and lets a thread's nice value be raised by its own id;
+    elsewhere (and where not permitted) this does nothing. Threads the model starts inherit it.
+    """
+    if getattr(_niced, "done", False) or not hasattr(os, "setpriority"):
+        return
+    _niced.done = True
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + WORKER_NICENESS))
+    except OSError:
+        pass
+
+
 class _Job:
     """The body a pool thread runs: iterate the task, emit each item, report the end.
 
@@ -65,6 +87,7 @@ class _Job:
             self._signals.sigProgress.emit(self._id, event)
 
     def __call__(self) -> None:
+        _yield_cpu_to_gui()
         completed = False
         try:
             for item in self._fn(self._token, self._progress):

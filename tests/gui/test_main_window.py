@@ -204,6 +204,16 @@ def test_scoring_fills_the_table_is_cached_and_exported(qtbot, window, tiny_data
     table = Table.read(out)
     assert list(table["id"]) == ["star000"] and table["p_bhb"][0] == pytest.approx(p[0])
     assert table["model_version"][0] == info.version
+    window.close()
+
+    # reopening: the scores of this model version come from the session, not from the model again
+    win2 = MainWindow(tmp_path / "userdata", reviewer="tester")
+    qtbot.addWidget(win2)
+    with qtbot.waitSignal(win2.sigSettled, timeout=60000):
+        win2.open_path(tiny_dataset, tiny_checkpoint)
+    assert "12 scores of this model version from the session" in win2.saved_label.text()
+    assert np.allclose(win2.model.column("p"), p)
+    win2.close()
 
 
 def test_a_scoring_run_can_be_cancelled(qtbot, window, tmp_path, tiny_checkpoint):
