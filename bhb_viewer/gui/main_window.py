@@ -20,12 +20,12 @@ import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
@@ -74,6 +74,7 @@ from bhb_viewer.gui.widgets.verdict_panel import (
     ACCEPT_KEY,
     BUTTON_KINDS,
     NAV_ACTIONS,
+    FieldEdit,
     REDO_KEY,
     UNDO_KEY,
     VerdictPanel,
@@ -167,8 +168,7 @@ class MainWindow(QMainWindow):
         left_lay = QVBoxLayout(left)
         left_lay.setContentsMargins(2, 2, 2, 2)
         filters = QHBoxLayout()
-        self.filter_text = QLineEdit()
-        self.filter_text.setPlaceholderText("filter id / note")
+        self.filter_text = FieldEdit("filter id / note (Esc clears)")
         self.filter_text.setClearButtonEnabled(True)
         self.filter_min = QDoubleSpinBox()
         self.filter_max = QDoubleSpinBox()
@@ -200,6 +200,7 @@ class MainWindow(QMainWindow):
         self._draw_timer = QTimer(self, singleShot=True, interval=0)
         self._draw_timer.timeout.connect(self._draw_pending)
         left_lay.addWidget(self.table, 1)
+        self.filter_text.sigLeave.connect(self.table.setFocus)
         self.verdict_panel = VerdictPanel()
         self.verdict_panel.sigVerdict.connect(self.record_verdict)
         self.verdict_panel.sigAcceptModel.connect(self.accept_model_call)
@@ -667,8 +668,8 @@ class MainWindow(QMainWindow):
 
     def accept_model_call(self) -> None:
         current = self._current()
-        if current is None:
-            return
+        if current is None or isinstance(self.focusWidget(), QAbstractSpinBox):
+            return  # Enter in a score-range box confirms the box, it is not a verdict
         p = float(self.model.column("p")[current[0]])
         if np.isfinite(p):
             self.record_verdict(model_call(p, self.model.cut))

@@ -112,6 +112,14 @@ def test_filters_and_uncertain_navigation(qtbot, window, tiny_dataset):
     window.apply_filter()
     shown = [window.model.source_row(r) for r in range(window.model.rowCount())]
     assert shown == [4, 5, 6, 7, 8, 9]
+    # Enter and letters typed into the filter boxes are not verdicts
+    window.filter_min.setFocus()
+    qtbot.keyClick(window.filter_min, Qt.Key.Key_Return)
+    window.filter_text.setFocus()
+    qtbot.keyClicks(window.filter_text, "B")
+    qtbot.keyClick(window.filter_text, Qt.Key.Key_Escape)  # clears the text, back to the table
+    assert window.filter_text.text() == "" and window.focusWidget() is window.table
+    assert window.session.states() == {}
     key(qtbot, window, Qt.Key.Key_M)  # P closest to 0.5: rows 5 (0.4545) and 6 (0.5455) tie; first wins
     assert current_id(window) == "star005"
     key(qtbot, window, Qt.Key.Key_Return)  # accept the model's call: P < 0.5 is non-BHB

@@ -46,18 +46,21 @@ GRID_COLUMNS = 3
 _FIELD_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape)
 
 
-class NoteEdit(QLineEdit):
-    """A note field that hands focus back on Enter (after saving) and on Escape (after reverting)."""
+class FieldEdit(QLineEdit):
+    """A text field that keeps Enter and Escape from the window's shortcuts while one types in it.
+
+    Enter (after the field's own handling) and Escape (after restoring ``saved_text``) emit
+    ``sigLeave``, so the window can hand focus back to the candidate table.
+    """
 
     sigLeave = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, placeholder: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.saved_text = ""
-        self.setPlaceholderText("note (Enter saves)")
+        self.setPlaceholderText(placeholder)
 
     def event(self, event: QEvent) -> bool:
-        # Enter and Escape belong to the field while typing, not to the window's shortcuts.
         if event.type() == QEvent.Type.ShortcutOverride and event.key() in _FIELD_KEYS:
             event.accept()
             return True
@@ -130,7 +133,7 @@ class VerdictPanel(QWidget):
         grid.addWidget(self.accept_button, len(BUTTON_KINDS) // GRID_COLUMNS, len(BUTTON_KINDS) % GRID_COLUMNS)
         layout.addWidget(box)
 
-        self.note_edit = NoteEdit()
+        self.note_edit = FieldEdit("note (Enter saves)")
         self.note_edit.editingFinished.connect(self._note_finished)
         self.note_edit.sigLeave.connect(self.sigNoteDone)
         note_row = QHBoxLayout()
