@@ -253,7 +253,7 @@ class MainWindow(QMainWindow):
         self.offline_action.setCheckable(True)
 
         model_menu = menu.addMenu("&Model")
-        self._add_action(model_menu, "&Score all", self.start_scoring, "Ctrl+R")
+        self._add_action(model_menu, "&Score all", self._score_all, "Ctrl+R")
         self._add_action(model_menu, "&Cancel background work", self.cancel_work, "Ctrl+.")
         self._add_action(model_menu, "Choose &model…", self._choose_model)
 
@@ -533,6 +533,15 @@ class MainWindow(QMainWindow):
             on_done=self._score_done,
         )
         return True
+
+    def _score_all(self) -> None:
+        if self.source is not None and self.holder is None:
+            self.show_error("No model", "Choose a model checkpoint first (Model → Choose model…).")
+        elif self.source is not None and not self.source.scorable:
+            self.show_error("Nothing to score", "The model needs each candidate's spectrum and cutouts; "
+                            "this list has no arrays (fetch them from SDSS, or open a data set).")
+        else:
+            self.start_scoring()
 
     def cancel_work(self) -> None:
         for kind in ("score", "classical", "load"):
