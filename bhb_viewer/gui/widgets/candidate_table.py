@@ -313,6 +313,7 @@ class CandidateTableView(QTableView):
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSortingEnabled(True)
         self.setWordWrap(False)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # long ids keep their distinct ending
         self.verticalHeader().setVisible(False)
         self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.verticalHeader().setDefaultSectionSize(20)
@@ -324,7 +325,7 @@ class CandidateTableView(QTableView):
 
     def setModel(self, model: CandidateTableModel) -> None:  # type: ignore[override]
         super().setModel(model)
-        widths = (100, 62, 58, 42, 42, 44, 50, 56, 84)  # fits the left pane of a 1280-px window
+        widths = (112, 62, 58, 42, 40, 42, 50, 52, 80)  # fits the left pane of a 1280-px window
         for col, width in enumerate(widths):
             self.setColumnWidth(col, width)
         self.selectionModel().currentRowChanged.connect(self._current_changed)
