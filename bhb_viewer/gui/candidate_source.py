@@ -143,11 +143,6 @@ def find_resource(relative: Path) -> Path:
     raise BadInputError(relative, f"the built-in resource is missing (looked in {tried})")
 
 
-def demo_paths() -> tuple[Path, Path]:
-    """The demo data set and the model that scores it."""
-    return find_resource(DEMO_DATASET), find_resource(DEMO_MODEL)
-
-
 def session_path_for(source: CandidateSource, data_dir: Path) -> Path:
     """Next to the catalog where that folder is writable (and not shipped data), else in ``data_dir``."""
     base = source.origin if source.origin.is_dir() else source.origin.parent
