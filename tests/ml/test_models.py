@@ -120,6 +120,20 @@ def test_paper_size_matches_the_spec():
     assert count_flops(build_model("batmm", "lite")) < 0.2e9
 
 
+def test_paper_backbone_is_torchvision_resnet50_with_a_five_band_stem():
+    import torchvision
+
+    from bhb_viewer.ml.encoders import ResNet50Backbone
+
+    with torch.device("meta"):
+        reference = torchvision.models.resnet50(weights=None).state_dict()
+        ours = ResNet50Backbone(5, 64).state_dict()
+    reference = {k: v.shape for k, v in reference.items() if not k.startswith("fc.")}
+    assert reference.keys() == ours.keys()  # user-supplied ImageNet weights load by name
+    assert [k for k in ours if ours[k].shape != reference[k]] == ["conv1.weight"]
+    assert ours["conv1.weight"].shape == (64, 5, 7, 7)
+
+
 def test_list_models_and_cli(capsys):
     rows = {r["name"]: r for r in list_models()}
     assert rows["batmm"]["sizes"]["paper"] > rows["batmm"]["sizes"]["lite"] > rows["batmm"]["sizes"]["tiny"]
