@@ -45,7 +45,7 @@ class Arch:
     se_hidden: int
     cutout_size: int = CUTOUT_SIZE
     dropout: float = 0.1
-    positional: bool = True
+    positional: bool = False
 
     def __post_init__(self) -> None:
         for f in fields(self):  # JSON brings tuples back as lists
@@ -257,9 +257,9 @@ class FusionTransformer(BhbModel):
     Tokens: [CLS] + image tokens (+ Sem_I) + spectral tokens (+ Sem_S). ``use_image`` False is the
     spectrum-only Transformer; ``semantic`` adds the modality embeddings (Eq. 5–6);
     ``cross_attention`` lets image tokens query the spectral ones in every layer (Eq. 7–9).
-    All four on is BATMM. A learned position embedding per token is added (``arch.positional``):
-    the paper is silent on it, but without one the Transformer cannot tell which wavelength range
-    or which part of the cutout a token came from.
+    All four on is BATMM. The paper adds no position embedding, so by default none is added: a
+    per-token one would also tell the modalities apart and void the semantic-embedding ablation.
+    ``arch.positional`` adds a learned one for experiments.
     """
 
     def __init__(self, arch: Arch, use_image: bool, semantic: bool, cross_attention: bool) -> None:

@@ -67,6 +67,10 @@ def test_ablations_differ_only_in_what_the_table_says():
     with torch.no_grad():
         out = build_model("transformer_sem", "tiny").eval()(*example_inputs(2))
     assert "cross_attention" not in out
+    positional = build_model("batmm", "tiny", positional=True)
+    n_tokens = 1 + 16 + positional.arch.k_s
+    assert n_parameters(positional) - counts["batmm"] == n_tokens * d  # off by default, as in the paper
+    assert positional(*example_inputs(2))["logits"].shape == (2, 2)
 
 
 def test_unimodal_models_accept_missing_other_input():
