@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -148,7 +149,9 @@ def session_path_for(source: CandidateSource, data_dir: Path) -> Path:
     base = source.origin if source.origin.is_dir() else source.origin.parent
     name = (source.origin.name if source.origin.is_dir() else source.origin.stem) + SESSION_SUFFIX
     shipped = Path(__file__).resolve().parents[2] / "resources"
-    if os.access(base, os.W_OK) and not base.resolve().is_relative_to(shipped):
+    # The mode bits too: a folder marked read-only stays untouched even for a user (root) who could write.
+    writable = os.access(base, os.W_OK) and bool(base.stat().st_mode & stat.S_IWUSR)
+    if writable and not base.resolve().is_relative_to(shipped):
         return base / name
     digest = hashlib.sha256(str(source.origin.resolve()).encode()).hexdigest()[:10]
     folder = data_dir / "sessions"

@@ -339,3 +339,21 @@ def test_the_demo_opens_and_is_scored(qtbot, window, tiny_checkpoint):
     assert np.isfinite(window.model.column("p")).all()
     assert set(window.model.column("classical")) <= {"pass", "fail", "no fit"}
     assert window.session.path.parent == window.data_dir / "sessions"  # shipped data stays untouched
+
+
+def test_sessions_of_read_only_folders_go_to_the_user_data_dir(tmp_path):
+    from astropy.table import Table
+
+    from bhb_viewer.gui.candidate_source import open_source, session_path_for
+
+    folder = tmp_path / "readonly"
+    folder.mkdir()
+    Table({"id": ["a"], "ra": [1.0], "dec": [2.0]}).write(folder / "list.csv")
+    source = open_source(folder / "list.csv")
+    assert session_path_for(source, tmp_path / "ud") == folder / "list.session.sqlite"
+    folder.chmod(0o555)
+    try:
+        path = session_path_for(source, tmp_path / "ud")
+    finally:
+        folder.chmod(0o755)
+    assert path.parent == tmp_path / "ud" / "sessions" and path.name.startswith("list-")
