@@ -94,8 +94,8 @@ class MultiHeadAttention(nn.Module):
         """query (B, Tq, d), context (B, Tk, d) -> (output (B, Tq, d), weights (B, H, Tq, Tk))."""
         q, k, v = self._heads(self.w_q(query)), self._heads(self.w_k(context)), self._heads(self.w_v(context))
         scores = q @ k.transpose(-1, -2) / math.sqrt(self.d_head)
-        weights = torch.softmax(scores.float(), dim=-1).to(v.dtype)
-        out = (self.dropout(weights) @ v).transpose(1, 2).reshape(query.shape)
+        weights = torch.softmax(scores.float(), dim=-1)  # float32 even under bf16 autocast: it is shown to users
+        out = (self.dropout(weights.to(v.dtype)) @ v).transpose(1, 2).reshape(query.shape)
         return self.w_o(out), weights
 
 

@@ -59,6 +59,16 @@ def test_batmm_explanations_shapes_and_normalisation():
     torch.testing.assert_close(out["cls_attention"].sum(-1), torch.ones(4, 2, heads))
 
 
+def test_bf16_autocast_as_on_cuda_keeps_explanations_in_float32():
+    model = build_model("batmm", "tiny").eval()
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(*example_inputs(2))
+    assert torch.isfinite(out["logits"].float()).all()
+    for key in ("segment_weights", "band_weights", "cross_attention", "cls_attention"):
+        assert out[key].dtype == torch.float32
+        torch.testing.assert_close(out[key].sum(-1), torch.ones(out[key].shape[:-1]))
+
+
 def test_ablations_differ_only_in_what_the_table_says():
     counts = {n: n_parameters(build_model(n, "tiny")) for n in ("transformer_image", "transformer_sem", "transformer_ca", "batmm")}
     d = build_model("batmm", "tiny").arch.d_model
