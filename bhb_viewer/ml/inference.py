@@ -20,7 +20,7 @@ import os
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Literal
 
 import numpy as np
 import torch
@@ -107,15 +107,19 @@ class Predictor:
         ivar: np.ndarray | None,
         cutouts: np.ndarray | None,
         batch_size: int = 256,
-        explain: bool = False,
+        explain: bool | Literal["weights"] = False,
         cancel: CancelToken | None = None,
         progress: ProgressCallback = no_progress,
     ) -> Iterator[Prediction]:
         """Yield a ``Prediction`` per batch of input rows (raw flux/ivar on the grid, raw cutouts).
 
-        Inputs may be memory-mapped: only one batch is read at a time. ``cancel`` is checked before
-        every batch and raises ``Cancelled``.
+        ``explain``: False scores only; ``"weights"`` adds the model's own weights (segment, band,
+        cross- and CLS-attention) at no extra cost; True adds the saliency and cutout maps too,
+        which need a backward pass (about 3× the time). Inputs may be memory-mapped: only one
+        batch is read at a time. ``cancel`` is checked before every batch and raises ``Cancelled``.
         """
+        if explain not in (False, True, "weights"):
+            raise ValueError(f"explain must be False, True or 'weights', not {explain!r}")
         n = len(spectra) if spectra is not None else len(cutouts)
         progress(ProgressEvent("predict", 0, n, f"{self.model_name} on {self.device}"))
         for start in range(0, n, batch_size):
@@ -123,17 +127,21 @@ class Predictor:
                 cancel.check()
             rows = slice(start, min(n, start + batch_size))
             spectrum, image = self._inputs(spectra, ivar, cutouts, rows)
-            result = self._explain(spectrum, image) if explain else self._score(spectrum, image)
-            result.start, result.stop = rows.start, rows.stop
-            yield result
+            if explain is True:
+                yield self._explain(spectrum, image, rows)
+            else:
+                yield self._score(spectrum, image, rows, with_weights=explain == "weights")
             progress(ProgressEvent("predict", rows.stop, n, f"{self.model_name} on {self.device}"))
 
-    def _score(self, spectrum, image) -> Prediction:
+    def _score(self, spectrum, image, rows: slice, with_weights: bool) -> Prediction:
         with torch.inference_mode(), self._autocast():
-            logits = self.model(spectrum, image)["logits"]
-        return Prediction(0, 0, _p_bhb(logits))
+            out = self.model(spectrum, image)
+        result = Prediction(rows.start, rows.stop, _p_bhb(out["logits"]))
+        if with_weights:
+            _copy_weights(out, result)
+        return result
 
-    def _explain(self, spectrum, image) -> Prediction:
+    def _explain(self, spectrum, image, rows: slice) -> Prediction:
         # The cutout map of a Transformer comes from its CLS attention: no image gradient needed.
         image_grad = image is not None and not self._map_from_cls
         named = [("spectrum", spectrum)] * (spectrum is not None) + [("image", image)] * image_grad
@@ -144,17 +152,13 @@ class Predictor:
             log_odds = logits[:, 1] - logits[:, 0]
             grads = torch.autograd.grad(log_odds.sum(), inputs)
         grad = dict(zip([k for k, _ in named], grads))
-        result = Prediction(0, 0, _p_bhb(logits.detach()))
-        for key in EXPLAIN_KEYS:
-            if key in out:
-                setattr(result, key, out[key].detach().float().cpu().numpy())
+        result = Prediction(rows.start, rows.stop, _p_bhb(logits.detach()))
+        _copy_weights(out, result)
         if spectrum is not None:
             result.saliency = _unit_max((grad["spectrum"] * spectrum.detach()).abs())
         if image is not None:
-            grid = out.get("image_grid")
-            result.image_grid = grid
             if self._map_from_cls:
-                h, w = grid
+                h, w = result.image_grid
                 k_i = h * w
                 tokens = out["cls_attention"].detach().float()[..., 1 : 1 + k_i].mean(dim=(1, 2))
                 heat = F.interpolate(tokens.reshape(-1, 1, h, w), size=image.shape[-2:], mode="bilinear", align_corners=False)
@@ -193,6 +197,14 @@ def fuse_batchnorm(model: nn.Module) -> nn.Module:
                 setattr(module, conv, fuse_conv_bn_eval(getattr(module, conv), getattr(module, bn)))
                 setattr(module, bn, nn.Identity())
     return model
+
+
+def _copy_weights(out: dict, result: Prediction) -> None:
+    """The model's own explanation tensors into ``result`` as float32 numpy arrays."""
+    for key in EXPLAIN_KEYS:
+        if key in out:
+            setattr(result, key, out[key].detach().float().cpu().numpy())
+    result.image_grid = out.get("image_grid")
 
 
 def _p_bhb(logits: torch.Tensor) -> np.ndarray:

@@ -76,6 +76,19 @@ def test_explanations_have_the_documented_shapes(checkpoint):
     np.testing.assert_allclose(b.p_bhb, scored, rtol=1e-5)
 
 
+def test_weights_only_explanations_need_no_gradients(checkpoint):
+    flux, ivar, cubes = _raw(3)
+    predictor = Predictor(checkpoint, device="cpu")
+    (light,) = list(predictor.predict(flux, ivar, cubes, explain="weights"))
+    (full,) = list(predictor.predict(flux, ivar, cubes, explain=True))
+    assert light.saliency is None and light.attention_map is None
+    for key in ("p_bhb", "segment_weights", "band_weights", "cross_attention", "cls_attention"):
+        np.testing.assert_allclose(getattr(light, key), getattr(full, key), rtol=1e-5, atol=1e-7)
+    assert light.image_grid == (4, 4)
+    with pytest.raises(ValueError, match="explain must be"):
+        next(predictor.predict(flux, ivar, cubes, explain="saliency"))
+
+
 def test_explain_one_is_the_batch_result_for_that_star(checkpoint):
     flux, ivar, cubes = _raw(2)
     predictor = Predictor(checkpoint, device="cpu")
