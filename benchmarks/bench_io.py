@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "core"))
+sys.path.insert(0, str(ROOT / "tests"))  # tests/sdss_files.py
 from sdss_files import SDSS_LOGLAM0, gaussian_star, smooth_flux, stamp_wcs, write_spec, write_spplate, write_stamp  # noqa: E402
 
 from bhb_viewer.core.candidates import read_candidates  # noqa: E402

@@ -7,20 +7,18 @@ import signal
 import socket
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 from astropy.io import fits
 from astropy.table import Table
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "core"))  # the shared synthetic-file writers
-from sdss_files import SDSS_LOGLAM0, gaussian_star, smooth_flux, stamp_wcs, write_spec, write_stamp  # noqa: E402
+from bhb_viewer.cli import main
+from bhb_viewer.core.dataset import open_dataset
+from bhb_viewer.core.grid import BANDS
+from bhb_viewer.services.sdss import SDSSService
 
-from bhb_viewer.cli import main  # noqa: E402
-from bhb_viewer.core.dataset import open_dataset  # noqa: E402
-from bhb_viewer.core.grid import BANDS  # noqa: E402
-from bhb_viewer.services.sdss import SDSSService  # noqa: E402
+from sdss_files import SDSS_LOGLAM0, gaussian_star, smooth_flux, stamp_wcs, write_spec, write_stamp
 
 LOGLAM = SDSS_LOGLAM0 + 1e-4 * np.arange(3900)
 

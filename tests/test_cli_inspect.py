@@ -1,17 +1,15 @@
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 from astropy.table import Table
 
-sys.path.insert(0, str(Path(__file__).parent / "core"))
-from sdss_files import SDSS_LOGLAM0, gaussian_star, smooth_flux, stamp_wcs, write_spec, write_stamp  # noqa: E402
+from bhb_viewer.cli import main
+from bhb_viewer.core.cutouts import cube_from_files, write_cube
+from bhb_viewer.core.dataset import write_dataset
+from bhb_viewer.core.grid import BANDS, NPIX
 
-from bhb_viewer.cli import main  # noqa: E402
-from bhb_viewer.core.cutouts import cube_from_files, write_cube  # noqa: E402
-from bhb_viewer.core.dataset import write_dataset  # noqa: E402
-from bhb_viewer.core.grid import BANDS, NPIX  # noqa: E402
+from sdss_files import SDSS_LOGLAM0, gaussian_star, smooth_flux, stamp_wcs, write_spec, write_stamp
 
 
 def _files(tmp_path):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import sys
 import threading
 import time
 from pathlib import Path
@@ -13,16 +12,15 @@ import pytest
 from astropy.io import fits
 from astropy.table import Table
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))  # the shared synthetic-file writers
-from sdss_files import SDSS_LOGLAM0, gaussian_star, smooth_flux, stamp_wcs, write_spec  # noqa: E402
+from bhb_viewer.core.candidates import read_candidates
+from bhb_viewer.core.dataset import open_dataset
+from bhb_viewer.core.errors import BadInputError
+from bhb_viewer.core.grid import BANDS
+from bhb_viewer.core.progress import CancelToken, Cancelled
+from bhb_viewer.services.builder import _Ahead, build_from_sdss, paper_stars, resolve_catalog
+from bhb_viewer.services.sdss import NetworkUnavailable, SDSSService
 
-from bhb_viewer.core.candidates import read_candidates  # noqa: E402
-from bhb_viewer.core.dataset import open_dataset  # noqa: E402
-from bhb_viewer.core.errors import BadInputError  # noqa: E402
-from bhb_viewer.core.grid import BANDS  # noqa: E402
-from bhb_viewer.core.progress import CancelToken, Cancelled  # noqa: E402
-from bhb_viewer.services.builder import _Ahead, build_from_sdss, paper_stars, resolve_catalog  # noqa: E402
-from bhb_viewer.services.sdss import NetworkUnavailable, SDSSService  # noqa: E402
+from sdss_files import SDSS_LOGLAM0, gaussian_star, smooth_flux, stamp_wcs, write_spec
 
 SIZE = 16
 LOGLAM = SDSS_LOGLAM0 + 1e-4 * np.arange(3900)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import socket
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,13 +11,12 @@ import requests
 from astropy.io import fits
 from astropy.table import Table
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))  # the shared synthetic-file writers
-from sdss_files import gaussian_star, stamp_wcs  # noqa: E402
+from bhb_viewer.core.errors import BadInputError
+from bhb_viewer.core.grid import BANDS
+from bhb_viewer.services import sdss
+from bhb_viewer.services.sdss import CacheMiss, NetworkUnavailable, NotFound, SDSSError, SDSSService
 
-from bhb_viewer.core.errors import BadInputError  # noqa: E402
-from bhb_viewer.core.grid import BANDS  # noqa: E402
-from bhb_viewer.services import sdss  # noqa: E402
-from bhb_viewer.services.sdss import CacheMiss, NetworkUnavailable, NotFound, SDSSError, SDSSService  # noqa: E402
+from sdss_files import gaussian_star, stamp_wcs
 
 
 def fake_spec(plate: int, mjd: int, fiber: int) -> fits.HDUList:
