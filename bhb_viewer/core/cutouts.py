@@ -171,6 +171,8 @@ def _resample(img: BandImage, ra: float, dec: float, size: int, world, ref_wcs: 
     scale = np.sqrt(abs(np.linalg.det(ref_wcs.pixel_scale_matrix)) / abs(np.linalg.det(img.wcs.pixel_scale_matrix)))
     span = int(np.ceil(size * scale * np.sqrt(2))) + 4  # room for any rotation plus the bilinear neighbours
     x0, y0 = img.wcs.world_to_pixel_values(ra, dec)
+    if not (np.isfinite(x0) and np.isfinite(y0)):  # e.g. more than 90° from a TAN image's centre
+        raise BadInputError(img.source or None, f"band {img.band}: the image's WCS cannot place RA/Dec {ra:.5f}, {dec:.5f}")
     try:
         cut = Cutout2D(img.data, (float(x0), float(y0)), (span, span), mode="partial", fill_value=np.nan, copy=False)
     except NoOverlapError as exc:

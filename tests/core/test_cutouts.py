@@ -13,6 +13,7 @@ from bhb_viewer.core.cutouts import (
     stretch,
     write_cube,
 )
+from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.grid import BANDS
 
 RA, DEC = 180.0, 30.0
@@ -88,6 +89,14 @@ def test_make_cube_from_memory_images():
     assert cube.data[:, 10, 10].argmax() == 4  # z brightest, as built
     assert cube.data[0, 10, 10] == pytest.approx(images["u"].data[10, 10], rel=1e-6)  # aligned: copied
 
+
+
+@pytest.mark.parametrize("ra, dec", [(RA + 180, -DEC), (float("nan"), DEC)])
+def test_position_the_wcs_cannot_place_names_the_file(ra, dec):
+    wcs = stamp_wcs(RA, DEC, 21)
+    images = {b: BandImage(np.ones((21, 21), np.float32), wcs, b, f"/data/stamp-{b}.fits") for b in BANDS}
+    with pytest.raises(BadInputError, match=r"^/data/stamp-u\.fits: band u: the image's WCS cannot place"):
+        make_cube(images, ra, dec, size=21)
 
 @pytest.mark.parametrize("kind", ["linear", "asinh", "zscale"])
 def test_stretches_map_to_unit_range_and_keep_order(kind):
