@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 from astropy.table import Table
+from astropy.visualization import ZScaleInterval
 from sdss_files import gaussian_star, stamp_wcs, write_stamp
 
 from bhb_viewer.core.cutouts import (
@@ -12,6 +13,7 @@ from bhb_viewer.core.cutouts import (
     read_cube,
     stretch,
     write_cube,
+    zscale_limits,
 )
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.grid import BANDS
@@ -112,6 +114,16 @@ def test_stretches_map_to_unit_range_and_keep_order(kind):
     if kind == "asinh":  # asinh lifts faint pixels above linear
         assert np.median(out) > np.median(stretch(image, "linear"))
 
+
+
+@pytest.mark.parametrize("n", [3, 7, 200, 64 * 64, 5 * 64 * 64])
+def test_zscale_limits_are_astropys(n):
+    rng = np.random.default_rng(n)
+    for sky, noise in [(0.0, 1.0), (-0.3, 0.02), (5.0, 3.0)]:
+        image = rng.normal(sky, noise, n)
+        image[rng.integers(0, n, n // 50)] += 300.0  # stars and cosmic rays
+        image[::11] = np.round(image[::11])  # ties
+        assert zscale_limits(image) == pytest.approx(ZScaleInterval().get_limits(image), rel=1e-9, abs=1e-12)
 
 def test_unknown_stretch_is_refused():
     with pytest.raises(ValueError, match="zscale"):
