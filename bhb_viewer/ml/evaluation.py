@@ -26,7 +26,7 @@ from bhb_viewer.ml.training import TrainConfig, fit, scores_report
 CLASSICAL = "classical"
 # (input, label) as Table 8 prints them
 TABLE8_NAMES: dict[str, tuple[str, str]] = {
-    CLASSICAL: ("Spectrum-only", "Balmer cuts (Xue+2011)"),
+    CLASSICAL: ("Classical", "Balmer cuts (Xue+2011)"),
     "image_resnet": ("Image-only", "ResNet"),
     "image_resnet_se": ("Image-only", "ResNet + SE"),
     "svm": ("Spectrum-only", "SVM"),
