@@ -28,6 +28,7 @@ from astropy.wcs import WCS, FITSFixedWarning
 from scipy.ndimage import map_coordinates
 
 from bhb_viewer.core.errors import BadInputError
+from bhb_viewer.core.files import write_atomic
 from bhb_viewer.core.fitsfile import open_fits
 from bhb_viewer.core.grid import BANDS, CUTOUT_SIZE
 
@@ -209,10 +210,7 @@ def write_cube(path: str | os.PathLike, cube: Cube) -> Path:
             header[f"OBJ{key}"] = (cube.meta[name], f"target {name} (deg), at the cube centre")
     primary = fits.PrimaryHDU(cube.data.astype(np.float32), header=header)
     mask = fits.ImageHDU(cube.mask.astype(np.uint8), name="MASK")
-    tmp = path.with_name(path.name + ".tmp")
-    fits.HDUList([primary, mask]).writeto(tmp, overwrite=True)
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, fits.HDUList([primary, mask]).writeto)
 
 
 def read_cube(path: str | os.PathLike) -> Cube:

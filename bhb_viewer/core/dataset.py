@@ -25,6 +25,7 @@ import numpy as np
 from astropy.table import Table
 
 from bhb_viewer.core.errors import BadInputError
+from bhb_viewer.core.files import file_sha256, write_atomic
 from bhb_viewer.core.grid import BANDS, NPIX, grid_dict
 
 FORMAT_NAME = "bhb-dataset"
@@ -62,14 +63,6 @@ def manifest_hash(manifest: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
 
 
-def _sha256(path: Path, chunk: int = 1 << 22) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _check_shapes(n: int, spectra: np.ndarray, ivar: np.ndarray, cutouts: np.ndarray) -> None:
     if spectra.shape != (n, NPIX) or ivar.shape != (n, NPIX):
         raise ValueError(f"spectra/ivar must be {n}×{NPIX}, got {spectra.shape} and {ivar.shape}")
@@ -90,13 +83,9 @@ def write_dataset(
     path.mkdir(parents=True, exist_ok=True)
     n = len(catalog)
     _check_shapes(n, spectra, ivar, cutouts)
-    catalog.write(path / "catalog.ecsv.tmp", format="ascii.ecsv", overwrite=True)
-    os.replace(path / "catalog.ecsv.tmp", path / "catalog.ecsv")
+    write_atomic(path / "catalog.ecsv", lambda tmp: catalog.write(tmp, format="ascii.ecsv", overwrite=True))
     for name, arr in zip(ARRAY_FILES, (spectra, ivar, cutouts)):
-        tmp = path / (name + ".tmp")
-        with open(tmp, "wb") as f:
-            np.save(f, np.ascontiguousarray(arr, dtype=np.float32))
-        os.replace(tmp, path / name)
+        write_atomic(path / name, lambda tmp: np.save(tmp, np.ascontiguousarray(arr, dtype=np.float32)))
     labels = np.asarray(catalog["label"]) if "label" in catalog.colnames else np.full(n, LABEL_UNKNOWN)
     manifest = {
         "format": FORMAT_NAME,
@@ -108,12 +97,10 @@ def write_dataset(
         "bands": list(BANDS),
         "cutout_size": int(cutouts.shape[-1]),
         "units": {"spectra": "1e-17 erg s-1 cm-2 Angstrom-1", "cutouts": "nanomaggy"},
-        "sha256": {name: _sha256(path / name) for name in ("catalog.ecsv", *ARRAY_FILES)},
+        "sha256": {name: file_sha256(path / name) for name in ("catalog.ecsv", *ARRAY_FILES)},
         "provenance": provenance or {},
     }
-    tmp = path / "manifest.json.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2))
-    os.replace(tmp, path / "manifest.json")
+    write_atomic(path / "manifest.json", lambda tmp: tmp.write_text(json.dumps(manifest, indent=2)))
     return path
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -30,6 +29,7 @@ from astropy.table import MaskedColumn, Table
 
 from bhb_viewer import __version__
 from bhb_viewer.core.errors import BadInputError
+from bhb_viewer.core.files import write_atomic
 from bhb_viewer.core.metrics import precision_recall_curve, purity_completeness_at
 from bhb_viewer.core.verdicts import CandidateState, ModelRef, Session
 
@@ -227,28 +227,6 @@ def format_for_path(path: str | os.PathLike) -> str:
     if fmt is None:
         raise BadInputError(path, f"cannot tell the export format from the name; use one of {sorted(_SUFFIXES)}")
     return fmt
-
-
-def write_atomic(path: str | os.PathLike, writer: Callable[[Path], None]) -> Path:
-    """Run ``writer(tmp)`` on a fresh name in the target's directory, flush it to disk, then rename it
-    over ``path``; if the writer fails, the old file is untouched and the temporary file removed."""
-    path = Path(path)
-    tmp = path.with_name(f".tmp-{secrets.token_hex(4)}-{path.name}")  # same suffixes: .fits.gz stays gzipped
-    try:
-        writer(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
-        fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    return path
 
 
 def _ascii_safe(text: str) -> str:

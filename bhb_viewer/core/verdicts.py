@@ -23,7 +23,6 @@ is replayed again), so two windows on one session do not corrupt the undo stack.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sqlite3
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from bhb_viewer.core.errors import BadInputError
+from bhb_viewer.core.files import file_sha256
 
 FORMAT_NAME = "bhb-session"
 FORMAT_VERSION = 1
@@ -130,9 +130,7 @@ class CatalogRef:
 
     @classmethod
     def from_file(cls, path: str | os.PathLike, n_rows: int) -> CatalogRef:
-        with open(path, "rb") as f:
-            digest = hashlib.file_digest(f, "sha256").hexdigest()
-        return cls(str(Path(path).resolve()), digest, int(n_rows))
+        return cls(str(Path(path).resolve()), file_sha256(path), int(n_rows))
 
 
 @dataclass(frozen=True)

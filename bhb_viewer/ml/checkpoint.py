@@ -9,7 +9,6 @@ instead of letting a model silently score with the wrong shapes, grid or weights
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from datetime import datetime, timezone
@@ -23,6 +22,7 @@ from safetensors.torch import load_file, save_file
 from bhb_viewer import __version__
 from bhb_viewer.core.dataset import CLASS_NAMES
 from bhb_viewer.core.errors import BadInputError
+from bhb_viewer.core.files import file_sha256, write_atomic
 from bhb_viewer.ml.models import MODEL_CODE_VERSION, BhbModel, build_model
 from bhb_viewer.ml.preprocess import Preprocessor
 
@@ -34,20 +34,6 @@ WEIGHTS_FILE = "weights.safetensors"
 
 class CheckpointError(BadInputError):
     """A checkpoint that cannot be used as it is: missing, corrupt, or made for other code or data."""
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 22):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _atomic_write(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
 
 
 def save_checkpoint(directory: str | os.PathLike, model: BhbModel, config: dict[str, Any]) -> Path:
@@ -63,7 +49,7 @@ def save_checkpoint(directory: str | os.PathLike, model: BhbModel, config: dict[
     directory.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     weights = directory / WEIGHTS_FILE
-    _atomic_write(weights, lambda p: save_file(state, str(p), metadata={"format": FORMAT_NAME}))
+    write_atomic(weights, lambda p: save_file(state, str(p), metadata={"format": FORMAT_NAME}))
     full = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -73,10 +59,10 @@ def save_checkpoint(directory: str | os.PathLike, model: BhbModel, config: dict[
         "class_names": list(CLASS_NAMES),
         **config,
         "model": {"name": model.name, "size": model.size, "arch": model.arch.to_dict()},
-        "weights": {"file": WEIGHTS_FILE, "sha256": _sha256(weights)},
+        "weights": {"file": WEIGHTS_FILE, "sha256": file_sha256(weights)},
     }
     text = json.dumps(full, indent=2, default=float)
-    _atomic_write(directory / CONFIG_FILE, lambda p: p.write_text(text))
+    write_atomic(directory / CONFIG_FILE, lambda p: p.write_text(text))
     return directory
 
 
@@ -134,7 +120,7 @@ def load_checkpoint(directory: str | os.PathLike, device: str | torch.device = "
     weights = directory / config["weights"].get("file", WEIGHTS_FILE)
     if not weights.is_file():
         raise CheckpointError(weights, "missing: the checkpoint has no weights")
-    if _sha256(weights) != config["weights"].get("sha256"):
+    if file_sha256(weights) != config["weights"].get("sha256"):
         raise CheckpointError(weights, f"does not match the sha256 recorded in {CONFIG_FILE}: edited or from another checkpoint")
     try:
         state = load_file(str(weights), device="cpu")

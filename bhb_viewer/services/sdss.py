@@ -25,6 +25,7 @@ from astropy.table import unique
 from bhb_viewer.core import cutouts
 from bhb_viewer.core.build import best_image
 from bhb_viewer.core.errors import BadInputError
+from bhb_viewer.core.files import write_atomic
 from bhb_viewer.core.grid import BANDS, CUTOUT_SIZE
 
 CACHE_ENV = "BHB_VIEWER_CACHE"
@@ -305,6 +306,4 @@ def frame_image(hdul: fits.HDUList) -> cutouts.BandImage:
 def _write_atomic(path: Path, hdul: fits.HDUList) -> None:
     """Write a FITS file under a temporary name first so an interrupted download never looks cached."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    hdul.writeto(tmp, overwrite=True)
-    os.replace(tmp, path)
+    write_atomic(path, hdul.writeto)

@@ -16,9 +16,9 @@ from bhb_viewer.core.export import (
     load_validation,
     read_provenance,
     threshold_summary,
-    write_atomic,
     write_table,
 )
+from bhb_viewer.core.files import write_atomic
 from bhb_viewer.core.metrics import purity_completeness_at
 from bhb_viewer.core.verdicts import CatalogRef, ModelRef, Session, VerdictKind
 

@@ -78,7 +78,7 @@ def test_download_is_cached_and_second_call_uses_the_cache(tmp_path):
         assert hdul[0].header["FIBERID"] == 101 and len(hdul["COADD"].data) == 4000
     assert svc.spectrum_file(740, 52263, 101) == path
     assert fetch.calls == [("spectrum", {"plate": 740, "mjd": 52263, "fiber": 101})]
-    assert not list(path.parent.glob("*.tmp"))
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left beside it
 
 
 def test_cube_from_frames_is_centred_cached_and_served_offline(tmp_path):
