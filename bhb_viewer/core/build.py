@@ -29,7 +29,7 @@ from astropy.table import Row, Table
 from scipy.spatial import cKDTree
 
 from bhb_viewer.core import cutouts
-from bhb_viewer.core.candidates import pmf_id, read_candidates
+from bhb_viewer.core.candidates import pmf_id, read_candidates, spec_name
 from bhb_viewer.core.dataset import LABEL_BHB, LABEL_NON_BHB, LABEL_UNKNOWN, write_dataset
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.fitsfile import open_fits
@@ -204,7 +204,7 @@ class SpectrumFiles:
             path = self.plates[pmf[:2]]
         else:
             where = f"under {self.folder}" if self.folder else "(no spectra folder given)"
-            want = f"spec-{pmf[0]:04d}-{pmf[1]:05d}-{pmf[2]:04d}.fits" if pmf else "a 'spectrum' column or plate/mjd/fiber"
+            want = f"{spec_name(*pmf)}.fits" if pmf else "a 'spectrum' column or plate/mjd/fiber"
             raise BadInputError(str(row["id"]), f"no spectrum file: expected {want} {where}")
         batch = self._read(path)
         if isinstance(batch, BadInputError):

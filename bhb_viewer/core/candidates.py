@@ -73,6 +73,18 @@ def pmf_id(plate: int, mjd: int, fiber: int) -> str:
     return f"{int(plate)}-{int(mjd)}-{int(fiber)}"
 
 
+def spec_name(plate: int, mjd: int, fiber: int) -> str:
+    """SDSS's zero-padded file stem of a spectrum, ``spec-0266-51602-0003``."""
+    return f"spec-{int(plate):04d}-{int(mjd):05d}-{int(fiber):04d}"
+
+
+def has_pmf(table: Table) -> np.ndarray:
+    """Per row: plate, mjd and fiber all given (the columns present and unmasked)."""
+    if not all(c in table.colnames for c in ("plate", "mjd", "fiber")):
+        return np.zeros(len(table), bool)
+    return ~(np.ma.getmaskarray(table["plate"]) | np.ma.getmaskarray(table["mjd"]) | np.ma.getmaskarray(table["fiber"]))
+
+
 def read_candidates(path: str | os.PathLike, format: str | None = None) -> Table:
     """Read a CSV, ECSV, FITS, VOTable or CDS (data + ReadMe) table and validate it.
 
@@ -284,8 +296,8 @@ def _ids(table: Table, path) -> Column:
             raise BadInputError(path, f"column 'id': {int(empty.sum())} rows have an empty id (row {int(np.flatnonzero(empty)[0])})")
         return Column(ids, name="id")
     ids = np.full(n, "", dtype=object)
-    if all(c in table.colnames for c in ("plate", "mjd", "fiber")):
-        have = ~(np.ma.getmaskarray(table["plate"]) | np.ma.getmaskarray(table["mjd"]) | np.ma.getmaskarray(table["fiber"]))
+    have = has_pmf(table)
+    if have.any():
         p, m, f = (np.asarray(np.ma.filled(table[c], 0)) for c in ("plate", "mjd", "fiber"))
         ids[have] = [pmf_id(*t) for t in zip(p[have], m[have], f[have])]
     fn = _filename_cols(table)

@@ -20,7 +20,7 @@ import numpy as np
 from astropy.table import Row, Table, vstack
 
 from bhb_viewer.core.build import BuildReport, assemble, pick_spectrum, place_from_spectrum, row_pmf
-from bhb_viewer.core.candidates import find_near, read_candidates
+from bhb_viewer.core.candidates import find_near, has_pmf, read_candidates
 from bhb_viewer.core.dataset import LABEL_BHB, LABEL_NON_BHB
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.grid import CUTOUT_SIZE
@@ -58,9 +58,7 @@ def resolve_catalog(name: str | os.PathLike, folder: str | os.PathLike | None = 
 
 def has_sdss_spectrum_id(table: Table) -> np.ndarray:
     """Rows that name an SDSS spectrum: plate/mjd/fiber, or a specobjid that decodes to them."""
-    ok = np.zeros(len(table), bool)
-    if all(c in table.colnames for c in ("plate", "mjd", "fiber")):
-        ok |= ~(np.ma.getmaskarray(table["plate"]) | np.ma.getmaskarray(table["mjd"]) | np.ma.getmaskarray(table["fiber"]))
+    ok = has_pmf(table)
     if "specobjid" in table.colnames:
         for i in np.flatnonzero(~ok & ~np.ma.getmaskarray(table["specobjid"])):
             try:

@@ -24,6 +24,7 @@ from astropy.table import unique
 
 from bhb_viewer.core import cutouts
 from bhb_viewer.core.build import best_image
+from bhb_viewer.core.candidates import spec_name
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.files import write_atomic
 from bhb_viewer.core.grid import BANDS, CUTOUT_SIZE
@@ -71,10 +72,6 @@ def decode_specobjid(specobjid: int) -> tuple[int, int, int]:
     if plate < 1 or fiber < 1 or fiber > 1000 or mjd < 51000:
         raise ValueError(f"specobjid {specobjid} does not encode an SDSS plate/MJD/fiber")
     return plate, mjd, fiber
-
-
-def spec_name(plate: int, mjd: int, fiber: int) -> str:
-    return f"spec-{int(plate):04d}-{int(mjd):05d}-{int(fiber):04d}"
 
 
 def _is_transient(exc: BaseException) -> bool:

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from bhb_viewer.core.candidates import crossmatch, find_near, pmf_id, read_candidates
+from bhb_viewer.core.candidates import crossmatch, find_near, has_pmf, pmf_id, read_candidates, spec_name
 from bhb_viewer.core.errors import BadInputError
 
 README = """\
@@ -100,6 +100,7 @@ def test_filename_gives_plate_mjd_fiber_where_it_parses(tmp_path):
     assert list(t["id"]) == ["2377-53991-490", "spec-56982-HD000408N565515V01_sp04-010"]
     assert t["plate"][0] == 2377 and t["fiber"][0] == 490
     assert list(t["plate"].mask) == [False, True]
+    assert list(has_pmf(t)) == [True, False] and not has_pmf(t["id", "ra", "dec"]).any()
     assert t["specobjid"][0] == 2676398835697294336
 
 
@@ -108,6 +109,7 @@ def test_plate_mjd_fiber_without_positions_is_accepted(tmp_path):
     Table({"plate": [266], "mjd": [51602], "fiber": [3]}).write(path)
     t = read_candidates(path)
     assert t["id"][0] == pmf_id(266, 51602, 3) == "266-51602-3"
+    assert spec_name(266, 51602, 3) == "spec-0266-51602-0003"
     assert np.isnan(t["ra"][0])
 
 
