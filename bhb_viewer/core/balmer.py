@@ -85,10 +85,6 @@ class BalmerResult:
     classical_bhb: bool
 
     @property
-    def a_hg(self) -> float:
-        return self.hgamma.a
-
-    @property
     def rv(self) -> float:
         """Radial velocity (km/s) from the mean shift of the two line centres."""
         return _rv(self.hdelta.centre, self.hgamma.centre)
