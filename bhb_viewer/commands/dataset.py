@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
-import threading
 
 BUILD_HELP = """\
 Two sources:
@@ -83,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace) -> int:
     from bhb_viewer.core.dataset import is_dataset
     from bhb_viewer.core.errors import BadInputError
-    from bhb_viewer.core.progress import Cancelled, CancelToken, JsonLinesProgress, TerminalProgress
+    from bhb_viewer.core.progress import Cancelled, CancelToken, JsonLinesProgress, TerminalProgress, cancel_on_signals
     from bhb_viewer.services.sdss import SDSSError
 
     if args.catalog and (args.positives or args.negatives):
@@ -92,27 +90,16 @@ def _build(args: argparse.Namespace) -> int:
     args.out = args.out or _default_out(args)
     if is_dataset(args.out) and not args.force:
         raise BadInputError(args.out, "already holds a data set; use --force to replace it")
-    cancel = CancelToken()
-
-    def stop(*_) -> None:  # the first signal stops between stars, a second one at once
-        if cancel.cancelled:
-            raise KeyboardInterrupt
-        cancel.cancel()
-
-    in_main = threading.current_thread() is threading.main_thread()  # signal handlers can only be set there
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)} if in_main else {}
     progress = JsonLinesProgress() if args.progress_json else TerminalProgress()
-    try:
-        report = _from_files(args, progress, cancel) if args.catalog else _from_sdss(args, progress, cancel)
+    try:  # the first SIGINT/SIGTERM stops between stars, a second one at once
+        with cancel_on_signals(CancelToken()) as cancel:
+            report = _from_files(args, progress, cancel) if args.catalog else _from_sdss(args, progress, cancel)
     except SDSSError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except Cancelled:
         print("cancelled: nothing written", file=sys.stderr)
         return 130
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     if args.json or args.progress_json:
         print(json.dumps({"event": "done", **report.to_dict()} if args.progress_json else report.to_dict()))
     else:

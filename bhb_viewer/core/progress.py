@@ -7,9 +7,12 @@ they never know who is listening.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, TextIO
 
@@ -54,6 +57,26 @@ class CancelToken:
     def check(self) -> None:
         if self._event.is_set():
             raise Cancelled("cancelled")
+
+
+@contextmanager
+def cancel_on_signals(cancel: CancelToken) -> Iterator[CancelToken]:
+    """While inside, a first SIGINT/SIGTERM cancels ``cancel`` (the work stops cleanly at its next
+    check) and a second one raises KeyboardInterrupt at once; the old handlers come back on exit.
+    Handlers can only be set in the main thread: elsewhere nothing is installed."""
+
+    def stop(*_) -> None:
+        if cancel.cancelled:
+            raise KeyboardInterrupt
+        cancel.cancel()
+
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)} if in_main else {}
+    try:
+        yield cancel
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 class TerminalProgress:
