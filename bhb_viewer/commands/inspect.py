@@ -86,7 +86,7 @@ def _looks_like_fits(path: Path) -> bool:
 
 
 def _describe_catalog(path: Path) -> dict[str, Any]:
-    from bhb_viewer.core.candidates import ALIASES, read_candidates
+    from bhb_viewer.core.candidates import ALIASES, has_pmf, read_candidates
 
     t = read_candidates(path)
     canonical = [c for c in ALIASES if c in t.colnames]
@@ -94,7 +94,7 @@ def _describe_catalog(path: Path) -> dict[str, Any]:
         "count": len(t),
         "canonical_columns": canonical,
         "other_columns": [c for c in t.colnames if c not in ALIASES],
-        "with_plate_mjd_fiber": int((~t["plate"].mask).sum()) if "plate" in t.colnames else 0,
+        "with_plate_mjd_fiber": int(has_pmf(t).sum()),
         "with_position": int((t["ra"] == t["ra"]).sum()),
         "first_ids": [str(i) for i in t["id"][:3]],
     }
