@@ -19,12 +19,13 @@ import numpy as np
 from astropy.table import Table
 from scipy.ndimage import uniform_filter1d
 
+from bhb_viewer.core import lines
 from bhb_viewer.core.grid import NPIX, wavelength
 from bhb_viewer.core.progress import ProgressCallback, ProgressEvent, no_progress
 
 C_KMS = 299_792.458
-HDELTA = 4102.89  # vacuum Å
-HGAMMA = 4341.69
+HDELTA = lines.line("Hδ").wavelength  # vacuum Å, as the plot markers
+HGAMMA = lines.line("Hγ").wavelength
 HALF_WINDOW = 70.0  # Å either side of the rest wavelength fitted (continuum + wings)
 MAX_SHIFT = 8.0  # Å the line centre may move from rest (≈ ±580 km/s at Hδ)
 MIN_VALID_FRACTION = 0.8  # of the window's pixels with ivar > 0
