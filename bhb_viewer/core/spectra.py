@@ -151,7 +151,7 @@ def to_grid(
     bad_flux = ~out_fin & (out_iv > 0) & covered
     nonfinite = bad_flux.sum(axis=-1)
     out_iv = np.where(out_fin & covered, out_iv, 0.0)
-    out_f = _fill_masked_nonfinite(out_f, out_fin | ~covered)
+    out_f = fill_masked(out_f, out_fin | ~covered)
     out_f = np.where(covered, out_f, 0.0)
     return Gridded(out_f.astype(np.float32), out_iv.astype(np.float32), covered, nonfinite, aligned)
 
@@ -177,13 +177,17 @@ def _interpolate(x: np.ndarray, flux: np.ndarray, iv: np.ndarray, finite: np.nda
     return out_f, np.where(covered, out_iv, 0), fin, covered
 
 
-def _fill_masked_nonfinite(flux: np.ndarray, finite: np.ndarray) -> np.ndarray:
-    """Masked NaN/inf pixels get values interpolated from their finite neighbours (rare: per row)."""
-    rows = np.flatnonzero(~finite.reshape(-1, flux.shape[-1]).all(axis=1))
+def fill_masked(flux: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Pixels not ``valid`` (or not finite) interpolated linearly from the nearest valid ones along
+    the last axis; ends take the nearest valid value, a row without any becomes zeros.
+
+    Rows are filled one by one (few need it); with none to fill ``flux`` itself comes back.
+    """
+    rows = np.flatnonzero(~valid.reshape(-1, flux.shape[-1]).all(axis=1))
     if rows.size == 0:
         return flux
     flat = flux.reshape(-1, flux.shape[-1]).copy()
-    fin = finite.reshape(-1, flux.shape[-1])
+    fin = valid.reshape(-1, flux.shape[-1])
     idx = np.arange(flux.shape[-1])
     for r in rows:
         good = fin[r] & np.isfinite(flat[r])

@@ -13,22 +13,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from bhb_viewer.core.grid import BANDS, CUTOUT_SIZE, NPIX, grid_dict
-from bhb_viewer.core.spectra import minmax_scale
+from bhb_viewer.core.spectra import fill_masked, minmax_scale
 
 PREPROCESS_VERSION = 1
-
-
-def fill_masked(flux: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Replace invalid pixels by linear interpolation between the nearest valid ones (rows of (N, NPIX)).
-
-    Ends take the nearest valid value; a row without any valid pixel becomes zeros.
-    """
-    out = np.array(flux, dtype=np.float32, copy=True)
-    idx = np.arange(out.shape[1])
-    for r in np.flatnonzero(~valid.all(axis=1)):
-        good = valid[r]
-        out[r] = np.interp(idx, idx[good], out[r, good]) if good.any() else 0.0
-    return out
 
 
 def scale_cubes(cubes: np.ndarray) -> np.ndarray:

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from bhb_viewer.core.grid import NPIX
-from bhb_viewer.ml.preprocess import Preprocessor, fill_masked, fit_band_stats, scale_cubes
+from bhb_viewer.core.spectra import fill_masked
+from bhb_viewer.ml.preprocess import Preprocessor, fit_band_stats, scale_cubes
 
 
 def test_masked_pixels_are_interpolated_then_minmax_scaled():
