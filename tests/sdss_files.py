@@ -114,3 +114,21 @@ def write_stamp(path, data: np.ndarray, wcs: WCS | None, band: str | None = None
         header["BAND"] = band
     fits.PrimaryHDU(np.asarray(data, np.float32), header=header).writeto(path, overwrite=True)
     return Path(path)
+
+
+def served_spectrum(folder, plate: int, mjd: int, fiber: int, loglam: np.ndarray, offset: float = 0.0) -> fits.HDUList:
+    """SDSS's answer to a spectrum request, for a fake request layer: a spec file written under
+    ``folder`` (flux ``smooth_flux(loglam, fiber) + offset``) and opened wholly in memory."""
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    path = write_spec(Path(folder) / f"spec-{plate}-{mjd}-{fiber}.fits", loglam, smooth_flux(loglam, fiber) + offset,
+                      np.ones(len(loglam)), plate=plate, mjd=mjd, fiber=fiber)
+    return fits.open(path, memmap=False, lazy_load_hdus=False)
+
+
+def sdss_frame(ra: float, dec: float, band: str, size: int = 40) -> fits.HDUList:
+    """A frame in memory with the star at its centre and the band in FILTER, as SDSS writes it."""
+    wcs = stamp_wcs(ra, dec, size)
+    x, y = wcs.world_to_pixel_values(ra, dec)
+    header = wcs.to_header()
+    header.update(FILTER=band, RUN=1, CAMCOL=1, FIELD=1)
+    return fits.HDUList([fits.PrimaryHDU(gaussian_star((size, size), x, y).astype("f4"), header)])

@@ -10,7 +10,6 @@ import time
 
 import numpy as np
 import pytest
-from astropy.io import fits
 from astropy.table import Table
 
 from bhb_viewer.cli import main
@@ -18,7 +17,7 @@ from bhb_viewer.core.dataset import open_dataset
 from bhb_viewer.core.grid import BANDS
 from bhb_viewer.services.sdss import SDSSService
 
-from sdss_files import SDSS_LOGLAM0, gaussian_star, smooth_flux, stamp_wcs, write_spec, write_stamp
+from sdss_files import SDSS_LOGLAM0, gaussian_star, sdss_frame, served_spectrum, smooth_flux, stamp_wcs, write_spec, write_stamp
 
 LOGLAM = SDSS_LOGLAM0 + 1e-4 * np.arange(3900)
 
@@ -88,13 +87,8 @@ def test_paper_build_offline_from_a_filled_cache(tmp_path, capsys, monkeypatch, 
 
     def fake_fetch(self, kind, **p):
         if kind == "spectrum":
-            path = write_spec(tmp_path / f"served-{p['plate']}-{p['mjd']}-{p['fiber']}.fits", LOGLAM, smooth_flux(LOGLAM, p["fiber"]), np.ones(LOGLAM.size),
-                              plate=p["plate"], mjd=p["mjd"], fiber=p["fiber"])
-            return [fits.open(path, memmap=False, lazy_load_hdus=False)]
-        wcs = stamp_wcs(p["ra"], p["dec"], 30)
-        x, y = wcs.world_to_pixel_values(p["ra"], p["dec"])
-        image = gaussian_star((30, 30), x, y).astype("f4")
-        return [fits.HDUList([fits.PrimaryHDU(image, wcs.to_header() + fits.Header({"FILTER": b}))]) for b in BANDS]
+            return [served_spectrum(tmp_path / "served", p["plate"], p["mjd"], p["fiber"], LOGLAM)]
+        return [sdss_frame(p["ra"], p["dec"], b, size=30) for b in BANDS]
 
     monkeypatch.setattr(SDSSService, "_fetch", fake_fetch)
     monkeypatch.setattr(SDSSService, "ensure_online", lambda self: None)

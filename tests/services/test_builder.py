@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from astropy.io import fits
 from astropy.table import Table
 
 from bhb_viewer.core.candidates import read_candidates
@@ -20,7 +19,7 @@ from bhb_viewer.core.progress import CancelToken, Cancelled
 from bhb_viewer.services.builder import _Ahead, build_from_sdss, paper_stars, resolve_catalog
 from bhb_viewer.services.sdss import NetworkUnavailable, SDSSService
 
-from sdss_files import SDSS_LOGLAM0, gaussian_star, smooth_flux, stamp_wcs, write_spec
+from sdss_files import SDSS_LOGLAM0, sdss_frame, served_spectrum, smooth_flux
 
 SIZE = 16
 LOGLAM = SDSS_LOGLAM0 + 1e-4 * np.arange(3900)
@@ -40,19 +39,8 @@ class FakeSDSS:
         if kind == "spectrum":
             if p["plate"] == 999:
                 return []
-            path = write_spec(self.tmp / f"spec-{p['plate']}-{p['mjd']}-{p['fiber']}.fits", LOGLAM, smooth_flux(LOGLAM, p["fiber"]) + p["fiber"], np.ones(LOGLAM.size),
-                              plate=p["plate"], mjd=p["mjd"], fiber=p["fiber"])
-            return [fits.open(path, memmap=False, lazy_load_hdus=False)]
+            return [served_spectrum(self.tmp, p["plate"], p["mjd"], p["fiber"], LOGLAM, offset=p["fiber"])]
         return [sdss_frame(p["ra"], p["dec"], band) for band in BANDS]
-
-
-def sdss_frame(ra: float, dec: float, band: str, size: int = 40) -> fits.HDUList:
-    """A frame in memory with the star at its centre and the band in FILTER, as SDSS writes it."""
-    wcs = stamp_wcs(ra, dec, size)
-    x, y = wcs.world_to_pixel_values(ra, dec)
-    header = wcs.to_header()
-    header.update(FILTER=band, RUN=1, CAMCOL=1, FIELD=1)
-    return fits.HDUList([fits.PrimaryHDU(gaussian_star((size, size), x, y).astype("f4"), header)])
 
 
 @pytest.fixture
