@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         _report({"event": "cancelled", "run_dir": str(config.out), "message": str(exc)}, emit_json)
         return 130
     except (ValueError, FileNotFoundError) as exc:
-        _report({"event": "error", "message": str(exc)}, emit_json, stream=sys.stderr)
+        _report({"event": "error", "message": str(exc)}, emit_json, stream=sys.stdout if emit_json else sys.stderr)
         return 2
     finally:
         for sig, handler in previous.items():

@@ -271,8 +271,8 @@ def fit(
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     device = pick_device(config.device)
-    preprocessor = Preprocessor.fit(dataset, splits[0])
     model = build_model(config.model, config.size, **{"cutout_size": int(dataset.cutouts.shape[-1]), **config.model_overrides})
+    preprocessor = Preprocessor.fit(dataset, splits[0])
     stages = list(config.stages or default_stages(model, config.finetune))
     if resume:
         model.load_state_dict(_prefixed(saved, "model."))
