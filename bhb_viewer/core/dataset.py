@@ -112,8 +112,10 @@ def open_dataset(path: str | os.PathLike, mmap: bool = True) -> Dataset:
         raise BadInputError(path, "not a data set: manifest.json is missing")
     try:
         manifest = json.loads(manifest_file.read_text())
-    except json.JSONDecodeError as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadInputError(manifest_file, f"manifest is not valid JSON ({exc})") from exc
+    if not isinstance(manifest, dict):
+        raise BadInputError(manifest_file, "manifest is not a JSON object")
     if manifest.get("format") != FORMAT_NAME or manifest.get("version") != FORMAT_VERSION:
         raise BadInputError(manifest_file, f"unsupported data set format {manifest.get('format')!r} v{manifest.get('version')}")
     if manifest.get("grid") != grid_dict():

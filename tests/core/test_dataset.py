@@ -39,3 +39,10 @@ def test_open_rejects_missing_manifest_and_wrong_grid(tmp_path):
     (tmp_path / "manifest.json").write_text(json.dumps({"format": "bhb-dataset", "version": 1, "grid": {}}))
     with pytest.raises(BadInputError, match="spectral grid"):
         open_dataset(tmp_path)
+
+
+@pytest.mark.parametrize("content, problem", [(b"[]", "not a JSON object"), (b"\xff\xfe", "not valid JSON")])
+def test_open_names_a_manifest_that_is_not_a_json_object(tmp_path, content, problem):
+    (tmp_path / "manifest.json").write_bytes(content)
+    with pytest.raises(BadInputError, match=f"^{tmp_path / 'manifest.json'}: manifest is {problem}"):
+        open_dataset(tmp_path)
