@@ -1,4 +1,5 @@
 import json
+import re
 
 import numpy as np
 import pytest
@@ -44,5 +45,5 @@ def test_open_rejects_missing_manifest_and_wrong_grid(tmp_path):
 @pytest.mark.parametrize("content, problem", [(b"[]", "not a JSON object"), (b"\xff\xfe", "not valid JSON")])
 def test_open_names_a_manifest_that_is_not_a_json_object(tmp_path, content, problem):
     (tmp_path / "manifest.json").write_bytes(content)
-    with pytest.raises(BadInputError, match=f"^{tmp_path / 'manifest.json'}: manifest is {problem}"):
+    with pytest.raises(BadInputError, match=f"^{re.escape(str(tmp_path / 'manifest.json'))}: manifest is {problem}"):
         open_dataset(tmp_path)
