@@ -109,7 +109,7 @@ def load_validation(checkpoint_dir: str | os.PathLike) -> tuple[np.ndarray, np.n
         p = np.asarray(data["p_bhb"], dtype=np.float64)
     except FileNotFoundError as exc:
         raise BadInputError(path, "no validation results in this checkpoint") from exc
-    except (ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         raise BadInputError(path, f"validation results unreadable ({exc!r})") from exc
     if labels.ndim != 1 or labels.shape != p.shape:
         raise BadInputError(path, f"{labels.size} labels but {p.size} scores")

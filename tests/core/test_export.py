@@ -211,3 +211,6 @@ def test_load_validation(tmp_path):
         load_validation(tmp_path)
     with pytest.raises(BadInputError, match="no validation"):
         load_validation(tmp_path / "nowhere")
+    (tmp_path / "odd" / "validation.json").mkdir(parents=True)  # unreadable as a file
+    with pytest.raises(BadInputError, match="validation results unreadable"):
+        load_validation(tmp_path / "odd")
