@@ -16,7 +16,6 @@ from bhb_viewer.core.export import (
     load_validation,
     read_provenance,
     threshold_summary,
-    write_table,
 )
 from bhb_viewer.core.files import write_atomic
 from bhb_viewer.core.metrics import purity_completeness_at
