@@ -173,25 +173,15 @@ def sdss_task(service, row: int, catalog_row):
     Each part that arrives is yielded on its own; the parts that failed are reported together at
     the end, so an offline cache holding only the cube still shows the cube.
     """
-    from bhb_viewer.core.spectra import read_spectra
-
-    def pmf():
-        names = ("plate", "mjd", "fiber")
-        if all(n in catalog_row.colnames for n in names) and not any(np.ma.is_masked(catalog_row[n]) for n in names):
-            return tuple(int(catalog_row[n]) for n in names)
-        return None
+    from bhb_viewer.services.builder import row_spectrum
 
     def fn(cancel: CancelToken, progress: ProgressCallback) -> Iterator[Detail]:
         ra, dec = float(catalog_row["ra"]), float(catalog_row["dec"])
         problems = []
         progress(ProgressEvent("sdss", 0, 2, f"spectrum of {catalog_row['id']}"))
         try:
-            ids = pmf()
-            path = service.spectrum_file(*ids) if ids else service.spectrum_file_at(ra, dec)
-            spectra = read_spectra(path).spectra
-            if not spectra:
-                raise BadInputError(path, "the spectrum does not cover the grid window")
-            yield Detail(row, "spectrum", (spectra[0].flux, spectra[0].ivar))
+            spectrum = row_spectrum(service, catalog_row)
+            yield Detail(row, "spectrum", (spectrum.flux, spectrum.ivar))
         except (RuntimeError, BadInputError) as exc:  # SDSSError is a RuntimeError
             problems.append(f"spectrum: {exc}")
         cancel.check()

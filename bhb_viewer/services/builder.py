@@ -25,7 +25,7 @@ from bhb_viewer.core.dataset import LABEL_BHB, LABEL_NON_BHB
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.grid import CUTOUT_SIZE
 from bhb_viewer.core.progress import CancelToken, ProgressCallback, no_progress
-from bhb_viewer.core.spectra import read_spectra
+from bhb_viewer.core.spectra import GridSpectrum, read_spectra
 from bhb_viewer.services.sdss import NetworkUnavailable, SDSSError, SDSSService, decode_specobjid
 
 CATALOG_ALIASES = {
@@ -132,7 +132,7 @@ def build_from_sdss(
 
     def fetch(row: Row) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         try:
-            spectrum = _spectrum(service, row)
+            spectrum = row_spectrum(service, row)
             place_from_spectrum(row, spectrum)
             cube = service.cube(float(row["ra"]), float(row["dec"]), size)
         except (NetworkUnavailable, BadInputError):
@@ -183,8 +183,8 @@ class _Ahead:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _spectrum(service: SDSSService, row: Row):
-    """The row's spectrum by plate/mjd/fiber, else specobjid, else position."""
+def row_spectrum(service: SDSSService, row: Row) -> GridSpectrum:
+    """The row's spectrum by plate/mjd/fiber, else specobjid, else position (also the GUI's fetch)."""
     pmf = row_pmf(row)
     if pmf is not None:
         path = service.spectrum_file(*pmf)

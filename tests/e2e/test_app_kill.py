@@ -19,8 +19,7 @@ import pytest
 
 from bhb_viewer.core.verdicts import Session
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gui"))
-from tinysky import make_dataset  # noqa: E402  (the tiny data-set maker of the GUI tests)
+from tinysky import make_dataset
 
 CHILD = textwrap.dedent(
     """
