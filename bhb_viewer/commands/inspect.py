@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
 def inspect_path(path: str | Path) -> dict[str, Any]:
     """Read one path with the core and describe it; a BadInputError becomes ``ok: false`` with its problem."""
     from bhb_viewer.core.errors import BadInputError
+    from bhb_viewer.core.input_kind import detect_kind
 
     report: dict[str, Any] = {"path": str(path), "kind": None, "ok": False, "error": None, "count": 0}
     try:
@@ -46,43 +47,6 @@ def inspect_path(path: str | Path) -> dict[str, Any]:
     except BadInputError as exc:
         report["error"] = exc.problem
     return report
-
-
-def detect_kind(path: Path) -> str:
-    """'dataset', 'catalog', 'spectra', 'cube' or 'image' from the path and, for FITS, its layout."""
-    from bhb_viewer.core.dataset import is_dataset
-    from bhb_viewer.core.errors import BadInputError
-    from bhb_viewer.core.fitsfile import open_fits
-    from bhb_viewer.core.spectra import spectrum_kind
-
-    if path.is_dir():
-        if is_dataset(path):
-            return "dataset"
-        raise BadInputError(path, "directory is not a data set (no manifest.json)")
-    if not path.exists():
-        raise BadInputError(path, "file not found")
-    if not _looks_like_fits(path):
-        return "catalog"
-    with open_fits(path) as hdul:
-        data0 = hdul[0].data
-        if data0 is not None and data0.ndim == 3:
-            return "cube"
-        try:
-            spectrum_kind(hdul, path)
-            return "spectra"
-        except BadInputError:
-            pass
-        if any(h.is_image is False for h in hdul[1:]):
-            return "catalog"
-        if any(h.is_image and h.data is not None and h.data.ndim == 2 for h in hdul):
-            return "image"
-    raise BadInputError(path, "FITS file holds no table, spectrum, cube or image the viewer can use")
-
-
-def _looks_like_fits(path: Path) -> bool:
-    with open(path, "rb") as f:
-        head = f.read(9)
-    return head == b"SIMPLE  =" or path.suffix.lower() in (".fits", ".fit", ".fts")
 
 
 def _describe_catalog(path: Path) -> dict[str, Any]:

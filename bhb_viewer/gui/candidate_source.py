@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
-from bhb_viewer.commands.inspect import detect_kind
+from bhb_viewer.core.input_kind import detect_kind
 from bhb_viewer.core.candidates import read_candidates
 from bhb_viewer.core.cutouts import cube_from_files, read_cube
 from bhb_viewer.core.dataset import open_dataset

@@ -1,0 +1,42 @@
+"""Tell what a path holds, so the CLI's inspect and the viewer's Open route a file the same way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bhb_viewer.core.dataset import is_dataset
+from bhb_viewer.core.errors import BadInputError
+from bhb_viewer.core.fitsfile import open_fits
+from bhb_viewer.core.spectra import spectrum_kind
+
+
+def detect_kind(path: Path) -> str:
+    """'dataset', 'catalog', 'spectra', 'cube' or 'image' from the path and, for FITS, its layout."""
+    if path.is_dir():
+        if is_dataset(path):
+            return "dataset"
+        raise BadInputError(path, "directory is not a data set (no manifest.json)")
+    if not path.exists():
+        raise BadInputError(path, "file not found")
+    if not _looks_like_fits(path):
+        return "catalog"
+    with open_fits(path) as hdul:
+        data0 = hdul[0].data
+        if data0 is not None and data0.ndim == 3:
+            return "cube"
+        try:
+            spectrum_kind(hdul, path)
+            return "spectra"
+        except BadInputError:
+            pass
+        if any(h.is_image is False for h in hdul[1:]):
+            return "catalog"
+        if any(h.is_image and h.data is not None and h.data.ndim == 2 for h in hdul):
+            return "image"
+    raise BadInputError(path, "FITS file holds no table, spectrum, cube or image the viewer can use")
+
+
+def _looks_like_fits(path: Path) -> bool:
+    with open(path, "rb") as f:
+        head = f.read(9)
+    return head == b"SIMPLE  =" or path.suffix.lower() in (".fits", ".fit", ".fts")
