@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 from pathlib import Path
 
@@ -60,7 +59,7 @@ def _config(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from bhb_viewer.core.progress import Cancelled, CancelToken, JsonLinesProgress, TerminalProgress
+    from bhb_viewer.core.progress import Cancelled, CancelToken, JsonLinesProgress, TerminalProgress, cancel_on_signals
     from bhb_viewer.ml.training import RESUME_OVERRIDABLE, TrainConfig, fit
 
     emit_json = args.progress_json
@@ -70,26 +69,16 @@ def run(args: argparse.Namespace) -> int:
         overrides = {f: getattr(args, f) for f in RESUME_OVERRIDABLE}
     else:
         config, resume = _config(args), False
-    cancel = CancelToken()
-
-    def stop(*_) -> None:  # the first signal stops cleanly between steps, a second one at once
-        if cancel.cancelled:
-            raise KeyboardInterrupt
-        cancel.cancel()
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     progress = JsonLinesProgress() if emit_json else TerminalProgress()
-    try:
-        run_dir = fit(config, progress=progress, cancel=cancel, resume=resume, resume_overrides=overrides)
+    try:  # the first SIGINT/SIGTERM stops cleanly between steps, a second one at once
+        with cancel_on_signals(CancelToken()) as cancel:
+            run_dir = fit(config, progress=progress, cancel=cancel, resume=resume, resume_overrides=overrides)
     except Cancelled as exc:
         _report({"event": "cancelled", "run_dir": str(config.out), "message": str(exc)}, emit_json)
         return 130
     except (ValueError, FileNotFoundError) as exc:
         _report({"event": "error", "message": str(exc)}, emit_json, stream=sys.stdout if emit_json else sys.stderr)
         return 2
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     test = json.loads((Path(run_dir) / "test_metrics.json").read_text())
     _report({"event": "done", "run_dir": str(run_dir), "test_macro": test["macro"], "test_auc": test["auc"]}, emit_json)
     return 0
