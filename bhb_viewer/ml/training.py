@@ -32,6 +32,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from bhb_viewer.core.dataset import CLASS_NAMES, Dataset, open_dataset
+from bhb_viewer.core.files import write_atomic
 from bhb_viewer.core.metrics import auc, classification_report, roc_curve
 from bhb_viewer.core.progress import Cancelled, CancelToken, ProgressCallback, ProgressEvent, no_progress
 from bhb_viewer.ml.baselines import SpectralBaseline, is_baseline
@@ -120,9 +121,8 @@ def learning_rate(config: TrainConfig, step: int, total: int) -> float:
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1))
-    os.replace(tmp, path)
+    text = json.dumps(obj, indent=1)
+    write_atomic(path, lambda tmp: tmp.write_text(text))
 
 
 def scores_report(labels: np.ndarray, p_bhb: np.ndarray, threshold: float = 0.5) -> dict[str, Any]:
@@ -199,8 +199,7 @@ def _save_resume(run_dir: Path, config: TrainConfig, dataset_hash: str, model, o
         for key, value in state.items():
             tensors[f"optim.{pid}.{key}"] = torch.as_tensor(value).detach().cpu().contiguous()
     tensors["rng.torch"] = torch.get_rng_state()
-    save_file(tensors, str(run_dir / (RESUME_TENSORS + ".tmp")))
-    os.replace(run_dir / (RESUME_TENSORS + ".tmp"), run_dir / RESUME_TENSORS)
+    write_atomic(run_dir / RESUME_TENSORS, lambda tmp: save_file(tensors, str(tmp)))
     _write_json(
         run_dir / RESUME_STATE,
         {"config": config.to_dict(), "dataset_hash": dataset_hash, "cursor": dataclasses.asdict(cursor),
