@@ -30,6 +30,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from bhb_viewer.core.progress import CancelToken, ProgressCallback, ProgressEvent, no_progress
 from bhb_viewer.ml.checkpoint import load_checkpoint, load_preprocessor, model_version
+from bhb_viewer.ml.device import pick_device
 from bhb_viewer.ml.models import MODEL_REGISTRY, FusionTransformer
 
 EXPLAIN_KEYS = ("segment_weights", "band_weights", "cross_attention", "cls_attention")
@@ -75,8 +76,6 @@ class Predictor:
     """
 
     def __init__(self, checkpoint_dir: str | os.PathLike, device: str = "auto") -> None:
-        from bhb_viewer.ml.training import pick_device
-
         self.checkpoint_dir = Path(checkpoint_dir)
         self.device = pick_device(device)
         model, self.config = load_checkpoint(self.checkpoint_dir, self.device)

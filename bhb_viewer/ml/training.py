@@ -37,6 +37,7 @@ from bhb_viewer.core.metrics import auc, classification_report, roc_curve
 from bhb_viewer.core.progress import Cancelled, CancelToken, ProgressCallback, ProgressEvent, no_progress
 from bhb_viewer.ml.baselines import SpectralBaseline, is_baseline
 from bhb_viewer.ml.data import StarDataset, make_loader, read_rows, stratified_split
+from bhb_viewer.ml.device import pick_device
 from bhb_viewer.ml.preprocess import Preprocessor
 
 FINETUNE = "full"  # the models' name for the end-to-end stage
@@ -96,17 +97,6 @@ class TrainConfig:
         d = dataclasses.asdict(self)
         d["fractions"] = list(self.fractions)
         return d
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    """auto: CUDA, then Apple MPS, then CPU."""
-    if name != "auto":
-        return torch.device(name)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
 
 
 def learning_rate(config: TrainConfig, step: int, total: int) -> float:
