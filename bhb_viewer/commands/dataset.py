@@ -52,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sdss.add_argument("--positives", metavar="CAT", help="BHB catalog: path or alias; default xue2011")
     sdss.add_argument("--negatives", metavar="CAT", help="non-BHB catalog: path or alias; default bss")
     sdss.add_argument("--catalogs", metavar="DIR", help="folder holding the aliased catalogs")
-    sdss.add_argument("--radius", type=float, default=2.0, help="drop negatives this close (arcsec) to a positive; default 2")
+    sdss.add_argument("--radius", type=float, help="drop negatives this close (arcsec) to a positive; default: the builder's cross-match radius, 2")
     sdss.add_argument("--limit", type=int, help="keep only the first N stars of each class (a trial build)")
     sdss.add_argument("--offline", action="store_true", help="use only the cache; never touch the network")
     sdss.add_argument("--cache", metavar="DIR", help="cache folder (default $BHB_VIEWER_CACHE or the user cache)")
@@ -122,12 +122,13 @@ def _default_out(args: argparse.Namespace) -> str:
 
 
 def _from_sdss(args, progress, cancel):
-    from bhb_viewer.services.builder import build_from_sdss
+    from bhb_viewer.services.builder import CROSSMATCH_ARCSEC, build_from_sdss
     from bhb_viewer.services.sdss import SDSSService
 
     service = SDSSService(args.cache, offline=args.offline, timeout=args.timeout, retries=args.retries)
+    radius = CROSSMATCH_ARCSEC if args.radius is None else args.radius
     return build_from_sdss(args.out, args.positives, args.negatives, service=service,
-                           catalog_dir=args.catalogs, radius_arcsec=args.radius, limit=args.limit, size=args.size,
+                           catalog_dir=args.catalogs, radius_arcsec=radius, limit=args.limit, size=args.size,
                            workers=args.workers, progress=progress, cancel=cancel)
 
 
