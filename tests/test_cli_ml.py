@@ -59,6 +59,12 @@ def test_train_then_score_dataset_and_catalog(tiny_sim, tmp_path, capsys):
     assert main(["score", str(tmp_path / "list.csv"), "--model", str(run), "--out", str(tmp_path / "x.csv")]) == 1
     assert "holds no spectra or cutouts" in capsys.readouterr().err
 
+    # a data set cut at another cutout size than the model's: an error naming the data set, exit 1
+    other = write_simulated(tmp_path / "sim32", n=8, seed=6, cutout_size=32)
+    assert main(["score", str(other), "--model", str(run), "--out", str(tmp_path / "y.csv")]) == 1
+    err = capsys.readouterr().err
+    assert f"error: {other}:" in err and "cutouts must be" in err and "16" in err
+
 
 def test_train_needs_a_dataset_and_an_out_dir(capsys):
     assert main(["train", "--model", "batmm"]) == 1

@@ -64,6 +64,7 @@ def _resolve(args: argparse.Namespace):
 
 def _score(args, data, rows, progress) -> tuple[np.ndarray, dict[str, np.ndarray], str, str]:
     """(P(BHB), weight columns, model name, model version) for the given data-set rows."""
+    from bhb_viewer.core.errors import BadInputError
     from bhb_viewer.core.progress import ProgressEvent
     from bhb_viewer.ml.checkpoint import read_config
 
@@ -84,11 +85,14 @@ def _score(args, data, rows, progress) -> tuple[np.ndarray, dict[str, np.ndarray
     predictor = Predictor(args.model, device=args.device)
     p = np.full(len(rows), np.nan)
     parts: dict[str, list[np.ndarray]] = {"segment_weights": [], "band_weights": []}
-    for batch in predictor.predict(spectra, ivar, cutouts, batch_size=args.batch_size, explain=args.weights, progress=progress):
-        p[batch.start : batch.stop] = batch.p_bhb
-        for key, chunks in parts.items():
-            if getattr(batch, key) is not None:
-                chunks.append(getattr(batch, key))
+    try:
+        for batch in predictor.predict(spectra, ivar, cutouts, batch_size=args.batch_size, explain=args.weights, progress=progress):
+            p[batch.start : batch.stop] = batch.p_bhb
+            for key, chunks in parts.items():
+                if getattr(batch, key) is not None:
+                    chunks.append(getattr(batch, key))
+    except ValueError as exc:  # the preprocessing rejects arrays this model can't take (e.g. another cutout size)
+        raise BadInputError(data.path, str(exc)) from exc
     weights: dict[str, np.ndarray] = {}
     for key, names in (("segment_weights", [f"seg_w{i + 1}" for i in range(7)]), ("band_weights", [f"w_{b}" for b in "ugriz"])):
         if parts[key]:
