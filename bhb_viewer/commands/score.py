@@ -14,15 +14,15 @@ from pathlib import Path
 
 import numpy as np
 
-MATCH_RADIUS_ARCSEC = 2.0
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from bhb_viewer.core.candidates import CROSSMATCH_ARCSEC
+
     parser.add_argument("input", metavar="CATALOG_OR_DATASET", help="a data set directory, or a catalog (.ecsv/.fits/.csv/.vot/.xml)")
     parser.add_argument("--model", required=True, metavar="CKPT_DIR", help="checkpoint directory (bhb train's run directory)")
     parser.add_argument("--out", required=True, metavar="FILE", help="output table; format from the extension")
     parser.add_argument("--dataset", metavar="DIR", help="for a catalog: the data set holding its stars' spectra and cutouts "
-                        f"(matched by id, else by position within {MATCH_RADIUS_ARCSEC:g}″)")
+                        f"(matched by id, else by position within {CROSSMATCH_ARCSEC:g}″)")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--weights", action="store_true",
@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _resolve(args: argparse.Namespace):
     """(output table, data set, its rows) for a data set or a catalog matched into one."""
-    from bhb_viewer.core.candidates import crossmatch, read_candidates
+    from bhb_viewer.core.candidates import CROSSMATCH_ARCSEC, crossmatch, read_candidates
     from bhb_viewer.core.dataset import is_dataset, open_dataset
     from bhb_viewer.core.errors import BadInputError
 
@@ -56,7 +56,7 @@ def _resolve(args: argparse.Namespace):
     todo = rows < 0
     if todo.any() and {"ra", "dec"} <= set(catalog.colnames) and {"ra", "dec"} <= set(data.catalog.colnames):
         nearest, sep = crossmatch(catalog[todo], data.catalog)
-        rows[todo] = np.where(sep <= MATCH_RADIUS_ARCSEC, nearest, -1)
+        rows[todo] = np.where(sep <= CROSSMATCH_ARCSEC, nearest, -1)
     if (rows < 0).all():
         raise BadInputError(args.input, f"none of its {len(catalog)} stars is in the data set {args.dataset} (by id or position)")
     return catalog, data, rows

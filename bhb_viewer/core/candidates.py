@@ -67,6 +67,8 @@ FORMAT_BY_SUFFIX = {
     ".votable": "votable",
 }
 
+CROSSMATCH_ARCSEC = 2.0  # the paper's cross-match radius (negatives near a BHB, catalog ↔ data set, SDSS look-ups)
+
 
 def pmf_id(plate: int, mjd: int, fiber: int) -> str:
     """The Plate-MJD-Fiber id used throughout (``3141-55008-498``, as Xue et al. 2011 write it)."""
@@ -349,7 +351,7 @@ def crossmatch(a: Table, b: Table) -> tuple[np.ndarray, np.ndarray]:
     return idx, sep
 
 
-def find_near(a: Table, b: Table, radius_arcsec: float = 2.0) -> np.ndarray:
+def find_near(a: Table, b: Table, radius_arcsec: float = CROSSMATCH_ARCSEC) -> np.ndarray:
     """Boolean mask over ``a``: True where some row of ``b`` lies within ``radius_arcsec``.
 
     The data-set builder drops negatives within 2″ of a known BHB with ``a[~find_near(a, bhb)]``.

@@ -20,7 +20,7 @@ import numpy as np
 from astropy.table import Row, Table, vstack
 
 from bhb_viewer.core.build import BuildReport, assemble, pick_spectrum, place_from_spectrum, row_pmf
-from bhb_viewer.core.candidates import find_near, has_pmf, read_candidates
+from bhb_viewer.core.candidates import CROSSMATCH_ARCSEC, find_near, has_pmf, read_candidates
 from bhb_viewer.core.dataset import LABEL_BHB, LABEL_NON_BHB
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.grid import CUTOUT_SIZE
@@ -34,7 +34,6 @@ CATALOG_ALIASES = {
     "barbosa2022": "barbosa2022_bhb.csv",  # Barbosa et al. 2022 SEGUE BHBs, positions only
 }
 CATALOG_DIR_ENV = "BHB_VIEWER_CATALOGS"
-CROSSMATCH_ARCSEC = 2.0
 KEEP_COLUMNS = ("g", "u_g", "g_r")
 
 

@@ -24,14 +24,13 @@ from astropy.table import unique
 
 from bhb_viewer.core import cutouts
 from bhb_viewer.core.build import best_image
-from bhb_viewer.core.candidates import spec_name
+from bhb_viewer.core.candidates import CROSSMATCH_ARCSEC, spec_name
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.files import write_atomic
 from bhb_viewer.core.grid import BANDS, CUTOUT_SIZE
 
 CACHE_ENV = "BHB_VIEWER_CACHE"
 SDSS_HOST = "skyserver.sdss.org"
-MATCH_RADIUS_ARCSEC = 2.0  # position look-ups: SDSS's own default and the paper's cross-match radius
 
 
 class SDSSError(RuntimeError):
@@ -219,7 +218,7 @@ class SDSSService:
         SDSS = self._client()
         common = dict(timeout=self.timeout, data_release=self.data_release, cache=False, show_progress=False)
         if "ra" in params:
-            common.update(coordinates=SkyCoord(params["ra"], params["dec"], unit="deg"), radius=MATCH_RADIUS_ARCSEC * u.arcsec)
+            common.update(coordinates=SkyCoord(params["ra"], params["dec"], unit="deg"), radius=CROSSMATCH_ARCSEC * u.arcsec)
         if kind == "spectrum" and "plate" in params:
             result = SDSS.get_spectra(plate=params["plate"], mjd=params["mjd"], fiberID=params["fiber"], **common)
         elif kind == "spectrum":
