@@ -39,13 +39,15 @@ reasons; the list is kept in the data set's manifest.json (provenance.rejected).
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from bhb_viewer.core.grid import CUTOUT_SIZE
+
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
     build = sub.add_parser("build", help="build a data set from SDSS or from files on disk", description=BUILD_HELP,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     build.add_argument("--out", metavar="DIR",
                        help="data set directory to write; default ./POSITIVES-NEGATIVES (SDSS) or ./CATALOG-dataset (files)")
     build.add_argument("--force", action="store_true", help="replace a data set already in --out")
-    build.add_argument("--size", type=int, default=64, help="cutout side in pixels; default 64")
+    build.add_argument("--size", type=int, default=CUTOUT_SIZE, help=f"cutout side in pixels; default {CUTOUT_SIZE}")
     build.add_argument("--json", action="store_true", help="print the build report as one JSON object")
     build.add_argument("--progress-json", action="store_true", help="JSON lines on stdout instead of a progress bar")
     sdss = build.add_argument_group("from SDSS")
