@@ -694,6 +694,14 @@ class Session:
             rows = self._conn.execute(self._STATE_SQL).fetchall()
         return {row[0]: self._state(row) for row in rows}
 
+    def verdicts_since(self, seq: int) -> dict[str, CandidateState]:
+        """Candidates whose verdict in force was recorded after log event ``seq`` (e.g. during a blind audit)."""
+        with self._lock:
+            rows = self._conn.execute(
+                self._STATE_SQL + " AND v.value IS NOT NULL AND c.verdict_seq > ?", (int(seq),)
+            ).fetchall()
+        return {row[0]: self._state(row) for row in rows}
+
     def counts(self) -> dict[VerdictKind, int]:
         """How many candidates hold each verdict now (every kind present, zeros included)."""
         with self._lock:
