@@ -113,3 +113,38 @@ def test_new_on_a_data_set_and_refusals(tmp_path, catalog, capsys):
     assert "already exists" in capsys.readouterr().err
     assert main(["sessions", "merge", str(out), "--out", str(tmp_path / "m.sqlite")]) == 1
     assert "at least two" in capsys.readouterr().err
+
+
+def test_audit_from_the_command_line_writes_purity_into_the_export(tmp_path, catalog, capsys):
+    session = tmp_path / "s.sqlite"
+    main(["sessions", "new", str(catalog), "--reviewer", "alice", "--out", str(session)])
+    capsys.readouterr()
+    scores = tmp_path / "scores.ecsv"
+    p = np.linspace(0.0, 1.0, 14)  # c7..c13 have P(BHB) >= 0.5: 7 accepted, all audited at h = 0.1
+    ids = [f"c{i}" for i in range(14)]
+    Table({"id": ids, "p_bhb": p, "model": ["m"] * 14, "model_version": ["v1"] * 14}).write(scores)
+    sample = tmp_path / "sample.csv"
+    assert main(["sessions", "audit", str(session), "--cut", "0.5", "--half-width", "0.1", "--seed", "5",
+                 "--scores", str(scores), "--sample-out", str(sample), "--json"]) == 0
+    started = _json(capsys)
+    assert started["n_sample"] == 7 and started["population"] == 7 and started["n_pending"] == 7
+    assert started["purity"] is None and sorted(started["sample"], key=lambda c: int(c[1:])) == ids[7:]
+    lines = sample.read_text().splitlines()
+    assert lines[0] == "id,ra,dec,verdict" and "p_bhb" not in sample.read_text()
+    assert [line.split(",")[0] for line in lines[1:]] == started["sample"]  # review order, no scores
+    verdicts = [(cid, "BHB" if i < 5 else "non-BHB" if i == 5 else "unsure") for i, cid in enumerate(started["sample"])]
+    assert main(["sessions", "import", str(session), str(_csv(tmp_path / "done.csv", verdicts))]) == 0
+    capsys.readouterr()
+    assert main(["sessions", "audit", str(session), "--json"]) == 0
+    done = _json(capsys)
+    # 5 BHB of 6 judged (the unsure one left out). Wilson 95 %, p = 5/6, n = 6, z^2 = 3.8415:
+    # centre = (.83333 + .32012) / 1.64024 = .70322, half = 1.95996 * sqrt(.023148 + .026677) / 1.64024 = .26672
+    assert (done["n_bhb"], done["n_judged"], done["n_excluded"], done["n_pending"]) == (5, 6, 1, 0)
+    assert done["purity"] == pytest.approx(5 / 6)
+    assert (done["low"], done["high"]) == pytest.approx((0.4365, 0.9699), abs=1e-4)
+    out = tmp_path / "export.ecsv"
+    assert main(["sessions", "export", str(session), str(out), "--selection", "model-accepted", "--cut", "0.5"]) == 0
+    table = Table.read(out)
+    assert len(table) == 7 and table.meta["AUDPUR"] == pytest.approx(5 / 6) and table.meta["AUDSAMP"] == 7
+    assert main(["sessions", "audit", str(session), "--cut", "0.6"]) == 1
+    assert "already" in capsys.readouterr().err

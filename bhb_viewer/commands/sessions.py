@@ -7,7 +7,11 @@
                                            every row is checked first and nothing is written if one is bad;
 ``show FILE [--json]``                     the verdicts now in force (and, for a merge, its report);
 ``merge A B [C …] --out MERGED [--json]``  one merged session with every reviewer's verdicts, the
-                                           conflicts and Cohen's / Fleiss' κ (rules in ``core.merge``).
+                                           conflicts and Cohen's / Fleiss' κ (rules in ``core.merge``);
+``audit FILE --cut C [--scores T]``        start a blind purity audit of the model-accepted set (the
+                                           sample, without scores, to review); ``audit FILE`` reports it;
+``export FILE OUT``                        the catalog with verdicts, as the app exports it (merged
+                                           sessions: every reviewer and the consensus; audits: purity).
 """
 
 from __future__ import annotations
@@ -43,10 +47,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, type=Path, help="merged session file to create")
     p.add_argument("--reviewer", default=None, help="who resolves the conflicts (default: the login name)")
     p.add_argument("--json", action="store_true", help="one JSON object with the report")
+    p = sub.add_parser("audit", help="start a blind purity audit (--cut) or report the one running")
+    p.add_argument("session", metavar="FILE", type=Path)
+    p.add_argument("--cut", type=float, help="start an audit of the candidates with P(BHB) >= CUT")
+    p.add_argument("--half-width", type=float, default=0.05, help="target half-width of the purity interval")
+    p.add_argument("--confidence", type=float, default=0.95, help="confidence level of the interval")
+    p.add_argument("--expected", type=float, default=0.5,
+                   help="purity assumed when sizing the sample (0.5: cautious; the validation purity: smaller)")
+    p.add_argument("--seed", type=int, help="seed of the draw (default: a fresh one, recorded)")
+    p.add_argument("--scores", type=Path, metavar="TABLE",
+                   help="a `bhb score` output (id, p_bhb, model, model_version), stored in the session first")
+    p.add_argument("--sample-out", type=Path, metavar="CSV",
+                   help="write the sample in review order as id, ra, dec, verdict (no scores) for `sessions import`")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("export", help="write the catalog with the session's verdicts, as the app exports it")
+    p.add_argument("session", metavar="FILE", type=Path)
+    p.add_argument("out", metavar="OUT", type=Path, help=".csv, .ecsv, .fits or .vot/.xml")
+    p.add_argument("--selection", choices=("vetted", "all", "model-accepted"), default="vetted")
+    p.add_argument("--cut", type=float, help="P(BHB) cut of a model-accepted export")
+    p.add_argument("--validation", type=Path, metavar="CKPT_DIR",
+                   help="checkpoint whose validation purity/completeness at --cut go into the provenance")
+    p.add_argument("--catalog", type=Path, help="the session's catalog, where it has moved since")
 
 
 def run(args: argparse.Namespace) -> int:
-    return {"new": _new, "import": _import, "show": _show, "merge": _merge}[args.action](args)
+    actions = {"new": _new, "import": _import, "show": _show, "merge": _merge, "audit": _audit, "export": _export}
+    return actions[args.action](args)
 
 
 # -- new ---------------------------------------------------------------------------------------
@@ -68,13 +94,17 @@ def read_source(path: str | Path) -> tuple[Any, Path]:
     return read_candidates(path), path
 
 
-def catalog_ids(catalog_file: str | Path) -> set[str]:
-    """The candidate ids of a session's catalog file (a data set's catalog.ecsv is read as the data set)."""
+def _catalog_source(catalog_file: Path) -> Path:
+    """What to open for a session's catalog file: a data set's catalog.ecsv is read as the data set."""
     from bhb_viewer.core.dataset import is_dataset
 
-    catalog_file = Path(catalog_file)
     in_dataset = catalog_file.name == "catalog.ecsv" and is_dataset(catalog_file.parent)
-    table, _ = read_source(catalog_file.parent if in_dataset else catalog_file)
+    return catalog_file.parent if in_dataset else catalog_file
+
+
+def catalog_ids(catalog_file: str | Path) -> set[str]:
+    """The candidate ids of a session's catalog file."""
+    table, _ = read_source(_catalog_source(Path(catalog_file)))
     return {str(c) for c in table["id"]}
 
 
@@ -249,4 +279,105 @@ def _merge(args: argparse.Namespace) -> int:
     else:
         print(f"{args.out}: merged {len(args.sessions)} sessions")
         _print_report(report)
+    return 0
+
+
+# -- audit -------------------------------------------------------------------------------------
+
+
+def _store_scores(session: Any, path: Path) -> None:
+    """Put a ``bhb score`` table's P(BHB) into the session's cache under the model that made them."""
+    from astropy.table import Table
+
+    from bhb_viewer.core.errors import BadInputError
+    from bhb_viewer.core.verdicts import ModelRef
+
+    try:
+        table = Table.read(path)
+    except Exception as exc:  # astropy raises many kinds for an unreadable table
+        raise BadInputError(path, f"cannot read the scores table ({exc})") from exc
+    missing = [c for c in ("id", "p_bhb", "model", "model_version") if c not in table.colnames]
+    if missing or not len(table):
+        raise BadInputError(path, f"not a `bhb score` output (missing {', '.join(missing) or 'rows'})")
+    model = ModelRef(str(table["model"][0]), str(table["model_version"][0]))
+    session.store_scores(model, [str(c) for c in table["id"]], [float(p) for p in table["p_bhb"]])
+    if session.model is None or (session.model.name, session.model.version) != (model.name, model.version):
+        session.set_model(model)
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from bhb_viewer.core.audit import audit_result, load_audit, start_audit
+    from bhb_viewer.core.errors import BadInputError
+    from bhb_viewer.core.verdicts import Session
+
+    with Session.open(args.session) as session:
+        plan = load_audit(session)
+        if args.cut is not None:
+            if plan is not None:
+                raise BadInputError(args.session, f"an audit ({len(plan.ids)} candidates, cut {plan.cut}) is already "
+                                    "stored; start the next one in a new session")
+            if args.scores:
+                _store_scores(session, args.scores)
+            if session.model is None:
+                raise BadInputError(args.session, "no scores to audit: pass --scores (a `bhb score` output)")
+            scores = session.load_scores(session.model.name, session.model.version)
+            plan = start_audit(session, scores, args.cut, half_width=args.half_width, confidence=args.confidence,
+                               expected=args.expected, seed=args.seed)
+            if args.sample_out:
+                _write_sample(session, plan, args.sample_out)
+        elif plan is None:
+            raise BadInputError(args.session, "no audit started; give --cut to start one")
+        result = audit_result(session, plan)
+    info = {**asdict(result), "cut": plan.cut, "population": plan.population, "seed": plan.seed,
+            "half_width_target": plan.half_width, "sample": plan.ids}
+    info["purity"] = None if result.n_judged == 0 else result.purity
+    if args.json:
+        print(json.dumps(info))
+        return 0
+    print(f"{args.session}: audit of {result.n_sample} of {plan.population} candidates with P(BHB) >= {plan.cut}")
+    if result.n_judged:
+        print(f"  purity {result.purity:.3f} [{result.low:.3f}, {result.high:.3f}] ({result.confidence:.0%}, Wilson) "
+              f"from {result.n_bhb}/{result.n_judged} judged blind; {result.n_excluded} unsure/bad data left out")
+    print(f"  {result.n_pending} still to review")
+    return 0
+
+
+def _write_sample(session: Any, plan: Any, path: Path) -> None:
+    """The audit sample in review order, with positions and an empty verdict column, and no scores."""
+    from bhb_viewer.core.audit import audit_order
+    from bhb_viewer.core.files import write_atomic
+
+    table, _ = read_source(_catalog_source(Path(session.catalog.path)))
+    rows = audit_order(plan, [str(c) for c in table["id"]])
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            out = csv.writer(f)
+            out.writerow(["id", "ra", "dec", "verdict"])
+            for row in rows:
+                ra, dec = float(table["ra"][row]), float(table["dec"][row])
+                out.writerow([table["id"][row], f"{ra:.7f}", f"{dec:.7f}", ""])
+
+    write_atomic(path, write)
+
+
+# -- export ------------------------------------------------------------------------------------
+
+
+def _export(args: argparse.Namespace) -> int:
+    from bhb_viewer.core.errors import BadInputError
+    from bhb_viewer.core.export import export_catalog, load_validation, threshold_summary
+    from bhb_viewer.core.verdicts import Session
+
+    with Session.open(args.session, read_only=True) as session:
+        table, _ = read_source(_catalog_source(args.catalog or Path(session.catalog.path)))
+        threshold = None
+        if args.validation is not None:
+            if args.cut is None:
+                raise BadInputError(args.validation, "--validation needs --cut: the purity is read at that cut")
+            threshold = threshold_summary(*load_validation(args.validation), args.cut)
+        path = export_catalog(args.out, table, session, selection=args.selection, cut=args.cut, threshold=threshold)
+    print(f"{path}: exported ({args.selection})")
     return 0
