@@ -61,7 +61,8 @@ def _merged_extras(session: Session, ids: Sequence[str]) -> tuple[dict[str, np.n
     merged = consensus(session)
     columns: dict[str, np.ndarray] = {}
     for name, states in reviews.items():
-        values = [states[c].verdict.value if c in states and states[c].verdict else "" for c in ids]
+        given = [states[c].verdict if c in states else None for c in ids]
+        values = [v.value if v is not None else "" for v in given]
         columns[reviewer_column(name, set(columns))] = np.array(values, dtype=str)
     found = [merged.get(c) for c in ids]
     columns["verdict"] = np.array([m.verdict.value if m and m.verdict else "" for m in found], dtype=str)

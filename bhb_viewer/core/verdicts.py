@@ -514,9 +514,10 @@ class Session:
             "INSERT INTO events (time, reviewer, action, cid, value, prev, target) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (when or _now(), reviewer or self.reviewer, action, cid, value, prev, target),
         )
-        self._last_seq = cur.lastrowid
-        self._own.add(cur.lastrowid)
-        return cur.lastrowid
+        seq = int(cur.lastrowid or 0)  # an INSERT always sets it
+        self._last_seq = seq
+        self._own.add(seq)
+        return seq
 
     @staticmethod
     def _point(conn: sqlite3.Connection, cid: str, field: str, seq: int | None) -> None:
