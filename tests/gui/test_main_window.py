@@ -321,7 +321,7 @@ def test_sorting_keeps_the_candidate_on_show_and_drop_opens_files(qtbot, window,
 
 
 def test_reference_spectra_are_the_class_means_of_a_labelled_set(tiny_dataset):
-    from bhb_viewer.gui.candidate_source import open_source
+    from bhb_viewer.review.candidate_source import open_source
 
     source = open_source(tiny_dataset)
     mean_bhb, mean_non = source.reference_spectra()
@@ -330,7 +330,7 @@ def test_reference_spectra_are_the_class_means_of_a_labelled_set(tiny_dataset):
 
 
 def test_the_demo_opens_and_is_scored(qtbot, window, tiny_checkpoint):
-    from bhb_viewer.gui.candidate_source import DEMO_DATASET, find_resource, open_source
+    from bhb_viewer.review.candidate_source import DEMO_DATASET, find_resource, open_source
 
     n = len(open_source(find_resource(DEMO_DATASET)))
     with qtbot.waitSignal(window.sigSettled, timeout=120000):
@@ -344,7 +344,7 @@ def test_the_demo_opens_and_is_scored(qtbot, window, tiny_checkpoint):
 def test_sessions_of_read_only_folders_go_to_the_user_data_dir(tmp_path):
     from astropy.table import Table
 
-    from bhb_viewer.gui.candidate_source import open_source, session_path_for
+    from bhb_viewer.review.candidate_source import open_source, session_path_for
 
     folder = tmp_path / "readonly"
     folder.mkdir()

@@ -1,13 +1,13 @@
-"""The window's background jobs as plain generator functions ``fn(cancel, progress)``.
+"""The review's background jobs as plain generator functions ``fn(cancel, progress)``.
 
-They hold no Qt: :class:`bhb_viewer.gui.workers.TaskRunner` runs them on a thread and turns each
-yielded item into a signal. Each function calls the core or the model and yields results in
+They hold no Qt: a runner (:class:`bhb_viewer.gui.workers.TaskRunner` in the window, or
+:class:`bhb_viewer.review.runner.InlineRunner` headless) runs them and hands each yielded item to
+the review. Each function calls the core or the model and yields results in
 batches, so the table fills while the work goes on and cancel takes effect between batches.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +19,7 @@ from bhb_viewer.core import balmer
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.progress import CancelToken, ProgressCallback, ProgressEvent
 from bhb_viewer.core.verdicts import ModelRef, Session
-from bhb_viewer.gui.candidate_source import CandidateSource, open_source
+from bhb_viewer.review.candidate_source import CandidateSource, open_source
 
 SCORE_CHUNK = 256  # rows read from the memory-mapped arrays and scored per step
 CLASSICAL_CHUNK = 512
@@ -75,12 +75,10 @@ class PredictorHolder:
     def get(self):
         with self.lock:
             if self._predictor is None:
-                import torch
-
+                from bhb_viewer.ml.device import leave_one_core
                 from bhb_viewer.ml.inference import Predictor
 
-                # CPU scoring leaves one core to the GUI thread, so the window never waits for it.
-                torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
+                leave_one_core()
                 self._predictor = Predictor(self.checkpoint, device=self.device)
             return self._predictor
 
