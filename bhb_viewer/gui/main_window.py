@@ -135,7 +135,7 @@ class MainWindow(QMainWindow):
         review.nav.changed.connect(self._show_current)
         events.opened.connect(self._opened)
         events.candidate_changed.connect(self._candidate_changed)
-        events.data_changed.connect(lambda row: row == review.nav.current and self._draw_row(row))
+        events.data_changed.connect(self._data_changed)
         events.detail_ready.connect(self._detail_ready)
         events.saved.connect(self.sigSaved.emit)
         events.counts_changed.connect(self.status.show_counts)
@@ -215,7 +215,8 @@ class MainWindow(QMainWindow):
     def _opened(self, source: CandidateSource, references: tuple[np.ndarray, np.ndarray] | None) -> None:
         self.spectrum_plot.set_reference_spectra(*(references or (None, None)))
         self.stack.setCurrentIndex(REVIEW_PAGE)
-        self.setWindowTitle(f"bhb_viewer — {source.origin.name} — {self.review.session.path.name}")
+        session = self.review.session
+        self.setWindowTitle(f"bhb_viewer — {source.origin.name} — {session.path.name if session else ''}")
         self.start_page.set_recent(self.review.recent.existing())
         self.table.setFocus()
 
@@ -253,7 +254,7 @@ class MainWindow(QMainWindow):
     def _candidate_changed(self, row: int) -> None:
         if row == self.review.nav.current:
             c = self.review.candidate(row)
-            self.verdict_panel.show_candidate(c.cid, c.p_bhb, c.state, c.disagrees)
+            self.verdict_panel.show_candidate(c.cid, c.p_bhb, c.state, c.disagrees, self.review.rows.cut)
 
     def _draw_pending(self) -> None:
         row = self._pending_row
@@ -273,6 +274,10 @@ class MainWindow(QMainWindow):
             self.cutout_panel.set_cube(cube)
         self._apply_overlays(row)
         self.review.request_details(row)
+
+    def _data_changed(self, row: int) -> None:
+        if row == self.review.nav.current:
+            self._draw_row(row)
 
     def _detail_ready(self, row: int) -> None:
         if row == self._pending_row and not self._draw_timer.isActive():

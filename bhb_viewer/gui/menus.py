@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QAction, QKeySequence
@@ -52,11 +53,11 @@ def build_menus(window: MainWindow) -> Menus:
 
     vet = bar.addMenu("&Review")
     for kind in BUTTON_KINDS:
-        _add(window, vet, kind.label, lambda k=kind: review.record_verdict(k), kind.key)
+        _add(window, vet, kind.label, partial(review.record_verdict, kind), kind.key)
     _add(window, vet, "Accept the model's call", window.accept_model_call, ACCEPT_KEY)
     vet.addSeparator()
     for action, (text, key) in NAV_ACTIONS.items():
-        _add(window, vet, text, lambda a=action: review.navigate(a), key)
+        _add(window, vet, text, partial(review.navigate, action), key)
     vet.addSeparator()
     _add(window, vet, "Undo", review.undo, UNDO_KEY)
     _add(window, vet, "Redo", review.redo, REDO_KEY)

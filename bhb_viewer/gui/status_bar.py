@@ -16,7 +16,8 @@ def counts_text(counts: Counts) -> str:
     """'vetted 3/12 · agrees with model 2/3 (67 %)'."""
     text = f"vetted {counts.vetted}/{counts.total}"
     if counts.comparable:
-        text += f" · agrees with model {counts.agree}/{counts.comparable} ({100 * counts.agree / counts.comparable:.0f} %)"
+        share = 100 * counts.agree / counts.comparable
+        text += f" · agrees with model {counts.agree}/{counts.comparable} ({share:.0f} %)"
     return text
 
 

@@ -14,12 +14,13 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
-from bhb_viewer.core.progress import CancelToken, Cancelled, ProgressEvent
+from bhb_viewer.core.progress import Cancelled, CancelToken, ProgressEvent
 from bhb_viewer.review.runner import TaskFn, error_message
 
 log = logging.getLogger(__name__)

@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
-from bhb_viewer.core.input_kind import detect_kind
 from bhb_viewer.core.candidates import read_candidates
 from bhb_viewer.core.cutouts import cube_from_files, read_cube
 from bhb_viewer.core.dataset import open_dataset
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.grid import BANDS, CUTOUT_SIZE
+from bhb_viewer.core.input_kind import detect_kind
 from bhb_viewer.core.spectra import read_spectra
 
 SESSION_SUFFIX = ".session.sqlite"
@@ -101,7 +101,8 @@ def open_source(path: str | os.PathLike) -> CandidateSource:
     if kind == "spectra":
         return _spectra_source(path)
     if kind in ("cube", "image"):
-        raise BadInputError(path, "a cutout file is not a candidate list: open a catalog first, then drop it on the window")
+        raise BadInputError(path, "a cutout file is not a candidate list: "
+                                  "open a catalog first, then drop it on the window")
     return CandidateSource(read_candidates(path), path, path)
 
 

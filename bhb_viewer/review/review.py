@@ -16,6 +16,7 @@ import getpass
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -201,6 +202,13 @@ class Review:
         """The open verdict session, or None before a list is opened."""
         return self.actions.session
 
+    @property
+    def opened(self) -> CandidateSource:
+        """The open list; raises RuntimeError before one is open (callers check :meth:`current` first)."""
+        if self.source is None:
+            raise RuntimeError("no candidate list is open")
+        return self.source
+
     def current(self) -> tuple[int, str] | None:
         """The candidate on show as (source row, id), or None.
 
@@ -228,7 +236,7 @@ class Review:
         -------
         Candidate
         """
-        cid = str(self.source.ids[row])
+        cid = str(self.opened.ids[row])
         return Candidate(row, cid, self.score(row), self.actions.states.get(cid), self.rows.disagrees(row))
 
     def spectrum(self, row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -340,9 +348,10 @@ class Review:
         self.nav.set_current(0 if len(source) else -1, force=True)
         self._counts_changed()
         session = opened.session
-        if model_dir is None and session.model is not None and session.model.checkpoint:
-            if Path(session.model.checkpoint).is_dir() and self.active_model.holder is None:
-                model_dir = Path(session.model.checkpoint)  # the model this session was reviewed with
+        reviewed_with = Path(session.model.checkpoint) if session.model and session.model.checkpoint else None
+        no_model_yet = model_dir is None and self.active_model.holder is None
+        if no_model_yet and reviewed_with is not None and reviewed_with.is_dir():
+            model_dir = reviewed_with  # the model this session was reviewed with
         if model_dir is not None:
             self.set_model(model_dir, start=False)
         if not self.start_scoring():
@@ -360,7 +369,7 @@ class Review:
         for problem in groups.problems:
             self.events.error.emit("Cannot open the file", problem)
         for path in groups.cubes:
-            self.attach_cutout(lambda p=path: read_cutout(p), path.name)
+            self.attach_cutout(partial(read_cutout, path), path.name)
         if groups.band_images:
             self.attach_cutout(lambda: cube_from_band_files(groups.band_images, *self._position()),
                                f"{len(groups.band_images)} band images")
@@ -391,7 +400,8 @@ class Review:
         """
         current = self.current()
         if current is None:
-            self.events.error.emit("No candidate to attach cutouts to", f"open a candidate list first, then drop {what} on it")
+            self.events.error.emit("No candidate to attach cutouts to",
+                                   f"open a candidate list first, then drop {what} on it")
             return False
         try:
             cube = make_cube()
@@ -399,7 +409,7 @@ class Review:
             self.events.error.emit("Cannot use the cutouts", str(exc))
             return False
         row, cid = current
-        self.source.extra_cubes[row] = cube
+        self.opened.extra_cubes[row] = cube
         self.details.forget(row)
         self.events.data_changed.emit(row)
         self.events.notice.emit(f"cutouts from {what} shown for {cid}")
@@ -671,15 +681,15 @@ class Review:
         if self._sdss is None or self._sdss.offline != offline:
             self._sdss = SDSSService(self.sdss_cache, offline=offline)
         row = current[0]
-        self.runner.submit("sdss", sdss_task(self._sdss, row, self.source.catalog[row]), on_batch=self._on_sdss,
+        self.runner.submit("sdss", sdss_task(self._sdss, row, self.opened.catalog[row]), on_batch=self._on_sdss,
                            on_progress=self.events.progress.emit,
                            on_error=lambda msg: self.events.error.emit("SDSS", msg))
 
     def _on_sdss(self, detail: Detail) -> None:
         if detail.kind == "spectrum":
-            self.source.extra_spectra[detail.row] = detail.value
+            self.opened.extra_spectra[detail.row] = detail.value
         else:
-            self.source.extra_cubes[detail.row] = detail.value
+            self.opened.extra_cubes[detail.row] = detail.value
         self.details.forget(detail.row, balmer=detail.kind == "spectrum")
         self.events.data_changed.emit(detail.row)
 

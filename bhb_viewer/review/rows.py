@@ -59,10 +59,11 @@ def catalog_columns(table: Table) -> dict[str, np.ndarray]:
     if g_r is None and g is not None and (r := _float_column(table, "r")) is not None:
         g_r = g - r
     ids = np.asarray(table["id"]).astype(str) if "id" in table.colnames else np.arange(n).astype(str)
+    ra, dec = _float_column(table, "ra"), _float_column(table, "dec")
     return {
         "id": ids,
-        "ra": _float_column(table, "ra") if "ra" in table.colnames else nan,
-        "dec": _float_column(table, "dec") if "dec" in table.colnames else nan,
+        "ra": nan if ra is None else ra,
+        "dec": nan if dec is None else dec,
         "g": nan if g is None else g,
         "u_g": nan if u_g is None else u_g,
         "g_r": nan if g_r is None else g_r,

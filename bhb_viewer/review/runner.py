@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from bhb_viewer.core.errors import BadInputError
-from bhb_viewer.core.progress import CancelToken, Cancelled, ProgressCallback, ProgressEvent
+from bhb_viewer.core.progress import Cancelled, CancelToken, ProgressCallback, ProgressEvent
 
 log = logging.getLogger(__name__)
 

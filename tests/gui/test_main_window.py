@@ -230,7 +230,8 @@ def test_a_scoring_run_can_be_cancelled(qtbot, window, tmp_path, tiny_checkpoint
     dataset = make_dataset(tmp_path / "bigger", n=120)
     window.score_batch_size = 2
     window.open_path(dataset, tiny_checkpoint)
-    qtbot.waitUntil(lambda: window.source is not None and np.isfinite(window.model.column("p")).sum() >= 2, timeout=60000)
+    qtbot.waitUntil(lambda: window.source is not None and np.isfinite(window.model.column("p")).sum() >= 2,
+                    timeout=60000)
     with qtbot.waitSignal(window.sigSettled, timeout=60000):
         window.cancel_work()
     scored = int(np.isfinite(window.model.column("p")).sum())
@@ -246,7 +247,8 @@ def test_bhb_viewer_screenshot_of_a_catalog_and_argument_errors_before_qt(qtbot,
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--no-such-option"])
     out = tmp_path / "app.png"
-    args = build_parser().parse_args([str(tiny_dataset), "--screenshot", str(out), "--data-dir", str(tmp_path / "ud"), "--reviewer", "me"])
+    args = build_parser().parse_args([str(tiny_dataset), "--screenshot", str(out), "--data-dir", str(tmp_path / "ud"),
+                                      "--reviewer", "me"])
     saved = []
     win = launch(args, saved.append)
     qtbot.addWidget(win)
@@ -303,7 +305,8 @@ def test_sorting_keeps_the_candidate_on_show_and_drop_opens_files(qtbot, window,
 
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(tiny_dataset))])
-    drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                      Qt.KeyboardModifier.NoModifier)
     with qtbot.waitSignal(window.sigSettled, timeout=20000):
         window.dropEvent(drop)
     assert window.model.rowCount() == 12

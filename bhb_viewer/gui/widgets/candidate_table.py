@@ -23,9 +23,11 @@ __all__ = ["COLUMNS", "STATE_FILTERS", "CandidateTableModel", "CandidateTableVie
 
 COLUMNS = ("id", "RA", "Dec", "g", "u−g", "g−r", "P(BHB)", "classical", "verdict", "note")
 COL_ID, COL_RA, COL_DEC, COL_G, COL_UG, COL_GR, COL_P, COL_CLASSICAL, COL_VERDICT, COL_NOTE = range(len(COLUMNS))
+_ROOT = QModelIndex()  # the invalid index: a table's rows hang off it
 # the CandidateRows column behind each table column
 _NAMES = ("id", "ra", "dec", "g", "u_g", "g_r", "p", "classical", "verdict", "note")
-_FLOAT_FORMATS = {COL_RA: "{:.4f}", COL_DEC: "{:.4f}", COL_G: "{:.2f}", COL_UG: "{:.2f}", COL_GR: "{:.2f}", COL_P: "{:.3f}"}
+_FLOAT_FORMATS = {COL_RA: "{:.4f}", COL_DEC: "{:.4f}", COL_G: "{:.2f}", COL_UG: "{:.2f}", COL_GR: "{:.2f}",
+                  COL_P: "{:.3f}"}
 
 
 class CandidateTableModel(QAbstractTableModel):
@@ -65,7 +67,8 @@ class CandidateTableModel(QAbstractTableModel):
 
     def _reordered(self) -> None:
         views = [self.rows.view_row(src) for src in self._persistent_rows]
-        moved = [self.index(v, i.column()) if v >= 0 else QModelIndex() for v, i in zip(views, self._persistent)]
+        moved = [self.index(v, i.column()) if v >= 0 else QModelIndex()
+                 for v, i in zip(views, self._persistent, strict=True)]
         self.changePersistentIndexList(self._persistent, moved)
         self._persistent, self._persistent_rows = [], []
         self.layoutChanged.emit()
@@ -145,10 +148,10 @@ class CandidateTableModel(QAbstractTableModel):
         return most_uncertain(self.rows, exclude_source)
 
     # -- Qt --------------------------------------------------------------------------------
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
         return 0 if parent.isValid() else len(self.rows.visible_rows())
 
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
         return 0 if parent.isValid() else len(COLUMNS)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
