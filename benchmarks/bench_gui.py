@@ -110,12 +110,12 @@ def measure_switch(app, window, n_switches: int, n_rows: int = 50) -> dict[str, 
     """Switch among ``n_rows`` candidates whose overlays are computed, timing select → repainted."""
     from bhb_viewer.core import balmer
 
-    predictor = window.review.active_model.holder.get()
+    predictor = window.review.scoring.model.holder.get()
     rows = list(range(min(n_rows, len(window.source))))
     for row in rows:
         flux, ivar = window.source.spectrum(row)
-        window.review.details.balmer[row] = balmer.measure(flux, ivar)
-        window.review.details.explain[row] = predictor.explain_one(flux, ivar, window.source.cube(row))
+        window.review.scoring.details.balmer[row] = balmer.measure(flux, ivar)
+        window.review.scoring.details.explain[row] = predictor.explain_one(flux, ivar, window.source.cube(row))
     times = []
     for i in range(n_switches + 5):
         row = rows[i % len(rows)]

@@ -168,7 +168,7 @@ class MainWindow(QMainWindow):
     def choose_model(self) -> None:
         model_dir = ask_model_dir(self)
         if model_dir is not None:
-            self.review.set_model(model_dir)
+            self.review.scoring.set_model(model_dir)
 
     def navigate(self, action: str) -> None:
         self.review.navigate(action)
@@ -273,7 +273,7 @@ class MainWindow(QMainWindow):
         else:
             self.cutout_panel.set_cube(cube)
         self._apply_overlays(row)
-        self.review.request_details(row)
+        self.review.scoring.request_details(row)
 
     def _data_changed(self, row: int) -> None:
         if row == self.review.nav.current:
@@ -284,7 +284,7 @@ class MainWindow(QMainWindow):
             self._apply_overlays(row)
 
     def _apply_overlays(self, row: int) -> None:
-        balmer, explanation = self.review.overlays(row)
+        balmer, explanation = self.review.scoring.overlays(row)
         self.spectrum_plot.set_segment_weights(explanation.segment_weights if explanation else None)
         self.spectrum_plot.set_saliency(explanation.saliency if explanation else None)
         self.cutout_panel.set_attention(explanation.attention_map if explanation else None)
@@ -302,7 +302,7 @@ class MainWindow(QMainWindow):
 
     @property
     def model_info(self) -> ModelInfo | None:
-        return self.review.active_model.info
+        return self.review.scoring.model.info
 
     @property
     def data_dir(self) -> Path:
@@ -310,11 +310,11 @@ class MainWindow(QMainWindow):
 
     @property
     def score_batch_size(self) -> int:
-        return self.review.score_batch_size
+        return self.review.scoring.batch_size
 
     @score_batch_size.setter
     def score_batch_size(self, value: int) -> None:
-        self.review.score_batch_size = value
+        self.review.scoring.batch_size = value
 
     @property
     def sdss_cache(self) -> Path | None:

@@ -72,7 +72,7 @@ def build_menus(window: MainWindow) -> Menus:
     offline.setCheckable(True)
 
     model = bar.addMenu("&Model")
-    _add(window, model, "&Score all", review.score_all, "Ctrl+R")
+    _add(window, model, "&Score all", review.scoring.score_all, "Ctrl+R")
     _add(window, model, "&Cancel background work", review.cancel_work, "Ctrl+.")
     _add(window, model, "Choose &model…", window.choose_model)
     return Menus(offline, advance)

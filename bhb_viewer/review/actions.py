@@ -83,27 +83,64 @@ class VerdictActions:
                                  if c in self.row_of_id})
 
     def set_verdict(self, cid: str, kind: VerdictKind | None) -> Change | None:
-        """Record ``kind`` (None: back to unvetted) for ``cid``; durable when it returns."""
+        """Record ``kind`` (None: back to unvetted) for ``cid``; durable when it returns.
+
+        Parameters
+        ----------
+        cid : str
+            Candidate id.
+        kind : VerdictKind or None
+
+        Returns
+        -------
+        Change or None
+            What changed; None when it was already the verdict or the write failed (see ``failed``).
+        """
         return self._write(lambda session: session.set_verdict(cid, kind), f"verdict:{kind.value if kind else 'none'}")
 
     def set_note(self, cid: str, text: str) -> Change | None:
-        """Record the note ``text`` ('' clears it) for ``cid``."""
+        """Record the note ``text`` ('' clears it) for ``cid``.
+
+        Parameters
+        ----------
+        cid : str
+        text : str
+
+        Returns
+        -------
+        Change or None
+            None when the note is unchanged or the write failed.
+        """
         return self._write(lambda session: session.set_note(cid, text), "note")
 
     def undo(self) -> Change | None:
-        """Undo the last write of this session (also one made before it was reopened)."""
+        """Undo the last write of this session (also one made before it was reopened).
+
+        Returns
+        -------
+        Change or None
+            The field restored; None when there is nothing to undo.
+        """
         return self._write(Session.undo, "undo")
 
     def redo(self) -> Change | None:
-        """Redo the last undone write."""
+        """Redo the last undone write.
+
+        Returns
+        -------
+        Change or None
+            The field redone; None when there is nothing to redo.
+        """
         return self._write(Session.redo, "redo")
 
     @property
     def can_undo(self) -> bool:
+        """Whether :meth:`undo` has something to undo."""
         return self.session is not None and self.session.can_undo
 
     @property
     def can_redo(self) -> bool:
+        """Whether :meth:`redo` has something to redo."""
         return self.session is not None and self.session.can_redo
 
     def _write(self, call: Callable[[Session], Change | None], what: str) -> Change | None:

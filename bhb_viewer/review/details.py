@@ -78,7 +78,8 @@ class Classical:
         """
         if not all(c in catalog.colnames for c in DIAGNOSTICS):
             return None
-        cols: dict[str, np.ndarray] = {c: np.asarray(np.ma.filled(np.ma.asarray(catalog[c], dtype=float), np.nan)) for c in DIAGNOSTICS}
+        cols: dict[str, np.ndarray] = {
+            c: np.asarray(np.ma.filled(np.ma.asarray(catalog[c], dtype=float), np.nan)) for c in DIAGNOSTICS}
         cols["classical_bhb"] = passes_cuts(cols["d02"], cols["fm"], cols["b_hg"], cols["c_hg"])
         cols["balmer_ok"] = np.isfinite(cols["d02"]) & np.isfinite(cols["c_hg"])
         return ClassicalBatch(np.arange(len(catalog)), cols)

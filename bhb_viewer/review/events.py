@@ -13,7 +13,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Event"]
+__all__ = ["Event", "ReviewEvents"]
 
 
 class Event:
@@ -57,3 +57,59 @@ class Event:
                 callback(*args)
             except Exception:  # a view's bug must not break the review or the other views
                 log.exception("a subscriber of %s failed", self.name)
+
+
+class ReviewEvents:
+    """The callbacks a view of a :class:`Review` subscribes to (each an :class:`Event`).
+
+    Attributes
+    ----------
+    opened : Event
+        ``(source, references)``: a list opened; references is (mean BHB, mean non-BHB flux) or None.
+    candidate_changed : Event
+        ``(row)``: the score or the verdict of source ``row`` changed (refresh it if on show).
+    data_changed : Event
+        ``(row)``: the spectrum or cutouts of ``row`` changed (redraw it if on show).
+    detail_ready : Event
+        ``(row)``: a Balmer fit or explanation of ``row`` arrived.
+    saved : Event
+        ``(cid, what)``: a write landed in the session ('verdict:bhb', 'note', 'undo', 'redo').
+    counts_changed : Event
+        ``(Counts)``.
+    scores_changed : Event
+        Scores arrived (the counts of agreement change with them).
+    undo_changed : Event
+        ``(can_undo, can_redo)``.
+    filter_changed : Event
+        ``(Filter)``: the review changed the filter itself (cleared it to show a candidate).
+    model_status : Event
+        ``(text)``: what the model is doing ('model X: loading', 'nothing to score').
+    model_ready : Event
+        ``(ModelInfo)``: the model loaded; scoring proper begins.
+    notice, working : Event
+        ``(text)``: a line for the status bar; the background work under way ('' when none).
+    progress : Event
+        ``(ProgressEvent)`` of the background work.
+    error : Event
+        ``(title, text)``: something failed; the review goes on.
+    work_done : Event
+        A piece of background work ended (a view may check whether the runner is idle).
+    """
+
+    def __init__(self) -> None:
+        self.opened = Event("opened")
+        self.candidate_changed = Event("candidate_changed")
+        self.data_changed = Event("data_changed")
+        self.detail_ready = Event("detail_ready")
+        self.saved = Event("saved")
+        self.counts_changed = Event("counts_changed")
+        self.scores_changed = Event("scores_changed")
+        self.undo_changed = Event("undo_changed")
+        self.filter_changed = Event("filter_changed")
+        self.model_status = Event("model_status")
+        self.model_ready = Event("model_ready")
+        self.notice = Event("notice")
+        self.working = Event("working")
+        self.progress = Event("progress")
+        self.error = Event("error")
+        self.work_done = Event("work_done")

@@ -3,11 +3,11 @@
 :class:`Review` is the whole state of the review window without the window. It composes small
 parts, each with one job: :class:`~bhb_viewer.review.rows.CandidateRows` (columns, filter, sort,
 the decision cut), :class:`~bhb_viewer.review.navigation.Navigator` (the candidate on show and
-the moves), :class:`~bhb_viewer.review.actions.VerdictActions` (writes, undo, redo, counts),
-:class:`~bhb_viewer.review.scores.ActiveModel` (the checkpoint and its scores) and
-:class:`~bhb_viewer.review.details.Classical` / :class:`~bhb_viewer.review.details.DetailCache`.
+the moves), :class:`~bhb_viewer.review.actions.VerdictActions` (writes, undo, redo, counts) and
+:class:`~bhb_viewer.review.scoring.Scoring` (the active model, its scores, classical fits, details).
 Slow work runs as :mod:`bhb_viewer.review.tasks` jobs on the runner it is given; what changed is
-told through the plain callbacks of :class:`ReviewEvents`, to which a view subscribes.
+told through the plain callbacks of :class:`~bhb_viewer.review.events.ReviewEvents`, to which a
+view subscribes.
 """
 
 from __future__ import annotations
@@ -34,31 +34,19 @@ from bhb_viewer.review.candidate_source import (
     find_resource,
     read_cutout,
 )
-from bhb_viewer.review.details import Classical, DetailCache
-from bhb_viewer.review.events import Event
+from bhb_viewer.review.events import ReviewEvents
 from bhb_viewer.review.filters import Filter, SortOrder
 from bhb_viewer.review.navigation import Navigator
 from bhb_viewer.review.opening import classify_files, open_session, session_target
 from bhb_viewer.review.recent import RecentFiles
 from bhb_viewer.review.rows import CandidateRows
 from bhb_viewer.review.runner import Runner
-from bhb_viewer.review.scores import ActiveModel
-from bhb_viewer.review.tasks import (
-    ClassicalBatch,
-    Detail,
-    Loaded,
-    ModelInfo,
-    ScoreBatch,
-    classical_task,
-    detail_task,
-    load_task,
-    score_task,
-    sdss_task,
-)
+from bhb_viewer.review.scoring import Scoring
+from bhb_viewer.review.tasks import Detail, Loaded, load_task, sdss_task
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Candidate", "Review", "ReviewEvents"]
+__all__ = ["Candidate", "Review"]
 
 
 @dataclass(frozen=True)
@@ -86,64 +74,6 @@ class Candidate:
     disagrees: bool
 
 
-class ReviewEvents:
-    """The callbacks a view of a :class:`Review` subscribes to (each an :class:`Event`).
-
-    Attributes
-    ----------
-    opened : Event
-        ``(source, references)``: a list opened; references is (mean BHB, mean non-BHB flux) or None.
-    candidate_changed : Event
-        ``(row)``: the score or the verdict of source ``row`` changed (refresh it if on show).
-    data_changed : Event
-        ``(row)``: the spectrum or cutouts of ``row`` changed (redraw it if on show).
-    detail_ready : Event
-        ``(row)``: a Balmer fit or explanation of ``row`` arrived.
-    saved : Event
-        ``(cid, what)``: a write landed in the session ('verdict:bhb', 'note', 'undo', 'redo').
-    counts_changed : Event
-        ``(Counts)``.
-    undo_changed : Event
-        ``(can_undo, can_redo)``.
-    filter_changed : Event
-        ``(Filter)``: the review changed the filter itself (cleared it to show a candidate).
-    model_status : Event
-        ``(text)``: what the model is doing ('model X: loading', 'nothing to score').
-    model_ready : Event
-        ``(ModelInfo)``: the model loaded; scoring proper begins.
-    notice, working : Event
-        ``(text)``: a line for the status bar; the background work under way ('' when none).
-    progress : Event
-        ``(ProgressEvent)`` of the background work.
-    error : Event
-        ``(title, text)``: something failed; the review goes on.
-    work_done : Event
-        A piece of background work ended (a view may check whether the runner is idle).
-    """
-
-    def __init__(self) -> None:
-        for name in ("opened", "candidate_changed", "data_changed", "detail_ready", "saved", "counts_changed",
-                     "undo_changed", "filter_changed", "model_status", "model_ready", "notice", "working",
-                     "progress", "error", "work_done"):
-            setattr(self, name, Event(name))
-
-    opened: Event
-    candidate_changed: Event
-    data_changed: Event
-    detail_ready: Event
-    saved: Event
-    counts_changed: Event
-    undo_changed: Event
-    filter_changed: Event
-    model_status: Event
-    model_ready: Event
-    notice: Event
-    working: Event
-    progress: Event
-    error: Event
-    work_done: Event
-
-
 class Review:
     """The review of one candidate list in one session, driven by calls, reporting through events.
 
@@ -163,9 +93,8 @@ class Review:
     rows : CandidateRows
     nav : Navigator
     actions : VerdictActions
-    active_model : ActiveModel
-    classical : Classical
-    details : DetailCache
+    scoring : Scoring
+        The active model, its scores, classical fits and per-candidate details.
     recent : RecentFiles
     events : ReviewEvents
     wavelength : ndarray
@@ -183,18 +112,16 @@ class Review:
         self.rows = CandidateRows()
         self.nav = Navigator(self.rows)
         self.actions = VerdictActions(self.rows)
-        self.active_model = ActiveModel(self.rows, device)
-        self.classical = Classical()
-        self.details = DetailCache()
         self.recent = RecentFiles(self.data_dir)
         self.events = ReviewEvents()
+        self.scoring = Scoring(self.rows, self.nav, runner, self.events, device)
         self.auto_advance = True
-        self.score_batch_size = 64
         self.sdss_cache: Path | None = None  # None: the SDSS service's default cache
         self.wavelength = grid.wavelength()
         self._sdss: Any = None  # SDSSService, made on the first fetch
         self.actions.changed.connect(self._written)
         self.actions.failed.connect(self.events.error.emit)
+        self.events.scores_changed.connect(self._counts_changed)
 
     # -- state -------------------------------------------------------------------------------
     @property
@@ -257,16 +184,6 @@ class Review:
     def cube(self, row: int) -> np.ndarray | None:
         """The 5×S×S u,g,r,i,z cutouts of source ``row``, or None."""
         return self.source.cube(row) if self.source is not None else None
-
-    def overlays(self, row: int) -> tuple[Any, Any]:
-        """The Balmer fit and the model's explanation of ``row`` known so far (None where not yet).
-
-        Returns
-        -------
-        tuple
-            (balmer measurement or None, explanation or None).
-        """
-        return self.details.balmer.get(row), self.details.explain.get(row)
 
     # -- opening -----------------------------------------------------------------------------
     def open_demo(self, model_dir: Path | None = None) -> None:
@@ -331,31 +248,25 @@ class Review:
             return
         if opened.warning is not None:
             self.events.error.emit(*opened.warning)
-        for kind in ("score", "classical", "detail"):
-            self.runner.cancel(kind)
         if self.session is not None:
             self.session.close()
         self.source = source
-        self.details.clear()
-        self.classical.clear(len(source))
         self.rows.set_catalog(source.catalog)
+        self.scoring.bind(source, opened.session)
         self.actions.attach(opened.session, source.ids)
-        batch = Classical.from_catalog(source.catalog)
-        if batch is not None:
-            self._on_classical(batch)
         self.recent.add(opened.session.path)
         self.events.opened.emit(source, loaded.references)
         self.nav.set_current(0 if len(source) else -1, force=True)
         self._counts_changed()
         session = opened.session
         reviewed_with = Path(session.model.checkpoint) if session.model and session.model.checkpoint else None
-        no_model_yet = model_dir is None and self.active_model.holder is None
+        no_model_yet = model_dir is None and self.scoring.model.holder is None
         if no_model_yet and reviewed_with is not None and reviewed_with.is_dir():
             model_dir = reviewed_with  # the model this session was reviewed with
         if model_dir is not None:
-            self.set_model(model_dir, start=False)
-        if not self.start_scoring():
-            self._start_classical()
+            self.scoring.set_model(model_dir, start=False)
+        if not self.scoring.start():
+            self.scoring.start_classical()
 
     def open_files(self, paths: list[Path]) -> None:
         """Files from the File menu or a drop: a candidate list (catalog, data set, spectra, session)
@@ -410,10 +321,15 @@ class Review:
             return False
         row, cid = current
         self.opened.extra_cubes[row] = cube
-        self.details.forget(row)
+        self.scoring.details.forget(row)
         self.events.data_changed.emit(row)
         self.events.notice.emit(f"cutouts from {what} shown for {cid}")
         return True
+
+    def cancel_work(self) -> None:
+        """Cancel opening, scoring and the classical fits."""
+        for kind in ("score", "classical", "load"):
+            self.runner.cancel(kind)
 
     def close(self) -> None:
         """Close the session (every verdict is already on disk)."""
@@ -556,114 +472,6 @@ class Review:
         self.events.counts_changed.emit(self.actions.counts())
         self.events.undo_changed.emit(self.actions.can_undo, self.actions.can_redo)
 
-    # -- the model and its scores ----------------------------------------------------------------
-    def set_model(self, model_dir: Path, start: bool = True) -> None:
-        """Score with the checkpoint in ``model_dir`` (loaded in the background); old scores go.
-
-        Parameters
-        ----------
-        model_dir : Path
-        start : bool
-            Start scoring the list now.
-        """
-        self.active_model.use(Path(model_dir))
-        self.details.clear(explanations_only=True)
-        self.events.model_status.emit(f"model {Path(model_dir).name}: loading")
-        if start:
-            self.start_scoring()
-
-    def start_scoring(self) -> bool:
-        """Score every candidate (cached scores first); a running scoring is cancelled, this one queued.
-
-        Returns
-        -------
-        bool
-            Whether scoring was started.
-        """
-        source, holder = self.source, self.active_model.holder
-        if source is None or holder is None:
-            return False
-        if not source.scorable:
-            self.events.model_status.emit("no spectra + cutouts: nothing to score")
-            return False
-        job = score_task(holder, source, self.session, np.arange(len(source)), self.score_batch_size)
-        self.runner.submit("score", job, on_batch=self._on_score, on_progress=self.events.progress.emit,
-                           on_error=lambda msg: self.events.error.emit("Scoring failed", msg),
-                           on_done=self._score_done)
-        return True
-
-    def score_all(self) -> None:
-        """Model → Score all: score, or say why the list cannot be scored."""
-        if self.source is None:
-            return
-        if self.active_model.holder is None:
-            self.events.error.emit("No model", "Choose a model checkpoint first (Model → Choose model…).")
-        elif not self.source.scorable:
-            self.events.error.emit("Nothing to score", "The model needs each candidate's spectrum and cutouts; "
-                                   "this list has no arrays (fetch them from SDSS, or open a data set).")
-        else:
-            self.start_scoring()
-
-    def cancel_work(self) -> None:
-        """Cancel scoring, the classical fits and opening."""
-        for kind in ("score", "classical", "load"):
-            self.runner.cancel(kind)
-
-    def _on_score(self, item: ModelInfo | ScoreBatch) -> None:
-        if isinstance(item, ModelInfo):
-            self.active_model.info = item
-            if self.session is not None:
-                self.session.set_model(item.ref)
-            self.events.model_ready.emit(item)
-            return
-        self.rows.set_scores(item.rows, item.p_bhb)
-        if item.cached:
-            self.events.notice.emit(f"{len(item.rows)} scores of this model version from the session")
-        if self.nav.current >= 0 and np.any(item.rows == self.nav.current):
-            self.events.candidate_changed.emit(self.nav.current)
-        self._counts_changed()
-
-    def _score_done(self, completed: bool) -> None:
-        if completed:
-            self.rows.refilter()
-            self.nav.reselect()
-        if not self.runner.is_running("score"):
-            self._start_classical()
-        self.events.work_done.emit()
-
-    # -- classical diagnostics and per-candidate details ---------------------------------------
-    def _start_classical(self) -> None:
-        """Balmer-line fits of the whole list; after scoring, so the two never compete for the CPU."""
-        if self.source is not None and self.source.spectra is not None and not self.classical.known:
-            self.runner.submit("classical", classical_task(self.source), on_batch=self._on_classical,
-                               on_progress=self.events.progress.emit)
-
-    def _on_classical(self, batch: ClassicalBatch) -> None:
-        self.rows.set_classical(batch.rows, self.classical.add(batch))
-
-    def request_details(self, row: int) -> None:
-        """Compute, in the background, the Balmer fit and explanation of ``row`` not cached yet.
-
-        Parameters
-        ----------
-        row : int
-            Source row (the candidate on show).
-        """
-        if self.source is None:
-            return
-        has_spectrum = self.source.spectrum(row) is not None
-        holder = self.active_model.holder
-        need_balmer = has_spectrum and row not in self.details.balmer
-        need_explain = (holder is not None and has_spectrum and self.source.cube(row) is not None
-                        and row not in self.details.explain)
-        if need_balmer or need_explain:
-            self.runner.submit("detail", detail_task(row, self.source, holder, need_balmer, need_explain),
-                               on_batch=self._on_detail)
-
-    def _on_detail(self, detail: Detail) -> None:
-        self.details.put(detail)
-        self.events.detail_ready.emit(detail.row)
-
     # -- SDSS ------------------------------------------------------------------------------------
     def fetch_sdss(self, offline: bool = False) -> None:
         """Fetch the spectrum and cutouts of the candidate on show from SDSS (through the cache).
@@ -690,7 +498,7 @@ class Review:
             self.opened.extra_spectra[detail.row] = detail.value
         else:
             self.opened.extra_cubes[detail.row] = detail.value
-        self.details.forget(detail.row, balmer=detail.kind == "spectrum")
+        self.scoring.details.forget(detail.row, balmer=detail.kind == "spectrum")
         self.events.data_changed.emit(detail.row)
 
     # -- export ----------------------------------------------------------------------------------
@@ -708,8 +516,8 @@ class Review:
         return {
             "catalog": self.source.catalog,
             "session": self.session,
-            "scores": self.active_model.scores(),
-            "model": self.active_model.ref,
-            "checkpoint": self.active_model.checkpoint,
-            "extra_columns": self.classical.export_columns(self.source.catalog.colnames),
+            "scores": self.scoring.model.scores(),
+            "model": self.scoring.model.ref,
+            "checkpoint": self.scoring.model.checkpoint,
+            "extra_columns": self.scoring.classical.export_columns(self.source.catalog.colnames),
         }

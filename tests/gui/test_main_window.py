@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -164,7 +165,11 @@ def test_window_renders_to_a_png_that_is_not_blank(qtbot, window, tiny_dataset, 
 
 
 def test_spectrum_file_opens_as_a_list_and_band_images_attach(qtbot, window, shared_data, tmp_path, errors):
-    open_and_wait(qtbot, window, shared_data / "real" / "spPlate-4055-55359-0020.fits")
+    # a copy: opening a list writes its session next to it, and a test never writes into ../shared
+    plate = tmp_path / "spPlate-4055-55359-0020.fits"
+    shutil.copyfile(shared_data / "real" / plate.name, plate)
+    open_and_wait(qtbot, window, plate)
+    assert window.session.path.parent == tmp_path
     assert window.model.rowCount() == 20
     assert window.source.spectra.shape == (20, 3522) and window.source.cutouts is None
     # a one-star catalog at the stamps' star, then the five band stamps dropped on it

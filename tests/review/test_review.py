@@ -32,7 +32,7 @@ def test_opening_a_data_set_makes_a_session_and_shows_the_first_candidate(review
     source, references = events.last("opened")
     assert source is review.source and references[0].shape == references[1].shape
     # no model: every spectrum still gets its classical Balmer-line call, in the background job
-    assert set(review.rows.column("classical")) <= {"pass", "fail", "no fit"} and review.classical.known
+    assert set(review.rows.column("classical")) <= {"pass", "fail", "no fit"} and review.scoring.classical.known
     assert review.recent.paths() == [str(review.session.path.resolve())]
 
 
@@ -229,13 +229,13 @@ def test_the_active_model_scores_swaps_and_reuses_the_sessions_scores(review, ev
     inputs = review.export_inputs()
     assert inputs["scores"]["star003"] == pytest.approx(p[3]) and inputs["checkpoint"] == tiny_checkpoint
     assert set(inputs["extra_columns"]) == {"d02", "fm", "b_hg", "c_hg", "classical_bhb"}
-    assert review.overlays(0) == (None, None)
-    review.request_details(0)
-    balmer, explanation = review.overlays(0)
+    assert review.scoring.overlays(0) == (None, None)
+    review.scoring.request_details(0)
+    balmer, explanation = review.scoring.overlays(0)
     assert balmer is not None and explanation.band_weights.shape == (5,)
 
     # a swap (e.g. a training run just finished): old scores go, the list is re-scored, cached first
-    review.set_model(tiny_checkpoint)
+    review.scoring.set_model(tiny_checkpoint)
     assert np.allclose(review.rows.column("p"), p)
     assert len(events.calls["model_ready"]) == 2
     assert "12 scores of this model version from the session" in events.last("notice")[0]
@@ -245,10 +245,10 @@ def test_a_list_without_arrays_cannot_be_scored_and_says_why(review, events, tmp
     cat = tmp_path / "list.csv"
     Table({"id": ["a"], "ra": [1.0], "dec": [2.0]}).write(cat)
     review.open_path(cat)
-    review.score_all()
+    review.scoring.score_all()
     assert events.last("error")[0] == "No model"
-    review.set_model(tiny_checkpoint)
+    review.scoring.set_model(tiny_checkpoint)
     assert events.last("model_status") == ("no spectra + cutouts: nothing to score",)
-    review.score_all()
+    review.scoring.score_all()
     assert events.last("error")[0] == "Nothing to score"
     assert not np.isfinite(review.rows.column("p")).any()
