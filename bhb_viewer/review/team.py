@@ -69,6 +69,7 @@ class TeamReview:
         self.report: MergeReport | None = None
         self.plan: AuditPlan | None = None
         self.audit_mode = False
+        self._result: tuple[tuple[int, int], AuditResult] | None = None  # audit_result() for a session revision
         review.events.opened.connect(self._opened)
         review.events.saved.connect(lambda cid, what: self.changed.emit())
 
@@ -83,6 +84,7 @@ class TeamReview:
         self.reviews = session.reviews()
         self.report = merge_report(self.reviews) if len(self.reviews) >= 2 else None
         self.plan = load_audit(session)
+        self._result = None
         result = self.audit_result()
         self.audit_mode = result is not None and result.n_pending > 0
         warning = writers_warning(session)
@@ -193,7 +195,10 @@ class TeamReview:
         """Purity so far from the blind verdicts, or None without an audit."""
         if self.plan is None or self.session is None:
             return None
-        return audit_result(self.session, self.plan)
+        revision = self.session.revision  # one indexed look-up; the result is recomputed only after a write
+        if self._result is None or self._result[0] != (id(self.plan), revision):
+            self._result = ((id(self.plan), revision), audit_result(self.session, self.plan))
+        return self._result[1]
 
     # -- status --------------------------------------------------------------------------------
     def status_text(self) -> str:
