@@ -252,3 +252,15 @@ def test_a_list_without_arrays_cannot_be_scored_and_says_why(review, events, tmp
     review.scoring.score_all()
     assert events.last("error")[0] == "Nothing to score"
     assert not np.isfinite(review.rows.column("p")).any()
+
+
+def test_a_failing_subscriber_is_logged_and_the_others_still_hear(caplog):
+    from bhb_viewer.review import Event
+
+    event, heard = Event("test"), []
+    event.connect(lambda x: 1 / 0)
+    event.connect(heard.append)
+    event.emit(3)
+    assert heard == [3]
+    assert [r.getMessage() for r in caplog.records] == ["a subscriber of test failed"]
+    caplog.clear()  # expected here; anywhere else the autouse check fails the test
