@@ -13,7 +13,7 @@ import sqlite3
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer
-from PySide6.QtWidgets import QInputDialog, QLabel
+from PySide6.QtWidgets import QBoxLayout, QInputDialog, QLabel
 
 from bhb_viewer.core.verdicts import HEARTBEAT_S
 from bhb_viewer.gui.menus import add_action
@@ -46,7 +46,10 @@ class TeamView(QObject):
         self.team = TeamReview(self.review)
         self.samp = SampBridge(window)
         self.panel = TeamPanel()
-        layout = window.verdict_panel.parentWidget().layout()
+        parent = window.verdict_panel.parentWidget()
+        layout = parent.layout() if parent is not None else None
+        if not isinstance(layout, QBoxLayout):
+            raise TypeError("the team panel goes above the verdict panel, which must sit in a box layout")
         layout.insertWidget(layout.indexOf(window.verdict_panel), self.panel)
         self.status_label = QLabel("")
         window.status.addPermanentWidget(self.status_label)

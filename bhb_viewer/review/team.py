@@ -21,6 +21,7 @@ from bhb_viewer.review.events import Event
 
 if TYPE_CHECKING:
     from bhb_viewer.review.review import Review
+    from bhb_viewer.review.rows import CandidateRows
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,8 @@ class TeamReview:
         self._result: tuple[tuple[int, int], AuditResult] | None = None  # audit_result() for a session revision
         review.events.opened.connect(self._opened)
         review.events.saved.connect(lambda cid, what: self.changed.emit())
+        review.nav.moves["conflict"] = self._conflict_move
+        review.nav.moves["audit"] = self._audit_move
 
     @property
     def session(self) -> Session | None:
@@ -118,27 +121,31 @@ class TeamReview:
         return [cid for cid in self.report.conflicts if self.resolution(cid) is None]
 
     def next_conflict(self) -> int:
-        """Show the next unresolved conflict after the candidate on show (list order, wrapping).
+        """Show the next unresolved conflict after the candidate on show (list order, wrapping; the
+        navigator's ``conflict`` move); one the filter hides is shown with the filter cleared.
 
         Returns
         -------
         int
             Its source row, or -1 when every conflict is resolved (nothing moves).
         """
-        return self._show_next(self.unresolved())
+        return self._go("conflict", self.unresolved())
 
-    def _show_next(self, ids: list[str]) -> int:
-        """Show the first of ``ids`` after the current candidate in the list's visible order (wrapping);
-        one that the filter hides is shown with the filter cleared."""
-        row_of, table, nav = self.review.actions.row_of_id, self.review.rows, self.review.nav
-        rows = [row_of[c] for c in ids if c in row_of]
-        if not rows:
-            return -1
-        shown = sorted((table.view_row(r), r) for r in rows if table.view_row(r) >= 0)
-        current = table.view_row(nav.current) if nav.current >= 0 else -1
-        later = [r for v, r in shown if v > current]
-        row = later[0] if later else shown[0][1] if shown else rows[0]  # a filtered-out one clears the filter
-        self.review.show_row(row)
+    def _conflict_move(self, rows: CandidateRows, view: int) -> int:
+        """Navigator move: the view row of the first unresolved conflict after ``view``, wrapping."""
+        row_of = self.review.actions.row_of_id
+        shown = sorted(v for c in self.unresolved() if c in row_of and (v := rows.view_row(row_of[c])) >= 0)
+        later = [v for v in shown if v > view]
+        return later[0] if later else shown[0] if shown else -1
+
+    def _go(self, move: str, ids: list[str]) -> int:
+        """Take ``move``; when the filter hides every candidate it could reach, show the first of ``ids``."""
+        row = self.review.navigate(move)
+        row_of = self.review.actions.row_of_id
+        hidden = [row_of[c] for c in ids if c in row_of]
+        if row < 0 and hidden:
+            row = hidden[0]
+            self.review.show_row(row)
         return row
 
     # -- the blind audit -------------------------------------------------------------------------
@@ -174,22 +181,27 @@ class TeamReview:
         return self.plan is not None and cid in set(self.plan.ids)
 
     def next_audit(self) -> int:
-        """Show the next audit candidate without a blind verdict, in the sample's random order.
+        """Show the next audit candidate without a blind verdict, in the sample's random order (the
+        navigator's ``audit`` move).
 
         Returns
         -------
         int
             Its source row, or -1 when the sample is done.
         """
+        return self._go("audit", self._audit_todo())
+
+    def _audit_todo(self) -> list[str]:
         if self.plan is None or self.session is None:
-            return -1
+            return []
         blind = self.session.verdicts_since(self.plan.start_seq)
-        for cid in self.plan.ids:
-            row = self.review.actions.row_of_id.get(cid)
-            if cid not in blind and row is not None:
-                self.review.show_row(row)
-                return row
-        return -1
+        return [cid for cid in self.plan.ids if cid not in blind]
+
+    def _audit_move(self, rows: CandidateRows, view: int) -> int:
+        """Navigator move: the view row of the first sample member still to review, in sample order."""
+        row_of = self.review.actions.row_of_id
+        shown = [v for c in self._audit_todo() if c in row_of and (v := rows.view_row(row_of[c])) >= 0]
+        return shown[0] if shown else -1
 
     def audit_result(self) -> AuditResult | None:
         """Purity so far from the blind verdicts, or None without an audit."""

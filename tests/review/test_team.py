@@ -7,6 +7,7 @@ import pytest
 from bhb_viewer.core.audit import wilson_interval
 from bhb_viewer.core.merge import merge_sessions
 from bhb_viewer.core.verdicts import CatalogRef, Session, VerdictKind
+from bhb_viewer.review import Filter
 from bhb_viewer.review.team import TeamReview
 
 V = VerdictKind
@@ -55,6 +56,10 @@ def test_conflicts_are_walked_and_resolved_as_the_reviewer(review, dataset, tmp_
     assert team.unresolved() == ["star001", "star003", "star005"]
     review.redo()
     assert "2 of 3 conflicts open" in team.status_text()
+    review.set_filter(Filter(text="star000"))  # hides every conflict: the walk clears the filter
+    assert review.rows.n > len(review.rows.visible_rows())
+    assert team.next_conflict() == 1 and len(review.rows.visible_rows()) == 12
+    assert "conflict" in review.nav.moves and "audit" in review.nav.moves
 
 
 def test_blind_audit_hides_scores_and_reports_purity(review, dataset, tmp_path):
