@@ -43,12 +43,17 @@ def is_unreliable(fraction: float | np.ndarray | None) -> bool | np.ndarray:
     return bool(result) if result.ndim == 0 else result
 
 
-def resolution_differs(resolution: float | None) -> bool:
-    """True when a resolving power is known and outside the band around SDSS's that the model has seen."""
+def resolution_differs(resolution: float | None, upper_limit: bool = False) -> bool:
+    """True when a resolving power is known and outside the band around SDSS's that the model has seen.
+
+    An ``upper_limit`` (from the sampling alone: a finely sampled spectrum may still be smoothed to
+    SDSS's resolution, as MILES is) only counts when even the limit is too low.
+    """
     if resolution is None or not np.isfinite(resolution) or resolution <= 0:
         return False
     ratio = resolution / SDSS_RESOLUTION
-    return bool(ratio > RESOLUTION_RATIO_LIMIT or ratio < 1 / RESOLUTION_RATIO_LIMIT)
+    too_low = ratio < 1 / RESOLUTION_RATIO_LIMIT
+    return bool(too_low if upper_limit else too_low or ratio > RESOLUTION_RATIO_LIMIT)
 
 
 def resolution_from_dispersion(wdisp_px: np.ndarray, dloglam: float) -> float | None:
@@ -71,7 +76,7 @@ def quality_flags(meta: dict[str, Any]) -> list[str]:
     if frac is not None and is_unreliable(frac):
         flags.append(f"only {frac:.0%} of the window's pixels are valid (< {MIN_VALID_FRACTION:.0%}): a score is unreliable")
     res = meta.get("resolution")
-    if resolution_differs(res):
+    if resolution_differs(res, bool(meta.get("resolution_is_upper_limit"))):
         how = meta.get("resolution_source", "estimated")
         flags.append(f"resolution R ≈ {res:,.0f} ({how}) differs from SDSS's R ≈ {SDSS_RESOLUTION:,.0f} the model was trained on")
     return flags

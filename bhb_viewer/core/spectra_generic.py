@@ -151,16 +151,19 @@ def _ivar(flux_hdu, hdul: fits.HDUList, npix: int) -> np.ndarray | None:
     return np.where(np.isfinite(ivar) & (ivar > 0), ivar, 0.0)
 
 
-def _resolution(head: fits.Header, wave: np.ndarray) -> tuple[float | None, str]:
+def _resolution(head: fits.Header, wave: np.ndarray) -> dict[str, Any]:
     for key in ("SPEC_RES", "RESOLUTN", "RESPOWER"):
         if key in head:
             try:
-                return float(head[key]), f"header {key}"
+                return {"resolution": float(head[key]), "resolution_source": f"header {key}"}
             except (TypeError, ValueError):
                 pass
     i = int(np.clip(np.searchsorted(wave, WINDOW_CENTRE_A), 1, wave.size - 1))
     step = abs(wave[i] - wave[i - 1])
-    return (round(float(wave[i] / (2 * step)), 1), "sampling (upper limit λ/2Δλ)") if step > 0 else (None, "")
+    if step <= 0:
+        return {}
+    return {"resolution": round(float(wave[i] / (2 * step)), 1), "resolution_source": "sampling (upper limit λ/2Δλ)",
+            "resolution_is_upper_limit": True}
 
 
 def read(hdul: fits.HDUList, path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, None, list[dict[str, Any]]]:
@@ -178,15 +181,13 @@ def read(hdul: fits.HDUList, path: Path) -> tuple[np.ndarray, np.ndarray, np.nda
         raise BadInputError(path, f"wavelength solution gives non-positive wavelengths ({vac.min():.4g} Å)")
     if vac[-1] < vac[0]:  # a negative step: reverse so the axis increases
         vac, flux, ivar = vac[::-1], flux[::-1], None if ivar is None else ivar[::-1]
-    resolution, source = _resolution(head, vac)
     primary = hdul[0].header
     meta: dict[str, Any] = {
         "ra": _float_or_none(primary.get("RA", head.get("RA"))),
         "dec": _float_or_none(primary.get("DEC", head.get("DEC"))),
         "object": str(primary.get("OBJECT", head.get("OBJECT", ""))).strip() or None,
         "wavelength_medium": f"{medium} ({why})",
-        "resolution": resolution,
-        "resolution_source": source,
+        **_resolution(head, vac),
     }
     return np.log10(vac), flux, ivar, None, [meta]
 
