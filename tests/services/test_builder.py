@@ -19,7 +19,7 @@ from bhb_viewer.core.progress import CancelToken, Cancelled
 from bhb_viewer.services.builder import _Ahead, build_from_sdss, paper_stars, resolve_catalog
 from bhb_viewer.services.sdss import NetworkUnavailable, SDSSService
 
-from sdss_files import SDSS_LOGLAM0, sdss_frame, served_spectrum, smooth_flux
+from sdss_files import SDSS_LOGLAM0, hips_answer, sdss_frame, served_spectrum, smooth_flux
 
 SIZE = 16
 LOGLAM = SDSS_LOGLAM0 + 1e-4 * np.arange(3900)
@@ -40,6 +40,8 @@ class FakeSDSS:
             if p["plate"] == 999:
                 return []
             return [served_spectrum(self.tmp, p["plate"], p["mjd"], p["fiber"], LOGLAM, offset=p["fiber"])]
+        if kind == "hips":
+            return [hips_answer(p["ra"], p["dec"], p["size"] + 8) for _ in BANDS]
         return [sdss_frame(p["ra"], p["dec"], band) for band in BANDS]
 
 
@@ -89,7 +91,7 @@ def test_build_fetches_rejects_with_reasons_and_rebuilds_offline_from_cache(tmp_
     assert prov["builder"] == "sdss" and prov["n_negatives_near_positive"] == 1 and prov["n_negatives_not_sdss"] == 1
     assert prov["negatives_near_positive"] == ["400-51700-11"]
     assert prov["rejected"] == [{"id": "999-51700-12", "reason": report.rejected[0][1]}]
-    assert sum(kind == "spectrum" for kind, _ in fetch.calls) == 7 and sum(kind == "frames" for kind, _ in fetch.calls) == 6
+    assert sum(kind == "spectrum" for kind, _ in fetch.calls) == 7 and sum(kind == "hips" for kind, _ in fetch.calls) == 6
 
     never = FakeSDSS(tmp_path / "never")
     offline = service(tmp_path, never, offline=True)

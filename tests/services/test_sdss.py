@@ -83,15 +83,15 @@ def test_download_is_cached_and_second_call_uses_the_cache(tmp_path):
 
 def test_cube_from_frames_is_centred_cached_and_served_offline(tmp_path):
     fetch = Recorder()
-    cube = service(tmp_path, fetch).cube(RA, DEC, size=32)
+    cube = service(tmp_path, fetch, cutouts="frames").cube(RA, DEC, size=32)
     assert cube.data.shape == (5, 32, 32) and not cube.mask.any()
-    assert fetch.calls == [("frames", {"ra": RA, "dec": DEC})]
+    assert fetch.calls == [("frames", {"ra": RA, "dec": DEC})] and cube.meta["cutout_source"] == "frames"
     assert all("field 269" in source for source in cube.meta["sources"].values())  # the frame holding it best
     assert cube.data.sum(axis=(1, 2)) == pytest.approx([10 * (k + 1) + 0.01 * 32 * 32 for k in range(5)], rel=0.02)
     for band in cube.data:
         peak_y, peak_x = np.unravel_index(np.argmax(band), band.shape)
         assert abs(peak_x - 15.5) <= 0.5 and abs(peak_y - 15.5) <= 0.5
-    offline = SDSSService(tmp_path / "cache", offline=True)
+    offline = SDSSService(tmp_path / "cache", offline=True)  # HiPS mode: a cached frames cube serves it too
     again = offline.cube(RA, DEC, size=32)
     np.testing.assert_array_equal(again.data, cube.data)
     with pytest.raises(CacheMiss, match=r"no cutout cube at RA 164.43110 Dec \+39.03590 .*offline"):
@@ -99,7 +99,7 @@ def test_cube_from_frames_is_centred_cached_and_served_offline(tmp_path):
 
 
 def test_a_band_missing_from_sdss_is_not_found(tmp_path):
-    svc = service(tmp_path, lambda kind, **p: [fake_frame(b, RA, 269) for b in "gri"])
+    svc = service(tmp_path, lambda kind, **p: [fake_frame(b, RA, 269) for b in "gri"], cutouts="frames")
     with pytest.raises(NotFound, match=r"no u,z frame at RA 164.43110"):
         svc.cube(RA, DEC, size=32)
 
@@ -107,7 +107,7 @@ def test_a_band_missing_from_sdss_is_not_found(tmp_path):
 def test_frames_that_miss_the_star_are_a_bad_input_not_a_crash(tmp_path):
     far = [fake_frame(b, RA + 120.0, 1) for b in BANDS]  # the star is on the far side of the projection
     with pytest.raises(BadInputError, match=r"lies outside every u image"):
-        service(tmp_path, lambda kind, **p: far).cube(RA, DEC, size=32)
+        service(tmp_path, lambda kind, **p: far, cutouts="frames").cube(RA, DEC, size=32)
 
 
 def test_offline_uses_cache_and_names_the_miss(tmp_path):
@@ -161,11 +161,11 @@ def test_a_network_lost_mid_run_stops_instead_of_failing_each_star(tmp_path):
 
 def test_permanent_errors_are_not_retried(tmp_path):
     response = requests.Response()
-    response.status_code = 404
-    fetch = Recorder(failures=[requests.HTTPError("404", response=response)])
-    with pytest.raises(requests.HTTPError):
+    response.status_code = 403
+    fetch = Recorder(failures=[requests.HTTPError("403 Client Error: Forbidden", response=response)])
+    with pytest.raises(SDSSError, match="failed: HTTPError: 403 Client Error") as err:
         service(tmp_path, fetch).spectrum_file(1, 51000, 1)
-    assert len(fetch.calls) == 1
+    assert not isinstance(err.value, (NotFound, NetworkUnavailable)) and len(fetch.calls) == 1
 
 
 def test_unknown_spectrum_is_not_found(tmp_path):
