@@ -24,6 +24,7 @@ import os
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -306,11 +307,10 @@ class SDSSService:
             self._failures_in_a_row += 1
             in_a_row = self._failures_in_a_row
         if not problem and in_a_row >= self.max_consecutive_failures:
-            problem = (f"SDSS failed {in_a_row} requests in a row after {attempts} attempts each "
-                       f"(last: {describe(exc)}); {self.offline_hint} {self.cache_dir}")
+            problem = f"SDSS failed {in_a_row} requests in a row after {attempts} attempts each (last: {describe(exc)})"
         if problem:
             self._online, self._network_problem = False, problem
-            raise NetworkUnavailable(problem) from exc
+            raise self._unavailable(problem) from exc
         raise SDSSError(f"{what} failed after {attempts} attempts: {describe(exc)}") from exc
 
     def _fetch(self, kind: str, **params: Any) -> list[fits.HDUList]:
@@ -374,6 +374,9 @@ class SDSSService:
         if client is None:
             from astroquery.sdss import SDSSClass
 
+            # astroquery warns on every query when SkyServer's column list cannot be fetched; with
+            # photoobj_fields/specobj_fields that list is not needed, so the warning is only noise
+            warnings.filterwarnings("ignore", message="Field info are not available", module="astroquery.sdss")
             client = self._local.client = SDSSClass()
         return client
 
@@ -389,11 +392,15 @@ class SDSSService:
         if self._network_problem is None:
             self._network_problem = self._probe()
         if self._network_problem:
-            raise NetworkUnavailable(self._network_problem)
+            raise self._unavailable(self._network_problem)
         self._online = True
 
+    def _unavailable(self, problem: str) -> NetworkUnavailable:
+        """The stop message: what failed, then how this caller's user works from the cache instead."""
+        return NetworkUnavailable(f"{problem}; check the network, {self.offline_hint} {self.cache_dir}")
+
     def _probe(self) -> str:
-        """An empty string when the SDSS host answers, else the user-facing reason it does not."""
+        """An empty string when the SDSS host answers, else the reason it does not (without advice)."""
         outcome: list[BaseException | None] = []
 
         def probe() -> None:
@@ -411,7 +418,7 @@ class SDSSService:
         problem = outcome[0] if outcome else TimeoutError(f"no answer within {self.probe_timeout:g} s")
         if problem is None:
             return ""
-        return f"cannot reach SDSS ({SDSS_HOST}: {problem}); check the network, {self.offline_hint} {self.cache_dir}"
+        return f"cannot reach SDSS ({SDSS_HOST}: {problem})"
 
 
 def frame_image(hdul: fits.HDUList) -> cutouts.BandImage:
