@@ -179,3 +179,37 @@ def test_specobjid_decoding_agrees_with_every_sdss_row_of_the_bss_list(shared_da
     decoded = [decode_specobjid(int(s)) for s in sdss["specobjid"]]
     assert len(sdss) == 3183
     assert decoded == [(int(p), int(m), int(f)) for p, m, f in zip(sdss["plate"], sdss["mjd"], sdss["fiber"])]
+
+
+def test_a_network_lost_mid_build_stops_writes_nothing_and_a_rerun_resumes(tmp_path, catalogs):
+    import urllib.error
+
+    fetch = FakeSDSS(tmp_path)
+    served = fetch.__call__
+
+    def dropping(kind, **p):
+        if len(fetch.calls) >= 4:  # two stars' spectrum + cutouts, then the network goes
+            raise urllib.error.URLError(OSError(101, "Network is unreachable"))
+        return served(kind, **p)
+
+    svc = service(tmp_path, dropping, retries=1)
+    svc._probe = lambda: "cannot reach SDSS (skyserver.sdss.org: [Errno 101] Network is unreachable)"
+    with pytest.raises(NetworkUnavailable, match=r"Network is unreachable.*Stopped with 2 of 7 stars fetched; nothing written"):
+        build_from_sdss(tmp_path / "ds", catalogs / "bhb.csv", catalogs / "bss.csv", service=svc, size=SIZE, workers=1)
+    assert not (tmp_path / "ds").exists()
+
+    again = FakeSDSS(tmp_path / "again")
+    report = build_from_sdss(tmp_path / "ds", catalogs / "bhb.csv", catalogs / "bss.csv", service=service(tmp_path, again),
+                             size=SIZE, workers=1)
+    assert report.count == 6
+    assert sum(kind == "spectrum" for kind, _ in again.calls) == 5  # the first two stars came from the cache
+    ds = open_dataset(tmp_path / "ds")
+    assert ds.manifest["provenance"]["cutouts"] == "hips" and set(ds.catalog["cutout_source"]) == {"hips"}
+
+
+def test_negatives_near_any_known_bhb_are_dropped_and_listed(tmp_path, catalogs):
+    Table({"ra": [20.0 + 1.5 / 3600, 70.0], "dec": [1.0, 0.0]}).write(catalogs / "other_bhb.csv")
+    stars, stats = paper_stars(read_candidates(catalogs / "bhb.csv"), read_candidates(catalogs / "bss.csv"),
+                               known_bhb={"other": read_candidates(catalogs / "other_bhb.csv")})
+    assert stats["negatives_near_known_bhb"] == ["400-51700-10"] and stats["n_negatives_near_known_bhb"] == {"other": 1}
+    assert stats["n_negatives_near_any_bhb"] == 2 and "400-51700-10" not in list(stars["id"])
