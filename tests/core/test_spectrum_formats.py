@@ -62,7 +62,7 @@ def test_real_dr7_spspec_masks_only_published_bad_pixel_bits():
     assert s.meta["flags"] == []
 
 
-def test_spec_specobjid_string_is_an_exact_uint64_and_wdisp_gives_resolution(tmp_path):
+def test_spec_specobjid_string_is_an_exact_uint64_and_wdisp_gives_resolution_flagged_by_inspect(tmp_path, capsys):
     ll = 3.5800 + DLOGLAM * np.arange(3900)
     specobjid = "  10945812567346040832  "  # > 2**63, as SPECOBJ holds it: a padded 22-character string
     coadd = fits.BinTableHDU.from_columns([
@@ -79,6 +79,13 @@ def test_spec_specobjid_string_is_an_exact_uint64_and_wdisp_gives_resolution(tmp
     assert s.meta["specobjid"] == 10945812567346040832 and s.meta["specobjid"] > 2**63
     assert s.meta["resolution"] == pytest.approx(1 / (2.3548 * 0.37 * np.log(10) * 1e-4), rel=1e-3)
     assert any("resolution R ≈ 4,985" in f for f in s.meta["flags"])
+
+    from bhb_viewer.commands.inspect import _print_text, inspect_path
+
+    report = inspect_path(path)
+    assert report["spectra"][0]["flags"] == s.meta["flags"] and report["spectra"][0]["resolution"] == pytest.approx(4985, abs=1)
+    _print_text(report)
+    assert "! resolution R ≈ 4,985 (line-spread width in the file) differs from SDSS's R ≈ 2,000" in capsys.readouterr().out
 
 
 # -- LAMOST ----------------------------------------------------------------------------------------
