@@ -276,6 +276,9 @@ def _as_int(col, name: str, path, dtype=np.int64) -> MaskedColumn:
     if raw.dtype.kind == "f":
         mask = np.ma.getmaskarray(raw) | ~np.isfinite(np.ma.filled(raw, np.nan))
         data = np.ma.filled(raw, 0.0)
+        if dtype == np.uint64 and np.any(np.abs(data[~mask]) > 2**53):  # a float64 keeps 53 bits: the id's digits are gone
+            raise BadInputError(path, f"column '{name}': 64-bit ids stored as floating point have lost digits; "
+                                      "write them as integers or strings")
         if np.any((data != np.round(data)) & ~mask):
             raise BadInputError(path, f"column '{name}': expected integers, found fractional values")
         return MaskedColumn(np.where(mask, 0, data).astype(dtype), mask=mask, name=name)

@@ -287,3 +287,16 @@ def test_a_fits_catalog_is_not_taken_for_a_specutils_spectrum(tmp_path):
 
 def test_unreliable_is_vectorised_for_score_tables():
     np.testing.assert_array_equal(is_unreliable(np.array([0.5, 0.79, 0.8, 1.0])), [True, True, False, False])
+
+
+def test_catalog_ids_stay_exact_uint64_and_float_ids_are_refused(tmp_path):
+    from bhb_viewer.core.candidates import read_candidates
+    from bhb_viewer.core.errors import BadInputError
+
+    (tmp_path / "ids.csv").write_text("ra,dec,specobjid\n1,2,10945812567346040832\n3,4,\n5,6,833193731699009536\n")
+    t = read_candidates(tmp_path / "ids.csv")
+    assert t["specobjid"].dtype == np.uint64 and int(t["specobjid"][0]) == 10945812567346040832 and t["specobjid"].mask[1]
+    fits.BinTableHDU.from_columns([fits.Column("ra", "D", array=[1.0]), fits.Column("dec", "D", array=[2.0]),
+                                   fits.Column("specobjid", "D", array=[1.0945812567346041e19])]).writeto(tmp_path / "f.fits")
+    with pytest.raises(BadInputError, match="64-bit ids stored as floating point have lost digits"):
+        read_candidates(tmp_path / "f.fits")
