@@ -39,6 +39,7 @@ from bhb_viewer.core.fitsfile import open_fits
 from bhb_viewer.core.grid import BANDS, CUTOUT_SIZE, NPIX
 from bhb_viewer.core.named_files import NoCutout, named_band_files, resolve as _resolve, row_text as _row_value
 from bhb_viewer.core.progress import CancelToken, ProgressCallback, ProgressEvent, no_progress
+from bhb_viewer.core.quality import add_quality_columns, set_quality
 from bhb_viewer.core.spectra import GridSpectrum, SpectrumBatch, read_spectra
 
 # a loader turns one catalog row into (flux, ivar, cube); BadInputError means "skip this star"
@@ -409,10 +410,12 @@ def build_from_files(
 
     spectrum_only: list[str] = []  # ids kept without a cutout (zero cube, has_cutout False)
     table["has_cutout"] = np.ones(len(table), bool)
+    add_quality_columns(table)
 
     def load(row: Row) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         spectrum = spectrum_files.find(row, base)
         place_from_spectrum(row, spectrum)
+        set_quality(row, spectrum.meta)
         try:
             cube = image_files.cube(row, base)
         except NoCutout:

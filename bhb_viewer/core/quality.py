@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from astropy.table import Row, Table
 
 MIN_VALID_FRACTION = 0.8
 """A score made on a spectrum with fewer valid window pixels than this fraction is unreliable.
@@ -80,3 +81,20 @@ def quality_flags(meta: dict[str, Any]) -> list[str]:
         how = meta.get("resolution_source", "estimated")
         flags.append(f"resolution R ≈ {res:,.0f} ({how}) differs from SDSS's R ≈ {SDSS_RESOLUTION:,.0f} the model was trained on")
     return flags
+
+
+def add_quality_columns(table: Table) -> None:
+    """Empty ``valid_fraction`` and ``resolution`` columns (NaN: unknown) that a builder fills per star.
+
+    They travel into the data set's catalog, so whoever scores a star can carry its valid fraction
+    and mark the score unreliable, and the app can show a resolution far from SDSS's.
+    """
+    table["valid_fraction"] = np.full(len(table), np.nan, np.float32)
+    table["resolution"] = np.full(len(table), np.nan, np.float32)
+
+
+def set_quality(row: Row, meta: dict[str, Any]) -> None:
+    """Copy one spectrum's valid fraction and resolving power into its catalog row."""
+    for key in ("valid_fraction", "resolution"):
+        if meta.get(key) is not None:
+            row[key] = meta[key]

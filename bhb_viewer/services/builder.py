@@ -29,6 +29,7 @@ from bhb_viewer.core.dataset import LABEL_BHB, LABEL_NON_BHB
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.grid import CUTOUT_SIZE
 from bhb_viewer.core.progress import CancelToken, ProgressCallback, no_progress
+from bhb_viewer.core.quality import add_quality_columns, set_quality
 from bhb_viewer.core.spectra import GridSpectrum, read_spectra
 from bhb_viewer.services.sdss import NetworkUnavailable, SDSSError, SDSSService, decode_specobjid
 
@@ -169,6 +170,7 @@ def build_from_sdss(
         try:
             spectrum = row_spectrum(service, row)
             place_from_spectrum(row, spectrum)
+            set_quality(row, spectrum.meta)
             cube = service.cube(float(row["ra"]), float(row["dec"]), size)
             row["cutout_source"] = cube.meta.get("cutout_source", service.cutouts)
         except (NetworkUnavailable, BadInputError):
@@ -180,6 +182,7 @@ def build_from_sdss(
         return spectrum.flux, spectrum.ivar, cube.data
 
     stars["cutout_source"] = np.full(len(stars), "", dtype="U6")  # hips or frames, per star (filled by fetch)
+    add_quality_columns(stars)
     provenance = {
         "builder": "sdss",
         "positives": str(pos_path),

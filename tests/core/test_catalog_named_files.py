@@ -59,6 +59,7 @@ def test_the_catalog_alone_makes_a_data_set_with_spectrum_only_candidates(tmp_pa
     assert ds.manifest["provenance"]["spectrum_only"] == ["lamost", "alone"]
     assert ds.cutouts[0].sum(axis=(1, 2)) == pytest.approx([10, 20, 30, 40, 50], rel=0.05)
     assert not ds.cutouts[1:].any() and (ds.ivar[1] > 0).sum() > 3000
+    assert ds.catalog["valid_fraction"].tolist() == [1.0, 1.0, 1.0] and ds.catalog["resolution"].tolist() == [2000.0, 1800.0, 2000.0]
 
 
 def test_band_columns_must_name_all_five_bands(tmp_path):

@@ -213,3 +213,20 @@ def test_negatives_near_any_known_bhb_are_dropped_and_listed(tmp_path, catalogs)
                                known_bhb={"other": read_candidates(catalogs / "other_bhb.csv")})
     assert stats["negatives_near_known_bhb"] == ["400-51700-10"] and stats["n_negatives_near_known_bhb"] == {"other": 1}
     assert stats["n_negatives_near_any_bhb"] == 2 and "400-51700-10" not in list(stars["id"])
+
+
+@pytest.mark.remote_data
+@pytest.mark.parametrize("mode", ["hips", "frames"])
+def test_one_star_of_each_class_end_to_end_from_sdss(tmp_path, mode):
+    """For real (``pytest -m remote_data``): the first Xue 2011 BHB and one SDSS blue straggler, both cutout modes."""
+    folder = tmp_path / "catalogs"
+    folder.mkdir()
+    Table({"plate": [266], "mjd": [51602], "fiber": [3], "ra": [np.nan], "dec": [np.nan]}).write(folder / "one_bhb.csv")
+    Table({"FileName": ["spec-0740-52263-0101"], "ra": [np.nan], "dec": [np.nan]}).write(folder / "one_bss.csv")
+    svc = SDSSService(tmp_path / "cache", cutouts=mode)
+    report = build_from_sdss(tmp_path / "ds", folder / "one_bhb.csv", folder / "one_bss.csv", service=svc, known_bhb=(),
+                             size=32, workers=2)
+    assert report.count + len(report.rejected) == 2 and report.count >= 1, report.rejected
+    ds = open_dataset(tmp_path / "ds")
+    assert ds.manifest["provenance"]["cutouts"] == mode and ds.cutouts.shape[1:] == (5, 32, 32)
+    assert np.all(ds.catalog["valid_fraction"] > 0.9)
