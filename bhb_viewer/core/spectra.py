@@ -48,8 +48,8 @@ from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.fitsfile import open_fits
 from bhb_viewer.core.grid import DLOGLAM, LOGLAM0, NPIX, loglam as grid_loglam
 from bhb_viewer.core.maskbits import bad_pixels
-from bhb_viewer.core.quality import SDSS_RESOLUTION, quality_flags, resolution_from_dispersion, valid_fraction
 from bhb_viewer.core.progress import CancelToken, ProgressCallback, ProgressEvent, no_progress
+from bhb_viewer.core.quality import SDSS_RESOLUTION, quality_flags, resolution_from_dispersion, valid_fraction
 
 ALIGN_TOL_PX = 0.01  # float32 loglam near 3.6 is good to ~0.003 px
 WINDOW = "4000–9000 Å window"  # the paper's name for the grid's 4000.4–8999.4 Å
@@ -427,7 +427,7 @@ def _read_spplate(hdul, path):
         fibers = cols.get("fiberid", fibers)
     plate, mjd = head.get("PLATEID"), head.get("MJD")
     metas = [{"plate": plate, "mjd": mjd, "fiber": int(f), "ra": r, "dec": d, "resolution": SDSS_RESOLUTION,
-              "resolution_source": "SDSS nominal"} for f, r, d in zip(fibers, ra, dec)]
+              "resolution_source": "SDSS nominal"} for f, r, d in zip(fibers, ra, dec, strict=True)]
     return _coeff_loglam(head, data.shape[1], path), data, ivar, bad_pixels(mask), metas
 
 

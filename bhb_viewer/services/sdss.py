@@ -244,7 +244,7 @@ class SDSSService:
 
     def _hips_cube(self, ra: float, dec: float, size: int) -> cutouts.Cube:
         answers = self._request("hips", ra=float(ra), dec=float(dec), size=int(size))
-        images = {b: hips.band_image(hdul, b) for b, hdul in zip(BANDS, answers)}
+        images = {b: hips.band_image(hdul, b) for b, hdul in zip(BANDS, answers, strict=True)}
         cube = cutouts.make_cube(images, ra, dec, size)
         cube.meta["cutout_source"] = "hips"
         return cube

@@ -50,7 +50,7 @@ def test_real_dr7_spspec_masks_only_published_bad_pixel_bits():
     """spSpec-53166-1615-104: any non-zero bit used to mask 2,081 window pixels; the bad-pixel bits mask 102."""
     with fits.open(REAL_SPSPEC) as hdul:
         data, head = hdul[0].data, hdul[0].header
-    k0 = int(round((LOGLAM0 - head["COEFF0"]) / head["COEFF1"]))
+    k0 = round((LOGLAM0 - head["COEFF0"]) / head["COEFF1"])
     window_mask, window_err = data[3, k0 : k0 + NPIX].astype(np.int64), data[2, k0 : k0 + NPIX]
     assert int(np.sum(window_mask == 0)) == 1441 and int(np.sum(window_err > 0)) == 3420  # the old rule's count
 
@@ -98,7 +98,7 @@ def lamost_arrays():
     flux = lined_flux(wave)
     ivar = np.full(LAMOST_N, 0.25)
     andmask = np.zeros(LAMOST_N, np.int32)
-    k = int(round((LOGLAM0 - LAMOST_COEFF0) / DLOGLAM))
+    k = round((LOGLAM0 - LAMOST_COEFF0) / DLOGLAM)
     andmask[k + 100 : k + 104] = 8  # BRIGHTSKY: a warning
     andmask[k + 200 : k + 203] = 32  # NODATA: bad
     return wave, flux, ivar, andmask

@@ -198,7 +198,7 @@ def test_choose_spectrum_without_a_primary_takes_the_lowest_specobjid():
     urllib.error.URLError(ConnectionResetError(104, "Connection reset by peer")),
     urllib.error.URLError(socket.gaierror(-3, "Temporary failure in name resolution")),
     AstroqueryTimeout("Query timed out, time elapsed 60.0s"),
-    socket.timeout("The read operation timed out"),
+    TimeoutError("The read operation timed out"),  # what socket.timeout is since Python 3.10
 ], ids=["http-503", "reset", "dns", "astroquery-timeout", "read-timeout"])
 def test_transient_errors_of_every_stack_are_retried(tmp_path, monkeypatch, error):
     sas = FakeSDSS(tmp_path, monkeypatch)
