@@ -95,6 +95,12 @@ def decode_specobjid(specobjid: int) -> tuple[int, int, int]:
     return plate, mjd, fiber
 
 
+def specobj_sql(plate: int, mjd: int, fiber: int) -> str:
+    """SkyServer SQL for the spectra (all reductions) of one plate/MJD/fiber, with what a download needs."""
+    return (f"SELECT s.{', s.'.join(SPECTRUM_FIELDS)} FROM SpecObjAll AS s "
+            f"WHERE s.plate = {int(plate)} AND s.mjd = {int(mjd)} AND s.fiberID = {int(fiber)}")
+
+
 def choose_spectrum(matches) -> int:
     """Index of the spectrum to use among an object's spectra: the science-primary one, else the lowest specObjID.
 
@@ -327,7 +333,12 @@ class SDSSService:
         if "ra" in params:
             coords = dict(coordinates=SkyCoord(params["ra"], params["dec"], unit="deg"), radius=CROSSMATCH_ARCSEC * u.arcsec)
         if kind == "spectrum" and "plate" in params:
-            result = SDSS.get_spectra(plate=params["plate"], mjd=params["mjd"], fiberID=params["fiber"], show_progress=False, **common)
+            # our own SQL, not get_spectra(plate=...): that asks query_specobj with fields=, which loses every
+            # column when SkyServer's column list cannot be fetched (astroquery #2708), and keeps all versions
+            matches = SDSS.query_sql(specobj_sql(int(params["plate"]), int(params["mjd"]), int(params["fiber"])), **common)
+            if matches is None or len(matches) == 0:
+                return []
+            result = SDSS.get_spectra(matches=matches[[choose_spectrum(matches)]], show_progress=False, **common)
         elif kind == "spectrum":
             # photoobj_fields/specobj_fields, not fields=: astroquery checks fields= against a column list
             # it fetches first and silently drops the names when that look-up fails (astroquery #2708)

@@ -226,24 +226,33 @@ def test_fetch_asks_astroquery_once_per_distinct_field_for_all_bands(tmp_path, m
 
     def query_crossid(self, coordinates, **kw):
         seen["crossid"] = (round(coordinates.ra.deg, 4), round(kw["radius"].to_value("arcsec"), 1), kw["data_release"])
+        seen["crossid_fields"] = (kw.get("photoobj_fields"), kw.get("fields"))
         return Table({"run": [3900, 3900, 3901], "rerun": [301] * 3, "camcol": [6, 6, 6], "field": [269, 269, 12]})
 
     def get_images(self, matches, band, **kw):
         seen["images"] = (len(matches), band, kw["cache"], kw["timeout"])
         return ["hdul"] * (len(matches) * len(band))
 
-    def get_spectra(self, **kw):
-        seen["spectra"] = {k: kw[k] for k in ("plate", "mjd", "fiberID", "data_release", "cache")}
+    def query_sql(self, sql, **kw):
+        seen["sql"] = sql
+        return Table({"run2d": ["v5_7_0", "26"], "plate": [740, 740], "mjd": [52263, 52263], "fiberID": [101, 101],
+                      "specObjID": [2, 1], "sciencePrimary": [0, 1]})
+
+    def get_spectra(self, matches, **kw):
+        seen["spectra"] = (list(matches["run2d"]), kw["data_release"], kw["cache"])
         return ["spec"]
 
     monkeypatch.setattr(SDSSClass, "query_crossid", query_crossid)
     monkeypatch.setattr(SDSSClass, "get_images", get_images)
     monkeypatch.setattr(SDSSClass, "get_spectra", get_spectra)
+    monkeypatch.setattr(SDSSClass, "query_sql", query_sql)
     svc = SDSSService(tmp_path, timeout=7)
     assert svc._fetch("frames", ra=RA, dec=DEC) == ["hdul"] * 10
     assert seen["crossid"] == (RA, 2.0, 17) and seen["images"] == (2, "ugriz", False, 7)
+    assert seen["crossid_fields"] == (["run", "rerun", "camcol", "field"], None)  # photoobj_fields=, never fields=
     assert svc._fetch("spectrum", plate=740, mjd=52263, fiber=101) == ["spec"]
-    assert seen["spectra"] == {"plate": 740, "mjd": 52263, "fiberID": 101, "data_release": 17, "cache": False}
+    assert "WHERE s.plate = 740 AND s.mjd = 52263 AND s.fiberID = 101" in seen["sql"]
+    assert seen["spectra"] == (["26"], 17, False)  # the science-primary reduction only
 
 
 @pytest.mark.remote_data

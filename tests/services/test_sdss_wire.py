@@ -82,6 +82,7 @@ class FakeSDSS:
         self.folder.mkdir()
         self.queries: list[str] = []
         self.downloads: list[str] = []
+        self.urls: list[str] = []
         self.hips_params: list[dict] = []
         self.fail: list[BaseException] = []
         self.sql_errors = 0
@@ -114,11 +115,14 @@ class FakeSDSS:
         if self.sql_errors:
             self.sql_errors -= 1
             return Response("error_message: SkyServer is busy, try later")
+        if sql.split()[1] == "FROM" or sql.startswith("SELECT DISTINCT  FROM"):  # no columns: SkyServer says so
+            return Response("error_message: Incorrect syntax near the keyword 'FROM'.")
         if "p.run" in sql:
             return Response(csv("run,rerun,camcol,field,type", "3900,301,6,269,STAR"))
-        if "WHERE" in sql:  # query_specobj by plate/mjd/fiber for get_spectra
-            plate, mjd, fiber = (int(sql.split(f"s.{k}=")[1].split()[0].rstrip(")")) for k in ("plate", "mjd", "fiberid"))
-            return Response(csv("run2d,plate,mjd,fiberID", f"26,{plate},{mjd},{fiber}"))
+        if "WHERE s.plate" in sql:  # the service's own SpecObjAll query by plate/mjd/fiber: two reductions
+            plate, mjd, fiber = (int(sql.split(f"s.{k} = ")[1].split()[0]) for k in ("plate", "mjd", "fiberID"))
+            return Response(csv("run2d,plate,mjd,fiberID,specObjID,sciencePrimary",
+                                f"v5_7_0,{plate},{mjd},{fiber},2,0", f"26,{plate},{mjd},{fiber},1,1"))
         return Response(self.spectra_rows)
 
     def _hips(self, method, url, params=None, timeout=None, cache=None, **kwargs):
@@ -138,6 +142,7 @@ class FakeSDSS:
         self._raise_next()
         name = str(url).rsplit("/", 1)[-1]
         self.downloads.append(name)
+        self.urls.append(str(url))
         if name in self.missing or not (self.folder / name).is_file():
             raise urllib.error.HTTPError(url, 404, "Not Found", None, None)
         with get_readable_fileobj(str(self.folder / name), encoding="binary") as f:  # decompresses .bz2 as astropy does
@@ -156,6 +161,8 @@ def test_spectrum_by_plate_mjd_fiber_through_astroquery(tmp_path, monkeypatch):
     sas.spectrum(740, 52263, 101)
     path = service(tmp_path).spectrum_file(740, 52263, 101)
     assert path.name == "spec-0740-52263-0101.fits" and sas.downloads == ["spec-0740-52263-0101.fits"]
+    assert "s.run2d, s.plate, s.mjd, s.fiberID, s.specObjID, s.sciencePrimary FROM SpecObjAll" in sas.queries[0]
+    assert "/redux/26/spectra/0740/" in sas.urls[0]  # the science-primary reduction, not the other one SkyServer listed first
     with fits.open(path) as hdul:
         assert hdul[0].header["FIBERID"] == 101
 
