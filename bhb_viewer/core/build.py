@@ -53,10 +53,10 @@ LABEL_WORDS = {
     "bs": LABEL_NON_BHB, "ms": LABEL_NON_BHB, "ms-a": LABEL_NON_BHB, "0": LABEL_NON_BHB, "false": LABEL_NON_BHB,
     "no": LABEL_NON_BHB, "": LABEL_UNKNOWN, "-1": LABEL_UNKNOWN, "unknown": LABEL_UNKNOWN, "?": LABEL_UNKNOWN,
 }
-_SPEC = re.compile(r"^spec-(\d+)-(\d+)-(\d+)\.fits?(\.gz)?$", re.IGNORECASE)
-_SPSPEC = re.compile(r"^spSpec-(\d+)-(\d+)-(\d+)\.fits?(\.gz)?$", re.IGNORECASE)  # MJD-PLATE-FIBER
-_FITS_NAME = re.compile(r"\.(fits?|fts)(\.gz)?$", re.IGNORECASE)
-_SPPLATE = re.compile(r"^spPlate-(\d+)-(\d+)(?:-\d+)?\.fits?(\.gz)?$", re.IGNORECASE)
+_SPEC = re.compile(r"^spec-(\d+)-(\d+)-(\d+)\.fits?(\.gz|\.bz2)?$", re.IGNORECASE)
+_SPSPEC = re.compile(r"^spSpec-(\d+)-(\d+)-(\d+)\.fits?(\.gz|\.bz2)?$", re.IGNORECASE)  # MJD-PLATE-FIBER
+_FITS_NAME = re.compile(r"\.(fits?|fts)(\.gz|\.bz2)?$", re.IGNORECASE)
+_SPPLATE = re.compile(r"^spPlate-(\d+)-(\d+)(?:-\d+)?\.fits?(\.gz|\.bz2)?$", re.IGNORECASE)
 
 
 @dataclass

@@ -84,3 +84,27 @@ def test_a_catalog_with_nothing_usable_is_still_an_error(tmp_path):
     Table({"id": ["x"], "ra": [1.0], "dec": [1.0]}).write(tmp_path / "cat.csv")
     with pytest.raises(BadInputError, match="no usable star"):
         build_from_files(tmp_path / "ds", tmp_path / "cat.csv", size=SIZE)
+
+
+def test_compressed_spectra_and_frames_in_folders_are_found_and_read(tmp_path):
+    """The real DR7 spSpec as .fit.bz2 matched by plate/MJD/fiber, per-band frames as SDSS serves them (.fits.bz2)."""
+    import bz2
+    from pathlib import Path
+
+    real = Path(__file__).resolve().parents[1] / "data" / "spSpec-53166-1615-104.fit"
+    (tmp_path / "spectra").mkdir()
+    (tmp_path / "spectra" / "spSpec-53166-1615-104.fit.bz2").write_bytes(bz2.compress(real.read_bytes()))
+    ra, dec = fits.getval(real, "RAOBJ"), fits.getval(real, "DECOBJ")
+    (tmp_path / "frames").mkdir()
+    wcs = stamp_wcs(ra, dec, 40)
+    x, y = wcs.world_to_pixel_values(ra, dec)
+    for band in BANDS:
+        plain = write_stamp(tmp_path / f"f-{band}.fits", gaussian_star((40, 40), x, y), wcs, band)
+        (tmp_path / "frames" / f"frame-{band}-001615-1-0104.fits.bz2").write_bytes(bz2.compress(plain.read_bytes()))
+    Table({"plate": [1615], "mjd": [53166], "fiber": [104]}).write(tmp_path / "cat.csv")
+    report = build_from_files(tmp_path / "ds", tmp_path / "cat.csv", spectra=tmp_path / "spectra", images=tmp_path / "frames",
+                              size=SIZE)
+    assert report.count == 1 and report.rejected == []
+    ds = open_dataset(tmp_path / "ds")
+    assert ds.catalog["has_cutout"][0] and (ds.ivar[0] > 0).sum() == 3420
+    assert ds.catalog["valid_fraction"][0] == pytest.approx(0.971, abs=1e-3)
