@@ -47,6 +47,8 @@ def _image_layout(hdul: fits.HDUList) -> bool:
         return False
     if _is_lamost_header(head):
         return True
+    if "SDSS" in str(head.get("TELESCOP", "")).upper():  # a DR7 spSpec is 5 rows too
+        return False
     wave = np.asarray(hdul[0].data[2], float) if hdul[0].data is not None else np.zeros(1)
     return bool(wave.size > 1 and np.all(np.diff(wave) > 0) and 3000 < wave[0] < 10000)
 
