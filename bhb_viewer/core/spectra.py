@@ -277,8 +277,9 @@ def spectrum_kind(hdul: fits.HDUList, path: str | os.PathLike = "") -> str:
         return "spSpec" if single or Path(path).name.lower().startswith("spspec") else "spPlate"
     if spectra_generic.is_generic_1d(hdul):
         return "1d"
-    has_images = any(h.is_image and h.header.get("NAXIS", 0) > 0 for h in hdul)  # a table-only FITS is a catalog
-    if has_images and spectra_specutils.identifies(path):
+    images = [h for h in hdul if h.is_image and h.header.get("NAXIS", 0) > 0]  # a table-only FITS is a catalog
+    sky = any(str(h.header.get("CTYPE1", "")).upper().startswith(("RA-", "GLON", "ELON")) for h in images)
+    if images and not sky and spectra_specutils.identifies(path):  # sky images never go to specutils (slow import)
         return "specutils"
     raise BadInputError(
         path,
