@@ -24,8 +24,9 @@ Two sources:
   shared data folder. Negatives within --radius arcsec of a known BHB (a positive, or a star of
   --known-bhb, default barbosa2022) are dropped. Spectra and ugriz cutouts (SDSS HiPS via
   hips2fits, or whole frames with --cutouts frames) come through an on-disk cache (--cache DIR,
-  $BHB_VIEWER_CACHE, or the user cache folder); --offline uses the cache only. An interrupted build (Ctrl-C, lost network)
-  resumes by running the same command again: what was downloaded is read from the cache.
+  $BHB_VIEWER_CACHE, or the user cache folder); --offline uses the cache only. An interrupted
+  build (Ctrl-C, lost network) resumes by running the same command again: what was downloaded
+  is read from the cache.
 
   Files: --catalog CAT (CSV, ECSV, FITS, VOTable; id, ra, dec, optional label, optional
   'spectrum' and 'cutout' columns naming files). Spectra: the file a row names, else
