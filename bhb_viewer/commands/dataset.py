@@ -29,11 +29,12 @@ Two sources:
   is read from the cache.
 
   Files: --catalog CAT (CSV, ECSV, FITS, VOTable; id, ra, dec, optional label, optional
-  'spectrum' and 'cutout' columns naming files). Spectra: the file a row names, else
+  columns naming files relative to the catalog: spectrum_file, and a cube file (cutout) or
+  u_file ... z_file). Spectra (SDSS, LAMOST, 1-D FITS; .gz/.bz2 too): the file a row names, else
   spec-PLATE-MJD-FIBER.fits / spSpec-MJD-PLATE-FIBER.fit / spPlate-PLATE-MJD.fits under --spectra
-  matched by the row's plate/mjd/fiber. Cutouts: the cube file a row names, else a 5-band cube
-  cut at the row's RA/Dec from per-band frames or stamps with WCS (or a centred cube file) under
-  --images.
+  matched by the row's plate/mjd/fiber. Cutouts: the files a row names, else a 5-band cube cut
+  at the row's RA/Dec from per-band frames or stamps with WCS (or a centred cube file) under
+  --images; a star nothing names or covers is kept spectrum-only (has_cutout false).
 
 Stars that fail (no spectrum, short coverage, missing band...) are skipped and listed with their
 reasons; the list is kept in the data set's manifest.json (provenance.rejected).
