@@ -4,7 +4,7 @@
   wavelength (Å), andmask, ormask; the header also has COEFF0/COEFF1 like an SDSS spSpec, so the
   file is told apart by TELESCOP = 'LAMOST' (or, without it, by a third row that is a rising
   wavelength array).
-* Newer releases: the primary HDU holds only the header; a binary table (EXTNAME COADD) has one
+* Newer releases: the primary HDU holds only the header (TELESCOP = 'LAMOST'); a binary table (EXTNAME COADD) has one
   row with array columns FLUX, IVAR, WAVELENGTH, ANDMASK, ORMASK (and NORMALIZATION).
 
 Wavelengths are vacuum (LAMOST's pipeline works in vacuum; a VACUUM = F keyword is honoured and
@@ -57,7 +57,7 @@ def is_lamost(hdul: fits.HDUList) -> bool:
     """A LAMOST LRS file in either layout (see module doc)."""
     if _image_layout(hdul):
         return True
-    return _table_hdu(hdul) is not None and (_is_lamost_header(hdul[0].header) or _is_lamost_header(_table_hdu(hdul).header))
+    return _is_lamost_header(hdul[0].header) and _table_hdu(hdul) is not None  # header first: no HDU scan for others
 
 
 def read(hdul: fits.HDUList, path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[dict[str, Any]]]:
