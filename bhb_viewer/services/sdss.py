@@ -232,28 +232,31 @@ class SDSSService:
             raise CacheMiss(f"no cutout cube at {where} in the cache {self.cache_dir} (offline mode)")
         if self.cutouts == "hips":
             try:
-                return self._cached_cube(self.cube_path(ra, dec, size, "hips"), lambda: self._hips_cube(ra, dec, size))
+                return self._cached_cube(ra, dec, size, "hips", self._hips_cube)
             except NetworkUnavailable:
                 raise
             except (SDSSError, BadInputError) as exc:  # no HiPS data there, or hips2fits refused: the frames may have it
                 log.info("HiPS cutout at %s unusable (%s); cutting it from the SDSS frames", where, exc)
-        return self._cached_cube(self.cube_path(ra, dec, size, "frames"), lambda: self._frames_cube(ra, dec, size))
+        return self._cached_cube(ra, dec, size, "frames", self._frames_cube)
 
-    def _cached_cube(self, path: Path, make: Callable[[], cutouts.Cube]) -> cutouts.Cube:
+    def _cached_cube(self, ra: float, dec: float, size: int, mode: str,
+                     make: Callable[[float, float, int], cutouts.Cube]) -> cutouts.Cube:
+        """``make`` the cube of one mode and cache it, unless another thread did so meanwhile."""
+        path = self.cube_path(ra, dec, size, mode)
         with self._lock(path):
-            if path.is_file():  # another thread made it meanwhile
-                return cutouts.read_cube(path)
-            cube = make()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            cutouts.write_cube(path, cube)
+            if path.is_file():
+                cube = cutouts.read_cube(path)
+            else:
+                cube = make(ra, dec, size)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                cutouts.write_cube(path, cube)
+            cube.meta["cutout_source"] = mode
             return cube
 
     def _hips_cube(self, ra: float, dec: float, size: int) -> cutouts.Cube:
         answers = self._request("hips", ra=float(ra), dec=float(dec), size=int(size))
         images = {b: hips.band_image(hdul, b) for b, hdul in zip(BANDS, answers, strict=True)}
-        cube = cutouts.make_cube(images, ra, dec, size)
-        cube.meta["cutout_source"] = "hips"
-        return cube
+        return cutouts.make_cube(images, ra, dec, size)
 
     def _frames_cube(self, ra: float, dec: float, size: int) -> cutouts.Cube:
         """Cut from the SDSS frames covering the star; where fields overlap, each band uses the frame
@@ -266,9 +269,7 @@ class SDSSService:
         if missing:
             raise NotFound(f"SDSS DR{self.data_release} has no {','.join(missing)} frame at RA {ra:.5f} Dec {dec:+.5f}")
         images = {b: best_image(by_band[b], ra, dec) for b in BANDS}
-        cube = cutouts.make_cube(images, ra, dec, size)
-        cube.meta["cutout_source"] = "frames"
-        return cube
+        return cutouts.make_cube(images, ra, dec, size)
 
     # -- request layer --------------------------------------------------------------------------
     def _request(self, kind: str, **params: Any) -> list[fits.HDUList]:
