@@ -293,6 +293,8 @@ class SDSSService:
                     raise NotFound(f"{what}: SDSS has no such file ({describe(exc)})") from exc
                 if verdict == "permanent":
                     raise SDSSError(f"{what} failed: {describe(exc)}") from exc
+                if self._network_problem:  # another request (thread) found the network gone meanwhile: stop too
+                    raise self._unavailable(self._network_problem) from exc
                 if attempt < self.retries:
                     log.info("%s failed (%s); retry %d of %d", what, describe(exc), attempt + 1, self.retries)
                     self._sleep(self.backoff * 2**attempt)
