@@ -260,3 +260,13 @@ def test_real_sdss_cube(tmp_path):
     cube = SDSSService(tmp_path).cube(RA, DEC, size=32)  # the star of the shipped real stamps
     assert cube.data.shape == (5, 32, 32) and not cube.mask.all()
     assert SDSSService(tmp_path, offline=True).cube(RA, DEC, size=32).data.shape == (5, 32, 32)
+
+
+def test_a_request_in_retry_stops_when_another_found_the_network_gone(tmp_path):
+    slept: list[float] = []
+    fetch = Recorder(failures=[requests.ConnectionError("reset")] * 5)
+    svc = service(tmp_path, fetch, retries=3, sleep=slept.append)
+    svc._network_problem = "cannot reach SDSS (skyserver.sdss.org: [Errno 101] Network is unreachable)"  # set by another thread
+    with pytest.raises(NetworkUnavailable, match="Network is unreachable"):
+        svc.spectrum_file(1, 51000, 1)
+    assert len(fetch.calls) == 1 and slept == []
