@@ -134,9 +134,10 @@ def _default_out(args: argparse.Namespace) -> str:
 
 def _from_sdss(args, progress, cancel):
     from bhb_viewer.services.builder import CROSSMATCH_ARCSEC, build_from_sdss
-    from bhb_viewer.services.sdss import SDSSService
+    from bhb_viewer.services.sdss import CLI_OFFLINE_HINT, SDSSService
 
-    service = SDSSService(args.cache, offline=args.offline, timeout=args.timeout, retries=args.retries, cutouts=args.cutouts)
+    service = SDSSService(args.cache, offline=args.offline, timeout=args.timeout, retries=args.retries, cutouts=args.cutouts,
+                          offline_hint=CLI_OFFLINE_HINT)
     radius = CROSSMATCH_ARCSEC if args.radius is None else args.radius
     return build_from_sdss(args.out, args.positives, args.negatives, service=service,
                            catalog_dir=args.catalogs, radius_arcsec=radius, limit=args.limit, known_bhb=args.known_bhb,

@@ -50,6 +50,8 @@ CACHE_ENV = "BHB_VIEWER_CACHE"
 SDSS_HOST = "skyserver.sdss.org"
 CUTOUT_MODES = ("hips", "frames")
 CLI_OFFLINE_HINT = "or use --offline to work from the cache"
+# a caller that names no control of its own gets both, so the advice is right wherever it shows
+DEFAULT_OFFLINE_HINT = "or work from the cache (SDSS → Offline in the app, --offline on the command line)"
 MAX_CONSECUTIVE_FAILURES = 5  # requests in a row that ran out of retries: SDSS is down for us, stop
 FRAME_FIELDS = ["run", "rerun", "camcol", "field"]
 SPECTRUM_FIELDS = ["run2d", "plate", "mjd", "fiberID", "specObjID", "sciencePrimary"]
@@ -126,7 +128,8 @@ class SDSSService:
     data_release : SDSS data release queried (17 holds every legacy and BOSS spectrum).
     cutouts : 'hips' (default: hips2fits cutouts, frames where the HiPS has no data) or 'frames'.
     offline_hint : how the caller's user switches to the cache, appended to a no-network message
-        (the CLI's ``--offline``; the app passes its SDSS → Offline menu item).
+        (``CLI_OFFLINE_HINT`` for ``--offline``, services.batch_fetch.APP_OFFLINE_HINT for the app's
+        SDSS → Offline; by default both are named).
     max_consecutive_failures : requests in a row that may run out of retries before the job stops.
     """
 
@@ -141,7 +144,7 @@ class SDSSService:
         probe_timeout: float = 2.0,
         data_release: int = 17,
         cutouts: str = "hips",
-        offline_hint: str = CLI_OFFLINE_HINT,
+        offline_hint: str = DEFAULT_OFFLINE_HINT,
         max_consecutive_failures: int = MAX_CONSECUTIVE_FAILURES,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
