@@ -381,12 +381,13 @@ class ImageFiles:
                 wcs = cutouts.celestial_wcs(hdu.header)
                 if wcs is None:
                     raise BadInputError(path, "image has no celestial WCS")
+                cutouts.check_equatorial(wcs, path)
                 ndim = hdu.header["NAXIS"]
                 shape = (int(hdu.header["NAXIS2"]), int(hdu.header["NAXIS1"]))  # headers only: frames are big
                 if ndim == 3:
                     self.cubes.append(_Footprint(path, None, wcs, shape))
                 else:
-                    band = cutouts.band_of(path, hdu.header) or cutouts.band_of(path, hdul[0].header)
+                    band = cutouts.file_band(path, hdu.header, hdul[0].header)
                     if band is None:
                         raise BadInputError(path, "cannot tell the band of this image")
                     self.frames.append(_Footprint(path, band, wcs, shape))

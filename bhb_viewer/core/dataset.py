@@ -187,3 +187,7 @@ def check_trainable(dataset: Dataset, fractions: tuple[float, float, float] = (0
 def _splits_filled(n: int, fractions: tuple[float, float, float]) -> bool:
     n_train, n_val = int(round(fractions[0] * n)), int(round(fractions[1] * n))
     return all(size >= 1 for size, f in zip((n_train, n_val, n - n_train - n_val), fractions) if f > 0)
+
+
+def is_dataset(path: str | os.PathLike) -> bool:
+    return (Path(path) / "manifest.json").is_file()
