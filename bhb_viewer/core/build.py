@@ -121,9 +121,9 @@ def assemble(
     shapes = {"spectra.npy": (max(n, 1), NPIX), "ivar.npy": (max(n, 1), NPIX),
               "cutouts.npy": (max(n, 1), len(BANDS), size, size)}
     need = sum(4 * int(np.prod(s)) for s in shapes.values())
-    check_free_space(out.parent, 2 * need + SPACE_MARGIN, f"a data set of up to {n} stars (scratch + final copy)")
     try:
         with staged_directory(out) as staged:
+            check_free_space(staged, 2 * need + SPACE_MARGIN, f"a data set of up to {n} stars (scratch + final copy)")
             scratch = staged / "scratch"
             scratch.mkdir()
             flux, ivar, cubes = (_scratch_array(scratch / name, shape) for name, shape in shapes.items())

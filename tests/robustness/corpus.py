@@ -51,6 +51,7 @@ SIZE = 16  # cutout side of the corpus's data sets and model: small and fast
 LOGLAM = SDSS_LOGLAM0 + 1e-4 * np.arange(3900)
 RA0, DEC0 = 150.0, 2.0
 MEM_MB = 1536  # address space a case may add on top of the harness's own
+JOBS = min(2, os.cpu_count() or 1)  # cases run at once (CI has 2 cores)
 RSS_MB = 1000  # peak resident memory of a case (the harness's imports count, ~450-600 MB) judged excessive
 
 
@@ -201,10 +202,10 @@ def judge(case: Case, result: dict) -> tuple[str, str]:
 
 
 def _missing(names: tuple[str, ...], text: str) -> list[str]:
-    """Words of ``names`` the text lacks: the first (a file name) anywhere, the others (the problem)
+    """Words of ``names`` the text lacks: file names (with a dot) anywhere, other words (the problem)
     outside the paths, so that a file called truncated.fits does not count as saying "truncated"."""
-    bare = re.sub(r"\S*/\S*", " ", text).lower()
-    return [n for i, n in enumerate(names) if n.lower() not in (text.lower() if i == 0 else bare)]
+    bare = re.sub(r"(?<![\w'])/\S+", " ", text).lower()  # absolute paths out
+    return [n for n in names if n.lower() not in (text.lower() if "." in n else bare)]
 
 
 # -- the cases ----------------------------------------------------------------------------------------
@@ -382,9 +383,9 @@ def make_corpus(root: Path) -> Corpus:
             add(Case(f"catalog/{name}", "dataset build",
                      ["dataset", "build", "--catalog", str(path), "--images", str(root / "frames"), "--size", str(SIZE),
                       "--out", str(root / "out" / f"cat-{name}")], names=words, check=_pwned(root) if "yaml" in name else None))
-            add(Case(f"catalog/{name}", "score",
+            add(Case(f"catalog/{name}", "score",  # labels are not used by score: a catalog with label 7 may fail otherwise
                      ["score", str(path), "--dataset", str(ds_good), "--model", str(ckpt), "--out", str(root / "out" / f"score-{name}.ecsv")],
-                     names=words, check=_pwned(root) if "yaml" in name else None))
+                     names=(name,) if "label" in name else words, check=_pwned(root) if "yaml" in name else None))
 
     # formula injection through score --out *.csv: ids and notes that a spreadsheet would run
     inj = _variant(ds_good, root / "ds-injection")
@@ -481,7 +482,8 @@ def make_corpus(root: Path) -> Corpus:
     for name, (path, words) in ckpt_cases.items():
         add(Case(f"checkpoint/{name}", "score",
                  ["score", str(ds_good), "--model", str(path), "--out", str(root / "out" / f"ck-{name}.ecsv")],
-                 names=(path.name, *words), check=_no_output(root / "out" / f"ck-{name}.ecsv")))
+                 names=(path.name, *words), check=_no_output(root / "out" / f"ck-{name}.ecsv"),
+                 owner="issue 10 (score.py reads config.json raw)" if name == "bad-config" else None))
 
     # 6. arguments
     train = ["train", "--dataset", str(ds_good), "--model", "batmm", "--size", "tiny", "--threads", "1", "--max-steps-per-epoch", "1"]
@@ -552,9 +554,17 @@ def _csv_neutral(path: Path):
         if result["rc"] != 0:
             return None
         cells = [c for line in path.read_text().splitlines() if not line.startswith("#") for c in line.split(",")]
-        live = [c for c in cells if c.lstrip('"')[:1] in ("=", "+", "@")]
+        live = [c for c in cells if c.lstrip('"')[:1] in ("=", "+", "-", "@") and not _number(c.strip('"'))]
         return ("silent", f"{len(live)} cells a spreadsheet would run, e.g. {live[0]}") if live else ("clear", "")
     return check
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _unchanged(path: Path, original: Path):
@@ -575,7 +585,7 @@ def run_corpus(corpus: Corpus, pythonpath: str | None = None) -> list[dict]:
     out_dir = corpus.root / "harness-out"
     out_dir.mkdir(exist_ok=True)
     cases = {f"c{i:03d}": c for i, c in enumerate(corpus.cases)}
-    request = {"out_dir": str(out_dir), "mem_mb": MEM_MB, "mounts": corpus.mounts,
+    request = {"out_dir": str(out_dir), "mem_mb": MEM_MB, "mounts": corpus.mounts, "jobs": JOBS,
                "cases": [{"id": k, "argv": c.argv, "timeout": c.timeout, "cwd": str(corpus.root)} for k, c in cases.items()]}
     prefix = _unshare_prefix()
     if prefix is None:

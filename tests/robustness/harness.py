@@ -9,7 +9,7 @@ The parent kills a child that runs past its timeout and reports exit status, sig
 peak RSS per case as one JSON object per line on stdout.
 
 Input on stdin, one JSON object: ``{"mounts": [{"path", "size", "ro"}], "mem_mb": N,
-"cases": [{"id", "argv", "timeout", "cwd"}]}``.
+"jobs": N, "cases": [{"id", "argv", "timeout", "cwd"}]}``; N cases run at once.
 """
 
 from __future__ import annotations
@@ -103,39 +103,50 @@ def _child(case: dict, out_dir: str, mem_limit: int) -> None:
             os._exit(int(rc or 0) & 0xFF)
 
 
-def _run(case: dict, out_dir: str, mem_limit: int) -> dict:
-    start = time.monotonic()
+def _start(case: dict, out_dir: str, mem_limit: int) -> int:
     pid = os.fork()
     if pid == 0:
         _child(case, out_dir, mem_limit)
-    timed_out = False
-    while True:
-        done, status, usage = os.wait4(pid, os.WNOHANG)
-        if done:
-            break
-        if time.monotonic() - start > case["timeout"]:
-            timed_out = True
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            _, status, usage = os.wait4(pid, 0)
-            break
-        time.sleep(0.01)
+    return pid
+
+
+def _result(case: dict, out_dir: str, status: int, usage, seconds: float, timed_out: bool) -> dict:
     read = {}
     for name in ("stdout", "stderr"):
-        path = os.path.join(out_dir, f"{case['id']}.{name}")
-        with open(path, errors="replace") as f:
+        with open(os.path.join(out_dir, f"{case['id']}.{name}"), errors="replace") as f:
             read[name] = f.read()[-20000:]
     return {
         "id": case["id"],
         "rc": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
         "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) and not timed_out else None,
         "timed_out": timed_out,
-        "seconds": round(time.monotonic() - start, 3),
+        "seconds": round(seconds, 3),
         "max_rss_mb": round(usage.ru_maxrss / 1024, 1),
         **read,
     }
+
+
+def _run_all(cases: list[dict], out_dir: str, mem_limit: int, jobs: int) -> None:
+    """Run the cases, ``jobs`` at a time; print each result as it finishes."""
+    todo = list(reversed(cases))
+    running: dict[int, tuple[dict, float]] = {}
+    while todo or running:
+        while todo and len(running) < jobs:
+            case = todo.pop()
+            running[_start(case, out_dir, mem_limit)] = (case, time.monotonic())
+        time.sleep(0.01)
+        for pid, (case, start) in list(running.items()):
+            done, status, usage = os.wait4(pid, os.WNOHANG)
+            timed_out = not done and time.monotonic() - start > case["timeout"]
+            if timed_out:
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                _, status, usage = os.wait4(pid, 0)
+            if done or timed_out:
+                del running[pid]
+                print(json.dumps(_result(case, out_dir, status, usage, time.monotonic() - start, timed_out)), flush=True)
 
 
 def main() -> None:
@@ -144,9 +155,7 @@ def main() -> None:
     print(json.dumps({"mounted": problem is None, "mount_problem": problem}), flush=True)
     _preload()
     mem_limit = _vm_bytes() + int(request.get("mem_mb", 1536)) * 2**20
-    out_dir = request["out_dir"]
-    for case in request["cases"]:
-        print(json.dumps(_run(case, out_dir, mem_limit)), flush=True)
+    _run_all(request["cases"], request["out_dir"], mem_limit, int(request.get("jobs", 1)))
 
 
 if __name__ == "__main__":
