@@ -55,9 +55,8 @@ def inspect_path(path: str | Path) -> dict[str, Any]:
 
 
 def _describe_catalog(path: Path) -> dict[str, Any]:
-    from bhb_viewer.core.candidates import ALIASES, has_pmf, read_candidates
-
     from bhb_viewer.core.build import labels_of
+    from bhb_viewer.core.candidates import ALIASES, has_pmf, read_candidates
 
     t = read_candidates(path)
     labels_of(t, path)  # a label column with values a build would refuse is an error here too

@@ -120,7 +120,8 @@ def check_equatorial(wcs: WCS, path: str | os.PathLike) -> WCS:
     and cut the wrong patch of sky, so it is refused with the frame named."""
     lng, lat = wcs.wcs.lngtyp, wcs.wcs.lattyp
     if (lng, lat) != ("RA", "DEC"):
-        raise BadInputError(path, f"WCS axes are {lng or '?'}/{lat or '?'} ({'/'.join(wcs.wcs.ctype)}); expected equatorial RA/DEC")
+        ctype = "/".join(wcs.wcs.ctype)
+        raise BadInputError(path, f"WCS axes are {lng or '?'}/{lat or '?'} ({ctype}); expected equatorial RA/DEC")
     return wcs
 
 
@@ -195,7 +196,8 @@ def make_cube(
     for i, b in enumerate(bands):
         data[i] = _resample(images[b], ra, dec, size, world, ref.wcs)
         if not np.isfinite(data[i]).any():
-            raise BadInputError(images[b].source or None, f"band {b}: no data within the {size}×{size} cutout at RA/Dec {ra:.5f}, {dec:+.5f}")
+            raise BadInputError(images[b].source or None,
+                                f"band {b}: no data within the {size}x{size} cutout at RA/Dec {ra:.5f}, {dec:+.5f}")
     mask = ~np.isfinite(data)
     data[mask] = 0.0
     meta = {"ra": float(ra), "dec": float(dec), "reference_band": ref.band, "sources": {b: images[b].source for b in bands}}

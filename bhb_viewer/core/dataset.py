@@ -169,7 +169,7 @@ def _check_labels(path: Path, catalog: Table) -> None:
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise BadInputError(path, f"column 'label': {int(bad.sum())} rows hold a label other than 1 (BHB), 0 (non-BHB) "
-                                  f"or -1 (unknown), e.g. {labels[i]!r} in row {i}")
+                                  f"or -1 (unknown), e.g. {labels[i].item()!r} in row {i}")
 
 
 def check_trainable(dataset: Dataset, fractions: tuple[float, float, float] = (0.7, 0.2, 0.1)) -> None:
@@ -180,13 +180,14 @@ def check_trainable(dataset: Dataset, fractions: tuple[float, float, float] = (0
     short = [f"{n} {name}" for name, n in counts.items() if not _splits_filled(n, fractions)]
     if short:
         need = next(n for n in range(1, 10_000) if _splits_filled(n, fractions))
-        raise BadInputError(dataset.path, f"too few labelled stars to train: {', '.join(short)}; each class needs at least "
-                                          f"{need} for a {'/'.join(f'{f:g}' for f in fractions)} split")
+        split = "/".join(f"{f:g}" for f in fractions)
+        raise BadInputError(dataset.path, f"too few labelled stars to train: {', '.join(short)}; "
+                                          f"each class needs at least {need} for a {split} split")
 
 
 def _splits_filled(n: int, fractions: tuple[float, float, float]) -> bool:
-    n_train, n_val = int(round(fractions[0] * n)), int(round(fractions[1] * n))
-    return all(size >= 1 for size, f in zip((n_train, n_val, n - n_train - n_val), fractions) if f > 0)
+    n_train, n_val = round(fractions[0] * n), round(fractions[1] * n)  # as ml.data.stratified_split
+    return all(size >= 1 for size, f in zip((n_train, n_val, n - n_train - n_val), fractions, strict=True) if f > 0)
 
 
 def is_dataset(path: str | os.PathLike) -> bool:

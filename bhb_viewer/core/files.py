@@ -24,7 +24,7 @@ import secrets
 import shutil
 import stat
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from bhb_viewer.core.errors import BadInputError
@@ -56,7 +56,9 @@ def output_error(path: str | os.PathLike, exc: OSError) -> OutputError:
 
 
 def _tmp_name(path: Path) -> Path:
-    return path.with_name(f".tmp-{os.getpid()}-{secrets.token_hex(4)}-{path.name}")  # same suffixes: .fits.gz stays gzipped
+    return path.with_name(
+        f".tmp-{os.getpid()}-{secrets.token_hex(4)}-{path.name}"
+    )  # same suffixes: .fits.gz stays gzipped
 
 
 def _alive(pid: int) -> bool:
@@ -133,10 +135,8 @@ def write_atomic(path: str | os.PathLike, writer: Callable[[Path], object]) -> P
 
 
 def _unlink_quietly(path: Path) -> None:
-    try:
+    with suppress(OSError):
         path.unlink(missing_ok=True)
-    except OSError:
-        pass
 
 
 def check_free_space(folder: str | os.PathLike, need: int, what: str = "this") -> None:
@@ -247,8 +247,17 @@ def require_regular_file(path: str | os.PathLike, what: str = "file") -> Path:
         raise BadInputError(path, f"cannot be opened ({exc.strerror or exc})") from exc
     if stat.S_ISREG(mode):
         return path
-    kind = ("a folder" if stat.S_ISDIR(mode) else "a named pipe" if stat.S_ISFIFO(mode) else
-            "a socket" if stat.S_ISSOCK(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "special")
+    kind = (
+        "a folder"
+        if stat.S_ISDIR(mode)
+        else "a named pipe"
+        if stat.S_ISFIFO(mode)
+        else "a socket"
+        if stat.S_ISSOCK(mode)
+        else "a device"
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "special"
+    )
     raise BadInputError(path, f"is {kind}, not a regular {what}")
 
 

@@ -46,14 +46,20 @@ def open_fits(path: str | os.PathLike, what: str = "FITS file") -> Iterator[fits
         except BadInputError:
             raise
         except MemoryError as exc:
-            raise BadInputError(path, f"{what} declares more data than fits in memory ({n_bytes:,} bytes on disk)") from exc
+            raise BadInputError(
+                path, f"{what} declares more data than fits in memory ({n_bytes:,} bytes on disk)"
+            ) from exc
         except FITS_ERRORS as exc:
             truncated = any("truncated" in str(w.message) for w in caught)
-            problem = f"is truncated ({n_bytes:,} bytes)" if truncated else f"cannot be read ({type(exc).__name__}: {exc})"
+            problem = (
+                f"is truncated ({n_bytes:,} bytes)" if truncated else f"cannot be read ({type(exc).__name__}: {exc})"
+            )
             raise BadInputError(path, f"{what} {problem}") from exc
 
 
-def check_sizes(hdul: fits.HDUList, path: Path, n_bytes: int, what: str = "FITS file", messages: list[str] = ()) -> None:
+def check_sizes(
+    hdul: fits.HDUList, path: Path, n_bytes: int, what: str = "FITS file", messages: list[str] = ()
+) -> None:
     """Refuse a file whose headers declare more data than it holds, naming both sizes.
 
     Reads headers only (``len`` loads every header, no data), so it costs nothing for a valid file.
@@ -62,10 +68,16 @@ def check_sizes(hdul: fits.HDUList, path: Path, n_bytes: int, what: str = "FITS 
     for i in range(n_hdus):
         start, size = hdul.fileinfo(i)["datLoc"], hdul[i].size
         if start + size > n_bytes:
-            raise BadInputError(path, f"{what} is truncated: HDU {i} declares {size:,} bytes of data from byte {start:,}, "
-                                      f"but the file has {n_bytes:,} bytes")
+            raise BadInputError(
+                path,
+                f"{what} is truncated: HDU {i} declares {size:,} bytes of data from byte {start:,}, "
+                f"but the file has {n_bytes:,} bytes",
+            )
     if any("Header size is not multiple of 2880" in m or "Header missing END card" in m for m in messages):
         last = hdul.fileinfo(n_hdus - 1) if n_hdus else {"datLoc": 0, "datSpan": 0}
         end = last["datLoc"] + last["datSpan"]
-        raise BadInputError(path, f"{what} is truncated: {n_bytes:,} bytes, the HDU after byte {end:,} "
-                                  f"has an incomplete header ({n_bytes - end:,} bytes)")
+        raise BadInputError(
+            path,
+            f"{what} is truncated: {n_bytes:,} bytes, the HDU after byte {end:,} "
+            f"has an incomplete header ({n_bytes - end:,} bytes)",
+        )

@@ -131,8 +131,8 @@ def check_arch(arch: Any, path: Path) -> None:
         where = f"model.arch.{key}"
         if key in ARCH_LIMITS:
             kind, low, high = ARCH_LIMITS[key]
-            ok_type = isinstance(value, bool) if kind is bool else (
-                isinstance(value, int | float) and not isinstance(value, bool) and (kind is float or isinstance(value, int)))
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            ok_type = isinstance(value, bool) if kind is bool else number and (kind is float or isinstance(value, int))
             if not ok_type:
                 raise CheckpointError(path, f"{where} must be {kind.__name__}, not {type(value).__name__} {value!r}")
             if kind is not bool and not (math.isfinite(value) and low <= value <= high):
@@ -141,14 +141,16 @@ def check_arch(arch: Any, path: Path) -> None:
             most, low, high = ARCH_LIST_LIMITS[key]
             if not (isinstance(value, list) and 1 <= len(value) <= most and all(
                     isinstance(v, int) and not isinstance(v, bool) and low <= v <= high for v in value)):
-                raise CheckpointError(path, f"{where} must be a list of 1-{most} whole numbers in {low}-{high}, not {value!r}")
+                raise CheckpointError(path, f"{where} must be a list of 1-{most} whole numbers in {low}-{high}, "
+                                            f"not {value!r}")
 
 
 def weights_path(directory: Path, config: dict[str, Any]) -> Path:
     """The weights file the config names, which must be a plain name inside the checkpoint folder."""
     name = config["weights"].get("file", WEIGHTS_FILE)
     if not isinstance(name, str) or not name or Path(name).name != name or name in (".", ".."):
-        raise CheckpointError(directory / CONFIG_FILE, f"weights.file {name!r} must name a file in the checkpoint folder")
+        raise CheckpointError(directory / CONFIG_FILE,
+                              f"weights.file {name!r} must name a file in the checkpoint folder")
     path = directory / name
     if path.is_symlink() and directory.resolve() not in path.resolve().parents:
         raise CheckpointError(path, "points outside the checkpoint folder")
@@ -193,7 +195,8 @@ def check_finite(state: dict[str, torch.Tensor], path: Path) -> None:
     """Refuse weights holding NaN or infinity (they would score every star NaN), naming the tensors."""
     bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
     if bad:
-        raise CheckpointError(path, f"non-finite weights (NaN or infinity) in {len(bad)} tensor(s): {', '.join(sorted(bad)[:3])}")
+        names = ", ".join(sorted(bad)[:3])
+        raise CheckpointError(path, f"non-finite weights (NaN or infinity) in {len(bad)} tensor(s): {names}")
 
 
 def _non_finite_numbers(value: Any, where: str = "") -> list[str]:
@@ -211,8 +214,9 @@ def check_scores(p_bhb: np.ndarray, checkpoint: str | os.PathLike, start: int = 
     bad = ~np.isfinite(np.asarray(p_bhb, dtype=np.float64))
     if bad.any():
         row = start + int(np.flatnonzero(bad)[0])
-        raise CheckpointError(checkpoint, f"the model gave {int(bad.sum())} non-finite P(BHB) in a batch (first at row {row}): "
-                                          "its weights or statistics are broken, or the input holds values it cannot take")
+        raise CheckpointError(checkpoint, f"the model gave {int(bad.sum())} non-finite P(BHB) in a batch "
+                                          f"(first at row {row}): its weights or statistics are broken, "
+                                          "or the input holds values it cannot take")
 
 
 def load_preprocessor(config: dict[str, Any], directory: str | os.PathLike = "") -> Preprocessor:
@@ -260,7 +264,8 @@ def _check_shapes(model: BhbModel, shapes: dict[str, tuple[int, ...]], path: Pat
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     problems = [f"missing {k}" for k in expected.keys() - shapes.keys()]
     problems += [f"unexpected {k}" for k in shapes.keys() - expected.keys()]
-    problems += [f"{k} is {tuple(shapes[k])}, model wants {v}" for k, v in expected.items() if k in shapes and tuple(shapes[k]) != v]
+    problems += [f"{k} is {tuple(shapes[k])}, model wants {v}"
+                 for k, v in expected.items() if k in shapes and tuple(shapes[k]) != v]
     if problems:
         shown = "; ".join(sorted(problems)[:5]) + (f"; … {len(problems) - 5} more" if len(problems) > 5 else "")
         raise CheckpointError(path, f"weights do not fit {model.name} ({model.size}): {shown}")

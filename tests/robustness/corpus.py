@@ -89,8 +89,17 @@ def _positions(n: int) -> list[tuple[float, float]]:
 
 
 def _good_spec(path: Path, i: int, ra: float, dec: float) -> Path:
-    return write_spec(path, LOGLAM, smooth_flux(LOGLAM, i) + 1, np.ones(LOGLAM.size), plate=300 + i, mjd=51600 + i,
-                      fiber=10 + i, ra=ra, dec=dec)
+    return write_spec(
+        path,
+        LOGLAM,
+        smooth_flux(LOGLAM, i) + 1,
+        np.ones(LOGLAM.size),
+        plate=300 + i,
+        mjd=51600 + i,
+        fiber=10 + i,
+        ra=ra,
+        dec=dec,
+    )
 
 
 def _frames(folder: Path, positions, size: int = 120) -> None:
@@ -108,7 +117,10 @@ def _stamps(folder: Path, ra: float, dec: float, size: int = 40) -> dict[str, Pa
     folder.mkdir(parents=True, exist_ok=True)
     wcs = stamp_wcs(ra, dec, size)
     x, y = wcs.world_to_pixel_values(ra, dec)
-    return {b: write_stamp(folder / f"stamp-{b}-x.fits", gaussian_star((size, size), x, y, sky=0.01), wcs, b) for b in "ugriz"}
+    return {
+        b: write_stamp(folder / f"stamp-{b}-x.fits", gaussian_star((size, size), x, y, sky=0.01), wcs, b)
+        for b in "ugriz"
+    }
 
 
 def _checkpoint(path: Path) -> Path:
@@ -237,11 +249,13 @@ def _bad_fits_files(root: Path) -> dict[str, tuple[Path, tuple[str, ...], str | 
     add("huge-image.fits", big.tostring().encode())
     table = bytearray(blob)
     start = blob.index(b"NAXIS2  =", 2880)
-    table[start: start + 30] = f"NAXIS2  = {10**9:>20d}".encode()
+    table[start : start + 30] = f"NAXIS2  = {10**9:>20d}".encode()
     add("billion-rows.fits", bytes(table))
     # the spectrum table in the wrong HDU: COADD behind an empty image extension
     with fits.open(good) as hdul:
-        moved = fits.HDUList([hdul[0].copy(), fits.ImageHDU(np.zeros((2, 2), np.float32)), hdul[1].copy(), hdul[2].copy()])
+        moved = fits.HDUList(
+            [hdul[0].copy(), fits.ImageHDU(np.zeros((2, 2), np.float32)), hdul[1].copy(), hdul[2].copy()]
+        )
         moved[2].name = "DATA"
         moved.writeto(d / "wrong-hdu.fits")
     files["wrong-hdu.fits"] = (d / "wrong-hdu.fits", ("wrong-hdu.fits",), None)
@@ -261,7 +275,13 @@ def _bad_fits_files(root: Path) -> dict[str, tuple[Path, tuple[str, ...], str | 
 def _bad_stamps(root: Path, ra: float, dec: float) -> dict[str, tuple[Path, tuple[str, ...], str]]:
     """Stamp sets for one star where one band's file is bad: name -> (folder, words, bad band)."""
     out = {}
-    for name, band in (("all-nan", "r"), ("galactic", "g"), ("band-mismatch", "i"), ("no-wcs", "u"), ("truncated", "z")):
+    for name, band in (
+        ("all-nan", "r"),
+        ("galactic", "g"),
+        ("band-mismatch", "i"),
+        ("no-wcs", "u"),
+        ("truncated", "z"),
+    ):
         folder = root / "stamps" / name
         files = _stamps(folder, ra, dec)
         path = files[band]
@@ -284,17 +304,21 @@ def _bad_stamps(root: Path, ra: float, dec: float) -> dict[str, tuple[Path, tupl
 
 def _build_check(n_good: int, bad_names: tuple[str, ...], out: Path, old: dict | None = None):
     """A build with one bad file among good ones: the good stars kept, the bad one named."""
+
     def check(result: dict) -> tuple[str, str] | None:
         text = result.get("stdout", "") + result.get("stderr", "")
         if result["rc"] != 0:
             return "lost", f"build failed, {n_good} good stars lost: {text.strip().splitlines()[-1:]}"
         manifest = json.loads((out / "manifest.json").read_text())
         if manifest["count"] != n_good:
-            return "silent" if manifest["count"] > n_good else "lost", f"kept {manifest['count']} stars, expected {n_good}"
+            return "silent" if manifest[
+                "count"
+            ] > n_good else "lost", f"kept {manifest['count']} stars, expected {n_good}"
         blob = text + json.dumps(manifest.get("provenance", {}))
         if not all(n in blob for n in bad_names):
             return "unclear", f"the rejection does not name {bad_names}"
         return "clear", ""
+
     return check
 
 
@@ -307,8 +331,10 @@ def make_corpus(root: Path) -> Corpus:
     spectra, cats = root / "spectra", root / "catalogs"
     spectra.mkdir(parents=True)
     cats.mkdir()
-    good_specs = [_good_spec(spectra / f"spec-{300 + i:04d}-{51600 + i:05d}-{10 + i:04d}.fits", i, ra, dec)
-                  for i, (ra, dec) in enumerate(positions)]
+    good_specs = [
+        _good_spec(spectra / f"spec-{300 + i:04d}-{51600 + i:05d}-{10 + i:04d}.fits", i, ra, dec)
+        for i, (ra, dec) in enumerate(positions)
+    ]
     _frames(root / "frames", positions[:3])
     far = (RA0 + 1.0, DEC0 + 1.0)  # the fourth star sits apart, on its own stamps
     _good_spec(spectra / "far-spec.fits", 9, *far)
@@ -324,8 +350,17 @@ def make_corpus(root: Path) -> Corpus:
     _stamps(good_far_stamps, *far)
     for name, (path, words, owner) in _bad_fits_files(root).items():
         listed = name in ("nan-flux.fits", "zero-ivar.fits")  # a readable file whose one spectrum is listed as rejected
-        add(Case(f"fits/{name}", "inspect", ["inspect", str(path)], names=(*words, "rejected") if listed else words,
-                 expect="ok" if listed else "error", timeout=10, owner=owner))
+        add(
+            Case(
+                f"fits/{name}",
+                "inspect",
+                ["inspect", str(path)],
+                names=(*words, "rejected") if listed else words,
+                expect="ok" if listed else "error",
+                timeout=10,
+                owner=owner,
+            )
+        )
         out = root / "out" / f"build-{name}"
         images = root / "images-good"
         if not images.exists():
@@ -335,12 +370,30 @@ def make_corpus(root: Path) -> Corpus:
             for p in good_far_stamps.iterdir():
                 os.link(p, images / p.name)
         cat = build_catalog(cats / f"build-{name}.ecsv", path)
-        add(Case(f"fits/{name}", "dataset build",
-                 ["dataset", "build", "--catalog", str(cat), "--images", str(images), "--size", str(SIZE), "--out", str(out)],
-                 expect="ok", check=_build_check(3, (path.name,), out), owner=owner))
+        add(
+            Case(
+                f"fits/{name}",
+                "dataset build",
+                [
+                    "dataset",
+                    "build",
+                    "--catalog",
+                    str(cat),
+                    "--images",
+                    str(images),
+                    "--size",
+                    str(SIZE),
+                    "--out",
+                    str(out),
+                ],
+                expect="ok",
+                check=_build_check(3, (path.name,), out),
+                owner=owner,
+            )
+        )
 
     # 2. bad stamps: inspect the bad band's file, and build (the fourth star on these stamps)
-    for name, (folder, words, band) in _bad_stamps(root, *far).items():
+    for name, (folder, words, _band) in _bad_stamps(root, *far).items():
         bad_file = folder / words[0]
         add(Case(f"stamp/{name}", "inspect", ["inspect", str(bad_file)], names=words, timeout=10))
         images = root / f"images-{name}"
@@ -351,9 +404,26 @@ def make_corpus(root: Path) -> Corpus:
             os.link(p, images / p.name)
         out = root / "out" / f"build-stamp-{name}"
         cat = build_catalog(root / "catalogs" / f"stamp-{name}.ecsv", spectra / "far-spec.fits")
-        add(Case(f"stamp/{name}", "dataset build",
-                 ["dataset", "build", "--catalog", str(cat), "--images", str(images), "--size", str(SIZE), "--out", str(out)],
-                 expect="ok", check=_build_check(3, words, out)))
+        add(
+            Case(
+                f"stamp/{name}",
+                "dataset build",
+                [
+                    "dataset",
+                    "build",
+                    "--catalog",
+                    str(cat),
+                    "--images",
+                    str(images),
+                    "--size",
+                    str(SIZE),
+                    "--out",
+                    str(out),
+                ],
+                expect="ok",
+                check=_build_check(3, words, out),
+            )
+        )
 
     # 3. bad catalogs: inspect, build, score against a good data set
     ds_good = make_dataset(root / "ds-good", n=24, size=SIZE)
@@ -372,30 +442,83 @@ def make_corpus(root: Path) -> Corpus:
     cat("duplicate-ids.csv", "id,ra,dec\na,1,2\na,3,4\n", ("duplicate",))
     cat("label-seven.csv", "id,ra,dec,label\na,1,2,7\nb,3,4,1\n", ("label",))
     cat("nan-position.csv", "id,ra,dec\na,nan,2\nb,3,4\n", ("ra",))
-    cat("yaml-payload.ecsv", "# %ECSV 1.0\n# ---\n# datatype:\n# - {name: id, datatype: string}\n"
-        "# meta: !!python/object/apply:os.system ['touch " + str(root / "PWNED") + "']\nid\na\n")
-    # a real SDSS-like catalogue without ids: two spectra of one star at one position (the reader names rows by position)
+    cat(
+        "yaml-payload.ecsv",
+        "# %ECSV 1.0\n# ---\n# datatype:\n# - {name: id, datatype: string}\n"
+        "# meta: !!python/object/apply:os.system ['touch " + str(root / "PWNED") + "']\nid\na\n",
+    )
+    # an SDSS-like catalogue without ids: two spectra of one star at one position (ids made from positions)
     cat("repeat-observation.csv", "ra,dec,g\n150.0,2.0,17.1\n150.0,2.0,17.2\n151.0,2.5,16.0\n", (), "ok")
     for name, (path, words, expect) in bad_cats.items():
-        add(Case(f"catalog/{name}", "inspect", ["inspect", str(path)], expect=expect, names=words, timeout=10,
-                 check=_pwned(root) if "yaml" in name else None))
+        add(
+            Case(
+                f"catalog/{name}",
+                "inspect",
+                ["inspect", str(path)],
+                expect=expect,
+                names=words,
+                timeout=10,
+                check=_pwned(root) if "yaml" in name else None,
+            )
+        )
         if expect == "error":
-            add(Case(f"catalog/{name}", "dataset build",
-                     ["dataset", "build", "--catalog", str(path), "--images", str(root / "frames"), "--size", str(SIZE),
-                      "--out", str(root / "out" / f"cat-{name}")], names=words, check=_pwned(root) if "yaml" in name else None))
-            add(Case(f"catalog/{name}", "score",  # labels are not used by score: a catalog with label 7 may fail otherwise
-                     ["score", str(path), "--dataset", str(ds_good), "--model", str(ckpt), "--out", str(root / "out" / f"score-{name}.ecsv")],
-                     names=(name,) if "label" in name else words, check=_pwned(root) if "yaml" in name else None))
+            add(
+                Case(
+                    f"catalog/{name}",
+                    "dataset build",
+                    [
+                        "dataset",
+                        "build",
+                        "--catalog",
+                        str(path),
+                        "--images",
+                        str(root / "frames"),
+                        "--size",
+                        str(SIZE),
+                        "--out",
+                        str(root / "out" / f"cat-{name}"),
+                    ],
+                    names=words,
+                    check=_pwned(root) if "yaml" in name else None,
+                )
+            )
+            add(
+                Case(
+                    f"catalog/{name}",
+                    "score",  # labels are not used by score: a catalog with label 7 may fail otherwise
+                    [
+                        "score",
+                        str(path),
+                        "--dataset",
+                        str(ds_good),
+                        "--model",
+                        str(ckpt),
+                        "--out",
+                        str(root / "out" / f"score-{name}.ecsv"),
+                    ],
+                    names=(name,) if "label" in name else words,
+                    check=_pwned(root) if "yaml" in name else None,
+                )
+            )
 
     # formula injection through score --out *.csv: ids and notes that a spreadsheet would run
     inj = _variant(ds_good, root / "ds-injection")
     t = Table.read(inj / "catalog.ecsv")
-    t["id"] = [f"=HYPERLINK(\"http://x/{i}\")" if i % 3 == 0 else (f"+{i}" if i % 3 == 1 else f"@sum{i}") for i in range(len(t))]
+    t["id"] = [
+        f'=HYPERLINK("http://x/{i}")' if i % 3 == 0 else (f"+{i}" if i % 3 == 1 else f"@sum{i}") for i in range(len(t))
+    ]
     t.write(inj / "catalog.ecsv", overwrite=True)
     _edit_json(inj / "manifest.json", lambda m: m["sha256"].update({"catalog.ecsv": _sha(inj / "catalog.ecsv")}))
     csv_out = root / "out" / "injection.csv"
-    add(Case("catalog/formula-injection", "score", ["score", str(inj), "--model", str(ckpt), "--out", str(csv_out)],
-             expect="ok", check=_csv_neutral(csv_out)))
+    add(
+        Case(
+            "catalog/formula-injection",
+            "score",
+            ["score", str(inj), "--model", str(ckpt), "--out", str(csv_out)],
+            expect="ok",
+            check=_csv_neutral(csv_out),
+        )
+    )
 
     # 4. bad data sets: inspect, dataset info, score, train
     datasets: dict[str, tuple[Path, tuple[str, ...], tuple[str, ...]]] = {}
@@ -407,7 +530,9 @@ def make_corpus(root: Path) -> Corpus:
 
     (ds("no-manifest") / "manifest.json").unlink()
     (ds("bad-manifest") / "manifest.json").write_text("{not json")
-    mixed = ds("mixed-catalog", ("catalog.ecsv",))  # what a killed `dataset build --force` left: new catalog, old manifest
+    mixed = ds(
+        "mixed-catalog", ("catalog.ecsv",)
+    )  # what a killed `dataset build --force` left: new catalog, old manifest
     t = Table.read(mixed / "catalog.ecsv")
     t["label"] = 0
     t.write(mixed / "catalog.ecsv", overwrite=True)
@@ -434,12 +559,40 @@ def make_corpus(root: Path) -> Corpus:
         if "info" in entries:
             add(Case(f"dataset/{name}", "dataset info", ["dataset", "info", str(path)], names=words, timeout=15))
         if "score" in entries:
-            add(Case(f"dataset/{name}", "score", ["score", str(path), "--model", str(ckpt), "--out", str(root / "out" / f"ds-{name}.ecsv")],
-                     names=words))
+            add(
+                Case(
+                    f"dataset/{name}",
+                    "score",
+                    ["score", str(path), "--model", str(ckpt), "--out", str(root / "out" / f"ds-{name}.ecsv")],
+                    names=words,
+                )
+            )
         if "train" in entries:
-            add(Case(f"dataset/{name}", "train",
-                     ["train", "--dataset", str(path), "--model", "batmm", "--size", "tiny", "--epochs", "1", "--threads", "1",
-                      "--max-steps-per-epoch", "1", "--out", str(root / "out" / f"train-{name}")], names=words, timeout=60))
+            add(
+                Case(
+                    f"dataset/{name}",
+                    "train",
+                    [
+                        "train",
+                        "--dataset",
+                        str(path),
+                        "--model",
+                        "batmm",
+                        "--size",
+                        "tiny",
+                        "--epochs",
+                        "1",
+                        "--threads",
+                        "1",
+                        "--max-steps-per-epoch",
+                        "1",
+                        "--out",
+                        str(root / "out" / f"train-{name}"),
+                    ],
+                    names=words,
+                    timeout=60,
+                )
+            )
 
     # 5. bad checkpoints: score a good data set with each
     ckpts = root / "ckpt"
@@ -454,17 +607,24 @@ def make_corpus(root: Path) -> Corpus:
     (ck("bad-config") / "config.json").write_text("[1, 2")
     _edit_json(ck("layers-1e7", ("n_layers",)) / "config.json", _set_arch(n_layers=10**7))
     _edit_json(ck("cutout-1e5", ("cutout_size",)) / "config.json", _set_arch(cutout_size=10**5))
-    _edit_json(ck("wide-4096", ("weights.safetensors",)) / "config.json", _set_arch(d_model=4096, ffn_dim=16384, d_k=512))
+    _edit_json(
+        ck("wide-4096", ("weights.safetensors",)) / "config.json", _set_arch(d_model=4096, ffn_dim=16384, d_k=512)
+    )
     _edit_json(ck("layers-string", ("n_layers",)) / "config.json", _set_arch(n_layers="2"))
     _edit_json(ck("heads-negative", ("n_heads",)) / "config.json", _set_arch(n_heads=-2))
     _edit_json(ck("dropout-nan", ("dropout",)) / "config.json", _set_arch(dropout=float("nan")))
     _edit_json(ck("unknown-model", ("model",)) / "config.json", lambda c: c["model"].update(name="nosuch"))
-    _edit_json(ck("nan-band-mean", ("band_mean",)) / "config.json",
-               lambda c: c["preprocess"]["image"].update(band_mean=[float("nan")] * 5))
-    _edit_json(ck("zero-band-std", ("band",)) / "config.json",
-               lambda c: c["preprocess"]["image"].update(band_std=[0.0] * 5))
-    _rewrite_weights(ck("nan-weights", ("weights.safetensors",)),
-                     lambda s: {k: (np.full_like(v, np.nan) if v.dtype.kind == "f" else v) for k, v in s.items()})
+    _edit_json(
+        ck("nan-band-mean", ("band_mean",)) / "config.json",
+        lambda c: c["preprocess"]["image"].update(band_mean=[float("nan")] * 5),
+    )
+    _edit_json(
+        ck("zero-band-std", ("band",)) / "config.json", lambda c: c["preprocess"]["image"].update(band_std=[0.0] * 5)
+    )
+    _rewrite_weights(
+        ck("nan-weights", ("weights.safetensors",)),
+        lambda s: {k: (np.full_like(v, np.nan) if v.dtype.kind == "f" else v) for k, v in s.items()},
+    )
     outside = ck("weights-outside", ("weights",))
     secret = root / "secret.safetensors"
     shutil.copy(outside / "weights.safetensors", secret)
@@ -476,17 +636,37 @@ def make_corpus(root: Path) -> Corpus:
     _edit_json(trunc_w / "config.json", lambda c: c["weights"].update(sha256=_sha(w)))
     huge_w = ck("huge-tensor-header", ("weights.safetensors",))
     w = huge_w / "weights.safetensors"
-    _safetensors_header(w, {"x": {"dtype": "F32", "shape": [200_000, 200_000], "data_offsets": [0, 160_000_000_000]}}, b"\0" * 64)
+    _safetensors_header(
+        w, {"x": {"dtype": "F32", "shape": [200_000, 200_000], "data_offsets": [0, 160_000_000_000]}}, b"\0" * 64
+    )
     _edit_json(huge_w / "config.json", lambda c: c["weights"].update(sha256=_sha(w)))
     (ck("no-weights", ("weights.safetensors",)) / "weights.safetensors").unlink()
     for name, (path, words) in ckpt_cases.items():
-        add(Case(f"checkpoint/{name}", "score",
-                 ["score", str(ds_good), "--model", str(path), "--out", str(root / "out" / f"ck-{name}.ecsv")],
-                 names=(path.name, *words), check=_no_output(root / "out" / f"ck-{name}.ecsv"),
-                 owner="issue 10 (score.py reads config.json raw)" if name == "bad-config" else None))
+        add(
+            Case(
+                f"checkpoint/{name}",
+                "score",
+                ["score", str(ds_good), "--model", str(path), "--out", str(root / "out" / f"ck-{name}.ecsv")],
+                names=(path.name, *words),
+                check=_no_output(root / "out" / f"ck-{name}.ecsv"),
+                owner="issue 10 (score.py reads config.json raw)" if name == "bad-config" else None,
+            )
+        )
 
     # 6. arguments
-    train = ["train", "--dataset", str(ds_good), "--model", "batmm", "--size", "tiny", "--threads", "1", "--max-steps-per-epoch", "1"]
+    train = [
+        "train",
+        "--dataset",
+        str(ds_good),
+        "--model",
+        "batmm",
+        "--size",
+        "tiny",
+        "--threads",
+        "1",
+        "--max-steps-per-epoch",
+        "1",
+    ]
     a_file = root / "a-file.txt"
     a_file.write_text("not a folder")
     for name, extra, words in (
@@ -496,46 +676,177 @@ def make_corpus(root: Path) -> Corpus:
         ("epochs-negative", ["--epochs", "-1"], ("epochs",)),
     ):
         out = a_file if name == "out-is-file" else root / "out" / f"arg-{name}"
-        add(Case(f"args/train-{name}", "train", [*train, *extra, "--out", str(out)], names=words, timeout=60, owner="issue 10"))
-    add(Case("args/score-out-is-dir", "score", ["score", str(ds_good), "--model", str(ckpt), "--out", str(root / "out")],
-             names=("out",)))
-    add(Case("args/score-out-missing-folder", "score",
-             ["score", str(ds_good), "--model", str(ckpt), "--out", str(root / "nosuch" / "x.ecsv")], names=("nosuch",)))
-    add(Case("args/build-size-0", "dataset build",
-             ["dataset", "build", "--catalog", str(cats / "build-empty.fits.ecsv"), "--images", str(root / "frames"),
-              "--size", "0", "--out", str(root / "out" / "size0")], names=("size",)))
-    add(Case("args/simulate-over-dataset", "simulate", ["simulate", "--n", "4", "--seed", "0", "--out", str(_variant(ds_good, root / "ds-keep"))],
-             names=("ds-keep", "force"), owner="issue 9", check=_unchanged(root / "ds-keep", ds_good)))
+        add(
+            Case(
+                f"args/train-{name}",
+                "train",
+                [*train, *extra, "--out", str(out)],
+                names=words,
+                timeout=60,
+                owner="issue 10",
+            )
+        )
+    add(
+        Case(
+            "args/score-out-is-dir",
+            "score",
+            ["score", str(ds_good), "--model", str(ckpt), "--out", str(root / "out")],
+            names=("out",),
+        )
+    )
+    add(
+        Case(
+            "args/score-out-missing-folder",
+            "score",
+            ["score", str(ds_good), "--model", str(ckpt), "--out", str(root / "nosuch" / "x.ecsv")],
+            names=("nosuch",),
+        )
+    )
+    add(
+        Case(
+            "args/build-size-0",
+            "dataset build",
+            [
+                "dataset",
+                "build",
+                "--catalog",
+                str(cats / "build-empty.fits.ecsv"),
+                "--images",
+                str(root / "frames"),
+                "--size",
+                "0",
+                "--out",
+                str(root / "out" / "size0"),
+            ],
+            names=("size",),
+        )
+    )
+    add(
+        Case(
+            "args/simulate-over-dataset",
+            "simulate",
+            ["simulate", "--n", "4", "--seed", "0", "--out", str(_variant(ds_good, root / "ds-keep"))],
+            names=("ds-keep", "force"),
+            owner="issue 9",
+            check=_unchanged(root / "ds-keep", ds_good),
+        )
+    )
 
     # 7. full and read-only folders (a small tmpfs each, mounted by the harness in its own namespace)
     full, ro = root / "mnt-full", root / "mnt-ro"
     corpus.mounts = [{"path": str(full), "size": "256k", "fill": True}, {"path": str(ro), "size": "64k", "ro": True}]
-    add(Case("disk/score-out-full", "score", ["score", str(ds_good), "--model", str(ckpt), "--out", str(full / "s.ecsv")],
-             names=("s.ecsv", "space"), mounted=True))
-    add(Case("disk/score-out-read-only", "score", ["score", str(ds_good), "--model", str(ckpt), "--out", str(ro / "s.ecsv")],
-             names=("s.ecsv", "read-only"), mounted=True))
+    add(
+        Case(
+            "disk/score-out-full",
+            "score",
+            ["score", str(ds_good), "--model", str(ckpt), "--out", str(full / "s.ecsv")],
+            names=("s.ecsv", "space"),
+            mounted=True,
+        )
+    )
+    add(
+        Case(
+            "disk/score-out-read-only",
+            "score",
+            ["score", str(ds_good), "--model", str(ckpt), "--out", str(ro / "s.ecsv")],
+            names=("s.ecsv", "read-only"),
+            mounted=True,
+        )
+    )
     good_cat = build_catalog(cats / "good.ecsv", spectra / "far-spec.fits")
-    add(Case("disk/build-full", "dataset build",
-             ["dataset", "build", "--catalog", str(good_cat), "--images", str(root / "images-good"), "--size", "64",
-              "--out", str(full / "ds")], names=("space",), mounted=True, timeout=60))
+    add(
+        Case(
+            "disk/build-full",
+            "dataset build",
+            [
+                "dataset",
+                "build",
+                "--catalog",
+                str(good_cat),
+                "--images",
+                str(root / "images-good"),
+                "--size",
+                "64",
+                "--out",
+                str(full / "ds"),
+            ],
+            names=("space",),
+            mounted=True,
+            timeout=60,
+        )
+    )
     keep = _variant(ds_good, root / "ds-keep-force")
     all_bad = cats / "all-bad.ecsv"
-    Table(rows=[("bad0", RA0, DEC0, str(root / "fits" / "garbage.fits"))], names=("id", "ra", "dec", "spectrum")).write(all_bad)
-    add(Case("disk/build-force-all-bad", "dataset build",
-             ["dataset", "build", "--catalog", str(all_bad), "--images", str(root / "frames"),
-              "--size", str(SIZE), "--force", "--out", str(keep)], names=("no usable star",), check=_unchanged(keep, ds_good)))
-    add(Case("args/build-out-is-file", "dataset build",
-             ["dataset", "build", "--catalog", str(good_cat), "--images", str(root / "images-good"), "--size", str(SIZE),
-              "--out", str(a_file)], names=("a-file.txt",)))
-    add(Case("disk/build-read-only", "dataset build",
-             ["dataset", "build", "--catalog", str(good_cat), "--images", str(root / "images-good"), "--size", str(SIZE),
-              "--out", str(ro / "ds")], names=("read-only",), mounted=True))
+    Table(rows=[("bad0", RA0, DEC0, str(root / "fits" / "garbage.fits"))], names=("id", "ra", "dec", "spectrum")).write(
+        all_bad
+    )
+    add(
+        Case(
+            "disk/build-force-all-bad",
+            "dataset build",
+            [
+                "dataset",
+                "build",
+                "--catalog",
+                str(all_bad),
+                "--images",
+                str(root / "frames"),
+                "--size",
+                str(SIZE),
+                "--force",
+                "--out",
+                str(keep),
+            ],
+            names=("no usable star",),
+            check=_unchanged(keep, ds_good),
+        )
+    )
+    add(
+        Case(
+            "args/build-out-is-file",
+            "dataset build",
+            [
+                "dataset",
+                "build",
+                "--catalog",
+                str(good_cat),
+                "--images",
+                str(root / "images-good"),
+                "--size",
+                str(SIZE),
+                "--out",
+                str(a_file),
+            ],
+            names=("a-file.txt",),
+        )
+    )
+    add(
+        Case(
+            "disk/build-read-only",
+            "dataset build",
+            [
+                "dataset",
+                "build",
+                "--catalog",
+                str(good_cat),
+                "--images",
+                str(root / "images-good"),
+                "--size",
+                str(SIZE),
+                "--out",
+                str(ro / "ds"),
+            ],
+            names=("read-only",),
+            mounted=True,
+        )
+    )
     return corpus
 
 
 def _pwned(root: Path):
     def check(result: dict) -> tuple[str, str] | None:
         return ("lost", "the YAML payload ran") if (root / "PWNED").exists() else None
+
     return check
 
 
@@ -546,6 +857,7 @@ def _no_output(path: Path):
             if not np.isfinite(p).all():
                 return "silent", f"exit 0 with {int((~np.isfinite(p)).sum())} non-finite p_bhb"
         return None
+
     return check
 
 
@@ -556,6 +868,7 @@ def _csv_neutral(path: Path):
         cells = [c for line in path.read_text().splitlines() if not line.startswith("#") for c in line.split(",")]
         live = [c for c in cells if c.lstrip('"')[:1] in ("=", "+", "-", "@") and not _number(c.strip('"'))]
         return ("silent", f"{len(live)} cells a spreadsheet would run, e.g. {live[0]}") if live else ("clear", "")
+
     return check
 
 
@@ -572,6 +885,7 @@ def _unchanged(path: Path, original: Path):
         before = json.loads((original / "manifest.json").read_text())["sha256"]
         after = json.loads((path / "manifest.json").read_text())["sha256"] if (path / "manifest.json").is_file() else {}
         return ("lost", "the existing data set was replaced") if before != after else None
+
     return check
 
 
@@ -580,18 +894,34 @@ def _unchanged(path: Path, original: Path):
 
 def run_corpus(corpus: Corpus, pythonpath: str | None = None) -> list[dict]:
     """Run every case through the harness; each result carries its case, outcome and reason."""
-    env = dict(os.environ, PYTHONPATH=pythonpath or os.environ.get("PYTHONPATH", ""), OMP_NUM_THREADS="1",
-               PYTHONDONTWRITEBYTECODE="1", BHB_VIEWER_CACHE=str(corpus.root / "cache"))
+    env = dict(
+        os.environ,
+        PYTHONPATH=pythonpath or os.environ.get("PYTHONPATH", ""),
+        OMP_NUM_THREADS="1",
+        PYTHONDONTWRITEBYTECODE="1",
+        BHB_VIEWER_CACHE=str(corpus.root / "cache"),
+    )
     out_dir = corpus.root / "harness-out"
     out_dir.mkdir(exist_ok=True)
     cases = {f"c{i:03d}": c for i, c in enumerate(corpus.cases)}
-    request = {"out_dir": str(out_dir), "mem_mb": MEM_MB, "mounts": corpus.mounts, "jobs": JOBS,
-               "cases": [{"id": k, "argv": c.argv, "timeout": c.timeout, "cwd": str(corpus.root)} for k, c in cases.items()]}
+    request = {
+        "out_dir": str(out_dir),
+        "mem_mb": MEM_MB,
+        "mounts": corpus.mounts,
+        "jobs": JOBS,
+        "cases": [{"id": k, "argv": c.argv, "timeout": c.timeout, "cwd": str(corpus.root)} for k, c in cases.items()],
+    }
     prefix = _unshare_prefix()
     if prefix is None:
         request["mounts"] = []
-    proc = subprocess.run([*(prefix or []), sys.executable, str(HARNESS)], input=json.dumps(request), capture_output=True,
-                          text=True, env=env, timeout=1800)
+    proc = subprocess.run(
+        [*(prefix or []), sys.executable, str(HARNESS)],
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1800,
+    )
     lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     mounted = bool(lines and lines[0].get("mounted")) and prefix is not None
     by_id = {r["id"]: r for r in lines[1:] if "id" in r}
@@ -599,8 +929,11 @@ def run_corpus(corpus: Corpus, pythonpath: str | None = None) -> list[dict]:
     for key, case in cases.items():
         result = by_id.get(key)
         if result is None:
-            result = {"skipped": "no mount namespace"} if case.mounted and not mounted else \
-                     {"skipped": f"harness died: {proc.stderr[-500:]}"}
+            result = (
+                {"skipped": "no mount namespace"}
+                if case.mounted and not mounted
+                else {"skipped": f"harness died: {proc.stderr[-500:]}"}
+            )
         elif case.mounted and not mounted:
             result = {"skipped": "no mount namespace"}
         outcome, why = judge(case, result)
@@ -640,8 +973,10 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(root, ignore_errors=True)
     for r in results:
         owner = f" [{r['case'].owner}]" if r["case"].owner else ""
-        print(f"{r['outcome']:<9} {r['case'].entry:<14} {r['case'].id:<34} {r.get('seconds', 0):6.2f}s "
-              f"{r.get('max_rss_mb', 0):7.0f}MB{owner} {r['why'][:150]}")
+        print(
+            f"{r['outcome']:<9} {r['case'].entry:<14} {r['case'].id:<34} {r.get('seconds', 0):6.2f}s "
+            f"{r.get('max_rss_mb', 0):7.0f}MB{owner} {r['why'][:150]}"
+        )
     print(json.dumps(table(results)))
     return 0
 

@@ -14,6 +14,7 @@ Input on stdin, one JSON object: ``{"mounts": [{"path", "size", "ro"}], "mem_mb"
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -26,20 +27,18 @@ import traceback
 
 def _preload() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    import astropy.io.fits  # noqa: F401
+    import astropy.io.fits
     import astropy.table  # noqa: F401
     import torch
 
     torch.set_num_threads(1)
     import bhb_viewer.cli
-    import bhb_viewer.ml.inference  # noqa: F401
-    import bhb_viewer.ml.training  # noqa: F401
+    import bhb_viewer.ml.inference
+    import bhb_viewer.ml.training
 
     for module_name, _ in bhb_viewer.cli.COMMANDS.values():
-        try:
+        with contextlib.suppress(ImportError):
             __import__(module_name)
-        except ImportError:
-            pass
 
 
 def _mount(mounts: list[dict]) -> str | None:
@@ -76,7 +75,9 @@ def _child(case: dict, out_dir: str, mem_limit: int) -> None:
         fd_in = os.open(os.devnull, os.O_RDONLY)
         os.dup2(fd_in, 0)
         for fd, name in ((1, "stdout"), (2, "stderr")):
-            target = os.open(os.path.join(out_dir, f"{case['id']}.{name}"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            target = os.open(
+                os.path.join(out_dir, f"{case['id']}.{name}"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644
+            )
             os.dup2(target, fd)
             os.close(target)
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -139,14 +140,14 @@ def _run_all(cases: list[dict], out_dir: str, mem_limit: int, jobs: int) -> None
             done, status, usage = os.wait4(pid, os.WNOHANG)
             timed_out = not done and time.monotonic() - start > case["timeout"]
             if timed_out:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 _, status, usage = os.wait4(pid, 0)
             if done or timed_out:
                 del running[pid]
-                print(json.dumps(_result(case, out_dir, status, usage, time.monotonic() - start, timed_out)), flush=True)
+                print(
+                    json.dumps(_result(case, out_dir, status, usage, time.monotonic() - start, timed_out)), flush=True
+                )
 
 
 def main() -> None:

@@ -29,7 +29,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _env() -> dict:
-    return dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]), OMP_NUM_THREADS="1")
+    return dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]), OMP_NUM_THREADS="1"
+    )
 
 
 def _leftovers(folder: Path) -> list[str]:
@@ -45,7 +47,9 @@ def star_files(tmp_path_factory):
     spectra.mkdir()
     rows = []
     for i, (ra, dec) in enumerate(positions):
-        path = write_spec(spectra / f"s{i}.fits", LOGLAM, 50 + i + np.zeros(LOGLAM.size), np.ones(LOGLAM.size), ra=ra, dec=dec)
+        path = write_spec(
+            spectra / f"s{i}.fits", LOGLAM, 50 + i + np.zeros(LOGLAM.size), np.ones(LOGLAM.size), ra=ra, dec=dec
+        )
         rows.append((f"star{i}", ra, dec, str(path)))
     _frames(root / "images", positions, size=480)
     for name, label in (("old", "BHB"), ("new", "BSS")):
@@ -56,8 +60,22 @@ def star_files(tmp_path_factory):
 
 
 def _build(root: Path, which: str, out: Path) -> subprocess.Popen:
-    argv = [sys.executable, "-m", "bhb_viewer", "dataset", "build", "--catalog", str(root / f"{which}.ecsv"),
-            "--images", str(root / "images"), "--size", "16", "--force", "--out", str(out)]
+    argv = [
+        sys.executable,
+        "-m",
+        "bhb_viewer",
+        "dataset",
+        "build",
+        "--catalog",
+        str(root / f"{which}.ecsv"),
+        "--images",
+        str(root / "images"),
+        "--size",
+        "16",
+        "--force",
+        "--out",
+        str(out),
+    ]
     return subprocess.Popen(argv, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -84,6 +102,45 @@ def test_killed_build_leaves_the_old_data_set_or_the_new_one(star_files, tmp_pat
     assert _leftovers(out.parent) == [], "the next build must clear what killed ones left"
 
 
+# Dies by SIGKILL at the worst moment of a build: every data file written, the manifest not yet.
+KILLED_BEFORE_MANIFEST = r"""
+import os, signal, sys
+import bhb_viewer.core.dataset as dataset
+real = dataset.write_atomic
+def write_atomic(path, writer):
+    if os.path.basename(path) == "manifest.json":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(path, writer)
+dataset.write_atomic = write_atomic
+from bhb_viewer.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_build_killed_just_before_its_manifest_leaves_the_old_data_set(star_files, tmp_path):
+    out = tmp_path / "ds"
+    assert _build(star_files, "old", out).wait(120) == 0
+    argv = [
+        "dataset",
+        "build",
+        "--catalog",
+        str(star_files / "new.ecsv"),
+        "--images",
+        str(star_files / "images"),
+        "--size",
+        "16",
+        "--force",
+        "--out",
+        str(out),
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-c", KILLED_BEFORE_MANIFEST, *argv], env=_env(), capture_output=True, timeout=120
+    )
+    assert proc.returncode == -signal.SIGKILL
+    ds = open_dataset(out)
+    assert set(np.asarray(ds.labels).tolist()) == {1} and ds.manifest["n_bhb"] == 20
+
+
 EXPORTER = r"""
 import sys
 import numpy as np
@@ -106,9 +163,13 @@ def test_killed_export_leaves_a_whole_file_and_no_litter(tmp_path, suffix):
     rng = random.Random(suffix)
     for trial in range(3):
         log = tmp_path / f"log{trial}"
-        proc = subprocess.Popen([sys.executable, "-c", EXPORTER, str(target), str(log)], env=_env(), stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", EXPORTER, str(target), str(log)], env=_env(), stderr=subprocess.PIPE
+        )
         deadline = time.monotonic() + 60
-        while (not log.exists() or "wrote" not in log.read_text()) and time.monotonic() < deadline and proc.poll() is None:
+        while (
+            (not log.exists() or "wrote" not in log.read_text()) and time.monotonic() < deadline and proc.poll() is None
+        ):
             time.sleep(0.05)
         assert proc.poll() is None, proc.stderr.read().decode()
         time.sleep(rng.uniform(0.0, 0.6))
