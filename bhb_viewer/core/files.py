@@ -44,6 +44,8 @@ _REASONS = {
     errno.EFBIG: "file too large for this file system",
 }
 
+_ALWAYS_WRITING = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG)
+
 
 class OutputError(BadInputError):
     """An output that cannot be written (disk full, read-only, missing folder), naming the path."""
@@ -125,7 +127,8 @@ def write_atomic(path: str | os.PathLike, writer: Callable[[Path], object]) -> P
         _fsync_dir(path.parent)
     except OSError as exc:
         _unlink_quietly(tmp)
-        if exc.errno in _REASONS:
+        ours = exc.filename is None or Path(exc.filename) in (tmp, path, path.parent)  # not a file the writer read
+        if exc.errno in _REASONS and (ours or exc.errno in _ALWAYS_WRITING):
             raise output_error(path, exc) from exc
         raise
     except BaseException:

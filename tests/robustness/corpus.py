@@ -214,10 +214,10 @@ def judge(case: Case, result: dict) -> tuple[str, str]:
 
 
 def _missing(names: tuple[str, ...], text: str) -> list[str]:
-    """Words of ``names`` the text lacks: file names (with a dot) anywhere, other words (the problem)
-    outside the paths, so that a file called truncated.fits does not count as saying "truncated"."""
+    """Words of ``names`` the text lacks: the first (the file or folder) and file names anywhere, other
+    words (the problem) outside the paths, so that a file called truncated.fits does not say "truncated"."""
     bare = re.sub(r"(?<![\w'])/\S+", " ", text).lower()  # absolute paths out
-    return [n for n in names if n.lower() not in (text.lower() if "." in n else bare)]
+    return [n for i, n in enumerate(names) if n.lower() not in (text.lower() if i == 0 or "." in n else bare)]
 
 
 # -- the cases ----------------------------------------------------------------------------------------
