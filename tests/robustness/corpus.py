@@ -67,6 +67,7 @@ class Case:
     check: Callable[[dict], tuple[str, str] | None] | None = None  # (outcome, why) overrides the verdict
     timeout: float = 30.0
     owner: str | None = None  # a known failure owned by another issue's helper
+    clean: str | None = None  # a mounted folder the case must leave empty (no scratch files)
     mounted: bool = False  # needs the small full / read-only folders
 
 
@@ -733,8 +734,16 @@ def make_corpus(root: Path) -> Corpus:
     )
 
     # 7. full and read-only folders (a small tmpfs each, mounted by the harness in its own namespace)
-    full, ro = root / "mnt-full", root / "mnt-ro"
-    corpus.mounts = [{"path": str(full), "size": "256k", "fill": True}, {"path": str(ro), "size": "64k", "ro": True}]
+    full, small, ro = root / "mnt-full", root / "mnt-small", root / "mnt-ro"
+    corpus.mounts = [
+        {"path": str(full), "size": "256k", "fill": True},  # no free block at all
+        {"path": str(small), "size": "256k"},  # room to start a build, not to finish it
+        {"path": str(ro), "size": "64k", "ro": True},
+    ]
+    add(Case("disk/build-small-disk", "dataset build",
+             ["dataset", "build", "--catalog", str(cats / "build-empty.fits.ecsv"),
+              "--images", str(root / "images-good"), "--size", "64", "--out", str(small / "ds")],
+             names=("space",), mounted=True, timeout=60, clean=str(small)))
     add(
         Case(
             "disk/score-out-full",
@@ -925,6 +934,7 @@ def run_corpus(corpus: Corpus, pythonpath: str | None = None) -> list[dict]:
     lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     mounted = bool(lines and lines[0].get("mounted")) and prefix is not None
     by_id = {r["id"]: r for r in lines[1:] if "id" in r}
+    listing = next((r["listing"] for r in lines if "listing" in r), {})
     results = []
     for key, case in cases.items():
         result = by_id.get(key)
@@ -937,6 +947,8 @@ def run_corpus(corpus: Corpus, pythonpath: str | None = None) -> list[dict]:
         elif case.mounted and not mounted:
             result = {"skipped": "no mount namespace"}
         outcome, why = judge(case, result)
+        if case.clean and outcome == "clear" and listing.get(case.clean):
+            outcome, why = "lost", f"left {listing[case.clean]} in {case.clean}"
         results.append({"case": case, "outcome": outcome, "why": why, **result})
     return results
 
@@ -964,10 +976,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--keep", metavar="DIR", help="write the corpus here and keep it")
+    parser.add_argument("--only", metavar="PREFIX", help="run only the cases whose id starts with PREFIX")
     args = parser.parse_args(argv)
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bhb-corpus-"))
     try:
-        results = run_corpus(make_corpus(root / "corpus"))
+        corpus = make_corpus(root / "corpus")
+        corpus.cases = [c for c in corpus.cases if c.id.startswith(args.only or "")]
+        results = run_corpus(corpus)
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)

@@ -157,6 +157,8 @@ def main() -> None:
     _preload()
     mem_limit = _vm_bytes() + int(request.get("mem_mb", 1536)) * 2**20
     _run_all(request["cases"], request["out_dir"], mem_limit, int(request.get("jobs", 1)))
+    if problem is None:  # what the cases left in the mounted folders (visible only in this namespace)
+        print(json.dumps({"listing": {m["path"]: sorted(os.listdir(m["path"])) for m in request.get("mounts", [])}}))
 
 
 if __name__ == "__main__":
