@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _print_report(report: dict) -> None:
-    from bhb_viewer.core.simulate_calibration import COLOUR_F1_LIMIT, KS_LIMIT, PURITY_RANGE
+    from bhb_viewer.core.sim.calibration import COLOUR_F1_LIMIT, KS_LIMIT, PURITY_RANGE
 
     def mark(ok: bool) -> str:
         return "ok" if ok else "OUT OF RANGE"
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         path = write_simulated(args.out, args.n or DEFAULT_N, args.seed, args.bhb_fraction, args.cutout_size, progress)
         print(f"wrote {args.n or DEFAULT_N} simulated stars to {path}", file=sys.stderr if args.json else sys.stdout)
     if args.report:
-        from bhb_viewer.core.simulate_calibration import calibration_report, dataset_report
+        from bhb_viewer.core.sim.calibration import calibration_report, dataset_report
 
         if args.out:  # the figures of exactly the data set just written
             report = dataset_report(args.out, reference=args.reference, progress=progress)

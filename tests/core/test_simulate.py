@@ -4,8 +4,8 @@ import pytest
 from bhb_viewer.core.dataset import open_dataset
 from bhb_viewer.core.grid import BANDS, NPIX, wavelength
 from bhb_viewer.core.simulate import DEFAULT_BHB_FRACTION, SIMULATOR_VERSION, simulate, write_simulated
-from bhb_viewer.core.simulate_images import LIMIT_MAG, SEEING_BAND_FACTOR, psf_snr
-from bhb_viewer.core.simulate_spectra import band_flux_density
+from bhb_viewer.core.sim.images import LIMIT_MAG, SEEING_BAND_FACTOR, psf_snr
+from bhb_viewer.core.sim.spectra import band_flux_density
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +103,7 @@ def test_calibrated_against_xue2011(shared_data):
     At n = 2,000 about 550 simulated BHBs pass the cuts: the KS statistic's own noise against
     4,985 real stars is ≈ 0.06 (95 %), so the real limit is tested, not a loosened one.
     """
-    from bhb_viewer.core.simulate_calibration import calibration_report
+    from bhb_viewer.core.sim.calibration import calibration_report
 
     report = calibration_report(n=2000, seed=11, reference=shared_data / "catalogs" / "xue2011_bhb.dat")
     assert set(report["ks"]) == {"d02", "fm", "c_hg", "b_hg", "u_g", "g_r", "g"}
@@ -123,7 +123,7 @@ def test_image_noise_model_matches_a_real_sdss_field(shared_data):
     """Electrons per nanomaggy implied by our limiting magnitudes vs the real stamps' GAIN/NMGY keywords."""
     from astropy.io import fits
 
-    from bhb_viewer.core.simulate_images import electrons_per_nanomaggy
+    from bhb_viewer.core.sim.images import electrons_per_nanomaggy
 
     for band in BANDS:
         header = fits.getheader(shared_data / "real" / f"stamp-{band}-164.4311-39.0359.fits")
