@@ -144,6 +144,17 @@ def calibration_figures(catalog: Table, measured: dict[str, np.ndarray], referen
     }
 
 
+def _with_instrument(report: dict, catalog: Table, flux, ivar, cutouts, measured: dict, truth: Table | None, reference: Table) -> dict:
+    """Add the realism figures and the fit-window robustness of fm and D0.2 (see :mod:`.realism`)."""
+    from bhb_viewer.core.sim.realism import fm_window_robustness, realism_figures
+
+    physical = np.asarray(truth["label_physical"]) if truth is not None else np.asarray(catalog["label"])
+    report["realism"] = realism_figures(catalog, flux, ivar, cutouts)
+    select = (physical == LABEL_BHB) & np.asarray(measured["classical_bhb"], dtype=bool)
+    report["fm_window"] = fm_window_robustness(flux, ivar, select, reference)
+    return report
+
+
 def _with_verdicts(report: dict) -> dict:
     report["passes"] = {
         "ks": report["ks_max"] <= KS_LIMIT,
@@ -171,6 +182,7 @@ def dataset_report(
     truth = read_truth(ds.path) if (ds.path / TRUTH_FILE).is_file() else None
     measured = measure_arrays(ds.spectra, ds.ivar, progress)
     report = calibration_figures(ds.catalog, measured, ref, truth)
+    _with_instrument(report, ds.catalog, ds.spectra, ds.ivar, ds.cutouts, measured, truth, ref)
     report["seed"] = ds.manifest.get("provenance", {}).get("seed")
     report["dataset"] = str(ds.path)
     return _with_verdicts(report)
@@ -184,10 +196,11 @@ def calibration_report(
     config: SimulatorConfig | None = None,
     progress: ProgressCallback | None = None,
 ) -> dict:
-    """Simulate n stars (spectra only), measure them and compare with the real sample; see module doc."""
+    """Simulate n stars, measure them and compare with the real sample; see module doc."""
     ref = reference if isinstance(reference, Table) else read_reference(reference)
-    sky = simulate(n, seed, bhb_fraction, progress=progress, config=config, with_cutouts=False)
+    sky = simulate(n, seed, bhb_fraction, progress=progress, config=config)
     measured = measure_arrays(sky.spectra, sky.ivar, progress)
     report = calibration_figures(sky.catalog, measured, ref, sky.truth)
+    _with_instrument(report, sky.catalog, sky.spectra, sky.ivar, sky.cutouts, measured, sky.truth, ref)
     report["seed"] = seed
     return _with_verdicts(report)

@@ -107,7 +107,7 @@ class SpectrumModel:
     # Noise: per-pixel S/N (median over 4,000–5,500 Å) = sn_a·f/sqrt(f + sn_s), f the fibre's flux
     # relative to g = 16.5, so (S/N)² at g_fib = 20.2 is ≈ 25 (real SPECn_G 24.9–25.5) …
     sn_a: float = 44.0
-    sn_s: float = 0.065
+    sn_s: float = 0.075
     depth_scatter: float = 0.25  # ln scatter of plate depth
     noise_floor: float = 0.012  # … and a flat-field/systematic floor caps bright stars at S/N ≈ 80
     # Flux calibration: a smooth error in magnitudes, δm(λ) = δ0 + δ1·t + δ2·(t² − 1/3) with t = 0
@@ -115,7 +115,7 @@ class SpectrumModel:
     fluxcal_mag: tuple[float, float, float] = (0.065, 0.12, 0.03)
     # Sky-subtraction residual, a fraction of each sky line's peak (mean, σ): |residual| at 5577 Å
     # ≈ 10–26 × 1e-17 as on real plates (spPlate-4055: median 26, 18 of 20 over-subtracted).
-    sky_residual: tuple[float, float] = (-0.05, 0.05)
+    sky_residual: tuple[float, float] = (-0.08, 0.06)
     # Masked pixels: a per-spectrum fraction (real plates 1.4–5.6 %, FBADPIX1/2 2.9/6.5 %) in runs.
     mask_fraction: tuple[float, float] = (0.014, 0.056)
     mask_run_px: float = 5.0  # mean run length (bad columns, cosmic rays, bright sky lines)
@@ -287,7 +287,7 @@ def masked_pixels(model: SpectrumModel, rng: np.random.Generator, n: int, m: int
     mask = np.zeros((n, m), dtype=bool)
     k = int(n_runs.max()) if n else 0
     starts = rng.integers(0, m, (n, k))
-    lengths = 1 + rng.geometric(1.0 / model.mask_run_px, (n, k))
+    lengths = rng.geometric(1.0 / model.mask_run_px, (n, k))
     cols = np.arange(m)
     for j in range(k):
         use = n_runs > j
