@@ -25,6 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report", action="store_true", help="print the calibration figures against the Xue et al. (2011) sample (with --out: of the data set written)")
     parser.add_argument("--reference", metavar="PATH", help="the Xue 2011 table (xue2011_bhb.dat with its ReadMe); default $BHB_XUE2011 or ../shared/data")
     parser.add_argument("--json", action="store_true", help="with --report: print the figures as one JSON object")
+    parser.add_argument("--workers", type=int, default=1, help="processes rendering chunks of stars (same arrays for any number)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -92,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
     if args.out and is_dataset(args.out) and not args.force:
         raise BadInputError(args.out, "already holds a data set; use --force to replace it")
     if args.out:
-        path = write_simulated(args.out, args.n or DEFAULT_N, args.seed, args.bhb_fraction, args.cutout_size, progress, config)
+        path = write_simulated(args.out, args.n or DEFAULT_N, args.seed, args.bhb_fraction, args.cutout_size, progress, config,
+                                args.workers)
         print(f"wrote {args.n or DEFAULT_N} simulated stars to {path}", file=sys.stderr if args.json else sys.stdout)
     if args.report:
         from bhb_viewer.core.sim.calibration import calibration_report, dataset_report

@@ -136,3 +136,10 @@ def test_dereddening_switch_corrects_catalogue_and_spectra():
     wave = wavelength()
     blue = (wave > 4200) & (wave < 4300) & (raw.ivar[0] > 0)
     assert np.median(fixed.spectra[0, blue] / raw.spectra[0, blue]) > 1.0
+
+
+def test_workers_give_the_same_sky():
+    one = simulate(300, seed=8, with_cutouts=False)
+    two = simulate(300, seed=8, with_cutouts=False, workers=2)
+    assert np.array_equal(one.spectra, two.spectra) and np.array_equal(one.ivar, two.ivar)
+    assert np.array_equal(one.truth["label_xue"], two.truth["label_xue"])

@@ -16,6 +16,7 @@ into the catalogue a model or a classifier reads.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,6 +148,21 @@ def _chunk_rngs(seed: int, chunk: int) -> tuple[np.random.Generator, np.random.G
     return np.random.default_rng(spec), np.random.default_rng(img), np.random.default_rng(lab)
 
 
+def _simulate_chunk(task: tuple) -> tuple[slice, dict[str, np.ndarray], np.ndarray | None, dict[str, np.ndarray]]:
+    """Pixels and cut labels of one CHUNK of stars (a pure function of its arguments: any process may run it)."""
+    config, seed, ci, sl, truth_cols, seeing, sky_offset, cutout_size, with_cutouts = task
+    rng_spec, rng_img, rng_lab = _chunk_rngs(seed, ci)
+    true_mags = {b: truth_cols[f"{b}_true"] for b in BANDS}
+    sim = simulate_spectra(config.spectrum, rng_spec, true_mags, truth_cols["teff"], truth_cols["logg"], truth_cols["feh"],
+                           truth_cols["rv"], truth_cols["ebv"], seeing, deredden=config.extinction_corrected)
+    labels = xue_labels(config.labels, rng_lab, sim["clean"], sim["flux"], sim["ivar"])
+    cutouts = None
+    if with_cutouts:
+        reddened = {b: v + BAND_EXTINCTION[b] * truth_cols["ebv"] for b, v in true_mags.items()}
+        cutouts = render_cutouts(config.image, rng_img, reddened, seeing, sky_offset, cutout_size)
+    return sl, {"flux": sim["flux"], "ivar": sim["ivar"]}, cutouts, labels
+
+
 def simulate(
     n: int,
     seed: int,
@@ -156,10 +172,13 @@ def simulate(
     config: SimulatorConfig | None = None,
     with_cutouts: bool = True,
     out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    workers: int = 1,
 ) -> Sky:
     """The catalogue, spectra N×NPIX, ivar N×NPIX, cutouts N×5×S×S (or None) and truth of n stars.
 
     ``out`` may hold preallocated (e.g. memory-mapped) spectra, ivar and cutouts arrays to fill.
+    ``workers`` > 1 renders chunks in that many processes; every chunk has its own random streams,
+    so the arrays are the same for any number of workers.
     """
     config = config or SimulatorConfig()
     progress = progress or no_progress
@@ -170,24 +189,22 @@ def simulate(
         cutouts = np.empty((n, len(BANDS), cutout_size, cutout_size), dtype=np.float32) if with_cutouts else None
     else:
         spectra, ivar, cutouts = out
-    true_mags = {b: np.asarray(truth[f"{b}_true"]) for b in BANDS}
-    reddened = {b: v + BAND_EXTINCTION[b] * np.asarray(truth["ebv"]) for b, v in true_mags.items()}
-    label_parts = []
+    names = ("teff", "logg", "feh", "rv", "ebv", *(f"{b}_true" for b in BANDS))
+    cols = {k: np.asarray(truth[k]) for k in names}
+    seeing, sky_offset = np.asarray(catalog["seeing_r"]), np.asarray(catalog["sky_offset"])
+    tasks = []
     for ci, start in enumerate(range(0, n, CHUNK)):
         sl = slice(start, min(start + CHUNK, n))
-        rng_spec, rng_img, rng_lab = _chunk_rngs(seed, ci)
-        t = truth[sl]
-        seeing = np.asarray(catalog["seeing_r"][sl])
-        sim = simulate_spectra(
-            config.spectrum, rng_spec, {b: v[sl] for b, v in true_mags.items()}, np.asarray(t["teff"]), np.asarray(t["logg"]),
-            np.asarray(t["feh"]), np.asarray(t["rv"]), np.asarray(t["ebv"]), seeing, deredden=config.extinction_corrected,
-        )
-        spectra[sl], ivar[sl] = sim["flux"], sim["ivar"]
-        label_parts.append(xue_labels(config.labels, rng_lab, sim["clean"], sim["flux"], sim["ivar"]))
-        if cutouts is not None:
-            cutouts[sl] = render_cutouts(config.image, rng_img, {b: v[sl] for b, v in reddened.items()}, seeing,
-                                         np.asarray(catalog["sky_offset"][sl]), cutout_size)
-        progress(ProgressEvent("simulate", sl.stop, n))
+        tasks.append((config, seed, ci, sl, {k: v[sl] for k, v in cols.items()}, seeing[sl], sky_offset[sl], cutout_size,
+                      cutouts is not None))
+    label_parts = []
+    with _pool(workers, len(tasks)) as pool:
+        for sl, spec, cut, labels in (pool.map(_simulate_chunk, tasks) if pool else map(_simulate_chunk, tasks)):
+            spectra[sl], ivar[sl] = spec["flux"], spec["ivar"]
+            if cutouts is not None:
+                cutouts[sl] = cut
+            label_parts.append(labels)
+            progress(ProgressEvent("simulate", sl.stop, n))
     for key in label_parts[0] if label_parts else ():
         truth[key] = np.concatenate([p[key] for p in label_parts])
     if not label_parts:
@@ -195,6 +212,19 @@ def simulate(
     catalog["label"] = np.asarray(truth["label_xue" if config.label_kind == "xue" else "label_physical"], dtype=np.int64)
     catalog.meta["labels"] = config.label_kind
     return Sky(catalog, spectra, ivar, cutouts, truth)
+
+
+@contextlib.contextmanager
+def _pool(workers: int, n_tasks: int):
+    """A process pool (fork, so nothing is re-imported) when it can help, else None."""
+    if workers <= 1 or n_tasks <= 1:
+        yield None
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(min(workers, n_tasks), mp_context=multiprocessing.get_context("fork")) as pool:
+        yield pool
 
 
 def provenance(n: int, seed: int, bhb_fraction: float, cutout_size: int, config: SimulatorConfig) -> dict:
@@ -219,6 +249,7 @@ def write_simulated(
     cutout_size: int = CUTOUT_SIZE,
     progress: ProgressCallback | None = None,
     config: SimulatorConfig | None = None,
+    workers: int = 1,
 ) -> Path:
     """Simulate straight into scratch memory maps under ``path`` and write a data set there, with
     the truth in ``truth.ecsv`` beside it (its sha256 in the manifest's provenance)."""
@@ -229,7 +260,7 @@ def write_simulated(
     shapes = [(n, NPIX), (n, NPIX), (n, len(BANDS), cutout_size, cutout_size)]
     arrays = [np.lib.format.open_memmap(p, mode="w+", dtype=np.float32, shape=s) for p, s in zip(scratch, shapes)]
     try:
-        sky = simulate(n, seed, bhb_fraction, cutout_size, progress, config, out=tuple(arrays))
+        sky = simulate(n, seed, bhb_fraction, cutout_size, progress, config, out=tuple(arrays), workers=workers)
         for a in arrays:
             a.flush()
         write_atomic(path / TRUTH_FILE, lambda tmp: sky.truth.write(tmp, format="ascii.ecsv", overwrite=True))
