@@ -184,6 +184,6 @@ def test_heads_are_not_trusted_without_a_training_record_or_after_finetuning(che
     assert Predictor(checkpoint, device="cpu").heads == ()
     assert trusted_heads({"training": {"stages": None, "finetune": True}}, ("spectrum", "image")) == ()
     assert trusted_heads({"training": {"stages": ["spectrum", "fusion"]}}, ("spectrum", "image")) == ("spectrum",)
-    flux, ivar, cubes = _raw(2)
+    flux, ivar, _ = _raw(2)
     with pytest.raises(ValueError, match="needs spectrum and image"):
         next(Predictor(checkpoint, device="cpu").predict(flux, ivar, None))

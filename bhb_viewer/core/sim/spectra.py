@@ -80,6 +80,7 @@ PASCHEN_REACH = 60.0  # Å: the lines crowd toward the series limit, so each kee
 FIBRE_RADIUS_ARCSEC = 1.5  # SDSS-I/II 3″ fibres (all Xue 2008/2011 stars)
 SN_REFERENCE_GFIB = 20.2  # the fibre magnitude at which SDSS headers quote (S/N)² (SPECn_G)
 SKY_LINE_5577 = 5578.9  # vacuum Å
+BLUR_LEVELS = np.linspace(0.5, 1.5, 6)  # σ (px) of the exact blurs the line-spread function is blended from
 
 
 @dataclass(frozen=True)
@@ -246,7 +247,7 @@ def resolution_px(model: SpectrumModel, wave: np.ndarray, scale: np.ndarray | fl
     return np.asarray(scale)[..., None] * sigma if np.ndim(scale) else scale * sigma
 
 
-def instrument_blur(x: np.ndarray, sigma_px: np.ndarray, levels: np.ndarray = np.linspace(0.5, 1.5, 6)) -> np.ndarray:
+def instrument_blur(x: np.ndarray, sigma_px: np.ndarray, levels: np.ndarray = BLUR_LEVELS) -> np.ndarray:
     """Blur each row of x (N×M) with a Gaussian whose σ (pixels, N×M) varies along the row.
 
     Exact Gaussian blurs at a few fixed σ, linearly blended per pixel: a wavelength-dependent
