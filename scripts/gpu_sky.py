@@ -280,7 +280,9 @@ def main() -> int:
     dev = "cpu" if SMOKE else device()
     models = NETWORKS + tuple(b for b in BASELINES if has_module("sklearn") and has_module("xgboost"))
     info = {"smoke": SMOKE, "device": dev, "cpus": CPUS, "budget_s": BUDGET, "n": N, "size": SIZE, "paper_size": PAPER_SIZE,
-            "seeds_planned": list(SEEDS), "models": list(models), "parallel": PARALLEL}
+            "seeds_planned": list(SEEDS), "models": list(models), "parallel": PARALLEL, "table_epochs": TABLE_EPOCHS,
+            "table_patience": TABLE_PATIENCE, "table_batch": TABLE_BATCH, "shipped_epochs": SHIPPED_EPOCHS,
+            "paper_epochs": PAPER_EPOCHS}
     log(f"start: {json.dumps(info)}")
     for scale in ("ratio_asinh", "minmax_cube"):
         (WORK / f"scale-{scale}.json").write_text(json.dumps({"image_scale": scale}))
