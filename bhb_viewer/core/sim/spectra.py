@@ -108,7 +108,7 @@ class SpectrumModel:
     # Noise: per-pixel S/N (median over 4,000–5,500 Å) = sn_a·f/sqrt(f + sn_s), f the fibre's flux
     # relative to g = 16.5, so (S/N)² at g_fib = 20.2 is ≈ 25 (real SPECn_G 24.9–25.5) …
     sn_a: float = 44.0
-    sn_s: float = 0.075
+    sn_s: float = 0.067
     depth_scatter: float = 0.25  # ln scatter of plate depth
     noise_floor: float = 0.012  # … and a flat-field/systematic floor caps bright stars at S/N ≈ 80
     # Flux calibration: a smooth error in magnitudes, δm(λ) = δ0 + δ1·t + δ2·(t² − 1/3) with t = 0
