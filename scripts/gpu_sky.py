@@ -12,7 +12,9 @@ What it does, all inside a wall-clock budget (``SKY_BUDGET_S``, default 330 s):
    only started when its model's measured duration still fits before the deadline;
 3. runs ``bhb evaluate`` on the seeds every model finished (it reuses the runs and adds the
    classical cuts), scores the check set with the shipped model (fusion, spectrum head, image
-   head, classical) and copies the small results (no data sets, no paper-size weights) to $OUT.
+   head, classical) and packs the small results (no data sets, no paper-size weights) into
+   ``$OUT/sky_results.tar.gz``, beside ``run-info.json`` and ``driver.log`` (the device tool brings
+   back at most 8 files, two folders deep).
 
 ``SKY_SMOKE=1`` runs the same steps with a few hundred stars and ``tiny`` models on the CPU, to
 test this script end to end where there is no GPU: ``SKY_SMOKE=1 OUT=/tmp/o python scripts/gpu_sky.py``.
@@ -33,6 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 SMOKE = os.environ.get("SKY_SMOKE") == "1"
 OUT = Path(os.environ.get("OUT") or (REPO / "sky_out")).resolve()
 WORK = Path(os.environ.get("SKY_WORK", "/tmp/sky_work")).resolve()
+RES = WORK / "results"  # staged here, packed into OUT at the end
 BUDGET = float(os.environ.get("SKY_BUDGET_S", 300 if SMOKE else 330))
 CPUS = os.cpu_count() or 2
 START = time.monotonic()
@@ -63,7 +66,7 @@ def elapsed() -> float:
 def log(msg: str) -> None:
     line = f"[{elapsed():6.1f} s] {msg}"
     print(line, flush=True)
-    with open(OUT / "driver.log", "a") as f:
+    with open(RES / "driver.log", "a") as f:
         f.write(line + "\n")
 
 
@@ -130,7 +133,7 @@ open(out, "w").write(json.dumps(report, indent=1, default=float))
 
 def start_reports(sets: dict[str, Path]) -> list[subprocess.Popen]:
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    return [subprocess.Popen([sys.executable, "-c", REPORT_CODE, str(sets[k]), str(OUT / f"sim-report-{k}.json")], cwd=REPO, env=env,
+    return [subprocess.Popen([sys.executable, "-c", REPORT_CODE, str(sets[k]), str(RES / f"sim-report-{k}.json")], cwd=REPO, env=env,
                              stdout=open(WORK / "logs" / f"report-{k}.log", "w"), stderr=subprocess.STDOUT)
             for k in ("xue", "physical")]
 
@@ -237,14 +240,14 @@ def check_shipped(sets: dict[str, Path], shipped: Path, dev: str) -> None:
         rep = classification_report(y, (p_col >= 0.5).astype(int))
         out[col] = {"auc": auc(fpr, tpr), "macro_f1": rep["macro"]["f1"], "bhb_f1": rep["BHB"]["f1"]}
     out["score_from"] = {k: int(v) for k, v in zip(*np.unique(np.asarray(t["score_from"]), return_counts=True))}
-    (OUT / "check-shipped.json").write_text(json.dumps(out, indent=1))
+    (RES / "check-shipped.json").write_text(json.dumps(out, indent=1))
     log(f"check: {json.dumps(out)}")
 
 
 def collect(jobs: list[Job], shipped: Path, paper: Path) -> None:
-    """Small results into $OUT: tables, per-run metrics and histories, the shipped checkpoint, paper-size metrics."""
+    """Small results staged in RES: tables, per-run metrics and histories, the shipped checkpoint, paper-size metrics."""
     for d in WORK.glob("table8-*"):
-        dest = OUT / d.name
+        dest = RES / d.name
         dest.mkdir(parents=True, exist_ok=True)
         for f in d.glob("table8.*"):
             shutil.copy2(f, dest)
@@ -256,20 +259,20 @@ def collect(jobs: list[Job], shipped: Path, paper: Path) -> None:
                     (dest / "runs" / run.name).mkdir(parents=True, exist_ok=True)
                     shutil.copy2(run / name, dest / "runs" / run.name / name)
     if (shipped / "config.json").is_file():
-        shutil.copytree(shipped, OUT / "shipped", dirs_exist_ok=True, ignore=shutil.ignore_patterns("resume.*"))
+        shutil.copytree(shipped, RES / "shipped", dirs_exist_ok=True, ignore=shutil.ignore_patterns("resume.*"))
     if paper.is_dir():
-        (OUT / "paper").mkdir(exist_ok=True)
+        (RES / "paper").mkdir(exist_ok=True)
         for name in ("config.json", "test_metrics.json", "history.json"):
             if (paper / name).is_file():
-                shutil.copy2(paper / name, OUT / "paper" / name)
+                shutil.copy2(paper / name, RES / "paper" / name)
     for d in ("sim-xue", "sim-physical", "check-physical"):
         for name in ("manifest.json", "truth.ecsv"):
             if (WORK / d / name).is_file():
-                (OUT / d).mkdir(exist_ok=True)
-                shutil.copy2(WORK / d / name, OUT / d / name)
-    shutil.copytree(WORK / "logs", OUT / "logs", dirs_exist_ok=True)
+                (RES / d).mkdir(exist_ok=True)
+                shutil.copy2(WORK / d / name, RES / d / name)
+    shutil.copytree(WORK / "logs", RES / "logs", dirs_exist_ok=True)
     runs = [{"name": j.name, "rc": j.rc, "seconds": j.duration} for j in jobs]
-    (OUT / "runs.json").write_text(json.dumps(runs, indent=1))
+    (RES / "runs.json").write_text(json.dumps(runs, indent=1))
 
 
 def main() -> int:
@@ -277,8 +280,9 @@ def main() -> int:
     if WORK.exists():
         shutil.rmtree(WORK)
     (WORK / "logs").mkdir(parents=True)
+    RES.mkdir()
     dev = "cpu" if SMOKE else device()
-    models = NETWORKS + tuple(b for b in BASELINES if has_module("sklearn") and has_module("xgboost"))
+    models = NETWORKS + tuple(b for b in BASELINES if has_module({"svm": "sklearn", "xgboost": "xgboost"}[b]))
     info = {"smoke": SMOKE, "device": dev, "cpus": CPUS, "budget_s": BUDGET, "n": N, "size": SIZE, "paper_size": PAPER_SIZE,
             "seeds_planned": list(SEEDS), "models": list(models), "parallel": PARALLEL, "table_epochs": TABLE_EPOCHS,
             "table_patience": TABLE_PATIENCE, "table_batch": TABLE_BATCH, "shipped_epochs": SHIPPED_EPOCHS,
@@ -313,9 +317,20 @@ def main() -> int:
             p.kill()
     info.update(shipped_rc=background[0].rc, paper_rc=background[1].rc, elapsed_s=round(elapsed(), 1))
     collect(jobs, shipped, paper)
-    (OUT / "run-info.json").write_text(json.dumps(info, indent=1))
+    (RES / "run-info.json").write_text(json.dumps(info, indent=1))
     log(f"done: {json.dumps(info)}")
+    pack()
     return 0
+
+
+def pack() -> None:
+    """RES as one archive in OUT, with run-info.json and driver.log beside it for a quick look."""
+    import tarfile
+
+    with tarfile.open(OUT / "sky_results.tar.gz", "w:gz") as tar:
+        tar.add(RES, arcname="sky_results")
+    for name in ("run-info.json", "driver.log"):
+        shutil.copy2(RES / name, OUT / name)
 
 
 if __name__ == "__main__":

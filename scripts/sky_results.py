@@ -2,6 +2,9 @@
 
     python scripts/sky_results.py OUT_DIR [--install-model]
 
+OUT_DIR is the folder the run wrote (``sky_results.tar.gz`` in it is unpacked first) or the
+unpacked ``sky_results`` folder itself.
+
 Writes ``docs/results/table8-sim-xue.md`` and ``docs/results/table8-sim-physical.md`` (Table 8 in
 the paper's layout over the seeds every model finished, the image-only model under both image
 scalings, the paper-size BATMM row, the simulator's realism figures and the fm fit-window table)
@@ -207,6 +210,14 @@ def main() -> int:
     parser.add_argument("--install-model", action="store_true", help="copy the shipped checkpoint into models/batmm-lite-sim")
     parser.add_argument("--docs", type=Path, default=REPO / "docs" / "results")
     args = parser.parse_args()
+    if (args.out / "sky_results.tar.gz").is_file():
+        import tarfile
+        import tempfile
+
+        unpacked = Path(tempfile.mkdtemp(prefix="sky_results-"))
+        with tarfile.open(args.out / "sky_results.tar.gz") as tar:
+            tar.extractall(unpacked, filter="data")
+        args.out = unpacked / "sky_results"
     info = _load(args.out / "run-info.json") or {}
     args.docs.mkdir(parents=True, exist_ok=True)
     for lab in ("xue", "physical"):

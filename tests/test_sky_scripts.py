@@ -46,4 +46,7 @@ def test_gpu_script_smoke_mode(tmp_path):
     subprocess.run([sys.executable, str(REPO / "scripts" / "gpu_sky.py")], check=True, env=env, cwd=REPO)
     info = json.loads((tmp_path / "out" / "run-info.json").read_text())
     assert info["shipped_rc"] == 0 and info["seeds_evaluated"]["xue"] == [0]
-    assert (tmp_path / "out" / "table8-xue" / "table8.json").is_file() and (tmp_path / "out" / "check-shipped.json").is_file()
+    assert (tmp_path / "out" / "sky_results.tar.gz").is_file() and (tmp_path / "out" / "driver.log").is_file()
+    subprocess.run([sys.executable, str(REPO / "scripts" / "sky_results.py"), str(tmp_path / "out"), "--docs", str(tmp_path / "docs")],
+                   check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert (tmp_path / "docs" / "table8-sim-xue.md").is_file()
