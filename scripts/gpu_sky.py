@@ -85,9 +85,16 @@ def has_module(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
 
+def child_env(**extra: str) -> dict[str, str]:
+    """This tree first on the path (its code, not an older installed wheel), then whatever PYTHONPATH held
+    (e.g. /tmp/site with packages carried as wheels)."""
+    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", **extra}
+
+
 def bhb(*args: str, log_name: str | None = None) -> subprocess.Popen:
-    """Start ``bhb ARGS`` from this tree (its code, not an older installed wheel)."""
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    """Start ``bhb ARGS`` from this tree."""
+    env = child_env()
     out = open(WORK / "logs" / f"{log_name}.log", "w") if log_name else subprocess.DEVNULL
     return subprocess.Popen([sys.executable, "-m", "bhb_viewer", *args], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
 
@@ -132,7 +139,7 @@ open(out, "w").write(json.dumps(report, indent=1, default=float))
 
 
 def start_reports(sets: dict[str, Path]) -> list[subprocess.Popen]:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    env = child_env()
     return [subprocess.Popen([sys.executable, "-c", REPORT_CODE, str(sets[k]), str(RES / f"sim-report-{k}.json")], cwd=REPO, env=env,
                              stdout=open(WORK / "logs" / f"report-{k}.log", "w"), stderr=subprocess.STDOUT)
             for k in ("xue", "physical")]
