@@ -728,7 +728,6 @@ def make_corpus(root: Path) -> Corpus:
             "simulate",
             ["simulate", "--n", "4", "--seed", "0", "--out", str(_variant(ds_good, root / "ds-keep"))],
             names=("ds-keep", "force"),
-            owner="issue 9",
             check=_unchanged(root / "ds-keep", ds_good),
         )
     )
