@@ -93,11 +93,11 @@ class Predictor:
         spectrum = image = None
         if "spectrum" in self.modalities:
             iv = None if ivar is None else ivar[rows]
-            spectrum = torch.from_numpy(self.preprocessor.spectra(spectra[rows], iv)).to(self.device)
+            spectrum = torch.from_numpy(self.preprocessor.spectra(spectra[rows], iv))
         if "image" in self.modalities:
             if cutouts is None:
                 raise ValueError(f"model {self.model_name} needs cutouts")
-            image = torch.from_numpy(self.preprocessor.images(cutouts[rows])).to(self.device)
+            image = torch.from_numpy(self.preprocessor.images(cutouts[rows]))
         return spectrum, image
 
     def predict(
@@ -125,12 +125,21 @@ class Predictor:
             if cancel is not None:
                 cancel.check()
             rows = slice(start, min(n, start + batch_size))
-            spectrum, image = self._inputs(spectra, ivar, cutouts, rows)
-            if explain is True:
-                yield self._explain(spectrum, image, rows)
-            else:
-                yield self._score(spectrum, image, rows, with_weights=explain == "weights")
+            yield self.predict_prepared(*self._inputs(spectra, ivar, cutouts, rows), start=start, explain=explain)
             progress(ProgressEvent("predict", rows.stop, n, f"{self.model_name} on {self.device}"))
+
+    def predict_prepared(
+        self, spectrum: torch.Tensor | None, image: torch.Tensor | None, start: int = 0,
+        explain: bool | Literal["weights"] = False,
+    ) -> Prediction:
+        """One batch already preprocessed by ``self.preprocessor`` (e.g. in data-loader workers, in
+        pinned memory): copied to the device without blocking, then scored as ``predict`` does."""
+        spectrum, image = (None if t is None else t.to(self.device, non_blocking=True) for t in (spectrum, image))
+        n = len(spectrum) if spectrum is not None else len(image)
+        rows = slice(start, start + n)
+        if explain is True:
+            return self._explain(spectrum, image, rows)
+        return self._score(spectrum, image, rows, with_weights=explain == "weights")
 
     def _score(self, spectrum, image, rows: slice, with_weights: bool) -> Prediction:
         with torch.inference_mode(), self._autocast():
