@@ -13,11 +13,14 @@ the model's checkpoint, never to the data set.
 
 Two options for survey scale:
 
-* ``dtype="float16"`` stores the three arrays at half size (half the I/O per star). Readers convert
-  to float32 as they read; float16's 11-bit mantissa (relative error ≤ 4.9e-4) moves the shipped
-  model's scores by well under 1e-3 (tested). Values beyond float16's range are clipped to ±65504
-  and positive inverse variances below its smallest step are kept positive, so no pixel changes
-  from valid to masked.
+* 16-bit stores, half the size (half the I/O per star); readers see float32:
+  ``dtype="scaled16"`` stores spectra and cutouts as 16-bit codes scaled per row
+  (:class:`Scaled16Rows`) and ivar as float16: the shipped model's scores stay within 1e-3 of
+  float32 (tested). ``dtype="float16"`` stores IEEE half floats: simpler for other programs, but
+  its 11-bit mantissa (relative error ≤ 4.9e-4 per value) moved the shipped lite model's P(BHB) by
+  up to 7e-3 on 40 simulated stars. Either way values beyond float16's range are clipped to
+  ±65504 and positive inverse variances below its smallest step kept positive, so no pixel
+  changes from valid to masked.
 * A **sharded** set is a directory whose manifest lists ``parts`` (each a data set of its own, e.g.
   one per job of a cluster array, see core.shards); ``open_dataset`` returns one Dataset whose
   catalog is the parts' catalogs in order and whose arrays read across parts (:class:`ConcatRows`).
@@ -50,7 +53,7 @@ FORMAT_VERSION = 1
 ARRAY_FILES = ("spectra.npy", "ivar.npy", "cutouts.npy")
 LABEL_BHB, LABEL_NON_BHB, LABEL_UNKNOWN = 1, 0, -1
 CLASS_NAMES = ("non-BHB", "BHB")  # index = label
-DTYPES = ("float32", "float16")
+DTYPES = ("float32", "float16", "scaled16")
 FLOAT16_MAX = float(np.finfo(np.float16).max)
 FLOAT16_TINY = float(np.finfo(np.float16).smallest_subnormal)
 
@@ -109,8 +112,9 @@ def write_dataset(
     n = len(catalog)
     _check_shapes(n, spectra, ivar, cutouts)
     write_atomic(path / "catalog.ecsv", lambda tmp: catalog.write(tmp, format="ascii.ecsv", overwrite=True))
+    files = ["catalog.ecsv"]
     for name, arr in zip(ARRAY_FILES, (spectra, ivar, cutouts)):
-        write_atomic(path / name, lambda tmp: _save(tmp, arr, dtype, positive=name == "ivar.npy"))
+        files += _save(path, name, arr, dtype)
     labels = np.asarray(catalog["label"]) if "label" in catalog.colnames else np.full(n, LABEL_UNKNOWN)
     manifest = {
         "format": FORMAT_NAME,
@@ -123,21 +127,41 @@ def write_dataset(
         "cutout_size": int(cutouts.shape[-1]),
         "dtype": dtype,
         "units": {"spectra": "1e-17 erg s-1 cm-2 Angstrom-1", "cutouts": "nanomaggy"},
-        "sha256": {name: file_sha256(path / name) for name in ("catalog.ecsv", *ARRAY_FILES)},
+        "sha256": {name: file_sha256(path / name) for name in files},
         "provenance": provenance or {},
     }
     write_atomic(path / "manifest.json", lambda tmp: tmp.write_text(json.dumps(manifest, indent=2)))
     return path
 
 
-def _save(tmp: Path, arr: np.ndarray, dtype: str, positive: bool, chunk: int = 4096) -> None:
-    """np.save a (possibly memory-mapped) array as ``dtype``, converting a block of rows at a time."""
-    out = np.lib.format.open_memmap(tmp, "w+", np.dtype(dtype), arr.shape)
-    for start in range(0, len(arr), chunk):
-        block = np.asarray(arr[start : start + chunk], dtype=np.float32)
-        out[start : start + chunk] = to_float16(block, positive) if dtype == "float16" else block
-    out.flush()
-    del out
+def _save(path: Path, name: str, arr: np.ndarray, dtype: str, chunk: int = 4096) -> list[str]:
+    """Write a (possibly memory-mapped) array as ``dtype``, a block of rows at a time, each file under
+    a temporary name first; returns the file names written (a scaled16 array adds ``NAME.scale.npy``)."""
+    positive = name == "ivar.npy"
+    stored = "float16" if dtype == "scaled16" and positive else dtype  # ivar: zeros must stay exactly zero
+    scaled = stored == "scaled16"
+    names = [name, name.replace(".npy", ".scale.npy")] if scaled else [name]
+
+    def write(tmp: Path, scale_tmp: Path | None = None) -> None:
+        out = np.lib.format.open_memmap(tmp, "w+", np.uint16 if scaled else np.dtype(stored), arr.shape)
+        scale = np.lib.format.open_memmap(scale_tmp, "w+", np.float32, (len(arr), 2)) if scaled else None
+        for start in range(0, len(arr), chunk):
+            block = np.asarray(arr[start : start + chunk], dtype=np.float32)
+            if scaled:
+                out[start : start + chunk], scale[start : start + chunk] = Scaled16Rows.encode(block)
+            else:
+                out[start : start + chunk] = to_float16(block, positive) if stored == "float16" else block
+        out.flush()
+        if scale is not None:
+            scale.flush()
+
+    if scaled:  # the scale file first: a codes file is never found without its scale
+        scale_tmp = path / f".tmp-{names[1]}"
+        write_atomic(path / names[0], lambda tmp: write(tmp, scale_tmp))
+        os.replace(scale_tmp, path / names[1])
+    else:
+        write_atomic(path / name, write)
+    return names
 
 
 def to_float16(block: np.ndarray, positive: bool = False) -> np.ndarray:
@@ -171,12 +195,16 @@ def open_dataset(path: str | os.PathLike, mmap: bool = True) -> Dataset:
         catalog = Table.read(path / "catalog.ecsv", format="ascii.ecsv")
     except Exception as exc:  # astropy raises many kinds for a broken table
         raise BadInputError(path / "catalog.ecsv", f"cannot read catalog ({exc})") from exc
-    arrays = []
+    arrays: list[np.ndarray | RowView] = []
     for name in ARRAY_FILES:
+        scale_name = name.replace(".npy", ".scale.npy")
         try:
-            arrays.append(np.load(path / name, mmap_mode="r" if mmap else None, allow_pickle=False))
+            array = np.load(path / name, mmap_mode="r" if mmap else None, allow_pickle=False)
+            if scale_name in manifest.get("sha256", {}):
+                array = Scaled16Rows(array, np.load(path / scale_name, allow_pickle=False))
         except (OSError, ValueError) as exc:
             raise BadInputError(path / name, f"cannot read array ({exc})") from exc
+        arrays.append(array)
     try:
         _check_shapes(len(catalog), *arrays)
     except ValueError as exc:
@@ -189,7 +217,7 @@ def is_dataset(path: str | os.PathLike) -> bool:
 
 
 # -- reading rows -------------------------------------------------------------------------------------
-def read_rows(array: np.ndarray | ConcatRows, rows: np.ndarray) -> np.ndarray:
+def read_rows(array: np.ndarray | RowView, rows: np.ndarray) -> np.ndarray:
     """``array[rows]`` as float32, read with positioned reads where ``array`` is a memory-mapped .npy.
 
     Rows are read in file order (runs of consecutive rows in one read) and returned in the order
@@ -197,56 +225,50 @@ def read_rows(array: np.ndarray | ConcatRows, rows: np.ndarray) -> np.ndarray:
     memory does not grow with the number of rows it has read (a memmap slice would).
     """
     rows = np.asarray(rows, dtype=np.int64)
-    if isinstance(array, ConcatRows):
-        return array.take(rows, read_rows, np.float32)
+    if isinstance(array, RowView):
+        return array.take(rows)
+    return _pread_rows(array, rows).astype(np.float32, copy=False)
+
+
+def _pread_rows(array: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``array[rows]`` in its own dtype; positioned reads for a memory-mapped .npy, else fancy indexing."""
     if not isinstance(array, np.memmap) or array.filename is None or not array.flags.c_contiguous:
-        return np.asarray(array[rows], dtype=np.float32)
+        return np.asarray(array[rows])
     order = np.argsort(rows, kind="stable")
-    out = np.empty((len(rows), *array.shape[1:]), dtype=np.float32)
+    out = np.empty((len(rows), *array.shape[1:]), dtype=array.dtype)
     row_bytes = array.dtype.itemsize * int(np.prod(array.shape[1:], dtype=np.int64))
     sorted_rows = rows[order]
-    breaks = np.flatnonzero(np.diff(sorted_rows) != 1) + 1
+    if sorted_rows.size and (sorted_rows[0] < 0 or sorted_rows[-1] >= len(array)):
+        raise IndexError(f"row out of range for {len(array)} rows")
     with open(array.filename, "rb", buffering=0) as f:
-        for run in np.split(np.arange(len(rows)), breaks):
-            if not len(run):
-                continue
-            first, count = int(sorted_rows[run[0]]), len(run)
-            buf = os.pread(f.fileno(), count * row_bytes, array.offset + first * row_bytes)
-            block = np.frombuffer(buf, dtype=array.dtype).reshape(count, *array.shape[1:])
-            out[order[run]] = block
+        for run in np.split(np.arange(len(rows)), np.flatnonzero(np.diff(sorted_rows) != 1) + 1):
+            if len(run):
+                first, count = int(sorted_rows[run[0]]), len(run)
+                buf = os.pread(f.fileno(), count * row_bytes, array.offset + first * row_bytes)
+                out[order[run]] = np.frombuffer(buf, dtype=array.dtype).reshape(count, *array.shape[1:])
     return out
 
 
-class ConcatRows:
-    """Arrays of several parts seen as one along the first axis (a sharded data set's arrays).
+class RowView:
+    """An array-like over stored rows that decodes them to float32 as they are read.
 
     Supports what readers of a Dataset do: ``len``, ``shape``, ``dtype``, ``ndim``, indexing by an
     int, a slice or an array of row numbers (optionally followed by more indices), and
-    ``np.asarray``. Rows are fetched from each part with one fancy index and put back in order.
+    ``np.asarray``. Subclasses implement ``take(rows)``.
     """
 
-    def __init__(self, parts: list[np.ndarray]) -> None:
-        self.parts = parts
-        self.offsets = np.cumsum([0] + [len(p) for p in parts])
-        self.shape = (int(self.offsets[-1]), *parts[0].shape[1:])
-        self.dtype = parts[0].dtype
-        self.ndim = len(self.shape)
+    dtype = np.dtype(np.float32)
+    shape: tuple[int, ...]
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
 
     def __len__(self) -> int:
         return self.shape[0]
 
-    def take(self, rows: np.ndarray, read=lambda part, rows: np.asarray(part[rows]), dtype=None) -> np.ndarray:
-        """Rows (any order, repeats allowed) gathered from the parts with ``read(part, local_rows)``."""
-        rows = np.asarray(rows, dtype=np.int64)
-        rows = np.where(rows < 0, rows + len(self), rows)
-        if rows.size and (rows.min() < 0 or rows.max() >= len(self)):
-            raise IndexError(f"row out of range for {len(self)} rows")
-        part_of = np.searchsorted(self.offsets, rows, side="right") - 1
-        out = np.empty((len(rows), *self.shape[1:]), dtype=dtype or self.dtype)
-        for k in np.unique(part_of):
-            at = np.flatnonzero(part_of == k)
-            out[at] = read(self.parts[k], rows[at] - self.offsets[k])
-        return out
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
 
     def __getitem__(self, key):
         rows, rest = (key[0], key[1:]) if isinstance(key, tuple) else (key, ())
@@ -262,6 +284,64 @@ class ConcatRows:
     def __array__(self, dtype=None, copy=None):
         out = self.take(np.arange(len(self)))
         return out if dtype is None else out.astype(dtype)
+
+
+class ConcatRows(RowView):
+    """Arrays of several parts seen as one along the first axis (a sharded data set's arrays)."""
+
+    def __init__(self, parts: list[np.ndarray | RowView]) -> None:
+        self.parts = parts
+        self.offsets = np.cumsum([0] + [len(p) for p in parts])
+        self.shape = (int(self.offsets[-1]), *parts[0].shape[1:])
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.int64)
+        rows = np.where(rows < 0, rows + len(self), rows)
+        if rows.size and (rows.min() < 0 or rows.max() >= len(self)):
+            raise IndexError(f"row out of range for {len(self)} rows")
+        part_of = np.searchsorted(self.offsets, rows, side="right") - 1
+        out = np.empty((len(rows), *self.shape[1:]), dtype=np.float32)
+        for k in np.unique(part_of):
+            at = np.flatnonzero(part_of == k)
+            out[at] = read_rows(self.parts[k], rows[at] - self.offsets[k])
+        return out
+
+
+class Scaled16Rows(RowView):
+    """Rows stored as 16-bit codes with a per-row offset and step (``dtype="scaled16"``).
+
+    Each spectrum (or each cube, all bands together) is mapped linearly onto 0…65534 between its
+    own finite minimum and maximum; 65535 marks a non-finite value. The step is 1/65534 of the row's
+    range, 30× finer than float16 near the top of the range, and the models scale each spectrum and
+    cube by its own min–max, so what they see changes by at most 7.6e-6 of their input range.
+    """
+
+    NAN_CODE = 65535
+
+    def __init__(self, codes: np.ndarray, scale: np.ndarray) -> None:
+        self.codes, self.scale = codes, scale
+        self.shape = codes.shape
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.int64)
+        codes = _pread_rows(self.codes, rows)
+        lo_step = np.asarray(self.scale[rows], dtype=np.float32).reshape(len(rows), 2, *([1] * (codes.ndim - 1)))
+        out = lo_step[:, 0] + codes.astype(np.float32) * lo_step[:, 1]
+        out[codes == self.NAN_CODE] = np.nan
+        return out
+
+    @classmethod
+    def encode(cls, block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(codes, [offset, step] per row) of a float32 block of rows."""
+        flat = block.reshape(len(block), -1)
+        finite = np.isfinite(flat)
+        lo = np.where(finite, flat, np.inf).min(axis=1)
+        hi = np.where(finite, flat, -np.inf).max(axis=1)
+        lo = np.where(np.isfinite(lo), lo, 0.0)
+        step = np.where(np.isfinite(hi) & (hi > lo), (hi - lo) / (cls.NAN_CODE - 1), 1.0)
+        codes = np.rint((np.where(finite, flat, lo[:, None]) - lo[:, None]) / step[:, None])
+        codes = np.where(finite, np.clip(codes, 0, cls.NAN_CODE - 1), cls.NAN_CODE).astype(np.uint16)
+        return codes.reshape(block.shape), np.stack([lo, step], axis=1).astype(np.float32)
 
 
 # -- sharded data sets --------------------------------------------------------------------------------

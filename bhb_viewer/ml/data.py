@@ -16,6 +16,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from bhb_viewer.core.dataset import Dataset
+from bhb_viewer.core.dataset import read_rows as read_stored
 
 MODALITIES = ("spectrum", "image")
 
@@ -48,18 +49,11 @@ def read_rows(
 ) -> dict[str, np.ndarray]:
     """Preprocessed arrays for some rows: ``spectrum`` (n, 3522), ``image`` (n, 5, S, S), ``label`` (n,)."""
     rows = np.asarray(rows, dtype=np.int64)
-    order = np.argsort(rows, kind="stable")  # memmaps read fastest in file order
-    inverse = np.empty_like(order)
-    inverse[order] = np.arange(len(order))
-    sorted_rows = rows[order]
     out: dict[str, np.ndarray] = {"label": dataset.labels[rows]}
     if "spectrum" in modalities:
-        flux = np.asarray(dataset.spectra[sorted_rows], dtype=np.float32)[inverse]
-        ivar = np.asarray(dataset.ivar[sorted_rows], dtype=np.float32)[inverse]
-        out["spectrum"] = preprocessor.spectra(flux, ivar)
+        out["spectrum"] = preprocessor.spectra(read_stored(dataset.spectra, rows), read_stored(dataset.ivar, rows))
     if "image" in modalities:
-        cubes = np.asarray(dataset.cutouts[sorted_rows], dtype=np.float32)[inverse]
-        out["image"] = preprocessor.images(cubes)
+        out["image"] = preprocessor.images(read_stored(dataset.cutouts, rows))
     return out
 
 
