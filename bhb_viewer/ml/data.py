@@ -84,11 +84,21 @@ def _already_batched(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def epoch_batches(
-    n: int, batch_size: int, shuffle: bool, seed: int | Sequence[int] = 0, drop_last: bool = False
+    n: int, batch_size: int, shuffle: bool, seed: int | Sequence[int] = 0, drop_last: bool = False,
+    rank: int = 0, world_size: int = 1,
 ) -> list[list[int]]:
-    """Positions per batch for one epoch; the order depends only on ``seed`` (an int or a tuple of them)."""
+    """Positions per batch for one epoch; the order depends only on ``seed`` (an int or a tuple of them).
+
+    With ``world_size`` ranks this is a distributed sampler (what torch's DistributedSampler does,
+    kept as a pure function of the seed so a resumed run replays it): each rank takes every
+    ``world_size``-th position of the epoch's permutation, all ranks the same number, so their
+    DistributedDataParallel steps pair up.
+    """
     order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
-    stop = n - n % batch_size if drop_last and n > batch_size else n
+    if world_size > 1:
+        order = order[: n - n % world_size][rank::world_size]
+    m = len(order)
+    stop = m - m % batch_size if drop_last and m > batch_size else m
     return [order[i : i + batch_size].tolist() for i in range(0, stop, batch_size)]
 
 
@@ -100,17 +110,25 @@ def make_loader(
     skip_batches: int = 0,
     max_batches: int | None = None,
     num_workers: int = 0,
+    rank: int = 0,
+    world_size: int = 1,
+    pin_memory: bool = False,
 ) -> DataLoader:
     """A DataLoader yielding dicts of batched tensors.
 
     Shuffled (training) loaders drop a trailing partial batch (a batch of one breaks BatchNorm);
-    ``skip_batches`` leaves out the batches a resumed run already saw, ``max_batches`` caps an epoch.
+    ``skip_batches`` leaves out the batches a resumed run already saw, ``max_batches`` caps an epoch;
+    ``rank``/``world_size`` give this rank its share (see :func:`epoch_batches`). Workers read the
+    memory-mapped set and preprocess in their own processes; ``pin_memory`` (CUDA) lets the copy
+    to the GPU run without blocking.
     """
-    batches = epoch_batches(len(data), batch_size, shuffle, seed, drop_last=shuffle)[skip_batches:max_batches]
+    batches = epoch_batches(len(data), batch_size, shuffle, seed, drop_last=shuffle, rank=rank,
+                            world_size=world_size)[skip_batches:max_batches]
     return DataLoader(
         data,
         batch_sampler=batches,
         collate_fn=_already_batched,
         num_workers=num_workers,
+        pin_memory=pin_memory,
         generator=torch.Generator(),  # else every new iterator draws its base seed from the global RNG,
     )  # which would make a resumed run's dropout differ from the uninterrupted run's
