@@ -8,7 +8,13 @@
 #   OUT=/tmp/x scripts/gpu_scale.sh --smoke       # tiny CPU setting: checks the script, measures nothing
 #
 # Needs torch + torchvision (+ numpy); bench_score also needs astropy, scipy and safetensors and is
-# recorded as skipped where they are absent. Never edit a figure by hand: the JSON is the record.
+# recorded as skipped where they are absent. A machine without network but without astropy (the
+# H200 image: Python 3.12, torch, torchvision, numpy, scipy, safetensors, pyarrow, no astropy) can
+# be given wheels in build/gpu_wheels (or $GPU_WHEELS), installed here into a scratch folder:
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#     --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64 \
+#     astropy pyerfa astropy-iers-data pyyaml packaging -d build/gpu_wheels      # ~14 MB
+# Never edit a figure by hand: the JSON is the record.
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$(mktemp -d)}
@@ -26,6 +32,13 @@ else
   INFER=(--no-cpu --no-train --budget-s 75)
   SCORE=(--sizes 4000 16000 --base 500 --batch-size 1024 --device cuda)
   T_INFER=95; T_SCORE=80
+fi
+
+WHEELS=${GPU_WHEELS:-build/gpu_wheels}
+if ! "$PY" -c "import astropy" 2>/dev/null && [ -d "$WHEELS" ]; then
+  DEPS=$(mktemp -d)
+  "$PY" -m pip install -q --no-index --no-deps --target "$DEPS" "$WHEELS"/*.whl > "$OUT/deps.log" 2>&1 \
+    && export PYTHONPATH="$PYTHONPATH:$DEPS" && echo "installed $(ls "$WHEELS" | wc -l) wheels from $WHEELS"
 fi
 
 { date -u +%FT%TZ; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1 || true; } > "$OUT/gpu.txt"
