@@ -131,7 +131,7 @@ def _build_part(out: str, catalog: str, k: int, n_parts: int, args: dict) -> dic
     last = [0]
 
     def report(event: ProgressEvent) -> None:
-        if event.stage == "build" and event.done - last[0] >= 16 or event.done == event.total:
+        if (event.stage == "build" and event.done - last[0] >= 16) or event.done == event.total:
             last[0] = event.done
             _events.put((k, event.done))
 

@@ -97,7 +97,7 @@ class _TextWriter(TableWriter):
     def __init__(self, path, meta=None, fmt: str = "ascii.ecsv") -> None:
         super().__init__(path, meta)
         self.fmt = fmt
-        self._file = open(self.tmp, "w", encoding="utf-8", newline="")
+        self._file = open(self.tmp, "w", encoding="utf-8", newline="")  # noqa: SIM115 (open until close/abort)
 
     def _text(self, chunk: Table) -> str:
         out = Table(chunk, copy=False)
@@ -180,7 +180,7 @@ class _FitsWriter(TableWriter):
 
     def __init__(self, path, meta=None) -> None:
         super().__init__(path, meta)
-        self._file = open(self.tmp, "wb")
+        self._file = open(self.tmp, "wb")  # noqa: SIM115 (open until close/abort)
         self._header = None
         self._header_at = 0
         self._layout: list[str] = []

@@ -19,6 +19,7 @@ metadata records ``world_size``. The output folder must be one all ranks see (as
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import shutil
 from dataclasses import dataclass
@@ -109,8 +110,6 @@ class Scorer:
 
     def __init__(self, model_dir: str | Path, device: torch.device, explain: bool | Literal["weights"] = False,
                  compile_model: bool = False) -> None:
-        import json
-
         from bhb_viewer.ml.preprocess import Preprocessor
 
         config_file = Path(model_dir) / "config.json"
@@ -244,7 +243,7 @@ def score_stream(
     batch_size: int = 256,
     workers: int = 0,
     threshold: float = 0.5,
-    ranks: Ranks = Ranks(),
+    ranks: Ranks | None = None,
     progress: ProgressCallback = no_progress,
     meta: dict[str, Any] | None = None,
 ) -> ScoreResult:
@@ -254,6 +253,7 @@ def score_stream(
     rank must call this with the same arguments; rank 0 writes ``out``.
     """
     out = Path(out)
+    ranks = ranks or Ranks()
     source = ChunkSource(data, rows, batch_size, scorer.preprocessor, scorer.modalities, channels_last=scorer.channels_last)
     schema = _probe(source, scorer, rows)
     scorer.compile()

@@ -39,7 +39,6 @@ from bhb_viewer.core.progress import Cancelled, CancelToken, ProgressCallback, P
 from bhb_viewer.ml import distributed
 from bhb_viewer.ml.baselines import SpectralBaseline, is_baseline
 from bhb_viewer.ml.data import StarDataset, make_loader, read_rows, stratified_split
-from bhb_viewer.ml.device import pick_device
 from bhb_viewer.ml.preprocess import Preprocessor
 
 FINETUNE = "full"  # the models' name for the end-to-end stage
