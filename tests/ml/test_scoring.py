@@ -68,3 +68,18 @@ def test_torchrun_two_ranks_match_one_process(sim, tmp_path):
     np.testing.assert_allclose(b["p_bhb"], a["p_bhb"], atol=1e-6, rtol=0)
     np.testing.assert_allclose(b["c_hg"], a["c_hg"], atol=1e-6, equal_nan=True)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # the ranks' parts are gone
+
+
+def test_catalog_stars_missing_from_the_data_set_are_masked_rows(sim, tmp_path, capsys):
+    catalog = Table.read(sim / "catalog.ecsv", format="ascii.ecsv")[["id", "ra", "dec"]][:5]
+    catalog["id"][[1, 3]] = ["nowhere-1", "nowhere-3"]
+    catalog["ra"][[1, 3]] = [10.0, 20.0]  # far from every star of the data set
+    catalog.write(tmp_path / "list.ecsv")
+    capsys.readouterr()
+    _score([str(tmp_path / "list.ecsv"), "--dataset", str(sim), "--out", str(tmp_path / "out.fits"),
+            "--batch-size", "2", "--workers", "0"])
+    assert '"not_found": 2' in capsys.readouterr().out
+    out = Table.read(tmp_path / "out.fits")
+    assert list(out["id"]) == list(catalog["id"])
+    p = np.asarray(out["p_bhb"], dtype=float)
+    assert np.isnan(p[[1, 3]]).all() and np.isfinite(p[[0, 2, 4]]).all()
