@@ -71,6 +71,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     files.add_argument("--shard", metavar="K/N",
                        help="build only part K (1..N) of the catalog into OUT/part-K-of-N, e.g. one job of a cluster "
                             "array; OUT opens as one data set once all N parts are built")
+    convert = sub.add_parser("convert", help="rewrite a data set (flat or sharded) as one flat set in another dtype")
+    convert.add_argument("path", metavar="DIR")
+    convert.add_argument("--out", required=True, metavar="DIR")
+    convert.add_argument("--dtype", required=True, choices=("float32", "float16", "scaled16"),
+                         help="scaled16: half the size, scores within 1e-3 of float32; float16: plain IEEE halves")
     info = sub.add_parser("info", help="describe a data set directory")
     info.add_argument("path", metavar="DIR")
     info.add_argument("--json", action="store_true", help="print one JSON object")
@@ -81,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
         return _build(args)
     if args.action == "info":
         return _info(args)
+    if args.action == "convert":
+        return _convert(args)
     print("usage: bhb dataset {build,info} ... (see bhb dataset build --help)", file=sys.stderr)
     return 2
 
@@ -169,6 +176,22 @@ def _from_files(args, progress, cancel):
             return build_shard(args.out, args.catalog, *parse_shard(args.shard), **files)
         return build_parallel(args.out, args.catalog, args.workers, **files)
     return build_from_files(args.out, args.catalog, **files)
+
+
+def _convert(args: argparse.Namespace) -> int:
+    """Arrays are copied a block of rows at a time, so a set larger than memory converts too."""
+    from pathlib import Path
+
+    from bhb_viewer.core.dataset import is_dataset, open_dataset, write_dataset
+    from bhb_viewer.core.errors import BadInputError
+
+    if is_dataset(args.out) or Path(args.out).resolve() == Path(args.path).resolve():
+        raise BadInputError(args.out, "already holds a data set; convert into a new folder")
+    ds = open_dataset(args.path)
+    provenance = {**ds.manifest.get("provenance", {}), "converted_from": str(ds.path), "source_hash": ds.manifest_hash}
+    write_dataset(args.out, ds.catalog, ds.spectra, ds.ivar, ds.cutouts, provenance, dtype=args.dtype)
+    print(f"wrote {args.out}: {len(ds)} stars as {args.dtype}")
+    return 0
 
 
 def _info(args: argparse.Namespace) -> int:

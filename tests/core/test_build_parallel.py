@@ -61,3 +61,13 @@ def test_cli_shards_of_a_job_array_open_as_one_set_when_all_are_built(corpus, tm
     data = open_dataset(out)
     assert len(data) == 16 and sorted(data.catalog["id"]) == sorted(read_candidates(corpus)["id"])
     assert main(["dataset", "info", str(out), "--json"]) == 0 and '"count": 16' in capsys.readouterr().out
+
+
+def test_cli_converts_a_sharded_set_into_one_scaled16_set(corpus, tmp_path):
+    spectra = corpus.parent / "spectra"
+    build_parallel(tmp_path / "sharded", corpus, 2, spectra=spectra, size=16)
+    assert main(["dataset", "convert", str(tmp_path / "sharded"), "--out", str(tmp_path / "half"), "--dtype", "scaled16"]) == 0
+    a, b = open_dataset(tmp_path / "sharded"), open_dataset(tmp_path / "half")
+    assert b.manifest["dtype"] == "scaled16" and "parts" not in b.manifest and list(b.catalog["id"]) == list(a.catalog["id"])
+    np.testing.assert_allclose(b.spectra[:], a.spectra[:], atol=1e-4 * float(np.ptp(a.spectra[:])))
+    assert main(["dataset", "convert", str(tmp_path / "half"), "--out", str(tmp_path / "half"), "--dtype", "float32"]) == 1
