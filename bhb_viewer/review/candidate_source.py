@@ -43,6 +43,7 @@ class CandidateSource:
     labels: np.ndarray | None = None  # 1 BHB / 0 non-BHB / -1 unknown, from a labelled data set
     extra_cubes: dict[int, np.ndarray] = field(default_factory=dict)  # dropped or fetched, by row
     extra_spectra: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    spectrum_meta: dict[int, dict] = field(default_factory=dict)  # GridSpectrum.meta of read or fetched spectra
     ids: np.ndarray = field(init=False)  # candidate ids as str, the session's keys
 
     def __post_init__(self) -> None:
@@ -122,8 +123,12 @@ def open_source(path: str | os.PathLike) -> CandidateSource:
 
 
 def _spectra_source(path: Path) -> CandidateSource:
-    """The spectra of one SDSS file as candidates (id, position from the file), rejected ones named."""
-    batch = read_spectra(path)
+    """The spectra of one file as candidates (id, position from the file), rejected ones named.
+
+    A spectrum that covers only part of the window is shown (``partial``): its low valid fraction
+    marks its score unreliable rather than hiding the star.
+    """
+    batch = read_spectra(path, partial=True)
     if not len(batch):
         reasons = "; ".join(f"{name}: {why}" for name, why in batch.rejected[:3])
         raise BadInputError(path, f"no spectrum covers the grid window ({reasons})")
@@ -132,9 +137,13 @@ def _spectra_source(path: Path) -> CandidateSource:
         "id": batch.ids,
         "ra": [float(s.meta.get("ra") or np.nan) for s in batch.spectra],
         "dec": [float(s.meta.get("dec") or np.nan) for s in batch.spectra],
+        "valid_fraction": [s.valid_fraction for s in batch.spectra],
+        "resolution": [float(s.meta.get("resolution") or np.nan) for s in batch.spectra],
     })
     catalog.meta["rejected"] = [f"{name}: {why}" for name, why in batch.rejected]
-    return CandidateSource(catalog, path, path, flux, ivar)
+    source = CandidateSource(catalog, path, path, flux, ivar)
+    source.spectrum_meta = {i: s.meta for i, s in enumerate(batch.spectra)}
+    return source
 
 
 def cube_from_band_files(paths: list[Path], ra: float, dec: float, size: int = CUTOUT_SIZE) -> np.ndarray:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from astropy.table import Table
 
+from bhb_viewer.core.quality import is_unreliable
 from bhb_viewer.core.verdicts import VerdictKind, disagrees
 from bhb_viewer.review.events import Event
 from bhb_viewer.review.filters import Filter, SortOrder, sort_order
@@ -120,6 +121,8 @@ class CandidateRows:
         self.cols["verdict"] = np.full(n, "", dtype=object)  # its label, '' = unvetted
         self.cols["note"] = np.full(n, "", dtype=object)
         self.cols["disagrees"] = np.zeros(n, dtype=bool)
+        self.cols["valid_fraction"] = np.full(n, np.nan)  # valid window pixels / 3522 (review.quality)
+        self.cols["unreliable"] = np.zeros(n, dtype=bool)  # a score on this spectrum is unreliable
         self.n = n
         self._order = np.arange(n, dtype=np.int64)
         self.sort_by = None
@@ -141,6 +144,22 @@ class CandidateRows:
         self.cols["p"][rows] = p
         self._update_disagrees(rows[self.cols["verdict"][rows] != ""])
         self.cells_changed.emit(None, ("p", "verdict"))
+
+    def set_valid_fractions(self, rows: np.ndarray, fractions: np.ndarray) -> None:
+        """The valid window-pixel fraction of some source rows (NaN: unknown); their unreliable mark follows.
+
+        Parameters
+        ----------
+        rows : ndarray of int
+            Source rows.
+        fractions : ndarray of float
+            Their valid fractions, in the same order.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        fractions = np.asarray(fractions, dtype=np.float64)
+        self.cols["valid_fraction"][rows] = fractions
+        self.cols["unreliable"][rows] = is_unreliable(fractions) & np.isfinite(fractions)
+        self.cells_changed.emit(None if len(rows) > 1 else rows, ("p",))
 
     def clear_scores(self) -> None:
         """Forget every score (a new model is about to score the list)."""

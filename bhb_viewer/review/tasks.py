@@ -57,7 +57,7 @@ class Detail:
     """Per-candidate extras made off the GUI thread: Balmer fit, explanation, fetched data."""
 
     row: int
-    kind: str  # "balmer", "explain"; from SDSS: "spectrum" (flux, ivar) or "cube"
+    kind: str  # "balmer", "explain"; from SDSS: "spectrum" (GridSpectrum), "cube" or "problems" (text)
     value: Any
 
 
@@ -175,8 +175,10 @@ def classical_task(source: CandidateSource):
 def sdss_task(service, row: int, catalog_row):
     """Fetch (or read from the cache) the SDSS spectrum and cutout cube of one candidate.
 
-    Each part that arrives is yielded on its own; the parts that failed are reported together at
-    the end, so an offline cache holding only the cube still shows the cube.
+    Each part that arrives is yielded on its own (the spectrum as a GridSpectrum, with its quality
+    meta); the parts that failed are yielded together at the end as a "problems" detail, not
+    raised, so an offline cache holding only the cube still shows the cube and a network that is
+    gone is a message, never a traceback.
     """
     from bhb_viewer.services.builder import row_spectrum
 
@@ -186,7 +188,7 @@ def sdss_task(service, row: int, catalog_row):
         progress(ProgressEvent("sdss", 0, 2, f"spectrum of {catalog_row['id']}"))
         try:
             spectrum = row_spectrum(service, catalog_row)
-            yield Detail(row, "spectrum", (spectrum.flux, spectrum.ivar))
+            yield Detail(row, "spectrum", spectrum)
         except (RuntimeError, BadInputError) as exc:  # SDSSError is a RuntimeError
             problems.append(f"spectrum: {exc}")
         cancel.check()
@@ -197,7 +199,7 @@ def sdss_task(service, row: int, catalog_row):
             problems.append(f"cutouts: {exc}")
         progress(ProgressEvent("sdss", 2, 2))
         if problems:
-            raise RuntimeError("; ".join(problems))
+            yield Detail(row, "problems", "; ".join(problems))
 
     return fn
 
