@@ -43,7 +43,6 @@ class CandidateSource:
     labels: np.ndarray | None = None  # 1 BHB / 0 non-BHB / -1 unknown, from a labelled data set
     extra_cubes: dict[int, np.ndarray] = field(default_factory=dict)  # dropped or fetched, by row
     extra_spectra: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
-    spectrum_meta: dict[int, dict] = field(default_factory=dict)  # GridSpectrum.meta of read or fetched spectra
     ids: np.ndarray = field(init=False)  # candidate ids as str, the session's keys
 
     def __post_init__(self) -> None:
@@ -139,11 +138,10 @@ def _spectra_source(path: Path) -> CandidateSource:
         "dec": [float(s.meta.get("dec") or np.nan) for s in batch.spectra],
         "valid_fraction": [s.valid_fraction for s in batch.spectra],
         "resolution": [float(s.meta.get("resolution") or np.nan) for s in batch.spectra],
+        "resolution_is_upper_limit": [bool(s.meta.get("resolution_is_upper_limit")) for s in batch.spectra],
     })
     catalog.meta["rejected"] = [f"{name}: {why}" for name, why in batch.rejected]
-    source = CandidateSource(catalog, path, path, flux, ivar)
-    source.spectrum_meta = {i: s.meta for i, s in enumerate(batch.spectra)}
-    return source
+    return CandidateSource(catalog, path, path, flux, ivar)
 
 
 def cube_from_band_files(paths: list[Path], ra: float, dec: float, size: int = CUTOUT_SIZE) -> np.ndarray:

@@ -2,9 +2,10 @@
 
 The rule is core.quality's: a score made on a spectrum with fewer than ``MIN_VALID_FRACTION`` of
 the window's pixels valid is unreliable, and a resolving power far from SDSS's is flagged. This
-module only gathers, per source row, what a list knows of it: a data set's ``valid_fraction`` and
-``resolution`` columns, the meta of a spectrum read from a file or fetched from SDSS, and, for a
-data set without the columns, the fraction counted from its inverse variances in the background.
+module only gathers, per source row, what a list knows of it: the ``valid_fraction`` and
+``resolution`` columns of a data set (or of the table made from a spectrum file), the meta of a
+spectrum fetched from SDSS, and, for a data set without the columns, the fraction counted from
+its inverse variances in the background.
 The table, the verdict panel and the export read the result from here.
 """
 
@@ -100,10 +101,11 @@ class SpectrumQuality:
     def __init__(self, rows: CandidateRows) -> None:
         self.rows = rows
         self.resolution = np.zeros(0)
-        self.meta: dict[int, dict[str, Any]] = {}  # spectrum meta of rows read from a file or fetched
+        self.upper_limit = np.zeros(0, dtype=bool)
+        self.meta: dict[int, dict[str, Any]] = {}  # spectrum meta of rows fetched since the list opened
 
     def bind(self, source: CandidateSource) -> np.ndarray:
-        """Take what ``source`` knows: its catalog's columns and its spectra's meta.
+        """Take what ``source``'s catalog knows (fetched spectra of an earlier list are forgotten).
 
         Parameters
         ----------
@@ -115,12 +117,10 @@ class SpectrumQuality:
             Source rows whose valid fraction is still unknown but can be counted from ``source.ivar``.
         """
         n = len(source)
-        self.meta = dict(source.spectrum_meta)
+        self.meta = {}
         self.resolution = _catalog_column(source, "resolution", n)
+        self.upper_limit = _catalog_column(source, "resolution_is_upper_limit", n) == 1
         fractions = _catalog_column(source, "valid_fraction", n)
-        for row, meta in self.meta.items():
-            if meta.get("valid_fraction") is not None:
-                fractions[row] = meta["valid_fraction"]
         self.rows.set_valid_fractions(np.arange(n), fractions)
         if source.ivar is None:
             return np.zeros(0, dtype=np.int64)
@@ -157,8 +157,9 @@ class SpectrumQuality:
         fraction = float(self.rows.column("valid_fraction")[row])
         meta = self.meta.get(row)
         if meta is None:
-            meta = {"resolution": float(self.resolution[row])} if np.isfinite(self.resolution[row]) else {}
-            meta["resolution_source"] = "catalog"
+            resolution = float(self.resolution[row])
+            meta = {"resolution": resolution, "resolution_source": "catalog",
+                    "resolution_is_upper_limit": bool(self.upper_limit[row])} if np.isfinite(resolution) else {}
         meta = {**meta, "valid_fraction": fraction if np.isfinite(fraction) else None}
         return Quality(fraction, bool(self.rows.column("unreliable")[row]), tuple(quality.quality_flags(meta)))
 

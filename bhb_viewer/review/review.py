@@ -130,6 +130,7 @@ class Review:
         self.quality = SpectrumQuality(self.rows)
         self.fetch = SDSSFetch(runner, self.events, self._attach_fetched)
         self.auto_advance = True
+        self.sdss_cache: Path | None = None  # None: the SDSS service's default cache
         self.wavelength = grid.wavelength()
         self.actions.changed.connect(self._written)
         self.actions.failed.connect(self.events.error.emit)
@@ -496,15 +497,6 @@ class Review:
         self.events.undo_changed.emit(self.actions.can_undo, self.actions.can_redo)
 
     # -- SDSS ------------------------------------------------------------------------------------
-    @property
-    def sdss_cache(self) -> Path | None:
-        """The SDSS cache folder (None: the service's default)."""
-        return self.fetch.cache_dir
-
-    @sdss_cache.setter
-    def sdss_cache(self, value: Path | None) -> None:
-        self.fetch.cache_dir = value
-
     def fetch_sdss(self, offline: bool = False) -> None:
         """Fetch the spectrum and cutouts of the candidate on show from SDSS (through the cache).
 
@@ -515,6 +507,7 @@ class Review:
         """
         current = self.current()
         if current is not None:
+            self.fetch.cache_dir = self.sdss_cache
             self.fetch.one(self.opened, current[0], offline)
 
     def fetch_sdss_rows(self, rows: np.ndarray | None = None, offline: bool = False) -> int:
@@ -541,6 +534,7 @@ class Review:
         if rows is not None and not len(rows):
             self.events.error.emit("Nothing to fetch", "Select candidates in the table first.")
             return 0
+        self.fetch.cache_dir = self.sdss_cache
         return self.fetch.many(self.source, rows, offline)
 
     def _attach_fetched(self, row: int, spectrum: GridSpectrum | None, cube: np.ndarray | None) -> None:
@@ -548,7 +542,6 @@ class Review:
         source = self.opened
         if spectrum is not None:
             source.extra_spectra[row] = (spectrum.flux, spectrum.ivar)
-            source.spectrum_meta[row] = spectrum.meta
             self.quality.set_meta(row, spectrum.meta)
         if cube is not None:
             source.extra_cubes[row] = cube
