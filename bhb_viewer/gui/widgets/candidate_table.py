@@ -170,10 +170,23 @@ class CandidateTableModel(QAbstractTableModel):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ForegroundRole and col == COL_VERDICT and self.rows.disagrees(row):
             return QColor("#c0392b")
+        if col == COL_P and self.rows.column("unreliable")[row]:
+            return self._unreliable(row, role)
+        return None
+
+    def _unreliable(self, row: int, role: int):
+        """The P(BHB) cell of a score made on too few valid pixels: orange, with the reason as a tooltip."""
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return QColor("#b35900")
+        if role == Qt.ItemDataRole.ToolTipRole:
+            fraction = self.rows.column("valid_fraction")[row]
+            return f"unreliable: only {fraction:.0%} of the spectrum's window pixels are valid"
         return None
 
     def _display(self, row: int, col: int) -> str:
         value = self.rows.column(_NAMES[col])[row]
+        if col == COL_P and self.rows.column("unreliable")[row]:
+            return ("" if not np.isfinite(value) else _FLOAT_FORMATS[col].format(value)) + " ⚠"
         if col in _FLOAT_FORMATS:
             return "" if not np.isfinite(value) else _FLOAT_FORMATS[col].format(value)
         if col == COL_VERDICT:
@@ -197,7 +210,7 @@ class CandidateTableView(QTableView):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)  # SDSS → Fetch for the selection
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSortingEnabled(True)
         self.setWordWrap(False)
@@ -230,6 +243,11 @@ class CandidateTableView(QTableView):
             index = model.index(view_row, 0)
             self.setCurrentIndex(index)
             self.scrollTo(index)
+
+    def selected_source_rows(self) -> np.ndarray:
+        """Source rows of the selected table rows, in view order."""
+        views = sorted(index.row() for index in self.selectionModel().selectedRows())
+        return np.array([self._table.source_row(v) for v in views], dtype=np.int64)
 
     def current_source_row(self) -> int:
         index = self.currentIndex()

@@ -8,6 +8,8 @@ them on its buttons from the same tables, so what is shown is what works.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
@@ -115,6 +117,12 @@ class VerdictPanel(QWidget):
         line.addWidget(self.disagree_label)
         line.addWidget(self.verdict_label)
         layout.addLayout(line)
+        # Why the score may not be trusted: few valid pixels, a resolution far from SDSS's (review.quality)
+        self.quality_label = QLabel("")
+        self.quality_label.setWordWrap(True)
+        self.quality_label.setStyleSheet("color: #b35900")
+        self.quality_label.setVisible(False)
+        layout.addWidget(self.quality_label)
 
         box = QGroupBox("verdict")
         grid = QGridLayout(box)
@@ -200,6 +208,11 @@ class VerdictPanel(QWidget):
         self.note_edit.saved_text = note
         self.note_edit.setText(note)
         self.note_edit.setEnabled(enabled)
+
+    def set_quality(self, flags: Sequence[str]) -> None:
+        """The warnings about the spectrum of the candidate on show (none: the line is hidden)."""
+        self.quality_label.setText("\n".join(f"⚠ {flag}" for flag in flags))
+        self.quality_label.setVisible(bool(flags))
 
     def set_undo_state(self, can_undo: bool, can_redo: bool) -> None:
         self.undo_button.setEnabled(can_undo)
