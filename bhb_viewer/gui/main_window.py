@@ -72,6 +72,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self.team = TeamView(self)  # merged sessions, the blind audit, SAMP, another window on the session
         self.start_page.set_recent(self.review.recent.existing())
+        QTimer.singleShot(0, self.review.check_data_dir)  # a read-only data folder: said once the window shows
 
     # -- construction ----------------------------------------------------------------------
     def _build_widgets(self) -> None:

@@ -167,6 +167,12 @@ def find_resource(relative: Path) -> Path:
     raise BadInputError(relative, f"the built-in resource is missing (looked in {tried})")
 
 
+def writable_folder(folder: Path) -> bool:
+    """Whether the review may write into ``folder``: the mode bits too, so a folder marked read-only
+    stays untouched even for a user (root) who could write."""
+    return os.access(folder, os.W_OK) and bool(folder.stat().st_mode & stat.S_IWUSR)
+
+
 def session_path_for(source: CandidateSource, data_dir: Path) -> Path:
     """Where the session of ``source`` lives: next to the catalog where that folder is writable (and
     not shipped data), else in ``data_dir/sessions`` under a name unique to the catalog's path.

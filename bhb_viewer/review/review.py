@@ -33,6 +33,7 @@ from bhb_viewer.review.candidate_source import (
     cube_from_band_files,
     find_resource,
     read_cutout,
+    writable_folder,
 )
 from bhb_viewer.review.events import ReviewEvents
 from bhb_viewer.review.fetching import BATCH_KIND, SINGLE_KIND, SDSSFetch
@@ -82,6 +83,21 @@ class Candidate:
     quality: Quality
 
 
+def _prepare(data_dir: Path) -> str | None:
+    """Make the user's data folder; what is wrong with it (read-only, not a folder), or None."""
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        if writable_folder(data_dir):
+            return None
+        problem = "the folder is read-only"
+    except OSError as exc:
+        problem = f"{type(exc).__name__}: {exc.strerror or exc}"
+    log.warning("data folder %s: %s", data_dir, problem)
+    return (f"{data_dir}: {problem}. The recent-files list and the sessions of catalogs in read-only "
+            "folders cannot be kept there (a catalog in a writable folder keeps its session beside it). "
+            "Start bhb-viewer with --data-dir naming a writable folder.")
+
+
 class Review:
     """The review of one candidate list in one session, driven by calls, reporting through events.
 
@@ -117,7 +133,7 @@ class Review:
 
     def __init__(self, data_dir: Path, runner: Runner, reviewer: str | None = None, device: str = "auto") -> None:
         self.data_dir = Path(data_dir)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir_problem = _prepare(self.data_dir)
         self.runner = runner
         self.reviewer = reviewer or getpass.getuser() or "reviewer"
         self.source: CandidateSource | None = None
@@ -199,6 +215,19 @@ class Review:
         """The 5×S×S u,g,r,i,z cutouts of source ``row``, or None."""
         return self.source.cube(row) if self.source is not None else None
 
+    def check_data_dir(self) -> bool:
+        """Say (as an error event) when the data folder cannot be written; the review goes on without it.
+
+        Returns
+        -------
+        bool
+            Whether the folder is usable.
+        """
+        if self.data_dir_problem is None:
+            return True
+        self.events.error.emit("The data folder is not writable", self.data_dir_problem)
+        return False
+
     # -- opening -----------------------------------------------------------------------------
     def open_demo(self, model_dir: Path | None = None) -> None:
         """Open the built-in demo set, scored by the shipped model (or by ``model_dir``).
@@ -258,7 +287,8 @@ class Review:
         try:
             opened = open_session(source, session_path, self.data_dir, self.reviewer)
         except (BadInputError, OSError) as exc:
-            self.events.error.emit("Cannot open the session file", str(exc))
+            text = str(exc) if self.data_dir_problem is None else f"{exc}\n\n{self.data_dir_problem}"
+            self.events.error.emit("Cannot open the session file", text)
             return
         if opened.warning is not None:
             self.events.error.emit(*opened.warning)
@@ -270,7 +300,8 @@ class Review:
         self.rows.set_catalog(source.catalog)
         uncounted = self.quality.bind(source)
         if len(uncounted):
-            self.runner.submit("quality", quality_task(source, uncounted), on_batch=self._on_quality)
+            self.runner.submit("quality", quality_task(source, uncounted), on_batch=self._on_quality,
+                               on_error=lambda msg: self.events.error.emit("Cannot count the valid pixels", msg))
         self.scoring.bind(source, opened.session)
         self.actions.attach(opened.session, source.ids)
         self.recent.add(opened.session.path)

@@ -165,7 +165,8 @@ class Scoring:
         """Balmer-line fits of the whole list; after scoring, so the two never compete for the CPU."""
         if self.source is not None and self.source.spectra is not None and not self.classical.known:
             self.runner.submit("classical", classical_task(self.source), on_batch=self._on_classical,
-                               on_progress=self.events.progress.emit)
+                               on_progress=self.events.progress.emit,
+                               on_error=lambda msg: self.events.error.emit("The Balmer-line fits failed", msg))
 
     def _on_classical(self, batch: ClassicalBatch) -> None:
         self.rows.set_classical(batch.rows, self.classical.add(batch))
