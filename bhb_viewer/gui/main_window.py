@@ -256,6 +256,7 @@ class MainWindow(QMainWindow):
         if row < 0:
             self.verdict_panel.show_candidate(None)
             self.verdict_panel.set_quality(())
+            self.verdict_panel.set_modality_scores(float("nan"), float("nan"), float("nan"), "")
             return
         if self.table.current_source_row() != row:
             self.table.select_view_row(self.review.rows.view_row(row))
@@ -268,6 +269,7 @@ class MainWindow(QMainWindow):
             c = self.review.candidate(row)
             self.verdict_panel.show_candidate(c.cid, c.p_bhb, c.state, c.disagrees, self.review.rows.cut)
             self.verdict_panel.set_quality(c.quality.flags)
+            self.verdict_panel.set_modality_scores(c.p_bhb, c.p_spectrum, c.p_image, c.score_from)
 
     def _draw_pending(self) -> None:
         row = self._pending_row

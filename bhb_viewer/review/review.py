@@ -73,6 +73,10 @@ class Candidate:
         The verdict contradicts the model's call at the cut.
     quality : Quality
         Valid fraction, the unreliable mark and the warnings of its spectrum.
+    p_spectrum, p_image : float
+        The spectrum head's and the image head's P(BHB) (NaN: not given).
+    score_from : str
+        Which score ``p_bhb`` is: 'fusion', 'spectrum', 'image', 'none'; '' when the model does not say.
     """
 
     row: int
@@ -81,6 +85,9 @@ class Candidate:
     state: CandidateState | None
     disagrees: bool
     quality: Quality
+    p_spectrum: float = float("nan")
+    p_image: float = float("nan")
+    score_from: str = ""
 
 
 def _prepare(data_dir: Path) -> str | None:
@@ -193,8 +200,10 @@ class Review:
         Candidate
         """
         cid = str(self.opened.ids[row])
+        cols = self.rows.column
         return Candidate(row, cid, self.score(row), self.actions.states.get(cid), self.rows.disagrees(row),
-                         self.quality.of(row))
+                         self.quality.of(row), float(cols("p_spectrum")[row]), float(cols("p_image")[row]),
+                         str(cols("score_from")[row]))
 
     def spectrum(self, row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """Wavelength, flux and inverse variance of source ``row`` on the model's grid, or None.
@@ -600,5 +609,5 @@ class Review:
             "model": self.scoring.model.ref,
             "checkpoint": self.scoring.model.checkpoint,
             "extra_columns": {**self.scoring.classical.export_columns(self.source.catalog.colnames),
-                              **self.quality.export_columns()},
+                              **self.quality.export_columns(), **self.scoring.model.modality_columns()},
         }

@@ -116,6 +116,9 @@ class CandidateRows:
         n = len(table)
         self.cols = catalog_columns(table)
         self.cols["p"] = np.full(n, np.nan)
+        self.cols["p_spectrum"] = np.full(n, np.nan)  # the spectrum head's P(BHB)
+        self.cols["p_image"] = np.full(n, np.nan)  # the image head's P(BHB)
+        self.cols["score_from"] = np.full(n, "", dtype=object)  # which score p is: fusion, spectrum, image
         self.cols["classical"] = np.full(n, "", dtype=object)
         self.cols["kind"] = np.full(n, None, dtype=object)  # VerdictKind or None
         self.cols["verdict"] = np.full(n, "", dtype=object)  # its label, '' = unvetted
@@ -161,8 +164,30 @@ class CandidateRows:
         self.cols["unreliable"][rows] = is_unreliable(fractions) & np.isfinite(fractions)
         self.cells_changed.emit(None if len(rows) > 1 else rows, ("p",))
 
+    def set_modality_scores(self, rows: np.ndarray, p_spectrum: np.ndarray, p_image: np.ndarray,
+                            score_from: np.ndarray) -> None:
+        """Each modality head's P(BHB) of some source rows and which score their ``p`` is.
+
+        Parameters
+        ----------
+        rows : ndarray of int
+            Source rows.
+        p_spectrum, p_image : ndarray of float
+            The spectrum head's and the image head's P(BHB) (NaN: none).
+        score_from : ndarray of str
+            'fusion', 'spectrum', 'image' or 'none': what ``p`` of each row comes from.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        self.cols["p_spectrum"][rows] = p_spectrum
+        self.cols["p_image"][rows] = p_image
+        self.cols["score_from"][rows] = score_from
+        self.cells_changed.emit(None, ("p",))
+
     def clear_scores(self) -> None:
         """Forget every score (a new model is about to score the list)."""
+        self.cols["p_spectrum"][:] = np.nan
+        self.cols["p_image"][:] = np.nan
+        self.cols["score_from"][:] = ""
         self.set_scores(np.arange(self.n), np.full(self.n, np.nan))
 
     @property

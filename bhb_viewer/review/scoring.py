@@ -147,6 +147,10 @@ class Scoring:
             self.events.model_ready.emit(item)
             return
         self.rows.set_scores(item.rows, item.p_bhb)
+        if item.score_from is not None:
+            nan = np.full(len(item.rows), np.nan)
+            p_s, p_i = (nan if p is None else p for p in (item.p_spectrum, item.p_image))
+            self.rows.set_modality_scores(item.rows, p_s, p_i, item.score_from)
         if item.cached:
             self.events.notice.emit(f"{len(item.rows)} scores of this model version from the session")
         if self.nav.current >= 0 and np.any(item.rows == self.nav.current):

@@ -44,6 +44,10 @@ class ScoreBatch:
     rows: np.ndarray
     p_bhb: np.ndarray
     cached: bool = False
+    # each modality head's score and which one p_bhb is (None: the model does not say)
+    p_spectrum: np.ndarray | None = None
+    p_image: np.ndarray | None = None
+    score_from: np.ndarray | None = None
 
 
 @dataclass
@@ -150,9 +154,17 @@ def score_task(holder: PredictorHolder, source: CandidateSource, session: Sessio
                     session.store_scores(info.ref, source.ids[batch_rows], p)
                 done += len(p)
                 progress(ProgressEvent("score", done, len(rows), f"on {info.device}"))
-                yield ScoreBatch(batch_rows, p)
+                yield ScoreBatch(batch_rows, p, False, *_modality_scores(result))
 
     return fn
+
+
+def _modality_scores(result) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """The spectrum head's and the image head's P(BHB) and ``score_from`` of a Predictor batch
+    (None each where the checkpoint's Predictor does not give them)."""
+    p_s, p_i, source = (getattr(result, name, None) for name in ("p_bhb_spectrum", "p_bhb_image", "score_from"))
+    return (None if p_s is None else np.asarray(p_s, np.float64), None if p_i is None else np.asarray(p_i, np.float64),
+            None if source is None else np.asarray(source).astype(str))
 
 
 def classical_task(source: CandidateSource):

@@ -206,3 +206,18 @@ def test_a_verdict_write_that_fails_keeps_the_star_and_says_so(qtbot, window, ca
     assert window.verdict_panel.id_label.text() == "c0"
     assert errors[-1][0] == "The verdict was NOT saved" and "stays on show" in errors[-1][1]
     assert window.model.column("verdict")[0] == ""
+
+
+def test_the_panel_shows_every_modalitys_score_and_the_head_of_a_one_modality_star(qtbot):
+    from bhb_viewer.gui.widgets.verdict_panel import VerdictPanel
+
+    panel = VerdictPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.set_modality_scores(0.912, 0.874, 0.655, "fusion")
+    assert panel.heads_label.text() == "P(BHB): fusion 0.912 · spectrum 0.874 · image 0.655"
+    panel.set_modality_scores(0.874, 0.874, float("nan"), "spectrum")
+    text = panel.heads_label.text()
+    assert text.startswith("P(BHB): fusion — · spectrum 0.874 · image —") and "spectrum head alone (no cutouts)" in text
+    panel.set_modality_scores(0.5, float("nan"), float("nan"), "")
+    assert panel.heads_label.isHidden()

@@ -191,3 +191,21 @@ def test_a_verdict_that_was_not_saved_keeps_its_star_on_show(review, events, cat
     monkeypatch.undo()
     review.record_verdict(VerdictKind.BHB)
     assert review.current() == (1, "b") and review.session.state("a").verdict is VerdictKind.BHB
+
+
+def test_every_modalitys_score_reaches_the_candidate_and_the_export(review, dataset):
+    from bhb_viewer.review.tasks import ScoreBatch
+
+    review.open_path(dataset)
+    rows = np.array([0, 1, 2])
+    review.scoring._on_score(ScoreBatch(rows, np.array([0.9, 0.8, np.nan]), False, np.array([0.7, 0.8, np.nan]),
+                                        np.array([0.6, np.nan, np.nan]), np.array(["fusion", "spectrum", "none"])))
+    both, spectrum_only = review.candidate(0), review.candidate(1)
+    assert (both.p_bhb, both.p_spectrum, both.p_image, both.score_from) == (0.9, 0.7, 0.6, "fusion")
+    assert spectrum_only.score_from == "spectrum" and np.isnan(spectrum_only.p_image)
+    extra = review.export_inputs()["extra_columns"]
+    assert extra["score_from"][:3].tolist() == ["fusion", "spectrum", "none"]
+    assert extra["p_bhb_spectrum"][:2].tolist() == [0.7, 0.8] and extra["score_from"][3] == ""
+    review.rows.clear_scores()  # a new model: no head's score survives
+    assert review.candidate(0).score_from == "" and np.isnan(review.candidate(0).p_spectrum)
+    assert "score_from" not in review.export_inputs()["extra_columns"]

@@ -23,6 +23,7 @@ __all__ = ["COLUMNS", "STATE_FILTERS", "CandidateTableModel", "CandidateTableVie
 
 COLUMNS = ("id", "RA", "Dec", "g", "u−g", "g−r", "P(BHB)", "classical", "verdict", "note")
 COL_ID, COL_RA, COL_DEC, COL_G, COL_UG, COL_GR, COL_P, COL_CLASSICAL, COL_VERDICT, COL_NOTE = range(len(COLUMNS))
+_ONE_HEAD = ("spectrum", "image")  # score_from of a star scored with one modality
 _ROOT = QModelIndex()  # the invalid index: a table's rows hang off it
 # the CandidateRows column behind each table column
 _NAMES = ("id", "ra", "dec", "g", "u_g", "g_r", "p", "classical", "verdict", "note")
@@ -172,6 +173,8 @@ class CandidateTableModel(QAbstractTableModel):
             return QColor("#c0392b")
         if col == COL_P and self.rows.column("unreliable")[row]:
             return self._unreliable(row, role)
+        if col == COL_P and role == Qt.ItemDataRole.ToolTipRole and self.rows.column("score_from")[row] in _ONE_HEAD:
+            return f"P(BHB) from the {self.rows.column('score_from')[row]} head alone"
         return None
 
     def _unreliable(self, row: int, role: int):
