@@ -63,6 +63,29 @@ class CandidateSource:
             return None
         return np.asarray(self.spectra[row], dtype=np.float32), np.asarray(self.ivar[row], dtype=np.float32)
 
+    def complete(self, row: int) -> bool:
+        """Whether ``row`` has both a spectrum and cutouts (its own arrays, or fetched or dropped ones)."""
+        return self.spectrum(row) is not None and self.cube(row) is not None
+
+    def arrays(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Flux, ivar and cubes of ``rows`` as float32 stacks, for the model (every row must be complete).
+
+        Rows read from the memory-mapped arrays in one slice unless one of them was fetched or dropped.
+        """
+        extra = any(int(r) in self.extra_spectra or int(r) in self.extra_cubes for r in rows)
+        if not extra and self.spectra is not None and self.ivar is not None and self.cutouts is not None:
+            return (np.asarray(self.spectra[rows], np.float32), np.asarray(self.ivar[rows], np.float32),
+                    np.asarray(self.cutouts[rows], np.float32))
+        flux, ivar, cubes = [], [], []
+        for row in rows:
+            spectrum, cube = self.spectrum(int(row)), self.cube(int(row))
+            if spectrum is None or cube is None:
+                raise BadInputError(self.origin, f"the model needs the spectrum and cutouts of {self.ids[row]}")
+            flux.append(spectrum[0])
+            ivar.append(spectrum[1])
+            cubes.append(cube)
+        return tuple(np.stack(a).astype(np.float32) for a in (flux, ivar, cubes))  # type: ignore[return-value]
+
     def cube(self, row: int) -> np.ndarray | None:
         if row in self.extra_cubes:
             return self.extra_cubes[row]

@@ -44,7 +44,7 @@ from bhb_viewer.review.quality import Quality, QualityBatch, SpectrumQuality, qu
 from bhb_viewer.review.recent import RecentFiles
 from bhb_viewer.review.rows import CandidateRows
 from bhb_viewer.review.runner import Runner
-from bhb_viewer.review.scoring import Scoring
+from bhb_viewer.review.scoring import MORE_KIND, Scoring
 from bhb_viewer.review.tasks import Loaded, load_task
 
 if TYPE_CHECKING:
@@ -392,7 +392,7 @@ class Review:
 
     def cancel_work(self) -> None:
         """Cancel opening, scoring, the classical fits and SDSS fetches (what arrived stays)."""
-        for kind in ("score", "classical", "load", "quality", SINGLE_KIND, BATCH_KIND):
+        for kind in ("score", MORE_KIND, "classical", "load", "quality", SINGLE_KIND, BATCH_KIND):
             self.runner.cancel(kind)
 
     def close(self) -> None:
@@ -589,6 +589,7 @@ class Review:
         self.events.data_changed.emit(row)
         if row == self.nav.current:
             self.events.candidate_changed.emit(row)
+        self.scoring.score_rows([row])  # with a model chosen, scored once both parts are in
 
     # -- export ----------------------------------------------------------------------------------
     def export_inputs(self) -> dict[str, Any]:

@@ -34,7 +34,9 @@ from bhb_viewer.review.tasks import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Scoring"]
+__all__ = ["MORE_KIND", "Scoring"]
+
+MORE_KIND = "score-more"  # scoring candidates whose data arrived after the list was scored
 
 
 class Scoring:
@@ -71,6 +73,7 @@ class Scoring:
         self.batch_size = 64
         self.source: CandidateSource | None = None
         self.session: Session | None = None
+        self._more: set[int] = set()  # rows whose data arrived, waiting to be scored
 
     def bind(self, source: CandidateSource, session: Session) -> None:
         """Work on a newly opened list: running jobs stop, caches go, catalog diagnostics come in.
@@ -81,8 +84,9 @@ class Scoring:
         session : Session
             Caches this model version's scores.
         """
-        for kind in ("score", "classical", "detail"):
+        for kind in ("score", "classical", "detail", MORE_KIND):
             self.runner.cancel(kind)
+        self._more.clear()
         self.source, self.session = source, session
         self.details.clear()
         self.classical.clear(len(source))
@@ -99,6 +103,7 @@ class Scoring:
         start : bool
             Start scoring the list now.
         """
+        self.runner.cancel(MORE_KIND)
         self.model.use(Path(model_dir))
         self.details.clear(explanations_only=True)
         self.events.model_status.emit(f"model {Path(model_dir).name}: loading")
@@ -119,6 +124,10 @@ class Scoring:
         if source is None or holder is None:
             return False
         if not source.scorable:
+            fetched = [r for r in {*source.extra_spectra, *source.extra_cubes} if source.complete(r)]
+            if fetched:
+                self.score_rows(fetched)
+                return True
             self.events.model_status.emit("no spectra + cutouts: nothing to score")
             return False
         job = score_task(holder, source, self.session, np.arange(len(source)), self.batch_size)
@@ -126,6 +135,38 @@ class Scoring:
                            on_error=lambda msg: self.events.error.emit("Scoring failed", msg),
                            on_done=self._score_done)
         return True
+
+    def score_rows(self, rows: list[int]) -> None:
+        """Score candidates whose spectrum and cutouts arrived since (fetched from SDSS, dropped).
+
+        Rows arriving while such a job runs are scored together when it ends, so a batch fetch
+        never cancels its own scoring.
+
+        Parameters
+        ----------
+        rows : list of int
+            Source rows; those still missing a part, or with no model chosen, are left unscored.
+        """
+        if self.model.holder is None or self.source is None:
+            return
+        self._more.update(r for r in rows if self.source.complete(r))
+        if self._more and not self.runner.is_running(MORE_KIND):
+            self._score_more()
+
+    def _score_more(self) -> None:
+        rows, holder = np.array(sorted(self._more), dtype=np.int64), self.model.holder
+        self._more.clear()
+        if self.source is None or holder is None or not len(rows):
+            return
+        job = score_task(holder, self.source, self.session, rows, self.batch_size, stage="score fetched")
+        self.runner.submit(MORE_KIND, job, on_batch=self._on_score, on_progress=self.events.progress.emit,
+                           on_error=lambda msg: self.events.error.emit("Scoring failed", msg),
+                           on_done=self._more_done)
+
+    def _more_done(self, completed: bool) -> None:
+        if self._more:
+            self._score_more()
+        self.events.work_done.emit()
 
     def score_all(self) -> None:
         """Model → Score all: score, or say why the list cannot be scored."""

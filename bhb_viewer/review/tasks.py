@@ -116,11 +116,11 @@ def load_task(path: Path):
 
 
 def score_task(holder: PredictorHolder, source: CandidateSource, session: Session | None, rows: np.ndarray,
-               batch_size: int = 64):
+               batch_size: int = 64, stage: str = "score"):
     """Score ``rows``: first the scores cached in the session for this model version, then the rest."""
 
     def fn(cancel: CancelToken, progress: ProgressCallback) -> Iterator[ModelInfo | ScoreBatch]:
-        progress(ProgressEvent("score", 0, len(rows), "loading model"))
+        progress(ProgressEvent(stage, 0, len(rows), "loading model"))
         info = holder.info()
         yield info
         todo = rows
@@ -133,15 +133,10 @@ def score_task(holder: PredictorHolder, source: CandidateSource, session: Sessio
                     yield ScoreBatch(rows[have], np.array([cached[c] for c in ids[have]]), cached=True)
                 todo = rows[~have]
         done = len(rows) - len(todo)
-        all_spectra, all_ivar, all_cubes = source.spectra, source.ivar, source.cutouts
-        if all_spectra is None or all_ivar is None or all_cubes is None:
-            raise BadInputError(source.origin, "the model needs each candidate's spectrum and cutouts")
         for start in range(0, len(todo), SCORE_CHUNK):
             cancel.check()
             chunk = np.sort(todo[start : start + SCORE_CHUNK])
-            spectra = np.asarray(all_spectra[chunk], dtype=np.float32)
-            ivar = np.asarray(all_ivar[chunk], dtype=np.float32)
-            cubes = np.asarray(all_cubes[chunk], dtype=np.float32)
+            spectra, ivar, cubes = source.arrays(chunk)  # fetched or dropped data where a row has it
             batches = holder.get().predict(spectra, ivar, cubes, batch_size=batch_size, cancel=cancel)
             while True:
                 with holder.lock:
@@ -153,7 +148,7 @@ def score_task(holder: PredictorHolder, source: CandidateSource, session: Sessio
                 if session is not None:
                     session.store_scores(info.ref, source.ids[batch_rows], p)
                 done += len(p)
-                progress(ProgressEvent("score", done, len(rows), f"on {info.device}"))
+                progress(ProgressEvent(stage, done, len(rows), f"on {info.device}"))
                 yield ScoreBatch(batch_rows, p, False, *_modality_scores(result))
 
     return fn

@@ -209,3 +209,16 @@ def test_every_modalitys_score_reaches_the_candidate_and_the_export(review, data
     review.rows.clear_scores()  # a new model: no head's score survives
     assert review.candidate(0).score_from == "" and np.isnan(review.candidate(0).p_spectrum)
     assert "score_from" not in review.export_inputs()["extra_columns"]
+
+
+def test_fetched_candidates_are_scored_by_the_chosen_model_as_they_arrive(review, events, catalog_file, tmp_path,
+                                                                          tiny_checkpoint):
+    review.open_path(catalog_file, tiny_checkpoint)
+    assert not np.isfinite(review.rows.column("p")).any()  # a catalog alone: nothing to score
+    fake_service(review, tmp_path, Server(tmp_path))
+    review.fetch_sdss_rows(None)
+    p = review.rows.column("p")
+    assert np.isfinite(p[[0, 2, 3]]).all() and np.isnan(p[1])  # b has no spectrum: unscored
+    info = review.scoring.model.info
+    assert set(review.session.load_scores(info.name, info.version)) == {"a", "c", "d"}  # cached for a reopen
+    assert np.isfinite(review.candidate(0).p_bhb)
