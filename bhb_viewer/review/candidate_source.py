@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from bhb_viewer.core.candidates import read_candidates
 from bhb_viewer.core.cutouts import cube_from_files, read_cube
 from bhb_viewer.core.dataset import open_dataset
 from bhb_viewer.core.errors import BadInputError
+from bhb_viewer.core.files import require_regular_file
 from bhb_viewer.core.grid import BANDS, CUTOUT_SIZE
 from bhb_viewer.core.input_kind import detect_kind
 from bhb_viewer.core.spectra import read_spectra
@@ -110,8 +112,20 @@ def _mean_rows(arr: np.ndarray, rows: np.ndarray, chunk: int = 2048) -> np.ndarr
 
 
 def file_kind(path: str | os.PathLike) -> str:
-    """'dataset', 'catalog', 'spectra', 'cube' or 'image' (the same sniffing as ``bhb inspect``)."""
-    return detect_kind(Path(path))
+    """'dataset', 'catalog', 'spectra', 'cube' or 'image' (the same sniffing as ``bhb inspect``).
+
+    Only folders and regular files are read: a named pipe called x.fits would block the window
+    forever. A file that breaks its reader (a damaged .gz) is a BadInputError naming it.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        require_regular_file(path)
+    try:
+        return detect_kind(path)
+    except BadInputError:
+        raise
+    except (OSError, ValueError, EOFError, zlib.error) as exc:
+        raise BadInputError(path, f"cannot be read ({type(exc).__name__}: {exc})") from exc
 
 
 def open_source(path: str | os.PathLike) -> CandidateSource:

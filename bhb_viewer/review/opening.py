@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bhb_viewer.core.errors import BadInputError
+from bhb_viewer.core.files import require_regular_file
 from bhb_viewer.core.verdicts import CatalogRef, Session
 from bhb_viewer.review.candidate_source import CandidateSource, file_kind, session_path_for
 
@@ -63,6 +64,7 @@ def session_target(path: Path) -> SessionTarget:
     BadInputError
         The file is not a readable session (also one edited by hand into another shape).
     """
+    require_regular_file(path, "session file")  # a named pipe would block SQLite, and the window with it
     with _usable(Path(path)), Session.open(path) as probe:
         catalog = Path(probe.catalog.path)
         model = probe.model
