@@ -55,8 +55,8 @@ class CandidateSource:
 
     @property
     def scorable(self) -> bool:
-        """The model needs both modalities for every row."""
-        return self.spectra is not None and self.cutouts is not None
+        """Whether the list has arrays of its own to score (a model's heads score a single modality)."""
+        return self.spectra is not None or self.cutouts is not None
 
     def spectrum(self, row: int) -> tuple[np.ndarray, np.ndarray] | None:
         if row in self.extra_spectra:
@@ -65,28 +65,45 @@ class CandidateSource:
             return None
         return np.asarray(self.spectra[row], dtype=np.float32), np.asarray(self.ivar[row], dtype=np.float32)
 
-    def complete(self, row: int) -> bool:
-        """Whether ``row`` has both a spectrum and cutouts (its own arrays, or fetched or dropped ones)."""
-        return self.spectrum(row) is not None and self.cube(row) is not None
+    def parts(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per row: whether it has a spectrum, and whether it has cutouts (its own, fetched or dropped)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        has_s = np.full(len(rows), self.spectra is not None)
+        has_i = np.full(len(rows), self.cutouts is not None)
+        if self.extra_spectra or self.extra_cubes:
+            has_s |= np.isin(rows, list(self.extra_spectra))
+            has_i |= np.isin(rows, list(self.extra_cubes))
+        return has_s, has_i
 
-    def arrays(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Flux, ivar and cubes of ``rows`` as float32 stacks, for the model (every row must be complete).
+    def arrays(self, rows: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+        """Flux, ivar and cubes of ``rows`` as float32 stacks for the model; zeros where a row lacks a
+        part (the model then scores it with the head it has data for), None where no row has it.
 
-        Rows read from the memory-mapped arrays in one slice unless one of them was fetched or dropped.
+        Rows are read from the memory-mapped arrays in one slice unless one of them was fetched or dropped.
         """
+        rows = np.asarray(rows, dtype=np.int64)
         extra = any(int(r) in self.extra_spectra or int(r) in self.extra_cubes for r in rows)
-        if not extra and self.spectra is not None and self.ivar is not None and self.cutouts is not None:
-            return (np.asarray(self.spectra[rows], np.float32), np.asarray(self.ivar[rows], np.float32),
-                    np.asarray(self.cutouts[rows], np.float32))
-        flux, ivar, cubes = [], [], []
-        for row in rows:
-            spectrum, cube = self.spectrum(int(row)), self.cube(int(row))
-            if spectrum is None or cube is None:
-                raise BadInputError(self.origin, f"the model needs the spectrum and cutouts of {self.ids[row]}")
-            flux.append(spectrum[0])
-            ivar.append(spectrum[1])
-            cubes.append(cube)
-        return tuple(np.stack(a).astype(np.float32) for a in (flux, ivar, cubes))  # type: ignore[return-value]
+        if not extra:
+            flux = None if self.spectra is None else np.asarray(self.spectra[rows], np.float32)
+            ivar = None if self.ivar is None or flux is None else np.asarray(self.ivar[rows], np.float32)
+            cubes = None if self.cutouts is None else np.asarray(self.cutouts[rows], np.float32)
+            return flux, ivar, cubes
+        spectra = [self.spectrum(int(r)) for r in rows]
+        cube_list = [self.cube(int(r)) for r in rows]
+        flux = ivar = cubes = None
+        if any(s is not None for s in spectra):
+            npix = next(s for s in spectra if s is not None)[0].shape[-1]
+            flux, ivar = np.zeros((len(rows), npix), np.float32), np.zeros((len(rows), npix), np.float32)
+            for i, s in enumerate(spectra):
+                if s is not None:
+                    flux[i], ivar[i] = s
+        if any(c is not None for c in cube_list):
+            shape = next(c for c in cube_list if c is not None).shape
+            cubes = np.zeros((len(rows), *shape), np.float32)
+            for i, c in enumerate(cube_list):
+                if c is not None:
+                    cubes[i] = c
+        return flux, ivar, cubes
 
     def cube(self, row: int) -> np.ndarray | None:
         if row in self.extra_cubes:

@@ -124,11 +124,11 @@ class Scoring:
         if source is None or holder is None:
             return False
         if not source.scorable:
-            fetched = [r for r in {*source.extra_spectra, *source.extra_cubes} if source.complete(r)]
+            fetched = sorted({*source.extra_spectra, *source.extra_cubes})
             if fetched:
                 self.score_rows(fetched)
                 return True
-            self.events.model_status.emit("no spectra + cutouts: nothing to score")
+            self.events.model_status.emit("no spectra or cutouts: nothing to score")
             return False
         job = score_task(holder, source, self.session, np.arange(len(source)), self.batch_size)
         self.runner.submit("score", job, on_batch=self._on_score, on_progress=self.events.progress.emit,
@@ -137,7 +137,7 @@ class Scoring:
         return True
 
     def score_rows(self, rows: list[int]) -> None:
-        """Score candidates whose spectrum and cutouts arrived since (fetched from SDSS, dropped).
+        """Score candidates whose spectrum or cutouts arrived since (fetched from SDSS).
 
         Rows arriving while such a job runs are scored together when it ends, so a batch fetch
         never cancels its own scoring.
@@ -145,11 +145,11 @@ class Scoring:
         Parameters
         ----------
         rows : list of int
-            Source rows; those still missing a part, or with no model chosen, are left unscored.
+            Source rows; scored by what they have (see :func:`~bhb_viewer.review.tasks.score_task`).
         """
         if self.model.holder is None or self.source is None:
             return
-        self._more.update(r for r in rows if self.source.complete(r))
+        self._more.update(rows)
         if self._more and not self.runner.is_running(MORE_KIND):
             self._score_more()
 
@@ -158,7 +158,8 @@ class Scoring:
         self._more.clear()
         if self.source is None or holder is None or not len(rows):
             return
-        job = score_task(holder, self.source, self.session, rows, self.batch_size, stage="score fetched")
+        job = score_task(holder, self.source, self.session, rows, self.batch_size, stage="score fetched",
+                         use_cache=False)  # the data is new: a cached score was made without it
         self.runner.submit(MORE_KIND, job, on_batch=self._on_score, on_progress=self.events.progress.emit,
                            on_error=lambda msg: self.events.error.emit("Scoring failed", msg),
                            on_done=self._more_done)
@@ -175,8 +176,8 @@ class Scoring:
         if self.model.holder is None:
             self.events.error.emit("No model", "Choose a model checkpoint first (Model → Choose model…).")
         elif not self.source.scorable:
-            self.events.error.emit("Nothing to score", "The model needs each candidate's spectrum and cutouts; "
-                                   "this list has no arrays (fetch them from SDSS, or open a data set).")
+            self.events.error.emit("Nothing to score", "The model needs candidates' spectra or cutouts; "
+                                   "this list has none (fetch them from SDSS, or open a data set).")
         else:
             self.start()
 

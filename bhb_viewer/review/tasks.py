@@ -116,15 +116,20 @@ def load_task(path: Path):
 
 
 def score_task(holder: PredictorHolder, source: CandidateSource, session: Session | None, rows: np.ndarray,
-               batch_size: int = 64, stage: str = "score"):
-    """Score ``rows``: first the scores cached in the session for this model version, then the rest."""
+               batch_size: int = 64, stage: str = "score", use_cache: bool = True):
+    """Score ``rows``: first the scores cached in the session for this model version (unless the
+    data changed since: ``use_cache`` False), then the rest. A row with only a spectrum, or only
+    cutouts, is scored by the model's head for it where the checkpoint has one, else left unscored."""
 
     def fn(cancel: CancelToken, progress: ProgressCallback) -> Iterator[ModelInfo | ScoreBatch]:
         progress(ProgressEvent(stage, 0, len(rows), "loading model"))
         info = holder.info()
         yield info
-        todo = rows
-        if session is not None:
+        todo = _scorable(holder.get(), source, rows)
+        if len(todo) < len(rows):
+            lacking = len(rows) - len(todo)
+            progress(ProgressEvent(stage, 0, len(rows), f"{lacking} candidates lack what the model needs"))
+        if session is not None and use_cache:
             cached = session.load_scores(info.name, info.version)
             if cached:
                 ids = source.ids[rows]
@@ -133,6 +138,7 @@ def score_task(holder: PredictorHolder, source: CandidateSource, session: Sessio
                     yield ScoreBatch(rows[have], np.array([cached[c] for c in ids[have]]), cached=True)
                 todo = rows[~have]
         done = len(rows) - len(todo)
+        total = done + len(todo)
         for start in range(0, len(todo), SCORE_CHUNK):
             cancel.check()
             chunk = np.sort(todo[start : start + SCORE_CHUNK])
@@ -148,16 +154,24 @@ def score_task(holder: PredictorHolder, source: CandidateSource, session: Sessio
                 if session is not None:
                     session.store_scores(info.ref, source.ids[batch_rows], p)
                 done += len(p)
-                progress(ProgressEvent(stage, done, len(rows), f"on {info.device}"))
+                progress(ProgressEvent(stage, done, total, f"on {info.device}"))
                 yield ScoreBatch(batch_rows, p, False, *_modality_scores(result))
 
     return fn
 
 
+def _scorable(predictor, source: CandidateSource, rows: np.ndarray) -> np.ndarray:
+    """The rows the model can score: with every modality it reads, or with one it has a trusted head for."""
+    has_s, has_i = source.parts(rows)
+    full = (has_s | ("spectrum" not in predictor.modalities)) & (has_i | ("image" not in predictor.modalities))
+    heads = predictor.heads
+    return rows[full | (has_s & ("spectrum" in heads)) | (has_i & ("image" in heads))]
+
+
 def _modality_scores(result) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
-    """The spectrum head's and the image head's P(BHB) and ``score_from`` of a Predictor batch
-    (None each where the checkpoint's Predictor does not give them)."""
-    p_s, p_i, source = (getattr(result, name, None) for name in ("p_bhb_spectrum", "p_bhb_image", "score_from"))
+    """The spectrum head's and the image head's P(BHB) and ``score_from`` of a Predictor batch (None
+    each where the batch does not carry them)."""
+    p_s, p_i, source = result.p_bhb_spectrum, result.p_bhb_image, result.score_from
     return (None if p_s is None else np.asarray(p_s, np.float64), None if p_i is None else np.asarray(p_i, np.float64),
             None if source is None else np.asarray(source).astype(str))
 

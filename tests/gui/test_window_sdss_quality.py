@@ -221,3 +221,19 @@ def test_the_panel_shows_every_modalitys_score_and_the_head_of_a_one_modality_st
     assert text.startswith("P(BHB): fusion — · spectrum 0.874 · image —") and "spectrum head alone (no cutouts)" in text
     panel.set_modality_scores(0.5, float("nan"), float("nan"), "")
     assert panel.heads_label.isHidden()
+
+
+def test_a_spectrum_file_shows_the_spectrum_heads_score_in_table_and_panel(qtbot, window, tmp_path):
+    from bhb_viewer.review.candidate_source import DEMO_MODEL, find_resource
+
+    loglam = 3.6021 + 1e-4 * np.arange(3522)
+    path = write_spec(tmp_path / "spec-0500-52000-0010.fits", loglam, smooth_flux(loglam), np.ones(len(loglam)),
+                      plate=500, mjd=52000, fiber=10)
+    with qtbot.waitSignal(window.sigSettled, timeout=60000):
+        window.open_path(path, find_resource(DEMO_MODEL))
+    qtbot.waitUntil(lambda: window.verdict_panel.heads_label.isVisibleTo(window), timeout=30000)
+    text = window.verdict_panel.heads_label.text()
+    assert "fusion —" in text and "image —" in text and "spectrum head alone (no cutouts)" in text
+    p_cell = window.model.index(0, 6)
+    assert window.model.data(p_cell) != ""
+    assert "spectrum head alone" in window.model.data(p_cell, Qt.ItemDataRole.ToolTipRole)

@@ -222,3 +222,26 @@ def test_fetched_candidates_are_scored_by_the_chosen_model_as_they_arrive(review
     info = review.scoring.model.info
     assert set(review.session.load_scores(info.name, info.version)) == {"a", "c", "d"}  # cached for a reopen
     assert np.isfinite(review.candidate(0).p_bhb)
+
+
+def test_a_spectrum_file_is_scored_by_the_spectrum_head_of_the_shipped_model(review, tmp_path):
+    from bhb_viewer.review.candidate_source import DEMO_MODEL, find_resource
+
+    loglam = 3.6021 + 1e-4 * np.arange(3522)
+    path = write_spec(tmp_path / "spec-0500-52000-0010.fits", loglam, smooth_flux(loglam), np.ones(len(loglam)),
+                      plate=500, mjd=52000, fiber=10)
+    review.open_path(path, find_resource(DEMO_MODEL))
+    star = review.candidate(0)
+    assert star.score_from == "spectrum" and np.isfinite(star.p_spectrum) and np.isnan(star.p_image)
+    assert star.p_bhb == pytest.approx(star.p_spectrum, abs=1e-6)
+    assert review.export_inputs()["extra_columns"]["score_from"].tolist() == ["spectrum"]
+
+
+def test_a_fetched_cube_turns_a_spectrum_head_score_into_a_fusion_score(review, catalog_file, tmp_path):
+    from bhb_viewer.review.candidate_source import DEMO_MODEL, find_resource
+
+    review.open_path(catalog_file, find_resource(DEMO_MODEL))
+    fake_service(review, tmp_path, Server(tmp_path))
+    review.fetch_sdss()  # candidate a: its spectrum arrives first, then its cube
+    star = review.candidate(0)
+    assert star.score_from == "fusion" and np.isfinite(star.p_spectrum) and np.isfinite(star.p_image)

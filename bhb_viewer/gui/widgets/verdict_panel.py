@@ -218,9 +218,9 @@ class VerdictPanel(QWidget):
     def set_modality_scores(self, p_fusion: float, p_spectrum: float, p_image: float, score_from: str) -> None:
         """P(BHB) of fusion, spectrum and image side by side; for a star with one modality, the head that scored it.
 
-        Hidden when the model gave no per-modality score (an older checkpoint, a single-modality model).
+        Hidden when the model gave no head's score (a checkpoint without trusted heads, a single-modality model).
         """
-        if score_from in ("", "none") and not (np.isfinite(p_spectrum) or np.isfinite(p_image)):
+        if not (np.isfinite(p_spectrum) or np.isfinite(p_image)):
             self.heads_label.setVisible(False)
             return
         fusion = p_fusion if score_from == "fusion" else float("nan")
