@@ -167,7 +167,7 @@ def test_a_partial_spectrum_is_shown_marked_in_table_panel_and_export(qtbot, win
     open_and_wait(qtbot, window, path)
     assert window.model.rowCount() == 1
     p_cell = window.model.index(0, 6)
-    assert window.model.data(p_cell).endswith("⚠")
+    assert window.model.data(p_cell, Qt.ItemDataRole.BackgroundRole) is not None
     assert "68%" in window.model.data(p_cell, Qt.ItemDataRole.ToolTipRole)
     label = window.verdict_panel.quality_label
     assert label.isVisibleTo(window) and "score is unreliable" in label.text()

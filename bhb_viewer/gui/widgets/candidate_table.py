@@ -178,9 +178,12 @@ class CandidateTableModel(QAbstractTableModel):
         return None
 
     def _unreliable(self, row: int, role: int):
-        """The P(BHB) cell of a score made on too few valid pixels: orange, with the reason as a tooltip."""
+        """The P(BHB) cell of a score made on too few valid pixels: orange on light orange (the column
+        keeps its width), with the reason as a tooltip; the verdict panel says it in words."""
         if role == Qt.ItemDataRole.ForegroundRole:
             return QColor("#b35900")
+        if role == Qt.ItemDataRole.BackgroundRole:
+            return QColor("#fde3c8")
         if role == Qt.ItemDataRole.ToolTipRole:
             fraction = self.rows.column("valid_fraction")[row]
             return f"unreliable: only {fraction:.0%} of the spectrum's window pixels are valid"
@@ -188,8 +191,6 @@ class CandidateTableModel(QAbstractTableModel):
 
     def _display(self, row: int, col: int) -> str:
         value = self.rows.column(_NAMES[col])[row]
-        if col == COL_P and self.rows.column("unreliable")[row]:
-            return ("" if not np.isfinite(value) else _FLOAT_FORMATS[col].format(value)) + " ⚠"
         if col in _FLOAT_FORMATS:
             return "" if not np.isfinite(value) else _FLOAT_FORMATS[col].format(value)
         if col == COL_VERDICT:

@@ -229,7 +229,7 @@ class VerdictPanel(QWidget):
         text = "P(BHB): " + " · ".join(parts)
         if score_from in ("spectrum", "image"):
             missing = "cutouts" if score_from == "spectrum" else "spectrum"
-            text += f"  —  scored by the {score_from} head alone (no {missing})"
+            text += f"; scored by the {score_from} head alone (no {missing})"
         self.heads_label.setText(text)
         self.heads_label.setVisible(True)
 
