@@ -75,6 +75,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.demo and args.catalog:
         build_parser().error("give either --demo or a catalog, not both")
 
+    from bhb_viewer.gui.platform_check import startup_problem
+
+    problem = startup_problem(screenshot=bool(args.screenshot))
+    if problem is not None:  # Qt would abort (exit 134) with a misleading message
+        print(f"bhb-viewer: {problem}", file=sys.stderr)
+        return 1
+
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
