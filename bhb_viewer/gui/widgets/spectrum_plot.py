@@ -22,6 +22,7 @@ from PySide6.QtGui import QBrush, QColor, QPainterPath, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QGraphicsItem,
     QGraphicsPathItem,
     QGraphicsRectItem,
     QHBoxLayout,
@@ -318,6 +319,8 @@ class SpectrumPlot(QWidget):
             label = pg.TextItem(line.name, color=LABEL_COLOUR, fill=LABEL_FILL, anchor=(0.5, 0.5))
             label.textItem.document().setDocumentMargin(LABEL_MARGIN_PX)
             label.updateTextPos()
+            # The text never changes: painted once into a pixmap, then copied on every repaint.
+            label.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
             label.setPos(line.wavelength, 1.0)
             self.overlay_view.addItem(label, ignoreBounds=True)
             labels.append(label)

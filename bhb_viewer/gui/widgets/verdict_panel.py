@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from bhb_viewer.core.verdicts import CandidateState, VerdictKind, model_call
+from bhb_viewer.gui.widgets.elided_label import ElidedLabel
 
 # Verdicts offered as buttons, in this order; NON_BHB is what Enter records for a low score.
 BUTTON_KINDS = (
@@ -98,9 +99,12 @@ class VerdictPanel(QWidget):
         self.id_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.score_label = QLabel("P(BHB) —")
         self.score_label.setStyleSheet("font-size: 16pt")
-        self.model_label = QLabel("no model")
+        # Model and verdict texts can be long (a checkpoint's version, a reviewer's name): elided, so
+        # they never widen the window.
+        self.model_label = ElidedLabel("no model")
         self.model_label.setStyleSheet("color: #666")
-        self.verdict_label = QLabel("unvetted")
+        self.verdict_label = ElidedLabel("unvetted")
+        self.verdict_label.setAlignment(Qt.AlignmentFlag.AlignRight)
         self.disagree_label = QLabel("≠ disagrees with the model")
         self.disagree_label.setStyleSheet("color: white; background: #c0392b; padding: 2px 6px; border-radius: 3px")
         self.disagree_label.setVisible(False)
@@ -110,10 +114,9 @@ class VerdictPanel(QWidget):
         header.addWidget(self.score_label)
         layout.addLayout(header)
         line = QHBoxLayout()
-        line.addWidget(self.model_label)
-        line.addStretch(1)
+        line.addWidget(self.model_label, 1)
         line.addWidget(self.disagree_label)
-        line.addWidget(self.verdict_label)
+        line.addWidget(self.verdict_label, 1)
         layout.addLayout(line)
 
         box = QGroupBox("verdict")
