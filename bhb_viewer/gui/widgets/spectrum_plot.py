@@ -414,7 +414,7 @@ class SpectrumPlot(QWidget):
                 raise ValueError(f"segment weights must have shape ({grid.N_SEGMENTS},), got {w.shape}")
         top = w.max() if w.max() > 0 else 1.0
         for j, region in enumerate(self.segment_regions):
-            region.setBrush(QColor(*SEGMENT_RGB, int(round(SEGMENT_MAX_ALPHA * max(w[j], 0.0) / top))))
+            region.setBrush(QColor(*SEGMENT_RGB, round(SEGMENT_MAX_ALPHA * max(w[j], 0.0) / top)))
         self.show_segments.setToolTip(
             "no segment weights" if weights is None
             else "segment weights, blue to red: " + ", ".join(f"{x:.0%}" for x in w)
