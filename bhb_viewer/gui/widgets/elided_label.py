@@ -19,7 +19,9 @@ class ElidedLabel(QLabel):
 
     def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
         super().__init__(text, parent)
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        # Preferred: its text's width when there is room, down to a few characters when not; the
+        # window's minimum width never depends on the text.
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         self.setToolTip(text)
 
     def setText(self, text: str) -> None:
@@ -31,8 +33,8 @@ class ElidedLabel(QLabel):
         return QSize(MIN_CHARS * metrics.averageCharWidth(), metrics.height())
 
     def sizeHint(self) -> QSize:
-        metrics = self.fontMetrics()
-        return QSize(min(metrics.horizontalAdvance(self.text()), 40 * metrics.averageCharWidth()), metrics.height())
+        metrics = self.fontMetrics()  # the whole text (+ rounding slack) where there is room
+        return QSize(metrics.horizontalAdvance(self.text()) + 2, metrics.height())
 
     def elided_text(self) -> str:
         """The text as painted at the current width."""

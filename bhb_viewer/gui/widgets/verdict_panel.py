@@ -35,13 +35,17 @@ BUTTON_KINDS = (
     VerdictKind.UNSURE,
 )
 ACCEPT_KEY = "Return"
-# navigation action -> (button text, key sequence)
+# navigation action (a move of review.navigation.MOVES) -> (text, key sequence); the panel has buttons for
+# NAV_BUTTONS, the Review menu and the key overlay list them all.
 NAV_ACTIONS = {
     "previous": ("◀ previous", "K"),
     "next": ("next ▶", "J"),
     "unvetted": ("unvetted", "Space"),
     "uncertain": ("most uncertain", "M"),
+    "previous_unvetted": ("previous unvetted", "Shift+Space"),
+    "least_uncertain": ("least uncertain", "Shift+M"),
 }
+NAV_BUTTONS = ("previous", "next", "unvetted", "uncertain")
 UNDO_KEY, REDO_KEY = "Ctrl+Z", "Ctrl+Shift+Z"
 GRID_COLUMNS = 3
 _FIELD_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape)
@@ -114,9 +118,10 @@ class VerdictPanel(QWidget):
         header.addWidget(self.score_label)
         layout.addLayout(header)
         line = QHBoxLayout()
-        line.addWidget(self.model_label, 1)
+        line.addWidget(self.model_label)
+        line.addStretch(1)  # the texts keep their width while there is room, and elide when there is not
         line.addWidget(self.disagree_label)
-        line.addWidget(self.verdict_label, 1)
+        line.addWidget(self.verdict_label)
         layout.addLayout(line)
 
         box = QGroupBox("verdict")
@@ -145,7 +150,8 @@ class VerdictPanel(QWidget):
 
         nav = QHBoxLayout()
         self.nav_buttons: dict[str, QPushButton] = {}
-        for action, (text, key) in NAV_ACTIONS.items():
+        for action in NAV_BUTTONS:
+            text, key = NAV_ACTIONS[action]
             button = QPushButton(f"{text} [{key}]")
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             button.clicked.connect(lambda _=False, a=action: self.sigNavigate.emit(a))
