@@ -81,6 +81,7 @@ def build_menus(window: MainWindow) -> Menus:
 
     help_menu = bar.addMenu("&Help")
     keys = _add(window, help_menu, "&Keys", window.show_keys)
-    keys.setShortcuts([QKeySequence(k) for k in HELP_KEYS])
+    # "?" comes with Shift on most layouts; some platforms report the pair, so both are bound
+    keys.setShortcuts([QKeySequence(k) for k in (*HELP_KEYS, "Shift+?")])
     _add(window, help_menu, "&Guide (one page)", window.show_guide)
     return Menus(offline, advance)
