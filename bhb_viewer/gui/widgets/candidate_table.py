@@ -222,6 +222,7 @@ class CandidateTableView(QTableView):
 
     def setModel(self, model: CandidateTableModel) -> None:  # type: ignore[override]
         super().setModel(model)
+        self._table = model
         self.size_columns()
         self.selectionModel().currentRowChanged.connect(self._current_changed)
         self.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
@@ -230,8 +231,8 @@ class CandidateTableView(QTableView):
         """Each column as wide as its header (with the sort arrow) or its widest typical value, so
         headers read whole; the note column, last, keeps a usable width and is reached by scrolling."""
         cells, header = self.fontMetrics(), self.horizontalHeader().fontMetrics()
-        model = self.model()
-        ids = model.column("id")[:ID_SAMPLE] if model is not None and model.n_total else ()
+        table = self._table
+        ids = table.column("id")[:ID_SAMPLE] if table.n_total else ()
         samples = dict(COLUMN_SAMPLES)
         samples[COL_ID] = max((str(c) for c in ids), key=len, default=samples[COL_ID])
         for col, sample in samples.items():
@@ -242,7 +243,7 @@ class CandidateTableView(QTableView):
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid():
-            self.sigCurrentSourceRow.emit(self.model().source_row(current.row()))
+            self.sigCurrentSourceRow.emit(self._table.source_row(current.row()))
 
     def select_view_row(self, view_row: int) -> None:
         model = self.model()
@@ -253,7 +254,7 @@ class CandidateTableView(QTableView):
 
     def current_source_row(self) -> int:
         index = self.currentIndex()
-        return self.model().source_row(index.row()) if index.isValid() else -1
+        return self._table.source_row(index.row()) if index.isValid() else -1
 
     def keyboardSearch(self, search: str) -> None:
         """Type-ahead search is off: letters are verdict keys."""
