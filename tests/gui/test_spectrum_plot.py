@@ -337,9 +337,9 @@ def test_balmer_closeup_shows_the_fit_and_its_values(plot):
     assert "b = 9.44 Å" in plot.closeup.hgamma.label.text()
     assert "c = 0.980" in plot.closeup.hgamma.label.text()
     assert "BHB" in plot.closeup.summary.text()
-    x, _ = hd.fit_curve.getOriginalDataset()
+    x, _ = hd.fit
     assert x.min() == pytest.approx(4102.89 - 70) and x.max() == pytest.approx(4102.89 + 70)
-    data_x = hd.data_curve.getOriginalDataset()[0]
+    data_x = hd.data[0]
     assert data_x.min() >= 4032.89 and data_x.max() <= 4172.89
 
 
@@ -349,7 +349,7 @@ def test_failed_fit_says_why(plot):
     plot.set_balmer(FakeResult(d02=np.nan, fm=np.nan, ok=False, reason="line not detected above the noise"))
     assert plot.closeup.hdelta.label.text() == "fit failed: line not detected above the noise"
     assert plot.closeup.summary.text().startswith("fit failed:")
-    assert n_points(plot.closeup.hdelta.fit_curve) == 0
+    assert len(plot.closeup.hdelta.fit[0]) == 0
 
 
 def test_real_balmer_result_is_drawn(plot):
@@ -363,7 +363,7 @@ def test_real_balmer_result_is_drawn(plot):
     plot.set_balmer(result)
     assert result.ok, result.reason
     assert plot.closeup.hdelta.label.text().startswith("D0.2 = ")
-    assert n_points(plot.closeup.hgamma.fit_curve) > 0
+    assert len(plot.closeup.hgamma.fit[0]) > 0
 
 
 def test_zoom_is_kept_across_candidates_until_reset(plot):
@@ -385,9 +385,9 @@ def test_clear_empties_everything(plot):
     plot.set_reference_spectra(np.ones(grid.NPIX), np.ones(grid.NPIX))
     plot.set_balmer(FakeResult())
     plot.clear()
-    curves = [plot.flux_curve, plot.saliency_curve, *plot.reference_curves,
-              plot.closeup.hdelta.data_curve, plot.closeup.hdelta.fit_curve]
+    curves = [plot.flux_curve, plot.saliency_curve, *plot.reference_curves]
     assert all(n_points(c) == 0 for c in curves)
+    assert len(plot.closeup.hdelta.data[0]) == 0 and len(plot.closeup.hdelta.fit[0]) == 0
     assert all(r.brush().color().alpha() == 0 for r in plot.segment_regions)
     assert plot.closeup.hdelta.label.text() == "" and plot.closeup.summary.text() == ""
 
@@ -409,3 +409,19 @@ def test_grab_is_not_blank(plot):
     pixels = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.width(), 4)
     assert image.width() == 1000
     assert len(np.unique(pixels[..., :3].reshape(-1, 3), axis=0)) > 50
+
+
+def test_closeup_draws_data_and_fit_where_they_are(plot, qtbot):
+    """The close-up is painted directly: the fitted profile's red is found at its line centre's depth."""
+    result = FakeResult()
+    flux = result.hdelta.model(WAVE)  # the data follow the fitted profile, so both share the panel's range
+    plot.set_spectrum(WAVE, flux, np.full(WAVE.size, 100.0))
+    plot.set_balmer(result)
+    panel = plot.closeup.hdelta
+    panel.resize(220, 200)
+    image = panel.grab().toImage().convertToFormat(QImage.Format.Format_RGB32)
+    pixels = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.width(), 4)[..., 2::-1]
+    centre = panel.to_pixels().map(pg.Point(4102.89, 3.0))  # FakeLine's model at its centre: 10 × 0.3
+    red = pixels[:, int(centre.x()) - 1 : int(centre.x()) + 2].astype(int)
+    rows = np.flatnonzero(((red[..., 0] > 200) & (red[..., 1] < 140)).any(axis=1))
+    assert rows.size and abs(rows.max() - centre.y()) < 5  # the V of the profile reaches down to its centre
