@@ -9,6 +9,8 @@ centre), and a colour scale says what the heat map's colours mean.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pyqtgraph as pg
 from astropy.visualization import make_lupton_rgb
@@ -26,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from bhb_viewer.core.cutouts import STRETCHES, stretch
+from bhb_viewer.core.cutouts import STRETCHES, stretch_planes
 from bhb_viewer.core.grid import BANDS
 
 COMPOSITE_BANDS = ("i", "r", "g")  # → red, green, blue
@@ -92,15 +94,18 @@ def _composite(cube: np.ndarray, good: np.ndarray) -> np.ndarray:
     pixels of the mean image at ``LUPTON_PEAK`` of full scale, so a faint star is as visible as a
     bright one while the asinh keeps colours (a BHB's blue) and the faint wings.
     """
-    index = {band: i for i, band in enumerate(BANDS)}
-    planes, floors = [], []
-    for band in COMPOSITE_BANDS:
-        plane = cube[index[band]].astype(np.float64)
-        ok = good[index[band]]
-        sky = np.median(plane[ok]) if ok.any() else 0.0
-        planes.append(np.where(ok, plane - sky, 0.0))
-        noise = 1.4826 * np.median(np.abs(plane[ok] - sky)) if ok.any() else 0.0
-        floors.append(LUPTON_FLOOR_SIGMA * noise)
+    chosen = [BANDS.index(band) for band in COMPOSITE_BANDS]
+    stack, ok = cube[chosen].astype(np.float64), good[chosen]
+    if ok.all():  # the usual case: all three medians at once
+        flat = stack.reshape(3, -1)
+        sky = np.median(flat, axis=1)
+        noise = 1.4826 * np.median(np.abs(flat - sky[:, None]), axis=1)
+    else:
+        sky = np.array([np.median(p[o]) if o.any() else 0.0 for p, o in zip(stack, ok, strict=True)])
+        noise = np.array([1.4826 * np.median(np.abs(p[o] - s)) if o.any() else 0.0
+                          for p, o, s in zip(stack, ok, sky, strict=True)])
+    planes = list(np.where(ok, stack - sky[:, None, None], 0.0))
+    floors = list(LUPTON_FLOOR_SIGMA * noise)
     mean = (planes[0] + planes[1] + planes[2]) / 3.0
     peak = np.percentile(mean, LUPTON_PEAK_PERCENTILE)
     # asinh(Q·peak/scale)/Q = LUPTON_PEAK  →  scale = Q·peak/sinh(Q·LUPTON_PEAK)
@@ -128,9 +133,11 @@ class MosaicView(QWidget):
     sigZoomStep = Signal(int)  # +1 zoom in, -1 zoom out
     sigReset = Signal()
 
-    def __init__(self, titles: tuple[str, ...], parent: QWidget | None = None) -> None:
+    def __init__(self, titles: tuple[str, ...], parent: QWidget | None = None,
+                 before_paint: Callable[[], object] | None = None) -> None:
         super().__init__(parent)
         self.titles = titles
+        self._before_paint = before_paint  # brings the tiles up to date (the panel's lazy blend)
         self.size_px = 0  # S, the side of a cutout
         self.zoom = 1.0
         self.centre = (0.0, 0.0)  # (x, y) in cutout pixels, shared by every tile
@@ -148,22 +155,28 @@ class MosaicView(QWidget):
         return QSize(640, 300)  # what the splitter shares out by: tiles big enough to judge a star
 
     # -- content -------------------------------------------------------------------------------
-    def set_tiles(self, tiles: np.ndarray | None) -> None:
-        """n×S×S×3 uint8 tiles (None: nothing to show); a new size re-centres the view."""
+    def set_tiles(self, tiles: np.ndarray | None, repaint: bool = True) -> None:
+        """n×S×S×3 uint8 tiles (None: nothing to show); a new size re-centres the view. ``repaint=False``
+        when called from the paint itself."""
         if tiles is None:
             self._image = self._pixels = None
             self.update()
             return
         n, size = tiles.shape[0], tiles.shape[1]
-        if size != self.size_px:
-            self.size_px = size
-            self.centre = (size / 2, size / 2)
-            self._clamp()
+        self.set_size(size)
         # n tiles side by side, rows flipped so that row 0 is at the bottom
         strip = np.ascontiguousarray(tiles[:, ::-1].transpose(1, 0, 2, 3).reshape(size, n * size, 3))
         self._pixels = strip
         self._image = QImage(strip.data, n * size, size, 3 * n * size, QImage.Format.Format_RGB888)
-        self.update()
+        if repaint:
+            self.update()
+
+    def set_size(self, size: int) -> None:
+        """The side of the cutouts to come; a new size re-centres the view."""
+        if size != self.size_px:
+            self.size_px = size
+            self.centre = (size / 2, size / 2)
+            self._clamp()
 
     def set_zoom(self, zoom: float, centre: tuple[float, float] | None = None) -> None:
         self.zoom = float(zoom)
@@ -211,6 +224,8 @@ class MosaicView(QWidget):
 
     # -- painting ------------------------------------------------------------------------------
     def paintEvent(self, event: QPaintEvent) -> None:
+        if self._before_paint is not None:
+            self._before_paint()
         painter = QPainter(self)
         painter.fillRect(self.rect(), BACKGROUND)
         painter.setPen(TEXT_COLOUR)
@@ -332,8 +347,9 @@ class CutoutPanel(QWidget):
         self._heat: tuple[np.ndarray, np.ndarray] | None = None
         self._bases: np.ndarray | None = None  # 6×S×S×3 uint8: the stretched bands and the composite
         self._shown: np.ndarray | None = None  # the same with the heat map blended in
+        self._stale = False  # _shown (and _heat) wait for the next paint: a switch blends once, not per setter
 
-        self.mosaic = MosaicView((*BANDS, COMPOSITE_TITLE))
+        self.mosaic = MosaicView((*BANDS, COMPOSITE_TITLE), before_paint=self._blended)
         self.mosaic.sigZoomStep.connect(self._zoom_step)
         self.mosaic.sigReset.connect(self._reset_zoom)
         self.bars = BandBars(BANDS)
@@ -402,7 +418,7 @@ class CutoutPanel(QWidget):
         self._cube, self._good = data, good
         self._bases = np.empty((len(BANDS) + 1, *data.shape[1:], 3), np.uint8)
         self._bases[-1] = _composite(data, good)
-        self._update_heat()
+        self.mosaic.set_size(data.shape[-1])
         self._stretch_bands()  # draws every tile
         if resized:
             self._apply_zoom()
@@ -414,7 +430,6 @@ class CutoutPanel(QWidget):
             if attention.ndim != 2:
                 raise ValueError(f"attention map must be 2-D, got shape {attention.shape}")
         self._attention = attention
-        self._update_heat()
         self._draw_all()
 
     def set_band_weights(self, weights: np.ndarray | None) -> None:
@@ -434,35 +449,44 @@ class CutoutPanel(QWidget):
     def clear(self) -> None:
         """Empty every image and bar; the controls keep their settings."""
         self._cube = self._good = self._attention = self._heat = self._bases = self._shown = None
+        self._stale = False
         self.mosaic.set_tiles(None)
         self.mosaic.show_scale = False
         self.set_band_weights(None)
 
     def displayed(self, index: int) -> np.ndarray | None:
         """The RGB array tile ``index`` (0–4 = u…z, 5 = composite) shows now, heat map included."""
-        return None if self._shown is None else self._shown[index]
+        shown = self._blended()
+        return None if shown is None else shown[index]
 
     # -- drawing -------------------------------------------------------------------------
     def _stretch_bands(self) -> None:
         if self._cube is None:
             return
-        kind = self.stretch_choice.currentText()
-        for i in range(len(BANDS)):
-            grey = stretch(self._cube[i], kind, mask=~self._good[i])
-            self._bases[i] = (grey * 255 + 0.5).astype(np.uint8)[..., None]
+        grey = stretch_planes(self._cube, self.stretch_choice.currentText(), mask=~self._good)
+        self._bases[: len(BANDS)] = (grey * 255 + 0.5).astype(np.uint8)[..., None]
         self._draw_all()
 
-    def _update_heat(self) -> None:
-        ready = self._attention is not None and self._cube is not None
-        self._heat = heat_layer(self._attention, self._cube.shape[-1]) if ready else None
+    def _opacity(self) -> float:
+        return self.opacity.value() / 100.0 if self.show_attention.isChecked() else 0.0
 
     def _draw_all(self) -> None:
+        """Mark the tiles for redrawing; the blend happens once, at the next paint (or ``displayed``)."""
         if self._bases is None:
             return
-        opacity = self.opacity.value() / 100.0 if self.show_attention.isChecked() else 0.0
-        self._shown = blend(self._bases, self._heat, opacity)
-        self.mosaic.show_scale = self._heat is not None and opacity > 0
-        self.mosaic.set_tiles(self._shown)
+        self._stale = True
+        self.mosaic.show_scale = self._attention is not None and self._opacity() > 0
+        self.mosaic.update()
+
+    def _blended(self) -> np.ndarray | None:
+        """The tiles with the heat map blended in, made now if something changed since the last time."""
+        if self._stale and self._bases is not None and self._cube is not None:
+            heat = heat_layer(self._attention, self._cube.shape[-1]) if self._attention is not None else None
+            self._heat = heat
+            self._shown = blend(self._bases, heat, self._opacity())
+            self.mosaic.set_tiles(self._shown, repaint=False)
+            self._stale = False
+        return self._shown
 
     def _target_toggled(self, on: bool) -> None:
         self.mosaic.show_target = on
