@@ -28,6 +28,7 @@ class JumpBar(QWidget):
         self.message = QLabel("")
         self.message.setStyleSheet("color: #c0392b")
         self._ids = QStringListModel(self)
+        self._pending_ids = None
         completer = QCompleter(self._ids, self)
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         completer.setFilterMode(Qt.MatchFlag.MatchContains)
@@ -44,10 +45,14 @@ class JumpBar(QWidget):
         self.hide()
 
     def set_ids(self, ids) -> None:
-        """The ids to complete (the open list's)."""
-        self._ids.setStringList([str(c) for c in ids])
+        """The ids to complete (the open list's); the completion list is made when the bar first opens,
+        so opening a 100,000-row list does not wait for it."""
+        self._pending_ids = ids
 
     def open(self) -> None:
+        if self._pending_ids is not None:
+            self._ids.setStringList([str(c) for c in self._pending_ids])
+            self._pending_ids = None
         self.message.setText("")
         self._missed = False
         self.show()
