@@ -36,23 +36,30 @@ def run(args: argparse.Namespace) -> int:
 def inspect_path(path: str | Path) -> dict[str, Any]:
     """Read one path with the core and describe it; a BadInputError becomes ``ok: false`` with its problem."""
     from bhb_viewer.core.errors import BadInputError
+    from bhb_viewer.core.files import require_regular_file
     from bhb_viewer.core.input_kind import detect_kind
 
     report: dict[str, Any] = {"path": str(path), "kind": None, "ok": False, "error": None, "count": 0}
     try:
+        if not Path(path).is_dir():
+            require_regular_file(path)  # a named pipe called x.fits would block the reader forever
         kind = detect_kind(Path(path))
         report["kind"] = kind
         report.update(_DESCRIBE[kind](Path(path)))
         report["ok"] = True
     except BadInputError as exc:
-        report["error"] = exc.problem
+        # the problem alone where it is about the path itself; with its file where that is a file inside (a data set's)
+        inside = exc.path is not None and Path(exc.path) != Path(path)
+        report["error"] = f"{exc.path}: {exc.problem}" if inside else exc.problem
     return report
 
 
 def _describe_catalog(path: Path) -> dict[str, Any]:
+    from bhb_viewer.core.build import labels_of
     from bhb_viewer.core.candidates import ALIASES, has_pmf, read_candidates
 
     t = read_candidates(path)
+    labels_of(t, path)  # a label column with values a build would refuse is an error here too
     canonical = [c for c in ALIASES if c in t.colnames]
     return {
         "count": len(t),
@@ -76,7 +83,9 @@ def _describe_spectra(path: Path) -> dict[str, Any]:
         "grid": grid_dict(),
         "aligned": first.get("aligned"),
         "ivar_known": first.get("ivar_known"),
-        "spectra": [{"id": s.id, "valid_pixels": int(s.meta["n_valid"])} for s in batch.spectra],
+        "spectra": [{"id": s.id, "valid_pixels": int(s.meta["n_valid"]), "valid_fraction": s.meta.get("valid_fraction"),
+                     "resolution": s.meta.get("resolution"), "resolution_source": s.meta.get("resolution_source"),
+                     "flags": s.meta.get("flags", [])} for s in batch.spectra],
         "rejected": [{"id": i, "reason": r} for i, r in batch.rejected],
     }
 
@@ -151,7 +160,10 @@ def _print_text(r: dict[str, Any]) -> None:
         ivar = "" if r["ivar_known"] in (None, True) else "; no ivar in file: finite pixels count as valid"
         print(f"  {r['format']}: {r['count']} spectra on the {r['grid']['npix']}-pixel grid ({how}{ivar}), {len(r['rejected'])} rejected")
         for s in r["spectra"][:TEXT_ROWS]:
-            print(f"    {s['id']:<24} {s['valid_pixels']:>5}/{r['grid']['npix']} valid pixels")
+            res = f", R ≈ {s['resolution']:,.0f}" if s.get("resolution") else ""
+            print(f"    {s['id']:<24} {s['valid_pixels']:>5}/{r['grid']['npix']} valid pixels{res}")
+            for flag in s.get("flags", []):
+                print(f"      ! {flag}")
         if len(r["spectra"]) > TEXT_ROWS:
             print(f"    … {len(r['spectra']) - TEXT_ROWS} more")
         for s in r["rejected"][:TEXT_ROWS]:

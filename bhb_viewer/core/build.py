@@ -9,13 +9,17 @@ with loaders that look files up on disk:
 * spectra: a catalog column naming the file (``spectrum``, ``spec_file``, ``FileName``...), else
   the row's plate/mjd/fiber matched against ``spec-PLATE-MJD-FIBER.fits``,
   ``spSpec-MJD-PLATE-FIBER.fit`` or ``spPlate-PLATE-MJD.fits`` names under the spectra folder;
-* cutouts: a catalog column naming a cube file (``cutout``, ``cube``), else the per-band frames
-  or stamps with WCS under the images folder that contain the star (core.cutouts).
+* cutouts: a catalog column naming a cube file (``cutout``, ``cube``) or five naming per-band
+  images (``u_file`` … ``z_file``, core.named_files), else the per-band frames or stamps with WCS
+  under the images folder that contain the star (core.cutouts); a star nothing names or covers
+  is kept spectrum-only (zero cube, ``has_cutout`` False, listed in provenance.spectrum_only).
+Names in the catalog are relative to the catalog's folder (then the folder given).
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import re
 import shutil
@@ -32,10 +36,16 @@ from bhb_viewer.core import cutouts
 from bhb_viewer.core.candidates import pmf_id, read_candidates, spec_name
 from bhb_viewer.core.dataset import LABEL_BHB, LABEL_NON_BHB, LABEL_UNKNOWN, write_dataset
 from bhb_viewer.core.errors import BadInputError
+from bhb_viewer.core.files import OutputError, allocate, check_free_space, output_error, staged_directory
 from bhb_viewer.core.fitsfile import open_fits
 from bhb_viewer.core.grid import BANDS, CUTOUT_SIZE, NPIX
-from bhb_viewer.core.progress import CancelToken, ProgressCallback, ProgressEvent, no_progress
+from bhb_viewer.core.named_files import NoCutout, named_band_files, resolve as _resolve, row_text as _row_value
+from bhb_viewer.core.progress import Cancelled, CancelToken, ProgressCallback, ProgressEvent, no_progress
+from bhb_viewer.core.quality import add_quality_columns, set_quality
 from bhb_viewer.core.spectra import GridSpectrum, SpectrumBatch, read_spectra
+
+log = logging.getLogger(__name__)
+SPACE_MARGIN = 16 * 2**20  # bytes kept free beyond a build's estimate (catalog, manifest, file-system overhead)
 
 # a loader turns one catalog row into (flux, ivar, cube); BadInputError means "skip this star"
 Loader = Callable[[Row], tuple[np.ndarray, np.ndarray, np.ndarray]]
@@ -48,10 +58,10 @@ LABEL_WORDS = {
     "bs": LABEL_NON_BHB, "ms": LABEL_NON_BHB, "ms-a": LABEL_NON_BHB, "0": LABEL_NON_BHB, "false": LABEL_NON_BHB,
     "no": LABEL_NON_BHB, "": LABEL_UNKNOWN, "-1": LABEL_UNKNOWN, "unknown": LABEL_UNKNOWN, "?": LABEL_UNKNOWN,
 }
-_SPEC = re.compile(r"^spec-(\d+)-(\d+)-(\d+)\.fits?(\.gz)?$", re.IGNORECASE)
-_SPSPEC = re.compile(r"^spSpec-(\d+)-(\d+)-(\d+)\.fits?(\.gz)?$", re.IGNORECASE)  # MJD-PLATE-FIBER
-_FITS_NAME = re.compile(r"\.(fits?|fts)(\.gz)?$", re.IGNORECASE)
-_SPPLATE = re.compile(r"^spPlate-(\d+)-(\d+)(?:-\d+)?\.fits?(\.gz)?$", re.IGNORECASE)
+_SPEC = re.compile(r"^spec-(\d+)-(\d+)-(\d+)\.fits?(\.gz|\.bz2)?$", re.IGNORECASE)
+_SPSPEC = re.compile(r"^spSpec-(\d+)-(\d+)-(\d+)\.fits?(\.gz|\.bz2)?$", re.IGNORECASE)  # MJD-PLATE-FIBER
+_FITS_NAME = re.compile(r"\.(fits?|fts)(\.gz|\.bz2)?$", re.IGNORECASE)
+_SPPLATE = re.compile(r"^spPlate-(\d+)-(\d+)(?:-\d+)?\.fits?(\.gz|\.bz2)?$", re.IGNORECASE)
 
 
 @dataclass
@@ -63,10 +73,12 @@ class BuildReport:
     n_bhb: int
     n_non_bhb: int
     rejected: list[tuple[str, str]] = field(default_factory=list)
+    skipped_files: list[dict[str, str]] = field(default_factory=list)  # files found but unusable: path, reason
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": str(self.path), "count": self.count, "n_bhb": self.n_bhb, "n_non_bhb": self.n_non_bhb,
-                "n_rejected": len(self.rejected), "rejected": [{"id": i, "reason": r} for i, r in self.rejected]}
+                "n_rejected": len(self.rejected), "rejected": [{"id": i, "reason": r} for i, r in self.rejected],
+                "skipped_files": self.skipped_files}
 
 
 def labels_of(catalog: Table, path: str | os.PathLike | None = None) -> np.ndarray:
@@ -100,55 +112,81 @@ def assemble(
 ) -> BuildReport:
     """Load every row, skip the bad ones with their reason, and write the kept ones as a data set.
 
-    Arrays are filled in memory-mapped scratch files under ``out/.partial`` (removed afterwards,
-    also on cancel or error). A build where every star is rejected raises BadInputError.
+    The data set is built in a temporary folder next to ``out`` and swapped in whole at the end
+    (core.files.staged_directory), so a crash, a kill or a full disk leaves the old data set (or
+    none), never a new catalog over old arrays. Arrays are filled in memory-mapped scratch files
+    reserved on disk beforehand (a full disk is an error up front, not a SIGBUS halfway). A build
+    where every star is rejected raises BadInputError and leaves ``out`` as it was.
     """
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(out, "is a file, not a data-set folder")
     n = len(catalog)
     labels = labels_of(catalog) if labels is None else np.asarray(labels, dtype=np.int64)
-    created = not out.exists()
-    scratch = out / ".partial"
-    scratch.mkdir(parents=True, exist_ok=True)
-    rejected: list[tuple[str, str]] = []
+    shapes = {"spectra.npy": (max(n, 1), NPIX), "ivar.npy": (max(n, 1), NPIX),
+              "cutouts.npy": (max(n, 1), len(BANDS), size, size)}
+    need = sum(4 * int(np.prod(s)) for s in shapes.values())
     try:
-        open_mm = np.lib.format.open_memmap
-        flux = open_mm(scratch / "spectra.npy", "w+", np.float32, (max(n, 1), NPIX))
-        ivar = open_mm(scratch / "ivar.npy", "w+", np.float32, (max(n, 1), NPIX))
-        cubes = open_mm(scratch / "cutouts.npy", "w+", np.float32, (max(n, 1), len(BANDS), size, size))
-        kept: list[int] = []
-        seen: set[str] = set()
-        for i, row in enumerate(catalog):
-            if cancel is not None:
-                cancel.check()
-            star = str(row["id"])
-            try:
-                if star in seen:
-                    raise BadInputError(star, "duplicate id: an earlier row has it")
-                seen.add(star)
-                f, iv, cube = load(row)
-                _check_item(star, f, iv, cube, size)
-            except BadInputError as exc:
-                rejected.append((star, exc.problem if exc.path in (None, star) else str(exc)))
-            else:
-                k = len(kept)
-                flux[k], ivar[k], cubes[k] = f, iv, np.nan_to_num(cube, nan=0.0, posinf=0.0, neginf=0.0)
-                kept.append(i)
-            progress(ProgressEvent(stage, i + 1, n, star, {"kept": len(kept), "rejected": len(rejected)}))
-        if not kept:
-            first = "; ".join(f"{s}: {r}" for s, r in rejected[:3])
-            raise BadInputError(out, f"no usable star: all {n} were rejected ({first})")
-        table = catalog[kept]
-        table["label"] = labels[kept]
-        prov = dict(provenance or {})
-        prov.update(n_input=n, n_rejected=len(rejected), rejected=[{"id": s, "reason": r} for s, r in rejected])
-        k = len(kept)
-        write_dataset(out, table, flux[:k], ivar[:k], cubes[:k], prov)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-        if created and not any(out.iterdir()):  # a failed or cancelled build leaves no empty folder behind
-            out.rmdir()
+        with staged_directory(out) as staged:
+            check_free_space(staged, 2 * need + SPACE_MARGIN, f"a data set of up to {n} stars (scratch + final copy)")
+            scratch = staged / "scratch"
+            scratch.mkdir()
+            flux, ivar, cubes = (_scratch_array(scratch / name, shape) for name, shape in shapes.items())
+            kept, rejected = _load_all(catalog, load, (flux, ivar, cubes), size, progress, cancel, stage)
+            if not kept:
+                first = "; ".join(f"{s}: {r}" for s, r in rejected[:3])
+                raise BadInputError(out, f"no usable star: all {n} were rejected ({first})")
+            table = catalog[kept]
+            table["label"] = labels[kept]
+            prov = dict(provenance or {})
+            prov.update(n_input=n, n_rejected=len(rejected), rejected=[{"id": s, "reason": r} for s, r in rejected])
+            k = len(kept)
+            write_dataset(staged, table, flux[:k], ivar[:k], cubes[:k], prov)
+            del flux, ivar, cubes  # unmap before the scratch files go
+            shutil.rmtree(scratch)
+    except OutputError as exc:  # name the data set, not its temporary folder
+        raise OutputError(out, exc.problem) from exc
     lab = labels[kept]
-    return BuildReport(out, k, int(np.sum(lab == LABEL_BHB)), int(np.sum(lab == LABEL_NON_BHB)), rejected)
+    skipped = list((provenance or {}).get("skipped_files", []))
+    return BuildReport(out, k, int(np.sum(lab == LABEL_BHB)), int(np.sum(lab == LABEL_NON_BHB)), rejected, skipped)
+
+
+def _scratch_array(path: Path, shape: tuple[int, ...]) -> np.ndarray:
+    """A float32 memory map with its blocks reserved on disk (see core.files.allocate)."""
+    try:
+        array = np.lib.format.open_memmap(path, "w+", np.float32, shape)
+    except OSError as exc:
+        raise output_error(path, exc) from exc
+    allocate(path, path.stat().st_size)
+    return array
+
+
+def _load_all(catalog: Table, load: Loader, arrays: tuple[np.ndarray, ...], size: int, progress: ProgressCallback,
+              cancel: CancelToken | None, stage: str) -> tuple[list[int], list[tuple[str, str]]]:
+    """Fill ``arrays`` (flux, ivar, cubes) with the rows that load; (kept row indices, (id, reason) rejected)."""
+    flux, ivar, cubes = arrays
+    n = len(catalog)
+    kept: list[int] = []
+    rejected: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for i, row in enumerate(catalog):
+        if cancel is not None:
+            cancel.check()
+        star = str(row["id"])
+        try:
+            if star in seen:
+                raise BadInputError(star, "duplicate id: an earlier row has it")
+            seen.add(star)
+            f, iv, cube = load(row)
+            _check_item(star, f, iv, cube, size)
+        except BadInputError as exc:
+            rejected.append((star, exc.problem if exc.path in (None, star) else str(exc)))
+        else:
+            k = len(kept)
+            flux[k], ivar[k], cubes[k] = f, iv, np.nan_to_num(cube, nan=0.0, posinf=0.0, neginf=0.0)
+            kept.append(i)
+        progress(ProgressEvent(stage, i + 1, n, star, {"kept": len(kept), "rejected": len(rejected)}))
+    return kept, rejected
 
 
 def _check_item(star: str, flux: np.ndarray, ivar: np.ndarray, cube: np.ndarray, size: int) -> None:
@@ -197,7 +235,7 @@ class SpectrumFiles:
         pmf = row_pmf(row)
         named = _row_value(row, SPECTRUM_COLUMNS)
         if named:
-            path = _resolve(named, [self.folder, base], suffixes=("", ".fits", ".fits.gz", ".fit"))
+            path = _resolve(named, [base, self.folder], suffixes=("", ".fits", ".fits.gz", ".fits.bz2", ".fit"))
         elif pmf is not None and pmf in self.by_pmf:
             path = self.by_pmf[pmf]
         elif pmf is not None and pmf[:2] in self.plates:
@@ -241,27 +279,6 @@ def row_pmf(row: Row) -> tuple[int, int, int] | None:
     if any(np.ma.is_masked(v) for v in values):
         return None
     return int(values[0]), int(values[1]), int(values[2])
-
-
-def _row_value(row: Row, names: tuple[str, ...]) -> str | None:
-    lower = {c.lower(): c for c in row.colnames}
-    for name in names:
-        if name in lower:
-            value = row[lower[name]]
-            if not np.ma.is_masked(value) and str(value).strip():
-                return str(value).strip()
-    return None
-
-
-def _resolve(name: str, folders: list[Path | None], suffixes: tuple[str, ...] = ("",)) -> Path:
-    """A file named in a catalog: absolute, or relative to the first folder that holds it."""
-    bases = [Path(name)] if Path(name).is_absolute() else [f / name for f in folders if f is not None] or [Path(name)]
-    for base in bases:
-        for suffix in suffixes:
-            candidate = base.with_name(base.name + suffix)
-            if candidate.is_file():
-                return candidate
-    raise BadInputError(bases[0], "file named in the catalog not found")
 
 
 # -- images on disk -----------------------------------------------------------------------------------
@@ -348,12 +365,13 @@ class ImageFiles:
                 wcs = cutouts.celestial_wcs(hdu.header)
                 if wcs is None:
                     raise BadInputError(path, "image has no celestial WCS")
+                cutouts.check_equatorial(wcs, path)
                 ndim = hdu.header["NAXIS"]
                 shape = (int(hdu.header["NAXIS2"]), int(hdu.header["NAXIS1"]))  # headers only: frames are big
                 if ndim == 3:
                     self.cubes.append(_Footprint(path, None, wcs, shape))
                 else:
-                    band = cutouts.band_of(path, hdu.header) or cutouts.band_of(path, hdul[0].header)
+                    band = cutouts.file_band(path, hdu.header, hdul[0].header)
                     if band is None:
                         raise BadInputError(path, "cannot tell the band of this image")
                     self.frames.append(_Footprint(path, band, wcs, shape))
@@ -361,21 +379,28 @@ class ImageFiles:
             self.skipped.append((str(path), exc.problem))
 
     def cube(self, row: Row, base: Path | None = None) -> np.ndarray:
-        """The row's bands×size×size cube: a cube file the catalog names, one centred on the star, or cut from frames."""
+        """The row's bands×size×size cube: a cube file or band files the catalog names, one centred on the star,
+        or cut from frames; NoCutout when nothing names or covers the star."""
         named = _row_value(row, CUBE_COLUMNS)
         if named:
-            return self._read_cube(_resolve(named, [self.folder, base]))
+            return self._read_cube(_resolve(named, [base, self.folder]))
         ra, dec = float(row["ra"]), float(row["dec"])
         if not (np.isfinite(ra) and np.isfinite(dec)):
             raise BadInputError(str(row["id"]), "no RA/Dec to place a cutout")
+        band_files = named_band_files(row, [base, self.folder])
+        if band_files:
+            return cutouts.cube_from_files(band_files, ra, dec, self.size).data
         for fp in self._cubes_sky.near(ra, dec):
             x, y = fp.wcs.world_to_pixel_values(ra, dec)
             centre = cutouts.centre_pixel(fp.shape[-1])
             if fp.shape[-1] == self.size and abs(x - centre) < 0.5 and abs(y - centre) < 0.5:
                 return self._read_cube(fp.path)
         images: dict[str, cutouts.BandImage] = {}
+        covering = [fp for fp in self._frames_sky.near(ra, dec) if _inside(fp, ra, dec)]
+        if not covering:
+            raise NoCutout(str(row["id"]), "no cutout: the catalog names none and no image covers the star")
         for band in BANDS:
-            inside = [fp for fp in self._frames_sky.near(ra, dec) if fp.band == band and _inside(fp, ra, dec)]
+            inside = [fp for fp in covering if fp.band == band]
             if not inside:
                 where = f"under {self.folder}" if self.folder else "(no images folder given)"
                 raise BadInputError(str(row["id"]), f"missing band {band!r}: no {band} image with WCS covers RA/Dec {ra:.5f}, {dec:+.5f} {where}")
@@ -417,10 +442,27 @@ def build_from_files(
     spectrum_files = SpectrumFiles(spectra)
     image_files = ImageFiles(images, size)
 
+    spectrum_only: list[str] = []  # ids kept without a cutout (zero cube, has_cutout False)
+    table["has_cutout"] = np.ones(len(table), bool)
+    add_quality_columns(table)
+
     def load(row: Row) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        spectrum = spectrum_files.find(row, base)
-        place_from_spectrum(row, spectrum)
-        return spectrum.flux, spectrum.ivar, image_files.cube(row, base)
+        try:
+            spectrum = spectrum_files.find(row, base)
+            place_from_spectrum(row, spectrum)
+            set_quality(row, spectrum.meta)
+            try:
+                cube = image_files.cube(row, base)
+            except NoCutout:
+                row["has_cutout"] = False
+                spectrum_only.append(str(row["id"]))
+                cube = np.zeros((len(BANDS), size, size), np.float32)
+            return spectrum.flux, spectrum.ivar, cube
+        except (BadInputError, Cancelled):
+            raise
+        except Exception as exc:  # one odd file must not end the build; the log has the traceback
+            log.warning("star %s: unexpected %s", row["id"], type(exc).__name__, exc_info=True)
+            raise BadInputError(str(row["id"]), f"unexpected {type(exc).__name__}: {exc}") from exc
 
     provenance = {
         "builder": "files",
@@ -428,5 +470,6 @@ def build_from_files(
         "spectra": None if spectra is None else str(spectra),
         "images": None if images is None else str(images),
         "skipped_files": [{"path": p, "reason": r} for p, r in image_files.skipped],
+        "spectrum_only": spectrum_only,
     }
     return assemble(out, table, load, labels=labels, provenance=provenance, size=size, progress=progress, cancel=cancel, stage="build")

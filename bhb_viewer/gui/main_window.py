@@ -25,6 +25,7 @@ from bhb_viewer.gui.jump_bar import JumpBar
 from bhb_viewer.gui.menus import build_menus
 from bhb_viewer.gui.start_page import StartPage
 from bhb_viewer.gui.status_bar import ReviewStatusBar
+from bhb_viewer.gui.team_view import TeamView
 from bhb_viewer.gui.widgets.candidate_table import CandidateTableModel, CandidateTableView
 from bhb_viewer.gui.widgets.cutout_panel import CutoutPanel
 from bhb_viewer.gui.widgets.spectrum_plot import SpectrumPlot
@@ -78,6 +79,7 @@ class MainWindow(QMainWindow):
         self.menus = build_menus(self)
         self.offline_action = self.menus.offline
         self._connect()
+        self.team = TeamView(self)  # merged sessions, the blind audit, SAMP, another window on the session
         self._restore_splitters()
         self.start_page.set_recent(self.review.recent.existing())
 
@@ -394,5 +396,6 @@ class MainWindow(QMainWindow):
         self._save_splitters()
         self.settings.sync()
         self.runner.shutdown(10_000)
+        self.team.close()
         self.review.close()
         super().closeEvent(event)

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from bhb_viewer.core.dataset import CLASS_NAMES, Dataset, open_dataset
+from bhb_viewer.core.dataset import CLASS_NAMES, Dataset, check_trainable, open_dataset
 from bhb_viewer.core.files import write_atomic
 from bhb_viewer.core.metrics import auc, classification_report, roc_curve
 from bhb_viewer.core.progress import Cancelled, CancelToken, ProgressCallback, ProgressEvent, no_progress
@@ -67,6 +67,7 @@ class TrainConfig:
     num_workers: int = 0
     threads: int | None = None  # torch CPU threads; None keeps torch's default. On a shared CPU 1 can be 10× faster
     max_steps_per_epoch: int | None = None  # cap for smoke runs and benchmarks
+    image_scale: str = "ratio_asinh"  # ml.preprocess.IMAGE_SCALES; "minmax_cube" is the spec's Eq. 14
     model_overrides: dict[str, Any] = field(default_factory=dict)
     out: str = "runs/run"
 
@@ -97,6 +98,19 @@ class TrainConfig:
         d = dataclasses.asdict(self)
         d["fractions"] = list(self.fractions)
         return d
+
+
+def dataset_record(dataset: Dataset) -> dict[str, Any]:
+    """What a checkpoint says about its training data: name, manifest hash, size and provenance, no machine path."""
+    prov = dataset.manifest.get("provenance", {})
+    keep = ("source", "simulator_version", "seed", "n", "labels", "extinction_corrected")
+    return {"name": Path(dataset.path).name, "manifest_sha256": dataset.manifest_hash, "count": len(dataset),
+            "n_bhb": int((dataset.labels == 1).sum()), "provenance": {k: prov[k] for k in keep if k in prov}}
+
+
+def portable(config: TrainConfig) -> dict[str, Any]:
+    """The training config as a checkpoint stores it: data set and run directory by name, not by path."""
+    return {**config.to_dict(), "dataset": Path(config.dataset).name, "out": Path(config.out).name}
 
 
 def learning_rate(config: TrainConfig, step: int, total: int) -> float:
@@ -249,6 +263,7 @@ def fit(
     dataset = open_dataset(config.dataset)
     if resume and meta.get("dataset_hash") not in (None, dataset.manifest_hash):
         raise ValueError(f"{config.dataset} has changed since this run started: its manifest hash differs")
+    check_trainable(dataset, tuple(config.fractions))  # a clear error, not an IndexError, for a 2-star set
     splits = stratified_split(dataset.labels, config.seed, config.fractions)
     if is_baseline(config.model):
         return _fit_baseline(config, dataset, splits, run_dir, progress)
@@ -261,7 +276,7 @@ def fit(
     torch.manual_seed(config.seed)
     device = pick_device(config.device)
     model = build_model(config.model, config.size, **{"cutout_size": int(dataset.cutouts.shape[-1]), **config.model_overrides})
-    preprocessor = Preprocessor.fit(dataset, splits[0])
+    preprocessor = Preprocessor.fit(dataset, splits[0], config.image_scale)
     stages = list(config.stages or default_stages(model, config.finetune))
     if resume:
         model.load_state_dict(_prefixed(saved, "model."))
@@ -349,7 +364,8 @@ def fit(
             "preprocess": preprocessor.to_config(),
             "class_names": list(CLASS_NAMES),
             "dataset_hash": dataset.manifest_hash,
-            "training": config.to_dict(),
+            "dataset": dataset_record(dataset),
+            "training": portable(config),
             "metrics": metrics,
         },
     )
@@ -383,7 +399,7 @@ def _write_outputs(run_dir: Path, config: TrainConfig, splits, val, test, metric
 
 def _fit_baseline(config: TrainConfig, dataset: Dataset, splits, run_dir: Path, progress: ProgressCallback) -> Path:
     """SVM / XGBoost on the preprocessed spectra of the same split; same output files as a network."""
-    preprocessor = Preprocessor.fit(dataset, splits[0])
+    preprocessor = Preprocessor.fit(dataset, splits[0], config.image_scale)
     arrays = [read_rows(dataset, rows, preprocessor, ("spectrum",)) for rows in splits]
     progress(ProgressEvent(f"train:{config.model}", 0, 1, "fitting"))
     model = SpectralBaseline(config.model, config.seed).fit(
@@ -404,7 +420,8 @@ def _fit_baseline(config: TrainConfig, dataset: Dataset, splits, run_dir: Path, 
             "preprocess": preprocessor.to_config(),
             "class_names": list(CLASS_NAMES),
             "dataset_hash": dataset.manifest_hash,
-            "training": config.to_dict(),
+            "dataset": dataset_record(dataset),
+            "training": portable(config),
             "metrics": metrics,
         },
     )

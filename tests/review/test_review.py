@@ -196,7 +196,7 @@ def test_reopening_the_session_restores_verdicts_undo_and_recent(tmp_path, datas
     path = first.session.path
     first.close()
 
-    again = Review(tmp_path / "ud", InlineRunner(), reviewer="ben")
+    again = Review(tmp_path / "ud", InlineRunner(), reviewer="ana")  # undo is per reviewer (issue 12 item 6)
     seen = []
     again.events.undo_changed.connect(lambda u, r: seen.append((u, r)))
     again.open_path(path)  # through the session file
