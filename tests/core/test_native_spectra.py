@@ -17,7 +17,7 @@ def test_boss_range_is_kept_whole_with_the_ids_of_read_spectra(tmp_path):
     ivar = np.full(ll.size, 4.0)
     ivar[5] = 0.0
     and_mask = np.zeros(ll.size, int)
-    and_mask[4600:] = 1 << 23
+    and_mask[4600:] = 1 << 24  # NODATA: a bad pixel (BRIGHTSKY and other warnings are not)
     path = write_spec(tmp_path / "spec-3586-55181-0001.fits", ll, flux, ivar, and_mask, plate=3586, mjd=55181, fiber=1)
     (native,) = read_native_spectra(path)
     assert native.id == read_spectra(path).spectra[0].id == "3586-55181-1"
