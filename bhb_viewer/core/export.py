@@ -68,7 +68,25 @@ _SUFFIXES = {
 class Selection(str, Enum):
     VETTED = "vetted"  # rows with a human verdict
     ALL = "all"
-    MODEL_ACCEPTED = "model-accepted"  # rows with P(BHB) ≥ the cut
+    MODEL_ACCEPTED = "model-accepted"  # P(BHB) ≥ the cut, unless a person decided otherwise (model_accepted)
+
+
+# A person's verdict that leaves a star to the model's call: none, or "unsure".
+UNDECIDED_VERDICTS = ("", "unsure")
+
+
+def model_accepted(p_bhb, verdicts, cut: float) -> np.ndarray:
+    """Which rows a model-accepted export keeps: P(BHB) ≥ ``cut``, except where a person decided.
+
+    A person's verdict always wins over the model's: a star called BHB is kept whatever its score
+    (scored or not), one called anything else (blue straggler, main-sequence A, non-BHB, other,
+    bad data) is left out whatever its score; only "unsure" or no verdict leave it to the model.
+    ``verdicts`` are the stored values ("bhb", "blue_straggler", …, "" for none).
+    """
+    p = np.nan_to_num(np.asarray(p_bhb, dtype=np.float64), nan=-np.inf)
+    verdicts = np.asarray(verdicts).astype(str)
+    undecided = np.isin(verdicts, UNDECIDED_VERDICTS)
+    return np.where(undecided, p >= cut, verdicts == "bhb")
 
 
 # -- threshold numbers ---------------------------------------------------------------------------
@@ -229,8 +247,7 @@ def _select(out: Table, selection: Selection, cut: float | None) -> Table:
     if selection is Selection.VETTED:
         return out[out["verdict"] != ""]
     if selection is Selection.MODEL_ACCEPTED:
-        p = np.asarray(out["p_bhb"], dtype=np.float64)
-        return out[np.nan_to_num(p, nan=-np.inf) >= cut]
+        return out[model_accepted(out["p_bhb"], out["verdict"], cut)]
     return out
 
 

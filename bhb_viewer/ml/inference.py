@@ -267,11 +267,16 @@ class Predictor:
                 result.attention_map = _unit_max((grad["image"] * image.detach()).abs().sum(dim=1))
         return result
 
-    def explain_one(self, flux: np.ndarray, ivar: np.ndarray | None, cube: np.ndarray | None) -> Explanation:
-        """Score and explain one candidate (the viewer's current star): flux/ivar (3522,), cube (5, S, S)."""
+    def explain_one(self, flux: np.ndarray, ivar: np.ndarray | None, cube: np.ndarray | None,
+                    maps: bool = True) -> Explanation:
+        """Score and explain one candidate (the viewer's current star): flux/ivar (3522,), cube (5, S, S).
+
+        ``maps=False`` leaves out the saliency and the attention map (their backward pass), for a
+        viewer that does not show them: the model's own weights come at no extra cost.
+        """
         result = next(self.predict(
             np.asarray(flux)[None], None if ivar is None else np.asarray(ivar)[None],
-            None if cube is None else np.asarray(cube)[None], batch_size=1, explain=True,
+            None if cube is None else np.asarray(cube)[None], batch_size=1, explain=True if maps else "weights",
         ))
         first = {k: (None if getattr(result, k) is None else getattr(result, k)[0])
                  for k in (*EXPLAIN_KEYS, "saliency", "attention_map")}

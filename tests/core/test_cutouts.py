@@ -142,6 +142,23 @@ def test_real_stamps_centre_the_catalogue_star(shared_data):
         assert np.hypot(dx, dy) < 0.5, (band, dx, dy)
 
 
+@pytest.mark.parametrize("kind", ["asinh", "linear", "zscale"])
+def test_stretch_planes_equals_one_stretch_per_plane(kind):
+    from bhb_viewer.core.cutouts import stretch, stretch_planes
+
+    rng = np.random.default_rng(4)
+    cube = rng.lognormal(0, 1, (5, 24, 24)) * np.arange(1, 6)[:, None, None]
+    each = np.stack([stretch(p, kind) for p in cube])
+    np.testing.assert_allclose(stretch_planes(cube, kind), each, atol=1e-6)
+    mask = np.zeros(cube.shape, bool)
+    mask[2, :3] = True
+    cube[2, :3] = 1e6  # under the mask: must not set the limits
+    each = np.stack([stretch(p, kind, m) for p, m in zip(cube, mask, strict=True)])
+    np.testing.assert_allclose(stretch_planes(cube, kind, mask), each, atol=1e-6)
+    with pytest.raises(ValueError, match="unknown stretch"):
+        stretch_planes(cube, "log")
+
+
 def test_galactic_wcs_band_contradictions_and_empty_bands_are_refused(tmp_path):
     from bhb_viewer.core.cutouts import load_band_image
 
