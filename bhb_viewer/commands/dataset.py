@@ -66,6 +66,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     files.add_argument("--spectra", metavar="DIR", help="folder of spec/spSpec/spPlate files")
     files.add_argument("--images", metavar="DIR", help="folder of per-band frames/stamps with WCS or cube files")
     files.add_argument("--label", choices=("bhb", "non-bhb"), help="label every row (catalog without a label column)")
+    from_session = sub.add_parser("from-session", help="a data set from the verdicts of a review session")
+    from_session.add_argument("session", metavar="SESSION", help="the session file (.session.sqlite)")
+    from_session.add_argument("--out", metavar="DIR", required=True, help="data set directory to write (new or empty)")
+    from_session.add_argument("--base", metavar="DATASET", help="merge with this data set (the person's verdict wins)")
+    from_session.add_argument("--cache", metavar="DIR", help="SDSS cache to read (offline) for candidates without data")
+    from_session.add_argument("--json", action="store_true", help="print the counts as one JSON object")
     info = sub.add_parser("info", help="describe a data set directory")
     info.add_argument("path", metavar="DIR")
     info.add_argument("--json", action="store_true", help="print one JSON object")
@@ -76,7 +82,9 @@ def run(args: argparse.Namespace) -> int:
         return _build(args)
     if args.action == "info":
         return _info(args)
-    print("usage: bhb dataset {build,info} ... (see bhb dataset build --help)", file=sys.stderr)
+    if args.action == "from-session":
+        return _from_session(args)
+    print("usage: bhb dataset {build,from-session,info} ... (see bhb dataset build --help)", file=sys.stderr)
     return 2
 
 
@@ -141,6 +149,26 @@ def _from_files(args, progress, cancel):
     label = {"bhb": LABEL_BHB, "non-bhb": LABEL_NON_BHB, None: None}[args.label]
     return build_from_files(args.out, args.catalog, spectra=args.spectra, images=args.images, label=label,
                             size=args.size, progress=progress, cancel=cancel)
+
+
+def _from_session(args: argparse.Namespace) -> int:
+    from bhb_viewer.core.from_session import TooFewLabels, build_from_session
+    from bhb_viewer.services.session_data import sdss_cache_loader
+
+    try:
+        report = build_from_session(args.session, args.out, base=args.base, extra_loader=sdss_cache_loader(args.cache))
+    except TooFewLabels as exc:
+        print(json.dumps({"error": exc.problem}) if args.json else f"refused: {exc.problem}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(report.to_dict()))
+        return 0
+    print(f"wrote {report.path}: {report.n_bhb} BHB, {report.n_non_bhb} non-BHB ({report.n_from_session} vetted, "
+          f"{report.n_from_base} from the base set); {report.n_excluded} excluded (other/unsure/bad data), "
+          f"{report.n_without_data} without data")
+    for star, reason in report.without_data:
+        print(f"  skipped {star}: {reason}")
+    return 0
 
 
 def _info(args: argparse.Namespace) -> int:
