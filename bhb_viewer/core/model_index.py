@@ -15,6 +15,7 @@ import json
 import logging
 import os
 from dataclasses import asdict, dataclass, field
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +45,8 @@ def _read_config(path: Path) -> dict[str, Any] | None:
         config = json.loads((path / "config.json").read_text())
     except (OSError, ValueError):
         return None
-    if not isinstance(config, dict) or not (config.get("format") == "bhb-checkpoint" or config.get("kind") == "baseline"):
-        return None
-    return config
+    known = isinstance(config, dict) and (config.get("format") == "bhb-checkpoint" or config.get("kind") == "baseline")
+    return config if known else None
 
 
 def version_of(config: dict[str, Any]) -> str:
@@ -105,15 +105,17 @@ def describe(path: str | os.PathLike, origin: str) -> ModelEntry:
 
 
 def _mtime(path: Path) -> str:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat(timespec="seconds")
 
 
 class ModelIndex:
     """The known checkpoints and the active one, kept in ``data_dir/models.json``."""
 
-    def __init__(self, data_dir: str | os.PathLike | None = None, shipped: str | os.PathLike | None = SHIPPED_DIR) -> None:
+    def __init__(
+        self, data_dir: str | os.PathLike | None = None, shipped: str | os.PathLike | None = SHIPPED_DIR
+    ) -> None:
         self.data_dir = Path(data_dir) if data_dir is not None else user_data_dir()
         self.shipped = Path(shipped) if shipped is not None else None
 
@@ -174,7 +176,7 @@ class ModelIndex:
             raise ValueError(f"{path}: {entry.problem}")
         state = self._state()
         state["active"] = entry.path
-        state["recent"] = [entry.path] + [p for p in state["recent"] if p != entry.path][: RECENT_MAX - 1]
+        state["recent"] = [entry.path, *[p for p in state["recent"] if p != entry.path][:RECENT_MAX - 1]]
         self._write_state(state)
         entry.active = True
         return entry
@@ -183,7 +185,7 @@ class ModelIndex:
         """Add a checkpoint used (e.g. opened with --model) to the recent list without making it active."""
         resolved = str(Path(path).resolve())
         state = self._state()
-        state["recent"] = [resolved] + [p for p in state["recent"] if p != resolved][: RECENT_MAX - 1]
+        state["recent"] = [resolved, *[p for p in state["recent"] if p != resolved][:RECENT_MAX - 1]]
         self._write_state(state)
 
     def new_model_dir(self, name: str) -> Path:
