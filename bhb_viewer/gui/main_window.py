@@ -79,6 +79,7 @@ from bhb_viewer.gui.widgets.verdict_panel import (
     UNDO_KEY,
     VerdictPanel,
 )
+from bhb_viewer.gui.wizard.models_menu import install_menus
 from bhb_viewer.gui.workers import TaskRunner
 
 log = logging.getLogger(__name__)
@@ -256,6 +257,7 @@ class MainWindow(QMainWindow):
         self._add_action(model_menu, "&Score all", self._score_all, "Ctrl+R")
         self._add_action(model_menu, "&Cancel background work", self.cancel_work, "Ctrl+.")
         self._add_action(model_menu, "Choose &model…", self._choose_model)
+        install_menus(self)  # Models (the known checkpoints) and Tools → Train a model…
 
     def _add_action(self, menu, text: str, slot, shortcut=None) -> QAction:
         action = QAction(text, self)
