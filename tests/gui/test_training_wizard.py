@@ -207,3 +207,31 @@ def test_models_menu_lists_and_chooses(qtbot, tmp_path, tiny_checkpoint, monkeyp
     menu.rebuild()
     assert next(a for a in menu.actions() if a.text().startswith("batmm-lite-sim")).isChecked()
     assert window.train_action.text() == "&Train a model…"
+
+
+def test_svm_from_the_registry_trains_and_is_saved_but_not_made_active(qtbot, tmp_path, labelled):
+    wizard = _wizard(qtbot, tmp_path)
+    model = wizard.page_named("model")
+    qtbot.waitUntil(lambda: model.model.count() > 3, timeout=120_000)  # the registry, loaded in the background
+    names = [model.model.itemText(i) for i in range(model.model.count())]
+    assert names[0] == "batmm" and {"svm", "xgboost", "spectrum_vgg1d_sa", "early_add"} <= set(names)
+    data = wizard.page_named("data")
+    data.folder_edit.setText(str(labelled))
+    data.refresh()
+    wizard.next()
+    wizard.next()
+    model.model.setCurrentText("svm")
+    assert not model.epochs.isEnabled() and not model.stage_boxes["image"].isEnabled()
+    wizard.next()
+    assert wizard.plan.model == "svm"
+    page = wizard.page_named("training")
+    _train(qtbot, page, page.start_button)
+    assert page.outcome == "done", page.status_label.text() + "\n" + page.log_pane.toPlainText()
+    assert page.progress.value() == page.progress.maximum() and not page.loss_points
+    wizard.next()
+    wizard.next()
+    save = wizard.page_named("save")
+    assert not save.make_active.isEnabled() and not save.make_active.isChecked()
+    assert save.save() and (save.saved / "svm.safetensors").is_file()
+    assert ModelIndex(tmp_path / "data").active() is None
+    wizard.close()

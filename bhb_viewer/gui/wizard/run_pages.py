@@ -29,6 +29,7 @@ from bhb_viewer.core.dataset import CLASS_NAMES
 from bhb_viewer.core.progress import CancelToken, ProgressCallback
 from bhb_viewer.core.retrain import RESUME_STATE, install_model, resume_command, run_results, scores_metrics, time_left
 from bhb_viewer.gui.wizard.process import TrainProcess
+from bhb_viewer.gui.wizard.setup_pages import BASELINES
 
 if TYPE_CHECKING:
     from bhb_viewer.gui.wizard.wizard import TrainingWizard
@@ -129,12 +130,13 @@ class TrainingPage(QWizardPage):
     def _event(self, event: dict[str, Any]) -> None:
         monitor = self.process.monitor
         stage = str(event.get("stage", ""))
-        if event.get("event") == "progress" and stage.startswith("train:") and monitor.loss:
+        if event.get("event") == "progress" and stage.startswith("train:"):
             self.progress.setMaximum(max(1, monitor.total))
             self.progress.setValue(monitor.done)
             self.time_label.setText(time_left(monitor.eta_s))
-            self.loss_points.append(monitor.loss[-1])
-            self.loss_curve.setData(*np.asarray(self.loss_points, float).T)
+            if "loss" in (event.get("metrics") or {}):  # a baseline reports no loss
+                self.loss_points.append(monitor.loss[-1])
+                self.loss_curve.setData(*np.asarray(self.loss_points, float).T)
         elif event.get("event") == "progress" and stage.startswith("validate:") and monitor.val_f1:
             self.f1_points.append(monitor.val_f1[-1])
             self.f1_curve.setData(*np.asarray(self.f1_points, float).T)
@@ -275,6 +277,13 @@ class SavePage(QWizardPage):
     def initializePage(self) -> None:  # noqa: N802
         plan = self.wiz.plan
         self.name.setText(f"{plan.model}-{plan.size}-{datetime.now(UTC).strftime('%Y%m%d-%H%M')}")
+        network = plan.model not in BASELINES  # the viewer scores with networks only
+        for box in (self.make_active, self.rescore):
+            box.setChecked(network and box.isEnabled() and box.isChecked())
+            box.setEnabled(network and (box is self.make_active or self.wiz.can_rescore))
+        if not network:
+            self.status_label.setText(f"{plan.model} is saved for comparison and evaluation; the viewer scores "
+                                      "with networks only, so it cannot be the active model")
 
     def _name_changed(self, text: str) -> None:
         self.folder_label.setText(str(self.wiz.index.new_model_dir(text)) if text.strip() else "")
