@@ -110,12 +110,12 @@ def measure_switch(app, window, n_switches: int, n_rows: int = 50) -> dict[str, 
     """Switch among ``n_rows`` candidates whose overlays are computed, timing select → repainted."""
     from bhb_viewer.core import balmer
 
-    predictor = window.holder.get()
+    predictor = window.review.scoring.model.holder.get()
     rows = list(range(min(n_rows, len(window.source))))
     for row in rows:
         flux, ivar = window.source.spectrum(row)
-        window._balmer[row] = balmer.measure(flux, ivar)
-        window._explain[row] = predictor.explain_one(flux, ivar, window.source.cube(row))
+        window.review.scoring.details.balmer[row] = balmer.measure(flux, ivar)
+        window.review.scoring.details.explain[row] = predictor.explain_one(flux, ivar, window.source.cube(row))
     times = []
     for i in range(n_switches + 5):
         row = rows[i % len(rows)]
@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from bhb_viewer.core.errors import BadInputError
-    from bhb_viewer.gui.candidate_source import DEMO_DATASET, DEMO_MODEL, find_resource
+    from bhb_viewer.review.candidate_source import DEMO_DATASET, DEMO_MODEL, find_resource
 
     def shipped(relative: Path) -> Path | None:
         try:

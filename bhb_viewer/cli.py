@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 
 from bhb_viewer import __version__
@@ -14,7 +15,8 @@ from bhb_viewer import __version__
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "inspect": ("bhb_viewer.commands.inspect", "print what the core reads from catalog, spectrum or cutout files"),
-    "simulate": ("bhb_viewer.commands.simulate", "write a simulated, labelled data set; --report prints its calibration"),
+    "simulate": ("bhb_viewer.commands.simulate",
+                 "write a simulated, labelled data set; --report prints its calibration"),
     "dataset": ("bhb_viewer.commands.dataset", "build a data set from files on disk or from SDSS"),
     "models": ("bhb_viewer.commands.models", "list the model registry"),
     "train": ("bhb_viewer.commands.train", "train a model on a data set"),
@@ -23,9 +25,25 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def add_log_level(parser: argparse.ArgumentParser) -> None:
+    """``--log-level``, shared by ``bhb`` and ``bhb-viewer``."""
+    parser.add_argument("--log-level", default="warning", choices=LOG_LEVELS,
+                        help="how much the program logs on stderr (default: warning)")
+
+
+def configure_logging(level: str) -> None:
+    """Send the package's log records at ``level`` and above to stderr, one line each."""
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bhb", description="bhb_viewer headless tools")
     parser.add_argument("--version", action="version", version=f"bhb_viewer {__version__}")
+    add_log_level(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         try:
@@ -43,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    configure_logging(args.log_level)
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2

@@ -8,8 +8,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
+
+from bhb_viewer.cli import add_log_level, configure_logging
 
 SCREENSHOT_SIZE = (1280, 800)
 SCREENSHOT_TIMEOUT_MS = 300_000  # a screenshot run gives up waiting for scoring after this long
@@ -20,10 +22,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("catalog", nargs="?", help="catalog, data set or session file to open")
     p.add_argument("--model", help="checkpoint directory used for scoring")
     p.add_argument("--demo", action="store_true", help="open the built-in demo set")
-    p.add_argument("--screenshot", metavar="PNG", help="render the window to PNG after loading (and scoring), then exit")
+    p.add_argument("--screenshot", metavar="PNG",
+                   help="render the window to PNG after loading (and scoring), then exit")
     p.add_argument("--device", default="auto", help="where the model runs: auto (GPU when present), cpu, cuda")
     p.add_argument("--reviewer", help="name recorded with every verdict (default: the login name)")
     p.add_argument("--data-dir", help="where recent sessions and sessions of read-only catalogs are kept")
+    add_log_level(p)
     return p
 
 
@@ -74,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.demo and args.catalog:
         build_parser().error("give either --demo or a catalog, not both")
+    configure_logging(args.log_level)
 
     from PySide6.QtWidgets import QApplication
 

@@ -3,7 +3,7 @@
 The chooser draws the model's validation precision–recall curve and prints the purity and
 completeness at the chosen cut; every number comes from :func:`bhb_viewer.core.export.threshold_summary`,
 so what the dialog shows is what goes into the export's provenance. Writing is
-:func:`bhb_viewer.core.export.export_catalog` (temporary file + rename) on a worker thread.
+:func:`bhb_viewer.review.export.export_task` (temporary file + rename) on a worker thread.
 """
 
 from __future__ import annotations
@@ -31,10 +31,14 @@ from PySide6.QtWidgets import (
 )
 
 from bhb_viewer.core.errors import BadInputError
-from bhb_viewer.core.export import Selection, ThresholdSummary, export_catalog, load_validation, threshold_summary
+from bhb_viewer.core.export import Selection, ThresholdSummary, threshold_summary
 from bhb_viewer.gui.workers import TaskRunner
+from bhb_viewer.review.export import export_task, validation_curve
 
-FORMAT_CHOICES = {"CSV": ("csv", ".csv"), "ECSV": ("ecsv", ".ecsv"), "FITS": ("fits", ".fits"), "VOTable": ("votable", ".xml")}
+__all__ = ["FORMAT_CHOICES", "ExportDialog", "ThresholdChooser"]
+
+FORMAT_CHOICES = {"CSV": ("csv", ".csv"), "ECSV": ("ecsv", ".ecsv"), "FITS": ("fits", ".fits"),
+                  "VOTable": ("votable", ".xml")}
 SLIDER_STEPS = 1000
 
 
@@ -92,7 +96,7 @@ class ThresholdChooser(QWidget):
             return
         self._cut = cut
         self.slider.blockSignals(True)
-        self.slider.setValue(int(round(cut * SLIDER_STEPS)))
+        self.slider.setValue(round(cut * SLIDER_STEPS))
         self.slider.blockSignals(False)
         self.spin.blockSignals(True)
         self.spin.setValue(cut)
@@ -169,15 +173,13 @@ class ExportDialog(QDialog):
         self._update_rows()
 
     def _load_validation(self) -> None:
-        checkpoint = self.inputs.get("checkpoint")
-        if checkpoint is None:
-            return
         try:
-            labels, p = load_validation(checkpoint)
+            curve = validation_curve(self.inputs.get("checkpoint"))
         except BadInputError as exc:
             self.chooser.numbers.setText(f"no validation curve: {exc.problem}")
             return
-        self.chooser.set_validation(labels, p)
+        if curve is not None:
+            self.chooser.set_validation(*curve)
 
     @property
     def selection(self) -> Selection:
@@ -196,7 +198,8 @@ class ExportDialog(QDialog):
 
     def _browse(self) -> None:
         name = self.format_combo.currentText()
-        path, _ = QFileDialog.getSaveFileName(self, "Export to", self.path_edit.text(), f"{name} (*{FORMAT_CHOICES[name][1]})")
+        pattern = f"{name} (*{FORMAT_CHOICES[name][1]})"
+        path, _ = QFileDialog.getSaveFileName(self, "Export to", self.path_edit.text(), pattern)
         if path:
             self.path_edit.setText(path)
 
@@ -213,21 +216,7 @@ class ExportDialog(QDialog):
         """Write the file (temporary name, then rename) on a worker; the dialog says when it is done."""
         path = Path(self.path_edit.text()).expanduser()
         fmt = FORMAT_CHOICES[self.format_combo.currentText()][0]
-        options: dict[str, Any] = {
-            "fmt": fmt,
-            "selection": self.selection,
-            "scores": self.inputs.get("scores"),
-            "model": self.inputs.get("model"),
-            "extra_columns": self.inputs.get("extra_columns") or None,
-        }
-        if self.selection is Selection.MODEL_ACCEPTED:
-            options["cut"] = self.chooser.cut
-            options["threshold"] = self.chooser.summary
-        catalog, session = self.inputs["catalog"], self.inputs.get("session")
-
-        def job(cancel, progress):
-            yield export_catalog(path, catalog, session, **options)
-
+        job = export_task(path, self.inputs, fmt, self.selection, self.chooser.cut, self.chooser.summary)
         self.status.setText(f"writing {path.name}…")
         self.buttons.setEnabled(False)
         self.runner.submit("export", job, on_batch=self._written, on_error=self._failed,

@@ -1,104 +1,56 @@
-"""The review window: candidate table, spectrum, cutouts and verdict panel over one session file.
+"""The review window: candidate table, spectrum, cutouts and verdict panel over one review.
 
-It holds no science: rows come from :mod:`bhb_viewer.gui.candidate_source`, verdicts go to
-:class:`bhb_viewer.core.verdicts.Session` the moment they are made, and everything slow (opening
-big files, scoring, Balmer fits, explanations) runs as a :mod:`bhb_viewer.gui.tasks` job on the
-:class:`bhb_viewer.gui.workers.TaskRunner`, whose results arrive as signals.
+It holds no rule of the review: :class:`bhb_viewer.review.Review` holds the list, the session,
+navigation, filters, the cut, the model and its scores, and runs slow work on this window's
+:class:`~bhb_viewer.gui.workers.TaskRunner`. The window builds widgets, forwards what the person
+does to the review, and repaints when one of the review's events says something changed.
 """
 
 from __future__ import annotations
 
-import getpass
-import json
 import logging
 import sys
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import (
-    QAbstractSpinBox,
-    QComboBox,
-    QDoubleSpinBox,
-    QFileDialog,
-    QHBoxLayout,
-    QLabel,
-    QListWidget,
-    QListWidgetItem,
-    QMainWindow,
-    QMessageBox,
-    QProgressBar,
-    QPushButton,
-    QSplitter,
-    QStackedWidget,
-    QToolButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QAbstractSpinBox, QMainWindow, QSplitter, QStackedWidget, QVBoxLayout, QWidget
 
-from bhb_viewer.core import grid
-from bhb_viewer.core.balmer import passes_cuts
-from bhb_viewer.core.errors import BadInputError
-from bhb_viewer.core.progress import ProgressEvent
-from bhb_viewer.core.verdicts import CatalogRef, Session, VerdictKind, agreement, model_call
-from bhb_viewer.gui.candidate_source import (
-    CandidateSource,
-    DEMO_DATASET,
-    DEMO_MODEL,
-    cube_from_band_files,
-    file_kind,
-    find_resource,
-    read_cutout,
-    session_path_for,
-)
-from bhb_viewer.gui.tasks import (
-    ClassicalBatch,
-    Detail,
-    Loaded,
-    ModelInfo,
-    PredictorHolder,
-    ScoreBatch,
-    classical_task,
-    detail_task,
-    load_task,
-    score_task,
-    sdss_task,
-)
-from bhb_viewer.gui.widgets.candidate_table import STATE_FILTERS, CandidateTableModel, CandidateTableView
+from bhb_viewer.gui.dialogs import ask_model_dir, ask_open_paths, show_error_dialog
+from bhb_viewer.gui.filter_bar import FilterBar
+from bhb_viewer.gui.menus import build_menus
+from bhb_viewer.gui.start_page import StartPage
+from bhb_viewer.gui.status_bar import ReviewStatusBar
+from bhb_viewer.gui.widgets.candidate_table import CandidateTableModel, CandidateTableView
 from bhb_viewer.gui.widgets.cutout_panel import CutoutPanel
 from bhb_viewer.gui.widgets.spectrum_plot import SpectrumPlot
-from bhb_viewer.gui.widgets.verdict_panel import (
-    ACCEPT_KEY,
-    BUTTON_KINDS,
-    NAV_ACTIONS,
-    FieldEdit,
-    REDO_KEY,
-    UNDO_KEY,
-    VerdictPanel,
-)
+from bhb_viewer.gui.widgets.verdict_panel import VerdictPanel
 from bhb_viewer.gui.wizard.models_menu import install_menus
 from bhb_viewer.gui.workers import TaskRunner
+from bhb_viewer.review import CandidateSource, Review
+from bhb_viewer.review.tasks import ModelInfo
 
 log = logging.getLogger(__name__)
-RECENT_MAX = 10
-DETAIL_CACHE = 2000  # candidates whose Balmer fit / explanation stay in memory
-CLASSICAL_NAMES = {True: "pass", False: "fail"}
 
+__all__ = ["MainWindow", "show_error_dialog"]
 
-def show_error_dialog(parent: QWidget, title: str, text: str) -> QMessageBox:
-    """A non-modal message box: the window behind it keeps working (tests replace this function)."""
-    box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, parent)
-    box.setModal(False)
-    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    box.show()
-    return box
+START_PAGE, REVIEW_PAGE = 0, 1
 
 
 class MainWindow(QMainWindow):
-    """One window reviewing one candidate list in one session."""
+    """One window showing one :class:`~bhb_viewer.review.Review`.
+
+    Parameters
+    ----------
+    data_dir : Path
+        The user's data folder (recent sessions; sessions of read-only catalogs).
+    reviewer : str or None
+        The name recorded with every verdict (default: the login name).
+    device : str
+        Where the model runs: 'auto', 'cpu', 'cuda'.
+    """
 
     sigSettled = Signal()  # a load finished and no background work is left (screenshots, tests)
     sigSaved = Signal(str, str)  # candidate id, what was written ("verdict:bhb", "note", "undo", ...)
@@ -106,110 +58,40 @@ class MainWindow(QMainWindow):
 
     def __init__(self, data_dir: Path, reviewer: str | None = None, device: str = "auto") -> None:
         super().__init__()
-        self.data_dir = Path(data_dir)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.reviewer = reviewer or getpass.getuser() or "reviewer"
-        self.device = device
-        self.source: CandidateSource | None = None
-        self.session: Session | None = None
-        self.holder: PredictorHolder | None = None
-        self.sdss = None  # SDSSService, made on first fetch
-        self.sdss_cache: Path | None = None  # None: the service's default cache
-        self.model_info: ModelInfo | None = None
-        self.classical: dict[str, np.ndarray] = {}
-        self.row_of_id: dict[str, int] = {}
-        self.states: dict[str, Any] = {}
-        self._balmer: OrderedDict[int, Any] = OrderedDict()
-        self._explain: OrderedDict[int, Any] = OrderedDict()
-        self.auto_advance = True
-        self.score_batch_size = 64
         # The GUI thread shares the GIL with the workers: a 1 ms switch interval (Python's default is
         # 5 ms) bounds how long it waits for it while they score or fit.
         sys.setswitchinterval(0.001)
         self.runner = TaskRunner(self)
-        self.runner.sigBusyChanged.connect(self._busy_changed)
-        self.wavelength = grid.wavelength()
-
+        self.review = Review(data_dir, self.runner, reviewer=reviewer, device=device)
         self.setWindowTitle("bhb_viewer")
         self.setAcceptDrops(True)
         self.resize(1280, 800)
         self._build_widgets()
-        self._build_actions()
-        self._build_status_bar()
-        self._refresh_recent()
+        self.menus = build_menus(self)
+        install_menus(self)  # Models (the checkpoints the app knows) and Tools → Train a model…
+        self.offline_action = self.menus.offline
+        self._connect()
+        self.start_page.set_recent(self.review.recent.existing())
 
     # -- construction ----------------------------------------------------------------------
     def _build_widgets(self) -> None:
         self.stack = QStackedWidget()
         self.setCentralWidget(self.stack)
+        self.start_page = StartPage()
+        self.stack.addWidget(self.start_page)
 
-        start = QWidget()
-        lay = QVBoxLayout(start)
-        title = QLabel("<h2>bhb_viewer</h2>Vet Blue Horizontal Branch star candidates. Open a catalog, "
-                       "a data set or a session, drop files here, or start with the demo.")
-        title.setWordWrap(True)
-        lay.addWidget(title)
-        row = QHBoxLayout()
-        demo = QPushButton("Open the demo")
-        demo.clicked.connect(lambda: self.open_demo())
-        other = QPushButton("Open catalog, data set or session…")
-        other.clicked.connect(self._open_dialog)
-        row.addWidget(demo)
-        row.addWidget(other)
-        row.addStretch(1)
-        lay.addLayout(row)
-        lay.addWidget(QLabel("Recent sessions (double-click to reopen):"))
-        self.recent_list = QListWidget()
-        self.recent_list.itemActivated.connect(lambda item: self.open_path(Path(item.data(Qt.ItemDataRole.UserRole))))
-        lay.addWidget(self.recent_list, 1)
-        self.stack.addWidget(start)
-
-        review = QSplitter(Qt.Orientation.Horizontal)
         left = QWidget()
         left_lay = QVBoxLayout(left)
         left_lay.setContentsMargins(2, 2, 2, 2)
-        filters = QHBoxLayout()
-        self.filter_text = FieldEdit("filter id / note (Esc clears)")
-        self.filter_text.setClearButtonEnabled(True)
-        self.filter_min = QDoubleSpinBox()
-        self.filter_max = QDoubleSpinBox()
-        for box, value in ((self.filter_min, 0.0), (self.filter_max, 1.0)):
-            box.setRange(0.0, 1.0)
-            box.setSingleStep(0.05)
-            box.setDecimals(2)
-            box.setValue(value)
-            box.setPrefix("P≥ " if box is self.filter_min else "P≤ ")
-        self.filter_state = QComboBox()
-        self.filter_state.addItems(STATE_FILTERS)
-        self._filter_timer = QTimer(self, singleShot=True, interval=150)
-        self._filter_timer.timeout.connect(self.apply_filter)
-        self.filter_text.textChanged.connect(self._filter_timer.start)
-        self.filter_min.valueChanged.connect(self._filter_timer.start)
-        self.filter_max.valueChanged.connect(self._filter_timer.start)
-        self.filter_state.currentIndexChanged.connect(self._filter_timer.start)
-        filters.addWidget(self.filter_text, 2)
-        filters.addWidget(self.filter_min)
-        filters.addWidget(self.filter_max)
-        filters.addWidget(self.filter_state)
-        left_lay.addLayout(filters)
-        self.model = CandidateTableModel(self)
+        self.filter_bar = FilterBar()
+        bar = self.filter_bar
+        self.filter_text, self.filter_min, self.filter_max, self.filter_state = bar.text, bar.min, bar.max, bar.state
+        left_lay.addWidget(self.filter_bar)
+        self.model = CandidateTableModel(self, rows=self.review.rows)
         self.table = CandidateTableView()
         self.table.setModel(self.model)
-        self.table.sigCurrentSourceRow.connect(self._show_row)
-        # Drawing waits for the event loop to be idle, so holding J draws only the star it stops on.
-        self._pending_row = -1
-        self._draw_timer = QTimer(self, singleShot=True, interval=0)
-        self._draw_timer.timeout.connect(self._draw_pending)
         left_lay.addWidget(self.table, 1)
-        self.filter_text.sigLeave.connect(self.table.setFocus)
         self.verdict_panel = VerdictPanel()
-        self.verdict_panel.sigVerdict.connect(self.record_verdict)
-        self.verdict_panel.sigAcceptModel.connect(self.accept_model_call)
-        self.verdict_panel.sigNote.connect(self.record_note)
-        self.verdict_panel.sigNoteDone.connect(self.table.setFocus)
-        self.verdict_panel.sigNavigate.connect(self.navigate)
-        self.verdict_panel.sigUndo.connect(self.undo)
-        self.verdict_panel.sigRedo.connect(self.redo)
         left_lay.addWidget(self.verdict_panel)
 
         right = QSplitter(Qt.Orientation.Vertical)
@@ -219,577 +101,98 @@ class MainWindow(QMainWindow):
         right.addWidget(self.cutout_panel)
         right.setStretchFactor(0, 3)
         right.setStretchFactor(1, 2)
-        review.addWidget(left)
-        review.addWidget(right)
-        review.setSizes([540, 740])
-        self.stack.addWidget(review)
+        page = QSplitter(Qt.Orientation.Horizontal)
+        page.addWidget(left)
+        page.addWidget(right)
+        page.setSizes([540, 740])
+        self.stack.addWidget(page)
+        self.status = ReviewStatusBar()
+        self.setStatusBar(self.status)
+        self.counts_label, self.device_label, self.saved_label = (self.status.counts_label, self.status.device_label,
+                                                                  self.status.saved_label)
+        # Drawing waits for the event loop to be idle, so holding J draws only the star it stops on.
+        self._pending_row = -1
+        self._draw_timer = QTimer(self, singleShot=True, interval=0)
+        self._draw_timer.timeout.connect(self._draw_pending)
 
-    def _build_actions(self) -> None:
-        menu = self.menuBar()
-        file_menu = menu.addMenu("&File")
-        self._add_action(file_menu, "&Open…", self._open_dialog, QKeySequence.StandardKey.Open)
-        self._add_action(file_menu, "Open &demo", lambda: self.open_demo())
-        self._add_action(file_menu, "&Export…", self.open_export_dialog, "Ctrl+E")
-        file_menu.addSeparator()
-        self._add_action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+    def _connect(self) -> None:
+        """Widgets -> review (what the person does); review events -> widgets (what changed)."""
+        review, events, panel = self.review, self.review.events, self.verdict_panel
+        self.start_page.sigOpenDemo.connect(lambda: review.open_demo())
+        self.start_page.sigOpenDialog.connect(self.open_dialog)
+        self.start_page.sigOpenPath.connect(review.open_path)
+        self.filter_bar.sigChanged.connect(review.set_filter)
+        self.filter_text.sigLeave.connect(self.table.setFocus)
+        self.table.sigCurrentSourceRow.connect(review.nav.set_current)
+        panel.sigVerdict.connect(review.record_verdict)
+        panel.sigAcceptModel.connect(self.accept_model_call)
+        panel.sigNote.connect(review.record_note)
+        panel.sigNoteDone.connect(self.table.setFocus)
+        panel.sigNavigate.connect(review.navigate)
+        panel.sigUndo.connect(review.undo)
+        panel.sigRedo.connect(review.redo)
+        self.status.sigCancel.connect(review.cancel_work)
+        self.runner.sigBusyChanged.connect(self._busy_changed)
 
-        review = menu.addMenu("&Review")
-        for kind in BUTTON_KINDS:
-            self._add_action(review, kind.label, lambda k=kind: self.record_verdict(k), kind.key)
-        self._add_action(review, "Accept the model's call", self.accept_model_call, ACCEPT_KEY)
-        review.addSeparator()
-        for action, (text, key) in NAV_ACTIONS.items():
-            self._add_action(review, text, lambda a=action: self.navigate(a), key)
-        review.addSeparator()
-        self.undo_action = self._add_action(review, "Undo", self.undo, UNDO_KEY)
-        self.redo_action = self._add_action(review, "Redo", self.redo, REDO_KEY)
-        advance = self._add_action(review, "Advance after a verdict", lambda: None)
-        advance.setCheckable(True)
-        advance.setChecked(self.auto_advance)
-        advance.toggled.connect(lambda on: setattr(self, "auto_advance", on))
+        review.nav.changed.connect(self._show_current)
+        events.opened.connect(self._opened)
+        events.candidate_changed.connect(self._candidate_changed)
+        events.data_changed.connect(self._data_changed)
+        events.detail_ready.connect(self._detail_ready)
+        events.saved.connect(self.sigSaved.emit)
+        events.counts_changed.connect(self.status.show_counts)
+        events.undo_changed.connect(panel.set_undo_state)
+        events.filter_changed.connect(self.filter_bar.show_filter)
+        events.model_status.connect(self.device_label.setText)
+        events.model_ready.connect(self._model_ready)
+        events.notice.connect(self.saved_label.setText)
+        events.working.connect(self.status.work_label.setText)
+        events.progress.connect(self.status.show_progress)
+        events.error.connect(self.show_error)
+        events.work_done.connect(self._maybe_settled)
 
-        sdss = menu.addMenu("&SDSS")
-        self._add_action(sdss, "&Fetch spectrum and cutouts of this candidate", self.fetch_sdss, "Ctrl+F")
-        self.offline_action = self._add_action(sdss, "&Offline (cache only)", lambda: None)
-        self.offline_action.setCheckable(True)
-
-        model_menu = menu.addMenu("&Model")
-        self._add_action(model_menu, "&Score all", self._score_all, "Ctrl+R")
-        self._add_action(model_menu, "&Cancel background work", self.cancel_work, "Ctrl+.")
-        self._add_action(model_menu, "Choose &model…", self._choose_model)
-        install_menus(self)  # Models (the known checkpoints) and Tools → Train a model…
-
-    def _add_action(self, menu, text: str, slot, shortcut=None) -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        action.triggered.connect(lambda _=False: slot())
-        menu.addAction(action)
-        self.addAction(action)  # shortcuts work wherever focus is in the window
-        return action
-
-    def _build_status_bar(self) -> None:
-        bar = self.statusBar()
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(220)
-        self.progress.setTextVisible(True)
-        self.cancel_button = QToolButton()
-        self.cancel_button.setText("cancel")
-        self.cancel_button.clicked.connect(self.cancel_work)
-        self.work_label = QLabel("")
-        self.counts_label = QLabel("")
-        self.device_label = QLabel("no model")
-        self.saved_label = QLabel("")
-        for widget in (self.work_label, self.progress, self.cancel_button):
-            bar.addWidget(widget)
-        for widget in (self.saved_label, self.counts_label, self.device_label):
-            bar.addPermanentWidget(widget)
-        self._busy_changed(False)
-
-    # -- opening -----------------------------------------------------------------------------
+    # -- what the person does ------------------------------------------------------------------
     def open_demo(self, model_dir: Path | None = None) -> None:
         """The built-in demo set, scored by the shipped model (or by ``model_dir``)."""
-        try:
-            dataset = find_resource(DEMO_DATASET)
-        except BadInputError as exc:
-            self.show_error("The demo is not installed", str(exc))
-            self._maybe_settled()
-            return
-        if model_dir is None:
-            try:
-                model_dir = find_resource(DEMO_MODEL)
-            except BadInputError as exc:
-                self.show_error("The demo model is not installed: the demo opens unscored", str(exc))
-        self.open_path(dataset, model_dir)
+        self.review.open_demo(model_dir)
 
     def open_path(self, path: Path, model_dir: Path | None = None) -> None:
         """Open a catalog, data set, spectrum file or session (.sqlite) in the background."""
-        path = Path(path)
-        session_path = None
-        if path.name.endswith(".sqlite"):
-            try:
-                with Session.open(path) as probe:
-                    catalog_path = Path(probe.catalog.path)
-                    model_dir = model_dir or (Path(probe.model.checkpoint) if probe.model and probe.model.checkpoint else None)
-            except BadInputError as exc:
-                self.show_error("Cannot open the session", str(exc))
-                self._maybe_settled()
-                return
-            session_path = path
-            path = catalog_path.parent if catalog_path.name == "catalog.ecsv" else catalog_path
-        self.work_label.setText(f"opening {path.name}…")
-        self.runner.submit(
-            "load",
-            load_task(path),
-            on_batch=lambda loaded: self._source_loaded(loaded, model_dir, session_path),
-            on_progress=self._on_progress,
-            on_error=lambda msg: self.show_error("Cannot open the file", msg),
-            on_done=self._load_done,
-        )
-
-    def _load_done(self, completed: bool) -> None:
-        if not completed:
-            self.work_label.setText("")
-        self._maybe_settled()
-
-    def _source_loaded(self, loaded: Loaded, model_dir: Path | None, session_path: Path | None) -> None:
-        source = loaded.source
-        try:
-            session = self._open_session(source, session_path)
-        except (BadInputError, OSError) as exc:
-            self.show_error("Cannot open the session file", str(exc))
-            return
-        self.runner.cancel("score")
-        self.runner.cancel("classical")
-        self.runner.cancel("detail")
-        if self.session is not None:
-            self.session.close()
-        self.source, self.session = source, session
-        self._balmer.clear()
-        self._explain.clear()
-        self.classical = {}
-        self.model.set_catalog(source.catalog)
-        self.row_of_id = {cid: i for i, cid in enumerate(source.ids)}
-        self.states = session.states()
-        self.model.set_all_human({self.row_of_id[c]: (s.verdict, s.note) for c, s in self.states.items() if c in self.row_of_id})
-        self._classical_from_catalog()
-        if loaded.references is None:
-            self.spectrum_plot.set_reference_spectra(None, None)
-        else:
-            self.spectrum_plot.set_reference_spectra(*loaded.references)
-        self.stack.setCurrentIndex(1)
-        self.setWindowTitle(f"bhb_viewer — {source.origin.name} — {session.path.name}")
-        self._remember(session.path)
-        self.table.select_view_row(0)
-        self.table.setFocus()
-        self._update_counts()
-        self._undo_state()
-        if model_dir is None and session.model is not None and session.model.checkpoint:
-            if Path(session.model.checkpoint).is_dir() and self.holder is None:
-                model_dir = Path(session.model.checkpoint)  # the model this session was reviewed with
-        if model_dir is not None:
-            self.set_model(model_dir, start=False)
-        if not self.start_scoring():
-            self._start_classical()
-
-    def _start_classical(self) -> None:
-        """Balmer-line fits of the whole list; after scoring, so the two never compete for the CPU."""
-        if self.source is not None and self.source.spectra is not None and not self.classical:
-            self.runner.submit("classical", classical_task(self.source), on_batch=self._on_classical,
-                               on_progress=self._on_progress)
-
-    def _open_session(self, source: CandidateSource, session_path: Path | None) -> Session:
-        path = session_path or session_path_for(source, self.data_dir)
-        ref = CatalogRef.from_file(source.catalog_file, len(source))
-        if not path.exists():
-            return Session.create(path, ref, self.reviewer)
-        session = Session.open(path, reviewer=self.reviewer)
-        if session.catalog.sha256 != ref.sha256:
-            self.show_error("The catalog changed", f"{source.catalog_file} is not the file this session was started on "
-                            f"({session.catalog.n_rows} rows then, {ref.n_rows} now); verdicts are matched by id.")
-        return session
-
-    def _classical_from_catalog(self) -> None:
-        """A catalog that carries Xue-style diagnostics gets its classical verdict from them."""
-        cat = self.source.catalog
-        if all(c in cat.colnames for c in ("d02", "fm", "b_hg", "c_hg")):
-            cols = {c: np.asarray(np.ma.filled(np.ma.asarray(cat[c], dtype=float), np.nan)) for c in ("d02", "fm", "b_hg", "c_hg")}
-            cols["classical_bhb"] = passes_cuts(cols["d02"], cols["fm"], cols["b_hg"], cols["c_hg"])
-            cols["balmer_ok"] = np.isfinite(cols["d02"]) & np.isfinite(cols["c_hg"])
-            self._on_classical(ClassicalBatch(np.arange(len(cat)), cols))
-
-    def set_model(self, model_dir: Path, start: bool = True) -> None:
-        """Use the checkpoint in ``model_dir`` for scores and explanations (loaded in the background)."""
-        self.holder = PredictorHolder(Path(model_dir), self.device)
-        self.model_info = None
-        self._explain.clear()
-        self.device_label.setText(f"model {Path(model_dir).name}: loading")
-        if start:
-            self.start_scoring()
-
-    def _remember(self, session_path: Path) -> None:
-        recent = [str(Path(session_path).resolve())] + [p for p in self._recent() if p != str(Path(session_path).resolve())]
-        (self.data_dir / "recent.json").write_text(json.dumps(recent[:RECENT_MAX]))
-        self._refresh_recent()
-
-    def _recent(self) -> list[str]:
-        try:
-            return [p for p in json.loads((self.data_dir / "recent.json").read_text()) if isinstance(p, str)]
-        except (OSError, ValueError):
-            return []
-
-    def _refresh_recent(self) -> None:
-        self.recent_list.clear()
-        for path in self._recent():
-            if Path(path).exists():
-                item = QListWidgetItem(Path(path).name + "  —  " + str(Path(path).parent))
-                item.setData(Qt.ItemDataRole.UserRole, path)
-                self.recent_list.addItem(item)
-
-    def _open_dialog(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(
-            self, "Open a catalog, data set, spectrum file, cutout files or session", "",
-            "Catalogs, spectra, cutouts, sessions (*.csv *.ecsv *.fits *.fit *.fts *.xml *.vot *.dat *.sqlite);;All files (*)",
-        )
-        self.open_files([Path(p) for p in paths])
+        self.review.open_path(path, model_dir)
 
     def open_files(self, paths: list[Path]) -> None:
-        """Files from the File menu or a drop: a candidate list (catalog, data set, spectra, session)
-        opens; a cutout cube or per-band images become the cutouts of the candidate on show."""
-        band_images, lists = [], []
-        for path in paths:
-            if path.name.endswith(".sqlite"):
-                lists.append(path)
-                continue
-            try:
-                kind = file_kind(path)
-            except BadInputError as exc:
-                self.show_error("Cannot open the file", str(exc))
-                continue
-            if kind == "cube":
-                self._attach_cutout(lambda p=path: read_cutout(p), path.name)
-            elif kind == "image":
-                band_images.append(path)
-            else:
-                lists.append(path)
-        if band_images:
-            self._attach_cutout(lambda: cube_from_band_files(band_images, *self._position()), f"{len(band_images)} band images")
-        if lists:
-            self.open_path(lists[0])
-            if len(lists) > 1:
-                self.show_error("One list at a time", f"opened {lists[0].name}; not opened: {', '.join(p.name for p in lists[1:])}")
+        """Open a list, or attach cutout files to the candidate on show."""
+        self.review.open_files(paths)
 
-    def fetch_sdss(self) -> None:
-        """Fetch the candidate on show from SDSS (through the on-disk cache) in the background."""
-        current = self._current()
-        if current is None:
-            return
-        from bhb_viewer.services.sdss import SDSSService
+    def open_dialog(self) -> None:
+        self.review.open_files(ask_open_paths(self))
 
-        if self.sdss is None or self.sdss.offline != self.offline_action.isChecked():
-            self.sdss = SDSSService(self.sdss_cache, offline=self.offline_action.isChecked())
-        row = current[0]
-        self.runner.submit("sdss", sdss_task(self.sdss, row, self.source.catalog[row]), on_batch=self._on_sdss,
-                           on_progress=self._on_progress, on_error=lambda msg: self.show_error("SDSS", msg))
+    def choose_model(self) -> None:
+        model_dir = ask_model_dir(self)
+        if model_dir is not None:
+            self.review.scoring.set_model(model_dir)
 
-    def _on_sdss(self, detail: Detail) -> None:
-        if detail.kind == "spectrum":
-            self.source.extra_spectra[detail.row] = detail.value
-            self._balmer.pop(detail.row, None)
-        else:
-            self.source.extra_cubes[detail.row] = detail.value
-        self._explain.pop(detail.row, None)
-        if detail.row == self.table.current_source_row():
-            self._draw_row(detail.row)
-
-    def _position(self) -> tuple[float, float]:
-        row = self.table.current_source_row()
-        return float(self.model.column("ra")[row]), float(self.model.column("dec")[row])
-
-    def _attach_cutout(self, make_cube, what: str) -> None:
-        """Give the candidate on show the cube ``make_cube()`` builds (its explanation is redone)."""
-        current = self._current()
-        if current is None:
-            self.show_error("No candidate to attach cutouts to", f"open a candidate list first, then drop {what} on it")
-            return
-        try:
-            cube = make_cube()
-        except BadInputError as exc:
-            self.show_error("Cannot use the cutouts", str(exc))
-            return
-        row = current[0]
-        self.source.extra_cubes[row] = cube
-        self._explain.pop(row, None)
-        self._draw_row(row)
-        self.saved_label.setText(f"cutouts from {what} shown for {current[1]}")
-
-    def _choose_model(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Choose a model checkpoint directory")
-        if path:
-            self.set_model(Path(path))
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        self.open_files([Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()])
-        event.acceptProposedAction()
-
-    # -- background results ------------------------------------------------------------------
-    def start_scoring(self) -> bool:
-        """Score every candidate (cached scores first); a running scoring is cancelled, this one queued.
-        Returns whether scoring was started."""
-        if self.source is None or self.holder is None:
-            return False
-        if not self.source.scorable:
-            self.device_label.setText("no spectra + cutouts: nothing to score")
-            return False
-        rows = np.arange(len(self.source))
-        self.runner.submit(
-            "score",
-            score_task(self.holder, self.source, self.session, rows, self.score_batch_size),
-            on_batch=self._on_score,
-            on_progress=self._on_progress,
-            on_error=lambda msg: self.show_error("Scoring failed", msg),
-            on_done=self._score_done,
-        )
-        return True
-
-    def _score_all(self) -> None:
-        if self.source is not None and self.holder is None:
-            self.show_error("No model", "Choose a model checkpoint first (Model → Choose model…).")
-        elif self.source is not None and not self.source.scorable:
-            self.show_error("Nothing to score", "The model needs each candidate's spectrum and cutouts; "
-                            "this list has no arrays (fetch them from SDSS, or open a data set).")
-        else:
-            self.start_scoring()
-
-    def cancel_work(self) -> None:
-        for kind in ("score", "classical", "load"):
-            self.runner.cancel(kind)
-
-    def _on_score(self, item: ModelInfo | ScoreBatch) -> None:
-        if isinstance(item, ModelInfo):
-            self.model_info = item
-            self.verdict_panel.set_model(item.name, item.version, item.device)
-            self.device_label.setText(f"{item.name} ({item.version}) scores on {item.device}")
-            if self.session is not None:
-                self.session.set_model(item.ref)
-            self.sigModelReady.emit()
-            return
-        self.model.set_scores(item.rows, item.p_bhb)
-        if item.cached:
-            self.saved_label.setText(f"{len(item.rows)} scores of this model version from the session")
-        current = self.table.current_source_row()
-        if current >= 0 and np.any(item.rows == current):
-            self._show_verdict_state(current)
-        self._update_counts()
-
-    def _score_done(self, completed: bool) -> None:
-        if completed:
-            self._refilter_keep_current()
-        if not self.runner.is_running("score"):
-            self._start_classical()
-        self._maybe_settled()
-
-    def _on_classical(self, batch: ClassicalBatch) -> None:
-        n = len(self.source)
-        for name, values in batch.columns.items():
-            if name not in self.classical:
-                self.classical[name] = np.full(n, np.nan) if values.dtype.kind == "f" else np.zeros(n, dtype=values.dtype)
-            self.classical[name][batch.rows] = values
-        labels = np.where(batch.columns["balmer_ok"], np.where(batch.columns["classical_bhb"], "pass", "fail"), "no fit")
-        self.model.set_classical(batch.rows, labels)
-
-    def _on_progress(self, event: ProgressEvent) -> None:
-        self.work_label.setText(f"{event.stage}: {event.message}".strip(": "))
-        if event.total:
-            self.progress.setRange(0, event.total)
-            self.progress.setValue(event.done)
-        else:
-            self.progress.setRange(0, 0)
-
-    def _busy_changed(self, busy: bool) -> None:
-        self.progress.setVisible(busy)
-        self.cancel_button.setVisible(busy)
-        if not busy:
-            self.work_label.setText("")
-            self._maybe_settled()
-
-    def _maybe_settled(self) -> None:
-        if not self.runner.busy():
-            self.sigSettled.emit()
-
-    def _on_detail(self, detail: Detail) -> None:
-        cache = self._balmer if detail.kind == "balmer" else self._explain
-        cache[detail.row] = detail.value
-        while len(cache) > DETAIL_CACHE:
-            cache.popitem(last=False)
-        if detail.row == self._pending_row and not self._draw_timer.isActive():
-            self._apply_overlays(detail.row)
-
-    # -- showing a candidate ----------------------------------------------------------------
-    def _show_row(self, row: int) -> None:
-        """Show candidate ``row``: its verdict at once, its plots as soon as the event queue is empty."""
-        self._show_verdict_state(row)
-        self._pending_row = row
-        self._draw_timer.start()
-
-    def _draw_pending(self) -> None:
-        row, source = self._pending_row, self.source
-        if source is None or not 0 <= row < len(source):
-            return
-        self._draw_row(row)
-
-    def _draw_row(self, row: int) -> None:
-        """Draw candidate ``row``: spectrum, cutouts, overlays known so far; fetch what is missing."""
-        source = self.source
-        spectrum = source.spectrum(row)
-        if spectrum is None:
-            self.spectrum_plot.clear()
-        else:
-            self.spectrum_plot.set_spectrum(self.wavelength, *spectrum)
-        cube = source.cube(row)
-        if cube is None:
-            self.cutout_panel.clear()
-        else:
-            self.cutout_panel.set_cube(cube)
-        self._apply_overlays(row)
-        need_balmer = spectrum is not None and row not in self._balmer
-        need_explain = self.holder is not None and spectrum is not None and cube is not None and row not in self._explain
-        if need_balmer or need_explain:
-            self.runner.submit("detail", detail_task(row, source, self.holder, need_balmer, need_explain),
-                               on_batch=self._on_detail)
-
-    def _apply_overlays(self, row: int) -> None:
-        explanation = self._explain.get(row)
-        if explanation is None:
-            self.spectrum_plot.set_segment_weights(None)
-            self.spectrum_plot.set_saliency(None)
-            self.cutout_panel.set_attention(None)
-            self.cutout_panel.set_band_weights(None)
-        else:
-            self.spectrum_plot.set_segment_weights(explanation.segment_weights)
-            self.spectrum_plot.set_saliency(explanation.saliency)
-            self.cutout_panel.set_attention(explanation.attention_map)
-            self.cutout_panel.set_band_weights(explanation.band_weights)
-        self.spectrum_plot.set_balmer(self._balmer.get(row))
-
-    def _show_verdict_state(self, row: int) -> None:
-        cid = str(self.source.ids[row])
-        p = float(self.model.column("p")[row])
-        self.verdict_panel.show_candidate(cid, p, self.states.get(cid), self.model.disagrees(row))
-
-    # -- recording ------------------------------------------------------------------------------
-    def _current(self) -> tuple[int, str] | None:
-        if self.session is None or self.stack.currentIndex() != 1:
-            return None
-        row = self.table.current_source_row()
-        return (row, str(self.source.ids[row])) if row >= 0 else None
-
-    def record_verdict(self, kind: VerdictKind) -> None:
-        current = self._current()
-        if current is None:
-            return
-        row, cid = current
-        self._write(lambda: self.session.set_verdict(cid, kind), f"verdict:{kind.value}", cid)
-        if self.auto_advance:
-            self.navigate("next")
-
-    def accept_model_call(self) -> None:
-        current = self._current()
-        if current is None or isinstance(self.focusWidget(), QAbstractSpinBox):
-            return  # Enter in a score-range box confirms the box, it is not a verdict
-        p = float(self.model.column("p")[current[0]])
-        if np.isfinite(p):
-            self.record_verdict(model_call(p, self.model.cut))
-
-    def record_note(self, text: str) -> None:
-        current = self._current()
-        if current is not None:
-            self._write(lambda: self.session.set_note(current[1], text), "note", current[1])
-
-    def undo(self) -> None:
-        if self.session is not None:
-            self._write(self.session.undo, "undo", None)
-
-    def redo(self) -> None:
-        if self.session is not None:
-            self._write(self.session.redo, "redo", None)
-
-    def _write(self, call, what: str, cid: str | None) -> None:
-        """Write through the session (durable when it returns), then show the candidate's new state."""
-        try:
-            change = call()
-        except Exception as exc:  # a full disk or a locked file must not close the window
-            self.show_error("The verdict was NOT saved", f"{type(exc).__name__}: {exc}")
-            return
-        if change is None:
-            return
-        cid = change.cid
-        state = self.session.state(cid)
-        if state is None:
-            self.states.pop(cid, None)
-        else:
-            self.states[cid] = state
-        row = self.row_of_id.get(cid)
-        if row is not None:
-            self.model.set_human(row, state.verdict if state else None, state.note if state else "")
-            if what in ("undo", "redo") and row != self.table.current_source_row():
-                self._select_source_row(row)
-            elif row == self.table.current_source_row():
-                self._show_verdict_state(row)
-        self.saved_label.setText(f"saved {what.split(':')[0]} of {cid}")
-        self._update_counts()
-        self._undo_state()
-        self.sigSaved.emit(cid, what)
-
-    def _undo_state(self) -> None:
-        can_undo = self.session is not None and self.session.can_undo
-        can_redo = self.session is not None and self.session.can_redo
-        self.verdict_panel.set_undo_state(can_undo, can_redo)
-
-    def _update_counts(self) -> None:
-        if self.source is None:
-            return
-        vetted = sum(1 for s in self.states.values() if s.verdict is not None)
-        p = self.model.column("p")
-        scores = {c: float(p[self.row_of_id[c]]) for c in self.states if c in self.row_of_id and np.isfinite(p[self.row_of_id[c]])}
-        agree, comparable = agreement(self.states, scores, self.model.cut)
-        text = f"vetted {vetted}/{len(self.source)}"
-        if comparable:
-            text += f" · agrees with model {agree}/{comparable} ({100 * agree / comparable:.0f} %)"
-        self.counts_label.setText(text)
-
-    # -- navigation -----------------------------------------------------------------------------
     def navigate(self, action: str) -> None:
-        if self.source is None or self.stack.currentIndex() != 1:
-            return
-        view = self.table.currentIndex().row()
-        if action == "next":
-            target = min(view + 1, self.model.rowCount() - 1)
-        elif action == "previous":
-            target = max(view - 1, 0)
-        elif action == "unvetted":
-            target = self.model.next_unvetted(view)
-        elif action == "uncertain":
-            target = self.model.most_uncertain()
-        else:
-            raise ValueError(f"unknown navigation {action!r}")
-        if target >= 0:
-            self.table.select_view_row(target)
-
-    def _select_source_row(self, row: int) -> None:
-        view = self.model.view_row(row)
-        if view < 0:  # filtered out: clear the filters so the candidate can be shown
-            self.filter_text.clear()
-            self.filter_state.setCurrentIndex(0)
-            self.filter_min.setValue(0.0)
-            self.filter_max.setValue(1.0)
-            self.apply_filter()
-            view = self.model.view_row(row)
-        self.table.select_view_row(view)
+        self.review.navigate(action)
 
     def apply_filter(self) -> None:
-        lo, hi = self.filter_min.value(), self.filter_max.value()
-        score_range = None if (lo, hi) == (0.0, 1.0) else (lo, hi)
-        current = self.table.current_source_row()
-        self.model.set_filter(score_range, self.filter_state.currentText(), self.filter_text.text())
-        self._reselect(current)
+        self.review.set_filter(self.filter_bar.filter())
 
-    def _refilter_keep_current(self) -> None:
-        current = self.table.current_source_row()
-        self.model.refilter()
-        self._reselect(current)
+    def accept_model_call(self) -> None:
+        if not isinstance(self.focusWidget(), QAbstractSpinBox):  # there, Enter confirms the box
+            self.review.accept_model_call()
 
-    def _reselect(self, source_row: int) -> None:
-        view = self.model.view_row(source_row) if source_row >= 0 else -1
-        self.table.select_view_row(view if view >= 0 else 0)
+    def redo(self) -> None:
+        self.review.redo()
 
-    # -- export ---------------------------------------------------------------------------------
+    def fetch_sdss(self) -> None:
+        self.review.fetch_sdss(offline=self.offline_action.isChecked())
+
+    def cancel_work(self) -> None:
+        self.review.cancel_work()
+
     def open_export_dialog(self) -> None:
-        if self.source is None or self.session is None:
+        if self.review.session is None:
             self.show_error("Nothing to export", "Open a catalog first.")
             return
         from bhb_viewer.gui.export_dialog import ExportDialog
@@ -799,29 +202,134 @@ class MainWindow(QMainWindow):
         dialog.open()
 
     def export_inputs(self) -> dict[str, Any]:
-        """What core.export needs from the window: catalog, session, scores, model, diagnostics."""
-        p = self.model.column("p")
-        scored = np.flatnonzero(np.isfinite(p))
-        ids = self.source.ids
-        return {
-            "catalog": self.source.catalog,
-            "session": self.session,
-            "scores": {str(ids[i]): float(p[i]) for i in scored} if len(scored) else None,
-            "model": self.model_info.ref if self.model_info else None,
-            "checkpoint": self.holder.checkpoint if self.holder else None,
-            "extra_columns": {k: v for k, v in self.classical.items() if k in ("d02", "fm", "b_hg", "c_hg", "classical_bhb")
-                              and k not in self.source.catalog.colnames},
-        }
+        """What the export needs (see :meth:`bhb_viewer.review.Review.export_inputs`)."""
+        return self.review.export_inputs()
 
-    # -- errors and closing ---------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        self.review.open_files([Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()])
+        event.acceptProposedAction()
+
+    # -- what the review says ---------------------------------------------------------------------
+    def _opened(self, source: CandidateSource, references: tuple[np.ndarray, np.ndarray] | None) -> None:
+        self.spectrum_plot.set_reference_spectra(*(references or (None, None)))
+        self.stack.setCurrentIndex(REVIEW_PAGE)
+        session = self.review.session
+        self.setWindowTitle(f"bhb_viewer — {source.origin.name} — {session.path.name if session else ''}")
+        self.start_page.set_recent(self.review.recent.existing())
+        self.table.setFocus()
+
+    def _model_ready(self, info: ModelInfo) -> None:
+        self.verdict_panel.set_model(info.name, info.version, info.device)
+        self.status.show_model(info)
+        self.sigModelReady.emit()
+
+    def _busy_changed(self, busy: bool) -> None:
+        self.status.set_busy(busy)
+        if not busy:
+            self._maybe_settled()
+
+    def _maybe_settled(self) -> None:
+        if not self.runner.busy():
+            self.sigSettled.emit()
+
     def show_error(self, title: str, text: str) -> None:
-        self.work_label.setText("")
+        self.status.work_label.setText("")
         log.warning("%s: %s", title, text)  # also on stderr, for --screenshot runs and logs
         show_error_dialog(self, title, text)
 
+    # -- showing a candidate ----------------------------------------------------------------
+    def _show_current(self, row: int) -> None:
+        """Select ``row`` in the table, show its verdict at once and its plots once the event queue is empty."""
+        if row < 0:
+            self.verdict_panel.show_candidate(None)
+            return
+        if self.table.current_source_row() != row:
+            self.table.select_view_row(self.review.rows.view_row(row))
+        self._candidate_changed(row)
+        self._pending_row = row
+        self._draw_timer.start()
+
+    def _candidate_changed(self, row: int) -> None:
+        if row == self.review.nav.current:
+            c = self.review.candidate(row)
+            self.verdict_panel.show_candidate(c.cid, c.p_bhb, c.state, c.disagrees, self.review.rows.cut)
+
+    def _draw_pending(self) -> None:
+        row = self._pending_row
+        if self.review.source is not None and 0 <= row < len(self.review.source):
+            self._draw_row(row)
+
+    def _draw_row(self, row: int) -> None:
+        """Draw candidate ``row``: spectrum, cutouts, overlays known so far; ask for what is missing."""
+        spectrum, cube = self.review.spectrum(row), self.review.cube(row)
+        if spectrum is None:
+            self.spectrum_plot.clear()
+        else:
+            self.spectrum_plot.set_spectrum(*spectrum)
+        if cube is None:
+            self.cutout_panel.clear()
+        else:
+            self.cutout_panel.set_cube(cube)
+        self._apply_overlays(row)
+        self.review.scoring.request_details(row)
+
+    def _data_changed(self, row: int) -> None:
+        if row == self.review.nav.current:
+            self._draw_row(row)
+
+    def _detail_ready(self, row: int) -> None:
+        if row == self._pending_row and not self._draw_timer.isActive():
+            self._apply_overlays(row)
+
+    def _apply_overlays(self, row: int) -> None:
+        balmer, explanation = self.review.scoring.overlays(row)
+        self.spectrum_plot.set_segment_weights(explanation.segment_weights if explanation else None)
+        self.spectrum_plot.set_saliency(explanation.saliency if explanation else None)
+        self.cutout_panel.set_attention(explanation.attention_map if explanation else None)
+        self.cutout_panel.set_band_weights(explanation.band_weights if explanation else None)
+        self.spectrum_plot.set_balmer(balmer)
+
+    # -- read-through to the review (scripts, tests, benchmarks) ----------------------------------
+    @property
+    def source(self) -> CandidateSource | None:
+        return self.review.source
+
+    @property
+    def session(self):
+        return self.review.session
+
+    @property
+    def model_info(self) -> ModelInfo | None:
+        return self.review.scoring.model.info
+
+    @property
+    def data_dir(self) -> Path:
+        return self.review.data_dir
+
+    @property
+    def score_batch_size(self) -> int:
+        return self.review.scoring.batch_size
+
+    @score_batch_size.setter
+    def score_batch_size(self, value: int) -> None:
+        self.review.scoring.batch_size = value
+
+    @property
+    def sdss_cache(self) -> Path | None:
+        return self.review.sdss_cache
+
+    @sdss_cache.setter
+    def sdss_cache(self, value: Path | None) -> None:
+        self.review.sdss_cache = value
+
+    def _recent(self) -> list[str]:
+        return self.review.recent.paths()
+
     def closeEvent(self, event: QCloseEvent) -> None:
         self.runner.shutdown(10_000)
-        if self.session is not None:
-            self.session.close()
-            self.session = None
+        self.review.close()
         super().closeEvent(event)

@@ -10,19 +10,22 @@ The GUI thread never waits in a ``processEvents`` loop; it only receives queued 
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
-import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
-from bhb_viewer.core.errors import BadInputError
-from bhb_viewer.core.progress import CancelToken, Cancelled, ProgressCallback, ProgressEvent
+from bhb_viewer.core.progress import Cancelled, CancelToken, ProgressEvent
+from bhb_viewer.review.runner import TaskFn, error_message
 
-TaskFn = Callable[[CancelToken, ProgressCallback], Iterable[Any]]
+log = logging.getLogger(__name__)
+
+__all__ = ["TaskHandle", "TaskRunner", "error_message"]
 PROGRESS_INTERVAL_S = 0.05  # at most ~20 progress signals a second reach the GUI thread
 
 
@@ -37,15 +40,6 @@ class _Signals(QObject):
     sigProgress = Signal(int, object)
     sigError = Signal(int, str)
     sigDone = Signal(int, bool)  # True: ran to the end; False: cancelled or failed
-
-
-def error_message(exc: BaseException) -> str:
-    """What a person reads about a failure: the file and the problem, never a traceback."""
-    if isinstance(exc, BadInputError):
-        return str(exc)
-    if isinstance(exc, (OSError, ValueError, KeyError, RuntimeError)):
-        return f"{type(exc).__name__}: {exc}"
-    return f"unexpected {type(exc).__name__}: {exc}"
 
 
 WORKER_NICENESS = 5  # how much lower than the GUI thread a worker thread is scheduled (Linux)
@@ -98,7 +92,7 @@ class _Job:
         except Cancelled:
             pass
         except Exception as exc:  # reported to the window, which keeps working
-            traceback.print_exc()
+            log.exception("background task %d failed", self._id)
             self._signals.sigError.emit(self._id, error_message(exc))
         self._signals.sigDone.emit(self._id, completed)
 

@@ -1,10 +1,9 @@
-"""Fixtures of the window tests: a tiny data set and a tiny untrained checkpoint."""
+"""Fixtures of the window tests: a tiny data set (the tiny checkpoint is in tests/conftest.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 from tinysky import make_dataset
 
@@ -12,26 +11,3 @@ from tinysky import make_dataset
 @pytest.fixture
 def tiny_dataset(tmp_path) -> Path:
     return make_dataset(tmp_path / "tiny")
-
-
-@pytest.fixture(scope="session")
-def tiny_checkpoint(tmp_path_factory) -> Path:
-    """An untrained tiny BATMM checkpoint with a small validation file, for scoring and export tests."""
-    import json
-
-    import torch
-
-    from bhb_viewer.ml.checkpoint import save_checkpoint
-    from bhb_viewer.ml.models import build_model
-    from bhb_viewer.ml.preprocess import Preprocessor
-
-    torch.set_num_threads(1)
-    path = tmp_path_factory.mktemp("ckpt")
-    torch.manual_seed(0)
-    model = build_model("batmm", "tiny", n_layers=1)
-    save_checkpoint(path, model, {"preprocess": Preprocessor(np.full(5, 0.3), np.full(5, 0.1)).to_config()})
-    rng = np.random.default_rng(0)
-    labels = rng.integers(0, 2, 100)
-    p_val = np.clip(0.5 * labels + rng.uniform(0, 0.5, 100), 0, 1)
-    (path / "validation.json").write_text(json.dumps({"label": labels.tolist(), "p_bhb": p_val.tolist()}))
-    return path

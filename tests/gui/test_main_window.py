@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -164,7 +165,11 @@ def test_window_renders_to_a_png_that_is_not_blank(qtbot, window, tiny_dataset, 
 
 
 def test_spectrum_file_opens_as_a_list_and_band_images_attach(qtbot, window, shared_data, tmp_path, errors):
-    open_and_wait(qtbot, window, shared_data / "real" / "spPlate-4055-55359-0020.fits")
+    # a copy: opening a list writes its session next to it, and a test never writes into ../shared
+    plate = tmp_path / "spPlate-4055-55359-0020.fits"
+    shutil.copyfile(shared_data / "real" / plate.name, plate)
+    open_and_wait(qtbot, window, plate)
+    assert window.session.path.parent == tmp_path
     assert window.model.rowCount() == 20
     assert window.source.spectra.shape == (20, 3522) and window.source.cutouts is None
     # a one-star catalog at the stamps' star, then the five band stamps dropped on it
@@ -230,7 +235,8 @@ def test_a_scoring_run_can_be_cancelled(qtbot, window, tmp_path, tiny_checkpoint
     dataset = make_dataset(tmp_path / "bigger", n=120)
     window.score_batch_size = 2
     window.open_path(dataset, tiny_checkpoint)
-    qtbot.waitUntil(lambda: window.source is not None and np.isfinite(window.model.column("p")).sum() >= 2, timeout=60000)
+    qtbot.waitUntil(lambda: window.source is not None and np.isfinite(window.model.column("p")).sum() >= 2,
+                    timeout=60000)
     with qtbot.waitSignal(window.sigSettled, timeout=60000):
         window.cancel_work()
     scored = int(np.isfinite(window.model.column("p")).sum())
@@ -246,7 +252,8 @@ def test_bhb_viewer_screenshot_of_a_catalog_and_argument_errors_before_qt(qtbot,
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--no-such-option"])
     out = tmp_path / "app.png"
-    args = build_parser().parse_args([str(tiny_dataset), "--screenshot", str(out), "--data-dir", str(tmp_path / "ud"), "--reviewer", "me"])
+    args = build_parser().parse_args([str(tiny_dataset), "--screenshot", str(out), "--data-dir", str(tmp_path / "ud"),
+                                      "--reviewer", "me"])
     saved = []
     win = launch(args, saved.append)
     qtbot.addWidget(win)
@@ -303,7 +310,8 @@ def test_sorting_keeps_the_candidate_on_show_and_drop_opens_files(qtbot, window,
 
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(tiny_dataset))])
-    drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                      Qt.KeyboardModifier.NoModifier)
     with qtbot.waitSignal(window.sigSettled, timeout=20000):
         window.dropEvent(drop)
     assert window.model.rowCount() == 12
@@ -321,7 +329,7 @@ def test_sorting_keeps_the_candidate_on_show_and_drop_opens_files(qtbot, window,
 
 
 def test_reference_spectra_are_the_class_means_of_a_labelled_set(tiny_dataset):
-    from bhb_viewer.gui.candidate_source import open_source
+    from bhb_viewer.review.candidate_source import open_source
 
     source = open_source(tiny_dataset)
     mean_bhb, mean_non = source.reference_spectra()
@@ -330,7 +338,7 @@ def test_reference_spectra_are_the_class_means_of_a_labelled_set(tiny_dataset):
 
 
 def test_the_demo_opens_and_is_scored(qtbot, window, tiny_checkpoint):
-    from bhb_viewer.gui.candidate_source import DEMO_DATASET, find_resource, open_source
+    from bhb_viewer.review.candidate_source import DEMO_DATASET, find_resource, open_source
 
     n = len(open_source(find_resource(DEMO_DATASET)))
     with qtbot.waitSignal(window.sigSettled, timeout=120000):
@@ -344,7 +352,7 @@ def test_the_demo_opens_and_is_scored(qtbot, window, tiny_checkpoint):
 def test_sessions_of_read_only_folders_go_to_the_user_data_dir(tmp_path):
     from astropy.table import Table
 
-    from bhb_viewer.gui.candidate_source import open_source, session_path_for
+    from bhb_viewer.review.candidate_source import open_source, session_path_for
 
     folder = tmp_path / "readonly"
     folder.mkdir()

@@ -97,7 +97,7 @@ def test_train_results_save_and_rescore(qtbot, tmp_path, labelled, tiny_checkpoi
     wizard = _wizard(qtbot, tmp_path, active_model=tiny_checkpoint, can_rescore=True, parent=None)
     saved = []
     wizard.sigModelSaved.connect(
-        lambda path, active, rescore: (saved.append(path), window.set_model(Path(path), rescore)))
+        lambda path, active, rescore: (saved.append(path), window.review.scoring.set_model(Path(path), rescore)))
     _to_training(qtbot, wizard, labelled)
     page = wizard.page_named("training")
     _train(qtbot, page, page.start_button)
@@ -182,7 +182,7 @@ def test_failing_training_shows_why_and_the_app_keeps_working(qtbot, tmp_path, l
     page.process._proc.kill()
     qtbot.waitUntil(lambda: page.outcome != "", timeout=30_000)
     assert page.outcome == "crashed" and "last error output" in page.status_label.text()
-    window.record_verdict(VerdictKind.BHB)
+    window.review.record_verdict(VerdictKind.BHB)
     assert window.session.counts()[VerdictKind.BHB] == 1
     wizard.close()
 
@@ -193,7 +193,7 @@ def test_models_menu_lists_and_chooses(qtbot, tmp_path, tiny_checkpoint, monkeyp
     window = MainWindow(tmp_path / "data", reviewer="tester", device="cpu")
     qtbot.addWidget(window)
     chosen = []
-    monkeypatch.setattr(window, "set_model", lambda path, start=True: chosen.append(path))
+    monkeypatch.setattr(window.review.scoring, "set_model", lambda path, start=True: chosen.append(path))
     menu = window.models_menu
     assert isinstance(menu, ModelsMenu)
     ModelIndex(tmp_path / "data").remember(tiny_checkpoint)

@@ -101,10 +101,12 @@ class BalmerCloseup(QWidget):
             return
         hd, hg = result.hdelta, result.hgamma
         self.hdelta.show_fit(
-            hd, f"D0.2 = {_fmt(result.d02, 2, ' Å')}   fm = {_fmt(result.fm, 3)}" if hd.ok else f"fit failed: {hd.reason}"
+            hd,
+            f"D0.2 = {_fmt(result.d02, 2, ' Å')}   fm = {_fmt(result.fm, 3)}" if hd.ok else f"fit failed: {hd.reason}"
         )
         self.hgamma.show_fit(
-            hg, f"b = {_fmt(result.b_hg, 2, ' Å')}   c = {_fmt(result.c_hg, 3)}" if hg.ok else f"fit failed: {hg.reason}"
+            hg,
+            f"b = {_fmt(result.b_hg, 2, ' Å')}   c = {_fmt(result.c_hg, 3)}" if hg.ok else f"fit failed: {hg.reason}"
         )
         if not result.ok:
             self.summary.setText(f"fit failed: {result.reason}")

@@ -148,7 +148,8 @@ class CutoutPanel(QWidget):
         self.bars.setXRange(-0.6, len(BANDS) - 0.4, padding=0)
         self.bars.setYRange(0, BAR_TOP, padding=0)
         self.bars.setMaximumWidth(220)
-        self.bar_item = pg.BarGraphItem(x=np.arange(len(BANDS)), height=np.zeros(len(BANDS)), width=0.6, brush=BAR_BRUSH)
+        self.bar_item = pg.BarGraphItem(x=np.arange(len(BANDS)), height=np.zeros(len(BANDS)), width=0.6,
+                                        brush=BAR_BRUSH)
         self.bars.addItem(self.bar_item)
         self.bar_labels = [pg.TextItem("", anchor=(0.5, 1.0)) for _ in BANDS]
         for i, label in enumerate(self.bar_labels):
@@ -248,7 +249,7 @@ class CutoutPanel(QWidget):
             heights = w / total if total > 0 else np.zeros(len(BANDS))
             texts = [f"{100 * h:.0f}%" for h in heights]
         self.bar_item.setOpts(height=heights)
-        for i, (label, h, text) in enumerate(zip(self.bar_labels, heights, texts)):
+        for i, (label, h, text) in enumerate(zip(self.bar_labels, heights, texts, strict=True)):
             label.setText(text)
             label.setPos(i, h)
         # A fixed scale (unless a weight outgrows it) keeps the labels from being re-laid each time.

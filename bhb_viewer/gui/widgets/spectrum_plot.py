@@ -103,7 +103,7 @@ class SpectrumPlot(QWidget):
         # Only the references need a key; it sits bottom-right (the faint red end of a blue star),
         # away from the line labels along the top, and shows only with the references.
         self.legend = item.addLegend(offset=(-10, -10), brush=(0, 0, 0, 170))
-        for curve, name in zip(self.reference_curves, REFERENCE_NAMES):
+        for curve, name in zip(self.reference_curves, REFERENCE_NAMES, strict=True):
             self.legend.addItem(curve, name)
         self.overlay_view = self._make_overlay_view()
         self.segment_regions = self._make_segments()
@@ -238,7 +238,7 @@ class SpectrumPlot(QWidget):
                 raise ValueError(f"segment weights must have shape ({grid.N_SEGMENTS},), got {w.shape}")
         top = w.max() if w.max() > 0 else 1.0
         for j, region in enumerate(self.segment_regions):
-            region.setBrush(QColor(*SEGMENT_RGB, int(round(SEGMENT_MAX_ALPHA * max(w[j], 0.0) / top))))
+            region.setBrush(QColor(*SEGMENT_RGB, round(SEGMENT_MAX_ALPHA * max(w[j], 0.0) / top)))
         self.show_segments.setToolTip(
             "no segment weights" if weights is None
             else "segment weights, blue to red: " + ", ".join(f"{x:.0%}" for x in w)

@@ -150,7 +150,8 @@ class VerdictPanel(QWidget):
             self.nav_buttons[action] = button
         self.undo_button = QPushButton("undo")
         self.redo_button = QPushButton("redo")
-        for button, signal, tip in ((self.undo_button, self.sigUndo, UNDO_KEY), (self.redo_button, self.sigRedo, REDO_KEY)):
+        undo_redo = ((self.undo_button, self.sigUndo, UNDO_KEY), (self.redo_button, self.sigRedo, REDO_KEY))
+        for button, signal, tip in undo_redo:
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             button.setToolTip(tip)
             button.clicked.connect(signal)
@@ -171,8 +172,10 @@ class VerdictPanel(QWidget):
         p_bhb: float | None = None,
         state: CandidateState | None = None,
         disagrees: bool = False,
+        cut: float = 0.5,
     ) -> None:
-        """Show one candidate (None: nothing selected) with its score and the verdict in force."""
+        """Show one candidate (None: nothing selected) with its score, the verdict in force, and what
+        Enter would record at the review's decision ``cut``."""
         enabled = cid is not None
         self._p = p_bhb if p_bhb is not None and p_bhb == p_bhb else None
         self.id_label.setText(cid if enabled else "no candidate")
@@ -181,7 +184,7 @@ class VerdictPanel(QWidget):
             self.accept_button.setToolTip("not scored yet")
         else:
             self.score_label.setText(f"P(BHB) {self._p:.3f}")
-            self.accept_button.setToolTip(f"records '{model_call(self._p).label}'")
+            self.accept_button.setToolTip(f"records '{model_call(self._p, cut).label}'")
         kind = state.verdict if state else None
         for k, button in self.buttons.items():
             button.setChecked(k is kind)

@@ -1,7 +1,7 @@
 """The Models menu (the checkpoints the app knows, the active one ticked) and Tools → Train a model….
 
-``install_menus(window)`` is the window's only hook: it adds both menus and calls the window's
-``set_model`` when a model is chosen or a trained one is made active.
+``install_menus(window)`` is the window's only hook: it adds both menus and hands a chosen model, or
+a trained one made active, to the review's scoring (``review.scoring.set_model``).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class ModelsMenu(QMenu):
         except ValueError as exc:
             self.window_.show_error("Not a model", str(exc))
             return
-        self.window_.set_model(path)
+        self.window_.review.scoring.set_model(path)
 
     def _choose_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(self.window_, "Choose a model checkpoint directory")
@@ -66,19 +66,19 @@ def open_training_wizard(window):
     """Tools → Train a model…: the wizard over the window's session and model; returns the wizard."""
     from bhb_viewer.gui.wizard.wizard import TrainingWizard
 
-    session = getattr(window, "session", None)
-    holder = getattr(window, "holder", None)
+    review = window.review
+    holder = review.scoring.model.holder
     wizard = TrainingWizard(
-        window.data_dir,
-        session_path=None if session is None else Path(session.path),
+        review.data_dir,
+        session_path=None if review.session is None else Path(review.session.path),
         active_model=None if holder is None else Path(holder.checkpoint),
-        can_rescore=getattr(window, "source", None) is not None,
+        can_rescore=review.source is not None,
         parent=window,
     )
 
     def saved(path: str, made_active: bool, rescore: bool) -> None:
         if made_active:
-            window.set_model(Path(path), start=rescore)
+            review.scoring.set_model(Path(path), start=rescore)
 
     wizard.sigModelSaved.connect(saved)
     wizard.setModal(False)
@@ -90,7 +90,7 @@ def open_training_wizard(window):
 def install_menus(window) -> None:
     """Add the Models menu and Tools → Train a model… to the window's menu bar."""
     bar = window.menuBar()
-    window.models_menu = ModelsMenu(window, ModelIndex(window.data_dir))
+    window.models_menu = ModelsMenu(window, ModelIndex(window.review.data_dir))
     bar.addMenu(window.models_menu)
     tools = bar.addMenu("&Tools")
     action = QAction("&Train a model…", window)

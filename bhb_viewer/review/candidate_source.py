@@ -1,8 +1,8 @@
-"""What the window reviews: a candidate table plus, where known, each candidate's spectrum and cutouts.
+"""What a review covers: a candidate table plus, where known, each candidate's spectrum and cutouts.
 
 A data-set directory brings all three (memory-mapped, so opening 100,000 candidates costs no
 RAM); a catalog file brings the table only; spectrum files bring spectra and a table built from
-them; a cutout file adds a cube to one candidate. The window asks per row and draws what exists.
+them; a cutout file adds a cube to one candidate. The review asks per row and shows what exists.
 Also here: where the built-in demo lives, and where a session file goes.
 """
 
@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
-from bhb_viewer.core.input_kind import detect_kind
 from bhb_viewer.core.candidates import read_candidates
 from bhb_viewer.core.cutouts import cube_from_files, read_cube
 from bhb_viewer.core.dataset import open_dataset
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.grid import BANDS, CUTOUT_SIZE
+from bhb_viewer.core.input_kind import detect_kind
 from bhb_viewer.core.spectra import read_spectra
 
 SESSION_SUFFIX = ".session.sqlite"
@@ -92,7 +92,22 @@ def file_kind(path: str | os.PathLike) -> str:
 
 
 def open_source(path: str | os.PathLike) -> CandidateSource:
-    """Open a data set, a catalog or an SDSS spectrum file as a candidate list; BadInputError says why not."""
+    """Open a data set, a catalog or an SDSS spectrum file as a candidate list.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        A data-set folder, a catalog (CSV, ECSV, FITS, VOTable, CDS) or an SDSS spectrum file.
+
+    Returns
+    -------
+    CandidateSource
+
+    Raises
+    ------
+    BadInputError
+        The file is none of these, or cannot be read; the message names the file and the problem.
+    """
     path = Path(path)
     kind = file_kind(path)
     if kind == "dataset":
@@ -101,7 +116,8 @@ def open_source(path: str | os.PathLike) -> CandidateSource:
     if kind == "spectra":
         return _spectra_source(path)
     if kind in ("cube", "image"):
-        raise BadInputError(path, "a cutout file is not a candidate list: open a catalog first, then drop it on the window")
+        raise BadInputError(path, "a cutout file is not a candidate list: "
+                                  "open a catalog first, then drop it on the window")
     return CandidateSource(read_candidates(path), path, path)
 
 
@@ -145,7 +161,20 @@ def find_resource(relative: Path) -> Path:
 
 
 def session_path_for(source: CandidateSource, data_dir: Path) -> Path:
-    """Next to the catalog where that folder is writable (and not shipped data), else in ``data_dir``."""
+    """Where the session of ``source`` lives: next to the catalog where that folder is writable (and
+    not shipped data), else in ``data_dir/sessions`` under a name unique to the catalog's path.
+
+    Parameters
+    ----------
+    source : CandidateSource
+    data_dir : Path
+        The user's data folder.
+
+    Returns
+    -------
+    Path
+        A ``*.session.sqlite`` path (the file may not exist yet).
+    """
     base = source.origin if source.origin.is_dir() else source.origin.parent
     name = (source.origin.name if source.origin.is_dir() else source.origin.stem) + SESSION_SUFFIX
     shipped = Path(__file__).resolve().parents[2] / "resources"

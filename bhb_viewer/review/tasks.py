@@ -1,17 +1,18 @@
-"""The window's background jobs as plain generator functions ``fn(cancel, progress)``.
+"""The review's background jobs as plain generator functions ``fn(cancel, progress)``.
 
-They hold no Qt: :class:`bhb_viewer.gui.workers.TaskRunner` runs them on a thread and turns each
-yielded item into a signal. Each function calls the core or the model and yields results in
+They hold no Qt: a runner (:class:`bhb_viewer.gui.workers.TaskRunner` in the window, or
+:class:`bhb_viewer.review.runner.InlineRunner` headless) runs them and hands each yielded item to
+the review. Each function calls the core or the model and yields results in
 batches, so the table fills while the work goes on and cancel takes effect between batches.
 """
 
 from __future__ import annotations
 
-import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -19,10 +20,11 @@ from bhb_viewer.core import balmer
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.progress import CancelToken, ProgressCallback, ProgressEvent
 from bhb_viewer.core.verdicts import ModelRef, Session
-from bhb_viewer.gui.candidate_source import CandidateSource, open_source
+from bhb_viewer.review.candidate_source import CandidateSource, open_source
 
 SCORE_CHUNK = 256  # rows read from the memory-mapped arrays and scored per step
 CLASSICAL_CHUNK = 512
+CLASSICAL_COLUMNS = ("d02", "fm", "b_hg", "c_hg", "balmer_ok", "classical_bhb")
 
 
 @dataclass
@@ -75,12 +77,10 @@ class PredictorHolder:
     def get(self):
         with self.lock:
             if self._predictor is None:
-                import torch
-
+                from bhb_viewer.ml.device import leave_one_core
                 from bhb_viewer.ml.inference import Predictor
 
-                # CPU scoring leaves one core to the GUI thread, so the window never waits for it.
-                torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
+                leave_one_core()
                 self._predictor = Predictor(self.checkpoint, device=self.device)
             return self._predictor
 
@@ -129,12 +129,15 @@ def score_task(holder: PredictorHolder, source: CandidateSource, session: Sessio
                     yield ScoreBatch(rows[have], np.array([cached[c] for c in ids[have]]), cached=True)
                 todo = rows[~have]
         done = len(rows) - len(todo)
+        all_spectra, all_ivar, all_cubes = source.spectra, source.ivar, source.cutouts
+        if all_spectra is None or all_ivar is None or all_cubes is None:
+            raise BadInputError(source.origin, "the model needs each candidate's spectrum and cutouts")
         for start in range(0, len(todo), SCORE_CHUNK):
             cancel.check()
             chunk = np.sort(todo[start : start + SCORE_CHUNK])
-            spectra = np.asarray(source.spectra[chunk], dtype=np.float32)
-            ivar = np.asarray(source.ivar[chunk], dtype=np.float32)
-            cubes = np.asarray(source.cutouts[chunk], dtype=np.float32)
+            spectra = np.asarray(all_spectra[chunk], dtype=np.float32)
+            ivar = np.asarray(all_ivar[chunk], dtype=np.float32)
+            cubes = np.asarray(all_cubes[chunk], dtype=np.float32)
             batches = holder.get().predict(spectra, ivar, cubes, batch_size=batch_size, cancel=cancel)
             while True:
                 with holder.lock:
@@ -156,13 +159,15 @@ def classical_task(source: CandidateSource):
     """The classical Balmer-line verdict of every spectrum, a chunk at a time."""
 
     def fn(cancel: CancelToken, progress: ProgressCallback) -> Iterator[ClassicalBatch]:
-        n = len(source)
+        n, spectra, ivar = len(source), source.spectra, source.ivar
+        if spectra is None or ivar is None:
+            return
         for start in range(0, n, CLASSICAL_CHUNK):
             cancel.check()
             rows = np.arange(start, min(n, start + CLASSICAL_CHUNK))
-            cols = balmer.measure_arrays(source.spectra[rows], source.ivar[rows])
+            cols = balmer.measure_arrays(spectra[rows], ivar[rows])
             progress(ProgressEvent("classical", rows[-1] + 1, n, "Balmer-line fits"))
-            yield ClassicalBatch(rows, {k: cols[k] for k in ("d02", "fm", "b_hg", "c_hg", "balmer_ok", "classical_bhb")})
+            yield ClassicalBatch(rows, {k: cols[k] for k in CLASSICAL_COLUMNS})
 
     return fn
 
@@ -197,7 +202,8 @@ def sdss_task(service, row: int, catalog_row):
     return fn
 
 
-def detail_task(row: int, source: CandidateSource, holder: PredictorHolder | None, need_balmer: bool, need_explain: bool):
+def detail_task(row: int, source: CandidateSource, holder: PredictorHolder | None, need_balmer: bool,
+                need_explain: bool):
     """The Balmer fit and the model's explanation of one candidate (the one on show)."""
 
     def fn(cancel: CancelToken, progress: ProgressCallback) -> Iterator[Detail]:

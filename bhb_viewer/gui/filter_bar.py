@@ -1,0 +1,59 @@
+"""The filter row above the table: id / note text, a P(BHB) range and a verdict state."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QWidget
+
+from bhb_viewer.gui.widgets.verdict_panel import FieldEdit
+from bhb_viewer.review.filters import STATE_FILTERS, Filter
+
+__all__ = ["FilterBar"]
+
+FILTER_DELAY_MS = 150  # typing or spinning applies the filter once the person pauses
+
+
+class FilterBar(QWidget):
+    """Widgets that edit a :class:`~bhb_viewer.review.filters.Filter`; ``sigChanged`` carries it."""
+
+    sigChanged = Signal(object)  # Filter
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.text = FieldEdit("filter id / note (Esc clears)")
+        self.text.setClearButtonEnabled(True)
+        self.min = QDoubleSpinBox()
+        self.max = QDoubleSpinBox()
+        for box, value, prefix in ((self.min, 0.0, "P≥ "), (self.max, 1.0, "P≤ ")):
+            box.setRange(0.0, 1.0)
+            box.setSingleStep(0.05)
+            box.setDecimals(2)
+            box.setValue(value)
+            box.setPrefix(prefix)
+        self.state = QComboBox()
+        self.state.addItems(STATE_FILTERS)
+        self._timer = QTimer(self, singleShot=True, interval=FILTER_DELAY_MS)
+        self._timer.timeout.connect(lambda: self.sigChanged.emit(self.filter()))
+        self.text.textChanged.connect(self._timer.start)
+        self.min.valueChanged.connect(self._timer.start)
+        self.max.valueChanged.connect(self._timer.start)
+        self.state.currentIndexChanged.connect(self._timer.start)
+        lay.addWidget(self.text, 2)
+        for widget in (self.min, self.max, self.state):
+            lay.addWidget(widget)
+
+    def filter(self) -> Filter:
+        """The filter the widgets show now (the full 0–1 range is no score filter: unscored rows stay)."""
+        lo, hi = self.min.value(), self.max.value()
+        return Filter(None if (lo, hi) == (0.0, 1.0) else (lo, hi), self.state.currentText(), self.text.text())
+
+    def show_filter(self, filter_: Filter) -> None:
+        """Show ``filter_`` (set by the review) without applying it again."""
+        lo, hi = filter_.score_range or (0.0, 1.0)
+        self.min.setValue(lo)
+        self.max.setValue(hi)
+        self.state.setCurrentText(filter_.state)
+        self.text.setText(filter_.text)
+        self._timer.stop()  # the changes above only started the timer

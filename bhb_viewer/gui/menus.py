@@ -1,0 +1,78 @@
+"""The window's menus. Every action is also a window-wide shortcut, so keys work wherever focus is.
+
+Each action forwards to the review (or to a window method that asks the person first); the key
+tables come from :mod:`bhb_viewer.gui.widgets.verdict_panel`, so buttons and menus print the same keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMenu
+
+from bhb_viewer.gui.widgets.verdict_panel import ACCEPT_KEY, BUTTON_KINDS, NAV_ACTIONS, REDO_KEY, UNDO_KEY
+
+if TYPE_CHECKING:
+    from bhb_viewer.gui.main_window import MainWindow
+
+__all__ = ["Menus", "build_menus"]
+
+
+@dataclass
+class Menus:
+    """The actions whose state the window reads or sets."""
+
+    offline: QAction  # SDSS → Offline (cache only)
+    advance: QAction  # Review → Advance after a verdict
+
+
+def _add(window: MainWindow, menu: QMenu, text: str, slot: Callable[[], object], shortcut=None) -> QAction:
+    action = QAction(text, window)
+    if shortcut is not None:
+        action.setShortcut(QKeySequence(shortcut))
+    action.triggered.connect(lambda _=False: slot())
+    menu.addAction(action)
+    window.addAction(action)  # shortcuts work wherever focus is in the window
+    return action
+
+
+def build_menus(window: MainWindow) -> Menus:
+    """Fill the menu bar of ``window``: File, Review, SDSS, Model."""
+    review = window.review
+    bar = window.menuBar()
+    file_menu = bar.addMenu("&File")
+    _add(window, file_menu, "&Open…", window.open_dialog, QKeySequence.StandardKey.Open)
+    _add(window, file_menu, "Open &demo", review.open_demo)
+    _add(window, file_menu, "&Export…", window.open_export_dialog, "Ctrl+E")
+    file_menu.addSeparator()
+    _add(window, file_menu, "&Quit", window.close, QKeySequence.StandardKey.Quit)
+
+    vet = bar.addMenu("&Review")
+    for kind in BUTTON_KINDS:
+        _add(window, vet, kind.label, partial(review.record_verdict, kind), kind.key)
+    _add(window, vet, "Accept the model's call", window.accept_model_call, ACCEPT_KEY)
+    vet.addSeparator()
+    for action, (text, key) in NAV_ACTIONS.items():
+        _add(window, vet, text, partial(review.navigate, action), key)
+    vet.addSeparator()
+    _add(window, vet, "Undo", review.undo, UNDO_KEY)
+    _add(window, vet, "Redo", review.redo, REDO_KEY)
+    advance = _add(window, vet, "Advance after a verdict", lambda: None)
+    advance.setCheckable(True)
+    advance.setChecked(review.auto_advance)
+    advance.toggled.connect(lambda on: setattr(review, "auto_advance", on))
+
+    sdss = bar.addMenu("&SDSS")
+    _add(window, sdss, "&Fetch spectrum and cutouts of this candidate", window.fetch_sdss, "Ctrl+F")
+    offline = _add(window, sdss, "&Offline (cache only)", lambda: None)
+    offline.setCheckable(True)
+
+    model = bar.addMenu("&Model")
+    _add(window, model, "&Score all", review.scoring.score_all, "Ctrl+R")
+    _add(window, model, "&Cancel background work", review.cancel_work, "Ctrl+.")
+    _add(window, model, "Choose &model…", window.choose_model)
+    return Menus(offline, advance)

@@ -1,0 +1,130 @@
+"""Opening files for review: which session goes with a list, whether its catalog changed, and what
+dropped files are (a list to open, or cutouts for the candidate on show)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bhb_viewer.core.errors import BadInputError
+from bhb_viewer.core.verdicts import CatalogRef, Session
+from bhb_viewer.review.candidate_source import CandidateSource, file_kind, session_path_for
+
+log = logging.getLogger(__name__)
+
+__all__ = ["FileGroups", "OpenedSession", "SessionTarget", "classify_files", "open_session", "session_target"]
+
+
+@dataclass(frozen=True)
+class SessionTarget:
+    """What a session file points at: the list to open and the model it was reviewed with."""
+
+    session: Path
+    candidates: Path  # a catalog file or a data-set folder
+    model_dir: Path | None
+
+
+def session_target(path: Path) -> SessionTarget:
+    """Read which list and model the session ``path`` was made for, without keeping it open.
+
+    Parameters
+    ----------
+    path : Path
+        A ``.sqlite`` session file.
+
+    Returns
+    -------
+    SessionTarget
+
+    Raises
+    ------
+    BadInputError
+        The file is not a readable session.
+    """
+    with Session.open(path) as probe:
+        catalog = Path(probe.catalog.path)
+        model = probe.model
+    model_dir = Path(model.checkpoint) if model is not None and model.checkpoint else None
+    candidates = catalog.parent if catalog.name == "catalog.ecsv" else catalog
+    return SessionTarget(Path(path), candidates, model_dir)
+
+
+@dataclass(frozen=True)
+class OpenedSession:
+    """A session ready to record, and a warning when its catalog is not the file it was started on."""
+
+    session: Session
+    warning: tuple[str, str] | None = None  # (title, text)
+
+
+def open_session(source: CandidateSource, session_path: Path | None, data_dir: Path, reviewer: str) -> OpenedSession:
+    """Open (or create) the session of ``source``, checking the catalog's hash against the one recorded.
+
+    Parameters
+    ----------
+    source : CandidateSource
+        The list being opened.
+    session_path : Path or None
+        The session the person chose; None: the one next to the catalog (or in ``data_dir``).
+    data_dir : Path
+        Where sessions of read-only catalogs go.
+    reviewer : str
+        Recorded with every verdict.
+
+    Returns
+    -------
+    OpenedSession
+        Verdicts are matched by id, so a changed catalog is a warning, not a refusal.
+
+    Raises
+    ------
+    BadInputError, OSError
+        The session cannot be read or created.
+    """
+    path = session_path or session_path_for(source, data_dir)
+    ref = CatalogRef.from_file(source.catalog_file, len(source))
+    if not path.exists():
+        return OpenedSession(Session.create(path, ref, reviewer))
+    session = Session.open(path, reviewer=reviewer)
+    if session.catalog.sha256 == ref.sha256:
+        return OpenedSession(session)
+    log.info("catalog %s changed since session %s was started", source.catalog_file, path)
+    text = (f"{source.catalog_file} is not the file this session was started on "
+            f"({session.catalog.n_rows} rows then, {ref.n_rows} now); verdicts are matched by id.")
+    return OpenedSession(session, ("The catalog changed", text))
+
+
+@dataclass
+class FileGroups:
+    """Files the person opened or dropped, by what the review does with them."""
+
+    lists: list[Path] = field(default_factory=list)  # catalogs, data sets, spectrum files, sessions
+    cubes: list[Path] = field(default_factory=list)  # u,g,r,i,z cubes for the candidate on show
+    band_images: list[Path] = field(default_factory=list)  # one image per band, cut out at its position
+    problems: list[str] = field(default_factory=list)  # files that could not be read, with why
+
+
+def classify_files(paths: list[Path]) -> FileGroups:
+    """Sort ``paths`` into lists to open, cubes and band images (the same sniffing as ``bhb inspect``).
+
+    Parameters
+    ----------
+    paths : list of Path
+
+    Returns
+    -------
+    FileGroups
+    """
+    groups = FileGroups()
+    for path in paths:
+        if path.name.endswith(".sqlite"):
+            groups.lists.append(path)
+            continue
+        try:
+            kind = file_kind(path)
+        except BadInputError as exc:
+            groups.problems.append(str(exc))
+            continue
+        {"cube": groups.cubes, "image": groups.band_images}.get(kind, groups.lists).append(path)
+    return groups

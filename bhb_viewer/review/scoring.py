@@ -1,0 +1,204 @@
+"""The model's side of a review: which checkpoint scores the list, the scoring job, the classical
+Balmer-line fits, and the per-candidate Balmer fit and explanation of the star on show.
+
+:class:`Scoring` runs these as background jobs on the review's runner and writes their results
+into the list's columns and caches. Swapping the model (a new checkpoint, a training run just
+finished) is :meth:`Scoring.set_model`: the old scores go and the list is scored again.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bhb_viewer.core.verdicts import Session
+from bhb_viewer.review.candidate_source import CandidateSource
+from bhb_viewer.review.details import Classical, DetailCache
+from bhb_viewer.review.events import ReviewEvents
+from bhb_viewer.review.navigation import Navigator
+from bhb_viewer.review.rows import CandidateRows
+from bhb_viewer.review.runner import Runner
+from bhb_viewer.review.scores import ActiveModel
+from bhb_viewer.review.tasks import (
+    ClassicalBatch,
+    Detail,
+    ModelInfo,
+    ScoreBatch,
+    classical_task,
+    detail_task,
+    score_task,
+)
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Scoring"]
+
+
+class Scoring:
+    """Score the open list with the active model; classical fits; per-candidate details.
+
+    Parameters
+    ----------
+    rows : CandidateRows
+        The list's columns (``p`` and ``classical`` are written here).
+    nav : Navigator
+        The candidate on show (kept on show when scores re-sort the list).
+    runner : Runner
+        Runs the jobs.
+    events : ReviewEvents
+        Where results are announced.
+    device : str
+        Where the model runs: 'auto', 'cpu', 'cuda'.
+
+    Attributes
+    ----------
+    model : ActiveModel
+    classical : Classical
+    details : DetailCache
+    batch_size : int
+        Candidates per forward pass.
+    """
+
+    def __init__(self, rows: CandidateRows, nav: Navigator, runner: Runner, events: ReviewEvents,
+                 device: str = "auto") -> None:
+        self.rows, self.nav, self.runner, self.events = rows, nav, runner, events
+        self.model = ActiveModel(rows, device)
+        self.classical = Classical()
+        self.details = DetailCache()
+        self.batch_size = 64
+        self.source: CandidateSource | None = None
+        self.session: Session | None = None
+
+    def bind(self, source: CandidateSource, session: Session) -> None:
+        """Work on a newly opened list: running jobs stop, caches go, catalog diagnostics come in.
+
+        Parameters
+        ----------
+        source : CandidateSource
+        session : Session
+            Caches this model version's scores.
+        """
+        for kind in ("score", "classical", "detail"):
+            self.runner.cancel(kind)
+        self.source, self.session = source, session
+        self.details.clear()
+        self.classical.clear(len(source))
+        batch = Classical.from_catalog(source.catalog)
+        if batch is not None:
+            self._on_classical(batch)
+
+    def set_model(self, model_dir: Path, start: bool = True) -> None:
+        """Score with the checkpoint in ``model_dir`` (loaded in the background); old scores go.
+
+        Parameters
+        ----------
+        model_dir : Path
+        start : bool
+            Start scoring the list now.
+        """
+        self.model.use(Path(model_dir))
+        self.details.clear(explanations_only=True)
+        self.events.model_status.emit(f"model {Path(model_dir).name}: loading")
+        if start:
+            self.start()
+
+    def start(self) -> bool:
+        """Score every candidate (cached scores first), then run the classical fits.
+
+        A running scoring is cancelled and this one queued after it.
+
+        Returns
+        -------
+        bool
+            Whether scoring was started (False without a list, a model, or arrays to score).
+        """
+        source, holder = self.source, self.model.holder
+        if source is None or holder is None:
+            return False
+        if not source.scorable:
+            self.events.model_status.emit("no spectra + cutouts: nothing to score")
+            return False
+        job = score_task(holder, source, self.session, np.arange(len(source)), self.batch_size)
+        self.runner.submit("score", job, on_batch=self._on_score, on_progress=self.events.progress.emit,
+                           on_error=lambda msg: self.events.error.emit("Scoring failed", msg),
+                           on_done=self._score_done)
+        return True
+
+    def score_all(self) -> None:
+        """Model → Score all: score, or say why the list cannot be scored."""
+        if self.source is None:
+            return
+        if self.model.holder is None:
+            self.events.error.emit("No model", "Choose a model checkpoint first (Model → Choose model…).")
+        elif not self.source.scorable:
+            self.events.error.emit("Nothing to score", "The model needs each candidate's spectrum and cutouts; "
+                                   "this list has no arrays (fetch them from SDSS, or open a data set).")
+        else:
+            self.start()
+
+    def _on_score(self, item: ModelInfo | ScoreBatch) -> None:
+        if isinstance(item, ModelInfo):
+            self.model.info = item
+            if self.session is not None:
+                self.session.set_model(item.ref)
+            self.events.model_ready.emit(item)
+            return
+        self.rows.set_scores(item.rows, item.p_bhb)
+        if item.cached:
+            self.events.notice.emit(f"{len(item.rows)} scores of this model version from the session")
+        if self.nav.current >= 0 and np.any(item.rows == self.nav.current):
+            self.events.candidate_changed.emit(self.nav.current)
+        self.events.scores_changed.emit()
+
+    def _score_done(self, completed: bool) -> None:
+        if completed:
+            self.rows.refilter()
+            self.nav.reselect()
+        if not self.runner.is_running("score"):
+            self.start_classical()
+        self.events.work_done.emit()
+
+    def start_classical(self) -> None:
+        """Balmer-line fits of the whole list; after scoring, so the two never compete for the CPU."""
+        if self.source is not None and self.source.spectra is not None and not self.classical.known:
+            self.runner.submit("classical", classical_task(self.source), on_batch=self._on_classical,
+                               on_progress=self.events.progress.emit)
+
+    def _on_classical(self, batch: ClassicalBatch) -> None:
+        self.rows.set_classical(batch.rows, self.classical.add(batch))
+
+    def request_details(self, row: int) -> None:
+        """Compute, in the background, the Balmer fit and explanation of ``row`` not cached yet.
+
+        Parameters
+        ----------
+        row : int
+            Source row (the candidate on show).
+        """
+        if self.source is None:
+            return
+        has_spectrum = self.source.spectrum(row) is not None
+        holder = self.model.holder
+        need_balmer = has_spectrum and row not in self.details.balmer
+        need_explain = (holder is not None and has_spectrum and self.source.cube(row) is not None
+                        and row not in self.details.explain)
+        if need_balmer or need_explain:
+            self.runner.submit("detail", detail_task(row, self.source, holder, need_balmer, need_explain),
+                               on_batch=self._on_detail)
+
+    def _on_detail(self, detail: Detail) -> None:
+        self.details.put(detail)
+        self.events.detail_ready.emit(detail.row)
+
+    def overlays(self, row: int) -> tuple[Any, Any]:
+        """The Balmer fit and the model's explanation of ``row`` known so far (None where not yet).
+
+        Returns
+        -------
+        tuple
+            (balmer measurement or None, explanation or None).
+        """
+        return self.details.balmer.get(row), self.details.explain.get(row)
