@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu
 
@@ -81,10 +82,24 @@ def open_training_wizard(window):
             review.scoring.set_model(Path(path), start=rescore)
 
     wizard.sigModelSaved.connect(saved)
+    window.installEventFilter(_CloseWatcher(wizard))
     wizard.setModal(False)
     wizard.show()
     window.training_wizard = wizard
     return wizard
+
+
+class _CloseWatcher(QObject):
+    """Closing the window cancels a training child still running (its run stays resumable)."""
+
+    def __init__(self, wizard) -> None:
+        super().__init__(wizard)
+        self.wizard = wizard
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Type.Close:
+            self.wizard.cleanup()
+        return False
 
 
 def install_menus(window) -> None:
