@@ -36,10 +36,6 @@ def user_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("bhb_viewer", appauthor=False))
 
 
-def is_checkpoint(path: str | os.PathLike) -> bool:
-    return _read_config(Path(path)) is not None
-
-
 def _read_config(path: Path) -> dict[str, Any] | None:
     try:
         config = json.loads((path / "config.json").read_text())

@@ -18,8 +18,6 @@ from bhb_viewer.gui.wizard.run_pages import ResultsPage, SavePage, TrainingPage
 from bhb_viewer.gui.wizard.setup_pages import DataPage, ModelPage, SplitPage
 from bhb_viewer.gui.workers import TaskRunner
 
-PAGE_NAMES = ("data", "split", "model", "training", "results", "save")
-
 
 class TrainingWizard(QWizard):
     """The training wizard; ``sigModelSaved(path, made_active, rescore)`` tells the window what to do next."""
@@ -55,6 +53,7 @@ class TrainingWizard(QWizard):
         self.finished.connect(lambda _result: self.cleanup())
 
     def page_named(self, name: str):
+        """One of the pages by name: data, split, model, training, results, save."""
         return self.pages[name]
 
     def cleanup(self) -> None:
