@@ -35,6 +35,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -220,6 +221,7 @@ def main(argv: list[str] | None = None) -> dict:
         "load_before": [round(v, 2) for v in load_before],
         "load_after": [round(v, 2) for v in os.getloadavg()],
         "host": platform.node(),
+        "argv": sys.argv[1:] if argv is None else list(argv),
         "wall_s": round(time.perf_counter() - t0, 1),
     }
     for s in STRATEGIES:
