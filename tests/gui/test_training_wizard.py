@@ -235,3 +235,14 @@ def test_svm_from_the_registry_trains_and_is_saved_but_not_made_active(qtbot, tm
     assert save.save() and (save.saved / "svm.safetensors").is_file()
     assert ModelIndex(tmp_path / "data").active() is None
     wizard.close()
+
+
+def test_a_new_list_opens_with_the_active_model(qtbot, tmp_path, labelled, tiny_checkpoint):
+    from bhb_viewer.gui.main_window import MainWindow
+
+    ModelIndex(tmp_path / "data").set_active(tiny_checkpoint)
+    window = MainWindow(tmp_path / "data", reviewer="tester", device="cpu")
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.sigSettled, timeout=120_000):
+        window.open_path(labelled)
+    assert window.model_info is not None and window.model_info.checkpoint == str(tiny_checkpoint.resolve())
