@@ -88,6 +88,21 @@ class TrainPlan:
         return [python or sys.executable, "-m", "bhb_viewer", "train", "--config", str(self.write()), "--progress-json"]
 
 
+def new_run_dir(data_dir: str | os.PathLike, model: str, size: str) -> Path:
+    """A run folder of its own under ``data_dir/runs`` (created), named by model, size and UTC time."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    base = Path(data_dir) / "runs" / f"{model}-{size}-{stamp}"
+    base.parent.mkdir(parents=True, exist_ok=True)
+    for k in range(1, 1000):
+        run = base if k == 1 else base.with_name(f"{base.name}-{k}")
+        try:
+            run.mkdir()
+        except FileExistsError:
+            continue
+        return run
+    raise FileExistsError(f"{base}: no free run folder name")
+
+
 def resume_command(run_dir: str | os.PathLike, python: str | None = None) -> list[str]:
     """argv that continues a cancelled (or killed) run from its resume state."""
     return [python or sys.executable, "-m", "bhb_viewer", "train", "--resume", str(run_dir), "--progress-json"]

@@ -16,6 +16,7 @@ from bhb_viewer.core.retrain import (
     TrainPlan,
     child_environment,
     install_model,
+    new_run_dir,
     resume_command,
     run_results,
     scores_metrics,
@@ -36,6 +37,12 @@ def test_plan_writes_a_config_that_train_reads(tmp_path):
     assert resume_command(tmp_path / "run", "py")[-3:] == ["--resume", str(tmp_path / "run"), "--progress-json"]
     assert TrainPlan.default_lr("paper") == 1e-4 and TrainPlan.default_lr("lite") == 1e-3
     assert child_environment({"PYTHONPATH": "/x"})["PYTHONPATH"].endswith("/x")
+
+
+def test_each_plan_gets_a_run_folder_of_its_own(tmp_path):
+    first, second = new_run_dir(tmp_path, "batmm", "lite"), new_run_dir(tmp_path, "batmm", "lite")
+    assert first != second and first.is_dir() and second.is_dir() and first.parent == tmp_path / "runs"
+    assert first.name.startswith("batmm-lite-")
 
 
 def test_monitor_follows_the_child():

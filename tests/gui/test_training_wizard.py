@@ -228,6 +228,12 @@ def test_svm_from_the_registry_trains_and_is_saved_but_not_made_active(qtbot, tm
     _train(qtbot, page, page.start_button)
     assert page.outcome == "done", page.status_label.text() + "\n" + page.log_pane.toPlainText()
     assert page.progress.value() == page.progress.maximum() and not page.loss_points
+    first_run = wizard.run_dir
+    wizard.back()  # back to the model page and on again: a new plan needs its own run
+    wizard.next()
+    assert not page.isComplete() and page.start_button.isEnabled() and page.progress.value() == 0
+    _train(qtbot, page, page.start_button)
+    assert page.outcome == "done" and wizard.run_dir != first_run
     wizard.next()
     wizard.next()
     save = wizard.page_named("save")

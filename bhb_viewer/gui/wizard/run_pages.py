@@ -88,11 +88,16 @@ class TrainingPage(QWizardPage):
         lay.addLayout(plots, 3)
         lay.addWidget(self.log_pane, 1)
         self.outcome = ""
+        self._run_out = ""
         self.loss_points: list[tuple[float, float]] = []
         self.f1_points: list[tuple[float, float]] = []
         self._buttons()
 
     def initializePage(self) -> None:  # noqa: N802
+        if self.wiz.plan.out != self._run_out:  # a new plan (back, changed, next): its own, fresh run
+            self._run_out, self.outcome = self.wiz.plan.out, ""
+            self._reset_curves()
+            self._buttons()
         self.status_label.setText(f"{self.wiz.plan.model} ({self.wiz.plan.size}) on {self.wiz.plan.dataset}; "
                                   f"run folder {self.wiz.plan.out}")
 
@@ -112,11 +117,15 @@ class TrainingPage(QWizardPage):
         self._buttons()
         self.completeChanged.emit()
 
-    def start(self) -> None:
-        """A fresh run: the plan's config file and ``bhb train --config … --progress-json``."""
+    def _reset_curves(self) -> None:
         self.loss_points, self.f1_points = [], []
         self.loss_curve.setData([], [])
         self.f1_curve.setData([], [])
+        self.progress.setValue(0)
+
+    def start(self) -> None:
+        """A fresh run: the plan's config file and ``bhb train --config … --progress-json``."""
+        self._reset_curves()
         self._launch(self.wiz.plan.command(), "training")
 
     def resume(self) -> None:
@@ -273,9 +282,13 @@ class SavePage(QWizardPage):
         form.addRow(self.save_button)
         form.addRow(self.status_label)
         self.saved: Path | None = None
+        self._saved_run: Path | None = None
 
     def initializePage(self) -> None:  # noqa: N802
         plan = self.wiz.plan
+        if self.saved is not None and self._saved_run != self.wiz.run_dir:  # a newer run to save
+            self.saved = None
+            self.save_button.setEnabled(True)
         self.name.setText(f"{plan.model}-{plan.size}-{datetime.now(UTC).strftime('%Y%m%d-%H%M')}")
         network = plan.model not in BASELINES  # the viewer scores with networks only
         for box in (self.make_active, self.rescore):
@@ -297,7 +310,7 @@ class SavePage(QWizardPage):
         except (OSError, ValueError) as exc:
             self.status_label.setText(f"not saved: {exc}")
             return False
-        self.saved = Path(entry.path)
+        self.saved, self._saved_run = Path(entry.path), self.wiz.run_dir
         self.status_label.setText(f"saved {entry.path} ({entry.version}) with its model card")
         self.save_button.setEnabled(False)
         self.wiz.sigModelSaved.emit(str(self.saved), self.make_active.isChecked(),

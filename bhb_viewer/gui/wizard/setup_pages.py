@@ -30,7 +30,7 @@ from bhb_viewer.core.dataset import open_dataset
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.from_session import MIN_PER_CLASS, TooFewLabels, build_from_session, check_trainable
 from bhb_viewer.core.progress import CancelToken, ProgressCallback
-from bhb_viewer.core.retrain import DEVICES, SIZES, TrainPlan
+from bhb_viewer.core.retrain import DEVICES, SIZES, TrainPlan, new_run_dir
 
 if TYPE_CHECKING:
     from bhb_viewer.gui.wizard.wizard import TrainingWizard
@@ -320,6 +320,5 @@ class ModelPage(QWizardPage):
         plan.stages = chosen + (["full"] if plan.finetune else []) if subset else None
         plan.epochs, plan.patience, plan.batch_size = self.epochs.value(), self.patience.value(), self.batch.value()
         plan.lr, plan.device = self.lr.value(), self.device.currentText()
-        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        plan.out = str(self.wiz.data_dir / "runs" / f"{plan.model}-{plan.size}-{stamp}")
+        plan.out = str(new_run_dir(self.wiz.data_dir, plan.model, plan.size))
         return True
