@@ -1,3 +1,4 @@
+import logging
 import os
 from pathlib import Path
 
@@ -7,6 +8,15 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def review_subscribers_never_fail(caplog):
+    """A view's callback that raises is logged and skipped by the review's events (so the app goes
+    on); in a test it is a failure."""
+    yield
+    failed = [r for r in caplog.records if r.name == "bhb_viewer.review.events" and r.levelno >= logging.ERROR]
+    assert not failed, f"{failed[0].getMessage()}: {failed[0].exc_text}"
 
 
 @pytest.fixture

@@ -132,3 +132,15 @@ def sdss_frame(ra: float, dec: float, band: str, size: int = 40) -> fits.HDUList
     header = wcs.to_header()
     header.update(FILTER=band, RUN=1, CAMCOL=1, FIELD=1)
     return fits.HDUList([fits.PrimaryHDU(gaussian_star((size, size), x, y).astype("f4"), header)])
+
+
+def hips_answer(ra: float, dec: float, width: int, flux: float = 100.0, sky: float = 0.01) -> fits.HDUList:
+    """What hips2fits answers for a TAN cutout at 0.396″/px centred on (ra, dec): an image with a
+    CDELT-style WCS (CRPIX at the centre, CUNIT deg, RADESYS ICRS), no band keyword; a star at the centre."""
+    header = fits.Header()
+    header.update(WCSAXES=2, CRPIX1=width / 2 + 0.5, CRPIX2=width / 2 + 0.5, CDELT1=-0.396 / 3600, CDELT2=0.396 / 3600,
+                  CUNIT1="deg", CUNIT2="deg", CTYPE1="RA---TAN", CTYPE2="DEC--TAN", CRVAL1=ra, CRVAL2=dec,
+                  LONPOLE=180.0, LATPOLE=dec, RADESYS="ICRS")
+    centre = (width - 1) / 2
+    data = gaussian_star((width, width), centre, centre, flux=flux, sky=sky).astype("f4")
+    return fits.HDUList([fits.PrimaryHDU(data, header)])

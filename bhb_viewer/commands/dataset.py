@@ -21,17 +21,20 @@ Two sources:
   SDSS (default): --positives and --negatives name labelled catalogs: a path, or one of the
   aliases xue2011 (Xue et al. 2011 BHBs), bss (blue stragglers; SDSS rows only) and barbosa2022
   (Barbosa et al. 2022 BHBs), looked up in --catalogs DIR, $BHB_VIEWER_CATALOGS or the project's
-  shared data folder. Negatives within --radius arcsec of a positive are dropped. Spectra and
-  ugriz frames come from SDSS through an on-disk cache (--cache DIR, $BHB_VIEWER_CACHE, or the
-  user cache folder); --offline uses the cache only. An interrupted build (Ctrl-C, lost network)
-  resumes by running the same command again: what was downloaded is read from the cache.
+  shared data folder. Negatives within --radius arcsec of a known BHB (a positive, or a star of
+  --known-bhb, default barbosa2022) are dropped. Spectra and ugriz cutouts (SDSS HiPS via
+  hips2fits, or whole frames with --cutouts frames) come through an on-disk cache (--cache DIR,
+  $BHB_VIEWER_CACHE, or the user cache folder); --offline uses the cache only. An interrupted
+  build (Ctrl-C, lost network) resumes by running the same command again: what was downloaded
+  is read from the cache.
 
   Files: --catalog CAT (CSV, ECSV, FITS, VOTable; id, ra, dec, optional label, optional
-  'spectrum' and 'cutout' columns naming files). Spectra: the file a row names, else
+  columns naming files relative to the catalog: spectrum_file, and a cube file (cutout) or
+  u_file ... z_file). Spectra (SDSS, LAMOST, 1-D FITS; .gz/.bz2 too): the file a row names, else
   spec-PLATE-MJD-FIBER.fits / spSpec-MJD-PLATE-FIBER.fit / spPlate-PLATE-MJD.fits under --spectra
-  matched by the row's plate/mjd/fiber. Cutouts: the cube file a row names, else a 5-band cube
-  cut at the row's RA/Dec from per-band frames or stamps with WCS (or a centred cube file) under
-  --images.
+  matched by the row's plate/mjd/fiber. Cutouts: the files a row names, else a 5-band cube cut
+  at the row's RA/Dec from per-band frames or stamps with WCS (or a centred cube file) under
+  --images; a star nothing names or covers is kept spectrum-only (has_cutout false).
 
 Stars that fail (no spectrum, short coverage, missing band...) are skipped and listed with their
 reasons; the list is kept in the data set's manifest.json (provenance.rejected).
@@ -61,6 +64,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sdss.add_argument("--timeout", type=float, default=60.0, help="seconds per SDSS request; default 60")
     sdss.add_argument("--retries", type=int, default=3, help="retries after a transient failure; default 3")
     sdss.add_argument("--workers", type=int, default=4, help="stars downloaded at once; default 4")
+    sdss.add_argument("--cutouts", choices=("hips", "frames"), default="hips",
+                      help="hips: 5-band cutouts from the SDSS HiPS via hips2fits (~100 kB a star; default); "
+                           "frames: cut from whole SDSS frames (~15 MB a star), also the fallback where the HiPS has no data")
+    sdss.add_argument("--known-bhb", metavar="CAT", action="append",
+                      help="a catalog of known BHBs (alias or path; repeatable): negatives within --radius of one are "
+                           "dropped; default barbosa2022 where found, besides the positives")
     files = build.add_argument_group("from files on disk")
     files.add_argument("--catalog", metavar="CAT", help="catalog of the stars to build (switches to this source)")
     files.add_argument("--spectra", metavar="DIR", help="folder of spec/spSpec/spPlate files")
@@ -133,12 +142,14 @@ def _default_out(args: argparse.Namespace) -> str:
 
 def _from_sdss(args, progress, cancel):
     from bhb_viewer.services.builder import CROSSMATCH_ARCSEC, build_from_sdss
-    from bhb_viewer.services.sdss import SDSSService
+    from bhb_viewer.services.sdss import CLI_OFFLINE_HINT, SDSSService
 
-    service = SDSSService(args.cache, offline=args.offline, timeout=args.timeout, retries=args.retries)
+    service = SDSSService(args.cache, offline=args.offline, timeout=args.timeout, retries=args.retries, cutouts=args.cutouts,
+                          offline_hint=CLI_OFFLINE_HINT)
     radius = CROSSMATCH_ARCSEC if args.radius is None else args.radius
     return build_from_sdss(args.out, args.positives, args.negatives, service=service,
-                           catalog_dir=args.catalogs, radius_arcsec=radius, limit=args.limit, size=args.size,
+                           catalog_dir=args.catalogs, radius_arcsec=radius, limit=args.limit, known_bhb=args.known_bhb,
+                           size=args.size,
                            workers=args.workers, progress=progress, cancel=cancel)
 
 

@@ -76,7 +76,9 @@ def _describe_spectra(path: Path) -> dict[str, Any]:
         "grid": grid_dict(),
         "aligned": first.get("aligned"),
         "ivar_known": first.get("ivar_known"),
-        "spectra": [{"id": s.id, "valid_pixels": int(s.meta["n_valid"])} for s in batch.spectra],
+        "spectra": [{"id": s.id, "valid_pixels": int(s.meta["n_valid"]), "valid_fraction": s.meta.get("valid_fraction"),
+                     "resolution": s.meta.get("resolution"), "resolution_source": s.meta.get("resolution_source"),
+                     "flags": s.meta.get("flags", [])} for s in batch.spectra],
         "rejected": [{"id": i, "reason": r} for i, r in batch.rejected],
     }
 
@@ -151,7 +153,10 @@ def _print_text(r: dict[str, Any]) -> None:
         ivar = "" if r["ivar_known"] in (None, True) else "; no ivar in file: finite pixels count as valid"
         print(f"  {r['format']}: {r['count']} spectra on the {r['grid']['npix']}-pixel grid ({how}{ivar}), {len(r['rejected'])} rejected")
         for s in r["spectra"][:TEXT_ROWS]:
-            print(f"    {s['id']:<24} {s['valid_pixels']:>5}/{r['grid']['npix']} valid pixels")
+            res = f", R ≈ {s['resolution']:,.0f}" if s.get("resolution") else ""
+            print(f"    {s['id']:<24} {s['valid_pixels']:>5}/{r['grid']['npix']} valid pixels{res}")
+            for flag in s.get("flags", []):
+                print(f"      ! {flag}")
         if len(r["spectra"]) > TEXT_ROWS:
             print(f"    … {len(r['spectra']) - TEXT_ROWS} more")
         for s in r["rejected"][:TEXT_ROWS]:

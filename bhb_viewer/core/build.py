@@ -9,8 +9,11 @@ with loaders that look files up on disk:
 * spectra: a catalog column naming the file (``spectrum``, ``spec_file``, ``FileName``...), else
   the row's plate/mjd/fiber matched against ``spec-PLATE-MJD-FIBER.fits``,
   ``spSpec-MJD-PLATE-FIBER.fit`` or ``spPlate-PLATE-MJD.fits`` names under the spectra folder;
-* cutouts: a catalog column naming a cube file (``cutout``, ``cube``), else the per-band frames
-  or stamps with WCS under the images folder that contain the star (core.cutouts).
+* cutouts: a catalog column naming a cube file (``cutout``, ``cube``) or five naming per-band
+  images (``u_file`` … ``z_file``, core.named_files), else the per-band frames or stamps with WCS
+  under the images folder that contain the star (core.cutouts); a star nothing names or covers
+  is kept spectrum-only (zero cube, ``has_cutout`` False, listed in provenance.spectrum_only).
+Names in the catalog are relative to the catalog's folder (then the folder given).
 """
 
 from __future__ import annotations
@@ -34,7 +37,9 @@ from bhb_viewer.core.dataset import LABEL_BHB, LABEL_NON_BHB, LABEL_UNKNOWN, wri
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.fitsfile import open_fits
 from bhb_viewer.core.grid import BANDS, CUTOUT_SIZE, NPIX
+from bhb_viewer.core.named_files import NoCutout, named_band_files, resolve as _resolve, row_text as _row_value
 from bhb_viewer.core.progress import CancelToken, ProgressCallback, ProgressEvent, no_progress
+from bhb_viewer.core.quality import add_quality_columns, set_quality
 from bhb_viewer.core.spectra import GridSpectrum, SpectrumBatch, read_spectra
 
 # a loader turns one catalog row into (flux, ivar, cube); BadInputError means "skip this star"
@@ -48,10 +53,10 @@ LABEL_WORDS = {
     "bs": LABEL_NON_BHB, "ms": LABEL_NON_BHB, "ms-a": LABEL_NON_BHB, "0": LABEL_NON_BHB, "false": LABEL_NON_BHB,
     "no": LABEL_NON_BHB, "": LABEL_UNKNOWN, "-1": LABEL_UNKNOWN, "unknown": LABEL_UNKNOWN, "?": LABEL_UNKNOWN,
 }
-_SPEC = re.compile(r"^spec-(\d+)-(\d+)-(\d+)\.fits?(\.gz)?$", re.IGNORECASE)
-_SPSPEC = re.compile(r"^spSpec-(\d+)-(\d+)-(\d+)\.fits?(\.gz)?$", re.IGNORECASE)  # MJD-PLATE-FIBER
-_FITS_NAME = re.compile(r"\.(fits?|fts)(\.gz)?$", re.IGNORECASE)
-_SPPLATE = re.compile(r"^spPlate-(\d+)-(\d+)(?:-\d+)?\.fits?(\.gz)?$", re.IGNORECASE)
+_SPEC = re.compile(r"^spec-(\d+)-(\d+)-(\d+)\.fits?(\.gz|\.bz2)?$", re.IGNORECASE)
+_SPSPEC = re.compile(r"^spSpec-(\d+)-(\d+)-(\d+)\.fits?(\.gz|\.bz2)?$", re.IGNORECASE)  # MJD-PLATE-FIBER
+_FITS_NAME = re.compile(r"\.(fits?|fts)(\.gz|\.bz2)?$", re.IGNORECASE)
+_SPPLATE = re.compile(r"^spPlate-(\d+)-(\d+)(?:-\d+)?\.fits?(\.gz|\.bz2)?$", re.IGNORECASE)
 
 
 @dataclass
@@ -197,7 +202,7 @@ class SpectrumFiles:
         pmf = row_pmf(row)
         named = _row_value(row, SPECTRUM_COLUMNS)
         if named:
-            path = _resolve(named, [self.folder, base], suffixes=("", ".fits", ".fits.gz", ".fit"))
+            path = _resolve(named, [base, self.folder], suffixes=("", ".fits", ".fits.gz", ".fits.bz2", ".fit"))
         elif pmf is not None and pmf in self.by_pmf:
             path = self.by_pmf[pmf]
         elif pmf is not None and pmf[:2] in self.plates:
@@ -241,27 +246,6 @@ def row_pmf(row: Row) -> tuple[int, int, int] | None:
     if any(np.ma.is_masked(v) for v in values):
         return None
     return int(values[0]), int(values[1]), int(values[2])
-
-
-def _row_value(row: Row, names: tuple[str, ...]) -> str | None:
-    lower = {c.lower(): c for c in row.colnames}
-    for name in names:
-        if name in lower:
-            value = row[lower[name]]
-            if not np.ma.is_masked(value) and str(value).strip():
-                return str(value).strip()
-    return None
-
-
-def _resolve(name: str, folders: list[Path | None], suffixes: tuple[str, ...] = ("",)) -> Path:
-    """A file named in a catalog: absolute, or relative to the first folder that holds it."""
-    bases = [Path(name)] if Path(name).is_absolute() else [f / name for f in folders if f is not None] or [Path(name)]
-    for base in bases:
-        for suffix in suffixes:
-            candidate = base.with_name(base.name + suffix)
-            if candidate.is_file():
-                return candidate
-    raise BadInputError(bases[0], "file named in the catalog not found")
 
 
 # -- images on disk -----------------------------------------------------------------------------------
@@ -361,21 +345,28 @@ class ImageFiles:
             self.skipped.append((str(path), exc.problem))
 
     def cube(self, row: Row, base: Path | None = None) -> np.ndarray:
-        """The row's bands×size×size cube: a cube file the catalog names, one centred on the star, or cut from frames."""
+        """The row's bands×size×size cube: a cube file or band files the catalog names, one centred on the star,
+        or cut from frames; NoCutout when nothing names or covers the star."""
         named = _row_value(row, CUBE_COLUMNS)
         if named:
-            return self._read_cube(_resolve(named, [self.folder, base]))
+            return self._read_cube(_resolve(named, [base, self.folder]))
         ra, dec = float(row["ra"]), float(row["dec"])
         if not (np.isfinite(ra) and np.isfinite(dec)):
             raise BadInputError(str(row["id"]), "no RA/Dec to place a cutout")
+        band_files = named_band_files(row, [base, self.folder])
+        if band_files:
+            return cutouts.cube_from_files(band_files, ra, dec, self.size).data
         for fp in self._cubes_sky.near(ra, dec):
             x, y = fp.wcs.world_to_pixel_values(ra, dec)
             centre = cutouts.centre_pixel(fp.shape[-1])
             if fp.shape[-1] == self.size and abs(x - centre) < 0.5 and abs(y - centre) < 0.5:
                 return self._read_cube(fp.path)
         images: dict[str, cutouts.BandImage] = {}
+        covering = [fp for fp in self._frames_sky.near(ra, dec) if _inside(fp, ra, dec)]
+        if not covering:
+            raise NoCutout(str(row["id"]), "no cutout: the catalog names none and no image covers the star")
         for band in BANDS:
-            inside = [fp for fp in self._frames_sky.near(ra, dec) if fp.band == band and _inside(fp, ra, dec)]
+            inside = [fp for fp in covering if fp.band == band]
             if not inside:
                 where = f"under {self.folder}" if self.folder else "(no images folder given)"
                 raise BadInputError(str(row["id"]), f"missing band {band!r}: no {band} image with WCS covers RA/Dec {ra:.5f}, {dec:+.5f} {where}")
@@ -417,10 +408,21 @@ def build_from_files(
     spectrum_files = SpectrumFiles(spectra)
     image_files = ImageFiles(images, size)
 
+    spectrum_only: list[str] = []  # ids kept without a cutout (zero cube, has_cutout False)
+    table["has_cutout"] = np.ones(len(table), bool)
+    add_quality_columns(table)
+
     def load(row: Row) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         spectrum = spectrum_files.find(row, base)
         place_from_spectrum(row, spectrum)
-        return spectrum.flux, spectrum.ivar, image_files.cube(row, base)
+        set_quality(row, spectrum.meta)
+        try:
+            cube = image_files.cube(row, base)
+        except NoCutout:
+            row["has_cutout"] = False
+            spectrum_only.append(str(row["id"]))
+            cube = np.zeros((len(BANDS), size, size), np.float32)
+        return spectrum.flux, spectrum.ivar, cube
 
     provenance = {
         "builder": "files",
@@ -428,5 +430,6 @@ def build_from_files(
         "spectra": None if spectra is None else str(spectra),
         "images": None if images is None else str(images),
         "skipped_files": [{"path": p, "reason": r} for p, r in image_files.skipped],
+        "spectrum_only": spectrum_only,
     }
     return assemble(out, table, load, labels=labels, provenance=provenance, size=size, progress=progress, cancel=cancel, stage="build")

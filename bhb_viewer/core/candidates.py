@@ -53,7 +53,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
 INT_COLUMNS = {"plate": np.int64, "mjd": np.int64, "fiber": np.int64, "specobjid": np.uint64, "objid": np.uint64}
 FLOAT_COLUMNS = ("g", "u_g", "g_r", "d02", "fm", "c_hg", "b_hg")
 FILENAME_COLUMNS = ("filename", "file", "file_name", "spec_file")
-_SPEC_NAME = re.compile(r"^spec-(\d{3,5})-(\d{5})-(\d{1,4})(?:\.fits?)?(?:\.gz)?$", re.IGNORECASE)
+_SPEC_NAME = re.compile(r"^spec-(\d{3,5})-(\d{5})-(\d{1,4})(?:\.fits?)?(?:\.gz|\.bz2)?$", re.IGNORECASE)
 
 FORMAT_BY_SUFFIX = {
     ".csv": "ascii.csv",
@@ -80,6 +80,29 @@ def spec_name(plate: int, mjd: int, fiber: int) -> str:
     return f"spec-{int(plate):04d}-{int(mjd):05d}-{int(fiber):04d}"
 
 
+def as_uint64(value) -> int:
+    """An SDSS id (specObjID, objID) as an exact unsigned 64-bit integer, from a number or a string.
+
+    Real SPECOBJ rows hold SPECOBJID as a 22-character string such as ``'2994261279419590656   '``;
+    ids pass 2**63, so a float or int64 would corrupt them. Returned as a Python int (exact, JSON-safe)
+    in the uint64 range; ValueError otherwise.
+    """
+    if isinstance(value, bytes):
+        value = value.decode()
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.isdigit():
+            raise ValueError(f"not an unsigned integer id: {value!r}")
+        number = int(text)
+    elif isinstance(value, (float, np.floating)):
+        raise ValueError(f"a float cannot hold a 64-bit id exactly: {value!r}")
+    else:
+        number = int(value)
+    if not 0 <= number < 2**64:
+        raise ValueError(f"id {number} is outside the uint64 range")
+    return number
+
+
 def has_pmf(table: Table) -> np.ndarray:
     """Per row: plate, mjd and fiber all given (the columns present and unmasked)."""
     if not all(c in table.colnames for c in ("plate", "mjd", "fiber")):
@@ -102,7 +125,7 @@ def read_candidates(path: str | os.PathLike, format: str | None = None) -> Table
 
 def _read_raw(path: Path, format: str | None) -> Table:
     suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] == ".gz":
+    if suffixes and suffixes[-1] in (".gz", ".bz2"):
         suffixes = suffixes[:-1]
     fmt = format or FORMAT_BY_SUFFIX.get(suffixes[-1] if suffixes else "")
     readme = _find_readme(path)
@@ -253,6 +276,9 @@ def _as_int(col, name: str, path, dtype=np.int64) -> MaskedColumn:
     if raw.dtype.kind == "f":
         mask = np.ma.getmaskarray(raw) | ~np.isfinite(np.ma.filled(raw, np.nan))
         data = np.ma.filled(raw, 0.0)
+        if dtype == np.uint64 and np.any(np.abs(data[~mask]) > 2**53):  # a float64 keeps 53 bits: the id's digits are gone
+            raise BadInputError(path, f"column '{name}': 64-bit ids stored as floating point have lost digits; "
+                                      "write them as integers or strings")
         if np.any((data != np.round(data)) & ~mask):
             raise BadInputError(path, f"column '{name}': expected integers, found fractional values")
         return MaskedColumn(np.where(mask, 0, data).astype(dtype), mask=mask, name=name)
@@ -305,7 +331,7 @@ def _ids(table: Table, path) -> Column:
     fn = _filename_cols(table)
     if fn:
         names = np.ma.filled(np.ma.asarray(table[fn[0]]).astype(str), "")
-        stems = np.array([re.sub(r"\.fits?(\.gz)?$", "", s.strip().rsplit("/", 1)[-1]) for s in names], dtype=object)
+        stems = np.array([re.sub(r"\.fits?(\.gz|\.bz2)?$", "", s.strip().rsplit("/", 1)[-1]) for s in names], dtype=object)
         take = (ids == "") & (stems != "")
         ids[take] = stems[take]
     for name in ("specobjid", "objid"):

@@ -31,6 +31,7 @@ from bhb_viewer import __version__
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.files import write_atomic
 from bhb_viewer.core.metrics import precision_recall_curve, purity_completeness_at
+from bhb_viewer.core.team_export import TEAM_PROVENANCE_KEYS, session_extras
 from bhb_viewer.core.verdicts import CandidateState, ModelRef, Session
 
 PROVENANCE_KEYS: dict[str, str] = {
@@ -50,6 +51,7 @@ PROVENANCE_KEYS: dict[str, str] = {
     "PURITY": "validation purity (precision) at PCUT",
     "COMPLETE": "validation completeness (recall) at PCUT",
     "NVAL": "validation stars behind PURITY and COMPLETE",
+    **TEAM_PROVENANCE_KEYS,  # merged sessions' agreement and the blind audit's purity
 }
 CLASSICAL_COLUMNS = ("d02", "fm", "b_hg", "c_hg", "classical_bhb")
 FORMATS = {"csv": "ascii.csv", "ecsv": "ascii.ecsv", "fits": "fits", "votable": "votable"}
@@ -165,6 +167,9 @@ def export_table(
     out["note"] = _strings(s.note if s else "" for s in found)
     out["reviewer"] = _strings(s.reviewer if s else "" for s in found)
     out["verdict_time"] = _strings(s.time if s else "" for s in found)
+    team_columns, team_provenance = session_extras(session, ids)
+    for name, values in team_columns.items():
+        out[name] = values
     if scores:
         p = np.array([scores.get(c, np.nan) for c in ids], dtype=np.float64)
         out["p_bhb"] = p
@@ -184,7 +189,7 @@ def export_table(
     elif selection is Selection.MODEL_ACCEPTED:
         p = np.asarray(out["p_bhb"], dtype=np.float64)
         out = out[np.nan_to_num(p, nan=-np.inf) >= cut]
-    out.meta = _provenance(selection, len(out), session, model, cut, threshold)
+    out.meta = {**_provenance(selection, len(out), session, model, cut, threshold), **team_provenance}
     return out
 
 

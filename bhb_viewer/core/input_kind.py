@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bz2
+import gzip
 from pathlib import Path
 
 from bhb_viewer.core.dataset import is_dataset
@@ -36,7 +38,21 @@ def detect_kind(path: Path) -> str:
     raise BadInputError(path, "FITS file holds no table, spectrum, cube or image the viewer can use")
 
 
+FITS_SUFFIXES = (".fits", ".fit", ".fts")
+GZIP_MAGIC, BZIP2_MAGIC = b"\x1f\x8b", b"BZh"
+
+
 def _looks_like_fits(path: Path) -> bool:
+    """FITS by its first card, also inside gzip/bzip2 (SDSS serves frames as .fits.bz2), or by its name."""
     with open(path, "rb") as f:
         head = f.read(9)
-    return head == b"SIMPLE  =" or path.suffix.lower() in (".fits", ".fit", ".fts")
+    opener = gzip.open if head.startswith(GZIP_MAGIC) else bz2.open if head.startswith(BZIP2_MAGIC) else None
+    if opener is not None:
+        try:
+            with opener(path, "rb") as f:
+                head = f.read(9)
+        except (OSError, EOFError, ValueError):  # corrupt or truncated archive: let the name decide
+            head = b""
+    suffixes = [s.lower() for s in path.suffixes[-2:]]
+    named = bool(suffixes) and (suffixes[-1] in FITS_SUFFIXES or (suffixes[-1] in (".gz", ".bz2") and suffixes[0] in FITS_SUFFIXES))
+    return head == b"SIMPLE  =" or named

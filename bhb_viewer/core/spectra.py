@@ -5,15 +5,27 @@ Readers: ``spec-*.fits`` (lite and full; COADD table with loglam/flux/ivar/and_m
 COEFF0/COEFF1 grid) and multi-fiber ``spPlate`` (one fiber per row, COEFF0/COEFF1 grid,
 optional inverse-variance and AND-mask HDUs, optional plug-map table).
 
+Other surveys' files are read by their own modules and gridded here alike: LAMOST low-resolution
+spectra (core.spectra_lamost), IRAF-style 1-D FITS spectra with a linear or log-linear wavelength
+solution, e.g. stellar libraries (core.spectra_generic), and, when specutils is installed, any
+format it has a loader for (core.spectra_specutils). Every reader hands over vacuum wavelengths.
+
 Gridding keeps pixels as they are when the file is on the SDSS grid (pixel centres at an
 integer offset from 3.6021 within :data:`ALIGN_TOL_PX`) and interpolates linearly otherwise.
-Pixels with ivar == 0 or a non-zero AND mask are masked (ivar set to 0).
+Pixels with ivar == 0 or a bad-pixel bit in the AND mask (core.maskbits: SDSS's published
+bad-pixel bits, not warnings such as BRIGHTSKY) are masked (ivar set to 0).
+
+Every accepted spectrum's meta carries ``valid_fraction`` (valid window pixels / 3522),
+``resolution`` (resolving power, with ``resolution_source``) and ``flags`` (core.quality's
+warnings: too few valid pixels for a reliable score, a resolution far from SDSS's).
 
 Rejected, with the reason, as the paper drops them (§5.2): a spectrum whose file does not cover
 the whole 4000–9000 Å window, one with NaN/inf flux at unmasked pixels in the window, and one
 whose inverse variance is zero across the window. Masked pixels inside a covered window are kept
 (ivar 0) by default: SDSS masks a few pixels in most spectra and the paper's count is of pixels
-present; ``min_valid=NPIX`` asks for every pixel unmasked instead.
+present; ``min_valid=NPIX`` asks for every pixel unmasked instead. ``partial=True`` accepts a
+spectrum that covers only part of the window (uncovered pixels masked), for viewing and scoring
+files such as a MILES spectrum that stops at 7500 Å; its low ``valid_fraction`` marks the score.
 A file with no inverse variance (e.g. a flux-only spPlate) counts every finite pixel as valid
 and gets ivar = 1 there (``meta["ivar_known"] = False``).
 """
@@ -30,14 +42,18 @@ from typing import Any
 import numpy as np
 from astropy.io import fits
 
-from bhb_viewer.core.candidates import pmf_id
+from bhb_viewer.core import spectra_generic, spectra_lamost, spectra_specutils
+from bhb_viewer.core.candidates import as_uint64, pmf_id
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.fitsfile import open_fits
 from bhb_viewer.core.grid import DLOGLAM, LOGLAM0, NPIX, loglam as grid_loglam
+from bhb_viewer.core.maskbits import bad_pixels
 from bhb_viewer.core.progress import CancelToken, ProgressCallback, ProgressEvent, no_progress
+from bhb_viewer.core.quality import SDSS_RESOLUTION, quality_flags, resolution_from_dispersion, valid_fraction
 
 ALIGN_TOL_PX = 0.01  # float32 loglam near 3.6 is good to ~0.003 px
 WINDOW = "4000–9000 Å window"  # the paper's name for the grid's 4000.4–8999.4 Å
+FITS_SUFFIX = re.compile(r"\.(fits?|fts)(\.gz|\.bz2)?$", re.IGNORECASE)  # what a spectrum's id drops from its file name
 
 
 @dataclass
@@ -52,6 +68,11 @@ class GridSpectrum:
     @property
     def valid(self) -> np.ndarray:
         return self.ivar > 0
+
+    @property
+    def valid_fraction(self) -> float:
+        """Valid window pixels / NPIX: carried with every score made on this spectrum (core.quality)."""
+        return float(self.meta.get("valid_fraction", valid_fraction(self.ivar)))
 
 
 @dataclass
@@ -119,7 +140,8 @@ def to_grid(
 ) -> Gridded:
     """Put spectra (last axis = pixels, one shared ``loglam``) on the fixed grid, vectorised.
 
-    ``ivar=None`` means the file has none: every finite pixel is valid with ivar 1.
+    ``ivar=None`` means the file has none: every finite pixel is valid with ivar 1. ``and_mask`` is
+    non-zero where a pixel is bad: readers pass core.maskbits.bad_pixels of their file's mask.
     """
     loglam = np.asarray(loglam, dtype=np.float64)
     flux = np.asarray(flux, dtype=np.float64)
@@ -195,22 +217,26 @@ def fill_masked(flux: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return flat.reshape(flux.shape)
 
 
-def read_spectra(path: str | os.PathLike, min_valid: int = 1) -> SpectrumBatch:
-    """Read one SDSS spectrum file (spec, spSpec or spPlate) into spectra on the grid.
+def read_spectra(path: str | os.PathLike, min_valid: int = 1, partial: bool = False) -> SpectrumBatch:
+    """Read one spectrum file (SDSS spec/spSpec/spPlate, LAMOST, 1-D FITS, specutils) onto the grid.
 
-    A file that cannot be used at all raises :class:`BadInputError`; spectra that fail the
-    window rules, or have fewer than ``min_valid`` unmasked pixels, are returned in ``rejected``
-    with their reason.
+    ``.fits.gz`` / ``.fits.bz2`` are read as the FITS file they hold. A file that cannot be used
+    at all raises :class:`BadInputError`; spectra that fail the window rules, or have fewer than
+    ``min_valid`` unmasked pixels, are returned in ``rejected`` with their reason. ``partial``
+    accepts spectra that cover only part of the window (see the module doc).
     """
     path = Path(path)
-    with open_fits(path, "SDSS spectrum FITS file") as hdul:
+    with open_fits(path, "spectrum FITS file") as hdul:
         kind = spectrum_kind(hdul, path)
-        loglam, flux, ivar, mask, metas = _READERS[kind](hdul, path)
+        if kind == "specutils":
+            loglam, flux, ivar, mask, metas = spectra_specutils.read(path)
+        else:
+            loglam, flux, ivar, mask, metas = _READERS[kind](hdul, path)
     try:
         g = to_grid(loglam, flux, ivar, mask)
     except ValueError as exc:
         raise BadInputError(path, str(exc)) from exc
-    return _judge(path, kind, g, metas, ivar_known=ivar is not None, loglam=loglam, min_valid=min_valid)
+    return _judge(path, kind, g, metas, ivar_known=ivar is not None, loglam=loglam, min_valid=min_valid, partial=partial)
 
 
 def read_many_spectra(
@@ -234,18 +260,33 @@ def read_many_spectra(
 
 
 def spectrum_kind(hdul: fits.HDUList, path: str | os.PathLike = "") -> str:
-    """'spec', 'spSpec' or 'spPlate' from the file's layout; BadInputError for anything else."""
+    """'spec', 'spSpec', 'spPlate', 'lamost', '1d' or 'specutils' from the file's layout.
+
+    SDSS and LAMOST layouts are recognised first (a LAMOST image also has COEFF0/COEFF1), then a
+    1-D spectrum with a wavelength solution in its header, then whatever specutils can identify;
+    BadInputError for anything else.
+    """
     if _coadd_hdu(hdul) is not None:
         return "spec"
+    if spectra_lamost.is_lamost(hdul):
+        return "lamost"
     head = hdul[0].header
     data_shape = tuple(reversed([head.get(f"NAXIS{i}", 0) for i in range(1, head.get("NAXIS", 0) + 1)]))
     if "COEFF0" in head and "COEFF1" in head and len(data_shape) == 2:
         single = "FIBERID" in head and data_shape[0] <= 5
         return "spSpec" if single or Path(path).name.lower().startswith("spspec") else "spPlate"
+    if spectra_generic.is_generic_1d(hdul):
+        return "1d"
+    images = [h for h in hdul if h.is_image and h.header.get("NAXIS", 0) > 0]  # a table-only FITS is a catalog
+    sky = any(str(h.header.get("CTYPE1", "")).upper().startswith(("RA-", "GLON", "ELON")) for h in images)
+    if images and not sky and spectra_specutils.identifies(path):  # sky images never go to specutils (slow import)
+        return "specutils"
     raise BadInputError(
         path,
-        "not an SDSS spectrum file: expected a COADD table with loglam/flux (spec-*.fits) "
-        "or a 2-D primary image with COEFF0/COEFF1 (spSpec, spPlate)",
+        "not an SDSS spectrum file, nor a LAMOST or 1-D FITS spectrum: expected a COADD table with loglam/flux "
+        "(spec-*.fits), a 2-D primary image with COEFF0/COEFF1 (spSpec, spPlate), a LAMOST file, "
+        "or a 1-D spectrum with CRVAL1 and CDELT1 (or CD1_1) in its header"
+        + ("" if spectra_specutils.available() else "; other formats need specutils (pip install specutils)"),
     )
 
 
@@ -311,7 +352,25 @@ def _read_spec(hdul, path):
                          ("dec", "plug_dec"), ("z", "z"), ("specobjid", "specobjid"), ("class", "class")):
             if col in row:
                 meta[key] = _scalar(row[col][0])
-    return cols["loglam"], cols["flux"], cols.get("ivar"), cols.get("and_mask"), [meta]
+    if meta.get("specobjid") is not None:  # a 22-character string in real SPECOBJ rows, > 2**63
+        meta["specobjid"] = as_uint64(meta["specobjid"])
+    if "wdisp" in cols:
+        meta.update(_dispersion_resolution(cols["loglam"], cols["wdisp"], cols.get("ivar")))
+    else:
+        meta.update(resolution=SDSS_RESOLUTION, resolution_source="SDSS nominal")
+    return cols["loglam"], cols["flux"], cols.get("ivar"), bad_pixels(cols.get("and_mask")), [meta]
+
+
+def _dispersion_resolution(loglam: np.ndarray, wdisp: np.ndarray, ivar: np.ndarray | None) -> dict[str, Any]:
+    """Resolving power from SDSS's per-pixel line-spread σ (pixels) over the window's valid pixels."""
+    loglam = np.asarray(loglam, float)
+    use = (loglam >= LOGLAM0) & (loglam <= LOGLAM0 + DLOGLAM * (NPIX - 1))
+    if ivar is not None:
+        use &= np.asarray(ivar) > 0
+    r = resolution_from_dispersion(np.asarray(wdisp)[use], DLOGLAM)
+    if r is None:
+        return {"resolution": SDSS_RESOLUTION, "resolution_source": "SDSS nominal"}
+    return {"resolution": round(r, 1), "resolution_source": "line-spread width in the file"}
 
 
 def _coeff_loglam(head, npix: int, path) -> np.ndarray:
@@ -329,10 +388,17 @@ def _read_spspec(hdul, path):
     err = data[2].astype(np.float64)
     with np.errstate(divide="ignore"):
         ivar = np.where(np.isfinite(err) & (err > 0), 1.0 / err**2, 0.0)
-    mask = data[3].astype(np.int64) if data.shape[0] > 3 else None
+    bad = bad_pixels(data[3]) if data.shape[0] > 3 else None
     meta = {"plate": head.get("PLATEID"), "mjd": head.get("MJD"), "fiber": head.get("FIBERID"),
             "ra": head.get("RAOBJ"), "dec": head.get("DECOBJ"), "z": head.get("Z")}
-    return _coeff_loglam(head, data.shape[1], path), data[0], ivar, mask, [meta]
+    loglam = _coeff_loglam(head, data.shape[1], path)
+    disp = next((h for h in hdul[1:] if isinstance(h, fits.BinTableHDU) and "dispersion" in _ttypes(h)
+                 and h.header.get("NAXIS2") == data.shape[1]), None)  # DR7: HDU 6 andMask/orMask/dispersion
+    if disp is not None:
+        meta.update(_dispersion_resolution(loglam, _columns(disp, path)["dispersion"], ivar))
+    else:
+        meta.update(resolution=SDSS_RESOLUTION, resolution_source="SDSS nominal")
+    return loglam, data[0], ivar, bad, [meta]
 
 
 def _image_hdu(hdul, names: Sequence[str], index: int, shape) -> np.ndarray | None:
@@ -361,26 +427,29 @@ def _read_spplate(hdul, path):
         ra, dec = cols["ra"].tolist(), cols["dec"].tolist()
         fibers = cols.get("fiberid", fibers)
     plate, mjd = head.get("PLATEID"), head.get("MJD")
-    metas = [{"plate": plate, "mjd": mjd, "fiber": int(f), "ra": r, "dec": d} for f, r, d in zip(fibers, ra, dec)]
-    return _coeff_loglam(head, data.shape[1], path), data, ivar, mask, metas
+    metas = [{"plate": plate, "mjd": mjd, "fiber": int(f), "ra": r, "dec": d, "resolution": SDSS_RESOLUTION,
+              "resolution_source": "SDSS nominal"} for f, r, d in zip(fibers, ra, dec, strict=True)]
+    return _coeff_loglam(head, data.shape[1], path), data, ivar, bad_pixels(mask), metas
 
 
-_READERS = {"spec": _read_spec, "spSpec": _read_spspec, "spPlate": _read_spplate}
+_READERS = {"spec": _read_spec, "spSpec": _read_spspec, "spPlate": _read_spplate,
+            "lamost": spectra_lamost.read, "1d": spectra_generic.read}
 
 
-def _judge(path: Path, kind: str, g: Gridded, metas: list[dict], ivar_known: bool, loglam: np.ndarray, min_valid: int) -> SpectrumBatch:
+def _judge(path: Path, kind: str, g: Gridded, metas: list[dict], ivar_known: bool, loglam: np.ndarray, min_valid: int,
+           partial: bool = False) -> SpectrumBatch:
     flux = g.flux.reshape(-1, NPIX)
     ivar = g.ivar.reshape(-1, NPIX)
     nonfinite = np.atleast_1d(g.nonfinite)
     n_valid = (ivar > 0).sum(axis=1)
     n_covered = int(g.covered.sum())
     batch = SpectrumBatch()
-    stem = re.sub(r"\.fits?(\.gz)?$", "", path.name)
+    stem = FITS_SUFFIX.sub("", path.name)
     for i, meta in enumerate(metas):
         meta = {k: (v.item() if hasattr(v, "item") else v) for k, v in meta.items() if v is not None}
         have_pmf = all(k in meta for k in ("plate", "mjd", "fiber"))
         sid = pmf_id(meta["plate"], meta["mjd"], meta["fiber"]) if have_pmf else (stem if len(metas) == 1 else f"{stem}#{i + 1}")
-        if n_covered < NPIX:
+        if n_covered < NPIX and not (partial and n_covered > 0):
             lo, hi = 10 ** loglam[0], 10 ** loglam[-1]
             batch.rejected.append((sid, f"covers {n_covered} of {NPIX} pixels of the {WINDOW} (file spans {lo:.0f}–{hi:.0f} Å)"))
         elif nonfinite[i]:
@@ -390,6 +459,8 @@ def _judge(path: Path, kind: str, g: Gridded, metas: list[dict], ivar_known: boo
         elif n_valid[i] < min_valid:
             batch.rejected.append((sid, f"{int(n_valid[i])} of {NPIX} pixels valid (ivar > 0, AND mask clear), {min_valid} required"))
         else:
-            meta.update(source=str(path), format=kind, aligned=g.aligned, n_valid=int(n_valid[i]), ivar_known=ivar_known)
+            meta.update(source=str(path), format=kind, aligned=g.aligned, n_valid=int(n_valid[i]), ivar_known=ivar_known,
+                        valid_fraction=round(int(n_valid[i]) / NPIX, 4))
+            meta["flags"] = quality_flags(meta)
             batch.spectra.append(GridSpectrum(sid, flux[i], ivar[i], meta))
     return batch

@@ -12,25 +12,37 @@ The file holds
              session restores them exactly;
 ``current``  per candidate, the verdict edit and the note edit now in force (a cache of the log,
              written in the same transaction, so ``states()`` is one query);
-``scores``   model scores keyed by candidate and by the model name + version that produced them.
+``scores``   model scores keyed by candidate and by the model name + version that produced them;
+``writers``  one row per handle open for writing (reviewer, process, heartbeat), so a second
+             window on the same session can be noticed and warned or opened read-only;
+``reviews``  (merged sessions only) every source reviewer's verdict in force, see ``core.merge``.
+
+Undo is per reviewer: each reviewer's undo stack holds only that reviewer's edits, and an undo
+(or redo) changes a field only while the edit it reverts is still the one in force, so one
+reviewer's undo never reverts another's later verdict (it is recorded, and reported as not applied).
 
 Durability: WAL journal with ``synchronous=FULL``, one transaction per call, so a write that has
 returned survives ``kill -9`` and power loss. Threads: one connection opened with
 ``check_same_thread=False`` and every public call serialised by a lock, so the GUI thread writes
 and a worker may read. A second process writing the same file is noticed at its next write (the log
-is replayed again), so two windows on one session do not corrupt the undo stack.
+is replayed again), so two windows on one session do not corrupt the undo stack; a view polls
+:meth:`Session.poll` (cheap when nothing changed) to refresh what another process wrote.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import socket
 import sqlite3
 import threading
+import time
+import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -41,6 +53,10 @@ from bhb_viewer.core.files import file_sha256
 FORMAT_NAME = "bhb-session"
 FORMAT_VERSION = 1
 EDIT_ACTIONS = ("verdict", "note")
+HEARTBEAT_S = 30.0  # how often an open window should call Session.heartbeat()
+STALE_S = 3 * HEARTBEAT_S  # a writer silent for longer is taken as gone (crashed or unplugged)
+
+log = logging.getLogger(__name__)
 
 CandidateId = str | int
 
@@ -74,6 +90,15 @@ class VerdictKind(Enum):
     def from_key(cls, key: str) -> VerdictKind | None:
         return _BY_KEY.get(key.upper())
 
+    @classmethod
+    def parse(cls, text: str) -> VerdictKind:
+        """A verdict from its label as on the app's buttons ("blue straggler") or its stored value
+        ("blue_straggler"), any case; ValueError naming the accepted labels otherwise."""
+        kind = _BY_NAME.get(" ".join(str(text).replace("_", " ").split()).lower())
+        if kind is None:
+            raise ValueError(f"unknown verdict {text!r}; use one of {', '.join(k.label for k in cls)}")
+        return kind
+
 
 _KEYS = {
     VerdictKind.BHB: "B",
@@ -95,6 +120,7 @@ _LABELS = {
     VerdictKind.BAD_DATA: "bad data",
     VerdictKind.UNSURE: "unsure",
 }
+_BY_NAME = {name.replace("_", " ").lower(): kind for kind in VerdictKind for name in (kind.value, _LABELS[kind])}
 # NON_BHB exists because the model only says "not a BHB" (blue straggler or main-sequence A, the
 # paper's negative class, not told apart); accepting a low score with Enter records exactly that.
 MODEL_CLASS: dict[VerdictKind, int | None] = {
@@ -156,17 +182,47 @@ class CandidateState(NamedTuple):
 
 @dataclass(frozen=True)
 class Change:
-    """What one call changed, for the GUI to refresh: the field of a candidate and its value now."""
+    """What one call changed, for the GUI to refresh: the field of a candidate and its value now.
+
+    ``applied`` is False for an undo or redo that was recorded but left the field alone because
+    another reviewer has changed it since (their later verdict stands).
+    """
 
     seq: int
     action: str  # verdict, note, undo or redo
     cid: str
     field: str  # verdict or note
     value: VerdictKind | str | None
+    applied: bool = True
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One imported edit: a verdict and/or a note for a candidate, by a reviewer at a time.
+
+    None for reviewer or time means this handle's reviewer, now.
+    """
+
+    cid: CandidateId
+    verdict: VerdictKind | None = None
+    note: str | None = None
+    reviewer: str | None = None
+    time: str | None = None
+
+
+@dataclass(frozen=True)
+class Writer:
+    """Another handle open for writing on the same session file."""
+
+    reviewer: str
+    pid: int
+    host: str
+    opened: str
+    heartbeat: float  # Unix time of its last sign of life
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def _cid(cid: CandidateId) -> str:
@@ -204,12 +260,24 @@ CREATE TABLE scores (
     PRIMARY KEY (model_name, model_version, cid)
 ) WITHOUT ROWID;
 """
+# Added after format 1 shipped; created on open where missing (older readers ignore them).
+_WRITERS_SQL = """CREATE TABLE IF NOT EXISTS writers (
+    id TEXT PRIMARY KEY, reviewer TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL,
+    opened TEXT NOT NULL, heartbeat REAL NOT NULL)"""
+_REVIEWS_SQL = """CREATE TABLE IF NOT EXISTS reviews (
+    reviewer TEXT NOT NULL, cid TEXT NOT NULL, verdict TEXT, note TEXT NOT NULL, time TEXT NOT NULL,
+    PRIMARY KEY (reviewer, cid)) WITHOUT ROWID"""
+_RESERVED_META = frozenset({"format", "format_version", "reviewer", "created", "catalog", "model"})
 
 
 class Session:
-    """One review session file. Create with :meth:`create`, reopen with :meth:`open`; use as a context manager."""
+    """One review session file. Create with :meth:`create`, reopen with :meth:`open`; use as a context manager.
 
-    def __init__(self, path: Path, conn: sqlite3.Connection, reviewer: str | None = None):
+    ``read_only`` handles refuse every write (for a window that found another writer) and do not
+    register as a writer.
+    """
+
+    def __init__(self, path: Path, conn: sqlite3.Connection, reviewer: str | None = None, read_only: bool = False):
         self.path = path
         self._conn = conn
         self._lock = threading.RLock()
@@ -218,13 +286,20 @@ class Session:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         self.reviewer: str = reviewer or meta["reviewer"]
+        self.owner: str = meta["reviewer"]
         self.created: str = meta["created"]
         self.catalog = CatalogRef(**meta["catalog"])
         self.model: ModelRef | None = ModelRef(**meta["model"]) if meta.get("model") else None
-        self._stack: list[int] = []  # edit seqs of the current undo branch
+        self.read_only = read_only
+        self._stack: list[int] = []  # this reviewer's edit seqs on the current undo branch
         self._pos = 0  # edits in _stack[:_pos] are applied
         self._last_seq = 0
         self._replay()
+        self._polled = self._last_seq  # poll() reports others' events after this seq
+        self._own: set[int] = set()  # seqs this handle wrote since the last poll
+        self._writer_id = uuid.uuid4().hex
+        if not read_only:
+            self._register()
 
     # -- opening -------------------------------------------------------------------------------
 
@@ -266,14 +341,14 @@ class Session:
         return cls(path, conn)
 
     @classmethod
-    def open(cls, path: str | os.PathLike, reviewer: str | None = None) -> Session:
+    def open(cls, path: str | os.PathLike, reviewer: str | None = None, read_only: bool = False) -> Session:
         """Reopen a session with its verdicts, notes and undo position; ``reviewer`` overrides who writes next."""
         path = Path(path)
         if not path.is_file():
             raise BadInputError(path, "no such session file")
         conn = cls._connect(path)
         try:
-            return cls(path, conn, reviewer)
+            return cls(path, conn, reviewer, read_only)
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise BadInputError(path, f"not a readable session file ({exc})") from exc
@@ -288,30 +363,42 @@ class Session:
         except (sqlite3.OperationalError, ValueError) as exc:
             raise BadInputError(self.path, f"not a session file ({exc})") from exc
         if meta.get("format") != FORMAT_NAME or meta.get("format_version") != FORMAT_VERSION:
-            raise BadInputError(self.path, f"unsupported session format {meta.get('format')!r} v{meta.get('format_version')}")
+            found = f"{meta.get('format')!r} v{meta.get('format_version')}"
+            raise BadInputError(self.path, f"unsupported session format {found}")
         return meta
 
     def _replay(self) -> None:
-        """Rebuild the undo stack and position from the log (also after another process wrote)."""
-        stack: list[int] = []
-        pos = 0
+        """Rebuild this reviewer's undo stack and position from the log (also after another process wrote).
+
+        Every reviewer's stack is rebuilt, so an undo or redo that fits no history is caught whoever wrote it.
+        """
+        stacks: dict[str, tuple[list[int], list[int]]] = {}  # reviewer -> (stack, [pos])
         last = 0
-        for seq, action, target in self._conn.execute("SELECT seq, action, target FROM events ORDER BY seq"):
+        rows = self._conn.execute("SELECT seq, reviewer, action, target FROM events ORDER BY seq")
+        for seq, reviewer, action, target in rows:
+            stack, pos = stacks.setdefault(reviewer, ([], [0]))
             if action in EDIT_ACTIONS:
-                del stack[pos:]
+                del stack[pos[0]:]
                 stack.append(seq)
-                pos += 1
-            elif action == "undo" and pos > 0 and stack[pos - 1] == target:
-                pos -= 1
-            elif action == "redo" and pos < len(stack) and stack[pos] == target:
-                pos += 1
+                pos[0] += 1
+            elif action == "undo" and pos[0] > 0 and stack[pos[0] - 1] == target:
+                pos[0] -= 1
+            elif action == "redo" and pos[0] < len(stack) and stack[pos[0]] == target:
+                pos[0] += 1
             else:
                 raise BadInputError(self.path, f"event {seq}: {action} of {target} does not fit the undo history")
             last = seq
-        self._stack, self._pos, self._last_seq = stack, pos, last
+        stack, pos = stacks.get(self.reviewer, ([], [0]))
+        self._stack, self._pos, self._last_seq = stack, pos[0], last
 
     def close(self) -> None:
         with self._lock:
+            if not self.read_only:
+                try:
+                    with self._transaction() as conn:
+                        conn.execute("DELETE FROM writers WHERE id = ?", (self._writer_id,))
+                except sqlite3.Error as exc:  # read-only media, a vanished file: the row goes stale instead
+                    log.warning("%s: could not unregister this writer (%s)", self.path, exc)
             self._conn.close()
 
     def __enter__(self) -> Session:
@@ -320,55 +407,150 @@ class Session:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # -- other writers -------------------------------------------------------------------------
+
+    def _register(self) -> None:
+        try:
+            with self._transaction() as conn:
+                conn.execute(_WRITERS_SQL)
+                conn.execute(
+                    "INSERT INTO writers VALUES (?, ?, ?, ?, ?, ?)",
+                    (self._writer_id, self.reviewer, os.getpid(), socket.gethostname(), _now(), time.time()),
+                )
+        except sqlite3.Error as exc:  # e.g. read-only media: the session still opens, unregistered
+            log.warning("%s: cannot register as a writer (%s)", self.path, exc)
+
+    def heartbeat(self) -> None:
+        """Say this handle is alive (a window calls it every HEARTBEAT_S; every write does it too)."""
+        if self.read_only:
+            return
+        try:
+            with self._transaction() as conn:
+                self._beat(conn)
+        except sqlite3.Error as exc:  # the next write reports the fault to the person; a timer must not crash
+            log.warning("%s: heartbeat not written (%s)", self.path, exc)
+
+    def _beat(self, conn: sqlite3.Connection) -> None:
+        conn.execute("UPDATE writers SET heartbeat = ? WHERE id = ?", (time.time(), self._writer_id))
+
+    def other_writers(self, stale_s: float = STALE_S) -> list[Writer]:
+        """Other handles open for writing on this file (any process), leaving out ones silent for ``stale_s``
+        and, on this host, ones whose process has gone. A window warns, or reopens read-only, when not empty."""
+        with self._lock:
+            try:
+                rows = self._conn.execute(
+                    "SELECT reviewer, pid, host, opened, heartbeat FROM writers WHERE id != ? AND heartbeat >= ?",
+                    (self._writer_id, time.time() - stale_s),
+                ).fetchall()
+            except sqlite3.OperationalError:  # no writers table: nobody has registered
+                return []
+        here = socket.gethostname()
+        return [Writer(*row) for row in rows if row[2] != here or _alive(row[1])]
+
+    # -- change counter ------------------------------------------------------------------------
+
+    @property
+    def revision(self) -> int:
+        """A counter that grows with every verdict, note, undo or redo written by anyone."""
+        with self._lock:
+            return int(self._conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])
+
+    def poll(self) -> list[str]:
+        """Candidate ids whose verdict or note another handle (any process) changed since the last poll.
+
+        A view calls it on a timer and re-reads those states; the undo stack follows the file too.
+        """
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT seq, cid FROM events WHERE seq > ? ORDER BY seq", (self._polled,)
+            ).fetchall()
+            if not rows:
+                return []
+            changed = list(dict.fromkeys(cid for seq, cid in rows if seq not in self._own))
+            self._polled = rows[-1][0]
+            self._own = {s for s in self._own if s > self._polled}
+            if rows[-1][0] != self._last_seq:
+                self._replay()
+            return changed
+
     # -- writing -------------------------------------------------------------------------------
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One durable transaction; the in-memory undo stack follows the file if another writer appended."""
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")  # outside the try: if it fails there is nothing to roll back
             try:
-                (last,) = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()
-                if last != self._last_seq:
-                    self._replay()
                 yield conn
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:  # a failed COMMIT may already have rolled back
                     conn.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One durable transaction; the in-memory undo stack follows the file if another writer appended."""
+        if self.read_only:
+            raise PermissionError(f"{self.path}: opened read-only (another window is writing this session)")
+        with self._lock:
+            try:
+                with self._transaction() as conn:
+                    (last,) = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()
+                    if last != self._last_seq:
+                        self._replay()
+                    yield conn
+                    # a file from before the writers table, opened unregistered, has no row to beat
+                    with suppress(sqlite3.OperationalError):
+                        self._beat(conn)
+            except BaseException:
                 self._replay()
                 raise
 
     def _append(self, conn: sqlite3.Connection, action: str, cid: str | None, value: str | None,
-                prev: int | None = None, target: int | None = None) -> int:
+                prev: int | None = None, target: int | None = None,
+                reviewer: str | None = None, when: str | None = None) -> int:
         cur = conn.execute(
             "INSERT INTO events (time, reviewer, action, cid, value, prev, target) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (_now(), self.reviewer, action, cid, value, prev, target),
+            (when or _now(), reviewer or self.reviewer, action, cid, value, prev, target),
         )
-        self._last_seq = cur.lastrowid
-        return cur.lastrowid
+        seq = int(cur.lastrowid or 0)  # an INSERT always sets it
+        self._last_seq = seq
+        self._own.add(seq)
+        return seq
 
     @staticmethod
     def _point(conn: sqlite3.Connection, cid: str, field: str, seq: int | None) -> None:
         conn.execute("INSERT OR IGNORE INTO current (cid) VALUES (?)", (cid,))
         conn.execute(f"UPDATE current SET {field}_seq = ? WHERE cid = ?", (seq, cid))
 
-    def _edit(self, cid: CandidateId, field: str, value: str | None) -> Change | None:
-        cid = _cid(cid)
-        with self._write() as conn:
-            row = conn.execute(
-                f"SELECT e.seq, e.value FROM current c JOIN events e ON e.seq = c.{field}_seq WHERE c.cid = ?", (cid,)
-            ).fetchone()
-            prev, old = row if row else (None, None)
-            if old == value:
-                return None
-            seq = self._append(conn, field, cid, value, prev=prev)
-            self._point(conn, cid, field, seq)
+    @staticmethod
+    def _in_force(conn: sqlite3.Connection, cid: str, field: str) -> tuple[int | None, str | None]:
+        """(seq, value) of the edit of a field now in force, (None, None) when there is none."""
+        row = conn.execute(
+            f"SELECT e.seq, e.value FROM current c JOIN events e ON e.seq = c.{field}_seq WHERE c.cid = ?", (cid,)
+        ).fetchone()
+        return row if row else (None, None)
+
+    def _apply(self, conn: sqlite3.Connection, cid: str, field: str, value: str | None,
+               reviewer: str | None = None, when: str | None = None) -> int | None:
+        """Append one edit and point the field at it (inside a transaction); None when nothing changes."""
+        prev, old = self._in_force(conn, cid, field)
+        if old == value:
+            return None
+        seq = self._append(conn, field, cid, value, prev=prev, reviewer=reviewer, when=when)
+        self._point(conn, cid, field, seq)
+        if (reviewer or self.reviewer) == self.reviewer:
             del self._stack[self._pos:]
             self._stack.append(seq)
             self._pos += 1
-        return Change(seq, field, cid, field, _decode(field, value))
+        return seq
+
+    def _edit(self, cid: CandidateId, field: str, value: str | None) -> Change | None:
+        cid = _cid(cid)
+        with self._write() as conn:
+            seq = self._apply(conn, cid, field, value)
+        return None if seq is None else Change(seq, field, cid, field, _decode(field, value))
 
     def set_verdict(self, cid: CandidateId, kind: VerdictKind | None) -> Change | None:
         """Record (or with None clear) a verdict, durably; returns None when it is already the verdict."""
@@ -378,30 +560,56 @@ class Session:
         """Record a note (an empty one clears it), durably; returns None when unchanged."""
         return self._edit(cid, "note", text or None)
 
+    def record_many(self, edits: Iterable[Edit]) -> int:
+        """Record many edits (an imported table) in one transaction, all or none; returns the events written.
+
+        Each edit keeps its own reviewer and time where given, and lands on that reviewer's undo stack.
+        A None verdict or note leaves that field as it is.
+        """
+        written = 0
+        with self._write() as conn:
+            for edit in edits:
+                cid = _cid(edit.cid)
+                verdict = None if edit.verdict is None else VerdictKind(edit.verdict).value
+                for field, value in (("verdict", verdict), ("note", edit.note)):
+                    if value is not None:
+                        written += self._apply(conn, cid, field, value, edit.reviewer, edit.time) is not None
+        return written
+
     def undo(self) -> Change | None:
-        """Undo the latest applied edit (any candidate); None when there is nothing to undo."""
+        """Undo this reviewer's latest applied edit (any candidate); None when there is nothing to undo.
+
+        Where another reviewer has since changed that field, their verdict stands: the undo is
+        recorded (so redo and the stack stay in step) but ``applied`` is False.
+        """
         with self._write() as conn:
             if self._pos == 0:
                 return None
             target = self._stack[self._pos - 1]
             cid, field, prev = conn.execute("SELECT cid, action, prev FROM events WHERE seq = ?", (target,)).fetchone()
             seq = self._append(conn, "undo", cid, None, target=target)
-            self._point(conn, cid, field, prev)
+            applied = self._in_force(conn, cid, field)[0] == target
+            if applied:
+                self._point(conn, cid, field, prev)
             self._pos -= 1
-            (value,) = conn.execute("SELECT value FROM events WHERE seq = ?", (prev,)).fetchone() if prev else (None,)
-        return Change(seq, "undo", cid, field, _decode(field, value))
+            value = self._in_force(conn, cid, field)[1]
+        return Change(seq, "undo", cid, field, _decode(field, value), applied)
 
     def redo(self) -> Change | None:
-        """Reapply the edit last undone; None when there is nothing to redo."""
+        """Reapply this reviewer's edit last undone; None when there is nothing to redo (not applied, as for
+        undo, where another reviewer has changed the field since)."""
         with self._write() as conn:
             if self._pos == len(self._stack):
                 return None
             target = self._stack[self._pos]
-            cid, field, value = conn.execute("SELECT cid, action, value FROM events WHERE seq = ?", (target,)).fetchone()
+            cid, field, prev = conn.execute("SELECT cid, action, prev FROM events WHERE seq = ?", (target,)).fetchone()
             seq = self._append(conn, "redo", cid, None, target=target)
-            self._point(conn, cid, field, target)
+            applied = self._in_force(conn, cid, field)[0] == prev
+            if applied:
+                self._point(conn, cid, field, target)
             self._pos += 1
-        return Change(seq, "redo", cid, field, _decode(field, value))
+            value = self._in_force(conn, cid, field)[1]
+        return Change(seq, "redo", cid, field, _decode(field, value), applied)
 
     @property
     def can_undo(self) -> bool:
@@ -413,10 +621,51 @@ class Session:
         with self._lock:
             return self._pos < len(self._stack)
 
+    # -- extra metadata and merged reviews -----------------------------------------------------
+
+    def set_meta(self, key: str, value: Any) -> None:
+        """Store a JSON value under a key of the session's own (e.g. a merge's sources, an audit plan)."""
+        if key in _RESERVED_META:
+            raise ValueError(f"{key!r} is part of the session format and is not set this way")
+        with self._write() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        """A value stored with :meth:`set_meta` (``default`` when absent)."""
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    def store_reviews(self, reviews: Mapping[str, Mapping[str, CandidateState]]) -> None:
+        """Keep other reviewers' verdicts in force (reviewer -> cid -> state) beside this session's own log."""
+        rows = [
+            (reviewer, cid, st.verdict.value if st.verdict else None, st.note, st.time)
+            for reviewer, states in reviews.items() for cid, st in states.items()
+        ]
+        with self._write() as conn:
+            conn.execute(_REVIEWS_SQL)
+            conn.executemany("INSERT OR REPLACE INTO reviews VALUES (?, ?, ?, ?, ?)", rows)
+
+    def reviews(self) -> dict[str, dict[str, CandidateState]]:
+        """Stored reviewers' states, reviewer -> cid -> state (empty for a session that is not a merge)."""
+        with self._lock:
+            try:
+                rows = self._conn.execute(
+                    "SELECT reviewer, cid, verdict, note, time FROM reviews ORDER BY reviewer"
+                ).fetchall()
+            except sqlite3.OperationalError:  # no reviews table: not a merged session
+                return {}
+        out: dict[str, dict[str, CandidateState]] = {}
+        for reviewer, cid, verdict, note, when in rows:
+            kind = _BY_VALUE[verdict] if verdict else None
+            out.setdefault(reviewer, {})[cid] = CandidateState(kind, note, reviewer, when)
+        return out
+
     def set_model(self, model: ModelRef | None) -> None:
         """Record which model the reviewer is now looking at (scores keep their own versions)."""
         with self._write() as conn:
-            conn.execute("UPDATE meta SET value = ? WHERE key = 'model'", (json.dumps(asdict(model) if model else None),))
+            value = json.dumps(asdict(model) if model else None)
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'model'", (value,))
         self.model = model
 
     # -- reading -------------------------------------------------------------------------------
@@ -446,6 +695,14 @@ class Session:
             rows = self._conn.execute(self._STATE_SQL).fetchall()
         return {row[0]: self._state(row) for row in rows}
 
+    def verdicts_since(self, seq: int) -> dict[str, CandidateState]:
+        """Candidates whose verdict in force was recorded after log event ``seq`` (e.g. during a blind audit)."""
+        with self._lock:
+            rows = self._conn.execute(
+                self._STATE_SQL + " AND v.value IS NOT NULL AND c.verdict_seq > ?", (int(seq),)
+            ).fetchall()
+        return {row[0]: self._state(row) for row in rows}
+
     def counts(self) -> dict[VerdictKind, int]:
         """How many candidates hold each verdict now (every kind present, zeros included)."""
         with self._lock:
@@ -466,7 +723,7 @@ class Session:
         with self._lock:
             cur = self._conn.execute(sql + " ORDER BY seq", args)
             names = [d[0] for d in cur.description]
-            return [dict(zip(names, row)) for row in cur.fetchall()]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
     # -- scores cache --------------------------------------------------------------------------
 
@@ -501,3 +758,14 @@ def agreement(states: Mapping[str, CandidateState], scores: Mapping[str, float],
         comparable += 1
         agree += not disagrees(st.verdict, p, cut)
     return agree, comparable
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process of this host still exists (signal 0 probes without touching it)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: it exists
+        return True
+    return True

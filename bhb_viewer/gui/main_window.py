@@ -23,6 +23,7 @@ from bhb_viewer.gui.filter_bar import FilterBar
 from bhb_viewer.gui.menus import build_menus
 from bhb_viewer.gui.start_page import StartPage
 from bhb_viewer.gui.status_bar import ReviewStatusBar
+from bhb_viewer.gui.team_view import TeamView
 from bhb_viewer.gui.widgets.candidate_table import CandidateTableModel, CandidateTableView
 from bhb_viewer.gui.widgets.cutout_panel import CutoutPanel
 from bhb_viewer.gui.widgets.spectrum_plot import SpectrumPlot
@@ -71,6 +72,7 @@ class MainWindow(QMainWindow):
         install_menus(self)  # Models (the checkpoints the app knows) and Tools → Train a model…
         self.offline_action = self.menus.offline
         self._connect()
+        self.team = TeamView(self)  # merged sessions, the blind audit, SAMP, another window on the session
         self.start_page.set_recent(self.review.recent.existing())
 
     # -- construction ----------------------------------------------------------------------
@@ -331,5 +333,6 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.runner.shutdown(10_000)
+        self.team.close()
         self.review.close()
         super().closeEvent(event)

@@ -40,6 +40,9 @@ def _add(window: MainWindow, menu: QMenu, text: str, slot: Callable[[], object],
     return action
 
 
+add_action = _add  # public for the menus other modules add (gui.team_view)
+
+
 def build_menus(window: MainWindow) -> Menus:
     """Fill the menu bar of ``window``: File, Review, SDSS, Model."""
     review = window.review

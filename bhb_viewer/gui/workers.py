@@ -197,7 +197,9 @@ class TaskRunner(QObject):
 
     def _deliver(self, task_id: int, name: str, item: Any) -> None:
         handle = self._by_id.get(task_id)
-        callback = getattr(handle, name, None)
+        if handle is None:
+            return
+        callback = getattr(handle, name)
         if callback is not None and not handle.token.cancelled:
             callback(item)
 

@@ -6,15 +6,17 @@ candidate is a source row; :attr:`Navigator.changed` tells a view to show it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from bhb_viewer.review.events import Event
 from bhb_viewer.review.rows import CandidateRows
 
-__all__ = ["MOVES", "Navigator", "most_uncertain", "next_unvetted"]
+__all__ = ["MOVES", "Move", "Navigator", "most_uncertain", "next_unvetted"]
 
-# The moves :meth:`Navigator.move` knows; the first four have keys in the window.
-MOVES = ("next", "previous", "unvetted", "uncertain", "previous_unvetted", "least_uncertain")
+# A move: (the list, the view row on show or -1) -> the view row to show, or -1 for nowhere.
+Move = Callable[[CandidateRows, int], int]
 
 
 def next_unvetted(rows: CandidateRows, after_view_row: int, backward: bool = False) -> int:
@@ -74,6 +76,25 @@ def most_uncertain(rows: CandidateRows, exclude_source: int = -1, least: bool = 
     return int(np.argmin(np.where(ok, distance, np.inf)))
 
 
+def _next(rows: CandidateRows, view: int) -> int:
+    return min(view + 1, len(rows.visible_rows()) - 1)
+
+
+def _previous(rows: CandidateRows, view: int) -> int:
+    return max(view - 1, 0) if len(rows.visible_rows()) else -1
+
+
+# The moves every navigator knows; the first four have keys in the window.
+MOVES: dict[str, Move] = {
+    "next": _next,
+    "previous": _previous,
+    "unvetted": next_unvetted,
+    "uncertain": lambda rows, view: most_uncertain(rows),
+    "previous_unvetted": lambda rows, view: next_unvetted(rows, view, backward=True),
+    "least_uncertain": lambda rows, view: most_uncertain(rows, least=True),
+}
+
+
 class Navigator:
     """The candidate on show and the moves from it.
 
@@ -86,12 +107,16 @@ class Navigator:
     ----------
     changed : Event
         ``(source_row)``: show this candidate (-1: none).
+    moves : dict of str to Move
+        The moves :meth:`move` knows (a copy of :data:`MOVES`); a feature adds its own here, e.g.
+        the next candidate two reviewers disagree on.
     """
 
     def __init__(self, rows: CandidateRows) -> None:
         self.rows = rows
         self.current = -1
         self.changed = Event("current candidate")
+        self.moves: dict[str, Move] = dict(MOVES)
 
     def set_current(self, row: int, force: bool = False) -> None:
         """Make source ``row`` the candidate on show (-1: none).
@@ -108,30 +133,23 @@ class Navigator:
             self.changed.emit(row)
 
     def move(self, action: str) -> int:
-        """Go to the candidate ``action`` names, one of :data:`MOVES`.
+        """Go to the candidate ``action`` names, a key of :attr:`moves`.
 
         Parameters
         ----------
         action : str
-            'next', 'previous', 'unvetted', 'uncertain', 'previous_unvetted' or 'least_uncertain'.
+            'next', 'previous', 'unvetted', 'uncertain', 'previous_unvetted', 'least_uncertain', or
+            a move added to :attr:`moves`.
 
         Returns
         -------
         int
             The source row now on show, or -1 when there is none to go to (the current stays).
         """
+        if action not in self.moves:
+            raise ValueError(f"unknown navigation {action!r}; expected one of {', '.join(self.moves)}")
         view = self.rows.view_row(self.current) if self.current >= 0 else -1
-        last = len(self.rows.visible_rows()) - 1
-        if action == "next":
-            target = min(view + 1, last)
-        elif action == "previous":
-            target = max(view - 1, 0) if last >= 0 else -1
-        elif action in ("unvetted", "previous_unvetted"):
-            target = next_unvetted(self.rows, view, backward=action == "previous_unvetted")
-        elif action in ("uncertain", "least_uncertain"):
-            target = most_uncertain(self.rows, least=action == "least_uncertain")
-        else:
-            raise ValueError(f"unknown navigation {action!r}; expected one of {MOVES}")
+        target = self.moves[action](self.rows, view)
         if target < 0:
             return -1
         self.set_current(self.rows.source_row(target))

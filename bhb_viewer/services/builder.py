@@ -2,16 +2,20 @@
 
 ``bhb dataset build --positives xue2011 --negatives bss`` runs :func:`build_from_sdss`:
 positives are the Xue et al. (2011) BHBs, negatives the blue-straggler list's SDSS rows (those
-with plate/mjd/fiber or a decodable specobjid) minus any within 2″ of a positive (the list is
-noisy: 51 such rows). Every star's spectrum and 5-band cube come through :class:`SDSSService`
-(cache, offline mode, retry); a star that fails is skipped with its reason in the manifest's
-rejection log, while a machine without network stops the build at the first star.
+with plate/mjd/fiber or a decodable specobjid) minus any within 2″ of a known BHB: a positive, or
+a star of the other known-BHB catalogs (Barbosa et al. 2022 by default). The list is noisy: of its
+3,183 SDSS rows 51 lie within 2″ of a Xue BHB and 191 within 2″ of a Barbosa BHB (160 of those
+not near a Xue one), so 211 are dropped and 2,972 kept; each dropped id is listed in the manifest. Every star's spectrum and 5-band cube come through :class:`SDSSService` (cache,
+offline mode, retry; HiPS or frame cutouts, recorded in the manifest); a star that fails is
+skipped with its reason in the manifest's rejection log, while a machine without network, or a
+network lost mid-build, stops the build (nothing written; a rerun resumes from the cache).
 """
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -25,6 +29,7 @@ from bhb_viewer.core.dataset import LABEL_BHB, LABEL_NON_BHB
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.grid import CUTOUT_SIZE
 from bhb_viewer.core.progress import CancelToken, ProgressCallback, no_progress
+from bhb_viewer.core.quality import add_quality_columns, set_quality
 from bhb_viewer.core.spectra import GridSpectrum, read_spectra
 from bhb_viewer.services.sdss import NetworkUnavailable, SDSSError, SDSSService, decode_specobjid
 
@@ -35,6 +40,9 @@ CATALOG_ALIASES = {
 }
 CATALOG_DIR_ENV = "BHB_VIEWER_CATALOGS"
 KEEP_COLUMNS = ("g", "u_g", "g_r")
+DEFAULT_KNOWN_BHB = ("barbosa2022",)  # besides the positives: negatives near these are dropped
+
+log = logging.getLogger(__name__)
 
 
 def catalog_dirs() -> list[Path]:
@@ -69,14 +77,20 @@ def has_sdss_spectrum_id(table: Table) -> np.ndarray:
 
 
 def paper_stars(positives: Table, negatives: Table, radius_arcsec: float = CROSSMATCH_ARCSEC,
-                limit: int | None = None) -> tuple[Table, dict[str, Any]]:
-    """One labelled table: all positives, then the negatives with an SDSS spectrum and no positive within the radius.
+                limit: int | None = None, known_bhb: dict[str, Table] | None = None) -> tuple[Table, dict[str, Any]]:
+    """One labelled table: all positives, then the negatives with an SDSS spectrum and no known BHB within the radius.
 
+    Known BHBs are the positives plus every table of ``known_bhb`` (name → catalog): a negative
+    that close to any of them is most likely the BHB itself, so it is dropped and its id listed.
     ``limit`` keeps the first N of each class (a quick trial build). Returns the table and the
     selection figures recorded in the manifest.
     """
     sdss = has_sdss_spectrum_id(negatives)
-    near = find_near(negatives, positives, radius_arcsec)
+    near_positive = find_near(negatives, positives, radius_arcsec)
+    near_known = {name: find_near(negatives, table, radius_arcsec) for name, table in (known_bhb or {}).items()}
+    near = near_positive.copy()
+    for mask in near_known.values():
+        near |= mask
     kept_neg = negatives[sdss & ~near]
     pos = positives if limit is None else positives[:limit]
     kept_neg = kept_neg if limit is None else kept_neg[:limit]
@@ -84,14 +98,32 @@ def paper_stars(positives: Table, negatives: Table, radius_arcsec: float = CROSS
         "n_positives": len(positives),
         "n_negatives_input": len(negatives),
         "n_negatives_not_sdss": int(np.sum(~sdss)),
-        "n_negatives_near_positive": int(np.sum(sdss & near)),
-        "negatives_near_positive": [str(i) for i in negatives["id"][sdss & near]],
+        "n_negatives_near_positive": int(np.sum(sdss & near_positive)),
+        "negatives_near_positive": [str(i) for i in negatives["id"][sdss & near_positive]],
+        "known_bhb_catalogs": sorted(near_known),
+        "n_negatives_near_known_bhb": {name: int(np.sum(sdss & m)) for name, m in near_known.items()},
+        "n_negatives_near_any_bhb": int(np.sum(sdss & near)),
+        "negatives_near_known_bhb": [str(i) for i in negatives["id"][sdss & near & ~near_positive]],
         "crossmatch_radius_arcsec": radius_arcsec,
         "n_negatives_kept": len(kept_neg),
         "limit_per_class": limit,
     }
     table = _stack([(pos, LABEL_BHB), (kept_neg, LABEL_NON_BHB)])
     return table, stats
+
+
+def known_bhb_catalogs(names: Sequence[str | os.PathLike] | None, folder: str | os.PathLike | None = None) -> dict[str, Table]:
+    """The known-BHB catalogs by name; ``None`` means the defaults, skipped with a warning where absent."""
+    tables = {}
+    for name in DEFAULT_KNOWN_BHB if names is None else names:
+        try:
+            path = resolve_catalog(name, folder)
+            tables[str(name)] = read_candidates(path)
+        except BadInputError as exc:
+            if names is not None:
+                raise
+            log.warning("known-BHB catalog %s not found (%s): negatives are checked against the positives only", name, exc)
+    return tables
 
 
 def _stack(parts: list[tuple[Table, int]]) -> Table:
@@ -114,6 +146,7 @@ def build_from_sdss(
     catalog_dir: str | os.PathLike | None = None,
     radius_arcsec: float = CROSSMATCH_ARCSEC,
     limit: int | None = None,
+    known_bhb: Sequence[str | os.PathLike] | None = None,
     size: int = CUTOUT_SIZE,
     workers: int = 4,
     progress: ProgressCallback = no_progress,
@@ -121,19 +154,25 @@ def build_from_sdss(
 ) -> BuildReport:
     """Fetch every selected star's spectrum and cube through ``service`` and write the data set.
 
-    ``workers`` stars are fetched at once, ahead of the loop that writes them in catalog order.
+    ``known_bhb`` names catalogs (aliases or paths) whose stars are BHBs besides the positives
+    (default: barbosa2022 where it can be found). ``workers`` stars are fetched at once, ahead of
+    the loop that writes them in catalog order. A network lost mid-build raises
+    ``NetworkUnavailable`` and writes nothing; what was downloaded stays in the cache.
     """
     service = service or SDSSService()
     if not service.offline:
         service.ensure_online()  # no network: one clear error before any work, not one per star
     pos_path, neg_path = resolve_catalog(positives, catalog_dir), resolve_catalog(negatives, catalog_dir)
-    stars, stats = paper_stars(read_candidates(pos_path), read_candidates(neg_path), radius_arcsec, limit)
+    known = known_bhb_catalogs(known_bhb, catalog_dir)
+    stars, stats = paper_stars(read_candidates(pos_path), read_candidates(neg_path), radius_arcsec, limit, known)
 
     def fetch(row: Row) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         try:
             spectrum = row_spectrum(service, row)
             place_from_spectrum(row, spectrum)
+            set_quality(row, spectrum.meta)
             cube = service.cube(float(row["ra"]), float(row["dec"]), size)
+            row["cutout_source"] = cube.meta.get("cutout_source", service.cutouts)
         except (NetworkUnavailable, BadInputError):
             raise
         except SDSSError as exc:
@@ -142,17 +181,24 @@ def build_from_sdss(
             raise BadInputError(str(row["id"]), f"unexpected {type(exc).__name__}: {exc}") from exc
         return spectrum.flux, spectrum.ivar, cube.data
 
+    stars["cutout_source"] = np.full(len(stars), "", dtype="U6")  # hips or frames, per star (filled by fetch)
+    add_quality_columns(stars)
     provenance = {
         "builder": "sdss",
         "positives": str(pos_path),
         "negatives": str(neg_path),
         "data_release": service.data_release,
         "offline": service.offline,
+        "cutouts": service.cutouts,
         **stats,
     }
     ahead = _Ahead(fetch, stars, workers)
     try:
         return assemble(out, stars, ahead.get, provenance=provenance, size=size, progress=progress, cancel=cancel, stage="sdss")
+    except NetworkUnavailable as exc:
+        done = int(np.sum(stars["cutout_source"] != ""))
+        raise NetworkUnavailable(f"{exc}. Stopped with {done} of {len(stars)} stars fetched; nothing written: "
+                                 "run the same command again to resume from the cache") from exc
     finally:
         ahead.close()
 

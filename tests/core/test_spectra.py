@@ -31,15 +31,18 @@ def test_spec_file_on_sdss_grid_is_copied_pixel_for_pixel(tmp_path):
     np.testing.assert_array_equal(s.ivar, 4.0)
 
 
-def test_masks_from_ivar_and_and_mask(tmp_path):
+def test_masks_from_ivar_and_the_bad_pixel_bits_of_the_and_mask(tmp_path):
     ll = _sdss_loglam()
     ivar = np.full(N_FILE, 2.0)
     ivar[OFFSET + 10] = 0
     and_mask = np.zeros(N_FILE, int)
-    and_mask[OFFSET + 20 : OFFSET + 25] = 1 << 23
+    and_mask[OFFSET + 20 : OFFSET + 23] = 1 << 24  # NODATA: a bad pixel
+    and_mask[OFFSET + 23 : OFFSET + 25] = 1 << 18  # FULLREJECT: a bad pixel
+    and_mask[OFFSET + 30 : OFFSET + 40] = (1 << 23) | (1 << 4) | (1 << 16)  # BRIGHTSKY, MANYBADCOLUMNS, NEARBADPIXEL: warnings
     s = read_spectra(write_spec(tmp_path / "s.fits", ll, smooth_flux(ll), ivar, and_mask)).spectra[0]
     assert np.flatnonzero(s.ivar == 0).tolist() == [10, 20, 21, 22, 23, 24]
     assert s.meta["n_valid"] == NPIX - 6
+    assert s.meta["valid_fraction"] == pytest.approx((NPIX - 6) / NPIX, abs=1e-4) and s.meta["flags"] == []
 
 
 def test_off_grid_file_is_interpolated_with_propagated_ivar():

@@ -57,6 +57,20 @@ def test_navigation_follows_the_visible_order_both_ways(review, dataset):
         review.navigate("sideways")
 
 
+def test_a_feature_adds_its_own_move(review, dataset):
+    review.open_path(dataset)
+    review.actions.set_note("star008", "check Hδ")
+
+    def next_noted(rows, view):
+        noted = np.flatnonzero(rows.column("note")[rows.visible_rows()] != "")
+        later = noted[noted > view]
+        return int(later[0]) if len(later) else -1
+
+    review.nav.moves["noted"] = next_noted
+    assert review.navigate("noted") == 8
+    assert review.navigate("noted") == -1 and current_id(review) == "star008"
+
+
 def test_jump_to_id_clears_a_filter_that_hides_the_candidate(review, events, dataset):
     review.open_path(dataset)
     review.set_filter(Filter(text="star00"))
@@ -182,7 +196,7 @@ def test_reopening_the_session_restores_verdicts_undo_and_recent(tmp_path, datas
     path = first.session.path
     first.close()
 
-    again = Review(tmp_path / "ud", InlineRunner(), reviewer="ben")
+    again = Review(tmp_path / "ud", InlineRunner(), reviewer="ana")  # undo is per reviewer (issue 12 item 6)
     seen = []
     again.events.undo_changed.connect(lambda u, r: seen.append((u, r)))
     again.open_path(path)  # through the session file
@@ -252,3 +266,15 @@ def test_a_list_without_arrays_cannot_be_scored_and_says_why(review, events, tmp
     review.scoring.score_all()
     assert events.last("error")[0] == "Nothing to score"
     assert not np.isfinite(review.rows.column("p")).any()
+
+
+def test_a_failing_subscriber_is_logged_and_the_others_still_hear(caplog):
+    from bhb_viewer.review import Event
+
+    event, heard = Event("test"), []
+    event.connect(lambda x: 1 / 0)
+    event.connect(heard.append)
+    event.emit(3)
+    assert heard == [3]
+    assert [r.getMessage() for r in caplog.records] == ["a subscriber of test failed"]
+    caplog.clear()  # expected here; anywhere else the autouse check fails the test

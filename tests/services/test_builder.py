@@ -19,7 +19,7 @@ from bhb_viewer.core.progress import CancelToken, Cancelled
 from bhb_viewer.services.builder import _Ahead, build_from_sdss, paper_stars, resolve_catalog
 from bhb_viewer.services.sdss import NetworkUnavailable, SDSSService
 
-from sdss_files import SDSS_LOGLAM0, sdss_frame, served_spectrum, smooth_flux
+from sdss_files import SDSS_LOGLAM0, hips_answer, sdss_frame, served_spectrum, smooth_flux
 
 SIZE = 16
 LOGLAM = SDSS_LOGLAM0 + 1e-4 * np.arange(3900)
@@ -40,6 +40,8 @@ class FakeSDSS:
             if p["plate"] == 999:
                 return []
             return [served_spectrum(self.tmp, p["plate"], p["mjd"], p["fiber"], LOGLAM, offset=p["fiber"])]
+        if kind == "hips":
+            return [hips_answer(p["ra"], p["dec"], p["size"] + 8) for _ in BANDS]
         return [sdss_frame(p["ra"], p["dec"], band) for band in BANDS]
 
 
@@ -89,7 +91,7 @@ def test_build_fetches_rejects_with_reasons_and_rebuilds_offline_from_cache(tmp_
     assert prov["builder"] == "sdss" and prov["n_negatives_near_positive"] == 1 and prov["n_negatives_not_sdss"] == 1
     assert prov["negatives_near_positive"] == ["400-51700-11"]
     assert prov["rejected"] == [{"id": "999-51700-12", "reason": report.rejected[0][1]}]
-    assert sum(kind == "spectrum" for kind, _ in fetch.calls) == 7 and sum(kind == "frames" for kind, _ in fetch.calls) == 6
+    assert sum(kind == "spectrum" for kind, _ in fetch.calls) == 7 and sum(kind == "hips" for kind, _ in fetch.calls) == 6
 
     never = FakeSDSS(tmp_path / "never")
     offline = service(tmp_path, never, offline=True)
@@ -177,3 +179,54 @@ def test_specobjid_decoding_agrees_with_every_sdss_row_of_the_bss_list(shared_da
     decoded = [decode_specobjid(int(s)) for s in sdss["specobjid"]]
     assert len(sdss) == 3183
     assert decoded == [(int(p), int(m), int(f)) for p, m, f in zip(sdss["plate"], sdss["mjd"], sdss["fiber"])]
+
+
+def test_a_network_lost_mid_build_stops_writes_nothing_and_a_rerun_resumes(tmp_path, catalogs):
+    import urllib.error
+
+    fetch = FakeSDSS(tmp_path)
+    served = fetch.__call__
+
+    def dropping(kind, **p):
+        if len(fetch.calls) >= 4:  # two stars' spectrum + cutouts, then the network goes
+            raise urllib.error.URLError(OSError(101, "Network is unreachable"))
+        return served(kind, **p)
+
+    svc = service(tmp_path, dropping, retries=1)
+    svc._probe = lambda: "cannot reach SDSS (skyserver.sdss.org: [Errno 101] Network is unreachable)"
+    with pytest.raises(NetworkUnavailable, match=r"Network is unreachable.*Stopped with 2 of 7 stars fetched; nothing written"):
+        build_from_sdss(tmp_path / "ds", catalogs / "bhb.csv", catalogs / "bss.csv", service=svc, size=SIZE, workers=1)
+    assert not (tmp_path / "ds").exists()
+
+    again = FakeSDSS(tmp_path / "again")
+    report = build_from_sdss(tmp_path / "ds", catalogs / "bhb.csv", catalogs / "bss.csv", service=service(tmp_path, again),
+                             size=SIZE, workers=1)
+    assert report.count == 6
+    assert sum(kind == "spectrum" for kind, _ in again.calls) == 5  # the first two stars came from the cache
+    ds = open_dataset(tmp_path / "ds")
+    assert ds.manifest["provenance"]["cutouts"] == "hips" and set(ds.catalog["cutout_source"]) == {"hips"}
+
+
+def test_negatives_near_any_known_bhb_are_dropped_and_listed(tmp_path, catalogs):
+    Table({"ra": [20.0 + 1.5 / 3600, 70.0], "dec": [1.0, 0.0]}).write(catalogs / "other_bhb.csv")
+    stars, stats = paper_stars(read_candidates(catalogs / "bhb.csv"), read_candidates(catalogs / "bss.csv"),
+                               known_bhb={"other": read_candidates(catalogs / "other_bhb.csv")})
+    assert stats["negatives_near_known_bhb"] == ["400-51700-10"] and stats["n_negatives_near_known_bhb"] == {"other": 1}
+    assert stats["n_negatives_near_any_bhb"] == 2 and "400-51700-10" not in list(stars["id"])
+
+
+@pytest.mark.remote_data
+@pytest.mark.parametrize("mode", ["hips", "frames"])
+def test_one_star_of_each_class_end_to_end_from_sdss(tmp_path, mode):
+    """For real (``pytest -m remote_data``): the first Xue 2011 BHB and one SDSS blue straggler, both cutout modes."""
+    folder = tmp_path / "catalogs"
+    folder.mkdir()
+    Table({"plate": [3141], "mjd": [55008], "fiber": [498], "ra": [331.047394], "dec": [6.292428]}).write(folder / "one_bhb.csv")
+    Table({"FileName": ["spec-0740-52263-0101"], "ra": [342.5594], "dec": [13.35232]}).write(folder / "one_bss.csv")
+    svc = SDSSService(tmp_path / "cache", cutouts=mode)
+    report = build_from_sdss(tmp_path / "ds", folder / "one_bhb.csv", folder / "one_bss.csv", service=svc, known_bhb=(),
+                             size=32, workers=2)
+    assert report.count + len(report.rejected) == 2 and report.count >= 1, report.rejected
+    ds = open_dataset(tmp_path / "ds")
+    assert ds.manifest["provenance"]["cutouts"] == mode and ds.cutouts.shape[1:] == (5, 32, 32)
+    assert np.all(ds.catalog["valid_fraction"] > 0.9)

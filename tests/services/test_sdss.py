@@ -83,15 +83,15 @@ def test_download_is_cached_and_second_call_uses_the_cache(tmp_path):
 
 def test_cube_from_frames_is_centred_cached_and_served_offline(tmp_path):
     fetch = Recorder()
-    cube = service(tmp_path, fetch).cube(RA, DEC, size=32)
+    cube = service(tmp_path, fetch, cutouts="frames").cube(RA, DEC, size=32)
     assert cube.data.shape == (5, 32, 32) and not cube.mask.any()
-    assert fetch.calls == [("frames", {"ra": RA, "dec": DEC})]
+    assert fetch.calls == [("frames", {"ra": RA, "dec": DEC})] and cube.meta["cutout_source"] == "frames"
     assert all("field 269" in source for source in cube.meta["sources"].values())  # the frame holding it best
     assert cube.data.sum(axis=(1, 2)) == pytest.approx([10 * (k + 1) + 0.01 * 32 * 32 for k in range(5)], rel=0.02)
     for band in cube.data:
         peak_y, peak_x = np.unravel_index(np.argmax(band), band.shape)
         assert abs(peak_x - 15.5) <= 0.5 and abs(peak_y - 15.5) <= 0.5
-    offline = SDSSService(tmp_path / "cache", offline=True)
+    offline = SDSSService(tmp_path / "cache", offline=True)  # HiPS mode: a cached frames cube serves it too
     again = offline.cube(RA, DEC, size=32)
     np.testing.assert_array_equal(again.data, cube.data)
     with pytest.raises(CacheMiss, match=r"no cutout cube at RA 164.43110 Dec \+39.03590 .*offline"):
@@ -99,7 +99,7 @@ def test_cube_from_frames_is_centred_cached_and_served_offline(tmp_path):
 
 
 def test_a_band_missing_from_sdss_is_not_found(tmp_path):
-    svc = service(tmp_path, lambda kind, **p: [fake_frame(b, RA, 269) for b in "gri"])
+    svc = service(tmp_path, lambda kind, **p: [fake_frame(b, RA, 269) for b in "gri"], cutouts="frames")
     with pytest.raises(NotFound, match=r"no u,z frame at RA 164.43110"):
         svc.cube(RA, DEC, size=32)
 
@@ -107,7 +107,7 @@ def test_a_band_missing_from_sdss_is_not_found(tmp_path):
 def test_frames_that_miss_the_star_are_a_bad_input_not_a_crash(tmp_path):
     far = [fake_frame(b, RA + 120.0, 1) for b in BANDS]  # the star is on the far side of the projection
     with pytest.raises(BadInputError, match=r"lies outside every u image"):
-        service(tmp_path, lambda kind, **p: far).cube(RA, DEC, size=32)
+        service(tmp_path, lambda kind, **p: far, cutouts="frames").cube(RA, DEC, size=32)
 
 
 def test_offline_uses_cache_and_names_the_miss(tmp_path):
@@ -161,11 +161,11 @@ def test_a_network_lost_mid_run_stops_instead_of_failing_each_star(tmp_path):
 
 def test_permanent_errors_are_not_retried(tmp_path):
     response = requests.Response()
-    response.status_code = 404
-    fetch = Recorder(failures=[requests.HTTPError("404", response=response)])
-    with pytest.raises(requests.HTTPError):
+    response.status_code = 403
+    fetch = Recorder(failures=[requests.HTTPError("403 Client Error: Forbidden", response=response)])
+    with pytest.raises(SDSSError, match="failed: HTTPError: 403 Client Error") as err:
         service(tmp_path, fetch).spectrum_file(1, 51000, 1)
-    assert len(fetch.calls) == 1
+    assert not isinstance(err.value, (NotFound, NetworkUnavailable)) and len(fetch.calls) == 1
 
 
 def test_unknown_spectrum_is_not_found(tmp_path):
@@ -226,24 +226,33 @@ def test_fetch_asks_astroquery_once_per_distinct_field_for_all_bands(tmp_path, m
 
     def query_crossid(self, coordinates, **kw):
         seen["crossid"] = (round(coordinates.ra.deg, 4), round(kw["radius"].to_value("arcsec"), 1), kw["data_release"])
+        seen["crossid_fields"] = (kw.get("photoobj_fields"), kw.get("fields"))
         return Table({"run": [3900, 3900, 3901], "rerun": [301] * 3, "camcol": [6, 6, 6], "field": [269, 269, 12]})
 
     def get_images(self, matches, band, **kw):
         seen["images"] = (len(matches), band, kw["cache"], kw["timeout"])
         return ["hdul"] * (len(matches) * len(band))
 
-    def get_spectra(self, **kw):
-        seen["spectra"] = {k: kw[k] for k in ("plate", "mjd", "fiberID", "data_release", "cache")}
+    def query_sql(self, sql, **kw):
+        seen["sql"] = sql
+        return Table({"run2d": ["v5_7_0", "26"], "plate": [740, 740], "mjd": [52263, 52263], "fiberID": [101, 101],
+                      "specObjID": [2, 1], "sciencePrimary": [0, 1]})
+
+    def get_spectra(self, matches, **kw):
+        seen["spectra"] = (list(matches["run2d"]), kw["data_release"], kw["cache"])
         return ["spec"]
 
     monkeypatch.setattr(SDSSClass, "query_crossid", query_crossid)
     monkeypatch.setattr(SDSSClass, "get_images", get_images)
     monkeypatch.setattr(SDSSClass, "get_spectra", get_spectra)
+    monkeypatch.setattr(SDSSClass, "query_sql", query_sql)
     svc = SDSSService(tmp_path, timeout=7)
     assert svc._fetch("frames", ra=RA, dec=DEC) == ["hdul"] * 10
     assert seen["crossid"] == (RA, 2.0, 17) and seen["images"] == (2, "ugriz", False, 7)
+    assert seen["crossid_fields"] == (["run", "rerun", "camcol", "field"], None)  # photoobj_fields=, never fields=
     assert svc._fetch("spectrum", plate=740, mjd=52263, fiber=101) == ["spec"]
-    assert seen["spectra"] == {"plate": 740, "mjd": 52263, "fiberID": 101, "data_release": 17, "cache": False}
+    assert "WHERE s.plate = 740 AND s.mjd = 52263 AND s.fiberID = 101" in seen["sql"]
+    assert seen["spectra"] == (["26"], 17, False)  # the science-primary reduction only
 
 
 @pytest.mark.remote_data
@@ -251,3 +260,13 @@ def test_real_sdss_cube(tmp_path):
     cube = SDSSService(tmp_path).cube(RA, DEC, size=32)  # the star of the shipped real stamps
     assert cube.data.shape == (5, 32, 32) and not cube.mask.all()
     assert SDSSService(tmp_path, offline=True).cube(RA, DEC, size=32).data.shape == (5, 32, 32)
+
+
+def test_a_request_in_retry_stops_when_another_found_the_network_gone(tmp_path):
+    slept: list[float] = []
+    fetch = Recorder(failures=[requests.ConnectionError("reset")] * 5)
+    svc = service(tmp_path, fetch, retries=3, sleep=slept.append)
+    svc._network_problem = "cannot reach SDSS (skyserver.sdss.org: [Errno 101] Network is unreachable)"  # set by another thread
+    with pytest.raises(NetworkUnavailable, match="Network is unreachable"):
+        svc.spectrum_file(1, 51000, 1)
+    assert len(fetch.calls) == 1 and slept == []

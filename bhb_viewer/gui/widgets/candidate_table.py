@@ -213,6 +213,7 @@ class CandidateTableView(QTableView):
 
     def setModel(self, model: CandidateTableModel) -> None:  # type: ignore[override]
         super().setModel(model)
+        self._table = model
         widths = (112, 62, 58, 42, 40, 42, 50, 52, 80)  # fits the left pane of a 1280-px window
         for col, width in enumerate(widths):
             self.setColumnWidth(col, width)
@@ -221,7 +222,7 @@ class CandidateTableView(QTableView):
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid():
-            self.sigCurrentSourceRow.emit(self.model().source_row(current.row()))
+            self.sigCurrentSourceRow.emit(self._table.source_row(current.row()))
 
     def select_view_row(self, view_row: int) -> None:
         model = self.model()
@@ -232,7 +233,7 @@ class CandidateTableView(QTableView):
 
     def current_source_row(self) -> int:
         index = self.currentIndex()
-        return self.model().source_row(index.row()) if index.isValid() else -1
+        return self._table.source_row(index.row()) if index.isValid() else -1
 
     def keyboardSearch(self, search: str) -> None:
         """Type-ahead search is off: letters are verdict keys."""

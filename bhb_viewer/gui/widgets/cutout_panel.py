@@ -270,17 +270,18 @@ class CutoutPanel(QWidget):
 
     # -- drawing -------------------------------------------------------------------------
     def _stretch_bands(self) -> None:
-        if self._cube is None:
+        cube, good = self._cube, self._good
+        if cube is None or good is None:
             return
         kind = self.stretch_choice.currentText()
         for i, v in enumerate(self.band_views):
-            grey = stretch(self._cube[i], kind, mask=~self._good[i])
+            grey = stretch(cube[i], kind, mask=~good[i])
             v.base = np.repeat((grey * 255 + 0.5).astype(np.uint8)[..., None], 3, axis=2)
         self._draw_all()
 
     def _update_heat(self) -> None:
-        ready = self._attention is not None and self._cube is not None
-        self._heat = heat_layer(self._attention, self._cube.shape[-1]) if ready else None
+        attention, cube = self._attention, self._cube
+        self._heat = heat_layer(attention, cube.shape[-1]) if attention is not None and cube is not None else None
 
     def _draw_all(self) -> None:
         opacity = self.opacity.value() / 100.0 if self.show_attention.isChecked() else 0.0

@@ -61,7 +61,7 @@ class FieldEdit(QLineEdit):
         self.setPlaceholderText(placeholder)
 
     def event(self, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.ShortcutOverride and event.key() in _FIELD_KEYS:
+        if isinstance(event, QKeyEvent) and event.type() == QEvent.Type.ShortcutOverride and event.key() in _FIELD_KEYS:
             event.accept()
             return True
         return super().event(event)
@@ -178,7 +178,7 @@ class VerdictPanel(QWidget):
         Enter would record at the review's decision ``cut``."""
         enabled = cid is not None
         self._p = p_bhb if p_bhb is not None and p_bhb == p_bhb else None
-        self.id_label.setText(cid if enabled else "no candidate")
+        self.id_label.setText(cid if cid is not None else "no candidate")
         if self._p is None:
             self.score_label.setText("P(BHB) —")
             self.accept_button.setToolTip("not scored yet")
@@ -190,10 +190,11 @@ class VerdictPanel(QWidget):
             button.setChecked(k is kind)
             button.setEnabled(enabled)
         self.accept_button.setEnabled(enabled and self._p is not None)
-        if kind is None:
+        if state is None or state.verdict is None:
             self.verdict_label.setText("unvetted")
         else:
-            self.verdict_label.setText(f"{kind.label} — {state.reviewer}, {state.time[:19].replace('T', ' ')}")
+            when = state.time[:19].replace("T", " ")
+            self.verdict_label.setText(f"{state.verdict.label} — {state.reviewer}, {when}")
         self.disagree_label.setVisible(disagrees)
         note = state.note if state else ""
         self.note_edit.saved_text = note

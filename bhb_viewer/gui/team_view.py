@@ -1,0 +1,171 @@
+"""The window's team features: the Team and SAMP menus, the team panel, agreement and audit in the
+status bar, the blind audit's hidden scores, and refreshing what another window writes.
+
+The rules live in :class:`bhb_viewer.review.team.TeamReview`; this module only shows them and
+forwards what the person asks for. In audit mode the P(BHB) column, the score, the disagreement
+mark, Enter (accept the model's call), "most uncertain" and the score filter are off.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, QTimer
+from PySide6.QtWidgets import QBoxLayout, QInputDialog, QLabel
+
+from bhb_viewer.core.verdicts import HEARTBEAT_S
+from bhb_viewer.gui.menus import add_action
+from bhb_viewer.gui.samp_bridge import SampBridge
+from bhb_viewer.gui.widgets.candidate_table import COL_P
+from bhb_viewer.gui.widgets.team_panel import TeamPanel
+from bhb_viewer.gui.widgets.verdict_panel import ACCEPT_KEY, NAV_ACTIONS
+from bhb_viewer.review.team import TeamReview
+
+if TYPE_CHECKING:
+    from PySide6.QtGui import QAction
+
+    from bhb_viewer.gui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+
+__all__ = ["TeamView"]
+
+POLL_MS = 2000  # how often the window looks for verdicts another window wrote
+NEXT_CONFLICT_KEY, NEXT_AUDIT_KEY = "C", "Ctrl+B"
+
+
+class TeamView(QObject):
+    """Attach the team features to ``window`` (its review, verdict panel, status bar and menu bar)."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.review = window.review
+        self.team = TeamReview(self.review)
+        self.samp = SampBridge(window)
+        self.panel = TeamPanel()
+        parent = window.verdict_panel.parentWidget()
+        layout = parent.layout() if parent is not None else None
+        if not isinstance(layout, QBoxLayout):
+            raise TypeError("the team panel goes above the verdict panel, which must sit in a box layout")
+        layout.insertWidget(layout.indexOf(window.verdict_panel), self.panel)
+        self.status_label = QLabel("")
+        window.status.addPermanentWidget(self.status_label)
+        window.status.addPermanentWidget(self.samp.label)
+        self._build_menus()
+        self.poll_timer = QTimer(self, interval=POLL_MS)
+        self.poll_timer.timeout.connect(self.poll)
+        self.beat_timer = QTimer(self, interval=int(HEARTBEAT_S * 1000))
+        self.beat_timer.timeout.connect(self.team.heartbeat)
+        self._hidden = False  # scores hidden at the last refresh
+        self.team.changed.connect(self.refresh)
+        self.review.events.opened.connect(self._opened)
+        self.review.nav.changed.connect(lambda row: self.refresh())
+        self.review.events.candidate_changed.connect(self._candidate_changed)
+
+    def _build_menus(self) -> None:
+        window, bar = self.window, self.window.menuBar()
+        team = bar.addMenu("&Team")
+        add_action(window, team, "Next &conflict", self.next_conflict, NEXT_CONFLICT_KEY)
+        team.addSeparator()
+        add_action(window, team, "Start a blind &audit…", self.ask_start_audit)
+        add_action(window, team, "Next in the audit", self.next_audit, NEXT_AUDIT_KEY)
+        self.hide_action = add_action(window, team, "&Hide scores (audit mode)", lambda: None)
+        self.hide_action.setCheckable(True)
+        self.hide_action.toggled.connect(self.team.set_audit_mode)
+        samp = bar.addMenu("S&AMP")
+        add_action(window, samp, "&Connect to the hub", self.samp.connect_hub)
+        add_action(window, samp, "Start a hub and connect", lambda: self.samp.connect_hub(start_hub=True))
+        add_action(window, samp, "Send the &table (TOPCAT)", self.samp.send_table)
+        add_action(window, samp, "Send the c&utout (DS9, Aladin)", self.samp.send_cutout)
+        add_action(window, samp, "Send the &spectrum (SPLAT, specviz)", self.samp.send_spectrum)
+        add_action(window, samp, "&Disconnect", self.samp.disconnect_hub)
+        self._score_actions: list[QAction] = [
+            a for a in window.actions() if a.shortcut().toString() in (ACCEPT_KEY, NAV_ACTIONS["uncertain"][1])]
+
+    # -- what the person asks for ----------------------------------------------------------------
+    def next_conflict(self) -> None:
+        if self.team.next_conflict() < 0:
+            self.review.events.notice.emit("no conflict left to resolve" if self.team.merged else
+                                           "not a merged session: no conflicts")
+
+    def ask_start_audit(self) -> None:
+        half_width, ok = QInputDialog.getDouble(
+            self.window, "Blind purity audit",
+            f"Candidates with P(BHB) ≥ {self.review.rows.cut:.3f} are sampled and reviewed with their scores "
+            "hidden.\nHalf-width of the 95 % interval of the purity:", 0.05, 0.01, 0.25, 3)
+        if ok:
+            self.start_audit(half_width)
+
+    def start_audit(self, half_width: float = 0.05, seed: int | None = None) -> None:
+        try:
+            plan = self.team.start_audit(half_width=half_width, seed=seed)
+        except ValueError as exc:
+            self.window.show_error("Cannot start the audit", str(exc))
+            return
+        self.review.events.notice.emit(f"audit: {len(plan.ids)} of {plan.population} accepted candidates")
+        self.next_audit()
+
+    def next_audit(self) -> None:
+        if self.team.next_audit() < 0:
+            self.review.events.notice.emit("the audit sample is done" if self.team.plan else "no audit started")
+
+    def poll(self) -> None:
+        try:
+            self.team.poll()
+        except sqlite3.Error as exc:  # the file went away or is locked for long: try again at the next tick
+            log.warning("could not read the session for changes: %s", exc)
+
+    # -- what changed ----------------------------------------------------------------------------
+    def _opened(self, *args: object) -> None:
+        self.poll_timer.start()
+        self.beat_timer.start()
+
+    def _candidate_changed(self, row: int) -> None:
+        if row == self.review.nav.current:
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Panel, status text and the audit's hiding, for the candidate on show."""
+        team, window = self.team, self.window
+        hide = team.audit_mode
+        if self.hide_action.isChecked() != hide:
+            self.hide_action.setChecked(hide)
+        if self._hidden and not hide and self.review.nav.current >= 0:
+            self._hidden = False
+            self.review.events.candidate_changed.emit(self.review.nav.current)  # the window shows the score again
+        self._hidden = hide
+        window.table.setColumnHidden(COL_P, hide)
+        for action in self._score_actions:
+            action.setEnabled(not hide)
+        panel = window.verdict_panel
+        panel.accept_button.setEnabled(not hide and panel.accept_button.isEnabled())
+        panel.nav_buttons["uncertain"].setEnabled(not hide)
+        window.filter_min.setEnabled(not hide)
+        window.filter_max.setEnabled(not hide)
+        if hide:
+            panel.score_label.setText("P(BHB) hidden")
+            panel.disagree_label.setVisible(False)
+        self.status_label.setText(team.status_text())
+        current = self.review.current()
+        if current is None:
+            self.panel.show_team(None)
+            return
+        cid = current[1]
+        audit = ""
+        if team.plan is not None and team.in_audit(cid):
+            result = team.audit_result()
+            audit = f"blind audit: {result.n_pending} of {result.n_sample} left" if result else ""
+            audit += " · scores hidden" if hide else ""
+        if team.merged:
+            kind = team.conflict(cid)
+            self.panel.show_team(team.reviewer_verdicts(cid), team.conflict_text(kind), team.resolution(cid), audit)
+        else:
+            self.panel.show_team(None, audit=audit)
+
+    def close(self) -> None:
+        self.poll_timer.stop()
+        self.beat_timer.stop()
+        self.samp.close()

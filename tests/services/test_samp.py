@@ -1,0 +1,147 @@
+"""SAMP round trips against an in-process hub on localhost, with a second client standing in for TOPCAT."""
+
+import queue
+import warnings
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.table import Table
+from astropy.wcs import WCS
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from astropy.samp import SAMPHubServer, SAMPIntegratedClient
+
+from bhb_viewer.core.grid import wavelength
+from bhb_viewer.services.samp import (
+    MT_HIGHLIGHT,
+    MT_IMAGE,
+    MT_POINT,
+    MT_SELECT,
+    MT_SPECTRUM,
+    MT_TABLE,
+    SampError,
+    SampLink,
+    SampState,
+)
+
+WAIT = 10  # seconds any one message may take
+
+
+@pytest.fixture
+def hub(tmp_path):
+    server = SAMPHubServer(web_profile=False, lockfile=str(tmp_path / "samp-hub"), addr="127.0.0.1")
+    server.start(wait=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def topcat(hub):
+    """A client named topcat that records every message it is sent."""
+    got = queue.Queue()
+    client = SAMPIntegratedClient(name="topcat", addr="127.0.0.1")
+    client.connect(hub=hub)
+    for mtype in (MT_TABLE, MT_HIGHLIGHT, MT_SELECT, MT_IMAGE, MT_SPECTRUM):
+        client.bind_receive_notification(mtype, lambda key, sender, mtype, params, extra: got.put((mtype, params)))
+    client.got = got
+    yield client
+    client.disconnect()
+
+
+@pytest.fixture
+def link(hub, tmp_path):
+    events = queue.Queue()
+    link = SampLink(on_highlight=lambda row: events.put(("highlight", row)),
+                    on_select=lambda rows: events.put(("select", rows)),
+                    on_point=lambda row, sep: events.put(("point", row, sep)),
+                    on_state=lambda state: events.put(("state", state)))
+    assert link.connect(lockfile=tmp_path / "samp-hub") is SampState.CONNECTED
+    assert events.get(timeout=WAIT) == ("state", SampState.CONNECTED)
+    link.events = events
+    yield link
+    link.disconnect()
+
+
+def _table(n=10):
+    return Table({"id": [f"c{i}" for i in range(n)], "ra": 150.0 + 0.01 * np.arange(n), "dec": np.full(n, 2.0),
+                  "specobjid": np.arange(n, dtype=np.uint64) + np.uint64(2**63 + 5), "p_bhb": np.linspace(0, 1, n)})
+
+
+def test_table_and_selection_both_ways(link, topcat):
+    assert "topcat" in link.clients().values()
+    assert link.send_table(_table(), name="demo") == [topcat.get_public_id()]
+    mtype, params = topcat.got.get(timeout=WAIT)
+    assert mtype == MT_TABLE and params["name"] == "demo" and params["table-id"] == link.table_id
+    sent = Table.read(params["url"].removeprefix("file://"), format="votable")
+    assert list(sent["id"]) == [f"c{i}" for i in range(10)] and sent["specobjid"][0] == str(2**63 + 5)
+
+    link.highlight_row(3)
+    expected = {"table-id": link.table_id, "url": link.table_url, "row": "3"}
+    assert topcat.got.get(timeout=WAIT) == (MT_HIGHLIGHT, expected)
+    link.select_rows([1, 4, 6])
+    mtype, params = topcat.got.get(timeout=WAIT)
+    assert mtype == MT_SELECT and params["row-list"] == ["1", "4", "6"]
+
+    me = link._client.get_public_id()
+    topcat.notify(me, {"samp.mtype": MT_HIGHLIGHT, "samp.params": {"table-id": link.table_id, "row": "5"}})
+    assert link.events.get(timeout=WAIT) == ("highlight", 5)
+    topcat.notify(me, {"samp.mtype": MT_HIGHLIGHT, "samp.params": {"table-id": "someone-else", "row": "2"}})
+    reply = topcat.call_and_wait(me, {"samp.mtype": MT_SELECT,  # as a call, matched by url, answered ok
+                                      "samp.params": {"url": link.table_url, "row-list": ["0", "9"]}}, str(WAIT))
+    assert reply["samp.status"] == "samp.ok"
+    assert link.events.get(timeout=WAIT) == ("select", [0, 9])  # the other table's highlight was ignored
+
+
+def test_point_at_sky_selects_the_nearest_candidate(link, topcat):
+    link.send_table(_table())
+    topcat.got.get(timeout=WAIT)
+    me = link._client.get_public_id()
+    topcat.notify(me, {"samp.mtype": MT_POINT, "samp.params": {"ra": "150.0702", "dec": "2.0"}})
+    kind, row, sep = link.events.get(timeout=WAIT)
+    # row 7 sits at RA 150.07: 0.0002 deg of RA at Dec 2 is 0.72 * cos(2 deg) = 0.7196 arcsec away
+    assert (kind, row) == ("point", 7) and sep == pytest.approx(0.72 * np.cos(np.radians(2.0)), abs=1e-3)
+    reply = topcat.call_and_wait(me, {"samp.mtype": MT_POINT, "samp.params": {"ra": "not a number"}}, str(WAIT))
+    assert reply["samp.status"] == "samp.error"  # a malformed message is refused, not a crash
+
+
+def test_cutout_and_spectrum_files(link, topcat):
+    image = np.arange(64 * 64, dtype=np.float32).reshape(64, 64)
+    link.send_cutout(image, 150.03, 2.0, "c3 r")
+    mtype, params = topcat.got.get(timeout=WAIT)
+    assert mtype == MT_IMAGE and params["name"] == "c3 r"
+    with fits.open(params["url"].removeprefix("file://")) as hdul:
+        assert np.array_equal(hdul[0].data, image)
+        ra, dec = WCS(hdul[0].header).pixel_to_world_values(31.5, 31.5)  # the centre of a 64-pixel cutout
+        assert (ra, dec) == pytest.approx((150.03, 2.0), abs=1e-9)
+        assert abs(hdul[0].header["CDELT2"] * 3600 - 0.396) < 1e-9
+    lam = wavelength()
+    link.send_spectrum(lam, np.ones_like(lam), "c3", ivar=np.full_like(lam, 4.0))
+    mtype, params = topcat.got.get(timeout=WAIT)
+    assert mtype == MT_SPECTRUM and params["meta"]["Access.Format"] == "application/fits"
+    spec = Table.read(params["url"].removeprefix("file://"))
+    assert len(spec) == len(lam) and spec["WAVELENGTH"].unit == "Angstrom" and float(spec["IVAR"][0]) == 4.0
+    with pytest.raises(SampError, match="no SAMP client named 'ds9'"):
+        link.send_cutout(image, 150.03, 2.0, "c3 r", recipient="ds9")
+
+
+def test_no_hub_is_a_clear_error_and_a_hub_can_be_started(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("SAMP_HUB", raising=False)
+    link = SampLink()
+    with pytest.raises(SampError, match="no SAMP hub is running"):
+        link.connect()
+    assert link.state is SampState.DISCONNECTED
+    lockfile = tmp_path / "own-hub"
+    assert link.connect(start_hub=True, lockfile=lockfile) is SampState.HUB
+    try:
+        other = SampLink(name="second")
+        assert other.connect(lockfile=lockfile) is SampState.CONNECTED
+        assert "bhb_viewer" in other.clients().values()
+        other.disconnect()
+    finally:
+        link.disconnect()
+    assert link.state is SampState.DISCONNECTED
+    with pytest.raises(SampError, match="not connected"):
+        link.highlight_row(0)
