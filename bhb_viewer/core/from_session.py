@@ -156,9 +156,36 @@ def build_from_session(
 ) -> FromSessionReport:
     """Write the data set of a session's verdicts (merged with ``base``) to ``out``; see the module doc.
 
-    With ``out=None`` nothing is written: the report gives the counts the set would have (the
-    wizard's data page), and no data is looked up beyond the session's source and the base.
-    Raises TooFewLabels (before writing) when the set cannot train.
+    Parameters
+    ----------
+    session_path : path
+        The session file (``.session.sqlite``).
+    out : path or None
+        A new (or empty) data-set folder. None writes nothing: the report gives the counts the set
+        would have (the wizard's data page), looking no further than the session's source and the base.
+    base : path, optional
+        A data set to merge with; on a shared id the person's verdict wins.
+    extra_loader : callable, optional
+        Row → (flux, ivar, cube), tried last for a star without data (e.g. the SDSS cache); it
+        raises BadInputError to say "not here".
+    min_per_class : int
+        Fewest stars of each class a set may have.
+    size : int, optional
+        Cutout side; by default the base's, the source's or the grid's.
+    progress, cancel
+        As everywhere in the core.
+
+    Returns
+    -------
+    FromSessionReport
+
+    Raises
+    ------
+    TooFewLabels
+        One class, or too few of one, before anything is written (or after loading, when stars
+        without data left too few); nothing is left at ``out``.
+    BadInputError
+        The session, the base or ``out`` cannot be used.
     """
     with Session.open(session_path) as session:
         vl = verdict_labels(session)

@@ -245,6 +245,22 @@ def install_model(run_dir: str | os.PathLike, name: str, index: ModelIndex, make
 
     The copy goes to a temporary sibling first and is renamed into place, so a failure leaves no
     half model in the list. Resume files of the run are not copied.
+
+    Parameters
+    ----------
+    run_dir : path
+        A finished run of ``bhb train`` (network or baseline).
+    name : str
+        The model's name; its folder is this name made safe (suffixed when taken).
+    index : ModelIndex
+        The data folder's model list.
+    make_active : bool
+        Record it as the active model.
+
+    Returns
+    -------
+    ModelEntry
+        The installed model as the Models menu lists it.
     """
     run = Path(run_dir)
     if not (run / "config.json").is_file():
