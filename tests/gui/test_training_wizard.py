@@ -252,3 +252,18 @@ def test_a_new_list_opens_with_the_active_model(qtbot, tmp_path, labelled, tiny_
     with qtbot.waitSignal(window.sigSettled, timeout=120_000):
         window.open_path(labelled)
     assert window.model_info is not None and window.model_info.checkpoint == str(tiny_checkpoint.resolve())
+
+
+def test_closing_the_wizard_mid_training_never_blocks_and_leaves_a_resumable_run(qtbot, tmp_path, labelled):
+    import time
+
+    wizard = _wizard(qtbot, tmp_path)
+    _to_training(qtbot, wizard, labelled, max_steps_per_epoch=1, epochs=40, patience=40)
+    page = wizard.page_named("training")
+    page.start_button.click()
+    qtbot.waitUntil(lambda: len(page.loss_points) >= 1, timeout=TRAIN_S)
+    started = time.monotonic()
+    wizard.reject()  # the window's close button
+    assert time.monotonic() - started < 1.0
+    qtbot.waitUntil(lambda: page.outcome != "", timeout=TRAIN_S)
+    assert page.outcome == "cancelled" and (Path(wizard.plan.out) / "resume.json").is_file()

@@ -98,7 +98,7 @@ class _CloseWatcher(QObject):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
         if event.type() == QEvent.Type.Close:
-            self.wizard.cleanup()
+            self.wizard.cleanup(wait_ms=10_000)  # the application is closing: let the child save its state
         return False
 
 

@@ -62,10 +62,9 @@ class TrainProcess(QObject):
             self._cancelling = True
             self._proc.terminate()
 
-    def kill(self) -> None:
-        if self.running:
-            self._proc.kill()
-            self._proc.waitForFinished(5000)
+    def wait(self, timeout_ms: int) -> bool:
+        """Block until the child ends (only at application exit); True when it did."""
+        return not self.running or self._proc.waitForFinished(timeout_ms)
 
     def _read_stdout(self) -> None:
         self._stdout_buffer += bytes(self._proc.readAllStandardOutput())

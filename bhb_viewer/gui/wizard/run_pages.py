@@ -172,12 +172,12 @@ class TrainingPage(QWizardPage):
     def isComplete(self) -> bool:  # noqa: N802
         return self.outcome == "done"
 
-    def cleanup(self) -> None:
-        """Stop a child still running when the wizard closes (it keeps its resume state)."""
+    def cleanup(self, wait_ms: int = 0) -> None:
+        """Ask a child still running to stop (it keeps its resume state); wait up to ``wait_ms`` for it."""
         if self.process.running:
             self.process.cancel()
-            if self.process._proc is not None and not self.process._proc.waitForFinished(15000):
-                self.process.kill()
+            if wait_ms:
+                self.process.wait(wait_ms)
 
 
 class ResultsPage(QWizardPage):

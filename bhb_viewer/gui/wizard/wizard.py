@@ -56,7 +56,11 @@ class TrainingWizard(QWizard):
         """One of the pages by name: data, split, model, training, results, save."""
         return self.pages[name]
 
-    def cleanup(self) -> None:
-        """A training child still running is cancelled (its run stays resumable); background jobs end."""
-        self.pages["training"].cleanup()
-        self.runner.shutdown()
+    def cleanup(self, wait_ms: int = 0) -> None:
+        """A training child still running is cancelled (its run stays resumable); background jobs end.
+
+        Closing the wizard waits for nothing (the child saves its state and exits by itself; the
+        window never freezes); closing the application waits up to ``wait_ms`` for both.
+        """
+        self.pages["training"].cleanup(wait_ms)
+        self.runner.shutdown(wait_ms)
