@@ -267,3 +267,19 @@ def test_closing_the_wizard_mid_training_never_blocks_and_leaves_a_resumable_run
     assert time.monotonic() - started < 1.0
     qtbot.waitUntil(lambda: page.outcome != "", timeout=TRAIN_S)
     assert page.outcome == "cancelled" and (Path(wizard.plan.out) / "resume.json").is_file()
+
+
+def test_small_sets_get_longer_training_by_default(qtbot, tmp_path, labelled):
+    wizard = _wizard(qtbot, tmp_path)
+    data = wizard.page_named("data")
+    data.folder_edit.setText(str(labelled))
+    data.refresh()
+    wizard.next()
+    wizard.next()
+    model = wizard.page_named("model")
+    assert (model.epochs.value(), model.patience.value()) == (20, 8) and "40 stars" in model.hint.text()
+    model.epochs.setValue(5)
+    wizard.back()
+    wizard.next()
+    assert model.epochs.value() == 5  # the person's choice stays for the same set
+    wizard.close()
