@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGridLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
@@ -44,6 +45,8 @@ def _plot(title: str, left: str, bottom: str) -> pg.PlotWidget:
     plot.setLabel("left", left)
     plot.setLabel("bottom", bottom)
     plot.showGrid(x=True, y=True, alpha=0.3)
+    for axis in ("left", "bottom"):
+        plot.getAxis(axis).enableAutoSIPrefix(False)  # F1 0.85, not "850 (×0.001)"
     plot.addLegend(offset=(-10, 10))
     return plot
 
@@ -192,13 +195,18 @@ class ResultsPage(QWizardPage):
         self.table.setHorizontalHeaderLabels([f"{who} {m}" for who in ("new", "active") for m in ("P", "R", "F1")])
         self.table.setVerticalHeaderLabels([*ROWS, "AUC"])
         self.confusion = QTableWidget(2, 4)
-        self.confusion.setHorizontalHeaderLabels([f"{who}: pred {c}" for who in ("new", "active") for c in CLASS_NAMES])
+        self.confusion.setHorizontalHeaderLabels([f"{who}\n→ {c}" for who in ("new", "active") for c in CLASS_NAMES])
+        self.confusion.setToolTip("confusion matrix: rows the true class, columns the class each model called")
         self.confusion.setVerticalHeaderLabels([f"true {c}" for c in CLASS_NAMES])
         self.compare_label = QLabel("")
         self.compare_label.setWordWrap(True)
         self.roc_plot = _plot("ROC", "true-positive rate", "false-positive rate")
         self.pr_plot = _plot("precision–recall (BHB)", "precision", "recall")
+        for table in (self.table, self.confusion):
+            table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         grid = QGridLayout()
+        grid.setColumnStretch(0, 1)
+        grid.setColumnStretch(1, 1)
         grid.addWidget(self.table, 0, 0)
         grid.addWidget(self.confusion, 1, 0)
         grid.addWidget(self.roc_plot, 0, 1)
