@@ -283,3 +283,18 @@ def test_small_sets_get_longer_training_by_default(qtbot, tmp_path, labelled):
     wizard.next()
     assert model.epochs.value() == 5  # the person's choice stays for the same set
     wizard.close()
+
+
+def test_tools_menu_opens_the_wizard_on_this_session_and_model(qtbot, tmp_path, labelled, tiny_checkpoint):
+    from bhb_viewer.gui.main_window import MainWindow
+
+    window = MainWindow(tmp_path / "data", reviewer="tester", device="cpu")
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.sigSettled, timeout=120_000):
+        window.open_path(labelled, model_dir=tiny_checkpoint)
+    window.train_action.trigger()
+    wizard = window.training_wizard
+    assert wizard.isVisible() and wizard.session_path == window.session.path
+    assert wizard.active_model == tiny_checkpoint and wizard.can_rescore
+    assert wizard.page_named("data").session_radio.isChecked()
+    wizard.close()
