@@ -50,7 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     build.add_argument("--out", metavar="DIR",
                        help="data set directory to write; default ./POSITIVES-NEGATIVES (SDSS) or ./CATALOG-dataset (files)")
     build.add_argument("--force", action="store_true", help="replace a data set already in --out")
-    build.add_argument("--size", type=int, default=CUTOUT_SIZE, help=f"cutout side in pixels; default {CUTOUT_SIZE}")
+    build.add_argument("--size", type=_cutout_size, default=CUTOUT_SIZE,
+                       help=f"cutout side in pixels ({MIN_SIZE}-{MAX_SIZE}); default {CUTOUT_SIZE}")
     build.add_argument("--json", action="store_true", help="print the build report as one JSON object")
     build.add_argument("--progress-json", action="store_true", help="JSON lines on stdout instead of a progress bar")
     sdss = build.add_argument_group("from SDSS")
@@ -84,6 +85,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     info = sub.add_parser("info", help="describe a data set directory")
     info.add_argument("path", metavar="DIR")
     info.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+MIN_SIZE, MAX_SIZE = 8, 1024  # a cube smaller than the PSF says nothing; larger ones cost gigabytes per thousand stars
+
+
+def _cutout_size(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not MIN_SIZE <= value <= MAX_SIZE:
+        raise argparse.ArgumentTypeError(f"{value} pixels is outside {MIN_SIZE}-{MAX_SIZE}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -128,6 +142,10 @@ def _build(args: argparse.Namespace) -> int:
             print(f"  skipped {star}: {reason}")
         if len(report.rejected) > 10:
             print(f"  ... and {len(report.rejected) - 10} more (manifest.json: provenance.rejected)")
+        for item in report.skipped_files[:10]:
+            print(f"  ignored file {item['path']}: {item['reason']}")
+        if len(report.skipped_files) > 10:
+            print(f"  ... and {len(report.skipped_files) - 10} more files (manifest.json: provenance.skipped_files)")
     return 0
 
 

@@ -36,23 +36,30 @@ def run(args: argparse.Namespace) -> int:
 def inspect_path(path: str | Path) -> dict[str, Any]:
     """Read one path with the core and describe it; a BadInputError becomes ``ok: false`` with its problem."""
     from bhb_viewer.core.errors import BadInputError
+    from bhb_viewer.core.files import require_regular_file
     from bhb_viewer.core.input_kind import detect_kind
 
     report: dict[str, Any] = {"path": str(path), "kind": None, "ok": False, "error": None, "count": 0}
     try:
+        if not Path(path).is_dir():
+            require_regular_file(path)  # a named pipe called x.fits would block the reader forever
         kind = detect_kind(Path(path))
         report["kind"] = kind
         report.update(_DESCRIBE[kind](Path(path)))
         report["ok"] = True
     except BadInputError as exc:
-        report["error"] = exc.problem
+        # the problem alone where it is about the path itself; with its file where that is a file inside (a data set's)
+        inside = exc.path is not None and Path(exc.path) != Path(path)
+        report["error"] = f"{exc.path}: {exc.problem}" if inside else exc.problem
     return report
 
 
 def _describe_catalog(path: Path) -> dict[str, Any]:
+    from bhb_viewer.core.build import labels_of
     from bhb_viewer.core.candidates import ALIASES, has_pmf, read_candidates
 
     t = read_candidates(path)
+    labels_of(t, path)  # a label column with values a build would refuse is an error here too
     canonical = [c for c in ALIASES if c in t.colnames]
     return {
         "count": len(t),

@@ -19,6 +19,7 @@ Names in the catalog are relative to the catalog's folder (then the folder given
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import re
 import shutil
@@ -35,12 +36,16 @@ from bhb_viewer.core import cutouts
 from bhb_viewer.core.candidates import pmf_id, read_candidates, spec_name
 from bhb_viewer.core.dataset import LABEL_BHB, LABEL_NON_BHB, LABEL_UNKNOWN, write_dataset
 from bhb_viewer.core.errors import BadInputError
+from bhb_viewer.core.files import OutputError, allocate, check_free_space, output_error, staged_directory
 from bhb_viewer.core.fitsfile import open_fits
 from bhb_viewer.core.grid import BANDS, CUTOUT_SIZE, NPIX
 from bhb_viewer.core.named_files import NoCutout, named_band_files, resolve as _resolve, row_text as _row_value
-from bhb_viewer.core.progress import CancelToken, ProgressCallback, ProgressEvent, no_progress
+from bhb_viewer.core.progress import Cancelled, CancelToken, ProgressCallback, ProgressEvent, no_progress
 from bhb_viewer.core.quality import add_quality_columns, set_quality
 from bhb_viewer.core.spectra import GridSpectrum, SpectrumBatch, read_spectra
+
+log = logging.getLogger(__name__)
+SPACE_MARGIN = 16 * 2**20  # bytes kept free beyond a build's estimate (catalog, manifest, file-system overhead)
 
 # a loader turns one catalog row into (flux, ivar, cube); BadInputError means "skip this star"
 Loader = Callable[[Row], tuple[np.ndarray, np.ndarray, np.ndarray]]
@@ -68,10 +73,12 @@ class BuildReport:
     n_bhb: int
     n_non_bhb: int
     rejected: list[tuple[str, str]] = field(default_factory=list)
+    skipped_files: list[dict[str, str]] = field(default_factory=list)  # files found but unusable: path, reason
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": str(self.path), "count": self.count, "n_bhb": self.n_bhb, "n_non_bhb": self.n_non_bhb,
-                "n_rejected": len(self.rejected), "rejected": [{"id": i, "reason": r} for i, r in self.rejected]}
+                "n_rejected": len(self.rejected), "rejected": [{"id": i, "reason": r} for i, r in self.rejected],
+                "skipped_files": self.skipped_files}
 
 
 def labels_of(catalog: Table, path: str | os.PathLike | None = None) -> np.ndarray:
@@ -105,55 +112,81 @@ def assemble(
 ) -> BuildReport:
     """Load every row, skip the bad ones with their reason, and write the kept ones as a data set.
 
-    Arrays are filled in memory-mapped scratch files under ``out/.partial`` (removed afterwards,
-    also on cancel or error). A build where every star is rejected raises BadInputError.
+    The data set is built in a temporary folder next to ``out`` and swapped in whole at the end
+    (core.files.staged_directory), so a crash, a kill or a full disk leaves the old data set (or
+    none), never a new catalog over old arrays. Arrays are filled in memory-mapped scratch files
+    reserved on disk beforehand (a full disk is an error up front, not a SIGBUS halfway). A build
+    where every star is rejected raises BadInputError and leaves ``out`` as it was.
     """
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(out, "is a file, not a data-set folder")
     n = len(catalog)
     labels = labels_of(catalog) if labels is None else np.asarray(labels, dtype=np.int64)
-    created = not out.exists()
-    scratch = out / ".partial"
-    scratch.mkdir(parents=True, exist_ok=True)
-    rejected: list[tuple[str, str]] = []
+    shapes = {"spectra.npy": (max(n, 1), NPIX), "ivar.npy": (max(n, 1), NPIX),
+              "cutouts.npy": (max(n, 1), len(BANDS), size, size)}
+    need = sum(4 * int(np.prod(s)) for s in shapes.values())
     try:
-        open_mm = np.lib.format.open_memmap
-        flux = open_mm(scratch / "spectra.npy", "w+", np.float32, (max(n, 1), NPIX))
-        ivar = open_mm(scratch / "ivar.npy", "w+", np.float32, (max(n, 1), NPIX))
-        cubes = open_mm(scratch / "cutouts.npy", "w+", np.float32, (max(n, 1), len(BANDS), size, size))
-        kept: list[int] = []
-        seen: set[str] = set()
-        for i, row in enumerate(catalog):
-            if cancel is not None:
-                cancel.check()
-            star = str(row["id"])
-            try:
-                if star in seen:
-                    raise BadInputError(star, "duplicate id: an earlier row has it")
-                seen.add(star)
-                f, iv, cube = load(row)
-                _check_item(star, f, iv, cube, size)
-            except BadInputError as exc:
-                rejected.append((star, exc.problem if exc.path in (None, star) else str(exc)))
-            else:
-                k = len(kept)
-                flux[k], ivar[k], cubes[k] = f, iv, np.nan_to_num(cube, nan=0.0, posinf=0.0, neginf=0.0)
-                kept.append(i)
-            progress(ProgressEvent(stage, i + 1, n, star, {"kept": len(kept), "rejected": len(rejected)}))
-        if not kept:
-            first = "; ".join(f"{s}: {r}" for s, r in rejected[:3])
-            raise BadInputError(out, f"no usable star: all {n} were rejected ({first})")
-        table = catalog[kept]
-        table["label"] = labels[kept]
-        prov = dict(provenance or {})
-        prov.update(n_input=n, n_rejected=len(rejected), rejected=[{"id": s, "reason": r} for s, r in rejected])
-        k = len(kept)
-        write_dataset(out, table, flux[:k], ivar[:k], cubes[:k], prov)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-        if created and not any(out.iterdir()):  # a failed or cancelled build leaves no empty folder behind
-            out.rmdir()
+        with staged_directory(out) as staged:
+            check_free_space(staged, 2 * need + SPACE_MARGIN, f"a data set of up to {n} stars (scratch + final copy)")
+            scratch = staged / "scratch"
+            scratch.mkdir()
+            flux, ivar, cubes = (_scratch_array(scratch / name, shape) for name, shape in shapes.items())
+            kept, rejected = _load_all(catalog, load, (flux, ivar, cubes), size, progress, cancel, stage)
+            if not kept:
+                first = "; ".join(f"{s}: {r}" for s, r in rejected[:3])
+                raise BadInputError(out, f"no usable star: all {n} were rejected ({first})")
+            table = catalog[kept]
+            table["label"] = labels[kept]
+            prov = dict(provenance or {})
+            prov.update(n_input=n, n_rejected=len(rejected), rejected=[{"id": s, "reason": r} for s, r in rejected])
+            k = len(kept)
+            write_dataset(staged, table, flux[:k], ivar[:k], cubes[:k], prov)
+            del flux, ivar, cubes  # unmap before the scratch files go
+            shutil.rmtree(scratch)
+    except OutputError as exc:  # name the data set, not its temporary folder
+        raise OutputError(out, exc.problem) from exc
     lab = labels[kept]
-    return BuildReport(out, k, int(np.sum(lab == LABEL_BHB)), int(np.sum(lab == LABEL_NON_BHB)), rejected)
+    skipped = list((provenance or {}).get("skipped_files", []))
+    return BuildReport(out, k, int(np.sum(lab == LABEL_BHB)), int(np.sum(lab == LABEL_NON_BHB)), rejected, skipped)
+
+
+def _scratch_array(path: Path, shape: tuple[int, ...]) -> np.ndarray:
+    """A float32 memory map with its blocks reserved on disk (see core.files.allocate)."""
+    try:
+        array = np.lib.format.open_memmap(path, "w+", np.float32, shape)
+    except OSError as exc:
+        raise output_error(path, exc) from exc
+    allocate(path, path.stat().st_size)
+    return array
+
+
+def _load_all(catalog: Table, load: Loader, arrays: tuple[np.ndarray, ...], size: int, progress: ProgressCallback,
+              cancel: CancelToken | None, stage: str) -> tuple[list[int], list[tuple[str, str]]]:
+    """Fill ``arrays`` (flux, ivar, cubes) with the rows that load; (kept row indices, (id, reason) rejected)."""
+    flux, ivar, cubes = arrays
+    n = len(catalog)
+    kept: list[int] = []
+    rejected: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for i, row in enumerate(catalog):
+        if cancel is not None:
+            cancel.check()
+        star = str(row["id"])
+        try:
+            if star in seen:
+                raise BadInputError(star, "duplicate id: an earlier row has it")
+            seen.add(star)
+            f, iv, cube = load(row)
+            _check_item(star, f, iv, cube, size)
+        except BadInputError as exc:
+            rejected.append((star, exc.problem if exc.path in (None, star) else str(exc)))
+        else:
+            k = len(kept)
+            flux[k], ivar[k], cubes[k] = f, iv, np.nan_to_num(cube, nan=0.0, posinf=0.0, neginf=0.0)
+            kept.append(i)
+        progress(ProgressEvent(stage, i + 1, n, star, {"kept": len(kept), "rejected": len(rejected)}))
+    return kept, rejected
 
 
 def _check_item(star: str, flux: np.ndarray, ivar: np.ndarray, cube: np.ndarray, size: int) -> None:
@@ -332,12 +365,13 @@ class ImageFiles:
                 wcs = cutouts.celestial_wcs(hdu.header)
                 if wcs is None:
                     raise BadInputError(path, "image has no celestial WCS")
+                cutouts.check_equatorial(wcs, path)
                 ndim = hdu.header["NAXIS"]
                 shape = (int(hdu.header["NAXIS2"]), int(hdu.header["NAXIS1"]))  # headers only: frames are big
                 if ndim == 3:
                     self.cubes.append(_Footprint(path, None, wcs, shape))
                 else:
-                    band = cutouts.band_of(path, hdu.header) or cutouts.band_of(path, hdul[0].header)
+                    band = cutouts.file_band(path, hdu.header, hdul[0].header)
                     if band is None:
                         raise BadInputError(path, "cannot tell the band of this image")
                     self.frames.append(_Footprint(path, band, wcs, shape))
@@ -413,16 +447,22 @@ def build_from_files(
     add_quality_columns(table)
 
     def load(row: Row) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        spectrum = spectrum_files.find(row, base)
-        place_from_spectrum(row, spectrum)
-        set_quality(row, spectrum.meta)
         try:
-            cube = image_files.cube(row, base)
-        except NoCutout:
-            row["has_cutout"] = False
-            spectrum_only.append(str(row["id"]))
-            cube = np.zeros((len(BANDS), size, size), np.float32)
-        return spectrum.flux, spectrum.ivar, cube
+            spectrum = spectrum_files.find(row, base)
+            place_from_spectrum(row, spectrum)
+            set_quality(row, spectrum.meta)
+            try:
+                cube = image_files.cube(row, base)
+            except NoCutout:
+                row["has_cutout"] = False
+                spectrum_only.append(str(row["id"]))
+                cube = np.zeros((len(BANDS), size, size), np.float32)
+            return spectrum.flux, spectrum.ivar, cube
+        except (BadInputError, Cancelled):
+            raise
+        except Exception as exc:  # one odd file must not end the build; the log has the traceback
+            log.warning("star %s: unexpected %s", row["id"], type(exc).__name__, exc_info=True)
+            raise BadInputError(str(row["id"]), f"unexpected {type(exc).__name__}: {exc}") from exc
 
     provenance = {
         "builder": "files",

@@ -334,20 +334,36 @@ def _ids(table: Table, path) -> Column:
         stems = np.array([re.sub(r"\.fits?(\.gz|\.bz2)?$", "", s.strip().rsplit("/", 1)[-1]) for s in names], dtype=object)
         take = (ids == "") & (stems != "")
         ids[take] = stems[take]
+    shared = np.zeros(n, bool)  # ids that name a star, not a spectrum: two spectra of one star share them
     for name in ("specobjid", "objid"):
         if name in table.colnames:
             have = ~np.ma.getmaskarray(table[name])
             values = np.asarray(np.ma.filled(table[name], 0)).astype(str).astype(object)
             take = (ids == "") & have
             ids[take] = values[take]
+            if name == "objid":
+                shared |= take
     missing = (ids == "") & np.isfinite(np.asarray(table["ra"], float))
     if missing.any():  # IAU-style name from the position, e.g. J105743.46+390209.4
         coord = SkyCoord(np.asarray(table["ra"], float)[missing], np.asarray(table["dec"], float)[missing], unit="deg")
         ids[missing] = ["J" + n.replace(" ", "")[:-1] for n in coord.to_string("hmsdms", sep="", precision=2)]
+        shared |= missing
+    _number_repeats(ids, shared)
     missing = ids == ""
     if missing.any():
         raise BadInputError(path, f"row {int(np.flatnonzero(missing)[0])} has no id, plate/mjd/fiber, file name, specobjid, objid or position")
     return Column(ids.astype(str), name="id")
+
+
+def _number_repeats(ids: np.ndarray, shared: np.ndarray) -> None:
+    """Give repeats of an id this reader made from a position or objid a suffix (``J1057…-2``), in
+    place: two observations of one star are two rows, not the duplicate ids of a broken file."""
+    seen: dict[str, int] = {}
+    for i in np.flatnonzero(shared):
+        count = seen.get(ids[i], 0) + 1
+        seen[ids[i]] = count
+        if count > 1:
+            ids[i] = f"{ids[i]}-{count}"
 
 
 def _check_unique(ids: Column, path) -> None:

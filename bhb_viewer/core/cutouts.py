@@ -86,13 +86,43 @@ def celestial_wcs(header: fits.Header) -> WCS | None:
 
 def band_of(path: str | os.PathLike, header: fits.Header | None = None) -> str | None:
     """The band of a per-band file from its BAND/FILTER keyword, else its name (``stamp-g-…``)."""
-    if header is not None:
-        for key in ("BAND", "FILTER", "FILTNAME"):
-            value = str(header.get(key, "")).strip().lower()
-            if value[:1] in BANDS and len(value) <= 2:
-                return value[:1]
+    return (_header_band(header) if header is not None else None) or _name_band(path)
+
+
+def _header_band(header: fits.Header) -> str | None:
+    for key in ("BAND", "FILTER", "FILTNAME"):
+        value = str(header.get(key, "")).strip().lower()
+        if value[:1] in BANDS and len(value) <= 2:
+            return value[:1]
+    return None
+
+
+def _name_band(path: str | os.PathLike) -> str | None:
     match = _BAND_IN_NAME.search(Path(path).name)
     return match.group(1) if match else None
+
+
+def file_band(path: str | os.PathLike, *headers: fits.Header, expected: str | None = None) -> str | None:
+    """The band of a per-band file, refusing (BadInputError) a header that contradicts the file name
+    or the band the file was given for: a stamp saying r in the i slot would put r pixels in the i plane."""
+    from_header = next((b for b in map(_header_band, headers) if b), None)
+    from_name = _name_band(path)
+    if from_header and from_name and from_header != from_name:
+        raise BadInputError(path, f"the header says band {from_header!r} but the file name says {from_name!r}")
+    found = from_header or from_name
+    if expected and found and found != expected:
+        raise BadInputError(path, f"given as band {expected!r} but the file is band {found!r}")
+    return expected or found
+
+
+def check_equatorial(wcs: WCS, path: str | os.PathLike) -> WCS:
+    """The WCS if its celestial axes are RA/Dec; a galactic or ecliptic frame would be read as RA/Dec
+    and cut the wrong patch of sky, so it is refused with the frame named."""
+    lng, lat = wcs.wcs.lngtyp, wcs.wcs.lattyp
+    if (lng, lat) != ("RA", "DEC"):
+        ctype = "/".join(wcs.wcs.ctype)
+        raise BadInputError(path, f"WCS axes are {lng or '?'}/{lat or '?'} ({ctype}); expected equatorial RA/DEC")
+    return wcs
 
 
 def load_band_image(path: str | os.PathLike, band: str | None = None) -> BandImage:
@@ -105,10 +135,14 @@ def load_band_image(path: str | os.PathLike, band: str | None = None) -> BandIma
         wcs = celestial_wcs(hdu.header)
         if wcs is None:
             raise BadInputError(path, "image has no celestial WCS (CTYPE1/CTYPE2, CRVAL, CRPIX, CD or CDELT keywords)")
-        found = band or band_of(path, hdu.header) or band_of(path, hdul[0].header)
+        check_equatorial(wcs, path)
+        found = file_band(path, hdu.header, hdul[0].header, expected=band)
         if found is None:
             raise BadInputError(path, "cannot tell the band: no BAND/FILTER keyword and no -u-/-g-/-r-/-i-/-z- in the name")
-        return BandImage(np.asarray(hdu.data, dtype=np.float32), wcs, found, str(path))
+        data = np.asarray(hdu.data, dtype=np.float32)
+        if not np.isfinite(data).any():
+            raise BadInputError(path, f"band {found} image has no finite pixel (all NaN or infinite)")
+        return BandImage(data, wcs, found, str(path))
 
 
 def band_files(paths: Sequence[str | os.PathLike] | Mapping[str, str | os.PathLike], bands: Sequence[str] = BANDS) -> dict[str, Path]:
@@ -161,6 +195,9 @@ def make_cube(
     data = np.empty((len(bands), size, size), np.float32)
     for i, b in enumerate(bands):
         data[i] = _resample(images[b], ra, dec, size, world, ref.wcs)
+        if not np.isfinite(data[i]).any():
+            raise BadInputError(images[b].source or None,
+                                f"band {b}: no data within the {size}x{size} cutout at RA/Dec {ra:.5f}, {dec:+.5f}")
     mask = ~np.isfinite(data)
     data[mask] = 0.0
     meta = {"ra": float(ra), "dec": float(dec), "reference_band": ref.band, "sources": {b: images[b].source for b in bands}}
@@ -226,6 +263,7 @@ def read_cube(path: str | os.PathLike) -> Cube:
         wcs = celestial_wcs(head)
         if wcs is None:
             raise BadInputError(path, "cube has no celestial WCS")
+        check_equatorial(wcs, path)
         mask = np.asarray(hdul["MASK"].data, bool) if "MASK" in hdul else ~np.isfinite(data)
         cube_data = np.where(mask, 0, np.asarray(data, np.float32)).astype(np.float32)
         meta = {k: float(head[f"OBJ{k.upper()}"]) for k in ("ra", "dec") if f"OBJ{k.upper()}" in head}

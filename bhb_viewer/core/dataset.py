@@ -104,8 +104,13 @@ def write_dataset(
     return path
 
 
-def open_dataset(path: str | os.PathLike, mmap: bool = True) -> Dataset:
-    """Open a data set directory (arrays memory-mapped); a broken one raises BadInputError naming the file."""
+def open_dataset(path: str | os.PathLike, mmap: bool = True, verify: bool = True) -> Dataset:
+    """Open a data set directory (arrays memory-mapped); a broken one raises BadInputError naming the file.
+
+    ``verify`` checks every file against the sha256 the manifest recorded (about 1 s per GB), so
+    a catalog or array replaced after the manifest was written (a hand edit, a partial copy, a
+    build killed by an older version) is refused instead of pairing labels with the wrong stars.
+    """
     path = Path(path)
     manifest_file = path / "manifest.json"
     if not manifest_file.is_file():
@@ -120,6 +125,8 @@ def open_dataset(path: str | os.PathLike, mmap: bool = True) -> Dataset:
         raise BadInputError(manifest_file, f"unsupported data set format {manifest.get('format')!r} v{manifest.get('version')}")
     if manifest.get("grid") != grid_dict():
         raise BadInputError(manifest_file, f"spectral grid {manifest.get('grid')} differs from {grid_dict()}")
+    if verify:
+        verify_checksums(path, manifest)
     try:
         catalog = Table.read(path / "catalog.ecsv", format="ascii.ecsv")
     except Exception as exc:  # astropy raises many kinds for a broken table
@@ -134,7 +141,58 @@ def open_dataset(path: str | os.PathLike, mmap: bool = True) -> Dataset:
         _check_shapes(len(catalog), *arrays)
     except ValueError as exc:
         raise BadInputError(path, str(exc)) from exc
+    _check_labels(path / "catalog.ecsv", catalog)
     return Dataset(path, catalog, *arrays, manifest)
+
+
+def verify_checksums(path: Path, manifest: dict[str, Any]) -> None:
+    """Every file the manifest lists must have the sha256 it recorded; BadInputError naming the first that differs.
+
+    (open_dataset's shape checks make sure the arrays it reads are there.)
+    """
+    recorded = manifest.get("sha256")
+    if not isinstance(recorded, dict) or not recorded:
+        raise BadInputError(path / "manifest.json", "manifest records no sha256 of the data-set files")
+    if "catalog.ecsv" not in recorded:
+        raise BadInputError(path / "manifest.json", "manifest records no sha256 for catalog.ecsv")
+    for name in recorded:  # whatever files the writer listed (arrays, shards)
+        file = path / name
+        if Path(name).name != name:
+            raise BadInputError(path / "manifest.json", f"sha256 entry {name!r} is not a file of the data set")
+        if not file.is_file():
+            raise BadInputError(file, "missing from the data set")
+        if file_sha256(file) != recorded[name]:
+            raise BadInputError(file, "does not match the sha256 in manifest.json: changed after the data set was "
+                                      "written (edited, partly copied or a mix of two builds); rebuild it")
+
+
+def _check_labels(path: Path, catalog: Table) -> None:
+    if "label" not in catalog.colnames:
+        return
+    labels = np.ma.filled(np.ma.asarray(catalog["label"]), LABEL_UNKNOWN)
+    bad = ~np.isin(labels, (LABEL_BHB, LABEL_NON_BHB, LABEL_UNKNOWN))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise BadInputError(path, f"column 'label': {int(bad.sum())} rows hold a label other than 1 (BHB), 0 (non-BHB) "
+                                  f"or -1 (unknown), e.g. {labels[i].item()!r} in row {i}")
+
+
+def check_trainable(dataset: Dataset, fractions: tuple[float, float, float] = (0.7, 0.2, 0.1)) -> None:
+    """Refuse, naming the data set, one too small to split: every class needs a star in each split
+    with a non-zero fraction (train, validation, test), rounded as the stratified split rounds."""
+    labels = dataset.labels
+    counts = {name: int(np.sum(labels == cls)) for cls, name in enumerate(CLASS_NAMES)}
+    short = [f"{n} {name}" for name, n in counts.items() if not _splits_filled(n, fractions)]
+    if short:
+        need = next(n for n in range(1, 10_000) if _splits_filled(n, fractions))
+        split = "/".join(f"{f:g}" for f in fractions)
+        raise BadInputError(dataset.path, f"too few labelled stars to train: {', '.join(short)}; "
+                                          f"each class needs at least {need} for a {split} split")
+
+
+def _splits_filled(n: int, fractions: tuple[float, float, float]) -> bool:
+    n_train, n_val = round(fractions[0] * n), round(fractions[1] * n)  # as ml.data.stratified_split
+    return all(size >= 1 for size, f in zip((n_train, n_val, n - n_train - n_val), fractions, strict=True) if f > 0)
 
 
 def is_dataset(path: str | os.PathLike) -> bool:

@@ -11,6 +11,10 @@ FITS      header of the table HDU
 VOTable   one ``INFO`` element per key (JSON value), plus a one-line ``DESCRIPTION``
 CSV       ``# KEY: <JSON value>`` comment lines before the header (astropy: ``comment="#"``)
 ========  ===========================================================================
+
+In CSV, text cells that a spreadsheet would run as a formula (an id or note starting with ``=``,
+``+``, ``-`` or ``@``) are written with a leading ``'`` (:func:`neutralise_formula`); the other
+formats keep the true text.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from astropy.table import MaskedColumn, Table
 
 from bhb_viewer import __version__
 from bhb_viewer.core.errors import BadInputError
-from bhb_viewer.core.files import write_atomic
+from bhb_viewer.core.files import remove_stale, write_atomic
 from bhb_viewer.core.metrics import precision_recall_curve, purity_completeness_at
 from bhb_viewer.core.team_export import TEAM_PROVENANCE_KEYS, session_extras
 from bhb_viewer.core.verdicts import CandidateState, ModelRef, Session
@@ -123,6 +127,30 @@ def load_validation(checkpoint_dir: str | os.PathLike) -> tuple[np.ndarray, np.n
 # -- building the table --------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ExportSources:
+    """Where an export's verdicts, model and scores come from: what the caller gave, else the session's.
+
+    ``scores`` default to the session's cache for the model (None when there is neither, and a
+    catalog's own ``p_bhb`` column is then kept).
+    """
+
+    states: Mapping[str, CandidateState]
+    model: ModelRef | None
+    scores: Mapping[str, float] | None
+
+    @classmethod
+    def resolve(cls, session: Session | None, states: Mapping[str, CandidateState] | None = None,
+                model: ModelRef | None = None, scores: Mapping[str, float] | None = None) -> ExportSources:
+        if session is None:
+            return cls(states or {}, model, scores)
+        states = session.states() if states is None else states
+        model = model or session.model
+        if scores is None and model is not None:
+            scores = session.load_scores(model.name, model.version)
+        return cls(states, model, scores)
+
+
 def export_table(
     catalog: Table,
     session: Session | None = None,
@@ -138,18 +166,14 @@ def export_table(
 ) -> Table:
     """The catalog with verdict, model and classical-diagnostic columns, the chosen rows, and provenance.
 
-    ``states`` default to the session's; ``model`` to the session's; ``scores`` to the session's cache
-    for that model (a catalog's own ``p_bhb`` column is kept when there are none). ``extra_columns``
-    (e.g. classical diagnostics computed by the viewer) are added in catalog row order.
-    ``selection="model-accepted"`` needs ``cut`` (or ``threshold``, whose numbers go into provenance).
+    ``states``, ``model`` and ``scores`` default to the session's (:class:`ExportSources`).
+    ``extra_columns`` (e.g. classical diagnostics computed by the viewer) are added in catalog row
+    order. ``selection="model-accepted"`` needs ``cut`` (or ``threshold``, whose numbers go into provenance).
     """
     selection = Selection(selection)
     if id_column not in catalog.colnames:
         raise BadInputError(None, f"catalog has no {id_column!r} column to match verdicts to")
-    states = session.states() if states is None and session is not None else (states or {})
-    model = model or (session.model if session is not None else None)
-    if scores is None and session is not None and model is not None:
-        scores = session.load_scores(model.name, model.version)
+    sources = ExportSources.resolve(session, states, model, scores)
     cut = threshold.cut if cut is None and threshold is not None else cut
     if selection is Selection.MODEL_ACCEPTED and cut is None:
         raise ValueError("a model-accepted export needs a P(BHB) cut")
@@ -158,7 +182,18 @@ def export_table(
     for name, values in (extra_columns or {}).items():
         out[name] = values
     ids = [str(c) for c in out[id_column]]
-    found = [states.get(c) for c in ids]
+    _add_verdicts(out, [sources.states.get(c) for c in ids])
+    team_columns, team_provenance = session_extras(session, ids)
+    for name, values in team_columns.items():
+        out[name] = values
+    _add_scores(out, ids, sources.scores, sources.model)
+    out = _select(_classical_last(out), selection, cut)
+    out.meta = {**_provenance(selection, len(out), session, sources.model, cut, threshold), **team_provenance}
+    return out
+
+
+def _add_verdicts(out: Table, found: list[CandidateState | None]) -> None:
+    """verdict, verdict_label (the model class of the verdict, -1 for none), note, reviewer, verdict_time."""
     out["verdict"] = _strings(s.verdict.value if s and s.verdict else "" for s in found)
     out["verdict_label"] = np.array(
         [-1 if not s or not s.verdict or s.verdict.model_class is None else s.verdict.model_class for s in found],
@@ -167,9 +202,11 @@ def export_table(
     out["note"] = _strings(s.note if s else "" for s in found)
     out["reviewer"] = _strings(s.reviewer if s else "" for s in found)
     out["verdict_time"] = _strings(s.time if s else "" for s in found)
-    team_columns, team_provenance = session_extras(session, ids)
-    for name, values in team_columns.items():
-        out[name] = values
+
+
+
+def _add_scores(out: Table, ids: list[str], scores: Mapping[str, float] | None, model: ModelRef | None) -> None:
+    """p_bhb and the model that gave it, on scored rows; a catalog's own p_bhb is kept when there are no scores."""
     if scores:
         p = np.array([scores.get(c, np.nan) for c in ids], dtype=np.float64)
         out["p_bhb"] = p
@@ -181,15 +218,19 @@ def export_table(
     for name in ("model_name", "model_version"):
         if name not in out.colnames:
             out[name] = np.full(len(out), "")
-    # classical diagnostics last, where present, so the human and machine evidence sit side by side
-    out = out[[c for c in out.colnames if c not in CLASSICAL_COLUMNS] + [c for c in CLASSICAL_COLUMNS if c in out.colnames]]
 
+
+def _classical_last(out: Table) -> Table:
+    """Classical diagnostics last, where present, so the human and machine evidence sit side by side."""
+    return out[[c for c in out.colnames if c not in CLASSICAL_COLUMNS] + [c for c in CLASSICAL_COLUMNS if c in out.colnames]]
+
+
+def _select(out: Table, selection: Selection, cut: float | None) -> Table:
     if selection is Selection.VETTED:
-        out = out[out["verdict"] != ""]
-    elif selection is Selection.MODEL_ACCEPTED:
+        return out[out["verdict"] != ""]
+    if selection is Selection.MODEL_ACCEPTED:
         p = np.asarray(out["p_bhb"], dtype=np.float64)
-        out = out[np.nan_to_num(p, nan=-np.inf) >= cut]
-    out.meta = {**_provenance(selection, len(out), session, model, cut, threshold), **team_provenance}
+        return out[np.nan_to_num(p, nan=-np.inf) >= cut]
     return out
 
 
@@ -250,8 +291,38 @@ def _write_fits(table: Table, path: Path) -> None:
     out.write(path, format="fits", overwrite=True)
 
 
-def _write_csv(table: Table, path: Path) -> None:
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formula(text: str) -> str:
+    """A cell a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``, tab, CR first), prefixed
+    with ``'`` so it shows as text, as spreadsheets expect; plain numbers such as ``-1.5`` are left alone.
+
+    For CSV only: ECSV, FITS and VOTable keep the true text.
+    """
+    if not text.startswith(_FORMULA_START):
+        return text
+    try:
+        float(text)
+    except ValueError:
+        return "'" + text
+    return text
+
+
+def csv_safe(table: Table) -> Table:
+    """The table with every text cell passed through :func:`neutralise_formula` (a shallow copy; numbers untouched)."""
     out = Table(table, copy=False)
+    for name in out.colnames:
+        col = out[name]
+        if col.dtype.kind != "U" or col.ndim != 1:
+            continue
+        values = _strings(neutralise_formula(str(v)) for v in np.ma.getdata(col))
+        out[name] = MaskedColumn(values, mask=np.ma.getmaskarray(col)) if isinstance(col, MaskedColumn) else values
+    return out
+
+
+def _write_csv(table: Table, path: Path) -> None:
+    out = csv_safe(table)
     out.meta = {"comments": [f"{k}: {json.dumps(v)}" for k, v in table.meta.items()]}
     out.write(path, format="ascii.csv", comment="# ", overwrite=True)
 
@@ -293,6 +364,7 @@ def write_table(table: Table, path: str | os.PathLike, fmt: str | None = None) -
     fmt = fmt or format_for_path(path)
     if fmt not in _WRITERS:
         raise ValueError(f"unknown export format {fmt!r}; choose from {sorted(FORMATS)}")
+    remove_stale(Path(path).parent, Path(path).name)  # what an export killed halfway left behind
     return write_atomic(path, lambda tmp: _WRITERS[fmt](table, tmp))
 
 

@@ -29,7 +29,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from bhb_viewer.core.progress import CancelToken, ProgressCallback, ProgressEvent, no_progress
-from bhb_viewer.ml.checkpoint import load_checkpoint, load_preprocessor, model_version
+from bhb_viewer.ml.checkpoint import check_scores, load_checkpoint, load_preprocessor, model_version
 from bhb_viewer.ml.device import pick_device
 from bhb_viewer.ml.models import MODEL_REGISTRY, FusionTransformer
 
@@ -126,10 +126,10 @@ class Predictor:
                 cancel.check()
             rows = slice(start, min(n, start + batch_size))
             spectrum, image = self._inputs(spectra, ivar, cutouts, rows)
-            if explain is True:
-                yield self._explain(spectrum, image, rows)
-            else:
-                yield self._score(spectrum, image, rows, with_weights=explain == "weights")
+            batch = self._explain(spectrum, image, rows) if explain is True else \
+                self._score(spectrum, image, rows, with_weights=explain == "weights")
+            check_scores(batch.p_bhb, self.checkpoint_dir, rows.start)
+            yield batch
             progress(ProgressEvent("predict", rows.stop, n, f"{self.model_name} on {self.device}"))
 
     def _score(self, spectrum, image, rows: slice, with_weights: bool) -> Prediction:

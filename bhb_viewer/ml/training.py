@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from bhb_viewer.core.dataset import CLASS_NAMES, Dataset, open_dataset
+from bhb_viewer.core.dataset import CLASS_NAMES, Dataset, check_trainable, open_dataset
 from bhb_viewer.core.files import write_atomic
 from bhb_viewer.core.metrics import auc, classification_report, roc_curve
 from bhb_viewer.core.progress import Cancelled, CancelToken, ProgressCallback, ProgressEvent, no_progress
@@ -249,6 +249,7 @@ def fit(
     dataset = open_dataset(config.dataset)
     if resume and meta.get("dataset_hash") not in (None, dataset.manifest_hash):
         raise ValueError(f"{config.dataset} has changed since this run started: its manifest hash differs")
+    check_trainable(dataset, tuple(config.fractions))  # a clear error, not an IndexError, for a 2-star set
     splits = stratified_split(dataset.labels, config.seed, config.fractions)
     if len(np.unique(dataset.labels[splits[0]])) < 2:  # trains "fine" and learns nothing: refuse with the reason
         n_bhb, n_non = int(np.sum(dataset.labels == 1)), int(np.sum(dataset.labels == 0))

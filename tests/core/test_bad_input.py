@@ -178,3 +178,21 @@ def test_strict_valid_pixel_count_on_request(tmp_path):
     assert len(read_spectra(path)) == 1  # masked pixels inside the window are kept by default
     batch = read_spectra(path, min_valid=3522)
     assert batch.rejected == [("266-51602-3", "3519 of 3522 pixels valid (ivar > 0, AND mask clear), 3522 required")]
+
+
+def test_headers_declaring_more_data_than_the_file_holds_are_called_truncated_with_sizes(tmp_path):
+    from bhb_viewer.core.fitsfile import open_fits
+
+    header = fits.Header()
+    header.update(SIMPLE=True, BITPIX=-32, NAXIS=2, NAXIS1=282_000, NAXIS2=283_700)  # 298 GiB declared
+    huge = tmp_path / "huge.fits"
+    huge.write_bytes(header.tostring().encode())
+    with pytest.raises(BadInputError, match=r"is truncated: HDU 0 declares 320,013,600,000 bytes .* the file has 2,880 bytes"):
+        with open_fits(huge):
+            pass
+    fits.PrimaryHDU(np.zeros((40, 40), np.float32)).writeto(tmp_path / "ok.fits")
+    short = tmp_path / "short.fits"
+    short.write_bytes((tmp_path / "ok.fits").read_bytes()[:4000])
+    with pytest.raises(BadInputError, match=r"short.fits: FITS file is truncated: HDU 0 declares 6,400 bytes .* 4,000 bytes"):
+        with open_fits(short):
+            pass

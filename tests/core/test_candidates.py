@@ -156,3 +156,15 @@ def test_real_bss_table_and_contamination_by_bhb(shared_data):
 def test_positions_alone_give_j2000_names(shared_data):
     t = read_candidates(shared_data / "real" / "cat-164.4311-39.0359.fits")
     assert list(t["id"]) == ["J105743.46+390209.3", "J105742.82+390209.5"]
+
+
+def test_ids_made_from_positions_are_numbered_on_repeats(tmp_path):
+    # two observations of one star in an SDSS-like catalogue without ids: two rows, not a broken file
+    path = tmp_path / "repeat.csv"
+    path.write_text("ra,dec,g\n150.0,2.0,17.1\n150.0,2.0,17.2\n151.0,2.5,16.0\n")
+    ids = list(read_candidates(path)["id"])
+    assert ids[0] != ids[1] and ids[1] == ids[0] + "-2" and len(set(ids)) == 3
+    given = tmp_path / "given.csv"
+    given.write_text("id,ra,dec\na,1,2\na,3,4\n")
+    with pytest.raises(BadInputError, match="duplicate ids"):
+        read_candidates(given)

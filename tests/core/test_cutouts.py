@@ -140,3 +140,24 @@ def test_real_stamps_centre_the_catalogue_star(shared_data):
     for i, band in enumerate(BANDS):
         dx, dy = centroid(cube.data[i], cube.mask[i], 64)
         assert np.hypot(dx, dy) < 0.5, (band, dx, dy)
+
+
+def test_galactic_wcs_band_contradictions_and_empty_bands_are_refused(tmp_path):
+    from bhb_viewer.core.cutouts import load_band_image
+
+    wcs = stamp_wcs(10.0, 20.0, 24)
+    data = gaussian_star((24, 24), 11.5, 11.5)
+    gal = wcs.deepcopy()
+    gal.wcs.ctype = ["GLON-TAN", "GLAT-TAN"]
+    write_stamp(tmp_path / "stamp-g-gal.fits", data, gal, "g")
+    with pytest.raises(BadInputError, match="stamp-g-gal.fits: WCS axes are GLON/GLAT"):
+        load_band_image(tmp_path / "stamp-g-gal.fits")
+    write_stamp(tmp_path / "stamp-i-x.fits", data, wcs, "r")
+    with pytest.raises(BadInputError, match="header says band 'r' but the file name says 'i'"):
+        load_band_image(tmp_path / "stamp-i-x.fits")
+    write_stamp(tmp_path / "plain.fits", data, wcs, "r")
+    with pytest.raises(BadInputError, match="given as band 'i' but the file is band 'r'"):
+        load_band_image(tmp_path / "plain.fits", "i")
+    write_stamp(tmp_path / "stamp-z-nan.fits", np.full((24, 24), np.nan), wcs, "z")
+    with pytest.raises(BadInputError, match="band z image has no finite pixel"):
+        load_band_image(tmp_path / "stamp-z-nan.fits")

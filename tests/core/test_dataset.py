@@ -47,3 +47,35 @@ def test_open_names_a_manifest_that_is_not_a_json_object(tmp_path, content, prob
     (tmp_path / "manifest.json").write_bytes(content)
     with pytest.raises(BadInputError, match=f"^{re.escape(str(tmp_path / 'manifest.json'))}: manifest is {problem}"):
         open_dataset(tmp_path)
+
+
+def _tiny(path, n=12, labels=None):
+    rng = np.random.default_rng(0)
+    catalog = Table({"id": [f"s{i}" for i in range(n)], "ra": np.arange(n, dtype=float), "dec": np.zeros(n),
+                     "label": np.arange(n) % 2 if labels is None else labels})
+    return write_dataset(path, catalog, rng.random((n, NPIX), dtype=np.float32), np.ones((n, NPIX), np.float32),
+                         rng.random((n, 5, 8, 8), dtype=np.float32))
+
+
+def test_a_file_changed_after_the_manifest_is_refused(tmp_path):
+    path = _tiny(tmp_path / "ds")
+    t = Table.read(path / "catalog.ecsv")
+    t["label"] = 0  # what a build killed between catalog and manifest left, before builds were staged
+    t.write(path / "catalog.ecsv", overwrite=True)
+    with pytest.raises(BadInputError, match="catalog.ecsv: does not match the sha256 in manifest.json"):
+        open_dataset(path)
+    assert len(open_dataset(path, verify=False)) == 12
+
+
+def test_labels_other_than_1_0_minus_1_are_refused(tmp_path):
+    path = _tiny(tmp_path / "ds", labels=np.array([7] + [1, 0] * 5 + [1]))
+    with pytest.raises(BadInputError, match=r"catalog.ecsv: column 'label': 1 rows .* e.g. 7 in row 0"):
+        open_dataset(path)
+
+
+def test_a_set_too_small_to_split_is_refused_with_the_minimum(tmp_path):
+    from bhb_viewer.core.dataset import check_trainable
+
+    check_trainable(open_dataset(_tiny(tmp_path / "ok", n=20)))
+    with pytest.raises(BadInputError, match=r"too few labelled stars to train: 1 non-BHB, 1 BHB; each class needs at least 6"):
+        check_trainable(open_dataset(_tiny(tmp_path / "two", n=2)))

@@ -1,4 +1,5 @@
 import json
+import os
 
 import numpy as np
 import pytest
@@ -213,3 +214,26 @@ def test_load_validation(tmp_path):
     (tmp_path / "odd" / "validation.json").mkdir(parents=True)  # unreadable as a file
     with pytest.raises(BadInputError, match="validation results unreadable"):
         load_validation(tmp_path / "odd")
+
+
+def test_csv_neutralises_formulas_and_other_formats_keep_the_text(tmp_path, catalog):
+    from bhb_viewer.core.export import neutralise_formula
+
+    assert [neutralise_formula(t) for t in ("=1+2", "+x", "-cmd", "@sum", "\tx", "-1.5", "+3", "plain", "")] == \
+        ["'=1+2", "'+x", "'-cmd", "'@sum", "'\tx", "-1.5", "+3", "plain", ""]
+    t = Table({"id": ["=HYPERLINK(\"http://x\")", "@a", "b"], "ra": [1.0, 2.0, 3.0], "dec": [-1.0, 0.0, 1.0]})
+    csv = export_catalog(tmp_path / "x.csv", t, None, selection="all", states={})
+    back = Table.read(csv, format="ascii.csv", comment="#")
+    assert list(back["id"]) == ["'=HYPERLINK(\"http://x\")", "'@a", "b"]
+    assert list(back["dec"]) == [-1.0, 0.0, 1.0]
+    ecsv = export_catalog(tmp_path / "x.ecsv", t, None, selection="all", states={})
+    assert list(Table.read(ecsv)["id"]) == ["=HYPERLINK(\"http://x\")", "@a", "b"]
+
+
+def test_a_killed_exports_temporary_file_is_removed_by_the_next_export(tmp_path, catalog, session):
+    stale = tmp_path / ".tmp-999999999-0123abcd-out.csv"  # a pid that cannot be alive
+    stale.write_bytes(b"x" * 1000)
+    mine = tmp_path / f".tmp-{os.getpid()}-0123abcd-out.csv"  # a live writer's: kept
+    mine.write_bytes(b"y")
+    export_catalog(tmp_path / "out.csv", catalog, session)
+    assert not stale.exists() and mine.exists()

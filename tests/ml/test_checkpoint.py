@@ -98,3 +98,71 @@ def test_tampered_or_missing_files_are_refused(tmp_path):
 def test_config_needs_preprocessing(tmp_path):
     with pytest.raises(ValueError, match="preprocess"):
         save_checkpoint(tmp_path, build_model("spectrum_vgg1d", "tiny"), {})
+
+
+def _reweigh(path, transform):
+    """Replace the weights and record their sha256, as a forger would."""
+    from bhb_viewer.core.files import file_sha256
+
+    save_file(transform(load_file(str(path / "weights.safetensors"))), str(path / "weights.safetensors"))
+    _edit_config(path, lambda c: c["weights"].update(sha256=file_sha256(path / "weights.safetensors")))
+
+
+@pytest.mark.parametrize(("arch", "message"), [
+    ({"n_layers": 10**7}, r"n_layers = 10000000 is outside 1-128"),
+    ({"cutout_size": 10**5}, r"cutout_size = 100000 is outside"),
+    ({"n_layers": "2"}, r"n_layers must be int, not str"),
+    ({"n_heads": -2}, r"n_heads = -2 is outside"),
+    ({"dropout": float("nan")}, r"dropout = nan is outside"),
+    ({"positional": 1}, r"positional must be bool"),
+    ({"vgg_widths": [4, 10**6]}, r"vgg_widths must be a list"),
+])
+def test_architecture_numbers_are_checked_before_anything_is_built(tmp_path, arch, message):
+    _save(tmp_path)
+    _edit_config(tmp_path, lambda c: c["model"]["arch"].update(arch))
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(tmp_path)
+
+
+def test_a_wide_model_is_refused_from_the_header_without_building_it(tmp_path, monkeypatch):
+    import bhb_viewer.ml.checkpoint as checkpoint
+
+    _save(tmp_path)
+    _edit_config(tmp_path, lambda c: c["model"]["arch"].update(d_model=4096, ffn_dim=16384, d_k=512))
+    real = checkpoint.build_model
+    built = []
+    monkeypatch.setattr(checkpoint, "build_model", lambda *a, **k: built.append(torch.empty(0).device) or real(*a, **k))
+    with pytest.raises(CheckpointError, match="weights do not fit"):
+        load_checkpoint(tmp_path)
+    assert [d.type for d in built] == ["meta"]  # laid out on the meta device only: nothing allocated
+
+
+def test_forged_headers_weights_outside_and_nan_are_refused(tmp_path):
+    _save(tmp_path)
+    _reweigh(tmp_path, lambda s: {k: (torch.full_like(v, float("nan")) if v.is_floating_point() else v) for k, v in s.items()})
+    with pytest.raises(CheckpointError, match="non-finite weights"):
+        load_checkpoint(tmp_path)
+    _edit_config(tmp_path, lambda c: c["weights"].update(file="../other/weights.safetensors"))
+    with pytest.raises(CheckpointError, match="must name a file in the checkpoint folder"):
+        load_checkpoint(tmp_path)
+    other = tmp_path / "forged"
+    _save(other)
+    header = json.dumps({"x": {"dtype": "F32", "shape": [200000, 200000], "data_offsets": [0, 160000000000]}}).encode()
+    (other / "weights.safetensors").write_bytes(len(header).to_bytes(8, "little") + header + bytes(64))
+    _reweigh_sha = __import__("bhb_viewer.core.files", fromlist=["file_sha256"]).file_sha256
+    _edit_config(other, lambda c: c["weights"].update(sha256=_reweigh_sha(other / "weights.safetensors")))
+    with pytest.raises(CheckpointError, match="file holds 64 bytes of data"):
+        load_checkpoint(other)
+
+
+def test_non_finite_statistics_and_scores_name_the_checkpoint(tmp_path):
+    from bhb_viewer.ml.checkpoint import check_scores, load_preprocessor
+
+    _save(tmp_path)
+    _edit_config(tmp_path, lambda c: c["preprocess"]["image"].update(band_mean=[float("nan")] * 5))
+    with pytest.raises(CheckpointError, match=r"non-finite preprocessing numbers: preprocess.image.band_mean\[0\]"):
+        load_preprocessor(read_config(tmp_path), tmp_path)
+    check_scores(np.array([0.1, 0.9]), tmp_path)
+    with pytest.raises(CheckpointError, match=r"2 non-finite P\(BHB\).*row 11") as info:
+        check_scores(np.array([0.5, np.nan, np.inf]), tmp_path, start=10)
+    assert info.value.path == str(tmp_path)
