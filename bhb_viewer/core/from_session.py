@@ -105,7 +105,7 @@ class FromSessionReport:
         }
 
 
-def check_trainable(n_bhb: int, n_non_bhb: int, min_per_class: int = MIN_PER_CLASS) -> None:
+def check_label_counts(n_bhb: int, n_non_bhb: int, min_per_class: int = MIN_PER_CLASS) -> None:
     """Raise TooFewLabels naming the problem when two classes of ``min_per_class`` are not there."""
     if n_bhb == 0 or n_non_bhb == 0:
         missing = "BHB" if n_bhb == 0 else "non-BHB"
@@ -217,7 +217,7 @@ def build_from_session(
     # Known-unreachable stars first, so the class check runs before any file is written.
     unreachable = {c: why for c in vetted if (why := _unreachable(c, source, base_row, extra_loader))}
     reachable = np.array([c not in unreachable for c in list(rows["id"])], dtype=bool)
-    check_trainable(int(np.sum(labels[reachable] == 1)), int(np.sum(labels[reachable] == 0)), min_per_class)
+    check_label_counts(int(np.sum(labels[reachable] == 1)), int(np.sum(labels[reachable] == 0)), min_per_class)
     provenance = {
         "builder": "session",
         "session": str(Path(session_path).resolve()),
@@ -235,7 +235,7 @@ def build_from_session(
     try:  # built aside and renamed, so a refused or cancelled set leaves nothing at ``out``
         report = assemble(staging, rows, load, labels=labels, provenance=provenance, size=size, progress=progress,
                           cancel=cancel, stage="from-session")
-        check_trainable(report.n_bhb, report.n_non_bhb, min_per_class)
+        check_label_counts(report.n_bhb, report.n_non_bhb, min_per_class)
         if out.exists():
             out.rmdir()
         staging.rename(out)

@@ -251,10 +251,6 @@ def fit(
         raise ValueError(f"{config.dataset} has changed since this run started: its manifest hash differs")
     check_trainable(dataset, tuple(config.fractions))  # a clear error, not an IndexError, for a 2-star set
     splits = stratified_split(dataset.labels, config.seed, config.fractions)
-    if len(np.unique(dataset.labels[splits[0]])) < 2:  # trains "fine" and learns nothing: refuse with the reason
-        n_bhb, n_non = int(np.sum(dataset.labels == 1)), int(np.sum(dataset.labels == 0))
-        raise ValueError(f"{config.dataset}: only one class to train on ({n_bhb} BHB, {n_non} non-BHB); "
-                         "a classifier needs both")
     if is_baseline(config.model):
         return _fit_baseline(config, dataset, splits, run_dir, progress)
 

@@ -11,7 +11,7 @@ from tinysky import make_dataset
 
 from bhb_viewer.cli import main
 from bhb_viewer.core.dataset import open_dataset
-from bhb_viewer.core.from_session import TooFewLabels, build_from_session, check_trainable
+from bhb_viewer.core.from_session import TooFewLabels, build_from_session, check_label_counts
 from bhb_viewer.core.verdicts import CatalogRef, Session, VerdictKind
 
 V = VerdictKind
@@ -96,7 +96,7 @@ def test_refuses_one_class_and_too_few(tmp_path):
         build_from_session(_session(tmp_path, source, _verdicts(12, 3), "b"), tmp_path / "out")
     assert not (tmp_path / "out").exists()
     with pytest.raises(TooFewLabels):
-        check_trainable(0, 0)
+        check_label_counts(0, 0)
 
 
 def test_dry_run_counts(tmp_path):

@@ -110,4 +110,4 @@ def test_bhb_train_refuses_one_class(tmp_path, capsys):
                  "--device", "cpu", "--progress-json"])
     assert code == 2
     event = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert event["event"] == "error" and "only one class to train on (20 BHB, 0 non-BHB)" in event["message"]
+    assert event["event"] == "error" and "too few labelled stars to train: 0 non-BHB" in event["message"]

@@ -174,7 +174,7 @@ def test_failing_training_shows_why_and_the_app_keeps_working(qtbot, tmp_path, l
     wizard.plan.dataset = str(tmp_path / "one")  # past the data page's own check: the training refuses it
     page = wizard.page_named("training")
     _train(qtbot, page, page.start_button)
-    assert page.outcome == "error" and "only one class" in page.status_label.text()
+    assert page.outcome == "error" and "too few labelled stars to train: 0 BHB" in page.status_label.text()
     assert not page.isComplete() and page.start_button.isEnabled()
     # a child that dies (here: killed) is reported with its error output; the window is unharmed
     page.start_button.click()

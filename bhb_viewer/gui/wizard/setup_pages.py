@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from bhb_viewer.core.dataset import open_dataset
 from bhb_viewer.core.errors import BadInputError
-from bhb_viewer.core.from_session import MIN_PER_CLASS, TooFewLabels, build_from_session, check_trainable
+from bhb_viewer.core.from_session import MIN_PER_CLASS, TooFewLabels, build_from_session, check_label_counts
 from bhb_viewer.core.progress import CancelToken, ProgressCallback
 from bhb_viewer.core.retrain import DEVICES, SIZES, TrainPlan, new_run_dir
 
@@ -57,7 +57,7 @@ def _path_row(edit: QLineEdit, button_text: str, pick) -> QHBoxLayout:
 def class_warnings(n_bhb: int, n_non_bhb: int) -> list[str]:
     """Warnings shown under the counts: a one-class or too small set (blocking), small or unbalanced (advice)."""
     try:
-        check_trainable(n_bhb, n_non_bhb)
+        check_label_counts(n_bhb, n_non_bhb)
     except TooFewLabels as exc:
         return [exc.problem]
     warnings = []
