@@ -23,7 +23,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2048)
     args = parser.parse_args()
     t0 = time.perf_counter()
-    _, spectra, ivar, _ = simulate(args.n, seed=0, with_cutouts=False)
+    sky = simulate(args.n, seed=0, with_cutouts=False)
+    spectra, ivar = sky.spectra, sky.ivar
     t1 = time.perf_counter()
     simulate(args.n, seed=0)
     t2 = time.perf_counter()

@@ -44,6 +44,14 @@ def test_train_then_score_dataset_and_catalog(tiny_sim, tmp_path, capsys):
     for col in ("id", "label", "p_bhb", "model", "model_version", "d02", "fm", "b_hg", "c_hg", "classical_bhb"):
         assert col in table.colnames, col
     assert np.all((table["p_bhb"] >= 0) & (table["p_bhb"] <= 1)) and table["model"][0] == "batmm"
+    # every modality's score, and which one p_bhb is
+    assert set(table["score_from"]) == {"fusion"}
+    assert np.all((table["p_bhb_spectrum"] > 0) & (table["p_bhb_spectrum"] < 1) & (table["p_bhb_image"] > 0) & (table["p_bhb_image"] < 1))
+    # the checkpoint names its data set and hash, not a path of this machine
+    config = json.loads((run / "config.json").read_text())
+    assert config["dataset"]["name"] == "sim" and config["dataset"]["manifest_sha256"] == config["dataset_hash"]
+    assert str(tmp_path) not in json.dumps(config) and str(tiny_sim) not in json.dumps(config)
+    assert config["preprocess"]["image"]["scale"] == "ratio_asinh"
 
     # a catalog of some of the data set's stars, scored through the data set that holds them
     catalog = Table.read(tiny_sim / "catalog.ecsv", format="ascii.ecsv")[["id", "ra", "dec", "label"]][:10]

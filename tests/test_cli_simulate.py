@@ -27,6 +27,9 @@ def test_report_json_is_one_object(shared_data, capsys, monkeypatch):
     for key in ("classical_purity", "classical_completeness", "colour_cut_f1"):
         assert 0.0 <= report[key] <= 1.0
     assert report["n"] == 200
+    for key in ("snr2_at_gfib_20_2", "calibration_rms_mag", "resolution_sigma_px", "mask_fraction", "psf_fwhm_ratio_u_r"):
+        assert "simulated" in report["realism"][key] and report["realism"][key]["source"]
+    assert set(report["fm_window"]["windows"]) == {"40", "55", "70", "100"}
 
 
 def test_report_text_names_the_figures(shared_data, capsys):
@@ -39,7 +42,7 @@ def test_report_text_names_the_figures(shared_data, capsys):
 def test_missing_reference_is_a_clear_error(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("BHB_XUE2011", raising=False)
     missing = tmp_path / "nope.dat"
-    monkeypatch.setattr("bhb_viewer.core.simulate_calibration._REPO_GUESS", missing)
+    monkeypatch.setattr("bhb_viewer.core.sim.calibration._REPO_GUESS", missing)
     assert main(["simulate", "--report", "--n", "50", "--quiet"]) == 1
     assert "Xue" in capsys.readouterr().err
 
@@ -55,3 +58,25 @@ def test_out_with_report_describes_the_written_dataset(tmp_path, shared_data, ca
     assert main(["simulate", "--n", "40", "--seed", "1", "--out", str(out), "--report", "--json", "--quiet"]) == 0
     report = json.loads(capsys.readouterr().out)  # stdout holds the JSON object only
     assert report["dataset"] == str(out) and report["n"] == 40 and report["seed"] == 1
+
+
+def test_out_refuses_an_existing_dataset_without_force(tmp_path, capsys):
+    out = tmp_path / "sim"
+    assert main(["simulate", "--n", "6", "--seed", "1", "--out", str(out), "--quiet"]) == 0
+    before = (out / "manifest.json").read_text()
+    assert main(["simulate", "--n", "6", "--seed", "2", "--out", str(out), "--quiet"]) == 1
+    assert "--force" in capsys.readouterr().err and (out / "manifest.json").read_text() == before
+    assert main(["simulate", "--n", "6", "--seed", "2", "--out", str(out), "--quiet", "--force"]) == 0
+    assert open_dataset(out).manifest["provenance"]["seed"] == 2
+
+
+def test_labels_flag_and_truth_file(tmp_path):
+    from bhb_viewer.core.sim import read_truth
+
+    out = tmp_path / "phys"
+    assert main(["simulate", "--n", "30", "--seed", "3", "--out", str(out), "--quiet", "--labels", "physical"]) == 0
+    ds = open_dataset(out)
+    truth = read_truth(out)
+    assert ds.manifest["provenance"]["labels"] == "physical"
+    assert np.array_equal(ds.labels, truth["label_physical"]) and "label_xue" in truth.colnames
+    assert "logg" not in ds.catalog.colnames and "kind" not in ds.catalog.colnames

@@ -85,15 +85,20 @@ def _score(args, data, rows, progress) -> tuple[np.ndarray, dict[str, np.ndarray
     predictor = Predictor(args.model, device=args.device)
     p = np.full(len(rows), np.nan)
     parts: dict[str, list[np.ndarray]] = {"segment_weights": [], "band_weights": []}
+    # every modality's score and which one p_bhb is (ml.inference.SCORE_FIELDS)
+    modal = {"p_bhb_spectrum": np.full(len(rows), np.nan), "p_bhb_image": np.full(len(rows), np.nan),
+             "score_from": np.full(len(rows), "none", dtype="<U8")}
     try:
         for batch in predictor.predict(spectra, ivar, cutouts, batch_size=args.batch_size, explain=args.weights, progress=progress):
             p[batch.start : batch.stop] = batch.p_bhb
+            for key, values in modal.items():
+                values[batch.start : batch.stop] = getattr(batch, key)
             for key, chunks in parts.items():
                 if getattr(batch, key) is not None:
                     chunks.append(getattr(batch, key))
     except ValueError as exc:  # the preprocessing rejects arrays this model can't take (e.g. another cutout size)
         raise BadInputError(data.path, str(exc)) from exc
-    weights: dict[str, np.ndarray] = {}
+    weights: dict[str, np.ndarray] = {**modal}
     for key, names in (("segment_weights", [f"seg_w{i + 1}" for i in range(7)]), ("band_weights", [f"w_{b}" for b in "ugriz"])):
         if parts[key]:
             values = np.concatenate(parts[key])
@@ -127,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
         table[key] = column(np.asarray(classical[key], dtype=np.float64), np.nan)
     table["classical_bhb"] = column(np.asarray(classical["classical_bhb"], dtype=bool), False)
     for key, values in weights.items():
-        table[key] = column(values, np.nan)
+        table[key] = column(values, "" if values.dtype.kind == "U" else np.nan)
     out = write_table(table, args.out)
 
     summary: dict = {"event": "scored", "out": str(out), "n": len(table), "scored": int(found.sum()),

@@ -152,10 +152,10 @@ def _solve(h: np.ndarray, g: np.ndarray) -> np.ndarray:
         return out
 
 
-def _initial(x, y, w):
+def _initial(x, y, w, half_window: float = HALF_WINDOW):
     """Starting values: continuum through the window's outer parts, centre at the smoothed minimum."""
     n = len(y)
-    edge = np.abs(x) > HALF_WINDOW - 15.0
+    edge = np.abs(x) > half_window - 15.0
     we = w * edge
     sw, sx, sxx = we.sum(1), (we * x).sum(1), (we * x * x).sum(1)
     sy, sxy = (we * y).sum(1), (we * x * y).sum(1)
@@ -175,8 +175,10 @@ def _initial(x, y, w):
     return p
 
 
-def fit_line(flux: np.ndarray, ivar: np.ndarray, rest: float) -> dict[str, np.ndarray]:
+def fit_line(flux: np.ndarray, ivar: np.ndarray, rest: float, half_window: float = HALF_WINDOW) -> dict[str, np.ndarray]:
     """Fit continuum × Sersic around ``rest`` for every row of flux/ivar (N×NPIX on the grid).
+
+    ``half_window`` (Å either side) is a parameter so the estimator's dependence on it can be measured.
 
     Returns arrays: centre, a, b, c, cont0, cont1, chi2_dof, ok, reason (object array of str).
     """
@@ -185,7 +187,7 @@ def fit_line(flux: np.ndarray, ivar: np.ndarray, rest: float) -> dict[str, np.nd
     if flux.shape != ivar.shape or flux.shape[-1] != NPIX:
         raise ValueError(f"flux and ivar must be N×{NPIX} on the grid, got {flux.shape} and {ivar.shape}")
     wave = wavelength()
-    sel = np.abs(wave - rest) <= HALF_WINDOW
+    sel = np.abs(wave - rest) <= half_window
     x = wave[sel] - rest
     y = flux[:, sel]
     w = np.where(np.isfinite(y) & np.isfinite(ivar[:, sel]) & (ivar[:, sel] > 0), ivar[:, sel], 0.0)
@@ -194,7 +196,7 @@ def fit_line(flux: np.ndarray, ivar: np.ndarray, rest: float) -> dict[str, np.nd
     reason = np.full(n, "", dtype=object)
     valid = (w > 0).sum(1)
     reason[valid < MIN_VALID_FRACTION * m] = "too few valid pixels in the window"
-    p = _initial(x, y, w)
+    p = _initial(x, y, w, half_window)
     reason[~np.all(np.isfinite(p), axis=1)] = "cannot start the fit"
     p = np.nan_to_num(p, nan=1.0)
     lam = np.full(n, 1e-2)
@@ -262,9 +264,9 @@ def fit_line(flux: np.ndarray, ivar: np.ndarray, rest: float) -> dict[str, np.nd
     return out
 
 
-def _measure_chunk(flux, ivar) -> dict[str, np.ndarray]:
-    hd = fit_line(flux, ivar, HDELTA)
-    hg = fit_line(flux, ivar, HGAMMA)
+def _measure_chunk(flux, ivar, half_window: float = HALF_WINDOW) -> dict[str, np.ndarray]:
+    hd = fit_line(flux, ivar, HDELTA, half_window)
+    hg = fit_line(flux, ivar, HGAMMA, half_window)
     with np.errstate(invalid="ignore", divide="ignore"):
         d02 = 2.0 * hd["b"] * np.log(hd["a"] / 0.2) ** (1.0 / hd["c"])
     reason_hd = np.where(hd["ok"] & ~(hd["a"] > 0.2), "Hδ shallower than 20 % of the continuum", hd["reason"])
@@ -279,7 +281,7 @@ def _measure_chunk(flux, ivar) -> dict[str, np.ndarray]:
     return {"hd": hd, "hg": hg, "d02": d02, "fm": fm, "ok": ok, "reason": reason}
 
 
-def measure_arrays(flux_2d, ivar_2d, progress: ProgressCallback | None = None) -> dict[str, np.ndarray]:
+def measure_arrays(flux_2d, ivar_2d, progress: ProgressCallback | None = None, half_window: float = HALF_WINDOW) -> dict[str, np.ndarray]:
     """Measure many spectra; returns a dict of arrays (the columns of :func:`measure_many`)."""
     flux_2d = np.atleast_2d(flux_2d)
     ivar_2d = np.atleast_2d(ivar_2d)
@@ -287,7 +289,7 @@ def measure_arrays(flux_2d, ivar_2d, progress: ProgressCallback | None = None) -
     progress = progress or no_progress
     parts = []
     for start in range(0, n, CHUNK):
-        parts.append(_measure_chunk(flux_2d[start : start + CHUNK], ivar_2d[start : start + CHUNK]))
+        parts.append(_measure_chunk(flux_2d[start : start + CHUNK], ivar_2d[start : start + CHUNK], half_window))
         progress(ProgressEvent("balmer", min(start + CHUNK, n), n))
     cols: dict[str, np.ndarray] = {}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import zlib
 from pathlib import Path
 
 from bhb_viewer.core.dataset import is_dataset
@@ -51,7 +52,7 @@ def _looks_like_fits(path: Path) -> bool:
         try:
             with opener(path, "rb") as f:
                 head = f.read(9)
-        except (OSError, EOFError, ValueError):  # corrupt or truncated archive: let the name decide
+        except (OSError, EOFError, ValueError, zlib.error):  # corrupt or truncated archive: let the name decide
             head = b""
     suffixes = [s.lower() for s in path.suffixes[-2:]]
     named = bool(suffixes) and (suffixes[-1] in FITS_SUFFIXES or (suffixes[-1] in (".gz", ".bz2") and suffixes[0] in FITS_SUFFIXES))

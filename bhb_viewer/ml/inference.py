@@ -12,6 +12,11 @@ two gradient/attention maps drawn over the inputs:
   to a maximum of 1. Cross-attention rows sum to 1 over spectral tokens, so their mean says
   nothing about image regions; the CLS row does. Models without a CLS token but with an image
   fall back to |gradient × input| summed over bands.
+
+Every modality's score: a multimodal checkpoint keeps its stage-1 spectrum head and stage-2 image
+head (trained on their encoder alone, then frozen), so each batch also carries ``p_bhb_spectrum``
+and ``p_bhb_image``. A candidate with only a spectrum, or only a cutout, is scored by the head it
+has data for, and ``score_from`` says which score ``p_bhb`` is (:data:`SCORE_FIELDS`).
 """
 
 from __future__ import annotations
@@ -28,12 +33,16 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from bhb_viewer.core.grid import BANDS, NPIX
 from bhb_viewer.core.progress import CancelToken, ProgressCallback, ProgressEvent, no_progress
 from bhb_viewer.ml.checkpoint import check_scores, load_checkpoint, load_preprocessor, model_version
 from bhb_viewer.ml.device import pick_device
 from bhb_viewer.ml.models import MODEL_REGISTRY, FusionTransformer
 
 EXPLAIN_KEYS = ("segment_weights", "band_weights", "cross_attention", "cls_attention")
+# The per-candidate score columns a batch carries (Prediction.scores()), and what score_from can say.
+SCORE_FIELDS = ("p_bhb", "p_bhb_spectrum", "p_bhb_image", "score_from")
+SCORE_SOURCES = ("fusion", "spectrum", "image", "none")
 
 
 @dataclass
@@ -42,7 +51,10 @@ class Prediction:
 
     start: int
     stop: int
-    p_bhb: np.ndarray  # (B,)
+    p_bhb: np.ndarray  # (B,): the score of score_from; NaN where "none"
+    p_bhb_spectrum: np.ndarray | None = None  # (B,): the spectrum head's (or spectrum-only model's) score, NaN without one
+    p_bhb_image: np.ndarray | None = None  # (B,): the image head's (or image-only model's) score, NaN without one
+    score_from: np.ndarray | None = None  # (B,) str, one of SCORE_SOURCES
     segment_weights: np.ndarray | None = None  # (B, 7), rows sum to 1
     band_weights: np.ndarray | None = None  # (B, 5), rows sum to 1
     cross_attention: np.ndarray | None = None  # (B, L, H, k_i, k_s)
@@ -51,12 +63,19 @@ class Prediction:
     attention_map: np.ndarray | None = None  # (B, S, S), max 1 per cutout
     image_grid: tuple[int, int] | None = None  # (h, w) of the image tokens
 
+    def scores(self) -> dict[str, np.ndarray]:
+        """The SCORE_FIELDS columns of this batch, for a score table."""
+        return {name: getattr(self, name) for name in SCORE_FIELDS}
+
 
 @dataclass
 class Explanation:
     """One candidate's score and explanation (``Predictor.explain_one``)."""
 
     p_bhb: float
+    p_bhb_spectrum: float
+    p_bhb_image: float
+    score_from: str
     segment_weights: np.ndarray | None
     band_weights: np.ndarray | None
     cross_attention: np.ndarray | None
@@ -84,21 +103,65 @@ class Predictor:
         self.model_name: str = self.config["model"]["name"]
         self.model_version: str = model_version(self.config)
         self.modalities: tuple[str, ...] = MODEL_REGISTRY[self.model_name].modalities
+        self.heads: tuple[str, ...] = trusted_heads(self.config, self.modalities)
         self._map_from_cls = isinstance(model, FusionTransformer) and model.image_encoder is not None
 
     def _autocast(self):
         return torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else nullcontext()
 
-    def _inputs(self, spectra, ivar, cutouts, rows: slice) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    def _inputs(self, spectra, ivar, cutouts, rows: slice) -> tuple[torch.Tensor | None, torch.Tensor | None, np.ndarray, np.ndarray]:
+        """Preprocessed tensors for the model's modalities (zeros where a row lacks one) and, per row,
+        whether it has a usable spectrum and cutout."""
+        n = rows.stop - rows.start
+        has_s, has_i = np.zeros(n, bool), np.zeros(n, bool)
         spectrum = image = None
+        if spectra is not None:
+            flux = np.asarray(spectra[rows], dtype=np.float32)
+            iv = None if ivar is None else np.asarray(ivar[rows])
+            has_s = (np.isfinite(flux) & (True if iv is None else iv > 0)).any(axis=1)
+        if cutouts is not None:
+            cube = np.asarray(cutouts[rows], dtype=np.float32)
+            has_i = (np.isfinite(cube) & (cube != 0)).reshape(n, -1).any(axis=1)
+        if not self._can_score(has_s, has_i).any() and n:
+            raise ValueError(f"model {self.model_name} needs {' and '.join(self.modalities)}; "
+                             f"it can score single modalities only with {', '.join(self.heads) or 'none'}")
         if "spectrum" in self.modalities:
-            iv = None if ivar is None else ivar[rows]
-            spectrum = torch.from_numpy(self.preprocessor.spectra(spectra[rows], iv)).to(self.device)
+            x = self.preprocessor.spectra(flux, iv) if spectra is not None else np.zeros((n, NPIX), np.float32)
+            spectrum = torch.from_numpy(np.where(has_s[:, None], x, 0).astype(np.float32)).to(self.device)
         if "image" in self.modalities:
-            if cutouts is None:
-                raise ValueError(f"model {self.model_name} needs cutouts")
-            image = torch.from_numpy(self.preprocessor.images(cutouts[rows])).to(self.device)
-        return spectrum, image
+            size = self.preprocessor.cutout_size
+            x = self.preprocessor.images(cube) if cutouts is not None else np.zeros((n, len(BANDS), size, size), np.float32)
+            image = torch.from_numpy(np.where(has_i[:, None, None, None], x, 0).astype(np.float32)).to(self.device)
+        return spectrum, image, has_s, has_i
+
+    def _can_score(self, has_s: np.ndarray, has_i: np.ndarray) -> np.ndarray:
+        full = np.ones_like(has_s)
+        for m, has in (("spectrum", has_s), ("image", has_i)):
+            if m in self.modalities:
+                full &= has
+        return full | (has_s & ("spectrum" in self.heads)) | (has_i & ("image" in self.heads))
+
+    def _scores(self, out: dict, logits: torch.Tensor, has_s: np.ndarray, has_i: np.ndarray, result: Prediction) -> None:
+        """Fill p_bhb (from the source each row has data for), p_bhb_spectrum, p_bhb_image and score_from."""
+        n = len(has_s)
+        fused = _p_bhb(logits)
+        heads = {m: _p_bhb(v.detach()) for m, v in self.model.modality_logits(out).items() if m in self.heads}
+        if len(self.modalities) == 1:  # a single-modality model is its own modality's score
+            heads[self.modalities[0]] = fused
+        nan = np.full(n, np.nan)
+        p_s = np.where(has_s, heads.get("spectrum", nan), np.nan)
+        p_i = np.where(has_i, heads.get("image", nan), np.nan)
+        full = np.ones(n, bool)
+        for m, has in (("spectrum", has_s), ("image", has_i)):
+            if m in self.modalities:
+                full &= has
+        source = np.where(full, "fusion" if len(self.modalities) > 1 else self.modalities[0],
+                          np.where(np.isfinite(p_s), "spectrum", np.where(np.isfinite(p_i), "image", "none")))
+        result.p_bhb = np.select([source == "fusion", source == "spectrum", source == "image"],
+                                 [fused, p_s, p_i], np.nan).astype(np.float32)
+        if len(self.modalities) == 1:
+            result.p_bhb = np.where(full, fused, np.nan).astype(np.float32)
+        result.p_bhb_spectrum, result.p_bhb_image, result.score_from = p_s.astype(np.float32), p_i.astype(np.float32), source
 
     def predict(
         self,
@@ -125,22 +188,26 @@ class Predictor:
             if cancel is not None:
                 cancel.check()
             rows = slice(start, min(n, start + batch_size))
-            spectrum, image = self._inputs(spectra, ivar, cutouts, rows)
-            batch = self._explain(spectrum, image, rows) if explain is True else \
-                self._score(spectrum, image, rows, with_weights=explain == "weights")
-            check_scores(batch.p_bhb, self.checkpoint_dir, rows.start)
-            yield batch
+            spectrum, image, has_s, has_i = self._inputs(spectra, ivar, cutouts, rows)
+            if explain is True:
+                result = self._explain(spectrum, image, rows, has_s, has_i)
+            else:
+                result = self._score(spectrum, image, rows, has_s, has_i, with_weights=explain == "weights")
+            unscored = np.zeros(len(result.p_bhb), bool) if result.score_from is None else result.score_from == "none"
+            check_scores(np.where(unscored, 0.0, result.p_bhb), self.checkpoint_dir, rows.start)
+            yield result
             progress(ProgressEvent("predict", rows.stop, n, f"{self.model_name} on {self.device}"))
 
-    def _score(self, spectrum, image, rows: slice, with_weights: bool) -> Prediction:
+    def _score(self, spectrum, image, rows: slice, has_s, has_i, with_weights: bool) -> Prediction:
         with torch.inference_mode(), self._autocast():
             out = self.model(spectrum, image)
-        result = Prediction(rows.start, rows.stop, _p_bhb(out["logits"]))
+            result = Prediction(rows.start, rows.stop, _p_bhb(out["logits"]))
+            self._scores(out, out["logits"], has_s, has_i, result)
         if with_weights:
             _copy_weights(out, result)
         return result
 
-    def _explain(self, spectrum, image, rows: slice) -> Prediction:
+    def _explain(self, spectrum, image, rows: slice, has_s, has_i) -> Prediction:
         # The cutout map of a Transformer comes from its CLS attention: no image gradient needed.
         image_grad = image is not None and not self._map_from_cls
         named = [("spectrum", spectrum)] * (spectrum is not None) + [("image", image)] * image_grad
@@ -152,6 +219,7 @@ class Predictor:
             grads = torch.autograd.grad(log_odds.sum(), inputs)
         grad = dict(zip([k for k, _ in named], grads))
         result = Prediction(rows.start, rows.stop, _p_bhb(logits.detach()))
+        self._scores(out, logits.detach(), has_s, has_i, result)
         _copy_weights(out, result)
         if spectrum is not None:
             result.saliency = _unit_max((grad["spectrum"] * spectrum.detach()).abs())
@@ -174,8 +242,20 @@ class Predictor:
         ))
         first = {k: (None if getattr(result, k) is None else getattr(result, k)[0])
                  for k in (*EXPLAIN_KEYS, "saliency", "attention_map")}
-        return Explanation(float(result.p_bhb[0]), image_grid=result.image_grid, model_name=self.model_name,
+        return Explanation(float(result.p_bhb[0]), float(result.p_bhb_spectrum[0]), float(result.p_bhb_image[0]),
+                           str(result.score_from[0]), image_grid=result.image_grid, model_name=self.model_name,
                            model_version=self.model_version, **first)
+
+
+def trusted_heads(config: dict, modalities: tuple[str, ...]) -> tuple[str, ...]:
+    """Encoder-stage heads whose scores mean something: trained in their own stage and not followed
+    by an end-to-end stage that moved the encoder under them. A checkpoint without its training
+    record (hand-saved) trusts none."""
+    training = config.get("training")
+    if len(modalities) < 2 or not isinstance(training, dict):
+        return ()
+    stages = training.get("stages") or ["spectrum", "image", "fusion"] + (["full"] if training.get("finetune") else [])
+    return tuple(m for m in ("spectrum", "image") if m in stages and "full" not in stages[stages.index(m) + 1:])
 
 
 def fuse_batchnorm(model: nn.Module) -> nn.Module:

@@ -124,6 +124,14 @@ class BhbModel(nn.Module):
     def forward_full(self, spectrum: torch.Tensor | None, image: torch.Tensor | None) -> dict:
         raise NotImplementedError
 
+    def modality_logits(self, out: dict) -> dict[str, torch.Tensor]:
+        """Logits of each encoder-stage head (``"spectrum"``, ``"image"``) from a full pass's pooled features.
+
+        The heads are trained in stages 1–2 and frozen afterwards, so they stay the single-modality
+        classifiers they were, unless an end-to-end stage later moved the encoders under them.
+        """
+        return {m: self.aux_heads[m](out[f"pooled_{m}"]) for m in ENCODER_STAGES if m in self.aux_heads and f"pooled_{m}" in out}
+
     def encode(self, spectrum: torch.Tensor | None, image: torch.Tensor | None) -> tuple[Encoded | None, Encoded | None]:
         """Run whichever encoders this model has on their inputs."""
         s = self.spectrum_encoder(_need(spectrum, "spectrum")) if self.spectrum_encoder is not None else None
@@ -171,6 +179,17 @@ class BhbModel(nn.Module):
         for m in self._frozen:
             m.eval()
         return self
+
+
+def _pooled(s: Encoded | None, i: Encoded | None) -> dict[str, torch.Tensor]:
+    """The pooled encoder features a full forward pass also returns, so the encoder-stage heads
+    (``BhbModel.modality_logits``) score each modality without a second pass."""
+    out = {}
+    if s is not None:
+        out["pooled_spectrum"] = s.pooled
+    if i is not None:
+        out["pooled_image"] = i.pooled
+    return out
 
 
 def _need(x: torch.Tensor | None, what: str) -> torch.Tensor:
@@ -231,7 +250,7 @@ class EarlyFusion(BhbModel):
     def forward_full(self, spectrum, image):
         s, i = self.encode(spectrum, image)
         fused = s.pooled + i.pooled if self.mode == "add" else torch.cat([s.pooled, i.pooled], dim=1)
-        return {"logits": self.head(fused), **s.extras, **i.extras}
+        return {"logits": self.head(fused), **s.extras, **i.extras, **_pooled(s, i)}
 
 
 class VGG1DFusion(BhbModel):
@@ -248,7 +267,7 @@ class VGG1DFusion(BhbModel):
     def forward_full(self, spectrum, image):
         s, i = self.encode(spectrum, image)
         fused = torch.cat([s.pooled, i.pooled], dim=1).unsqueeze(1)
-        return {"logits": self.head(self.fusion(fused).mean(dim=2)), **s.extras, **i.extras}
+        return {"logits": self.head(self.fusion(fused).mean(dim=2)), **s.extras, **i.extras, **_pooled(s, i)}
 
 
 class FusionTransformer(BhbModel):
@@ -311,7 +330,7 @@ class FusionTransformer(BhbModel):
             cls_rows.append(self_w[:, :, 0])
             if cross_w is not None:
                 cross.append(cross_w)
-        out = {"logits": self.head(tokens[:, 0]), "cls_attention": torch.stack(cls_rows, dim=1), **s.extras}
+        out = {"logits": self.head(tokens[:, 0]), "cls_attention": torch.stack(cls_rows, dim=1), **s.extras, **_pooled(s, i)}
         if i is not None:
             out.update(i.extras)
         if cross:

@@ -67,6 +67,7 @@ class TrainConfig:
     num_workers: int = 0
     threads: int | None = None  # torch CPU threads; None keeps torch's default. On a shared CPU 1 can be 10× faster
     max_steps_per_epoch: int | None = None  # cap for smoke runs and benchmarks
+    image_scale: str = "ratio_asinh"  # ml.preprocess.IMAGE_SCALES; "minmax_cube" is the spec's Eq. 14
     model_overrides: dict[str, Any] = field(default_factory=dict)
     out: str = "runs/run"
 
@@ -97,6 +98,19 @@ class TrainConfig:
         d = dataclasses.asdict(self)
         d["fractions"] = list(self.fractions)
         return d
+
+
+def dataset_record(dataset: Dataset) -> dict[str, Any]:
+    """What a checkpoint says about its training data: name, manifest hash, size and provenance, no machine path."""
+    prov = dataset.manifest.get("provenance", {})
+    keep = ("source", "simulator_version", "seed", "n", "labels", "extinction_corrected")
+    return {"name": Path(dataset.path).name, "manifest_sha256": dataset.manifest_hash, "count": len(dataset),
+            "n_bhb": int((dataset.labels == 1).sum()), "provenance": {k: prov[k] for k in keep if k in prov}}
+
+
+def portable(config: TrainConfig) -> dict[str, Any]:
+    """The training config as a checkpoint stores it: data set and run directory by name, not by path."""
+    return {**config.to_dict(), "dataset": Path(config.dataset).name, "out": Path(config.out).name}
 
 
 def learning_rate(config: TrainConfig, step: int, total: int) -> float:
@@ -262,7 +276,7 @@ def fit(
     torch.manual_seed(config.seed)
     device = pick_device(config.device)
     model = build_model(config.model, config.size, **{"cutout_size": int(dataset.cutouts.shape[-1]), **config.model_overrides})
-    preprocessor = Preprocessor.fit(dataset, splits[0])
+    preprocessor = Preprocessor.fit(dataset, splits[0], config.image_scale)
     stages = list(config.stages or default_stages(model, config.finetune))
     if resume:
         model.load_state_dict(_prefixed(saved, "model."))
@@ -350,7 +364,8 @@ def fit(
             "preprocess": preprocessor.to_config(),
             "class_names": list(CLASS_NAMES),
             "dataset_hash": dataset.manifest_hash,
-            "training": config.to_dict(),
+            "dataset": dataset_record(dataset),
+            "training": portable(config),
             "metrics": metrics,
         },
     )
@@ -384,7 +399,7 @@ def _write_outputs(run_dir: Path, config: TrainConfig, splits, val, test, metric
 
 def _fit_baseline(config: TrainConfig, dataset: Dataset, splits, run_dir: Path, progress: ProgressCallback) -> Path:
     """SVM / XGBoost on the preprocessed spectra of the same split; same output files as a network."""
-    preprocessor = Preprocessor.fit(dataset, splits[0])
+    preprocessor = Preprocessor.fit(dataset, splits[0], config.image_scale)
     arrays = [read_rows(dataset, rows, preprocessor, ("spectrum",)) for rows in splits]
     progress(ProgressEvent(f"train:{config.model}", 0, 1, "fitting"))
     model = SpectralBaseline(config.model, config.seed).fit(
@@ -405,7 +420,8 @@ def _fit_baseline(config: TrainConfig, dataset: Dataset, splits, run_dir: Path, 
             "preprocess": preprocessor.to_config(),
             "class_names": list(CLASS_NAMES),
             "dataset_hash": dataset.manifest_hash,
-            "training": config.to_dict(),
+            "dataset": dataset_record(dataset),
+            "training": portable(config),
             "metrics": metrics,
         },
     )

@@ -137,3 +137,53 @@ def test_models_without_cls_token_map_the_cutout_by_gradient(tmp_path):
     assert b.attention_map.shape == (2, 64, 64) and b.saliency.shape == (2, NPIX)
     np.testing.assert_allclose(b.attention_map.max(axis=(1, 2)), 1, rtol=1e-6)
     assert b.band_weights.shape == (2, 5) and b.segment_weights.shape == (2, 7)
+
+
+@pytest.fixture(scope="module")
+def staged_checkpoint(tmp_path_factory):
+    """A BATMM checkpoint that says its encoder heads were trained in stages 1–2 (as fit() writes)."""
+    path = tmp_path_factory.mktemp("staged")
+    torch.manual_seed(1)
+    model = build_model("batmm", "tiny", n_layers=1)
+    save_checkpoint(path, model, {"preprocess": Preprocessor(np.zeros(5), np.ones(5)).to_config(),
+                                  "training": {"stages": None, "finetune": False}})
+    return path
+
+
+def test_every_modality_is_scored_and_missing_ones_fall_back(staged_checkpoint):
+    flux, ivar, cubes = _raw(6, seed=3)
+    ivar[1] = 0  # no usable spectrum: scored from the cutout
+    cubes[2] = np.nan  # no cutout: scored from the spectrum
+    ivar[3] = 0
+    cubes[3] = 0  # neither
+    predictor = Predictor(staged_checkpoint, device="cpu")
+    assert predictor.heads == ("spectrum", "image")
+    batch = next(predictor.predict(flux, ivar, cubes, batch_size=6))
+    assert set(batch.scores()) == {"p_bhb", "p_bhb_spectrum", "p_bhb_image", "score_from"}
+    assert batch.score_from.tolist() == ["fusion", "image", "spectrum", "none", "fusion", "fusion"]
+    pre, model = predictor.preprocessor, predictor.model
+    with torch.no_grad():
+        s = torch.from_numpy(pre.spectra(flux, ivar))
+        i = torch.from_numpy(pre.images(np.nan_to_num(cubes)))
+        p_s = torch.softmax(model(s, None, stage="spectrum")["logits"], 1)[:, 1].numpy()
+        p_i = torch.softmax(model(None, i, stage="image")["logits"], 1)[:, 1].numpy()
+    np.testing.assert_allclose(batch.p_bhb_spectrum[[0, 2, 4, 5]], p_s[[0, 2, 4, 5]], rtol=1e-4)
+    np.testing.assert_allclose(batch.p_bhb_image[[0, 1, 4, 5]], p_i[[0, 1, 4, 5]], rtol=1e-4)
+    assert np.isnan(batch.p_bhb_spectrum[[1, 3]]).all() and np.isnan(batch.p_bhb_image[[2, 3]]).all()
+    assert batch.p_bhb[1] == batch.p_bhb_image[1] and batch.p_bhb[2] == batch.p_bhb_spectrum[2] and np.isnan(batch.p_bhb[3])
+    # a catalogue with spectra only is still scored, by the spectrum head
+    only = next(predictor.predict(flux, ivar, None, batch_size=6))
+    assert set(only.score_from.tolist()) <= {"spectrum", "none"} and np.isfinite(only.p_bhb[[0, 2]]).all()
+    one = predictor.explain_one(flux[0], ivar[0], cubes[0])
+    assert one.score_from == "fusion" and 0 < one.p_bhb_spectrum < 1 and 0 < one.p_bhb_image < 1
+
+
+def test_heads_are_not_trusted_without_a_training_record_or_after_finetuning(checkpoint):
+    from bhb_viewer.ml.inference import trusted_heads
+
+    assert Predictor(checkpoint, device="cpu").heads == ()
+    assert trusted_heads({"training": {"stages": None, "finetune": True}}, ("spectrum", "image")) == ()
+    assert trusted_heads({"training": {"stages": ["spectrum", "fusion"]}}, ("spectrum", "image")) == ("spectrum",)
+    flux, ivar, _ = _raw(2)
+    with pytest.raises(ValueError, match="needs spectrum and image"):
+        next(Predictor(checkpoint, device="cpu").predict(flux, ivar, None))

@@ -358,7 +358,7 @@ def make_corpus(root: Path) -> Corpus:
                 ["inspect", str(path)],
                 names=(*words, "rejected") if listed else words,
                 expect="ok" if listed else "error",
-                timeout=10,
+                timeout=30,
                 owner=owner,
             )
         )
@@ -396,7 +396,7 @@ def make_corpus(root: Path) -> Corpus:
     # 2. bad stamps: inspect the bad band's file, and build (the fourth star on these stamps)
     for name, (folder, words, _band) in _bad_stamps(root, *far).items():
         bad_file = folder / words[0]
-        add(Case(f"stamp/{name}", "inspect", ["inspect", str(bad_file)], names=words, timeout=10))
+        add(Case(f"stamp/{name}", "inspect", ["inspect", str(bad_file)], names=words, timeout=30))
         images = root / f"images-{name}"
         images.mkdir()
         for p in (root / "frames").iterdir():
@@ -458,7 +458,7 @@ def make_corpus(root: Path) -> Corpus:
                 ["inspect", str(path)],
                 expect=expect,
                 names=words,
-                timeout=10,
+                timeout=30,
                 check=_pwned(root) if "yaml" in name else None,
             )
         )
@@ -556,9 +556,9 @@ def make_corpus(root: Path) -> Corpus:
     for name, (path, words, entries) in datasets.items():
         words = (path.name, *words) if name != "two-stars" else words
         if "inspect" in entries:
-            add(Case(f"dataset/{name}", "inspect", ["inspect", str(path)], names=words, timeout=15))
+            add(Case(f"dataset/{name}", "inspect", ["inspect", str(path)], names=words, timeout=30))
         if "info" in entries:
-            add(Case(f"dataset/{name}", "dataset info", ["dataset", "info", str(path)], names=words, timeout=15))
+            add(Case(f"dataset/{name}", "dataset info", ["dataset", "info", str(path)], names=words, timeout=30))
         if "score" in entries:
             add(
                 Case(
@@ -728,7 +728,6 @@ def make_corpus(root: Path) -> Corpus:
             "simulate",
             ["simulate", "--n", "4", "--seed", "0", "--out", str(_variant(ds_good, root / "ds-keep"))],
             names=("ds-keep", "force"),
-            owner="issue 9",
             check=_unchanged(root / "ds-keep", ds_good),
         )
     )

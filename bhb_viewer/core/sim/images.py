@@ -1,7 +1,9 @@
 """Simulated SDSS ugriz cutouts (nanomaggies, sky-subtracted, 0.396″/px) and the matching PSF photometry.
 
 The star is a double-Gaussian PSF (core + 10 % wing at twice the width) whose width follows the
-night's seeing (r-band quartiles 1.30/1.43/1.58″, bluer bands slightly worse); each band has its
+night's seeing (r-band quartiles 1.30/1.43/1.58″; u about 1.3× wider than r, as the real stamps'
+PSF models say), with faint diffraction spikes along the rows and columns (the secondary's
+support vanes); bright stars saturate and their excess charge bleeds along the column. Each band has its
 own sky brightness, and the per-pixel noise is sky + object photon noise with a gain set so that a
 point source at the band's limiting magnitude has S/N 5 under median seeing: u and z come out much
 noisier than g and r, as in SDSS. Neighbours (field stars and small galaxies, number counts rising
@@ -20,7 +22,15 @@ from bhb_viewer.core.grid import BANDS, PIXEL_SCALE_ARCSEC
 
 SKY_MAG = {"u": 22.1, "g": 21.9, "r": 20.86, "i": 20.3, "z": 19.0}  # mag/arcsec², SKY_FACTS.md
 LIMIT_MAG = {"u": 22.3, "g": 23.3, "r": 23.1, "i": 22.3, "z": 20.8}  # S/N 5 point source
-SEEING_BAND_FACTOR = {"u": 1.12, "g": 1.07, "r": 1.0, "i": 0.96, "z": 0.97}
+# PSF FWHM relative to r: u/r 1.26–1.34 on real SDSS fields (issue 9's audit), 1.24 along x on the
+# stamps of run 3900 (their PSF_P* models); g 1.10, i 1.03, z 0.90 there.
+SEEING_BAND_FACTOR = {"u": 1.28, "g": 1.10, "r": 1.0, "i": 1.0, "z": 0.95}
+# Saturation: 35,000 counts above the sky × the real stamps' nanomaggies per count (NMGY keyword),
+# so a g ≈ 14 star at good seeing has a flat core, as real ones do; SDSS saturates near r ≈ 14.
+SATURATION_COUNTS = 35_000.0
+NMGY_PER_COUNT = {"u": 0.0123267, "g": 0.00367446, "r": 0.00514772, "i": 0.00648873, "z": 0.0338764}
+SPIKE_FRACTION = 0.004  # of the star's flux in each of the two spikes (rows, columns): visible on bright stars only
+SPIKE_SCALE_PX = 6.0  # 1/(1 + (d/scale)²) fall-off along a spike
 SEEING_MEDIAN_R = 1.43  # arcsec FWHM; quartiles 1.30 / 1.58
 SEEING_LN_SIGMA = np.log(1.58 / 1.30) / 1.349
 SKY_LN_SIGMA = np.log(10.0) * 0.4 * (21.03 - 20.70) / 1.349  # r-band sky quartiles 20.70 / 21.03
@@ -152,8 +162,48 @@ def render_cutouts(
             flux = np.where(present[:, j], 10.0 ** (-0.4 * (nb_mag[band][:, j] - 22.5)), 0.0)
             width = np.hypot(sigma, gal_size[:, j])
             _add_psf(img, flux, nb_x[:, j], nb_y[:, j], width)
+        _add_spikes(img, 10.0 ** (-0.4 * (mags[band] - 22.5)), cx, cy, sigma)
         gain = electrons_per_nanomaggy(band)
         sky = sky_per_pixel(band, sky_offset)[:, None, None]
         noise = np.sqrt((np.maximum(img, 0.0) + sky) / gain)
-        out[:, bi] = img + noise * rng.standard_normal(img.shape)
+        observed = img + noise * rng.standard_normal(img.shape)
+        saturate(observed, SATURATION_COUNTS * NMGY_PER_COUNT[band])
+        out[:, bi] = observed
     return out
+
+
+def _add_spikes(img: np.ndarray, flux: np.ndarray, x: np.ndarray, y: np.ndarray, sigma: np.ndarray) -> None:
+    """Two diffraction spikes (along rows and columns through the star), each SPIKE_FRACTION of its flux."""
+    size = img.shape[-1]
+    centres = np.arange(size) + 0.5
+    across_x = _pixel_profile(x, 0.5 * sigma, size)  # narrow across the spike
+    across_y = _pixel_profile(y, 0.5 * sigma, size)
+    along_x = 1.0 / (1.0 + ((centres[None, :] - x[:, None]) / SPIKE_SCALE_PX) ** 2)
+    along_y = 1.0 / (1.0 + ((centres[None, :] - y[:, None]) / SPIKE_SCALE_PX) ** 2)
+    along_x /= along_x.sum(1, keepdims=True)
+    along_y /= along_y.sum(1, keepdims=True)
+    f = SPIKE_FRACTION * np.asarray(flux)[:, None, None]
+    img += f * (across_y[:, :, None] * along_x[:, None, :] + along_y[:, :, None] * across_x[:, None, :])
+
+
+def saturate(img: np.ndarray, level: float) -> None:
+    """Clip pixels at ``level`` and bleed each column's excess charge up and down from its peak (in place).
+
+    Only the few stars that reach the level are visited, so the common case costs one comparison.
+    """
+    over = (img > level).any(axis=(1, 2))
+    for k in np.flatnonzero(over):
+        stamp = img[k]
+        excess = np.maximum(stamp - level, 0.0).sum(axis=0)
+        np.minimum(stamp, level, out=stamp)
+        for col in np.flatnonzero(excess > 0):
+            row = int(np.argmax(stamp[:, col]))
+            left, step = excess[col], 1
+            while left > 0 and step < stamp.shape[0]:
+                for r in (row - step, row + step):
+                    if 0 <= r < stamp.shape[0] and left > 0:
+                        room = max(level - stamp[r, col], 0.0)
+                        take = min(room, left / 2 if r == row - step else left)
+                        stamp[r, col] += take
+                        left -= take
+                step += 1
