@@ -65,8 +65,9 @@ def render(result: dict, png_name: str | None) -> str:
         "RUN/active-learning.json --png RUN/active-learning.png`.",
         "",
         "Strategies: **uncertainty** (|P − 0.5| smallest), **disagreement** (model call ≠ classical Balmer cuts, "
-        "strongest first, topped up at random), **random**. The simulated labels are physical truth; "
-        "the classical cuts miss ~30 % of true BHBs on this set (docs/DECISIONS.md).",
+        "strongest first, topped up at random), **random**. Labels: the simulated stars' "
+        f"{result.get('label_kind', 'physical')} class (simulator {result.get('simulator_version', '1')}); "
+        "the classical cuts are the app's own Balmer fits of the observed spectra (docs/DECISIONS.md).",
         "",
         "## Finding",
         "",

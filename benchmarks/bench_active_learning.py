@@ -2,7 +2,7 @@
 
 A simulated pool (default 4,000 stars) and a held-out test set (default 2,000) are drawn from the
 project's simulator. Starting from 200 labelled stars, each round "vets" 100 more stars from the pool
-(their true labels are revealed), retrains, and records the test macro F1. Three ways to choose:
+(their true, physical class is revealed), retrains, and records the test macro F1. Three ways to choose:
 
 * ``uncertainty``  the stars with |P(BHB) − 0.5| smallest;
 * ``disagreement`` the stars where the model's call and the classical Balmer cuts (Xue et al. 2011)
@@ -44,11 +44,14 @@ import torch
 
 from bhb_viewer.core.balmer import measure_arrays
 from bhb_viewer.core.metrics import classification_report
-from bhb_viewer.core.simulate import simulate
+from bhb_viewer.core.simulate import SIMULATOR_VERSION, SimulatorConfig, simulate
 from bhb_viewer.ml.device import pick_device
 from bhb_viewer.ml.preprocess import Preprocessor
 
 STRATEGIES = ("uncertainty", "disagreement", "random")
+# A person vetting a spectrum decides what the star is: the physical class. (On the simulator's
+# Xue-cut labels the classical cuts share the labels' definition, and "disagreement" would mean little.)
+LABELS = "physical"
 BIN = 6
 
 
@@ -105,8 +108,9 @@ def pick(strategy: str, p: np.ndarray, classical: np.ndarray, candidates: np.nda
 def run_seed(seed: int, args: argparse.Namespace, device: torch.device) -> dict:
     t0 = time.perf_counter()
     n = args.pool + args.test
-    catalog, flux, ivar, _ = simulate(n, seed=1000 + seed, with_cutouts=False)
-    labels = np.asarray(catalog["label"], dtype=np.int64)
+    sky = simulate(n, seed=1000 + seed, with_cutouts=False, config=SimulatorConfig(label_kind=LABELS))
+    flux, ivar = sky.spectra, sky.ivar
+    labels = np.asarray(sky.catalog["label"], dtype=np.int64)
     x_all = features(flux, ivar)
     x_all = (x_all - x_all.mean(axis=0)) / (x_all.std(axis=0) + 1e-6)  # unsupervised: no label is used
     rng = np.random.default_rng(seed)
@@ -207,6 +211,8 @@ def main(argv: list[str] | None = None) -> dict:
     result = {
         "benchmark": "active_learning",
         "model": "MLP 587-64-2 on binned preprocessed spectra, warm start",
+        "label_kind": LABELS,
+        "simulator_version": SIMULATOR_VERSION,
         "config": {k: getattr(args, k) for k in ("pool", "test", "start", "batch", "rounds", "epochs", "first_epochs")},
         "seeds": list(range(args.seeds)),
         "labels": labels,
