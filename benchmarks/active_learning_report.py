@@ -18,6 +18,11 @@ from pathlib import Path
 STRATEGIES = ("uncertainty", "disagreement", "random")
 
 
+def _run_args(argv: list[str]) -> list[str]:
+    """The benchmark's arguments with its output folder written as RUN."""
+    return ["RUN" if i and argv[i - 1] == "--out" else a for i, a in enumerate(argv)]
+
+
 def finding(result: dict) -> list[str]:
     """Plain sentences from the curves: who reached the target first, and who was best on average."""
     labels, mean, target = result["labels"], result["mean"], result["target_f1"]
@@ -28,9 +33,10 @@ def finding(result: dict) -> list[str]:
         if reach[s] is None:
             lines.append(f"- **{s}** never reached random's final F1 ({target:.4f}) within {labels[-1]} labels.")
         else:
+            low, high = own - reach[s], labels[-1] - reach[s]
+            saved = f"{low} labels saved" if low == high else f"{low} to {high} labels saved"
             lines.append(f"- **{s}** reached random's final F1 ({target:.4f}) at {reach[s]} labels; random first "
-                         f"touched that level at {own} and ends there at {labels[-1]} "
-                         f"({own - reach[s]} to {labels[-1] - reach[s]} labels saved).")
+                         f"touched that level at {own} and ends there at {labels[-1]} ({saved}).")
     avg = {s: sum(mean[s][1:]) / len(mean[s][1:]) for s in STRATEGIES}
     best = max(avg, key=avg.get)
     lines.append("- Mean test macro F1 over the rounds after the first: "
@@ -61,8 +67,9 @@ def render(result: dict, png_name: str | None) -> str:
         f"{result['load_before'][0]} / {result['load_after'][0]}, wall {result['wall_s']} s.",
         "",
         "Reproduce: `python benchmarks/bench_active_learning.py "
-        + " ".join(result.get("argv", ["--out", "RUN"])) + "` then `python benchmarks/active_learning_report.py "
-        "RUN/active-learning.json --png RUN/active-learning.png`.",
+        + " ".join(_run_args(result.get("argv", ["--out", "RUN"])))
+        + "` then `python benchmarks/active_learning_report.py RUN/active-learning.json "
+        "--png RUN/active-learning.png`.",
         "",
         "Strategies: **uncertainty** (|P − 0.5| smallest), **disagreement** (model call ≠ classical Balmer cuts, "
         "strongest first, topped up at random), **random**. Labels: the simulated stars' "
