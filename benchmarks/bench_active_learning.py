@@ -187,15 +187,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--epochs", type=int, default=15, help="epochs per round (warm start)")
     parser.add_argument("--first-epochs", type=int, default=40, help="epochs on the first 200 stars")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--threads", type=int, help="torch CPU threads")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads; default 1 (the network is tiny: more threads only spin)")
     parser.add_argument("--out", metavar="DIR", help="write active-learning.json and active-learning.png here")
     args = parser.parse_args(argv)
     defaults = (2000, 1000, 8, 1) if args.quick else (4000, 2000, 18, 3)
     for name, value in zip(("pool", "test", "rounds", "seeds"), defaults, strict=True):
         if getattr(args, name) is None:
             setattr(args, name, value)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)
     device = pick_device(args.device)
     load_before = os.getloadavg()
     t0 = time.perf_counter()
