@@ -76,7 +76,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     files.add_argument("--spectra", metavar="DIR", help="folder of spec/spSpec/spPlate files")
     files.add_argument("--images", metavar="DIR", help="folder of per-band frames/stamps with WCS or cube files")
     files.add_argument("--label", choices=("bhb", "non-bhb"), help="label every row (catalog without a label column)")
-    from_session = sub.add_parser("from-session", help="a data set from the verdicts of a review session")
+    from_session = sub.add_parser(
+        "from-session", help="a data set from the verdicts of a review session",
+        description="Verdicts become labels: BHB → 1; blue straggler, main-sequence A, non-BHB → 0; other, unsure "
+                    "and bad data are left out (counted). Spectra and cutouts come from the session's data set, the "
+                    "base set, files the catalog names, or the SDSS cache (offline); candidates without data are "
+                    "listed and skipped. A set with one class, or fewer than 10 stars of a class, is refused.")
     from_session.add_argument("session", metavar="SESSION", help="the session file (.session.sqlite)")
     from_session.add_argument("--out", metavar="DIR", required=True, help="data set directory to write (new or empty)")
     from_session.add_argument("--base", metavar="DATASET", help="merge with this data set (the person's verdict wins)")
