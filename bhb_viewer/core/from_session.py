@@ -219,10 +219,11 @@ def build_from_session(
     reachable = np.array([c not in unreachable for c in list(rows["id"])], dtype=bool)
     check_label_counts(int(np.sum(labels[reachable] == 1)), int(np.sum(labels[reachable] == 0)), min_per_class)
     provenance = {
+        "source": f"verdicts of {session.reviewer} in {Path(session_path).name}",  # what a checkpoint keeps
         "builder": "session",
         "session": str(Path(session_path).resolve()),
         "reviewer": session.reviewer,
-        "source": str(source.path),
+        "candidates": str(source.path),
         "base": None if base is None else str(Path(base).resolve()),
         "base_hash": None if base_ds is None else base_ds.manifest_hash,
         "excluded": [{"id": i, "verdict": v} for i, v in excluded],

@@ -212,11 +212,9 @@ def model_card(run_dir: Path, name: str) -> str:
     training = config.get("training", {})
     test = (config.get("metrics") or {}).get("test") or {}
     macro, bhb = test.get("macro", {}), test.get("BHB", {})
-    provenance = {}
-    manifest = Path(training.get("dataset", "")) / "manifest.json"
-    if manifest.is_file():
-        provenance = json.loads(manifest.read_text()).get("provenance", {})
-    source = provenance.get("builder") or provenance.get("source") or "unknown"
+    record = config.get("dataset") if isinstance(config.get("dataset"), dict) else {}  # no machine paths
+    source = (record.get("provenance") or {}).get("source", "unknown")
+    size = f"{record['count']} stars, {record['n_bhb']} BHB, " if {"count", "n_bhb"} <= set(record) else ""
     lines = [
         f"# {name}",
         "",
@@ -226,13 +224,14 @@ def model_card(run_dir: Path, name: str) -> str:
         f"split {training.get('fractions')}, {training.get('epochs')} epochs per stage, "
         f"batch {training.get('batch_size')}, "
         f"lr {training.get('lr')}, device {training.get('device')}",
-        f"- data set: {training.get('dataset')} (manifest hash {config.get('dataset_hash', '')[:16]}…, "
-        f"built by: {source}" + (f", session {provenance['session']}" if provenance.get("session") else "") + ")",
+        f"- data set: {training.get('dataset')} ({size}manifest hash {config.get('dataset_hash', '')[:16]}…; "
+        f"source: {source})",
         f"- test split: macro P {macro.get('precision', float('nan')):.4f} R {macro.get('recall', float('nan')):.4f} "
         f"F1 {macro.get('f1', float('nan')):.4f}, AUC {test.get('auc', float('nan')):.4f}"
         + (f"; BHB class P {bhb['precision']:.4f} R {bhb['recall']:.4f} F1 {bhb['f1']:.4f}" if bhb else ""),
         "",
-        "Reproduce: `bhb train --config train-config.json` (the file in this folder).",
+        "Reproduce: `bhb train --config train-config.json --dataset DIR --out RUN` (the config in this folder; "
+        "DIR is the data set named above).",
         "",
         "Limits: the numbers hold for data like the training set only; a set built from one person's verdicts "
         "carries that person's choices, and simulated data is not for science.",
@@ -273,8 +272,10 @@ def install_model(run_dir: str | os.PathLike, name: str, index: ModelIndex, make
         config = json.loads((run / "config.json").read_text())
         weights = [config["weights"]["file"]] if "weights" in config else list(config.get("files", []))
         for fname in [*RUN_FILES, *weights]:
-            if (run / fname).is_file():
+            if (run / fname).is_file() and fname != CONFIG_FILE:
                 shutil.copy2(run / fname, tmp / fname)
+        # the config as the checkpoint keeps it: data set and run folder by name, no machine paths
+        (tmp / CONFIG_FILE).write_text(json.dumps(config.get("training", {}), indent=1))
         (tmp / CARD_FILE).write_text(model_card(run, name))
         tmp.rename(dest)
     finally:

@@ -20,11 +20,15 @@ from bhb_viewer.core.progress import CancelToken, ProgressCallback, no_progress
 def scores_on_test_split(
     checkpoint: str | os.PathLike,
     run_dir: str | os.PathLike,
+    dataset: str | os.PathLike,
     device: str = "auto",
     cancel: CancelToken | None = None,
     progress: ProgressCallback = no_progress,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(labels, P(BHB)) of ``checkpoint`` on the test rows of the run in ``run_dir``.
+    """(labels, P(BHB)) of ``checkpoint`` on the test rows of the run in ``run_dir`` of ``dataset``.
+
+    ``dataset`` is the folder the run trained on (a checkpoint records it by name only); its
+    manifest hash must be the run's.
 
     Raises ValueError when the checkpoint cannot score them (a spectral baseline, another cutout
     size); the caller shows that message in place of the comparison.
@@ -35,11 +39,13 @@ def scores_on_test_split(
     config = json.loads((run / "config.json").read_text())
     test = json.loads((run / "test.json").read_text())
     rows = np.asarray(test["row"], dtype=np.int64)
-    dataset = open_dataset(config["training"]["dataset"])
+    data = open_dataset(dataset)
+    if config.get("dataset_hash") not in (None, data.manifest_hash):
+        raise ValueError(f"{dataset} is not the data set this run trained on (its manifest hash differs)")
     if not (Path(checkpoint) / "weights.safetensors").is_file():
         raise ValueError(f"{checkpoint}: the comparison scores networks only (a baseline has no Predictor yet)")
     predictor = Predictor(checkpoint, device=device)
-    spectra, ivar = np.asarray(dataset.spectra[rows]), np.asarray(dataset.ivar[rows])
-    cutouts = np.asarray(dataset.cutouts[rows])
+    spectra, ivar = np.asarray(data.spectra[rows]), np.asarray(data.ivar[rows])
+    cutouts = np.asarray(data.cutouts[rows])
     parts = [p.p_bhb for p in predictor.predict(spectra, ivar, cutouts, cancel=cancel, progress=progress)]
-    return dataset.labels[rows], (np.concatenate(parts) if parts else np.zeros(0))
+    return data.labels[rows], (np.concatenate(parts) if parts else np.zeros(0))

@@ -243,12 +243,12 @@ class ResultsPage(QWizardPage):
             self.compare_label.setText("no active model to compare with")
             return
         self.compare_label.setText(f"scoring the active model {active.name} on the same test split…")
-        run_dir, device = self.wiz.run_dir, self.wiz.plan.device
+        run_dir, dataset, device = self.wiz.run_dir, self.wiz.plan.dataset, self.wiz.plan.device
 
         def job(cancel: CancelToken, progress: ProgressCallback):
             from bhb_viewer.ml.compare import scores_on_test_split
 
-            labels, p_bhb = scores_on_test_split(active, run_dir, device="cpu" if device == "auto" else device,
+            labels, p_bhb = scores_on_test_split(active, run_dir, dataset, device="cpu" if device == "auto" else device,
                                                  cancel=cancel, progress=progress)
             yield scores_metrics(labels, p_bhb)
 
