@@ -174,10 +174,10 @@ def model_card(out: Path, info: dict) -> str:
              "simulator (`bhb simulate`), not from SDSS. Use it to try the viewer, its explanations and the workflow, never to "
              "select BHB stars for a study. Train on a real data set (`bhb dataset`) for that.", "",
              "| item | value |", "|---|---|",
-             f"| model | `batmm`, size `lite` |",
+             "| model | `batmm`, size `lite` |",
              f"| data | `{ds.get('name')}` ({ds.get('count')} stars, {ds.get('n_bhb')} BHB), manifest sha256 `{ds.get('manifest_sha256', '')[:16]}…`, "
              f"provenance {json.dumps(ds.get('provenance', {}))} |",
-             f"| labels | physical (horizontal-branch gravity), so the classical cuts can be compared with it |",
+             "| labels | physical (horizontal-branch gravity), so the classical cuts can be compared with it |",
              f"| recipe | stages spectrum → image → fusion (frozen encoders; the stage-1 and stage-2 heads stay in the checkpoint and "
              f"give `p_bhb_spectrum`, `p_bhb_image`); AdamW lr {t['lr']}, batch {t['batch_size']}, up to {t['epochs']} epochs per stage, "
              f"early stopping on validation macro-F1 (patience {t['patience']}); {len(history)} epochs run on {info.get('device')} |",

@@ -144,3 +144,38 @@ def hips_answer(ra: float, dec: float, width: int, flux: float = 100.0, sky: flo
     centre = (width - 1) / 2
     data = gaussian_star((width, width), centre, centre, flux=flux, sky=sky).astype("f4")
     return fits.HDUList([fits.PrimaryHDU(data, header)])
+
+
+def write_ingest_corpus(folder, n_plates: int = 2, fibers: int = 6, n_spec: int = 4, size: int = 16) -> Path:
+    """Files for a build from disk: ``n_plates`` spPlate files of ``fibers`` fibers, ``n_spec`` spec
+    files, and one small cube file every row names; returns the catalog (rows shuffled, labelled)."""
+    from astropy.table import Table
+
+    from bhb_viewer.core.cutouts import BandImage, make_cube, write_cube
+
+    folder = Path(folder)
+    spectra = folder / "spectra"
+    spectra.mkdir(parents=True, exist_ok=True)
+    loglam = SDSS_LOGLAM0 + 1e-4 * np.arange(3900)
+    rows = []
+    for p in range(n_plates):
+        plate, mjd = 5000 + p, 56000 + p
+        flux = np.stack([smooth_flux(loglam, p * fibers + f) for f in range(fibers)])
+        write_spplate(spectra / f"spPlate-{plate:04d}-{mjd:05d}.fits", SDSS_LOGLAM0, flux, np.ones_like(flux),
+                      plate=plate, mjd=mjd)
+        rows += [(f"p{plate}-{f + 1}", plate, mjd, f + 1) for f in range(fibers)]
+    for i in range(n_spec):
+        plate, mjd, fiber = 300, 51600, i + 1
+        write_spec(spectra / f"spec-{plate:04d}-{mjd:05d}-{fiber:04d}.fits", loglam, smooth_flux(loglam, 1000 + i),
+                   np.ones(loglam.size), plate=plate, mjd=mjd, fiber=fiber)
+        rows.append((f"s{i}", plate, mjd, fiber))
+    ra, dec = 150.0, 2.0
+    wcs = stamp_wcs(ra, dec, 40)
+    x, y = wcs.world_to_pixel_values(ra, dec)
+    write_cube(folder / "cube.fits", make_cube({b: BandImage(gaussian_star((40, 40), x, y), wcs, b) for b in "ugriz"}, ra, dec, size))
+    order = np.random.default_rng(0).permutation(len(rows))
+    table = Table(rows=[rows[i] for i in order], names=("id", "plate", "mjd", "fiber"))
+    table["ra"], table["dec"], table["cutout"] = ra, dec, "cube.fits"
+    table["label"] = np.arange(len(table)) % 2
+    table.write(folder / "catalog.ecsv", overwrite=True)
+    return folder / "catalog.ecsv"

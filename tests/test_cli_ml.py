@@ -79,6 +79,24 @@ def test_train_needs_a_dataset_and_an_out_dir(capsys):
     assert "--dataset" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--batch-size", "0"], "--batch-size must be an integer ≥ 1, got 0"),
+    (["--epochs", "-1"], "--epochs must be an integer ≥ 1, got -1"),
+    (["--device", "cuda:7"], "--device cuda:7: this machine has"),
+    (["--device", "banana"], "is not a device name"),
+    (["--lr", "0"], "--lr must be > 0"),
+])
+def test_train_refuses_impossible_settings_before_starting(tiny_sim, tmp_path, capsys, flags, message):
+    assert main(["train", "--dataset", str(tiny_sim), "--out", str(tmp_path / "run"), *flags]) == 1
+    assert message in capsys.readouterr().err and not (tmp_path / "run").exists()
+
+
+def test_train_refuses_an_out_that_is_a_file(tiny_sim, tmp_path, capsys):
+    (tmp_path / "taken").write_text("not a folder")
+    assert main(["train", "--dataset", str(tiny_sim), "--out", str(tmp_path / "taken")]) == 1
+    assert "--out names a file" in capsys.readouterr().err
+
+
 def test_evaluate_prints_table8_and_writes_files(tiny_sim, tmp_path, capsys):
     pytest.importorskip("sklearn")
     out = tmp_path / "eval"

@@ -64,18 +64,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sdss.add_argument("--cache", metavar="DIR", help="cache folder (default $BHB_VIEWER_CACHE or the user cache)")
     sdss.add_argument("--timeout", type=float, default=60.0, help="seconds per SDSS request; default 60")
     sdss.add_argument("--retries", type=int, default=3, help="retries after a transient failure; default 3")
-    sdss.add_argument("--workers", type=int, default=4, help="stars downloaded at once; default 4")
     sdss.add_argument("--cutouts", choices=("hips", "frames"), default="hips",
                       help="hips: 5-band cutouts from the SDSS HiPS via hips2fits (~100 kB a star; default); "
                            "frames: cut from whole SDSS frames (~15 MB a star), also the fallback where the HiPS has no data")
     sdss.add_argument("--known-bhb", metavar="CAT", action="append",
                       help="a catalog of known BHBs (alias or path; repeatable): negatives within --radius of one are "
                            "dropped; default barbosa2022 where found, besides the positives")
+    build.add_argument("--workers", type=int,
+                       help="SDSS: stars downloaded at once (default 4); files: processes reading files at once, "
+                            "each building one part of a sharded data set (default 1)")
     files = build.add_argument_group("from files on disk")
     files.add_argument("--catalog", metavar="CAT", help="catalog of the stars to build (switches to this source)")
     files.add_argument("--spectra", metavar="DIR", help="folder of spec/spSpec/spPlate files")
     files.add_argument("--images", metavar="DIR", help="folder of per-band frames/stamps with WCS or cube files")
     files.add_argument("--label", choices=("bhb", "non-bhb"), help="label every row (catalog without a label column)")
+    files.add_argument("--shard", metavar="K/N",
+                       help="build only part K (1..N) of the catalog into OUT/part-K-of-N, e.g. one job of a cluster "
+                            "array; OUT opens as one data set once all N parts are built")
+    convert = sub.add_parser("convert", help="rewrite a data set (flat or sharded) as one flat set in another dtype")
+    convert.add_argument("path", metavar="DIR")
+    convert.add_argument("--out", required=True, metavar="DIR")
+    convert.add_argument("--dtype", required=True, choices=("float32", "float16", "scaled16"),
+                         help="scaled16: half the size, scores within 1e-3 of float32; float16: plain IEEE halves")
     from_session = sub.add_parser(
         "from-session", help="a data set from the verdicts of a review session",
         description="Verdicts become labels: BHB → 1; blue straggler, main-sequence A, non-BHB → 0; other, unsure "
@@ -112,7 +122,9 @@ def run(args: argparse.Namespace) -> int:
         return _info(args)
     if args.action == "from-session":
         return _from_session(args)
-    print("usage: bhb dataset {build,from-session,info} ... (see bhb dataset build --help)", file=sys.stderr)
+    if args.action == "convert":
+        return _convert(args)
+    print("usage: bhb dataset {build,convert,from-session,info} ... (see bhb dataset build --help)", file=sys.stderr)
     return 2
 
 
@@ -126,8 +138,12 @@ def _build(args: argparse.Namespace) -> int:
         raise BadInputError(None, "give either --catalog (files on disk) or --positives/--negatives (SDSS), not both")
     args.positives, args.negatives = (None, None) if args.catalog else (args.positives or "xue2011", args.negatives or "bss")
     args.out = args.out or _default_out(args)
-    if is_dataset(args.out) and not args.force:
-        raise BadInputError(args.out, "already holds a data set; use --force to replace it")
+    if args.shard and not args.catalog:
+        raise BadInputError(None, "--shard splits a catalog of files on disk: give --catalog")
+    if args.workers is not None and args.workers < 1:
+        raise BadInputError(None, f"--workers must be ≥ 1, got {args.workers}")
+    if is_dataset(_target(args)) and not args.force:
+        raise BadInputError(_target(args), "already holds a data set; use --force to replace it")
     progress = JsonLinesProgress() if args.progress_json else TerminalProgress()
     try:  # the first SIGINT/SIGTERM stops between stars, a second one at once
         with cancel_on_signals(CancelToken()) as cancel:
@@ -154,6 +170,19 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _target(args: argparse.Namespace):
+    """The folder this build writes: a shard's own part, or the whole --out."""
+    from pathlib import Path
+
+    if not args.shard:
+        return args.out
+    from bhb_viewer.core.build_parallel import parse_shard
+    from bhb_viewer.core.dataset import part_name
+
+    k, n = parse_shard(args.shard)
+    return Path(args.out) / part_name(k - 1, n)
+
+
 def _default_out(args: argparse.Namespace) -> str:
     """A folder in the working directory named after the inputs (``xue2011-bss`` for the paper's set)."""
     from pathlib import Path
@@ -172,8 +201,7 @@ def _from_sdss(args, progress, cancel):
     radius = CROSSMATCH_ARCSEC if args.radius is None else args.radius
     return build_from_sdss(args.out, args.positives, args.negatives, service=service,
                            catalog_dir=args.catalogs, radius_arcsec=radius, limit=args.limit, known_bhb=args.known_bhb,
-                           size=args.size,
-                           workers=args.workers, progress=progress, cancel=cancel)
+                           size=args.size, workers=args.workers or 4, progress=progress, cancel=cancel)
 
 
 def _from_files(args, progress, cancel):
@@ -181,8 +209,30 @@ def _from_files(args, progress, cancel):
     from bhb_viewer.core.dataset import LABEL_BHB, LABEL_NON_BHB
 
     label = {"bhb": LABEL_BHB, "non-bhb": LABEL_NON_BHB, None: None}[args.label]
-    return build_from_files(args.out, args.catalog, spectra=args.spectra, images=args.images, label=label,
-                            size=args.size, progress=progress, cancel=cancel)
+    files = dict(spectra=args.spectra, images=args.images, label=label, size=args.size, progress=progress, cancel=cancel)
+    if args.shard or (args.workers or 1) > 1:
+        from bhb_viewer.core.build_parallel import build_parallel, build_shard, parse_shard
+
+        if args.shard:
+            return build_shard(args.out, args.catalog, *parse_shard(args.shard), **files)
+        return build_parallel(args.out, args.catalog, args.workers, **files)
+    return build_from_files(args.out, args.catalog, **files)
+
+
+def _convert(args: argparse.Namespace) -> int:
+    """Arrays are copied a block of rows at a time, so a set larger than memory converts too."""
+    from pathlib import Path
+
+    from bhb_viewer.core.dataset import is_dataset, open_dataset, write_dataset
+    from bhb_viewer.core.errors import BadInputError
+
+    if is_dataset(args.out) or Path(args.out).resolve() == Path(args.path).resolve():
+        raise BadInputError(args.out, "already holds a data set; convert into a new folder")
+    ds = open_dataset(args.path)
+    provenance = {**ds.manifest.get("provenance", {}), "converted_from": str(ds.path), "source_hash": ds.manifest_hash}
+    write_dataset(args.out, ds.catalog, ds.spectra, ds.ivar, ds.cutouts, provenance, dtype=args.dtype)
+    print(f"wrote {args.out}: {len(ds)} stars as {args.dtype}")
+    return 0
 
 
 def _from_session(args: argparse.Namespace) -> int:

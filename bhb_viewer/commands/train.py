@@ -60,6 +60,7 @@ def _config(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from bhb_viewer.core.progress import Cancelled, CancelToken, JsonLinesProgress, TerminalProgress, cancel_on_signals
+    from bhb_viewer.ml.distributed import ranks_from_env
     from bhb_viewer.ml.training import RESUME_OVERRIDABLE, TrainConfig, fit
 
     emit_json = args.progress_json
@@ -69,19 +70,57 @@ def run(args: argparse.Namespace) -> int:
         overrides = {f: getattr(args, f) for f in RESUME_OVERRIDABLE}
     else:
         config, resume = _config(args), False
+    _check(config if not resume else None, overrides, args)
+    main_rank = ranks_from_env().main  # under torchrun only rank 0 reports
     progress = JsonLinesProgress() if emit_json else TerminalProgress()
     try:  # the first SIGINT/SIGTERM stops cleanly between steps, a second one at once
         with cancel_on_signals(CancelToken()) as cancel:
             run_dir = fit(config, progress=progress, cancel=cancel, resume=resume, resume_overrides=overrides)
     except Cancelled as exc:
-        _report({"event": "cancelled", "run_dir": str(config.out), "message": str(exc)}, emit_json)
+        if main_rank:
+            _report({"event": "cancelled", "run_dir": str(config.out), "message": str(exc)}, emit_json)
         return 130
     except (ValueError, FileNotFoundError) as exc:
         _report({"event": "error", "message": str(exc)}, emit_json, stream=sys.stdout if emit_json else sys.stderr)
         return 2
+    if not main_rank:
+        return 0
     test = json.loads((Path(run_dir) / "test_metrics.json").read_text())
     _report({"event": "done", "run_dir": str(run_dir), "test_macro": test["macro"], "test_auc": test["auc"]}, emit_json)
     return 0
+
+
+def _check(config, overrides: dict, args: argparse.Namespace) -> None:
+    """Refuse impossible settings before anything heavy, naming the flag (issue 12): sizes and counts
+    must be positive, the device must exist, --out must be a folder (or not exist yet)."""
+    from pathlib import Path
+
+    import torch
+
+    from bhb_viewer.core.errors import BadInputError
+
+    values = dict(overrides)
+    if config is not None:
+        values.update({k: getattr(config, k) for k in ("epochs", "patience", "batch_size", "lr", "num_workers", "threads",
+                                                          "max_steps_per_epoch", "device")})
+    minimum = {"epochs": 1, "patience": 1, "batch_size": 1, "threads": 1, "max_steps_per_epoch": 1, "num_workers": 0}
+    for key, low in minimum.items():
+        value = values.get(key)
+        if value is not None and (not isinstance(value, int) or value < low):
+            raise BadInputError(None, f"--{key.replace('_', '-')} must be an integer ≥ {low}, got {value!r}")
+    if values.get("lr") is not None and not values["lr"] > 0:
+        raise BadInputError(None, f"--lr must be > 0, got {values['lr']!r}")
+    device = values.get("device")
+    if device and device != "auto":
+        try:
+            dev = torch.device(device)
+        except RuntimeError as exc:
+            raise BadInputError(None, f"--device {device!r} is not a device name ({exc})") from exc
+        if dev.type == "cuda" and (not torch.cuda.is_available() or (dev.index or 0) >= torch.cuda.device_count()):
+            raise BadInputError(None, f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    out = Path(config.out if config is not None else args.resume)
+    if out.exists() and not out.is_dir():
+        raise BadInputError(out, "--out names a file; give a run folder")
 
 
 def _report(obj: dict, emit_json: bool, stream=None) -> None:

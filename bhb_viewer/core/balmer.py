@@ -109,25 +109,38 @@ def _rv(centre_hd, centre_hg):
 
 
 def _design(x, p):
-    """Model and Jacobian of continuum × Sersic for parameters p = (c0, c1, a, b, c, λ0), batched."""
+    """Model and Jacobian of continuum × Sersic for parameters p = (c0, c1, a, b, c, λ0), batched.
+
+    The Jacobian is parameter-major, (6, n, m): each derivative is written as one contiguous
+    plane (a pixel-major (n, m, 6) array is written with a stride of 6, ten times slower), and
+    ``u**c`` is taken as ``exp(c·ln u)`` reusing the logarithm ∂/∂c needs.
+    """
     c0, c1, a, b, c, lam0 = (p[:, i : i + 1] for i in range(6))
     t = x / 100.0
-    dx = (x + 0.0) - lam0
-    sgn = np.sign(dx)
+    dx = x - lam0
     u = np.maximum(np.abs(dx) / b, 1e-6)
-    uc = u**c
+    log_u = np.log(u)
+    uc = np.exp(c * log_u)
     e = np.exp(-uc)
     s = 1.0 - a * e
     cont = c0 + c1 * t
     model = cont * s
-    jac = np.empty(model.shape + (6,))
-    jac[..., 0] = s
-    jac[..., 1] = t * s
-    jac[..., 2] = -cont * e
-    jac[..., 3] = -cont * a * e * c * uc / b
-    jac[..., 4] = cont * a * e * uc * np.log(u)
-    jac[..., 5] = -cont * a * e * c * uc / u * sgn / b
+    cae = cont * a * e
+    jac = np.empty((6, *model.shape))
+    jac[0] = s
+    jac[1] = t * s
+    jac[2] = -cont * e
+    jac[3] = -cae * c * uc / b
+    jac[4] = cae * uc * log_u
+    jac[5] = -cae * c * uc / u * np.sign(dx) / b
     return model, jac
+
+
+def _normal_equations(jac: np.ndarray, w: np.ndarray, r: np.ndarray | None = None):
+    """JᵀWJ (n, 6, 6) and, given residuals, JᵀWr (n, 6) from a parameter-major Jacobian."""
+    jw = jac * w
+    h = np.matmul(jw.transpose(1, 0, 2), jac.transpose(1, 2, 0))
+    return h, (None if r is None else np.einsum("inm,nm->ni", jw, r))
 
 
 def _clip(p):
@@ -182,69 +195,88 @@ def fit_line(flux: np.ndarray, ivar: np.ndarray, rest: float, half_window: float
 
     Returns arrays: centre, a, b, c, cont0, cont1, chi2_dof, ok, reason (object array of str).
     """
-    flux = np.atleast_2d(np.asarray(flux, dtype=float))
-    ivar = np.atleast_2d(np.asarray(ivar, dtype=float))
+    x, y, w, reason = _window(flux, ivar, rest, half_window)
+    p = _initial(x, y, w, half_window)
+    reason[~np.all(np.isfinite(p), axis=1)] = "cannot start the fit"
+    p, chi2, jac = _levenberg_marquardt(x, y, w, np.nan_to_num(p, nan=1.0))
+    dof = np.maximum((w > 0).sum(1) - 6, 1)
+    out = {"centre": rest + p[:, 5], "a": p[:, 2].copy(), "b": p[:, 3].copy(), "c": p[:, 4].copy(),
+           "cont0": p[:, 0].copy(), "cont1": p[:, 1].copy(), "chi2_dof": chi2 / dof}
+    _name_failures(p, _depth_sigma(jac, w), reason)
+    ok = reason == ""
+    for key in ("centre", "a", "b", "c", "cont0", "cont1"):
+        out[key][~ok] = np.nan
+    out["ok"] = ok
+    out["reason"] = reason
+    return out
+
+
+def _window(flux, ivar, rest: float, half_window: float = HALF_WINDOW):
+    """(x offsets from ``rest``, flux, weights, reasons) of the fitting window; masked or non-finite
+    pixels weigh 0, and a window with too few valid pixels is marked failed at once."""
+    flux, ivar = np.atleast_2d(flux), np.atleast_2d(ivar)
     if flux.shape != ivar.shape or flux.shape[-1] != NPIX:
         raise ValueError(f"flux and ivar must be N×{NPIX} on the grid, got {flux.shape} and {ivar.shape}")
     wave = wavelength()
-    sel = np.abs(wave - rest) <= half_window
-    x = wave[sel] - rest
-    y = flux[:, sel]
-    w = np.where(np.isfinite(y) & np.isfinite(ivar[:, sel]) & (ivar[:, sel] > 0), ivar[:, sel], 0.0)
-    y = np.where(w > 0, y, 0.0)
-    n, m = y.shape
-    reason = np.full(n, "", dtype=object)
-    valid = (w > 0).sum(1)
-    reason[valid < MIN_VALID_FRACTION * m] = "too few valid pixels in the window"
-    p = _initial(x, y, w, half_window)
-    reason[~np.all(np.isfinite(p), axis=1)] = "cannot start the fit"
-    p = np.nan_to_num(p, nan=1.0)
-    lam = np.full(n, 1e-2)
+    sel = np.flatnonzero(np.abs(wave - rest) <= half_window)
+    window = slice(sel[0], sel[-1] + 1)  # cut first, then convert only the window to float64
+    y, iv = np.asarray(flux[:, window], dtype=float), np.asarray(ivar[:, window], dtype=float)
+    w = np.where(np.isfinite(y) & np.isfinite(iv) & (iv > 0), iv, 0.0)
+    reason = np.full(len(y), "", dtype=object)
+    reason[(w > 0).sum(1) < MIN_VALID_FRACTION * y.shape[1]] = "too few valid pixels in the window"
+    return wave[window] - rest, np.where(w > 0, y, 0.0), w, reason
+
+
+def _levenberg_marquardt(x, y, w, p):
+    """Damped Gauss–Newton steps for all rows at once; a row leaves the loop once its χ² gain falls
+    below CONVERGED or its damping runs away. Returns (parameters, χ², Jacobian at them).
+
+    The rows still improving are kept as a compact working set, copied out only when some settle.
+    """
     model, jac = _design(x, p)
     chi2 = (w * (y - model) ** 2).sum(1)
+    lam = np.full(len(y), 1e-2)
     eye = np.eye(6)
-    active = np.arange(n)  # rows still improving; converged rows leave the loop
+    active = np.arange(len(y))
+    pa, ma, ja, ca, la, wa, ya = p, model, jac, chi2, lam, w, y  # the working set (all rows at first)
     for _ in range(N_ITER):
         if active.size == 0:
             break
-        wa, ja = w[active], jac[active]
-        r = y[active] - model[active]
-        jtw_t = (ja * wa[..., None]).transpose(0, 2, 1)
-        h = np.matmul(jtw_t, ja)
-        gvec = np.matmul(jtw_t, r[..., None])[..., 0]
+        h, gvec = _normal_equations(ja, wa, ya - ma)
         diag = np.einsum("nii->ni", h)
-        h_damped = h + lam[active, None, None] * diag[:, :, None] * eye + 1e-12 * eye
-        step = _solve(h_damped, gvec)
-        trial = _clip(p[active] + step)
+        trial = _clip(pa + _solve(h + la[:, None, None] * diag[:, :, None] * eye + 1e-12 * eye, gvec))
         m_t, j_t = _design(x, trial)
-        chi2_t = (wa * (y[active] - m_t) ** 2).sum(1)
-        old = chi2[active]
-        better = np.isfinite(chi2_t) & (chi2_t < old)
-        gain = np.where(better, (old - chi2_t) / np.maximum(old, 1e-300), 0.0)
-        rows = active[better]
-        p[rows], model[rows], jac[rows], chi2[rows] = trial[better], m_t[better], j_t[better], chi2_t[better]
-        lam[active] = np.clip(np.where(better, lam[active] * 0.3, lam[active] * 10.0), 1e-7, 1e7)
-        settled = (better & (gain < CONVERGED)) | (lam[active] >= 1e4)
-        active = active[~settled]
-    # Uncertainty of the depth from the undamped normal matrix.
-    jtw = jac * w[..., None]
-    h = np.matmul(jtw.transpose(0, 2, 1), jac)
+        chi2_t = (wa * (ya - m_t) ** 2).sum(1)
+        better = np.isfinite(chi2_t) & (chi2_t < ca)
+        gain = np.where(better, (ca - chi2_t) / np.maximum(ca, 1e-300), 0.0)
+        pa[better], ma[better], ja[:, better], ca[better] = trial[better], m_t[better], j_t[:, better], chi2_t[better]
+        la = np.clip(np.where(better, la * 0.3, la * 10.0), 1e-7, 1e7)
+        settled = (better & (gain < CONVERGED)) | (la >= 1e4)
+        if settled.any():
+            if pa is not p:  # write the working set back before shrinking it
+                p[active], model[active], jac[:, active], chi2[active] = pa, ma, ja, ca
+            keep = ~settled
+            active = active[keep]
+            pa, ma, ja, ca, la = pa[keep], ma[keep], ja[:, keep], ca[keep], la[keep]
+            wa, ya = wa[keep], ya[keep]
+    if pa is not p:
+        p[active], model[active], jac[:, active], chi2[active] = pa, ma, ja, ca
+    return p, chi2, jac
+
+
+def _depth_sigma(jac, w) -> np.ndarray:
+    """σ of the depth ``a`` from the undamped normal matrix (NaN where it is singular)."""
+    h, _ = _normal_equations(jac, w)
     with np.errstate(invalid="ignore", divide="ignore"):
         try:
-            cov_aa = np.linalg.inv(h + 1e-12 * eye)[:, 2, 2]
+            cov_aa = np.linalg.inv(h + 1e-12 * np.eye(6))[:, 2, 2]
         except np.linalg.LinAlgError:
-            cov_aa = np.full(n, np.nan)
-        sigma_a = np.sqrt(np.where(cov_aa > 0, cov_aa, np.nan))
-    dof = np.maximum(valid - 6, 1)
-    out = {
-        "centre": rest + p[:, 5],
-        "a": p[:, 2].copy(),
-        "b": p[:, 3].copy(),
-        "c": p[:, 4].copy(),
-        "cont0": p[:, 0].copy(),
-        "cont1": p[:, 1].copy(),
-        "chi2_dof": chi2 / dof,
-    }
+            cov_aa = np.full(len(h), np.nan)
+        return np.sqrt(np.where(cov_aa > 0, cov_aa, np.nan))
+
+
+def _name_failures(p, sigma_a, reason) -> None:
+    """Fill ``reason`` (in place) for fits that ended where no measurement can be trusted."""
     tol = 1e-6
     checks = [
         (p[:, 0] <= 0, "continuum not positive"),
@@ -256,12 +288,6 @@ def fit_line(flux: np.ndarray, ivar: np.ndarray, rest: float, half_window: float
     ]
     for bad, why in checks:
         reason[(reason == "") & bad] = why
-    ok = reason == ""
-    for key in ("centre", "a", "b", "c", "cont0", "cont1"):
-        out[key][~ok] = np.nan
-    out["ok"] = ok
-    out["reason"] = reason
-    return out
 
 
 def _measure_chunk(flux, ivar, half_window: float = HALF_WINDOW) -> dict[str, np.ndarray]:

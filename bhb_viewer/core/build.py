@@ -430,13 +430,17 @@ def build_from_files(
     size: int = CUTOUT_SIZE,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
+    rows: np.ndarray | slice | None = None,
 ) -> BuildReport:
     """A data set from a catalog plus spectrum files and image files on disk (see module doc).
 
     ``label`` (1 / 0) labels every row, for a catalog of one class without a label column.
+    ``rows`` builds only those catalog rows, in that order (one part of a sharded or parallel
+    build, see core.build_parallel).
     """
     path = catalog if isinstance(catalog, Table) else Path(catalog)
     table = catalog.copy() if isinstance(catalog, Table) else read_candidates(catalog)
+    table = table if rows is None else table[rows]
     base = None if isinstance(catalog, Table) else Path(catalog).parent
     labels = labels_of(table, None if base is None else path) if label is None else np.full(len(table), int(label))
     spectrum_files = SpectrumFiles(spectra)

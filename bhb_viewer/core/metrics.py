@@ -25,7 +25,12 @@ def _safe_div(a: float, b: float) -> float:
 
 def classification_report(y_true, y_pred) -> dict[str, dict[str, float]]:
     """Precision, recall, F1 and support per class, and their macro average (the paper's "ALL" row)."""
-    cm = confusion_matrix(y_true, y_pred)
+    return report_from_confusion(confusion_matrix(y_true, y_pred))
+
+
+def report_from_confusion(cm: np.ndarray) -> dict[str, dict[str, float]]:
+    """:func:`classification_report` from 2×2 counts, e.g. summed over the batches (or ranks) of a stream."""
+    cm = np.asarray(cm)
     report: dict[str, dict[str, float]] = {}
     for k in (1, 0):
         tp = cm[k, k]

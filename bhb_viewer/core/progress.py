@@ -80,33 +80,53 @@ def cancel_on_signals(cancel: CancelToken) -> Iterator[CancelToken]:
 
 
 class TerminalProgress:
-    """A one-line text progress bar with ETA, redrawn at most ten times a second."""
+    """Text progress: on a terminal a one-line bar with ETA redrawn at most ten times a second; on
+    anything else (a cluster job's log file, a pipe) one plain line every ``interval`` seconds per
+    stage plus its last step, so a long run's log stays a few lines a minute instead of one
+    endless carriage-return line."""
 
-    def __init__(self, stream: TextIO | None = None, width: int = 30) -> None:
+    def __init__(self, stream: TextIO | None = None, width: int = 30, interval: float = 5.0,
+                 tty: bool | None = None) -> None:
         self.stream = stream or sys.stderr
         self.width = width
+        self.interval = interval
+        self.tty = _isatty(self.stream) if tty is None else tty
         self._start: dict[str, float] = {}
-        self._last = 0.0
+        self._last = float("-inf")
 
     def __call__(self, event: ProgressEvent) -> None:
         now = time.monotonic()
+        new_stage = event.stage not in self._start
         start = self._start.setdefault(event.stage, now)
         finished = event.total is not None and event.done >= event.total
-        if not finished and now - self._last < 0.1:
+        if not (finished or now - self._last >= (0.1 if self.tty else self.interval) or (new_stage and not self.tty)):
             return
         self._last = now
         frac = event.fraction
+        eta = (now - start) / frac - (now - start) if frac else float("nan")
+        extra = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in event.metrics.items())
+        if not self.tty:
+            count = f"{event.done}/{event.total}" if event.total is not None else f"{event.done}"
+            pct = f" ({100 * frac:.0f} %, ETA {eta:.0f} s)" if frac is not None and not finished else ""
+            self.stream.write(f"{event.stage}: {count}{pct} {event.message} {extra}".rstrip() + "\n")
+            self.stream.flush()
+            return
         if frac is None:
             bar = f"{event.done}"
         else:
             filled = int(round(frac * self.width))
-            eta = (now - start) / frac - (now - start) if frac > 0 else float("nan")
             bar = f"[{'#' * filled}{'.' * (self.width - filled)}] {event.done}/{event.total} ETA {eta:5.0f}s"
-        extra = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in event.metrics.items())
         self.stream.write(f"\r{event.stage}: {bar} {event.message} {extra}".rstrip()[:200].ljust(80))
         if finished:
             self.stream.write("\n")
         self.stream.flush()
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # closed or not a real file
+        return False
 
 
 class JsonLinesProgress:

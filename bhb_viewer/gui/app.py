@@ -6,12 +6,16 @@ Parsing first means ``bhb-viewer --help`` and argument errors are instant and ne
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from bhb_viewer.cli import add_log_level, configure_logging
+from bhb_viewer.review.runner import error_message
+
+log = logging.getLogger(__name__)
 
 SCREENSHOT_SIZE = (1280, 800)
 SCREENSHOT_TIMEOUT_MS = 300_000  # a screenshot run gives up waiting for scoring after this long
@@ -43,6 +47,25 @@ def save_screenshot(window, path: str | os.PathLike) -> bool:
     return window.grab().save(str(path), "PNG")
 
 
+def show_unexpected_errors(window) -> None:
+    """Make an exception that reaches Qt's event loop (a bug in a slot) a dialog over ``window``.
+
+    PySide hands such an exception to ``sys.excepthook`` and carries on; by default that only
+    prints a traceback on stderr, where a person at the window never sees it. Here it is logged
+    with its traceback and said in a dialog, and the window goes on.
+    """
+    previous = sys.excepthook
+
+    def hook(kind, exc, tb) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            previous(kind, exc, tb)
+            return
+        log.error("unexpected error in the window", exc_info=(kind, exc, tb))
+        window.show_error("Unexpected error", f"{error_message(exc)}\n\nThe window goes on; the log has the details.")
+
+    sys.excepthook = hook
+
+
 def launch(args: argparse.Namespace, on_screenshot: Callable[[bool], None]):
     """Create and show the window for parsed ``args``; with ``--screenshot``, call
     ``on_screenshot(saved)`` once the window has settled (loaded, and scored if a model is set)."""
@@ -52,6 +75,7 @@ def launch(args: argparse.Namespace, on_screenshot: Callable[[bool], None]):
 
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
     window = MainWindow(data_dir, reviewer=args.reviewer, device=args.device)
+    show_unexpected_errors(window)
     window.resize(*SCREENSHOT_SIZE)
     window.show()
     if args.screenshot:

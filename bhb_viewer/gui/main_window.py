@@ -74,6 +74,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self.team = TeamView(self)  # merged sessions, the blind audit, SAMP, another window on the session
         self.start_page.set_recent(self.review.recent.existing())
+        QTimer.singleShot(0, self.review.check_data_dir)  # a read-only data folder: said once the window shows
 
     # -- construction ----------------------------------------------------------------------
     def _build_widgets(self) -> None:
@@ -190,6 +191,14 @@ class MainWindow(QMainWindow):
     def fetch_sdss(self) -> None:
         self.review.fetch_sdss(offline=self.offline_action.isChecked())
 
+    def fetch_sdss_list(self) -> None:
+        """SDSS → Fetch for the whole list, in the background (progress and cancel in the status bar)."""
+        self.review.fetch_sdss_rows(None, offline=self.offline_action.isChecked())
+
+    def fetch_sdss_selection(self) -> None:
+        """SDSS → Fetch for the rows selected in the table."""
+        self.review.fetch_sdss_rows(self.table.selected_source_rows(), offline=self.offline_action.isChecked())
+
     def cancel_work(self) -> None:
         self.review.cancel_work()
 
@@ -248,6 +257,8 @@ class MainWindow(QMainWindow):
         """Select ``row`` in the table, show its verdict at once and its plots once the event queue is empty."""
         if row < 0:
             self.verdict_panel.show_candidate(None)
+            self.verdict_panel.set_quality(())
+            self.verdict_panel.set_modality_scores(float("nan"), float("nan"), float("nan"), "")
             return
         if self.table.current_source_row() != row:
             self.table.select_view_row(self.review.rows.view_row(row))
@@ -259,6 +270,8 @@ class MainWindow(QMainWindow):
         if row == self.review.nav.current:
             c = self.review.candidate(row)
             self.verdict_panel.show_candidate(c.cid, c.p_bhb, c.state, c.disagrees, self.review.rows.cut)
+            self.verdict_panel.set_quality(c.quality.flags)
+            self.verdict_panel.set_modality_scores(c.p_bhb, c.p_spectrum, c.p_image, c.score_from)
 
     def _draw_pending(self) -> None:
         row = self._pending_row

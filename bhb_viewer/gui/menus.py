@@ -71,6 +71,9 @@ def build_menus(window: MainWindow) -> Menus:
 
     sdss = bar.addMenu("&SDSS")
     _add(window, sdss, "&Fetch spectrum and cutouts of this candidate", window.fetch_sdss, "Ctrl+F")
+    _add(window, sdss, "Fetch spectra and cutouts for the &whole list", window.fetch_sdss_list)
+    _add(window, sdss, "Fetch spectra and cutouts for the &selection", window.fetch_sdss_selection, "Ctrl+Shift+F")
+    _add(window, sdss, "&Cancel the fetch (what arrived is kept)", window.review.fetch.cancel)
     offline = _add(window, sdss, "&Offline (cache only)", lambda: None)
     offline.setCheckable(True)
 

@@ -21,7 +21,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from bhb_viewer.core.progress import Cancelled, CancelToken, ProgressEvent
-from bhb_viewer.review.runner import TaskFn, error_message
+from bhb_viewer.review.runner import TaskFn, error_message, log_failure
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class _Job:
         except Cancelled:
             pass
         except Exception as exc:  # reported to the window, which keeps working
-            log.exception("background task %d failed", self._id)
+            log_failure(f"background task {self._id}", exc)
             self._signals.sigError.emit(self._id, error_message(exc))
         self._signals.sigDone.emit(self._id, completed)
 
@@ -200,8 +200,14 @@ class TaskRunner(QObject):
         if handle is None:
             return
         callback = getattr(handle, name)
-        if callback is not None and not handle.token.cancelled:
+        if callback is None or handle.token.cancelled:
+            return
+        try:
             callback(item)
+        except Exception as exc:  # a result the review could not take: said, and the window goes on
+            log.exception("handling a result of background task %d (%s) failed", task_id, handle.kind)
+            if name != "on_error" and handle.on_error is not None:
+                handle.on_error(error_message(exc))
 
     def _finished(self, task_id: int, completed: bool) -> None:
         handle = self._by_id.pop(task_id)

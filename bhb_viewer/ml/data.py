@@ -16,6 +16,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from bhb_viewer.core.dataset import Dataset
+from bhb_viewer.core.dataset import read_rows as read_stored
 
 MODALITIES = ("spectrum", "image")
 
@@ -48,18 +49,11 @@ def read_rows(
 ) -> dict[str, np.ndarray]:
     """Preprocessed arrays for some rows: ``spectrum`` (n, 3522), ``image`` (n, 5, S, S), ``label`` (n,)."""
     rows = np.asarray(rows, dtype=np.int64)
-    order = np.argsort(rows, kind="stable")  # memmaps read fastest in file order
-    inverse = np.empty_like(order)
-    inverse[order] = np.arange(len(order))
-    sorted_rows = rows[order]
     out: dict[str, np.ndarray] = {"label": dataset.labels[rows]}
     if "spectrum" in modalities:
-        flux = np.asarray(dataset.spectra[sorted_rows], dtype=np.float32)[inverse]
-        ivar = np.asarray(dataset.ivar[sorted_rows], dtype=np.float32)[inverse]
-        out["spectrum"] = preprocessor.spectra(flux, ivar)
+        out["spectrum"] = preprocessor.spectra(read_stored(dataset.spectra, rows), read_stored(dataset.ivar, rows))
     if "image" in modalities:
-        cubes = np.asarray(dataset.cutouts[sorted_rows], dtype=np.float32)[inverse]
-        out["image"] = preprocessor.images(cubes)
+        out["image"] = preprocessor.images(read_stored(dataset.cutouts, rows))
     return out
 
 
@@ -90,11 +84,21 @@ def _already_batched(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def epoch_batches(
-    n: int, batch_size: int, shuffle: bool, seed: int | Sequence[int] = 0, drop_last: bool = False
+    n: int, batch_size: int, shuffle: bool, seed: int | Sequence[int] = 0, drop_last: bool = False,
+    rank: int = 0, world_size: int = 1,
 ) -> list[list[int]]:
-    """Positions per batch for one epoch; the order depends only on ``seed`` (an int or a tuple of them)."""
+    """Positions per batch for one epoch; the order depends only on ``seed`` (an int or a tuple of them).
+
+    With ``world_size`` ranks this is a distributed sampler (what torch's DistributedSampler does,
+    kept as a pure function of the seed so a resumed run replays it): each rank takes every
+    ``world_size``-th position of the epoch's permutation, all ranks the same number, so their
+    DistributedDataParallel steps pair up.
+    """
     order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
-    stop = n - n % batch_size if drop_last and n > batch_size else n
+    if world_size > 1:
+        order = order[: n - n % world_size][rank::world_size]
+    m = len(order)
+    stop = m - m % batch_size if drop_last and m > batch_size else m
     return [order[i : i + batch_size].tolist() for i in range(0, stop, batch_size)]
 
 
@@ -106,17 +110,25 @@ def make_loader(
     skip_batches: int = 0,
     max_batches: int | None = None,
     num_workers: int = 0,
+    rank: int = 0,
+    world_size: int = 1,
+    pin_memory: bool = False,
 ) -> DataLoader:
     """A DataLoader yielding dicts of batched tensors.
 
     Shuffled (training) loaders drop a trailing partial batch (a batch of one breaks BatchNorm);
-    ``skip_batches`` leaves out the batches a resumed run already saw, ``max_batches`` caps an epoch.
+    ``skip_batches`` leaves out the batches a resumed run already saw, ``max_batches`` caps an epoch;
+    ``rank``/``world_size`` give this rank its share (see :func:`epoch_batches`). Workers read the
+    memory-mapped set and preprocess in their own processes; ``pin_memory`` (CUDA) lets the copy
+    to the GPU run without blocking.
     """
-    batches = epoch_batches(len(data), batch_size, shuffle, seed, drop_last=shuffle)[skip_batches:max_batches]
+    batches = epoch_batches(len(data), batch_size, shuffle, seed, drop_last=shuffle, rank=rank,
+                            world_size=world_size)[skip_batches:max_batches]
     return DataLoader(
         data,
         batch_sampler=batches,
         collate_fn=_already_batched,
         num_workers=num_workers,
+        pin_memory=pin_memory,
         generator=torch.Generator(),  # else every new iterator draws its base seed from the global RNG,
     )  # which would make a resumed run's dropout differ from the uninterrupted run's

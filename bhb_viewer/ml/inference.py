@@ -87,6 +87,50 @@ class Explanation:
     model_version: str
 
 
+@dataclass
+class Prepared:
+    """A batch preprocessed for a model (CPU tensors, zeros where a row lacks a modality) and, per
+    row, whether it has a usable spectrum and cutout: what :meth:`Predictor.predict_prepared` takes."""
+
+    spectrum: torch.Tensor | None
+    image: torch.Tensor | None
+    has_spectrum: np.ndarray
+    has_image: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.has_spectrum)
+
+    def pin_memory(self) -> Prepared:
+        """Page-locked copies (a DataLoader with ``pin_memory=True`` calls this), for non-blocking copies."""
+        pin = (lambda t: None if t is None else t.pin_memory())
+        return Prepared(pin(self.spectrum), pin(self.image), self.has_spectrum, self.has_image)
+
+
+def prepare_inputs(preprocessor, modalities: tuple[str, ...], spectra, ivar, cutouts, rows: slice | None = None) -> Prepared:
+    """Preprocess rows ``rows`` of ``spectra``/``cutouts`` (``ivar`` already those rows) for a model of
+    ``modalities``; a Qt- and model-free step, so data-loader workers can run it."""
+    rows = slice(0, len(spectra if spectra is not None else cutouts)) if rows is None else rows
+    n = rows.stop - rows.start
+    has_s, has_i = np.zeros(n, bool), np.zeros(n, bool)
+    flux = iv = cube = None
+    spectrum = image = None
+    if spectra is not None:
+        flux = np.asarray(spectra[rows], dtype=np.float32)
+        iv = None if ivar is None else np.asarray(ivar)
+        has_s = (np.isfinite(flux) & (True if iv is None else iv > 0)).any(axis=1)
+    if cutouts is not None:
+        cube = np.asarray(cutouts[rows], dtype=np.float32)
+        has_i = (np.isfinite(cube) & (cube != 0)).reshape(n, -1).any(axis=1)
+    if "spectrum" in modalities:
+        x = preprocessor.spectra(flux, iv) if flux is not None else np.zeros((n, NPIX), np.float32)
+        spectrum = torch.from_numpy(np.where(has_s[:, None], x, 0).astype(np.float32))
+    if "image" in modalities:
+        size = preprocessor.cutout_size
+        x = preprocessor.images(cube) if cube is not None else np.zeros((n, len(BANDS), size, size), np.float32)
+        image = torch.from_numpy(np.where(has_i[:, None, None, None], x, 0).astype(np.float32))
+    return Prepared(spectrum, image, has_s, has_i)
+
+
 class Predictor:
     """A loaded checkpoint ready to score: model in eval mode on ``device`` and its preprocessing.
 
@@ -109,30 +153,9 @@ class Predictor:
     def _autocast(self):
         return torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else nullcontext()
 
-    def _inputs(self, spectra, ivar, cutouts, rows: slice) -> tuple[torch.Tensor | None, torch.Tensor | None, np.ndarray, np.ndarray]:
-        """Preprocessed tensors for the model's modalities (zeros where a row lacks one) and, per row,
-        whether it has a usable spectrum and cutout."""
-        n = rows.stop - rows.start
-        has_s, has_i = np.zeros(n, bool), np.zeros(n, bool)
-        spectrum = image = None
-        if spectra is not None:
-            flux = np.asarray(spectra[rows], dtype=np.float32)
-            iv = None if ivar is None else np.asarray(ivar[rows])
-            has_s = (np.isfinite(flux) & (True if iv is None else iv > 0)).any(axis=1)
-        if cutouts is not None:
-            cube = np.asarray(cutouts[rows], dtype=np.float32)
-            has_i = (np.isfinite(cube) & (cube != 0)).reshape(n, -1).any(axis=1)
-        if not self._can_score(has_s, has_i).any() and n:
-            raise ValueError(f"model {self.model_name} needs {' and '.join(self.modalities)}; "
-                             f"it can score single modalities only with {', '.join(self.heads) or 'none'}")
-        if "spectrum" in self.modalities:
-            x = self.preprocessor.spectra(flux, iv) if spectra is not None else np.zeros((n, NPIX), np.float32)
-            spectrum = torch.from_numpy(np.where(has_s[:, None], x, 0).astype(np.float32)).to(self.device)
-        if "image" in self.modalities:
-            size = self.preprocessor.cutout_size
-            x = self.preprocessor.images(cube) if cutouts is not None else np.zeros((n, len(BANDS), size, size), np.float32)
-            image = torch.from_numpy(np.where(has_i[:, None, None, None], x, 0).astype(np.float32)).to(self.device)
-        return spectrum, image, has_s, has_i
+    def _inputs(self, spectra, ivar, cutouts, rows: slice) -> Prepared:
+        return prepare_inputs(self.preprocessor, self.modalities, spectra, None if ivar is None else ivar[rows],
+                              cutouts, rows)
 
     def _can_score(self, has_s: np.ndarray, has_i: np.ndarray) -> np.ndarray:
         full = np.ones_like(has_s)
@@ -188,15 +211,25 @@ class Predictor:
             if cancel is not None:
                 cancel.check()
             rows = slice(start, min(n, start + batch_size))
-            spectrum, image, has_s, has_i = self._inputs(spectra, ivar, cutouts, rows)
-            if explain is True:
-                result = self._explain(spectrum, image, rows, has_s, has_i)
-            else:
-                result = self._score(spectrum, image, rows, has_s, has_i, with_weights=explain == "weights")
-            unscored = np.zeros(len(result.p_bhb), bool) if result.score_from is None else result.score_from == "none"
-            check_scores(np.where(unscored, 0.0, result.p_bhb), self.checkpoint_dir, rows.start)
-            yield result
+            yield self.predict_prepared(self._inputs(spectra, ivar, cutouts, rows), start=start, explain=explain)
             progress(ProgressEvent("predict", rows.stop, n, f"{self.model_name} on {self.device}"))
+
+    def predict_prepared(self, inputs: Prepared, start: int = 0, explain: bool | Literal["weights"] = False) -> Prediction:
+        """One batch already preprocessed by :func:`prepare_inputs` (e.g. in data-loader workers, in
+        pinned memory): copied to the device without blocking, then scored as ``predict`` does."""
+        if not self._can_score(inputs.has_spectrum, inputs.has_image).any() and len(inputs):
+            raise ValueError(f"model {self.model_name} needs {' and '.join(self.modalities)}; "
+                             f"it can score single modalities only with {', '.join(self.heads) or 'none'}")
+        spectrum, image = (None if t is None else t.to(self.device, non_blocking=True) for t in (inputs.spectrum, inputs.image))
+        rows = slice(start, start + len(inputs))
+        has_s, has_i = inputs.has_spectrum, inputs.has_image
+        if explain is True:
+            result = self._explain(spectrum, image, rows, has_s, has_i)
+        else:
+            result = self._score(spectrum, image, rows, has_s, has_i, with_weights=explain == "weights")
+        unscored = np.zeros(len(result.p_bhb), bool) if result.score_from is None else result.score_from == "none"
+        check_scores(np.where(unscored, 0.0, result.p_bhb), self.checkpoint_dir, rows.start)
+        return result
 
     def _score(self, spectrum, image, rows: slice, has_s, has_i, with_weights: bool) -> Prediction:
         with torch.inference_mode(), self._autocast():

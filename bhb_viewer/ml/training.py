@@ -9,9 +9,9 @@ split.
 
 A run directory holds the checkpoint (``config.json`` + ``weights.safetensors``), ``validation.json``
 (P(BHB) and labels of the validation split, for the GUI's threshold chooser), ``test.json``,
-``test_metrics.json`` and ``history.json``. A cancelled (or killed) run leaves ``resume.safetensors``
-+ ``resume.json``: model, optimizer, best-so-far weights and RNG state as tensors, counters as JSON,
-never a pickle. Batch order and learning rate are pure functions of (seed, stage, epoch, step), so
+``test_metrics.json`` and ``history.json``. A cancelled (or killed) run leaves ``resume.safetensors``:
+model, optimizer, best-so-far weights and RNG state as tensors, counters and config as JSON in the
+same file's header (one file written atomically, so no kill can pair two saves), never a pickle. Batch order and learning rate are pure functions of (seed, stage, epoch, step), so
 resuming replays the uninterrupted run exactly on a CPU.
 """
 
@@ -25,23 +25,25 @@ import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from bhb_viewer.core.dataset import CLASS_NAMES, Dataset, check_trainable, open_dataset
 from bhb_viewer.core.files import write_atomic
 from bhb_viewer.core.metrics import auc, classification_report, roc_curve
 from bhb_viewer.core.progress import Cancelled, CancelToken, ProgressCallback, ProgressEvent, no_progress
+from bhb_viewer.ml import distributed
 from bhb_viewer.ml.baselines import SpectralBaseline, is_baseline
 from bhb_viewer.ml.data import StarDataset, make_loader, read_rows, stratified_split
-from bhb_viewer.ml.device import pick_device
 from bhb_viewer.ml.preprocess import Preprocessor
 
 FINETUNE = "full"  # the models' name for the end-to-end stage
-RESUME_TENSORS, RESUME_STATE = "resume.safetensors", "resume.json"
+RESUME_FILE = "resume.safetensors"  # tensors, with the JSON state under RESUME_KEY in its header
+RESUME_KEY = "bhb_resume_state"
 RESUME_OVERRIDABLE = ("epochs", "patience", "device", "threads", "num_workers")
 
 
@@ -195,6 +197,9 @@ class _Cursor:
 
 
 def _save_resume(run_dir: Path, config: TrainConfig, dataset_hash: str, model, optimizer, best_state, cursor: _Cursor) -> None:
+    """The whole resume state in ONE file, written atomically: the tensors, and the counters and
+    config as JSON in the safetensors header. A kill at any moment leaves either the previous
+    state or this one, never a mix of two saves."""
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     if best_state is not None:
         tensors.update({f"best.{k}": v.contiguous() for k, v in best_state.items()})
@@ -203,17 +208,21 @@ def _save_resume(run_dir: Path, config: TrainConfig, dataset_hash: str, model, o
         for key, value in state.items():
             tensors[f"optim.{pid}.{key}"] = torch.as_tensor(value).detach().cpu().contiguous()
     tensors["rng.torch"] = torch.get_rng_state()
-    write_atomic(run_dir / RESUME_TENSORS, lambda tmp: save_file(tensors, str(tmp)))
-    _write_json(
-        run_dir / RESUME_STATE,
-        {"config": config.to_dict(), "dataset_hash": dataset_hash, "cursor": dataclasses.asdict(cursor),
-         "param_groups": opt["param_groups"]},
-    )
+    meta = {"config": config.to_dict(), "dataset_hash": dataset_hash, "cursor": dataclasses.asdict(cursor),
+            "param_groups": opt["param_groups"]}
+    write_atomic(run_dir / RESUME_FILE, lambda tmp: save_file(tensors, str(tmp), metadata={RESUME_KEY: json.dumps(meta)}))
 
 
 def _load_resume(run_dir: Path) -> tuple[TrainConfig, _Cursor, dict[str, torch.Tensor], dict[str, Any]]:
-    meta = json.loads((run_dir / RESUME_STATE).read_text())
-    return TrainConfig.from_dict(meta["config"]), _Cursor(**meta["cursor"]), load_file(str(run_dir / RESUME_TENSORS)), meta
+    path = run_dir / RESUME_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir}: nothing to resume (no {RESUME_FILE})")
+    with safe_open(str(path), "pt") as f:
+        header = f.metadata() or {}
+    if RESUME_KEY not in header:
+        raise ValueError(f"{path}: not a resume state of this version (no {RESUME_KEY!r} in its header)")
+    meta = json.loads(header[RESUME_KEY])
+    return TrainConfig.from_dict(meta["config"]), _Cursor(**meta["cursor"]), load_file(str(path)), meta
 
 
 def _restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], param_groups: list) -> None:
@@ -232,6 +241,14 @@ def _prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.
 # --------------------------------------------------------------------------- fit
 
 
+class Splits(NamedTuple):
+    """Row indices of the data set's train / validation / test splits."""
+
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+
 def fit(
     config: TrainConfig,
     progress: ProgressCallback = no_progress,
@@ -245,134 +262,193 @@ def fit(
     wins, except for ``resume_overrides`` of RESUME_OVERRIDABLE fields (changing ``epochs``
     rescales the rest of the current stage's schedule, so the result then differs from an
     uninterrupted run). A cancel between steps saves that state and raises ``Cancelled``.
+
+    Under torchrun (several ranks) the model trains as DistributedDataParallel, each rank on its
+    share of every epoch's batches (see ml.data.epoch_batches); rank 0 alone reports progress and
+    writes the resume state, the checkpoint and the outputs.
     """
+    config, cursor, saved = _resume_state(config, resume, resume_overrides)
     run_dir = Path(config.out)
-    saved: dict[str, torch.Tensor] = {}
-    meta: dict[str, Any] = {}
-    cursor = _Cursor()
-    if resume:
-        if not (run_dir / RESUME_STATE).is_file():
-            raise FileNotFoundError(f"{run_dir}: nothing to resume (no {RESUME_STATE})")
-        config, cursor, saved, meta = _load_resume(run_dir)
-        overrides = {k: v for k, v in (resume_overrides or {}).items() if v is not None}
-        if set(overrides) - set(RESUME_OVERRIDABLE):
-            raise ValueError(f"a resumed run can only change {', '.join(RESUME_OVERRIDABLE)}")
-        config = dataclasses.replace(config, out=str(run_dir), **overrides)
     run_dir.mkdir(parents=True, exist_ok=True)
-    cancel = cancel or CancelToken()
     dataset = open_dataset(config.dataset)
-    if resume and meta.get("dataset_hash") not in (None, dataset.manifest_hash):
+    if saved and saved["meta"].get("dataset_hash") not in (None, dataset.manifest_hash):
         raise ValueError(f"{config.dataset} has changed since this run started: its manifest hash differs")
     check_trainable(dataset, tuple(config.fractions))  # a clear error, not an IndexError, for a 2-star set
-    splits = stratified_split(dataset.labels, config.seed, config.fractions)
+    splits = Splits(*stratified_split(dataset.labels, config.seed, config.fractions))
     if is_baseline(config.model):
         return _fit_baseline(config, dataset, splits, run_dir, progress)
+    ranks = distributed.ranks_from_env()
+    device = distributed.rank_device(config.device, ranks)
+    joined = ranks.distributed and not torch.distributed.is_initialized()
+    distributed.start(device)
+    try:
+        run = _NetworkRun(config, dataset, splits, device, ranks, progress if ranks.main else no_progress,
+                          cancel or CancelToken(), saved)
+        for stage_index in range(cursor.stage_index, len(run.stages)):
+            cursor = run.train_stage(stage_index, cursor)
+        if ranks.main:
+            run.finish(cursor.history)
+        distributed.barrier()
+    finally:
+        if joined:
+            distributed.stop()
+    return run_dir
 
-    from bhb_viewer.ml.checkpoint import save_checkpoint
-    from bhb_viewer.ml.models import build_model
 
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    torch.manual_seed(config.seed)
-    device = pick_device(config.device)
-    model = build_model(config.model, config.size, **{"cutout_size": int(dataset.cutouts.shape[-1]), **config.model_overrides})
-    preprocessor = Preprocessor.fit(dataset, splits[0], config.image_scale)
-    stages = list(config.stages or default_stages(model, config.finetune))
-    if resume:
-        model.load_state_dict(_prefixed(saved, "model."))
-        torch.set_rng_state(saved["rng.torch"])
-    model.to(device)
+def _resume_state(config: TrainConfig, resume: bool, overrides: dict[str, Any] | None) -> tuple[TrainConfig, _Cursor, dict]:
+    """(config, cursor, saved) for a fresh run, or the stored ones of a run to resume."""
+    if not resume:
+        return config, _Cursor(), {}
+    run_dir = Path(config.out)
+    stored, cursor, tensors, meta = _load_resume(run_dir)
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    if set(overrides) - set(RESUME_OVERRIDABLE):
+        raise ValueError(f"a resumed run can only change {', '.join(RESUME_OVERRIDABLE)}")
+    return dataclasses.replace(stored, out=str(run_dir), **overrides), cursor, {"tensors": tensors, "meta": meta}
 
-    def split_data(rows: np.ndarray, stage: str) -> StarDataset:
-        return StarDataset(dataset, rows, preprocessor, stage_modalities(config.model, stage))
 
-    n_train = len(splits[0])
-    steps_per_epoch = max(1, n_train // config.batch_size)
-    if config.max_steps_per_epoch:
-        steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
-    clock = _Clock(steps_per_epoch * config.epochs * len(stages))
-    best_p_val: np.ndarray | None = None
+class _NetworkRun:
+    """One network's training: the model, its data and the stage loop (``fit`` drives it)."""
 
-    for stage_index in range(cursor.stage_index, len(stages)):
-        stage = stages[stage_index]
-        optimizer = torch.optim.AdamW(model.freeze_for(stage), lr=config.lr, weight_decay=config.weight_decay)
+    def __init__(self, config: TrainConfig, dataset: Dataset, splits: Splits, device: torch.device,
+                 ranks: distributed.Ranks, progress: ProgressCallback, cancel: CancelToken, saved: dict) -> None:
+        from bhb_viewer.ml.models import build_model
+
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        torch.manual_seed(config.seed)
+        self.config, self.dataset, self.splits, self.device, self.ranks = config, dataset, splits, device, ranks
+        self.progress, self.cancel, self.saved = progress, cancel, saved
+        self.run_dir = Path(config.out)
+        overrides = {"cutout_size": int(dataset.cutouts.shape[-1]), **config.model_overrides}
+        self.model = build_model(config.model, config.size, **overrides)
+        self.preprocessor = Preprocessor.fit(dataset, splits.train, config.image_scale)
+        self.stages = list(config.stages or default_stages(self.model, config.finetune))
+        if saved:
+            self.model.load_state_dict(_prefixed(saved["tensors"], "model."))
+            torch.set_rng_state(saved["tensors"]["rng.torch"])
+        self.model.to(device)
+        per_rank = len(splits.train) // ranks.world_size
+        self.steps_per_epoch = max(1, per_rank // config.batch_size)
+        if config.max_steps_per_epoch:
+            self.steps_per_epoch = min(self.steps_per_epoch, config.max_steps_per_epoch)
+        self.clock = _Clock(self.steps_per_epoch * config.epochs * len(self.stages))
+        self.best_p_val: np.ndarray | None = None  # the last stage's best validation scores
+
+    def split_data(self, rows: np.ndarray, stage: str) -> StarDataset:
+        return StarDataset(self.dataset, rows, self.preprocessor, stage_modalities(self.config.model, stage))
+
+    def train_stage(self, stage_index: int, cursor: _Cursor) -> _Cursor:
+        """Epochs of one stage with early stopping; the model leaves with the stage's best weights."""
+        config, stage = self.config, self.stages[stage_index]
+        optimizer = torch.optim.AdamW(self.model.freeze_for(stage), lr=config.lr, weight_decay=config.weight_decay)
+        net = self._parallel()
         best_state: dict[str, torch.Tensor] | None = None
-        best_p_val = None  # the best epoch's validation scores, reused as the final ones unless a resume lost them
-        if saved and stage_index == cursor.stage_index:
-            _restore_optimizer(optimizer, saved, meta["param_groups"])
-            best_state = _prefixed(saved, "best.") or None
-        train_data, val_data = split_data(splits[0], stage), split_data(splits[1], stage)
+        self.best_p_val = None  # reused as the final validation scores unless a resume lost them
+        if self.saved and stage_index == cursor.stage_index:
+            _restore_optimizer(optimizer, self.saved["tensors"], self.saved["meta"]["param_groups"])
+            best_state = _prefixed(self.saved["tensors"], "best.") or None
+        self.saved = {}
+        train_data = self.split_data(self.splits.train, stage)
         while cursor.epoch < config.epochs:
-            epoch = cursor.epoch
-            model.train()
-            loader = make_loader(
-                train_data, config.batch_size, shuffle=True, seed=(config.seed, stage_index, epoch),
-                skip_batches=cursor.step, max_batches=steps_per_epoch, num_workers=config.num_workers,
-            )
-            for batch in loader:
-                if cancel.cancelled:
-                    _save_resume(run_dir, config, dataset.manifest_hash, model, optimizer, best_state, cursor)
-                    raise Cancelled(f"cancelled; resume with  bhb train --resume {run_dir}")
-                lr = learning_rate(config, epoch * steps_per_epoch + cursor.step, steps_per_epoch * config.epochs)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                loss = torch.nn.functional.cross_entropy(_forward(model, batch, stage, device), batch["label"].to(device))
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                cursor.step += 1
-                cursor.loss_sum += loss.item()
-                done = (stage_index * config.epochs + epoch) * steps_per_epoch + cursor.step
-                progress(ProgressEvent(f"train:{stage}", done, clock.total, f"epoch {epoch + 1}/{config.epochs}",
-                                       {"loss": loss.item(), "lr": lr, "eta_s": clock.eta(done)}))
-            p_val = predict_split(model, val_data, stage, device, config.batch_size, config.num_workers)
-            report = scores_report(dataset.labels[splits[1]], p_val)
+            self._train_epoch(net, optimizer, train_data, stage_index, cursor, best_state)
+            p_val = self._validate(stage)
+            report = scores_report(self.dataset.labels[self.splits.val], p_val)
             f1 = report["macro"]["f1"]
-            cursor.history.append({"stage": stage, "epoch": epoch + 1, "train_loss": cursor.loss_sum / max(1, cursor.step),
+            cursor.history.append({"stage": stage, "epoch": cursor.epoch + 1, "train_loss": cursor.loss_sum / max(1, cursor.step),
                                    "val_macro_f1": f1, "val_auc": report["auc"]})
             if f1 > cursor.best_f1:
-                cursor.best_f1, cursor.best_epoch, cursor.bad_epochs = f1, epoch + 1, 0
-                best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-                best_p_val = p_val
+                cursor.best_f1, cursor.best_epoch, cursor.bad_epochs = f1, cursor.epoch + 1, 0
+                best_state = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+                self.best_p_val = p_val
             else:
                 cursor.bad_epochs += 1
-            progress(ProgressEvent(f"validate:{stage}", epoch + 1, config.epochs, "validation",
-                                   {"val_macro_f1": f1, "val_auc": report["auc"], "best_epoch": cursor.best_epoch}))
-            cursor.epoch, cursor.step, cursor.loss_sum = epoch + 1, 0, 0.0
+            self.progress(ProgressEvent(f"validate:{stage}", cursor.epoch + 1, config.epochs, "validation",
+                                        {"val_macro_f1": f1, "val_auc": report["auc"], "best_epoch": cursor.best_epoch}))
+            cursor.epoch, cursor.step, cursor.loss_sum = cursor.epoch + 1, 0, 0.0
             if cursor.bad_epochs >= config.patience:
                 cursor.epoch = config.epochs  # early stop: this stage is done
-            _save_resume(run_dir, config, dataset.manifest_hash, model, optimizer, best_state, cursor)
+            self._save_resume(optimizer, best_state, cursor)
         if best_state is not None:
-            model.load_state_dict(best_state)
-        cursor = _Cursor(stage_index=stage_index + 1, history=cursor.history)
-        saved = {}
+            self.model.load_state_dict(best_state)
+        return _Cursor(stage_index=stage_index + 1, history=cursor.history)
 
-    final = stages[-1]
+    def _parallel(self) -> torch.nn.Module:
+        """The model as this stage trains it: wrapped in DDP (after freezing, so DDP syncs exactly
+        the stage's trainable parameters) when there are several ranks."""
+        if not self.ranks.distributed:
+            return self.model
+        from torch.nn.parallel import DistributedDataParallel
 
-    def predict(rows: np.ndarray) -> np.ndarray:
-        return predict_split(model, split_data(rows, final), final, device, config.batch_size, config.num_workers)
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(self.model, device_ids=ids)
 
-    p_val = best_p_val if best_p_val is not None else predict(splits[1])
-    p_test = predict(splits[2])
-    y_val, y_test = dataset.labels[splits[1]], dataset.labels[splits[2]]
-    metrics = {"validation": scores_report(y_val, p_val), "test": scores_report(y_test, p_test)}
-    model.cpu()
-    save_checkpoint(
-        run_dir,
-        model,
-        {
-            "preprocess": preprocessor.to_config(),
-            "class_names": list(CLASS_NAMES),
-            "dataset_hash": dataset.manifest_hash,
-            "dataset": dataset_record(dataset),
-            "training": portable(config),
-            "metrics": metrics,
-        },
-    )
-    _write_outputs(run_dir, config, splits, (y_val, p_val), (y_test, p_test), metrics, cursor.history)
-    for name in (RESUME_TENSORS, RESUME_STATE):
-        (run_dir / name).unlink(missing_ok=True)
-    return run_dir
+    def _train_epoch(self, net, optimizer, train_data: StarDataset, stage_index: int, cursor: _Cursor, best_state) -> None:
+        config, stage, epoch = self.config, self.stages[stage_index], cursor.epoch
+        net.train()
+        loader = make_loader(
+            train_data, config.batch_size, shuffle=True, seed=(config.seed, stage_index, epoch),
+            skip_batches=cursor.step, max_batches=self.steps_per_epoch, num_workers=config.num_workers,
+            rank=self.ranks.rank, world_size=self.ranks.world_size, pin_memory=self.device.type == "cuda",
+        )
+        for batch in loader:
+            if distributed.all_sum(np.array([self.cancel.cancelled], dtype=np.int64))[0]:  # every rank stops at one step
+                self._save_resume(optimizer, best_state, cursor)
+                raise Cancelled(f"cancelled; resume with  bhb train --resume {self.run_dir}")
+            lr = learning_rate(config, epoch * self.steps_per_epoch + cursor.step, self.steps_per_epoch * config.epochs)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            loss = torch.nn.functional.cross_entropy(_forward(net, batch, stage, self.device), batch["label"].to(self.device))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            cursor.step += 1
+            cursor.loss_sum += loss.item()
+            done = (stage_index * config.epochs + epoch) * self.steps_per_epoch + cursor.step
+            self.progress(ProgressEvent(f"train:{stage}", done, self.clock.total, f"epoch {epoch + 1}/{config.epochs}",
+                                        {"loss": loss.item(), "lr": lr, "eta_s": self.clock.eta(done)}))
+
+    def _validate(self, stage: str) -> np.ndarray:
+        """P(BHB) of the validation split; with several ranks rank 0's, so every rank takes the same
+        early-stopping decision."""
+        p_val = predict_split(self.model, self.split_data(self.splits.val, stage), stage, self.device,
+                              self.config.batch_size, self.config.num_workers)
+        return distributed.broadcast(p_val) if self.ranks.distributed else p_val
+
+    def _save_resume(self, optimizer, best_state, cursor: _Cursor) -> None:
+        if self.ranks.main:
+            _save_resume(self.run_dir, self.config, self.dataset.manifest_hash, self.model, optimizer, best_state, cursor)
+
+    def finish(self, history: list[dict[str, Any]]) -> None:
+        """Test once, write the checkpoint and the outputs, drop the resume state (rank 0)."""
+        from bhb_viewer.ml.checkpoint import save_checkpoint
+
+        config, splits, final = self.config, self.splits, self.stages[-1]
+
+        def predict(rows: np.ndarray) -> np.ndarray:
+            return predict_split(self.model, self.split_data(rows, final), final, self.device, config.batch_size,
+                                 config.num_workers)
+
+        p_val = self.best_p_val if self.best_p_val is not None else predict(splits.val)
+        p_test = predict(splits.test)
+        y_val, y_test = self.dataset.labels[splits.val], self.dataset.labels[splits.test]
+        metrics = {"validation": scores_report(y_val, p_val), "test": scores_report(y_test, p_test)}
+        self.model.cpu()
+        save_checkpoint(
+            self.run_dir,
+            self.model,
+            {
+                "preprocess": self.preprocessor.to_config(),
+                "class_names": list(CLASS_NAMES),
+                "dataset_hash": self.dataset.manifest_hash,
+                "dataset": dataset_record(self.dataset),
+                "training": portable(config),
+                "metrics": metrics,
+                "world_size": self.ranks.world_size,
+            },
+        )
+        _write_outputs(self.run_dir, config, splits, (y_val, p_val), (y_test, p_test), metrics, history)
+        (self.run_dir / RESUME_FILE).unlink(missing_ok=True)
 
 
 class _Clock:
@@ -391,7 +467,7 @@ class _Clock:
 
 
 def _write_outputs(run_dir: Path, config: TrainConfig, splits, val, test, metrics: dict, history: list) -> None:
-    for name, rows, (labels, p_bhb) in (("validation.json", splits[1], val), ("test.json", splits[2], test)):
+    for name, rows, (labels, p_bhb) in (("validation.json", splits.val, val), ("test.json", splits.test, test)):
         _write_json(run_dir / name, {"p_bhb": [float(p) for p in p_bhb], "label": labels.tolist(), "row": rows.tolist()})
     _write_json(run_dir / "test_metrics.json", {"model": config.model, "size": config.size, "seed": config.seed, **metrics["test"]})
     _write_json(run_dir / "history.json", history)
@@ -399,7 +475,7 @@ def _write_outputs(run_dir: Path, config: TrainConfig, splits, val, test, metric
 
 def _fit_baseline(config: TrainConfig, dataset: Dataset, splits, run_dir: Path, progress: ProgressCallback) -> Path:
     """SVM / XGBoost on the preprocessed spectra of the same split; same output files as a network."""
-    preprocessor = Preprocessor.fit(dataset, splits[0], config.image_scale)
+    preprocessor = Preprocessor.fit(dataset, splits.train, config.image_scale)
     arrays = [read_rows(dataset, rows, preprocessor, ("spectrum",)) for rows in splits]
     progress(ProgressEvent(f"train:{config.model}", 0, 1, "fitting"))
     model = SpectralBaseline(config.model, config.seed).fit(

@@ -56,6 +56,8 @@ class VerdictActions:
         'redo'; row is the source row (-1 when the candidate is not in this list).
     failed : Event
         ``(title, text)`` when a write did NOT land (full disk, locked file).
+    last_failed : bool
+        Whether the last write failed, so the caller stays on its candidate rather than moving on.
     """
 
     def __init__(self, rows: CandidateRows) -> None:
@@ -65,6 +67,7 @@ class VerdictActions:
         self.row_of_id: dict[str, int] = {}
         self.changed = Event("verdict written")
         self.failed = Event("verdict failed")
+        self.last_failed = False
 
     def attach(self, session: Session, ids: np.ndarray) -> None:
         """Review ``session`` over the candidates ``ids`` (source order); the table shows its verdicts.
@@ -145,13 +148,16 @@ class VerdictActions:
 
     def _write(self, call: Callable[[Session], Change | None], what: str) -> Change | None:
         """Write through the session, then mirror the candidate's new state; None if nothing changed."""
+        self.last_failed = False
         if self.session is None:
             return None
         try:
             change = call(self.session)
         except Exception as exc:  # a full disk or a locked file must not end the review
-            log.warning("%s of %s was not saved", what, self.session.path, exc_info=True)
-            self.failed.emit("The verdict was NOT saved", f"{type(exc).__name__}: {exc}")
+            log.warning("%s of %s was not saved: %s: %s", what, self.session.path, type(exc).__name__, exc)
+            self.last_failed = True
+            text = f"{type(exc).__name__}: {exc}\n{self.session.path}\nThe candidate stays on show; try again."
+            self.failed.emit("The verdict was NOT saved", text)
             return None
         if change is None:
             return None

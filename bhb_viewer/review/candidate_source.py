@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from bhb_viewer.core.candidates import read_candidates
 from bhb_viewer.core.cutouts import cube_from_files, read_cube
 from bhb_viewer.core.dataset import open_dataset
 from bhb_viewer.core.errors import BadInputError
+from bhb_viewer.core.files import require_regular_file
 from bhb_viewer.core.grid import BANDS, CUTOUT_SIZE
 from bhb_viewer.core.input_kind import detect_kind
 from bhb_viewer.core.spectra import read_spectra
@@ -53,8 +55,8 @@ class CandidateSource:
 
     @property
     def scorable(self) -> bool:
-        """The model needs both modalities for every row."""
-        return self.spectra is not None and self.cutouts is not None
+        """Whether the list has arrays of its own to score (a model's heads score a single modality)."""
+        return self.spectra is not None or self.cutouts is not None
 
     def spectrum(self, row: int) -> tuple[np.ndarray, np.ndarray] | None:
         if row in self.extra_spectra:
@@ -62,6 +64,46 @@ class CandidateSource:
         if self.spectra is None or self.ivar is None:
             return None
         return np.asarray(self.spectra[row], dtype=np.float32), np.asarray(self.ivar[row], dtype=np.float32)
+
+    def parts(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per row: whether it has a spectrum, and whether it has cutouts (its own, fetched or dropped)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        has_s = np.full(len(rows), self.spectra is not None)
+        has_i = np.full(len(rows), self.cutouts is not None)
+        if self.extra_spectra or self.extra_cubes:
+            has_s |= np.isin(rows, list(self.extra_spectra))
+            has_i |= np.isin(rows, list(self.extra_cubes))
+        return has_s, has_i
+
+    def arrays(self, rows: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+        """Flux, ivar and cubes of ``rows`` as float32 stacks for the model; zeros where a row lacks a
+        part (the model then scores it with the head it has data for), None where no row has it.
+
+        Rows are read from the memory-mapped arrays in one slice unless one of them was fetched or dropped.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        extra = any(int(r) in self.extra_spectra or int(r) in self.extra_cubes for r in rows)
+        if not extra:
+            flux = None if self.spectra is None else np.asarray(self.spectra[rows], np.float32)
+            ivar = None if self.ivar is None or flux is None else np.asarray(self.ivar[rows], np.float32)
+            cubes = None if self.cutouts is None else np.asarray(self.cutouts[rows], np.float32)
+            return flux, ivar, cubes
+        spectra = [self.spectrum(int(r)) for r in rows]
+        cube_list = [self.cube(int(r)) for r in rows]
+        flux = ivar = cubes = None
+        if any(s is not None for s in spectra):
+            npix = next(s for s in spectra if s is not None)[0].shape[-1]
+            flux, ivar = np.zeros((len(rows), npix), np.float32), np.zeros((len(rows), npix), np.float32)
+            for i, s in enumerate(spectra):
+                if s is not None:
+                    flux[i], ivar[i] = s
+        if any(c is not None for c in cube_list):
+            shape = next(c for c in cube_list if c is not None).shape
+            cubes = np.zeros((len(rows), *shape), np.float32)
+            for i, c in enumerate(cube_list):
+                if c is not None:
+                    cubes[i] = c
+        return flux, ivar, cubes
 
     def cube(self, row: int) -> np.ndarray | None:
         if row in self.extra_cubes:
@@ -87,8 +129,20 @@ def _mean_rows(arr: np.ndarray, rows: np.ndarray, chunk: int = 2048) -> np.ndarr
 
 
 def file_kind(path: str | os.PathLike) -> str:
-    """'dataset', 'catalog', 'spectra', 'cube' or 'image' (the same sniffing as ``bhb inspect``)."""
-    return detect_kind(Path(path))
+    """'dataset', 'catalog', 'spectra', 'cube' or 'image' (the same sniffing as ``bhb inspect``).
+
+    Only folders and regular files are read: a named pipe called x.fits would block the window
+    forever. A file that breaks its reader (a damaged .gz) is a BadInputError naming it.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        require_regular_file(path)
+    try:
+        return detect_kind(path)
+    except BadInputError:
+        raise
+    except (OSError, ValueError, EOFError, zlib.error) as exc:
+        raise BadInputError(path, f"cannot be read ({type(exc).__name__}: {exc})") from exc
 
 
 def open_source(path: str | os.PathLike) -> CandidateSource:
@@ -122,8 +176,12 @@ def open_source(path: str | os.PathLike) -> CandidateSource:
 
 
 def _spectra_source(path: Path) -> CandidateSource:
-    """The spectra of one SDSS file as candidates (id, position from the file), rejected ones named."""
-    batch = read_spectra(path)
+    """The spectra of one file as candidates (id, position from the file), rejected ones named.
+
+    A spectrum that covers only part of the window is shown (``partial``): its low valid fraction
+    marks its score unreliable rather than hiding the star.
+    """
+    batch = read_spectra(path, partial=True)
     if not len(batch):
         reasons = "; ".join(f"{name}: {why}" for name, why in batch.rejected[:3])
         raise BadInputError(path, f"no spectrum covers the grid window ({reasons})")
@@ -132,6 +190,9 @@ def _spectra_source(path: Path) -> CandidateSource:
         "id": batch.ids,
         "ra": [float(s.meta.get("ra") or np.nan) for s in batch.spectra],
         "dec": [float(s.meta.get("dec") or np.nan) for s in batch.spectra],
+        "valid_fraction": [s.valid_fraction for s in batch.spectra],
+        "resolution": [float(s.meta.get("resolution") or np.nan) for s in batch.spectra],
+        "resolution_is_upper_limit": [bool(s.meta.get("resolution_is_upper_limit")) for s in batch.spectra],
     })
     catalog.meta["rejected"] = [f"{name}: {why}" for name, why in batch.rejected]
     return CandidateSource(catalog, path, path, flux, ivar)
@@ -158,6 +219,12 @@ def find_resource(relative: Path) -> Path:
             return root / relative
     tried = ", ".join(str(root / relative) for root in roots)
     raise BadInputError(relative, f"the built-in resource is missing (looked in {tried})")
+
+
+def writable_folder(folder: Path) -> bool:
+    """Whether the review may write into ``folder``: the mode bits too, so a folder marked read-only
+    stays untouched even for a user (root) who could write."""
+    return os.access(folder, os.W_OK) and bool(folder.stat().st_mode & stat.S_IWUSR)
 
 
 def session_path_for(source: CandidateSource, data_dir: Path) -> Path:

@@ -4,14 +4,36 @@ dropped files are (a list to open, or cutouts for the candidate on show)."""
 from __future__ import annotations
 
 import logging
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bhb_viewer.core.errors import BadInputError
+from bhb_viewer.core.files import require_regular_file
 from bhb_viewer.core.verdicts import CatalogRef, Session
 from bhb_viewer.review.candidate_source import CandidateSource, file_kind, session_path_for
 
 log = logging.getLogger(__name__)
+
+# What a hand-edited or damaged session file raises from the session layer besides BadInputError:
+# SQLite errors, JSON of the wrong shape (TypeError, KeyError, ValueError). Each becomes a
+# BadInputError naming the file, so the window says so instead of staying on its start page.
+_DAMAGED = (sqlite3.Error, ValueError, KeyError, TypeError, AttributeError)
+
+
+@contextmanager
+def _usable(path: Path) -> Iterator[None]:
+    """Turn what a damaged session raises into a BadInputError naming ``path`` (BadInputError passes)."""
+    try:
+        yield
+    except BadInputError:
+        raise
+    except _DAMAGED as exc:
+        log.info("session %s unusable: %s: %s", path, type(exc).__name__, exc)
+        problem = f"not a usable session file, damaged or edited by hand ({type(exc).__name__}: {exc})"
+        raise BadInputError(path, problem) from exc
 
 __all__ = ["FileGroups", "OpenedSession", "SessionTarget", "classify_files", "open_session", "session_target"]
 
@@ -40,12 +62,13 @@ def session_target(path: Path) -> SessionTarget:
     Raises
     ------
     BadInputError
-        The file is not a readable session.
+        The file is not a readable session (also one edited by hand into another shape).
     """
-    with Session.open(path) as probe:
+    require_regular_file(path, "session file")  # a named pipe would block SQLite, and the window with it
+    with _usable(Path(path)), Session.open(path) as probe:
         catalog = Path(probe.catalog.path)
         model = probe.model
-    model_dir = Path(model.checkpoint) if model is not None and model.checkpoint else None
+        model_dir = Path(model.checkpoint) if model is not None and model.checkpoint else None
     candidates = catalog.parent if catalog.name == "catalog.ecsv" else catalog
     return SessionTarget(Path(path), candidates, model_dir)
 
@@ -80,14 +103,22 @@ def open_session(source: CandidateSource, session_path: Path | None, data_dir: P
     Raises
     ------
     BadInputError, OSError
-        The session cannot be read or created.
+        The session cannot be read or created (a damaged or hand-edited one is a BadInputError).
     """
     path = session_path or session_path_for(source, data_dir)
     ref = CatalogRef.from_file(source.catalog_file, len(source))
     if not path.exists():
         return OpenedSession(Session.create(path, ref, reviewer))
-    session = Session.open(path, reviewer=reviewer)
-    if session.catalog.sha256 == ref.sha256:
+    with _usable(path):
+        session = Session.open(path, reviewer=reviewer)
+    try:
+        with _usable(path):
+            session.states()  # every table the review reads, before the window shows the list
+            known = session.catalog.sha256
+    except BadInputError:
+        session.close()
+        raise
+    if known == ref.sha256:
         return OpenedSession(session)
     log.info("catalog %s changed since session %s was started", source.catalog_file, path)
     text = (f"{source.catalog_file} is not the file this session was started on "

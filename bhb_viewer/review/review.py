@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,16 +34,22 @@ from bhb_viewer.review.candidate_source import (
     cube_from_band_files,
     find_resource,
     read_cutout,
+    writable_folder,
 )
 from bhb_viewer.review.events import ReviewEvents
+from bhb_viewer.review.fetching import BATCH_KIND, SINGLE_KIND, SDSSFetch
 from bhb_viewer.review.filters import Filter, SortOrder
 from bhb_viewer.review.navigation import Navigator
 from bhb_viewer.review.opening import classify_files, open_session, session_target
+from bhb_viewer.review.quality import Quality, QualityBatch, SpectrumQuality, quality_task
 from bhb_viewer.review.recent import RecentFiles
 from bhb_viewer.review.rows import CandidateRows
 from bhb_viewer.review.runner import Runner
-from bhb_viewer.review.scoring import Scoring
-from bhb_viewer.review.tasks import Detail, Loaded, load_task, sdss_task
+from bhb_viewer.review.scoring import MORE_KIND, Scoring
+from bhb_viewer.review.tasks import Loaded, load_task
+
+if TYPE_CHECKING:
+    from bhb_viewer.core.spectra import GridSpectrum
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +72,12 @@ class Candidate:
         The verdict and note in force, None when never touched.
     disagrees : bool
         The verdict contradicts the model's call at the cut.
+    quality : Quality
+        Valid fraction, the unreliable mark and the warnings of its spectrum.
+    p_spectrum, p_image : float
+        The spectrum head's and the image head's P(BHB) (NaN: not given).
+    score_from : str
+        Which score ``p_bhb`` is: 'fusion', 'spectrum', 'image', 'none'; '' when the model does not say.
     """
 
     row: int
@@ -73,6 +85,25 @@ class Candidate:
     p_bhb: float
     state: CandidateState | None
     disagrees: bool
+    quality: Quality
+    p_spectrum: float = float("nan")
+    p_image: float = float("nan")
+    score_from: str = ""
+
+
+def _prepare(data_dir: Path) -> str | None:
+    """Make the user's data folder; what is wrong with it (read-only, not a folder), or None."""
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        if writable_folder(data_dir):
+            return None
+        problem = "the folder is read-only"
+    except OSError as exc:
+        problem = f"{type(exc).__name__}: {exc.strerror or exc}"
+    log.warning("data folder %s: %s", data_dir, problem)
+    return (f"{data_dir}: {problem}. The recent-files list and the sessions of catalogs in read-only "
+            "folders cannot be kept there (a catalog in a writable folder keeps its session beside it). "
+            "Start bhb-viewer with --data-dir naming a writable folder.")
 
 
 class Review:
@@ -96,6 +127,10 @@ class Review:
     actions : VerdictActions
     scoring : Scoring
         The active model, its scores, classical fits and per-candidate details.
+    quality : SpectrumQuality
+        Valid fraction and resolution per candidate (the unreliable mark).
+    fetch : SDSSFetch
+        SDSS spectra and cutouts of one candidate or many.
     recent : RecentFiles
     events : ReviewEvents
     wavelength : ndarray
@@ -106,7 +141,7 @@ class Review:
 
     def __init__(self, data_dir: Path, runner: Runner, reviewer: str | None = None, device: str = "auto") -> None:
         self.data_dir = Path(data_dir)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir_problem = _prepare(self.data_dir)
         self.runner = runner
         self.reviewer = reviewer or getpass.getuser() or "reviewer"
         self.source: CandidateSource | None = None
@@ -116,10 +151,11 @@ class Review:
         self.recent = RecentFiles(self.data_dir)
         self.events = ReviewEvents()
         self.scoring = Scoring(self.rows, self.nav, runner, self.events, device)
+        self.quality = SpectrumQuality(self.rows)
+        self.fetch = SDSSFetch(runner, self.events, self._attach_fetched)
         self.auto_advance = True
         self.sdss_cache: Path | None = None  # None: the SDSS service's default cache
         self.wavelength = grid.wavelength()
-        self._sdss: Any = None  # SDSSService, made on the first fetch
         self.actions.changed.connect(self._written)
         self.actions.failed.connect(self.events.error.emit)
         self.events.scores_changed.connect(self._counts_changed)
@@ -165,7 +201,10 @@ class Review:
         Candidate
         """
         cid = str(self.opened.ids[row])
-        return Candidate(row, cid, self.score(row), self.actions.states.get(cid), self.rows.disagrees(row))
+        cols = self.rows.column
+        return Candidate(row, cid, self.score(row), self.actions.states.get(cid), self.rows.disagrees(row),
+                         self.quality.of(row), float(cols("p_spectrum")[row]), float(cols("p_image")[row]),
+                         str(cols("score_from")[row]))
 
     def spectrum(self, row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """Wavelength, flux and inverse variance of source ``row`` on the model's grid, or None.
@@ -185,6 +224,19 @@ class Review:
     def cube(self, row: int) -> np.ndarray | None:
         """The 5×S×S u,g,r,i,z cutouts of source ``row``, or None."""
         return self.source.cube(row) if self.source is not None else None
+
+    def check_data_dir(self) -> bool:
+        """Say (as an error event) when the data folder cannot be written; the review goes on without it.
+
+        Returns
+        -------
+        bool
+            Whether the folder is usable.
+        """
+        if self.data_dir_problem is None:
+            return True
+        self.events.error.emit("The data folder is not writable", self.data_dir_problem)
+        return False
 
     # -- opening -----------------------------------------------------------------------------
     def open_demo(self, model_dir: Path | None = None) -> None:
@@ -245,14 +297,21 @@ class Review:
         try:
             opened = open_session(source, session_path, self.data_dir, self.reviewer)
         except (BadInputError, OSError) as exc:
-            self.events.error.emit("Cannot open the session file", str(exc))
+            text = str(exc) if self.data_dir_problem is None else f"{exc}\n\n{self.data_dir_problem}"
+            self.events.error.emit("Cannot open the session file", text)
             return
         if opened.warning is not None:
             self.events.error.emit(*opened.warning)
         if self.session is not None:
             self.session.close()
+        self.fetch.forget()
+        self.runner.cancel("quality")
         self.source = source
         self.rows.set_catalog(source.catalog)
+        uncounted = self.quality.bind(source)
+        if len(uncounted):
+            self.runner.submit("quality", quality_task(source, uncounted), on_batch=self._on_quality,
+                               on_error=lambda msg: self.events.error.emit("Cannot count the valid pixels", msg))
         self.scoring.bind(source, opened.session)
         self.actions.attach(opened.session, source.ids)
         self.recent.add(opened.session.path)
@@ -329,9 +388,14 @@ class Review:
         self.events.notice.emit(f"cutouts from {what} shown for {cid}")
         return True
 
+    def _on_quality(self, batch: QualityBatch) -> None:
+        self.quality.add(batch)
+        if self.nav.current >= 0 and np.any(batch.rows == self.nav.current):
+            self.events.candidate_changed.emit(self.nav.current)
+
     def cancel_work(self) -> None:
-        """Cancel opening, scoring and the classical fits."""
-        for kind in ("score", "classical", "load"):
+        """Cancel opening, scoring, the classical fits and SDSS fetches (what arrived stays)."""
+        for kind in ("score", MORE_KIND, "classical", "load", "quality", SINGLE_KIND, BATCH_KIND):
             self.runner.cancel(kind)
 
     def close(self) -> None:
@@ -431,7 +495,7 @@ class Review:
         if current is None:
             return
         self.actions.set_verdict(current[1], kind)
-        if self.auto_advance:
+        if self.auto_advance and not self.actions.last_failed:  # a verdict not saved keeps its star on show
             self.navigate("next")
 
     def accept_model_call(self) -> None:
@@ -485,24 +549,50 @@ class Review:
             Read the on-disk cache only; misses are reported, never fetched.
         """
         current = self.current()
-        if current is None:
-            return
-        from bhb_viewer.services.sdss import SDSSService
+        if current is not None:
+            self.fetch.cache_dir = self.sdss_cache
+            self.fetch.one(self.opened, current[0], offline)
 
-        if self._sdss is None or self._sdss.offline != offline:
-            self._sdss = SDSSService(self.sdss_cache, offline=offline)
-        row = current[0]
-        self.runner.submit("sdss", sdss_task(self._sdss, row, self.opened.catalog[row]), on_batch=self._on_sdss,
-                           on_progress=self.events.progress.emit,
-                           on_error=lambda msg: self.events.error.emit("SDSS", msg))
+    def fetch_sdss_rows(self, rows: np.ndarray | None = None, offline: bool = False) -> int:
+        """Fetch, in the background, the spectra and cutouts of ``rows`` (None: the whole list).
 
-    def _on_sdss(self, detail: Detail) -> None:
-        if detail.kind == "spectrum":
-            self.opened.extra_spectra[detail.row] = detail.value
-        else:
-            self.opened.extra_cubes[detail.row] = detail.value
-        self.scoring.details.forget(detail.row, balmer=detail.kind == "spectrum")
-        self.events.data_changed.emit(detail.row)
+        Candidates that have both already are skipped, so running it again after a cancel resumes;
+        each one is shown as it arrives.
+
+        Parameters
+        ----------
+        rows : ndarray of int or None
+            Source rows (the selection).
+        offline : bool
+            Read the on-disk cache only.
+
+        Returns
+        -------
+        int
+            Candidates to fetch (0 when there is no list or nothing is missing).
+        """
+        if self.source is None:
+            self.events.error.emit("Nothing to fetch", "Open a candidate list first.")
+            return 0
+        if rows is not None and not len(rows):
+            self.events.error.emit("Nothing to fetch", "Select candidates in the table first.")
+            return 0
+        self.fetch.cache_dir = self.sdss_cache
+        return self.fetch.many(self.source, rows, offline)
+
+    def _attach_fetched(self, row: int, spectrum: GridSpectrum | None, cube: np.ndarray | None) -> None:
+        """A fetched spectrum and/or cube becomes the candidate's own; its valid fraction comes with it."""
+        source = self.opened
+        if spectrum is not None:
+            source.extra_spectra[row] = (spectrum.flux, spectrum.ivar)
+            self.quality.set_meta(row, spectrum.meta)
+        if cube is not None:
+            source.extra_cubes[row] = cube
+        self.scoring.details.forget(row, balmer=spectrum is not None)
+        self.events.data_changed.emit(row)
+        if row == self.nav.current:
+            self.events.candidate_changed.emit(row)
+        self.scoring.score_rows([row])  # with a model chosen, scored once both parts are in
 
     # -- export ----------------------------------------------------------------------------------
     def export_inputs(self) -> dict[str, Any]:
@@ -522,5 +612,6 @@ class Review:
             "scores": self.scoring.model.scores(),
             "model": self.scoring.model.ref,
             "checkpoint": self.scoring.model.checkpoint,
-            "extra_columns": self.scoring.classical.export_columns(self.source.catalog.colnames),
+            "extra_columns": {**self.scoring.classical.export_columns(self.source.catalog.colnames),
+                              **self.quality.export_columns(), **self.scoring.model.modality_columns()},
         }

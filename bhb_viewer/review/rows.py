@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from astropy.table import Table
 
+from bhb_viewer.core.quality import is_unreliable
 from bhb_viewer.core.verdicts import VerdictKind, disagrees
 from bhb_viewer.review.events import Event
 from bhb_viewer.review.filters import Filter, SortOrder, sort_order
@@ -115,11 +116,16 @@ class CandidateRows:
         n = len(table)
         self.cols = catalog_columns(table)
         self.cols["p"] = np.full(n, np.nan)
+        self.cols["p_spectrum"] = np.full(n, np.nan)  # the spectrum head's P(BHB)
+        self.cols["p_image"] = np.full(n, np.nan)  # the image head's P(BHB)
+        self.cols["score_from"] = np.full(n, "", dtype=object)  # which score p is: fusion, spectrum, image
         self.cols["classical"] = np.full(n, "", dtype=object)
         self.cols["kind"] = np.full(n, None, dtype=object)  # VerdictKind or None
         self.cols["verdict"] = np.full(n, "", dtype=object)  # its label, '' = unvetted
         self.cols["note"] = np.full(n, "", dtype=object)
         self.cols["disagrees"] = np.zeros(n, dtype=bool)
+        self.cols["valid_fraction"] = np.full(n, np.nan)  # valid window pixels / 3522 (review.quality)
+        self.cols["unreliable"] = np.zeros(n, dtype=bool)  # a score on this spectrum is unreliable
         self.n = n
         self._order = np.arange(n, dtype=np.int64)
         self.sort_by = None
@@ -142,8 +148,46 @@ class CandidateRows:
         self._update_disagrees(rows[self.cols["verdict"][rows] != ""])
         self.cells_changed.emit(None, ("p", "verdict"))
 
+    def set_valid_fractions(self, rows: np.ndarray, fractions: np.ndarray) -> None:
+        """The valid window-pixel fraction of some source rows (NaN: unknown); their unreliable mark follows.
+
+        Parameters
+        ----------
+        rows : ndarray of int
+            Source rows.
+        fractions : ndarray of float
+            Their valid fractions, in the same order.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        fractions = np.asarray(fractions, dtype=np.float64)
+        self.cols["valid_fraction"][rows] = fractions
+        self.cols["unreliable"][rows] = is_unreliable(fractions) & np.isfinite(fractions)
+        self.cells_changed.emit(None if len(rows) > 1 else rows, ("p",))
+
+    def set_modality_scores(self, rows: np.ndarray, p_spectrum: np.ndarray, p_image: np.ndarray,
+                            score_from: np.ndarray) -> None:
+        """Each modality head's P(BHB) of some source rows and which score their ``p`` is.
+
+        Parameters
+        ----------
+        rows : ndarray of int
+            Source rows.
+        p_spectrum, p_image : ndarray of float
+            The spectrum head's and the image head's P(BHB) (NaN: none).
+        score_from : ndarray of str
+            'fusion', 'spectrum', 'image' or 'none': what ``p`` of each row comes from.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        self.cols["p_spectrum"][rows] = p_spectrum
+        self.cols["p_image"][rows] = p_image
+        self.cols["score_from"][rows] = score_from
+        self.cells_changed.emit(None, ("p",))
+
     def clear_scores(self) -> None:
         """Forget every score (a new model is about to score the list)."""
+        self.cols["p_spectrum"][:] = np.nan
+        self.cols["p_image"][:] = np.nan
+        self.cols["score_from"][:] = ""
         self.set_scores(np.arange(self.n), np.full(self.n, np.nan))
 
     @property

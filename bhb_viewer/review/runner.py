@@ -17,7 +17,7 @@ from bhb_viewer.core.progress import Cancelled, CancelToken, ProgressCallback, P
 
 log = logging.getLogger(__name__)
 
-__all__ = ["InlineRunner", "Runner", "TaskFn", "error_message"]
+__all__ = ["InlineRunner", "Runner", "TaskFn", "error_message", "log_failure"]
 
 TaskFn = Callable[[CancelToken, ProgressCallback], Iterable[Any]]
 
@@ -39,6 +39,23 @@ def error_message(exc: BaseException) -> str:
     if isinstance(exc, (OSError, ValueError, KeyError, RuntimeError)):
         return f"{type(exc).__name__}: {exc}"
     return f"unexpected {type(exc).__name__}: {exc}"
+
+
+def log_failure(what: str, exc: BaseException) -> None:
+    """Log a job's failure: a routine one (bad input, a disk or network fault) as one line, anything
+    else (a bug) with its traceback.
+
+    Parameters
+    ----------
+    what : str
+        The job, for the log line.
+    exc : BaseException
+        What it raised.
+    """
+    if isinstance(exc, (BadInputError, OSError)):
+        log.warning("%s failed: %s", what, error_message(exc))
+    else:
+        log.error("%s failed", what, exc_info=exc)
 
 
 class Runner(Protocol):
@@ -64,7 +81,7 @@ class Runner(Protocol):
 class InlineRunner:
     """Run every job to its end inside :meth:`submit`, on the caller's thread.
 
-    Errors are logged with their traceback and reported through ``on_error`` as the window would.
+    Errors are logged (see :func:`log_failure`) and reported through ``on_error`` as the window would.
     """
 
     def __init__(self) -> None:
@@ -91,7 +108,7 @@ class InlineRunner:
         except Cancelled:
             pass
         except Exception as exc:
-            log.exception("background job %r failed", kind)
+            log_failure(f"background job {kind!r}", exc)
             if on_error is not None:
                 on_error(error_message(exc))
         finally:

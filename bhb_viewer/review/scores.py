@@ -58,6 +58,21 @@ class ActiveModel:
         """The checkpoint directory in use, or None."""
         return self.holder.checkpoint if self.holder else None
 
+    def modality_columns(self) -> dict[str, np.ndarray]:
+        """``p_bhb_spectrum``, ``p_bhb_image`` and ``score_from`` per catalog row (the names ``bhb score``
+        writes), for the export; empty when the model gave no per-modality scores.
+
+        Returns
+        -------
+        dict of str to ndarray
+        """
+        source = self.rows.column("score_from")
+        if not (source != "").any():
+            return {}
+        return {"p_bhb_spectrum": self.rows.column("p_spectrum").copy(),
+                "p_bhb_image": self.rows.column("p_image").copy(),
+                "score_from": source.astype(str)}
+
     def scores(self) -> dict[str, float] | None:
         """The scores so far by candidate id, or None when nothing is scored.
 

@@ -34,7 +34,9 @@ from bhb_viewer.review.tasks import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Scoring"]
+__all__ = ["MORE_KIND", "Scoring"]
+
+MORE_KIND = "score-more"  # scoring candidates whose data arrived after the list was scored
 
 
 class Scoring:
@@ -71,6 +73,7 @@ class Scoring:
         self.batch_size = 64
         self.source: CandidateSource | None = None
         self.session: Session | None = None
+        self._more: set[int] = set()  # rows whose data arrived, waiting to be scored
 
     def bind(self, source: CandidateSource, session: Session) -> None:
         """Work on a newly opened list: running jobs stop, caches go, catalog diagnostics come in.
@@ -81,8 +84,9 @@ class Scoring:
         session : Session
             Caches this model version's scores.
         """
-        for kind in ("score", "classical", "detail"):
+        for kind in ("score", "classical", "detail", MORE_KIND):
             self.runner.cancel(kind)
+        self._more.clear()
         self.source, self.session = source, session
         self.details.clear()
         self.classical.clear(len(source))
@@ -99,6 +103,7 @@ class Scoring:
         start : bool
             Start scoring the list now.
         """
+        self.runner.cancel(MORE_KIND)
         self.model.use(Path(model_dir))
         self.details.clear(explanations_only=True)
         self.events.model_status.emit(f"model {Path(model_dir).name}: loading")
@@ -119,13 +124,50 @@ class Scoring:
         if source is None or holder is None:
             return False
         if not source.scorable:
-            self.events.model_status.emit("no spectra + cutouts: nothing to score")
+            fetched = sorted({*source.extra_spectra, *source.extra_cubes})
+            if fetched:
+                self.score_rows(fetched)
+                return True
+            self.events.model_status.emit("no spectra or cutouts: nothing to score")
             return False
         job = score_task(holder, source, self.session, np.arange(len(source)), self.batch_size)
         self.runner.submit("score", job, on_batch=self._on_score, on_progress=self.events.progress.emit,
                            on_error=lambda msg: self.events.error.emit("Scoring failed", msg),
                            on_done=self._score_done)
         return True
+
+    def score_rows(self, rows: list[int]) -> None:
+        """Score candidates whose spectrum or cutouts arrived since (fetched from SDSS).
+
+        Rows arriving while such a job runs are scored together when it ends, so a batch fetch
+        never cancels its own scoring.
+
+        Parameters
+        ----------
+        rows : list of int
+            Source rows; scored by what they have (see :func:`~bhb_viewer.review.tasks.score_task`).
+        """
+        if self.model.holder is None or self.source is None:
+            return
+        self._more.update(rows)
+        if self._more and not self.runner.is_running(MORE_KIND):
+            self._score_more()
+
+    def _score_more(self) -> None:
+        rows, holder = np.array(sorted(self._more), dtype=np.int64), self.model.holder
+        self._more.clear()
+        if self.source is None or holder is None or not len(rows):
+            return
+        job = score_task(holder, self.source, self.session, rows, self.batch_size, stage="score fetched",
+                         use_cache=False)  # the data is new: a cached score was made without it
+        self.runner.submit(MORE_KIND, job, on_batch=self._on_score, on_progress=self.events.progress.emit,
+                           on_error=lambda msg: self.events.error.emit("Scoring failed", msg),
+                           on_done=self._more_done)
+
+    def _more_done(self, completed: bool) -> None:
+        if self._more:
+            self._score_more()
+        self.events.work_done.emit()
 
     def score_all(self) -> None:
         """Model → Score all: score, or say why the list cannot be scored."""
@@ -134,8 +176,8 @@ class Scoring:
         if self.model.holder is None:
             self.events.error.emit("No model", "Choose a model checkpoint first (Model → Choose model…).")
         elif not self.source.scorable:
-            self.events.error.emit("Nothing to score", "The model needs each candidate's spectrum and cutouts; "
-                                   "this list has no arrays (fetch them from SDSS, or open a data set).")
+            self.events.error.emit("Nothing to score", "The model needs candidates' spectra or cutouts; "
+                                   "this list has none (fetch them from SDSS, or open a data set).")
         else:
             self.start()
 
@@ -147,6 +189,10 @@ class Scoring:
             self.events.model_ready.emit(item)
             return
         self.rows.set_scores(item.rows, item.p_bhb)
+        if item.score_from is not None:
+            nan = np.full(len(item.rows), np.nan)
+            p_s, p_i = (nan if p is None else p for p in (item.p_spectrum, item.p_image))
+            self.rows.set_modality_scores(item.rows, p_s, p_i, item.score_from)
         if item.cached:
             self.events.notice.emit(f"{len(item.rows)} scores of this model version from the session")
         if self.nav.current >= 0 and np.any(item.rows == self.nav.current):
@@ -165,7 +211,8 @@ class Scoring:
         """Balmer-line fits of the whole list; after scoring, so the two never compete for the CPU."""
         if self.source is not None and self.source.spectra is not None and not self.classical.known:
             self.runner.submit("classical", classical_task(self.source), on_batch=self._on_classical,
-                               on_progress=self.events.progress.emit)
+                               on_progress=self.events.progress.emit,
+                               on_error=lambda msg: self.events.error.emit("The Balmer-line fits failed", msg))
 
     def _on_classical(self, batch: ClassicalBatch) -> None:
         self.rows.set_classical(batch.rows, self.classical.add(batch))

@@ -44,6 +44,10 @@ class ScoreBatch:
     rows: np.ndarray
     p_bhb: np.ndarray
     cached: bool = False
+    # each modality head's score and which one p_bhb is (None: the model does not say)
+    p_spectrum: np.ndarray | None = None
+    p_image: np.ndarray | None = None
+    score_from: np.ndarray | None = None
 
 
 @dataclass
@@ -57,7 +61,7 @@ class Detail:
     """Per-candidate extras made off the GUI thread: Balmer fit, explanation, fetched data."""
 
     row: int
-    kind: str  # "balmer", "explain"; from SDSS: "spectrum" (flux, ivar) or "cube"
+    kind: str  # "balmer", "explain"; from SDSS: "spectrum" (GridSpectrum), "cube" or "problems" (text)
     value: Any
 
 
@@ -112,15 +116,20 @@ def load_task(path: Path):
 
 
 def score_task(holder: PredictorHolder, source: CandidateSource, session: Session | None, rows: np.ndarray,
-               batch_size: int = 64):
-    """Score ``rows``: first the scores cached in the session for this model version, then the rest."""
+               batch_size: int = 64, stage: str = "score", use_cache: bool = True):
+    """Score ``rows``: first the scores cached in the session for this model version (unless the
+    data changed since: ``use_cache`` False), then the rest. A row with only a spectrum, or only
+    cutouts, is scored by the model's head for it where the checkpoint has one, else left unscored."""
 
     def fn(cancel: CancelToken, progress: ProgressCallback) -> Iterator[ModelInfo | ScoreBatch]:
-        progress(ProgressEvent("score", 0, len(rows), "loading model"))
+        progress(ProgressEvent(stage, 0, len(rows), "loading model"))
         info = holder.info()
         yield info
-        todo = rows
-        if session is not None:
+        todo = _scorable(holder.get(), source, rows)
+        if len(todo) < len(rows):
+            lacking = len(rows) - len(todo)
+            progress(ProgressEvent(stage, 0, len(rows), f"{lacking} candidates lack what the model needs"))
+        if session is not None and use_cache:
             cached = session.load_scores(info.name, info.version)
             if cached:
                 ids = source.ids[rows]
@@ -129,15 +138,11 @@ def score_task(holder: PredictorHolder, source: CandidateSource, session: Sessio
                     yield ScoreBatch(rows[have], np.array([cached[c] for c in ids[have]]), cached=True)
                 todo = rows[~have]
         done = len(rows) - len(todo)
-        all_spectra, all_ivar, all_cubes = source.spectra, source.ivar, source.cutouts
-        if all_spectra is None or all_ivar is None or all_cubes is None:
-            raise BadInputError(source.origin, "the model needs each candidate's spectrum and cutouts")
+        total = done + len(todo)
         for start in range(0, len(todo), SCORE_CHUNK):
             cancel.check()
             chunk = np.sort(todo[start : start + SCORE_CHUNK])
-            spectra = np.asarray(all_spectra[chunk], dtype=np.float32)
-            ivar = np.asarray(all_ivar[chunk], dtype=np.float32)
-            cubes = np.asarray(all_cubes[chunk], dtype=np.float32)
+            spectra, ivar, cubes = source.arrays(chunk)  # fetched or dropped data where a row has it
             batches = holder.get().predict(spectra, ivar, cubes, batch_size=batch_size, cancel=cancel)
             while True:
                 with holder.lock:
@@ -149,10 +154,26 @@ def score_task(holder: PredictorHolder, source: CandidateSource, session: Sessio
                 if session is not None:
                     session.store_scores(info.ref, source.ids[batch_rows], p)
                 done += len(p)
-                progress(ProgressEvent("score", done, len(rows), f"on {info.device}"))
-                yield ScoreBatch(batch_rows, p)
+                progress(ProgressEvent(stage, done, total, f"on {info.device}"))
+                yield ScoreBatch(batch_rows, p, False, *_modality_scores(result))
 
     return fn
+
+
+def _scorable(predictor, source: CandidateSource, rows: np.ndarray) -> np.ndarray:
+    """The rows the model can score: with every modality it reads, or with one it has a trusted head for."""
+    has_s, has_i = source.parts(rows)
+    full = (has_s | ("spectrum" not in predictor.modalities)) & (has_i | ("image" not in predictor.modalities))
+    heads = predictor.heads
+    return rows[full | (has_s & ("spectrum" in heads)) | (has_i & ("image" in heads))]
+
+
+def _modality_scores(result) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """The spectrum head's and the image head's P(BHB) and ``score_from`` of a Predictor batch (None
+    each where the batch does not carry them)."""
+    p_s, p_i, source = result.p_bhb_spectrum, result.p_bhb_image, result.score_from
+    return (None if p_s is None else np.asarray(p_s, np.float64), None if p_i is None else np.asarray(p_i, np.float64),
+            None if source is None else np.asarray(source).astype(str))
 
 
 def classical_task(source: CandidateSource):
@@ -175,8 +196,10 @@ def classical_task(source: CandidateSource):
 def sdss_task(service, row: int, catalog_row):
     """Fetch (or read from the cache) the SDSS spectrum and cutout cube of one candidate.
 
-    Each part that arrives is yielded on its own; the parts that failed are reported together at
-    the end, so an offline cache holding only the cube still shows the cube.
+    Each part that arrives is yielded on its own (the spectrum as a GridSpectrum, with its quality
+    meta); the parts that failed are yielded together at the end as a "problems" detail, not
+    raised, so an offline cache holding only the cube still shows the cube and a network that is
+    gone is a message, never a traceback.
     """
     from bhb_viewer.services.builder import row_spectrum
 
@@ -186,7 +209,7 @@ def sdss_task(service, row: int, catalog_row):
         progress(ProgressEvent("sdss", 0, 2, f"spectrum of {catalog_row['id']}"))
         try:
             spectrum = row_spectrum(service, catalog_row)
-            yield Detail(row, "spectrum", (spectrum.flux, spectrum.ivar))
+            yield Detail(row, "spectrum", spectrum)
         except (RuntimeError, BadInputError) as exc:  # SDSSError is a RuntimeError
             problems.append(f"spectrum: {exc}")
         cancel.check()
@@ -197,7 +220,7 @@ def sdss_task(service, row: int, catalog_row):
             problems.append(f"cutouts: {exc}")
         progress(ProgressEvent("sdss", 2, 2))
         if problems:
-            raise RuntimeError("; ".join(problems))
+            yield Detail(row, "problems", "; ".join(problems))
 
     return fn
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from astropy.table import Table
-from sdss_files import SDSS_LOGLAM0, gaussian_star, smooth_flux, stamp_wcs, write_spec, write_spplate, write_stamp
+from sdss_files import SDSS_LOGLAM0, gaussian_star, smooth_flux, stamp_wcs, write_spec, write_stamp
 
 from bhb_viewer.core.build import assemble, build_from_files, labels_of
 from bhb_viewer.core.cutouts import BandImage, centre_pixel, make_cube, write_cube

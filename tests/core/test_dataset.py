@@ -79,3 +79,87 @@ def test_a_set_too_small_to_split_is_refused_with_the_minimum(tmp_path):
     check_trainable(open_dataset(_tiny(tmp_path / "ok", n=20)))
     with pytest.raises(BadInputError, match=r"too few labelled stars to train: 1 non-BHB, 1 BHB; each class needs at least 6"):
         check_trainable(open_dataset(_tiny(tmp_path / "two", n=2)))
+
+
+def _small(tmp_path, n=12, size=8):
+    rng = np.random.default_rng(1)
+    cat = Table({"id": [f"s{i}" for i in range(n)], "ra": np.arange(n, dtype=float), "dec": np.zeros(n),
+                 "label": np.arange(n) % 2})
+    spectra = rng.normal(50, 10, size=(n, NPIX)).astype(np.float32)
+    ivar = rng.uniform(0, 2, size=(n, NPIX)).astype(np.float32)
+    ivar[:, :5] = [0, 1e-9, 1e-3, 7e4, np.inf]  # masked, below float16's step, small, above its range
+    cutouts = rng.normal(size=(n, 5, size, size)).astype(np.float32)
+    return cat, spectra, ivar, cutouts
+
+
+def test_float16_store_halves_the_files_and_keeps_masks(tmp_path):
+    from bhb_viewer.core.dataset import read_rows
+
+    cat, spectra, ivar, cutouts = _small(tmp_path)
+    write_dataset(tmp_path / "f32", cat, spectra, ivar, cutouts)
+    write_dataset(tmp_path / "f16", cat, spectra, ivar, cutouts, dtype="float16")
+    half = open_dataset(tmp_path / "f16")
+    assert half.manifest["dtype"] == "float16" and half.spectra.dtype == np.float16
+    assert (tmp_path / "f16/spectra.npy").stat().st_size < 0.51 * (tmp_path / "f32/spectra.npy").stat().st_size
+    back = read_rows(half.ivar, np.arange(len(cat)))
+    assert back.dtype == np.float32
+    np.testing.assert_array_equal(back > 0, ivar > 0)  # nothing valid became masked
+    assert np.all(np.isfinite(back[:, 3])) and back[0, 3] == np.finfo(np.float16).max
+    np.testing.assert_allclose(read_rows(half.spectra, [3, 1]), spectra[[3, 1]], rtol=1e-3)
+    with pytest.raises(ValueError, match="dtype"):
+        write_dataset(tmp_path / "x", cat, spectra, ivar, cutouts, dtype="int8")
+
+
+def test_read_rows_matches_fancy_indexing_in_any_order(tmp_path):
+    from bhb_viewer.core.dataset import read_rows
+
+    cat, spectra, ivar, cutouts = _small(tmp_path)
+    ds = open_dataset(write_dataset(tmp_path / "ds", cat, spectra, ivar, cutouts))
+    rows = np.array([7, 2, 3, 4, 11, 0, 3])
+    np.testing.assert_array_equal(read_rows(ds.cutouts, rows), cutouts[rows])
+    assert read_rows(ds.spectra, np.zeros(0, int)).shape == (0, NPIX)
+
+
+def test_sharded_set_reads_as_one_and_names_missing_parts(tmp_path):
+    from bhb_viewer.core.dataset import part_name, read_rows, write_sharded_manifest
+
+    cat, spectra, ivar, cutouts = _small(tmp_path)
+    top = tmp_path / "sharded"
+    bounds = [(0, 5), (5, 12)]
+    for k, (a, b) in enumerate(bounds):
+        write_sharded_manifest(top, 2)  # every job writes the same top manifest
+        if k == 0:
+            with pytest.raises(BadInputError, match=r"1 of 2 parts not built yet: part-0001-of-0002"):
+                write_dataset(top / part_name(0, 2), cat[a:b], spectra[a:b], ivar[a:b], cutouts[a:b])
+                open_dataset(top)
+        else:
+            write_dataset(top / part_name(k, 2), cat[a:b], spectra[a:b], ivar[a:b], cutouts[a:b])
+    ds = open_dataset(top)
+    assert len(ds) == 12 and ds.spectra.shape == (12, NPIX) and list(ds.catalog["id"]) == list(cat["id"])
+    assert ds.manifest["count"] == 12 and ds.manifest["n_bhb"] == 6 and len(ds.manifest["part_hashes"]) == 2
+    rows = np.array([11, 0, 5, 4, 6])
+    np.testing.assert_array_equal(ds.cutouts[rows], cutouts[rows])
+    np.testing.assert_array_equal(read_rows(ds.spectra, rows), spectra[rows])
+    np.testing.assert_array_equal(ds.ivar[4], ivar[4])
+    np.testing.assert_array_equal(ds.spectra[3:7, :10], spectra[3:7, :10])
+    np.testing.assert_array_equal(np.asarray(ds.labels), np.arange(12) % 2)
+
+
+def test_scaled16_store_is_half_size_and_reads_back_within_a_step(tmp_path):
+    from bhb_viewer.core.dataset import Scaled16Rows, read_rows
+
+    cat, spectra, ivar, cutouts = _small(tmp_path)
+    spectra[2, 7] = np.nan
+    write_dataset(tmp_path / "f32", cat, spectra, ivar, cutouts)
+    ds = open_dataset(write_dataset(tmp_path / "s16", cat, spectra, ivar, cutouts, dtype="scaled16"))
+    assert isinstance(ds.spectra, Scaled16Rows) and ds.manifest["dtype"] == "scaled16"
+    assert "spectra.scale.npy" in ds.manifest["sha256"]
+    for name in ("spectra.npy", "cutouts.npy", "ivar.npy"):
+        assert (tmp_path / "s16" / name).stat().st_size < 0.51 * (tmp_path / "f32" / name).stat().st_size
+    back = read_rows(ds.spectra, np.arange(len(cat)))
+    finite = np.isfinite(spectra)
+    span = np.nanmax(spectra, axis=1) - np.nanmin(spectra, axis=1)
+    assert np.all(np.abs(back - spectra)[finite] <= (span[:, None] * 1e-4).repeat(NPIX, 1)[finite])
+    assert np.isnan(back[2, 7]) and np.isnan(ds.spectra[2][7])
+    np.testing.assert_array_equal(ds.ivar[:] > 0, ivar > 0)
+    np.testing.assert_allclose(ds.cutouts[[4, 1]], cutouts[[4, 1]], atol=1e-4 * np.ptp(cutouts))

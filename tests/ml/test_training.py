@@ -34,6 +34,15 @@ def _config(dataset, out, **kw) -> TrainConfig:
     return TrainConfig(**{**base, **kw})
 
 
+def _resume_meta(run_dir) -> dict:
+    from safetensors import safe_open
+
+    from bhb_viewer.ml.training import RESUME_KEY
+
+    with safe_open(str(run_dir / "resume.safetensors"), "pt") as f:
+        return json.loads(f.metadata()[RESUME_KEY])
+
+
 def test_stratified_split_is_seeded_stratified_and_disjoint():
     labels = np.r_[np.ones(40, int), np.zeros(60, int), -np.ones(5, int)]
     train, val, test = stratified_split(labels, seed=1)
@@ -84,7 +93,7 @@ def test_fit_writes_checkpoint_metrics_and_validation_scores(tiny_dataset, tmp_p
     run = fit(_config(tiny_dataset, tmp_path / "run"), progress=events.append)
     for name in ("config.json", "weights.safetensors", "validation.json", "test.json", "test_metrics.json", "history.json"):
         assert (run / name).is_file(), name
-    assert not (run / "resume.json").exists()
+    assert not (run / "resume.safetensors").exists()
     val = json.loads((run / "validation.json").read_text())
     assert len(val["p_bhb"]) == len(val["label"]) > 0 and all(0 <= p <= 1 for p in val["p_bhb"])
     history = json.loads((run / "history.json").read_text())
@@ -116,13 +125,13 @@ def test_cancel_then_resume_gives_the_uninterrupted_weights(tiny_dataset, tmp_pa
     out = tmp_path / "interrupted"
     with pytest.raises(Cancelled):
         fit(_config(tiny_dataset, out), progress=cancel_mid_image_stage, cancel=cancel)
-    assert (out / "resume.safetensors").is_file() and (out / "resume.json").is_file()
-    assert json.loads((out / "resume.json").read_text())["cursor"]["stage_index"] == 1
+    assert [p.name for p in out.iterdir() if p.name.startswith("resume")] == ["resume.safetensors"]  # one file
+    assert _resume_meta(out)["cursor"]["stage_index"] == 1
     resumed = fit(TrainConfig(dataset="ignored", out=str(out)), resume=True)
     weights = load_file(str(resumed / "weights.safetensors"))
     assert weights.keys() == reference.keys()
     assert all(torch.equal(weights[k], reference[k]) for k in reference)
-    assert not (out / "resume.json").exists()
+    assert not (out / "resume.safetensors").exists()
 
 
 def test_a_resumed_run_may_shorten_its_epochs_but_not_change_its_model(tiny_dataset, tmp_path):
@@ -135,3 +144,78 @@ def test_a_resumed_run_may_shorten_its_epochs_but_not_change_its_model(tiny_data
         fit(TrainConfig(dataset="ignored", out=str(out)), resume=True, resume_overrides={"model": "batmm"})
     run = fit(TrainConfig(dataset="ignored", out=str(out)), resume=True, resume_overrides={"epochs": 1})
     assert [h["epoch"] for h in json.loads((run / "history.json").read_text())] == [1]
+
+
+def test_a_kill_while_saving_the_resume_state_leaves_the_previous_one_resumable(tiny_dataset, tmp_path, monkeypatch):
+    """Issue 12 item 7: the resume state is one file renamed into place, so a kill mid-save leaves
+    the last complete state (never a mix of two saves)."""
+    import bhb_viewer.ml.training as training
+
+    out = tmp_path / "run"
+    cancel = CancelToken()
+    events = []
+
+    def cancel_in_second_epoch(event):
+        events.append(event.stage)
+        if events.count("train:spectrum") == 3:
+            cancel.cancel()
+
+    real_save = training.save_file
+    saves = []
+
+    def killed_on_second_save(tensors, path, metadata=None):
+        saves.append(path)
+        if len(saves) == 2:  # the save at cancel time dies half-way through
+            with open(path, "wb") as f:
+                f.write(b"half a file")
+            raise KeyboardInterrupt("killed")
+        real_save(tensors, path, metadata=metadata)
+
+    monkeypatch.setattr(training, "save_file", killed_on_second_save)
+    with pytest.raises(KeyboardInterrupt):
+        fit(_config(tiny_dataset, out, model="spectrum_vgg1d_sa"), progress=cancel_in_second_epoch, cancel=cancel)
+    monkeypatch.setattr(training, "save_file", real_save)
+    assert sorted(p.name for p in out.iterdir() if "resume" in p.name) == ["resume.safetensors"]  # no temp, no pair
+    meta = _resume_meta(out)
+    assert (meta["cursor"]["epoch"], meta["cursor"]["step"]) == (1, 0)  # the end-of-epoch-1 save
+    run = fit(TrainConfig(dataset="ignored", out=str(out)), resume=True)
+    assert [h["epoch"] for h in json.loads((run / "history.json").read_text())] == [1, 2]
+
+
+def test_torchrun_two_ranks_train_with_ddp_and_resume(tiny_dataset, tmp_path):
+    """bhb train under torchrun (gloo, 2 CPU ranks): rank 0 alone reports and writes; a run cancelled
+    on one process resumes on two."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import bhb_viewer
+
+    env = {**os.environ, "PYTHONPATH": str(Path(bhb_viewer.__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+
+    def torchrun(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                               "-m", "bhb_viewer", "train", *args, "--progress-json"],
+                              env=env, capture_output=True, text=True, timeout=300)
+
+    out = tmp_path / "ddp"
+    proc = torchrun("--dataset", str(tiny_dataset), "--out", str(out), "--model", "batmm", "--size", "tiny",
+                    "--epochs", "2", "--batch-size", "4", "--max-steps-per-epoch", "2", "--threads", "1")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert [e["event"] for e in lines].count("done") == 1  # rank 0 only
+    steps = [e for e in lines if e["event"] == "progress" and e["stage"] == "train:spectrum"]
+    assert len(steps) == 4 and steps[-1]["total"] == 12  # 2 steps × 2 epochs × 3 stages, reported once
+    assert json.loads((out / "config.json").read_text())["world_size"] == 2
+    assert not (out / "resume.safetensors").exists()
+
+    cancel = CancelToken()
+    cancel.cancel()
+    resumed = tmp_path / "resumed"
+    with pytest.raises(Cancelled):
+        fit(_config(tiny_dataset, resumed, model="spectrum_vgg1d_sa"), cancel=cancel)
+    proc = torchrun("--resume", str(resumed))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    history = json.loads((resumed / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2] and (resumed / "weights.safetensors").is_file()

@@ -242,7 +242,8 @@ def test_the_active_model_scores_swaps_and_reuses_the_sessions_scores(review, ev
     assert review.session.model.checkpoint == str(tiny_checkpoint)
     inputs = review.export_inputs()
     assert inputs["scores"]["star003"] == pytest.approx(p[3]) and inputs["checkpoint"] == tiny_checkpoint
-    assert set(inputs["extra_columns"]) == {"d02", "fm", "b_hg", "c_hg", "classical_bhb"}
+    assert set(inputs["extra_columns"]) == {"d02", "fm", "b_hg", "c_hg", "classical_bhb", "valid_fraction",
+                                            "p_bhb_unreliable", "p_bhb_spectrum", "p_bhb_image", "score_from"}
     assert review.scoring.overlays(0) == (None, None)
     review.scoring.request_details(0)
     balmer, explanation = review.scoring.overlays(0)
@@ -262,7 +263,7 @@ def test_a_list_without_arrays_cannot_be_scored_and_says_why(review, events, tmp
     review.scoring.score_all()
     assert events.last("error")[0] == "No model"
     review.scoring.set_model(tiny_checkpoint)
-    assert events.last("model_status") == ("no spectra + cutouts: nothing to score",)
+    assert events.last("model_status") == ("no spectra or cutouts: nothing to score",)
     review.scoring.score_all()
     assert events.last("error")[0] == "Nothing to score"
     assert not np.isfinite(review.rows.column("p")).any()

@@ -650,7 +650,6 @@ def make_corpus(root: Path) -> Corpus:
                 ["score", str(ds_good), "--model", str(path), "--out", str(root / "out" / f"ck-{name}.ecsv")],
                 names=(path.name, *words),
                 check=_no_output(root / "out" / f"ck-{name}.ecsv"),
-                owner="issue 10 (score.py reads config.json raw)" if name == "bad-config" else None,
             )
         )
 
@@ -684,7 +683,6 @@ def make_corpus(root: Path) -> Corpus:
                 [*train, *extra, "--out", str(out)],
                 names=words,
                 timeout=60,
-                owner="issue 10",
             )
         )
     add(

@@ -23,6 +23,7 @@ __all__ = ["COLUMNS", "STATE_FILTERS", "CandidateTableModel", "CandidateTableVie
 
 COLUMNS = ("id", "RA", "Dec", "g", "u−g", "g−r", "P(BHB)", "classical", "verdict", "note")
 COL_ID, COL_RA, COL_DEC, COL_G, COL_UG, COL_GR, COL_P, COL_CLASSICAL, COL_VERDICT, COL_NOTE = range(len(COLUMNS))
+_ONE_HEAD = ("spectrum", "image")  # score_from of a star scored with one modality
 _ROOT = QModelIndex()  # the invalid index: a table's rows hang off it
 # the CandidateRows column behind each table column
 _NAMES = ("id", "ra", "dec", "g", "u_g", "g_r", "p", "classical", "verdict", "note")
@@ -170,6 +171,22 @@ class CandidateTableModel(QAbstractTableModel):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ForegroundRole and col == COL_VERDICT and self.rows.disagrees(row):
             return QColor("#c0392b")
+        if col == COL_P and self.rows.column("unreliable")[row]:
+            return self._unreliable(row, role)
+        if col == COL_P and role == Qt.ItemDataRole.ToolTipRole and self.rows.column("score_from")[row] in _ONE_HEAD:
+            return f"P(BHB) from the {self.rows.column('score_from')[row]} head alone"
+        return None
+
+    def _unreliable(self, row: int, role: int):
+        """The P(BHB) cell of a score made on too few valid pixels: orange on light orange (the column
+        keeps its width), with the reason as a tooltip; the verdict panel says it in words."""
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return QColor("#b35900")
+        if role == Qt.ItemDataRole.BackgroundRole:
+            return QColor("#fde3c8")
+        if role == Qt.ItemDataRole.ToolTipRole:
+            fraction = self.rows.column("valid_fraction")[row]
+            return f"unreliable: only {fraction:.0%} of the spectrum's window pixels are valid"
         return None
 
     def _display(self, row: int, col: int) -> str:
@@ -197,7 +214,7 @@ class CandidateTableView(QTableView):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)  # SDSS → Fetch for the selection
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSortingEnabled(True)
         self.setWordWrap(False)
@@ -230,6 +247,11 @@ class CandidateTableView(QTableView):
             index = model.index(view_row, 0)
             self.setCurrentIndex(index)
             self.scrollTo(index)
+
+    def selected_source_rows(self) -> np.ndarray:
+        """Source rows of the selected table rows, in view order."""
+        views = sorted(index.row() for index in self.selectionModel().selectedRows())
+        return np.array([self._table.source_row(v) for v in views], dtype=np.int64)
 
     def current_source_row(self) -> int:
         index = self.currentIndex()

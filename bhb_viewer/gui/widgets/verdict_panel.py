@@ -8,6 +8,9 @@ them on its buttons from the same tables, so what is shown is what works.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
@@ -115,6 +118,17 @@ class VerdictPanel(QWidget):
         line.addWidget(self.disagree_label)
         line.addWidget(self.verdict_label)
         layout.addLayout(line)
+        # Every modality's score side by side, and which head scored a star with one modality only
+        self.heads_label = QLabel("")
+        self.heads_label.setStyleSheet("color: #444")
+        self.heads_label.setVisible(False)
+        layout.addWidget(self.heads_label)
+        # Why the score may not be trusted: few valid pixels, a resolution far from SDSS's (review.quality)
+        self.quality_label = QLabel("")
+        self.quality_label.setWordWrap(True)
+        self.quality_label.setStyleSheet("color: #b35900")
+        self.quality_label.setVisible(False)
+        layout.addWidget(self.quality_label)
 
         box = QGroupBox("verdict")
         grid = QGridLayout(box)
@@ -200,6 +214,29 @@ class VerdictPanel(QWidget):
         self.note_edit.saved_text = note
         self.note_edit.setText(note)
         self.note_edit.setEnabled(enabled)
+
+    def set_modality_scores(self, p_fusion: float, p_spectrum: float, p_image: float, score_from: str) -> None:
+        """P(BHB) of fusion, spectrum and image side by side; for a star with one modality, the head that scored it.
+
+        Hidden when the model gave no head's score (a checkpoint without trusted heads, a single-modality model).
+        """
+        if not (np.isfinite(p_spectrum) or np.isfinite(p_image)):
+            self.heads_label.setVisible(False)
+            return
+        fusion = p_fusion if score_from == "fusion" else float("nan")
+        parts = [f"{name} {p:.3f}" if np.isfinite(p) else f"{name} —"
+                 for name, p in (("fusion", fusion), ("spectrum", p_spectrum), ("image", p_image))]
+        text = "P(BHB): " + " · ".join(parts)
+        if score_from in ("spectrum", "image"):
+            missing = "cutouts" if score_from == "spectrum" else "spectrum"
+            text += f"; scored by the {score_from} head alone (no {missing})"
+        self.heads_label.setText(text)
+        self.heads_label.setVisible(True)
+
+    def set_quality(self, flags: Sequence[str]) -> None:
+        """The warnings about the spectrum of the candidate on show (none: the line is hidden)."""
+        self.quality_label.setText("\n".join(f"⚠ {flag}" for flag in flags))
+        self.quality_label.setVisible(bool(flags))
 
     def set_undo_state(self, can_undo: bool, can_redo: bool) -> None:
         self.undo_button.setEnabled(can_undo)
