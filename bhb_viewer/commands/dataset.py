@@ -86,6 +86,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     convert.add_argument("--out", required=True, metavar="DIR")
     convert.add_argument("--dtype", required=True, choices=("float32", "float16", "scaled16"),
                          help="scaled16: half the size, scores within 1e-3 of float32; float16: plain IEEE halves")
+    from_session = sub.add_parser(
+        "from-session", help="a data set from the verdicts of a review session",
+        description="Verdicts become labels: BHB → 1; blue straggler, main-sequence A, non-BHB → 0; other, unsure "
+                    "and bad data are left out (counted). Spectra and cutouts come from the session's data set, the "
+                    "base set, files the catalog names, or the SDSS cache (offline); candidates without data are "
+                    "listed and skipped. A set with one class, or fewer than 10 stars of a class, is refused.")
+    from_session.add_argument("session", metavar="SESSION", help="the session file (.session.sqlite)")
+    from_session.add_argument("--out", metavar="DIR", required=True, help="data set directory to write (new or empty)")
+    from_session.add_argument("--base", metavar="DATASET", help="merge with this data set (the person's verdict wins)")
+    from_session.add_argument("--cache", metavar="DIR", help="SDSS cache to read (offline) for candidates without data")
+    from_session.add_argument("--json", action="store_true", help="print the counts as one JSON object")
     info = sub.add_parser("info", help="describe a data set directory")
     info.add_argument("path", metavar="DIR")
     info.add_argument("--json", action="store_true", help="print one JSON object")
@@ -109,9 +120,11 @@ def run(args: argparse.Namespace) -> int:
         return _build(args)
     if args.action == "info":
         return _info(args)
+    if args.action == "from-session":
+        return _from_session(args)
     if args.action == "convert":
         return _convert(args)
-    print("usage: bhb dataset {build,info} ... (see bhb dataset build --help)", file=sys.stderr)
+    print("usage: bhb dataset {build,convert,from-session,info} ... (see bhb dataset build --help)", file=sys.stderr)
     return 2
 
 
@@ -219,6 +232,26 @@ def _convert(args: argparse.Namespace) -> int:
     provenance = {**ds.manifest.get("provenance", {}), "converted_from": str(ds.path), "source_hash": ds.manifest_hash}
     write_dataset(args.out, ds.catalog, ds.spectra, ds.ivar, ds.cutouts, provenance, dtype=args.dtype)
     print(f"wrote {args.out}: {len(ds)} stars as {args.dtype}")
+    return 0
+
+
+def _from_session(args: argparse.Namespace) -> int:
+    from bhb_viewer.core.from_session import TooFewLabels, build_from_session
+    from bhb_viewer.services.session_data import sdss_cache_loader
+
+    try:
+        report = build_from_session(args.session, args.out, base=args.base, extra_loader=sdss_cache_loader(args.cache))
+    except TooFewLabels as exc:
+        print(json.dumps({"error": exc.problem}) if args.json else f"refused: {exc.problem}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(report.to_dict()))
+        return 0
+    print(f"wrote {report.path}: {report.n_bhb} BHB, {report.n_non_bhb} non-BHB ({report.n_from_session} vetted, "
+          f"{report.n_from_base} from the base set); {report.n_excluded} excluded (other/unsure/bad data), "
+          f"{report.n_without_data} without data")
+    for star, reason in report.without_data:
+        print(f"  skipped {star}: {reason}")
     return 0
 
 

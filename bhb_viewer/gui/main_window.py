@@ -30,6 +30,7 @@ from bhb_viewer.gui.widgets.candidate_table import CandidateTableModel, Candidat
 from bhb_viewer.gui.widgets.cutout_panel import CutoutPanel
 from bhb_viewer.gui.widgets.spectrum_plot import SpectrumPlot
 from bhb_viewer.gui.widgets.verdict_panel import VerdictPanel
+from bhb_viewer.gui.wizard.models_menu import install_menus
 from bhb_viewer.gui.workers import TaskRunner
 from bhb_viewer.review import CandidateSource, Review
 from bhb_viewer.review.tasks import ModelInfo
@@ -77,6 +78,7 @@ class MainWindow(QMainWindow):
         self.resize(1280, 800)
         self._build_widgets()
         self.menus = build_menus(self)
+        install_menus(self)  # Models (the checkpoints the app knows) and Tools → Train a model…
         self.offline_action = self.menus.offline
         self._connect()
         self.team = TeamView(self)  # merged sessions, the blind audit, SAMP, another window on the session

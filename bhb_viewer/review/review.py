@@ -24,6 +24,7 @@ import numpy as np
 
 from bhb_viewer.core import grid
 from bhb_viewer.core.errors import BadInputError
+from bhb_viewer.core.model_index import ModelIndex
 from bhb_viewer.core.verdicts import CandidateState, Session, VerdictKind, model_call
 from bhb_viewer.review.actions import VerdictActions
 from bhb_viewer.review.candidate_source import (
@@ -330,8 +331,10 @@ class Review:
         no_model_yet = model_dir is None and self.scoring.model.holder is None
         if no_model_yet and reviewed_with is not None and reviewed_with.is_dir():
             model_dir = reviewed_with  # the model this session was reviewed with
+        elif no_model_yet and (active := ModelIndex(self.data_dir).active()) is not None and active.kind == "network":
+            model_dir = Path(active.path)  # the model last made active (Models menu, training wizard)
         elif no_model_yet and self.default_model is not None and Path(self.default_model).is_dir():
-            model_dir = Path(self.default_model)  # the active model: opening a list never means "no model"
+            model_dir = Path(self.default_model)  # else the last used or the shipped one: opening a list never means "no model"
         if model_dir is not None:
             self.scoring.set_model(model_dir, start=False)
         if not self.scoring.start():

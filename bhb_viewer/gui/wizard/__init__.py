@@ -1,0 +1,1 @@
+"""The training wizard (Tools → Train a model…) and the Models menu."""

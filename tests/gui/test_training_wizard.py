@@ -1,0 +1,300 @@
+"""The training wizard end to end on a tiny set and a tiny model (CPU), the Models menu, and failures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tinysky import make_dataset
+
+from bhb_viewer.core.dataset import open_dataset, write_dataset
+from bhb_viewer.core.model_index import ModelIndex
+from bhb_viewer.core.verdicts import CatalogRef, Session, VerdictKind
+from bhb_viewer.gui.wizard.models_menu import ModelsMenu
+from bhb_viewer.gui.wizard.wizard import TrainingWizard
+
+TRAIN_S = 240_000  # a tiny model, but the child imports torch on a shared 2-core machine
+
+
+@pytest.fixture
+def labelled(tmp_path) -> Path:
+    return make_dataset(tmp_path / "tiny40", n=40)  # 20 BHB, 20 non-BHB
+
+
+def _wizard(qtbot, tmp_path, **kwargs) -> TrainingWizard:
+    wizard = TrainingWizard(tmp_path / "data", **kwargs)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    return wizard
+
+
+def _to_training(qtbot, wizard: TrainingWizard, dataset: Path, **plan) -> None:
+    """Data (folder) → split → model (batmm tiny, CPU) and a small plan, up to the training page."""
+    data = wizard.page_named("data")
+    data.folder_radio.setChecked(True)
+    data.folder_edit.setText(str(dataset))
+    data.refresh()
+    assert data.isComplete(), data.warning_label.text()
+    wizard.next()
+    wizard.next()  # split: the defaults, 70/20/10 seed 0
+    model = wizard.page_named("model")
+    model.size.setCurrentText("tiny")
+    model.epochs.setValue(1)
+    model.batch.setValue(8)
+    model.device.setCurrentText("cpu")
+    wizard.next()
+    assert wizard.currentPage() is wizard.page_named("training")
+    for key, value in {"threads": 1, "max_steps_per_epoch": 2, **plan}.items():
+        setattr(wizard.plan, key, value)
+
+
+def _train(qtbot, page, button) -> None:
+    button.click()
+    qtbot.waitUntil(lambda: page.outcome != "", timeout=TRAIN_S)
+
+
+def test_verdicts_as_labels_on_the_data_page(qtbot, tmp_path, labelled):
+    session_path = tmp_path / "review.session.sqlite"
+    with Session.create(session_path, CatalogRef.from_file(labelled / "catalog.ecsv", 40), "tester") as s:
+        for i in range(12):
+            s.set_verdict(f"star{i:03d}", VerdictKind.BHB)
+        for i, kind in enumerate([VerdictKind.BLUE_STRAGGLER, VerdictKind.MS_A, VerdictKind.NON_BHB] * 4):
+            s.set_verdict(f"star{12 + i:03d}", kind)
+        s.set_verdict("star030", VerdictKind.UNSURE)
+        s.set_verdict("star031", VerdictKind.BAD_DATA)
+    wizard = _wizard(qtbot, tmp_path, session_path=session_path)
+    data = wizard.page_named("data")
+    assert data.session_radio.isChecked() and data.counts == (12, 12)
+    assert "12 BHB, 12 non-BHB" in data.counts_label.text() and "2 excluded" in data.counts_label.text()
+    assert "small set" in data.warning_label.text()
+    assert not data.isComplete()  # counted, not built yet
+    data.build_button.click()
+    qtbot.waitUntil(data.isComplete, timeout=60_000)
+    built = open_dataset(data.dataset_path())
+    assert len(built) == 24 and int(built.labels.sum()) == 12
+    assert built.manifest["provenance"]["session"] == str(session_path.resolve())
+    # a one-class folder is refused on the page, with the reason
+    one = open_dataset(labelled)
+    cat = one.catalog.copy()
+    cat["label"] = 1
+    write_dataset(tmp_path / "one", cat, np.asarray(one.spectra), np.asarray(one.ivar), np.asarray(one.cutouts))
+    data.folder_radio.setChecked(True)
+    data.folder_edit.setText(str(tmp_path / "one"))
+    data.refresh()
+    assert not data.isComplete() and "only one class" in data.warning_label.text()
+    wizard.close()
+
+
+def test_train_results_save_and_rescore(qtbot, tmp_path, labelled, tiny_checkpoint):
+    from bhb_viewer.gui.main_window import MainWindow
+
+    window = MainWindow(tmp_path / "data", reviewer="tester", device="cpu")
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.sigSettled, timeout=120_000):
+        window.open_path(labelled, model_dir=tiny_checkpoint)
+    wizard = _wizard(qtbot, tmp_path, active_model=tiny_checkpoint, can_rescore=True, parent=None)
+    saved = []
+    wizard.sigModelSaved.connect(
+        lambda path, active, rescore: (saved.append(path), window.review.scoring.set_model(Path(path), rescore)))
+    _to_training(qtbot, wizard, labelled)
+    page = wizard.page_named("training")
+    _train(qtbot, page, page.start_button)
+    assert page.outcome == "done", page.status_label.text() + "\n" + page.log_pane.toPlainText()
+    assert len(page.loss_points) == 3 * 2  # three stages, two steps each
+    assert len(page.f1_points) == 3 and page.loss_curve.getData()[0] is not None
+    assert (Path(wizard.plan.out) / "train-config.json").is_file()  # the child ran from the plan's file
+
+    wizard.next()
+    results = wizard.page_named("results")
+    core = json.loads((wizard.run_dir / "test_metrics.json").read_text())  # computed by fit in the child
+    assert float(results.table.item(2, 2).text()) == pytest.approx(core["macro"]["f1"], abs=5e-5)
+    assert float(results.table.item(0, 0).text()) == pytest.approx(core["BHB"]["precision"], abs=5e-5)
+    assert float(results.table.item(3, 0).text()) == pytest.approx(core["auc"], abs=5e-5)
+    qtbot.waitUntil(lambda: results.active_results is not None, timeout=120_000)
+    assert "macro F1 on the same 4 test stars" in results.compare_label.text()
+    assert len(results.roc_plot.getPlotItem().listDataItems()) == 2
+
+    wizard.next()
+    save = wizard.page_named("save")
+    save.name.setText("my model")
+    with qtbot.waitSignal(window.sigSettled, timeout=120_000):
+        assert save.save()
+    dest = Path(saved[0])
+    assert dest == tmp_path / "data" / "models" / "my-model" and (dest / "README.md").is_file()
+    assert "my model" in (dest / "README.md").read_text()
+    index = ModelIndex(tmp_path / "data")
+    assert index.active().path == str(dest)
+    # the window re-scored with it, and says so
+    assert window.model_info.checkpoint == str(dest) and window.model_info.version == index.active().version
+    assert window.model_info.version in window.device_label.text()
+    from bhb_viewer.ml.inference import Predictor
+
+    test = json.loads((dest / "test.json").read_text())
+    ds = open_dataset(labelled)
+    rows = np.asarray(test["row"])
+    p = next(Predictor(dest, device="cpu").predict(ds.spectra[rows], ds.ivar[rows], ds.cutouts[rows])).p_bhb
+    np.testing.assert_allclose(p, test["p_bhb"], atol=1e-5)
+    wizard.close()
+
+
+def test_cancel_then_resume(qtbot, tmp_path, labelled):
+    wizard = _wizard(qtbot, tmp_path)
+    _to_training(qtbot, wizard, labelled, max_steps_per_epoch=1, epochs=40, patience=40)
+    page = wizard.page_named("training")
+    page.start_button.click()
+    qtbot.waitUntil(lambda: len(page.loss_points) >= 1, timeout=TRAIN_S)
+    page.cancel_button.click()
+    qtbot.waitUntil(lambda: page.outcome != "", timeout=TRAIN_S)
+    assert page.outcome == "cancelled", page.status_label.text()
+    assert (Path(wizard.plan.out) / "resume.json").is_file() and page.resume_button.isEnabled()
+    assert not page.isComplete()
+    done_before = len(page.loss_points)
+    _train(qtbot, page, page.resume_button)
+    assert page.outcome == "done", page.status_label.text() + "\n" + page.log_pane.toPlainText()
+    assert len(page.loss_points) > done_before and page.loss_points[-1][0] == 3 * 40
+    assert not (Path(wizard.plan.out) / "resume.json").exists() and page.isComplete()
+    wizard.close()
+
+
+def test_failing_training_shows_why_and_the_app_keeps_working(qtbot, tmp_path, labelled):
+    from bhb_viewer.gui.main_window import MainWindow
+
+    one = open_dataset(labelled)
+    cat = one.catalog.copy()
+    cat["label"] = 0
+    write_dataset(tmp_path / "one", cat, np.asarray(one.spectra), np.asarray(one.ivar), np.asarray(one.cutouts))
+    window = MainWindow(tmp_path / "data", reviewer="tester", device="cpu")
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.sigSettled, timeout=120_000):
+        window.open_path(labelled)
+    wizard = _wizard(qtbot, tmp_path)
+    _to_training(qtbot, wizard, labelled)
+    wizard.plan.dataset = str(tmp_path / "one")  # past the data page's own check: the training refuses it
+    page = wizard.page_named("training")
+    _train(qtbot, page, page.start_button)
+    assert page.outcome == "error" and "too few labelled stars to train: 0 BHB" in page.status_label.text()
+    assert not page.isComplete() and page.start_button.isEnabled()
+    # a child that dies (here: killed) is reported with its error output; the window is unharmed
+    page.start_button.click()
+    qtbot.waitUntil(lambda: page.process.running, timeout=10_000)
+    page.process._proc.kill()
+    qtbot.waitUntil(lambda: page.outcome != "", timeout=30_000)
+    assert page.outcome == "crashed" and "last error output" in page.status_label.text()
+    window.review.record_verdict(VerdictKind.BHB)
+    assert window.session.counts()[VerdictKind.BHB] == 1
+    wizard.close()
+
+
+def test_models_menu_lists_and_chooses(qtbot, tmp_path, tiny_checkpoint, monkeypatch):
+    from bhb_viewer.gui.main_window import MainWindow
+
+    window = MainWindow(tmp_path / "data", reviewer="tester", device="cpu")
+    qtbot.addWidget(window)
+    chosen = []
+    monkeypatch.setattr(window.review.scoring, "set_model", lambda path, start=True: chosen.append(path))
+    menu = window.models_menu
+    assert isinstance(menu, ModelsMenu)
+    ModelIndex(tmp_path / "data").remember(tiny_checkpoint)
+    menu.rebuild()
+    texts = [a.text() for a in menu.actions() if a.text()]
+    assert any(t.startswith("batmm-lite-sim") and "F1 0.890" in t and "(shipped)" in t for t in texts)
+    assert any(t.startswith(tiny_checkpoint.name) and "(recent)" in t for t in texts)
+    shipped = next(a for a in menu.actions() if a.text().startswith("batmm-lite-sim"))
+    shipped.trigger()
+    assert chosen and ModelIndex(tmp_path / "data").active().label == "batmm-lite-sim"
+    menu.rebuild()
+    assert next(a for a in menu.actions() if a.text().startswith("batmm-lite-sim")).isChecked()
+    assert window.train_action.text() == "&Train a model…"
+
+
+def test_svm_from_the_registry_trains_and_is_saved_but_not_made_active(qtbot, tmp_path, labelled):
+    wizard = _wizard(qtbot, tmp_path)
+    model = wizard.page_named("model")
+    qtbot.waitUntil(lambda: model.model.count() > 3, timeout=120_000)  # the registry, loaded in the background
+    names = [model.model.itemText(i) for i in range(model.model.count())]
+    assert names[0] == "batmm" and {"svm", "xgboost", "spectrum_vgg1d_sa", "early_add"} <= set(names)
+    data = wizard.page_named("data")
+    data.folder_edit.setText(str(labelled))
+    data.refresh()
+    wizard.next()
+    wizard.next()
+    model.model.setCurrentText("svm")
+    assert not model.epochs.isEnabled() and not model.stage_boxes["image"].isEnabled()
+    wizard.next()
+    assert wizard.plan.model == "svm"
+    page = wizard.page_named("training")
+    _train(qtbot, page, page.start_button)
+    assert page.outcome == "done", page.status_label.text() + "\n" + page.log_pane.toPlainText()
+    assert page.progress.value() == page.progress.maximum() and not page.loss_points
+    first_run = wizard.run_dir
+    wizard.back()  # back to the model page and on again: a new plan needs its own run
+    wizard.next()
+    assert not page.isComplete() and page.start_button.isEnabled() and page.progress.value() == 0
+    _train(qtbot, page, page.start_button)
+    assert page.outcome == "done" and wizard.run_dir != first_run
+    wizard.next()
+    wizard.next()
+    save = wizard.page_named("save")
+    assert not save.make_active.isEnabled() and not save.make_active.isChecked()
+    assert save.save() and (save.saved / "svm.safetensors").is_file()
+    assert ModelIndex(tmp_path / "data").active() is None
+    wizard.close()
+
+
+def test_a_new_list_opens_with_the_active_model(qtbot, tmp_path, labelled, tiny_checkpoint):
+    from bhb_viewer.gui.main_window import MainWindow
+
+    ModelIndex(tmp_path / "data").set_active(tiny_checkpoint)
+    window = MainWindow(tmp_path / "data", reviewer="tester", device="cpu")
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.sigSettled, timeout=120_000):
+        window.open_path(labelled)
+    assert window.model_info is not None and window.model_info.checkpoint == str(tiny_checkpoint.resolve())
+
+
+def test_closing_the_wizard_mid_training_never_blocks_and_leaves_a_resumable_run(qtbot, tmp_path, labelled):
+    import time
+
+    wizard = _wizard(qtbot, tmp_path)
+    _to_training(qtbot, wizard, labelled, max_steps_per_epoch=1, epochs=40, patience=40)
+    page = wizard.page_named("training")
+    page.start_button.click()
+    qtbot.waitUntil(lambda: len(page.loss_points) >= 1, timeout=TRAIN_S)
+    started = time.monotonic()
+    wizard.reject()  # the window's close button
+    assert time.monotonic() - started < 1.0
+    qtbot.waitUntil(lambda: page.outcome != "", timeout=TRAIN_S)
+    assert page.outcome == "cancelled" and (Path(wizard.plan.out) / "resume.json").is_file()
+
+
+def test_small_sets_get_longer_training_by_default(qtbot, tmp_path, labelled):
+    wizard = _wizard(qtbot, tmp_path)
+    data = wizard.page_named("data")
+    data.folder_edit.setText(str(labelled))
+    data.refresh()
+    wizard.next()
+    wizard.next()
+    model = wizard.page_named("model")
+    assert (model.epochs.value(), model.patience.value()) == (20, 8) and "40 stars" in model.hint.text()
+    model.epochs.setValue(5)
+    wizard.back()
+    wizard.next()
+    assert model.epochs.value() == 5  # the person's choice stays for the same set
+    wizard.close()
+
+
+def test_tools_menu_opens_the_wizard_on_this_session_and_model(qtbot, tmp_path, labelled, tiny_checkpoint):
+    from bhb_viewer.gui.main_window import MainWindow
+
+    window = MainWindow(tmp_path / "data", reviewer="tester", device="cpu")
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.sigSettled, timeout=120_000):
+        window.open_path(labelled, model_dir=tiny_checkpoint)
+    window.train_action.trigger()
+    wizard = window.training_wizard
+    assert wizard.isVisible() and wizard.session_path == window.session.path
+    assert wizard.active_model == tiny_checkpoint and wizard.can_rescore
+    assert wizard.page_named("data").session_radio.isChecked()
+    wizard.close()
