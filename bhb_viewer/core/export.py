@@ -23,7 +23,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -65,7 +65,7 @@ _SUFFIXES = {
 }
 
 
-class Selection(str, Enum):
+class Selection(str, Enum):  # noqa: UP042 (str() of a member is relied on as the qualified name in messages)
     VETTED = "vetted"  # rows with a human verdict
     ALL = "all"
     MODEL_ACCEPTED = "model-accepted"  # P(BHB) ≥ the cut, unless a person decided otherwise (model_accepted)
@@ -260,7 +260,7 @@ def _provenance(selection: Selection, n_rows: int, session: Session | None, mode
                 cut: float | None, threshold: ThresholdSummary | None) -> dict[str, Any]:
     prov: dict[str, Any] = {
         "SOFTWARE": f"bhb_viewer {__version__}",
-        "EXPORTED": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "EXPORTED": datetime.now(UTC).isoformat(timespec="seconds"),
         "SELECTN": selection.value,
         "NROWS": n_rows,
     }
@@ -350,7 +350,7 @@ def _votable_int(col) -> Any:
     if values.size == 0 or values.max() <= np.iinfo(np.int64).max:
         return col.astype(np.int64)
     mask = np.ma.getmaskarray(col)
-    return _strings("" if m else str(v) for v, m in zip(np.ma.getdata(col), mask))
+    return _strings("" if m else str(v) for v, m in zip(np.ma.getdata(col), mask, strict=False))
 
 
 def _write_votable(table: Table, path: Path) -> None:

@@ -46,7 +46,8 @@ from bhb_viewer.core import spectra_generic, spectra_lamost, spectra_specutils
 from bhb_viewer.core.candidates import as_uint64, pmf_id
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.fitsfile import open_fits
-from bhb_viewer.core.grid import DLOGLAM, LOGLAM0, NPIX, loglam as grid_loglam
+from bhb_viewer.core.grid import DLOGLAM, LOGLAM0, NPIX
+from bhb_viewer.core.grid import loglam as grid_loglam
 from bhb_viewer.core.maskbits import bad_pixels
 from bhb_viewer.core.progress import CancelToken, ProgressCallback, ProgressEvent, no_progress
 from bhb_viewer.core.quality import SDSS_RESOLUTION, quality_flags, resolution_from_dispersion, valid_fraction
@@ -158,7 +159,7 @@ def to_grid(
     offsets = (loglam - LOGLAM0) / DLOGLAM
     k = np.round(offsets).astype(np.int64)
     aligned = bool(np.all(np.abs(offsets - k) < ALIGN_TOL_PX) and np.all(np.diff(k) > 0))
-    shape = flux.shape[:-1] + (NPIX,)
+    shape = (*flux.shape[:-1], NPIX)
     if aligned:
         sel = (k >= 0) & (k < NPIX)
         out_f, out_iv, out_fin = np.zeros(shape), np.zeros(shape), np.zeros(shape, bool)

@@ -96,7 +96,7 @@ class _CloseWatcher(QObject):
         super().__init__(wizard)
         self.wizard = wizard
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.Close:
             self.wizard.cleanup(wait_ms=10_000)  # the application is closing: let the child save its state
         return False

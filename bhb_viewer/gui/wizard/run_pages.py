@@ -96,7 +96,7 @@ class TrainingPage(QWizardPage):
         self.f1_points: list[tuple[float, float]] = []
         self._buttons()
 
-    def initializePage(self) -> None:  # noqa: N802
+    def initializePage(self) -> None:
         if self.wiz.plan.out != self._run_out:  # a new plan (back, changed, next): its own, fresh run
             self._run_out, self.outcome = self.wiz.plan.out, ""
             self._reset_curves()
@@ -172,7 +172,7 @@ class TrainingPage(QWizardPage):
         self._buttons()
         self.completeChanged.emit()
 
-    def isComplete(self) -> bool:  # noqa: N802
+    def isComplete(self) -> bool:
         return self.outcome == "done"
 
     def cleanup(self, wait_ms: int = 0) -> None:
@@ -217,7 +217,7 @@ class ResultsPage(QWizardPage):
         self.results: dict[str, Any] | None = None
         self.active_results: dict[str, Any] | None = None
 
-    def initializePage(self) -> None:  # noqa: N802
+    def initializePage(self) -> None:
         self.results = run_results(self.wiz.run_dir)
         self.active_results = None
         for plot in (self.roc_plot, self.pr_plot):
@@ -292,7 +292,7 @@ class SavePage(QWizardPage):
         self.saved: Path | None = None
         self._saved_run: Path | None = None
 
-    def initializePage(self) -> None:  # noqa: N802
+    def initializePage(self) -> None:
         plan = self.wiz.plan
         if self.saved is not None and self._saved_run != self.wiz.run_dir:  # a newer run to save
             self.saved = None
@@ -325,8 +325,8 @@ class SavePage(QWizardPage):
                                     self.make_active.isChecked() and self.rescore.isChecked())
         return True
 
-    def isComplete(self) -> bool:  # noqa: N802
+    def isComplete(self) -> bool:
         return bool(self.name.text().strip())
 
-    def validatePage(self) -> bool:  # noqa: N802
+    def validatePage(self) -> bool:
         return self.save()

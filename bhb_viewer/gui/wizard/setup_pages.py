@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -191,10 +191,10 @@ class DataPage(QWizardPage):
             return None
         return self.built if self.use_session else Path(self.folder_edit.text().strip())
 
-    def isComplete(self) -> bool:  # noqa: N802 (Qt's name)
+    def isComplete(self) -> bool:
         return self.dataset_path() is not None
 
-    def validatePage(self) -> bool:  # noqa: N802
+    def validatePage(self) -> bool:
         self.wiz.plan.dataset = str(self.dataset_path())
         return True
 
@@ -227,10 +227,10 @@ class SplitPage(QWizardPage):
         self.sum_label.setText("" if total == 100 else f"the three must add up to 100 (now {total})")
         self.completeChanged.emit()
 
-    def isComplete(self) -> bool:  # noqa: N802
+    def isComplete(self) -> bool:
         return sum(b.value() for b in self.fractions) == 100 and all(b.value() > 0 for b in self.fractions)
 
-    def validatePage(self) -> bool:  # noqa: N802
+    def validatePage(self) -> bool:
         self.wiz.plan.fractions = tuple(b.value() / 100 for b in self.fractions)  # type: ignore[assignment]
         self.wiz.plan.seed = self.seed.value()
         return True
@@ -286,7 +286,7 @@ class ModelPage(QWizardPage):
         form.addRow(self.hint)
         self._load_registry()
 
-    def initializePage(self) -> None:  # noqa: N802
+    def initializePage(self) -> None:
         """Longer training with more patience by default when the set is small (once per data set)."""
         counts = self.wiz.page_named("data").counts
         if counts == self._defaults_for:
@@ -320,7 +320,7 @@ class ModelPage(QWizardPage):
         self.model.blockSignals(False)
         self._model_changed(current)
 
-    modalities: dict[str, tuple[str, ...]] = {"batmm": ("spectrum", "image")}
+    modalities: ClassVar[dict[str, tuple[str, ...]]] = {"batmm": ("spectrum", "image")}
 
     def _model_changed(self, name: str) -> None:
         baseline = name in BASELINES
@@ -330,7 +330,7 @@ class ModelPage(QWizardPage):
         for box in self.stage_boxes.values():
             box.setEnabled(multimodal and not baseline)
 
-    def validatePage(self) -> bool:  # noqa: N802
+    def validatePage(self) -> bool:
         plan = self.wiz.plan
         plan.model, plan.size = self.model.currentText(), self.size.currentText()
         chosen = [s for s, box in self.stage_boxes.items() if box.isChecked()]
