@@ -3,7 +3,8 @@
 It holds no rule of the review: :class:`bhb_viewer.review.Review` holds the list, the session,
 navigation, filters, the cut, the model and its scores, and runs slow work on this window's
 :class:`~bhb_viewer.gui.workers.TaskRunner`. The window builds widgets, forwards what the person
-does to the review, and repaints when one of the review's events says something changed.
+does to the review, and repaints when one of the review's events says something changed; the
+candidate on show is drawn by :class:`~bhb_viewer.gui.candidate_view.CandidateView`.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QAbstractSpinBox, QMainWindow, QSplitter, QStackedWidget, QVBoxLayout, QWidget
 
+from bhb_viewer.gui.candidate_view import CandidateView
 from bhb_viewer.gui.dialogs import ask_model_dir, ask_open_paths, show_error_dialog
 from bhb_viewer.gui.filter_bar import FilterBar
 from bhb_viewer.gui.help import GuideDialog, KeyOverlay
@@ -30,6 +32,7 @@ from bhb_viewer.gui.widgets.candidate_table import CandidateTableModel, Candidat
 from bhb_viewer.gui.widgets.cutout_panel import CutoutPanel
 from bhb_viewer.gui.widgets.spectrum_plot import SpectrumPlot
 from bhb_viewer.gui.widgets.verdict_panel import VerdictPanel
+from bhb_viewer.gui.window_settings import WindowSettings
 from bhb_viewer.gui.wizard.models_menu import install_menus
 from bhb_viewer.gui.workers import TaskRunner
 from bhb_viewer.review import CandidateSource, Review
@@ -40,8 +43,6 @@ log = logging.getLogger(__name__)
 __all__ = ["MainWindow", "show_error_dialog"]
 
 START_PAGE, REVIEW_PAGE = 0, 1
-SETTINGS_FILE = "window.ini"  # in the user's data folder: splitter sizes, the last model used
-SPLITTER_KEYS = ("splitters/page", "splitters/right", "splitters/spectrum")
 
 
 class MainWindow(QMainWindow):
@@ -68,10 +69,8 @@ class MainWindow(QMainWindow):
         sys.setswitchinterval(0.001)
         self.runner = TaskRunner(self)
         self.review = Review(data_dir, self.runner, reviewer=reviewer, device=device)
-        # A file in the data folder rather than the platform's registry: a test's (or a second user's)
-        # window keeps its own.
-        self.settings = QSettings(str(self.review.data_dir / SETTINGS_FILE), QSettings.Format.IniFormat)
-        self.review.default_model = self.last_model()
+        self.settings = WindowSettings(self.review.data_dir)  # splitter sizes, the last model used
+        self.review.default_model = self.settings.last_model()
         self._guide: GuideDialog | None = None
         self.setWindowTitle("bhb_viewer")
         self.setAcceptDrops(True)
@@ -82,7 +81,7 @@ class MainWindow(QMainWindow):
         self.offline_action = self.menus.offline
         self._connect()
         self.team = TeamView(self)  # merged sessions, the blind audit, SAMP, another window on the session
-        self._restore_splitters()
+        self.settings.restore_splitters(self.splitters)
         self.start_page.set_recent(self.review.recent.existing())
         QTimer.singleShot(0, self.review.check_data_dir)  # a read-only data folder: said once the window shows
 
@@ -127,10 +126,6 @@ class MainWindow(QMainWindow):
         self.setStatusBar(self.status)
         self.counts_label, self.device_label, self.saved_label = (self.status.counts_label, self.status.device_label,
                                                                   self.status.saved_label)
-        # Drawing waits for the event loop to be idle, so holding J draws only the star it stops on.
-        self._pending_row = -1
-        self._draw_timer = QTimer(self, singleShot=True, interval=0)
-        self._draw_timer.timeout.connect(self._draw_pending)
 
     def _connect(self) -> None:
         """Widgets -> review (what the person does); review events -> widgets (what changed)."""
@@ -151,17 +146,12 @@ class MainWindow(QMainWindow):
         self.status.sigCancel.connect(review.cancel_work)
         self.jump_bar.sigJump.connect(lambda cid: self.jump_bar.show_result(review.jump_to_id(cid)))
         self.jump_bar.sigClosed.connect(self.table.setFocus)
-        self.spectrum_plot.sigSaliencyWanted.connect(self._maps_wanted)
-        self.cutout_panel.sigAttentionWanted.connect(self._maps_wanted)
         for splitter in self.splitters:
             splitter.splitterMoved.connect(self._save_splitters)
         self.runner.sigBusyChanged.connect(self._busy_changed)
 
-        review.nav.changed.connect(self._show_current)
+        self.candidate_view = CandidateView(self)  # table row, verdict panel, plots of the candidate on show
         events.opened.connect(self._opened)
-        events.candidate_changed.connect(self._candidate_changed)
-        events.data_changed.connect(self._data_changed)
-        events.detail_ready.connect(self._detail_ready)
         events.saved.connect(self.sigSaved.emit)
         events.counts_changed.connect(self.status.show_counts)
         events.undo_changed.connect(panel.set_undo_state)
@@ -272,7 +262,7 @@ class MainWindow(QMainWindow):
         self.table.setFocus()
 
     def _model_ready(self, info: ModelInfo) -> None:
-        self.settings.setValue("model/last", str(info.checkpoint))  # the active model of the next list
+        self.settings.remember_model(info.checkpoint)
         self.verdict_panel.set_model(info.name, info.version, info.device)
         self.status.show_model(info)
         self.sigModelReady.emit()
@@ -291,85 +281,8 @@ class MainWindow(QMainWindow):
         log.warning("%s: %s", title, text)  # also on stderr, for --screenshot runs and logs
         show_error_dialog(self, title, text)
 
-    # -- showing a candidate ----------------------------------------------------------------
-    def _show_current(self, row: int) -> None:
-        """Select ``row`` in the table, show its verdict at once and its plots once the event queue is empty."""
-        if row < 0:
-            self.verdict_panel.show_candidate(None)
-            self.verdict_panel.set_quality(())
-            self.verdict_panel.set_modality_scores(float("nan"), float("nan"), float("nan"), "")
-            return
-        if self.table.current_source_row() != row:
-            self.table.select_view_row(self.review.rows.view_row(row))
-        self._candidate_changed(row)
-        self._pending_row = row
-        self._draw_timer.start()
-
-    def _candidate_changed(self, row: int) -> None:
-        if row == self.review.nav.current:
-            c = self.review.candidate(row)
-            self.verdict_panel.show_candidate(c.cid, c.p_bhb, c.state, c.disagrees, self.review.rows.cut)
-            self.verdict_panel.set_quality(c.quality.flags)
-            self.verdict_panel.set_modality_scores(c.p_bhb, c.p_spectrum, c.p_image, c.score_from)
-
-    def _draw_pending(self) -> None:
-        row = self._pending_row
-        if self.review.source is not None and 0 <= row < len(self.review.source):
-            self._draw_row(row)
-
-    def _draw_row(self, row: int) -> None:
-        """Draw candidate ``row``: spectrum, cutouts, overlays known so far; ask for what is missing."""
-        spectrum, cube = self.review.spectrum(row), self.review.cube(row)
-        if spectrum is None:
-            self.spectrum_plot.clear()
-        else:
-            self.spectrum_plot.set_spectrum(*spectrum, full=self.review.full_spectrum(row))
-        if cube is None:
-            self.cutout_panel.clear()
-        else:
-            self.cutout_panel.set_cube(cube)
-        self._apply_overlays(row)
-        self.review.scoring.request_details(row)
-
-    def _data_changed(self, row: int) -> None:
-        if row == self.review.nav.current:
-            self._draw_row(row)
-
-    def _detail_ready(self, row: int) -> None:
-        if row == self._pending_row and not self._draw_timer.isActive():
-            self._apply_overlays(row)
-
-    def _apply_overlays(self, row: int) -> None:
-        balmer, explanation = self.review.scoring.overlays(row)
-        self.spectrum_plot.set_segment_weights(explanation.segment_weights if explanation else None)
-        self.spectrum_plot.set_saliency(explanation.saliency if explanation else None)
-        self.cutout_panel.set_attention(explanation.attention_map if explanation else None)
-        self.cutout_panel.set_band_weights(explanation.band_weights if explanation else None)
-        self.spectrum_plot.set_balmer(balmer)
-
-    def _maps_wanted(self) -> None:
-        """The saliency or attention toggle moved: explanations skip their backward pass while neither
-        is shown, and the candidate on show gets its maps when one is turned back on."""
-        wanted = self.spectrum_plot.wants_saliency or self.cutout_panel.wants_attention
-        self.review.scoring.want_maps = wanted
-        if wanted and self.review.nav.current >= 0:
-            self.review.scoring.request_details(self.review.nav.current)
-
-    # -- settings ----------------------------------------------------------------------------------
-    def last_model(self) -> Path | None:
-        """The checkpoint this user scored with last, if it is still there."""
-        value = self.settings.value("model/last")
-        return Path(value) if value and Path(value).is_dir() else None
-
     def _save_splitters(self) -> None:
-        for key, splitter in zip(SPLITTER_KEYS, self.splitters, strict=True):
-            self.settings.setValue(key, splitter.saveState())
-
-    def _restore_splitters(self) -> None:
-        for key, splitter in zip(SPLITTER_KEYS, self.splitters, strict=True):
-            state = self.settings.value(key)
-            if state is not None:
-                splitter.restoreState(state)
+        self.settings.save_splitters(self.splitters)
 
     # -- read-through to the review (scripts, tests, benchmarks) ----------------------------------
     @property

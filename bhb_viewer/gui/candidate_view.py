@@ -1,0 +1,105 @@
+"""Showing the candidate on show: its row in the table, its verdict, its spectrum, cutouts and overlays.
+
+The verdict panel follows at once; plots are drawn once the event queue is empty, so holding J
+draws only the star it stops on. Explanations (saliency, attention) are asked of the review's
+scoring only while one of their toggles is on.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, QTimer
+
+if TYPE_CHECKING:
+    from bhb_viewer.gui.main_window import MainWindow
+
+__all__ = ["CandidateView"]
+
+
+class CandidateView(QObject):
+    """Keep ``window``'s table, verdict panel, spectrum plot and cutout panel on the review's current candidate."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.review = window.review
+        self.pending_row = -1  # the row the next idle draw shows
+        self.draw_timer = QTimer(self, singleShot=True, interval=0)
+        self.draw_timer.timeout.connect(self._draw_pending)
+        events = self.review.events
+        self.review.nav.changed.connect(self.show_current)
+        events.candidate_changed.connect(self.candidate_changed)
+        events.data_changed.connect(self._data_changed)
+        events.detail_ready.connect(self._detail_ready)
+        window.spectrum_plot.sigSaliencyWanted.connect(self._maps_wanted)
+        window.cutout_panel.sigAttentionWanted.connect(self._maps_wanted)
+
+    def show_current(self, row: int) -> None:
+        """Select ``row`` in the table, show its verdict at once and its plots once the event queue is empty."""
+        panel = self.window.verdict_panel
+        if row < 0:
+            panel.show_candidate(None)
+            panel.set_quality(())
+            panel.set_modality_scores(float("nan"), float("nan"), float("nan"), "")
+            return
+        table = self.window.table
+        if table.current_source_row() != row:
+            table.select_view_row(self.review.rows.view_row(row))
+        self.candidate_changed(row)
+        self.pending_row = row
+        self.draw_timer.start()
+
+    def candidate_changed(self, row: int) -> None:
+        """Repaint the verdict panel when ``row`` is the candidate on show."""
+        if row == self.review.nav.current:
+            c = self.review.candidate(row)
+            panel = self.window.verdict_panel
+            panel.show_candidate(c.cid, c.p_bhb, c.state, c.disagrees, self.review.rows.cut)
+            panel.set_quality(c.quality.flags)
+            panel.set_modality_scores(c.p_bhb, c.p_spectrum, c.p_image, c.score_from)
+
+    def _draw_pending(self) -> None:
+        row = self.pending_row
+        if self.review.source is not None and 0 <= row < len(self.review.source):
+            self._draw_row(row)
+
+    def _draw_row(self, row: int) -> None:
+        """Draw candidate ``row``: spectrum, cutouts, overlays known so far; ask for what is missing."""
+        spectrum, cube = self.review.spectrum(row), self.review.cube(row)
+        plot, cutouts = self.window.spectrum_plot, self.window.cutout_panel
+        if spectrum is None:
+            plot.clear()
+        else:
+            plot.set_spectrum(*spectrum, full=self.review.full_spectrum(row))
+        if cube is None:
+            cutouts.clear()
+        else:
+            cutouts.set_cube(cube)
+        self._apply_overlays(row)
+        self.review.scoring.request_details(row)
+
+    def _data_changed(self, row: int) -> None:
+        if row == self.review.nav.current:
+            self._draw_row(row)
+
+    def _detail_ready(self, row: int) -> None:
+        if row == self.pending_row and not self.draw_timer.isActive():
+            self._apply_overlays(row)
+
+    def _apply_overlays(self, row: int) -> None:
+        balmer, explanation = self.review.scoring.overlays(row)
+        plot, cutouts = self.window.spectrum_plot, self.window.cutout_panel
+        plot.set_segment_weights(explanation.segment_weights if explanation else None)
+        plot.set_saliency(explanation.saliency if explanation else None)
+        cutouts.set_attention(explanation.attention_map if explanation else None)
+        cutouts.set_band_weights(explanation.band_weights if explanation else None)
+        plot.set_balmer(balmer)
+
+    def _maps_wanted(self) -> None:
+        """The saliency or attention toggle moved: explanations skip their backward pass while neither
+        is shown, and the candidate on show gets its maps when one is turned back on."""
+        wanted = self.window.spectrum_plot.wants_saliency or self.window.cutout_panel.wants_attention
+        self.review.scoring.want_maps = wanted
+        if wanted and self.review.nav.current >= 0:
+            self.review.scoring.request_details(self.review.nav.current)
