@@ -95,7 +95,7 @@ def child_env(**extra: str) -> dict[str, str]:
 def bhb(*args: str, log_name: str | None = None) -> subprocess.Popen:
     """Start ``bhb ARGS`` from this tree."""
     env = child_env()
-    out = open(WORK / "logs" / f"{log_name}.log", "w") if log_name else subprocess.DEVNULL
+    out = open(WORK / "logs" / f"{log_name}.log", "w") if log_name else subprocess.DEVNULL  # noqa: SIM115 (the child owns it)
     return subprocess.Popen([sys.executable, "-m", "bhb_viewer", *args], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
@@ -246,7 +246,7 @@ def check_shipped(sets: dict[str, Path], shipped: Path, dev: str) -> None:
         fpr, tpr, _ = roc_curve(y, p_col)
         rep = classification_report(y, (p_col >= 0.5).astype(int))
         out[col] = {"auc": auc(fpr, tpr), "macro_f1": rep["macro"]["f1"], "bhb_f1": rep["BHB"]["f1"]}
-    out["score_from"] = {k: int(v) for k, v in zip(*np.unique(np.asarray(t["score_from"]), return_counts=True))}
+    out["score_from"] = {k: int(v) for k, v in zip(*np.unique(np.asarray(t["score_from"]), return_counts=True), strict=False)}
     (RES / "check-shipped.json").write_text(json.dumps(out, indent=1))
     log(f"check: {json.dumps(out)}")
 

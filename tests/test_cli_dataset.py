@@ -10,13 +10,21 @@ import time
 import numpy as np
 import pytest
 from astropy.table import Table
+from sdss_files import (
+    SDSS_LOGLAM0,
+    gaussian_star,
+    sdss_frame,
+    served_spectrum,
+    smooth_flux,
+    stamp_wcs,
+    write_spec,
+    write_stamp,
+)
 
 from bhb_viewer.cli import main
 from bhb_viewer.core.dataset import open_dataset
 from bhb_viewer.core.grid import BANDS
 from bhb_viewer.services.sdss import SDSSService
-
-from sdss_files import SDSS_LOGLAM0, gaussian_star, sdss_frame, served_spectrum, smooth_flux, stamp_wcs, write_spec, write_stamp
 
 LOGLAM = SDSS_LOGLAM0 + 1e-4 * np.arange(3900)
 
@@ -50,7 +58,7 @@ def test_build_from_files_then_info(files, capsys):
 
     assert main(argv) == 1  # refuses to overwrite without --force
     assert "already holds a data set; use --force" in capsys.readouterr().err
-    assert main(argv + ["--force", "--json"]) == 0
+    assert main([*argv, "--force", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["count"] == 1 and report["rejected"][0]["id"] == "b"
 
@@ -93,12 +101,12 @@ def test_paper_build_offline_from_a_filled_cache(tmp_path, capsys, monkeypatch, 
     monkeypatch.setattr(SDSSService, "ensure_online", lambda self: None)
     common = ["dataset", "build", "--positives", "xue2011", "--negatives", "bss", "--cache", str(tmp_path / "cache"),
               "--catalogs", str(shared_data / "catalogs"), "--limit", "2", "--size", "16", "--json"]
-    assert main(common + ["--out", str(tmp_path / "online")]) == 0
+    assert main([*common, "--out", str(tmp_path / "online")]) == 0
     online = json.loads(capsys.readouterr().out)
     assert (online["count"], online["n_bhb"], online["n_non_bhb"]) == (4, 2, 2)
 
     monkeypatch.setattr(SDSSService, "_fetch", lambda self, kind, **p: pytest.fail("offline mode used the network"))
-    assert main(common + ["--offline", "--out", str(tmp_path / "offline")]) == 0
+    assert main([*common, "--offline", "--out", str(tmp_path / "offline")]) == 0
     assert json.loads(capsys.readouterr().out)["count"] == 4
     prov = open_dataset(tmp_path / "offline").manifest["provenance"]
     assert prov["offline"] is True and prov["n_negatives_near_positive"] == 51

@@ -2,13 +2,12 @@ import json
 
 import numpy as np
 from astropy.table import Table
+from sdss_files import SDSS_LOGLAM0, gaussian_star, smooth_flux, stamp_wcs, write_spec, write_stamp
 
 from bhb_viewer.cli import main
 from bhb_viewer.core.cutouts import cube_from_files, write_cube
 from bhb_viewer.core.dataset import write_dataset
 from bhb_viewer.core.grid import BANDS, NPIX
-
-from sdss_files import SDSS_LOGLAM0, gaussian_star, smooth_flux, stamp_wcs, write_spec, write_stamp
 
 
 def _files(tmp_path):
@@ -60,7 +59,7 @@ def test_bad_path_is_reported_and_the_rest_still_read(tmp_path, capsys):
 
 
 def test_text_output(tmp_path, capsys):
-    cat, spec, short, *_ = _files(tmp_path)
+    cat, _spec, short, *_ = _files(tmp_path)
     junk = tmp_path / "junk.csv"
     junk.write_text("x,y\n1,2\n")
     assert main(["inspect", str(cat), str(short), str(junk)]) == 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         import tomllib
 
         try:
-            text = open(args.config).read()
+            text = Path(args.config).read_text()
             options = tomllib.loads(text) if args.config.endswith(".toml") else json.loads(text)
         except (OSError, ValueError) as exc:
             raise BadInputError(args.config, f"cannot read training options ({exc})") from exc

@@ -74,9 +74,9 @@ def _short(value) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bhb_viewer.core.progress import TerminalProgress, no_progress
     from bhb_viewer.core.dataset import is_dataset
     from bhb_viewer.core.errors import BadInputError
+    from bhb_viewer.core.progress import TerminalProgress, no_progress
     from bhb_viewer.core.sim import DEFAULT_N, SimulatorConfig, write_simulated
 
     progress = no_progress if args.quiet else TerminalProgress(sys.stderr)

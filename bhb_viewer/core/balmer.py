@@ -13,6 +13,7 @@ never a number that looks like a measurement.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -158,10 +159,8 @@ def _solve(h: np.ndarray, g: np.ndarray) -> np.ndarray:
     except np.linalg.LinAlgError:
         out = np.zeros_like(g)
         for i in range(len(g)):
-            try:
+            with contextlib.suppress(np.linalg.LinAlgError):
                 out[i] = np.linalg.solve(h[i], g[i])
-            except np.linalg.LinAlgError:
-                pass
         return out
 
 
@@ -300,7 +299,7 @@ def _measure_chunk(flux, ivar, half_window: float = HALF_WINDOW) -> dict[str, np
     fm = np.where(hd["ok"], 1.0 - hd["a"], np.nan)
     ok = (reason_hd == "") & hg["ok"]
     reason = np.array(
-        ["; ".join(s for s in (f"Hδ: {r1}" if r1 else "", f"Hγ: {r2}" if r2 else "") if s) for r1, r2 in zip(reason_hd, hg["reason"])],
+        ["; ".join(s for s in (f"Hδ: {r1}" if r1 else "", f"Hγ: {r2}" if r2 else "") if s) for r1, r2 in zip(reason_hd, hg["reason"], strict=False)],
         dtype=object,
     )
     hd = {**hd, "ok": reason_hd == "", "reason": reason_hd}

@@ -39,7 +39,9 @@ from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.files import OutputError, allocate, check_free_space, output_error, staged_directory
 from bhb_viewer.core.fitsfile import open_fits
 from bhb_viewer.core.grid import BANDS, CUTOUT_SIZE, NPIX
-from bhb_viewer.core.named_files import NoCutout, named_band_files, resolve as _resolve, row_text as _row_value
+from bhb_viewer.core.named_files import NoCutout, named_band_files
+from bhb_viewer.core.named_files import resolve as _resolve
+from bhb_viewer.core.named_files import row_text as _row_value
 from bhb_viewer.core.progress import Cancelled, CancelToken, ProgressCallback, ProgressEvent, no_progress
 from bhb_viewer.core.quality import add_quality_columns, set_quality
 from bhb_viewer.core.spectra import GridSpectrum, SpectrumBatch, read_spectra
@@ -327,7 +329,7 @@ class _SkyIndex:
     def __init__(self, footprints: list[_Footprint]) -> None:
         self.footprints = footprints
         if footprints:
-            centres, radii = zip(*(fp.centre_and_radius() for fp in footprints))
+            centres, radii = zip(*(fp.centre_and_radius() for fp in footprints), strict=False)
             self.tree, self.radius = cKDTree(np.array(centres)), max(radii) * 1.001
         else:
             self.tree, self.radius = None, 0.0

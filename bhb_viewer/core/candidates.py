@@ -327,7 +327,7 @@ def _ids(table: Table, path) -> Column:
     have = has_pmf(table)
     if have.any():
         p, m, f = (np.asarray(np.ma.filled(table[c], 0)) for c in ("plate", "mjd", "fiber"))
-        ids[have] = [pmf_id(*t) for t in zip(p[have], m[have], f[have])]
+        ids[have] = [pmf_id(*t) for t in zip(p[have], m[have], f[have], strict=False)]
     fn = _filename_cols(table)
     if fn:
         names = np.ma.filled(np.ma.asarray(table[fn[0]]).astype(str), "")

@@ -113,7 +113,7 @@ def write_dataset(
     _check_shapes(n, spectra, ivar, cutouts)
     write_atomic(path / "catalog.ecsv", lambda tmp: catalog.write(tmp, format="ascii.ecsv", overwrite=True))
     files = ["catalog.ecsv"]
-    for name, arr in zip(ARRAY_FILES, (spectra, ivar, cutouts)):
+    for name, arr in zip(ARRAY_FILES, (spectra, ivar, cutouts), strict=False):
         files += _save(path, name, arr, dtype)
     labels = np.asarray(catalog["label"]) if "label" in catalog.colnames else np.full(n, LABEL_UNKNOWN)
     manifest = {

@@ -23,7 +23,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -65,10 +65,28 @@ _SUFFIXES = {
 }
 
 
-class Selection(str, Enum):
+class Selection(str, Enum):  # noqa: UP042 (str() of a member is relied on as the qualified name in messages)
     VETTED = "vetted"  # rows with a human verdict
     ALL = "all"
-    MODEL_ACCEPTED = "model-accepted"  # rows with P(BHB) ≥ the cut
+    MODEL_ACCEPTED = "model-accepted"  # P(BHB) ≥ the cut, unless a person decided otherwise (model_accepted)
+
+
+# A person's verdict that leaves a star to the model's call: none, or "unsure".
+UNDECIDED_VERDICTS = ("", "unsure")
+
+
+def model_accepted(p_bhb, verdicts, cut: float) -> np.ndarray:
+    """Which rows a model-accepted export keeps: P(BHB) ≥ ``cut``, except where a person decided.
+
+    A person's verdict always wins over the model's: a star called BHB is kept whatever its score
+    (scored or not), one called anything else (blue straggler, main-sequence A, non-BHB, other,
+    bad data) is left out whatever its score; only "unsure" or no verdict leave it to the model.
+    ``verdicts`` are the stored values ("bhb", "blue_straggler", …, "" for none).
+    """
+    p = np.nan_to_num(np.asarray(p_bhb, dtype=np.float64), nan=-np.inf)
+    verdicts = np.asarray(verdicts).astype(str)
+    undecided = np.isin(verdicts, UNDECIDED_VERDICTS)
+    return np.where(undecided, p >= cut, verdicts == "bhb")
 
 
 # -- threshold numbers ---------------------------------------------------------------------------
@@ -229,8 +247,7 @@ def _select(out: Table, selection: Selection, cut: float | None) -> Table:
     if selection is Selection.VETTED:
         return out[out["verdict"] != ""]
     if selection is Selection.MODEL_ACCEPTED:
-        p = np.asarray(out["p_bhb"], dtype=np.float64)
-        return out[np.nan_to_num(p, nan=-np.inf) >= cut]
+        return out[model_accepted(out["p_bhb"], out["verdict"], cut)]
     return out
 
 
@@ -243,7 +260,7 @@ def _provenance(selection: Selection, n_rows: int, session: Session | None, mode
                 cut: float | None, threshold: ThresholdSummary | None) -> dict[str, Any]:
     prov: dict[str, Any] = {
         "SOFTWARE": f"bhb_viewer {__version__}",
-        "EXPORTED": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "EXPORTED": datetime.now(UTC).isoformat(timespec="seconds"),
         "SELECTN": selection.value,
         "NROWS": n_rows,
     }
@@ -333,7 +350,7 @@ def _votable_int(col) -> Any:
     if values.size == 0 or values.max() <= np.iinfo(np.int64).max:
         return col.astype(np.int64)
     mask = np.ma.getmaskarray(col)
-    return _strings("" if m else str(v) for v, m in zip(np.ma.getdata(col), mask))
+    return _strings("" if m else str(v) for v, m in zip(np.ma.getdata(col), mask, strict=False))
 
 
 def _write_votable(table: Table, path: Path) -> None:

@@ -46,7 +46,8 @@ from bhb_viewer.core import spectra_generic, spectra_lamost, spectra_specutils
 from bhb_viewer.core.candidates import as_uint64, pmf_id
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.fitsfile import open_fits
-from bhb_viewer.core.grid import DLOGLAM, LOGLAM0, NPIX, loglam as grid_loglam
+from bhb_viewer.core.grid import DLOGLAM, LOGLAM0, NPIX
+from bhb_viewer.core.grid import loglam as grid_loglam
 from bhb_viewer.core.maskbits import bad_pixels
 from bhb_viewer.core.progress import CancelToken, ProgressCallback, ProgressEvent, no_progress
 from bhb_viewer.core.quality import SDSS_RESOLUTION, quality_flags, resolution_from_dispersion, valid_fraction
@@ -158,7 +159,7 @@ def to_grid(
     offsets = (loglam - LOGLAM0) / DLOGLAM
     k = np.round(offsets).astype(np.int64)
     aligned = bool(np.all(np.abs(offsets - k) < ALIGN_TOL_PX) and np.all(np.diff(k) > 0))
-    shape = flux.shape[:-1] + (NPIX,)
+    shape = (*flux.shape[:-1], NPIX)
     if aligned:
         sel = (k >= 0) & (k < NPIX)
         out_f, out_iv, out_fin = np.zeros(shape), np.zeros(shape), np.zeros(shape, bool)
@@ -444,11 +445,9 @@ def _judge(path: Path, kind: str, g: Gridded, metas: list[dict], ivar_known: boo
     n_valid = (ivar > 0).sum(axis=1)
     n_covered = int(g.covered.sum())
     batch = SpectrumBatch()
-    stem = FITS_SUFFIX.sub("", path.name)
     for i, meta in enumerate(metas):
         meta = {k: (v.item() if hasattr(v, "item") else v) for k, v in meta.items() if v is not None}
-        have_pmf = all(k in meta for k in ("plate", "mjd", "fiber"))
-        sid = pmf_id(meta["plate"], meta["mjd"], meta["fiber"]) if have_pmf else (stem if len(metas) == 1 else f"{stem}#{i + 1}")
+        sid = _spectrum_id(path, meta, i, len(metas))
         if n_covered < NPIX and not (partial and n_covered > 0):
             lo, hi = 10 ** loglam[0], 10 ** loglam[-1]
             batch.rejected.append((sid, f"covers {n_covered} of {NPIX} pixels of the {WINDOW} (file spans {lo:.0f}–{hi:.0f} Å)"))
@@ -464,3 +463,47 @@ def _judge(path: Path, kind: str, g: Gridded, metas: list[dict], ivar_known: boo
             meta["flags"] = quality_flags(meta)
             batch.spectra.append(GridSpectrum(sid, flux[i], ivar[i], meta))
     return batch
+
+
+def _spectrum_id(path: Path, meta: dict, index: int, count: int) -> str:
+    """plate-mjd-fiber where the file says them, else the file's stem (``#n`` for the n-th of several)."""
+    if all(meta.get(k) is not None for k in ("plate", "mjd", "fiber")):
+        return pmf_id(meta["plate"], meta["mjd"], meta["fiber"])
+    stem = FITS_SUFFIX.sub("", path.name)
+    return stem if count == 1 else f"{stem}#{index + 1}"
+
+
+@dataclass
+class NativeSpectrum:
+    """One spectrum over the file's own wavelength range, not gridded: what a person looks at
+    (BOSS files reach 3,600–10,400 Å, beyond the model's window). ``ivar`` is 0 where masked."""
+
+    id: str
+    wavelength: np.ndarray  # vacuum Å
+    flux: np.ndarray
+    ivar: np.ndarray
+
+
+def read_native_spectra(path: str | os.PathLike) -> list[NativeSpectrum]:
+    """Every spectrum of an SDSS file (spec, spSpec, spPlate) as the file has it, with the ids
+    :func:`read_spectra` gives them; masks as there (ivar 0, AND mask set, non-finite flux).
+
+    For display only: nothing is judged or rejected here. BadInputError if the file is unusable.
+    """
+    path = Path(path)
+    with open_fits(path, "SDSS spectrum FITS file") as hdul:
+        kind = spectrum_kind(hdul, path)
+        loglam, flux, ivar, mask, metas = _READERS[kind](hdul, path)
+        loglam = np.array(loglam, dtype=np.float64)
+        flux = np.atleast_2d(np.array(flux, dtype=np.float64))  # copies: the file closes below
+        ivar = np.ones_like(flux) if ivar is None else np.atleast_2d(np.array(ivar, dtype=np.float64))
+        bad = ~np.isfinite(flux) | ~np.isfinite(ivar)
+        if mask is not None:
+            bad |= np.atleast_2d(np.asarray(mask)) != 0
+    ivar = np.where(bad, 0.0, np.maximum(ivar, 0.0))
+    wave = 10.0**loglam
+    out = []
+    for i, meta in enumerate(metas):
+        meta = {k: (v.item() if hasattr(v, "item") else v) for k, v in meta.items() if v is not None}
+        out.append(NativeSpectrum(_spectrum_id(path, meta, i, len(metas)), wave, flux[i], ivar[i]))
+    return out

@@ -28,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--demo", action="store_true", help="open the built-in demo set")
     p.add_argument("--screenshot", metavar="PNG",
                    help="render the window to PNG after loading (and scoring), then exit")
+    p.add_argument("--screenshot-size", metavar="WxH", type=window_size, default=SCREENSHOT_SIZE,
+                   help="window size for --screenshot (default 1280x800)")
     p.add_argument("--device", default="auto", help="where the model runs: auto (GPU when present), cpu, cuda")
     p.add_argument("--reviewer", help="name recorded with every verdict (default: the login name)")
     p.add_argument("--data-dir", help="where recent sessions and sessions of read-only catalogs are kept")
@@ -41,9 +43,31 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("bhb_viewer", appauthor=False))
 
 
-def save_screenshot(window, path: str | os.PathLike) -> bool:
-    """Render the whole window at 1280×800 into a PNG."""
-    window.resize(*SCREENSHOT_SIZE)
+def window_size(text: str) -> tuple[int, int]:
+    """'1920x1080' → (1920, 1080), for ``--screenshot-size``."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 1920x1080, not {text!r}") from None
+    if width < 200 or height < 200:
+        raise argparse.ArgumentTypeError(f"{text}: a window needs at least 200x200 pixels")
+    return width, height
+
+
+def shipped_model() -> Path | None:
+    """The checkpoint shipped with the app (models/batmm-lite-sim), or None where it is not installed."""
+    from bhb_viewer.core.errors import BadInputError
+    from bhb_viewer.review.candidate_source import DEMO_MODEL, find_resource
+
+    try:
+        return find_resource(DEMO_MODEL)
+    except BadInputError:
+        return None
+
+
+def save_screenshot(window, path: str | os.PathLike, size: tuple[int, int] = SCREENSHOT_SIZE) -> bool:
+    """Render the whole window at ``size`` (1280×800 by default) into a PNG."""
+    window.resize(*size)
     return window.grab().save(str(path), "PNG")
 
 
@@ -76,19 +100,21 @@ def launch(args: argparse.Namespace, on_screenshot: Callable[[bool], None]):
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
     window = MainWindow(data_dir, reviewer=args.reviewer, device=args.device)
     show_unexpected_errors(window)
-    window.resize(*SCREENSHOT_SIZE)
+    window.resize(*args.screenshot_size)
     window.show()
     if args.screenshot:
         taken: list[bool] = []
 
         def shoot() -> None:
             if not taken:
-                taken.append(save_screenshot(window, args.screenshot))
+                taken.append(save_screenshot(window, args.screenshot, args.screenshot_size))
                 on_screenshot(taken[0])
 
         window.sigSettled.connect(lambda: QTimer.singleShot(300, shoot))  # let the last redraws land
         QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, shoot)
     model = Path(args.model) if args.model else None
+    if window.review.default_model is None:  # no model used yet: lists open with the shipped one
+        window.review.default_model = shipped_model()
     if args.demo:
         window.open_demo(model)
     elif args.catalog:
@@ -103,6 +129,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.demo and args.catalog:
         build_parser().error("give either --demo or a catalog, not both")
     configure_logging(args.log_level)
+
+    from bhb_viewer.gui.platform_check import startup_problem
+
+    problem = startup_problem(screenshot=bool(args.screenshot))
+    if problem is not None:  # Qt would abort (exit 134) with a misleading message
+        print(f"bhb-viewer: {problem}", file=sys.stderr)
+        return 1
 
     from PySide6.QtWidgets import QApplication
 

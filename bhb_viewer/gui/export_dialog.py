@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -33,13 +34,20 @@ from PySide6.QtWidgets import (
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.export import Selection, ThresholdSummary, threshold_summary
 from bhb_viewer.gui.workers import TaskRunner
-from bhb_viewer.review.export import export_task, validation_curve
+from bhb_viewer.review.export import accepted_counts, default_export_path, export_task, validation_curve
 
 __all__ = ["FORMAT_CHOICES", "ExportDialog", "ThresholdChooser"]
 
 FORMAT_CHOICES = {"CSV": ("csv", ".csv"), "ECSV": ("ecsv", ".ecsv"), "FITS": ("fits", ".fits"),
                   "VOTable": ("votable", ".xml")}
 SLIDER_STEPS = 1000
+MIN_CUT = 1 / SLIDER_STEPS  # a cut of 0 would "accept" every scored row: not a model's selection
+# what each choice of rows says it is
+SELECTION_TEXT = {
+    Selection.VETTED: "vetted: every candidate with a verdict",
+    Selection.ALL: "all candidates",
+    Selection.MODEL_ACCEPTED: "model-accepted: P(BHB) ≥ cut, but a person's verdict always wins",
+}
 
 
 class ThresholdChooser(QWidget):
@@ -66,9 +74,12 @@ class ThresholdChooser(QWidget):
         lay.addWidget(self.plot, 1)
         row = QHBoxLayout()
         self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setRange(0, SLIDER_STEPS)
+        self.slider.setRange(1, SLIDER_STEPS)
         self.spin = QDoubleSpinBox()
-        self.spin.setRange(0.0, 1.0)
+        self.spin.setRange(MIN_CUT, 1.0)
+        # The cut changes when the typing is done (Enter, or leaving the box), never on the way:
+        # retyping "0.8" must not pass through a cut of 0 that selects every row.
+        self.spin.setKeyboardTracking(False)
         self.spin.setDecimals(3)
         self.spin.setSingleStep(0.01)
         self.spin.setPrefix("P(BHB) ≥ ")
@@ -90,8 +101,12 @@ class ThresholdChooser(QWidget):
         self._labels, self._p = labels, p_bhb
         self._update()
 
+    def typed_cut_ok(self) -> bool:
+        """Whether the text in the box is a cut (the box restores the last one on leaving otherwise)."""
+        return self.spin.lineEdit().hasAcceptableInput()
+
     def set_cut(self, cut: float) -> None:
-        cut = float(round(cut, 3))
+        cut = float(round(min(max(cut, MIN_CUT), 1.0), 3))
         if cut == self._cut:
             return
         self._cut = cut
@@ -124,6 +139,14 @@ class ThresholdChooser(QWidget):
         )
 
 
+def documents_folder() -> Path:
+    """The user's documents folder (home where the platform has none): the demo's exports go there."""
+    from PySide6.QtCore import QStandardPaths
+
+    found = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    return Path(found) if found else Path.home()
+
+
 class ExportDialog(QDialog):
     """Choose format, rows and (for model-accepted rows) the cut; write the file in the background."""
 
@@ -139,7 +162,11 @@ class ExportDialog(QDialog):
         self.format_combo = QComboBox()
         self.format_combo.addItems(list(FORMAT_CHOICES))
         self.selection_combo = QComboBox()
-        self.selection_combo.addItems([sel.value for sel in Selection])
+        for sel in Selection:
+            self.selection_combo.addItem(SELECTION_TEXT[sel], sel.value)
+        self.selection_combo.setToolTip("model-accepted rows: the model's call at the cut, except that a star "
+                                        "a person called BHB is kept and one called anything else but "
+                                        "'unsure' is left out, whatever its score")
         self.path_edit = QLineEdit()
         browse = QPushButton("…")
         browse.clicked.connect(self._browse)
@@ -167,10 +194,19 @@ class ExportDialog(QDialog):
         self.format_combo.currentTextChanged.connect(self._format_changed)
         self.selection_combo.currentIndexChanged.connect(self._update_rows)
         self.chooser.sigCutChanged.connect(self._update_rows)
+        self.chooser.spin.lineEdit().textEdited.connect(self._update_save)
+        self.path_edit.textChanged.connect(self._update_save)
         self._load_validation()
         catalog_file = Path(inputs["session"].catalog.path) if inputs.get("session") is not None else Path("catalog")
-        self.path_edit.setText(str(catalog_file.with_name(catalog_file.stem + "-vetted.csv")))
+        self.path_edit.setText(str(default_export_path(catalog_file, documents_folder())))
         self._update_rows()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Enter confirms a typed cut or file name; it never writes the file (that is the Save button)."""
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
     def _load_validation(self) -> None:
         try:
@@ -183,10 +219,10 @@ class ExportDialog(QDialog):
 
     @property
     def selection(self) -> Selection:
-        return Selection(self.selection_combo.currentText())
+        return Selection(self.selection_combo.currentData())
 
     def set_selection(self, selection: Selection | str) -> None:
-        self.selection_combo.setCurrentIndex(list(Selection).index(Selection(selection)))
+        self.selection_combo.setCurrentIndex(self.selection_combo.findData(Selection(selection).value))
 
     def set_format(self, name: str) -> None:
         self.format_combo.setCurrentText(name)
@@ -204,16 +240,34 @@ class ExportDialog(QDialog):
             self.path_edit.setText(path)
 
     def _update_rows(self) -> None:
-        scores = self.inputs.get("scores") or {}
-        if self.selection is Selection.MODEL_ACCEPTED:
-            n = sum(1 for p in scores.values() if p >= self.chooser.cut)
-            self.rows_label.setText(f"{n} candidates in this list have P(BHB) ≥ {self.chooser.cut:.3f}")
+        if self.selection is Selection.MODEL_ACCEPTED and self.inputs.get("catalog") is not None:
+            n = accepted_counts(self.inputs, self.chooser.cut)
+            text = f"{n.rows} candidates exported: {n.by_score} have P(BHB) ≥ {self.chooser.cut:.3f}"
+            if n.removed:
+                text += f", less {n.removed} a person called not BHB"
+            if n.added:
+                text += f", plus {n.added} below the cut a person called BHB"
+            self.rows_label.setText(text)
         else:
             self.rows_label.setText("")
         self.chooser.setEnabled(self.selection is Selection.MODEL_ACCEPTED)
+        self._update_save()
+
+    def _update_save(self) -> None:
+        """Save only with a file name and, for model-accepted rows, a cut that is really typed in."""
+        problem = ""
+        if not self.path_edit.text().strip():
+            problem = "choose a file to write"
+        elif self.selection is Selection.MODEL_ACCEPTED and not self.chooser.typed_cut_ok():
+            problem = "the cut must be a number between 0.001 and 1"
+        self.buttons.button(QDialogButtonBox.StandardButton.Save).setEnabled(not problem)
+        if problem or self.status.text().startswith(("choose a file", "the cut must")):
+            self.status.setText(problem)
 
     def export(self) -> None:
         """Write the file (temporary name, then rename) on a worker; the dialog says when it is done."""
+        if not self.buttons.button(QDialogButtonBox.StandardButton.Save).isEnabled():
+            return  # Enter in a field reaches here too: the same checks as the button
         path = Path(self.path_edit.text()).expanduser()
         fmt = FORMAT_CHOICES[self.format_combo.currentText()][0]
         job = export_task(path, self.inputs, fmt, self.selection, self.chooser.cut, self.chooser.summary)

@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QAbstractSpinBox, QMainWindow, QSplitter, QStackedWidget, QVBoxLayout, QWidget
 
 from bhb_viewer.gui.dialogs import ask_model_dir, ask_open_paths, show_error_dialog
 from bhb_viewer.gui.filter_bar import FilterBar
+from bhb_viewer.gui.help import GuideDialog, KeyOverlay
+from bhb_viewer.gui.jump_bar import JumpBar
 from bhb_viewer.gui.menus import build_menus
 from bhb_viewer.gui.start_page import StartPage
 from bhb_viewer.gui.status_bar import ReviewStatusBar
@@ -38,6 +40,8 @@ log = logging.getLogger(__name__)
 __all__ = ["MainWindow", "show_error_dialog"]
 
 START_PAGE, REVIEW_PAGE = 0, 1
+SETTINGS_FILE = "window.ini"  # in the user's data folder: splitter sizes, the last model used
+SPLITTER_KEYS = ("splitters/page", "splitters/right", "splitters/spectrum")
 
 
 class MainWindow(QMainWindow):
@@ -64,6 +68,11 @@ class MainWindow(QMainWindow):
         sys.setswitchinterval(0.001)
         self.runner = TaskRunner(self)
         self.review = Review(data_dir, self.runner, reviewer=reviewer, device=device)
+        # A file in the data folder rather than the platform's registry: a test's (or a second user's)
+        # window keeps its own.
+        self.settings = QSettings(str(self.review.data_dir / SETTINGS_FILE), QSettings.Format.IniFormat)
+        self.review.default_model = self.last_model()
+        self._guide: GuideDialog | None = None
         self.setWindowTitle("bhb_viewer")
         self.setAcceptDrops(True)
         self.resize(1280, 800)
@@ -73,6 +82,7 @@ class MainWindow(QMainWindow):
         self.offline_action = self.menus.offline
         self._connect()
         self.team = TeamView(self)  # merged sessions, the blind audit, SAMP, another window on the session
+        self._restore_splitters()
         self.start_page.set_recent(self.review.recent.existing())
         QTimer.singleShot(0, self.review.check_data_dir)  # a read-only data folder: said once the window shows
 
@@ -86,6 +96,8 @@ class MainWindow(QMainWindow):
         left = QWidget()
         left_lay = QVBoxLayout(left)
         left_lay.setContentsMargins(2, 2, 2, 2)
+        self.jump_bar = JumpBar()
+        left_lay.addWidget(self.jump_bar)
         self.filter_bar = FilterBar()
         bar = self.filter_bar
         self.filter_text, self.filter_min, self.filter_max, self.filter_state = bar.text, bar.min, bar.max, bar.state
@@ -109,6 +121,8 @@ class MainWindow(QMainWindow):
         page.addWidget(right)
         page.setSizes([540, 740])
         self.stack.addWidget(page)
+        self.splitters = (page, right, self.spectrum_plot.splitter)
+        self.key_overlay = KeyOverlay(self.stack)
         self.status = ReviewStatusBar()
         self.setStatusBar(self.status)
         self.counts_label, self.device_label, self.saved_label = (self.status.counts_label, self.status.device_label,
@@ -135,6 +149,12 @@ class MainWindow(QMainWindow):
         panel.sigUndo.connect(review.undo)
         panel.sigRedo.connect(review.redo)
         self.status.sigCancel.connect(review.cancel_work)
+        self.jump_bar.sigJump.connect(lambda cid: self.jump_bar.show_result(review.jump_to_id(cid)))
+        self.jump_bar.sigClosed.connect(self.table.setFocus)
+        self.spectrum_plot.sigSaliencyWanted.connect(self._maps_wanted)
+        self.cutout_panel.sigAttentionWanted.connect(self._maps_wanted)
+        for splitter in self.splitters:
+            splitter.splitterMoved.connect(self._save_splitters)
         self.runner.sigBusyChanged.connect(self._busy_changed)
 
         review.nav.changed.connect(self._show_current)
@@ -177,6 +197,22 @@ class MainWindow(QMainWindow):
 
     def navigate(self, action: str) -> None:
         self.review.navigate(action)
+
+    def open_jump_bar(self) -> None:
+        """Ctrl+G or /: type an id (completed from the list) and Enter goes there."""
+        if self.review.source is not None and self.stack.currentIndex() == REVIEW_PAGE:
+            self.jump_bar.open()
+
+    def show_keys(self) -> None:
+        """? or F1: every key of the window over it; any key closes the list."""
+        self.key_overlay.open()
+
+    def show_guide(self) -> None:
+        """Help → Guide: one page on the review, non-modal."""
+        if self._guide is None:
+            self._guide = GuideDialog(self)
+        self._guide.show()
+        self._guide.raise_()
 
     def apply_filter(self) -> None:
         self.review.set_filter(self.filter_bar.filter())
@@ -231,9 +267,12 @@ class MainWindow(QMainWindow):
         session = self.review.session
         self.setWindowTitle(f"bhb_viewer — {source.origin.name} — {session.path.name if session else ''}")
         self.start_page.set_recent(self.review.recent.existing())
+        self.jump_bar.set_ids(source.ids)
+        self.table.size_columns()
         self.table.setFocus()
 
     def _model_ready(self, info: ModelInfo) -> None:
+        self.settings.setValue("model/last", str(info.checkpoint))  # the active model of the next list
         self.verdict_panel.set_model(info.name, info.version, info.device)
         self.status.show_model(info)
         self.sigModelReady.emit()
@@ -284,7 +323,7 @@ class MainWindow(QMainWindow):
         if spectrum is None:
             self.spectrum_plot.clear()
         else:
-            self.spectrum_plot.set_spectrum(*spectrum)
+            self.spectrum_plot.set_spectrum(*spectrum, full=self.review.full_spectrum(row))
         if cube is None:
             self.cutout_panel.clear()
         else:
@@ -307,6 +346,30 @@ class MainWindow(QMainWindow):
         self.cutout_panel.set_attention(explanation.attention_map if explanation else None)
         self.cutout_panel.set_band_weights(explanation.band_weights if explanation else None)
         self.spectrum_plot.set_balmer(balmer)
+
+    def _maps_wanted(self) -> None:
+        """The saliency or attention toggle moved: explanations skip their backward pass while neither
+        is shown, and the candidate on show gets its maps when one is turned back on."""
+        wanted = self.spectrum_plot.wants_saliency or self.cutout_panel.wants_attention
+        self.review.scoring.want_maps = wanted
+        if wanted and self.review.nav.current >= 0:
+            self.review.scoring.request_details(self.review.nav.current)
+
+    # -- settings ----------------------------------------------------------------------------------
+    def last_model(self) -> Path | None:
+        """The checkpoint this user scored with last, if it is still there."""
+        value = self.settings.value("model/last")
+        return Path(value) if value and Path(value).is_dir() else None
+
+    def _save_splitters(self) -> None:
+        for key, splitter in zip(SPLITTER_KEYS, self.splitters, strict=True):
+            self.settings.setValue(key, splitter.saveState())
+
+    def _restore_splitters(self) -> None:
+        for key, splitter in zip(SPLITTER_KEYS, self.splitters, strict=True):
+            state = self.settings.value(key)
+            if state is not None:
+                splitter.restoreState(state)
 
     # -- read-through to the review (scripts, tests, benchmarks) ----------------------------------
     @property
@@ -345,6 +408,8 @@ class MainWindow(QMainWindow):
         return self.review.recent.paths()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self._save_splitters()
+        self.settings.sync()
         self.runner.shutdown(10_000)
         self.team.close()
         self.review.close()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu
 
+from bhb_viewer.gui.help import HELP_KEYS, JUMP_KEYS
 from bhb_viewer.gui.widgets.verdict_panel import ACCEPT_KEY, BUTTON_KINDS, NAV_ACTIONS, REDO_KEY, UNDO_KEY
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ add_action = _add  # public for the menus other modules add (gui.team_view)
 
 
 def build_menus(window: MainWindow) -> Menus:
-    """Fill the menu bar of ``window``: File, Review, SDSS, Model."""
+    """Fill the menu bar of ``window``: File, Review, SDSS, Model, Help."""
     review = window.review
     bar = window.menuBar()
     file_menu = bar.addMenu("&File")
@@ -60,7 +61,9 @@ def build_menus(window: MainWindow) -> Menus:
     _add(window, vet, "Accept the model's call", window.accept_model_call, ACCEPT_KEY)
     vet.addSeparator()
     for action, (text, key) in NAV_ACTIONS.items():
-        _add(window, vet, text, partial(review.navigate, action), key)
+        _add(window, vet, text.strip("◀▶ "), partial(review.navigate, action), key)
+    jump = _add(window, vet, "Go to id…", window.open_jump_bar)
+    jump.setShortcuts([QKeySequence(k) for k in JUMP_KEYS])
     vet.addSeparator()
     _add(window, vet, "Undo", review.undo, UNDO_KEY)
     _add(window, vet, "Redo", review.redo, REDO_KEY)
@@ -81,4 +84,10 @@ def build_menus(window: MainWindow) -> Menus:
     _add(window, model, "&Score all", review.scoring.score_all, "Ctrl+R")
     _add(window, model, "&Cancel background work", review.cancel_work, "Ctrl+.")
     _add(window, model, "Choose &model…", window.choose_model)
+
+    help_menu = bar.addMenu("&Help")
+    keys = _add(window, help_menu, "&Keys", window.show_keys)
+    # "?" comes with Shift on most layouts; some platforms report the pair, so both are bound
+    keys.setShortcuts([QKeySequence(k) for k in (*HELP_KEYS, "Shift+?")])
+    _add(window, help_menu, "&Guide (one page)", window.show_guide)
     return Menus(offline, advance)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QToolButton, QWidget
+from PySide6.QtWidgets import QProgressBar, QStatusBar, QToolButton, QWidget
 
 from bhb_viewer.core.progress import ProgressEvent
+from bhb_viewer.gui.widgets.elided_label import ElidedLabel
 from bhb_viewer.review.actions import Counts
 from bhb_viewer.review.tasks import ModelInfo
 
@@ -34,14 +35,16 @@ class ReviewStatusBar(QStatusBar):
         self.cancel_button = QToolButton()
         self.cancel_button.setText("cancel")
         self.cancel_button.clicked.connect(self.sigCancel)
-        self.work_label = QLabel("")
-        self.counts_label = QLabel("")
-        self.device_label = QLabel("no model")
-        self.saved_label = QLabel("")
-        for widget in (self.work_label, self.progress, self.cancel_button):
-            self.addWidget(widget)
+        # Elided texts: a long file name, model version or message never widens the window.
+        self.work_label = ElidedLabel("")
+        self.counts_label = ElidedLabel("")
+        self.device_label = ElidedLabel("no model")
+        self.saved_label = ElidedLabel("")
+        self.addWidget(self.work_label, 1)
+        self.addWidget(self.progress)
+        self.addWidget(self.cancel_button)
         for widget in (self.saved_label, self.counts_label, self.device_label):
-            self.addPermanentWidget(widget)
+            self.addPermanentWidget(widget, 1)
         self.set_busy(False)
 
     def set_busy(self, busy: bool) -> None:

@@ -20,7 +20,7 @@ import json
 import math
 import os
 import struct
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +79,7 @@ def save_checkpoint(directory: str | os.PathLike, model: BhbModel, config: dict[
         "format_version": FORMAT_VERSION,
         "code_version": __version__,
         "model_code_version": MODEL_CODE_VERSION,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "class_names": list(CLASS_NAMES),
         **config,
         "model": {"name": model.name, "size": model.size, "arch": model.arch.to_dict()},

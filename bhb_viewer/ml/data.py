@@ -39,7 +39,7 @@ def stratified_split(
         rng.shuffle(idx)
         n_train = int(round(fr[0] * len(idx)))
         n_val = int(round(fr[1] * len(idx)))
-        for part, chunk in zip(parts, np.split(idx, [n_train, n_train + n_val])):
+        for part, chunk in zip(parts, np.split(idx, [n_train, n_train + n_val]), strict=False):
             part.append(chunk)
     return tuple(np.sort(np.concatenate(p)) if p else np.zeros(0, np.int64) for p in parts)  # type: ignore[return-value]
 

@@ -22,10 +22,11 @@ has data for, and ``score_from`` says which score ``p_bhb`` is (:data:`SCORE_FIE
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Literal
+from typing import Literal
 
 import numpy as np
 import torch
@@ -102,7 +103,9 @@ class Prepared:
 
     def pin_memory(self) -> Prepared:
         """Page-locked copies (a DataLoader with ``pin_memory=True`` calls this), for non-blocking copies."""
-        pin = (lambda t: None if t is None else t.pin_memory())
+        def pin(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t.pin_memory()
+
         return Prepared(pin(self.spectrum), pin(self.image), self.has_spectrum, self.has_image)
 
 
@@ -250,7 +253,7 @@ class Predictor:
             logits = out["logits"].float()
             log_odds = logits[:, 1] - logits[:, 0]
             grads = torch.autograd.grad(log_odds.sum(), inputs)
-        grad = dict(zip([k for k, _ in named], grads))
+        grad = dict(zip([k for k, _ in named], grads, strict=False))
         result = Prediction(rows.start, rows.stop, _p_bhb(logits.detach()))
         self._scores(out, logits.detach(), has_s, has_i, result)
         _copy_weights(out, result)
@@ -267,11 +270,16 @@ class Predictor:
                 result.attention_map = _unit_max((grad["image"] * image.detach()).abs().sum(dim=1))
         return result
 
-    def explain_one(self, flux: np.ndarray, ivar: np.ndarray | None, cube: np.ndarray | None) -> Explanation:
-        """Score and explain one candidate (the viewer's current star): flux/ivar (3522,), cube (5, S, S)."""
+    def explain_one(self, flux: np.ndarray, ivar: np.ndarray | None, cube: np.ndarray | None,
+                    maps: bool = True) -> Explanation:
+        """Score and explain one candidate (the viewer's current star): flux/ivar (3522,), cube (5, S, S).
+
+        ``maps=False`` leaves out the saliency and the attention map (their backward pass), for a
+        viewer that does not show them: the model's own weights come at no extra cost.
+        """
         result = next(self.predict(
             np.asarray(flux)[None], None if ivar is None else np.asarray(ivar)[None],
-            None if cube is None else np.asarray(cube)[None], batch_size=1, explain=True,
+            None if cube is None else np.asarray(cube)[None], batch_size=1, explain=True if maps else "weights",
         ))
         first = {k: (None if getattr(result, k) is None else getattr(result, k)[0])
                  for k in (*EXPLAIN_KEYS, "saliency", "attention_map")}

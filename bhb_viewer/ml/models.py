@@ -10,14 +10,14 @@ Step 3 (``"fusion"``) trains everything but the encoders; ``"full"`` fine-tunes 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
-from typing import Callable
 
 import torch
 from torch import nn
 
 from bhb_viewer.core.grid import BANDS, CUTOUT_SIZE, NPIX
-from bhb_viewer.ml.encoders import Encoded, ImageEncoder, SpectrumEncoder, VGG1D, image_grid
+from bhb_viewer.ml.encoders import VGG1D, Encoded, ImageEncoder, SpectrumEncoder, image_grid
 from bhb_viewer.ml.layers import FusionLayer
 
 N_CLASSES = 2
@@ -174,7 +174,7 @@ class BhbModel(nn.Module):
         self.train(self.training)
         return trainable
 
-    def train(self, mode: bool = True) -> "BhbModel":
+    def train(self, mode: bool = True) -> BhbModel:
         super().train(mode)
         for m in self._frozen:
             m.eval()

@@ -21,8 +21,9 @@ Either is followed by per-band standardisation with the training split's statist
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -114,7 +115,7 @@ class Preprocessor:
         self._scale = _scaler(self.image_scale, self.aperture_px, self.softening)
 
     @classmethod
-    def fit(cls, dataset: Any, train_rows: np.ndarray, image_scale: str = DEFAULT_IMAGE_SCALE) -> "Preprocessor":
+    def fit(cls, dataset: Any, train_rows: np.ndarray, image_scale: str = DEFAULT_IMAGE_SCALE) -> Preprocessor:
         """Fit the band statistics on a data set's training rows (a ``core.dataset.Dataset``)."""
         mean, std = fit_band_stats(dataset.cutouts, train_rows, scale=_scaler(image_scale))
         return cls(mean, std, int(dataset.cutouts.shape[-1]), image_scale)
@@ -134,7 +135,7 @@ class Preprocessor:
         }
 
     @classmethod
-    def from_config(cls, config: dict) -> "Preprocessor":
+    def from_config(cls, config: dict) -> Preprocessor:
         """Rebuild from ``to_config()``'s dict (any readable version); refuses (ValueError) one made
         for another grid or layout."""
         if config.get("version") not in READABLE_VERSIONS:

@@ -114,9 +114,8 @@ class Scorer:
 
     def __init__(self, model_dir: str | Path, device: torch.device, explain: bool | Literal["weights"] = False,
                  compile_model: bool = False) -> None:
-        from bhb_viewer.ml.preprocess import Preprocessor
-
         from bhb_viewer.ml.checkpoint import CheckpointError
+        from bhb_viewer.ml.preprocess import Preprocessor
 
         config_file = Path(model_dir) / "config.json"
         try:

@@ -74,7 +74,7 @@ class TrainConfig:
     out: str = "runs/run"
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike, **overrides: Any) -> "TrainConfig":
+    def from_file(cls, path: str | os.PathLike, **overrides: Any) -> TrainConfig:
         """Read a .json or .toml config; non-None ``overrides`` (command-line flags) win."""
         path = Path(path)
         text = path.read_text()
@@ -83,7 +83,7 @@ class TrainConfig:
         return cls.from_dict(data)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -93,7 +93,7 @@ class TrainConfig:
             data["fractions"] = tuple(float(x) for x in data["fractions"])
         return cls(**data)
 
-    def replace(self, **overrides: Any) -> "TrainConfig":
+    def replace(self, **overrides: Any) -> TrainConfig:
         return dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
     def to_dict(self) -> dict[str, Any]:
@@ -148,7 +148,7 @@ def default_stages(model: torch.nn.Module, finetune: bool) -> list[str]:
     """The model's transfer-learning stages; the end-to-end stage only when asked for (or when it is
     the only one, as for unimodal models)."""
     stages = [s for s in model.stages() if s != FINETUNE]
-    return stages + [FINETUNE] if finetune or not stages else stages
+    return [*stages, FINETUNE] if finetune or not stages else stages
 
 
 def stage_modalities(model_name: str, stage: str) -> tuple[str, ...]:

@@ -25,7 +25,7 @@ from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.files import require_regular_file
 from bhb_viewer.core.grid import BANDS, CUTOUT_SIZE
 from bhb_viewer.core.input_kind import detect_kind
-from bhb_viewer.core.spectra import read_spectra
+from bhb_viewer.core.spectra import read_native_spectra, read_spectra
 
 SESSION_SUFFIX = ".session.sqlite"
 DEMO_DATASET = Path("resources") / "demo"
@@ -45,6 +45,9 @@ class CandidateSource:
     labels: np.ndarray | None = None  # 1 BHB / 0 non-BHB / -1 unknown, from a labelled data set
     extra_cubes: dict[int, np.ndarray] = field(default_factory=dict)  # dropped or fetched, by row
     extra_spectra: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    # each row's spectrum over its file's whole range (wavelength, flux, ivar), where the list came from
+    # spectrum files: what the viewer's "full range" shows beyond the model's grid
+    native_spectra: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
     ids: np.ndarray = field(init=False)  # candidate ids as str, the session's keys
 
     def __post_init__(self) -> None:
@@ -57,6 +60,11 @@ class CandidateSource:
     def scorable(self) -> bool:
         """Whether the list has arrays of its own to score (a model's heads score a single modality)."""
         return self.spectra is not None or self.cutouts is not None
+
+    def full_spectrum(self, row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Wavelength, flux and ivar of ``row`` over its file's whole range, or None (a data set or
+        catalog keeps the model's grid only; a spectrum fetched since replaces the file's)."""
+        return None if row in self.extra_spectra else self.native_spectra.get(row)
 
     def spectrum(self, row: int) -> tuple[np.ndarray, np.ndarray] | None:
         if row in self.extra_spectra:
@@ -195,7 +203,10 @@ def _spectra_source(path: Path) -> CandidateSource:
         "resolution_is_upper_limit": [bool(s.meta.get("resolution_is_upper_limit")) for s in batch.spectra],
     })
     catalog.meta["rejected"] = [f"{name}: {why}" for name, why in batch.rejected]
-    return CandidateSource(catalog, path, path, flux, ivar)
+    row_of = {cid: row for row, cid in enumerate(batch.ids)}
+    native = {row_of[n.id]: (n.wavelength, n.flux.astype(np.float32), n.ivar.astype(np.float32))
+              for n in read_native_spectra(path) if n.id in row_of}
+    return CandidateSource(catalog, path, path, flux, ivar, native_spectra=native)
 
 
 def cube_from_band_files(paths: list[Path], ra: float, dec: float, size: int = CUTOUT_SIZE) -> np.ndarray:
@@ -209,6 +220,11 @@ def read_cutout(path: str | os.PathLike) -> np.ndarray:
     if set(BANDS) - set(cube.bands):
         raise BadInputError(path, f"cube has bands {','.join(cube.bands)}; the viewer needs {','.join(BANDS)}")
     return np.stack([cube.data[cube.bands.index(b)] for b in BANDS]).astype(np.float32)
+
+
+def shipped_root() -> Path:
+    """The folder of the data shipped with the app (the demo set): never written into."""
+    return Path(__file__).resolve().parents[2] / "resources"
 
 
 def find_resource(relative: Path) -> Path:
@@ -244,7 +260,7 @@ def session_path_for(source: CandidateSource, data_dir: Path) -> Path:
     """
     base = source.origin if source.origin.is_dir() else source.origin.parent
     name = (source.origin.name if source.origin.is_dir() else source.origin.stem) + SESSION_SUFFIX
-    shipped = Path(__file__).resolve().parents[2] / "resources"
+    shipped = shipped_root()
     # The mode bits too: a folder marked read-only stays untouched even for a user (root) who could write.
     writable = os.access(base, os.W_OK) and bool(base.stat().st_mode & stat.S_IWUSR)
     if writable and not base.resolve().is_relative_to(shipped):

@@ -9,17 +9,89 @@ or in core.export, never in the dialog.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bhb_viewer.core.export import Selection, ThresholdSummary, export_catalog, load_validation
+from bhb_viewer.core.export import Selection, ThresholdSummary, export_catalog, load_validation, model_accepted
 from bhb_viewer.core.progress import CancelToken, ProgressCallback
+from bhb_viewer.review.candidate_source import shipped_root
 from bhb_viewer.review.runner import TaskFn
 
-__all__ = ["export_task", "validation_curve"]
+__all__ = ["AcceptedCounts", "accepted_counts", "default_export_path", "export_task", "validation_curve"]
+
+
+@dataclass(frozen=True)
+class AcceptedCounts:
+    """How a model-accepted export at one cut comes together.
+
+    Attributes
+    ----------
+    rows : int
+        Rows the export keeps.
+    by_score : int
+        Rows at or above the cut, whatever a person said.
+    added : int
+        Rows below the cut (or unscored) kept because a person called them BHB.
+    removed : int
+        Rows at or above the cut left out because a person called them something else.
+    """
+
+    rows: int
+    by_score: int
+    added: int
+    removed: int
+
+
+def accepted_counts(inputs: dict[str, Any], cut: float) -> AcceptedCounts:
+    """The numbers of a model-accepted export of ``inputs`` at ``cut`` (the rule is core.export's).
+
+    Parameters
+    ----------
+    inputs : dict
+        :meth:`bhb_viewer.review.Review.export_inputs`.
+    cut : float
+
+    Returns
+    -------
+    AcceptedCounts
+    """
+    ids = [str(c) for c in inputs["catalog"]["id"]]
+    scores = inputs.get("scores") or {}
+    states = inputs["session"].states() if inputs.get("session") is not None else {}
+    p = np.array([scores.get(c, np.nan) for c in ids], dtype=np.float64)
+    verdicts = np.array([states[c].verdict.value if c in states and states[c].verdict else "" for c in ids])
+    kept = model_accepted(p, verdicts, cut)
+    above = np.nan_to_num(p, nan=-np.inf) >= cut
+    return AcceptedCounts(int(kept.sum()), int(above.sum()), int((kept & ~above).sum()), int((above & ~kept).sum()))
+
+
+def default_export_path(catalog_file: Path, documents: Path) -> Path:
+    """Where an export goes unless the person says otherwise: beside the catalog, or in ``documents``
+    when the catalog is shipped with the app (the demo) or its folder is not writable.
+
+    Parameters
+    ----------
+    catalog_file : Path
+        The session's catalog.
+    documents : Path
+        The user's documents folder (from the platform).
+
+    Returns
+    -------
+    Path
+        ``<catalog stem>-vetted.csv`` in the chosen folder.
+    """
+    name = catalog_file.stem + "-vetted.csv"
+    folder = catalog_file.parent
+    shipped = folder.resolve().is_relative_to(shipped_root())
+    if shipped or not os.access(folder, os.W_OK):
+        return documents / name
+    return folder / name
 
 
 def validation_curve(checkpoint: Path | None) -> tuple[np.ndarray, np.ndarray] | None:

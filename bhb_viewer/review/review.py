@@ -137,6 +137,8 @@ class Review:
         Å of every pixel of the spectra's grid.
     auto_advance : bool
         Go to the next candidate after a verdict.
+    default_model : Path or None
+        The checkpoint a list is scored with when neither the caller nor its session names one.
     """
 
     def __init__(self, data_dir: Path, runner: Runner, reviewer: str | None = None, device: str = "auto") -> None:
@@ -154,6 +156,7 @@ class Review:
         self.quality = SpectrumQuality(self.rows)
         self.fetch = SDSSFetch(runner, self.events, self._attach_fetched)
         self.auto_advance = True
+        self.default_model: Path | None = None  # scores a list opened without one (the last used, the shipped)
         self.sdss_cache: Path | None = None  # None: the SDSS service's default cache
         self.wavelength = grid.wavelength()
         self.actions.changed.connect(self._written)
@@ -220,6 +223,11 @@ class Review:
         """
         spectrum = self.source.spectrum(row) if self.source is not None else None
         return None if spectrum is None else (self.wavelength, *spectrum)
+
+    def full_spectrum(self, row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Wavelength, flux and ivar of source ``row`` over its file's whole range, or None where the
+        list keeps only the model's grid (see :meth:`CandidateSource.full_spectrum`)."""
+        return self.source.full_spectrum(row) if self.source is not None else None
 
     def cube(self, row: int) -> np.ndarray | None:
         """The 5×S×S u,g,r,i,z cutouts of source ``row``, or None."""
@@ -325,6 +333,8 @@ class Review:
             model_dir = reviewed_with  # the model this session was reviewed with
         elif no_model_yet and (active := ModelIndex(self.data_dir).active()) is not None and active.kind == "network":
             model_dir = Path(active.path)  # the model last made active (Models menu, training wizard)
+        elif no_model_yet and self.default_model is not None and Path(self.default_model).is_dir():
+            model_dir = Path(self.default_model)  # else the last used or the shipped one: opening a list never means "no model"
         if model_dir is not None:
             self.scoring.set_model(model_dir, start=False)
         if not self.scoring.start():

@@ -62,6 +62,9 @@ class Scoring:
     details : DetailCache
     batch_size : int
         Candidates per forward pass.
+    want_maps : bool
+        Whether the view shows the saliency or the attention map: without them an explanation
+        skips its backward pass (the model's own weights come at no extra cost).
     """
 
     def __init__(self, rows: CandidateRows, nav: Navigator, runner: Runner, events: ReviewEvents,
@@ -71,6 +74,7 @@ class Scoring:
         self.classical = Classical()
         self.details = DetailCache()
         self.batch_size = 64
+        self.want_maps = True
         self.source: CandidateSource | None = None
         self.session: Session | None = None
         self._more: set[int] = set()  # rows whose data arrived, waiting to be scored
@@ -230,11 +234,12 @@ class Scoring:
         has_spectrum = self.source.spectrum(row) is not None
         holder = self.model.holder
         need_balmer = has_spectrum and row not in self.details.balmer
-        need_explain = (holder is not None and has_spectrum and self.source.cube(row) is not None
-                        and row not in self.details.explain)
+        cached = self.details.explain.get(row)
+        stale = cached is None or (self.want_maps and cached.saliency is None and cached.attention_map is None)
+        need_explain = holder is not None and has_spectrum and self.source.cube(row) is not None and stale
         if need_balmer or need_explain:
-            self.runner.submit("detail", detail_task(row, self.source, holder, need_balmer, need_explain),
-                               on_batch=self._on_detail)
+            job = detail_task(row, self.source, holder, need_balmer, need_explain, maps=self.want_maps)
+            self.runner.submit("detail", job, on_batch=self._on_detail)
 
     def _on_detail(self, detail: Detail) -> None:
         self.details.put(detail)

@@ -226,8 +226,9 @@ def sdss_task(service, row: int, catalog_row):
 
 
 def detail_task(row: int, source: CandidateSource, holder: PredictorHolder | None, need_balmer: bool,
-                need_explain: bool):
-    """The Balmer fit and the model's explanation of one candidate (the one on show)."""
+                need_explain: bool, maps: bool = True):
+    """The Balmer fit and the model's explanation of one candidate (the one on show); without
+    ``maps`` the explanation has the model's weights only (no saliency or attention map, no backward pass)."""
 
     def fn(cancel: CancelToken, progress: ProgressCallback) -> Iterator[Detail]:
         spectrum = source.spectrum(row)
@@ -240,7 +241,7 @@ def detail_task(row: int, source: CandidateSource, holder: PredictorHolder | Non
             cancel.check()
             predictor = holder.get()
             with holder.lock:
-                explanation = predictor.explain_one(spectrum[0], spectrum[1], cube)
+                explanation = predictor.explain_one(spectrum[0], spectrum[1], cube, maps=maps)
             yield Detail(row, "explain", explanation)
 
     return fn

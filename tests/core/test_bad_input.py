@@ -187,12 +187,12 @@ def test_headers_declaring_more_data_than_the_file_holds_are_called_truncated_wi
     header.update(SIMPLE=True, BITPIX=-32, NAXIS=2, NAXIS1=282_000, NAXIS2=283_700)  # 298 GiB declared
     huge = tmp_path / "huge.fits"
     huge.write_bytes(header.tostring().encode())
-    with pytest.raises(BadInputError, match=r"is truncated: HDU 0 declares 320,013,600,000 bytes .* the file has 2,880 bytes"):
-        with open_fits(huge):
-            pass
+    with (pytest.raises(BadInputError, match=r"is truncated: HDU 0 declares 320,013,600,000 bytes .* the file has 2,880 bytes"),
+          open_fits(huge)):
+        pass
     fits.PrimaryHDU(np.zeros((40, 40), np.float32)).writeto(tmp_path / "ok.fits")
     short = tmp_path / "short.fits"
     short.write_bytes((tmp_path / "ok.fits").read_bytes()[:4000])
-    with pytest.raises(BadInputError, match=r"short.fits: FITS file is truncated: HDU 0 declares 6,400 bytes .* 4,000 bytes"):
-        with open_fits(short):
-            pass
+    with (pytest.raises(BadInputError, match=r"short.fits: FITS file is truncated: HDU 0 declares 6,400 bytes .* 4,000 bytes"),
+          open_fits(short)):
+        pass

@@ -12,7 +12,7 @@ from bhb_viewer.core.cutouts import BandImage, centre_pixel, make_cube, write_cu
 from bhb_viewer.core.dataset import open_dataset
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.grid import BANDS, NPIX
-from bhb_viewer.core.progress import CancelToken, Cancelled
+from bhb_viewer.core.progress import Cancelled, CancelToken
 
 SIZE = 16
 RA0, DEC0 = 150.0, 2.0

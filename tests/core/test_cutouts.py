@@ -33,7 +33,7 @@ def centroid(image, mask, size, radius=3.0):
 def _frames(tmp_path, shifts, rotations, size=80, star_ra=RA, star_dec=DEC):
     """One file per band, each with its own WCS and the star at (star_ra, star_dec)."""
     paths = []
-    for band, (dx, dy), rot in zip(BANDS, shifts, rotations):
+    for band, (dx, dy), rot in zip(BANDS, shifts, rotations, strict=False):
         wcs = stamp_wcs(RA, DEC, size, crpix=((size + 1) / 2 + dx, (size + 1) / 2 + dy), rotation_deg=rot)
         x, y = wcs.world_to_pixel_values(star_ra, star_dec)
         paths.append(write_stamp(tmp_path / f"frame-{band}-test.fits", gaussian_star((size, size), x, y, sky=0.01), wcs))
@@ -140,6 +140,23 @@ def test_real_stamps_centre_the_catalogue_star(shared_data):
     for i, band in enumerate(BANDS):
         dx, dy = centroid(cube.data[i], cube.mask[i], 64)
         assert np.hypot(dx, dy) < 0.5, (band, dx, dy)
+
+
+@pytest.mark.parametrize("kind", ["asinh", "linear", "zscale"])
+def test_stretch_planes_equals_one_stretch_per_plane(kind):
+    from bhb_viewer.core.cutouts import stretch, stretch_planes
+
+    rng = np.random.default_rng(4)
+    cube = rng.lognormal(0, 1, (5, 24, 24)) * np.arange(1, 6)[:, None, None]
+    each = np.stack([stretch(p, kind) for p in cube])
+    np.testing.assert_allclose(stretch_planes(cube, kind), each, atol=1e-6)
+    mask = np.zeros(cube.shape, bool)
+    mask[2, :3] = True
+    cube[2, :3] = 1e6  # under the mask: must not set the limits
+    each = np.stack([stretch(p, kind, m) for p, m in zip(cube, mask, strict=True)])
+    np.testing.assert_allclose(stretch_planes(cube, kind, mask), each, atol=1e-6)
+    with pytest.raises(ValueError, match="unknown stretch"):
+        stretch_planes(cube, "log")
 
 
 def test_galactic_wcs_band_contradictions_and_empty_bands_are_refused(tmp_path):

@@ -15,6 +15,7 @@ from bhb_viewer.core.export import (
     export_table,
     format_for_path,
     load_validation,
+    model_accepted,
     read_provenance,
     threshold_summary,
 )
@@ -90,10 +91,11 @@ def test_model_accepted_selection_with_threshold_provenance(catalog, session):
     assert (summary.purity, summary.completeness, summary.n_selected) == purity_completeness_at(y_val, p_val, 0.75)
     assert summary.purity == pytest.approx(3 / 4) and summary.completeness == pytest.approx(3 / 4)
     t = export_table(catalog, session, selection="model-accepted", threshold=summary)
-    assert list(t["id"]) == [101, 103] and np.all(t["p_bhb"] >= 0.75)
+    # 103 scores above the cut, but the person called it a blue straggler: their verdict wins
+    assert list(t["id"]) == [101] and np.all(t["p_bhb"] >= 0.75)
     assert t.meta["PCUT"] == 0.75 and t.meta["PURITY"] == summary.purity and t.meta["NVAL"] == 8
-    assert t.meta["SELECTN"] == "model-accepted" and t.meta["NROWS"] == 2
-    assert list(export_table(catalog, session, selection="model-accepted", cut=0.5)["id"]) == [101, 103, 104]
+    assert t.meta["SELECTN"] == "model-accepted" and t.meta["NROWS"] == 1
+    assert list(export_table(catalog, session, selection="model-accepted", cut=0.5)["id"]) == [101, 104]
     with pytest.raises(ValueError, match="cut"):
         export_table(catalog, session, selection="model-accepted")
 
@@ -214,6 +216,13 @@ def test_load_validation(tmp_path):
     (tmp_path / "odd" / "validation.json").mkdir(parents=True)  # unreadable as a file
     with pytest.raises(BadInputError, match="validation results unreadable"):
         load_validation(tmp_path / "odd")
+
+
+def test_model_accepted_lets_a_persons_verdict_win():
+    p = np.array([0.9, 0.9, 0.9, 0.9, 0.2, np.nan, 0.9, 0.2])
+    verdicts = ["", "unsure", "blue_straggler", "bad_data", "bhb", "bhb", "other", ""]
+    kept = model_accepted(p, verdicts, 0.5)
+    assert kept.tolist() == [True, True, False, False, True, True, False, False]
 
 
 def test_csv_neutralises_formulas_and_other_formats_keep_the_text(tmp_path, catalog):

@@ -38,6 +38,6 @@ def test_purity_completeness_agrees_with_pr_curve():
     s = np.clip(y * 0.3 + rng.random(500) * 0.7, 0, 1)
     prec, rec, thr = metrics.precision_recall_curve(y, s)
     for i in (0, 50, 200, len(thr) - 1):
-        purity, completeness, n = metrics.purity_completeness_at(y, s, thr[i])
+        purity, completeness, _n = metrics.purity_completeness_at(y, s, thr[i])
         assert purity == pytest.approx(prec[i]) and completeness == pytest.approx(rec[i])
     assert metrics.purity_completeness_at(y, s, 2.0) == (0.0, 0.0, 0)

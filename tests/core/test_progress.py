@@ -4,18 +4,17 @@ import threading
 
 import pytest
 
-from bhb_viewer.core.progress import CancelToken, Cancelled, cancel_on_signals
+from bhb_viewer.core.progress import Cancelled, CancelToken, cancel_on_signals
 
 
 def test_first_signal_cancels_second_interrupts_and_handlers_come_back():
     before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
-    with pytest.raises(KeyboardInterrupt):
-        with cancel_on_signals(CancelToken()) as cancel:
-            os.kill(os.getpid(), signal.SIGTERM)
-            assert cancel.cancelled
-            with pytest.raises(Cancelled):
-                cancel.check()
-            os.kill(os.getpid(), signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt), cancel_on_signals(CancelToken()) as cancel:
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert cancel.cancelled
+        with pytest.raises(Cancelled):
+            cancel.check()
+        os.kill(os.getpid(), signal.SIGINT)
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
 
 

@@ -2,11 +2,18 @@ import numpy as np
 import pytest
 
 from bhb_viewer.core.dataset import open_dataset
-from bhb_viewer.core.grid import BANDS, NPIX, wavelength
 from bhb_viewer.core.files import file_sha256
-from bhb_viewer.core.sim import DEFAULT_BHB_FRACTION, SIMULATOR_VERSION, SimulatorConfig, read_truth, simulate, write_simulated
-from bhb_viewer.core.sim.labels import median_snr
+from bhb_viewer.core.grid import BANDS, NPIX, wavelength
+from bhb_viewer.core.sim import (
+    DEFAULT_BHB_FRACTION,
+    SIMULATOR_VERSION,
+    SimulatorConfig,
+    read_truth,
+    simulate,
+    write_simulated,
+)
 from bhb_viewer.core.sim.images import LIMIT_MAG, SEEING_BAND_FACTOR, psf_snr
+from bhb_viewer.core.sim.labels import median_snr
 from bhb_viewer.core.sim.spectra import BAND_EXTINCTION, band_flux_density
 
 
@@ -41,7 +48,7 @@ def test_shapes_units_and_class_ratio():
     # flux density at 4760 Å (1e-17 erg/s/cm²/Å) agrees with the reddened g magnitude within the calibration error
     wave = wavelength()
     near = (wave > 4700) & (wave < 4820)
-    flux = np.array([np.median(f[near][v[near] > 0]) for f, v in zip(spec, ivar)])
+    flux = np.array([np.median(f[near][v[near] > 0]) for f, v in zip(spec, ivar, strict=False)])
     ratio = flux / band_flux_density(np.asarray(truth["g_true"]) + BAND_EXTINCTION["g"] * np.asarray(truth["ebv"]), "g")
     assert np.median(np.abs(ratio - 1)) < 0.1 and np.all(np.abs(ratio - 1) < 0.4)
     # dereddened colours inside the candidates' colour box; BHB ~ low gravity
@@ -65,7 +72,7 @@ def test_cutout_centre_holds_the_star_with_its_flux():
     size = cut.shape[-1]
     yy, xx = np.mgrid[:size, :size] + 0.5
     r = np.hypot(xx - size / 2, yy - size / 2)
-    for bi, band in enumerate(BANDS):
+    for bi in range(len(BANDS)):
         peak = np.unravel_index(np.argmax(cut[:, bi].mean(0)), (size, size))
         assert abs(peak[0] + 0.5 - size / 2) <= 1 and abs(peak[1] + 0.5 - size / 2) <= 1
     # g and r aperture fluxes (radius 8 px) follow the magnitudes, and their ratio the colour
@@ -80,7 +87,7 @@ def test_u_and_z_are_noisier_than_g_and_r(small):
     cut = small[3]
     corner = np.concatenate([cut[:, :, :6, :6].reshape(len(cut), 5, -1), cut[:, :, -6:, -6:].reshape(len(cut), 5, -1)], axis=2)
     noise = np.median(np.std(corner, axis=2), axis=0)  # per band, nanomaggies
-    u, g, r, i, z = noise
+    u, g, r, _i, z = noise
     assert u > 1.5 * g and z > 1.5 * r
     # point-source limits follow the SDSS table: S/N ≈ 5 at the limiting magnitude
     for band in BANDS:

@@ -16,10 +16,9 @@ import time
 from pathlib import Path
 
 import pytest
+from tinysky import make_dataset
 
 from bhb_viewer.core.verdicts import Session
-
-from tinysky import make_dataset
 
 CHILD = textwrap.dedent(
     """

@@ -1,10 +1,17 @@
 import numpy as np
 import pytest
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage
 
 from bhb_viewer.core.cutouts import stretch
 from bhb_viewer.core.grid import BANDS
-from bhb_viewer.gui.widgets.cutout_panel import ATTENTION_RGB, CutoutPanel, best_columns, heat_layer
+from bhb_viewer.gui.widgets.cutout_panel import (
+    ATTENTION_RGB,
+    TARGET_COLOUR,
+    CutoutPanel,
+    best_columns,
+    heat_layer,
+)
 
 S = 32
 
@@ -39,7 +46,6 @@ def test_each_band_shows_the_core_stretch_of_its_plane(panel):
     panel.set_cube(cube)
     for i in range(len(BANDS)):
         np.testing.assert_allclose(grey(panel, i), stretch(cube[i], "asinh"), atol=0.5 / 255 + 1e-6)
-        assert tuple(panel.views[i].image.levels) == (0, 255)
     rgb = panel.displayed(5)
     assert rgb.shape == (S, S, 3) and rgb.dtype == np.uint8
     centre = rgb[S // 2, S // 2].astype(int)
@@ -111,35 +117,105 @@ def test_heat_layer_spreads_cells_over_patches():
 def test_band_weight_bars_sum_to_one(panel):
     weights = np.array([0.32, 0.2, 0.18, 0.16, 0.14]) * 3.0  # not normalised on input
     panel.set_band_weights(weights)
-    heights = np.asarray(panel.bar_item.opts["height"])
+    heights = panel.bars.heights
     assert heights.sum() == pytest.approx(1.0)
     np.testing.assert_allclose(heights, weights / weights.sum())
-    assert [label.toPlainText() for label in panel.bar_labels] == ["32%", "20%", "18%", "16%", "14%"]
-    ticks = panel.bars.getAxis("bottom")._tickLevels[0]
-    assert [t[1] for t in ticks] == list(BANDS)
+    assert panel.bars.texts == ["32%", "20%", "18%", "16%", "14%"]
+    assert panel.bars.labels == BANDS
     panel.set_band_weights(None)
-    assert np.asarray(panel.bar_item.opts["height"]).sum() == 0
+    assert panel.bars.heights.sum() == 0
     with pytest.raises(ValueError):
         panel.set_band_weights(np.ones(3))
 
 
-def test_zoom_is_shared_by_all_views(panel):
+def pixels(widget) -> np.ndarray:
+    image = widget.grab().toImage().convertToFormat(QImage.Format.Format_RGB32)
+    raw = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.width(), 4)
+    return raw[..., 2::-1].astype(int)  # BGRA in memory → RGB
+
+
+def test_six_tiles_painted_from_one_image_row_0_at_the_bottom(panel):
+    cube = make_cube()
+    cube[:, 0, :] = 50.0  # a bright bottom row (row 0)
+    panel.set_cube(cube)
+    panel.show_target.setChecked(False)
+    picture = pixels(panel.mosaic)
+    for i, rect in enumerate(panel.mosaic.tile_rects()):
+        shown = panel.displayed(i)
+        inset = rect.width() / S / 2  # half a cutout pixel inside the edge
+        x = int(rect.center().x()) + 1
+        column = min(S - 1, int((x - rect.left()) / rect.width() * S))
+        np.testing.assert_allclose(picture[int(rect.bottom() - inset), x], shown[0, column], atol=2)
+        np.testing.assert_allclose(picture[int(rect.top() + inset), x], shown[S - 1, column], atol=2)
+
+
+def test_zoom_and_pan_are_shared_by_all_tiles(panel, qtbot):
     panel.set_cube(make_cube())
     panel.zoom_choice.setCurrentText("4×")
-    for v in panel.views:
-        xr, yr = v.view.viewRange()
-        assert np.mean(xr) == pytest.approx(S / 2) and np.mean(yr) == pytest.approx(S / 2)
-        # the aspect lock may widen one axis; the narrower one spans S/4
-        assert min(np.diff(xr)[0], np.diff(yr)[0]) == pytest.approx(S / 4, rel=0.01)
-    moved = panel.views[3].view  # a reviewer pans the i band: every view follows
-    moved.setRange(xRange=(2, 10), yRange=(2, 10), padding=0)
-    moved.sigRangeChangedManually.emit([True, True])
-    for v in panel.views:
-        xr, yr = v.view.viewRange()
-        assert (np.mean(xr), np.mean(yr)) == (pytest.approx(6), pytest.approx(6))
+    seen = panel.mosaic.visible()
+    assert (seen.center().x(), seen.center().y()) == (S / 2, S / 2) and seen.width() == S / 4
+    rect = panel.mosaic.tile_rects()[3]  # a reviewer drags the i band 1/4 of a tile to the right
+    start = rect.center().toPoint()
+    end = start + QPoint(int(rect.width() / 4), 0)
+    qtbot.mousePress(panel.mosaic, Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(panel.mosaic, end)
+    qtbot.mouseRelease(panel.mosaic, Qt.MouseButton.LeftButton, pos=end)
+    moved = panel.mosaic.visible()
+    assert moved.center().x() == pytest.approx(S / 2 - S / 16, abs=0.2)  # one view for every tile
+    assert moved.center().y() == pytest.approx(S / 2)
+    assert panel.mosaic.target_at(rect).x() > rect.center().x()  # the star moved right with the drag
     panel.reset_button.click()
-    xr, yr = panel.views[5].view.viewRange()
-    assert min(np.diff(xr)[0], np.diff(yr)[0]) == pytest.approx(S, rel=0.01)
+    assert panel.mosaic.visible().width() == S and panel.zoom_choice.currentText() == "1×"
+
+
+def test_wheel_zooms_one_level(panel):
+    panel.set_cube(make_cube())
+    panel.mosaic.sigZoomStep.emit(1)
+    assert panel.zoom_choice.currentText() == "2×" and panel.mosaic.visible().width() == S / 2
+    panel.mosaic.sigZoomStep.emit(-1)
+    panel.mosaic.sigZoomStep.emit(-1)  # not below 1×
+    assert panel.zoom_choice.currentText() == "1×" and panel.mosaic.visible().width() == S
+
+
+def target_pixels(panel) -> int:
+    picture = pixels(panel.mosaic)
+    colour = np.array([TARGET_COLOUR.red(), TARGET_COLOUR.green(), TARGET_COLOUR.blue()])
+    return int((np.abs(picture - colour).sum(axis=2) < 10).sum())
+
+
+def test_target_ticks_point_at_the_centre_and_toggle(panel):
+    panel.set_cube(make_cube())
+    rects = panel.mosaic.tile_rects()
+    for rect in rects:
+        centre = panel.mosaic.target_at(rect)
+        assert (centre.x(), centre.y()) == (pytest.approx(rect.center().x()), pytest.approx(rect.center().y()))
+    assert target_pixels(panel) >= 6 * 4 * int(0.1 * rects[0].width())  # four ticks on every tile
+    c = rects[0].center()
+    star = pixels(panel.mosaic)[int(c.y()), int(c.x())]
+    np.testing.assert_allclose(star, panel.displayed(0)[S // 2, S // 2], atol=2)  # the star itself is not covered
+    panel.show_target.setChecked(False)
+    assert target_pixels(panel) == 0
+
+
+def test_attention_colour_scale_shown_with_the_overlay(panel):
+    panel.set_cube(make_cube())
+    assert not panel.mosaic.show_scale  # no attention yet: no scale
+    panel.set_attention(np.random.default_rng(0).random((4, 4)))
+    assert panel.mosaic.show_scale
+    rect = panel.mosaic.scale_rect()
+    strip = pixels(panel.mosaic)[int(rect.center().y()), int(rect.left()) + 1 : int(rect.right()) - 1]
+    expected = ATTENTION_RGB[np.linspace(0, 255, len(strip)).round().astype(int)]
+    np.testing.assert_allclose(strip, expected, atol=40)  # the inferno ramp, dark → bright
+    assert strip[-1].sum() > strip[0].sum() + 300
+    panel.show_attention.setChecked(False)
+    assert not panel.mosaic.show_scale
+
+
+def test_attention_flag_follows_the_toggle(panel, qtbot):
+    assert panel.wants_attention
+    with qtbot.waitSignal(panel.sigAttentionWanted) as blocker:
+        panel.show_attention.setChecked(False)
+    assert blocker.args == [False] and not panel.wants_attention
 
 
 def test_bad_cube_shapes_are_refused(panel):
@@ -155,8 +231,8 @@ def test_clear_empties_everything(panel):
     panel.set_band_weights(np.ones(5))
     panel.clear()
     assert all(panel.displayed(i) is None for i in range(6))
-    assert np.asarray(panel.bar_item.opts["height"]).sum() == 0
-    assert all(label.toPlainText() == "" for label in panel.bar_labels)
+    assert panel.bars.heights.sum() == 0
+    assert panel.bars.texts == [""] * 5
 
 
 def test_grab_is_not_blank(panel):

@@ -1,12 +1,22 @@
 from dataclasses import dataclass
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 from PySide6.QtGui import QImage
 
 from bhb_viewer.core import grid
 from bhb_viewer.core.lines import LINES
-from bhb_viewer.gui.widgets.spectrum_plot import SEGMENT_MAX_ALPHA, SpectrumPlot, smooth
+from bhb_viewer.gui.widgets.spectrum_plot import (
+    SALIENCY_BAND,
+    SEGMENT_MAX_ALPHA,
+    SpectrumPlot,
+    band_path,
+    decimate,
+    layout_labels,
+    smooth,
+    smoothed_sigma,
+)
 
 WAVE = grid.wavelength()
 
@@ -129,8 +139,9 @@ def test_saliency_on_the_grid_and_its_toggle(plot):
     x, y = plot.saliency_curve.getOriginalDataset()
     assert len(y) == 3522
     np.testing.assert_allclose(x, WAVE)
-    np.testing.assert_allclose(y, s / 4e-3)  # relative to its maximum
+    np.testing.assert_allclose(plot.saliency_values(), s / 4e-3)  # relative to its maximum
     assert plot.overlay_view.viewRange()[1] == pytest.approx([0, 1], abs=0.05)
+    assert y.max() == pytest.approx(SALIENCY_BAND)  # in its band along the bottom
     plot.show_saliency.setChecked(False)
     assert not plot.saliency_curve.isVisible()
     assert not plot.plot.getPlotItem().getAxis("right").isVisible()
@@ -145,26 +156,176 @@ def test_references_are_scaled_to_the_star(plot):
     template = 10.0 * (WAVE / 5000.0) ** -2
     plot.set_reference_spectra(template / 4.0, template / 2.0)
     plot.set_spectrum(WAVE, template, ivar)
-    for curve in plot.reference_curves:
-        np.testing.assert_allclose(curve.getOriginalDataset()[1], template)
-    assert not plot.reference_curves[0].isVisible()  # off until asked for
+    assert not plot.reference_curves[0].isVisible()  # off until asked for: not even computed
+    assert all(n_points(c) == 0 for c in plot.reference_curves)
     plot.show_references.setChecked(True)
     assert all(c.isVisible() for c in plot.reference_curves)
+    for curve in plot.reference_curves:
+        np.testing.assert_allclose(curve.getOriginalDataset()[1], template)
     plot.set_reference_spectra(None, None)
     assert all(n_points(c) == 0 for c in plot.reference_curves)
 
 
 def test_line_markers_are_labelled_and_toggle(plot):
     names = sorted(line.name for line in LINES)
-    assert sorted(m.label.format for m in plot.line_markers) == names
+    assert sorted(label.textItem.toPlainText() for label in plot.line_labels) == names
     positions = sorted(m.value() for m in plot.line_markers)
     assert positions == sorted(line.wavelength for line in LINES)
     plot.set_spectrum(WAVE, *star())
-    shown = {m.label.format for m in plot.line_markers if m.isVisible()}
+    shown = {line.name for line, m in zip(plot.lines, plot.line_markers, strict=True) if m.isVisible()}
     assert shown == {line.name for line in LINES if WAVE[0] <= line.wavelength <= WAVE[-1]}
     assert "Hδ" in shown and "Ca II K" not in shown  # the grid starts at 4000 Å
     plot.show_lines.setChecked(False)
     assert not any(m.isVisible() for m in plot.line_markers)
+    assert not plot.visible_labels()
+
+
+def scene_rects(plot):
+    return {label.textItem.toPlainText(): label.sceneBoundingRect() for label in plot.visible_labels()}
+
+
+@pytest.mark.parametrize("width", [1000, 520])
+def test_line_labels_never_overlap(plot, qtbot, width):
+    plot.resize(width, 400)
+    qtbot.wait(20)
+    plot.set_spectrum(WAVE, *star())
+    rects = scene_rects(plot)
+    assert {"Hδ", "Hγ", "Hβ", "Hα"} <= set(rects)  # hydrogen is labelled first, so always
+    names = list(rects)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            assert not rects[a].intersects(rects[b]), f"{a} overlaps {b}"
+    if width == 1000:
+        assert "Ca I 4227" in rects  # the one that collided with Hγ
+    plot_top = plot.plot.getPlotItem().getViewBox().sceneBoundingRect().top()
+    assert all(r.top() >= plot_top - 1 for r in rects.values())
+    view = plot.plot.getPlotItem().getViewBox()  # zooming in frees room: more labels, still apart
+    view.setXRange(4050, 4500, padding=0)
+    view.sigRangeChangedManually.emit([True, False])
+    qtbot.wait(20)
+    rects = scene_rects(plot)
+    assert {"Hδ", "Hγ", "Ca I 4227", "He I 4472", "Mg II 4481"} <= set(rects)
+    names = list(rects)
+    assert not any(rects[a].intersects(rects[b]) for i, a in enumerate(names) for b in names[i + 1 :])
+
+
+def test_layout_labels_puts_colliding_ones_on_other_rows():
+    rows = layout_labels(np.array([100.0, 110.0, 300.0, 105.0]), np.array([40.0, 40.0, 40.0, 40.0]),
+                         priority=np.array([0, 1, 2, 3]), rows=2)
+    assert rows.tolist() == [0, 1, 0, -1]  # the fourth finds no room: hidden rather than overlapping
+
+
+def test_flux_keeps_clear_of_the_label_and_saliency_bands(plot):
+    flux, ivar = star()
+    plot.set_spectrum(WAVE, flux, ivar)
+    y0, y1 = plot.plot.getPlotItem().getViewBox().viewRange()[1]
+    good = flux[ivar > 0]
+    assert (good.min() - y0) / (y1 - y0) >= SALIENCY_BAND  # above the saliency band
+    assert (y1 - good.max()) / (y1 - y0) >= plot._label_band()  # below the label rows
+    lowest = min(label.sceneBoundingRect().bottom() for label in plot.visible_labels())
+    view = plot.plot.getPlotItem().getViewBox()
+    assert view.mapViewToScene(pg.Point(WAVE[0], good.max())).y() > lowest
+
+
+def test_error_band_is_one_sigma_from_ivar_with_gaps(plot):
+    flux, ivar = star()
+    ivar[2000:2010] = 0.0
+    plot.set_spectrum(WAVE, flux, ivar)
+    sigma = smoothed_sigma(ivar, ivar > 0, 0, "boxcar")
+    np.testing.assert_allclose(sigma[ivar > 0], 0.1)  # ivar 100 → σ 0.1
+    path = plot.error_band.path()
+    assert not path.isEmpty()
+    polygons = path.toSubpathPolygons()
+    assert len(polygons) == 3  # masked at 100–109 and 2000–2009: three runs
+    heights = [p.boundingRect().height() for p in polygons]
+    assert min(heights) >= 0.2  # at least 2σ tall
+    plot.show_errors.setChecked(False)
+    assert plot.error_band.path().isEmpty()
+
+
+def test_smoothed_sigma_matches_the_noise_of_the_smoothed_flux():
+    rng = np.random.default_rng(3)
+    n, width = 20000, 9
+    valid = rng.random(n) > 0.1
+    ivar = np.where(valid, rng.uniform(1, 4, n), 0.0)
+    sigma = smoothed_sigma(ivar, valid, width, "boxcar")
+    trials = np.array([smooth(rng.normal(0, 1 / np.sqrt(np.where(valid, ivar, 1))), valid, width, "boxcar")
+                       for _ in range(200)])
+    inner = slice(width, n - width)
+    measured = np.nanstd(trials[:, inner], axis=0)
+    ok = np.isfinite(sigma[inner])
+    np.testing.assert_allclose(np.median(measured[ok] / sigma[inner][ok]), 1.0, atol=0.03)
+    gauss = smoothed_sigma(np.full(500, 4.0), np.ones(500, bool), 7, "gaussian")
+    trials = np.array([smooth(rng.normal(0, 0.5, 500), np.ones(500, bool), 7, "gaussian") for _ in range(400)])
+    np.testing.assert_allclose(np.std(trials[:, 50:-50], axis=0).mean(), gauss[250], rtol=0.05)
+
+
+def test_decimation_keeps_every_extreme():
+    x = np.arange(100.0)
+    lo = np.zeros(100)
+    hi = np.zeros(100)
+    hi[37], lo[62] = 5.0, -4.0
+    lo[10:32] = hi[10:32] = np.nan
+    dx, dlo, dhi = decimate(x, lo, hi, 8)
+    assert len(dx) == 13 and np.nanmax(dhi) == 5.0 and np.nanmin(dlo) == -4.0
+    assert np.isfinite(dhi[1]) and np.isnan(dhi[3])  # a partly masked column keeps its pixels; a masked one is a gap
+    assert decimate(x, lo, hi, 1)[0] is x
+    assert band_path(x, lo, hi).toSubpathPolygons()  # NaNs split the band, no error
+
+
+def test_curves_are_decimated_to_the_pixel_width(plot):
+    plot.set_spectrum(WAVE, *star())
+    drawn = plot.flux_curve.curve.getData()[0]
+    width = plot.plot.getPlotItem().getViewBox().width()
+    assert len(drawn) <= 2.5 * width < WAVE.size  # peak decimation: a min and a max per pixel column or so
+    assert plot.flux_curve.getOriginalDataset()[0].size == WAVE.size  # the data itself is whole
+
+
+def test_cursor_readout_gives_wavelength_flux_and_nearest_line(plot, qtbot):
+    flux, ivar = star()
+    plot.set_spectrum(WAVE, flux, ivar)
+    i = int(np.argmin(np.abs(WAVE - 4105.0)))
+    text = plot.readout_at(4105.0)
+    assert f"λ {WAVE[i]:.1f} Å" in text and f"flux {flux[i]:.4g} ± 0.1" in text
+    assert "nearest Hδ 4102.9 Å" in text
+    assert "masked pixel" in plot.readout_at(WAVE[105])
+    view = plot.plot.getPlotItem().getViewBox()  # through the mouse: the scene's move signal
+    scene_pos = view.mapViewToScene(pg.Point(6564.0, 0.0))
+    scene_pos.setY(view.sceneBoundingRect().center().y())
+    plot.plot.scene().sigMouseMoved.emit(scene_pos)
+    assert "nearest Hα 6564.6 Å" in plot.readout.text()
+
+
+def test_full_range_toggle_shows_the_files_range_and_its_lines(plot):
+    wide = 10 ** (3.5563 + 1e-4 * np.arange(4600))  # 3600–10,400 Å, as BOSS
+    full_flux = 10.0 * (wide / 5000.0) ** -2
+    full_ivar = np.full(wide.size, 100.0)
+    flux, ivar = star()
+    plot.set_spectrum(WAVE, flux, ivar)
+    assert not plot.range_choice.isEnabled()  # a data set's star: the grid only
+    plot.set_spectrum(WAVE, flux, ivar, full=(wide, full_flux, full_ivar))
+    assert plot.range_choice.isEnabled() and not plot.full_range
+    assert plot.flux_curve.getOriginalDataset()[0].size == WAVE.size  # the grid by default
+    plot.range_choice.setCurrentIndex(1)
+    assert plot.full_range
+    x = plot.flux_curve.getOriginalDataset()[0]
+    assert x[0] == pytest.approx(3600, abs=1) and x[-1] == pytest.approx(wide[-1])
+    lo, hi = plot.plot.getPlotItem().getViewBox().viewRange()[0]
+    assert lo < 3650 and hi > 10300
+    labelled = {label.textItem.toPlainText() for label in plot.visible_labels()}
+    shown = {line.name for line, m in zip(plot.lines, plot.line_markers, strict=True) if m.isVisible()}
+    assert {"Ca II K", "Ca II H", "Hε", "H8"} <= shown
+    assert {"Hε", "H8", "Hδ"} <= labelled
+    plot.set_spectrum(WAVE, flux, ivar)  # the next star has no file range: back to the grid
+    assert not plot.range_choice.isEnabled() and not plot.full_range
+    assert plot.flux_curve.getOriginalDataset()[0].size == WAVE.size
+
+
+def test_saliency_flag_follows_the_toggle(plot, qtbot):
+    assert plot.wants_saliency
+    with qtbot.waitSignal(plot.sigSaliencyWanted) as blocker:
+        plot.show_saliency.setChecked(False)
+    assert blocker.args == [False] and not plot.wants_saliency
 
 
 def test_balmer_closeup_shows_the_fit_and_its_values(plot):
@@ -176,9 +337,9 @@ def test_balmer_closeup_shows_the_fit_and_its_values(plot):
     assert "b = 9.44 Å" in plot.closeup.hgamma.label.text()
     assert "c = 0.980" in plot.closeup.hgamma.label.text()
     assert "BHB" in plot.closeup.summary.text()
-    x, _ = hd.fit_curve.getOriginalDataset()
+    x, _ = hd.fit
     assert x.min() == pytest.approx(4102.89 - 70) and x.max() == pytest.approx(4102.89 + 70)
-    data_x = hd.data_curve.getOriginalDataset()[0]
+    data_x = hd.data[0]
     assert data_x.min() >= 4032.89 and data_x.max() <= 4172.89
 
 
@@ -188,7 +349,7 @@ def test_failed_fit_says_why(plot):
     plot.set_balmer(FakeResult(d02=np.nan, fm=np.nan, ok=False, reason="line not detected above the noise"))
     assert plot.closeup.hdelta.label.text() == "fit failed: line not detected above the noise"
     assert plot.closeup.summary.text().startswith("fit failed:")
-    assert n_points(plot.closeup.hdelta.fit_curve) == 0
+    assert len(plot.closeup.hdelta.fit[0]) == 0
 
 
 def test_real_balmer_result_is_drawn(plot):
@@ -202,7 +363,7 @@ def test_real_balmer_result_is_drawn(plot):
     plot.set_balmer(result)
     assert result.ok, result.reason
     assert plot.closeup.hdelta.label.text().startswith("D0.2 = ")
-    assert n_points(plot.closeup.hgamma.fit_curve) > 0
+    assert len(plot.closeup.hgamma.fit[0]) > 0
 
 
 def test_zoom_is_kept_across_candidates_until_reset(plot):
@@ -224,9 +385,9 @@ def test_clear_empties_everything(plot):
     plot.set_reference_spectra(np.ones(grid.NPIX), np.ones(grid.NPIX))
     plot.set_balmer(FakeResult())
     plot.clear()
-    curves = [plot.flux_curve, plot.saliency_curve, *plot.reference_curves,
-              plot.closeup.hdelta.data_curve, plot.closeup.hdelta.fit_curve]
+    curves = [plot.flux_curve, plot.saliency_curve, *plot.reference_curves]
     assert all(n_points(c) == 0 for c in curves)
+    assert len(plot.closeup.hdelta.data[0]) == 0 and len(plot.closeup.hdelta.fit[0]) == 0
     assert all(r.brush().color().alpha() == 0 for r in plot.segment_regions)
     assert plot.closeup.hdelta.label.text() == "" and plot.closeup.summary.text() == ""
 
@@ -248,3 +409,19 @@ def test_grab_is_not_blank(plot):
     pixels = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.width(), 4)
     assert image.width() == 1000
     assert len(np.unique(pixels[..., :3].reshape(-1, 3), axis=0)) > 50
+
+
+def test_closeup_draws_data_and_fit_where_they_are(plot, qtbot):
+    """The close-up is painted directly: the fitted profile's red is found at its line centre's depth."""
+    result = FakeResult()
+    flux = result.hdelta.model(WAVE)  # the data follow the fitted profile, so both share the panel's range
+    plot.set_spectrum(WAVE, flux, np.full(WAVE.size, 100.0))
+    plot.set_balmer(result)
+    panel = plot.closeup.hdelta
+    panel.resize(220, 200)
+    image = panel.grab().toImage().convertToFormat(QImage.Format.Format_RGB32)
+    pixels = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.width(), 4)[..., 2::-1]
+    centre = panel.to_pixels().map(pg.Point(4102.89, 3.0))  # FakeLine's model at its centre: 10 × 0.3
+    red = pixels[:, int(centre.x()) - 1 : int(centre.x()) + 2].astype(int)
+    rows = np.flatnonzero(((red[..., 0] > 200) & (red[..., 1] < 140)).any(axis=1))
+    assert rows.size and abs(rows.max() - centre.y()) < 5  # the V of the profile reaches down to its centre

@@ -58,3 +58,22 @@ def test_note_is_emitted_once_on_enter_and_escape_reverts(qtbot):
     qtbot.keyClick(panel.note_edit, Qt.Key.Key_Escape)
     assert panel.note_edit.text() == "odd line"
     assert notes == ["odd line"]
+
+
+def test_long_model_and_verdict_texts_never_widen_the_panel(qtbot):
+    from bhb_viewer.core.verdicts import CandidateState, VerdictKind
+
+    panel = VerdictPanel()
+    qtbot.addWidget(panel)
+    panel.resize(480, 300)
+    panel.show()
+    before = panel.minimumSizeHint().width()
+    long_name = "batmm-" + "x" * 300
+    panel.set_model(long_name, "v" * 80, "cuda:0")
+    state = CandidateState(verdict=VerdictKind.BHB, note="", reviewer="a reviewer with a very long name " * 5,
+                           time="2026-11-30T01:02:03")
+    panel.show_candidate("sim-1", 0.9, state)
+    assert panel.minimumSizeHint().width() == before
+    assert panel.model_label.toolTip().startswith("model " + long_name)  # the whole text, on hover
+    shown = panel.model_label.elided_text()
+    assert shown.endswith("…") and len(shown) < len(panel.model_label.text())

@@ -51,7 +51,7 @@ def test_stratified_split_is_seeded_stratified_and_disjoint():
     assert not set(train) & set(val) and not set(val) & set(test) and not set(train) & set(test)
     assert np.all(labels[np.r_[train, val, test]] >= 0)  # unknown labels stay out
     again = stratified_split(labels, seed=1)
-    assert all(np.array_equal(a, b) for a, b in zip((train, val, test), again))
+    assert all(np.array_equal(a, b) for a, b in zip((train, val, test), again, strict=False))
     assert not np.array_equal(train, stratified_split(labels, seed=2)[0])
     with pytest.raises(ValueError):
         stratified_split(labels, 0, (0.5, 0.2, 0.2))

@@ -7,13 +7,12 @@ import urllib.error
 import numpy as np
 import pytest
 from astropy.table import Table
+from sdss_files import SDSS_LOGLAM0, hips_answer, served_spectrum
 
 from bhb_viewer.core.grid import BANDS, NPIX
 from bhb_viewer.core.progress import Cancelled, CancelToken
 from bhb_viewer.services.batch_fetch import APP_OFFLINE_HINT, BatchFetch, BatchSummary, FetchedItem
 from bhb_viewer.services.sdss import SDSSService
-
-from sdss_files import SDSS_LOGLAM0, hips_answer, served_spectrum
 
 LOGLAM = SDSS_LOGLAM0 + 1e-4 * np.arange(3900)
 SIZE = 16

@@ -10,16 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.table import Table
+from sdss_files import SDSS_LOGLAM0, hips_answer, sdss_frame, served_spectrum, smooth_flux
 
 from bhb_viewer.core.candidates import read_candidates
 from bhb_viewer.core.dataset import open_dataset
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.grid import BANDS
-from bhb_viewer.core.progress import CancelToken, Cancelled
+from bhb_viewer.core.progress import Cancelled, CancelToken
 from bhb_viewer.services.builder import _Ahead, build_from_sdss, paper_stars, resolve_catalog
 from bhb_viewer.services.sdss import NetworkUnavailable, SDSSService
-
-from sdss_files import SDSS_LOGLAM0, hips_answer, sdss_frame, served_spectrum, smooth_flux
 
 SIZE = 16
 LOGLAM = SDSS_LOGLAM0 + 1e-4 * np.arange(3900)
@@ -178,7 +177,7 @@ def test_specobjid_decoding_agrees_with_every_sdss_row_of_the_bss_list(shared_da
     sdss = bss[~np.ma.getmaskarray(bss["plate"])]
     decoded = [decode_specobjid(int(s)) for s in sdss["specobjid"]]
     assert len(sdss) == 3183
-    assert decoded == [(int(p), int(m), int(f)) for p, m, f in zip(sdss["plate"], sdss["mjd"], sdss["fiber"])]
+    assert decoded == [(int(p), int(m), int(f)) for p, m, f in zip(sdss["plate"], sdss["mjd"], sdss["fiber"], strict=False)]
 
 
 def test_a_network_lost_mid_build_stops_writes_nothing_and_a_rerun_resumes(tmp_path, catalogs):

@@ -10,13 +10,12 @@ import pytest
 import requests
 from astropy.io import fits
 from astropy.table import Table
+from sdss_files import gaussian_star, stamp_wcs
 
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.grid import BANDS
 from bhb_viewer.services import sdss
 from bhb_viewer.services.sdss import CacheMiss, NetworkUnavailable, NotFound, SDSSError, SDSSService
-
-from sdss_files import gaussian_star, stamp_wcs
 
 
 def fake_spec(plate: int, mjd: int, fiber: int) -> fits.HDUList:

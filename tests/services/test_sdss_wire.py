@@ -26,13 +26,12 @@ from astropy.utils.data import get_readable_fileobj
 from astroquery.exceptions import TimeoutError as AstroqueryTimeout
 from astroquery.hips2fits import hips2fitsClass
 from astroquery.sdss import SDSSClass
+from sdss_files import SDSS_LOGLAM0, gaussian_star, hips_answer, smooth_flux, stamp_wcs, write_spec
 
 from bhb_viewer.core.grid import BANDS, PIXEL_SCALE_ARCSEC
 from bhb_viewer.services import hips
 from bhb_viewer.services.network_errors import classify
 from bhb_viewer.services.sdss import NetworkUnavailable, NotFound, SDSSError, SDSSService, choose_spectrum
-
-from sdss_files import SDSS_LOGLAM0, gaussian_star, hips_answer, smooth_flux, stamp_wcs, write_spec
 
 RA, DEC = 164.4311, 39.0359
 LOGLAM = SDSS_LOGLAM0 + 1e-4 * np.arange(3900)

@@ -171,7 +171,6 @@ def dataset_report(
 ) -> dict:
     """The same figures for a labelled data set on disk (e.g. the one ``bhb simulate --out`` wrote)."""
     from bhb_viewer.core.dataset import open_dataset
-
     from bhb_viewer.core.sim.sky import TRUTH_FILE, read_truth
 
     ref = reference if isinstance(reference, Table) else read_reference(reference)

@@ -16,7 +16,7 @@ from scipy.ndimage import median_filter
 
 from bhb_viewer.core.grid import BANDS, wavelength
 from bhb_viewer.core.sim.labels import median_snr
-from bhb_viewer.core.sim.spectra import BAND_WAVE, SKY_LINE_5577, SN_REFERENCE_GFIB, C_AA, SpectrumModel, resolution_px
+from bhb_viewer.core.sim.spectra import BAND_WAVE, C_AA, SKY_LINE_5577, SN_REFERENCE_GFIB, SpectrumModel, resolution_px
 
 FIT_WINDOWS = (40.0, 55.0, 70.0, 100.0)  # Å either side of the line
 SN_FIT_MIN_GFIB = 17.5

@@ -258,7 +258,7 @@ def write_simulated(
     path.mkdir(parents=True, exist_ok=True)
     scratch = [path / f".scratch-{name}.npy" for name in ("spectra", "ivar", "cutouts")]
     shapes = [(n, NPIX), (n, NPIX), (n, len(BANDS), cutout_size, cutout_size)]
-    arrays = [np.lib.format.open_memmap(p, mode="w+", dtype=np.float32, shape=s) for p, s in zip(scratch, shapes)]
+    arrays = [np.lib.format.open_memmap(p, mode="w+", dtype=np.float32, shape=s) for p, s in zip(scratch, shapes, strict=False)]
     try:
         sky = simulate(n, seed, bhb_fraction, cutout_size, progress, config, out=tuple(arrays), workers=workers)
         for a in arrays:

@@ -233,7 +233,7 @@ def _sky_lines() -> np.ndarray:
     """A fixed night-sky emission line list (Å, peak relative to the sky continuum at 4760 Å)."""
     fixed = [(5578.9, 25.0), (6302.0, 8.0), (6365.5, 3.0), (5891.6, 4.0), (5897.6, 3.0), (4359.3, 1.5), (4047.7, 1.0)]
     oh_rng = np.random.default_rng(20_080_811)  # a frozen, made-up OH forest; not a random draw per star
-    oh = [(lam, amp) for lam, amp in zip(np.sort(oh_rng.uniform(6800, 9000, 70)), oh_rng.lognormal(1.2, 0.6, 70))]
+    oh = [(lam, amp) for lam, amp in zip(np.sort(oh_rng.uniform(6800, 9000, 70)), oh_rng.lognormal(1.2, 0.6, 70), strict=False)]
     return np.array(fixed + oh)
 
 

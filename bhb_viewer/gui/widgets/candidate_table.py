@@ -23,6 +23,15 @@ __all__ = ["COLUMNS", "STATE_FILTERS", "CandidateTableModel", "CandidateTableVie
 
 COLUMNS = ("id", "RA", "Dec", "g", "u−g", "g−r", "P(BHB)", "classical", "verdict", "note")
 COL_ID, COL_RA, COL_DEC, COL_G, COL_UG, COL_GR, COL_P, COL_CLASSICAL, COL_VERDICT, COL_NOTE = range(len(COLUMNS))
+# the widest value each column shows in practice (ids: the longest of the list's first ID_SAMPLE)
+COLUMN_SAMPLES = {COL_ID: "sim-2026-000000", COL_RA: "359.9999", COL_DEC: "-89.9999", COL_G: "19.99",
+                  COL_UG: "-0.99", COL_GR: "-0.99", COL_P: "0.999", COL_CLASSICAL: "no fit",
+                  COL_VERDICT: "blue straggler ≠ model"}
+ID_SAMPLE = 2000
+SORT_ARROW_PX = 22  # a header's sort indicator and margins
+CELL_PAD_PX = 12
+MAX_COLUMN_PX = 220  # a very long id is elided in the middle beyond this
+NOTE_PX = 200
 _ONE_HEAD = ("spectrum", "image")  # score_from of a star scored with one modality
 _ROOT = QModelIndex()  # the invalid index: a table's rows hang off it
 # the CandidateRows column behind each table column
@@ -231,11 +240,23 @@ class CandidateTableView(QTableView):
     def setModel(self, model: CandidateTableModel) -> None:  # type: ignore[override]
         super().setModel(model)
         self._table = model
-        widths = (112, 62, 58, 42, 40, 42, 50, 52, 80)  # fits the left pane of a 1280-px window
-        for col, width in enumerate(widths):
-            self.setColumnWidth(col, width)
+        self.size_columns()
         self.selectionModel().currentRowChanged.connect(self._current_changed)
         self.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+
+    def size_columns(self) -> None:
+        """Each column as wide as its header (with the sort arrow) or its widest typical value, so
+        headers read whole; the note column, last, keeps a usable width and is reached by scrolling."""
+        cells, header = self.fontMetrics(), self.horizontalHeader().fontMetrics()
+        table = self._table
+        ids = table.column("id")[:ID_SAMPLE] if table.n_total else ()
+        samples = dict(COLUMN_SAMPLES)
+        samples[COL_ID] = max((str(c) for c in ids), key=len, default=samples[COL_ID])
+        for col, sample in samples.items():
+            heading = header.horizontalAdvance(COLUMNS[col]) + SORT_ARROW_PX
+            self.setColumnWidth(col, min(max(heading, cells.horizontalAdvance(sample) + CELL_PAD_PX), MAX_COLUMN_PX))
+        self.horizontalHeader().setMinimumSectionSize(min(self.columnWidth(c) for c in samples))
+        self.setColumnWidth(COL_NOTE, NOTE_PX)
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid():

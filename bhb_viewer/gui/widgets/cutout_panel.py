@@ -1,28 +1,34 @@
 """The cutout panel: u, g, r, i, z and a gri colour composite, with the model's attention and band weights.
 
-All six images share one stretch (``core.cutouts.stretch``) and one zoom. Each view is a single
-RGB image item fed new arrays on every candidate; the attention heat map is blended into it with
-numpy, which costs far less than painting a translucent overlay item over each image.
+All six images share one stretch (``core.cutouts.stretch``) and one zoom. They are painted as one
+image: the six tiles, the attention heat map blended in with numpy, are laid side by side in a
+single array and drawn by one plain widget (six ``drawImage`` calls from one QImage), which costs
+a fraction of six pyqtgraph views with their own items. Ticks mark the target (the cutout's
+centre), and a colour scale says what the heat map's colours mean.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pyqtgraph as pg
 from astropy.visualization import make_lupton_rgb
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen, QWheelEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QSlider,
     QVBoxLayout,
     QWidget,
 )
 
-from bhb_viewer.core.cutouts import STRETCHES, stretch
+from bhb_viewer.core.cutouts import STRETCHES, stretch_planes
 from bhb_viewer.core.grid import BANDS
 
 COMPOSITE_BANDS = ("i", "r", "g")  # → red, green, blue
@@ -32,8 +38,15 @@ LUPTON_PEAK_PERCENTILE = 99.9  # of the mean image: "the brightest pixels", robu
 LUPTON_PEAK = 0.95  # of full scale
 LUPTON_FLOOR_SIGMA = 1.0
 ZOOMS = (1, 2, 4, 8)
-BAR_BRUSH = pg.mkBrush(90, 170, 255)
+BAR_COLOUR = QColor(90, 170, 255)
 BAR_TOP = 0.5  # weight at the top of the bar chart; the paper's largest, u, is ≈ 0.32
+TITLE_HEIGHT = 16  # px above each tile
+SCALE_HEIGHT = 24  # px kept under the tiles for the attention colour scale (kept even when hidden: no re-layout)
+TARGET_COLOUR = QColor(80, 255, 140)
+TARGET_GAP = 0.06  # of a tile's side: the ticks stop this far from the target, so they never cover the star
+TARGET_TICK = 0.12  # of a tile's side
+BACKGROUND = QColor(0, 0, 0)
+TEXT_COLOUR = QColor(220, 220, 220)
 
 
 def _attention_colours() -> np.ndarray:
@@ -81,15 +94,18 @@ def _composite(cube: np.ndarray, good: np.ndarray) -> np.ndarray:
     pixels of the mean image at ``LUPTON_PEAK`` of full scale, so a faint star is as visible as a
     bright one while the asinh keeps colours (a BHB's blue) and the faint wings.
     """
-    index = {band: i for i, band in enumerate(BANDS)}
-    planes, floors = [], []
-    for band in COMPOSITE_BANDS:
-        plane = cube[index[band]].astype(np.float64)
-        ok = good[index[band]]
-        sky = np.median(plane[ok]) if ok.any() else 0.0
-        planes.append(np.where(ok, plane - sky, 0.0))
-        noise = 1.4826 * np.median(np.abs(plane[ok] - sky)) if ok.any() else 0.0
-        floors.append(LUPTON_FLOOR_SIGMA * noise)
+    chosen = [BANDS.index(band) for band in COMPOSITE_BANDS]
+    stack, ok = cube[chosen].astype(np.float64), good[chosen]
+    if ok.all():  # the usual case: all three medians at once
+        flat = stack.reshape(3, -1)
+        sky = np.median(flat, axis=1)
+        noise = 1.4826 * np.median(np.abs(flat - sky[:, None]), axis=1)
+    else:
+        sky = np.array([np.median(p[o]) if o.any() else 0.0 for p, o in zip(stack, ok, strict=True)])
+        noise = np.array([1.4826 * np.median(np.abs(p[o] - s)) if o.any() else 0.0
+                          for p, o, s in zip(stack, ok, sky, strict=True)])
+    planes = list(np.where(ok, stack - sky[:, None, None], 0.0))
+    floors = list(LUPTON_FLOOR_SIGMA * noise)
     mean = (planes[0] + planes[1] + planes[2]) / 3.0
     peak = np.percentile(mean, LUPTON_PEAK_PERCENTILE)
     # asinh(Q·peak/scale)/Q = LUPTON_PEAK  →  scale = Q·peak/sinh(Q·LUPTON_PEAK)
@@ -98,18 +114,7 @@ def _composite(cube: np.ndarray, good: np.ndarray) -> np.ndarray:
         return make_lupton_rgb(*planes, minimum=floors, stretch=scale, Q=LUPTON_Q)
 
 
-class _ImageView:
-    """One titled view holding one RGB image."""
-
-    def __init__(self, title: str) -> None:
-        self.title = pg.LabelItem(title, size="9pt")
-        self.view = pg.ViewBox(lockAspect=True, enableMenu=False)
-        self.image = pg.ImageItem(axisOrder="row-major")
-        self.view.addItem(self.image)
-        self.base: np.ndarray | None = None  # the stretched image before the heat map, S×S×3 uint8
-
-
-def best_columns(width: float, height: float, n: int = len(BANDS) + 1, title_height: float = 20.0) -> int:
+def best_columns(width: float, height: float, n: int = len(BANDS) + 1, title_height: float = TITLE_HEIGHT) -> int:
     """The grid (columns dividing ``n``) that shows ``n`` square images largest in width × height."""
     def side(columns: int) -> float:
         return min(width / columns, height / (n // columns) - title_height)
@@ -117,8 +122,222 @@ def best_columns(width: float, height: float, n: int = len(BANDS) + 1, title_hei
     return max((c for c in range(1, n + 1) if n % c == 0), key=side)
 
 
+class MosaicView(QWidget):
+    """The six tiles painted from one RGB image, with one zoom and one centre for all of them.
+
+    The wheel zooms (through ``sigZoomStep``, so the panel's zoom box stays the truth), a drag pans
+    every tile at once, a double-click resets. Row 0 of a cutout is drawn at the bottom (FITS
+    convention: north up for a cube cut along RA/Dec).
+    """
+
+    sigZoomStep = Signal(int)  # +1 zoom in, -1 zoom out
+    sigReset = Signal()
+
+    def __init__(self, titles: tuple[str, ...], parent: QWidget | None = None,
+                 before_paint: Callable[[], object] | None = None) -> None:
+        super().__init__(parent)
+        self.titles = titles
+        self._before_paint = before_paint  # brings the tiles up to date (the panel's lazy blend)
+        self.size_px = 0  # S, the side of a cutout
+        self.zoom = 1.0
+        self.centre = (0.0, 0.0)  # (x, y) in cutout pixels, shared by every tile
+        self.columns = 3
+        self.show_target = True
+        self.show_scale = False
+        self._image: QImage | None = None
+        self._pixels: np.ndarray | None = None  # the QImage's memory, kept alive with it
+        self._scale_image = _colour_scale_image()
+        self._drag_from: QPointF | None = None
+        self.setMinimumSize(150, 120)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    def sizeHint(self) -> QSize:
+        return QSize(640, 300)  # what the splitter shares out by: tiles big enough to judge a star
+
+    # -- content -------------------------------------------------------------------------------
+    def set_tiles(self, tiles: np.ndarray | None, repaint: bool = True) -> None:
+        """n×S×S×3 uint8 tiles (None: nothing to show); a new size re-centres the view. ``repaint=False``
+        when called from the paint itself."""
+        if tiles is None:
+            self._image = self._pixels = None
+            self.update()
+            return
+        n, size = tiles.shape[0], tiles.shape[1]
+        self.set_size(size)
+        # n tiles side by side, rows flipped so that row 0 is at the bottom
+        strip = np.ascontiguousarray(tiles[:, ::-1].transpose(1, 0, 2, 3).reshape(size, n * size, 3))
+        self._pixels = strip
+        self._image = QImage(strip.data, n * size, size, 3 * n * size, QImage.Format.Format_RGB888)
+        if repaint:
+            self.update()
+
+    def set_size(self, size: int) -> None:
+        """The side of the cutouts to come; a new size re-centres the view."""
+        if size != self.size_px:
+            self.size_px = size
+            self.centre = (size / 2, size / 2)
+            self._clamp()
+
+    def set_zoom(self, zoom: float, centre: tuple[float, float] | None = None) -> None:
+        self.zoom = float(zoom)
+        if centre is not None:
+            self.centre = centre
+        self._clamp()
+        self.update()
+
+    def _clamp(self) -> None:
+        """Keep the visible square inside the cutout (a pan never shows the neighbouring tile)."""
+        half = self.size_px / (2 * self.zoom)
+        lo, hi = half, self.size_px - half
+        self.centre = tuple(min(max(c, lo), hi) for c in self.centre)
+
+    # -- geometry ------------------------------------------------------------------------------
+    def visible(self) -> QRectF:
+        """The square of a cutout every tile shows, in cutout pixels (x right, y up from row 0)."""
+        half = self.size_px / (2 * self.zoom)
+        return QRectF(self.centre[0] - half, self.centre[1] - half, 2 * half, 2 * half)
+
+    def tile_rects(self) -> list[QRectF]:
+        """Where each tile is drawn, in widget pixels (titles above them, the scale strip below)."""
+        n = len(self.titles)
+        width, height = self.width(), self.height() - SCALE_HEIGHT
+        self.columns = best_columns(width, height, n)
+        rows = n // self.columns
+        side = max(1.0, min(width / self.columns, height / rows - TITLE_HEIGHT))
+        left = (width - side * self.columns) / 2
+        rects = []
+        for i in range(n):
+            row, col = divmod(i, self.columns)
+            rects.append(QRectF(left + col * side, row * (side + TITLE_HEIGHT) + TITLE_HEIGHT, side, side))
+        return rects
+
+    def target_at(self, rect: QRectF) -> QPointF:
+        """The target (the cutout's centre) in widget pixels within tile ``rect``."""
+        seen = self.visible()
+        x = rect.left() + (self.size_px / 2 - seen.left()) / seen.width() * rect.width()
+        y = rect.bottom() - (self.size_px / 2 - seen.top()) / seen.height() * rect.height()
+        return QPointF(x, y)
+
+    def scale_rect(self) -> QRectF:
+        """Where the attention colour scale is drawn (under the tiles, left)."""
+        return QRectF(40, self.height() - SCALE_HEIGHT + 8, min(160.0, max(20.0, self.width() - 90.0)), 9)
+
+    # -- painting ------------------------------------------------------------------------------
+    def paintEvent(self, event: QPaintEvent) -> None:
+        if self._before_paint is not None:
+            self._before_paint()
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), BACKGROUND)
+        painter.setPen(TEXT_COLOUR)
+        rects = self.tile_rects()
+        seen = self.visible()
+        for i, (rect, title) in enumerate(zip(rects, self.titles, strict=True)):
+            painter.drawText(QRectF(rect.left(), rect.top() - TITLE_HEIGHT, rect.width(), TITLE_HEIGHT),
+                             Qt.AlignmentFlag.AlignCenter, title)
+            if self._image is None:
+                continue
+            source = QRectF(i * self.size_px + seen.left(), self.size_px - seen.bottom(), seen.width(), seen.height())
+            painter.drawImage(rect, self._image, source)  # nearest neighbour: pixels stay pixels
+        if self._image is not None and self.show_target:
+            self._paint_target(painter, rects)
+        if self.show_scale and self._image is not None:
+            self._paint_scale(painter)
+        painter.end()
+
+    def _paint_target(self, painter: QPainter, rects: list[QRectF]) -> None:
+        """Four ticks pointing at the target from outside a small gap, as DS9's crosshair of ticks."""
+        painter.setPen(QPen(TARGET_COLOUR, 1))
+        for rect in rects:
+            centre = self.target_at(rect)
+            if not rect.contains(centre):
+                continue
+            gap, tick = TARGET_GAP * rect.width(), TARGET_TICK * rect.width()
+            for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+                start = QPointF(centre.x() + dx * gap, centre.y() + dy * gap)
+                end = QPointF(centre.x() + dx * (gap + tick), centre.y() + dy * (gap + tick))
+                painter.drawLine(start, end)
+
+    def _paint_scale(self, painter: QPainter) -> None:
+        rect = self.scale_rect()
+        painter.drawImage(rect, self._scale_image)
+        painter.setPen(TEXT_COLOUR)
+        text_box = QRectF(0, rect.top() - 4, rect.left() - 4, rect.height() + 8)
+        painter.drawText(text_box, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, "low")
+        painter.drawText(QRectF(rect.right() + 4, rect.top() - 4, 200, rect.height() + 8),
+                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, "high attention (÷ its max)")
+
+    # -- mouse ---------------------------------------------------------------------------------
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        step = event.angleDelta().y()
+        if step:
+            self.sigZoomStep.emit(1 if step > 0 else -1)
+        event.accept()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._drag_from = event.position()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self._drag_from is None or self.size_px == 0:
+            return
+        side = self.tile_rects()[0].width()
+        per_px = self.visible().width() / side  # cutout pixels per screen pixel
+        delta = event.position() - self._drag_from
+        self._drag_from = event.position()
+        self.set_zoom(self.zoom, (self.centre[0] - delta.x() * per_px, self.centre[1] + delta.y() * per_px))
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        self._drag_from = None
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        self.sigReset.emit()
+
+
+def _colour_scale_image() -> QImage:
+    """The heat map's colours, low to high, as a 256×1 image (drawn stretched)."""
+    row = np.ascontiguousarray(ATTENTION_RGB.round().astype(np.uint8)[None])
+    return QImage(row.data, 256, 1, 3 * 256, QImage.Format.Format_RGB888).copy()
+
+
+class BandBars(QWidget):
+    """The SE block's band weights as bars with their percentages, painted directly."""
+
+    def __init__(self, labels: tuple[str, ...], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.labels = labels
+        self.heights = np.zeros(len(labels))
+        self.texts = [""] * len(labels)
+        self.top = BAR_TOP
+        self.setMinimumWidth(140)
+        self.setMaximumWidth(220)
+
+    def set_values(self, heights: np.ndarray, texts: list[str]) -> None:
+        self.heights, self.texts = heights, texts
+        # A fixed scale (unless a weight outgrows it): bars of different stars compare by eye.
+        self.top = max(BAR_TOP, float(heights.max()) * 1.2)
+        self.update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), BACKGROUND)
+        painter.setPen(TEXT_COLOUR)
+        line = painter.fontMetrics().height()
+        painter.drawText(QRectF(0, 2, self.width(), line), Qt.AlignmentFlag.AlignCenter, "band weights")
+        base, top = self.height() - line - 4, 2 * line + 4
+        slot = self.width() / len(self.labels)
+        for i, (label, h, text) in enumerate(zip(self.labels, self.heights, self.texts, strict=True)):
+            x = i * slot
+            bar = (base - top) * float(h) / self.top
+            painter.fillRect(QRectF(x + 0.2 * slot, base - bar, 0.6 * slot, bar), BAR_COLOUR)
+            painter.drawText(QRectF(x, base - bar - line, slot, line), Qt.AlignmentFlag.AlignCenter, text)
+            painter.drawText(QRectF(x, base + 2, slot, line), Qt.AlignmentFlag.AlignCenter, label)
+        painter.end()
+
+
 class CutoutPanel(QWidget):
-    """u, g, r, i, z and a colour composite; attention overlay; band-weight bar chart."""
+    """u, g, r, i, z and a colour composite; target ticks; attention overlay with its scale; band weights."""
+
+    sigAttentionWanted = Signal(bool)  # whether the attention map is on screen (the explanation job may skip it)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -126,35 +345,14 @@ class CutoutPanel(QWidget):
         self._good: np.ndarray | None = None
         self._attention: np.ndarray | None = None
         self._heat: tuple[np.ndarray, np.ndarray] | None = None
+        self._bases: np.ndarray | None = None  # 6×S×S×3 uint8: the stretched bands and the composite
+        self._shown: np.ndarray | None = None  # the same with the heat map blended in
+        self._stale = False  # _shown (and _heat) wait for the next paint: a switch blends once, not per setter
 
-        self.images = pg.GraphicsLayoutWidget()
-        self.views = [_ImageView(t) for t in (*BANDS, COMPOSITE_TITLE)]
-        self.columns = 0
-        self._arrange(3)
-        self.images.installEventFilter(self)  # re-arranged on resize: one row when wide, 3×2, 2×3
-        # pyqtgraph's axis links line views up by screen position (made for stacked plots); side-by-
-        # side images need the same range in each, so a reviewer's zoom or pan is copied instead.
-        for v in self.views:
-            v.view.sigRangeChangedManually.connect(lambda _mouse, source=v.view: self._follow(source))
-        self.band_views = self.views[: len(BANDS)]
-        self.composite_view = self.views[-1]
-
-        self.bars = pg.PlotWidget()
-        self.bars.setMenuEnabled(False)
-        self.bars.setMouseEnabled(x=False, y=False)
-        self.bars.setTitle("band weights", size="9pt")
-        self.bars.getAxis("bottom").setTicks([list(enumerate(BANDS))])
-        self.bars.hideAxis("left")  # the percentages are written on the bars
-        self.bars.setXRange(-0.6, len(BANDS) - 0.4, padding=0)
-        self.bars.setYRange(0, BAR_TOP, padding=0)
-        self.bars.setMaximumWidth(220)
-        self.bar_item = pg.BarGraphItem(x=np.arange(len(BANDS)), height=np.zeros(len(BANDS)), width=0.6,
-                                        brush=BAR_BRUSH)
-        self.bars.addItem(self.bar_item)
-        self.bar_labels = [pg.TextItem("", anchor=(0.5, 1.0)) for _ in BANDS]
-        for i, label in enumerate(self.bar_labels):
-            label.setPos(i, 0)
-            self.bars.addItem(label)
+        self.mosaic = MosaicView((*BANDS, COMPOSITE_TITLE), before_paint=self._blended)
+        self.mosaic.sigZoomStep.connect(self._zoom_step)
+        self.mosaic.sigReset.connect(self._reset_zoom)
+        self.bars = BandBars(BANDS)
 
         row = QHBoxLayout()
         self.stretch_choice = QComboBox()
@@ -166,9 +364,14 @@ class CutoutPanel(QWidget):
         self.zoom_choice.currentIndexChanged.connect(self._apply_zoom)
         self.reset_button = QPushButton("Reset zoom")
         self.reset_button.clicked.connect(self._reset_zoom)
+        self.show_target = QCheckBox("Target")
+        self.show_target.setToolTip("ticks pointing at the target (the cutout's centre)")
+        self.show_target.setChecked(True)
+        self.show_target.toggled.connect(self._target_toggled)
         self.show_attention = QCheckBox("Attention")
         self.show_attention.setChecked(True)
         self.show_attention.toggled.connect(self._draw_all)
+        self.show_attention.toggled.connect(self.sigAttentionWanted)
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)
         self.opacity.setValue(60)
@@ -176,34 +379,28 @@ class CutoutPanel(QWidget):
         self.opacity.setToolTip("attention overlay opacity")
         self.opacity.valueChanged.connect(self._draw_all)
         for widget in (QLabel("Stretch"), self.stretch_choice, QLabel("Zoom"), self.zoom_choice, self.reset_button,
-                       self.show_attention, self.opacity):
+                       self.show_target, self.show_attention, self.opacity):
             row.addWidget(widget)
         row.addStretch(1)
 
         body = QHBoxLayout()
-        body.addWidget(self.images, 1)
+        body.setSpacing(2)
+        body.addWidget(self.mosaic, 1)
         body.addWidget(self.bars)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addLayout(row)
         outer.addLayout(body, 1)
 
-    def eventFilter(self, watched, event) -> bool:
-        if watched is self.images and event.type() == QEvent.Type.Resize:
-            size = event.size()
-            self._arrange(best_columns(size.width(), size.height()))
-        return False
+    @property
+    def columns(self) -> int:
+        """Tiles per row as last laid out: one row when wide, 3×2 or 2×3 otherwise."""
+        return self.mosaic.columns
 
-    def _arrange(self, columns: int) -> None:
-        if columns == self.columns:
-            return
-        layout = self.images.ci
-        layout.clear()
-        for i, v in enumerate(self.views):
-            row, col = divmod(i, columns)
-            layout.addItem(v.title, row=2 * row, col=col)
-            layout.addItem(v.view, row=2 * row + 1, col=col)
-        self.columns = columns
+    @property
+    def wants_attention(self) -> bool:
+        """Whether the attention map would be drawn (False: the explanation may skip computing it)."""
+        return self.show_attention.isChecked()
 
     # -- public API ----------------------------------------------------------------------
     def set_cube(self, cube: np.ndarray, mask: np.ndarray | None = None) -> None:
@@ -219,12 +416,12 @@ class CutoutPanel(QWidget):
             good &= ~mask
         resized = self._cube is None or self._cube.shape != data.shape
         self._cube, self._good = data, good
-        self.composite_view.base = _composite(data, good)
-        self._update_heat()
-        self._stretch_bands()  # draws every view
+        self._bases = np.empty((len(BANDS) + 1, *data.shape[1:], 3), np.uint8)
+        self._bases[-1] = _composite(data, good)
+        self.mosaic.set_size(data.shape[-1])
+        self._stretch_bands()  # draws every tile
         if resized:
             self._apply_zoom()
-        self._settle()
 
     def set_attention(self, attention: np.ndarray | None) -> None:
         """The model's attention over the cutout (any h×w grid, each cell over its patch of the image)."""
@@ -233,7 +430,6 @@ class CutoutPanel(QWidget):
             if attention.ndim != 2:
                 raise ValueError(f"attention map must be 2-D, got shape {attention.shape}")
         self._attention = attention
-        self._update_heat()
         self._draw_all()
 
     def set_band_weights(self, weights: np.ndarray | None) -> None:
@@ -248,73 +444,70 @@ class CutoutPanel(QWidget):
             total = w.sum()
             heights = w / total if total > 0 else np.zeros(len(BANDS))
             texts = [f"{100 * h:.0f}%" for h in heights]
-        self.bar_item.setOpts(height=heights)
-        for i, (label, h, text) in enumerate(zip(self.bar_labels, heights, texts, strict=True)):
-            label.setText(text)
-            label.setPos(i, h)
-        # A fixed scale (unless a weight outgrows it) keeps the labels from being re-laid each time.
-        self.bars.setYRange(0, max(BAR_TOP, heights.max() * 1.2), padding=0)
-        self.bars.getPlotItem().getViewBox().updateMatrix()
+        self.bars.set_values(heights, texts)
 
     def clear(self) -> None:
         """Empty every image and bar; the controls keep their settings."""
-        self._cube = self._good = self._attention = self._heat = None
-        for v in self.views:
-            v.base = None
-            v.image.clear()
+        self._cube = self._good = self._attention = self._heat = self._bases = self._shown = None
+        self._stale = False
+        self.mosaic.set_tiles(None)
+        self.mosaic.show_scale = False
         self.set_band_weights(None)
 
     def displayed(self, index: int) -> np.ndarray | None:
-        """The RGB array view ``index`` (0–4 = u…z, 5 = composite) shows now, heat map included."""
-        return self.views[index].image.image
+        """The RGB array tile ``index`` (0–4 = u…z, 5 = composite) shows now, heat map included."""
+        shown = self._blended()
+        return None if shown is None else shown[index]
 
     # -- drawing -------------------------------------------------------------------------
     def _stretch_bands(self) -> None:
-        cube, good = self._cube, self._good
-        if cube is None or good is None:
+        if self._cube is None:
             return
-        kind = self.stretch_choice.currentText()
-        for i, v in enumerate(self.band_views):
-            grey = stretch(cube[i], kind, mask=~good[i])
-            v.base = np.repeat((grey * 255 + 0.5).astype(np.uint8)[..., None], 3, axis=2)
+        grey = stretch_planes(self._cube, self.stretch_choice.currentText(), mask=~self._good)
+        self._bases[: len(BANDS)] = (grey * 255 + 0.5).astype(np.uint8)[..., None]
         self._draw_all()
 
-    def _update_heat(self) -> None:
-        attention, cube = self._attention, self._cube
-        self._heat = heat_layer(attention, cube.shape[-1]) if attention is not None and cube is not None else None
+    def _opacity(self) -> float:
+        return self.opacity.value() / 100.0 if self.show_attention.isChecked() else 0.0
 
     def _draw_all(self) -> None:
-        opacity = self.opacity.value() / 100.0 if self.show_attention.isChecked() else 0.0
-        for v in self.views:
-            if v.base is not None:
-                v.image.setImage(blend(v.base, self._heat, opacity), autoLevels=False, levels=(0, 255))
+        """Mark the tiles for redrawing; the blend happens once, at the next paint (or ``displayed``)."""
+        if self._bases is None:
+            return
+        self._stale = True
+        self.mosaic.show_scale = self._attention is not None and self._opacity() > 0
+        self.mosaic.update()
+
+    def _blended(self) -> np.ndarray | None:
+        """The tiles with the heat map blended in, made now if something changed since the last time."""
+        if self._stale and self._bases is not None and self._cube is not None:
+            heat = heat_layer(self._attention, self._cube.shape[-1]) if self._attention is not None else None
+            self._heat = heat
+            self._shown = blend(self._bases, heat, self._opacity())
+            self.mosaic.set_tiles(self._shown, repaint=False)
+            self._stale = False
+        return self._shown
+
+    def _target_toggled(self, on: bool) -> None:
+        self.mosaic.show_target = on
+        self.mosaic.update()
 
     def _apply_zoom(self) -> None:
         """Centre the shared view on the star at the chosen magnification (1× = whole cutout)."""
-        if self._cube is None:
-            return
-        size = self._cube.shape[-1]
-        half = size / (2 * ZOOMS[self.zoom_choice.currentIndex()])
-        centre = size / 2
-        span = (centre - half, centre + half)
-        self._set_range(span, span)
+        size = self.mosaic.size_px
+        self.mosaic.set_zoom(ZOOMS[self.zoom_choice.currentIndex()], (size / 2, size / 2))
 
-    def _follow(self, source: pg.ViewBox) -> None:
-        x_range, y_range = source.viewRange()
-        self._set_range(x_range, y_range, skip=source)
-
-    def _set_range(self, x_range, y_range, skip: pg.ViewBox | None = None) -> None:
-        for v in self.views:
-            if v.view is not skip:
-                v.view.setRange(xRange=x_range, yRange=y_range, padding=0)
+    def _zoom_step(self, step: int) -> None:
+        """The wheel: one zoom level in or out, keeping the reviewer's pan."""
+        index = min(max(self.zoom_choice.currentIndex() + step, 0), len(ZOOMS) - 1)
+        if index != self.zoom_choice.currentIndex():
+            self.zoom_choice.blockSignals(True)
+            self.zoom_choice.setCurrentIndex(index)
+            self.zoom_choice.blockSignals(False)
+            self.mosaic.set_zoom(ZOOMS[index])
 
     def _reset_zoom(self) -> None:
         if self.zoom_choice.currentIndex() == 0:
             self._apply_zoom()
         else:
             self.zoom_choice.setCurrentIndex(0)
-
-    def _settle(self) -> None:
-        """Apply pending view transforms now rather than at paint time (which would paint twice)."""
-        for v in self.views:
-            v.view.updateMatrix()

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from bhb_viewer.core.verdicts import CandidateState, VerdictKind, model_call
+from bhb_viewer.gui.widgets.elided_label import ElidedLabel
 
 # Verdicts offered as buttons, in this order; NON_BHB is what Enter records for a low score.
 BUTTON_KINDS = (
@@ -37,13 +38,17 @@ BUTTON_KINDS = (
     VerdictKind.UNSURE,
 )
 ACCEPT_KEY = "Return"
-# navigation action -> (button text, key sequence)
+# navigation action (a move of review.navigation.MOVES) -> (text, key sequence); the panel has buttons for
+# NAV_BUTTONS, the Review menu and the key overlay list them all.
 NAV_ACTIONS = {
     "previous": ("◀ previous", "K"),
     "next": ("next ▶", "J"),
     "unvetted": ("unvetted", "Space"),
     "uncertain": ("most uncertain", "M"),
+    "previous_unvetted": ("previous unvetted", "Shift+Space"),
+    "least_uncertain": ("least uncertain", "Shift+M"),
 }
+NAV_BUTTONS = ("previous", "next", "unvetted", "uncertain")
 UNDO_KEY, REDO_KEY = "Ctrl+Z", "Ctrl+Shift+Z"
 GRID_COLUMNS = 3
 _FIELD_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape)
@@ -101,9 +106,12 @@ class VerdictPanel(QWidget):
         self.id_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.score_label = QLabel("P(BHB) —")
         self.score_label.setStyleSheet("font-size: 16pt")
-        self.model_label = QLabel("no model")
+        # Model and verdict texts can be long (a checkpoint's version, a reviewer's name): elided, so
+        # they never widen the window.
+        self.model_label = ElidedLabel("no model")
         self.model_label.setStyleSheet("color: #666")
-        self.verdict_label = QLabel("unvetted")
+        self.verdict_label = ElidedLabel("unvetted")
+        self.verdict_label.setAlignment(Qt.AlignmentFlag.AlignRight)
         self.disagree_label = QLabel("≠ disagrees with the model")
         self.disagree_label.setStyleSheet("color: white; background: #c0392b; padding: 2px 6px; border-radius: 3px")
         self.disagree_label.setVisible(False)
@@ -114,7 +122,7 @@ class VerdictPanel(QWidget):
         layout.addLayout(header)
         line = QHBoxLayout()
         line.addWidget(self.model_label)
-        line.addStretch(1)
+        line.addStretch(1)  # the texts keep their width while there is room, and elide when there is not
         line.addWidget(self.disagree_label)
         line.addWidget(self.verdict_label)
         layout.addLayout(line)
@@ -156,7 +164,8 @@ class VerdictPanel(QWidget):
 
         nav = QHBoxLayout()
         self.nav_buttons: dict[str, QPushButton] = {}
-        for action, (text, key) in NAV_ACTIONS.items():
+        for action in NAV_BUTTONS:
+            text, key = NAV_ACTIONS[action]
             button = QPushButton(f"{text} [{key}]")
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             button.clicked.connect(lambda _=False, a=action: self.sigNavigate.emit(a))
