@@ -139,7 +139,7 @@ class _SourceArrays:
             self.problem = str(exc)
         if self.problem:
             log.warning("%s", self.problem)
-        ids = [] if self.catalog is None else np.asarray(self.catalog["id"]).astype(str)
+        ids: list[str] = [] if self.catalog is None else np.asarray(self.catalog["id"]).astype(str).tolist()
         self.row_of = {cid: i for i, cid in enumerate(ids)}
 
 
@@ -191,7 +191,7 @@ def build_from_session(
         vl = verdict_labels(session)
         source = _SourceArrays(Path(session.catalog.path))
     base_ds = open_dataset(base) if base is not None else None
-    base_ids = [] if base_ds is None else np.asarray(base_ds.catalog["id"]).astype(str)
+    base_ids: list[str] = [] if base_ds is None else np.asarray(base_ds.catalog["id"]).astype(str).tolist()
     base_row = {cid: i for i, cid in enumerate(base_ids)}
     if size is None:
         size = int(base_ds.cutouts.shape[-1]) if base_ds else (

@@ -35,7 +35,7 @@ from bhb_viewer.core.model_index import ModelEntry, ModelIndex, describe
 log = logging.getLogger(__name__)
 
 CONFIG_FILE = "train-config.json"
-RESUME_STATE = "resume.json"  # what ml.training leaves in a cancelled run (its RESUME_STATE)
+RESUME_STATE = "resume.safetensors"  # what ml.training leaves in a cancelled run (its RESUME_FILE; a test ties them)
 CARD_FILE = "README.md"
 RUN_FILES = ("config.json", "validation.json", "test.json", "test_metrics.json", "history.json", CONFIG_FILE)
 DEVICES = ("auto", "cpu", "cuda")

@@ -77,7 +77,7 @@ class MainWindow(QMainWindow):
         self.resize(1280, 800)
         self._build_widgets()
         self.menus = build_menus(self)
-        install_menus(self)  # Models (the checkpoints the app knows) and Tools → Train a model…
+        self.wizard_menus = install_menus(self)  # Models (the checkpoints the app knows), Tools → Train a model…
         self.offline_action = self.menus.offline
         self._connect()
         self.team = TeamView(self)  # merged sessions, the blind audit, SAMP, another window on the session

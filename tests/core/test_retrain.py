@@ -12,6 +12,7 @@ from bhb_viewer.core.metrics import classification_report
 from bhb_viewer.core.model_index import SHIPPED_DIR, ModelIndex
 from bhb_viewer.core.retrain import (
     CONFIG_FILE,
+    RESUME_STATE,
     TrainingMonitor,
     TrainPlan,
     child_environment,
@@ -34,6 +35,9 @@ def test_plan_writes_a_config_that_train_reads(tmp_path):
     from bhb_viewer.ml.training import TrainConfig
 
     assert TrainConfig.from_dict(config).epochs == 2  # every key is a TrainConfig field
+    from bhb_viewer.ml.training import RESUME_FILE
+
+    assert RESUME_STATE == RESUME_FILE  # the wizard offers Resume when this file is there
     assert resume_command(tmp_path / "run", "py")[-3:] == ["--resume", str(tmp_path / "run"), "--progress-json"]
     assert TrainPlan.default_lr("paper") == 1e-4 and TrainPlan.default_lr("lite") == 1e-3
     assert child_environment({"PYTHONPATH": "/x"})["PYTHONPATH"].endswith("/x")
@@ -78,7 +82,7 @@ def test_scores_metrics_are_the_cores():
 def test_install_copies_the_run_with_a_card_and_makes_it_active(tmp_path):
     run = tmp_path / "run"
     shutil.copytree(SHIPPED_DIR / "batmm-lite-sim", run)
-    (run / "resume.json").write_text("{}")
+    (run / RESUME_STATE).write_bytes(b"x")
     rows = list(range(10))
     test = {"p_bhb": [0.9] * 5 + [0.1] * 5, "label": [1] * 5 + [0] * 5, "row": rows}
     (run / "test.json").write_text(json.dumps(test))
@@ -87,7 +91,7 @@ def test_install_copies_the_run_with_a_card_and_makes_it_active(tmp_path):
     entry = install_model(run, "new model", index)
     dest = tmp_path / "data" / "models" / "new-model"
     assert entry.path == str(dest) and entry.active and index.active().path == str(dest)
-    assert (dest / "weights.safetensors").is_file() and not (dest / "resume.json").exists()
+    assert (dest / "weights.safetensors").is_file() and not (dest / RESUME_STATE).exists()
     card = (dest / "README.md").read_text()
     assert card.startswith("# new model") and "macro P 0.8868" in card and "BHB class" in card
     assert str(tmp_path) not in card + (dest / "train-config.json").read_text()  # no machine paths

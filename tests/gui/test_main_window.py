@@ -16,24 +16,6 @@ from bhb_viewer.gui.app import save_screenshot
 from bhb_viewer.gui.main_window import MainWindow
 
 
-@pytest.fixture
-def errors(monkeypatch):
-    shown = []
-    monkeypatch.setattr(mw, "show_error_dialog", lambda parent, title, text: shown.append((title, text)))
-    return shown
-
-
-@pytest.fixture
-def window(qtbot, tmp_path, errors):
-    win = MainWindow(tmp_path / "userdata", reviewer="tester")
-    qtbot.addWidget(win)
-    win.show()
-    win.activateWindow()
-    qtbot.waitExposed(win)
-    yield win
-    win.close()
-
-
 def open_and_wait(qtbot, win, path):
     with qtbot.waitSignal(win.sigSettled, timeout=20000):
         win.open_path(path)

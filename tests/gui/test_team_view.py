@@ -14,7 +14,6 @@ from PySide6.QtCore import Qt
 from bhb_viewer.core.export import export_catalog, read_provenance
 from bhb_viewer.core.merge import merge_sessions
 from bhb_viewer.core.verdicts import CatalogRef, Session, VerdictKind
-from bhb_viewer.gui import main_window as mw
 from bhb_viewer.gui.app import save_screenshot
 from bhb_viewer.gui.main_window import MainWindow
 from bhb_viewer.gui.widgets.candidate_table import COL_P
@@ -39,20 +38,8 @@ SHOT = "/tmp/bhb_conflict_review.png"
 
 
 @pytest.fixture
-def errors(monkeypatch):
-    shown = []
-    monkeypatch.setattr(mw, "show_error_dialog", lambda parent, title, text: shown.append((title, text)))
-    return shown
-
-
-@pytest.fixture
-def window(qtbot, tmp_path, errors):
-    win = MainWindow(tmp_path / "userdata", reviewer="lead")
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.close()
+def reviewer() -> str:
+    return "lead"
 
 
 def open_and_wait(qtbot, win, path):

@@ -11,6 +11,7 @@ from tinysky import make_dataset
 
 from bhb_viewer.core.dataset import open_dataset, write_dataset
 from bhb_viewer.core.model_index import ModelIndex
+from bhb_viewer.core.retrain import RESUME_STATE
 from bhb_viewer.core.verdicts import CatalogRef, Session, VerdictKind
 from bhb_viewer.gui.wizard.models_menu import ModelsMenu
 from bhb_viewer.gui.wizard.wizard import TrainingWizard
@@ -40,7 +41,7 @@ def _to_training(qtbot, wizard: TrainingWizard, dataset: Path, **plan) -> None:
     wizard.next()
     wizard.next()  # split: the defaults, 70/20/10 seed 0
     model = wizard.page_named("model")
-    model.size.setCurrentText("tiny")
+    model.size_box.setCurrentText("tiny")
     model.epochs.setValue(1)
     model.batch.setValue(8)
     model.device.setCurrentText("cpu")
@@ -148,13 +149,13 @@ def test_cancel_then_resume(qtbot, tmp_path, labelled):
     page.cancel_button.click()
     qtbot.waitUntil(lambda: page.outcome != "", timeout=TRAIN_S)
     assert page.outcome == "cancelled", page.status_label.text()
-    assert (Path(wizard.plan.out) / "resume.json").is_file() and page.resume_button.isEnabled()
+    assert (Path(wizard.plan.out) / RESUME_STATE).is_file() and page.resume_button.isEnabled()
     assert not page.isComplete()
     done_before = len(page.loss_points)
     _train(qtbot, page, page.resume_button)
     assert page.outcome == "done", page.status_label.text() + "\n" + page.log_pane.toPlainText()
     assert len(page.loss_points) > done_before and page.loss_points[-1][0] == 3 * 40
-    assert not (Path(wizard.plan.out) / "resume.json").exists() and page.isComplete()
+    assert not (Path(wizard.plan.out) / RESUME_STATE).exists() and page.isComplete()
     wizard.close()
 
 
@@ -194,7 +195,7 @@ def test_models_menu_lists_and_chooses(qtbot, tmp_path, tiny_checkpoint, monkeyp
     qtbot.addWidget(window)
     chosen = []
     monkeypatch.setattr(window.review.scoring, "set_model", lambda path, start=True: chosen.append(path))
-    menu = window.models_menu
+    menu = window.wizard_menus.models_menu
     assert isinstance(menu, ModelsMenu)
     ModelIndex(tmp_path / "data").remember(tiny_checkpoint)
     menu.rebuild()
@@ -206,7 +207,7 @@ def test_models_menu_lists_and_chooses(qtbot, tmp_path, tiny_checkpoint, monkeyp
     assert chosen and ModelIndex(tmp_path / "data").active().label == "batmm-lite-sim"
     menu.rebuild()
     assert next(a for a in menu.actions() if a.text().startswith("batmm-lite-sim")).isChecked()
-    assert window.train_action.text() == "&Train a model…"
+    assert window.wizard_menus.train_action.text() == "&Train a model…"
 
 
 def test_svm_from_the_registry_trains_and_is_saved_but_not_made_active(qtbot, tmp_path, labelled):
@@ -266,7 +267,7 @@ def test_closing_the_wizard_mid_training_never_blocks_and_leaves_a_resumable_run
     wizard.reject()  # the window's close button
     assert time.monotonic() - started < 1.0
     qtbot.waitUntil(lambda: page.outcome != "", timeout=TRAIN_S)
-    assert page.outcome == "cancelled" and (Path(wizard.plan.out) / "resume.json").is_file()
+    assert page.outcome == "cancelled" and (Path(wizard.plan.out) / RESUME_STATE).is_file()
 
 
 def test_small_sets_get_longer_training_by_default(qtbot, tmp_path, labelled):
@@ -292,8 +293,8 @@ def test_tools_menu_opens_the_wizard_on_this_session_and_model(qtbot, tmp_path, 
     qtbot.addWidget(window)
     with qtbot.waitSignal(window.sigSettled, timeout=120_000):
         window.open_path(labelled, model_dir=tiny_checkpoint)
-    window.train_action.trigger()
-    wizard = window.training_wizard
+    window.wizard_menus.train_action.trigger()
+    wizard = window.wizard_menus.wizard
     assert wizard.isVisible() and wizard.session_path == window.session.path
     assert wizard.active_model == tiny_checkpoint and wizard.can_rescore
     assert wizard.page_named("data").session_radio.isChecked()

@@ -12,18 +12,10 @@ from sdss_files import smooth_flux, write_spec
 
 from bhb_viewer.core.grid import DLOGLAM
 from bhb_viewer.core.verdicts import VerdictKind
-from bhb_viewer.gui import main_window as mw
 from bhb_viewer.gui.app import build_parser, launch, shipped_model
 from bhb_viewer.gui.help import GuideDialog
 from bhb_viewer.gui.main_window import MainWindow
 from bhb_viewer.gui.widgets.candidate_table import COL_NOTE, COLUMNS, SORT_ARROW_PX
-
-
-@pytest.fixture
-def errors(monkeypatch):
-    shown = []
-    monkeypatch.setattr(mw, "show_error_dialog", lambda parent, title, text: shown.append((title, text)))
-    return shown
 
 
 def new_window(qtbot, data_dir, size=(1280, 800)):

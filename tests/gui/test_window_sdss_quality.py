@@ -18,8 +18,6 @@ from sdss_files import SDSS_LOGLAM0, hips_answer, served_spectrum, smooth_flux, 
 from bhb_viewer.core.export import export_catalog
 from bhb_viewer.core.grid import BANDS
 from bhb_viewer.core.verdicts import VerdictKind
-from bhb_viewer.gui import main_window as mw
-from bhb_viewer.gui.main_window import MainWindow
 from bhb_viewer.services.sdss import SDSSService
 
 LOGLAM = SDSS_LOGLAM0 + 1e-4 * np.arange(3900)
@@ -53,23 +51,6 @@ def use_server(window, tmp_path, server, probe: str = ""):
         return svc
 
     window.review.fetch.service = make
-
-
-@pytest.fixture
-def errors(monkeypatch):
-    shown = []
-    monkeypatch.setattr(mw, "show_error_dialog", lambda parent, title, text: shown.append((title, text)))
-    return shown
-
-
-@pytest.fixture
-def window(qtbot, tmp_path, errors):
-    win = MainWindow(tmp_path / "userdata", reviewer="tester")
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.close()
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """The Models menu (the checkpoints the app knows, the active one ticked) and Tools → Train a model….
 
-``install_menus(window)`` is the window's only hook: it adds both menus and hands a chosen model, or
+``window.wizard_menus = install_menus(window)`` is the window's only hook: it adds both menus and hands a chosen model, or
 a trained one made active, to the review's scoring (``review.scoring.set_model``).
 """
 
@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu
+from PySide6.QtWidgets import QFileDialog, QMenu
 
-from bhb_viewer.core.model_index import ModelIndex
+from bhb_viewer.core.model_index import ModelEntry, ModelIndex
+
+if TYPE_CHECKING:
+    from bhb_viewer.gui.main_window import MainWindow
+    from bhb_viewer.gui.wizard.wizard import TrainingWizard
 
 log = logging.getLogger(__name__)
 
 
-def entry_text(entry) -> str:
+def entry_text(entry: ModelEntry) -> str:
     f1 = f"F1 {entry.metrics['f1']:.3f}" if "f1" in entry.metrics else "no test metrics"
     data = f"data {entry.dataset_hash[:8]}" if entry.dataset_hash else "data ?"
     return f"{entry.label}  —  {entry.version or entry.model}, {f1}, {data}, {entry.created[:10]} ({entry.origin})"
@@ -27,7 +32,7 @@ def entry_text(entry) -> str:
 class ModelsMenu(QMenu):
     """Rebuilt each time it opens, so a model saved a moment ago is there."""
 
-    def __init__(self, window: QMainWindow, index: ModelIndex) -> None:
+    def __init__(self, window: MainWindow, index: ModelIndex) -> None:
         super().__init__("M&odels", window)
         self.window_ = window
         self.index = index
@@ -63,7 +68,7 @@ class ModelsMenu(QMenu):
             self.choose(Path(path))
 
 
-def open_training_wizard(window):
+def open_training_wizard(window: MainWindow) -> TrainingWizard:
     """Tools → Train a model…: the wizard over the window's session and model; returns the wizard."""
     from bhb_viewer.gui.wizard.wizard import TrainingWizard
 
@@ -85,14 +90,13 @@ def open_training_wizard(window):
     window.installEventFilter(_CloseWatcher(wizard))
     wizard.setModal(False)
     wizard.show()
-    window.training_wizard = wizard
     return wizard
 
 
 class _CloseWatcher(QObject):
     """Closing the window cancels a training child still running (its run stays resumable)."""
 
-    def __init__(self, wizard) -> None:
+    def __init__(self, wizard: TrainingWizard) -> None:
         super().__init__(wizard)
         self.wizard = wizard
 
@@ -102,13 +106,25 @@ class _CloseWatcher(QObject):
         return False
 
 
-def install_menus(window) -> None:
+class WizardMenus:
+    """What ``install_menus`` added to a window: the Models menu, the Train action, the open wizard."""
+
+    def __init__(self, window: MainWindow) -> None:
+        self.window = window
+        self.models_menu = ModelsMenu(window, ModelIndex(window.review.data_dir))
+        window.menuBar().addMenu(self.models_menu)
+        tools = window.menuBar().addMenu("&Tools")
+        self.train_action = QAction("&Train a model…", window)
+        self.train_action.triggered.connect(lambda _=False: self.open_wizard())
+        tools.addAction(self.train_action)
+        self.wizard: TrainingWizard | None = None
+
+    def open_wizard(self) -> TrainingWizard:
+        """Tools → Train a model…: a wizard over the window's session and active model."""
+        self.wizard = open_training_wizard(self.window)
+        return self.wizard
+
+
+def install_menus(window: MainWindow) -> WizardMenus:
     """Add the Models menu and Tools → Train a model… to the window's menu bar."""
-    bar = window.menuBar()
-    window.models_menu = ModelsMenu(window, ModelIndex(window.review.data_dir))
-    bar.addMenu(window.models_menu)
-    tools = bar.addMenu("&Tools")
-    action = QAction("&Train a model…", window)
-    action.triggered.connect(lambda _=False: open_training_wizard(window))
-    tools.addAction(action)
-    window.train_action = action
+    return WizardMenus(window)

@@ -58,16 +58,18 @@ class TrainProcess(QObject):
 
     def cancel(self) -> None:
         """Ask the child to stop between steps (SIGTERM): it saves a resumable state and exits 130."""
-        if self.running:
+        if self._proc is not None and self.running:
             self._cancelling = True
             self._proc.terminate()
 
     def wait(self, timeout_ms: int) -> bool:
         """Block until the child ends (only at application exit); True when it did."""
-        return not self.running or self._proc.waitForFinished(timeout_ms)
+        return self._proc is None or not self.running or self._proc.waitForFinished(timeout_ms)
 
     def _read_stdout(self) -> None:
-        self._stdout_buffer += bytes(self._proc.readAllStandardOutput())
+        if self._proc is None:
+            return
+        self._stdout_buffer += bytes(self._proc.readAllStandardOutput().data())
         *lines, self._stdout_buffer = self._stdout_buffer.split(b"\n")
         for raw in lines:
             event = self.monitor.feed(raw.decode("utf-8", "replace"))
@@ -75,11 +77,13 @@ class TrainProcess(QObject):
                 self.sigEvent.emit(event)
 
     def _read_stderr(self) -> None:
-        text = bytes(self._proc.readAllStandardError()).decode("utf-8", "replace")
+        if self._proc is None:
+            return
+        text = bytes(self._proc.readAllStandardError().data()).decode("utf-8", "replace")
         self.stderr_tail.extend(line for line in text.splitlines() if line.strip())
 
     def _error(self, error: QProcess.ProcessError) -> None:
-        if error == QProcess.ProcessError.FailedToStart:
+        if error == QProcess.ProcessError.FailedToStart and self._proc is not None:
             self.stderr_tail.append(f"could not start the training process: {self._proc.errorString()}")
             self._proc = None
             self.sigFinished.emit("crashed", "\n".join(self.stderr_tail))

@@ -218,7 +218,7 @@ class ResultsPage(QWizardPage):
         self.active_results: dict[str, Any] | None = None
 
     def initializePage(self) -> None:
-        self.results = run_results(self.wiz.run_dir)
+        self.results = run_results(self.wiz.finished_run)
         self.active_results = None
         for plot in (self.roc_plot, self.pr_plot):
             plot.clear()
@@ -243,24 +243,24 @@ class ResultsPage(QWizardPage):
             self.compare_label.setText("no active model to compare with")
             return
         self.compare_label.setText(f"scoring the active model {active.name} on the same test split…")
-        run_dir, dataset, device = self.wiz.run_dir, self.wiz.plan.dataset, self.wiz.plan.device
+        run_dir, dataset, device = self.wiz.finished_run, self.wiz.plan.dataset, self.wiz.plan.device
 
         def job(cancel: CancelToken, progress: ProgressCallback):
             from bhb_viewer.ml.compare import scores_on_test_split
 
-            labels, p_bhb = scores_on_test_split(active, run_dir, dataset, device="cpu" if device == "auto" else device,
-                                                 cancel=cancel, progress=progress)
+            labels, p_bhb = scores_on_test_split(active, run_dir, dataset, device=device, cancel=cancel,
+                                                 progress=progress)
             yield scores_metrics(labels, p_bhb)
 
-        self.wiz.runner.submit("wizard-compare", job, on_batch=self._active_scored,
+        self.wiz.runner.submit("wizard-compare", job, on_batch=lambda r: self._active_scored(r, active.name),
                                on_error=lambda msg: self.compare_label.setText(f"active model not compared: {msg}"))
 
-    def _active_scored(self, r: dict[str, Any]) -> None:
+    def _active_scored(self, r: dict[str, Any], active_name: str) -> None:
         self.active_results = r
         self._fill(r, 3, "active", "#7f8c8d")
-        new, old = self.results["macro"]["f1"], r["macro"]["f1"]
+        new = self.results["macro"]["f1"] if self.results else float("nan")
         self.compare_label.setText(f"macro F1 on the same {r['macro']['support']} test stars: new {new:.4f}, "
-                                   f"active {self.wiz.active_model.name} {old:.4f}")
+                                   f"active {active_name} {r['macro']['f1']:.4f}")
 
 
 class SavePage(QWizardPage):
@@ -314,7 +314,7 @@ class SavePage(QWizardPage):
         if self.saved is not None:
             return True
         try:
-            entry = install_model(self.wiz.run_dir, self.name.text(), self.wiz.index, self.make_active.isChecked())
+            entry = install_model(self.wiz.finished_run, self.name.text(), self.wiz.index, self.make_active.isChecked())
         except (OSError, ValueError) as exc:
             self.status_label.setText(f"not saved: {exc}")
             return False

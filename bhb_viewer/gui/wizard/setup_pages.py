@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -127,14 +127,14 @@ class DataPage(QWizardPage):
 
     @property
     def use_session(self) -> bool:
-        return self.session_radio.isChecked()
+        return self.session_radio.isChecked() and self.wiz.session_path is not None
 
     def refresh(self) -> None:
         """Recount: the folder's manifest, or a dry run of the verdicts (no data copied)."""
         self.counts, self.blocking, self.built = None, "", None
         text, warnings = "", []
         try:
-            if self.use_session:
+            if self.use_session and self.wiz.session_path is not None:
                 report = build_from_session(self.wiz.session_path, None, base=self.base_edit.text().strip() or None)
                 self.counts = (report.n_bhb, report.n_non_bhb)
                 text = (f"{report.n_bhb} BHB, {report.n_non_bhb} non-BHB ({report.n_from_session} vetted, "
@@ -159,10 +159,12 @@ class DataPage(QWizardPage):
 
     def build_from_verdicts(self) -> None:
         """Write the verdicts' data set under the data folder, in the background."""
-        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        out = self.wiz.data_dir / "datasets" / f"{Path(self.wiz.session_path).name.split('.')[0]}-{stamp}"
-        base = self.base_edit.text().strip() or None
         session = self.wiz.session_path
+        if session is None:
+            return
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        out = self.wiz.data_dir / "datasets" / f"{Path(session).name.split('.')[0]}-{stamp}"
+        base = self.base_edit.text().strip() or None
         self.build_button.setEnabled(False)
         self.status_label.setText(f"building {out} …")
 
@@ -244,10 +246,11 @@ class ModelPage(QWizardPage):
         self.wiz = wizard
         self.setTitle("Model")
         self.setSubTitle("Defaults follow the spec (AdamW, 10 epochs per stage, batch 64); lr 1e-3 for lite/tiny.")
+        self.modalities: dict[str, tuple[str, ...]] = {"batmm": ("spectrum", "image")}  # until the registry loads
         self.model = QComboBox()
         self.model.addItems(["batmm", *BASELINES])
-        self.size = QComboBox()
-        self.size.addItems(list(SIZES))
+        self.size_box = QComboBox()
+        self.size_box.addItems(list(SIZES))
         self.stage_boxes = {s: QCheckBox(s) for s in ENCODER_STAGES}
         self.finetune = QCheckBox("end-to-end fine-tune")
         stages = QWidget()
@@ -273,13 +276,13 @@ class ModelPage(QWizardPage):
         self.device = QComboBox()
         self.device.addItems(list(DEVICES))
         form = QFormLayout(self)
-        rows = (("model", self.model), ("size", self.size), ("stages", stages), ("epochs per stage", self.epochs),
+        rows = (("model", self.model), ("size", self.size_box), ("stages", stages), ("epochs per stage", self.epochs),
                 ("early-stopping patience", self.patience), ("batch size", self.batch), ("learning rate", self.lr),
                 ("device", self.device))
         for label, widget in rows:
             form.addRow(label, widget)
         self.model.currentTextChanged.connect(self._model_changed)
-        self.size.currentTextChanged.connect(lambda size: self.lr.setValue(TrainPlan.default_lr(size)))
+        self.size_box.currentTextChanged.connect(lambda size: self.lr.setValue(TrainPlan.default_lr(size)))
         self._defaults_for: tuple[int, int] | None = None
         self.hint = QLabel("")
         self.hint.setWordWrap(True)
@@ -320,19 +323,17 @@ class ModelPage(QWizardPage):
         self.model.blockSignals(False)
         self._model_changed(current)
 
-    modalities: ClassVar[dict[str, tuple[str, ...]]] = {"batmm": ("spectrum", "image")}
-
     def _model_changed(self, name: str) -> None:
         baseline = name in BASELINES
         multimodal = len(self.modalities.get(name, ())) == 2
-        for widget in (self.size, self.epochs, self.patience, self.batch, self.lr, self.device, self.finetune):
+        for widget in (self.size_box, self.epochs, self.patience, self.batch, self.lr, self.device, self.finetune):
             widget.setEnabled(not baseline)
         for box in self.stage_boxes.values():
             box.setEnabled(multimodal and not baseline)
 
     def validatePage(self) -> bool:
         plan = self.wiz.plan
-        plan.model, plan.size = self.model.currentText(), self.size.currentText()
+        plan.model, plan.size = self.model.currentText(), self.size_box.currentText()
         chosen = [s for s, box in self.stage_boxes.items() if box.isChecked()]
         multimodal = len(self.modalities.get(plan.model, ())) == 2
         plan.finetune = self.finetune.isChecked()

@@ -8,6 +8,7 @@ process), the metrics and installing the model are the core's and the command li
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget, QWizard
@@ -44,13 +45,20 @@ class TrainingWizard(QWizard):
         self.plan = TrainPlan(dataset="", out="")
         self.run_dir: Path | None = None
         self.runner = TaskRunner(self)
-        self.pages = {
+        self.pages: dict[str, Any] = {
             "data": DataPage(self), "split": SplitPage(self), "model": ModelPage(self),
             "training": TrainingPage(self), "results": ResultsPage(self), "save": SavePage(self),
         }
         for page in self.pages.values():
             self.addPage(page)
         self.finished.connect(lambda _result: self.cleanup())
+
+    @property
+    def finished_run(self) -> Path:
+        """The run the training page finished (the results and save pages come only after one)."""
+        if self.run_dir is None:
+            raise RuntimeError("no finished training run yet")
+        return self.run_dir
 
     def page_named(self, name: str):
         """One of the pages by name: data, split, model, training, results, save."""
