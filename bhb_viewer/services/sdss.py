@@ -206,7 +206,11 @@ class SDSSService:
                 raise NotFound(f"SDSS DR{self.data_release} has no spectrum {name} ({exc})") from exc
             if not hdus:
                 raise NotFound(f"SDSS DR{self.data_release} has no spectrum {name}")
-            _write_atomic(path, hdus[0])
+            try:
+                _write_atomic(path, hdus[0])
+            finally:  # astroquery hands back open files
+                for hdul in hdus:
+                    hdul.close()
             return path
 
     def spectrum_file_by_specobjid(self, specobjid: int) -> Path:
