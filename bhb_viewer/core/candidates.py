@@ -113,8 +113,23 @@ def has_pmf(table: Table) -> np.ndarray:
 def read_candidates(path: str | os.PathLike, format: str | None = None) -> Table:
     """Read a CSV, ECSV, FITS, VOTable or CDS (data + ReadMe) table and validate it.
 
-    ``format`` overrides the guess from the file name (any astropy ``Table.read`` format, or
-    ``"cds"``). Raises :class:`BadInputError` naming the file and the problem.
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The table file (a CDS table wants its ReadMe beside it).
+    format : str, optional
+        Overrides the guess from the file name: any astropy ``Table.read`` format, or ``"cds"``.
+
+    Returns
+    -------
+    astropy.table.Table
+        The canonical columns (id, ra, dec, plate, mjd, fiber, specobjid, photometry, Balmer
+        diagnostics where given), ids unique and 64-bit SDSS ids exact.
+
+    Raises
+    ------
+    BadInputError
+        Naming the file and the problem (unreadable, wrong columns, duplicate ids, ...).
     """
     path = Path(path)
     if not path.is_file():

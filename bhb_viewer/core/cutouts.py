@@ -184,7 +184,31 @@ def make_cube(
     bands: Sequence[str] = BANDS,
     reference: str = REFERENCE_BAND,
 ) -> Cube:
-    """Resample each band onto one grid centred on (ra, dec); masked where a band has no data."""
+    """Resample each band onto one grid centred on (ra, dec); masked where a band has no data.
+
+    Parameters
+    ----------
+    images : mapping of str to BandImage
+        One image with its WCS per band.
+    ra, dec : float
+        The target, degrees (ICRS).
+    size : int
+        Cutout side in pixels of the reference band's scale.
+    bands : sequence of str
+        The bands of the cube, in order.
+    reference : str
+        The band whose pixel grid the others are resampled onto.
+
+    Returns
+    -------
+    Cube
+        ``bands × size × size`` data, a mask of pixels outside a band's image, the WCS and band names.
+
+    Raises
+    ------
+    BadInputError
+        A band missing, or a position its WCS cannot place, naming the file.
+    """
     missing = [b for b in bands if b not in images]
     if missing:
         raise BadInputError(None, f"missing band {', '.join(map(repr, missing))}: expected {','.join(bands)}")

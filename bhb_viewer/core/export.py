@@ -184,9 +184,29 @@ def export_table(
 ) -> Table:
     """The catalog with verdict, model and classical-diagnostic columns, the chosen rows, and provenance.
 
-    ``states``, ``model`` and ``scores`` default to the session's (:class:`ExportSources`).
-    ``extra_columns`` (e.g. classical diagnostics computed by the viewer) are added in catalog row
-    order. ``selection="model-accepted"`` needs ``cut`` (or ``threshold``, whose numbers go into provenance).
+    Parameters
+    ----------
+    catalog : Table
+        The candidate list, with an ``id_column``.
+    session : Session, optional
+        The verdict session; ``states``, ``model`` and ``scores`` default to its own (:class:`ExportSources`).
+    selection : Selection or str
+        ``"vetted"``, ``"all"`` or ``"model-accepted"`` (P(BHB) ≥ ``cut``; a person's verdict wins).
+    states, model, scores : optional
+        Verdict states by id, the model that scored, P(BHB) by id, when not the session's.
+    cut : float, optional
+        The decision cut; ``threshold`` supplies it (and its purity/completeness for provenance) when absent.
+    threshold : ThresholdSummary, optional
+        The threshold chooser's validation numbers.
+    extra_columns : mapping, optional
+        Columns added in catalog row order (e.g. classical diagnostics computed by the viewer).
+    id_column : str
+        The catalog's id column.
+
+    Returns
+    -------
+    Table
+        The chosen rows with verdict, reviewer, model, score and classical columns, provenance in ``meta``.
     """
     selection = Selection(selection)
     if id_column not in catalog.colnames:

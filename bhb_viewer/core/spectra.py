@@ -221,10 +221,28 @@ def fill_masked(flux: np.ndarray, valid: np.ndarray) -> np.ndarray:
 def read_spectra(path: str | os.PathLike, min_valid: int = 1, partial: bool = False) -> SpectrumBatch:
     """Read one spectrum file (SDSS spec/spSpec/spPlate, LAMOST, 1-D FITS, specutils) onto the grid.
 
-    ``.fits.gz`` / ``.fits.bz2`` are read as the FITS file they hold. A file that cannot be used
-    at all raises :class:`BadInputError`; spectra that fail the window rules, or have fewer than
-    ``min_valid`` unmasked pixels, are returned in ``rejected`` with their reason. ``partial``
-    accepts spectra that cover only part of the window (see the module doc).
+    ``.fits.gz`` / ``.fits.bz2`` are read as the FITS file they hold.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The spectrum file.
+    min_valid : int
+        Fewest unmasked grid pixels a spectrum needs; ``NPIX`` is the spec's literal rule.
+    partial : bool
+        Accept spectra that cover only part of the 4000–9000 Å window (the viewer shows them,
+        marked by their ``valid_fraction``; data sets refuse them).
+
+    Returns
+    -------
+    SpectrumBatch
+        The spectra on the grid (flux, ivar, ids, per-spectrum metadata) and, in ``rejected``,
+        the ones that failed with their reason.
+
+    Raises
+    ------
+    BadInputError
+        When the file cannot be used at all, naming it and the problem.
     """
     path = Path(path)
     with open_fits(path, "spectrum FITS file") as hdul:

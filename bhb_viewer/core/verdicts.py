@@ -273,8 +273,20 @@ _RESERVED_META = frozenset({"format", "format_version", "reviewer", "created", "
 class Session:
     """One review session file. Create with :meth:`create`, reopen with :meth:`open`; use as a context manager.
 
-    ``read_only`` handles refuse every write (for a window that found another writer) and do not
-    register as a writer.
+    Every verdict and note is an event appended to the file (WAL, synchronous FULL) the moment it
+    is made, so a crash loses nothing that was shown as saved; undo and redo are events too, and
+    act only on the reviewer's own events.
+
+    Parameters
+    ----------
+    path : Path
+        The session's SQLite file.
+    conn : sqlite3.Connection
+        Its open connection (made by :meth:`create` / :meth:`open`).
+    reviewer : str, optional
+        Who records verdicts through this handle.
+    read_only : bool
+        Refuse every write (for a window that found another writer) and do not register as a writer.
     """
 
     def __init__(self, path: Path, conn: sqlite3.Connection, reviewer: str | None = None, read_only: bool = False):

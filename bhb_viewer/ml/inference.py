@@ -137,8 +137,17 @@ def prepare_inputs(preprocessor, modalities: tuple[str, ...], spectra, ivar, cut
 class Predictor:
     """A loaded checkpoint ready to score: model in eval mode on ``device`` and its preprocessing.
 
-    ``device="auto"`` picks CUDA, then Apple MPS, then the CPU; on CUDA the forward pass runs under
-    bf16 autocast.
+    Parameters
+    ----------
+    checkpoint_dir : str or os.PathLike
+        A checkpoint folder (``config.json`` + ``weights.safetensors``), validated before the model is built.
+    device : str
+        ``"auto"`` picks CUDA, then Apple MPS, then the CPU; on CUDA the forward pass runs under bf16 autocast.
+
+    Raises
+    ------
+    CheckpointError
+        A checkpoint that does not match the code, or holds non-finite numbers, naming the file.
     """
 
     def __init__(self, checkpoint_dir: str | os.PathLike, device: str = "auto") -> None:

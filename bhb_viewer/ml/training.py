@@ -266,6 +266,24 @@ def fit(
     Under torchrun (several ranks) the model trains as DistributedDataParallel, each rank on its
     share of every epoch's batches (see ml.data.epoch_batches); rank 0 alone reports progress and
     writes the resume state, the checkpoint and the outputs.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        What to train, on which data set, into which run folder (the CLI and the wizard build it).
+    progress : ProgressCallback
+        Receives training, validation and test events (a text bar, JSON lines or Qt signals).
+    cancel : CancelToken, optional
+        Checked between steps; a cancel leaves a resumable state.
+    resume : bool
+        Continue the run in ``config.out`` from its resume state.
+    resume_overrides : dict, optional
+        Values of RESUME_OVERRIDABLE fields that a resumed run may change.
+
+    Returns
+    -------
+    Path
+        The run folder: checkpoint, model card inputs, metrics, history and split scores.
     """
     config, cursor, saved = _resume_state(config, resume, resume_overrides)
     run_dir = Path(config.out)
