@@ -90,15 +90,23 @@ def show_unexpected_errors(window) -> None:
     sys.excepthook = hook
 
 
+_COLLECTORS: list = []  # the app's GarbageCollector, kept alive with the process
+
+
 def launch(args: argparse.Namespace, on_screenshot: Callable[[bool], None]):
     """Create and show the window for parsed ``args``; with ``--screenshot``, call
     ``on_screenshot(saved)`` once the window has settled (loaded, and scored if a model is set)."""
+    from pyqtgraph.util.garbage_collector import GarbageCollector
     from PySide6.QtCore import QTimer
 
     from bhb_viewer.gui.main_window import MainWindow
 
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
     window = MainWindow(data_dir, reviewer=args.reviewer, device=args.device)
+    # Reference cycles are collected on a timer in this (GUI) thread, never by a worker: a Qt object
+    # freed in a worker holds a Qt mutex while it waits for the GIL, and the GUI thread can hold the
+    # GIL while it waits for that mutex (a deadlock seen in the test suite).
+    _COLLECTORS.append(GarbageCollector(interval=1.0))
     show_unexpected_errors(window)
     window.resize(*args.screenshot_size)
     window.show()

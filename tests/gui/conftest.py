@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,25 @@ from tinysky import make_dataset
 
 from bhb_viewer.gui import main_window as mw
 from bhb_viewer.gui.main_window import MainWindow
+
+
+@pytest.fixture(autouse=True, scope="package")
+def _no_automatic_collection_in_worker_threads():
+    """No automatic garbage collection while the window tests run (the app does the same with
+    pyqtgraph's GarbageCollector): a Qt object freed by the collector in a worker thread holds a
+    Qt mutex while it waits for the GIL, as the GUI thread, holding the GIL, waits for that mutex.
+    A deadlock seen once in a full run (a QMenu of a previous test's window)."""
+    gc.disable()
+    yield
+    gc.enable()
+
+
+@pytest.fixture(autouse=True)
+def _qt_garbage_collected_on_the_gui_thread():
+    """Reference cycles (closed windows, rebuilt menus) are collected here, on the GUI thread."""
+    gc.collect()
+    yield
+    gc.collect()
 
 
 @pytest.fixture
