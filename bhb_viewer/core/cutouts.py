@@ -315,10 +315,7 @@ def stretch(
         lo, hi = zscale_limits(x[good])
     else:
         lo, hi = (MinMaxInterval() if kind == "linear" else PercentileInterval(percentile)).get_limits(x[good])
-    scaled = np.clip((x - lo) / (hi - lo if hi > lo else 1.0), 0, 1)
-    curve = AsinhStretch(asinh_a) if kind == "asinh" else LinearStretch()
-    out = curve(np.where(good, scaled, 0.0), clip=True)
-    return np.where(good, out, 0.0).astype(np.float32)
+    return _scaled(np.where(good, x, lo), lo, hi, kind, asinh_a, good)
 
 
 def stretch_planes(
@@ -345,10 +342,14 @@ def stretch_planes(
     else:
         tail = (100.0 - percentile) / 2  # as astropy's PercentileInterval
         lo, hi = np.percentile(flat, (tail, 100.0 - tail), axis=1)
-    span = np.where(hi > lo, hi - lo, 1.0)
-    scaled = np.clip((x - lo[:, None, None]) / span[:, None, None], 0, 1)
-    curve = AsinhStretch(asinh_a) if kind == "asinh" else LinearStretch()
-    return curve(scaled, clip=True).astype(np.float32)
+    return _scaled(x, lo[:, None, None], hi[:, None, None], kind, asinh_a)
+
+
+def _scaled(x: np.ndarray, lo, hi, kind: str, asinh_a: float, good: np.ndarray | None = None) -> np.ndarray:
+    """``x`` mapped from [lo, hi] onto [0, 1] and through the stretch's curve; 0 outside ``good``."""
+    scaled = np.clip((x - lo) / np.where(hi > lo, hi - lo, 1.0), 0, 1)
+    out = (AsinhStretch(asinh_a) if kind == "asinh" else LinearStretch())(scaled, clip=True)
+    return (out if good is None else np.where(good, out, 0.0)).astype(np.float32)
 
 
 def zscale_limits(values: np.ndarray, n_samples: int = 1000, contrast: float = 0.25, krej: float = 2.5,

@@ -109,20 +109,19 @@ class Prepared:
         return Prepared(pin(self.spectrum), pin(self.image), self.has_spectrum, self.has_image)
 
 
-def prepare_inputs(preprocessor, modalities: tuple[str, ...], spectra, ivar, cutouts, rows: slice | None = None) -> Prepared:
-    """Preprocess rows ``rows`` of ``spectra``/``cutouts`` (``ivar`` already those rows) for a model of
-    ``modalities``; a Qt- and model-free step, so data-loader workers can run it."""
-    rows = slice(0, len(spectra if spectra is not None else cutouts)) if rows is None else rows
-    n = rows.stop - rows.start
+def prepare_inputs(preprocessor, modalities: tuple[str, ...], spectra, ivar, cutouts) -> Prepared:
+    """Preprocess one batch of raw rows (``spectra``/``ivar``/``cutouts``, any of them None) for a model
+    of ``modalities``; a Qt- and model-free step, so data-loader workers can run it."""
+    n = len(spectra if spectra is not None else cutouts)
     has_s, has_i = np.zeros(n, bool), np.zeros(n, bool)
     flux = iv = cube = None
     spectrum = image = None
     if spectra is not None:
-        flux = np.asarray(spectra[rows], dtype=np.float32)
+        flux = np.asarray(spectra, dtype=np.float32)
         iv = None if ivar is None else np.asarray(ivar)
         has_s = (np.isfinite(flux) & (True if iv is None else iv > 0)).any(axis=1)
     if cutouts is not None:
-        cube = np.asarray(cutouts[rows], dtype=np.float32)
+        cube = np.asarray(cutouts, dtype=np.float32)
         has_i = (np.isfinite(cube) & (cube != 0)).reshape(n, -1).any(axis=1)
     if "spectrum" in modalities:
         x = preprocessor.spectra(flux, iv) if flux is not None else np.zeros((n, NPIX), np.float32)
@@ -166,15 +165,21 @@ class Predictor:
         return torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else nullcontext()
 
     def _inputs(self, spectra, ivar, cutouts, rows: slice) -> Prepared:
-        return prepare_inputs(self.preprocessor, self.modalities, spectra, None if ivar is None else ivar[rows],
-                              cutouts, rows)
+        def take(a):
+            return None if a is None else a[rows]
 
-    def _can_score(self, has_s: np.ndarray, has_i: np.ndarray) -> np.ndarray:
+        return prepare_inputs(self.preprocessor, self.modalities, take(spectra), take(ivar), take(cutouts))
+
+    def _has_all(self, has_s: np.ndarray, has_i: np.ndarray) -> np.ndarray:
+        """Rows with every modality the model reads (the rows the full model scores)."""
         full = np.ones_like(has_s)
         for m, has in (("spectrum", has_s), ("image", has_i)):
             if m in self.modalities:
                 full &= has
-        return full | (has_s & ("spectrum" in self.heads)) | (has_i & ("image" in self.heads))
+        return full
+
+    def _can_score(self, has_s: np.ndarray, has_i: np.ndarray) -> np.ndarray:
+        return self._has_all(has_s, has_i) | (has_s & ("spectrum" in self.heads)) | (has_i & ("image" in self.heads))
 
     def _scores(self, out: dict, logits: torch.Tensor, has_s: np.ndarray, has_i: np.ndarray, result: Prediction) -> None:
         """Fill p_bhb (from the source each row has data for), p_bhb_spectrum, p_bhb_image and score_from."""
@@ -186,10 +191,7 @@ class Predictor:
         nan = np.full(n, np.nan)
         p_s = np.where(has_s, heads.get("spectrum", nan), np.nan)
         p_i = np.where(has_i, heads.get("image", nan), np.nan)
-        full = np.ones(n, bool)
-        for m, has in (("spectrum", has_s), ("image", has_i)):
-            if m in self.modalities:
-                full &= has
+        full = self._has_all(has_s, has_i)
         source = np.where(full, "fusion" if len(self.modalities) > 1 else self.modalities[0],
                           np.where(np.isfinite(p_s), "spectrum", np.where(np.isfinite(p_i), "image", "none")))
         result.p_bhb = np.select([source == "fusion", source == "spectrum", source == "image"],
