@@ -6,6 +6,7 @@ the services tests that serve files in place of the network.
 
 from __future__ import annotations
 
+import urllib.error
 from pathlib import Path
 
 import numpy as np
@@ -179,3 +180,20 @@ def write_ingest_corpus(folder, n_plates: int = 2, fibers: int = 6, n_spec: int 
     table["label"] = np.arange(len(table)) % 2
     table.write(folder / "catalog.ecsv", overwrite=True)
     return folder / "catalog.ecsv"
+
+
+class FakeSDSSServer:
+    """``SDSSService._fetch`` stand-in: spectra for any plate but 999, HiPS cutouts; can lose the
+    network after ``lose_after`` calls (with the URLError urllib raises for an unreachable network)."""
+
+    def __init__(self, tmp_path, lose_after: int | None = None):
+        self.tmp, self.calls, self.lose_after = tmp_path / "served", [], lose_after
+
+    def __call__(self, kind, **p):
+        if self.lose_after is not None and len(self.calls) >= self.lose_after:
+            raise urllib.error.URLError(OSError(101, "Network is unreachable"))
+        self.calls.append((kind, p))
+        if kind == "spectrum":
+            loglam = SDSS_LOGLAM0 + 1e-4 * np.arange(3900)
+            return [] if p["plate"] == 999 else [served_spectrum(self.tmp, p["plate"], p["mjd"], p["fiber"], loglam)]
+        return [hips_answer(p["ra"], p["dec"], p["size"] + 8) for _ in "ugriz"]

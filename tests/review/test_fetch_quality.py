@@ -7,36 +7,21 @@ nothing touches the network.
 from __future__ import annotations
 
 import logging
-import urllib.error
 
 import numpy as np
 import pytest
 from astropy.table import Table
-from sdss_files import SDSS_LOGLAM0, hips_answer, served_spectrum, smooth_flux, write_spec
+from sdss_files import SDSS_LOGLAM0, smooth_flux, write_spec
+from sdss_files import FakeSDSSServer as Server
 
 from bhb_viewer.core.dataset import write_dataset
-from bhb_viewer.core.grid import BANDS, CUTOUT_SIZE, NPIX
+from bhb_viewer.core.grid import CUTOUT_SIZE, NPIX
 from bhb_viewer.core.quality import MIN_VALID_FRACTION
 from bhb_viewer.core.verdicts import VerdictKind
 from bhb_viewer.services.batch_fetch import APP_OFFLINE_HINT
 from bhb_viewer.services.sdss import SDSSService
 
 LOGLAM = SDSS_LOGLAM0 + 1e-4 * np.arange(3900)
-
-
-class Server:
-    """``SDSSService._fetch`` stand-in: spectra for any plate but 999, HiPS cutouts; can lose the network."""
-
-    def __init__(self, tmp_path, lose_after: int | None = None):
-        self.tmp, self.calls, self.lose_after = tmp_path / "served", [], lose_after
-
-    def __call__(self, kind, **p):
-        if self.lose_after is not None and len(self.calls) >= self.lose_after:
-            raise urllib.error.URLError(OSError(101, "Network is unreachable"))
-        self.calls.append((kind, p))
-        if kind == "spectrum":
-            return [] if p["plate"] == 999 else [served_spectrum(self.tmp, p["plate"], p["mjd"], p["fiber"], LOGLAM)]
-        return [hips_answer(p["ra"], p["dec"], p["size"] + 8) for _ in BANDS]
 
 
 def fake_service(review, tmp_path, server, probe: str = ""):
