@@ -303,6 +303,12 @@ def _bad_stamps(root: Path, ra: float, dec: float) -> dict[str, tuple[Path, tupl
     return out
 
 
+def _build_argv(catalog: Path, images: Path, out: Path, size: int = SIZE, force: bool = False) -> list[str]:
+    """The argv of ``bhb dataset build`` from files on disk."""
+    return ["dataset", "build", "--catalog", str(catalog), "--images", str(images), "--size", str(size),
+            *(["--force"] if force else []), "--out", str(out)]
+
+
 def _build_check(n_good: int, bad_names: tuple[str, ...], out: Path, old: dict | None = None):
     """A build with one bad file among good ones: the good stars kept, the bad one named."""
 
@@ -375,18 +381,7 @@ def make_corpus(root: Path) -> Corpus:
             Case(
                 f"fits/{name}",
                 "dataset build",
-                [
-                    "dataset",
-                    "build",
-                    "--catalog",
-                    str(cat),
-                    "--images",
-                    str(images),
-                    "--size",
-                    str(SIZE),
-                    "--out",
-                    str(out),
-                ],
+                _build_argv(cat, images, out),
                 expect="ok",
                 check=_build_check(3, (path.name,), out),
                 owner=owner,
@@ -409,18 +404,7 @@ def make_corpus(root: Path) -> Corpus:
             Case(
                 f"stamp/{name}",
                 "dataset build",
-                [
-                    "dataset",
-                    "build",
-                    "--catalog",
-                    str(cat),
-                    "--images",
-                    str(images),
-                    "--size",
-                    str(SIZE),
-                    "--out",
-                    str(out),
-                ],
+                _build_argv(cat, images, out),
                 expect="ok",
                 check=_build_check(3, words, out),
             )
@@ -467,18 +451,7 @@ def make_corpus(root: Path) -> Corpus:
                 Case(
                     f"catalog/{name}",
                     "dataset build",
-                    [
-                        "dataset",
-                        "build",
-                        "--catalog",
-                        str(path),
-                        "--images",
-                        str(root / "frames"),
-                        "--size",
-                        str(SIZE),
-                        "--out",
-                        str(root / "out" / f"cat-{name}"),
-                    ],
+                    _build_argv(path, root / "frames", root / "out" / f"cat-{name}"),
                     names=words,
                     check=_pwned(root) if "yaml" in name else None,
                 )
@@ -705,18 +678,7 @@ def make_corpus(root: Path) -> Corpus:
         Case(
             "args/build-size-0",
             "dataset build",
-            [
-                "dataset",
-                "build",
-                "--catalog",
-                str(cats / "build-empty.fits.ecsv"),
-                "--images",
-                str(root / "frames"),
-                "--size",
-                "0",
-                "--out",
-                str(root / "out" / "size0"),
-            ],
+            _build_argv(cats / "build-empty.fits.ecsv", root / "frames", root / "out" / "size0", size=0),
             names=("size",),
         )
     )
@@ -764,18 +726,7 @@ def make_corpus(root: Path) -> Corpus:
         Case(
             "disk/build-full",
             "dataset build",
-            [
-                "dataset",
-                "build",
-                "--catalog",
-                str(good_cat),
-                "--images",
-                str(root / "images-good"),
-                "--size",
-                "64",
-                "--out",
-                str(full / "ds"),
-            ],
+            _build_argv(good_cat, root / "images-good", full / "ds", size=64),
             names=("space",),
             mounted=True,
             timeout=60,
@@ -790,19 +741,7 @@ def make_corpus(root: Path) -> Corpus:
         Case(
             "disk/build-force-all-bad",
             "dataset build",
-            [
-                "dataset",
-                "build",
-                "--catalog",
-                str(all_bad),
-                "--images",
-                str(root / "frames"),
-                "--size",
-                str(SIZE),
-                "--force",
-                "--out",
-                str(keep),
-            ],
+            _build_argv(all_bad, root / "frames", keep, force=True),
             names=("no usable star",),
             check=_unchanged(keep, ds_good),
         )
@@ -811,18 +750,7 @@ def make_corpus(root: Path) -> Corpus:
         Case(
             "args/build-out-is-file",
             "dataset build",
-            [
-                "dataset",
-                "build",
-                "--catalog",
-                str(good_cat),
-                "--images",
-                str(root / "images-good"),
-                "--size",
-                str(SIZE),
-                "--out",
-                str(a_file),
-            ],
+            _build_argv(good_cat, root / "images-good", a_file),
             names=("a-file.txt",),
         )
     )
@@ -830,18 +758,7 @@ def make_corpus(root: Path) -> Corpus:
         Case(
             "disk/build-read-only",
             "dataset build",
-            [
-                "dataset",
-                "build",
-                "--catalog",
-                str(good_cat),
-                "--images",
-                str(root / "images-good"),
-                "--size",
-                str(SIZE),
-                "--out",
-                str(ro / "ds"),
-            ],
+            _build_argv(good_cat, root / "images-good", ro / "ds"),
             names=("read-only",),
             mounted=True,
         )
