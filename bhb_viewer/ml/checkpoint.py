@@ -90,6 +90,14 @@ def save_checkpoint(directory: str | os.PathLike, model: BhbModel, config: dict[
     return directory
 
 
+def read_json(path: Path) -> Any:
+    """A checkpoint's JSON file (a network's or a baseline's config), or a CheckpointError naming it."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(path, f"unreadable JSON ({exc})") from exc
+
+
 def read_config(directory: str | os.PathLike) -> dict[str, Any]:
     """The checked ``config.json`` of a checkpoint, without touching the weights (for listings, model cards)."""
     directory = Path(directory)
@@ -98,10 +106,7 @@ def read_config(directory: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(directory, "is not a checkpoint directory")
     if not path.is_file():
         raise CheckpointError(path, "missing: not a checkpoint directory")
-    try:
-        config = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(path, f"unreadable JSON ({exc})") from exc
+    config = read_json(path)
     if not isinstance(config, dict) or config.get("format") != FORMAT_NAME:
         raise CheckpointError(path, f"not a {FORMAT_NAME} config")
     checks = (

@@ -19,7 +19,6 @@ metadata records ``world_size``. The output folder must be one all ranks see (as
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import shutil
 from dataclasses import dataclass
@@ -114,14 +113,11 @@ class Scorer:
 
     def __init__(self, model_dir: str | Path, device: torch.device, explain: bool | Literal["weights"] = False,
                  compile_model: bool = False) -> None:
-        from bhb_viewer.ml.checkpoint import CheckpointError
+        from bhb_viewer.ml.checkpoint import read_json
         from bhb_viewer.ml.preprocess import Preprocessor
 
         config_file = Path(model_dir) / "config.json"
-        try:
-            config = json.loads(config_file.read_text()) if config_file.is_file() else {}
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise CheckpointError(config_file, f"not a readable JSON config: {exc}") from exc
+        config = read_json(config_file) if config_file.is_file() else {}
         self.device = device
         self.explain = explain
         if config.get("kind") == "baseline":
@@ -134,12 +130,10 @@ class Scorer:
             self.version = f"{config['model']}-{config.get('size', '')}@{config.get('dataset_hash', '')[:10]}"
             self.channels_last = False
             return
-        from bhb_viewer.ml.checkpoint import read_config
         from bhb_viewer.ml.inference import Predictor
 
-        read_config(model_dir)  # a clear error for a broken or foreign checkpoint before anything heavy
         self.baseline = None
-        self.predictor = Predictor(model_dir, device=str(device))
+        self.predictor = Predictor(model_dir, device=str(device))  # checks config.json before building anything
         self.preprocessor, self.modalities = self.predictor.preprocessor, self.predictor.modalities
         self.name, self.version = self.predictor.model_name, self.predictor.model_version
         self.channels_last = device.type == "cuda" and "image" in self.modalities
