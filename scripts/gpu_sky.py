@@ -40,21 +40,34 @@ BUDGET = float(os.environ.get("SKY_BUDGET_S", 300 if SMOKE else 330))
 CPUS = os.cpu_count() or 2
 START = time.monotonic()
 
-N = 240 if SMOKE else 12032
-N_CHECK = 120 if SMOKE else 3000
-SIZE = "tiny" if SMOKE else "lite"
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name) or default
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in text.split(",") if x)
+
+
+# Every figure below may be overridden from the environment (SKY_N, SKY_SIZE, ...) so the same steps
+# run on a CPU at a scale it can finish: see docs/results for the recipe each table was made with.
+N = int(_env("SKY_N", "240" if SMOKE else "12032"))
+N_CHECK = int(_env("SKY_N_CHECK", "120" if SMOKE else "3000"))
+SIZE = _env("SKY_SIZE", "tiny" if SMOKE else "lite")
 PAPER_SIZE = "tiny" if SMOKE else "paper"
-SEEDS = (0,) if SMOKE else (0, 1, 2, 3, 4)
+RUN_PAPER = _env("SKY_PAPER", "1") == "1"
+SEEDS = _ints(_env("SKY_SEEDS", "0" if SMOKE else "0,1,2,3,4"))
 CUTOUT = 16 if SMOKE else 64
 LABELINGS = ("xue", "physical")
 ALL_NETWORKS = ("image_resnet_se", "spectrum_vgg1d_sa", "early_add", "early_concat", "vgg1d_fusion", "batmm")
 # SKY_MODELS (comma list) narrows the Table 8 networks; the smoke run keeps two so it reaches the evaluation
 NETWORKS = tuple(m for m in os.environ.get("SKY_MODELS", "image_resnet_se,batmm" if SMOKE else ",".join(ALL_NETWORKS)).split(",") if m)
 BASELINES = () if SMOKE else ("svm", "xgboost")
-PARALLEL = 2 if SMOKE else max(2, CPUS - 6)  # single-thread runs beside the shipped and paper runs
+PARALLEL = int(_env("SKY_PARALLEL", str(2 if SMOKE else max(2, CPUS - 6))))  # single-thread runs beside the shipped and paper runs
 # (epochs per stage, patience, batch): early stopping on validation macro-F1 ends most stages well before the cap
-TABLE_EPOCHS, TABLE_PATIENCE, TABLE_BATCH = (2, 1, 64) if SMOKE else (30, 4, 256)
+TABLE_EPOCHS, TABLE_PATIENCE, TABLE_BATCH = _ints(_env("SKY_TABLE", "2,1,64" if SMOKE else "30,4,256"))
 SHIPPED_EPOCHS, SHIPPED_PATIENCE, SHIPPED_BATCH = (2, 1, 64) if SMOKE else (40, 6, 128)
+# SKY_SHIPPED: a BATMM run trained elsewhere (e.g. on a CPU beforehand) to check instead of training one here
+SHIPPED_RUN = os.environ.get("SKY_SHIPPED")
 PAPER_EPOCHS, PAPER_PATIENCE = (1, 1) if SMOKE else (12, 3)
 SMOKE_STEPS = ["--max-steps-per-epoch", "3"] if SMOKE else []
 
@@ -293,36 +306,40 @@ def main() -> int:
     info = {"smoke": SMOKE, "device": dev, "cpus": CPUS, "budget_s": BUDGET, "n": N, "size": SIZE, "paper_size": PAPER_SIZE,
             "seeds_planned": list(SEEDS), "models": list(models), "parallel": PARALLEL, "table_epochs": TABLE_EPOCHS,
             "table_patience": TABLE_PATIENCE, "table_batch": TABLE_BATCH, "shipped_epochs": SHIPPED_EPOCHS,
-            "paper_epochs": PAPER_EPOCHS}
+            "paper_epochs": PAPER_EPOCHS, "run_paper": RUN_PAPER}
     log(f"start: {json.dumps(info)}")
     for scale in ("ratio_asinh", "minmax_cube"):
         (WORK / f"scale-{scale}.json").write_text(json.dumps({"image_scale": scale}))
     sets = simulate_all()
     reports = start_reports(sets)
-    shipped, paper = WORK / "shipped", WORK / "paper"
-    background = [
-        Job("shipped", "batmm", ["train", "--dataset", str(sets["physical"]), "--model", "batmm", "--size", SIZE, "--out", str(shipped),
-                                 "--epochs", str(SHIPPED_EPOCHS), "--patience", str(SHIPPED_PATIENCE), "--lr", "1e-3",
-                                 "--batch-size", str(SHIPPED_BATCH),
-                                 "--num-workers", "0" if SMOKE else "2", "--threads", "1", "--device", dev, *SMOKE_STEPS], shipped),
-        Job("paper", "batmm-paper", ["train", "--dataset", str(sets["xue"]), "--model", "batmm", "--size", PAPER_SIZE, "--out", str(paper),
-                                     "--epochs", str(PAPER_EPOCHS), "--patience", str(PAPER_PATIENCE), "--lr", "3e-4", "--batch-size", "64",
-                                     "--num-workers", "0" if SMOKE else "4", "--device", dev, *SMOKE_STEPS], paper),
-    ]
+    shipped, paper = Path(SHIPPED_RUN) if SHIPPED_RUN else WORK / "shipped", WORK / "paper"
+    background = []
+    if not SHIPPED_RUN:
+        background.append(Job("shipped", "batmm", [
+            "train", "--dataset", str(sets["physical"]), "--model", "batmm", "--size", SIZE, "--out", str(shipped),
+            "--epochs", str(SHIPPED_EPOCHS), "--patience", str(SHIPPED_PATIENCE), "--lr", "1e-3", "--batch-size", str(SHIPPED_BATCH),
+            "--num-workers", "0" if SMOKE else "2", "--threads", "1", "--device", dev, *SMOKE_STEPS], shipped))
+    if RUN_PAPER:
+        background.append(Job("paper", "batmm-paper", [
+            "train", "--dataset", str(sets["xue"]), "--model", "batmm", "--size", PAPER_SIZE, "--out", str(paper),
+            "--epochs", str(PAPER_EPOCHS), "--patience", str(PAPER_PATIENCE), "--lr", "3e-4", "--batch-size", "64",
+            "--num-workers", "0" if SMOKE else "4", "--device", dev, *SMOKE_STEPS], paper))
     for j in background:
         j.proc, j.started = bhb(*j.args, log_name=j.name), elapsed()
     jobs = table_jobs(sets, models, dev)
-    reserve = 40.0 if not SMOKE else 90.0  # evaluate + check + copy (the smoke run's CPU is slow to start processes)
+    # evaluate + check + copy (the smoke run's CPU is slow to start processes)
+    reserve = float(_env("SKY_RESERVE_S", "90" if SMOKE else "40"))
     run_queue(jobs, deadline=BUDGET - reserve - 10, kill_at=BUDGET - reserve, background=background)
     info["seeds_evaluated"] = evaluate(sets, models, jobs)
-    if background[0].rc == 0:
+    rc = {j.name: j.rc for j in background}
+    if rc.get("shipped", 0) == 0 and (shipped / "config.json").is_file():
         check_shipped(sets, shipped, dev)
     for p in reports:
         try:
             p.wait(timeout=max(1.0, BUDGET + 20 - elapsed()))
         except subprocess.TimeoutExpired:
             p.kill()
-    info.update(shipped_rc=background[0].rc, paper_rc=background[1].rc, elapsed_s=round(elapsed(), 1))
+    info.update(shipped_rc=rc.get("shipped"), shipped_run=str(shipped), paper_rc=rc.get("paper"), elapsed_s=round(elapsed(), 1))
     collect(jobs, shipped, paper)
     (RES / "run-info.json").write_text(json.dumps(info, indent=1))
     log(f"done: {json.dumps(info)}")

@@ -59,7 +59,7 @@ class TrainConfig:
     stages: list[str] | None = None  # None: the model's own stages (BATMM: spectrum, image, fusion)
     finetune: bool = False  # append an end-to-end stage with everything unfrozen
     epochs: int = 10  # per stage
-    patience: int = 3  # epochs without a better validation macro-F1 before a stage stops
+    patience: int = 3  # epochs without a better validation (macro-F1, AUC) before a stage stops
     batch_size: int = 64
     lr: float = 1e-4
     weight_decay: float = 5e-2
@@ -190,10 +190,23 @@ class _Cursor:
     epoch: int = 0
     step: int = 0  # batches of this epoch already done
     best_f1: float = -1.0
+    best_auc: float = -1.0  # breaks ties in best_f1 (resume files older than this field start at -1)
     best_epoch: int = -1
     bad_epochs: int = 0
     loss_sum: float = 0.0  # training loss summed over this epoch's steps so far
     history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _better(f1: float, auc: float, cursor: _Cursor) -> bool:
+    """A better epoch: higher validation macro-F1, or equal F1 and higher AUC.
+
+    While a network still calls every star one class (the first epochs of a small data set at a
+    low learning rate), F1 sits at the same value epoch after epoch although the scores already
+    separate the classes; F1 alone would stop the stage there, before it learnt anything.
+    """
+    if f1 != cursor.best_f1:
+        return f1 > cursor.best_f1
+    return bool(np.isfinite(auc)) and auc > cursor.best_auc
 
 
 def _save_resume(run_dir: Path, config: TrainConfig, dataset_hash: str, model, optimizer, best_state, cursor: _Cursor) -> None:
@@ -372,17 +385,17 @@ class _NetworkRun:
             self._train_epoch(net, optimizer, train_data, stage_index, cursor, best_state)
             p_val = self._validate(stage)
             report = scores_report(self.dataset.labels[self.splits.val], p_val)
-            f1 = report["macro"]["f1"]
+            f1, auc = report["macro"]["f1"], report["auc"]
             cursor.history.append({"stage": stage, "epoch": cursor.epoch + 1, "train_loss": cursor.loss_sum / max(1, cursor.step),
-                                   "val_macro_f1": f1, "val_auc": report["auc"]})
-            if f1 > cursor.best_f1:
-                cursor.best_f1, cursor.best_epoch, cursor.bad_epochs = f1, cursor.epoch + 1, 0
+                                   "val_macro_f1": f1, "val_auc": auc})
+            if _better(f1, auc, cursor):
+                cursor.best_f1, cursor.best_auc, cursor.best_epoch, cursor.bad_epochs = f1, auc, cursor.epoch + 1, 0
                 best_state = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
                 self.best_p_val = p_val
             else:
                 cursor.bad_epochs += 1
             self.progress(ProgressEvent(f"validate:{stage}", cursor.epoch + 1, config.epochs, "validation",
-                                        {"val_macro_f1": f1, "val_auc": report["auc"], "best_epoch": cursor.best_epoch}))
+                                        {"val_macro_f1": f1, "val_auc": auc, "best_epoch": cursor.best_epoch}))
             cursor.epoch, cursor.step, cursor.loss_sum = cursor.epoch + 1, 0, 0.0
             if cursor.bad_epochs >= config.patience:
                 cursor.epoch = config.epochs  # early stop: this stage is done

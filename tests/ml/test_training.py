@@ -219,3 +219,15 @@ def test_torchrun_two_ranks_train_with_ddp_and_resume(tiny_dataset, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     history = json.loads((resumed / "history.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2] and (resumed / "weights.safetensors").is_file()
+
+
+def test_equal_f1_with_a_higher_auc_counts_as_progress():
+    """A network still calling every star non-BHB keeps one F1 for epochs while its AUC rises:
+    early stopping must not end the stage there (it did, at F1 0.43, on 2,000-star sets)."""
+    from bhb_viewer.ml.training import _better, _Cursor
+
+    cursor = _Cursor(best_f1=0.427, best_auc=0.55)
+    assert _better(0.427, 0.60, cursor)
+    assert not _better(0.427, 0.55, cursor) and not _better(0.427, float("nan"), cursor)
+    assert _better(0.50, 0.40, cursor) and not _better(0.40, 0.99, cursor)
+    assert _better(0.0, float("nan"), _Cursor())  # the first epoch is always the best so far
