@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from bhb_viewer.core.errors import read_json
 from bhb_viewer.core.files import write_atomic
 from bhb_viewer.core.metrics import auc, classification_report, confusion_matrix, precision_recall_curve, roc_curve
 from bhb_viewer.core.model_index import ModelEntry, ModelIndex, describe
@@ -200,7 +201,7 @@ def scores_metrics(labels: np.ndarray, p_bhb: np.ndarray, threshold: float = 0.5
 def run_results(run_dir: str | os.PathLike) -> dict[str, Any]:
     """A finished run's test split: rows, labels, scores and their metrics (``scores_metrics``)."""
     run = Path(run_dir)
-    test = json.loads((run / "test.json").read_text())
+    test = read_json(run / "test.json")
     labels, p_bhb = np.asarray(test["label"]), np.asarray(test["p_bhb"])
     return {"rows": test.get("row", []), "labels": labels.tolist(), "p_bhb": p_bhb.tolist(),
             **scores_metrics(labels, p_bhb)}
@@ -208,7 +209,7 @@ def run_results(run_dir: str | os.PathLike) -> dict[str, Any]:
 
 def model_card(run_dir: Path, name: str) -> str:
     """A short model card: what was trained on what, how it scored, how to reproduce it, what not to use it for."""
-    config = json.loads((run_dir / "config.json").read_text())
+    config = read_json(run_dir / "config.json")
     training = config.get("training", {})
     test = (config.get("metrics") or {}).get("test") or {}
     macro, bhb = test.get("macro", {}), test.get("BHB", {})
@@ -269,7 +270,7 @@ def install_model(run_dir: str | os.PathLike, name: str, index: ModelIndex, make
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        config = json.loads((run / "config.json").read_text())
+        config = read_json(run / "config.json")
         weights = [config["weights"]["file"]] if "weights" in config else list(config.get("files", []))
         for fname in [*RUN_FILES, *weights]:
             if (run / fname).is_file() and fname != CONFIG_FILE:

@@ -30,6 +30,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from bhb_viewer import __version__
+from bhb_viewer.core import errors
 from bhb_viewer.core.dataset import CLASS_NAMES
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.files import file_sha256, write_atomic
@@ -92,10 +93,7 @@ def save_checkpoint(directory: str | os.PathLike, model: BhbModel, config: dict[
 
 def read_json(path: Path) -> Any:
     """A checkpoint's JSON file (a network's or a baseline's config), or a CheckpointError naming it."""
-    try:
-        return json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(path, f"unreadable JSON ({exc})") from exc
+    return errors.read_json(path, CheckpointError)
 
 
 def read_config(directory: str | os.PathLike) -> dict[str, Any]:

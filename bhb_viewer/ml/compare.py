@@ -7,13 +7,13 @@ data set.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import numpy as np
 
 from bhb_viewer.core.dataset import open_dataset
+from bhb_viewer.core.errors import read_json
 from bhb_viewer.core.progress import CancelToken, ProgressCallback, no_progress
 
 
@@ -36,8 +36,8 @@ def scores_on_test_split(
     from bhb_viewer.ml.inference import Predictor
 
     run = Path(run_dir)
-    config = json.loads((run / "config.json").read_text())
-    test = json.loads((run / "test.json").read_text())
+    config = read_json(run / "config.json")
+    test = read_json(run / "test.json")
     rows = np.asarray(test["row"], dtype=np.int64)
     data = open_dataset(dataset)
     if config.get("dataset_hash") not in (None, data.manifest_hash):

@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
+from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.metrics import classification_report
 from bhb_viewer.core.model_index import SHIPPED_DIR, ModelIndex
 from bhb_viewer.core.retrain import (
@@ -116,3 +117,9 @@ def test_bhb_train_refuses_one_class(tmp_path, capsys):
     assert code == 2
     event = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert event["event"] == "error" and "too few labelled stars to train: 0 non-BHB" in event["message"]
+
+
+def test_a_truncated_run_file_is_named_in_the_error(tmp_path):
+    (tmp_path / "test.json").write_text('{"label": [1, 0], "p_bhb": [0.9')
+    with pytest.raises(BadInputError, match=r"test\.json: unreadable JSON"):
+        run_results(tmp_path)
