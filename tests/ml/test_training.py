@@ -221,13 +221,15 @@ def test_torchrun_two_ranks_train_with_ddp_and_resume(tiny_dataset, tmp_path):
     assert [h["epoch"] for h in history] == [1, 2] and (resumed / "weights.safetensors").is_file()
 
 
-def test_equal_f1_with_a_higher_auc_counts_as_progress():
-    """A network still calling every star non-BHB keeps one F1 for epochs while its AUC rises:
-    early stopping must not end the stage there (it did, at F1 0.43, on 2,000-star sets)."""
-    from bhb_viewer.ml.training import _better, _Cursor
+def test_a_rising_auc_keeps_a_stage_going_while_f1_is_stuck():
+    """A network still calling every star non-BHB keeps one F1 (or dips below a lucky first epoch)
+    while its AUC rises: early stopping must not end the stage there (it did, at F1 0.43, on
+    2,000-star sets). The epoch kept is still the best F1, ties broken by AUC."""
+    from bhb_viewer.ml.training import _better, _Cursor, _still_learning
 
-    cursor = _Cursor(best_f1=0.427, best_auc=0.55)
-    assert _better(0.427, 0.60, cursor)
-    assert not _better(0.427, 0.55, cursor) and not _better(0.427, float("nan"), cursor)
-    assert _better(0.50, 0.40, cursor) and not _better(0.40, 0.99, cursor)
-    assert _better(0.0, float("nan"), _Cursor())  # the first epoch is always the best so far
+    cursor = _Cursor(best_f1=0.44, best_auc=0.40, top_auc=0.61)
+    assert _still_learning(0.427, 0.64, cursor) and not _better(0.427, 0.64, cursor)
+    assert not _still_learning(0.427, 0.60, cursor) and not _still_learning(0.427, float("nan"), cursor)
+    assert _still_learning(0.45, 0.50, cursor) and _better(0.45, 0.50, cursor)
+    assert _better(0.44, 0.41, cursor) and not _better(0.44, 0.39, cursor)  # equal F1: AUC decides
+    assert _better(0.0, float("nan"), _Cursor()) and _still_learning(0.0, float("nan"), _Cursor())
