@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 from astropy.table import Row, Table
 
-from bhb_viewer.core.build import ImageFiles, SpectrumFiles, assemble
+from bhb_viewer.core.build import BuildReport, ImageFiles, SpectrumFiles, assemble
 from bhb_viewer.core.dataset import LABEL_BHB, LABEL_NON_BHB, Dataset, is_dataset, open_dataset
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.grid import CUTOUT_SIZE
@@ -205,14 +205,8 @@ def build_from_session(
     load = _loader(source, base_ds, base_row, extra_loader if out is not None else None)
     excluded = sorted((cid, kind.value) for cid, kind in vl.excluded.items())
 
-    if out is None:  # a dry run: which vetted stars have data we can reach without reading files
-        without = [(c, "no arrays in the session's source or the base set") for c in vetted
-                   if not (source.dataset is not None and c in source.row_of) and c not in base_row]
-        missing = {c for c, _ in without}
-        have = np.array([c not in missing for c in vetted] + [True] * len(keep_base), dtype=bool)
-        lab = labels[have]
-        return FromSessionReport(None, int(np.sum(lab == 1)), int(np.sum(lab == 0)), len(excluded), len(without),
-                                 int(have[: len(vetted)].sum()), len(keep_base), without, excluded)
+    if out is None:
+        return _dry_run(vetted, keep_base, labels, source, base_row, excluded)
 
     # Known-unreachable stars first, so the class check runs before any file is written.
     unreachable = {c: why for c in vetted if (why := _unreachable(c, source, base_row, extra_loader))}
@@ -229,24 +223,44 @@ def build_from_session(
         "excluded": [{"id": i, "verdict": v} for i, v in excluded],
     }
     out = Path(out)
+    report = _assemble_aside(out, lambda staging: assemble(
+        staging, rows, load, labels=labels, provenance=provenance, size=size, progress=progress, cancel=cancel,
+        stage="from-session"), min_per_class)
+    without = list(report.rejected)
+    base_missing = sum(1 for cid, _ in without if cid not in vl.labels)
+    return FromSessionReport(out, report.n_bhb, report.n_non_bhb, len(excluded), len(without),
+                             report.count - (len(keep_base) - base_missing), len(keep_base) - base_missing,
+                             without, excluded)
+
+
+def _dry_run(vetted: list[str], keep_base: list[str], labels: np.ndarray, source: _SourceArrays,
+             base_row: dict[str, int], excluded: list[tuple[str, str]]) -> FromSessionReport:
+    """The counts a set would have, from the stars with data reachable without reading files."""
+    without = [(c, "no arrays in the session's source or the base set") for c in vetted
+               if not (source.dataset is not None and c in source.row_of) and c not in base_row]
+    missing = {c for c, _ in without}
+    have = np.array([c not in missing for c in vetted] + [True] * len(keep_base), dtype=bool)
+    lab = labels[have]
+    return FromSessionReport(None, int(np.sum(lab == 1)), int(np.sum(lab == 0)), len(excluded), len(without),
+                             int(have[: len(vetted)].sum()), len(keep_base), without, excluded)
+
+
+def _assemble_aside(out: Path, build: Callable[[Path], BuildReport], min_per_class: int) -> BuildReport:
+    """``build`` into a staging folder renamed to ``out`` only when the set passes the class check,
+    so a refused or cancelled set leaves nothing at ``out``."""
     if out.exists() and any(out.iterdir()):
         raise BadInputError(out, "already exists and is not empty; choose another folder")
     staging = out.with_name(out.name + ".partial-session")
     shutil.rmtree(staging, ignore_errors=True)
-    try:  # built aside and renamed, so a refused or cancelled set leaves nothing at ``out``
-        report = assemble(staging, rows, load, labels=labels, provenance=provenance, size=size, progress=progress,
-                          cancel=cancel, stage="from-session")
+    try:
+        report = build(staging)
         check_label_counts(report.n_bhb, report.n_non_bhb, min_per_class)
         if out.exists():
             out.rmdir()
         staging.rename(out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    without = list(report.rejected)
-    base_missing = sum(1 for cid, _ in without if cid not in vl.labels)
-    return FromSessionReport(out, report.n_bhb, report.n_non_bhb, len(excluded), len(without),
-                             report.count - (len(keep_base) - base_missing), len(keep_base) - base_missing,
-                             without, excluded)
+    return report
 
 
 def _unreachable(cid: str, source: _SourceArrays, base_row: dict[str, int], extra: Loader | None) -> str:
