@@ -57,7 +57,8 @@ PAPER_SIZE = "tiny" if SMOKE else "paper"
 RUN_PAPER = _env("SKY_PAPER", "1") == "1"
 SEEDS = _ints(_env("SKY_SEEDS", "0" if SMOKE else "0,1,2,3,4"))
 CUTOUT = 16 if SMOKE else 64
-LABELINGS = ("xue", "physical")
+# the Table 8 labelings, in the order each seed runs them (both are always simulated)
+LABELINGS = tuple(_env("SKY_LABELINGS", "xue,physical").split(","))
 ALL_NETWORKS = ("image_resnet_se", "spectrum_vgg1d_sa", "early_add", "early_concat", "vgg1d_fusion", "batmm")
 # SKY_MODELS (comma list) narrows the Table 8 networks; the smoke run keeps two so it reaches the evaluation
 NETWORKS = tuple(m for m in os.environ.get("SKY_MODELS", "image_resnet_se,batmm" if SMOKE else ",".join(ALL_NETWORKS)).split(",") if m)
