@@ -13,6 +13,8 @@ The file holds
 ``current``  per candidate, the verdict edit and the note edit now in force (a cache of the log,
              written in the same transaction, so ``states()`` is one query);
 ``scores``   model scores keyed by candidate and by the model name + version that produced them;
+``head_scores`` beside them, a fusion model's spectrum-head and image-head scores and which one
+             ``p_bhb`` is (created at the first write, so older files still open);
 ``writers``  one row per handle open for writing (reviewer, process, heartbeat), so a second
              window on the same session can be noticed and warned or opened read-only;
 ``reviews``  (merged sessions only) every source reviewer's verdict in force, see ``core.merge``.
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import socket
 import sqlite3
@@ -267,6 +270,11 @@ _WRITERS_SQL = """CREATE TABLE IF NOT EXISTS writers (
 _REVIEWS_SQL = """CREATE TABLE IF NOT EXISTS reviews (
     reviewer TEXT NOT NULL, cid TEXT NOT NULL, verdict TEXT, note TEXT NOT NULL, time TEXT NOT NULL,
     PRIMARY KEY (reviewer, cid)) WITHOUT ROWID"""
+# The fusion model's per-modality heads beside its p_bhb (NULL: that head had no data for the star).
+_HEAD_SCORES_SQL = """CREATE TABLE IF NOT EXISTS head_scores (
+    model_name TEXT NOT NULL, model_version TEXT NOT NULL, cid TEXT NOT NULL,
+    p_spectrum REAL, p_image REAL, score_from TEXT NOT NULL,
+    PRIMARY KEY (model_name, model_version, cid)) WITHOUT ROWID"""
 _RESERVED_META = frozenset({"format", "format_version", "reviewer", "created", "catalog", "model"})
 
 
@@ -753,11 +761,38 @@ class Session:
             ).fetchall()
         return dict(rows)
 
+    def store_head_scores(self, model: ModelRef, cids: Iterable[CandidateId], p_spectrum: Iterable[float],
+                          p_image: Iterable[float], score_from: Iterable[str]) -> None:
+        """Cache each modality head's P(BHB) (NaN: no data for that head) and which score p_bhb is,
+        so a reopened list shows the three side by side without scoring again."""
+        rows = [(model.name, model.version, _cid(c), _real_or_none(s), _real_or_none(i), str(f))
+                for c, s, i, f in zip(cids, p_spectrum, p_image, score_from, strict=True)]
+        with self._write() as conn:
+            conn.execute(_HEAD_SCORES_SQL)
+            conn.executemany("INSERT OR REPLACE INTO head_scores VALUES (?, ?, ?, ?, ?, ?)", rows)
+
+    def load_head_scores(self, model_name: str, model_version: str) -> dict[str, tuple[float, float, str]]:
+        """Cached (p_spectrum, p_image, score_from) by candidate id (NaN for a head without data;
+        empty for a session written before heads were cached)."""
+        with self._lock:
+            try:
+                rows = self._conn.execute("SELECT cid, p_spectrum, p_image, score_from FROM head_scores "
+                                          "WHERE model_name = ? AND model_version = ?", (model_name, model_version)).fetchall()
+            except sqlite3.OperationalError:  # no such table
+                return {}
+        nan = float("nan")
+        return {cid: (nan if s is None else s, nan if i is None else i, f) for cid, s, i, f in rows}
+
     def scored_models(self) -> list[ModelRef]:
         """Model name/version pairs with cached scores."""
         with self._lock:
             rows = self._conn.execute("SELECT DISTINCT model_name, model_version FROM scores ORDER BY 1, 2").fetchall()
         return [ModelRef(name, version) for name, version in rows]
+
+
+def _real_or_none(value: float) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
 
 
 def agreement(states: Mapping[str, CandidateState], scores: Mapping[str, float], cut: float = 0.5) -> tuple[int, int]:

@@ -135,7 +135,8 @@ def score_task(holder: PredictorHolder, source: CandidateSource, session: Sessio
                 ids = source.ids[rows]
                 have = np.array([cid in cached for cid in ids], dtype=bool)
                 if have.any():
-                    yield ScoreBatch(rows[have], np.array([cached[c] for c in ids[have]]), cached=True)
+                    yield ScoreBatch(rows[have], np.array([cached[c] for c in ids[have]]), True,
+                                     *_cached_heads(session.load_head_scores(info.name, info.version), ids[have]))
                 todo = rows[~have]
         done = len(rows) - len(todo)
         total = done + len(todo)
@@ -151,11 +152,16 @@ def score_task(holder: PredictorHolder, source: CandidateSource, session: Sessio
                     break
                 p = np.asarray(result.p_bhb, dtype=np.float64)
                 batch_rows = chunk[result.start : result.stop]
+                heads = _modality_scores(result)
                 if session is not None:
                     session.store_scores(info.ref, source.ids[batch_rows], p)
+                    if heads[2] is not None:
+                        nan = np.full(len(p), np.nan)
+                        session.store_head_scores(info.ref, source.ids[batch_rows], nan if heads[0] is None else heads[0],
+                                                  nan if heads[1] is None else heads[1], heads[2])
                 done += len(p)
                 progress(ProgressEvent(stage, done, total, f"on {info.device}"))
-                yield ScoreBatch(batch_rows, p, False, *_modality_scores(result))
+                yield ScoreBatch(batch_rows, p, False, *heads)
 
     return fn
 
@@ -174,6 +180,17 @@ def _modality_scores(result) -> tuple[np.ndarray | None, np.ndarray | None, np.n
     p_s, p_i, source = result.p_bhb_spectrum, result.p_bhb_image, result.score_from
     return (None if p_s is None else np.asarray(p_s, np.float64), None if p_i is None else np.asarray(p_i, np.float64),
             None if source is None else np.asarray(source).astype(str))
+
+
+def _cached_heads(heads: dict[str, tuple[float, float, str]], ids: np.ndarray
+                  ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """The session's cached head scores of ``ids`` as a ScoreBatch carries them (all None unless
+    every one of them is cached: a partial set would show blanks as "no data")."""
+    if not heads or not all(cid in heads for cid in ids):
+        return None, None, None
+    rows = [heads[cid] for cid in ids]
+    return (np.array([r[0] for r in rows], np.float64), np.array([r[1] for r in rows], np.float64),
+            np.array([r[2] for r in rows]).astype(str))
 
 
 def classical_task(source: CandidateSource):

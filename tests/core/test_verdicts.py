@@ -1,4 +1,5 @@
 import hashlib
+import math
 import sqlite3
 import threading
 
@@ -217,3 +218,14 @@ def test_failed_write_leaves_log_and_undo_stack_unchanged(session, monkeypatch):
     assert [e["cid"] for e in session.events()] == ["a"] and session.state("b") is None
     assert session.undo().cid == "a" and not session.can_undo
     assert session.set_verdict("b", V.MS_A).seq == 3  # after a (1) and its undo (2): nothing half-written
+
+
+def test_head_scores_are_cached_beside_p_bhb(tmp_path):
+    with Session.create(tmp_path / "h.session.sqlite", CAT, "r") as session:
+        assert session.load_head_scores("m", "1") == {}  # a session from before heads were cached
+        session.store_head_scores(ModelRef("m", "1"), ["a", "b"], [0.8, 0.2], [float("nan"), 0.6], ["spectrum", "fusion"])
+    with Session.open(tmp_path / "h.session.sqlite") as session:
+        heads = session.load_head_scores("m", "1")
+        assert heads["b"] == (0.2, 0.6, "fusion")
+        assert heads["a"][0] == 0.8 and math.isnan(heads["a"][1]) and heads["a"][2] == "spectrum"
+        assert session.load_head_scores("m", "2") == {}

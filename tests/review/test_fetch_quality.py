@@ -220,6 +220,10 @@ def test_a_spectrum_file_is_scored_by_the_spectrum_head_of_the_shipped_model(rev
     assert star.score_from == "spectrum" and np.isfinite(star.p_spectrum) and np.isnan(star.p_image)
     assert star.p_bhb == pytest.approx(star.p_spectrum, abs=1e-6)
     assert review.export_inputs()["extra_columns"]["score_from"].tolist() == ["spectrum"]
+    p_spectrum = star.p_spectrum
+    review.open_path(path, find_resource(DEMO_MODEL))  # reopened: the scores and the heads come from the session
+    again = review.candidate(0)
+    assert again.score_from == "spectrum" and again.p_spectrum == pytest.approx(p_spectrum) and np.isnan(again.p_image)
 
 
 def test_a_fetched_cube_turns_a_spectrum_head_score_into_a_fusion_score(review, catalog_file, tmp_path):
