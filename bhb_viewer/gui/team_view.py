@@ -3,7 +3,7 @@ status bar, the blind audit's hidden scores, and refreshing what another window 
 
 The rules live in :class:`bhb_viewer.review.team.TeamReview`; this module only shows them and
 forwards what the person asks for. In audit mode the P(BHB) column, the score, the disagreement
-mark, Enter (accept the model's call), "most uncertain" and the score filter are off.
+mark, the heads' scores, Enter (accept the model's call), "most uncertain" and the score filter are off.
 """
 
 from __future__ import annotations
@@ -148,6 +148,7 @@ class TeamView(QObject):
         if hide:
             panel.score_label.setText("P(BHB) hidden")
             panel.disagree_label.setVisible(False)
+            panel.heads_label.setVisible(False)  # the spectrum and image heads' scores would tell as much
         self.status_label.setText(team.status_text())
         current = self.review.current()
         if current is None:

@@ -100,14 +100,18 @@ def test_conflict_review_walks_resolves_and_exports(qtbot, window, tiny_dataset,
 def test_audit_mode_hides_scores_and_walks_the_sample(qtbot, window, tiny_dataset, tmp_path):
     open_and_wait(qtbot, window, tiny_dataset)
     window.review.rows.set_scores(np.arange(12), np.linspace(0.05, 0.95, 12))
+    window.review.rows.set_modality_scores(np.arange(12), np.linspace(0.1, 0.9, 12), np.full(12, 0.5), np.full(12, "fusion"))
     window.review.set_cut(0.5)
     window.review.auto_advance = False
+    window.review.show_row(7)
+    assert not window.verdict_panel.heads_label.isHidden()  # the heads' scores, until the audit hides them
     view = window.team
     view.start_audit(half_width=0.2, seed=2)
     plan = view.team.plan
     assert sorted(plan.ids) == IDS[6:]
     assert window.verdict_panel.id_label.text() == plan.ids[0]
     assert window.table.isColumnHidden(COL_P) and window.verdict_panel.score_label.text() == "P(BHB) hidden"
+    assert window.verdict_panel.heads_label.isHidden()
     assert not window.verdict_panel.accept_button.isEnabled() and not window.filter_min.isEnabled()
     assert view.panel.audit_label.text() == "blind audit: 6 of 6 left · scores hidden"
     qtbot.keyClick(window.table, Qt.Key.Key_Return)  # Enter would record the model's call: it is off
