@@ -180,13 +180,14 @@ def model_card(out: Path, info: dict) -> str:
              "| labels | physical (horizontal-branch gravity), so the classical cuts can be compared with it |",
              f"| recipe | stages spectrum → image → fusion (frozen encoders; the stage-1 and stage-2 heads stay in the checkpoint and "
              f"give `p_bhb_spectrum`, `p_bhb_image`); AdamW lr {t['lr']}, batch {t['batch_size']}, up to {t['epochs']} epochs per stage, "
-             f"early stopping on validation macro-F1 (patience {t['patience']}); {len(history)} epochs run on {info.get('device')} |",
+             f"early stopping: patience {t['patience']} epochs without a new best validation macro-F1 or AUC, the kept epoch the best F1; "
+             f"{len(history)} epochs run on {info.get('device')} |",
              f"| preprocessing | spectra: masked-pixel fill + min–max; cutouts: `{config['preprocess']['image']['scale']}` "
              "(÷ r-band aperture flux, asinh) + per-band standardisation |", "",
              "## Reproduce", "", "```",
              f"bhb simulate --n {ds.get('count')} --seed {ds.get('provenance', {}).get('seed', 0)} --labels physical --out sim-physical",
              f"bhb train --dataset sim-physical --model batmm --size lite --seed {t['seed']} --epochs {t['epochs']} --patience {t['patience']} "
-             f"--lr {t['lr']} --batch-size {t['batch_size']} --device cuda --out models/batmm-lite-sim", "```", "",
+             f"--lr {t['lr']} --batch-size {t['batch_size']} --device {info.get('device', 'auto')} --out models/batmm-lite-sim", "```", "",
              f"## Metrics (test split, seed {t['seed']}, P ≥ 0.5), AUC {test['auc']:.4f}", "",
              "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
     for cls in ("BHB", "non-BHB", "macro"):
@@ -200,6 +201,7 @@ def model_card(out: Path, info: dict) -> str:
             if col in check:
                 c = check[col]
                 lines.append(f"| {name} | {c['auc']:.4f} | {100 * c['macro_f1']:.2f} | {100 * c['bhb_f1']:.2f} |")
+        lines += ["", "The classical cuts give a yes/no, so their AUC is the balanced accuracy (TPR + TNR) / 2."]
     lines += ["", "Training history: `history.json`; validation scores for the threshold chooser: `validation.json`.", ""]
     return "\n".join(lines)
 
