@@ -307,7 +307,8 @@ def main() -> int:
     info = {"smoke": SMOKE, "device": dev, "cpus": CPUS, "budget_s": BUDGET, "n": N, "size": SIZE, "paper_size": PAPER_SIZE,
             "seeds_planned": list(SEEDS), "models": list(models), "parallel": PARALLEL, "table_epochs": TABLE_EPOCHS,
             "table_patience": TABLE_PATIENCE, "table_batch": TABLE_BATCH, "shipped_epochs": SHIPPED_EPOCHS,
-            "paper_epochs": PAPER_EPOCHS, "run_paper": RUN_PAPER}
+            "paper_epochs": PAPER_EPOCHS, "run_paper": RUN_PAPER,
+            "env": {k: v for k, v in os.environ.items() if k.startswith("SKY_") and k != "SKY_WORK"}}
     log(f"start: {json.dumps(info)}")
     for scale in ("ratio_asinh", "minmax_cube"):
         (WORK / f"scale-{scale}.json").write_text(json.dumps({"image_scale": scale}))

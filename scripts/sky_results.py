@@ -129,9 +129,11 @@ def table_page(out: Path, lab: str, info: dict) -> str | None:
              "resolution(λ), masks, sky residuals, Paschen lines, S/N(g_fib), PSF ratio, saturation; truth in truth.ecsv), "
              f"{LABEL_TEXT[lab]}. Split 70/20/10 stratified per seed; mean ± σ over seeds on each seed's test split. "
              f"Networks: {info.get('size')}, AdamW lr 1e-3, batch {info.get('table_batch')}, up to {info.get('table_epochs')} epochs "
-             f"per stage with early stopping on validation macro-F1 (patience {info.get('table_patience')}), on {info.get('device')}; image cutouts scaled by the r-band aperture flux then asinh "
-             "(`ratio_asinh`). Produced by `scripts/gpu_sky.py` in one timed run; seeds are those every model finished "
-             f"(planned {info.get('seeds_planned')})." + (" **No seed finished every model: each row is over its own finished seeds "
+             f"per stage, stopped after {info.get('table_patience')} epochs without a new best validation macro-F1 or AUC (the kept "
+             f"epoch: best F1), on {info.get('device')}; image cutouts scaled by the r-band aperture flux then asinh "
+             "(`ratio_asinh`). Produced by `scripts/gpu_sky.py` in one timed run"
+             + (f" (`{' '.join(f'{k}={v}' for k, v in sorted(info['env'].items()))}`)" if info.get("env") else "")
+             + f"; seeds are those every model finished (planned {info.get('seeds_planned')})." + (" **No seed finished every model: each row is over its own finished seeds "
              "(n), and the classical row is missing.**" if results.get("partial") else ""), "", "## Macro (the paper's ALL rows)", "", "```",
              format_table8(results, "macro"), "```", ""]
     extra = _extra_rows(out, lab)
