@@ -50,3 +50,26 @@ def test_gpu_script_smoke_mode(tmp_path):
     subprocess.run([sys.executable, str(REPO / "scripts" / "sky_results.py"), str(tmp_path / "out"), "--docs", str(tmp_path / "docs")],
                    check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert (tmp_path / "docs" / "table8-sim-xue.md").is_file()
+
+
+def test_heads_on_test_scores_a_runs_own_heads_on_its_test_split(tmp_path):
+    import torch
+
+    from bhb_viewer.core.simulate import write_simulated
+    from bhb_viewer.ml.training import TrainConfig, fit
+
+    before = torch.get_num_threads()
+    data = write_simulated(tmp_path / "sim", n=60, seed=5, cutout_size=16)
+    run = tmp_path / "run"
+    fit(TrainConfig(dataset=str(data), model="batmm", size="tiny", epochs=1, batch_size=8, lr=3e-3,
+                    max_steps_per_epoch=2, threads=1, out=str(run)))
+    torch.set_num_threads(before)
+    out = subprocess.run([sys.executable, str(REPO / "scripts" / "heads_on_test.py"), str(data), str(run),
+                          "--json", str(tmp_path / "heads.json")], capture_output=True, text=True, check=True).stdout
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["n_runs"] == 1 and set(summary["mean"]) == {"fusion", "spectrum", "image"}
+    per_run = json.loads((tmp_path / "heads.json").read_text())["runs"]["run"]
+    test = json.loads((run / "test.json").read_text())
+    # the fusion score it computes is the one training wrote for the same test rows
+    assert per_run["fusion"]["auc"] == pytest.approx(json.loads((run / "test_metrics.json").read_text())["auc"], abs=1e-4)
+    assert len(test["row"]) == 6 and all(0.0 <= v["auc"] <= 1.0 for v in per_run.values())
