@@ -64,20 +64,27 @@ class SampBridge(QObject):
         self.link.disconnect()
 
     def send_table(self) -> None:
-        """The candidate list to TOPCAT (to every table client when no TOPCAT is registered)."""
+        """The candidate list to TOPCAT (to every table client when no TOPCAT is registered).
+
+        Writing the VOTable of a long list takes seconds, so it runs as a background job; the
+        window's current row follows once the table has arrived.
+        """
         source = self.review.source
         if source is None:
             self.window.show_error("SAMP", "Open a candidate list first.")
             return
-        name = source.origin.name
-        try:
+        catalog, name, link = source.catalog, source.origin.name, self.link
+
+        def job(cancel, progress):
             try:
-                reached = self.link.send_table(source.catalog, name=name)
+                yield link.send_table(catalog, name=name)
             except SampError:
-                reached = self.link.send_table(source.catalog, name=name, recipient=None)
-        except SampError as exc:
-            self.window.show_error("SAMP", str(exc))
-            return
+                yield link.send_table(catalog, name=name, recipient=None)
+
+        self.review.runner.submit("samp table", job, on_batch=self._table_sent,
+                                  on_error=lambda msg: self.window.show_error("SAMP", msg))
+
+    def _table_sent(self, reached: list[str]) -> None:
         self.review.events.notice.emit(f"table sent to {len(reached)} SAMP client(s)")
         if self.review.nav.current >= 0:
             self._current_changed(self.review.nav.current)
