@@ -94,7 +94,8 @@ def test_install_copies_the_run_with_a_card_and_makes_it_active(tmp_path):
     assert entry.path == str(dest) and entry.active and index.active().path == str(dest)
     assert (dest / "weights.safetensors").is_file() and not (dest / RESUME_STATE).exists()
     card = (dest / "README.md").read_text()
-    assert card.startswith("# new model") and "macro P 0.8868" in card and "BHB class" in card
+    precision = json.loads((run / "config.json").read_text())["metrics"]["test"]["macro"]["precision"]
+    assert card.startswith("# new model") and f"macro P {precision:.4f}" in card and "BHB class" in card
     assert str(tmp_path) not in card + (dest / "train-config.json").read_text()  # no machine paths
     assert install_model(run, "new model", index, make_active=False).path.endswith("new-model-2")
     assert index.active().path == str(dest)
