@@ -18,9 +18,9 @@ Two options for survey scale:
   (:class:`Scaled16Rows`; cutouts' codes linear in asinh) and ivar as float16: the shipped
   model's scores stay within 1e-3 of float32 (tested). ``dtype="float16"`` stores IEEE half
   floats: simpler for other programs, but its 11-bit mantissa (relative error ≤ 4.9e-4 per value)
-  moved the first shipped lite model's P(BHB) by up to 7e-3 on 40 simulated stars. Either way values beyond float16's range are clipped to
-  ±65504 and positive inverse variances below its smallest step kept positive, so no pixel
-  changes from valid to masked.
+  moved the first shipped lite model's P(BHB) by up to 7e-3 on 40 simulated stars. Either way
+  values beyond float16's range are clipped to ±65504 and positive inverse variances below its
+  smallest step kept positive, so no pixel changes from valid to masked.
 * A **sharded** set is a directory whose manifest lists ``parts`` (each a data set of its own, e.g.
   one per job of a cluster array, see core.shards); ``open_dataset`` returns one Dataset whose
   catalog is the parts' catalogs in order and whose arrays read across parts (:class:`ConcatRows`).
@@ -420,7 +420,7 @@ def _sky_noise(flat: np.ndarray) -> np.ndarray:
     sky noise of a stamp, where most pixels are sky; a positive floor where a row is flat or empty."""
     sample = flat[:, ::8]
     sample = np.where(np.isfinite(sample), sample, np.nan)
-    with np.errstate(all="ignore"), warnings.catch_warnings():
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows
         median = np.nanmedian(sample, axis=1, keepdims=True)
         mad = np.nanmedian(np.abs(sample - median), axis=1)

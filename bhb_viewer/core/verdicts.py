@@ -1,7 +1,9 @@
 """Human verdicts on candidates, kept in one SQLite session file as an append-only, undoable log.
 
 The vocabulary (verdict kinds, references, states, changes) is in ``core.verdict_types`` and
-re-exported here. Why a log and not a table of current verdicts: every row of the exported catalog must say who
+re-exported here.
+
+Why a log and not a table of current verdicts: every row of the exported catalog must say who
 decided, when, and what was undone, and a crash must lose nothing already reported as saved.
 
 The file holds
@@ -602,11 +604,28 @@ class Session:
 
     # -- scores cache --------------------------------------------------------------------------
 
-    def store_scores(self, model: ModelRef, cids: Iterable[CandidateId], p_bhb: Iterable[float]) -> None:
-        """Cache scores under the model name and version that produced them (replacing older ones)."""
-        rows = [(model.name, model.version, _cid(c), float(p)) for c, p in zip(cids, p_bhb, strict=True)]
+    def store_scores(self, model: ModelRef, cids: Iterable[CandidateId], p_bhb: Iterable[float],
+                     p_spectrum: Iterable[float] | None = None, p_image: Iterable[float] | None = None,
+                     score_from: Iterable[str] | None = None) -> None:
+        """Cache scores under the model name and version that produced them (replacing older ones).
+
+        With ``score_from`` (which score p_bhb is), each modality head's P(BHB) is cached too, in
+        the same transaction (None or NaN: no data for that head), so a reopened list shows the
+        three side by side without scoring again.
+        """
+        cids = [_cid(c) for c in cids]
+        rows = [(model.name, model.version, c, float(p)) for c, p in zip(cids, p_bhb, strict=True)]
+        heads = []
+        if score_from is not None:
+            nan = [float("nan")] * len(cids)
+            heads = [(model.name, model.version, c, _real_or_none(s), _real_or_none(i), str(f))
+                     for c, s, i, f in zip(cids, nan if p_spectrum is None else p_spectrum,
+                                           nan if p_image is None else p_image, score_from, strict=True)]
         with self._write() as conn:
             conn.executemany("INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?)", rows)
+            if heads:
+                conn.execute(_HEAD_SCORES_SQL)
+                conn.executemany("INSERT OR REPLACE INTO head_scores VALUES (?, ?, ?, ?, ?, ?)", heads)
 
     def load_scores(self, model_name: str, model_version: str) -> dict[str, float]:
         """Cached P(BHB) by candidate id for exactly this model version (empty when none)."""
@@ -615,16 +634,6 @@ class Session:
                 "SELECT cid, p_bhb FROM scores WHERE model_name = ? AND model_version = ?", (model_name, model_version)
             ).fetchall()
         return dict(rows)
-
-    def store_head_scores(self, model: ModelRef, cids: Iterable[CandidateId], p_spectrum: Iterable[float],
-                          p_image: Iterable[float], score_from: Iterable[str]) -> None:
-        """Cache each modality head's P(BHB) (NaN: no data for that head) and which score p_bhb is,
-        so a reopened list shows the three side by side without scoring again."""
-        rows = [(model.name, model.version, _cid(c), _real_or_none(s), _real_or_none(i), str(f))
-                for c, s, i, f in zip(cids, p_spectrum, p_image, score_from, strict=True)]
-        with self._write() as conn:
-            conn.execute(_HEAD_SCORES_SQL)
-            conn.executemany("INSERT OR REPLACE INTO head_scores VALUES (?, ?, ?, ?, ?, ?)", rows)
 
     def load_head_scores(self, model_name: str, model_version: str) -> dict[str, tuple[float, float, str]]:
         """Cached (p_spectrum, p_image, score_from) by candidate id (NaN for a head without data;

@@ -154,11 +154,7 @@ def score_task(holder: PredictorHolder, source: CandidateSource, session: Sessio
                 batch_rows = chunk[result.start : result.stop]
                 heads = _modality_scores(result)
                 if session is not None:
-                    session.store_scores(info.ref, source.ids[batch_rows], p)
-                    if heads[2] is not None:
-                        nan = np.full(len(p), np.nan)
-                        session.store_head_scores(info.ref, source.ids[batch_rows], nan if heads[0] is None else heads[0],
-                                                  nan if heads[1] is None else heads[1], heads[2])
+                    session.store_scores(info.ref, source.ids[batch_rows], p, *heads)
                 done += len(p)
                 progress(ProgressEvent(stage, done, total, f"on {info.device}"))
                 yield ScoreBatch(batch_rows, p, False, *heads)

@@ -223,9 +223,10 @@ def test_failed_write_leaves_log_and_undo_stack_unchanged(session, monkeypatch):
 def test_head_scores_are_cached_beside_p_bhb(tmp_path):
     with Session.create(tmp_path / "h.session.sqlite", CAT, "r") as session:
         assert session.load_head_scores("m", "1") == {}  # a session from before heads were cached
-        session.store_head_scores(ModelRef("m", "1"), ["a", "b"], [0.8, 0.2], [float("nan"), 0.6], ["spectrum", "fusion"])
+        session.store_scores(ModelRef("m", "1"), ["a", "b"], [0.8, 0.6], [0.8, 0.2], [float("nan"), 0.6], ["spectrum", "fusion"])
     with Session.open(tmp_path / "h.session.sqlite") as session:
         heads = session.load_head_scores("m", "1")
+        assert session.load_scores("m", "1") == {"a": 0.8, "b": 0.6}  # written in the same transaction
         assert heads["b"] == (0.2, 0.6, "fusion")
         assert heads["a"][0] == 0.8 and math.isnan(heads["a"][1]) and heads["a"][2] == "spectrum"
         assert session.load_head_scores("m", "2") == {}
