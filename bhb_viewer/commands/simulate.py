@@ -16,8 +16,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="replace a data set already in --out")
     parser.add_argument("--labels", choices=("xue", "physical"), default=DEFAULT_LABELS,
                         help="the 'label' column: xue = passes the Xue 2011 cuts as an independent catalogue measured them "
-                        "(what the paper did), physical = horizontal-branch gravity; both are in truth.ecsv "
+                        "(what the paper did), physical = horizontal-branch gravity (what the shipped model is trained on); both are in truth.ecsv "
                         f"(default {DEFAULT_LABELS})")
+    parser.add_argument("--engine", choices=("empirical", "parametric"), default="empirical",
+                        help="stellar spectra: empirical = emulated MILES stars (simulator 3.0), parametric = "
+                        "simulator 2.0's line model, so older tables reproduce (default empirical)")
     parser.add_argument("--deredden", action="store_true",
                         help="correct catalogue magnitudes and spectra for extinction (default: uncorrected, as the paper)")
     parser.add_argument("--bhb-fraction", type=float, default=DEFAULT_BHB_FRACTION, help="fraction of BHB stars (default: the paper's 4752/12032)")
@@ -89,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.report and not args.out:
         print("error: give --out DIR to write a data set, or --report for the calibration figures", file=sys.stderr)
         return 2
-    config = SimulatorConfig(label_kind=args.labels, extinction_corrected=args.deredden)
+    config = SimulatorConfig(label_kind=args.labels, extinction_corrected=args.deredden, engine=args.engine)
     if args.out and is_dataset(args.out) and not args.force:
         raise BadInputError(args.out, "already holds a data set; use --force to replace it")
     if args.out:

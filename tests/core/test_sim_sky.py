@@ -18,7 +18,8 @@ def sky():
 def test_label_choice_picks_the_column_and_keeps_both_in_the_truth(sky):
     truth = sky.truth
     assert np.array_equal(sky.catalog["label"], truth["label_physical"])
-    xue = simulate(600, seed=31, with_cutouts=False).catalog  # default: the paper's (Xue-cut) labels
+    assert np.array_equal(simulate(600, seed=31, with_cutouts=False).catalog["label"], truth["label_physical"])  # the default
+    xue = simulate(600, seed=31, with_cutouts=False, config=SimulatorConfig(label_kind="xue")).catalog
     assert np.array_equal(xue["label"], truth["label_xue"])
     # the cut label is the Xue 2011 cuts on the independent measurement, never a failed true fit
     again = passes_cuts(truth["d02_xue"], truth["fm_xue"], truth["b_hg_xue"], truth["c_hg_xue"])

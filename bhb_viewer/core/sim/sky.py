@@ -29,16 +29,21 @@ from bhb_viewer.core.dataset import LABEL_BHB, LABEL_NON_BHB, write_dataset
 from bhb_viewer.core.files import file_sha256, write_atomic
 from bhb_viewer.core.grid import BANDS, CUTOUT_SIZE, NPIX
 from bhb_viewer.core.progress import ProgressCallback, ProgressEvent, no_progress
+from bhb_viewer.core.sim.engine import default_engine
 from bhb_viewer.core.sim.images import SEEING_BAND_FACTOR, ImageModel, draw_conditions, psf_mag_error, render_cutouts
 from bhb_viewer.core.sim.labels import LABEL_CHOICES, LabelModel, xue_labels
+from bhb_viewer.core.sim.mixture import Mixture, draw_parameters
 from bhb_viewer.core.sim.population import PopulationModel, draw_stars, in_colour_box
 from bhb_viewer.core.sim.spectra import BAND_EXTINCTION, SpectrumModel, fibre_fraction, simulate_spectra
+from bhb_viewer.core.sim.stellar import intrinsic_magnitudes, observed_flux
 
-SIMULATOR_VERSION = "2.0"
+SIMULATOR_VERSION = "3.0"  # 3.0: the empirical (MILES) engine and its mixture of kinds; "parametric" is 2.0's sky
 PAPER_N_BHB, PAPER_N_NON_BHB = 4752, 7280
 DEFAULT_N = PAPER_N_BHB + PAPER_N_NON_BHB
 DEFAULT_BHB_FRACTION = PAPER_N_BHB / DEFAULT_N
-DEFAULT_LABELS = "xue"  # what the paper did: positives are Xue 2011's cut-selected BHBs
+DEFAULT_LABELS = "physical"  # what the shipped model is trained on; "xue" (the paper's cut labels) stays available
+ENGINES = ("empirical", "parametric")
+DEFAULT_ENGINE = "empirical"
 CHUNK = 256  # stars per generator stream: fixed, so results never depend on memory settings
 TRUTH_FILE = "truth.ecsv"
 
@@ -51,15 +56,25 @@ class SimulatorConfig:
     labels: LabelModel = field(default_factory=LabelModel)
     label_kind: str = DEFAULT_LABELS
     extinction_corrected: bool = False
+    engine: str = DEFAULT_ENGINE
+    mixture: Mixture = field(default_factory=Mixture)
 
     def __post_init__(self) -> None:
         if self.label_kind not in LABEL_CHOICES:
             raise ValueError(f"labels must be one of {', '.join(LABEL_CHOICES)}, not {self.label_kind!r}")
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
 
     def as_dict(self) -> dict:
-        return {"population": self.population.as_dict(), "spectrum": self.spectrum.as_dict(), "image": self.image.as_dict(),
-                "labels": self.labels.as_dict(), "label_kind": self.label_kind,
-                "extinction_corrected": self.extinction_corrected}
+        out = {"engine": self.engine, "spectrum": self.spectrum.as_dict(), "image": self.image.as_dict(),
+               "labels": self.labels.as_dict(), "label_kind": self.label_kind,
+               "extinction_corrected": self.extinction_corrected}
+        if self.engine == "empirical":
+            out["population"] = self.mixture.as_dict()
+            out["engine_provenance"] = default_engine().provenance()
+        else:
+            out["population"] = self.population.as_dict()
+        return out
 
 
 class Sky(NamedTuple):
@@ -72,13 +87,35 @@ class Sky(NamedTuple):
     truth: Table
 
 
-def _class_stars(config: SimulatorConfig, rng: np.random.Generator, n: int, bhb: bool) -> dict[str, np.ndarray]:
-    """n stars of one class whose dereddened observed colours fall in the candidate box."""
+def _draw(config: SimulatorConfig, rng: np.random.Generator, m: int, bhb: bool, rejected: dict[str, int]) -> dict[str, np.ndarray]:
+    """m stars of one class with parameters and intrinsic magnitudes, from the configured engine."""
+    if config.engine == "parametric":
+        stars = draw_stars(config.population, rng, m, bhb)
+        stars["kind"] = np.where(bhb, "BHB", np.where(stars["feh"] < -1.0, "blue straggler", "main-sequence A"))
+        return stars
+    engine = default_engine()
+    stars, rej = draw_parameters(config.mixture, engine, rng, m, bhb)
+    for k, v in rej.items():
+        rejected[k] = rejected.get(k, 0) + v
+    stars["engine_star"] = engine.pick_residuals(rng, stars["teff"], stars["logg"], stars["feh"])
+    mags = intrinsic_magnitudes(engine, config.spectrum, stars["teff"], stars["logg"], stars["feh"], stars["engine_star"],
+                                stars.pop("g_true"))
+    stars.update({f"{b}_true": mags[b] for b in BANDS})
+    return stars
+
+
+def _class_stars(config: SimulatorConfig, rng: np.random.Generator, n: int, bhb: bool,
+                 rejected: dict[str, int] | None = None) -> dict[str, np.ndarray]:
+    """n stars of one class whose dereddened observed colours fall in the candidate box.
+
+    ``rejected`` collects, per kind, the empirical engine's draws refused for want of a MILES star near.
+    """
+    rejected = {} if rejected is None else rejected
     parts: list[dict[str, np.ndarray]] = []
     have = 0
     while not parts or have < n:  # at least one batch, so n = 0 still yields typed empty columns
         m = max(64, int(1.6 * (n - have)))
-        stars = draw_stars(config.population, rng, m, bhb)
+        stars = _draw(config, rng, m, bhb, rejected)
         stars.update(draw_conditions(rng, m))
         stars["ebv"] = rng.uniform(0.0, config.spectrum.extinction_max, m)
         for b in BANDS:
@@ -98,12 +135,13 @@ def simulate_population(n: int, seed: int, bhb_fraction: float = DEFAULT_BHB_FRA
     config = config or SimulatorConfig()
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0]))
     n_bhb = int(round(n * bhb_fraction))
-    bhb = _class_stars(config, rng, n_bhb, True)
-    non = _class_stars(config, rng, n - n_bhb, False)
+    rejected: dict[str, int] = {}
+    bhb = _class_stars(config, rng, n_bhb, True, rejected)
+    non = _class_stars(config, rng, n - n_bhb, False, rejected)
     order = rng.permutation(n)
     cols = {k: np.concatenate([bhb[k], non[k]])[order] for k in bhb}
     physical = np.concatenate([np.full(n_bhb, LABEL_BHB), np.full(n - n_bhb, LABEL_NON_BHB)])[order].astype(np.int64)
-    kind = np.where(physical == LABEL_BHB, "BHB", np.where(cols["feh"] < -1.0, "blue straggler", "main-sequence A"))
+    kind = cols["kind"]
     # High-latitude positions (|b| ≳ 30°, as for SDSS halo targets), uniform on the sphere.
     ra = rng.uniform(0.0, 360.0, n)
     dec = np.degrees(np.arcsin(rng.uniform(-0.3, 0.95, n)))
@@ -130,6 +168,8 @@ def simulate_population(n: int, seed: int, bhb_fraction: float = DEFAULT_BHB_FRA
     for name, unit in (("ra", "deg"), ("dec", "deg"), ("seeing_r", "arcsec")):
         catalog[name].unit = unit
     catalog.meta.update(simulator_version=SIMULATOR_VERSION, extinction_corrected=config.extinction_corrected)
+    if config.engine == "empirical":
+        catalog.meta["coverage_rejections"] = rejected
 
     truth = Table()
     truth["id"] = ids
@@ -137,6 +177,8 @@ def simulate_population(n: int, seed: int, bhb_fraction: float = DEFAULT_BHB_FRA
     truth["label_physical"] = physical
     for k in ("teff", "logg", "feh", "rv", "ebv"):
         truth[k] = cols[k]
+    if "engine_star" in cols:
+        truth["engine_star"] = cols["engine_star"].astype(np.int64)  # whose MILES residual the star carries
     for b in BANDS:
         truth[f"{b}_true"] = cols[f"{b}_true"]
     truth["teff"].unit, truth["rv"].unit = "K", "km/s"
@@ -153,8 +195,12 @@ def _simulate_chunk(task: tuple) -> tuple[slice, dict[str, np.ndarray], np.ndarr
     config, seed, ci, sl, truth_cols, seeing, sky_offset, cutout_size, with_cutouts = task
     rng_spec, rng_img, rng_lab = _chunk_rngs(seed, ci)
     true_mags = {b: truth_cols[f"{b}_true"] for b in BANDS}
+    intrinsic = None
+    if config.engine == "empirical":
+        intrinsic = observed_flux(default_engine(), config.spectrum, truth_cols["teff"], truth_cols["logg"], truth_cols["feh"],
+                                  truth_cols["engine_star"], true_mags["g"], truth_cols["rv"])
     sim = simulate_spectra(config.spectrum, rng_spec, true_mags, truth_cols["teff"], truth_cols["logg"], truth_cols["feh"],
-                           truth_cols["rv"], truth_cols["ebv"], seeing, deredden=config.extinction_corrected)
+                           truth_cols["rv"], truth_cols["ebv"], seeing, deredden=config.extinction_corrected, intrinsic=intrinsic)
     labels = xue_labels(config.labels, rng_lab, sim["clean"], sim["flux"], sim["ivar"])
     cutouts = None
     if with_cutouts:
@@ -189,7 +235,7 @@ def simulate(
         cutouts = np.empty((n, len(BANDS), cutout_size, cutout_size), dtype=np.float32) if with_cutouts else None
     else:
         spectra, ivar, cutouts = out
-    names = ("teff", "logg", "feh", "rv", "ebv", *(f"{b}_true" for b in BANDS))
+    names = ("teff", "logg", "feh", "rv", "ebv", *(f"{b}_true" for b in BANDS), *(("engine_star",) if "engine_star" in truth.colnames else ()))
     cols = {k: np.asarray(truth[k]) for k in names}
     seeing, sky_offset = np.asarray(catalog["seeing_r"]), np.asarray(catalog["sky_offset"])
     tasks = []
@@ -231,6 +277,7 @@ def provenance(n: int, seed: int, bhb_fraction: float, cutout_size: int, config:
     return {
         "source": "bhb_viewer simulator",
         "simulator_version": SIMULATOR_VERSION,
+        "engine": config.engine,
         "seed": seed,
         "n": n,
         "bhb_fraction": bhb_fraction,

@@ -81,6 +81,7 @@ FIBRE_RADIUS_ARCSEC = 1.5  # SDSS-I/II 3″ fibres (all Xue 2008/2011 stars)
 SN_REFERENCE_GFIB = 20.2  # the fibre magnitude at which SDSS headers quote (S/N)² (SPECn_G)
 SKY_LINE_5577 = 5578.9  # vacuum Å
 BLUR_LEVELS = np.linspace(0.5, 1.5, 6)  # σ (px) of the exact blurs the line-spread function is blended from
+FINE_BLUR_LEVELS = np.linspace(0.0, 1.2, 7)  # the same for the small extra blur of 2.5 Å FWHM spectra
 
 
 @dataclass(frozen=True)
@@ -260,7 +261,7 @@ def instrument_blur(x: np.ndarray, sigma_px: np.ndarray, levels: np.ndarray = BL
     for k, level in enumerate(levels):
         weight = np.where(lower == k, 1.0 - frac, 0.0) + np.where(lower + 1 == k, frac, 0.0)
         if weight.any():
-            out += weight * gaussian_filter1d(x, level, axis=1, mode="nearest")
+            out += weight * (gaussian_filter1d(x, level, axis=1, mode="nearest") if level > 0 else x)
     return out
 
 
@@ -307,6 +308,7 @@ def simulate_spectra(
     ebv: np.ndarray,
     seeing_r: np.ndarray,
     deredden: bool = False,
+    intrinsic: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Observed flux and ivar (N×NPIX, float32) and the noise-free stellar spectrum for stars with
     the given intrinsic magnitudes and parameters.
@@ -314,16 +316,24 @@ def simulate_spectra(
     ``clean`` is the star as the instrument sees it without noise, reddening or calibration error:
     what an independent catalogue's line measurement converges to (used for the Xue-cut labels).
     With ``deredden`` the observed flux and ivar are corrected with the star's own E(B−V).
+    ``intrinsic`` (N×NPIX, the empirical engine's stars on the grid at MILES resolution) replaces
+    the parametric continuum and lines; the instrument then adds only the resolution SDSS lacks.
     """
     from bhb_viewer.core.sim.images import SEEING_BAND_FACTOR
 
     wave = wavelength()
     n, m = len(teff), wave.size
-    rest = wave[None, :] / (1.0 + np.asarray(rv)[:, None] / C_KMS)
-    tau, w, p = line_parameters(model, teff, logg, rng)
-    shape = absorption(model, rest, tau, w, p, feh, teff)
-    sigma_px = resolution_px(model, wave, np.exp(rng.normal(0.0, model.resolution_scatter, n)))
-    clean = continuum(mags, wave) * instrument_blur(shape, sigma_px)
+    if intrinsic is None:
+        rest = wave[None, :] / (1.0 + np.asarray(rv)[:, None] / C_KMS)
+        tau, w, p = line_parameters(model, teff, logg, rng)
+        shape = absorption(model, rest, tau, w, p, feh, teff)
+        sigma_px = resolution_px(model, wave, np.exp(rng.normal(0.0, model.resolution_scatter, n)))
+        clean = continuum(mags, wave) * instrument_blur(shape, sigma_px)
+    else:
+        from bhb_viewer.core.sim.stellar import extra_blur_px
+
+        sigma_px = resolution_px(model, wave, np.exp(rng.normal(0.0, model.resolution_scatter, n)))
+        clean = instrument_blur(intrinsic, extra_blur_px(sigma_px), levels=FINE_BLUR_LEVELS)
     redden = 10.0 ** (-0.4 * np.asarray(ebv)[:, None] * ccm_extinction(wave)[None, :])
     true = clean * redden
     # Photon noise: the fibre's share of object electrons + sky, scaled to the S/N(g_fib) law.
