@@ -78,6 +78,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     files.add_argument("--spectra", metavar="DIR", help="folder of spec/spSpec/spPlate files")
     files.add_argument("--images", metavar="DIR", help="folder of per-band frames/stamps with WCS or cube files")
     files.add_argument("--label", choices=("bhb", "non-bhb"), help="label every row (catalog without a label column)")
+    files.add_argument("--partial", action="store_true",
+                       help="keep spectra that cover only part of 4000–9000 Å (e.g. a stellar library's), the rest masked; "
+                            "one process only")
     files.add_argument("--shard", metavar="K/N",
                        help="build only part K (1..N) of the catalog into OUT/part-K-of-N, e.g. one job of a cluster "
                             "array; OUT opens as one data set once all N parts are built")
@@ -210,13 +213,17 @@ def _from_files(args, progress, cancel):
 
     label = {"bhb": LABEL_BHB, "non-bhb": LABEL_NON_BHB, None: None}[args.label]
     files = dict(spectra=args.spectra, images=args.images, label=label, size=args.size, progress=progress, cancel=cancel)
+    if args.partial and (args.shard or (args.workers or 1) > 1):
+        from bhb_viewer.core.errors import BadInputError
+
+        raise BadInputError(args.catalog, "--partial builds in one process: leave out --shard and --workers")
     if args.shard or (args.workers or 1) > 1:
         from bhb_viewer.core.build_parallel import build_parallel, build_shard, parse_shard
 
         if args.shard:
             return build_shard(args.out, args.catalog, *parse_shard(args.shard), **files)
         return build_parallel(args.out, args.catalog, args.workers, **files)
-    return build_from_files(args.out, args.catalog, **files)
+    return build_from_files(args.out, args.catalog, partial=args.partial, **files)
 
 
 def _convert(args: argparse.Namespace) -> int:

@@ -213,7 +213,7 @@ def place_from_spectrum(row: Row, spectrum: GridSpectrum) -> None:
 class SpectrumFiles:
     """Finds a star's spectrum among files on disk, reading each file at most once in a while."""
 
-    def __init__(self, folder: str | os.PathLike | None = None, cache_files: int = 8) -> None:
+    def __init__(self, folder: str | os.PathLike | None = None, cache_files: int = 8, partial: bool = False) -> None:
         self.folder = Path(folder) if folder else None
         self.by_pmf: dict[tuple[int, int, int], Path] = {}
         self.plates: dict[tuple[int, int], Path] = {}
@@ -222,7 +222,7 @@ class SpectrumFiles:
                 raise BadInputError(self.folder, "spectra folder not found")
             for path in sorted(self.folder.rglob("*")):
                 self._index(path)
-        self._read = functools.lru_cache(maxsize=cache_files)(_read_or_error)
+        self._read = functools.lru_cache(maxsize=cache_files)(functools.partial(_read_or_error, partial=partial))
 
     def _index(self, path: Path) -> None:
         if m := _SPEC.match(path.name):
@@ -252,10 +252,10 @@ class SpectrumFiles:
         return pick_spectrum(batch, path, pmf)
 
 
-def _read_or_error(path: Path) -> SpectrumBatch | BadInputError:
+def _read_or_error(path: Path, partial: bool = False) -> SpectrumBatch | BadInputError:
     """Cached alongside good reads, so a broken spPlate is reported per star without re-reading it."""
     try:
-        return read_spectra(path)
+        return read_spectra(path, partial=partial)
     except BadInputError as exc:
         return exc
 
@@ -433,19 +433,22 @@ def build_from_files(
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
     rows: np.ndarray | slice | None = None,
+    partial: bool = False,
 ) -> BuildReport:
     """A data set from a catalog plus spectrum files and image files on disk (see module doc).
 
     ``label`` (1 / 0) labels every row, for a catalog of one class without a label column.
     ``rows`` builds only those catalog rows, in that order (one part of a sharded or parallel
-    build, see core.build_parallel).
+    build, see core.build_parallel). ``partial`` keeps spectra that cover only part of the
+    4,000–9,000 Å window (a stellar library's, say), the rest masked, each marked by its
+    ``valid_fraction``; by default such a spectrum is rejected, as the paper did.
     """
     path = catalog if isinstance(catalog, Table) else Path(catalog)
     table = catalog.copy() if isinstance(catalog, Table) else read_candidates(catalog)
     table = table if rows is None else table[rows]
     base = None if isinstance(catalog, Table) else Path(catalog).parent
     labels = labels_of(table, None if base is None else path) if label is None else np.full(len(table), int(label))
-    spectrum_files = SpectrumFiles(spectra)
+    spectrum_files = SpectrumFiles(spectra, partial=partial)
     image_files = ImageFiles(images, size)
 
     spectrum_only: list[str] = []  # ids kept without a cutout (zero cube, has_cutout False)
