@@ -70,7 +70,7 @@ def build_shard(out: str | os.PathLike, catalog: str | os.PathLike, k: int, n_pa
     table = read_candidates(catalog)
     write_sharded_manifest(out, n_parts, _provenance(catalog, spectra, images, n_parts))
     rows = shard_rows(ingest_order(table, spectra), k, n_parts)
-    kwargs = {} if size is None else {"size": size}
+    kwargs: dict[str, Any] = {} if size is None else {"size": size}
     return build_from_files(out / part_name(k - 1, n_parts), catalog, spectra=spectra, images=images, label=label,
                             progress=progress, cancel=cancel, rows=rows, **kwargs)
 
