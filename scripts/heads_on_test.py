@@ -20,6 +20,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bhb_viewer.core.catalog_mags import catalog_magnitudes  # noqa: E402
 from bhb_viewer.core.dataset import open_dataset  # noqa: E402
 from bhb_viewer.core.errors import read_json  # noqa: E402
 from bhb_viewer.ml.inference import Predictor  # noqa: E402
@@ -32,7 +33,8 @@ def run_heads(dataset, run: Path) -> dict[str, dict[str, float]]:
     """Macro-F1 and AUC of the fusion score and of each head on ``run``'s test split."""
     rows = np.asarray(read_json(run / "test.json")["row"], dtype=np.int64)
     predictor = Predictor(run, device="cpu")
-    parts = list(predictor.predict(dataset.spectra[rows], dataset.ivar[rows], dataset.cutouts[rows], batch_size=256))
+    parts = list(predictor.predict(dataset.spectra[rows], dataset.ivar[rows], dataset.cutouts[rows], batch_size=256,
+                                   mags=catalog_magnitudes(dataset.catalog)[rows]))
     labels = np.asarray(dataset.labels)[rows]
     out = {}
     for head, attr in HEADS.items():

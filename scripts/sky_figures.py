@@ -13,6 +13,7 @@ rejected, median u−g of BHB and high-gravity stars in g−r bins, and the same
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -31,7 +32,7 @@ GR_BINS = (-0.4, -0.3, -0.2, -0.1, 0.0)
 
 def _medians(gr: np.ndarray, ug: np.ndarray) -> list:
     out = []
-    for lo, hi in zip(GR_BINS[:-1], GR_BINS[1:], strict=True):
+    for lo, hi in itertools.pairwise(GR_BINS):
         sel = (gr > lo) & (gr <= hi)
         out.append({"g_r": [lo, hi], "n": int(sel.sum()), "u_g_median": round(float(np.median(ug[sel])), 3) if sel.any() else None})
     return out

@@ -14,8 +14,11 @@ from bhb_viewer.core.dataset import write_dataset
 from bhb_viewer.core.grid import NPIX, wavelength
 
 
-def make_dataset(path: Path, n: int = 12, size: int = 64, seed: int = 0) -> Path:
-    """``n`` stars with a sloped continuum, an Hδ/Hγ-like dip, noise, and a centred PSF in 5 bands."""
+def make_dataset(path: Path, n: int = 12, size: int = 64, seed: int = 0, photometry: bool = False) -> Path:
+    """``n`` stars with a sloped continuum, an Hδ/Hγ-like dip, noise, and a centred PSF in 5 bands.
+
+    ``photometry`` adds u,g,r,i,z and their errors whose u−g (a Balmer jump) alone tells the classes apart.
+    """
     rng = np.random.default_rng(seed)
     wave = wavelength()
     cont = 100.0 * (wave / 5000.0) ** -2
@@ -31,4 +34,19 @@ def make_dataset(path: Path, n: int = 12, size: int = 64, seed: int = 0) -> Path
         "g": rng.uniform(15, 19, n), "u_g": rng.uniform(0.9, 1.3, n), "g_r": rng.uniform(-0.3, 0.0, n),
         "label": np.arange(n) % 2,
     })
+    if photometry:
+        _add_magnitudes(catalog, rng)
     return write_dataset(path, catalog, spectra, ivar, cutouts, {"source": "test"})
+
+
+def _add_magnitudes(catalog: Table, rng: np.random.Generator) -> None:
+    """ugriz and errors: BHB stars (label 1) 0.25 mag redder in u−g than the others, nothing else differs."""
+    n = len(catalog)
+    catalog["u_g"] = np.where(catalog["label"] == 1, 1.2, 0.95) + rng.normal(0, 0.04, n)
+    g = np.asarray(catalog["g"])
+    r = g - np.asarray(catalog["g_r"])
+    i = r - rng.normal(-0.1, 0.05, n)
+    mags = {"u": g + np.asarray(catalog["u_g"]), "g": g, "r": r, "i": i, "z": i - rng.normal(-0.05, 0.05, n)}
+    for band, values in mags.items():
+        catalog[band] = values
+        catalog[f"{band}_err"] = rng.uniform(0.01, 0.05, n)

@@ -3,7 +3,9 @@
 The output keeps the input's rows and adds ``p_bhb``, ``model``, ``model_version``, every other
 per-star column the model's predictor gives, the classical Balmer diagnostics (d02, fm, b_hg,
 c_hg) and the ``classical_bhb`` flag and, with --weights, the segment and band weights. A data set
-with labels also gets its macro P/R/F1 printed. Scoring streams (ml.scoring): memory does not grow
+with labels also gets its macro P/R/F1 printed. A model that reads colours gets each candidate's
+u,g,r,i,z from the input table (``u``… / ``u_err``… or SDSS ``psfMag_u``… / ``psfMagErr_u``…) and,
+for bands the table lacks, from the data set's catalogue. Scoring streams (ml.scoring): memory does not grow
 with the number of stars, and the output (.parquet, .ecsv, .csv, .fits) is written as it goes.
 ``torchrun --nproc-per-node N -m bhb_viewer score ...`` splits the stars over N ranks and writes
 one output, the same as one process's.
@@ -90,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     distributed.start(device)
     try:
         result = score_stream(table, rows, labels, data, scorer, args.out, batch_size=args.batch_size, workers=args.workers,
-                              threshold=args.threshold, ranks=ranks, progress=progress)
+                              threshold=args.threshold, ranks=ranks, progress=progress, mags=_magnitudes(table, data, rows))
     except ValueError as exc:  # the preprocessing rejects arrays this model can't take (e.g. another cutout size)
         raise BadInputError(data.path, str(exc)) from exc
     finally:
@@ -98,6 +100,16 @@ def run(args: argparse.Namespace) -> int:
     if ranks.main:
         _summarise(args, result)
     return 0
+
+
+def _magnitudes(table, data, rows: np.ndarray) -> np.ndarray:
+    """Each output row's magnitudes (N, 10): the input table's, bands it lacks from the data set's catalogue."""
+    from bhb_viewer.core.catalog_mags import catalog_magnitudes, fill_missing_bands
+
+    mags = catalog_magnitudes(table)
+    found = rows >= 0
+    mags[found] = fill_missing_bands(mags[found], catalog_magnitudes(data.catalog)[rows[found]])
+    return mags
 
 
 def _check(args: argparse.Namespace) -> None:

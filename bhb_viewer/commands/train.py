@@ -31,6 +31,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weight-decay", type=float)
     parser.add_argument("--patience", type=int, help="early-stopping patience in epochs")
     parser.add_argument("--finetune", action="store_true", default=None, help="add the end-to-end fine-tune stage")
+    parser.add_argument("--photometry", action="store_true",
+                        help="the model also reads the catalogue colours u-g, g-r, r-i, i-z (fusion Transformers; the "
+                             "data set needs u..z and u_err..z_err) and so scores candidates without cutouts too; "
+                             "the same as model_overrides = {photometry = true} in --config")
     parser.add_argument("--max-steps-per-epoch", type=int, help="cap steps per epoch (smoke runs)")
     parser.add_argument("--device", help="auto (CUDA, MPS, CPU), cpu, cuda, cuda:1, mps")
     parser.add_argument("--num-workers", type=int, help="data-loader worker processes; default 0")
@@ -47,11 +51,13 @@ def _config(args: argparse.Namespace):
     overrides = {field: getattr(args, flag) for flag, field in _FLAGS.items()}
     try:
         if args.config:
-            return TrainConfig.from_file(args.config, **overrides)
-        given = {k: v for k, v in overrides.items() if v is not None}
-        if "dataset" not in given or "out" not in given:
-            raise BadInputError(None, "bhb train needs --dataset DIR and --out RUN_DIR (or --config FILE, or --resume RUN_DIR)")
-        return TrainConfig.from_dict(given)
+            config = TrainConfig.from_file(args.config, **overrides)
+        else:
+            given = {k: v for k, v in overrides.items() if v is not None}
+            if "dataset" not in given or "out" not in given:
+                raise BadInputError(None, "bhb train needs --dataset DIR and --out RUN_DIR (or --config FILE, or --resume RUN_DIR)")
+            config = TrainConfig.from_dict(given)
+        return config.replace(model_overrides={**config.model_overrides, "photometry": True}) if args.photometry else config
     except (ValueError, TypeError, OSError) as exc:
         if isinstance(exc, BadInputError):
             raise

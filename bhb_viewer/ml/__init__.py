@@ -12,6 +12,7 @@ __all__ = [
     "inference",
     "layers",
     "models",
+    "photometry",
     "preprocess",
     "scoring",
     "training",

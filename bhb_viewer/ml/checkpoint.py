@@ -49,6 +49,7 @@ ARCH_LIMITS: dict[str, tuple[type, float, float]] = {
     "resnet_width": (int, 1, 1024), "d_model": (int, 1, 8192), "n_layers": (int, 1, 128), "n_heads": (int, 1, 256),
     "ffn_dim": (int, 1, 65536), "k_s": (int, 1, 3522), "d_k": (int, 1, 4096), "se_hidden": (int, 1, 4096),
     "cutout_size": (int, 8, 1024), "dropout": (float, 0.0, 0.99), "positional": (bool, 0, 1),
+    "photometry": (bool, 0, 1),
 }
 ARCH_LIST_LIMITS: dict[str, tuple[int, int, int]] = {  # name: (most entries, lowest, highest value)
     "vgg_widths": (8, 1, 4096), "vgg_depths": (8, 1, 64), "resnet_blocks": (8, 1, 64),
@@ -238,8 +239,11 @@ def load_checkpoint(directory: str | os.PathLike, device: str | torch.device = "
     directory = Path(directory)
     config = read_config(directory)
     config_path = directory / CONFIG_FILE
-    load_preprocessor(config, directory)
+    preprocessor = load_preprocessor(config, directory)
     spec = config["model"]
+    if bool(spec.get("arch", {}).get("photometry", False)) != (preprocessor.photometry is not None):
+        raise CheckpointError(config_path, "model.arch.photometry and preprocess.photometry disagree: a model that "
+                                           "reads colours needs their statistics, and only such a model has them")
     weights = weights_path(directory, config)
     if not weights.is_file():
         raise CheckpointError(weights, "missing: the checkpoint has no weights")

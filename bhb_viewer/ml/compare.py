@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bhb_viewer.core.catalog_mags import catalog_magnitudes
 from bhb_viewer.core.dataset import open_dataset
 from bhb_viewer.core.errors import read_json
 from bhb_viewer.core.progress import CancelToken, ProgressCallback, no_progress
@@ -47,5 +48,6 @@ def scores_on_test_split(
     predictor = Predictor(checkpoint, device=device)
     spectra, ivar = np.asarray(data.spectra[rows]), np.asarray(data.ivar[rows])
     cutouts = np.asarray(data.cutouts[rows])
-    parts = [p.p_bhb for p in predictor.predict(spectra, ivar, cutouts, cancel=cancel, progress=progress)]
+    mags = catalog_magnitudes(data.catalog)[rows]  # read by a model with photometry, as in its training
+    parts = [p.p_bhb for p in predictor.predict(spectra, ivar, cutouts, cancel=cancel, progress=progress, mags=mags)]
     return data.labels[rows], (np.concatenate(parts) if parts else np.zeros(0))

@@ -17,8 +17,10 @@ from torch.utils.data import DataLoader
 
 from bhb_viewer.core.dataset import Dataset
 from bhb_viewer.core.dataset import read_rows as read_stored
+from bhb_viewer.ml.photometry import dataset_magnitudes
 
 MODALITIES = ("spectrum", "image")
+PHOTOMETRY = "photometry"  # the catalogue colours: an input beside the modalities, for models with Arch.photometry
 
 
 def stratified_split(
@@ -45,20 +47,31 @@ def stratified_split(
 
 
 def read_rows(
-    dataset: Dataset, rows: np.ndarray, preprocessor: Any, modalities: Sequence[str] = MODALITIES
+    dataset: Dataset, rows: np.ndarray, preprocessor: Any, modalities: Sequence[str] = MODALITIES,
+    mags: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """Preprocessed arrays for some rows: ``spectrum`` (n, 3522), ``image`` (n, 5, S, S), ``label`` (n,)."""
+    """Preprocessed arrays for some rows: ``spectrum`` (n, 3522), ``image`` (n, 5, S, S), ``label`` (n,)
+    and, when ``modalities`` include PHOTOMETRY, ``photometry`` (n, 12) from ``mags``, the data set's
+    (N, 10) catalogue magnitudes (``ml.photometry.dataset_magnitudes``)."""
     rows = np.asarray(rows, dtype=np.int64)
     out: dict[str, np.ndarray] = {"label": dataset.labels[rows]}
     if "spectrum" in modalities:
         out["spectrum"] = preprocessor.spectra(read_stored(dataset.spectra, rows), read_stored(dataset.ivar, rows))
     if "image" in modalities:
         out["image"] = preprocessor.images(read_stored(dataset.cutouts, rows))
+    if PHOTOMETRY in modalities:
+        if mags is None:
+            raise ValueError("reading the photometry input needs the data set's magnitudes")
+        out[PHOTOMETRY] = preprocessor.colours(mags[rows])
     return out
 
 
 class StarDataset(torch.utils.data.Dataset):
-    """A split of a data set as float32 tensors, preprocessed with the model's own preprocessor."""
+    """A split of a data set as float32 tensors, preprocessed with the model's own preprocessor.
+
+    With PHOTOMETRY among ``modalities`` the catalogue's magnitudes are read once here (N × 10
+    numbers, small beside one batch of cutouts), not per batch.
+    """
 
     def __init__(
         self, dataset: Dataset, indices: np.ndarray, preprocessor: Any, modalities: Sequence[str] = MODALITIES
@@ -67,12 +80,14 @@ class StarDataset(torch.utils.data.Dataset):
         self.indices = np.asarray(indices, dtype=np.int64)
         self.preprocessor = preprocessor
         self.modalities = tuple(modalities)
+        self.mags = dataset_magnitudes(dataset) if PHOTOMETRY in self.modalities else None
 
     def __len__(self) -> int:
         return len(self.indices)
 
     def __getitems__(self, positions: list[int]) -> dict[str, torch.Tensor]:
-        arrays = read_rows(self.dataset, self.indices[np.asarray(positions, dtype=np.int64)], self.preprocessor, self.modalities)
+        arrays = read_rows(self.dataset, self.indices[np.asarray(positions, dtype=np.int64)], self.preprocessor,
+                           self.modalities, self.mags)
         return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
 
     def __getitem__(self, position: int) -> dict[str, torch.Tensor]:

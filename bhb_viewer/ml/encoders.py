@@ -1,5 +1,6 @@
 """The spectrum encoder (segment self-attention + VGG-19 in 1-D) and the image encoder (SE block +
-torchvision ResNet-50), paper §4.1–4.2. Both turn one modality into tokens of width d."""
+torchvision ResNet-50), paper §4.1–4.2. Both turn one modality into tokens of width d; so does the
+photometry encoder (not in the paper) for the catalogue colours, as one token."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from torchvision.models.resnet import Bottleneck, ResNet
 
 from bhb_viewer.core.grid import BANDS, N_SEGMENTS, SEGMENT_LENGTH
 from bhb_viewer.ml.layers import SEBlock, SegmentSelfAttention, segment_weights
+from bhb_viewer.ml.photometry import N_FEATURES
 
 
 @dataclass
@@ -156,3 +158,18 @@ class ImageEncoder(nn.Module):
         extras["image_grid"] = tuple(features.shape[-2:])
         tokens = self.proj(features.flatten(2).transpose(1, 2))
         return Encoded(tokens, tokens.mean(dim=1), extras)
+
+
+class PhotometryEncoder(nn.Module):
+    """Colour features (B, 12) (ml.photometry) -> one token (B, 1, d): a two-layer MLP.
+
+    Twelve numbers need no more; it is a fusion-stage module (trained with the fusion Transformer,
+    not in an encoder stage of its own), so it learns what the spectral tokens lack, the Balmer jump.
+    """
+
+    def __init__(self, d_model: int, n_features: int = N_FEATURES) -> None:
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(n_features, d_model), nn.GELU(), nn.Linear(d_model, d_model))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.mlp(features).unsqueeze(1)

@@ -17,14 +17,21 @@ Every modality's score: a multimodal checkpoint keeps its stage-1 spectrum head 
 head (trained on their encoder alone, then frozen), so each batch also carries ``p_bhb_spectrum``
 and ``p_bhb_image``. A candidate with only a spectrum, or only a cutout, is scored by the head it
 has data for, and ``score_from`` says which score ``p_bhb`` is (:data:`SCORE_FIELDS`).
+
+A model with photometry (``Arch.photometry``) also reads the candidates' catalogue magnitudes
+(``mags``, (N, 10): u,g,r,i,z and their errors, NaN where missing) as colours. A candidate with a
+spectrum and at least g and r but no cutout is then scored by a second pass without the image:
+``p_bhb`` from the fused CLS token of spectrum and colours, ``score_from`` "spectrum+photometry".
+Such rows have no cutout maps, band weights or cross-attention (NaN), and their CLS attention is
+zero on the image tokens they did not have.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -34,16 +41,22 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from bhb_viewer.core.catalog_mags import fill_missing_bands
 from bhb_viewer.core.grid import BANDS, NPIX
 from bhb_viewer.core.progress import CancelToken, ProgressCallback, ProgressEvent, no_progress
 from bhb_viewer.ml.checkpoint import check_scores, load_checkpoint, load_preprocessor, model_version
 from bhb_viewer.ml.device import pick_device
 from bhb_viewer.ml.models import MODEL_REGISTRY, FusionTransformer
+from bhb_viewer.ml.photometry import has_colours, no_magnitudes
 
 EXPLAIN_KEYS = ("segment_weights", "band_weights", "cross_attention", "cls_attention")
 # The per-candidate score columns a batch carries (Prediction.scores()), and what score_from can say.
 SCORE_FIELDS = ("p_bhb", "p_bhb_spectrum", "p_bhb_image", "score_from")
-SCORE_SOURCES = ("fusion", "spectrum", "image", "none")
+SCORE_SOURCES = ("fusion", "spectrum", "image", "none", "spectrum+photometry")
+SCORE_SOURCE_DTYPE = f"<U{max(map(len, SCORE_SOURCES))}"  # one width for every batch (a score table's column)
+# The hook for magnitudes synthesised from spectra: (flux, ivar) on the grid -> (N, 10) magnitudes, NaN
+# for bands the spectrum cannot give; they fill the bands a candidate's catalogue lacks.
+MagnitudeSynthesis = Callable[[np.ndarray, np.ndarray | None], np.ndarray]
 
 
 @dataclass
@@ -59,7 +72,7 @@ class Prediction:
     segment_weights: np.ndarray | None = None  # (B, 7), rows sum to 1
     band_weights: np.ndarray | None = None  # (B, 5), rows sum to 1
     cross_attention: np.ndarray | None = None  # (B, L, H, k_i, k_s)
-    cls_attention: np.ndarray | None = None  # (B, L, H, T), T = 1 + k_i + k_s
+    cls_attention: np.ndarray | None = None  # (B, L, H, T), T = 1 + k_i + k_s (+ 1 colour token)
     saliency: np.ndarray | None = None  # (B, 3522), max 1 per row
     attention_map: np.ndarray | None = None  # (B, S, S), max 1 per cutout
     image_grid: tuple[int, int] | None = None  # (h, w) of the image tokens
@@ -90,13 +103,16 @@ class Explanation:
 
 @dataclass
 class Prepared:
-    """A batch preprocessed for a model (CPU tensors, zeros where a row lacks a modality) and, per
-    row, whether it has a usable spectrum and cutout: what :meth:`Predictor.predict_prepared` takes."""
+    """A batch preprocessed for a model (CPU tensors, zeros where a row lacks a modality; colour
+    features for a model with photometry, else None) and, per row, whether it has a usable spectrum,
+    cutout and g, r magnitudes: what :meth:`Predictor.predict_prepared` takes."""
 
     spectrum: torch.Tensor | None
     image: torch.Tensor | None
+    photometry: torch.Tensor | None
     has_spectrum: np.ndarray
     has_image: np.ndarray
+    has_colours: np.ndarray
 
     def __len__(self) -> int:
         return len(self.has_spectrum)
@@ -106,12 +122,19 @@ class Prepared:
         def pin(t: torch.Tensor | None) -> torch.Tensor | None:
             return None if t is None else t.pin_memory()
 
-        return Prepared(pin(self.spectrum), pin(self.image), self.has_spectrum, self.has_image)
+        return Prepared(pin(self.spectrum), pin(self.image), pin(self.photometry), self.has_spectrum, self.has_image,
+                        self.has_colours)
 
 
-def prepare_inputs(preprocessor, modalities: tuple[str, ...], spectra, ivar, cutouts) -> Prepared:
+def prepare_inputs(preprocessor, modalities: tuple[str, ...], spectra, ivar, cutouts, mags: np.ndarray | None = None,
+                   mags_from_spectra: MagnitudeSynthesis | None = None) -> Prepared:
     """Preprocess one batch of raw rows (``spectra``/``ivar``/``cutouts``, any of them None) for a model
-    of ``modalities``; a Qt- and model-free step, so data-loader workers can run it."""
+    of ``modalities``; a Qt- and model-free step, so data-loader workers can run it.
+
+    ``mags`` (N, 10), the rows' catalogue magnitudes, become colour features where the preprocessing
+    has photometry (else they are ignored); ``mags_from_spectra`` (a later step: magnitudes synthesised
+    from the spectra) fills the bands the catalogue lacks.
+    """
     n = len(spectra if spectra is not None else cutouts)
     has_s, has_i = np.zeros(n, bool), np.zeros(n, bool)
     flux = iv = cube = None
@@ -130,7 +153,26 @@ def prepare_inputs(preprocessor, modalities: tuple[str, ...], spectra, ivar, cut
         size = preprocessor.cutout_size
         x = preprocessor.images(cube) if cube is not None else np.zeros((n, len(BANDS), size, size), np.float32)
         image = torch.from_numpy(np.where(has_i[:, None, None, None], x, 0).astype(np.float32))
-    return Prepared(spectrum, image, has_s, has_i)
+    photometry, has_c = None, np.zeros(n, bool)
+    if preprocessor.photometry is not None:
+        given = no_magnitudes(n) if mags is None else np.asarray(mags, dtype=np.float64)
+        if len(given) != n:
+            raise ValueError(f"{len(given)} rows of magnitudes for {n} candidates")
+        if mags_from_spectra is not None and flux is not None:
+            given = fill_missing_bands(given, mags_from_spectra(flux, iv))
+        photometry, has_c = torch.from_numpy(preprocessor.colours(given)), has_colours(given, n)
+    return Prepared(spectrum, image, photometry, has_s, has_i, has_c)
+
+
+@dataclass
+class _Pass:
+    """One forward pass: the model's outputs, float logits, the encoder-stage heads' logits and (for
+    the maps) the log-odds' gradients by input name."""
+
+    out: dict
+    logits: torch.Tensor
+    heads: dict[str, torch.Tensor]
+    grads: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 class Predictor:
@@ -160,15 +202,17 @@ class Predictor:
         self.modalities: tuple[str, ...] = MODEL_REGISTRY[self.model_name].modalities
         self.heads: tuple[str, ...] = trusted_heads(self.config, self.modalities)
         self._map_from_cls = isinstance(model, FusionTransformer) and model.image_encoder is not None
+        # whether the model reads the catalogue colours, and so scores rows without cutouts from them
+        self.reads_colours: bool = model.arch.photometry
 
     def _autocast(self):
         return torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else nullcontext()
 
-    def _inputs(self, spectra, ivar, cutouts, rows: slice) -> Prepared:
+    def _inputs(self, spectra, ivar, cutouts, mags, rows: slice) -> Prepared:
         def take(a):
             return None if a is None else a[rows]
 
-        return prepare_inputs(self.preprocessor, self.modalities, take(spectra), take(ivar), take(cutouts))
+        return prepare_inputs(self.preprocessor, self.modalities, take(spectra), take(ivar), take(cutouts), take(mags))
 
     def _has_all(self, has_s: np.ndarray, has_i: np.ndarray) -> np.ndarray:
         """Rows with every modality the model reads (the rows the full model scores)."""
@@ -178,14 +222,27 @@ class Predictor:
                 full &= has
         return full
 
-    def _can_score(self, has_s: np.ndarray, has_i: np.ndarray) -> np.ndarray:
-        return self._has_all(has_s, has_i) | (has_s & ("spectrum" in self.heads)) | (has_i & ("image" in self.heads))
+    def _from_colours(self, has_s: np.ndarray, has_i: np.ndarray, has_c: np.ndarray) -> np.ndarray:
+        """Rows scored from spectrum + colours: a photometry model's rows with a spectrum and g, r but no cutout."""
+        if not self.reads_colours or "image" not in self.modalities:
+            return np.zeros(len(has_s), bool)
+        return has_s & ~has_i & has_c
 
-    def _scores(self, out: dict, logits: torch.Tensor, has_s: np.ndarray, has_i: np.ndarray, result: Prediction) -> None:
+    def can_score(self, has_spectrum: np.ndarray, has_image: np.ndarray, mags: np.ndarray | None = None) -> np.ndarray:
+        """Per row: whether this model scores it, given whether it has a spectrum, a cutout and which
+        magnitudes (``mags`` (N, 10) or None): every modality the model reads, a modality with a
+        trusted head, or for a model with photometry a spectrum with g and r."""
+        return self._can_score(has_spectrum, has_image, has_colours(mags, len(has_spectrum)))
+
+    def _can_score(self, has_s: np.ndarray, has_i: np.ndarray, has_c: np.ndarray) -> np.ndarray:
+        return (self._has_all(has_s, has_i) | (has_s & ("spectrum" in self.heads)) | (has_i & ("image" in self.heads))
+                | self._from_colours(has_s, has_i, has_c))
+
+    def _scores(self, scored: _Pass, has_s: np.ndarray, has_i: np.ndarray, result: Prediction) -> None:
         """Fill p_bhb (from the source each row has data for), p_bhb_spectrum, p_bhb_image and score_from."""
         n = len(has_s)
-        fused = _p_bhb(logits)
-        heads = {m: _p_bhb(v.detach()) for m, v in self.model.modality_logits(out).items() if m in self.heads}
+        fused = _p_bhb(scored.logits)
+        heads = {m: _p_bhb(v) for m, v in scored.heads.items() if m in self.heads}
         if len(self.modalities) == 1:  # a single-modality model is its own modality's score
             heads[self.modalities[0]] = fused
         nan = np.full(n, np.nan)
@@ -198,7 +255,8 @@ class Predictor:
                                  [fused, p_s, p_i], np.nan).astype(np.float32)
         if len(self.modalities) == 1:
             result.p_bhb = np.where(full, fused, np.nan).astype(np.float32)
-        result.p_bhb_spectrum, result.p_bhb_image, result.score_from = p_s.astype(np.float32), p_i.astype(np.float32), source
+        result.p_bhb_spectrum, result.p_bhb_image = p_s.astype(np.float32), p_i.astype(np.float32)
+        result.score_from = source.astype(SCORE_SOURCE_DTYPE)
 
     def predict(
         self,
@@ -209,8 +267,10 @@ class Predictor:
         explain: bool | Literal["weights"] = False,
         cancel: CancelToken | None = None,
         progress: ProgressCallback = no_progress,
+        mags: np.ndarray | None = None,
     ) -> Iterator[Prediction]:
-        """Yield a ``Prediction`` per batch of input rows (raw flux/ivar on the grid, raw cutouts).
+        """Yield a ``Prediction`` per batch of input rows (raw flux/ivar on the grid, raw cutouts, and
+        ``mags`` (N, 10): catalogue u,g,r,i,z and errors, NaN where missing, read by photometry models only).
 
         ``explain``: False scores only; ``"weights"`` adds the model's own weights (segment, band,
         cross- and CLS-attention) at no extra cost; True adds the saliency and cutout maps too,
@@ -225,73 +285,96 @@ class Predictor:
             if cancel is not None:
                 cancel.check()
             rows = slice(start, min(n, start + batch_size))
-            yield self.predict_prepared(self._inputs(spectra, ivar, cutouts, rows), start=start, explain=explain)
+            yield self.predict_prepared(self._inputs(spectra, ivar, cutouts, mags, rows), start=start, explain=explain)
             progress(ProgressEvent("predict", rows.stop, n, f"{self.model_name} on {self.device}"))
 
     def predict_prepared(self, inputs: Prepared, start: int = 0, explain: bool | Literal["weights"] = False) -> Prediction:
         """One batch already preprocessed by :func:`prepare_inputs` (e.g. in data-loader workers, in
         pinned memory): copied to the device without blocking, then scored as ``predict`` does."""
-        if not self._can_score(inputs.has_spectrum, inputs.has_image).any() and len(inputs):
+        has_s, has_i, has_c = inputs.has_spectrum, inputs.has_image, inputs.has_colours
+        if not self._can_score(has_s, has_i, has_c).any() and len(inputs):
             raise ValueError(f"model {self.model_name} needs {' and '.join(self.modalities)}; "
-                             f"it can score single modalities only with {', '.join(self.heads) or 'none'}")
-        spectrum, image = (None if t is None else t.to(self.device, non_blocking=True) for t in (inputs.spectrum, inputs.image))
+                             f"it can score single modalities only with {', '.join(self.heads) or 'none'}"
+                             + ("; or a spectrum with g and r magnitudes" if self.reads_colours else ""))
+        spectrum, image, photometry = (None if t is None else t.to(self.device, non_blocking=True)
+                                       for t in (inputs.spectrum, inputs.image, inputs.photometry))
         rows = slice(start, start + len(inputs))
-        has_s, has_i = inputs.has_spectrum, inputs.has_image
+        scored = self._pass(spectrum, image, photometry, maps=explain is True)
+        result = Prediction(rows.start, rows.stop, _p_bhb(scored.logits))
+        self._scores(scored, has_s, has_i, result)
+        if explain:
+            _copy_weights(scored.out, result)
         if explain is True:
-            result = self._explain(spectrum, image, rows, has_s, has_i)
-        else:
-            result = self._score(spectrum, image, rows, has_s, has_i, with_weights=explain == "weights")
+            self._maps(scored, spectrum, image, result)
+        alone = self._from_colours(has_s, has_i, has_c)
+        if alone.any():
+            self._score_from_colours(result, np.flatnonzero(alone), spectrum, photometry, explain)
         unscored = np.zeros(len(result.p_bhb), bool) if result.score_from is None else result.score_from == "none"
         check_scores(np.where(unscored, 0.0, result.p_bhb), self.checkpoint_dir, rows.start)
         return result
 
-    def _score(self, spectrum, image, rows: slice, has_s, has_i, with_weights: bool) -> Prediction:
-        with torch.inference_mode(), self._autocast():
-            out = self.model(spectrum, image)
-            result = Prediction(rows.start, rows.stop, _p_bhb(out["logits"]))
-            self._scores(out, out["logits"], has_s, has_i, result)
-        if with_weights:
-            _copy_weights(out, result)
-        return result
-
-    def _explain(self, spectrum, image, rows: slice, has_s, has_i) -> Prediction:
+    def _pass(self, spectrum, image, photometry, maps: bool) -> _Pass:
+        """One forward pass; with ``maps`` under autograd, with the gradients the saliency and cutout maps need."""
+        if not maps:
+            with torch.inference_mode(), self._autocast():
+                out = self.model(spectrum, image, photometry=photometry)
+                return _Pass(out, out["logits"].float(), _heads(self.model, out))
         # The cutout map of a Transformer comes from its CLS attention: no image gradient needed.
-        image_grad = image is not None and not self._map_from_cls
-        named = [("spectrum", spectrum)] * (spectrum is not None) + [("image", image)] * image_grad
-        inputs = [t.requires_grad_(True) for _, t in named]
+        named = {"spectrum": spectrum} if spectrum is not None else {}
+        if image is not None and not self._map_from_cls:
+            named["image"] = image
+        leaves = {k: t.detach().requires_grad_(True) for k, t in named.items()}
         with torch.enable_grad(), self._autocast():
-            out = self.model(spectrum, image)
+            out = self.model(leaves.get("spectrum", spectrum), leaves.get("image", image), photometry=photometry)
             logits = out["logits"].float()
-            log_odds = logits[:, 1] - logits[:, 0]
-            grads = torch.autograd.grad(log_odds.sum(), inputs)
-        grad = dict(zip([k for k, _ in named], grads, strict=False))
-        result = Prediction(rows.start, rows.stop, _p_bhb(logits.detach()))
-        self._scores(out, logits.detach(), has_s, has_i, result)
-        _copy_weights(out, result)
+            grads = torch.autograd.grad((logits[:, 1] - logits[:, 0]).sum(), list(leaves.values()))
+            return _Pass(out, logits.detach(), _heads(self.model, out), dict(zip(leaves, grads, strict=True)))
+
+    def _maps(self, scored: _Pass, spectrum, image, result: Prediction) -> None:
+        """The saliency and, with an image, the cutout map of a pass made with ``maps``."""
         if spectrum is not None:
-            result.saliency = _unit_max((grad["spectrum"] * spectrum.detach()).abs())
-        if image is not None:
-            if self._map_from_cls:
-                h, w = result.image_grid
-                k_i = h * w
-                tokens = out["cls_attention"].detach().float()[..., 1 : 1 + k_i].mean(dim=(1, 2))
-                heat = F.interpolate(tokens.reshape(-1, 1, h, w), size=image.shape[-2:], mode="bilinear", align_corners=False)
-                result.attention_map = _unit_max(heat[:, 0])
-            else:
-                result.attention_map = _unit_max((grad["image"] * image.detach()).abs().sum(dim=1))
-        return result
+            result.saliency = _unit_max((scored.grads["spectrum"] * spectrum.detach()).abs())
+        if image is None:
+            return
+        if self._map_from_cls:
+            h, w = result.image_grid
+            k_i = h * w
+            tokens = scored.out["cls_attention"].detach().float()[..., 1 : 1 + k_i].mean(dim=(1, 2))
+            heat = F.interpolate(tokens.reshape(-1, 1, h, w), size=image.shape[-2:], mode="bilinear", align_corners=False)
+            result.attention_map = _unit_max(heat[:, 0])
+        else:
+            result.attention_map = _unit_max((scored.grads["image"] * image.detach()).abs().sum(dim=1))
+
+    def _score_from_colours(self, result: Prediction, rows: np.ndarray, spectrum, photometry,
+                            explain: bool | Literal["weights"]) -> None:
+        """Score ``rows`` (spectrum and colours, no cutout) by a pass without the image, into ``result``:
+        p_bhb from the fused CLS token, score_from "spectrum+photometry", and their explanations this pass's."""
+        take = torch.from_numpy(rows).to(spectrum.device)
+        spectrum, photometry = spectrum.detach()[take], photometry[take]
+        scored = self._pass(spectrum, None, photometry, maps=explain is True)
+        result.p_bhb[rows] = _p_bhb(scored.logits)
+        result.score_from[rows] = "spectrum+photometry"
+        if not explain:
+            return
+        alone = Prediction(0, len(rows), result.p_bhb[rows])
+        _copy_weights(scored.out, alone)
+        if explain is True:
+            self._maps(scored, spectrum, None, alone)
+        _put_rows(result, alone, rows)
 
     def explain_one(self, flux: np.ndarray, ivar: np.ndarray | None, cube: np.ndarray | None,
-                    maps: bool = True) -> Explanation:
-        """Score and explain one candidate (the viewer's current star): flux/ivar (3522,), cube (5, S, S).
+                    maps: bool = True, mags: np.ndarray | None = None) -> Explanation:
+        """Score and explain one candidate (the viewer's current star): flux/ivar (3522,), cube (5, S, S),
+        mags (10,) its catalogue magnitudes and errors (read by photometry models only).
 
         ``maps=False`` leaves out the saliency and the attention map (their backward pass), for a
         viewer that does not show them: the model's own weights come at no extra cost.
         """
-        result = next(self.predict(
-            np.asarray(flux)[None], None if ivar is None else np.asarray(ivar)[None],
-            None if cube is None else np.asarray(cube)[None], batch_size=1, explain=True if maps else "weights",
-        ))
+        def one(a):
+            return None if a is None else np.asarray(a)[None]
+
+        result = next(self.predict(one(flux), one(ivar), one(cube), batch_size=1, explain=True if maps else "weights",
+                                   mags=one(mags)))
         first = {k: (None if getattr(result, k) is None else getattr(result, k)[0])
                  for k in (*EXPLAIN_KEYS, "saliency", "attention_map")}
         return Explanation(float(result.p_bhb[0]), float(result.p_bhb_spectrum[0]), float(result.p_bhb_image[0]),
@@ -328,6 +411,27 @@ def fuse_batchnorm(model: nn.Module) -> nn.Module:
                 setattr(module, conv, fuse_conv_bn_eval(getattr(module, conv), getattr(module, bn)))
                 setattr(module, bn, nn.Identity())
     return model
+
+
+def _heads(model: nn.Module, out: dict) -> dict[str, torch.Tensor]:
+    """The encoder-stage heads' logits of a full pass (run in the pass's own autocast context)."""
+    return {m: v.detach().float() for m, v in model.modality_logits(out).items()}
+
+
+def _put_rows(result: Prediction, alone: Prediction, rows: np.ndarray) -> None:
+    """Explanations of ``rows`` scored without a cutout (``alone``) into the batch's ``result``: theirs
+    where they have them, NaN for what needs an image, CLS attention zero on the absent image tokens."""
+    for key in ("segment_weights", "saliency"):
+        if getattr(result, key) is not None and getattr(alone, key) is not None:
+            getattr(result, key)[rows] = getattr(alone, key)
+    for key in ("band_weights", "cross_attention", "attention_map"):
+        if getattr(result, key) is not None:
+            getattr(result, key)[rows] = np.nan
+    if result.cls_attention is not None and alone.cls_attention is not None:
+        k_i = result.cls_attention.shape[-1] - alone.cls_attention.shape[-1]
+        result.cls_attention[rows] = 0.0
+        result.cls_attention[rows, ..., :1] = alone.cls_attention[..., :1]
+        result.cls_attention[rows, ..., 1 + k_i :] = alone.cls_attention[..., 1:]
 
 
 def _copy_weights(out: dict, result: Prediction) -> None:

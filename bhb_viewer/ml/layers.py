@@ -120,9 +120,12 @@ class FusionLayer(nn.Module):
     def forward(
         self, tokens: torch.Tensor, image_slice: slice, spectrum_slice: slice
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
-        """tokens (B, T, d) -> (tokens, cross weights (B, H, k_i, k_s) or None, self weights (B, H, T, T))."""
+        """tokens (B, T, d) -> (tokens, cross weights (B, H, k_i, k_s) or None, self weights (B, H, T, T)).
+
+        An empty ``image_slice`` (a pass without cutouts) skips the cross-attention: no image token asks.
+        """
         cross_w = None
-        if self.cross is not None:
+        if self.cross is not None and image_slice.stop > image_slice.start:
             image, spectrum = tokens[:, image_slice], tokens[:, spectrum_slice]
             attended, cross_w = self.cross(image, spectrum)
             image = self.norm_cross(image + self.dropout(attended))

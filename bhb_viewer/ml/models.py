@@ -2,6 +2,9 @@
 
 All models share one call: ``model(spectrum (B, 3522), image (B, 5, S, S), stage="full") -> dict``
 with ``"logits"`` (B, 2) plus whatever the model can explain (segment/band weights, attention).
+A fusion Transformer built with ``Arch.photometry`` also reads ``photometry=`` (B, 12) colour
+features (ml.photometry) as one more token, and then scores a candidate without cutouts too
+(``image=None``): the Balmer jump its spectrum lacks is in u−g.
 Models with both encoders also answer ``stage="spectrum"`` and ``stage="image"`` through linear
 heads on each encoder's pooled tokens: steps 1–2 of the spec's transfer-learning recipe.
 Step 3 (``"fusion"``) trains everything but the encoders; ``"full"`` fine-tunes all of it.
@@ -17,8 +20,9 @@ import torch
 from torch import nn
 
 from bhb_viewer.core.grid import BANDS, CUTOUT_SIZE, NPIX
-from bhb_viewer.ml.encoders import VGG1D, Encoded, ImageEncoder, SpectrumEncoder, image_grid
+from bhb_viewer.ml.encoders import VGG1D, Encoded, ImageEncoder, PhotometryEncoder, SpectrumEncoder, image_grid
 from bhb_viewer.ml.layers import FusionLayer
+from bhb_viewer.ml.photometry import N_FEATURES
 
 N_CLASSES = 2
 # Bump when a change to the model code would make old weights mean something else: checkpoints
@@ -26,6 +30,9 @@ N_CLASSES = 2
 MODEL_CODE_VERSION = 1
 SIZE_NAMES = ("paper", "lite", "tiny")
 ENCODER_STAGES = ("spectrum", "image")
+# Rows of the fusion Transformer's semantic embedding (Sem_S, Sem_I of Eq. 5–6, then the colours' own):
+# the first two keep their meaning in every checkpoint, and only a photometry model has the third.
+SEM_SPECTRUM, SEM_IMAGE, SEM_PHOTOMETRY = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,7 @@ class Arch:
     cutout_size: int = CUTOUT_SIZE
     dropout: float = 0.1
     positional: bool = False
+    photometry: bool = False  # a token of catalogue colours (fusion Transformers); not the paper's input
 
     def __post_init__(self) -> None:
         for f in fields(self):  # JSON brings tuples back as lists
@@ -111,7 +119,8 @@ class BhbModel(nn.Module):
         if stage not in self.stages():
             raise ValueError(f"model {self.name or type(self).__name__} has no stage {stage!r}; stages: {self.stages()}")
 
-    def forward(self, spectrum: torch.Tensor | None = None, image: torch.Tensor | None = None, stage: str = "full") -> dict:
+    def forward(self, spectrum: torch.Tensor | None = None, image: torch.Tensor | None = None, stage: str = "full",
+                photometry: torch.Tensor | None = None) -> dict:
         self._check_stage(stage)
         if stage == "spectrum":
             enc = self.spectrum_encoder(_need(spectrum, "spectrum"))
@@ -119,9 +128,11 @@ class BhbModel(nn.Module):
         if stage == "image":
             enc = self.image_encoder(_need(image, "image"))
             return {"logits": self.aux_heads["image"](enc.pooled), **enc.extras}
-        return self.forward_full(spectrum, image)
+        return self.forward_full(spectrum, image, photometry)
 
-    def forward_full(self, spectrum: torch.Tensor | None, image: torch.Tensor | None) -> dict:
+    def forward_full(self, spectrum: torch.Tensor | None, image: torch.Tensor | None,
+                     photometry: torch.Tensor | None = None) -> dict:
+        """The full model; ``photometry`` is read only by a model built with ``Arch.photometry``."""
         raise NotImplementedError
 
     def modality_logits(self, out: dict) -> dict[str, torch.Tensor]:
@@ -218,7 +229,7 @@ class SpectrumOnly(BhbModel):
         self.spectrum_encoder = _spectrum_encoder(arch, self_attention)
         self.head = nn.Linear(arch.d_model, N_CLASSES)
 
-    def forward_full(self, spectrum, image=None):
+    def forward_full(self, spectrum, image=None, photometry=None):
         enc = self.spectrum_encoder(_need(spectrum, "spectrum"))
         return {"logits": self.head(enc.pooled), **enc.extras}
 
@@ -231,7 +242,7 @@ class ImageOnly(BhbModel):
         self.image_encoder = _image_encoder(arch, se)
         self.head = nn.Linear(arch.d_model, N_CLASSES)
 
-    def forward_full(self, spectrum=None, image=None):
+    def forward_full(self, spectrum=None, image=None, photometry=None):
         enc = self.image_encoder(_need(image, "image"))
         return {"logits": self.head(enc.pooled), **enc.extras}
 
@@ -247,7 +258,7 @@ class EarlyFusion(BhbModel):
         self.aux_heads = _aux_heads(arch.d_model)
         self.head = nn.Linear(arch.d_model * (2 if mode == "concat" else 1), N_CLASSES)
 
-    def forward_full(self, spectrum, image):
+    def forward_full(self, spectrum, image, photometry=None):
         s, i = self.encode(spectrum, image)
         fused = s.pooled + i.pooled if self.mode == "add" else torch.cat([s.pooled, i.pooled], dim=1)
         return {"logits": self.head(fused), **s.extras, **i.extras, **_pooled(s, i)}
@@ -264,7 +275,7 @@ class VGG1DFusion(BhbModel):
         self.fusion = VGG1D(arch.vgg_widths, arch.vgg_depths)
         self.head = nn.Linear(self.fusion.out_channels, N_CLASSES)
 
-    def forward_full(self, spectrum, image):
+    def forward_full(self, spectrum, image, photometry=None):
         s, i = self.encode(spectrum, image)
         fused = torch.cat([s.pooled, i.pooled], dim=1).unsqueeze(1)
         return {"logits": self.head(self.fusion(fused).mean(dim=2)), **s.extras, **i.extras, **_pooled(s, i)}
@@ -279,6 +290,11 @@ class FusionTransformer(BhbModel):
     All four on is BATMM. The paper adds no position embedding, so by default none is added: a
     per-token one would also tell the modalities apart and void the semantic-embedding ablation.
     ``arch.positional`` adds a learned one for experiments.
+
+    ``arch.photometry`` appends one token of catalogue colours (+ its own semantic row) from a
+    small MLP, a fusion-stage module. Such a model also runs without cutouts (``image=None``):
+    [CLS] + spectral tokens + colour token, no cross-attention, which is how it scores a candidate
+    that has a spectrum and magnitudes but no images.
     """
 
     def __init__(self, arch: Arch, use_image: bool, semantic: bool, cross_attention: bool) -> None:
@@ -290,9 +306,11 @@ class FusionTransformer(BhbModel):
         h, w = image_grid(arch.cutout_size)
         self.k_i = h * w if use_image else 0
         self.k_s = arch.k_s
+        self.photometry_encoder = PhotometryEncoder(d) if arch.photometry else None
+        k_p = int(arch.photometry)  # colour tokens
         self.cls = nn.Parameter(torch.zeros(1, 1, d))
-        self.semantic = nn.Embedding(2, d) if semantic else None  # index 0 = spectrum, 1 = image
-        self.position = nn.Parameter(torch.zeros(1, 1 + self.k_i + self.k_s, d)) if arch.positional else None
+        self.semantic = nn.Embedding(2 + k_p, d) if semantic else None  # rows SEM_SPECTRUM, SEM_IMAGE (, SEM_PHOTOMETRY)
+        self.position = nn.Parameter(torch.zeros(1, 1 + self.k_i + self.k_s + k_p, d)) if arch.positional else None
         self.layers = nn.ModuleList(
             FusionLayer(d, arch.n_heads, arch.ffn_dim, cross_attention and use_image, arch.dropout)
             for _ in range(arch.n_layers)
@@ -302,28 +320,45 @@ class FusionTransformer(BhbModel):
         if self.position is not None:
             nn.init.trunc_normal_(self.position, std=0.02)
 
-    def forward_full(self, spectrum, image):
-        s, i = self.encode(spectrum, image)
+    def _typed(self, tokens: torch.Tensor, row: int) -> torch.Tensor:
+        """Tokens plus their modality's semantic embedding, where the model has one."""
+        return tokens if self.semantic is None else tokens + self.semantic.weight[row]
+
+    def _image(self, image: torch.Tensor | None) -> Encoded | None:
+        """The image encoded; None where the model has no image encoder, or reads colours and got no image."""
+        if self.image_encoder is None or (image is None and self.photometry_encoder is not None):
+            return None
+        encoded = self.image_encoder(_need(image, "image"))
+        if encoded.tokens.shape[1] != self.k_i:
+            raise ValueError(
+                f"cutouts give {encoded.tokens.shape[1]} image tokens but the model was built for "
+                f"{self.k_i} ({self.arch.cutout_size}² cutouts)"
+            )
+        return encoded
+
+    def _positions(self, k_i: int) -> torch.Tensor:
+        """The position embedding of this pass's tokens (the image's left out of a pass without one)."""
+        assert self.position is not None
+        if k_i == self.k_i:
+            return self.position
+        return torch.cat([self.position[:, :1], self.position[:, 1 + self.k_i :]], dim=1)
+
+    def forward_full(self, spectrum, image, photometry=None):
+        s, i = self.spectrum_encoder(_need(spectrum, "spectrum")), self._image(image)
         spec_tokens = s.tokens
         parts = [self.cls.expand(spec_tokens.shape[0], -1, -1).to(spec_tokens.dtype)]
         if i is not None:
-            if i.tokens.shape[1] != self.k_i:
-                raise ValueError(
-                    f"cutouts give {i.tokens.shape[1]} image tokens but the model was built for "
-                    f"{self.k_i} ({self.arch.cutout_size}² cutouts)"
-                )
-            img_tokens = i.tokens
-            if self.semantic is not None:
-                img_tokens = img_tokens + self.semantic.weight[1]
-            parts.append(img_tokens)
-        if self.semantic is not None:
-            spec_tokens = spec_tokens + self.semantic.weight[0]
-        parts.append(spec_tokens)
+            parts.append(self._typed(i.tokens, SEM_IMAGE))
+        parts.append(self._typed(spec_tokens, SEM_SPECTRUM))
+        if self.photometry_encoder is not None:
+            colour_token = self.photometry_encoder(_need(photometry, "photometry"))
+            parts.append(self._typed(colour_token, SEM_PHOTOMETRY))
         tokens = torch.cat(parts, dim=1)
+        k_i = 0 if i is None else self.k_i
         if self.position is not None:
-            tokens = tokens + self.position
-        image_slice = slice(1, 1 + self.k_i)
-        spectrum_slice = slice(1 + self.k_i, 1 + self.k_i + self.k_s)
+            tokens = tokens + self._positions(k_i)
+        image_slice = slice(1, 1 + k_i)
+        spectrum_slice = slice(1 + k_i, 1 + k_i + self.k_s)
         cross, cls_rows = [], []
         for layer in self.layers:
             tokens, cross_w, self_w = layer(tokens, image_slice, spectrum_slice)
@@ -387,6 +422,8 @@ def build_model(name: str, size: str = "lite", **arch_overrides) -> BhbModel:
         raise ValueError(f"unknown model {name!r}; registered: {', '.join(MODEL_REGISTRY)}")
     arch = make_arch(size, **arch_overrides)
     model = MODEL_REGISTRY[name].factory(arch)
+    if arch.photometry and not isinstance(model, FusionTransformer):
+        raise ValueError(f"model {name} reads no photometry; only the fusion Transformers (transformer_*, batmm) do")
     model.name, model.size, model.arch = name, size, arch
     # oneDNN (CPU) and cuDNN (bf16) run these convolutions fastest with channels-last weights.
     return model.to(memory_format=torch.channels_last)
@@ -431,9 +468,10 @@ def count_flops(model: BhbModel, stage: str = "full") -> int:
     with torch.device("meta"):
         twin = build_model(model.name, model.size, **model.arch.to_dict()).eval()
     spectrum, image = (t.to("meta") for t in example_inputs(1, model.arch.cutout_size))
+    photometry = torch.zeros(1, N_FEATURES, device="meta") if model.arch.photometry else None
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
-        twin(spectrum, image, stage=stage)
+        twin(spectrum, image, stage=stage, photometry=photometry)
     return int(counter.get_total_flops())
 
 

@@ -16,6 +16,10 @@ Two image scalings exist, named in the config (``image.scale``):
   background both stay in range.
 
 Either is followed by per-band standardisation with the training split's statistics (Eq. 15).
+
+A model with photometry (``Arch.photometry``) also reads the candidate's catalogue colours; their
+training-split statistics travel under ``"photometry"`` (:class:`~bhb_viewer.ml.photometry.ColourScaler`),
+absent from every other checkpoint's config.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import numpy as np
 
 from bhb_viewer.core.grid import BANDS, CUTOUT_SIZE, NPIX, grid_dict
 from bhb_viewer.core.spectra import fill_masked, minmax_scale
+from bhb_viewer.ml.photometry import ColourScaler, dataset_magnitudes
 
 PREPROCESS_VERSION = 2
 READABLE_VERSIONS = (1, 2)  # version 1 = minmax_cube with no "scale" parameters of its own
@@ -102,7 +107,8 @@ def fit_band_stats(cutouts: np.ndarray, indices: Sequence[int] | np.ndarray, chu
 @dataclass
 class Preprocessor:
     """Spectra: masked pixels filled, then per-spectrum min–max (Eq. 16). Cutouts: ``image_scale``
-    (see the module doc), then per-band standardisation with the training split's statistics (Eq. 15)."""
+    (see the module doc), then per-band standardisation with the training split's statistics (Eq. 15).
+    Colours: ``photometry`` (None for a model without photometry)."""
 
     band_mean: np.ndarray
     band_std: np.ndarray
@@ -110,21 +116,25 @@ class Preprocessor:
     image_scale: str = DEFAULT_IMAGE_SCALE
     aperture_px: float = APERTURE_PX
     softening: float = SOFTENING
+    photometry: ColourScaler | None = None
 
     def __post_init__(self) -> None:
         self._scale = _scaler(self.image_scale, self.aperture_px, self.softening)
 
     @classmethod
-    def fit(cls, dataset: Any, train_rows: np.ndarray, image_scale: str = DEFAULT_IMAGE_SCALE) -> Preprocessor:
-        """Fit the band statistics on a data set's training rows (a ``core.dataset.Dataset``)."""
+    def fit(cls, dataset: Any, train_rows: np.ndarray, image_scale: str = DEFAULT_IMAGE_SCALE,
+            photometry: bool = False) -> Preprocessor:
+        """Fit the band statistics (and with ``photometry`` the colour statistics) on a data set's
+        training rows (a ``core.dataset.Dataset``)."""
+        colours = ColourScaler.fit(dataset_magnitudes(dataset)[train_rows]) if photometry else None  # fails fast
         mean, std = fit_band_stats(dataset.cutouts, train_rows, scale=_scaler(image_scale))
-        return cls(mean, std, int(dataset.cutouts.shape[-1]), image_scale)
+        return cls(mean, std, int(dataset.cutouts.shape[-1]), image_scale, photometry=colours)
 
     def to_config(self) -> dict:
         image: dict = {"scale": self.image_scale, "band_mean": self.band_mean.tolist(), "band_std": self.band_std.tolist()}
         if self.image_scale == "ratio_asinh":
             image.update(reference_band="r", aperture_px=self.aperture_px, softening=self.softening, flux_floor=FLUX_FLOOR)
-        return {
+        config = {
             "version": PREPROCESS_VERSION,
             "grid": grid_dict(),
             "bands": list(BANDS),
@@ -133,6 +143,9 @@ class Preprocessor:
             "image": image,
             "extinction_corrected": False,
         }
+        if self.photometry is not None:
+            config["photometry"] = self.photometry.to_config()
+        return config
 
     @classmethod
     def from_config(cls, config: dict) -> Preprocessor:
@@ -151,8 +164,9 @@ class Preprocessor:
         scale = image.get("scale", "minmax_cube") if config["version"] >= 2 else "minmax_cube"
         if scale not in IMAGE_SCALES:
             raise ValueError(f"unknown image scaling {scale!r}")
+        colours = ColourScaler.from_config(config["photometry"]) if "photometry" in config else None
         return cls(mean, std, int(config["cutout_size"]), scale, float(image.get("aperture_px", APERTURE_PX)),
-                   float(image.get("softening", SOFTENING)))
+                   float(image.get("softening", SOFTENING)), colours)
 
     def spectra(self, flux: np.ndarray, ivar: np.ndarray | None = None) -> np.ndarray:
         """(N, 3522) flux and inverse variance -> (N, 3522) float32 in [0, 1]; ivar 0 marks masked pixels."""
@@ -173,3 +187,9 @@ class Preprocessor:
         if cubes.shape[1:] != expected:
             raise ValueError(f"cutouts must be N×{'×'.join(map(str, expected))} for this model, got {cubes.shape}")
         return (self._scale(cubes) - self.band_mean[:, None, None]) / self.band_std[:, None, None]
+
+    def colours(self, mags: np.ndarray) -> np.ndarray:
+        """(N, 10) magnitudes and errors -> (N, 12) float32 colour features; ValueError without photometry."""
+        if self.photometry is None:
+            raise ValueError("this preprocessing has no colour statistics: the model reads no photometry")
+        return self.photometry.features(mags)

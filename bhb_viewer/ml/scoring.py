@@ -8,7 +8,8 @@ to the output (core.table_stream). Only a few chunks are ever in memory.
 
 Every per-star array the model's ``Prediction`` carries becomes a column of the same name
 (``p_bhb`` and whatever else the Predictor adds); ``segment_weights`` and ``band_weights`` become
-``seg_w1..seg_w7`` and ``w_u..w_z``; multi-dimensional explanations are not written.
+``seg_w1..seg_w7`` and ``w_u..w_z``; multi-dimensional explanations are not written. The output
+rows' catalogue magnitudes (``mags``) go with their stars to a model that reads colours.
 
 Under torchrun every rank scores a contiguous block of chunks into a part (one memory-mapped
 .npy per column, next to the output); rank 0 then writes the one output table in row order. The
@@ -51,13 +52,18 @@ FOUND = "_found"  # part column: the output row is in the data set
 # --------------------------------------------------------------------------- reading
 class ChunkSource(torch.utils.data.Dataset):
     """Chunk ``k``: output rows ``k·size … (k+1)·size``, their stars read, preprocessed and (with
-    ``classical``) their Balmer diagnostics measured. Runs in the loader's worker processes."""
+    ``classical``) their Balmer diagnostics measured. Runs in the loader's worker processes.
+
+    ``mags`` (one row per output row, ``core.catalog_mags``'s (N, 10)) are the candidates' catalogue
+    magnitudes, for a model that reads colours.
+    """
 
     def __init__(self, data: Dataset, rows: np.ndarray, size: int, preprocessor: Any, modalities: tuple[str, ...],
-                 classical: bool = True, channels_last: bool = False) -> None:
+                 classical: bool = True, channels_last: bool = False, mags: np.ndarray | None = None) -> None:
         self.data, self.rows, self.size = data, np.asarray(rows, dtype=np.int64), size
         self.preprocessor, self.modalities = preprocessor, modalities
         self.classical, self.channels_last = classical, channels_last
+        self.mags = mags
 
     def __len__(self) -> int:
         return -(-len(self.rows) // self.size)
@@ -75,8 +81,9 @@ class ChunkSource(torch.utils.data.Dataset):
             flux, ivar = read_rows(self.data.spectra, take), read_rows(self.data.ivar, take)
         if "image" in self.modalities:
             cube = read_rows(self.data.cutouts, take)
+        mags = None if self.mags is None else self.mags[start:stop][found]
         prepared = prepare_inputs(self.preprocessor, self.modalities, flux if "spectrum" in self.modalities else None,
-                                  ivar, cube)
+                                  ivar, cube, mags)
         if self.channels_last and prepared.image is not None:
             prepared.image = prepared.image.contiguous(memory_format=torch.channels_last)
         item["inputs"] = prepared
@@ -249,15 +256,18 @@ def score_stream(
     ranks: Ranks | None = None,
     progress: ProgressCallback = no_progress,
     meta: dict[str, Any] | None = None,
+    mags: np.ndarray | None = None,
 ) -> ScoreResult:
     """Score output rows (``rows``: data-set row per catalog row, -1 where absent) into ``out``.
 
-    ``labels`` per output row (-1 unknown) feed the confusion counts. Under several ranks every
-    rank must call this with the same arguments; rank 0 writes ``out``.
+    ``labels`` per output row (-1 unknown) feed the confusion counts; ``mags`` per output row (N, 10)
+    are the catalogue magnitudes a model with photometry reads. Under several ranks every rank must
+    call this with the same arguments; rank 0 writes ``out``.
     """
     out = Path(out)
     ranks = ranks or Ranks()
-    source = ChunkSource(data, rows, batch_size, scorer.preprocessor, scorer.modalities, channels_last=scorer.channels_last)
+    source = ChunkSource(data, rows, batch_size, scorer.preprocessor, scorer.modalities, channels_last=scorer.channels_last,
+                         mags=mags)
     schema = _probe(source, scorer, rows)
     scorer.compile()
     mine = distributed.block(len(source), ranks)
@@ -303,7 +313,8 @@ def _probe(source: ChunkSource, scorer: Scorer, rows: np.ndarray) -> dict[str, C
     without a star in the data set) writes the same layout."""
     first = int(np.flatnonzero(rows >= 0)[0])
     one = ChunkSource(source.data, rows[first : first + 1], 1, source.preprocessor, source.modalities,
-                      source.classical, source.channels_last)[0]
+                      source.classical, source.channels_last,
+                      None if source.mags is None else source.mags[first : first + 1])[0]
     computed = {**scorer(one), **one.get("classical", {})}
     return {key: Column(values.dtype, _fill_for(values.dtype)) for key, values in computed.items()}
 

@@ -7,6 +7,12 @@ learning rate, its best epoch chosen on validation macro-F1 with early stopping,
 keeps that epoch's weights going into the next stage. The final model is tested once on the test
 split.
 
+A model with photometry (``Arch.photometry``) reads the data set's catalogue colours in the fusion
+and end-to-end stages. So that it learns to score candidates without cutouts, a seeded
+IMAGE_DROP of those stages' training batches goes without the image, and another BAND_DROP
+without the i and z colours (magnitudes synthesised from a spectrum lack them); validation and
+test always see every input.
+
 A run directory holds the checkpoint (``config.json`` + ``weights.safetensors``), ``validation.json``
 (P(BHB) and labels of the validation split, for the GUI's threshold chooser), ``test.json``,
 ``test_metrics.json`` and ``history.json``. A cancelled (or killed) run leaves ``resume.safetensors``:
@@ -38,13 +44,17 @@ from bhb_viewer.core.metrics import auc, classification_report, roc_curve
 from bhb_viewer.core.progress import Cancelled, CancelToken, ProgressCallback, ProgressEvent, no_progress
 from bhb_viewer.ml import distributed
 from bhb_viewer.ml.baselines import SpectralBaseline, is_baseline
-from bhb_viewer.ml.data import StarDataset, make_loader, read_rows, stratified_split
+from bhb_viewer.ml.data import PHOTOMETRY, StarDataset, make_loader, read_rows, stratified_split
+from bhb_viewer.ml.photometry import colour_columns
 from bhb_viewer.ml.preprocess import Preprocessor
 
 FINETUNE = "full"  # the models' name for the end-to-end stage
 RESUME_FILE = "resume.safetensors"  # tensors, with the JSON state under RESUME_KEY in its header
 RESUME_KEY = "bhb_resume_state"
 RESUME_OVERRIDABLE = ("epochs", "patience", "device", "threads", "num_workers")
+IMAGE_DROP = 0.3  # fraction of a photometry model's fusion / end-to-end training batches seen without cutouts
+BAND_DROP = 0.1  # a further fraction seen without DROPPED_BANDS' colours
+DROPPED_BANDS = ("i", "z")
 
 
 @dataclass
@@ -151,18 +161,38 @@ def default_stages(model: torch.nn.Module, finetune: bool) -> list[str]:
     return [*stages, FINETUNE] if finetune or not stages else stages
 
 
-def stage_modalities(model_name: str, stage: str) -> tuple[str, ...]:
-    """Inputs a stage reads: encoder stages need only their own modality, which halves their I/O."""
-    from bhb_viewer.ml.models import MODEL_REGISTRY
+def stage_modalities(model: Any, stage: str) -> tuple[str, ...]:
+    """Inputs a stage of ``model`` (a BhbModel) reads: encoder stages need only their own modality,
+    which halves their I/O; the other stages of a model with photometry read the colours too."""
+    from bhb_viewer.ml.models import ENCODER_STAGES, MODEL_REGISTRY
 
-    return (stage,) if stage in ("spectrum", "image") else tuple(MODEL_REGISTRY[model_name].modalities)
+    if stage in ENCODER_STAGES:
+        return (stage,)
+    return (*MODEL_REGISTRY[model.name].modalities, *((PHOTOMETRY,) if model.arch.photometry else ()))
+
+
+def drop_inputs(batch: dict[str, torch.Tensor], seed: tuple[int, ...]) -> dict[str, torch.Tensor]:
+    """A photometry model's training batch without its cutouts (IMAGE_DROP of draws) or without the
+    DROPPED_BANDS colours (BAND_DROP of draws), else as it is.
+
+    One draw per batch from ``seed`` (run seed, stage, epoch, step): a resumed run replays it and
+    every rank of a distributed run takes the same decision.
+    """
+    draw = np.random.default_rng(seed).random()
+    if draw < IMAGE_DROP:
+        return {k: v for k, v in batch.items() if k != "image"}
+    if draw < IMAGE_DROP + BAND_DROP:
+        colours = batch[PHOTOMETRY].clone()
+        colours[:, colour_columns(DROPPED_BANDS)] = 0
+        return {**batch, PHOTOMETRY: colours}
+    return batch
 
 
 def _forward(model: torch.nn.Module, batch: dict[str, torch.Tensor], stage: str, device: torch.device) -> torch.Tensor:
-    spectrum = batch["spectrum"].to(device, non_blocking=True) if "spectrum" in batch else None
-    image = batch["image"].to(device, non_blocking=True) if "image" in batch else None
+    spectrum, image, photometry = (batch[k].to(device, non_blocking=True) if k in batch else None
+                                   for k in ("spectrum", "image", PHOTOMETRY))
     with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-        out = model(spectrum, image, stage=stage)
+        out = model(spectrum, image, stage=stage, photometry=photometry)
     return out["logits"].float()
 
 
@@ -360,7 +390,7 @@ class _NetworkRun:
         self.run_dir = Path(config.out)
         overrides = {"cutout_size": int(dataset.cutouts.shape[-1]), **config.model_overrides}
         self.model = build_model(config.model, config.size, **overrides)
-        self.preprocessor = Preprocessor.fit(dataset, splits.train, config.image_scale)
+        self.preprocessor = Preprocessor.fit(dataset, splits.train, config.image_scale, self.model.arch.photometry)
         self.stages = list(config.stages or default_stages(self.model, config.finetune))
         if saved:
             self.model.load_state_dict(_prefixed(saved["tensors"], "model."))
@@ -374,13 +404,13 @@ class _NetworkRun:
         self.best_p_val: np.ndarray | None = None  # the last stage's best validation scores
 
     def split_data(self, rows: np.ndarray, stage: str) -> StarDataset:
-        return StarDataset(self.dataset, rows, self.preprocessor, stage_modalities(self.config.model, stage))
+        return StarDataset(self.dataset, rows, self.preprocessor, stage_modalities(self.model, stage))
 
     def train_stage(self, stage_index: int, cursor: _Cursor) -> _Cursor:
         """Epochs of one stage with early stopping; the model leaves with the stage's best weights."""
         config, stage = self.config, self.stages[stage_index]
         optimizer = torch.optim.AdamW(self.model.freeze_for(stage), lr=config.lr, weight_decay=config.weight_decay)
-        net = self._parallel()
+        net = self._parallel(stage)
         best_state: dict[str, torch.Tensor] | None = None
         self.best_p_val = None  # reused as the final validation scores unless a resume lost them
         if self.saved and stage_index == cursor.stage_index:
@@ -413,7 +443,7 @@ class _NetworkRun:
             self.model.load_state_dict(best_state)
         return _Cursor(stage_index=stage_index + 1, history=cursor.history)
 
-    def _parallel(self) -> torch.nn.Module:
+    def _parallel(self, stage: str) -> torch.nn.Module:
         """The model as this stage trains it: wrapped in DDP (after freezing, so DDP syncs exactly
         the stage's trainable parameters) when there are several ranks."""
         if not self.ranks.distributed:
@@ -421,10 +451,16 @@ class _NetworkRun:
         from torch.nn.parallel import DistributedDataParallel
 
         ids = [self.device.index] if self.device.type == "cuda" else None
-        return DistributedDataParallel(self.model, device_ids=ids)
+        # a batch without cutouts leaves the cross-attention (and the image encoder) out of the loss
+        return DistributedDataParallel(self.model, device_ids=ids, find_unused_parameters=self._drops_inputs(stage))
+
+    def _drops_inputs(self, stage: str) -> bool:
+        """Whether ``stage`` trains on batches some of which lack inputs (:func:`drop_inputs`)."""
+        return self.model.arch.photometry and stage in ("fusion", FINETUNE)
 
     def _train_epoch(self, net, optimizer, train_data: StarDataset, stage_index: int, cursor: _Cursor, best_state) -> None:
         config, stage, epoch = self.config, self.stages[stage_index], cursor.epoch
+        drops = self._drops_inputs(stage)
         net.train()
         loader = make_loader(
             train_data, config.batch_size, shuffle=True, seed=(config.seed, stage_index, epoch),
@@ -438,6 +474,8 @@ class _NetworkRun:
             lr = learning_rate(config, epoch * self.steps_per_epoch + cursor.step, self.steps_per_epoch * config.epochs)
             for group in optimizer.param_groups:
                 group["lr"] = lr
+            if drops:
+                batch = drop_inputs(batch, (config.seed, stage_index, epoch, cursor.step))
             loss = torch.nn.functional.cross_entropy(_forward(net, batch, stage, self.device), batch["label"].to(self.device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -19,6 +19,7 @@ import numpy as np
 from astropy.table import Table
 
 from bhb_viewer.core.candidates import read_candidates
+from bhb_viewer.core.catalog_mags import catalog_magnitudes
 from bhb_viewer.core.cutouts import cube_from_files, read_cube
 from bhb_viewer.core.dataset import open_dataset
 from bhb_viewer.core.errors import BadInputError
@@ -49,9 +50,11 @@ class CandidateSource:
     # spectrum files: what the viewer's "full range" shows beyond the model's grid
     native_spectra: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
     ids: np.ndarray = field(init=False)  # candidate ids as str, the session's keys
+    mags: np.ndarray = field(init=False)  # (N, 10) catalogue u,g,r,i,z and errors, NaN where missing (for colour models)
 
     def __post_init__(self) -> None:
         self.ids = np.asarray(self.catalog["id"]).astype(str)
+        self.mags = catalog_magnitudes(self.catalog)
 
     def __len__(self) -> int:
         return len(self.catalog)

@@ -119,7 +119,9 @@ def score_task(holder: PredictorHolder, source: CandidateSource, session: Sessio
                batch_size: int = 64, stage: str = "score", use_cache: bool = True):
     """Score ``rows``: first the scores cached in the session for this model version (unless the
     data changed since: ``use_cache`` False), then the rest. A row with only a spectrum, or only
-    cutouts, is scored by the model's head for it where the checkpoint has one, else left unscored."""
+    cutouts, is scored by the model's head for it where the checkpoint has one (a model that reads
+    colours scores a spectrum with g and r magnitudes from both), else left unscored. The catalogue's
+    magnitudes go with every row."""
 
     def fn(cancel: CancelToken, progress: ProgressCallback) -> Iterator[ModelInfo | ScoreBatch]:
         progress(ProgressEvent(stage, 0, len(rows), "loading model"))
@@ -144,7 +146,7 @@ def score_task(holder: PredictorHolder, source: CandidateSource, session: Sessio
             cancel.check()
             chunk = np.sort(todo[start : start + SCORE_CHUNK])
             spectra, ivar, cubes = source.arrays(chunk)  # fetched or dropped data where a row has it
-            batches = holder.get().predict(spectra, ivar, cubes, batch_size=batch_size, cancel=cancel)
+            batches = holder.get().predict(spectra, ivar, cubes, batch_size=batch_size, cancel=cancel, mags=source.mags[chunk])
             while True:
                 with holder.lock:
                     result = next(batches, None)
@@ -163,11 +165,10 @@ def score_task(holder: PredictorHolder, source: CandidateSource, session: Sessio
 
 
 def _scorable(predictor, source: CandidateSource, rows: np.ndarray) -> np.ndarray:
-    """The rows the model can score: with every modality it reads, or with one it has a trusted head for."""
+    """The rows the model can score: with every modality it reads, with one it has a trusted head for,
+    or (a model that reads colours) with a spectrum and g, r magnitudes."""
     has_s, has_i = source.parts(rows)
-    full = (has_s | ("spectrum" not in predictor.modalities)) & (has_i | ("image" not in predictor.modalities))
-    heads = predictor.heads
-    return rows[full | (has_s & ("spectrum" in heads)) | (has_i & ("image" in heads))]
+    return rows[predictor.can_score(has_s, has_i, source.mags[rows])]
 
 
 def _modality_scores(result) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
@@ -254,7 +255,7 @@ def detail_task(row: int, source: CandidateSource, holder: PredictorHolder | Non
             cancel.check()
             predictor = holder.get()
             with holder.lock:
-                explanation = predictor.explain_one(spectrum[0], spectrum[1], cube, maps=maps)
+                explanation = predictor.explain_one(spectrum[0], spectrum[1], cube, maps=maps, mags=source.mags[row])
             yield Detail(row, "explain", explanation)
 
     return fn

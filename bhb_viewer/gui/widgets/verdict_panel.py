@@ -232,13 +232,17 @@ class VerdictPanel(QWidget):
         if not (np.isfinite(p_spectrum) or np.isfinite(p_image)):
             self.heads_label.setVisible(False)
             return
-        fusion = p_fusion if score_from == "fusion" else float("nan")
+        colours = score_from == "spectrum+photometry"  # a model that reads colours, on a star without cutouts
+        fusion = p_fusion if score_from == "fusion" or colours else float("nan")
         parts = [f"{name} {p:.3f}" if np.isfinite(p) else f"{name} —"
-                 for name, p in (("fusion", fusion), ("spectrum", p_spectrum), ("image", p_image))]
+                 for name, p in (("spectrum+colours" if colours else "fusion", fusion), ("spectrum", p_spectrum),
+                                 ("image", p_image))]
         text = "P(BHB): " + " · ".join(parts)
         if score_from in ("spectrum", "image"):
             missing = "cutouts" if score_from == "spectrum" else "spectrum"
             text += f"; scored by the {score_from} head alone (no {missing})"
+        elif colours:
+            text += "; scored from the spectrum and the catalogue colours (no cutouts)"
         self.heads_label.setText(text)
         self.heads_label.setVisible(True)
 
