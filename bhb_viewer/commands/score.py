@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         distributed.stop()
     if ranks.main:
-        _summarise(args, result)
+        _summarise(args, result, label_definition(data))
     return 0
 
 
@@ -121,13 +121,20 @@ def _check(args: argparse.Namespace) -> None:
             raise BadInputError(None, f"--{flag.replace('_', '-')} must be {'≥ 0' if flag == 'workers' else '≥ 1'}, got {value}")
 
 
-def _summarise(args: argparse.Namespace, result) -> None:
+def label_definition(data) -> str:
+    """What the data set's labels mean: a simulated set says (physical / xue), any other is its label column."""
+    labels = (data.manifest.get("provenance") or {}).get("labels")
+    return str(labels) if labels else "the data set's label column"
+
+
+def _summarise(args: argparse.Namespace, result, labels: str) -> None:
     summary: dict = {"event": "scored", "out": str(result.out), "n": result.n, "scored": result.scored,
                      "not_found": result.n - result.scored, "model": result.name, "model_version": result.version,
                      "world_size": result.world_size}
     reports = result.reports()
     if reports:
         summary["threshold"] = args.threshold
+        summary["labels"] = labels
         summary["macro"] = {k: reports["model"]["macro"][k] for k in ("precision", "recall", "f1")}
         summary["classical_macro"] = {k: v for k, v in reports["classical"]["macro"].items() if k != "support"}
     if summary["not_found"]:
@@ -139,4 +146,4 @@ def _summarise(args: argparse.Namespace, result) -> None:
     if "macro" in summary:
         m, c = summary["macro"], summary["classical_macro"]
         print(f"macro P {m['precision']:.4f} R {m['recall']:.4f} F1 {m['f1']:.4f} at p_bhb >= {args.threshold:g} "
-              f"(classical cuts: P {c['precision']:.4f} R {c['recall']:.4f} F1 {c['f1']:.4f})")
+              f"(classical cuts: P {c['precision']:.4f} R {c['recall']:.4f} F1 {c['f1']:.4f}), against {labels} labels")

@@ -43,6 +43,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from bhb_viewer.core.catalog_mags import fill_missing_bands
 from bhb_viewer.core.grid import BANDS, NPIX
+from bhb_viewer.core.photometry import grid_magnitudes
 from bhb_viewer.core.progress import CancelToken, ProgressCallback, ProgressEvent, no_progress
 from bhb_viewer.ml.checkpoint import check_scores, load_checkpoint, load_preprocessor, model_version
 from bhb_viewer.ml.device import pick_device
@@ -132,8 +133,8 @@ def prepare_inputs(preprocessor, modalities: tuple[str, ...], spectra, ivar, cut
     of ``modalities``; a Qt- and model-free step, so data-loader workers can run it.
 
     ``mags`` (N, 10), the rows' catalogue magnitudes, become colour features where the preprocessing
-    has photometry (else they are ignored); ``mags_from_spectra`` (a later step: magnitudes synthesised
-    from the spectra) fills the bands the catalogue lacks.
+    has photometry (else they are ignored); ``mags_from_spectra`` (e.g. ``core.photometry.grid_magnitudes``:
+    magnitudes synthesised from the spectra) fills the bands the catalogue lacks.
     """
     n = len(spectra if spectra is not None else cutouts)
     has_s, has_i = np.zeros(n, bool), np.zeros(n, bool)
@@ -212,7 +213,8 @@ class Predictor:
         def take(a):
             return None if a is None else a[rows]
 
-        return prepare_inputs(self.preprocessor, self.modalities, take(spectra), take(ivar), take(cutouts), take(mags))
+        return prepare_inputs(self.preprocessor, self.modalities, take(spectra), take(ivar), take(cutouts), take(mags),
+                              mags_from_spectra=grid_magnitudes)
 
     def _has_all(self, has_s: np.ndarray, has_i: np.ndarray) -> np.ndarray:
         """Rows with every modality the model reads (the rows the full model scores)."""

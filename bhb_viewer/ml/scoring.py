@@ -33,14 +33,17 @@ from torch.utils.data import DataLoader
 
 from bhb_viewer import __version__
 from bhb_viewer.core.balmer import measure_arrays
+from bhb_viewer.core.catalog_mags import fill_missing_bands, filled_bands
 from bhb_viewer.core.dataset import Dataset, read_rows
 from bhb_viewer.core.grid import BANDS
 from bhb_viewer.core.metrics import report_from_confusion
+from bhb_viewer.core.photometry import grid_magnitudes
 from bhb_viewer.core.progress import ProgressCallback, ProgressEvent, no_progress
 from bhb_viewer.core.table_stream import open_table_writer
 from bhb_viewer.ml import distributed
 from bhb_viewer.ml.distributed import Ranks
 from bhb_viewer.ml.inference import prepare_inputs
+from bhb_viewer.ml.photometry import no_magnitudes
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +85,8 @@ class ChunkSource(torch.utils.data.Dataset):
         if "image" in self.modalities:
             cube = read_rows(self.data.cutouts, take)
         mags = None if self.mags is None else self.mags[start:stop][found]
+        if self.preprocessor.photometry is not None and flux is not None:
+            mags, item["synthesized"] = _with_synthesised(mags, flux, ivar)
         prepared = prepare_inputs(self.preprocessor, self.modalities, flux if "spectrum" in self.modalities else None,
                                   ivar, cube, mags)
         if self.channels_last and prepared.image is not None:
@@ -92,6 +97,14 @@ class ChunkSource(torch.utils.data.Dataset):
             item["classical"] = {k: np.asarray(cols[k], dtype=bool if k == "classical_bhb" else np.float64)
                                  for k in CLASSICAL_COLUMNS}
         return item
+
+
+def _with_synthesised(mags: np.ndarray | None, flux: np.ndarray, ivar: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The rows' magnitudes with the bands they lack synthesised from their spectra where the spectrum
+    covers the filter (core.photometry), and a ``mags_synthesized`` column naming those bands."""
+    given = no_magnitudes(len(flux)) if mags is None else np.asarray(mags, dtype=np.float64)
+    filled = fill_missing_bands(given, grid_magnitudes(flux, ivar, need=np.isnan(given[:, : len(BANDS)])))
+    return filled, {"mags_synthesized": filled_bands(given, filled)}
 
 
 def _as_is(item):
@@ -284,7 +297,7 @@ def score_stream(
     try:
         for item in loader:
             start, stop, found = item["start"], item["stop"], item["found"]
-            computed = {**(scorer(item) if found.any() else {}), **item.get("classical", {})}
+            computed = {**(scorer(item) if found.any() else {}), **item.get("classical", {}), **item.get("synthesized", {})}
             confusion += _confusion(labels[start:stop][found], computed, threshold)
             scored += int(found.sum())
             if ranks.distributed:
@@ -315,7 +328,7 @@ def _probe(source: ChunkSource, scorer: Scorer, rows: np.ndarray) -> dict[str, C
     one = ChunkSource(source.data, rows[first : first + 1], 1, source.preprocessor, source.modalities,
                       source.classical, source.channels_last,
                       None if source.mags is None else source.mags[first : first + 1])[0]
-    computed = {**scorer(one), **one.get("classical", {})}
+    computed = {**scorer(one), **one.get("classical", {}), **one.get("synthesized", {})}
     return {key: Column(values.dtype, _fill_for(values.dtype)) for key, values in computed.items()}
 
 

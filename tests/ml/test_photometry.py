@@ -176,7 +176,8 @@ def test_rows_without_cutouts_are_scored_from_spectrum_and_colours(colour_checkp
     flux, ivar, cubes = _raw(5, seed=1)
     mags = _mags(5, seed=1)
     cubes[[1, 2, 3]] = 0  # no cutouts
-    mags[2, 1] = np.nan  # ... and no g: the spectrum head
+    mags[2, 1] = np.nan  # ... and no g, which its spectrum (masked bluewards of 5,800 Å) cannot give: the spectrum head
+    ivar[2, :1600] = 0
     ivar[3] = 0  # ... and no spectrum either: nothing
     predictor = Predictor(colour_checkpoint, device="cpu")
     batch = next(predictor.predict(flux, ivar, cubes, batch_size=5, mags=mags))
@@ -193,9 +194,9 @@ def test_rows_without_cutouts_are_scored_from_spectrum_and_colours(colour_checkp
     np.testing.assert_allclose(batch.p_bhb[1], p_alone[1], rtol=1e-5)
     np.testing.assert_allclose(batch.p_bhb_spectrum[[1, 2]], p_head[[1, 2]], rtol=1e-4)  # the pure head, unchanged
     assert np.isnan(batch.p_bhb_image[1]) and np.isnan(batch.p_bhb[3])
-    # without magnitudes the same row falls back to the spectrum head
+    # without catalogue magnitudes a row takes g, r, i from its spectrum; one masked bluewards cannot give g
     plain = next(predictor.predict(flux, ivar, cubes, batch_size=5))
-    assert plain.score_from.tolist()[1] == "spectrum"
+    assert plain.score_from.tolist()[1:3] == ["spectrum+photometry", "spectrum"]
 
 
 def test_explanations_of_rows_without_cutouts_are_their_own_pass(colour_checkpoint):
@@ -281,8 +282,11 @@ def test_bhb_train_photometry_then_score(colour_set, tmp_path, capsys):
 
     out = tmp_path / "scores.ecsv"
     assert main(["score", str(colour_set), "--model", str(run), "--out", str(out), "--workers", "0", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["labels"] == "the data set's label column"  # what the printed F1 compared against
     table = Table.read(out, format="ascii.ecsv")
     assert set(table["score_from"]) == {"fusion"} and np.all((table["p_bhb"] > 0) & (table["p_bhb"] < 1))
+    assert set(table["mags_synthesized"].filled("")) == {""}  # every band came from the catalogue
     # a list of ids takes its magnitudes from the data set; a list's own magnitudes win
     listed = data.catalog[["id", "ra", "dec", *(f"{b}{e}" for e in ("", "_err") for b in "ugriz")]][:10]
     listed[["id", "ra", "dec"]].write(tmp_path / "ids.csv", format="ascii.csv")
@@ -320,7 +324,8 @@ def test_the_review_scores_a_list_without_cutouts_from_its_sdss_magnitudes(colou
     source = CandidateSource(table, tmp_path, tmp_path, flux, ivar)
     job = score_task(PredictorHolder(colour_checkpoint, "cpu"), source, None, np.arange(4))
     batches = [b for b in job(CancelToken(), no_progress) if isinstance(b, ScoreBatch)]
-    assert np.concatenate([b.score_from for b in batches]).tolist() == ["spectrum+photometry"] * 3 + ["spectrum"]
+    # the star without r gets it from its spectrum (it covers the r filter), so it too is scored with colours
+    assert np.concatenate([b.score_from for b in batches]).tolist() == ["spectrum+photometry"] * 4
     direct = next(Predictor(colour_checkpoint, device="cpu").predict(flux, ivar, None, mags=mags)).p_bhb
     np.testing.assert_allclose(np.concatenate([b.p_bhb for b in batches]), direct, rtol=1e-5)
 
@@ -342,3 +347,22 @@ def test_magnitudes_from_spectra_fill_only_the_bands_the_catalogue_lacks():
     expected[1, [0, 5]] = MAGS[0, [0, 5]]
     np.testing.assert_array_equal(inputs.photometry.numpy(), SCALER.features(expected))
     assert inputs.has_colours.all() and not inputs.has_image.any()
+
+
+def test_bands_a_candidate_lacks_are_synthesised_from_its_spectrum_and_named():
+    from bhb_viewer.core.sim import simulate
+    from bhb_viewer.ml.scoring import _with_synthesised
+
+    sky = simulate(40, seed=8, with_cutouts=False)
+    given = catalog_magnitudes(sky.catalog)
+    given[:20, [3, 8]] = np.nan  # half the list has no i
+    given[:5, [0, 5]] = np.nan  # a few have no u either
+    filled, provenance = _with_synthesised(given, sky.spectra, sky.ivar)
+    names = provenance["mags_synthesized"]
+    assert names[:5].tolist() == ["i"] * 5  # u cannot come from a 4,000–9,000 Å spectrum
+    assert names[5:20].tolist() == ["i"] * 15 and set(names[20:]) == {""}
+    np.testing.assert_array_equal(filled[20:], given[20:])
+    # the spectrum's r − i follows the catalogue's (fibre flux and flux calibration allow a few hundredths)
+    catalogue_ri = np.asarray(sky.catalog["r"]) - np.asarray(sky.catalog["i"])
+    assert abs(np.median(filled[:20, 2] - filled[:20, 3] - catalogue_ri[:20])) < 0.1
+    assert np.all(np.isnan(filled[:5, 0])) and np.all(filled[5:20, 8] > 0)
