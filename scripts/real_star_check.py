@@ -67,6 +67,10 @@ def _plot(truth: Table, scores: Table, path: Path, title: str) -> None:
     plt.close(fig)
 
 
+def _signed(value: float | None) -> str:
+    return "undefined" if value is None else f"{value:+.3f}"
+
+
 def _markdown(model: Path, result: dict, truth: Table, scores: Table) -> str:
     lines = [f"# Real-star check: held-out MILES stars scored by `{model.name}`", "",
              "Made by `scripts/real_star_check.py` (see `bhb_viewer/core/real_stars.py` for how the stars become files).",
@@ -77,8 +81,8 @@ def _markdown(model: Path, result: dict, truth: Table, scores: Table) -> str:
     for col in COLUMNS:
         f = result[col]
         lines.append(f"| `{col}` | {f['n_hb_like']} / {f['n_dwarf']} | {f['auc']:.3f} [{f['auc_95'][0]:.3f}, {f['auc_95'][1]:.3f}] | "
-                     f"{f['dwarf_median_p']:.3f} | {f['dwarf_share_p_ge_0.5']:.2f} | {f['spearman_logg_p']:+.3f} | "
-                     f"{f['spearman_feh_p_dwarfs']:+.3f} | {f['spearman_teff_p_dwarfs']:+.3f} |")
+                     f"{f['dwarf_median_p']:.3f} | {f['dwarf_share_p_ge_0.5']:.2f} | {_signed(f['spearman_logg_p'])} | "
+                     f"{_signed(f['spearman_feh_p_dwarfs'])} | {_signed(f['spearman_teff_p_dwarfs'])} |")
     lines += ["", "![P(BHB) against log g](" + result["plot"] + ")", "", "## Every held-out star", "",
               "| MILES | name | Teff | log g | [Fe/H] | group | u−g | g−r | p_bhb | p_bhb_spectrum | score_from |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     order = np.lexsort((np.asarray(truth["teff"]), np.asarray(truth["group"])))

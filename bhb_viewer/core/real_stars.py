@@ -112,6 +112,13 @@ def auc(positive: np.ndarray, negative: np.ndarray) -> float:
     return float(np.mean((pos > neg) + 0.5 * (pos == neg)))
 
 
+def _spearman(x: np.ndarray, y: np.ndarray) -> float | None:
+    """Spearman's rank correlation, None where either side is constant (it is undefined there)."""
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        return None
+    return round(float(spearmanr(x, y).statistic), 3)
+
+
 def figures(truth: Table, p: np.ndarray, seed: int = 0) -> dict:
     """The issue's figures for one score column over the HB-like and dwarf stars."""
     group = np.asarray(truth["group"])
@@ -125,7 +132,7 @@ def figures(truth: Table, p: np.ndarray, seed: int = 0) -> dict:
         "n_hb_like": int(pos.size), "n_dwarf": int(neg.size),
         "auc": round(auc(pos, neg), 3), "auc_95": [round(float(q), 3) for q in np.percentile(boots, [2.5, 97.5])],
         "dwarf_median_p": round(float(np.median(neg)), 3), "dwarf_share_p_ge_0.5": round(float(np.mean(neg >= 0.5)), 3),
-        "spearman_logg_p": round(float(spearmanr(np.asarray(truth["logg"])[both], p[both]).statistic), 3),
-        "spearman_feh_p_dwarfs": round(float(spearmanr(np.asarray(truth["feh"])[dwarf & ok], neg).statistic), 3),
-        "spearman_teff_p_dwarfs": round(float(spearmanr(np.asarray(truth["teff"])[dwarf & ok], neg).statistic), 3),
+        "spearman_logg_p": _spearman(np.asarray(truth["logg"])[both], p[both]),
+        "spearman_feh_p_dwarfs": _spearman(np.asarray(truth["feh"])[dwarf & ok], neg),
+        "spearman_teff_p_dwarfs": _spearman(np.asarray(truth["teff"])[dwarf & ok], neg),
     }
