@@ -80,3 +80,15 @@ def test_labels_flag_and_truth_file(tmp_path):
     assert ds.manifest["provenance"]["labels"] == "physical"
     assert np.array_equal(ds.labels, truth["label_physical"]) and "label_xue" in truth.colnames
     assert "logg" not in ds.catalog.colnames and "kind" not in ds.catalog.colnames
+
+
+def test_engine_flag_is_recorded_with_the_engine_checksum(tmp_path):
+    from bhb_viewer.core.sim.engine import default_engine
+
+    for engine in ("empirical", "parametric"):
+        out = tmp_path / engine
+        assert main(["simulate", "--n", "12", "--seed", "3", "--out", str(out), "--quiet", "--engine", engine]) == 0
+        prov = open_dataset(out).manifest["provenance"]
+        assert prov["engine"] == engine and prov["labels"] == "physical"  # physical labels by default
+        recorded = prov["parameters"].get("engine_provenance", {}).get("engine_sha256")
+        assert recorded == (default_engine().sha256 if engine == "empirical" else None)
