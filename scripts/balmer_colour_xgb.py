@@ -47,11 +47,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("dataset", type=Path)
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--test", type=Path, help="also score this data set whole (e.g. a fresh sky) with each seed's model")
     args = ap.parse_args(argv)
     from xgboost import XGBClassifier
 
     data = open_dataset(args.dataset)
     x, y = features(data), np.asarray(data.labels)
+    test_set = open_dataset(args.test) if args.test else None
+    x_test = None if test_set is None else features(test_set)
     per_seed = {}
     for seed in (int(s) for s in args.seeds.split(",") if s):
         train, val, test = stratified_split(y, seed)
@@ -61,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         p = model.predict_proba(x[test])[:, 1]
         report = scores_report(y[test], p)
         per_seed[seed] = {"f1": round(100 * report["macro"]["f1"], 2), "auc": round(float(report["auc"]), 4)}
+        if test_set is not None:
+            other = scores_report(np.asarray(test_set.labels), model.predict_proba(x_test)[:, 1])
+            per_seed[seed]["other_set"] = {"f1": round(100 * other["macro"]["f1"], 2), "auc": round(float(other["auc"]), 4)}
     f1 = np.array([v["f1"] for v in per_seed.values()])
     auc = np.array([v["auc"] for v in per_seed.values()])
     result = {"model": "xgboost on Balmer parameters + colours", "dataset": str(args.dataset), "per_seed": per_seed,
