@@ -8,7 +8,7 @@ Steps, each the app's own: the stars are written as 1-D FITS spectra plus a cata
 synthesised ugriz (``bhb_viewer.core.real_stars``), built into a data set by ``bhb dataset build``
 (the generic FITS reader, air to vacuum, resampling to the grid) and scored by ``bhb score``.
 Writes ``NAME.md`` (figures and the per-star table), ``NAME.json`` and ``NAME.png`` (P against
-log g) under --out; the last line printed is the figures as one JSON object.
+log g and against Teff) under --out; the last line printed is the figures as one JSON object.
 """
 
 from __future__ import annotations
@@ -52,16 +52,17 @@ def _plot(truth: Table, scores: Table, path: Path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, axes = plt.subplots(1, 2, figsize=(9.6, 4.0), sharey=True)
     group = np.asarray(truth["group"])
-    for g, colour, label in (("hb_like", "tab:blue", "HB-like"), ("dwarf", "tab:red", "dwarf"), ("other", "0.7", "other")):
-        sel = group == g
-        ax.scatter(truth["logg"][sel], scores["p_bhb"][sel], c=colour, s=22, label=label, edgecolors="none")
-    ax.axhline(0.5, color="0.5", lw=0.8, ls="--")
-    ax.set_xlabel("log g (MILES)")
-    ax.set_ylabel("P(BHB)")
-    ax.set_title(title, fontsize=9)
-    ax.legend(frameon=False, fontsize=8)
+    for ax, x, xlabel in ((axes[0], truth["logg"], "log g (MILES)"), (axes[1], truth["teff"], "Teff (K, MILES)")):
+        for g, colour, label in (("other", "0.75", "other"), ("dwarf", "tab:red", "dwarf"), ("hb_like", "tab:blue", "HB-like")):
+            sel = group == g
+            ax.scatter(x[sel], scores["p_bhb"][sel], c=colour, s=22, label=label, edgecolors="none")
+        ax.axhline(0.5, color="0.5", lw=0.8, ls="--")
+        ax.set_xlabel(xlabel)
+    axes[0].set_ylabel("P(BHB)")
+    axes[0].legend(frameon=False, fontsize=8)
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -76,11 +77,12 @@ def _markdown(model: Path, result: dict, truth: Table, scores: Table) -> str:
              "Made by `scripts/real_star_check.py` (see `bhb_viewer/core/real_stars.py` for how the stars become files).",
              f"Model version `{result['model_version']}`. HB-like: log g ≤ 3.6, [Fe/H] ≤ −0.8, 7,000–10,500 K; "
              "dwarfs: log g ≥ 3.8, same Teff. AUC interval: 95 % bootstrap over stars.", "",
-             "| score | n HB-like / dwarfs | AUC [95 %] | dwarfs' median P | dwarfs at P ≥ 0.5 | Spearman(log g, P) | Spearman([Fe/H], P), dwarfs | Spearman(Teff, P), dwarfs |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| score | n HB-like / dwarfs | AUC [95 %] | HB-like at P ≥ 0.5 | dwarfs' median P | dwarfs at P ≥ 0.5 | Spearman(log g, P) | Spearman([Fe/H], P), dwarfs | Spearman(Teff, P), dwarfs |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for col in COLUMNS:
         f = result[col]
         lines.append(f"| `{col}` | {f['n_hb_like']} / {f['n_dwarf']} | {f['auc']:.3f} [{f['auc_95'][0]:.3f}, {f['auc_95'][1]:.3f}] | "
+                     f"{f['hb_like_share_p_ge_0.5']:.2f} | "
                      f"{f['dwarf_median_p']:.3f} | {f['dwarf_share_p_ge_0.5']:.2f} | {_signed(f['spearman_logg_p'])} | "
                      f"{_signed(f['spearman_feh_p_dwarfs'])} | {_signed(f['spearman_teff_p_dwarfs'])} |")
     lines += ["", "![P(BHB) against log g](" + result["plot"] + ")", "", "## Every held-out star", "",

@@ -132,6 +132,7 @@ def figures(truth: Table, p: np.ndarray, seed: int = 0) -> dict:
         "n_hb_like": int(pos.size), "n_dwarf": int(neg.size),
         "auc": round(auc(pos, neg), 3), "auc_95": [round(float(q), 3) for q in np.percentile(boots, [2.5, 97.5])],
         "dwarf_median_p": round(float(np.median(neg)), 3), "dwarf_share_p_ge_0.5": round(float(np.mean(neg >= 0.5)), 3),
+        "hb_like_share_p_ge_0.5": round(float(np.mean(pos >= 0.5)), 3),
         "spearman_logg_p": _spearman(np.asarray(truth["logg"])[both], p[both]),
         "spearman_feh_p_dwarfs": _spearman(np.asarray(truth["feh"])[dwarf & ok], neg),
         "spearman_teff_p_dwarfs": _spearman(np.asarray(truth["teff"])[dwarf & ok], neg),
