@@ -202,12 +202,13 @@ def test_the_panel_shows_every_modalitys_score_and_the_head_of_a_one_modality_st
     assert text.startswith("P(BHB): fusion — · spectrum 0.874 · image —") and "spectrum head alone (no cutouts)" in text
     panel.set_modality_scores(0.931, 0.874, float("nan"), "spectrum+photometry")  # a model that reads colours
     text = panel.heads_label.text()
-    assert text.startswith("P(BHB): spectrum+colours 0.931 · spectrum 0.874 · image —") and "catalogue colours (no cutouts)" in text
+    assert text.startswith("P(BHB): spectrum+colours 0.931 · spectrum 0.874 · image —") and "colours (catalogue, or synthesised from the spectrum; no cutouts)" in text
     panel.set_modality_scores(0.5, float("nan"), float("nan"), "")
     assert panel.heads_label.isHidden()
 
 
-def test_a_spectrum_file_shows_the_spectrum_heads_score_in_table_and_panel(qtbot, window, tmp_path):
+def test_a_spectrum_file_is_scored_from_its_spectrum_and_synthesised_colours(qtbot, window, tmp_path):
+    """The shipped model reads colours: a lone spectrum file gives its g, r, i, so it scores without cutouts."""
     from bhb_viewer.review.candidate_source import DEMO_MODEL, find_resource
 
     loglam = 3.6021 + 1e-4 * np.arange(3522)
@@ -217,7 +218,7 @@ def test_a_spectrum_file_shows_the_spectrum_heads_score_in_table_and_panel(qtbot
         window.open_path(path, find_resource(DEMO_MODEL))
     qtbot.waitUntil(lambda: window.verdict_panel.heads_label.isVisibleTo(window), timeout=30000)
     text = window.verdict_panel.heads_label.text()
-    assert "fusion —" in text and "image —" in text and "spectrum head alone (no cutouts)" in text
+    assert "spectrum+colours" in text and "image —" in text and "synthesised from the spectrum" in text
     p_cell = window.model.index(0, 6)
     assert window.model.data(p_cell) != ""
-    assert "spectrum head alone" in window.model.data(p_cell, Qt.ItemDataRole.ToolTipRole)
+    assert "spectrum and colours" in window.model.data(p_cell, Qt.ItemDataRole.ToolTipRole)

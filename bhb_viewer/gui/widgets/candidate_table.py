@@ -184,6 +184,8 @@ class CandidateTableModel(QAbstractTableModel):
             return self._unreliable(row, role)
         if col == COL_P and role == Qt.ItemDataRole.ToolTipRole and self.rows.column("score_from")[row] in _ONE_HEAD:
             return f"P(BHB) from the {self.rows.column('score_from')[row]} head alone"
+        if col == COL_P and role == Qt.ItemDataRole.ToolTipRole and self.rows.column("score_from")[row] == "spectrum+photometry":
+            return "P(BHB) from the spectrum and colours (no cutouts)"
         return None
 
     def _unreliable(self, row: int, role: int):

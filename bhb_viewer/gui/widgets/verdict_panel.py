@@ -242,7 +242,7 @@ class VerdictPanel(QWidget):
             missing = "cutouts" if score_from == "spectrum" else "spectrum"
             text += f"; scored by the {score_from} head alone (no {missing})"
         elif colours:
-            text += "; scored from the spectrum and the catalogue colours (no cutouts)"
+            text += "; scored from the spectrum and colours (catalogue, or synthesised from the spectrum; no cutouts)"
         self.heads_label.setText(text)
         self.heads_label.setVisible(True)
 
