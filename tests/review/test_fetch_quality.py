@@ -209,7 +209,8 @@ def test_fetched_candidates_are_scored_by_the_chosen_model_as_they_arrive(review
     assert np.isfinite(review.candidate(0).p_bhb)
 
 
-def test_a_spectrum_file_is_scored_by_the_spectrum_head_of_the_shipped_model(review, tmp_path):
+def test_a_spectrum_file_is_scored_from_its_spectrum_and_synthesised_colours(review, tmp_path):
+    """The shipped model reads colours: a lone spectrum gives its g, r, i, and the heads stay beside the score."""
     from bhb_viewer.review.candidate_source import DEMO_MODEL, find_resource
 
     loglam = 3.6021 + 1e-4 * np.arange(3522)
@@ -217,13 +218,13 @@ def test_a_spectrum_file_is_scored_by_the_spectrum_head_of_the_shipped_model(rev
                       plate=500, mjd=52000, fiber=10)
     review.open_path(path, find_resource(DEMO_MODEL))
     star = review.candidate(0)
-    assert star.score_from == "spectrum" and np.isfinite(star.p_spectrum) and np.isnan(star.p_image)
-    assert star.p_bhb == pytest.approx(star.p_spectrum, abs=1e-6)
-    assert review.export_inputs()["extra_columns"]["score_from"].tolist() == ["spectrum"]
+    assert star.score_from == "spectrum+photometry" and np.isfinite(star.p_spectrum) and np.isnan(star.p_image)
+    assert np.isfinite(star.p_bhb)
+    assert review.export_inputs()["extra_columns"]["score_from"].tolist() == ["spectrum+photometry"]
     p_spectrum = star.p_spectrum
     review.open_path(path, find_resource(DEMO_MODEL))  # reopened: the scores and the heads come from the session
     again = review.candidate(0)
-    assert again.score_from == "spectrum" and again.p_spectrum == pytest.approx(p_spectrum) and np.isnan(again.p_image)
+    assert again.score_from == "spectrum+photometry" and again.p_spectrum == pytest.approx(p_spectrum) and np.isnan(again.p_image)
 
 
 def test_a_fetched_cube_turns_a_spectrum_head_score_into_a_fusion_score(review, catalog_file, tmp_path):
