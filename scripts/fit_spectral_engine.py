@@ -39,11 +39,13 @@ from astropy.io import fits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bhb_viewer.core.real_stars import der_snr_noise
 from bhb_viewer.core.sim.engine import (
     ENGINE_FILE,
     ENGINE_VERSION,
     HOLDOUT_FILE,
     HOLDOUT_SPECTRA_FILE,
+    NORM_WINDOW,
     TEFF_RANGE,
     air_to_vacuum,
     balmer_jump,
@@ -93,13 +95,6 @@ def _read_spectrum(zf: zipfile.ZipFile, mid: str) -> tuple[np.ndarray, np.ndarra
         h, data = hdul[0].header, np.asarray(hdul[0].data, dtype=float)
     wave = h["CRVAL1"] + h["CDELT1"] * (np.arange(data.size) + 1 - h["CRPIX1"])
     return wave, data
-
-
-def der_snr_noise(flux: np.ndarray) -> float:
-    """Relative noise of a spectrum (Stoehr et al. 2008, DER_SNR): the library gives no errors."""
-    f = flux[np.isfinite(flux)]
-    diff = np.abs(2.0 * f[2:-2] - f[:-4] - f[4:])
-    return float(1.482602 / np.sqrt(6.0) * np.median(diff) / np.median(f))
 
 
 def _holdout(ids: list[str], groups: np.ndarray, forced: np.ndarray) -> np.ndarray:
@@ -185,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     forced = np.array([_norm_name(r["name"]) in stelib for r in rows])
     held = _holdout([r["mid"] for r in rows], groups, forced)
     Y_all = np.stack([r["logflux"] for r in rows])
-    Y_all = Y_all - Y_all[:, _norm_window(loglam)].mean(axis=1, keepdims=True)  # log flux relative to 5,400–5,600 Å
+    Y_all = Y_all - Y_all[:, (loglam > np.log10(NORM_WINDOW[0])) & (loglam < np.log10(NORM_WINDOW[1]))].mean(axis=1, keepdims=True)  # log flux relative to 5,400–5,600 Å
     fit_rows = ~held
     bj_true = balmer_jump(loglam, 10.0 ** Y_all)
     X_all = {k: design_matrix(teff, logg, feh, k) for k in ORDERS}
@@ -275,11 +270,6 @@ def main(argv: list[str] | None = None) -> int:
                                               "groups_fitted", "groups_held_out", "bj_loo_fitted", "bj_held_out",
                                               "bj_hb_minus_dwarf_mag")}, indent=1))
     return 0
-
-
-def _norm_window(loglam: np.ndarray) -> np.ndarray:
-    wave = 10.0**loglam
-    return (wave > 5400.0) & (wave < 5600.0)
 
 
 if __name__ == "__main__":

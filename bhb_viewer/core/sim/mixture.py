@@ -34,7 +34,6 @@ from bhb_viewer.core.sim.engine import MAX_COVERAGE_DISTANCE, EmpiricalEngine
 from bhb_viewer.core.sim.population import PopulationModel, _truncated_normal
 
 MAX_ROUNDS = 200
-KINDS = ("BHB", "blue straggler", "A dwarf", "A/F giant", "F dwarf", "hot star")
 
 
 @dataclass(frozen=True)
