@@ -32,6 +32,8 @@ def detect_kind(path: Path) -> str:
             return "spectra"
         except BadInputError:
             pass
+        if data0 is not None and data0.ndim == 2:  # an SDSS frame: the image first, sky and calibration tables after
+            return "image"
         if any(h.is_image is False for h in hdul[1:]):
             return "catalog"
         if any(h.is_image and h.data is not None and h.data.ndim == 2 for h in hdul):

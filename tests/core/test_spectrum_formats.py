@@ -300,3 +300,23 @@ def test_catalog_ids_stay_exact_uint64_and_float_ids_are_refused(tmp_path):
                                    fits.Column("specobjid", "D", array=[1.0945812567346041e19])]).writeto(tmp_path / "f.fits")
     with pytest.raises(BadInputError, match="64-bit ids stored as floating point have lost digits"):
         read_candidates(tmp_path / "f.fits")
+
+
+def test_an_sdss_frame_with_its_tables_is_an_image_not_a_catalog(tmp_path):
+    """frame-u-RUN-CAMCOL-FRAME.fits.bz2 as SDSS serves it: a 2-D primary image, then sky and calibration tables."""
+    import bz2
+
+    from astropy.io import fits
+    from astropy.table import Table
+
+    primary = fits.PrimaryHDU(np.random.default_rng(0).normal(0, 1, (64, 80)).astype(np.float32))
+    primary.header.update(CTYPE1="RA---TAN", CTYPE2="DEC--TAN", CRVAL1=164.43, CRVAL2=39.04, CRPIX1=40.0, CRPIX2=32.0,
+                          CD1_1=-1.1e-4, CD1_2=0.0, CD2_1=0.0, CD2_2=1.1e-4, FILTER="u")
+    calib = fits.BinTableHDU(Table({"CALIB": [np.ones(80, np.float32)]}))
+    sky = fits.BinTableHDU(Table({"ALLSKY": [np.ones((8, 10), np.float32)], "XINTERP": [np.arange(64.0)],
+                                  "YINTERP": [np.arange(80.0)]}))
+    plain = tmp_path / "frame-u-003900-6-0269.fits"
+    fits.HDUList([primary, calib, sky]).writeto(plain)
+    packed = tmp_path / "frame-u-003900-6-0269.fits.bz2"
+    packed.write_bytes(bz2.compress(plain.read_bytes()))
+    assert detect_kind(plain) == "image" and detect_kind(packed) == "image"
