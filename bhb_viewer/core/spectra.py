@@ -27,7 +27,9 @@ present; ``min_valid=NPIX`` asks for every pixel unmasked instead. ``partial=Tru
 spectrum that covers only part of the window (uncovered pixels masked), for viewing and scoring
 files such as a MILES spectrum that stops at 7500 Å; its low ``valid_fraction`` marks the score.
 A file with no inverse variance (e.g. a flux-only spPlate) counts every finite pixel as valid
-and gets ivar = 1 there (``meta["ivar_known"] = False``).
+and gets ivar = 1 there (``meta["ivar_known"] = False``), except pixels of exactly zero flux: with
+no errors to say otherwise, those are the zero-filled gaps stellar libraries write, so they are
+masked and lower ``valid_fraction``.
 """
 
 from __future__ import annotations
@@ -141,7 +143,7 @@ def to_grid(
 ) -> Gridded:
     """Put spectra (last axis = pixels, one shared ``loglam``) on the fixed grid, vectorised.
 
-    ``ivar=None`` means the file has none: every finite pixel is valid with ivar 1. ``and_mask`` is
+    ``ivar=None`` means the file has none: every finite non-zero pixel is valid with ivar 1. ``and_mask`` is
     non-zero where a pixel is bad: readers pass core.maskbits.bad_pixels of their file's mask.
     """
     loglam = np.asarray(loglam, dtype=np.float64)
@@ -149,8 +151,8 @@ def to_grid(
     if loglam.ndim != 1 or flux.shape[-1] != loglam.size:
         raise ValueError(f"loglam ({loglam.shape}) and flux ({flux.shape}) disagree in length")
     finite = np.isfinite(flux)
-    if ivar is None:
-        iv = np.ones_like(flux)
+    if ivar is None:  # no errors: exactly-zero flux is a zero-filled gap (libraries write them), not data
+        iv = np.where(flux != 0, 1.0, 0.0)
     else:
         iv = np.asarray(ivar, dtype=np.float64)
         iv = np.where(np.isfinite(iv) & (iv > 0), iv, 0.0)

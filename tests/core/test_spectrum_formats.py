@@ -320,3 +320,21 @@ def test_an_sdss_frame_with_its_tables_is_an_image_not_a_catalog(tmp_path):
     packed = tmp_path / "frame-u-003900-6-0269.fits.bz2"
     packed.write_bytes(bz2.compress(plain.read_bytes()))
     assert detect_kind(plain) == "image" and detect_kind(packed) == "image"
+
+
+def test_zero_filled_gaps_of_a_spectrum_without_errors_are_masked(tmp_path):
+    """A library spectrum with no error array and a zero-filled gap must not read as whole."""
+    from astropy.io import fits
+
+    wave = np.arange(3900.0, 9200.0, 1.0)
+    flux = np.interp(wave, wavelength(), lined_flux(wavelength()))
+    gap = (wave > 5000.0) & (wave < 7000.0)
+    flux[gap] = 0.0
+    hdu = fits.PrimaryHDU(flux.astype(np.float32))
+    hdu.header.update(CRVAL1=3900.0, CDELT1=1.0, CRPIX1=1.0, CTYPE1="WAVE")
+    path = tmp_path / "gappy.fits"
+    hdu.writeto(path)
+    (s,) = read_spectra(path).spectra
+    grid_gap = (wavelength() > 5002.0) & (wavelength() < 6998.0)
+    assert s.meta["ivar_known"] is False and np.all(s.ivar[grid_gap] == 0) and not s.valid[grid_gap].any()
+    assert s.meta["valid_fraction"] < 0.7 and np.all(s.ivar[wavelength() < 4900.0] > 0)
