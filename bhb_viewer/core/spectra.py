@@ -27,9 +27,10 @@ present; ``min_valid=NPIX`` asks for every pixel unmasked instead. ``partial=Tru
 spectrum that covers only part of the window (uncovered pixels masked), for viewing and scoring
 files such as a MILES spectrum that stops at 7500 Å; its low ``valid_fraction`` marks the score.
 A file with no inverse variance (e.g. a flux-only spPlate) counts every finite pixel as valid
-and gets ivar = 1 there (``meta["ivar_known"] = False``), except pixels of exactly zero flux: with
-no errors to say otherwise, those are the zero-filled gaps stellar libraries write, so they are
-masked and lower ``valid_fraction``.
+(``meta["ivar_known"] = False``) with ivar = 1/σ², σ the spectrum's own pixel-to-pixel noise
+(DER_SNR), so fits weigh it in its own units (ivar = 1 against fluxes of 1e-13 made every Balmer fit
+fail), except pixels of exactly zero flux: with no errors to say otherwise, those are the
+zero-filled gaps stellar libraries write, so they are masked and lower ``valid_fraction``.
 """
 
 from __future__ import annotations
@@ -135,6 +136,22 @@ def minmax_scale(flux: np.ndarray, valid: np.ndarray | None = None) -> np.ndarra
     return np.clip(out, 0, 1).astype(np.float32)
 
 
+def own_noise(flux: np.ndarray) -> np.ndarray:
+    """Per spectrum, the 1σ pixel noise estimated from the flux itself (Stoehr et al. 2008, DER_SNR),
+    over finite non-zero pixels; floored at 1e-4 of the median |flux| so a noise-free model stays finite."""
+    flux = np.atleast_1d(np.asarray(flux, dtype=np.float64))
+    rows = flux.reshape(-1, flux.shape[-1])
+    out = np.ones(len(rows))
+    for i, row in enumerate(rows):
+        f = row[np.isfinite(row) & (row != 0)]
+        if f.size < 5:
+            continue
+        level = float(np.median(np.abs(f)))
+        sigma = 1.482602 / np.sqrt(6.0) * float(np.median(np.abs(2.0 * f[2:-2] - f[:-4] - f[4:])))
+        out[i] = max(sigma, 1e-4 * level) if level > 0 else 1.0
+    return out.reshape(flux.shape[:-1])
+
+
 def to_grid(
     loglam: np.ndarray,
     flux: np.ndarray,
@@ -143,7 +160,8 @@ def to_grid(
 ) -> Gridded:
     """Put spectra (last axis = pixels, one shared ``loglam``) on the fixed grid, vectorised.
 
-    ``ivar=None`` means the file has none: every finite non-zero pixel is valid with ivar 1. ``and_mask`` is
+    ``ivar=None`` means the file has none: every finite non-zero pixel is valid, with the inverse
+    variance of the spectrum's own noise (:func:`own_noise`). ``and_mask`` is
     non-zero where a pixel is bad: readers pass core.maskbits.bad_pixels of their file's mask.
     """
     loglam = np.asarray(loglam, dtype=np.float64)
@@ -152,7 +170,7 @@ def to_grid(
         raise ValueError(f"loglam ({loglam.shape}) and flux ({flux.shape}) disagree in length")
     finite = np.isfinite(flux)
     if ivar is None:  # no errors: exactly-zero flux is a zero-filled gap (libraries write them), not data
-        iv = np.where(flux != 0, 1.0, 0.0)
+        iv = np.where(flux != 0, 1.0, 0.0) / own_noise(flux)[..., None] ** 2
     else:
         iv = np.asarray(ivar, dtype=np.float64)
         iv = np.where(np.isfinite(iv) & (iv > 0), iv, 0.0)

@@ -338,3 +338,25 @@ def test_zero_filled_gaps_of_a_spectrum_without_errors_are_masked(tmp_path):
     grid_gap = (wavelength() > 5002.0) & (wavelength() < 6998.0)
     assert s.meta["ivar_known"] is False and np.all(s.ivar[grid_gap] == 0) and not s.valid[grid_gap].any()
     assert s.meta["valid_fraction"] < 0.7 and np.all(s.ivar[wavelength() < 4900.0] > 0)
+
+
+def test_a_spectrum_without_errors_is_weighed_by_its_own_noise(tmp_path):
+    """Flux in erg/s/cm²/Å (≈1e-13) and no error array: ivar comes from the spectrum's own noise, so the Balmer fit works."""
+    from astropy.io import fits
+
+    from bhb_viewer.core.balmer import measure_arrays
+
+    grid = wavelength()
+    rng = np.random.default_rng(3)
+    clean = lined_flux(grid)
+    flux = 1e-13 * (clean + rng.normal(0.0, 0.02 * np.median(clean), grid.size))
+    hdu = fits.PrimaryHDU(flux.astype(np.float32))
+    hdu.header.update(CRVAL1=LOGLAM0, CDELT1=DLOGLAM, CRPIX1=1.0, CTYPE1="WAVE")
+    hdu.header["DC-FLAG"] = 1
+    path = tmp_path / "library_star.fits"
+    hdu.writeto(path)
+    (s,) = read_spectra(path).spectra
+    sigma = 1.0 / np.sqrt(np.median(s.ivar[s.valid]))
+    assert s.meta["ivar_known"] is False and 0.7 < sigma / (0.02e-13 * np.median(clean)) < 1.3
+    measured = measure_arrays(s.flux[None, :], s.ivar[None, :])
+    assert measured["balmer_ok"][0] and np.isfinite(measured["d02"][0])
