@@ -13,11 +13,13 @@ includes the missing share (a flat spectrum short of 3 % of the response is off 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 
 import numpy as np
 from astropy.table import Table
 
+from bhb_viewer.core.catalog_mags import fill_missing_bands
 from bhb_viewer.core.grid import BANDS, wavelength
 from bhb_viewer.core.resources import resource_path
 
@@ -99,18 +101,28 @@ def synthesize(wave: np.ndarray, flux: np.ndarray, ivar: np.ndarray | None = Non
     return mags, errs
 
 
-def grid_magnitudes(flux: np.ndarray, ivar: np.ndarray | None, need: np.ndarray | None = None) -> np.ndarray:
-    """(N, 10) SDSS magnitudes then errors synthesised from spectra on the grid (NaN where not possible).
-
-    ``need`` (N, 5) bool limits the work to the bands a candidate lacks: on the 4,000–9,000 Å grid
-    that is g (97.7 % of its response covered: ≤ 0.03 mag for the rest), r and i; never u or z.
-    """
+def grid_magnitudes(flux: np.ndarray, ivar: np.ndarray | None) -> np.ndarray:
+    """(N, 10) SDSS magnitudes then errors synthesised from spectra on the grid (NaN where not possible):
+    on the 4,000–9,000 Å grid that is g (97.7 % of its response covered: ≤ 0.03 mag for the rest), r
+    and i; never u or z."""
     wave = wavelength()
     flux = np.atleast_2d(flux)
     out = np.full((len(flux), 2 * len(BANDS)), np.nan)
     for k in range(len(flux)):
-        if need is not None and not need[k].any():
-            continue
         mags, errs = synthesize(wave, flux[k], None if ivar is None else np.atleast_2d(ivar)[k])
         out[k] = np.concatenate([mags, errs])
+    return out
+
+
+def fill_from_spectra(mags: np.ndarray, flux: np.ndarray, ivar: np.ndarray | None,
+                      synthesise: Callable[[np.ndarray, np.ndarray | None], np.ndarray] = grid_magnitudes) -> np.ndarray:
+    """``mags`` (N, 10) with the bands each row lacks taken from ``synthesise(flux, ivar)``; only the
+    rows that lack a band are synthesised (a catalogue with every band costs nothing)."""
+    mags = np.asarray(mags, dtype=np.float64)
+    lacking = np.isnan(mags[:, : len(BANDS)]).any(axis=1)
+    if not lacking.any():
+        return mags
+    out = mags.copy()
+    out[lacking] = fill_missing_bands(mags[lacking], synthesise(np.asarray(flux)[lacking],
+                                                                None if ivar is None else np.asarray(ivar)[lacking]))
     return out

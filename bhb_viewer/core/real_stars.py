@@ -25,6 +25,8 @@ from astropy.table import Table
 from scipy.stats import spearmanr
 
 from bhb_viewer.core.grid import BANDS
+from bhb_viewer.core.metrics import auc as area_under
+from bhb_viewer.core.metrics import roc_curve
 from bhb_viewer.core.photometry import synthesize
 from bhb_viewer.core.resources import resource_path
 from bhb_viewer.core.sim.engine import (
@@ -36,6 +38,7 @@ from bhb_viewer.core.sim.engine import (
     power_law_extension,
     sed_loglam,
 )
+from bhb_viewer.core.spectra import own_noise
 
 EXTENSION_ERR = 0.05  # mag added to u for the modelled flux below MILES
 CALIBRATION_ERR = 0.02  # mag: MILES's relative flux calibration, per band
@@ -53,9 +56,8 @@ def read_holdout() -> Table:
 
 
 def der_snr_noise(flux: np.ndarray) -> float:
-    """Relative 1σ noise of a spectrum from its own pixels (Stoehr et al. 2008, DER_SNR)."""
-    f = flux[np.isfinite(flux)]
-    return float(1.482602 / np.sqrt(6.0) * np.median(np.abs(2.0 * f[2:-2] - f[:-4] - f[4:])) / np.median(f))
+    """Relative 1σ noise of a spectrum from its own pixels (:func:`bhb_viewer.core.spectra.own_noise`, DER_SNR)."""
+    return float(own_noise(flux) / np.median(flux[np.isfinite(flux)]))
 
 
 def extended_magnitudes(wave_air: np.ndarray, flux: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -107,9 +109,10 @@ def write_inputs(folder: str | Path) -> tuple[Path, Table]:
 
 
 def auc(positive: np.ndarray, negative: np.ndarray) -> float:
-    """Area under the ROC curve (Mann–Whitney, ties counted half)."""
-    pos, neg = np.asarray(positive, float)[:, None], np.asarray(negative, float)[None, :]
-    return float(np.mean((pos > neg) + 0.5 * (pos == neg)))
+    """Area under the ROC curve of scores of two groups (:mod:`bhb_viewer.core.metrics`; ties count half)."""
+    labels = np.r_[np.ones(len(positive), np.int64), np.zeros(len(negative), np.int64)]
+    fpr, tpr, _ = roc_curve(labels, np.r_[positive, negative])
+    return area_under(fpr, tpr)
 
 
 def _spearman(x: np.ndarray, y: np.ndarray) -> float | None:

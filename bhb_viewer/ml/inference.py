@@ -41,9 +41,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from bhb_viewer.core.catalog_mags import fill_missing_bands
 from bhb_viewer.core.grid import BANDS, NPIX
-from bhb_viewer.core.photometry import grid_magnitudes
+from bhb_viewer.core.photometry import fill_from_spectra, grid_magnitudes
 from bhb_viewer.core.progress import CancelToken, ProgressCallback, ProgressEvent, no_progress
 from bhb_viewer.ml.checkpoint import check_scores, load_checkpoint, load_preprocessor, model_version
 from bhb_viewer.ml.device import pick_device
@@ -160,7 +159,7 @@ def prepare_inputs(preprocessor, modalities: tuple[str, ...], spectra, ivar, cut
         if len(given) != n:
             raise ValueError(f"{len(given)} rows of magnitudes for {n} candidates")
         if mags_from_spectra is not None and flux is not None:
-            given = fill_missing_bands(given, mags_from_spectra(flux, iv))
+            given = fill_from_spectra(given, flux, iv, mags_from_spectra)
         photometry, has_c = torch.from_numpy(preprocessor.colours(given)), has_colours(given, n)
     return Prepared(spectrum, image, photometry, has_s, has_i, has_c)
 

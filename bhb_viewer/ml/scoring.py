@@ -33,11 +33,11 @@ from torch.utils.data import DataLoader
 
 from bhb_viewer import __version__
 from bhb_viewer.core.balmer import measure_arrays
-from bhb_viewer.core.catalog_mags import fill_missing_bands, filled_bands
+from bhb_viewer.core.catalog_mags import filled_bands
 from bhb_viewer.core.dataset import Dataset, read_rows
 from bhb_viewer.core.grid import BANDS
 from bhb_viewer.core.metrics import report_from_confusion
-from bhb_viewer.core.photometry import grid_magnitudes
+from bhb_viewer.core.photometry import fill_from_spectra
 from bhb_viewer.core.progress import ProgressCallback, ProgressEvent, no_progress
 from bhb_viewer.core.table_stream import open_table_writer
 from bhb_viewer.ml import distributed
@@ -103,7 +103,7 @@ def _with_synthesised(mags: np.ndarray | None, flux: np.ndarray, ivar: np.ndarra
     """The rows' magnitudes with the bands they lack synthesised from their spectra where the spectrum
     covers the filter (core.photometry), and a ``mags_synthesized`` column naming those bands."""
     given = no_magnitudes(len(flux)) if mags is None else np.asarray(mags, dtype=np.float64)
-    filled = fill_missing_bands(given, grid_magnitudes(flux, ivar, need=np.isnan(given[:, : len(BANDS)])))
+    filled = fill_from_spectra(given, flux, ivar)
     return filled, {"mags_synthesized": filled_bands(given, filled)}
 
 

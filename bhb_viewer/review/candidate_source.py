@@ -26,6 +26,7 @@ from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.files import require_regular_file
 from bhb_viewer.core.grid import BANDS, CUTOUT_SIZE
 from bhb_viewer.core.input_kind import detect_kind
+from bhb_viewer.core.resources import ROOT as RESOURCES_ROOT
 from bhb_viewer.core.spectra import read_native_spectra, read_spectra
 
 SESSION_SUFFIX = ".session.sqlite"
@@ -227,7 +228,7 @@ def read_cutout(path: str | os.PathLike) -> np.ndarray:
 
 def shipped_root() -> Path:
     """The folder of the data shipped with the app (the demo set): never written into."""
-    return Path(__file__).resolve().parents[2] / "resources"
+    return RESOURCES_ROOT
 
 
 def find_resource(relative: Path) -> Path:
