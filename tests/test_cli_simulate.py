@@ -41,8 +41,7 @@ def test_report_text_names_the_figures(shared_data, capsys):
 
 def test_missing_reference_is_a_clear_error(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("BHB_XUE2011", raising=False)
-    missing = tmp_path / "nope.dat"
-    monkeypatch.setattr("bhb_viewer.core.sim.calibration._REPO_GUESS", missing)
+    monkeypatch.chdir(tmp_path)  # with no argument and no $BHB_XUE2011 nothing else is looked at
     assert main(["simulate", "--report", "--n", "50", "--quiet"]) == 1
     assert "Xue" in capsys.readouterr().err
 

@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bhb-fraction", type=float, default=DEFAULT_BHB_FRACTION, help="fraction of BHB stars (default: the paper's 4752/12032)")
     parser.add_argument("--cutout-size", type=int, default=64, help="cutout side in pixels (default 64)")
     parser.add_argument("--report", action="store_true", help="print the calibration figures against the Xue et al. (2011) sample (with --out: of the data set written)")
-    parser.add_argument("--reference", metavar="PATH", help="the Xue 2011 table (xue2011_bhb.dat with its ReadMe); default $BHB_XUE2011 or ../shared/data")
+    parser.add_argument("--reference", metavar="PATH", help="the Xue 2011 table (xue2011_bhb.dat with its ReadMe); default $BHB_XUE2011")
     parser.add_argument("--json", action="store_true", help="with --report: print the figures as one JSON object")
     parser.add_argument("--workers", type=int, default=1, help="processes rendering chunks of stars (same arrays for any number)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -46,9 +46,10 @@ log = logging.getLogger(__name__)
 
 
 def catalog_dirs() -> list[Path]:
-    """Where catalog aliases are looked up: $BHB_VIEWER_CATALOGS, then the project's shared data folder."""
+    """Where catalog aliases are looked up: $BHB_VIEWER_CATALOGS, then ./catalogs (never a folder outside
+    the installation: a user's copy of the app has only what it ships)."""
     dirs = [Path(os.environ[CATALOG_DIR_ENV])] if os.environ.get(CATALOG_DIR_ENV) else []
-    return [*dirs, Path(__file__).resolve().parents[3] / "shared" / "data" / "catalogs", Path.cwd() / "catalogs"]
+    return [*dirs, Path.cwd() / "catalogs"]
 
 
 def resolve_catalog(name: str | os.PathLike, folder: str | os.PathLike | None = None) -> Path:

@@ -32,16 +32,16 @@ PURITY_RANGE = (0.85, 0.95)
 COLOUR_F1_LIMIT = 0.85
 REFERENCE_DECIMALS = 2  # Xue 2011 prints every compared quantity to 0.01: compare like with like
 REFERENCE_ENV = "BHB_XUE2011"
-_REPO_GUESS = Path(__file__).resolve().parents[4] / "shared" / "data" / "catalogs" / "xue2011_bhb.dat"
 
 
 def reference_path(path: str | os.PathLike | None = None) -> Path:
-    """The Xue 2011 table (with its ReadMe beside it): the argument, $BHB_XUE2011, or ../shared/data."""
-    for candidate in (path, os.environ.get(REFERENCE_ENV), _REPO_GUESS):
+    """The Xue 2011 table (with its ReadMe beside it): the argument, else $BHB_XUE2011 (never a folder
+    outside the installation: a user's copy of the app has only what it ships)."""
+    for candidate in (path, os.environ.get(REFERENCE_ENV)):
         if candidate and Path(candidate).is_file():
             return Path(candidate)
     raise BadInputError(
-        path or _REPO_GUESS,
+        path,
         f"the Xue et al. (2011) BHB table is needed for the calibration report; pass its path or set ${REFERENCE_ENV}",
     )
 
