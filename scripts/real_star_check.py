@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bhb_viewer.cli import main as bhb  # noqa: E402
-from bhb_viewer.core.real_stars import figures, write_inputs  # noqa: E402
+from bhb_viewer.core.real_stars import AF_TEFF, figures, second_opinion, write_inputs  # noqa: E402
 
 COLUMNS = ("p_bhb", "p_bhb_spectrum")
 
@@ -85,16 +85,35 @@ def _markdown(model: Path, result: dict, truth: Table, scores: Table) -> str:
                      f"{f['hb_like_share_p_ge_0.5']:.2f} | "
                      f"{f['dwarf_median_p']:.3f} | {f['dwarf_share_p_ge_0.5']:.2f} | {_signed(f['spearman_logg_p'])} | "
                      f"{_signed(f['spearman_feh_p_dwarfs'])} | {_signed(f['spearman_teff_p_dwarfs'])} |")
+    if "second_opinion" in result:
+        s = result["second_opinion"]
+        lines += ["", "## The physical second opinion and the trust flags", "",
+                  f"`logg_fit` (the engine-template fit, `bhb score`'s second opinion): AUC of −logg_fit, HB-like "
+                  f"({s['n_hb_like']}) against dwarfs ({s['n_dwarf']}): **{s['auc_minus_logg_fit']:.3f}** "
+                  f"[{s['auc_95'][0]:.3f}, {s['auc_95'][1]:.3f}].",
+                  f"Over the {s['n_af']} A/F stars ({AF_TEFF[0]:,.0f}–{AF_TEFF[1]:,.0f} K), fit minus MILES: Teff "
+                  f"{s['teff_bias_af']:+.0f} ± {s['teff_rms_af']:.0f} K, log g {s['logg_bias_af']:+.2f} ± {s['logg_rms_af']:.2f}, "
+                  f"[Fe/H] {s['feh_bias_af']:+.2f} ± {s['feh_rms_af']:.2f} (mean ± sd).",
+                  f"Flagged out of distribution (`ood:` or `sky:`): {s['ood_share_af']:.1%} of the A/F stars "
+                  f"({s['ood_share_af_in_colour_range']:.1%} of the {s['n_af_in_colour_range']} inside the training sky's "
+                  "colour range, the ones a candidate selection keeps), "
+                  f"{s['ood_share_hb_dwarf']:.1%} of the HB-like and dwarf stars, {s['ood_share_all']:.1%} of all held-out stars. "
+                  "Flags among the A/F stars: " + ", ".join(f"`{k}` {v}" for k, v in sorted(s["flag_counts_af"].items())) + ".",
+                  "The stars are placed at g = 18 (MILES fluxes have no absolute scale); `gappy` is MILES's end at 7,400 Å "
+                  "(a quality flag, not out of distribution)."]
     lines += ["", "![P(BHB) against log g](" + result["plot"] + ")", "", "## Every held-out star", "",
-              "| MILES | name | Teff | log g | [Fe/H] | group | u−g | g−r | p_bhb | p_bhb_spectrum | score_from |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+              "| MILES | name | Teff | log g | [Fe/H] | group | u−g | g−r | p_bhb | p_bhb_spectrum | score_from | teff_fit | logg_fit | flags |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     order = np.lexsort((np.asarray(truth["teff"]), np.asarray(truth["group"])))
     for i in order:
         ug = scores["u"][i] - scores["g"][i] if "u" in scores.colnames else np.nan
         gr = scores["g"][i] - scores["r"][i] if "g" in scores.colnames else np.nan
         src = scores["score_from"][i] if "score_from" in scores.colnames else ""
+        fit = (f" {scores['teff_fit'][i]:.0f} | {scores['logg_fit'][i]:.2f} | {scores['flags'][i] or ''} |"
+               if "logg_fit" in scores.colnames else " | | |")
         lines.append(f"| {truth['miles_id'][i]} | {truth['name'][i]} | {truth['teff'][i]:.0f} | {truth['logg'][i]:.2f} | "
                      f"{truth['feh'][i]:+.2f} | {truth['group'][i]} | {ug:.3f} | {gr:.3f} | {scores['p_bhb'][i]:.3f} | "
-                     f"{scores['p_bhb_spectrum'][i]:.3f} | {src} |")
+                     f"{scores['p_bhb_spectrum'][i]:.3f} | {src} |" + fit)
     return "\n".join(lines) + "\n"
 
 
@@ -109,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     result: dict = {"model": str(args.model), "model_version": str(scores["model_version"][0])}
     for col in COLUMNS:
         result[col] = figures(truth, np.asarray(scores[col], dtype=float))
+    if "logg_fit" in scores.colnames:
+        result["second_opinion"] = second_opinion(truth, scores)
     result["plot"] = f"{args.name}.png"
     args.out.mkdir(parents=True, exist_ok=True)
     _plot(truth, scores, args.out / result["plot"], f"{args.model.name}: held-out MILES stars")

@@ -2,8 +2,10 @@
 
 The output keeps the input's rows and adds ``p_bhb``, ``model``, ``model_version``, every other
 per-star column the model's predictor gives, the classical Balmer diagnostics (d02, fm, b_hg,
-c_hg) and the ``classical_bhb`` flag and, with --weights, the segment and band weights. A data set
-with labels also gets its macro P/R/F1 printed. A model that reads colours gets each candidate's
+c_hg), the ``classical_bhb`` flag and the Balmer fit's ``balmer_reason``; the physical second
+opinion (core.stellar_fit: ``teff_fit``, ``logg_fit``, ``feh_fit``, ``rv_fit``, ``chi2_fit``), the
+trust ``flags`` (core.trust; the summary counts the out-of-distribution ones) and, with --weights,
+the segment and band weights. A data set with labels also gets its macro P/R/F1 printed. A model that reads colours gets each candidate's
 u,g,r,i,z from the input table (``u``… / ``u_err``… or SDSS ``psfMag_u``… / ``psfMagErr_u``…) and,
 for bands the table lacks, from the data set's catalogue. Scoring streams (ml.scoring): memory does not grow
 with the number of stars, and the output (.parquet, .ecsv, .csv, .fits) is written as it goes.
@@ -37,6 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compile", action="store_true", help="torch.compile the model (pays off on a GPU for large runs)")
     parser.add_argument("--weights", action="store_true",
                         help="add the 7 segment weights (seg_w1..seg_w7) and 5 band weights (w_u..w_z) where the model has them (slower)")
+    parser.add_argument("--no-second-opinion", dest="second_opinion", action="store_false",
+                        help="leave out the engine-template fit (teff_fit, logg_fit, feh_fit, rv_fit, chi2_fit) and the flags")
     parser.add_argument("--threshold", type=float, default=0.5, help="P(BHB) cut for the printed P/R/F1")
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON line")
     parser.add_argument("--progress-json", action="store_true", help="JSON-lines progress on stdout")
@@ -92,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
     distributed.start(device)
     try:
         result = score_stream(table, rows, labels, data, scorer, args.out, batch_size=args.batch_size, workers=args.workers,
-                              threshold=args.threshold, ranks=ranks, progress=progress, mags=_magnitudes(table, data, rows))
+                              threshold=args.threshold, ranks=ranks, progress=progress, mags=_magnitudes(table, data, rows),
+                              second_opinion=args.second_opinion)
     except ValueError as exc:  # the preprocessing rejects arrays this model can't take (e.g. another cutout size)
         raise BadInputError(data.path, str(exc)) from exc
     finally:
@@ -130,7 +135,7 @@ def label_definition(data) -> str:
 def _summarise(args: argparse.Namespace, result, labels: str) -> None:
     summary: dict = {"event": "scored", "out": str(result.out), "n": result.n, "scored": result.scored,
                      "not_found": result.n - result.scored, "model": result.name, "model_version": result.version,
-                     "world_size": result.world_size}
+                     "world_size": result.world_size, "flagged_ood": result.flagged_ood}
     reports = result.reports()
     if reports:
         summary["threshold"] = args.threshold
@@ -139,6 +144,9 @@ def _summarise(args: argparse.Namespace, result, labels: str) -> None:
         summary["classical_macro"] = {k: v for k, v in reports["classical"]["macro"].items() if k != "support"}
     if summary["not_found"]:
         print(f"warning: {summary['not_found']} of {result.n} stars are not in the data set; their p_bhb is masked", file=sys.stderr)
+    if result.flagged_ood:
+        print(f"warning: {result.flagged_ood} of {result.scored} scores are flagged out of distribution "
+              "(ood:/sky: in the flags column)", file=sys.stderr)
     if args.json or args.progress_json:
         print(json.dumps(summary), flush=True)
         return

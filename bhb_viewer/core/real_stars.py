@@ -43,6 +43,7 @@ from bhb_viewer.core.spectra import own_noise
 EXTENSION_ERR = 0.05  # mag added to u for the modelled flux below MILES
 CALIBRATION_ERR = 0.02  # mag: MILES's relative flux calibration, per band
 N_BOOT = 2000
+PLACED_G = 18.0  # MILES fluxes are in arbitrary units: each star is placed at this g (colours unchanged)
 
 
 def read_holdout() -> Table:
@@ -91,6 +92,7 @@ def write_inputs(folder: str | Path) -> tuple[Path, Table]:
     for k, mid in enumerate(truth["miles_id"]):
         f = flux[order[mid]]
         mags[k], errs[k] = extended_magnitudes(wave_air, f)
+        mags[k] += PLACED_G - mags[k, BANDS.index("g")]
         name = f"spectra/miles-{mid}.fits"
         hdr = fits.Header({"CRVAL1": float(wave_air[0]), "CDELT1": float(wave_air[1] - wave_air[0]), "CRPIX1": 1.0,
                            "CTYPE1": "AWAV", "CUNIT1": "Angstrom", "OBJECT": str(truth["name"][k]),
@@ -140,3 +142,45 @@ def figures(truth: Table, p: np.ndarray, seed: int = 0) -> dict:
         "spearman_feh_p_dwarfs": _spearman(np.asarray(truth["feh"])[dwarf & ok], neg),
         "spearman_teff_p_dwarfs": _spearman(np.asarray(truth["teff"])[dwarf & ok], neg),
     }
+
+
+AF_TEFF = (6000.0, 10500.0)  # K: the "A/F stars" whose flags the check counts
+
+
+def second_opinion(truth: Table, scores: Table, seed: int = 0) -> dict:
+    """How the template fit (core.stellar_fit) and the trust flags (core.trust) do on real stars.
+
+    The AUC of −logg_fit over HB-like stars against dwarfs (bootstrap interval as :func:`figures`),
+    the fit's bias and scatter against MILES's parameters, and the share of A/F stars flagged out of
+    distribution: all of them, those inside the training sky's colour range (the stars a candidate
+    selection keeps), and the HB-like and dwarf stars; with each flag's count.
+    """
+    from collections import Counter
+
+    from bhb_viewer.core.trust import is_ood
+
+    group = np.asarray(truth["group"])
+    hb, dwarf = group == "hb_like", group == "dwarf"
+    neg_logg = -np.asarray(scores["logg_fit"], dtype=float)
+    ok = np.isfinite(neg_logg)
+    pos, neg = neg_logg[hb & ok], neg_logg[dwarf & ok]
+    rng = np.random.default_rng(seed)
+    boots = [auc(rng.choice(pos, pos.size), rng.choice(neg, neg.size)) for _ in range(N_BOOT)]
+    flags = np.asarray(scores["flags"].filled("") if hasattr(scores["flags"], "filled") else scores["flags"]).astype(str)
+    ood = is_ood(flags)
+    teff = np.asarray(truth["teff"], dtype=float)
+    af = (teff >= AF_TEFF[0]) & (teff <= AF_TEFF[1])
+    out: dict = {"auc_minus_logg_fit": round(auc(pos, neg), 3),
+                 "auc_95": [round(float(q), 3) for q in np.percentile(boots, [2.5, 97.5])],
+                 "n_hb_like": int(pos.size), "n_dwarf": int(neg.size)}
+    for key, true in (("teff", "teff"), ("logg", "logg"), ("feh", "feh")):
+        d = np.asarray(scores[f"{key}_fit"], dtype=float)[af] - np.asarray(truth[true], dtype=float)[af]
+        d = d[np.isfinite(d)]
+        out[f"{key}_bias_af"], out[f"{key}_rms_af"] = round(float(np.mean(d)), 3), round(float(np.std(d)), 3)
+    in_box = af & (np.char.find(flags, "sky:colour") < 0)  # A/F stars the candidate selection would keep
+    out.update(n_af=int(af.sum()), ood_share_af=round(float(ood[af].mean()), 3), n_af_in_colour_range=int(in_box.sum()),
+               ood_share_af_in_colour_range=round(float(ood[in_box].mean()), 3),
+               ood_share_hb_dwarf=round(float(ood[hb | dwarf].mean()), 3), ood_share_all=round(float(ood.mean()), 3),
+               flag_counts_af=dict(Counter(w.split(":")[0] + (":" + w.split(":")[1] if not w.startswith("gappy") else "")
+                                           for s in flags[af] for w in s.split(";") if w)))
+    return out

@@ -46,6 +46,7 @@ from bhb_viewer.core.photometry import fill_from_spectra, grid_magnitudes
 from bhb_viewer.core.progress import CancelToken, ProgressCallback, ProgressEvent, no_progress
 from bhb_viewer.ml.checkpoint import check_scores, load_checkpoint, load_preprocessor, model_version
 from bhb_viewer.ml.device import pick_device
+from bhb_viewer.ml.embedding_stats import NO_IMAGE, distances, load_stats
 from bhb_viewer.ml.models import MODEL_REGISTRY, FusionTransformer
 from bhb_viewer.ml.photometry import has_colours, no_magnitudes
 
@@ -76,6 +77,7 @@ class Prediction:
     saliency: np.ndarray | None = None  # (B, 3522), max 1 per row
     attention_map: np.ndarray | None = None  # (B, S, S), max 1 per cutout
     image_grid: tuple[int, int] | None = None  # (h, w) of the image tokens
+    embedding_distance: np.ndarray | None = None  # (B,): Mahalanobis distance to the training set (ml.embedding_stats)
 
     def scores(self) -> dict[str, np.ndarray]:
         """The SCORE_FIELDS columns of this batch, for a score table."""
@@ -204,6 +206,7 @@ class Predictor:
         self._map_from_cls = isinstance(model, FusionTransformer) and model.image_encoder is not None
         # whether the model reads the catalogue colours, and so scores rows without cutouts from them
         self.reads_colours: bool = model.arch.photometry
+        self.embedding_stats = load_stats(self.checkpoint_dir)  # None: an older checkpoint, no distances
 
     def _autocast(self):
         return torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else nullcontext()
@@ -307,12 +310,24 @@ class Predictor:
             _copy_weights(scored.out, result)
         if explain is True:
             self._maps(scored, spectrum, image, result)
+        if self.embedding_stats is not None and "embedding" in scored.out:
+            result.embedding_distance = distances(scored.out["embedding"].float().cpu().numpy(),
+                                                  self.embedding_stats).astype(np.float32)
+            result.embedding_distance[~self._has_all(has_s, has_i)] = np.nan
         alone = self._from_colours(has_s, has_i, has_c)
         if alone.any():
             self._score_from_colours(result, np.flatnonzero(alone), spectrum, photometry, explain)
         unscored = np.zeros(len(result.p_bhb), bool) if result.score_from is None else result.score_from == "none"
         check_scores(np.where(unscored, 0.0, result.p_bhb), self.checkpoint_dir, rows.start)
         return result
+
+    def embedding_prepared(self, inputs: Prepared, with_image: bool = True) -> np.ndarray | None:
+        """The embedding (CLS token) of a prepared batch, or None for a model without one; ``with_image``
+        False is the pass a photometry model scores a star without cutouts by."""
+        spectrum, image, photometry = (None if t is None else t.to(self.device)
+                                       for t in (inputs.spectrum, inputs.image if with_image else None, inputs.photometry))
+        out = self._pass(spectrum, image, photometry, maps=False).out
+        return out["embedding"].float().cpu().numpy() if "embedding" in out else None
 
     def _pass(self, spectrum, image, photometry, maps: bool) -> _Pass:
         """One forward pass; with ``maps`` under autograd, with the gradients the saliency and cutout maps need."""
@@ -354,6 +369,9 @@ class Predictor:
         spectrum, photometry = spectrum.detach()[take], photometry[take]
         scored = self._pass(spectrum, None, photometry, maps=explain is True)
         result.p_bhb[rows] = _p_bhb(scored.logits)
+        if result.embedding_distance is not None and "mean" + NO_IMAGE in (self.embedding_stats or {}):
+            result.embedding_distance[rows] = distances(scored.out["embedding"].float().cpu().numpy(),
+                                                        self.embedding_stats, NO_IMAGE)
         result.score_from[rows] = "spectrum+photometry"
         if not explain:
             return

@@ -365,7 +365,9 @@ class FusionTransformer(BhbModel):
             cls_rows.append(self_w[:, :, 0])
             if cross_w is not None:
                 cross.append(cross_w)
-        out = {"logits": self.head(tokens[:, 0]), "cls_attention": torch.stack(cls_rows, dim=1), **s.extras, **_pooled(s, i)}
+        # the CLS token is also the embedding that trust checks measure distances in (ml.embedding_stats)
+        out = {"logits": self.head(tokens[:, 0]), "embedding": tokens[:, 0], "cls_attention": torch.stack(cls_rows, dim=1),
+               **s.extras, **_pooled(s, i)}
         if i is not None:
             out.update(i.extras)
         if cross:

@@ -39,7 +39,9 @@ from bhb_viewer.core.grid import BANDS
 from bhb_viewer.core.metrics import report_from_confusion
 from bhb_viewer.core.photometry import fill_from_spectra
 from bhb_viewer.core.progress import ProgressCallback, ProgressEvent, no_progress
+from bhb_viewer.core.stellar_fit import FIT_COLUMNS
 from bhb_viewer.core.table_stream import open_table_writer
+from bhb_viewer.core.trust import TrainingSky, flags, is_ood, measure
 from bhb_viewer.ml import distributed
 from bhb_viewer.ml.distributed import Ranks
 from bhb_viewer.ml.inference import prepare_inputs
@@ -48,6 +50,8 @@ from bhb_viewer.ml.photometry import no_magnitudes
 log = logging.getLogger(__name__)
 
 CLASSICAL_COLUMNS = ("d02", "fm", "b_hg", "c_hg", "classical_bhb")
+SECOND_OPINION_COLUMNS = (*FIT_COLUMNS, "balmer_reason", "flags")  # after the classical ones
+REASON_DTYPE = "<U96"
 WIDE_COLUMNS = {"segment_weights": [f"seg_w{i + 1}" for i in range(7)], "band_weights": [f"w_{b}" for b in BANDS]}
 FOUND = "_found"  # part column: the output row is in the data set
 
@@ -58,15 +62,18 @@ class ChunkSource(torch.utils.data.Dataset):
     ``classical``) their Balmer diagnostics measured. Runs in the loader's worker processes.
 
     ``mags`` (one row per output row, ``core.catalog_mags``'s (N, 10)) are the candidates' catalogue
-    magnitudes, for a model that reads colours.
+    magnitudes, for a model that reads colours. With ``classical`` and ``second_opinion`` the chunk
+    also gets the physical second opinion (core.stellar_fit) and what the trust flags need (core.trust).
     """
 
     def __init__(self, data: Dataset, rows: np.ndarray, size: int, preprocessor: Any, modalities: tuple[str, ...],
-                 classical: bool = True, channels_last: bool = False, mags: np.ndarray | None = None) -> None:
+                 classical: bool = True, channels_last: bool = False, mags: np.ndarray | None = None,
+                 second_opinion: bool = True) -> None:
         self.data, self.rows, self.size = data, np.asarray(rows, dtype=np.int64), size
         self.preprocessor, self.modalities = preprocessor, modalities
         self.classical, self.channels_last = classical, channels_last
         self.mags = mags
+        self.second_opinion = classical and second_opinion
 
     def __len__(self) -> int:
         return -(-len(self.rows) // self.size)
@@ -96,6 +103,11 @@ class ChunkSource(torch.utils.data.Dataset):
             cols = measure_arrays(flux, ivar)
             item["classical"] = {k: np.asarray(cols[k], dtype=bool if k == "classical_bhb" else np.float64)
                                  for k in CLASSICAL_COLUMNS}
+            item["classical"]["balmer_reason"] = np.asarray(cols["balmer_reason"], dtype=REASON_DTYPE)
+        if self.second_opinion:
+            fit, quantities = measure(flux, ivar, mags)
+            item["trust"] = {**fit, "balmer_ok": np.asarray(cols["balmer_ok"], bool)}
+            item["quantities"] = quantities
         return item
 
 
@@ -140,6 +152,7 @@ class Scorer:
         config = read_json(config_file) if config_file.is_file() else {}
         self.device = device
         self.explain = explain
+        self.sky = TrainingSky.load(model_dir)  # None: a checkpoint from before training-sky records
         if config.get("kind") == "baseline":
             from bhb_viewer.ml.baselines import SpectralBaseline
 
@@ -190,7 +203,7 @@ def _fill_for(dtype: np.dtype) -> Any:
 def chunk_table(catalog: Table, start: int, stop: int, found: np.ndarray, computed: dict[str, np.ndarray],
                 schema: dict[str, Column], name: str, version: str) -> Table:
     """Output rows ``start:stop``: the catalog's columns, then p_bhb, model, model_version, the other
-    model columns and the classical ones; rows not in the data set are masked."""
+    model columns, the classical ones, the physical fit and the flags; rows not in the data set are masked."""
     table = catalog[start:stop]
 
     def column(key: str) -> MaskedColumn:
@@ -200,11 +213,12 @@ def chunk_table(catalog: Table, start: int, stop: int, found: np.ndarray, comput
             full[found] = computed[key]
         return MaskedColumn(full, mask=~found)
 
-    order = ["p_bhb"] + [k for k in schema if k not in ("p_bhb", *CLASSICAL_COLUMNS)]
+    last = (*CLASSICAL_COLUMNS, *SECOND_OPINION_COLUMNS)
+    order = ["p_bhb"] + [k for k in schema if k not in ("p_bhb", *last)]
     table["p_bhb"] = column("p_bhb")
     table["model"] = np.full(stop - start, name)
     table["model_version"] = np.full(stop - start, version)
-    for key in order[1:] + [k for k in CLASSICAL_COLUMNS if k in schema]:
+    for key in order[1:] + [k for k in last if k in schema]:
         table[key] = column(key)
     return table
 
@@ -247,6 +261,7 @@ class ScoreResult:
     name: str
     version: str
     world_size: int
+    flagged_ood: int = 0  # scores whose flags say out of distribution (core.trust.is_ood)
 
     def reports(self) -> dict[str, dict]:
         """Macro P/R/F1 of the model and of the classical cuts over the labelled rows (empty without labels)."""
@@ -270,17 +285,19 @@ def score_stream(
     progress: ProgressCallback = no_progress,
     meta: dict[str, Any] | None = None,
     mags: np.ndarray | None = None,
+    second_opinion: bool = True,
 ) -> ScoreResult:
     """Score output rows (``rows``: data-set row per catalog row, -1 where absent) into ``out``.
 
     ``labels`` per output row (-1 unknown) feed the confusion counts; ``mags`` per output row (N, 10)
-    are the catalogue magnitudes a model with photometry reads. Under several ranks every rank must
+    are the catalogue magnitudes a model with photometry reads; ``second_opinion`` False leaves out
+    the template fit and the trust flags (for speed comparisons). Under several ranks every rank must
     call this with the same arguments; rank 0 writes ``out``.
     """
     out = Path(out)
     ranks = ranks or Ranks()
     source = ChunkSource(data, rows, batch_size, scorer.preprocessor, scorer.modalities, channels_last=scorer.channels_last,
-                         mags=mags)
+                         mags=mags, second_opinion=second_opinion)
     schema = _probe(source, scorer, rows)
     scorer.compile()
     mine = distributed.block(len(source), ranks)
@@ -291,15 +308,16 @@ def score_stream(
     sink: Any = (_Parts(parts_dir, ranks.rank, first, last - first, schema) if ranks.distributed
                  else open_table_writer(out, meta))
     confusion = np.zeros((2, 2, 2), dtype=np.int64)  # [model / classical, true, predicted]
-    scored = 0
+    scored = flagged = 0
     loader = DataLoader(source, batch_size=None, sampler=list(mine), num_workers=workers, collate_fn=_as_is,
                         pin_memory=scorer.device.type == "cuda", persistent_workers=False)
     try:
         for item in loader:
             start, stop, found = item["start"], item["stop"], item["found"]
-            computed = {**(scorer(item) if found.any() else {}), **item.get("classical", {}), **item.get("synthesized", {})}
+            computed = _columns(scorer, item)
             confusion += _confusion(labels[start:stop][found], computed, threshold)
             scored += int(found.sum())
+            flagged += int(is_ood(computed["flags"]).sum()) if "flags" in computed else 0
             if ranks.distributed:
                 sink.put(start, stop, found, computed)
             else:
@@ -311,14 +329,14 @@ def score_stream(
             sink.abort()
         raise
     confusion = distributed.all_sum(confusion)
-    scored = int(distributed.all_sum(np.array([scored]))[0])
+    scored, flagged = (int(v) for v in distributed.all_sum(np.array([scored, flagged])))
     result_out = out if ranks.main else None
     if ranks.distributed:
         distributed.barrier()  # every part is complete
         if ranks.main:
             _merge_parts(parts_dir, source, catalog, schema, scorer, ranks, out, meta, progress)
     return ScoreResult(result_out, len(rows), scored, {"model": confusion[0], "classical": confusion[1]},
-                       scorer.name, scorer.version, ranks.world_size)
+                       scorer.name, scorer.version, ranks.world_size, flagged)
 
 
 def _probe(source: ChunkSource, scorer: Scorer, rows: np.ndarray) -> dict[str, Column]:
@@ -327,9 +345,19 @@ def _probe(source: ChunkSource, scorer: Scorer, rows: np.ndarray) -> dict[str, C
     first = int(np.flatnonzero(rows >= 0)[0])
     one = ChunkSource(source.data, rows[first : first + 1], 1, source.preprocessor, source.modalities,
                       source.classical, source.channels_last,
-                      None if source.mags is None else source.mags[first : first + 1])[0]
-    computed = {**scorer(one), **one.get("classical", {}), **one.get("synthesized", {})}
-    return {key: Column(values.dtype, _fill_for(values.dtype)) for key, values in computed.items()}
+                      None if source.mags is None else source.mags[first : first + 1], source.second_opinion)[0]
+    return {key: Column(values.dtype, _fill_for(values.dtype)) for key, values in _columns(scorer, one).items()}
+
+
+def _columns(scorer: Scorer, item: dict[str, Any]) -> dict[str, np.ndarray]:
+    """A chunk's computed columns: the model's, the classical diagnostics, synthesised bands, the
+    physical fit and the trust flags (core.trust, against the checkpoint's training sky)."""
+    computed = {**(scorer(item) if item["found"].any() else {}), **item.get("classical", {}), **item.get("synthesized", {})}
+    if "trust" in item:
+        trust = item["trust"]
+        computed.update({key: trust[key] for key in FIT_COLUMNS})
+        computed["flags"] = flags({**trust, **computed}, scorer.sky, item["quantities"])
+    return computed
 
 
 def _confusion(labels: np.ndarray, computed: dict[str, np.ndarray], threshold: float) -> np.ndarray:
