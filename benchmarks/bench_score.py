@@ -15,6 +15,10 @@ Balmer diagnostics included), timed inside the child around the command, and rep
   the largest loader worker's; flat in the number of stars when scoring streams;
 * ``cuda_peak_mb``: torch's peak allocated GPU memory, on CUDA;
 * ``load``: the 1-minute load average before and after (the machine may be shared).
+
+``--compare-second-opinion`` scores each size twice, without and with the physical second opinion
+and trust flags (``bhb score --no-second-opinion``), and reports ``second_opinion_ratio``, the
+rate with them over the rate without, measured in the same run.
 """
 
 from __future__ import annotations
@@ -105,6 +109,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="torch CPU threads of the scoring process")
     parser.add_argument("--dtype", default="float32", choices=("float32", "float16", "scaled16"))
     parser.add_argument("--compile", action="store_true")
+    parser.add_argument("--compare-second-opinion", action="store_true",
+                        help="also score each size without the second opinion and report the ratio")
     parser.add_argument("--keep", type=Path, help="folder for the data sets (kept); default a temporary one")
     args = parser.parse_args()
     workers = args.workers if args.workers is not None else max(1, (os.cpu_count() or 2) - 1)
@@ -128,21 +134,34 @@ def main() -> None:
         argv = ["score", str(data), "--model", str(args.model), "--out", str(folder / f"scores{n}{suffix}"),
                 "--device", args.device, "--workers", str(workers), "--batch-size", str(args.batch_size), "--json"]
         argv += ["--compile"] * args.compile + (["--threads", str(args.threads)] if args.threads else [])
-        before = load()
-        proc = subprocess.run([sys.executable, __file__, "--child", *argv], env=env, capture_output=True, text=True)
-        lines = [line[6:] for line in proc.stdout.splitlines() if line.startswith("BENCH ")]
-        if proc.returncode or not lines:
-            results["sizes"][n] = {"error": proc.stderr[-2000:]}
-            print(f"{n:>8} stars: failed\n{proc.stderr[-2000:]}", flush=True)
-            continue
-        r = json.loads(lines[-1])
-        summary = next((json.loads(line) for line in proc.stdout.splitlines() if line.startswith('{"event": "scored"')), {})
-        r.update(stars_per_s=n / r["stream_s"], stars_per_s_with_startup=n / r["wall_s"], load_before=before, load_after=load(), scored=summary.get("scored"))
+        r = run_child(argv, n, env)
+        if args.compare_second_opinion and "error" not in r:
+            without = run_child([*argv, "--no-second-opinion"], n, env)
+            r["without_second_opinion"] = without
+            if "error" not in without:
+                r["second_opinion_ratio"] = r["stars_per_s"] / without["stars_per_s"]
+                print(f"{'':>8}  without the second opinion: {without['stars_per_s']:8.0f} stars/s; "
+                      f"ratio with/without {r['second_opinion_ratio']:.3f}", flush=True)
         results["sizes"][n] = r
-        print(f"{n:>8} stars: {r['stars_per_s']:8.0f} stars/s end to end, peak RSS {r['peak_rss_mb']:.0f} MB "
-              f"(worker {r['worker_peak_rss_mb']:.0f} MB)" + (f", CUDA {r['cuda_peak_mb']:.0f} MB" if "cuda_peak_mb" in r else "")
-              + f", load {before} -> {r['load_after']}", flush=True)
     print(json.dumps(results))
+
+
+def run_child(argv: list[str], n: int, env: dict) -> dict:
+    """One ``bhb score`` in a fresh process: its timing, memory and load figures (or its error)."""
+    before = load()
+    proc = subprocess.run([sys.executable, __file__, "--child", *argv], env=env, capture_output=True, text=True)
+    lines = [line[6:] for line in proc.stdout.splitlines() if line.startswith("BENCH ")]
+    if proc.returncode or not lines:
+        print(f"{n:>8} stars: failed\n{proc.stderr[-2000:]}", flush=True)
+        return {"error": proc.stderr[-2000:]}
+    r = json.loads(lines[-1])
+    summary = next((json.loads(line) for line in proc.stdout.splitlines() if line.startswith('{"event": "scored"')), {})
+    r.update(stars_per_s=n / r["stream_s"], stars_per_s_with_startup=n / r["wall_s"], load_before=before, load_after=load(),
+             scored=summary.get("scored"))
+    print(f"{n:>8} stars: {r['stars_per_s']:8.0f} stars/s end to end, peak RSS {r['peak_rss_mb']:.0f} MB "
+          f"(worker {r['worker_peak_rss_mb']:.0f} MB)" + (f", CUDA {r['cuda_peak_mb']:.0f} MB" if "cuda_peak_mb" in r else "")
+          + f", load {before} -> {r['load_after']}", flush=True)
+    return r
 
 
 if __name__ == "__main__":

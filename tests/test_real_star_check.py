@@ -55,3 +55,7 @@ def test_the_shipped_model_on_held_out_real_stars(tmp_path):
     assert p["n_hb_like"] == 7 and p["n_dwarf"] == 11
     committed = json.loads((ROOT / "docs" / "results" / "real-stars.json").read_text())
     assert committed["p_bhb"] == p and committed["model_version"] == result["model_version"]
+    second = result["second_opinion"]  # issue 20: the template fit's log g and the trust flags on real stars
+    assert second == committed["second_opinion"]
+    assert second["auc_minus_logg_fit"] > 0.7 and second["ood_share_hb_dwarf"] <= 0.1
+    assert second["ood_share_af_in_colour_range"] <= 0.1

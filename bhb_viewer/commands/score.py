@@ -135,7 +135,8 @@ def label_definition(data) -> str:
 def _summarise(args: argparse.Namespace, result, labels: str) -> None:
     summary: dict = {"event": "scored", "out": str(result.out), "n": result.n, "scored": result.scored,
                      "not_found": result.n - result.scored, "model": result.name, "model_version": result.version,
-                     "world_size": result.world_size, "flagged_ood": result.flagged_ood}
+                     "world_size": result.world_size, "flagged_ood": result.flagged_ood,
+                     "training_sky": result.training_sky}
     reports = result.reports()
     if reports:
         summary["threshold"] = args.threshold
@@ -144,6 +145,9 @@ def _summarise(args: argparse.Namespace, result, labels: str) -> None:
         summary["classical_macro"] = {k: v for k, v in reports["classical"]["macro"].items() if k != "support"}
     if summary["not_found"]:
         print(f"warning: {summary['not_found']} of {result.n} stars are not in the data set; their p_bhb is masked", file=sys.stderr)
+    if not result.training_sky and args.second_opinion:
+        print("note: this checkpoint has no training-sky record, so its flags lack the sky: and ood:embedding "
+              "checks (bhb describe-sky adds it)", file=sys.stderr)
     if result.flagged_ood:
         print(f"warning: {result.flagged_ood} of {result.scored} scores are flagged out of distribution "
               "(ood:/sky: in the flags column)", file=sys.stderr)

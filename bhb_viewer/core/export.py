@@ -36,6 +36,7 @@ from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.files import remove_stale, write_atomic
 from bhb_viewer.core.metrics import precision_recall_curve, purity_completeness_at
 from bhb_viewer.core.team_export import TEAM_PROVENANCE_KEYS, session_extras
+from bhb_viewer.core.trust import is_ood
 from bhb_viewer.core.verdicts import CandidateState, ModelRef, Session
 
 PROVENANCE_KEYS: dict[str, str] = {
@@ -55,6 +56,7 @@ PROVENANCE_KEYS: dict[str, str] = {
     "PURITY": "validation purity (precision) at PCUT",
     "COMPLETE": "validation completeness (recall) at PCUT",
     "NVAL": "validation stars behind PURITY and COMPLETE",
+    "OODRULE": "how trust flags (core.trust) decide the model-accepted selection",
     **TEAM_PROVENANCE_KEYS,  # merged sessions' agreement and the blind audit's purity
 }
 CLASSICAL_COLUMNS = ("d02", "fm", "b_hg", "c_hg", "classical_bhb")
@@ -75,18 +77,20 @@ class Selection(str, Enum):  # noqa: UP042 (str() of a member is relied on as th
 UNDECIDED_VERDICTS = ("", "unsure")
 
 
-def model_accepted(p_bhb, verdicts, cut: float) -> np.ndarray:
-    """Which rows a model-accepted export keeps: P(BHB) ≥ ``cut``, except where a person decided.
+def model_accepted(p_bhb, verdicts, cut: float, flags=None) -> np.ndarray:
+    """Which rows a model-accepted export keeps: P(BHB) ≥ ``cut`` on a trusted score, except where a person decided.
 
     A person's verdict always wins over the model's: a star called BHB is kept whatever its score
     (scored or not), one called anything else (blue straggler, main-sequence A, non-BHB, other,
     bad data) is left out whatever its score; only "unsure" or no verdict leave it to the model.
-    ``verdicts`` are the stored values ("bhb", "blue_straggler", …, "" for none).
+    ``verdicts`` are the stored values ("bhb", "blue_straggler", …, "" for none). A score whose
+    ``flags`` (core.trust) say out of distribution accepts nothing: a galaxy is no BHB star.
     """
     p = np.nan_to_num(np.asarray(p_bhb, dtype=np.float64), nan=-np.inf)
     verdicts = np.asarray(verdicts).astype(str)
     undecided = np.isin(verdicts, UNDECIDED_VERDICTS)
-    return np.where(undecided, p >= cut, verdicts == "bhb")
+    trusted = np.ones(len(p), bool) if flags is None else ~is_ood(_strings(flags))
+    return np.where(undecided, (p >= cut) & trusted, verdicts == "bhb")
 
 
 # -- threshold numbers ---------------------------------------------------------------------------
@@ -267,8 +271,14 @@ def _select(out: Table, selection: Selection, cut: float | None) -> Table:
     if selection is Selection.VETTED:
         return out[out["verdict"] != ""]
     if selection is Selection.MODEL_ACCEPTED:
-        return out[model_accepted(out["p_bhb"], out["verdict"], cut)]
+        flags = _filled(out["flags"]) if "flags" in out.colnames else None
+        return out[model_accepted(out["p_bhb"], out["verdict"], cut, flags)]
     return out
+
+
+def _filled(column) -> np.ndarray:
+    """A string column's values with masked entries as ""."""
+    return np.asarray(column.filled("") if hasattr(column, "filled") else column).astype(str)
 
 
 def _strings(values) -> np.ndarray:
@@ -293,6 +303,8 @@ def _provenance(selection: Selection, n_rows: int, session: Session | None, mode
             prov["MODELCKP"] = model.checkpoint
     if cut is not None:
         prov["PCUT"] = float(cut)
+    if selection is Selection.MODEL_ACCEPTED:
+        prov["OODRULE"] = "scores flagged ood:/sky: (core.trust) are not accepted"
     if threshold is not None:
         prov.update(threshold.provenance())
     return prov

@@ -262,6 +262,7 @@ class ScoreResult:
     version: str
     world_size: int
     flagged_ood: int = 0  # scores whose flags say out of distribution (core.trust.is_ood)
+    training_sky: bool = False  # whether the checkpoint had a training-sky record for the flags
 
     def reports(self) -> dict[str, dict]:
         """Macro P/R/F1 of the model and of the classical cuts over the labelled rows (empty without labels)."""
@@ -336,7 +337,7 @@ def score_stream(
         if ranks.main:
             _merge_parts(parts_dir, source, catalog, schema, scorer, ranks, out, meta, progress)
     return ScoreResult(result_out, len(rows), scored, {"model": confusion[0], "classical": confusion[1]},
-                       scorer.name, scorer.version, ranks.world_size, flagged)
+                       scorer.name, scorer.version, ranks.world_size, flagged, scorer.sky is not None)
 
 
 def _probe(source: ChunkSource, scorer: Scorer, rows: np.ndarray) -> dict[str, Column]:
