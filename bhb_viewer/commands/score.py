@@ -143,6 +143,8 @@ def _summarise(args: argparse.Namespace, result, labels: str) -> None:
         summary["labels"] = labels
         summary["macro"] = {k: reports["model"]["macro"][k] for k in ("precision", "recall", "f1")}
         summary["classical_macro"] = {k: v for k, v in reports["classical"]["macro"].items() if k != "support"}
+        if "box" in reports:  # the second opinion's Teff–log g box (core.stellar_fit.in_bhb_box)
+            summary["box_macro"] = {k: v for k, v in reports["box"]["macro"].items() if k != "support"}
     if summary["not_found"]:
         print(f"warning: {summary['not_found']} of {result.n} stars are not in the data set; their p_bhb is masked", file=sys.stderr)
     if not result.training_sky and args.second_opinion:
@@ -159,3 +161,6 @@ def _summarise(args: argparse.Namespace, result, labels: str) -> None:
         m, c = summary["macro"], summary["classical_macro"]
         print(f"macro P {m['precision']:.4f} R {m['recall']:.4f} F1 {m['f1']:.4f} at p_bhb >= {args.threshold:g} "
               f"(classical cuts: P {c['precision']:.4f} R {c['recall']:.4f} F1 {c['f1']:.4f}), against {labels} labels")
+        if "box_macro" in summary:
+            b = summary["box_macro"]
+            print(f"the Teff–log g box of the template fit: P {b['precision']:.4f} R {b['recall']:.4f} F1 {b['f1']:.4f}")

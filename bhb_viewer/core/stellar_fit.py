@@ -47,6 +47,18 @@ SKY_HALF_WIDTH = 6.0
 TEMPLATE_ERROR_DEFAULT = 0.02
 EMISSION_SIGMA = 5.0  # a bin this far above the template (and above the pseudo-continuum) is emission-like
 FIT_COLUMNS = ("teff_fit", "logg_fit", "feh_fit", "rv_fit", "chi2_fit")
+# The third classifier: a Teff–log g box, as the DESI DR1 MWS BHB catalogue selects in that plane
+# (Byström et al. 2024, Eq. 5; their coefficients belong to their pipeline's parameters, not these).
+# Its edges were chosen on the simulated training sky (seed 0, 12,032 stars) for macro F1; on the
+# fresh sky (seed 99) it reaches purity 0.77, completeness 0.69, macro F1 0.78.
+BOX_TEFF = (7500.0, 10000.0)
+BOX_LOGG_MAX = 4.0
+
+
+def in_bhb_box(teff: np.ndarray, logg: np.ndarray) -> np.ndarray:
+    """The Teff–log g box's call: BHB where the fitted Teff is in :data:`BOX_TEFF` and log g below :data:`BOX_LOGG_MAX`."""
+    teff, logg = np.asarray(teff, np.float64), np.asarray(logg, np.float64)
+    return (teff >= BOX_TEFF[0]) & (teff <= BOX_TEFF[1]) & (logg < BOX_LOGG_MAX)
 
 
 def _first_last() -> tuple[int, int]:
@@ -83,6 +95,7 @@ class TemplateBank:
     """Normalised, binned templates (K × B) on the rest-frame fit grid and their parameters."""
 
     flux: np.ndarray  # K × B, float32
+    flux_squared: np.ndarray  # K × B, float32
     teff: np.ndarray
     logg: np.ndarray
     feh: np.ndarray
@@ -110,7 +123,8 @@ def build_bank(engine: EmpiricalEngine) -> TemplateBank:
     # the engine's own scatter at this binning: leave-one-out residuals (log10 flux) of its fitted stars
     res = 10.0 ** np.stack([np.interp(grid_ll, engine.loglam, r) for r in engine.residuals]) - 1.0
     error = float(np.median(np.std(_bin(res), axis=1))) if len(res) else TEMPLATE_ERROR_DEFAULT
-    return TemplateBank(_bin(norm).astype(np.float32), t, g, f, reference, error, engine.sha256)
+    binned = _bin(norm).astype(np.float32)
+    return TemplateBank(binned, binned**2, t, g, f, reference, error, engine.sha256)
 
 
 @cache
@@ -142,16 +156,15 @@ def _velocity(norm: np.ndarray, ok: np.ndarray, reference: np.ndarray) -> np.nda
     return C_KMS * (10.0 ** (shift * DLOGLAM) - 1.0)
 
 
-def _to_rest(a: np.ndarray, velocity: np.ndarray) -> np.ndarray:
-    """Resample rows onto the rest frame: rest pixel p reads the observed pixel p + shift."""
+def _to_rest(arrays: list[np.ndarray], velocity: np.ndarray) -> list[np.ndarray]:
+    """Resample rows onto the rest frame: rest pixel p reads the observed pixel p + shift (NaN beyond the ends)."""
     shift = np.log10(1.0 + velocity / C_KMS) / DLOGLAM
-    pos = np.arange(a.shape[1])[None, :] + shift[:, None]
-    i0 = np.clip(np.floor(pos).astype(np.int64), 0, a.shape[1] - 2)
-    w = np.clip(pos - i0, 0.0, 1.0)
-    rows = np.arange(len(a))[:, None]
-    out = (1 - w) * a[rows, i0] + w * a[rows, i0 + 1]
-    outside = (pos < 0) | (pos > a.shape[1] - 1)
-    return np.where(outside, np.nan, out)
+    pixels = np.arange(arrays[0].shape[1], dtype=np.float64)
+    out = [np.empty_like(a) for a in arrays]
+    for i, s in enumerate(shift):
+        for a, o in zip(arrays, out, strict=True):
+            o[i] = np.interp(pixels + s, pixels, a[i], left=np.nan, right=np.nan)
+    return out
 
 
 def fit_spectra(flux: np.ndarray, ivar: np.ndarray, bank: TemplateBank | None = None) -> dict[str, np.ndarray]:
@@ -162,8 +175,9 @@ def fit_spectra(flux: np.ndarray, ivar: np.ndarray, bank: TemplateBank | None = 
     dict
         ``teff_fit``, ``logg_fit``, ``feh_fit``, ``rv_fit`` (km/s), ``chi2_fit`` (χ²_ν of the best
         template), ``fit_edge`` (the best template lies on the bank's Teff or log g edge),
-        ``emission_bins`` (bins far above the template and the continuum) and ``fit_bins`` (bins
-        used); NaN parameters where fewer than a fifth of the fit range is valid.
+        ``emission_bins`` (bins far above the template and the continuum), ``fit_bins`` (bins
+        used) and ``box_bhb`` (:func:`in_bhb_box`); NaN parameters where fewer than a fifth of the
+        fit range is valid.
     """
     bank = bank or default_bank()
     lo, hi = _first_last()
@@ -179,17 +193,17 @@ def fit_spectra(flux: np.ndarray, ivar: np.ndarray, bank: TemplateBank | None = 
         var = np.where(ok, 1.0 / np.where(ok, iv, 1.0), 0.0) / np.where(ok, (f / norm) ** 2, 1.0)
     ok &= np.isfinite(norm) & np.isfinite(var)
     velocity = _velocity(norm, ok, bank.reference)
-    rest = _to_rest(np.where(ok, norm, 0.0), velocity)
-    rest_var = _to_rest(np.where(ok, var, 0.0), velocity)
-    rest_ok = _to_rest(ok.astype(np.float64), velocity) > 0.999
-    rest_ok &= np.isfinite(rest) & np.isfinite(rest_var)
+    rest, rest_var, rest_valid = _to_rest([np.where(ok, norm, 0.0), np.where(ok, var, 0.0), ok.astype(np.float64)], velocity)
+    rest_ok = (rest_valid > 0.999) & np.isfinite(rest) & np.isfinite(rest_var)
     n_ok = _bin(rest_ok.astype(np.float64))
     good = n_ok == 1.0  # a bin counts only when all its pixels are valid
     y = np.where(good, _bin(np.where(rest_ok, rest, 0.0)), 0.0)
     bin_var = np.where(good, _bin(np.where(rest_ok, rest_var, 0.0)) / BIN, np.inf)
     w = np.where(good, 1.0 / (bin_var + bank.template_error**2), 0.0)
     templates = bank.flux.astype(np.float64)
-    wy, wtt = (w * y) @ templates.T, w @ (templates.T**2)
+    # the N × K products in float32 (half the time; χ² differences stay far above its rounding)
+    wy = ((w * y).astype(np.float32) @ bank.flux.T).astype(np.float64)
+    wtt = (w.astype(np.float32) @ bank.flux_squared.T).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         chi2 = np.sum(w * y * y, axis=1)[:, None] - wy**2 / wtt
     bins = good.sum(axis=1)
@@ -213,13 +227,15 @@ def fit_spectra(flux: np.ndarray, ivar: np.ndarray, bank: TemplateBank | None = 
     def nan_where_unusable(a: np.ndarray) -> np.ndarray:
         return np.where(usable, a, np.nan)
 
+    teff, logg = nan_where_unusable(5040.0 / theta), nan_where_unusable(weights @ bank.logg)
     return {
-        "teff_fit": nan_where_unusable(5040.0 / theta),
-        "logg_fit": nan_where_unusable(weights @ bank.logg),
+        "teff_fit": teff,
+        "logg_fit": logg,
         "feh_fit": nan_where_unusable(weights @ bank.feh),
         "rv_fit": nan_where_unusable(velocity),
         "chi2_fit": nan_where_unusable(red),
         "fit_edge": usable & edge,
         "emission_bins": np.where(usable, emission, 0).astype(np.int32),
         "fit_bins": bins.astype(np.int32),
+        "box_bhb": in_bhb_box(teff, logg),
     }

@@ -50,7 +50,7 @@ from bhb_viewer.ml.photometry import no_magnitudes
 log = logging.getLogger(__name__)
 
 CLASSICAL_COLUMNS = ("d02", "fm", "b_hg", "c_hg", "classical_bhb")
-SECOND_OPINION_COLUMNS = (*FIT_COLUMNS, "balmer_reason", "flags")  # after the classical ones
+SECOND_OPINION_COLUMNS = (*FIT_COLUMNS, "box_bhb", "balmer_reason", "flags")  # after the classical ones
 REASON_DTYPE = "<U96"
 WIDE_COLUMNS = {"segment_weights": [f"seg_w{i + 1}" for i in range(7)], "band_weights": [f"w_{b}" for b in BANDS]}
 FOUND = "_found"  # part column: the output row is in the data set
@@ -121,6 +121,14 @@ def _with_synthesised(mags: np.ndarray | None, flux: np.ndarray, ivar: np.ndarra
 
 def _as_is(item):
     return item
+
+
+def _one_blas_thread(_worker_id: int) -> None:
+    """A loader worker's numpy BLAS on one thread, as torch already is there: the template fit's matrix
+    products would otherwise start a second thread pool beside the model's (measured: the rate halves)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")
 
 
 # --------------------------------------------------------------------------- scoring
@@ -257,7 +265,7 @@ class ScoreResult:
     out: Path | None  # None on ranks other than 0
     n: int
     scored: int
-    confusion: dict[str, np.ndarray]  # "model" / "classical": 2×2 counts over labelled rows
+    confusion: dict[str, np.ndarray]  # "model" / "classical" / "box": 2×2 counts over labelled rows
     name: str
     version: str
     world_size: int
@@ -268,7 +276,7 @@ class ScoreResult:
         """Macro P/R/F1 of the model and of the classical cuts over the labelled rows (empty without labels)."""
         if not self.confusion["model"].sum():
             return {}
-        return {key: report_from_confusion(cm) for key, cm in self.confusion.items()}
+        return {key: report_from_confusion(cm) for key, cm in self.confusion.items() if cm.sum()}
 
 
 def score_stream(
@@ -308,10 +316,11 @@ def score_stream(
             "software": f"bhb_viewer {__version__}", **(meta or {})}
     sink: Any = (_Parts(parts_dir, ranks.rank, first, last - first, schema) if ranks.distributed
                  else open_table_writer(out, meta))
-    confusion = np.zeros((2, 2, 2), dtype=np.int64)  # [model / classical, true, predicted]
+    confusion = np.zeros((3, 2, 2), dtype=np.int64)  # [model / classical / box, true, predicted]
     scored = flagged = 0
     loader = DataLoader(source, batch_size=None, sampler=list(mine), num_workers=workers, collate_fn=_as_is,
-                        pin_memory=scorer.device.type == "cuda", persistent_workers=False)
+                        pin_memory=scorer.device.type == "cuda", persistent_workers=False,
+                        worker_init_fn=_one_blas_thread if workers else None)
     try:
         for item in loader:
             start, stop, found = item["start"], item["stop"], item["found"]
@@ -336,7 +345,7 @@ def score_stream(
         distributed.barrier()  # every part is complete
         if ranks.main:
             _merge_parts(parts_dir, source, catalog, schema, scorer, ranks, out, meta, progress)
-    return ScoreResult(result_out, len(rows), scored, {"model": confusion[0], "classical": confusion[1]},
+    return ScoreResult(result_out, len(rows), scored, {"model": confusion[0], "classical": confusion[1], "box": confusion[2]},
                        scorer.name, scorer.version, ranks.world_size, flagged, scorer.sky is not None)
 
 
@@ -356,18 +365,19 @@ def _columns(scorer: Scorer, item: dict[str, Any]) -> dict[str, np.ndarray]:
     computed = {**(scorer(item) if item["found"].any() else {}), **item.get("classical", {}), **item.get("synthesized", {})}
     if "trust" in item:
         trust = item["trust"]
-        computed.update({key: trust[key] for key in FIT_COLUMNS})
+        computed.update({key: trust[key] for key in (*FIT_COLUMNS, "box_bhb")})
         computed["flags"] = flags({**trust, **computed}, scorer.sky, item["quantities"])
     return computed
 
 
 def _confusion(labels: np.ndarray, computed: dict[str, np.ndarray], threshold: float) -> np.ndarray:
     known = labels >= 0
-    out = np.zeros((2, 2, 2), dtype=np.int64)
-    if "p_bhb" in computed:
-        out[0] = np.bincount(2 * labels[known] + (computed["p_bhb"][known] >= threshold), minlength=4).reshape(2, 2)
-    if "classical_bhb" in computed:
-        out[1] = np.bincount(2 * labels[known] + computed["classical_bhb"][known].astype(np.int64), minlength=4).reshape(2, 2)
+    out = np.zeros((3, 2, 2), dtype=np.int64)
+    calls = {0: computed["p_bhb"] >= threshold if "p_bhb" in computed else None,
+             1: computed.get("classical_bhb"), 2: computed.get("box_bhb")}
+    for k, call in calls.items():
+        if call is not None:
+            out[k] = np.bincount(2 * labels[known] + np.asarray(call)[known].astype(np.int64), minlength=4).reshape(2, 2)
     return out
 
 
