@@ -1,9 +1,9 @@
-"""The filter row above the table: id / note text, a P(BHB) range and a verdict state."""
+"""The filter row above the table: id / note text, a P(BHB) range, a verdict state and "hide flagged"."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QTimer, Signal
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QWidget
 
 from bhb_viewer.gui.widgets.verdict_panel import FieldEdit
 from bhb_viewer.review.filters import STATE_FILTERS, Filter
@@ -34,20 +34,25 @@ class FilterBar(QWidget):
             box.setPrefix(prefix)
         self.state = QComboBox()
         self.state.addItems(STATE_FILTERS)
+        self.hide_flagged = QCheckBox("hide flagged")
+        self.hide_flagged.setToolTip("hide candidates whose score is flagged out of distribution (not a star like "
+                                     "the training set's, or outside its sky)")
         self._timer = QTimer(self, singleShot=True, interval=FILTER_DELAY_MS)
         self._timer.timeout.connect(lambda: self.sigChanged.emit(self.filter()))
         self.text.textChanged.connect(self._timer.start)
         self.min.valueChanged.connect(self._timer.start)
         self.max.valueChanged.connect(self._timer.start)
         self.state.currentIndexChanged.connect(self._timer.start)
+        self.hide_flagged.toggled.connect(self._timer.start)
         lay.addWidget(self.text, 2)
-        for widget in (self.min, self.max, self.state):
+        for widget in (self.min, self.max, self.state, self.hide_flagged):
             lay.addWidget(widget)
 
     def filter(self) -> Filter:
         """The filter the widgets show now (the full 0–1 range is no score filter: unscored rows stay)."""
         lo, hi = self.min.value(), self.max.value()
-        return Filter(None if (lo, hi) == (0.0, 1.0) else (lo, hi), self.state.currentText(), self.text.text())
+        return Filter(None if (lo, hi) == (0.0, 1.0) else (lo, hi), self.state.currentText(), self.text.text(),
+                      self.hide_flagged.isChecked())
 
     def show_filter(self, filter_: Filter) -> None:
         """Show ``filter_`` (set by the review) without applying it again."""
@@ -56,4 +61,5 @@ class FilterBar(QWidget):
         self.max.setValue(hi)
         self.state.setCurrentText(filter_.state)
         self.text.setText(filter_.text)
+        self.hide_flagged.setChecked(filter_.hide_flagged)
         self._timer.stop()  # the changes above only started the timer

@@ -15,13 +15,15 @@ import numpy as np
 from astropy.table import Table
 
 from bhb_viewer.core.balmer import passes_cuts
+from bhb_viewer.core.stellar_fit import FIT_COLUMNS
 from bhb_viewer.review.tasks import ClassicalBatch, Detail
 
 __all__ = ["DETAIL_CACHE", "EXPORTED_DIAGNOSTICS", "Classical", "DetailCache"]
 
 DETAIL_CACHE = 2000  # candidates whose Balmer fit / explanation stay in memory
 DIAGNOSTICS = ("d02", "fm", "b_hg", "c_hg")
-EXPORTED_DIAGNOSTICS = (*DIAGNOSTICS, "classical_bhb")
+# the classical cuts, then the physical second opinion and the trust flags (core.stellar_fit, core.trust)
+EXPORTED_DIAGNOSTICS = (*DIAGNOSTICS, "classical_bhb", *FIT_COLUMNS, "box_bhb", "flags")
 
 
 class Classical:

@@ -28,11 +28,14 @@ class Filter:
         One of :data:`STATE_FILTERS`.
     text : str
         Case-insensitive substring of the id or the note; '' keeps all.
+    hide_flagged : bool
+        Leave out rows whose score is flagged out of distribution (core.trust: ``ood:``/``sky:``).
     """
 
     score_range: tuple[float, float] | None = None
     state: str = "all"
     text: str = ""
+    hide_flagged: bool = False
 
     def __post_init__(self) -> None:
         if self.state not in STATE_FILTERS:
@@ -42,7 +45,7 @@ class Filter:
     @property
     def is_empty(self) -> bool:
         """True when the filter keeps every row."""
-        return self.score_range is None and self.state == "all" and not self.text
+        return self.score_range is None and self.state == "all" and not self.text and not self.hide_flagged
 
     def keep(self, cols: dict[str, np.ndarray]) -> np.ndarray:
         """The boolean mask of the rows this filter keeps.
@@ -74,6 +77,8 @@ class Filter:
             ids = np.char.lower(cols["id"].astype(str))
             notes = np.char.lower(cols["note"].astype(str))
             keep &= (np.char.find(ids, self.text) >= 0) | (np.char.find(notes, self.text) >= 0)
+        if self.hide_flagged and "ood" in cols:
+            keep &= ~cols["ood"]
         return keep
 
 

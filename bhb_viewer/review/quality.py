@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from bhb_viewer.core import quality
+from bhb_viewer.core import quality, trust
 from bhb_viewer.core.progress import CancelToken, ProgressCallback, ProgressEvent
 from bhb_viewer.review.candidate_source import CandidateSource
 from bhb_viewer.review.rows import CandidateRows
@@ -161,7 +161,8 @@ class SpectrumQuality:
             meta = {"resolution": resolution, "resolution_source": "catalog",
                     "resolution_is_upper_limit": bool(self.upper_limit[row])} if np.isfinite(resolution) else {}
         meta = {**meta, "valid_fraction": fraction if np.isfinite(fraction) else None}
-        return Quality(fraction, bool(self.rows.column("unreliable")[row]), tuple(quality.quality_flags(meta)))
+        warnings = (*quality.quality_flags(meta), *trust.explain(self.rows.column("flags")[row]))
+        return Quality(fraction, bool(self.rows.column("unreliable")[row]), warnings)
 
     def export_columns(self) -> dict[str, np.ndarray]:
         """``valid_fraction`` (NaN: unknown) and ``p_bhb_unreliable`` per catalog row, for the export."""

@@ -12,6 +12,7 @@ import numpy as np
 from astropy.table import Table
 
 from bhb_viewer.core.quality import is_unreliable
+from bhb_viewer.core.trust import is_ood
 from bhb_viewer.core.verdicts import VerdictKind, disagrees
 from bhb_viewer.review.events import Event
 from bhb_viewer.review.filters import Filter, SortOrder, sort_order
@@ -126,6 +127,8 @@ class CandidateRows:
         self.cols["disagrees"] = np.zeros(n, dtype=bool)
         self.cols["valid_fraction"] = np.full(n, np.nan)  # valid window pixels / 3522 (review.quality)
         self.cols["unreliable"] = np.zeros(n, dtype=bool)  # a score on this spectrum is unreliable
+        self.cols["flags"] = np.full(n, "", dtype=object)  # core.trust's flags of the spectrum and its score
+        self.cols["ood"] = np.zeros(n, dtype=bool)  # the flags say out of distribution
         self.n = n
         self._order = np.arange(n, dtype=np.int64)
         self.sort_by = None
@@ -214,6 +217,17 @@ class CandidateRows:
         kind, p, flag = self.cols["kind"], self.cols["p"], self.cols["disagrees"]
         for row in rows:
             flag[row] = disagrees(kind[row], float(p[row]), self._cut)
+
+    def set_flags(self, rows: np.ndarray, flags: np.ndarray) -> None:
+        """The trust flags (core.trust) of some source rows; their out-of-distribution mark follows."""
+        rows = np.asarray(rows, dtype=np.int64)
+        self.cols["flags"][rows] = np.asarray(flags, dtype=str)
+        self.cols["ood"][rows] = is_ood(np.asarray(flags, dtype=str))
+        if self.filter.hide_flagged:
+            self._apply()
+            self.reset.emit()
+        else:
+            self.cells_changed.emit(None, ("flags", "ood"))
 
     def set_classical(self, rows: np.ndarray, labels: np.ndarray) -> None:
         """The classical Balmer-line call ('pass', 'fail', 'no fit') of some source rows."""

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from bhb_viewer.core.trust import TrainingSky
 from bhb_viewer.core.verdicts import Session
 from bhb_viewer.review.candidate_source import CandidateSource
 from bhb_viewer.review.details import Classical, DetailCache
@@ -214,12 +215,16 @@ class Scoring:
     def start_classical(self) -> None:
         """Balmer-line fits of the whole list; after scoring, so the two never compete for the CPU."""
         if self.source is not None and self.source.spectra is not None and not self.classical.known:
-            self.runner.submit("classical", classical_task(self.source), on_batch=self._on_classical,
+            checkpoint = self.model.checkpoint
+            sky = TrainingSky.load(checkpoint) if checkpoint is not None else None
+            self.runner.submit("classical", classical_task(self.source, sky), on_batch=self._on_classical,
                                on_progress=self.events.progress.emit,
                                on_error=lambda msg: self.events.error.emit("The Balmer-line fits failed", msg))
 
     def _on_classical(self, batch: ClassicalBatch) -> None:
         self.rows.set_classical(batch.rows, self.classical.add(batch))
+        if "flags" in batch.columns:
+            self.rows.set_flags(batch.rows, batch.columns["flags"])
 
     def request_details(self, row: int) -> None:
         """Compute, in the background, the Balmer fit and explanation of ``row`` not cached yet.

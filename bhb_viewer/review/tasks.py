@@ -16,9 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from bhb_viewer.core import balmer
+from bhb_viewer.core import balmer, trust
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.progress import CancelToken, ProgressCallback, ProgressEvent
+from bhb_viewer.core.stellar_fit import FIT_COLUMNS
+from bhb_viewer.core.trust import TrainingSky
 from bhb_viewer.core.verdicts import ModelRef, Session
 from bhb_viewer.review.candidate_source import CandidateSource, open_source
 
@@ -53,7 +55,7 @@ class ScoreBatch:
 @dataclass
 class ClassicalBatch:
     rows: np.ndarray
-    columns: dict[str, np.ndarray]  # d02, fm, b_hg, c_hg, balmer_ok, classical_bhb
+    columns: dict[str, np.ndarray]  # d02, fm, b_hg, c_hg, balmer_ok, classical_bhb; the fit's columns, flags
 
 
 @dataclass
@@ -190,8 +192,10 @@ def _cached_heads(heads: dict[str, tuple[float, float, str]], ids: np.ndarray
             np.array([r[2] for r in rows]).astype(str))
 
 
-def classical_task(source: CandidateSource):
-    """The classical Balmer-line verdict of every spectrum, a chunk at a time."""
+def classical_task(source: CandidateSource, sky: TrainingSky | None = None):
+    """The classical Balmer-line verdict of every spectrum, a chunk at a time, with the physical
+    second opinion (core.stellar_fit) and the trust flags (core.trust, against ``sky``: the active
+    model's training sky, None when it has no record)."""
 
     def fn(cancel: CancelToken, progress: ProgressCallback) -> Iterator[ClassicalBatch]:
         n, spectra, ivar = len(source), source.spectra, source.ivar
@@ -201,8 +205,12 @@ def classical_task(source: CandidateSource):
             cancel.check()
             rows = np.arange(start, min(n, start + CLASSICAL_CHUNK))
             cols = balmer.measure_arrays(spectra[rows], ivar[rows])
-            progress(ProgressEvent("classical", rows[-1] + 1, n, "Balmer-line fits"))
-            yield ClassicalBatch(rows, {k: cols[k] for k in CLASSICAL_COLUMNS})
+            fit, quantities = trust.measure(spectra[rows], ivar[rows], source.mags[rows])
+            columns = {k: cols[k] for k in CLASSICAL_COLUMNS}
+            columns.update({k: fit[k] for k in (*FIT_COLUMNS, "box_bhb")})
+            columns["flags"] = trust.flags({**fit, **cols}, sky, quantities)
+            progress(ProgressEvent("classical", rows[-1] + 1, n, "Balmer-line and template fits"))
+            yield ClassicalBatch(rows, columns)
 
     return fn
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import numpy as np
 from astropy.table import Table
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
+from bhb_viewer.core.trust import explain
 from bhb_viewer.core.verdicts import VerdictKind
 from bhb_viewer.review.filters import STATE_FILTERS, Filter, SortOrder
 from bhb_viewer.review.navigation import most_uncertain, next_unvetted
@@ -180,12 +181,29 @@ class CandidateTableModel(QAbstractTableModel):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ForegroundRole and col == COL_VERDICT and self.rows.disagrees(row):
             return QColor("#c0392b")
+        if col == COL_P and self.rows.column("ood")[row]:
+            return self._flagged(row, role)
         if col == COL_P and self.rows.column("unreliable")[row]:
             return self._unreliable(row, role)
         if col == COL_P and role == Qt.ItemDataRole.ToolTipRole and self.rows.column("score_from")[row] in _ONE_HEAD:
             return f"P(BHB) from the {self.rows.column('score_from')[row]} head alone"
         if col == COL_P and role == Qt.ItemDataRole.ToolTipRole and self.rows.column("score_from")[row] == "spectrum+photometry":
             return "P(BHB) from the spectrum and colours (no cutouts)"
+        return None
+
+    def _flagged(self, row: int, role: int):
+        """The P(BHB) cell of a score flagged out of distribution (core.trust): struck through in grey on
+        light red, the reasons as a tooltip; the verdict panel says them in words."""
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return QColor("#7f7f7f")
+        if role == Qt.ItemDataRole.BackgroundRole:
+            return QColor("#f9d6d5")
+        if role == Qt.ItemDataRole.FontRole:
+            font = QFont()
+            font.setStrikeOut(True)
+            return font
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return "not to be trusted: " + "; ".join(explain(self.rows.column("flags")[row]))
         return None
 
     def _unreliable(self, row: int, role: int):
