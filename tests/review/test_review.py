@@ -243,7 +243,8 @@ def test_the_active_model_scores_swaps_and_reuses_the_sessions_scores(review, ev
     inputs = review.export_inputs()
     assert inputs["scores"]["star003"] == pytest.approx(p[3]) and inputs["checkpoint"] == tiny_checkpoint
     assert set(inputs["extra_columns"]) == {"d02", "fm", "b_hg", "c_hg", "classical_bhb", "valid_fraction",
-                                            "p_bhb_unreliable", "p_bhb_spectrum", "p_bhb_image", "score_from"}
+                                            "p_bhb_unreliable", "p_bhb_spectrum", "p_bhb_image", "score_from",
+                                            "teff_fit", "logg_fit", "feh_fit", "rv_fit", "chi2_fit", "box_bhb", "flags"}
     assert review.scoring.overlays(0) == (None, None)
     review.scoring.request_details(0)
     balmer, explanation = review.scoring.overlays(0)
