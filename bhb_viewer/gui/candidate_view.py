@@ -41,6 +41,7 @@ class CandidateView(QObject):
         if row < 0:
             panel.show_candidate(None)
             panel.set_quality(())
+            panel.set_fit("")
             panel.set_modality_scores(float("nan"), float("nan"), float("nan"), "")
             return
         table = self.window.table
@@ -57,6 +58,7 @@ class CandidateView(QObject):
             panel = self.window.verdict_panel
             panel.show_candidate(c.cid, c.p_bhb, c.state, c.disagrees, self.review.rows.cut)
             panel.set_quality(c.quality.flags)
+            panel.set_fit(self.review.scoring.classical.describe_fit(row))
             panel.set_modality_scores(c.p_bhb, c.p_spectrum, c.p_image, c.score_from)
 
     def _draw_pending(self) -> None:

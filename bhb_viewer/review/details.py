@@ -86,6 +86,15 @@ class Classical:
         cols["balmer_ok"] = np.isfinite(cols["d02"]) & np.isfinite(cols["c_hg"])
         return ClassicalBatch(np.arange(len(catalog)), cols)
 
+    def describe_fit(self, row: int) -> str:
+        """The template fit of source ``row`` in one line for the verdict panel ('' before it is known)."""
+        if "teff_fit" not in self.columns or not np.isfinite(self.columns["teff_fit"][row]):
+            return ""
+        c = {k: float(self.columns[k][row]) for k in FIT_COLUMNS}
+        box = "inside" if self.columns["box_bhb"][row] else "outside"
+        return (f"template fit: Teff {c['teff_fit']:,.0f} K, log g {c['logg_fit']:.2f}, [Fe/H] {c['feh_fit']:+.2f}, "
+                f"v {c['rv_fit']:+.0f} km/s, χ²ν {c['chi2_fit']:.2f}; {box} the BHB Teff–log g box")
+
     def export_columns(self, catalog_colnames: list[str]) -> dict[str, np.ndarray]:
         """The diagnostics an export adds: those the catalog does not already carry."""
         return {k: v for k, v in self.columns.items() if k in EXPORTED_DIAGNOSTICS and k not in catalog_colnames}

@@ -131,7 +131,13 @@ class VerdictPanel(QWidget):
         self.heads_label.setStyleSheet("color: #444")
         self.heads_label.setVisible(False)
         layout.addWidget(self.heads_label)
-        # Why the score may not be trusted: few valid pixels, a resolution far from SDSS's (review.quality)
+        # The physical second opinion: the engine-template fit (core.stellar_fit)
+        self.fit_label = QLabel("")
+        self.fit_label.setStyleSheet("color: #444")
+        self.fit_label.setVisible(False)
+        layout.addWidget(self.fit_label)
+        # Why the score may not be trusted: few valid pixels, a resolution far from SDSS's, the trust
+        # flags (review.quality, core.trust)
         self.quality_label = QLabel("")
         self.quality_label.setWordWrap(True)
         self.quality_label.setStyleSheet("color: #b35900")
@@ -250,6 +256,11 @@ class VerdictPanel(QWidget):
         """The warnings about the spectrum of the candidate on show (none: the line is hidden)."""
         self.quality_label.setText("\n".join(f"⚠ {flag}" for flag in flags))
         self.quality_label.setVisible(bool(flags))
+
+    def set_fit(self, text: str) -> None:
+        """The template fit of the candidate on show, in words ('' hides the line)."""
+        self.fit_label.setText(text)
+        self.fit_label.setVisible(bool(text))
 
     def set_undo_state(self, can_undo: bool, can_redo: bool) -> None:
         self.undo_button.setEnabled(can_undo)
