@@ -34,6 +34,7 @@ def test_train_then_score_dataset_and_catalog(tiny_sim, tmp_path, capsys):
     assert {"train:spectrum", "train:image", "train:fusion"} <= {e["stage"] for e in lines if e["event"] == "progress"}
     done = lines[-1]
     assert done["event"] == "done" and done["run_dir"] == str(run) and 0 <= done["test_macro"]["f1"] <= 1
+    assert (run / "training_sky.json").is_file() and (run / "embedding_stats.safetensors").is_file()  # the trust flags' record
     assert (run / "weights.safetensors").is_file() and (run / "validation.json").is_file()
 
     out = tmp_path / "scores.ecsv"
