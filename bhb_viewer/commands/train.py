@@ -91,18 +91,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if not main_rank:
         return 0
-    _describe_sky(run_dir, config.dataset)
     test = json.loads((Path(run_dir) / "test_metrics.json").read_text())
     _report({"event": "done", "run_dir": str(run_dir), "test_macro": test["macro"], "test_auc": test["auc"]}, emit_json)
     return 0
-
-
-def _describe_sky(run_dir, dataset: str) -> None:
-    """Record the new checkpoint's training sky (ml.embedding_stats), so its scores carry the trust flags."""
-    from bhb_viewer.core.dataset import open_dataset
-    from bhb_viewer.ml.embedding_stats import describe_sky
-
-    describe_sky(run_dir, open_dataset(dataset))
 
 
 def _check(config, overrides: dict, args: argparse.Namespace) -> None:

@@ -45,6 +45,7 @@ from bhb_viewer.core.progress import Cancelled, CancelToken, ProgressCallback, P
 from bhb_viewer.ml import distributed
 from bhb_viewer.ml.baselines import SpectralBaseline, is_baseline
 from bhb_viewer.ml.data import PHOTOMETRY, StarDataset, make_loader, read_rows, stratified_split
+from bhb_viewer.ml.embedding_stats import describe_sky
 from bhb_viewer.ml.photometry import colour_columns
 from bhb_viewer.ml.preprocess import Preprocessor
 
@@ -356,6 +357,7 @@ def fit(
             cursor = run.train_stage(stage_index, cursor)
         if ranks.main:
             run.finish(cursor.history)
+            describe_sky(run_dir, dataset, splits.train)  # the trust flags' record of what it was trained on
         distributed.barrier()
     finally:
         if joined:
