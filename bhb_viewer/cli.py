@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("bhb_viewer.commands.train", "train a model on a data set"),
     "evaluate": ("bhb_viewer.commands.evaluate", "train and evaluate models over seeds; print the Table 8 layout"),
     "score": ("bhb_viewer.commands.score", "score a catalog or data set with a checkpoint"),
+    "explain": ("bhb_viewer.commands.explain",
+                "measured importance (bands, segments) and deletion-curve faithfulness for N stars, as JSON"),
     "describe-sky": ("bhb_viewer.commands.describe_sky",
                      "record a checkpoint's training sky (ranges, embedding statistics) for the trust flags"),
     "sessions": ("bhb_viewer.commands.sessions", "sessions without the app: new, import, show, merge, audit, export"),

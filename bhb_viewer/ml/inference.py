@@ -311,7 +311,7 @@ class Predictor:
         if explain is True:
             self._maps(scored, spectrum, image, result)
         if self.embedding_stats is not None and "embedding" in scored.out:
-            result.embedding_distance = distances(scored.out["embedding"].float().cpu().numpy(),
+            result.embedding_distance = distances(scored.out["embedding"].detach().float().cpu().numpy(),
                                                   self.embedding_stats).astype(np.float32)
             result.embedding_distance[~self._has_all(has_s, has_i)] = np.nan
         alone = self._from_colours(has_s, has_i, has_c)
@@ -370,7 +370,7 @@ class Predictor:
         scored = self._pass(spectrum, None, photometry, maps=explain is True)
         result.p_bhb[rows] = _p_bhb(scored.logits)
         if result.embedding_distance is not None and "mean" + NO_IMAGE in (self.embedding_stats or {}):
-            result.embedding_distance[rows] = distances(scored.out["embedding"].float().cpu().numpy(),
+            result.embedding_distance[rows] = distances(scored.out["embedding"].detach().float().cpu().numpy(),
                                                         self.embedding_stats, NO_IMAGE)
         result.score_from[rows] = "spectrum+photometry"
         if not explain:

@@ -10,6 +10,7 @@ from bhb_viewer.gui.widgets.cutout_panel import (
     TARGET_COLOUR,
     CutoutPanel,
     best_columns,
+    attention_departure,
     heat_layer,
 )
 
@@ -106,12 +107,28 @@ def test_attention_heat_map_blends_over_every_view(panel):
         panel.set_attention(np.ones(5))
 
 
-def test_heat_layer_spreads_cells_over_patches():
-    colour, weight = heat_layer(np.array([[0.0, 1.0], [2.0, 4.0]]), 6)
+def test_heat_layer_spreads_cells_over_patches_on_a_fixed_scale_against_uniform():
+    colour, weight = heat_layer(np.array([[0.0, 1.0], [2.0, 4.0]]), 6)  # mean 1.75
     assert weight.shape == (6, 6) and colour.shape == (6, 6, 3)
-    np.testing.assert_allclose(weight[:3, :3], 0.0)
-    np.testing.assert_allclose(weight[3:, 3:], 1.0)
-    np.testing.assert_allclose(weight[:3, 3:], 0.25)
+    np.testing.assert_allclose(weight[:3, :], 0.0)  # below uniform: nothing
+    np.testing.assert_allclose(weight[3:, :3], 2.0 / 1.75 - 1.0, rtol=1e-6)
+    np.testing.assert_allclose(weight[3:, 3:], 1.0)  # 2.3× uniform: full colour
+
+
+def test_an_attention_map_within_ten_percent_of_uniform_draws_nothing(panel):
+    """Issue 21: a near-uniform map stretched to its own maximum showed bright spots on blank sky."""
+    nearly_flat = np.full((4, 4), 1.0)
+    nearly_flat[0, 0] = 1.08  # the peak 7.5 % above the mean: flat
+    _, weight = heat_layer(nearly_flat, 8)
+    assert weight.max() == 0.0
+    departure, flat = attention_departure(nearly_flat)
+    assert flat and departure.max() < 0.1
+    panel.set_attention(nearly_flat)
+    assert "flat" in panel.mosaic.scale_text
+    peaked = np.full((4, 4), 1.0)
+    peaked[1, 1] = 3.0
+    panel.set_attention(peaked)
+    assert "over uniform" in panel.mosaic.scale_text and heat_layer(peaked, 8)[1].max() == 1.0
 
 
 def test_band_weight_bars_sum_to_one(panel):

@@ -57,16 +57,36 @@ def _attention_colours() -> np.ndarray:
 ATTENTION_RGB = _attention_colours()
 
 
+ATTENTION_FULL_SCALE = 1.0  # a cell at (1 + this) × the uniform level is drawn at full colour
+ATTENTION_FLAT_MARGIN = 0.10  # a map whose peak is within 10 % of uniform is "flat": nothing is drawn
+
+
+def attention_departure(attention: np.ndarray) -> tuple[np.ndarray, bool]:
+    """(each cell ÷ the map's mean − 1, whether the map is flat: its peak within the margin of uniform).
+
+    Why: the model's attention is a share; stretched to its own maximum a map within a few per cent
+    of uniform shows bright spots on blank sky (measured on the shipped model: peaks at edges and
+    corners, max/mean 1.22). On this fixed scale a flat map draws nothing.
+    """
+    a = np.nan_to_num(np.asarray(attention, dtype=float), nan=0.0)
+    mean = a.mean() if a.size else 0.0
+    if mean <= 0:
+        return np.zeros_like(a), True
+    departure = a / mean - 1.0
+    return departure, bool(departure.max() < ATTENTION_FLAT_MARGIN)
+
+
 def heat_layer(attention: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """(colour S×S×3, weight S×S in [0, 1]) of an h×w attention map spread over a size×size image.
 
-    Each map cell covers its patch of the cutout (nearest neighbour): a token attends to a patch,
-    and smoothing would suggest a resolution the model does not have.
+    The weight is the cell's excess over the uniform share on a fixed scale (:data:`ATTENTION_FULL_SCALE`),
+    never stretched to the map's own maximum; a flat map weighs 0 everywhere. Each map cell covers its
+    patch of the cutout (nearest neighbour): a token attends to a patch, and smoothing would suggest a
+    resolution the model does not have.
     """
     a = np.asarray(attention, dtype=float)
-    finite = a[np.isfinite(a)]
-    lo, hi = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
-    norm = np.clip((np.nan_to_num(a, nan=lo) - lo) / (hi - lo if hi > lo else 1.0), 0.0, 1.0)
+    departure, flat = attention_departure(a)
+    norm = np.zeros_like(departure) if flat else np.clip(departure / ATTENTION_FULL_SCALE, 0.0, 1.0)
     rows = np.arange(size) * a.shape[0] // size
     cols = np.arange(size) * a.shape[1] // size
     weight = norm[np.ix_(rows, cols)].astype(np.float32)
@@ -144,6 +164,7 @@ class MosaicView(QWidget):
         self.columns = 3
         self.show_target = True
         self.show_scale = False
+        self.scale_text = ""
         self._image: QImage | None = None
         self._pixels: np.ndarray | None = None  # the QImage's memory, kept alive with it
         self._scale_image = _colour_scale_image()
@@ -264,7 +285,7 @@ class MosaicView(QWidget):
         text_box = QRectF(0, rect.top() - 4, rect.left() - 4, rect.height() + 8)
         painter.drawText(text_box, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, "low")
         painter.drawText(QRectF(rect.right() + 4, rect.top() - 4, 200, rect.height() + 8),
-                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, "high attention (÷ its max)")
+                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self.scale_text)
 
     # -- mouse ---------------------------------------------------------------------------------
     def wheelEvent(self, event: QWheelEvent) -> None:
@@ -430,6 +451,11 @@ class CutoutPanel(QWidget):
             if attention.ndim != 2:
                 raise ValueError(f"attention map must be 2-D, got shape {attention.shape}")
         self._attention = attention
+        if attention is not None:
+            departure, flat = attention_departure(attention)
+            self.mosaic.scale_text = (f"model's attention flat (peak {departure.max():+.0%} of uniform, within "
+                                      f"{ATTENTION_FLAT_MARGIN:.0%}): nothing drawn" if flat else
+                                      f"model's attention over uniform (full colour: {1 + ATTENTION_FULL_SCALE:g}×)")
         self._draw_all()
 
     def set_band_weights(self, weights: np.ndarray | None) -> None:
