@@ -169,7 +169,7 @@ def deletion_area(curve: np.ndarray) -> float:
 def concentration(maps: np.ndarray, centre: int = 8) -> np.ndarray:
     """Share of each (N, H, W) map within the central ``centre``×``centre`` pixels, over the uniform share."""
     m = np.clip(np.asarray(maps, dtype=np.float64), 0.0, None)
-    n, h, w = m.shape
+    _, h, w = m.shape
     rows, cols = slice(h // 2 - centre // 2, h // 2 + centre // 2), slice(w // 2 - centre // 2, w // 2 + centre // 2)
     share = m[:, rows, cols].sum(axis=(1, 2)) / np.maximum(m.sum(axis=(1, 2)), 1e-30)
     return share / (centre * centre / (h * w))

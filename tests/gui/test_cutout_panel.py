@@ -9,8 +9,8 @@ from bhb_viewer.gui.widgets.cutout_panel import (
     ATTENTION_RGB,
     TARGET_COLOUR,
     CutoutPanel,
-    best_columns,
     attention_departure,
+    best_columns,
     heat_layer,
 )
 
