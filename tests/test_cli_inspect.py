@@ -75,3 +75,12 @@ def test_real_files(shared_data, capsys):
     xue, plate = (json.loads(line) for line in capsys.readouterr().out.splitlines())
     assert xue["count"] == 4985 and {"d02", "fm", "c_hg", "b_hg", "g", "u_g", "g_r"} <= set(xue["canonical_columns"])
     assert plate["count"] == 20 and plate["format"] == "spPlate" and plate["aligned"] is True
+
+
+def test_a_file_that_is_no_table_is_one_line(tmp_path, capsys):
+    notes = tmp_path / "README.md"
+    notes.write_text("# Notes\n\nSome prose, a list:\n- one\n- two | three\n\n    indented code\n")
+    assert main(["inspect", str(notes)]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err == f"error: {notes}: not a table, spectrum or image the viewer can read " \
+                                 "(no text-table format fits it)\n"

@@ -153,8 +153,11 @@ def _read_raw(path: Path, format: str | None) -> Table:
             warnings.simplefilter("ignore")
             return Table.read(path, format=fmt) if fmt else Table.read(path, format="ascii")
     except Exception as exc:  # astropy raises many kinds for a file it cannot parse
-        kind = fmt or "text"
-        raise BadInputError(path, f"cannot read as a {kind} table ({type(exc).__name__}: {exc})") from exc
+        if fmt is None:  # astropy's message lists every format it guessed (~70 lines): one line instead
+            raise BadInputError(path, "not a table, spectrum or image the viewer can read "
+                                      "(no text-table format fits it)") from exc
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise BadInputError(path, f"cannot read as a {fmt} table ({type(exc).__name__}: {first})") from exc
 
 
 def _find_readme(path: Path) -> Path | None:

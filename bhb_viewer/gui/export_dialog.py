@@ -140,11 +140,12 @@ class ThresholdChooser(QWidget):
 
 
 def documents_folder() -> Path:
-    """The user's documents folder (home where the platform has none): the demo's exports go there."""
+    """The user's documents folder, where the demo's exports go; home where the platform names none
+    or the named one does not exist (a fresh account often has no ~/Documents: the first export failed)."""
     from PySide6.QtCore import QStandardPaths
 
     found = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
-    return Path(found) if found else Path.home()
+    return Path(found) if found and Path(found).is_dir() else Path.home()
 
 
 class ExportDialog(QDialog):

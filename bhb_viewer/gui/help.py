@@ -1,18 +1,19 @@
 """Finding one's way: the key overlay (``?`` or F1) and the one-page guide (Help menu).
 
 The key list is built from the same tables the buttons and menus use
-(:mod:`bhb_viewer.gui.widgets.verdict_panel`), so what the overlay says is what the keys do.
+(:mod:`bhb_viewer.gui.widgets.verdict_panel`) and the window's actions, so what the overlay says is what the keys do.
 """
 
 from __future__ import annotations
 
 import html
+from collections.abc import Iterable
 
 from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtGui import QColor, QKeyEvent, QPainter, QPaintEvent
+from PySide6.QtGui import QAction, QColor, QKeyEvent, QKeySequence, QPainter, QPaintEvent
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QTextBrowser, QVBoxLayout, QWidget
 
-from bhb_viewer.gui.widgets.verdict_panel import ACCEPT_KEY, BUTTON_KINDS, NAV_ACTIONS, REDO_KEY, UNDO_KEY
+from bhb_viewer.gui.widgets.verdict_panel import ACCEPT_KEY, BUTTON_KINDS, NAV_ACTIONS
 
 __all__ = ["GUIDE_HTML", "HELP_KEYS", "JUMP_KEYS", "GuideDialog", "KeyOverlay", "key_table"]
 
@@ -21,27 +22,32 @@ JUMP_KEYS = ("Ctrl+G", "/")
 OVERLAY_SHADE = QColor(0, 0, 0, 200)
 
 
-def key_table() -> list[tuple[str, list[tuple[str, str]]]]:
-    """(group, [(keys, what they do)]) for every key of the review window."""
+def key_table(actions: Iterable[QAction] = ()) -> list[tuple[str, list[tuple[str, str]]]]:
+    """(group, [(keys, what they do)]) for every key of the review window.
+
+    Verdicts and moves come from the verdict panel's tables; every other shortcut comes from
+    ``actions`` (the window's, menus included), so a key added to a menu shows here without an edit.
+    """
     verdicts = [(kind.key, kind.label) for kind in BUTTON_KINDS]
     verdicts.append(("Enter", "accept the model's call at the cut" if ACCEPT_KEY == "Return" else ACCEPT_KEY))
     moves = [(key, text.strip("◀▶ ")) for text, key in NAV_ACTIONS.values()]
     moves.append((" or ".join(JUMP_KEYS), "go to a candidate by id"))
-    other = [
-        (UNDO_KEY, "undo the last verdict or note"),
-        (REDO_KEY, "redo"),
-        ("Enter / Esc in the note", "save / abandon the note"),
-        ("Ctrl+E", "export the vetted catalog"),
-        ("Ctrl+R", "score the whole list"),
-        ("Ctrl+F", "fetch this candidate's spectrum and cutouts from SDSS"),
-        (" or ".join(HELP_KEYS), "this list (any key closes it)"),
-    ]
+    listed = {kind.key for kind in BUTTON_KINDS} | {key for _text, key in NAV_ACTIONS.values()}
+    listed |= {ACCEPT_KEY, *JUMP_KEYS, *HELP_KEYS, "Shift+?"}
+    listed = {QKeySequence(k).toString() for k in listed}
+    other = [("Enter / Esc in the note", "save / abandon the note")]
+    for action in actions:
+        keys = [k.toString() for k in action.shortcuts() if not k.isEmpty()]
+        if keys and not listed.intersection(keys):
+            other.append((" or ".join(keys), action.text().replace("&", "").rstrip("…")))
+            listed.update(keys)
+    other.append((" or ".join(HELP_KEYS), "this list (any key closes it)"))
     return [("Verdicts", verdicts), ("Moving", moves), ("Other", other)]
 
 
-def _table_html() -> str:
+def _table_html(actions: Iterable[QAction] = ()) -> str:
     parts = ["<table cellspacing='0' cellpadding='3'>"]
-    for group, rows in key_table():
+    for group, rows in key_table(actions):
         parts.append(f"<tr><td colspan='2'><h3 style='margin:6px 0 2px 0'>{html.escape(group)}</h3></td></tr>")
         for keys, what in rows:
             parts.append(f"<tr><td align='right'><b><tt>{html.escape(keys)}</tt></b>&nbsp;&nbsp;</td>"
@@ -60,7 +66,7 @@ class KeyOverlay(QWidget):
     def __init__(self, parent: QWidget) -> None:
         super().__init__(parent)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.label = QLabel(_table_html() + "<p style='color:#bbb'>any key or click closes this</p>", self)
+        self.label = QLabel(self)
         self.label.setTextFormat(Qt.TextFormat.RichText)
         self.label.setStyleSheet("color: white; background: transparent; font-size: 11pt")
         self.label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -70,7 +76,9 @@ class KeyOverlay(QWidget):
         self.hide()
 
     def open(self) -> None:
-        """Cover the parent and take the keyboard."""
+        """Cover the parent and take the keyboard; the list is built now, from the window's actions."""
+        actions = self.window().actions()
+        self.label.setText(_table_html(actions) + "<p style='color:#bbb'>any key or click closes this</p>")
         self.setGeometry(self.parentWidget().rect())
         self.raise_()
         self.show()

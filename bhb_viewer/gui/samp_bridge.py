@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QLabel
 
 from bhb_viewer.core.grid import BANDS
@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 __all__ = ["SampBridge"]
 
 CUTOUT_BAND = "r"
+HUB_CHECK_MS = 5000  # how often the hub is pinged while connected, so that its loss shows in the status bar
 
 
 class SampBridge(QObject):
@@ -45,6 +46,10 @@ class SampBridge(QObject):
         self.sigPoint.connect(self._pointed)
         self._incoming = -1  # the row another client just highlighted: not sent back to it
         self.review.nav.changed.connect(self._current_changed)
+        self.hub_timer = QTimer(self, interval=HUB_CHECK_MS)
+        self.hub_timer.timeout.connect(self.link.check)
+        self.sigState.connect(lambda text: self.hub_timer.stop() if text == SampState.DISCONNECTED.value
+                              else self.hub_timer.start())
 
     @property
     def connected(self) -> bool:
@@ -53,6 +58,7 @@ class SampBridge(QObject):
     # -- menu actions ----------------------------------------------------------------------------
     def connect_hub(self, start_hub: bool = False) -> bool:
         """Join the running hub (or start one); the state shows in the status bar."""
+        self.link.check()  # a hub gone since the last check: connect afresh
         try:
             self.link.connect(start_hub=start_hub)
         except (SampError, OSError) as exc:

@@ -67,7 +67,7 @@ class TeamView(QObject):
 
     def _build_menus(self) -> None:
         window, bar = self.window, self.window.menuBar()
-        team = bar.addMenu("&Team")
+        team = bar.addMenu("T&eam")
         add_action(window, team, "Next &conflict", self.next_conflict, NEXT_CONFLICT_KEY)
         team.addSeparator()
         add_action(window, team, "Start a blind &audit…", self.ask_start_audit)

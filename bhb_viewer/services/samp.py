@@ -9,17 +9,25 @@ Messages (SAMP MTypes):
 ``table.load.votable``      out   the candidate table, as a VOTable file (url, table-id, name)
 ``table.highlight.row``     both  one row of that table (0-based, in the order sent)
 ``table.select.rowList``    both  a set of its rows
-``coord.pointAt.sky``       in    RA/Dec in degrees: ``on_point(row, separation_arcsec)``
+``coord.pointAt.sky``       in    RA/Dec in degrees: ``on_point(row, separation_arcsec)`` within
+                                 ``max_separation`` arcsec of a candidate
 ``image.load.fits``         out   one band of a cutout, FITS with a TAN WCS centred on the star
 ``spectrum.load.ssa-generic`` out the spectrum as a FITS binary table (WAVELENGTH Å, FLUX, IVAR)
 ==========================  ====  ================================================================
 
 Files sent are written into a private temporary folder, removed on :meth:`SampLink.disconnect`.
+A call is answered ``samp.ok`` with ``samp.result["message"]`` saying what was done, or
+``samp.error`` saying why not (a position off the sky or too far from every candidate, a row
+outside the table, a table this viewer did not send). A table sent twice gets a new table id
+(TOPCAT refuses a table id it already holds).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
+import math
+import os
 import tempfile
 import threading
 import warnings
@@ -44,6 +52,8 @@ MT_POINT = "coord.pointAt.sky"
 MT_IMAGE = "image.load.fits"
 MT_SPECTRUM = "spectrum.load.ssa-generic"
 CLIENT_NAME = "bhb_viewer"
+MAX_SEPARATION_ARCSEC = 5.0  # a pointAt farther than this from every candidate selects none (~2 SDSS seeing discs)
+_table_serial = itertools.count(1)
 
 log = logging.getLogger(__name__)
 
@@ -69,16 +79,21 @@ class SampLink:
         Called with a row number / a list of row numbers of the table last sent, when another
         client highlights or selects rows of it (messages about other tables are ignored).
     on_point
-        Called with (row, separation in arcsec) of the candidate nearest a ``coord.pointAt.sky``.
+        Called with (row, separation in arcsec) of the candidate nearest a ``coord.pointAt.sky``,
+        when it is within ``max_separation`` arcsec.
+    max_separation
+        Arcsec; a position farther from every candidate is answered with an error naming the
+        nearest one and its separation, and selects nothing.
     """
 
     def __init__(self, on_state: Callable[[SampState], None] | None = None,
                  on_highlight: Callable[[int], None] | None = None,
                  on_select: Callable[[list[int]], None] | None = None,
                  on_point: Callable[[int, float], None] | None = None,
-                 name: str = CLIENT_NAME):
+                 name: str = CLIENT_NAME, max_separation: float = MAX_SEPARATION_ARCSEC):
         self.on_state, self.on_highlight, self.on_select, self.on_point = on_state, on_highlight, on_select, on_point
         self.name = name
+        self.max_separation = max_separation
         self._client: SAMPIntegratedClient | None = None
         self._hub: SAMPHubServer | None = None
         self._tmp: tempfile.TemporaryDirectory | None = None
@@ -86,6 +101,7 @@ class SampLink:
         self.table_id: str | None = None
         self.table_url: str | None = None
         self._xyz: np.ndarray | None = None  # unit vectors of the table's positions, for pointAt
+        self._ids: list[str] = []  # the sent table's id column (or row numbers), for replies
 
     # -- connection ----------------------------------------------------------------------------
 
@@ -122,6 +138,36 @@ class SampLink:
         self._emit_state()
         return self.state
 
+    def check(self) -> SampState:
+        """Ping the hub; when it has gone away, drop the registration (a later :meth:`connect` starts
+        afresh) and report DISCONNECTED through ``on_state``. Call it now and then (the window does)."""
+        client = self._client
+        if client is None:
+            return SampState.DISCONNECTED
+        try:
+            client.ping()
+        except (SAMPHubError, SAMPProxyError, OSError) as exc:
+            log.warning("SAMP: the hub went away (%s)", exc)
+            self._forget()
+            self._emit_state()
+        return self.state
+
+    def _forget(self) -> None:
+        """Drop the client and the sent table's files without talking to the (gone) hub."""
+        client, self._client = self._client, None
+        if client is not None:
+            try:  # stops its receiving server; the hub is not asked
+                if client.client.is_running:
+                    client.client.stop()
+                client.hub.disconnect()
+            except (SAMPHubError, SAMPProxyError, OSError) as exc:
+                log.info("SAMP: stopping the client: %s", exc)
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+        self.table_id = self.table_url = self._xyz = None
+        self._ids = []
+
     def disconnect(self) -> None:
         """Unregister (and stop the hub if this link started it); temporary files go too."""
         client, hub, self._client, self._hub = self._client, self._hub, None, None
@@ -132,10 +178,7 @@ class SampLink:
                 log.warning("SAMP: disconnect: %s", exc)
         if hub is not None:
             hub.stop()
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
-        self.table_id = self.table_url = self._xyz = None  # its file is gone: send it again after reconnecting
+        self._forget()  # the table's file is gone: send it again after reconnecting
         self._emit_state()
 
     def clients(self) -> dict[str, str]:
@@ -190,13 +233,15 @@ class SampLink:
             if out[col].dtype == np.uint64:
                 out[col] = np.asarray(out[col]).astype(str)
         with self._lock:
-            self.table_id = f"bhb-{id(table):x}"
+            self.table_id = f"bhb-{os.getpid()}-{next(_table_serial)}"  # never reused: TOPCAT refuses a known id
             path = self._path(f"{self.table_id}.vot")
             writeto(from_table(out), str(path))
             self.table_url = path.as_uri()
             ra = np.radians(np.asarray(table["ra"], dtype=np.float64))
             dec = np.radians(np.asarray(table["dec"], dtype=np.float64))
             self._xyz = np.stack([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)], axis=1)
+            ids = table["id"] if "id" in table.colnames else range(len(table))
+            self._ids = [str(i) for i in ids]
         return self._send(MT_TABLE, {"url": self.table_url, "table-id": self.table_id, "name": name}, recipient)
 
     def highlight_row(self, row: int) -> list[str]:
@@ -260,55 +305,85 @@ class SampLink:
     # -- receiving -----------------------------------------------------------------------------
 
     def nearest(self, ra: float, dec: float) -> tuple[int, float]:
-        """(row, separation in arcsec) of the sent table's candidate nearest (ra, dec) in degrees."""
+        """(row, separation in arcsec) of the sent table's candidate nearest (ra, dec) in degrees.
+
+        Raises ValueError for a position off the sky: RA not finite or outside [0, 360), |Dec| > 90.
+        """
         if self._xyz is None or not len(self._xyz):
             raise SampError("send the table first")
+        if not (math.isfinite(ra) and math.isfinite(dec) and 0.0 <= ra < 360.0 and abs(dec) <= 90.0):
+            raise ValueError(f"position off the sky: ra={ra}, dec={dec} (RA in [0, 360), |Dec| <= 90 degrees)")
         r, d = np.radians(ra), np.radians(dec)
         target = np.array([np.cos(d) * np.cos(r), np.cos(d) * np.sin(r), np.sin(d)])
         dots = np.nan_to_num(self._xyz @ target, nan=-2.0)
         row = int(np.argmax(dots))
+        if dots[row] < -1.0:
+            raise SampError("no candidate of the sent table has a position")
         return row, float(np.degrees(np.arccos(np.clip(dots[row], -1, 1))) * 3600)
 
-    def _ours(self, params: dict[str, Any]) -> bool:
+    def _row(self, value: Any) -> int:
+        """A row number of the sent table, from a message; ValueError outside it."""
+        row = int(value)
+        if not 0 <= row < len(self._ids):
+            raise ValueError(f"row {row} is outside the table sent ({len(self._ids)} rows)")
+        return row
+
+    def _ours(self, params: dict[str, Any]) -> None:
+        """Raise unless the message is about the table this viewer sent last."""
         if self.table_id is None:
-            return False
-        return params.get("table-id") == self.table_id or params.get("url") == self.table_url
+            raise SampError("bhb_viewer has sent no table")
+        if params.get("table-id") != self.table_id and params.get("url") != self.table_url:
+            raise SampError(f"unknown table {params.get('table-id') or params.get('url')!r}; "
+                            f"bhb_viewer's table is {self.table_id!r}")
 
-    def _got_highlight(self, params: dict[str, Any]) -> None:
-        if self._ours(params) and self.on_highlight is not None:
-            self.on_highlight(int(params["row"]))
+    def _got_highlight(self, params: dict[str, Any]) -> str:
+        self._ours(params)
+        row = self._row(params["row"])
+        if self.on_highlight is not None:
+            self.on_highlight(row)
+        return f"showing candidate {self._ids[row]} (row {row})"
 
-    def _got_select(self, params: dict[str, Any]) -> None:
-        if self._ours(params) and self.on_select is not None:
-            self.on_select([int(r) for r in params.get("row-list", [])])
+    def _got_select(self, params: dict[str, Any]) -> str:
+        self._ours(params)
+        rows = [self._row(r) for r in params.get("row-list", [])]
+        if self.on_select is not None:
+            self.on_select(rows)
+        return f"{len(rows)} row(s) selected" + (f"; showing candidate {self._ids[rows[0]]}" if rows else "")
 
-    def _got_point(self, params: dict[str, Any]) -> None:
-        if self._xyz is not None and self.on_point is not None:
-            self.on_point(*self.nearest(float(params["ra"]), float(params["dec"])))
+    def _got_point(self, params: dict[str, Any]) -> str:
+        row, sep = self.nearest(float(params["ra"]), float(params["dec"]))
+        if sep > self.max_separation:
+            raise SampError(f"no candidate within {self.max_separation:g} arcsec; the nearest, "
+                            f"{self._ids[row]}, is {sep:.1f} arcsec away")
+        if self.on_point is not None:
+            self.on_point(row, sep)
+        return f"showing candidate {self._ids[row]}, {sep:.1f} arcsec away"
 
-    def _notification(self, handler: Callable[[dict[str, Any]], None]) -> Callable[..., None]:
+    def _notification(self, handler: Callable[[dict[str, Any]], str]) -> Callable[..., None]:
         def receive(private_key, sender_id, mtype, params, extra):
             self._handle(handler, mtype, params)
         return receive
 
-    def _call(self, handler: Callable[[dict[str, Any]], None]) -> Callable[..., None]:
+    def _call(self, handler: Callable[[dict[str, Any]], str]) -> Callable[..., None]:
         def receive(private_key, sender_id, msg_id, mtype, params, extra):
-            ok = self._handle(handler, mtype, params)
-            status = {"samp.status": "samp.ok" if ok else "samp.error", "samp.result": {}}
+            ok, text = self._handle(handler, mtype, params)
+            status: dict[str, Any] = {"samp.status": "samp.ok", "samp.result": {"message": text}}
             if not ok:
-                status["samp.error"] = {"samp.errortxt": f"bhb_viewer could not use this {mtype}"}
+                status = {"samp.status": "samp.error", "samp.result": {},
+                          "samp.error": {"samp.errortxt": f"bhb_viewer: {text}"}}
             if self._client is not None:
                 self._client.reply(msg_id, status)
         return receive
 
     @staticmethod
-    def _handle(handler: Callable[[dict[str, Any]], None], mtype: str, params: dict[str, Any]) -> bool:
+    def _handle(handler: Callable[[dict[str, Any]], str], mtype: str, params: dict[str, Any]) -> tuple[bool, str]:
+        """(done, what happened or why not) for one incoming message."""
         try:
-            handler(params)
+            return True, handler(params)
         except (KeyError, ValueError, TypeError, SampError) as exc:  # a malformed message from another program
             log.warning("SAMP: ignored %s %r (%s)", mtype, params, exc)
-            return False
-        return True
+            text = f"missing parameter {exc}" if isinstance(exc, KeyError) else str(exc)
+            return False, f"{mtype} not used: {text}"
 
 
 def _read_lockfile(path: str | Path) -> dict[str, str]:

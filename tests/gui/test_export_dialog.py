@@ -138,3 +138,14 @@ def test_default_export_path_beside_the_catalog_or_in_documents_for_the_demo(tmp
     assert beside == tmp_path / "cands-vetted.csv"
     demo = default_export_path(find_resource(DEMO_DATASET) / "catalog.ecsv", docs)
     assert demo == docs / "catalog-vetted.csv"  # never inside the installed package
+
+
+def test_the_documents_folder_falls_back_to_home_when_missing(tmp_path, monkeypatch):
+    from bhb_viewer.gui.export_dialog import documents_folder
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("XDG_DOCUMENTS_DIR", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / ".config"))  # no user-dirs.dirs there
+    assert documents_folder() == tmp_path  # a fresh account without ~/Documents: the export still has a folder
+    (tmp_path / "Documents").mkdir()
+    assert documents_folder() == tmp_path / "Documents"

@@ -61,6 +61,8 @@ def test_open_navigate_and_vet_by_keys_then_reopen(qtbot, window, tiny_dataset, 
     key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo bad data of star003
     assert window.session.state("star003") is None
     assert current_id(window) == "star003"  # undo shows the candidate it changed
+    selected = window.table.selectionModel().selectedRows()  # and only it: Ctrl held must not add a row
+    assert [window.table.current_source_row()] == [window.model.source_row(i.row()) for i in selected]
     key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert window.session.state("star003").verdict is VerdictKind.BAD_DATA
     assert window.session.can_redo  # the note is still redoable

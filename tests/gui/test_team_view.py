@@ -182,7 +182,15 @@ def test_samp_menu_round_trip(qtbot, window, tiny_dataset, hub):
         bridge.send_cutout()
         mtype, params = got.get(timeout=10)
         assert mtype == "image.load.fits" and params["name"] == "star004 r"
+        assert bridge.hub_timer.isActive()  # the hub is watched while connected
         bridge.disconnect_hub()
+        assert window.team.samp.label.text() == "SAMP disconnected" and not bridge.hub_timer.isActive()
+        assert bridge.connect_hub() and window.team.samp.label.text() == "SAMP connected"
+        hub.stop()  # the hub goes away: the next check says so, and Connect reconnects to a new one
+        bridge.link.check()
         assert window.team.samp.label.text() == "SAMP disconnected"
+        hub.start(wait=False)
+        assert bridge.connect_hub() and window.team.samp.label.text() == "SAMP connected"
+        bridge.disconnect_hub()
     finally:
         topcat.disconnect()

@@ -4,6 +4,9 @@ undo after reopening, full-range spectra and the explanation's maps flag, all th
 
 from __future__ import annotations
 
+import html
+import re
+
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
@@ -57,6 +60,10 @@ def test_keys_overlay_on_f1_and_question_mark_closes_without_a_verdict(qtbot, wi
     text = overlay.label.text()
     for keys in ("Shift+M", "Shift+Space", "Ctrl+G or /", "Ctrl+Z", "Enter"):
         assert keys in text
+    shown = {part for cell in re.findall(r"<tt>(.*?)</tt>", text) for part in html.unescape(cell).split(" or ")}
+    defined = {k.toString() for action in window.actions() for k in action.shortcuts()}
+    assert {"Ctrl+B", "C", "Ctrl+E", "Ctrl+.", "Ctrl+Shift+F"} <= defined
+    assert defined - {"Return", "Shift+?"} <= shown  # every shortcut the window defines (Return shows as Enter)
     key(qtbot, window, Qt.Key.Key_B)  # closes the overlay; records nothing
     assert not overlay.isVisible() and window.session.states() == {}
     key(qtbot, window, Qt.Key.Key_Question, Qt.KeyboardModifier.ShiftModifier)
@@ -244,3 +251,12 @@ def test_explanations_skip_the_maps_while_neither_is_shown(qtbot, window, tiny_d
     assert cheap.saliency is None and cheap.attention_map is None and cheap.segment_weights is not None
     window.spectrum_plot.show_saliency.setChecked(True)  # back on: the star on show gets its maps
     qtbot.waitUntil(lambda: scoring.details.explain[3].saliency is not None, timeout=30000)
+
+
+def test_menu_mnemonics_and_shortcuts_are_unique(window):
+    """Alt+letter opens one menu; one key does one thing (Alt+T opened both Tools and Team)."""
+    titles = [a.text() for a in window.menuBar().actions()]
+    letters = [t[t.index("&") + 1].lower() for t in titles if "&" in t]
+    assert "&Tools" in titles and len(letters) == len(titles) and len(set(letters)) == len(letters), titles
+    keys = [k.toString() for action in window.actions() for k in action.shortcuts()]
+    assert len(set(keys)) == len(keys), sorted(k for k in keys if keys.count(k) > 1)

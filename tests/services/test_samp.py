@@ -145,3 +145,78 @@ def test_no_hub_is_a_clear_error_and_a_hub_can_be_started(tmp_path, monkeypatch)
     assert link.state is SampState.DISCONNECTED
     with pytest.raises(SampError, match="not connected"):
         link.highlight_row(0)
+
+
+def _call(topcat, link, mtype, params):
+    return topcat.call_and_wait(link._client.get_public_id(), {"samp.mtype": mtype, "samp.params": params}, str(WAIT))
+
+
+@pytest.mark.parametrize("ra, dec", [("nan", "2.0"), ("inf", "2.0"), ("-inf", "2.0"), ("150.0", "500"),
+                                     ("360.0", "2.0"), ("-1.0", "2.0")])
+def test_point_off_the_sky_is_refused_and_jumps_nowhere(link, topcat, ra, dec):
+    link.send_table(_table())
+    topcat.got.get(timeout=WAIT)
+    reply = _call(topcat, link, MT_POINT, {"ra": ra, "dec": dec})
+    assert reply["samp.status"] == "samp.error" and "off the sky" in reply["samp.error"]["samp.errortxt"]
+    assert link.events.empty()
+
+
+def test_point_beyond_the_maximum_separation_names_the_nearest(link, topcat):
+    link.send_table(_table())
+    topcat.got.get(timeout=WAIT)
+    reply = _call(topcat, link, MT_POINT, {"ra": "150.07", "dec": "2.01"})  # 36" north of c7
+    assert reply["samp.status"] == "samp.error"
+    assert "no candidate within 5 arcsec; the nearest, c7, is 36.0 arcsec away" in reply["samp.error"]["samp.errortxt"]
+    assert link.events.empty()
+    link.max_separation = 60.0
+    reply = _call(topcat, link, MT_POINT, {"ra": "150.07", "dec": "2.01"})
+    assert reply["samp.status"] == "samp.ok" and reply["samp.result"]["message"] == "showing candidate c7, 36.0 arcsec away"
+    assert link.events.get(timeout=WAIT) == ("point", 7, pytest.approx(36.0))
+
+
+def test_bad_rows_and_other_tables_are_refused_with_a_reason(link, topcat):
+    link.send_table(_table())
+    topcat.got.get(timeout=WAIT)
+    for row in ("-1", "99999", "ten"):
+        reply = _call(topcat, link, MT_HIGHLIGHT, {"table-id": link.table_id, "row": row})
+        assert reply["samp.status"] == "samp.error", row
+    reply = _call(topcat, link, MT_HIGHLIGHT, {"table-id": link.table_id, "row": "99999"})
+    assert "row 99999 is outside the table sent (10 rows)" in reply["samp.error"]["samp.errortxt"]
+    reply = _call(topcat, link, MT_HIGHLIGHT, {"table-id": "someone-else", "row": "2"})
+    assert reply["samp.status"] == "samp.error" and "unknown table 'someone-else'" in reply["samp.error"]["samp.errortxt"]
+    reply = _call(topcat, link, MT_SELECT, {"table-id": link.table_id, "row-list": ["1", "10"]})
+    assert reply["samp.status"] == "samp.error"
+    assert link.events.empty()
+    reply = _call(topcat, link, MT_HIGHLIGHT, {"table-id": link.table_id, "row": "4"})
+    assert reply["samp.status"] == "samp.ok" and reply["samp.result"]["message"] == "showing candidate c4 (row 4)"
+    assert link.events.get(timeout=WAIT) == ("highlight", 4)
+
+
+def test_a_table_sent_again_gets_a_new_id(link, topcat):
+    table = _table()
+    link.send_table(table)
+    first = topcat.got.get(timeout=WAIT)[1]["table-id"]
+    link.send_table(table)
+    second = topcat.got.get(timeout=WAIT)[1]["table-id"]
+    assert first != second and second == link.table_id
+
+
+def test_hub_loss_is_noticed_and_connect_starts_afresh(tmp_path):
+    lockfile = tmp_path / "hub"
+    states = []
+    hub = SAMPHubServer(web_profile=False, lockfile=str(lockfile), addr="127.0.0.1")
+    hub.start(wait=False)
+    link = SampLink(on_state=states.append)
+    try:
+        assert link.connect(lockfile=lockfile) is SampState.CONNECTED
+        assert link.check() is SampState.CONNECTED
+        hub.stop()
+        assert link.check() is SampState.DISCONNECTED and states[-1] is SampState.DISCONNECTED
+        assert link.table_id is None
+        hub = SAMPHubServer(web_profile=False, lockfile=str(lockfile), addr="127.0.0.1")
+        hub.start(wait=False)
+        assert link.connect(lockfile=lockfile) is SampState.CONNECTED
+        assert link.check() is SampState.CONNECTED
+    finally:
+        link.disconnect()
+        hub.stop()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 from astropy.table import Table
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QItemSelectionModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
@@ -286,7 +286,10 @@ class CandidateTableView(QTableView):
         model = self.model()
         if 0 <= view_row < model.rowCount():
             index = model.index(view_row, 0)
-            self.setCurrentIndex(index)
+            # explicit ClearAndSelect: setCurrentIndex reads the held modifiers, and the Ctrl of Ctrl+Z
+            # would add the row to the old one (two rows highlighted after an undo)
+            flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+            self.selectionModel().setCurrentIndex(index, flags)
             self.scrollTo(index)
 
     def selected_source_rows(self) -> np.ndarray:
