@@ -7,7 +7,8 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+REAL_DATA = Path(__file__).resolve().parent / "data" / "real"
+SHIPPED_CATALOGS = Path(__file__).resolve().parents[1] / "resources" / "catalogs"
 
 
 @pytest.fixture(autouse=True)
@@ -19,12 +20,14 @@ def review_subscribers_never_fail(caplog):
     assert not failed, f"{failed[0].getMessage()}: {failed[0].exc_text}"
 
 
-@pytest.fixture
-def shared_data() -> Path:
-    """The real files of ../shared/data; tests that need them skip with a reason where absent."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"real data folder {SHARED_DATA} is absent")
-    return SHARED_DATA
+@pytest.fixture(scope="session")
+def shared_data(tmp_path_factory) -> Path:
+    """The small real files the tests read, laid out as ``real/`` (tests/data/real) and ``catalogs/``
+    (the shipped resources/catalogs): all in the repository, so a fresh clone runs every test."""
+    folder = tmp_path_factory.mktemp("real-data")
+    (folder / "real").symlink_to(REAL_DATA, target_is_directory=True)
+    (folder / "catalogs").symlink_to(SHIPPED_CATALOGS, target_is_directory=True)
+    return folder
 
 
 @pytest.fixture(scope="session")

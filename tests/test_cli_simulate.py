@@ -41,9 +41,16 @@ def test_report_text_names_the_figures(shared_data, capsys):
 
 def test_missing_reference_is_a_clear_error(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("BHB_XUE2011", raising=False)
-    monkeypatch.chdir(tmp_path)  # with no argument and no $BHB_XUE2011 nothing else is looked at
-    assert main(["simulate", "--report", "--n", "50", "--quiet"]) == 1
+    assert main(["simulate", "--report", "--n", "50", "--quiet", "--reference", str(tmp_path / "nowhere.dat")]) == 1
     assert "Xue" in capsys.readouterr().err
+
+
+def test_the_shipped_reference_is_the_default(monkeypatch):
+    from bhb_viewer.core.sim.calibration import reference_path
+
+    monkeypatch.delenv("BHB_XUE2011", raising=False)
+    path = reference_path()
+    assert path.name == "xue2011_bhb.dat" and path.parent.name == "catalogs" and (path.parent / "xue2011_bhb.ReadMe").is_file()
 
 
 def test_needs_out_or_report(capsys):

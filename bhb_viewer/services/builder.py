@@ -30,6 +30,7 @@ from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.grid import CUTOUT_SIZE
 from bhb_viewer.core.progress import CancelToken, ProgressCallback, no_progress
 from bhb_viewer.core.quality import add_quality_columns, set_quality
+from bhb_viewer.core.resources import ROOT as RESOURCES
 from bhb_viewer.core.spectra import GridSpectrum, read_spectra
 from bhb_viewer.services.sdss import NetworkUnavailable, SDSSError, SDSSService, decode_specobjid
 
@@ -39,6 +40,7 @@ CATALOG_ALIASES = {
     "barbosa2022": "barbosa2022_bhb.csv",  # Barbosa et al. 2022 SEGUE BHBs, positions only
 }
 CATALOG_DIR_ENV = "BHB_VIEWER_CATALOGS"
+SHIPPED_CATALOGS = RESOURCES / "catalogs"
 KEEP_COLUMNS = ("g", "u_g", "g_r")
 DEFAULT_KNOWN_BHB = ("barbosa2022",)  # besides the positives: negatives near these are dropped
 
@@ -46,10 +48,10 @@ log = logging.getLogger(__name__)
 
 
 def catalog_dirs() -> list[Path]:
-    """Where catalog aliases are looked up: $BHB_VIEWER_CATALOGS, then ./catalogs (never a folder outside
-    the installation: a user's copy of the app has only what it ships)."""
+    """Where catalog aliases are looked up: $BHB_VIEWER_CATALOGS, ./catalogs, then the catalogues the
+    app ships (resources/catalogs: Xue 2011, the blue stragglers, Barbosa 2022, with their README)."""
     dirs = [Path(os.environ[CATALOG_DIR_ENV])] if os.environ.get(CATALOG_DIR_ENV) else []
-    return [*dirs, Path.cwd() / "catalogs"]
+    return [*dirs, Path.cwd() / "catalogs", SHIPPED_CATALOGS]
 
 
 def resolve_catalog(name: str | os.PathLike, folder: str | os.PathLike | None = None) -> Path:

@@ -24,6 +24,7 @@ from bhb_viewer.core.balmer import measure_arrays
 from bhb_viewer.core.dataset import LABEL_BHB
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.progress import ProgressCallback
+from bhb_viewer.core.resources import resource_path
 from bhb_viewer.core.sim.sky import DEFAULT_BHB_FRACTION, SimulatorConfig, simulate
 
 KS_QUANTITIES = ("d02", "fm", "c_hg", "b_hg", "u_g", "g_r", "g")
@@ -35,15 +36,14 @@ REFERENCE_ENV = "BHB_XUE2011"
 
 
 def reference_path(path: str | os.PathLike | None = None) -> Path:
-    """The Xue 2011 table (with its ReadMe beside it): the argument, else $BHB_XUE2011 (never a folder
-    outside the installation: a user's copy of the app has only what it ships)."""
-    for candidate in (path, os.environ.get(REFERENCE_ENV)):
-        if candidate and Path(candidate).is_file():
-            return Path(candidate)
-    raise BadInputError(
-        path,
-        f"the Xue et al. (2011) BHB table is needed for the calibration report; pass its path or set ${REFERENCE_ENV}",
-    )
+    """The Xue 2011 table (with its ReadMe beside it): the argument, else $BHB_XUE2011, else the copy the
+    app ships (resources/catalogs); a path given that is not a file is an error, not a fallback."""
+    given = path or os.environ.get(REFERENCE_ENV)
+    if given:
+        if Path(given).is_file():
+            return Path(given)
+        raise BadInputError(given, "the Xue et al. (2011) BHB table for the calibration report is not there")
+    return resource_path(Path("catalogs") / "xue2011_bhb.dat")
 
 
 def read_reference(path: str | os.PathLike | None = None) -> Table:
