@@ -4,7 +4,8 @@ The output keeps the input's rows and adds ``p_bhb``, ``model``, ``model_version
 per-star column the model's predictor gives, the classical Balmer diagnostics (d02, fm, b_hg,
 c_hg), the ``classical_bhb`` flag and the Balmer fit's ``balmer_reason``; the physical second
 opinion (core.stellar_fit: ``teff_fit``, ``logg_fit``, ``feh_fit``, ``rv_fit``, ``chi2_fit``), the
-trust ``flags`` (core.trust; the summary counts the out-of-distribution ones) and, with --weights,
+trust ``flags`` (core.trust; the summary counts the out-of-distribution ones), the known-star
+match ``known_as`` / ``known_sep_arcsec`` (core.known_stars; --known adds catalogues) and, with --weights,
 the segment and band weights. A data set with labels also gets its macro P/R/F1 printed. A model that reads colours gets each candidate's
 u,g,r,i,z from the input table (``u``… / ``u_err``… or SDSS ``psfMag_u``… / ``psfMagErr_u``…) and,
 for bands the table lacks, from the data set's catalogue. Scoring streams (ml.scoring): memory does not grow
@@ -41,6 +42,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="add the 7 segment weights (seg_w1..seg_w7) and 5 band weights (w_u..w_z) where the model has them (slower)")
     parser.add_argument("--no-second-opinion", dest="second_opinion", action="store_false",
                         help="leave out the engine-template fit (teff_fit, logg_fit, feh_fit, rv_fit, chi2_fit) and the flags")
+    parser.add_argument("--known", action="append", default=[], metavar="CAT",
+                        help="another catalogue of known stars (ra, dec; optional known_as) matched besides the shipped "
+                             "Xue 2011, Barbosa 2022 and blue-straggler lists; repeatable")
+    parser.add_argument("--known-radius", type=float, default=2.0, metavar="ARCSEC",
+                        help="match radius for known stars (default 2″)")
     parser.add_argument("--threshold", type=float, default=0.5, help="P(BHB) cut for the printed P/R/F1")
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON line")
     parser.add_argument("--progress-json", action="store_true", help="JSON-lines progress on stdout")
@@ -90,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     device = distributed.rank_device(args.device, ranks)
     table, data, rows = _resolve(args)
+    _add_known(table, data, rows, args)
     labels = np.where(rows >= 0, data.labels[np.maximum(rows, 0)], -1)
     progress = (JsonLinesProgress() if args.progress_json else TerminalProgress()) if ranks.main else no_progress
     scorer = Scorer(args.model, device, explain="weights" if args.weights else False, compile_model=args.compile)
@@ -105,6 +112,24 @@ def run(args: argparse.Namespace) -> int:
     if ranks.main:
         _summarise(args, result, label_definition(data))
     return 0
+
+
+def _add_known(table, data, rows: np.ndarray, args: argparse.Namespace) -> None:
+    """``known_as`` and ``known_sep_arcsec``: the known-star catalogues each candidate is in (core.known_stars),
+    by the input's positions or, where it has none, the data set's."""
+    from bhb_viewer.core.known_stars import KnownStars, shipped_known_stars
+
+    if {"ra", "dec"} <= set(table.colnames):
+        ra, dec = np.asarray(table["ra"], float), np.asarray(table["dec"], float)
+    elif {"ra", "dec"} <= set(data.catalog.colnames):
+        found = rows >= 0
+        ra, dec = np.full(len(rows), np.nan), np.full(len(rows), np.nan)
+        ra[found] = np.asarray(data.catalog["ra"], float)[rows[found]]
+        dec[found] = np.asarray(data.catalog["dec"], float)[rows[found]]
+    else:
+        return
+    known = KnownStars.load(tuple(args.known)) if args.known else shipped_known_stars()
+    table["known_as"], table["known_sep_arcsec"] = known.match(ra, dec, args.known_radius)
 
 
 def _magnitudes(table, data, rows: np.ndarray) -> np.ndarray:

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer
 
+from bhb_viewer.core.known_stars import describe as describe_known
+
 if TYPE_CHECKING:
     from bhb_viewer.gui.main_window import MainWindow
 
@@ -58,7 +60,9 @@ class CandidateView(QObject):
             panel = self.window.verdict_panel
             panel.show_candidate(c.cid, c.p_bhb, c.state, c.disagrees, self.review.rows.cut)
             panel.set_quality(c.quality.flags)
-            panel.set_fit(self.review.scoring.classical.describe_fit(row))
+            rows = self.review.rows
+            known = describe_known(str(rows.column("known_as")[row]), float(rows.column("known_sep")[row]))
+            panel.set_fit("\n".join(t for t in (known, self.review.scoring.classical.describe_fit(row)) if t))
             panel.set_modality_scores(c.p_bhb, c.p_spectrum, c.p_image, c.score_from)
 
     def _draw_pending(self) -> None:

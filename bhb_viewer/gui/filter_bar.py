@@ -1,4 +1,5 @@
-"""The filter row above the table: id / note text, a P(BHB) range, a verdict state and "hide flagged"."""
+"""The filter row above the table: id / note text, a P(BHB) range, a verdict state, "hide flagged" and
+"not yet catalogued"."""
 
 from __future__ import annotations
 
@@ -35,6 +36,9 @@ class FilterBar(QWidget):
         self.state = QComboBox()
         self.state.addItems(STATE_FILTERS)
         self.hide_flagged = QCheckBox("hide flagged")
+        self.not_catalogued = QCheckBox("not yet catalogued")
+        self.not_catalogued.setToolTip("only candidates in no known-star catalogue (Xue 2011, Barbosa 2022, "
+                                       "the blue-straggler list, or your own)")
         self.hide_flagged.setToolTip("hide candidates whose score is flagged out of distribution (not a star like "
                                      "the training set's, or outside its sky)")
         self._timer = QTimer(self, singleShot=True, interval=FILTER_DELAY_MS)
@@ -44,15 +48,16 @@ class FilterBar(QWidget):
         self.max.valueChanged.connect(self._timer.start)
         self.state.currentIndexChanged.connect(self._timer.start)
         self.hide_flagged.toggled.connect(self._timer.start)
+        self.not_catalogued.toggled.connect(self._timer.start)
         lay.addWidget(self.text, 2)
-        for widget in (self.min, self.max, self.state, self.hide_flagged):
+        for widget in (self.min, self.max, self.state, self.hide_flagged, self.not_catalogued):
             lay.addWidget(widget)
 
     def filter(self) -> Filter:
         """The filter the widgets show now (the full 0–1 range is no score filter: unscored rows stay)."""
         lo, hi = self.min.value(), self.max.value()
         return Filter(None if (lo, hi) == (0.0, 1.0) else (lo, hi), self.state.currentText(), self.text.text(),
-                      self.hide_flagged.isChecked())
+                      self.hide_flagged.isChecked(), self.not_catalogued.isChecked())
 
     def show_filter(self, filter_: Filter) -> None:
         """Show ``filter_`` (set by the review) without applying it again."""
@@ -62,4 +67,5 @@ class FilterBar(QWidget):
         self.state.setCurrentText(filter_.state)
         self.text.setText(filter_.text)
         self.hide_flagged.setChecked(filter_.hide_flagged)
+        self.not_catalogued.setChecked(filter_.not_catalogued)
         self._timer.stop()  # the changes above only started the timer

@@ -30,12 +30,15 @@ class Filter:
         Case-insensitive substring of the id or the note; '' keeps all.
     hide_flagged : bool
         Leave out rows whose score is flagged out of distribution (core.trust: ``ood:``/``sky:``).
+    not_catalogued : bool
+        Keep only rows in no known-star catalogue (core.known_stars: ``known_as`` empty).
     """
 
     score_range: tuple[float, float] | None = None
     state: str = "all"
     text: str = ""
     hide_flagged: bool = False
+    not_catalogued: bool = False
 
     def __post_init__(self) -> None:
         if self.state not in STATE_FILTERS:
@@ -45,7 +48,7 @@ class Filter:
     @property
     def is_empty(self) -> bool:
         """True when the filter keeps every row."""
-        return self.score_range is None and self.state == "all" and not self.text and not self.hide_flagged
+        return self.score_range is None and self.state == "all" and not self.text and not self.hide_flagged and not self.not_catalogued
 
     def keep(self, cols: dict[str, np.ndarray]) -> np.ndarray:
         """The boolean mask of the rows this filter keeps.
@@ -79,6 +82,8 @@ class Filter:
             keep &= (np.char.find(ids, self.text) >= 0) | (np.char.find(notes, self.text) >= 0)
         if self.hide_flagged and "ood" in cols:
             keep &= ~cols["ood"]
+        if self.not_catalogued and "known_as" in cols:
+            keep &= cols["known_as"] == ""
         return keep
 
 

@@ -69,6 +69,9 @@ def catalog_columns(table: Table) -> dict[str, np.ndarray]:
         "g": nan if g is None else g,
         "u_g": nan if u_g is None else u_g,
         "g_r": nan if g_r is None else g_r,
+        # the known-star catalogues it is in (core.known_stars; '' none) and the separation
+        "known_as": np.asarray(table["known_as"]).astype(str) if "known_as" in table.colnames else np.full(n, ""),
+        "known_sep": nan if (sep := _float_column(table, "known_sep_arcsec")) is None else sep,
     }
 
 

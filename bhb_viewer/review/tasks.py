@@ -101,6 +101,17 @@ class Loaded:
     references: tuple[np.ndarray, np.ndarray] | None  # mean BHB / non-BHB flux of a labelled set
 
 
+def add_known_stars(catalog) -> None:
+    """``known_as`` / ``known_sep_arcsec`` (core.known_stars) on a list with positions that lacks them."""
+    from bhb_viewer.core.known_stars import shipped_known_stars
+
+    if "known_as" in catalog.colnames or not {"ra", "dec"} <= set(catalog.colnames) or not len(catalog):
+        return
+    ra, dec = (np.asarray(catalog[c].filled(np.nan) if hasattr(catalog[c], "filled") else catalog[c], float)
+               for c in ("ra", "dec"))
+    catalog["known_as"], catalog["known_sep_arcsec"] = shipped_known_stars().match(ra, dec)
+
+
 def load_task(path: Path):
     """Open a catalog / data set off the GUI thread: parsing a big table or averaging the reference
     spectra of a big labelled set takes seconds."""
@@ -108,6 +119,7 @@ def load_task(path: Path):
     def fn(cancel: CancelToken, progress: ProgressCallback) -> Iterator[Loaded]:
         progress(ProgressEvent("load", 0, 2, f"opening {path.name}"))
         source = open_source(path)
+        add_known_stars(source.catalog)
         progress(ProgressEvent("load", 1, 2, f"{len(source)} candidates"))
         cancel.check()
         references = source.reference_spectra()
