@@ -1,6 +1,8 @@
 """``bhb sessions``: two sessions made and filled from the command line merge with the hand-computed κ."""
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -149,3 +151,37 @@ def test_audit_from_the_command_line_writes_purity_into_the_export(tmp_path, cat
     assert len(table) == 6 and table.meta["AUDPUR"] == pytest.approx(5 / 6) and table.meta["AUDSAMP"] == 7
     assert main(["sessions", "audit", str(session), "--cut", "0.6"]) == 1
     assert "already" in capsys.readouterr().err
+
+
+def test_the_selection_function_of_a_blind_audit_on_the_demo(tmp_path, capsys):
+    """Issue 24: purity from the blind verdicts and, with the demo's labels, completeness, in bins of g,
+    g−r and S/N; a VOTable astropy reads back with units, and a plot."""
+    from astropy.io.votable import parse_single_table
+
+    demo = Path(__file__).resolve().parents[1] / "resources" / "demo"
+    data = tmp_path / "demo"
+    shutil.copytree(demo, data)
+    session = tmp_path / "s.sqlite"
+    assert main(["sessions", "new", str(data), "--reviewer", "ann", "--out", str(session)]) == 0
+    scores = tmp_path / "scores.ecsv"
+    assert main(["score", str(data), "--model", "models/batmm-lite-sim", "--out", str(scores), "--json"]) == 0
+    capsys.readouterr()
+    assert main(["sessions", "audit", str(session), "--cut", "0.5", "--half-width", "0.1", "--seed", "1",
+                 "--scores", str(scores), "--json"]) == 0
+    started = _json(capsys)
+    label = dict(zip((str(c) for c in Table.read(data / "catalog.ecsv")["id"]),
+                     Table.read(data / "catalog.ecsv")["label"], strict=True))
+    verdicts = [(cid, "BHB" if label[cid] == 1 else "non-BHB") for cid in started["sample"]]
+    assert main(["sessions", "import", str(session), str(_csv(tmp_path / "blind.csv", verdicts))]) == 0
+    out = tmp_path / "sf.vot"
+    assert main(["sessions", "audit", str(session), "--selection-function", str(out), "--json"]) == 0
+    table = parse_single_table(str(out)).to_table()
+    assert {"axis", "lo", "hi", "purity", "purity_lo", "purity_hi", "completeness", "source", "note"} <= set(table.colnames)
+    assert str(table["lo"].unit) == "mag" and set(table["axis"]) == {"g", "g_r", "snr"}
+    audit = table[table["source"] == "blind audit"]
+    labels = table[table["source"] == "labels"]
+    assert len(audit) and np.isnan(np.asarray(audit["completeness"], float)).all()
+    assert len(labels) and np.isfinite(np.asarray(labels["completeness"], float)).any()
+    ok = np.isfinite(np.asarray(labels["purity"], float))
+    assert (np.asarray(labels["purity_lo"])[ok] <= np.asarray(labels["purity"])[ok]).all()
+    assert (labels["n"] >= 1).all() and out.with_suffix(".png").is_file()

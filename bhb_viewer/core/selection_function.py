@@ -1,0 +1,155 @@
+"""A selection function: purity and completeness of a model-accepted sample in bins of g, g−r and S/N.
+
+Why: one purity for the whole cut hides where it fails (faint stars, red edge, low S/N). A paper
+using the selection needs both figures against each axis, with intervals, in a form others read.
+
+Two sources of truth, each used for what it can tell:
+
+* a blind audit (core.audit): the sample is drawn from the accepted stars, so its blind verdicts
+  give **purity** per bin (BHB / judged), and nothing about completeness;
+* labels (a simulated sky's, or any catalogue's ``label`` column): **purity and completeness** per
+  bin over every candidate.
+
+Bins are quantiles of the stars that carry the truth, as many as keep :data:`MIN_PER_BIN` stars in
+each (at most :data:`MAX_BINS`); a bin that still has fewer (a small audit) says so in ``note``.
+Intervals are Wilson's (core.audit.wilson_interval).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from astropy import units as u
+from astropy.table import Table
+
+from bhb_viewer.core.audit import wilson_interval
+
+MIN_PER_BIN = 20
+MAX_BINS = 6
+AXES: dict[str, tuple[Any, str, str]] = {  # name: (unit, UCD, label)
+    "g": (u.mag, "phot.mag;em.opt.V", "g (mag)"),
+    "g_r": (u.mag, "phot.color;em.opt.V;em.opt.R", "g − r (mag)"),
+    "snr": (u.dimensionless_unscaled, "stat.snr", "S/N per pixel"),
+}
+
+
+def adaptive_edges(values: np.ndarray, min_per_bin: int = MIN_PER_BIN, max_bins: int = MAX_BINS) -> np.ndarray:
+    """Quantile bin edges with at least ``min_per_bin`` finite values per bin (one bin when too few)."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return np.array([])
+    n_bins = int(max(1, min(max_bins, v.size // max(min_per_bin, 1))))
+    edges = np.unique(np.quantile(v, np.linspace(0.0, 1.0, n_bins + 1)))
+    if edges.size < 2:
+        edges = np.array([v.min(), v.max()])
+    return edges
+
+
+def _rate(k: int, n: int, confidence: float) -> tuple[float, float, float]:
+    if n == 0:
+        return np.nan, np.nan, np.nan
+    lo, hi = wilson_interval(k, n, confidence)
+    return k / n, lo, hi
+
+
+def selection_function(axes: Mapping[str, np.ndarray], accepted: np.ndarray, truth: np.ndarray,
+                       confidence: float = 0.95, min_per_bin: int = MIN_PER_BIN, source: str = "labels",
+                       completeness: bool = True) -> Table:
+    """One row per (axis, bin): purity (and, with ``completeness``, completeness) with Wilson intervals.
+
+    ``accepted`` (bool) is the selection; ``truth`` is 1 (BHB), 0 (not) or -1 (unknown) per star.
+    Bins come from the stars with a known truth (:func:`adaptive_edges`).
+    """
+    accepted = np.asarray(accepted, dtype=bool)
+    truth = np.asarray(truth, dtype=np.int64)
+    known = truth >= 0
+    rows: list[dict[str, Any]] = []
+    for axis, values in axes.items():
+        v = np.asarray(values, dtype=np.float64)
+        edges = adaptive_edges(v[known], min_per_bin)
+        for b in range(len(edges) - 1):
+            last = b == len(edges) - 2
+            inside = known & (v >= edges[b]) & ((v <= edges[b + 1]) if last else (v < edges[b + 1]))
+            sel, bhb = inside & accepted, inside & (truth == 1)
+            purity = _rate(int((sel & (truth == 1)).sum()), int(sel.sum()), confidence)
+            comp = _rate(int((bhb & accepted).sum()), int(bhb.sum()), confidence) if completeness else (np.nan,) * 3
+            few = int(inside.sum()) < min_per_bin
+            rows.append({"axis": axis, "lo": edges[b], "hi": edges[b + 1], "n": int(inside.sum()),
+                         "n_accepted": int(sel.sum()), "purity": purity[0], "purity_lo": purity[1], "purity_hi": purity[2],
+                         "n_bhb": int(bhb.sum()), "completeness": comp[0], "completeness_lo": comp[1],
+                         "completeness_hi": comp[2],
+                         "note": f"fewer than {min_per_bin} stars" if few else ""})
+    table = Table(rows=rows, names=["axis", "lo", "hi", "n", "n_accepted", "purity", "purity_lo", "purity_hi", "n_bhb",
+                                    "completeness", "completeness_lo", "completeness_hi", "note"]) if rows else Table()
+    if rows:
+        table["axis"] = table["axis"].astype(str)
+        table["note"] = table["note"].astype("<U40")
+        for col, ucd, desc in (("purity", "stat.fit.goodness", "BHB share of the accepted stars in the bin"),
+                               ("completeness", "stat.fit.goodness", "accepted share of the BHB stars in the bin"),
+                               ("n", "meta.number", "stars with a known truth in the bin")):
+            table[col].meta = {"ucd": ucd}
+            table[col].description = desc
+        table["lo"].description = "lower bin edge on the axis (units: mag for g and g_r, none for snr)"
+        table["hi"].description = "upper bin edge on the axis"
+    table.meta.update({"SOURCE": source, "CONFLEV": confidence, "MINBIN": min_per_bin,
+                       "AXES": ",".join(axes), "AXISUNIT": "g: mag; g_r: mag; snr: dimensionless"})
+    return table
+
+
+def write_votable(table: Table, path, provenance: Mapping[str, Any]) -> None:
+    """The selection function as a VOTable with units per axis row kept in ``lo``/``hi`` descriptions and UCDs."""
+    from astropy.io.votable import from_table
+
+    out = table.copy()
+    out.meta.update({k: v for k, v in provenance.items() if v is not None})
+    vot = from_table(out)
+    field_by_name = {f.name: f for f in vot.get_first_table().fields}
+    for name, ucd, unit in (("lo", "stat.min", "mag"), ("hi", "stat.max", "mag"), ("purity", "stat.fit.goodness", None),
+                            ("completeness", "stat.fit.goodness", None), ("n", "meta.number", None),
+                            ("n_accepted", "meta.number", None), ("n_bhb", "meta.number", None)):
+        field = field_by_name[name]
+        field.ucd = ucd
+        if unit:
+            field.unit = unit  # the S/N rows are dimensionless: the axis column says which
+    for key, value in out.meta.items():
+        vot.get_first_table().infos.append(_info(key, value))
+    vot.to_xml(str(path))
+
+
+def _info(name: str, value: Any):
+    from astropy.io.votable.tree import Info
+
+    return Info(name=name, value=str(value))
+
+
+def plot(table: Table, path, title: str) -> None:
+    """Purity and completeness (with intervals) against each axis, one panel per axis."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    axes = list(dict.fromkeys(str(a) for a in table["axis"]))
+    fig, panels = plt.subplots(1, len(axes), figsize=(3.4 * len(axes), 3.2), sharey=True, squeeze=False)
+    for ax, name in zip(panels[0], axes, strict=True):
+        rows = table[table["axis"] == name]
+        x = 0.5 * (np.asarray(rows["lo"]) + np.asarray(rows["hi"]))
+        for col, colour in (("purity", "tab:blue"), ("completeness", "tab:orange")):
+            y = np.asarray(rows[col], dtype=float)
+            ok = np.isfinite(y)
+            if ok.any():
+                lo, hi = np.asarray(rows[f"{col}_lo"], float)[ok], np.asarray(rows[f"{col}_hi"], float)[ok]
+                err = np.clip(np.vstack([y[ok] - lo, hi - y[ok]]), 0.0, None)  # rounding at p = 0 or 1
+                half = 0.5 * (np.asarray(rows["hi"], float) - np.asarray(rows["lo"], float))[ok]
+                ax.errorbar(x[ok], y[ok], yerr=err, xerr=half, fmt="o", color=colour, label=col, capsize=2)
+        ax.set_xlabel(AXES.get(name, (None, None, name))[2])
+        ax.set_ylim(0, 1.05)
+    panels[0][0].set_ylabel("fraction (95 % Wilson)")
+    panels[0][0].legend(frameon=False, fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
