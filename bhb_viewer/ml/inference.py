@@ -101,6 +101,9 @@ class Explanation:
     image_grid: tuple[int, int] | None
     model_name: str
     model_version: str
+    # measured (ml.importance): P(original) − P(band → its background / segment → the continuum)
+    band_importance: np.ndarray | None = None
+    segment_importance: np.ndarray | None = None
 
 
 @dataclass
@@ -382,12 +385,13 @@ class Predictor:
         _put_rows(result, alone, rows)
 
     def explain_one(self, flux: np.ndarray, ivar: np.ndarray | None, cube: np.ndarray | None,
-                    maps: bool = True, mags: np.ndarray | None = None) -> Explanation:
+                    maps: bool = True, mags: np.ndarray | None = None, measured: bool = True) -> Explanation:
         """Score and explain one candidate (the viewer's current star): flux/ivar (3522,), cube (5, S, S),
         mags (10,) its catalogue magnitudes and errors (read by photometry models only).
 
         ``maps=False`` leaves out the saliency and the attention map (their backward pass), for a
-        viewer that does not show them: the model's own weights come at no extra cost.
+        viewer that does not show them: the model's own weights come at no extra cost. ``measured``
+        adds the measured band and segment importance (13 more forward passes of one star).
         """
         def one(a):
             return None if a is None else np.asarray(a)[None]
@@ -396,9 +400,24 @@ class Predictor:
                                    mags=one(mags)))
         first = {k: (None if getattr(result, k) is None else getattr(result, k)[0])
                  for k in (*EXPLAIN_KEYS, "saliency", "attention_map")}
-        return Explanation(float(result.p_bhb[0]), float(result.p_bhb_spectrum[0]), float(result.p_bhb_image[0]),
-                           str(result.score_from[0]), image_grid=result.image_grid, model_name=self.model_name,
-                           model_version=self.model_version, **first)
+        explanation = Explanation(float(result.p_bhb[0]), float(result.p_bhb_spectrum[0]), float(result.p_bhb_image[0]),
+                                  str(result.score_from[0]), image_grid=result.image_grid, model_name=self.model_name,
+                                  model_version=self.model_version, **first)
+        if measured and flux is not None and np.isfinite(explanation.p_bhb):
+            self._measure(explanation, one(flux), one(ivar if ivar is not None else np.ones_like(flux)), one(cube), one(mags))
+        return explanation
+
+    def _measure(self, explanation: Explanation, flux, ivar, cube, mags) -> None:
+        """The measured band and segment importance of one star (ml.importance), into ``explanation``."""
+        from bhb_viewer.ml import importance
+
+        def score(f, iv, c):
+            return np.concatenate([b.p_bhb for b in self.predict(f, iv, c, mags=mags)]).astype(np.float64)
+
+        explanation.segment_importance = importance.segment_importance(score, flux, ivar, cube)[0]
+        if cube is not None and "image" in self.modalities:
+            explanation.band_importance = importance.band_importance(score, flux, ivar, cube,
+                                                                     np.random.default_rng(0))[0]
 
 
 def trusted_heads(config: dict, modalities: tuple[str, ...]) -> tuple[str, ...]:

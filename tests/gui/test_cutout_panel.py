@@ -271,3 +271,13 @@ def test_images_rearrange_to_fill_the_space(panel, qtbot):
     qtbot.waitUntil(lambda: panel.columns in (2, 3))
     panel.set_cube(make_cube())
     assert panel.displayed(5) is not None
+
+
+def test_measured_band_importance_replaces_the_model_weights_in_the_strip(panel):
+    """Issue 21: the strip shows what removing each band does to P(BHB), signed, titled as such."""
+    panel.set_band_importance(np.array([0.6, -0.1, 0.7, 0.0, 0.02]))
+    assert panel.bars.texts == ["+0.60", "-0.10", "+0.70", "+0.00", "+0.02"]
+    np.testing.assert_allclose(panel.bars.heights, [0.6, 0.1, 0.7, 0.0, 0.02])
+    assert panel.bars.title == "ΔP removing the band"
+    panel.set_band_weights(np.full(5, 0.2))
+    assert panel.bars.title == "model's band weights"

@@ -187,3 +187,13 @@ def test_heads_are_not_trusted_without_a_training_record_or_after_finetuning(che
     flux, ivar, _ = _raw(2)
     with pytest.raises(ValueError, match="needs spectrum and image"):
         next(Predictor(checkpoint, device="cpu").predict(flux, ivar, None))
+
+
+def test_explain_one_measures_band_and_segment_importance(checkpoint):
+    """Issue 21: the viewer's explanation carries measured importance beside the model's own weights."""
+    flux, ivar, cubes = _raw(1)
+    predictor = Predictor(checkpoint, device="cpu")
+    one = predictor.explain_one(flux[0], ivar[0], cubes[0])
+    assert one.segment_importance.shape == (7,) and one.band_importance.shape == (5,)
+    assert np.isfinite(one.segment_importance).all() and np.isfinite(one.band_importance).all()
+    assert predictor.explain_one(flux[0], ivar[0], cubes[0], measured=False).band_importance is None

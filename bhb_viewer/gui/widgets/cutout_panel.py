@@ -328,12 +328,13 @@ class BandBars(QWidget):
         self.labels = labels
         self.heights = np.zeros(len(labels))
         self.texts = [""] * len(labels)
+        self.title = "model's band weights"
         self.top = BAR_TOP
         self.setMinimumWidth(140)
         self.setMaximumWidth(220)
 
-    def set_values(self, heights: np.ndarray, texts: list[str]) -> None:
-        self.heights, self.texts = heights, texts
+    def set_values(self, heights: np.ndarray, texts: list[str], title: str = "model's band weights") -> None:
+        self.heights, self.texts, self.title = heights, texts, title
         # A fixed scale (unless a weight outgrows it): bars of different stars compare by eye.
         self.top = max(BAR_TOP, float(heights.max()) * 1.2)
         self.update()
@@ -343,7 +344,7 @@ class BandBars(QWidget):
         painter.fillRect(self.rect(), BACKGROUND)
         painter.setPen(TEXT_COLOUR)
         line = painter.fontMetrics().height()
-        painter.drawText(QRectF(0, 2, self.width(), line), Qt.AlignmentFlag.AlignCenter, "band weights")
+        painter.drawText(QRectF(0, 2, self.width(), line), Qt.AlignmentFlag.AlignCenter, self.title)
         base, top = self.height() - line - 4, 2 * line + 4
         slot = self.width() / len(self.labels)
         for i, (label, h, text) in enumerate(zip(self.labels, self.heights, self.texts, strict=True)):
@@ -471,6 +472,16 @@ class CutoutPanel(QWidget):
             heights = w / total if total > 0 else np.zeros(len(BANDS))
             texts = [f"{100 * h:.0f}%" for h in heights]
         self.bars.set_values(heights, texts)
+
+    def set_band_importance(self, importance: np.ndarray) -> None:
+        """Measured band importance (ΔP(BHB) when the band is replaced by its background): bar height |ΔP|,
+        never rescaled to the largest, signed in the text (+ pushes towards BHB)."""
+        v = np.asarray(importance, dtype=float)
+        if v.shape != (len(BANDS),):
+            raise ValueError(f"band importance must have shape ({len(BANDS)},), got {v.shape}")
+        self.bars.set_values(np.clip(np.abs(v), 0.0, 1.0), [f"{x:+.2f}" for x in v], "ΔP removing the band")
+        self.bars.setToolTip("measured: the change in P(BHB) when each band is replaced by its background "
+                             "(+ towards BHB); the model's own SE weights are not evidence of use")
 
     def clear(self) -> None:
         """Empty every image and bar; the controls keep their settings."""
