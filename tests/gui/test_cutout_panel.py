@@ -128,7 +128,7 @@ def test_an_attention_map_within_ten_percent_of_uniform_draws_nothing(panel):
     peaked = np.full((4, 4), 1.0)
     peaked[1, 1] = 3.0
     panel.set_attention(peaked)
-    assert "over uniform" in panel.mosaic.scale_text and heat_layer(peaked, 8)[1].max() == 1.0
+    assert "÷ uniform" in panel.mosaic.scale_text and heat_layer(peaked, 8)[1].max() == 1.0
 
 
 def test_band_weight_bars_sum_to_one(panel):

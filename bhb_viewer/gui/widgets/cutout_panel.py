@@ -454,9 +454,8 @@ class CutoutPanel(QWidget):
         self._attention = attention
         if attention is not None:
             departure, flat = attention_departure(attention)
-            self.mosaic.scale_text = (f"model's attention flat (peak {departure.max():+.0%} of uniform, within "
-                                      f"{ATTENTION_FLAT_MARGIN:.0%}): nothing drawn" if flat else
-                                      f"model's attention over uniform (full colour: {1 + ATTENTION_FULL_SCALE:g}×)")
+            self.mosaic.scale_text = (f"attention flat (peak {departure.max():+.0%} vs uniform): not drawn" if flat
+                                      else f"attention ÷ uniform (full: {1 + ATTENTION_FULL_SCALE:g}×)")
         self._draw_all()
 
     def set_band_weights(self, weights: np.ndarray | None) -> None:
