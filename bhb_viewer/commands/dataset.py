@@ -230,14 +230,19 @@ def _convert(args: argparse.Namespace) -> int:
     """Arrays are copied a block of rows at a time, so a set larger than memory converts too."""
     from pathlib import Path
 
-    from bhb_viewer.core.dataset import is_dataset, open_dataset, write_dataset
+    from bhb_viewer.core.dataset import is_dataset, open_dataset, unfinished_files, write_dataset
     from bhb_viewer.core.errors import BadInputError
+    from bhb_viewer.core.files import staged_directory
 
-    if is_dataset(args.out) or Path(args.out).resolve() == Path(args.path).resolve():
-        raise BadInputError(args.out, "already holds a data set; convert into a new folder")
+    out = Path(args.out)
+    if is_dataset(out) or out.resolve() == Path(args.path).resolve():
+        raise BadInputError(out, "already holds a data set; convert into a new folder")
+    if out.is_dir() and any(out.iterdir()) and not unfinished_files(out):
+        raise BadInputError(out, "folder is not empty; convert into a new folder")
     ds = open_dataset(args.path)
     provenance = {**ds.manifest.get("provenance", {}), "converted_from": str(ds.path), "source_hash": ds.manifest_hash}
-    write_dataset(args.out, ds.catalog, ds.spectra, ds.ivar, ds.cutouts, provenance, dtype=args.dtype)
+    with staged_directory(out) as staged:  # a kill leaves no half set at --out (an unfinished one is replaced)
+        write_dataset(staged, ds.catalog, ds.spectra, ds.ivar, ds.cutouts, provenance, dtype=args.dtype)
     print(f"wrote {args.out}: {len(ds)} stars as {args.dtype}")
     return 0
 

@@ -77,7 +77,9 @@ def _short(value) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bhb_viewer.core.dataset import is_dataset
+    from pathlib import Path
+
+    from bhb_viewer.core.dataset import is_dataset, unfinished_files
     from bhb_viewer.core.errors import BadInputError
     from bhb_viewer.core.progress import TerminalProgress, no_progress
     from bhb_viewer.core.sim import DEFAULT_N, SimulatorConfig, write_simulated
@@ -95,6 +97,9 @@ def run(args: argparse.Namespace) -> int:
     config = SimulatorConfig(label_kind=args.labels, extinction_corrected=args.deredden, engine=args.engine)
     if args.out and is_dataset(args.out) and not args.force:
         raise BadInputError(args.out, "already holds a data set; use --force to replace it")
+    out = Path(args.out or "")
+    if args.out and not is_dataset(out) and out.is_dir() and any(out.iterdir()) and not unfinished_files(out):
+        raise BadInputError(out, "folder is not empty; the data set is written into a new or empty folder")
     if args.out:
         path = write_simulated(args.out, args.n or DEFAULT_N, args.seed, args.bhb_fraction, args.cutout_size, progress, config,
                                 args.workers)

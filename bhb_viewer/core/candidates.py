@@ -30,6 +30,7 @@ from astropy.coordinates import SkyCoord
 from astropy.io import ascii as astropy_ascii
 from astropy.table import Column, MaskedColumn, Table
 
+from bhb_viewer.core.dataset import missing_manifest_problem
 from bhb_viewer.core.errors import BadInputError
 
 # canonical name -> accepted spellings (compared lower-case); the first match in this order wins
@@ -132,6 +133,8 @@ def read_candidates(path: str | os.PathLike, format: str | None = None) -> Table
         Naming the file and the problem (unreadable, wrong columns, duplicate ids, ...).
     """
     path = Path(path)
+    if path.is_dir():  # a data set given where a catalog is read (bhb score reads both)
+        raise BadInputError(path, missing_manifest_problem(path))
     if not path.is_file():
         raise BadInputError(path, "file not found")
     raw = _read_raw(path, format)

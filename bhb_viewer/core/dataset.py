@@ -22,7 +22,7 @@ Two options for survey scale:
   values beyond float16's range are clipped to ±65504 and positive inverse variances below its
   smallest step kept positive, so no pixel changes from valid to masked.
 * A **sharded** set is a directory whose manifest lists ``parts`` (each a data set of its own, e.g.
-  one per job of a cluster array, see core.shards); ``open_dataset`` returns one Dataset whose
+  one per job of a cluster array, see core.build_parallel); ``open_dataset`` returns one Dataset whose
   catalog is the parts' catalogs in order and whose arrays read across parts (:class:`ConcatRows`).
 
 ``read_rows`` reads rows with positioned reads (no memory map), so a stream over millions of stars
@@ -185,7 +185,7 @@ def open_dataset(path: str | os.PathLike, mmap: bool = True, verify: bool = True
     path = Path(path)
     manifest_file = path / "manifest.json"
     if not manifest_file.is_file():
-        raise BadInputError(path, "not a data set: manifest.json is missing")
+        raise BadInputError(path, missing_manifest_problem(path) if path.is_dir() else "data set not found")
     try:
         manifest = json.loads(manifest_file.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -274,6 +274,25 @@ def _splits_filled(n: int, fractions: tuple[float, float, float]) -> bool:
 
 def is_dataset(path: str | os.PathLike) -> bool:
     return (Path(path) / "manifest.json").is_file()
+
+
+def unfinished_files(path: str | os.PathLike) -> list[str]:
+    """A data set's files in folder ``path`` that has no manifest.json: what a write killed part-way
+    leaves (the manifest is written last). Empty for a finished set or an unrelated folder."""
+    path = Path(path)
+    if is_dataset(path) or not path.is_dir():
+        return []
+    found = [name for name in ("catalog.ecsv", *ARRAY_FILES) if (path / name).exists()]
+    return found + sorted(p.name for p in path.glob("part-*-of-*") if p.is_dir())[:2]
+
+
+def missing_manifest_problem(path: str | os.PathLike) -> str:
+    """Why folder ``path`` (no manifest.json) is not a data set, naming an unfinished one as such."""
+    found = unfinished_files(path)
+    if found:
+        return (f"unfinished data set: has {', '.join(found)} but no manifest.json (its writing was "
+                "interrupted); write it again")
+    return "not a data set: manifest.json is missing"
 
 
 # -- reading rows -------------------------------------------------------------------------------------

@@ -63,14 +63,15 @@ def _tmp_name(path: Path) -> Path:
     )  # same suffixes: .fits.gz stays gzipped
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process of this host still exists (signal 0 probes without touching it)."""
     if pid == os.getpid():
         return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
+    except PermissionError:  # someone else's process: it exists
         return True
     return True
 
@@ -85,7 +86,7 @@ def remove_stale(folder: str | os.PathLike, name: str | None = None) -> list[Pat
         return removed
     for entry in entries:
         m = _TMP.match(entry.name)
-        if not m or (name is not None and m[2] != name) or _alive(int(m[1])):
+        if not m or (name is not None and m[2] != name) or process_alive(int(m[1])):
             continue
         try:
             if entry.is_dir() and not entry.is_symlink():

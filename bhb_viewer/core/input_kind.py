@@ -7,7 +7,7 @@ import gzip
 import zlib
 from pathlib import Path
 
-from bhb_viewer.core.dataset import is_dataset
+from bhb_viewer.core.dataset import is_dataset, missing_manifest_problem
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.fitsfile import open_fits
 from bhb_viewer.core.spectra import spectrum_kind
@@ -18,7 +18,7 @@ def detect_kind(path: Path) -> str:
     if path.is_dir():
         if is_dataset(path):
             return "dataset"
-        raise BadInputError(path, "directory is not a data set (no manifest.json)")
+        raise BadInputError(path, missing_manifest_problem(path))
     if not path.exists():
         raise BadInputError(path, "file not found")
     if not _looks_like_fits(path):

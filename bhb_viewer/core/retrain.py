@@ -36,7 +36,7 @@ from bhb_viewer.core.model_index import ModelEntry, ModelIndex, describe
 log = logging.getLogger(__name__)
 
 CONFIG_FILE = "train-config.json"
-RESUME_STATE = "resume.safetensors"  # what ml.training leaves in a cancelled run (its RESUME_FILE; a test ties them)
+RESUME_STATE = "resume.safetensors"  # a cancelled run's state (ml.training writes it): the wizard offers Resume
 CARD_FILE = "README.md"
 RUN_FILES = ("config.json", "validation.json", "test.json", "test_metrics.json", "history.json", CONFIG_FILE)
 DEVICES = ("auto", "cpu", "cuda")

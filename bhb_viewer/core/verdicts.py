@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from bhb_viewer.core.errors import BadInputError
+from bhb_viewer.core.files import process_alive
 from bhb_viewer.core.verdict_types import (
     KIND_BY_VALUE,
     MODEL_CLASS,
@@ -322,7 +323,7 @@ class Session:
             except sqlite3.OperationalError:  # no writers table: nobody has registered
                 return []
         here = socket.gethostname()
-        return [Writer(*row) for row in rows if row[2] != here or _alive(row[1])]
+        return [Writer(*row) for row in rows if row[2] != here or process_alive(row[1])]
 
     # -- change counter ------------------------------------------------------------------------
 
@@ -657,14 +658,3 @@ class Session:
 def _real_or_none(value: float) -> float | None:
     value = float(value)
     return value if math.isfinite(value) else None
-
-
-def _alive(pid: int) -> bool:
-    """Whether a process of this host still exists (signal 0 probes without touching it)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: it exists
-        return True
-    return True

@@ -28,7 +28,7 @@ from bhb_viewer.gui.menus import build_menus
 from bhb_viewer.gui.start_page import StartPage
 from bhb_viewer.gui.status_bar import ReviewStatusBar
 from bhb_viewer.gui.team_view import TeamView
-from bhb_viewer.gui.widgets.candidate_table import CandidateTableModel, CandidateTableView
+from bhb_viewer.gui.widgets.candidate_table import COL_VERDICT, CandidateTableModel, CandidateTableView
 from bhb_viewer.gui.widgets.cutout_panel import CutoutPanel
 from bhb_viewer.gui.widgets.spectrum_plot import SpectrumPlot
 from bhb_viewer.gui.widgets.verdict_panel import VerdictPanel
@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 __all__ = ["MainWindow", "show_error_dialog"]
 
 START_PAGE, REVIEW_PAGE = 0, 1
+TABLE_PANE_MAX = 0.55  # the most of the window's width the table's pane takes to show its columns whole
 
 
 class MainWindow(QMainWindow):
@@ -259,7 +260,18 @@ class MainWindow(QMainWindow):
         self.start_page.set_recent(self.review.recent.existing())
         self.jump_bar.set_ids(source.ids)
         self.table.size_columns()
+        self._fit_table_pane()
         self.table.setFocus()
+
+    def _fit_table_pane(self) -> None:
+        """Widen the table's pane (up to TABLE_PANE_MAX of the window) so the columns through the
+        verdict read whole: at 1280 px the verdict column sat half outside it ("BHE", "mai")."""
+        page = self.splitters[0]
+        left, right = page.sizes()
+        want = left + self.table.width_through(COL_VERDICT) - self.table.width()
+        want = min(want, int(TABLE_PANE_MAX * (left + right)))
+        if want > left:
+            page.setSizes([want, left + right - want])
 
     def _model_ready(self, info: ModelInfo) -> None:
         self.settings.remember_model(info.checkpoint)

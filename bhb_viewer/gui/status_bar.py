@@ -43,8 +43,8 @@ class ReviewStatusBar(QStatusBar):
         self.addWidget(self.work_label, 1)
         self.addWidget(self.progress)
         self.addWidget(self.cancel_button)
-        for widget in (self.saved_label, self.counts_label, self.device_label):
-            self.addPermanentWidget(widget, 1)
+        for widget in (self.saved_label, self.counts_label, self.device_label):  # whole texts where they fit;
+            self.addPermanentWidget(widget)  # the work label (stretch 1) takes the rest, all elide when short
         self.set_busy(False)
 
     def set_busy(self, busy: bool) -> None:

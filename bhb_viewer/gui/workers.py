@@ -2,7 +2,7 @@
 
 A task is a function ``fn(cancel, progress)`` returning an iterable; every item it yields
 arrives on the GUI thread as one ``sigBatch``, so results fill the window as they come. Tasks
-are grouped by *kind* ("score", "load", "detail", ...): starting a kind that is already running
+are grouped by *kind* (review.jobs.JobKind: "score", "load", "detail", ...): starting a kind that is already running
 cancels the running one and queues the new one to start when the old one has stopped, so two
 scorings never run at once and a stale task's late batches are dropped, never shown.
 The GUI thread never waits in a ``processEvents`` loop; it only receives queued signals.

@@ -42,6 +42,7 @@ from bhb_viewer.core.dataset import CLASS_NAMES, Dataset, check_trainable, open_
 from bhb_viewer.core.files import write_atomic
 from bhb_viewer.core.metrics import auc, classification_report, roc_curve
 from bhb_viewer.core.progress import Cancelled, CancelToken, ProgressCallback, ProgressEvent, no_progress
+from bhb_viewer.core.retrain import RESUME_STATE  # tensors, with the JSON state under RESUME_KEY in its header
 from bhb_viewer.ml import distributed
 from bhb_viewer.ml.baselines import SpectralBaseline, is_baseline
 from bhb_viewer.ml.data import PHOTOMETRY, StarDataset, make_loader, read_rows, stratified_split
@@ -50,7 +51,6 @@ from bhb_viewer.ml.photometry import colour_columns
 from bhb_viewer.ml.preprocess import Preprocessor
 
 FINETUNE = "full"  # the models' name for the end-to-end stage
-RESUME_FILE = "resume.safetensors"  # tensors, with the JSON state under RESUME_KEY in its header
 RESUME_KEY = "bhb_resume_state"
 RESUME_OVERRIDABLE = ("epochs", "patience", "device", "threads", "num_workers")
 IMAGE_DROP = 0.3  # fraction of a photometry model's fusion / end-to-end training batches seen without cutouts
@@ -261,13 +261,13 @@ def _save_resume(run_dir: Path, config: TrainConfig, dataset_hash: str, model, o
     tensors["rng.torch"] = torch.get_rng_state()
     meta = {"config": config.to_dict(), "dataset_hash": dataset_hash, "cursor": dataclasses.asdict(cursor),
             "param_groups": opt["param_groups"]}
-    write_atomic(run_dir / RESUME_FILE, lambda tmp: save_file(tensors, str(tmp), metadata={RESUME_KEY: json.dumps(meta)}))
+    write_atomic(run_dir / RESUME_STATE, lambda tmp: save_file(tensors, str(tmp), metadata={RESUME_KEY: json.dumps(meta)}))
 
 
 def _load_resume(run_dir: Path) -> tuple[TrainConfig, _Cursor, dict[str, torch.Tensor], dict[str, Any]]:
-    path = run_dir / RESUME_FILE
+    path = run_dir / RESUME_STATE
     if not path.is_file():
-        raise FileNotFoundError(f"{run_dir}: nothing to resume (no {RESUME_FILE})")
+        raise FileNotFoundError(f"{run_dir}: nothing to resume (no {RESUME_STATE})")
     with safe_open(str(path), "pt") as f:
         header = f.metadata() or {}
     if RESUME_KEY not in header:
@@ -528,7 +528,7 @@ class _NetworkRun:
             },
         )
         _write_outputs(self.run_dir, config, splits, (y_val, p_val), (y_test, p_test), metrics, history)
-        (self.run_dir / RESUME_FILE).unlink(missing_ok=True)
+        (self.run_dir / RESUME_STATE).unlink(missing_ok=True)
 
 
 class _Clock:

@@ -22,6 +22,7 @@ import numpy as np
 
 from bhb_viewer.review.candidate_source import CandidateSource
 from bhb_viewer.review.events import ReviewEvents
+from bhb_viewer.review.jobs import FETCH_JOBS, JobKind
 from bhb_viewer.review.runner import Runner
 from bhb_viewer.review.tasks import Detail, sdss_task
 
@@ -32,9 +33,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BATCH_KIND", "FAILURES_SHOWN", "SINGLE_KIND", "SDSSFetch"]
+__all__ = ["FAILURES_SHOWN", "SDSSFetch"]
 
-SINGLE_KIND, BATCH_KIND = "sdss", "sdss-batch"
 FAILURES_SHOWN = 8  # candidates whose problems the end-of-batch message lists
 
 Attach = Callable[[int, "GridSpectrum | None", "np.ndarray | None"], None]
@@ -97,7 +97,7 @@ class SDSSFetch:
         offline : bool
         """
         self._source = source
-        self.runner.submit(SINGLE_KIND, sdss_task(self.service(offline), row, source.catalog[row]),
+        self.runner.submit(JobKind.FETCH, sdss_task(self.service(offline), row, source.catalog[row]),
                            on_batch=lambda detail: self._on_detail(source, detail),
                            on_progress=self.events.progress.emit,
                            on_error=lambda msg: self.events.error.emit("SDSS", msg))
@@ -128,7 +128,7 @@ class SDSSFetch:
             return 0
         self._source = source
         self.events.working.emit(f"SDSS: fetching {len(job.rows)} candidates…")
-        self.runner.submit(BATCH_KIND, job, on_batch=lambda item: self._on_item(source, item),
+        self.runner.submit(JobKind.FETCH_BATCH, job, on_batch=lambda item: self._on_item(source, item),
                            on_progress=self.events.progress.emit,
                            on_error=lambda msg: self.events.error.emit("The SDSS fetch stopped", msg),
                            on_done=self._batch_done)
@@ -136,7 +136,7 @@ class SDSSFetch:
 
     def cancel(self) -> None:
         """Stop both kinds of fetch; what arrived stays attached and cached."""
-        for kind in (SINGLE_KIND, BATCH_KIND):
+        for kind in FETCH_JOBS:
             self.runner.cancel(kind)
 
     def forget(self) -> None:

@@ -37,15 +37,16 @@ from bhb_viewer.review.candidate_source import (
     writable_folder,
 )
 from bhb_viewer.review.events import ReviewEvents
-from bhb_viewer.review.fetching import BATCH_KIND, SINGLE_KIND, SDSSFetch
+from bhb_viewer.review.fetching import SDSSFetch
 from bhb_viewer.review.filters import Filter, SortOrder
+from bhb_viewer.review.jobs import JobKind
 from bhb_viewer.review.navigation import Navigator
 from bhb_viewer.review.opening import classify_files, open_session, session_target
 from bhb_viewer.review.quality import Quality, QualityBatch, SpectrumQuality, quality_task
 from bhb_viewer.review.recent import RecentFiles
 from bhb_viewer.review.rows import CandidateRows
 from bhb_viewer.review.runner import Runner
-from bhb_viewer.review.scoring import MORE_KIND, Scoring
+from bhb_viewer.review.scoring import Scoring
 from bhb_viewer.review.tasks import Loaded, load_task
 
 if TYPE_CHECKING:
@@ -289,7 +290,7 @@ class Review:
                 return
             session_path, path, model_dir = target.session, target.candidates, model_dir or target.model_dir
         self.events.working.emit(f"opening {path.name}…")
-        self.runner.submit("load", load_task(path),
+        self.runner.submit(JobKind.LOAD, load_task(path),
                            on_batch=lambda loaded: self._loaded(loaded, model_dir, session_path),
                            on_progress=self.events.progress.emit,
                            on_error=lambda msg: self.events.error.emit("Cannot open the file", msg),
@@ -313,12 +314,12 @@ class Review:
         if self.session is not None:
             self.session.close()
         self.fetch.forget()
-        self.runner.cancel("quality")
+        self.runner.cancel(JobKind.QUALITY)
         self.source = source
         self.rows.set_catalog(source.catalog)
         uncounted = self.quality.bind(source)
         if len(uncounted):
-            self.runner.submit("quality", quality_task(source, uncounted), on_batch=self._on_quality,
+            self.runner.submit(JobKind.QUALITY, quality_task(source, uncounted), on_batch=self._on_quality,
                                on_error=lambda msg: self.events.error.emit("Cannot count the valid pixels", msg))
         self.scoring.bind(source, opened.session)
         self.actions.attach(opened.session, source.ids)
@@ -404,8 +405,8 @@ class Review:
             self.events.candidate_changed.emit(self.nav.current)
 
     def cancel_work(self) -> None:
-        """Cancel opening, scoring, the classical fits and SDSS fetches (what arrived stays)."""
-        for kind in ("score", MORE_KIND, "classical", "load", "quality", SINGLE_KIND, BATCH_KIND):
+        """Cancel every background job: opening, scoring, the fits, explanations, SDSS fetches (what arrived stays)."""
+        for kind in JobKind:
             self.runner.cancel(kind)
 
     def close(self) -> None:

@@ -19,6 +19,7 @@ from bhb_viewer.core.verdicts import Session
 from bhb_viewer.review.candidate_source import CandidateSource
 from bhb_viewer.review.details import Classical, DetailCache
 from bhb_viewer.review.events import ReviewEvents
+from bhb_viewer.review.jobs import SCORING_JOBS, JobKind
 from bhb_viewer.review.navigation import Navigator
 from bhb_viewer.review.rows import CandidateRows
 from bhb_viewer.review.runner import Runner
@@ -35,9 +36,8 @@ from bhb_viewer.review.tasks import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MORE_KIND", "Scoring"]
+__all__ = ["Scoring"]
 
-MORE_KIND = "score-more"  # scoring candidates whose data arrived after the list was scored
 
 
 class Scoring:
@@ -89,7 +89,7 @@ class Scoring:
         session : Session
             Caches this model version's scores.
         """
-        for kind in ("score", "classical", "detail", MORE_KIND):
+        for kind in SCORING_JOBS:
             self.runner.cancel(kind)
         self._more.clear()
         self.source, self.session = source, session
@@ -108,7 +108,7 @@ class Scoring:
         start : bool
             Start scoring the list now.
         """
-        self.runner.cancel(MORE_KIND)
+        self.runner.cancel(JobKind.SCORE_MORE)
         self.model.use(Path(model_dir))
         self.details.clear(explanations_only=True)
         self.events.model_status.emit(f"model {Path(model_dir).name}: loading")
@@ -136,7 +136,7 @@ class Scoring:
             self.events.model_status.emit("no spectra or cutouts: nothing to score")
             return False
         job = score_task(holder, source, self.session, np.arange(len(source)), self.batch_size)
-        self.runner.submit("score", job, on_batch=self._on_score, on_progress=self.events.progress.emit,
+        self.runner.submit(JobKind.SCORE, job, on_batch=self._on_score, on_progress=self.events.progress.emit,
                            on_error=lambda msg: self.events.error.emit("Scoring failed", msg),
                            on_done=self._score_done)
         return True
@@ -155,7 +155,7 @@ class Scoring:
         if self.model.holder is None or self.source is None:
             return
         self._more.update(rows)
-        if self._more and not self.runner.is_running(MORE_KIND):
+        if self._more and not self.runner.is_running(JobKind.SCORE_MORE):
             self._score_more()
 
     def _score_more(self) -> None:
@@ -165,7 +165,7 @@ class Scoring:
             return
         job = score_task(holder, self.source, self.session, rows, self.batch_size, stage="score fetched",
                          use_cache=False)  # the data is new: a cached score was made without it
-        self.runner.submit(MORE_KIND, job, on_batch=self._on_score, on_progress=self.events.progress.emit,
+        self.runner.submit(JobKind.SCORE_MORE, job, on_batch=self._on_score, on_progress=self.events.progress.emit,
                            on_error=lambda msg: self.events.error.emit("Scoring failed", msg),
                            on_done=self._more_done)
 
@@ -208,7 +208,7 @@ class Scoring:
         if completed:
             self.rows.refilter()
             self.nav.reselect()
-        if not self.runner.is_running("score"):
+        if not self.runner.is_running(JobKind.SCORE):
             self.start_classical()
         self.events.work_done.emit()
 
@@ -217,7 +217,7 @@ class Scoring:
         if self.source is not None and self.source.spectra is not None and not self.classical.known:
             checkpoint = self.model.checkpoint
             sky = TrainingSky.load(checkpoint) if checkpoint is not None else None
-            self.runner.submit("classical", classical_task(self.source, sky), on_batch=self._on_classical,
+            self.runner.submit(JobKind.CLASSICAL, classical_task(self.source, sky), on_batch=self._on_classical,
                                on_progress=self.events.progress.emit,
                                on_error=lambda msg: self.events.error.emit("The Balmer-line fits failed", msg))
 
@@ -244,7 +244,7 @@ class Scoring:
         need_explain = holder is not None and has_spectrum and self.source.cube(row) is not None and stale
         if need_balmer or need_explain:
             job = detail_task(row, self.source, holder, need_balmer, need_explain, maps=self.want_maps)
-            self.runner.submit("detail", job, on_batch=self._on_detail)
+            self.runner.submit(JobKind.DETAIL, job, on_batch=self._on_detail)
 
     def _on_detail(self, detail: Detail) -> None:
         self.details.put(detail)

@@ -365,7 +365,8 @@ class SampLink:
         return receive
 
     def _call(self, handler: Callable[[dict[str, Any]], str]) -> Callable[..., None]:
-        def receive(private_key, sender_id, msg_id, mtype, params, extra):
+        def receive(private_key: str, sender_id: str, msg_id: str, mtype: str, params: dict[str, Any],
+                    extra: dict[str, Any]) -> None:
             ok, text = self._handle(handler, mtype, params)
             status: dict[str, Any] = {"samp.status": "samp.ok", "samp.result": {"message": text}}
             if not ok:

@@ -71,3 +71,44 @@ def test_cli_converts_a_sharded_set_into_one_scaled16_set(corpus, tmp_path):
     assert b.manifest["dtype"] == "scaled16" and "parts" not in b.manifest and list(b.catalog["id"]) == list(a.catalog["id"])
     np.testing.assert_allclose(b.spectra[:], a.spectra[:], atol=1e-4 * float(np.ptp(a.spectra[:])))
     assert main(["dataset", "convert", str(tmp_path / "half"), "--out", str(tmp_path / "half"), "--dtype", "float32"]) == 1
+
+
+def test_convert_is_staged_and_an_unfinished_set_is_named(corpus, tmp_path, monkeypatch, capsys):
+    """A convert killed part-way left arrays without a manifest, which bhb score called 'file not
+    found': now the output is written aside and renamed in, and such a folder is named for what it is."""
+    import bhb_viewer.core.dataset as dataset_module
+
+    spectra = corpus.parent / "spectra"
+    build_parallel(tmp_path / "sharded", corpus, 2, spectra=spectra, size=16)
+    half = tmp_path / "half"
+    real_save = dataset_module._save
+
+    def killed(path, name, arr, dtype, **kw):
+        if name == "ivar.npy":
+            raise OSError(28, "No space left on device")  # the write stops between two arrays
+        return real_save(path, name, arr, dtype, **kw)
+
+    monkeypatch.setattr(dataset_module, "_save", killed)
+    with pytest.raises(OSError, match="No space left"):
+        main(["dataset", "convert", str(tmp_path / "sharded"), "--out", str(half), "--dtype", "float16"])
+    assert not half.exists() and [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp-")] == []
+    monkeypatch.undo()
+
+    half.mkdir()  # what an unstaged writer left: arrays and catalog, no manifest
+    (half / "catalog.ecsv").write_text("# nothing\n")
+    np.save(half / "spectra.npy", np.zeros((2, 3), np.float32))
+    problem = "unfinished data set: has catalog.ecsv, spectra.npy but no manifest.json"
+    with pytest.raises(BadInputError, match=problem):
+        open_dataset(half)
+    with pytest.raises(BadInputError, match=problem):
+        read_candidates(half)  # bhb score's path for an input that is not a finished set
+    assert main(["score", str(half), "--model", "none", "--out", str(tmp_path / "s.ecsv")]) != 0
+    assert problem in capsys.readouterr().err
+    # convert replaces the unfinished folder; an unrelated non-empty folder is refused
+    assert main(["dataset", "convert", str(tmp_path / "sharded"), "--out", str(half), "--dtype", "float16"]) == 0
+    assert len(open_dataset(half)) == 16
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "keep.txt").write_text("mine")
+    assert main(["dataset", "convert", str(tmp_path / "sharded"), "--out", str(other), "--dtype", "float16"]) == 1
+    assert "folder is not empty" in capsys.readouterr().err and (other / "keep.txt").read_text() == "mine"

@@ -36,9 +36,6 @@ def test_plan_writes_a_config_that_train_reads(tmp_path):
     from bhb_viewer.ml.training import TrainConfig
 
     assert TrainConfig.from_dict(config).epochs == 2  # every key is a TrainConfig field
-    from bhb_viewer.ml.training import RESUME_FILE
-
-    assert RESUME_STATE == RESUME_FILE  # the wizard offers Resume when this file is there
     assert resume_command(tmp_path / "run", "py")[-3:] == ["--resume", str(tmp_path / "run"), "--progress-json"]
     assert TrainPlan.default_lr("paper") == 1e-4 and TrainPlan.default_lr("lite") == 1e-3
     assert child_environment({"PYTHONPATH": "/x"})["PYTHONPATH"].endswith("/x")

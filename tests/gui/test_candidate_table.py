@@ -60,7 +60,7 @@ def test_filters_by_score_state_and_text():
     assert _shown(m, COL_ID) == ["s0", "s2", "s5"]
     m.set_filter(state="disagrees")  # s2: P = 0.5 calls BHB, the verdict is a non-BHB kind
     assert _shown(m, COL_ID) == ["s2"]
-    assert _shown(m, COL_VERDICT) == ["blue straggler ≠ model"]
+    assert _shown(m, COL_VERDICT) == ["blue straggler ≠"]
     m.set_scores(np.array([2]), np.array([0.2]))
     m.set_filter(state="disagrees")
     assert _shown(m, COL_ID) == []

@@ -18,7 +18,7 @@ from bhb_viewer.core.verdicts import VerdictKind
 from bhb_viewer.gui.app import build_parser, launch, shipped_model
 from bhb_viewer.gui.help import GuideDialog
 from bhb_viewer.gui.main_window import MainWindow
-from bhb_viewer.gui.widgets.candidate_table import COL_NOTE, COLUMNS, SORT_ARROW_PX
+from bhb_viewer.gui.widgets.candidate_table import COL_NOTE, COL_VERDICT, COLUMNS, SORT_ARROW_PX
 
 
 def new_window(qtbot, data_dir, size=(1280, 800)):
@@ -172,6 +172,35 @@ def test_table_headers_read_and_the_note_is_reachable(qtbot, window, tiny_datase
     QApplication.processEvents()
     left = table.horizontalHeader().sectionViewportPosition(COL_NOTE)
     assert 0 <= left < table.viewport().width() and table.columnWidth(COL_NOTE) >= 150
+
+
+def test_at_1280_by_800_verdicts_and_status_read_whole(qtbot, tmp_path, errors):
+    """The columns through the verdict fit the table's pane (the verdict column sat half outside it,
+    reading "BHE", "mai", "uns") and the status fields show whole ("scores on …")."""
+    import shutil
+
+    from bhb_viewer.review.candidate_source import DEMO_DATASET, find_resource
+
+    demo = tmp_path / "demo"  # demo ids are SDSS-long ("sim-2026-000000"); its session goes beside the copy
+    shutil.copytree(find_resource(DEMO_DATASET), demo)
+    window = new_window(qtbot, tmp_path / "userdata")
+    open_and_wait(qtbot, window, demo)
+    for kind in (VerdictKind.MS_A, VerdictKind.BLUE_STRAGGLER):  # rows 0 and 1: the longest labels
+        window.review.record_verdict(kind)
+    QApplication.processEvents()
+    table = window.table
+    verdict_right = table.horizontalHeader().sectionViewportPosition(COL_VERDICT) + table.columnWidth(COL_VERDICT)
+    assert verdict_right <= table.viewport().width()
+    cells = table.fontMetrics()
+    texts = [window.model.data(window.model.index(r, COL_VERDICT)) for r in range(2)]
+    assert texts[0].startswith("main-sequence A") and texts[1].startswith("blue straggler"), texts
+    assert all(cells.horizontalAdvance(t) <= table.columnWidth(COL_VERDICT) - 6 for t in texts)  # no elision
+    window.device_label.setText("batmm (batmm-lite@0322e56497) scores on cpu")
+    window.saved_label.setText("saved verdict of sim-2026-000001")
+    QApplication.processEvents()
+    for label in (window.saved_label, window.counts_label, window.device_label):
+        assert label.elided_text() == label.text()
+    window.close()
 
 
 def test_splitter_sizes_are_remembered(qtbot, tmp_path, errors):

@@ -280,3 +280,13 @@ def test_a_failing_subscriber_is_logged_and_the_others_still_hear(caplog):
     assert heard == [3]
     assert [r.getMessage() for r in caplog.records] == ["a subscriber of test failed"]
     caplog.clear()  # expected here; anywhere else the autouse check fails the test
+
+
+def test_cancel_stops_every_kind_of_job_the_review_runs(review):
+    """The job kinds are one enumeration; Cancel reaches each, the explanation job ("detail") included."""
+    from bhb_viewer.review.jobs import JobKind
+
+    cancelled = []
+    review.runner.cancel = cancelled.append
+    review.cancel_work()
+    assert set(cancelled) == set(JobKind) and JobKind.DETAIL in cancelled

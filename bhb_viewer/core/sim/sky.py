@@ -26,7 +26,7 @@ import numpy as np
 from astropy.table import Table
 
 from bhb_viewer.core.dataset import LABEL_BHB, LABEL_NON_BHB, write_dataset
-from bhb_viewer.core.files import file_sha256, write_atomic
+from bhb_viewer.core.files import file_sha256, staged_directory, write_atomic
 from bhb_viewer.core.grid import BANDS, CUTOUT_SIZE, NPIX
 from bhb_viewer.core.progress import ProgressCallback, ProgressEvent, no_progress
 from bhb_viewer.core.sim.engine import default_engine
@@ -298,26 +298,29 @@ def write_simulated(
     config: SimulatorConfig | None = None,
     workers: int = 1,
 ) -> Path:
-    """Simulate straight into scratch memory maps under ``path`` and write a data set there, with
-    the truth in ``truth.ecsv`` beside it (its sha256 in the manifest's provenance)."""
+    """Simulate straight into scratch memory maps and write a data set at ``path``, with the truth in
+    ``truth.ecsv`` beside it (its sha256 in the manifest's provenance). All of it is written in a
+    temporary sibling folder renamed into place at the end, so a kill leaves no half set at ``path``."""
     config = config or SimulatorConfig()
     path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    scratch = [path / f".scratch-{name}.npy" for name in ("spectra", "ivar", "cutouts")]
-    shapes = [(n, NPIX), (n, NPIX), (n, len(BANDS), cutout_size, cutout_size)]
-    arrays = [np.lib.format.open_memmap(p, mode="w+", dtype=np.float32, shape=s) for p, s in zip(scratch, shapes, strict=False)]
-    try:
-        sky = simulate(n, seed, bhb_fraction, cutout_size, progress, config, out=tuple(arrays), workers=workers)
-        for a in arrays:
-            a.flush()
-        write_atomic(path / TRUTH_FILE, lambda tmp: sky.truth.write(tmp, format="ascii.ecsv", overwrite=True))
-        prov = provenance(n, seed, bhb_fraction, cutout_size, config)
-        prov["truth"] = {"file": TRUTH_FILE, "sha256": file_sha256(path / TRUTH_FILE)}
-        return write_dataset(path, sky.catalog, sky.spectra, sky.ivar, sky.cutouts, prov)
-    finally:
-        del arrays
-        for p in scratch:
-            p.unlink(missing_ok=True)
+    with staged_directory(path) as staged:
+        scratch = [staged / f".scratch-{name}.npy" for name in ("spectra", "ivar", "cutouts")]
+        shapes = [(n, NPIX), (n, NPIX), (n, len(BANDS), cutout_size, cutout_size)]
+        arrays = [np.lib.format.open_memmap(p, mode="w+", dtype=np.float32, shape=s)
+                  for p, s in zip(scratch, shapes, strict=False)]
+        try:
+            sky = simulate(n, seed, bhb_fraction, cutout_size, progress, config, out=tuple(arrays), workers=workers)
+            for a in arrays:
+                a.flush()
+            write_atomic(staged / TRUTH_FILE, lambda tmp: sky.truth.write(tmp, format="ascii.ecsv", overwrite=True))
+            prov = provenance(n, seed, bhb_fraction, cutout_size, config)
+            prov["truth"] = {"file": TRUTH_FILE, "sha256": file_sha256(staged / TRUTH_FILE)}
+            write_dataset(staged, sky.catalog, sky.spectra, sky.ivar, sky.cutouts, prov)
+        finally:
+            del arrays
+            for p in scratch:
+                p.unlink(missing_ok=True)
+    return path
 
 
 def read_truth(path: str | os.PathLike) -> Table:

@@ -22,15 +22,18 @@ from bhb_viewer.review.rows import CandidateRows
 
 __all__ = ["COLUMNS", "STATE_FILTERS", "CandidateTableModel", "CandidateTableView"]
 
-COLUMNS = ("id", "RA", "Dec", "g", "u−g", "g−r", "P(BHB)", "classical", "verdict", "note")
+COLUMNS = ("id", "RA", "Dec", "g", "u−g", "g−r", "P(BHB)", "cuts", "verdict", "note")  # through verdict in 605 px
+HEADER_TIPS = {"cuts": "the classical Xue et al. (2011) Balmer-line cuts: pass, fail or no fit",
+               "verdict": "your verdict; a red ≠ marks one the model's call at the cut differs from"}
 COL_ID, COL_RA, COL_DEC, COL_G, COL_UG, COL_GR, COL_P, COL_CLASSICAL, COL_VERDICT, COL_NOTE = range(len(COLUMNS))
 # the widest value each column shows in practice (ids: the longest of the list's first ID_SAMPLE)
+DISAGREE_MARK = " ≠"  # red, after a verdict the model's call differs from (" ≠ model" cost the column 45 px)
 COLUMN_SAMPLES = {COL_ID: "sim-2026-000000", COL_RA: "359.9999", COL_DEC: "-89.9999", COL_G: "19.99",
                   COL_UG: "-0.99", COL_GR: "-0.99", COL_P: "0.999", COL_CLASSICAL: "no fit",
-                  COL_VERDICT: "blue straggler ≠ model"}
+                  COL_VERDICT: max((k.label for k in VerdictKind), key=len) + DISAGREE_MARK}
 ID_SAMPLE = 2000
 SORT_ARROW_PX = 22  # a header's sort indicator and margins
-CELL_PAD_PX = 12
+CELL_PAD_PX = 8  # the item view's text margins (4 px a side)
 MAX_COLUMN_PX = 220  # a very long id is elided in the middle beyond this
 NOTE_PX = 200
 _ONE_HEAD = ("spectrum", "image")  # score_from of a star scored with one modality
@@ -166,8 +169,12 @@ class CandidateTableModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(COLUMNS)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+        if orientation != Qt.Orientation.Horizontal:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return HEADER_TIPS.get(COLUMNS[section])
         return None
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
@@ -179,8 +186,11 @@ class CandidateTableModel(QAbstractTableModel):
             return self._display(row, col)
         if role == Qt.ItemDataRole.TextAlignmentRole and col in _FLOAT_FORMATS:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ForegroundRole and col == COL_VERDICT and self.rows.disagrees(row):
-            return QColor("#c0392b")
+        if col == COL_VERDICT and self.rows.disagrees(row):
+            if role == Qt.ItemDataRole.ForegroundRole:
+                return QColor("#c0392b")
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return "your verdict differs from the model's call at the cut"
         if col == COL_P and self.rows.column("ood")[row]:
             return self._flagged(row, role)
         if col == COL_P and self.rows.column("unreliable")[row]:
@@ -223,7 +233,7 @@ class CandidateTableModel(QAbstractTableModel):
         if col in _FLOAT_FORMATS:
             return "" if not np.isfinite(value) else _FLOAT_FORMATS[col].format(value)
         if col == COL_VERDICT:
-            return value + (" ≠ model" if self.rows.disagrees(row) else "")
+            return value + (DISAGREE_MARK if self.rows.disagrees(row) else "")
         return str(value)
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
@@ -291,6 +301,11 @@ class CandidateTableView(QTableView):
             flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
             self.selectionModel().setCurrentIndex(index, flags)
             self.scrollTo(index)
+
+    def width_through(self, col: int) -> int:
+        """Pixels the view needs to show columns 0..``col`` whole, with its frame and scroll bar."""
+        columns = sum(self.columnWidth(c) for c in range(col + 1))
+        return columns + self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth()
 
     def selected_source_rows(self) -> np.ndarray:
         """Source rows of the selected table rows, in view order."""
