@@ -109,3 +109,30 @@ def test_evaluate_prints_table8_and_writes_files(tiny_sim, tmp_path, capsys):
     summary = _json_lines(text)[-1]
     assert summary["event"] == "evaluation" and set(summary["models"]) == {"classical", "svm", "early_add"}
     assert (out / "table8.csv").is_file() and (out / "runs" / "early_add-seed1" / "weights.safetensors").is_file()
+
+
+def test_train_init_from_fine_tunes_the_fusion_of_a_checkpoint(tiny_sim, tmp_path, capsys):
+    from safetensors.torch import load_file
+
+    base, tuned = tmp_path / "base", tmp_path / "tuned"
+    assert main(["train", "--dataset", str(tiny_sim), "--out", str(base), *TRAIN]) == 0
+    assert main(["train", "--dataset", str(tiny_sim), "--out", str(tuned), "--init-from", str(base), "--progress-json",
+                 *TRAIN]) == 0
+    stages = {e["stage"] for e in _json_lines(capsys.readouterr().out) if e["event"] == "progress"}
+    assert {s for s in stages if s.startswith("train:")} == {"train:fusion"}  # the encoders stay frozen by default
+    before, after = load_file(str(base / "weights.safetensors")), load_file(str(tuned / "weights.safetensors"))
+    encoder = [k for k in before if k.startswith(("spectrum_encoder.", "image_encoder."))]
+    assert encoder and all(torch.equal(before[k], after[k]) for k in encoder)
+    assert any(not torch.equal(before[k], after[k]) for k in before if k not in encoder)
+    config, base_config = (json.loads((d / "config.json").read_text()) for d in (tuned, base))
+    assert config["preprocess"] == base_config["preprocess"]  # the checkpoint's own scaling, not refitted
+    assert config["training"]["init_from"] == "base" and config["training"]["freeze"] == "encoders"
+
+    # --freeze none trains end to end; another size is refused, naming the checkpoint's
+    assert main(["train", "--dataset", str(tiny_sim), "--out", str(tmp_path / "e2e"), "--init-from", str(base),
+                 "--freeze", "none", "--progress-json", *TRAIN]) == 0
+    stages = {e["stage"] for e in _json_lines(capsys.readouterr().out) if e["event"] == "progress"}
+    assert {s for s in stages if s.startswith("train:")} == {"train:full"}
+    assert main(["train", "--dataset", str(tiny_sim), "--out", str(tmp_path / "bad"), "--init-from", str(base),
+                 *TRAIN[:2], "--size", "lite", "--epochs", "1"]) == 2
+    assert "cannot warm-start batmm (lite)" in capsys.readouterr().err

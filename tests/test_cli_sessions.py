@@ -135,7 +135,12 @@ def test_audit_from_the_command_line_writes_purity_into_the_export(tmp_path, cat
     assert lines[0] == "id,ra,dec,verdict" and "p_bhb" not in sample.read_text()
     assert [line.split(",")[0] for line in lines[1:]] == started["sample"]  # review order, no scores
     verdicts = [(cid, "BHB" if i < 5 else "non-BHB" if i == 5 else "unsure") for i, cid in enumerate(started["sample"])]
-    assert main(["sessions", "import", str(session), str(_csv(tmp_path / "done.csv", verdicts))]) == 0
+    sheet = _csv(tmp_path / "done.csv", verdicts)
+    assert main(["sessions", "import", str(session), str(sheet)]) == 0  # not said to be blind: none counts
+    capsys.readouterr()
+    assert main(["sessions", "audit", str(session), "--json"]) == 0
+    assert (lambda r: (r["n_judged"], r["n_pending"]))(_json(capsys)) == (0, 7)
+    assert main(["sessions", "import", str(session), str(sheet), "--blind"]) == 0
     capsys.readouterr()
     assert main(["sessions", "audit", str(session), "--json"]) == 0
     done = _json(capsys)

@@ -39,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("session", metavar="FILE", type=Path)
     p.add_argument("table", metavar="VERDICTS.csv", type=Path)
     p.add_argument("--catalog", type=Path, help="the session's catalog, where it has moved since")
+    p.add_argument("--blind", action="store_true",
+                   help="the verdicts were made without the scores (an audit --sample-out sheet): they count in a "
+                        "blind audit, which counts no other verdict")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("show", help="print a session's verdicts")
     p.add_argument("session", metavar="FILE", type=Path)
@@ -202,7 +205,7 @@ def _import(args: argparse.Namespace) -> int:
         except BadInputError as exc:
             raise BadInputError(args.session, f"cannot check ids against its catalog ({exc}); pass --catalog") from exc
         edits = read_verdict_table(args.table, known)
-        written = session.record_many(edits)
+        written = session.record_many(edits, blind=args.blind)
         n_verdicts = sum(1 for st in session.states().values() if st.verdict is not None)
     if args.json:
         print(json.dumps({"rows": len(edits), "events": written, "n_verdicts": n_verdicts}))

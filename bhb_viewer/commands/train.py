@@ -14,7 +14,7 @@ _FLAGS = {
     "dataset": "dataset", "model": "model", "size": "size", "seed": "seed", "out": "out",
     "epochs": "epochs", "batch_size": "batch_size", "lr": "lr", "weight_decay": "weight_decay",
     "patience": "patience", "device": "device", "num_workers": "num_workers", "threads": "threads",
-    "max_steps_per_epoch": "max_steps_per_epoch", "finetune": "finetune",
+    "max_steps_per_epoch": "max_steps_per_epoch", "finetune": "finetune", "init_from": "init_from", "freeze": "freeze",
 }
 
 
@@ -31,6 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weight-decay", type=float)
     parser.add_argument("--patience", type=int, help="early-stopping patience in epochs")
     parser.add_argument("--finetune", action="store_true", default=None, help="add the end-to-end fine-tune stage")
+    parser.add_argument("--init-from", metavar="MODEL_DIR",
+                        help="fine-tune: start from this checkpoint (same --model and --size) and keep its preprocessing, "
+                             "instead of training from scratch; the way to learn from a few hundred verdicts")
+    parser.add_argument("--freeze", choices=("encoders", "none"),
+                        help="with --init-from: what stays frozen; encoders (default: only the fusion and head "
+                             "learn) or none (end to end)")
     parser.add_argument("--photometry", action="store_true",
                         help="the model also reads the catalogue colours u-g, g-r, r-i, i-z (fusion Transformers; the "
                              "data set needs u..z and u_err..z_err) and so scores candidates without cutouts too; "

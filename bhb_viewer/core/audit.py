@@ -3,8 +3,8 @@
 A random sample of the candidates with P(BHB) ≥ the cut is drawn, its size chosen so that the
 Wilson interval of the purity comes out about as narrow as asked; the plan is stored in the
 session (meta key ``audit``) with the log position at which it started. Only verdicts recorded
-after that position count (the ones given while the scores were hidden): a verdict made earlier,
-with the score on show, is not blind. Purity = BHB / (BHB + every non-BHB class, "other"
+after that position with the scores hidden count (each verdict records whether they were, see
+``Session.set_verdict``): one made earlier, or after un-ticking Hide scores, is not blind. Purity = BHB / (BHB + every non-BHB class, "other"
 included); unsure and bad data are left out of both and reported. The interval is Wilson's score
 interval for a binomial proportion; drawing without replacement from a small accepted set makes
 it conservative.
@@ -173,8 +173,9 @@ class AuditResult:
 
 
 def audit_result(session: Session, plan: AuditPlan) -> AuditResult:
-    """Purity of the sample from the verdicts given blind (after the audit started), with its Wilson interval."""
-    blind = session.verdicts_since(plan.start_seq)
+    """Purity of the sample from the verdicts given blind (after the audit started, scores hidden), with its
+    Wilson interval."""
+    blind = session.verdicts_since(plan.start_seq, blind=True)
     verdicts = [blind[cid].verdict for cid in plan.ids if cid in blind]
     excluded = sum(v in (VerdictKind.UNSURE, VerdictKind.BAD_DATA) for v in verdicts)
     n_bhb = sum(v is VerdictKind.BHB for v in verdicts)

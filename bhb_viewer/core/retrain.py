@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from bhb_viewer.core.errors import read_json
+from bhb_viewer.core.errors import BadInputError, read_json
 from bhb_viewer.core.files import write_atomic
 from bhb_viewer.core.metrics import auc, classification_report, confusion_matrix, precision_recall_curve, roc_curve
 from bhb_viewer.core.model_index import ModelEntry, ModelIndex, describe
@@ -66,6 +66,8 @@ class TrainPlan:
     device: str = "auto"
     threads: int | None = None
     max_steps_per_epoch: int | None = None
+    init_from: str | None = None  # fine-tune this checkpoint (bhb train --init-from) instead of starting from scratch
+    freeze: str | None = None  # with init_from: "encoders" (TrainConfig's default) or "none"
 
     @staticmethod
     def default_lr(size: str) -> float:
@@ -87,6 +89,19 @@ class TrainPlan:
     def command(self, python: str | None = None) -> list[str]:
         """argv of the child process that trains this plan (writes the config first)."""
         return [python or sys.executable, "-m", "bhb_viewer", "train", "--config", str(self.write()), "--progress-json"]
+
+
+def warm_start_base(model_dir: str | os.PathLike | None) -> tuple[str, str] | None:
+    """(model name, size) of a network checkpoint that ``bhb train --init-from`` can start from, or
+    None (no model, a baseline, or an unreadable checkpoint: only training from scratch is left)."""
+    if model_dir is None:
+        return None
+    try:
+        config = read_json(Path(model_dir) / "config.json")
+        return str(config["model"]["name"]), str(config["model"]["size"])
+    except (BadInputError, KeyError, TypeError) as exc:
+        log.info("%s cannot be fine-tuned: %s", model_dir, exc)
+        return None
 
 
 def new_run_dir(data_dir: str | os.PathLike, model: str, size: str) -> Path:

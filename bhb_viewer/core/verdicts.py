@@ -106,7 +106,8 @@ CREATE TABLE events (
     cid TEXT,
     value TEXT,
     prev INTEGER REFERENCES events(seq),
-    target INTEGER REFERENCES events(seq)
+    target INTEGER REFERENCES events(seq),
+    blind INTEGER
 );
 CREATE TABLE current (
     cid TEXT PRIMARY KEY,
@@ -133,6 +134,10 @@ _HEAD_SCORES_SQL = """CREATE TABLE IF NOT EXISTS head_scores (
     model_name TEXT NOT NULL, model_version TEXT NOT NULL, cid TEXT NOT NULL,
     p_spectrum REAL, p_image REAL, score_from TEXT NOT NULL,
     PRIMARY KEY (model_name, model_version, cid)) WITHOUT ROWID"""
+# Whether a verdict was made with the scores (and everything that reveals them) hidden: 1 hidden,
+# 0 on show, NULL unknown (files from before this column, which only ever count as not blind).
+# Added by ALTER TABLE on the first writable open; the one schema change of the events table.
+_BLIND_COLUMN = "blind"
 _RESERVED_META = frozenset({"format", "format_version", "reviewer", "created", "catalog", "model"})
 
 
@@ -169,6 +174,7 @@ class Session:
         self.catalog = CatalogRef(**meta["catalog"])
         self.model: ModelRef | None = ModelRef(**meta["model"]) if meta.get("model") else None
         self.read_only = read_only
+        self._has_blind = self._ensure_blind_column()
         self._stack: list[int] = []  # this reviewer's edit seqs on the current undo branch
         self._pos = 0  # edits in _stack[:_pos] are applied
         self._last_seq = 0
@@ -233,6 +239,17 @@ class Session:
         except BadInputError:
             conn.close()
             raise
+
+    def _ensure_blind_column(self) -> bool:
+        """Add the events' ``blind`` column to a file from before it (not when read-only); whether it is there."""
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(events)")}
+        if _BLIND_COLUMN in columns:
+            return True
+        if self.read_only:
+            return False
+        with suppress(sqlite3.OperationalError):  # another process added it a moment ago
+            self._conn.execute(f"ALTER TABLE events ADD COLUMN {_BLIND_COLUMN} INTEGER")
+        return _BLIND_COLUMN in {row[1] for row in self._conn.execute("PRAGMA table_info(events)")}
 
     def _read_meta(self) -> dict[str, Any]:
         try:
@@ -387,10 +404,11 @@ class Session:
 
     def _append(self, conn: sqlite3.Connection, action: str, cid: str | None, value: str | None,
                 prev: int | None = None, target: int | None = None,
-                reviewer: str | None = None, when: str | None = None) -> int:
+                reviewer: str | None = None, when: str | None = None, blind: bool | None = None) -> int:
         cur = conn.execute(
-            "INSERT INTO events (time, reviewer, action, cid, value, prev, target) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (when or _now(), reviewer or self.reviewer, action, cid, value, prev, target),
+            "INSERT INTO events (time, reviewer, action, cid, value, prev, target, blind) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (when or _now(), reviewer or self.reviewer, action, cid, value, prev, target,
+             None if blind is None else int(blind)),
         )
         seq = int(cur.lastrowid or 0)  # an INSERT always sets it
         self._last_seq = seq
@@ -411,12 +429,16 @@ class Session:
         return row if row else (None, None)
 
     def _apply(self, conn: sqlite3.Connection, cid: str, field: str, value: str | None,
-               reviewer: str | None = None, when: str | None = None) -> int | None:
-        """Append one edit and point the field at it (inside a transaction); None when nothing changes."""
+               reviewer: str | None = None, when: str | None = None, blind: bool | None = None) -> int | None:
+        """Append one edit and point the field at it (inside a transaction); None when nothing changes.
+
+        The same verdict given again blind is recorded again when the one in force was not blind.
+        """
         prev, old = self._in_force(conn, cid, field)
-        if old == value:
+        if old == value and not (blind and prev is not None and self._has_blind
+                                 and conn.execute("SELECT blind FROM events WHERE seq = ?", (prev,)).fetchone()[0] != 1):
             return None
-        seq = self._append(conn, field, cid, value, prev=prev, reviewer=reviewer, when=when)
+        seq = self._append(conn, field, cid, value, prev=prev, reviewer=reviewer, when=when, blind=blind)
         self._point(conn, cid, field, seq)
         if (reviewer or self.reviewer) == self.reviewer:
             del self._stack[self._pos:]
@@ -424,25 +446,30 @@ class Session:
             self._pos += 1
         return seq
 
-    def _edit(self, cid: CandidateId, field: str, value: str | None) -> Change | None:
+    def _edit(self, cid: CandidateId, field: str, value: str | None, blind: bool | None = None) -> Change | None:
         cid = _cid(cid)
         with self._write() as conn:
-            seq = self._apply(conn, cid, field, value)
+            seq = self._apply(conn, cid, field, value, blind=blind)
         return None if seq is None else Change(seq, field, cid, field, _decode(field, value))
 
-    def set_verdict(self, cid: CandidateId, kind: VerdictKind | None) -> Change | None:
-        """Record (or with None clear) a verdict, durably; returns None when it is already the verdict."""
-        return self._edit(cid, "verdict", None if kind is None else VerdictKind(kind).value)
+    def set_verdict(self, cid: CandidateId, kind: VerdictKind | None, blind: bool = False) -> Change | None:
+        """Record (or with None clear) a verdict, durably; returns None when it is already the verdict.
+
+        ``blind``: the scores, the heads' scores, the "≠ model" mark and the overlays that reveal
+        them were hidden when it was made (only such verdicts count in a blind audit).
+        """
+        return self._edit(cid, "verdict", None if kind is None else VerdictKind(kind).value, blind)
 
     def set_note(self, cid: CandidateId, text: str) -> Change | None:
         """Record a note (an empty one clears it), durably; returns None when unchanged."""
         return self._edit(cid, "note", text or None)
 
-    def record_many(self, edits: Iterable[Edit]) -> int:
+    def record_many(self, edits: Iterable[Edit], blind: bool = False) -> int:
         """Record many edits (an imported table) in one transaction, all or none; returns the events written.
 
         Each edit keeps its own reviewer and time where given, and lands on that reviewer's undo stack.
-        A None verdict or note leaves that field as it is.
+        A None verdict or note leaves that field as it is. ``blind``: the verdicts were made with the
+        scores hidden (a ``bhb sessions audit --sample-out`` sheet), as in :meth:`set_verdict`.
         """
         written = 0
         with self._write() as conn:
@@ -451,7 +478,8 @@ class Session:
                 verdict = None if edit.verdict is None else VerdictKind(edit.verdict).value
                 for field, value in (("verdict", verdict), ("note", edit.note)):
                     if value is not None:
-                        written += self._apply(conn, cid, field, value, edit.reviewer, edit.time) is not None
+                        written += self._apply(conn, cid, field, value, edit.reviewer, edit.time,
+                                               blind if field == "verdict" else None) is not None
         return written
 
     def undo(self) -> Change | None:
@@ -573,12 +601,14 @@ class Session:
             rows = self._conn.execute(self._STATE_SQL).fetchall()
         return {row[0]: self._state(row) for row in rows}
 
-    def verdicts_since(self, seq: int) -> dict[str, CandidateState]:
-        """Candidates whose verdict in force was recorded after log event ``seq`` (e.g. during a blind audit)."""
+    def verdicts_since(self, seq: int, blind: bool = False) -> dict[str, CandidateState]:
+        """Candidates whose verdict in force was recorded after log event ``seq`` (e.g. during a blind
+        audit); with ``blind`` only those recorded with the scores hidden."""
+        if blind and not self._has_blind:
+            return {}  # a read-only file from before the column: no verdict is known to be blind
+        sql = self._STATE_SQL + " AND v.value IS NOT NULL AND c.verdict_seq > ?" + (" AND v.blind = 1" if blind else "")
         with self._lock:
-            rows = self._conn.execute(
-                self._STATE_SQL + " AND v.value IS NOT NULL AND c.verdict_seq > ?", (int(seq),)
-            ).fetchall()
+            rows = self._conn.execute(sql, (int(seq),)).fetchall()
         return {row[0]: self._state(row) for row in rows}
 
     def counts(self) -> dict[VerdictKind, int]:
@@ -593,8 +623,9 @@ class Session:
         return counts
 
     def events(self, cid: CandidateId | None = None) -> list[dict[str, Any]]:
-        """The raw log (all of it, or one candidate's), oldest first: the audit trail."""
-        sql = "SELECT seq, time, reviewer, action, cid, value, prev, target FROM events"
+        """The raw log (all of it, or one candidate's), oldest first: the audit trail (with each
+        verdict's ``blind`` where the file has that column)."""
+        sql = f"SELECT seq, time, reviewer, action, cid, value, prev, target{', blind' if self._has_blind else ''} FROM events"
         args: tuple = ()
         if cid is not None:
             sql, args = sql + " WHERE cid = ?", (_cid(cid),)

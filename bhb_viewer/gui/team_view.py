@@ -156,10 +156,12 @@ class TeamView(QObject):
             return
         cid = current[1]
         audit = ""
-        if team.plan is not None and team.in_audit(cid):
-            result = team.audit_result()
-            audit = f"blind audit: {result.n_pending} of {result.n_sample} left" if result else ""
+        result = team.audit_result()
+        if team.plan is not None and result is not None and (result.n_pending or team.in_audit(cid)):
+            # the banner stays while the audit runs, also on a star outside the sample
+            audit = f"blind audit: {result.n_pending} of {result.n_sample} left"
             audit += " · scores hidden" if hide else ""
+            audit += "" if team.in_audit(cid) else " · this star is not in the sample"
         if team.merged:
             kind = team.conflict(cid)
             self.panel.show_team(team.reviewer_verdicts(cid), team.conflict_text(kind), team.resolution(cid), audit)

@@ -56,6 +56,9 @@ RESUME_OVERRIDABLE = ("epochs", "patience", "device", "threads", "num_workers")
 IMAGE_DROP = 0.3  # fraction of a photometry model's fusion / end-to-end training batches seen without cutouts
 BAND_DROP = 0.1  # a further fraction seen without DROPPED_BANDS' colours
 DROPPED_BANDS = ("i", "z")
+# A warm start trains one stage: "encoders" keeps both encoders frozen and retrains the fusion and
+# head (few verdicts cannot retrain a spectrum encoder without forgetting), "none" trains end to end
+FREEZE_CHOICES = {"encoders": "fusion", "none": FINETUNE}
 
 
 @dataclass
@@ -82,6 +85,8 @@ class TrainConfig:
     max_steps_per_epoch: int | None = None  # cap for smoke runs and benchmarks
     image_scale: str = "ratio_asinh"  # ml.preprocess.IMAGE_SCALES; "minmax_cube" is the spec's Eq. 14
     model_overrides: dict[str, Any] = field(default_factory=dict)
+    init_from: str | None = None  # warm start: a checkpoint folder of the same model and size (None: from scratch)
+    freeze: str = "encoders"  # with init_from: FREEZE_CHOICES' key for what stays frozen
     out: str = "runs/run"
 
     @classmethod
@@ -123,7 +128,8 @@ def dataset_record(dataset: Dataset) -> dict[str, Any]:
 
 def portable(config: TrainConfig) -> dict[str, Any]:
     """The training config as a checkpoint stores it: data set and run directory by name, not by path."""
-    return {**config.to_dict(), "dataset": Path(config.dataset).name, "out": Path(config.out).name}
+    start = {"init_from": Path(config.init_from).name} if config.init_from else {}
+    return {**config.to_dict(), "dataset": Path(config.dataset).name, "out": Path(config.out).name, **start}
 
 
 def learning_rate(config: TrainConfig, step: int, total: int) -> float:
@@ -155,11 +161,33 @@ def scores_report(labels: np.ndarray, p_bhb: np.ndarray, threshold: float = 0.5)
 # --------------------------------------------------------------------------- model plumbing
 
 
-def default_stages(model: torch.nn.Module, finetune: bool) -> list[str]:
+def default_stages(model: torch.nn.Module, finetune: bool, freeze: str | None = None) -> list[str]:
     """The model's transfer-learning stages; the end-to-end stage only when asked for (or when it is
-    the only one, as for unimodal models)."""
+    the only one, as for unimodal models). A warm start (``freeze`` set) trains the one stage
+    FREEZE_CHOICES names, or end to end where the model has no such stage."""
+    if freeze:
+        stage = FREEZE_CHOICES[freeze]
+        return [stage if stage in model.stages() else FINETUNE]
     stages = [s for s in model.stages() if s != FINETUNE]
     return [*stages, FINETUNE] if finetune or not stages else stages
+
+
+def warm_start(config: TrainConfig) -> tuple[Any, Preprocessor]:
+    """The model and preprocessing of ``config.init_from``, refusing another model or size.
+
+    The checkpoint's own preprocessing is kept: its encoders learnt on inputs scaled that way, and a
+    few hundred verdicts would give noisier statistics than its training sky did.
+    """
+    from bhb_viewer.ml.checkpoint import load_checkpoint, load_preprocessor
+
+    if config.freeze not in FREEZE_CHOICES:
+        raise ValueError(f"freeze must be one of {', '.join(FREEZE_CHOICES)}, got {config.freeze!r}")
+    model, stored = load_checkpoint(config.init_from)
+    spec = stored["model"]
+    if (spec["name"], spec["size"]) != (config.model, config.size):
+        raise ValueError(f"{config.init_from}: a {spec['name']} ({spec['size']}) checkpoint cannot warm-start "
+                         f"{config.model} ({config.size}); give --model {spec['name']} --size {spec['size']}")
+    return model.train(), load_preprocessor(stored, config.init_from)
 
 
 def stage_modalities(model: Any, stage: str) -> tuple[str, ...]:
@@ -390,10 +418,13 @@ class _NetworkRun:
         self.config, self.dataset, self.splits, self.device, self.ranks = config, dataset, splits, device, ranks
         self.progress, self.cancel, self.saved = progress, cancel, saved
         self.run_dir = Path(config.out)
-        overrides = {"cutout_size": int(dataset.cutouts.shape[-1]), **config.model_overrides}
-        self.model = build_model(config.model, config.size, **overrides)
-        self.preprocessor = Preprocessor.fit(dataset, splits.train, config.image_scale, self.model.arch.photometry)
-        self.stages = list(config.stages or default_stages(self.model, config.finetune))
+        if config.init_from:
+            self.model, self.preprocessor = warm_start(config)
+        else:
+            overrides = {"cutout_size": int(dataset.cutouts.shape[-1]), **config.model_overrides}
+            self.model = build_model(config.model, config.size, **overrides)
+            self.preprocessor = Preprocessor.fit(dataset, splits.train, config.image_scale, self.model.arch.photometry)
+        self.stages = list(config.stages or default_stages(self.model, config.finetune, config.init_from and config.freeze))
         if saved:
             self.model.load_state_dict(_prefixed(saved["tensors"], "model."))
             torch.set_rng_state(saved["tensors"]["rng.torch"])

@@ -85,7 +85,7 @@ class VerdictActions:
         self.rows.set_all_human({self.row_of_id[c]: (s.verdict, s.note) for c, s in self.states.items()
                                  if c in self.row_of_id})
 
-    def set_verdict(self, cid: str, kind: VerdictKind | None) -> Change | None:
+    def set_verdict(self, cid: str, kind: VerdictKind | None, blind: bool = False) -> Change | None:
         """Record ``kind`` (None: back to unvetted) for ``cid``; durable when it returns.
 
         Parameters
@@ -93,13 +93,15 @@ class VerdictActions:
         cid : str
             Candidate id.
         kind : VerdictKind or None
+        blind : bool
+            The scores were hidden when the person gave it (recorded with the verdict).
 
         Returns
         -------
         Change or None
             What changed; None when it was already the verdict or the write failed (see ``failed``).
         """
-        return self._write(lambda session: session.set_verdict(cid, kind), f"verdict:{kind.value if kind else 'none'}")
+        return self._write(lambda session: session.set_verdict(cid, kind, blind), f"verdict:{kind.value if kind else 'none'}")
 
     def set_note(self, cid: str, text: str) -> Change | None:
         """Record the note ``text`` ('' clears it) for ``cid``.

@@ -138,6 +138,10 @@ class Review:
         Å of every pixel of the spectra's grid.
     auto_advance : bool
         Go to the next candidate after a verdict.
+    advance_move : str
+        The navigator move auto-advance takes: "next", or "audit" while a blind audit hides the scores.
+    scores_hidden : bool
+        The scores (and all that reveals them) are hidden: verdicts are recorded as blind.
     default_model : Path or None
         The checkpoint a list is scored with when neither the caller nor its session names one.
     """
@@ -157,6 +161,8 @@ class Review:
         self.quality = SpectrumQuality(self.rows)
         self.fetch = SDSSFetch(runner, self.events, self._attach_fetched)
         self.auto_advance = True
+        self.advance_move = "next"
+        self.scores_hidden = False
         self.default_model: Path | None = None  # scores a list opened without one (the last used, the shipped)
         self.sdss_cache: Path | None = None  # None: the SDSS service's default cache
         self.wavelength = grid.wavelength()
@@ -505,9 +511,9 @@ class Review:
         current = self.current()
         if current is None:
             return
-        self.actions.set_verdict(current[1], kind)
+        self.actions.set_verdict(current[1], kind, blind=self.scores_hidden)
         if self.auto_advance and not self.actions.last_failed:  # a verdict not saved keeps its star on show
-            self.navigate("next")
+            self.navigate(self.advance_move)
 
     def accept_model_call(self) -> None:
         """Record the model's call at the cut for the candidate on show (nothing if it is unscored)."""

@@ -41,6 +41,8 @@ def writers_warning(session: Session) -> tuple[str, str] | None:
     return "This session is open in another window", text
 
 
+HIDE_META = "audit_scores_hidden"  # session meta: the person's last Hide scores choice during an audit
+
 class TeamReview:
     """Merged-session conflicts, agreement and the blind audit of one :class:`Review`.
 
@@ -89,7 +91,9 @@ class TeamReview:
         self.plan = load_audit(session)
         self._result = None
         result = self.audit_result()
-        self.audit_mode = result is not None and result.n_pending > 0
+        hidden = result is not None and result.n_pending > 0 and bool(session.get_meta(HIDE_META, True))
+        self.audit_mode = self.review.scores_hidden = hidden
+        self.review.advance_move = "audit" if hidden else "next"
         warning = writers_warning(session)
         if warning is not None:
             self.review.events.error.emit(*warning)
@@ -168,13 +172,24 @@ class TeamReview:
             raise ValueError("score the list first: the audit samples what the model accepts")
         self.plan = start_audit(self.session, scores, self.review.rows.cut, half_width=half_width,
                                 confidence=confidence, expected=expected, seed=seed)
-        self.audit_mode = True
-        self.changed.emit()
+        self._set_hidden(True)
         return self.plan
 
     def set_audit_mode(self, on: bool) -> None:
-        """Hide (True) or show the scores; only meaningful while an audit exists."""
-        self.audit_mode = bool(on) and self.plan is not None
+        """Hide (True) or show the scores; only meaningful while an audit exists. The choice is kept
+        in the session, so reopening it hides (or shows) them as the person last chose."""
+        hidden = bool(on) and self.plan is not None
+        session = self.session
+        if self.plan is not None and session is not None and not session.read_only and hidden != self.audit_mode:
+            session.set_meta(HIDE_META, hidden)
+        self._set_hidden(hidden)
+
+    def _set_hidden(self, hidden: bool) -> None:
+        """Hide the scores or not; the review records each verdict as blind or not by it, and while they
+        are hidden auto-advance walks the audit sample rather than the list."""
+        self.audit_mode = hidden
+        self.review.scores_hidden = hidden
+        self.review.advance_move = "audit" if hidden else "next"
         self.changed.emit()
 
     def in_audit(self, cid: str) -> bool:
@@ -194,7 +209,7 @@ class TeamReview:
     def _audit_todo(self) -> list[str]:
         if self.plan is None or self.session is None:
             return []
-        blind = self.session.verdicts_since(self.plan.start_seq)
+        blind = self.session.verdicts_since(self.plan.start_seq, blind=True)
         return [cid for cid in self.plan.ids if cid not in blind]
 
     def _audit_move(self, rows: CandidateRows, view: int) -> int:

@@ -79,7 +79,8 @@ def test_audit_counts_blind_verdicts_and_goes_into_export(tmp_path):
         # blind verdicts: 3 unsure/bad data, 1 left pending, the rest 4 BHB : 1 non-BHB class
         for i, cid in enumerate(todo[:-1]):
             kind = V.UNSURE if i < 2 else V.BAD_DATA if i == 2 else V.BHB if i % 5 else V.OTHER if i % 2 else V.MS_A
-            s.set_verdict(cid, kind)
+            s.set_verdict(cid, kind, blind=True)
+        s.set_verdict(todo[-1], V.BHB)  # after un-ticking Hide scores: not blind, the star stays pending
         blind = todo[:-1]
         n_bhb = sum(1 for i in range(3, len(blind)) if i % 5)
         judged = len(blind) - 3

@@ -129,6 +129,24 @@ def test_audit_mode_hides_scores_and_walks_the_sample(qtbot, window, tiny_datase
         (0.4365, 0.9699), abs=1e-4)
 
 
+def test_an_audit_with_auto_advance_stays_in_its_sample_and_keeps_its_banner(qtbot, window, tiny_dataset):
+    open_and_wait(qtbot, window, tiny_dataset)
+    window.review.rows.set_scores(np.arange(12), np.linspace(0.05, 0.95, 12))
+    window.review.set_cut(0.5)
+    view = window.team
+    view.start_audit(half_width=0.2, seed=2)
+    plan = view.team.plan
+    assert window.review.auto_advance and window.verdict_panel.id_label.text() == plan.ids[0]
+    for i in range(3):  # auto-advance goes to the sample's next member, never to the next row
+        qtbot.keyClick(window.table, Qt.Key.Key_B)
+        assert window.verdict_panel.id_label.text() == plan.ids[i + 1]
+        assert view.panel.audit_label.isVisibleTo(view.panel)
+    assert view.panel.audit_label.text() == "blind audit: 3 of 6 left · scores hidden"
+    window.review.show_row(0)  # a star outside the sample: the banner stays and says so
+    assert view.panel.audit_label.text().endswith("this star is not in the sample")
+    assert view.status_label.text().startswith("audit 3/6") and "scores hidden" in view.status_label.text()
+
+
 def test_a_second_window_is_warned_and_its_verdicts_appear(qtbot, window, tiny_dataset, errors):
     open_and_wait(qtbot, window, tiny_dataset)
     with Session.open(window.session.path, reviewer="bob") as other:

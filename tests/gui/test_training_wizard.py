@@ -103,9 +103,10 @@ def test_train_results_save_and_rescore(qtbot, tmp_path, labelled, tiny_checkpoi
     page = wizard.page_named("training")
     _train(qtbot, page, page.start_button)
     assert page.outcome == "done", page.status_label.text() + "\n" + page.log_pane.toPlainText()
-    assert len(page.loss_points) == 3 * 2  # three stages, two steps each
-    assert len(page.f1_points) == 3 and page.loss_curve.getData()[0] is not None
+    assert len(page.loss_points) == 2  # fine-tuning the active model: its fusion stage, two steps
+    assert len(page.f1_points) == 1 and page.loss_curve.getData()[0] is not None
     assert (Path(wizard.plan.out) / "train-config.json").is_file()  # the child ran from the plan's file
+    assert json.loads((wizard.run_dir / "config.json").read_text())["training"]["init_from"] == tiny_checkpoint.name
 
     wizard.next()
     results = wizard.page_named("results")
@@ -117,8 +118,14 @@ def test_train_results_save_and_rescore(qtbot, tmp_path, labelled, tiny_checkpoi
     assert "macro F1 on the same 4 test stars" in results.compare_label.text()
     assert len(results.roc_plot.getPlotItem().listDataItems()) == 2
 
+    assert "bootstrap intervals" in results.compare_label.text()
     wizard.next()
     save = wizard.page_named("save")
+    # 4 test stars cannot show the new model better: nothing pre-ticked, and the page says why
+    assert not wizard.comparison.better and not save.make_active.isChecked() and not save.rescore.isChecked()
+    assert "Not ticked" in save.status_label.text() and "4 test stars" in save.status_label.text()
+    save.make_active.setChecked(True)  # the person's own choice
+    save.rescore.setChecked(True)
     save.name.setText("my model")
     with qtbot.waitSignal(window.sigSettled, timeout=120_000):
         assert save.save()
@@ -299,4 +306,53 @@ def test_tools_menu_opens_the_wizard_on_this_session_and_model(qtbot, tmp_path, 
     assert wizard.isVisible() and wizard.session_path == window.session.path
     assert wizard.active_model == tiny_checkpoint and wizard.can_rescore
     assert wizard.page_named("data").session_radio.isChecked()
+    wizard.close()
+
+
+def test_the_wizard_offers_fine_tuning_the_active_model_first(qtbot, tmp_path, labelled, tiny_checkpoint):
+    wizard = _wizard(qtbot, tmp_path, active_model=tiny_checkpoint)
+    model = wizard.page_named("model")
+    assert model.finetune_radio.isChecked() and model.finetune_radio.isEnabled()
+    data = wizard.page_named("data")
+    data.folder_edit.setText(str(labelled))
+    data.refresh()
+    wizard.next()
+    wizard.next()
+    # 20 + 20 stars: too few for a new model, so fine-tuning is the only offer, with the reason
+    assert model.finetune_radio.isChecked() and not model.scratch_radio.isEnabled()
+    assert "at least 100 stars of each class" in model.scratch_hint.text()
+    assert model.model.currentText() == "batmm" and model.size_box.currentText() == "tiny"
+    assert not model.size_box.isEnabled() and model.lr.value() == pytest.approx(1e-4)
+    wizard.next()
+    plan = wizard.plan.to_config()
+    assert plan["init_from"] == str(tiny_checkpoint) and plan["freeze"] == "encoders" and "stages" not in plan
+    wizard.close()
+
+
+def test_without_an_active_network_only_training_from_scratch_is_offered(qtbot, tmp_path, labelled):
+    wizard = _wizard(qtbot, tmp_path)
+    model = wizard.page_named("model")
+    assert model.scratch_radio.isChecked() and not model.finetune_radio.isEnabled()
+    _to_training(qtbot, wizard, labelled)
+    assert "init_from" not in wizard.plan.to_config()
+    wizard.close()
+
+
+def test_make_active_is_pre_ticked_only_for_a_model_shown_better(qtbot, tmp_path, tiny_checkpoint):
+    from bhb_viewer.core.small_compare import compare
+
+    wizard = _wizard(qtbot, tmp_path, active_model=tiny_checkpoint, can_rescore=True)
+    save = wizard.page_named("save")
+    rng = np.random.default_rng(1)
+    labels = np.r_[np.ones(150, int), np.zeros(250, int)]
+    good = np.clip(0.5 * labels + rng.normal(0.25, 0.2, 400), 0, 1)
+    poor = np.clip(0.2 * labels + rng.normal(0.4, 0.2, 400), 0, 1)
+    for p_new, p_active, ticked in ((good, poor, True), (poor, good, False)):
+        wizard.comparison = compare(labels, p_new, p_active, n_boot=200)
+        save.initializePage()
+        assert save.make_active.isChecked() is ticked and save.rescore.isChecked() is ticked
+        assert save.make_active.isEnabled() and ("Not ticked" in save.status_label.text()) is not ticked
+    wizard.comparison = None  # not compared (yet): not ticked either
+    save.initializePage()
+    assert not save.make_active.isChecked() and "has not finished" in save.status_label.text()
     wizard.close()

@@ -87,6 +87,57 @@ def test_blind_audit_hides_scores_and_reports_purity(review, dataset, tmp_path):
         team.start_audit()
 
 
+def test_only_verdicts_given_with_the_scores_hidden_count_and_the_choice_is_kept(review, dataset, tmp_path):
+    team = TeamReview(review)
+    review.open_path(dataset)
+    review.rows.set_scores(np.arange(12), np.linspace(0.05, 0.95, 12))
+    review.set_cut(0.5)
+    plan = team.start_audit(half_width=0.2, seed=4)
+    assert review.scores_hidden and review.advance_move == "audit"
+    # auto-advance after an audit verdict goes to the next sample member, not the next row
+    review.show_row(IDS.index(plan.ids[0]))
+    review.record_verdict(V.BHB)
+    assert review.current()[1] == plan.ids[1]
+    # after un-ticking Hide scores a verdict on a sampled star is not blind: it does not count
+    team.set_audit_mode(False)
+    assert not review.scores_hidden and review.advance_move == "next"
+    review.record_verdict(V.BHB)
+    result = team.audit_result()
+    assert (result.n_judged, result.n_pending) == (1, len(plan.ids) - 1)
+    assert "scores hidden" not in team.status_text() and team.status_text().startswith("audit 1/")
+    events = [e for e in review.session.events() if e["action"] == "verdict"]
+    assert [e["blind"] for e in events] == [1, 0]
+    # the choice is remembered: reopened, the scores stay shown; hidden again, that is kept too
+    review.open_path(dataset)
+    assert not team.audit_mode and not review.scores_hidden
+    team.set_audit_mode(True)
+    review.open_path(dataset)
+    assert team.audit_mode and review.scores_hidden
+    # the same verdict given again blind now counts
+    review.show_row(IDS.index(plan.ids[1]))
+    review.record_verdict(V.BHB)
+    assert team.audit_result().n_judged == 2
+
+
+def test_a_session_file_from_before_the_blind_column_opens_and_counts_nothing_blind(tmp_path, dataset):
+    import sqlite3
+
+    ref = CatalogRef.from_file(dataset / "catalog.ecsv", len(IDS))
+    path = tmp_path / "old.sqlite"
+    with Session.create(path, ref, "alice") as s:
+        s.set_verdict("star000", V.BHB)
+    conn = sqlite3.connect(path)  # as an older version wrote it: no blind column
+    conn.execute("ALTER TABLE events DROP COLUMN blind")
+    conn.commit()
+    conn.close()
+    with Session.open(path, read_only=True) as s:
+        assert s.state("star000").verdict is V.BHB and s.verdicts_since(0, blind=True) == {}
+    with Session.open(path) as s:  # writable: the column is added, old verdicts count as not blind
+        assert s.verdicts_since(0) and s.verdicts_since(0, blind=True) == {}
+        s.set_verdict("star001", V.MS_A, blind=True)
+        assert list(s.verdicts_since(0, blind=True)) == ["star001"]
+
+
 def test_another_window_is_warned_about_and_its_verdicts_arrive(review, dataset, tmp_path, events):
     review.open_path(dataset)
     path = review.session.path

@@ -27,8 +27,10 @@ from PySide6.QtWidgets import (
 )
 
 from bhb_viewer.core.dataset import CLASS_NAMES
+from bhb_viewer.core.errors import read_json
 from bhb_viewer.core.progress import CancelToken, ProgressCallback
 from bhb_viewer.core.retrain import RESUME_STATE, install_model, resume_command, run_results, scores_metrics, time_left
+from bhb_viewer.core.small_compare import Comparison, compare
 from bhb_viewer.gui.wizard.process import TrainProcess
 from bhb_viewer.gui.wizard.setup_pages import BASELINES
 
@@ -219,6 +221,7 @@ class ResultsPage(QWizardPage):
 
     def initializePage(self) -> None:
         self.results = run_results(self.wiz.finished_run)
+        self.wiz.comparison = None  # until the active model is scored on this run's test stars
         self.active_results = None
         for plot in (self.roc_plot, self.pr_plot):
             plot.clear()
@@ -250,17 +253,20 @@ class ResultsPage(QWizardPage):
 
             labels, p_bhb = scores_on_test_split(active, run_dir, dataset, device=device, cancel=cancel,
                                                  progress=progress)
-            yield scores_metrics(labels, p_bhb)
+            p_new = read_json(run_dir / "test.json")["p_bhb"]
+            yield scores_metrics(labels, p_bhb), compare(labels, p_new, p_bhb)
 
-        self.wiz.runner.submit("wizard-compare", job, on_batch=lambda r: self._active_scored(r, active.name),
+        self.wiz.runner.submit("wizard-compare", job, on_batch=lambda r: self._active_scored(r[0], r[1], active.name),
                                on_error=lambda msg: self.compare_label.setText(f"active model not compared: {msg}"))
 
-    def _active_scored(self, r: dict[str, Any], active_name: str) -> None:
+    def _active_scored(self, r: dict[str, Any], comparison: Comparison, active_name: str) -> None:
         self.active_results = r
+        self.wiz.comparison = comparison
         self._fill(r, 3, "active", "#7f8c8d")
         new = self.results["macro"]["f1"] if self.results else float("nan")
         self.compare_label.setText(f"macro F1 on the same {r['macro']['support']} test stars: new {new:.4f}, "
-                                   f"active {active_name} {r['macro']['f1']:.4f}")
+                                   f"active {active_name} {r['macro']['f1']:.4f}. With 95 % bootstrap intervals: "
+                                   f"{comparison.reason}.")
 
 
 class SavePage(QWizardPage):
@@ -299,12 +305,23 @@ class SavePage(QWizardPage):
             self.save_button.setEnabled(True)
         self.name.setText(f"{plan.model}-{plan.size}-{datetime.now(UTC).strftime('%Y%m%d-%H%M')}")
         network = plan.model not in BASELINES  # the viewer scores with networks only
-        for box in (self.make_active, self.rescore):
-            box.setChecked(network and box.isEnabled() and box.isChecked())
-            box.setEnabled(network and (box is self.make_active or self.wiz.can_rescore))
+        compared = self.wiz.comparison
+        # ticked only for a first model, or one shown better than the active model (core.small_compare)
+        recommend = network and (self.wiz.active_model is None or (compared is not None and compared.better))
+        self.make_active.setEnabled(network)
+        self.make_active.setChecked(recommend)
+        self.rescore.setEnabled(network and self.wiz.can_rescore)
+        self.rescore.setChecked(recommend and self.wiz.can_rescore)
         if not network:
             self.status_label.setText(f"{plan.model} is saved for comparison and evaluation; the viewer scores "
                                       "with networks only, so it cannot be the active model")
+        elif not recommend:
+            why = compared.reason if compared is not None else (
+                "the comparison with the active model has not finished (or failed), so nothing shows the new "
+                "model is better")
+            self.status_label.setText(f"Not ticked: {why}. You may still tick them.")
+        else:
+            self.status_label.setText("")
 
     def _name_changed(self, text: str) -> None:
         self.folder_label.setText(str(self.wiz.index.new_model_dir(text)) if text.strip() else "")

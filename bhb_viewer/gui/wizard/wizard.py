@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QWidget, QWizard
 
 from bhb_viewer.core.model_index import ModelIndex
 from bhb_viewer.core.retrain import TrainPlan
+from bhb_viewer.core.small_compare import Comparison
 from bhb_viewer.gui.wizard.run_pages import ResultsPage, SavePage, TrainingPage
 from bhb_viewer.gui.wizard.setup_pages import DataPage, ModelPage, SplitPage
 from bhb_viewer.gui.workers import TaskRunner
@@ -44,6 +45,7 @@ class TrainingWizard(QWizard):
         self.index = ModelIndex(self.data_dir)
         self.plan = TrainPlan(dataset="", out="")
         self.run_dir: Path | None = None
+        self.comparison: Comparison | None = None  # the results page's verdict on the new model against the active one
         self.runner = TaskRunner(self)
         self.pages: dict[str, Any] = {
             "data": DataPage(self), "split": SplitPage(self), "model": ModelPage(self),
