@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 import numpy as np
@@ -36,7 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1,
                         help="loader processes that read, preprocess and fit the Balmer lines while the model runs; "
                              "0 does all in this process; default 1")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--threads", type=int,
+                        help="torch CPU threads (default on a CPU: the cores the loader workers leave, at least 1)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model (pays off on a GPU for large runs)")
     parser.add_argument("--weights", action="store_true",
                         help="add the 7 segment weights (seg_w1..seg_w7) and 5 band weights (w_u..w_z) where the model has them (slower)")
@@ -92,9 +94,13 @@ def run(args: argparse.Namespace) -> int:
 
     _check(args)
     ranks = distributed.ranks_from_env()
+    device = distributed.rank_device(args.device, ranks)
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = distributed.rank_device(args.device, ranks)
+    elif device.type == "cpu" and args.workers and not ranks.distributed:
+        # the loader workers take cores of their own: the model's threads keep to the rest (2 cores,
+        # 1 worker: 741 stars/s with the second opinion against 541 with torch's default 2 threads)
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) - args.workers))
     table, data, rows = _resolve(args)
     _add_known(table, data, rows, args)
     labels = np.where(rows >= 0, data.labels[np.maximum(rows, 0)], -1)
