@@ -96,7 +96,10 @@ class CandidateView(QObject):
     def _apply_overlays(self, row: int) -> None:
         balmer, explanation = self.review.scoring.overlays(row)
         plot, cutouts = self.window.spectrum_plot, self.window.cutout_panel
-        plot.set_segment_weights(explanation.segment_weights if explanation else None)
+        if explanation is not None and explanation.segment_importance is not None:
+            plot.set_segment_importance(explanation.segment_importance)  # measured, the default
+        else:
+            plot.set_segment_weights(explanation.segment_weights if explanation else None)
         plot.set_saliency(explanation.saliency if explanation else None)
         cutouts.set_attention(explanation.attention_map if explanation else None)
         if explanation is not None and explanation.band_importance is not None:

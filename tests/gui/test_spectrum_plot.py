@@ -425,3 +425,13 @@ def test_closeup_draws_data_and_fit_where_they_are(plot, qtbot):
     red = pixels[:, int(centre.x()) - 1 : int(centre.x()) + 2].astype(int)
     rows = np.flatnonzero(((red[..., 0] > 200) & (red[..., 1] < 140)).any(axis=1))
     assert rows.size and abs(rows.max() - centre.y()) < 5  # the V of the profile reaches down to its centre
+
+
+def test_measured_segment_importance_is_signed_on_a_fixed_scale(plot):
+    """Issue 21: segments shaded by what removing them does to P(BHB), not by the model's saturated weights."""
+    plot.set_segment_importance(np.array([0.5, -0.25, 0.0, 0.05, 1.0, 0.0, 0.0]))
+    colours = [r.brush().color() for r in plot.segment_regions]
+    assert colours[0].alpha() == colours[4].alpha() > 0  # 0.5 and 1.0 both at full opacity
+    assert colours[1].red() > colours[1].green() and colours[1].alpha() == round(colours[0].alpha() / 2)
+    assert colours[2].alpha() == 0 and 0 < colours[3].alpha() < colours[1].alpha()
+    assert "+0.50, -0.25" in plot.show_segments.toolTip()

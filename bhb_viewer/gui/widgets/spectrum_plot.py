@@ -51,6 +51,8 @@ REFERENCE_NAMES = ("mean BHB", "mean non-BHB")
 SALIENCY_PEN = pg.mkPen(230, 80, 230, width=1)
 SEGMENT_RGB = (80, 200, 120)
 SEGMENT_MAX_ALPHA = 110  # the most-weighted segment's opacity (of 255); others in proportion
+SEGMENT_AWAY_RGB = (220, 80, 80)  # a segment whose removal raises P(BHB): it pushes away from BHB
+SEGMENT_FULL_DELTA = 0.5  # measured |ΔP| drawn at SEGMENT_MAX_ALPHA
 # Solid, faint marker lines: dashed pens are stroked dash by dash, on every repaint of every star.
 HYDROGEN_PEN = pg.mkPen(255, 110, 110, 150, width=1)
 METAL_PEN = pg.mkPen(170, 170, 170, 120, width=1)
@@ -419,6 +421,19 @@ class SpectrumPlot(QWidget):
             "no segment weights" if weights is None
             else "segment weights, blue to red: " + ", ".join(f"{x:.0%}" for x in w)
         )
+
+    def set_segment_importance(self, importance: np.ndarray) -> None:
+        """Shade the 7 segments by measured importance (ΔP(BHB) when the segment is replaced by the
+        continuum): green towards BHB, red away, opacity on a fixed scale (ΔP of ±0.5 is the most
+        opaque), never rescaled to the largest; the tooltip gives the signed values."""
+        v = np.asarray(importance, dtype=float)
+        if v.shape != (grid.N_SEGMENTS,):
+            raise ValueError(f"segment importance must have shape ({grid.N_SEGMENTS},), got {v.shape}")
+        for j, region in enumerate(self.segment_regions):
+            rgb = SEGMENT_RGB if v[j] >= 0 else SEGMENT_AWAY_RGB
+            region.setBrush(QColor(*rgb, round(SEGMENT_MAX_ALPHA * min(abs(v[j]) / SEGMENT_FULL_DELTA, 1.0))))
+        self.show_segments.setToolTip("measured: ΔP(BHB) when each segment is replaced by the continuum, "
+                                      "blue to red: " + ", ".join(f"{x:+.2f}" for x in v))
 
     def set_saliency(self, saliency: np.ndarray | None) -> None:
         """Per-pixel saliency on the grid (3522 values; 3521 also accepted), ÷ its maximum, in its band
