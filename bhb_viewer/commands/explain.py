@@ -74,15 +74,13 @@ def explain_dataset(data, model_dir: str, n: int, seed: int, device: str = "cpu"
     mags = catalog_magnitudes(data.catalog)[rows]
     predictor = Predictor(model_dir, device=device)
 
-    def score(f: np.ndarray, iv: np.ndarray, c: np.ndarray | None) -> np.ndarray:
-        return np.concatenate([np.asarray(b.p_bhb, np.float64) for b in predictor.predict(f, iv, c, mags=mags)])
-
+    score = predictor.score_fn(mags)
     explained = list(predictor.predict(flux, ivar, cutouts, explain=True, mags=mags))
     p = np.concatenate([b.p_bhb for b in explained]).astype(np.float64)
     towards = (p >= 0.5).astype(np.int64)
     saliency = np.concatenate([b.saliency for b in explained]) if explained[0].saliency is not None else None
     attention = (np.concatenate([b.attention_map for b in explained])
-                 if explained[0].attention_map is not None and predictor._map_from_cls else None)
+                 if explained[0].attention_map is not None and predictor.map_from_attention else None)
     bands = imp.band_importance(score, flux, ivar, cutouts, rng)
     segments = imp.segment_importance(score, flux, ivar, cutouts)
     centres, windows = imp.window_importance(score, flux, ivar, cutouts)

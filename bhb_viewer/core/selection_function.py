@@ -21,18 +21,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from astropy import units as u
 from astropy.table import Table
 
 from bhb_viewer.core.audit import wilson_interval
 
 MIN_PER_BIN = 20
 MAX_BINS = 6
-AXES: dict[str, tuple[Any, str, str]] = {  # name: (unit, UCD, label)
-    "g": (u.mag, "phot.mag;em.opt.V", "g (mag)"),
-    "g_r": (u.mag, "phot.color;em.opt.V;em.opt.R", "g − r (mag)"),
-    "snr": (u.dimensionless_unscaled, "stat.snr", "S/N per pixel"),
-}
+AXIS_LABELS = {"g": "g (mag)", "g_r": "g − r (mag)", "snr": "S/N per pixel"}
 
 
 def adaptive_edges(values: np.ndarray, min_per_bin: int = MIN_PER_BIN, max_bins: int = MAX_BINS) -> np.ndarray:
@@ -87,10 +82,9 @@ def selection_function(axes: Mapping[str, np.ndarray], accepted: np.ndarray, tru
     if rows:
         table["axis"] = table["axis"].astype(str)
         table["note"] = table["note"].astype("<U40")
-        for col, ucd, desc in (("purity", "stat.fit.goodness", "BHB share of the accepted stars in the bin"),
-                               ("completeness", "stat.fit.goodness", "accepted share of the BHB stars in the bin"),
-                               ("n", "meta.number", "stars with a known truth in the bin")):
-            table[col].meta = {"ucd": ucd}
+        for col, desc in (("purity", "BHB share of the accepted stars in the bin"),
+                          ("completeness", "accepted share of the BHB stars in the bin"),
+                          ("n", "stars with a known truth in the bin")):
             table[col].description = desc
         table["lo"].description = "lower bin edge on the axis (units: mag for g and g_r, none for snr)"
         table["hi"].description = "upper bin edge on the axis"
@@ -100,7 +94,8 @@ def selection_function(axes: Mapping[str, np.ndarray], accepted: np.ndarray, tru
 
 
 def write_votable(table: Table, path, provenance: Mapping[str, Any]) -> None:
-    """The selection function as a VOTable with units per axis row kept in ``lo``/``hi`` descriptions and UCDs."""
+    """The selection function as a VOTable: UCDs on the counts and fractions, mag on the bin edges (the S/N rows'
+    edges are dimensionless, as ``lo``'s description says), ``provenance`` and the meta as INFOs."""
     from astropy.io.votable import from_table
 
     out = table.copy()
@@ -145,7 +140,7 @@ def plot(table: Table, path, title: str) -> None:
                 err = np.clip(np.vstack([y[ok] - lo, hi - y[ok]]), 0.0, None)  # rounding at p = 0 or 1
                 half = 0.5 * (np.asarray(rows["hi"], float) - np.asarray(rows["lo"], float))[ok]
                 ax.errorbar(x[ok], y[ok], yerr=err, xerr=half, fmt="o", color=colour, label=col, capsize=2)
-        ax.set_xlabel(AXES.get(name, (None, None, name))[2])
+        ax.set_xlabel(AXIS_LABELS.get(name, name))
         ax.set_ylim(0, 1.05)
     panels[0][0].set_ylabel("fraction (95 % Wilson)")
     panels[0][0].legend(frameon=False, fontsize=8)

@@ -200,7 +200,6 @@ def fit_spectra(flux: np.ndarray, ivar: np.ndarray, bank: TemplateBank | None = 
     y = np.where(good, _bin(np.where(rest_ok, rest, 0.0)), 0.0)
     bin_var = np.where(good, _bin(np.where(rest_ok, rest_var, 0.0)) / BIN, np.inf)
     w = np.where(good, 1.0 / (bin_var + bank.template_error**2), 0.0)
-    templates = bank.flux.astype(np.float64)
     # the N × K products in float32 (half the time; χ² differences stay far above its rounding)
     wy = ((w * y).astype(np.float32) @ bank.flux.T).astype(np.float64)
     wtt = (w.astype(np.float32) @ bank.flux_squared.T).astype(np.float64)
@@ -218,7 +217,7 @@ def fit_spectra(flux: np.ndarray, ivar: np.ndarray, bank: TemplateBank | None = 
     theta = weights @ (5040.0 / bank.teff)
     usable = bins >= 0.2 * good.shape[1]
     scale = (wy / wtt)[rows, best]
-    resid = (y - scale[:, None] * templates[best]) * np.sqrt(w)
+    resid = (y - scale[:, None] * bank.flux[best].astype(np.float64)) * np.sqrt(w)
     emission = np.sum(good & (resid > EMISSION_SIGMA) & (y > 1.02), axis=1)
     bounds = bank.bounds
     edge = ((bank.teff[best] <= bounds["teff"][0] + 1) | (bank.teff[best] >= bounds["teff"][1] - 1)

@@ -30,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bhb_viewer.core.quality import MIN_VALID_FRACTION
-from bhb_viewer.core.stellar_fit import MAX_RV_KMS
+from bhb_viewer.core.quality import MIN_VALID_FRACTION, valid_fraction
+from bhb_viewer.core.stellar_fit import MAX_RV_KMS, fit_spectra
 
 CHI2_LIMIT = 3.0  # χ²_ν of the best template; the simulated sky's 99.9th percentile is ≈ 1.8
 EMISSION_MIN_BINS = 3
@@ -192,9 +192,6 @@ def explain(flag_string: str) -> list[str]:
 
 def measure(flux: np.ndarray, ivar: np.ndarray, mags: np.ndarray | None) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """The second opinion's columns (fit, valid fraction) and the sky quantities of spectra on the grid."""
-    from bhb_viewer.core.quality import valid_fraction
-    from bhb_viewer.core.stellar_fit import fit_spectra
-
     fit = fit_spectra(flux, ivar)
     fit["valid_fraction"] = np.atleast_1d(valid_fraction(ivar)).astype(np.float64)
     return fit, sky_quantities(fit, mags, median_snr(flux, ivar))

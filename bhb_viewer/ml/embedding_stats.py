@@ -71,7 +71,8 @@ def describe_sky(model_dir: str | Path, data: Dataset, rows: np.ndarray | None =
     rows = np.arange(len(data)) if rows is None else np.asarray(rows, dtype=np.int64)
     predictor = Predictor(model_dir, device="cpu")
     mags = catalog_magnitudes(data.catalog)[rows]
-    source = ChunkSource(data, rows, batch_size, predictor.preprocessor, predictor.modalities, mags=mags)
+    # the template fit for the ranges; no Balmer-line fits, which the record does not use
+    source = ChunkSource(data, rows, batch_size, predictor.preprocessor, predictor.modalities, classical=False, mags=mags)
     no_image = predictor.reads_colours and "image" in predictor.modalities
     embeddings: dict[str, list[np.ndarray]] = {"": [], NO_IMAGE: []}
     quantities = []

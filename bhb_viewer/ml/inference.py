@@ -206,7 +206,8 @@ class Predictor:
         self.model_version: str = model_version(self.config)
         self.modalities: tuple[str, ...] = MODEL_REGISTRY[self.model_name].modalities
         self.heads: tuple[str, ...] = trusted_heads(self.config, self.modalities)
-        self._map_from_cls = isinstance(model, FusionTransformer) and model.image_encoder is not None
+        # the cutout map is the model's own CLS attention (a fusion Transformer with images), not a gradient map
+        self.map_from_attention = isinstance(model, FusionTransformer) and model.image_encoder is not None
         # whether the model reads the catalogue colours, and so scores rows without cutouts from them
         self.reads_colours: bool = model.arch.photometry
         self.embedding_stats = load_stats(self.checkpoint_dir)  # None: an older checkpoint, no distances
@@ -340,7 +341,7 @@ class Predictor:
                 return _Pass(out, out["logits"].float(), _heads(self.model, out))
         # The cutout map of a Transformer comes from its CLS attention: no image gradient needed.
         named = {"spectrum": spectrum} if spectrum is not None else {}
-        if image is not None and not self._map_from_cls:
+        if image is not None and not self.map_from_attention:
             named["image"] = image
         leaves = {k: t.detach().requires_grad_(True) for k, t in named.items()}
         with torch.enable_grad(), self._autocast():
@@ -355,7 +356,7 @@ class Predictor:
             result.saliency = _unit_max((scored.grads["spectrum"] * spectrum.detach()).abs())
         if image is None:
             return
-        if self._map_from_cls:
+        if self.map_from_attention:
             h, w = result.image_grid
             k_i = h * w
             tokens = scored.out["cls_attention"].detach().float()[..., 1 : 1 + k_i].mean(dim=(1, 2))
@@ -407,13 +408,19 @@ class Predictor:
             self._measure(explanation, one(flux), one(ivar if ivar is not None else np.ones_like(flux)), one(cube), one(mags))
         return explanation
 
+    def score_fn(self, mags: np.ndarray | None) -> Callable[[np.ndarray, np.ndarray, np.ndarray | None], np.ndarray]:
+        """(flux, ivar, cutouts) → P(BHB) of every row, with these rows' ``mags``: what ml.importance perturbs."""
+
+        def score(flux: np.ndarray, ivar: np.ndarray, cutouts: np.ndarray | None) -> np.ndarray:
+            return np.concatenate([b.p_bhb for b in self.predict(flux, ivar, cutouts, mags=mags)]).astype(np.float64)
+
+        return score
+
     def _measure(self, explanation: Explanation, flux, ivar, cube, mags) -> None:
         """The measured band and segment importance of one star (ml.importance), into ``explanation``."""
         from bhb_viewer.ml import importance
 
-        def score(f, iv, c):
-            return np.concatenate([b.p_bhb for b in self.predict(f, iv, c, mags=mags)]).astype(np.float64)
-
+        score = self.score_fn(mags)
         explanation.segment_importance = importance.segment_importance(score, flux, ivar, cube)[0]
         if cube is not None and "image" in self.modalities:
             explanation.band_importance = importance.band_importance(score, flux, ivar, cube,

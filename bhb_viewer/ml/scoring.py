@@ -62,8 +62,9 @@ class ChunkSource(torch.utils.data.Dataset):
     ``classical``) their Balmer diagnostics measured. Runs in the loader's worker processes.
 
     ``mags`` (one row per output row, ``core.catalog_mags``'s (N, 10)) are the candidates' catalogue
-    magnitudes, for a model that reads colours. With ``classical`` and ``second_opinion`` the chunk
-    also gets the physical second opinion (core.stellar_fit) and what the trust flags need (core.trust).
+    magnitudes, for a model that reads colours. ``classical`` measures the Balmer lines (core.balmer);
+    ``second_opinion`` fits the engine templates (core.stellar_fit) and gathers what the trust flags
+    need (core.trust), with the Balmer fit's success where ``classical`` measured it.
     """
 
     def __init__(self, data: Dataset, rows: np.ndarray, size: int, preprocessor: Any, modalities: tuple[str, ...],
@@ -73,7 +74,7 @@ class ChunkSource(torch.utils.data.Dataset):
         self.preprocessor, self.modalities = preprocessor, modalities
         self.classical, self.channels_last = classical, channels_last
         self.mags = mags
-        self.second_opinion = classical and second_opinion
+        self.second_opinion = second_opinion
 
     def __len__(self) -> int:
         return -(-len(self.rows) // self.size)
@@ -87,7 +88,7 @@ class ChunkSource(torch.utils.data.Dataset):
         take = self.rows[start:stop][found]
         item: dict[str, Any] = {"start": start, "stop": stop, "found": found}
         flux = ivar = cube = None
-        if "spectrum" in self.modalities or self.classical:
+        if "spectrum" in self.modalities or self.classical or self.second_opinion:
             flux, ivar = read_rows(self.data.spectra, take), read_rows(self.data.ivar, take)
         if "image" in self.modalities:
             cube = read_rows(self.data.cutouts, take)
@@ -106,7 +107,7 @@ class ChunkSource(torch.utils.data.Dataset):
             item["classical"]["balmer_reason"] = np.asarray(cols["balmer_reason"], dtype=REASON_DTYPE)
         if self.second_opinion:
             fit, quantities = measure(flux, ivar, mags)
-            item["trust"] = {**fit, "balmer_ok": np.asarray(cols["balmer_ok"], bool)}
+            item["trust"] = {**fit, "balmer_ok": np.asarray(cols["balmer_ok"], bool)} if self.classical else fit
             item["quantities"] = quantities
         return item
 

@@ -227,8 +227,7 @@ class CandidateRows:
         self.cols["flags"][rows] = np.asarray(flags, dtype=str)
         self.cols["ood"][rows] = is_ood(np.asarray(flags, dtype=str))
         if self.filter.hide_flagged:
-            self._apply()
-            self.reset.emit()
+            self.refilter()
         else:
             self.cells_changed.emit(None, ("flags", "ood"))
 
