@@ -1,9 +1,10 @@
 """Model scores kept in the session file, so a reopened list shows them without scoring again.
 
-Writes: the scoring worker (``review.tasks.score_task``, on the task runner's pool thread), one
-transaction per batch as the model returns it; ``core.merge`` copies its sources' scores into a merged
-session. Reads: the same worker before it scores (what is cached for this model version is not
-scored again), the export and the merge.
+Writes: the scoring worker (``review.tasks.score_task``, on the task runner's pool thread, while the
+GUI thread writes verdicts through the same connection), one transaction per batch as the model
+returns it; on the main thread, ``bhb sessions audit --scores`` (a ``bhb score`` table) and
+``core.merge`` (its sources' scores). Reads: the same worker before it scores (what is cached for
+this model version is not scored again), the export and the merge.
 """
 
 from __future__ import annotations
