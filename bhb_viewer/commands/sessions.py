@@ -307,7 +307,7 @@ def _store_scores(session: Any, path: Path) -> None:
     if missing or not len(table):
         raise BadInputError(path, f"not a `bhb score` output (missing {', '.join(missing) or 'rows'})")
     model = ModelRef(str(table["model"][0]), str(table["model_version"][0]))
-    session.store_scores(model, [str(c) for c in table["id"]], [float(p) for p in table["p_bhb"]])
+    session.scores.store(model, [str(c) for c in table["id"]], [float(p) for p in table["p_bhb"]])
     if session.model is None or (session.model.name, session.model.version) != (model.name, model.version):
         session.set_model(model)
 
@@ -329,7 +329,7 @@ def _audit(args: argparse.Namespace) -> int:
                 _store_scores(session, args.scores)
             if session.model is None:
                 raise BadInputError(args.session, "no scores to audit: pass --scores (a `bhb score` output)")
-            scores = session.load_scores(session.model.name, session.model.version)
+            scores = session.scores.load(session.model.name, session.model.version)
             plan = start_audit(session, scores, args.cut, half_width=args.half_width, confidence=args.confidence,
                                expected=args.expected, seed=args.seed)
             if args.sample_out:
@@ -376,7 +376,7 @@ def _selection_function(session: Any, plan: Any, path: Path) -> None:
         catalog = read_candidates(source)
         snr = np.asarray(catalog["snr"], float) if "snr" in catalog.colnames else None
     ids = [str(c) for c in catalog["id"]]
-    scores = session.load_scores(session.model.name, session.model.version) if session.model else {}
+    scores = session.scores.load(session.model.name, session.model.version) if session.model else {}
     p = np.array([scores.get(c, np.nan) for c in ids], dtype=float)
     accepted = np.nan_to_num(p, nan=-1.0) >= plan.cut
     g = np.asarray(catalog["g"], float) if "g" in catalog.colnames else np.full(len(ids), np.nan)

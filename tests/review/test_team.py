@@ -119,25 +119,6 @@ def test_only_verdicts_given_with_the_scores_hidden_count_and_the_choice_is_kept
     assert team.audit_result().n_judged == 2
 
 
-def test_a_session_file_from_before_the_blind_column_opens_and_counts_nothing_blind(tmp_path, dataset):
-    import sqlite3
-
-    ref = CatalogRef.from_file(dataset / "catalog.ecsv", len(IDS))
-    path = tmp_path / "old.sqlite"
-    with Session.create(path, ref, "alice") as s:
-        s.set_verdict("star000", V.BHB)
-    conn = sqlite3.connect(path)  # as an older version wrote it: no blind column
-    conn.execute("ALTER TABLE events DROP COLUMN blind")
-    conn.commit()
-    conn.close()
-    with Session.open(path, read_only=True) as s:
-        assert s.state("star000").verdict is V.BHB and s.verdicts_since(0, blind=True) == {}
-    with Session.open(path) as s:  # writable: the column is added, old verdicts count as not blind
-        assert s.verdicts_since(0) and s.verdicts_since(0, blind=True) == {}
-        s.set_verdict("star001", V.MS_A, blind=True)
-        assert list(s.verdicts_since(0, blind=True)) == ["star001"]
-
-
 def test_another_window_is_warned_about_and_its_verdicts_arrive(review, dataset, tmp_path, events):
     review.open_path(dataset)
     path = review.session.path
