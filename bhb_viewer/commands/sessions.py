@@ -21,11 +21,8 @@ import csv
 import getpass
 import json
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-MAX_LISTED = 10  # problems of one kind named in an error message
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -135,67 +132,9 @@ def _new(args: argparse.Namespace) -> int:
 # -- import ------------------------------------------------------------------------------------
 
 
-def read_verdict_table(path: Path, known_ids: set[str] | None) -> list[Any]:
-    """The edits of a verdicts CSV, or BadInputError naming the file and every kind of problem found."""
-    from bhb_viewer.core.errors import BadInputError
-    from bhb_viewer.core.verdicts import Edit, VerdictKind
-
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.reader(f))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise BadInputError(path, f"cannot read the table ({exc})") from exc
-    rows = [r for r in rows if r and not r[0].startswith("#")]
-    if not rows:
-        raise BadInputError(path, "empty table; it needs a header with id and verdict")
-    header = [h.strip().lower() for h in rows[0]]
-    missing = [c for c in ("id", "verdict") if c not in header]
-    if missing:
-        raise BadInputError(path, f"no {' or '.join(missing)} column (columns: {', '.join(header)})")
-    col = {name: header.index(name) for name in ("id", "verdict", "note", "reviewer", "time") if name in header}
-    problems: dict[str, list[str]] = {}
-    seen: dict[str, int] = {}
-    edits = []
-    for line, row in enumerate(rows[1:], start=2):
-        cell = {name: row[i].strip() if i < len(row) else "" for name, i in col.items()}
-        cid = cell["id"]
-        if not cid:
-            problems.setdefault("rows without an id", []).append(f"line {line}")
-            continue
-        if cid in seen:
-            problems.setdefault("ids given twice", []).append(f"{cid} (lines {seen[cid]} and {line})")
-        seen[cid] = line
-        if known_ids is not None and cid not in known_ids:
-            problems.setdefault("ids not in the session's catalog", []).append(cid)
-        verdict = None
-        if cell["verdict"]:
-            try:
-                verdict = VerdictKind.parse(cell["verdict"])
-            except ValueError:
-                problems.setdefault("unknown verdicts", []).append(f"{cell['verdict']!r} (line {line})")
-        elif not cell.get("note"):
-            problems.setdefault("rows with neither verdict nor note", []).append(f"line {line}")
-        when = cell.get("time") or None
-        if when:
-            try:
-                stamp = datetime.fromisoformat(when)
-                when = (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).isoformat(timespec="milliseconds")
-            except ValueError:
-                problems.setdefault("times that are not ISO 8601", []).append(f"{when!r} (line {line})")
-        edits.append(Edit(cid, verdict, cell.get("note") or None, cell.get("reviewer") or None, when))
-    if problems:
-        text = "; ".join(
-            f"{len(items)} {what}: {', '.join(items[:MAX_LISTED])}{' …' if len(items) > MAX_LISTED else ''}"
-            for what, items in problems.items()
-        )
-        if "unknown verdicts" in problems:
-            text += f" (verdicts are {', '.join(k.label for k in VerdictKind)})"
-        raise BadInputError(path, f"nothing imported: {text}")
-    return edits
-
-
 def _import(args: argparse.Namespace) -> int:
     from bhb_viewer.core.errors import BadInputError
+    from bhb_viewer.core.verdict_table import read_verdict_table
     from bhb_viewer.core.verdicts import Session
 
     with Session.open(args.session) as session:
