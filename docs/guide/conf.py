@@ -12,6 +12,7 @@ the screenshots in ``_static`` are committed (``scripts/guide_screenshots.py`` r
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -121,7 +122,12 @@ def _verbatim_if_not_rst(app, what, name, obj, options, lines) -> None:
 
         logging.getLogger(__name__).info("docstring of %s is not reStructuredText (%s): shown verbatim",
                                          name, problems[0].splitlines()[0])
-        lines[:] = ["::", "", *("    " + line for line in lines), ""]
+        # the summary (the first paragraph: autosummary's tables show it) as plain text, then all of it as written
+        end = lines.index("") if "" in lines else len(lines)
+        summary = [re.sub(r"([\\`*_|\[\]<>:])", r"\\\1", line) for line in lines[:end]]
+        if _rst_problems("\n".join(summary)):
+            summary = []
+        lines[:] = [*summary, "", "::", "", *("    " + line for line in lines), ""]
 
 
 def _skip_foreign(app, what, name, obj, skip, options):
