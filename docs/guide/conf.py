@@ -42,6 +42,7 @@ root_doc = "index"
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
 templates_path: list[str] = []
 html_static_path = ["_static"]
+smartquotes = False  # "--cut" in a help text stays two hyphens, not an en dash
 html_theme = "alabaster"
 html_title = f"bhb_viewer {release} user guide"
 html_theme_options = {"description": "Vet Blue Horizontal Branch star candidates", "page_width": "1100px"}
@@ -87,9 +88,8 @@ def _rst_problems(text: str) -> list[str]:
     import io
 
     from docutils.core import publish_doctree
-    from docutils.utils import SystemMessage
-
     from docutils.parsers.rst import directives, roles
+    from docutils.utils import SystemMessage
 
     # plain docutils: Sphinx's roles and directives (registered in these tables, and looked up through
     # functions it swaps in while it reads a page) need a build environment
