@@ -18,6 +18,7 @@ from pathlib import Path
 
 from docutils import nodes
 from docutils.parsers.rst import Directive
+from sphinx import addnodes
 
 GUIDE = Path(__file__).resolve().parents[1]
 PAGES = GUIDE / "commands"
@@ -84,8 +85,10 @@ def section(title: str, ident: str) -> nodes.section:
     return node
 
 
-def parser_nodes(parser: argparse.ArgumentParser, title: str | None, skip_help: bool = True) -> list[nodes.Node]:
-    """Usage, description and arguments of ``parser``; its sub-commands as sections after them."""
+def parser_nodes(parser: argparse.ArgumentParser, title: str | None, skip_help: bool = True,
+                 link_from: str | None = None) -> list[nodes.Node]:
+    """Usage, description and arguments of ``parser``; its sub-commands as sections after them, or,
+    with ``link_from`` (the page's name: ``bhb`` itself), as links to their own pages."""
     out: list[nodes.Node] = []
     text = usage(parser)
     out.append(nodes.literal_block(text, text, language="none"))
@@ -105,7 +108,13 @@ def parser_nodes(parser: argparse.ArgumentParser, title: str | None, skip_help: 
                 helps = {c.dest: c.help for c in action._choices_actions}
                 for name in action.choices:
                     term = nodes.term()
-                    term += nodes.literal(name, name)
+                    if link_from is None:
+                        term += nodes.literal(name, name)
+                    else:
+                        ref = addnodes.pending_xref("", refdomain="std", reftype="doc", reftarget=name,
+                                                    refexplicit=True, refdoc=link_from)
+                        ref += nodes.literal(name, name)
+                        term += ref
                     definition = nodes.definition()
                     definition += nodes.paragraph(helps.get(name) or "", helps.get(name) or "")
                     items += nodes.definition_list_item("", term, definition)
@@ -120,7 +129,7 @@ def parser_nodes(parser: argparse.ArgumentParser, title: str | None, skip_help: 
         heading = group.title or "arguments"
         out.append(nodes.rubric(heading, heading))
         out.append(items)
-    if sub_action is not None:
+    if sub_action is not None and link_from is None:
         for name, child in sub_action.choices.items():
             full = f"{parser.prog} {name}"
             node = section(full, full.replace(" ", "-"))
@@ -141,7 +150,9 @@ class BhbCommand(Directive):
             parser = parser_for(name)
         except KeyError as exc:
             raise self.error(str(exc)) from None
-        return parser_nodes(parser, name)
+        # bhb's own page links to its commands' pages instead of repeating them
+        link_from = self.state.document.settings.env.docname if name == "bhb" else None
+        return parser_nodes(parser, name, link_from=link_from)
 
 
 def stub(name: str) -> str:
