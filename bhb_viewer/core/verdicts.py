@@ -5,19 +5,19 @@ The vocabulary (verdict kinds, references, states, changes) is in ``core.verdict
 re-exported here. :class:`Session` opens or creates the file, holds its metadata and merged reviews,
 and hands out the parts that share its one connection (``core.session_db``):
 
-``log``      :class:`~bhb_viewer.core.verdict_log.VerdictLog`, the verdicts and notes with undo and
-             redo per reviewer (its edits and reads are also :class:`Session`'s own methods);
-``writers``  :class:`~bhb_viewer.core.session_writers.WriterRegistry`, the handles open for writing;
-``scores``   :class:`~bhb_viewer.core.score_cache.ScoreCache`, the model scores.
+* ``log``: :class:`~bhb_viewer.core.verdict_log.VerdictLog`, the verdicts and notes with undo and
+  redo per reviewer (its edits and reads are also :class:`Session`'s own methods);
+* ``writers``: :class:`~bhb_viewer.core.session_writers.WriterRegistry`, the handles open for writing;
+* ``scores``: :class:`~bhb_viewer.core.score_cache.ScoreCache`, the model scores.
 
 Each part's module says who writes its tables from which thread; the schema and its migrations are
 in ``core.session_schema``. Besides them the file holds
 
-``meta``     format, reviewer, creation time, the catalog reference and the model in use, and keys of
-             the session's own (JSON values); written by the GUI thread (the model in view, the
-             hide-scores switch, an audit plan) and by ``bhb sessions``;
-``reviews``  (merged sessions only) every source reviewer's verdict in force, written once by
-             ``core.merge``.
+* ``meta``: format, reviewer, creation time, the catalog reference and the model in use, and keys of
+  the session's own (JSON values); written by the GUI thread (the model in view, the hide-scores
+  switch, an audit plan) and by ``bhb sessions``;
+* ``reviews``: (merged sessions only) every source reviewer's verdict in force, written once by
+  ``core.merge``.
 """
 
 from __future__ import annotations

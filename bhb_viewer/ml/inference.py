@@ -5,13 +5,13 @@ CLI's ``bhb score`` and the viewer call the same code, with the preprocessing th
 carries. Explanations are the model's own weights (segment, band, cross- and CLS-attention) plus
 two gradient/attention maps drawn over the inputs:
 
-* ``saliency`` (B, 3522): |∂ log-odds / ∂ pixel × pixel| over the preprocessed spectrum, scaled
+* ``saliency`` (B, 3522): ``|∂ log-odds / ∂ pixel × pixel|`` over the preprocessed spectrum, scaled
   to a maximum of 1 per star;
 * ``attention_map`` (B, S, S): how much the classifier's CLS token reads each image token (mean
   over layers and heads), bilinearly upsampled from the h×w token grid to the cutout and scaled
   to a maximum of 1. Cross-attention rows sum to 1 over spectral tokens, so their mean says
   nothing about image regions; the CLS row does. Models without a CLS token but with an image
-  fall back to |gradient × input| summed over bands.
+  fall back to ``|gradient × input|`` summed over bands.
 
 Every modality's score: a multimodal checkpoint keeps its stage-1 spectrum head and stage-2 image
 head (trained on their encoder alone, then frozen), so each batch also carries ``p_bhb_spectrum``

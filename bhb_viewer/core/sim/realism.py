@@ -82,7 +82,7 @@ def mask_figures(ivar: np.ndarray) -> dict[str, float]:
 
 
 def sky_residual_5577(flux: np.ndarray, ivar: np.ndarray) -> float:
-    """Median over spectra of the largest |flux − 41-px running median| within ±2 px of 5577 Å."""
+    """Median over spectra of the largest ``|flux − 41-px running median|`` within ±2 px of 5577 Å."""
     wave = wavelength()
     i = int(np.argmin(np.abs(wave - SKY_LINE_5577)))
     block = np.asarray(flux[:, i - 30 : i + 31], dtype=float)
