@@ -67,3 +67,39 @@ def test_the_ticked_model_is_the_one_scoring_across_a_restart(qtbot, tmp_path, t
     assert "the model this session was scored with" in menu.in_use.text()
     assert next(a for a in menu.checkpoints if a.toolTip() == str(shipped)).text().endswith("your active model")
     third.close()
+
+
+def test_one_models_menu_scores_chooses_and_opens_the_folder(qtbot, window, tiny_dataset, tiny_checkpoint,
+                                                            monkeypatch, errors):
+    from bhb_viewer.gui import main_window as mw
+    from bhb_viewer.gui.wizard import models_menu as mm
+
+    titles = [a.text() for a in window.menuBar().actions()]
+    assert titles[:6] == ["&File", "&Review", "&SDSS", "&Models", "&Tools", "&Help"]
+    assert [t for t in titles if "Model" in t.replace("&", "")] == ["&Models"]
+    menu = window.wizard_menus.models_menu
+    texts = [a.text() for a in menu.actions() if not a.isSeparator()]
+    assert texts[:2] == ["&Score all", "&Cancel background work"]
+    assert texts[-2:] == ["Choose a model &folder…", "&Open the trained-models folder"]
+    assert menu.actions()[0].shortcut().toString() == "Ctrl+R" and menu.actions()[0] in window.actions()
+    assert menu.ticked() is None and menu.in_use.text() == "Scoring with none: no model"  # no shipped model here
+
+    with qtbot.waitSignal(window.sigSettled, timeout=60_000):
+        window.open_path(tiny_dataset)
+    assert window.model_info is None  # nothing names a model: the list opens unscored
+    monkeypatch.setattr(mw, "ask_model_dir", lambda parent: tiny_checkpoint)
+    with qtbot.waitSignal(window.sigModelReady, timeout=60_000):
+        next(a for a in menu.actions() if a.text() == "Choose a model &folder…").trigger()
+    qtbot.waitUntil(lambda: not window.runner.busy(), timeout=60_000)
+    assert ticked(window) == window.model_info.checkpoint == str(tiny_checkpoint.resolve())
+    assert ModelIndex(window.data_dir).active().path == str(tiny_checkpoint.resolve())
+    assert "your choice" in menu.in_use.text()
+
+    monkeypatch.setattr(mw, "ask_model_dir", lambda parent: window.data_dir)  # not a checkpoint: said, nothing changes
+    next(a for a in menu.actions() if a.text() == "Choose a model &folder…").trigger()
+    assert errors and errors[-1][0] == "Not a model" and ticked(window) == str(tiny_checkpoint.resolve())
+
+    opened = []
+    monkeypatch.setattr(mm.QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()))
+    next(a for a in menu.actions() if a.text() == "&Open the trained-models folder").trigger()
+    assert opened == [str(window.data_dir / "models")] and (window.data_dir / "models").is_dir()
