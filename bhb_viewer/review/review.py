@@ -144,7 +144,10 @@ class Review:
     advance_move : str
         The navigator move auto-advance takes: "next", or "audit" while a blind audit hides the scores.
     scores_hidden : bool
-        The scores (and all that reveals them) are hidden: verdicts are recorded as blind.
+        The scores, the heads' scores and the "≠ model" mark are hidden (a blind audit).
+    model_overlays : tuple of str
+        The overlays of the model's view the window shows (segment shading, saliency, attention), as
+        it reports them: while any is on screen a verdict is not blind even with the scores hidden.
     models : ModelChooser
         Which checkpoint scores the list (explicit > session's > active > shipped) and the user's
         active model; :meth:`choose_model` is the way to change it.
@@ -168,6 +171,7 @@ class Review:
         self.auto_advance = True
         self.advance_move = "next"
         self.scores_hidden = False
+        self.model_overlays: tuple[str, ...] = ()
         self.models = ModelChooser(ModelIndex(self.data_dir), shipped)
         self.sdss_cache: Path | None = None  # None: the SDSS service's default cache
         self.wavelength = grid.wavelength()
@@ -529,6 +533,12 @@ class Review:
         self._counts_changed()
 
     # -- verdicts ------------------------------------------------------------------------------
+    @property
+    def blind(self) -> bool:
+        """Whether a verdict made now is recorded as blind: the scores hidden and no overlay of the
+        model's view on screen (they show which way, and how hard, the model leans)."""
+        return self.scores_hidden and not self.model_overlays
+
     def record_verdict(self, kind: VerdictKind) -> None:
         """Record ``kind`` for the candidate on show (durably), then go to the next if auto-advancing.
 
@@ -539,7 +549,7 @@ class Review:
         current = self.current()
         if current is None:
             return
-        self.actions.set_verdict(current[1], kind, blind=self.scores_hidden)
+        self.actions.set_verdict(current[1], kind, blind=self.blind)
         if self.auto_advance and not self.actions.last_failed:  # a verdict not saved keeps its star on show
             self.navigate(self.advance_move)
 
