@@ -4,7 +4,8 @@
 parts, each with one job: :class:`~bhb_viewer.review.rows.CandidateRows` (columns, filter, sort,
 the decision cut), :class:`~bhb_viewer.review.navigation.Navigator` (the candidate on show and
 the moves), :class:`~bhb_viewer.review.actions.VerdictActions` (writes, undo, redo, counts) and
-:class:`~bhb_viewer.review.scoring.Scoring` (the active model, its scores, classical fits, details).
+:class:`~bhb_viewer.review.scoring.Scoring` (the model in use, its scores, classical fits, details);
+which checkpoint is in use is :class:`~bhb_viewer.review.model_choice.ModelChooser`'s to say.
 Slow work runs as :mod:`bhb_viewer.review.tasks` jobs on the runner it is given; what changed is
 told through the plain callbacks of :class:`~bhb_viewer.review.events.ReviewEvents`, to which a
 view subscribes.
@@ -68,7 +69,7 @@ class Candidate:
     cid : str
         Candidate id.
     p_bhb : float
-        The active model's P(BHB); NaN when not scored.
+        The P(BHB) of the model in use; NaN when not scored.
     state : CandidateState or None
         The verdict and note in force, None when never touched.
     disagrees : bool
@@ -130,7 +131,7 @@ class Review:
     nav : Navigator
     actions : VerdictActions
     scoring : Scoring
-        The active model, its scores, classical fits and per-candidate details.
+        The model in use, its scores, classical fits and per-candidate details.
     quality : SpectrumQuality
         Valid fraction and resolution per candidate (the unreliable mark).
     fetch : SDSSFetch

@@ -1,4 +1,4 @@
-"""The active model: which checkpoint scores the list, what it is, and the scores it made.
+"""The model in use: the checkpoint scoring the open list, what it is, and the scores it made.
 
 Which checkpoint that is, is decided by :mod:`bhb_viewer.review.model_choice`; it can be swapped at
 any time (a Models menu pick, a training run made active): the old scores are forgotten,

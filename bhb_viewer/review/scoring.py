@@ -41,7 +41,7 @@ __all__ = ["Scoring"]
 
 
 class Scoring:
-    """Score the open list with the active model; classical fits; per-candidate details.
+    """Score the open list with the model in use; classical fits; per-candidate details.
 
     Parameters
     ----------
