@@ -34,7 +34,7 @@ OVERLAYS: dict[str, tuple[str, str]] = {
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bhb-viewer", description="Vet BHB star candidates")
     p.add_argument("catalog", nargs="?", help="catalog, data set or session file to open")
-    p.add_argument("--model", help="checkpoint directory used for scoring")
+    p.add_argument("--model", help="checkpoint directory used for scoring (it becomes the active model)")
     p.add_argument("--demo", action="store_true", help="open the built-in demo set")
     p.add_argument("--screenshot", metavar="PNG",
                    help="render the window to PNG after loading (and scoring), then exit")
@@ -136,7 +136,7 @@ def launch(args: argparse.Namespace, on_screenshot: Callable[[bool], None]):
     from bhb_viewer.gui.main_window import MainWindow
 
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
-    window = MainWindow(data_dir, reviewer=args.reviewer, device=args.device)
+    window = MainWindow(data_dir, reviewer=args.reviewer, device=args.device, shipped=shipped_model())
     # Reference cycles are collected on a timer in this (GUI) thread, never by a worker: a Qt object
     # freed in a worker holds a Qt mutex while it waits for the GIL, and the GUI thread can hold the
     # GIL while it waits for that mutex (a deadlock seen in the test suite).
@@ -167,9 +167,7 @@ def launch(args: argparse.Namespace, on_screenshot: Callable[[bool], None]):
         # let the last redraws land; a jump to --star starts the star's own work, which settles again
         window.sigSettled.connect(lambda: QTimer.singleShot(300, shoot))
         QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, lambda: shoot(force=True))
-    model = Path(args.model) if args.model else None
-    if window.review.default_model is None:  # no model used yet: lists open with the shipped one
-        window.review.default_model = shipped_model()
+    model = Path(args.model) if args.model else None  # an explicit choice: it becomes the active model
     if args.demo:
         window.open_demo(model)
     elif args.catalog:

@@ -138,3 +138,22 @@ def test_another_window_is_warned_about_and_its_verdicts_arrive(review, dataset,
         assert other.undo().cid == "star009" and other.undo().cid == "star004"  # bob's own edits only
         assert team.poll() == ["star009", "star004"]
         assert review.candidate(4).state is None and review.candidate(0).state.verdict is V.BHB
+
+
+def test_a_verdict_with_an_overlay_of_the_models_view_shown_is_not_blind(review, dataset):
+    team = TeamReview(review)
+    review.open_path(dataset)
+    review.rows.set_scores(np.arange(12), np.linspace(0.05, 0.95, 12))
+    review.set_cut(0.5)
+    plan = team.start_audit(half_width=0.2, seed=4)
+    review.auto_advance = False
+    review.model_overlays = ("Attention",)  # the view says the attention map is on screen
+    assert review.scores_hidden and not review.blind
+    review.show_row(IDS.index(plan.ids[0]))
+    review.record_verdict(V.BHB)
+    assert team.audit_result().n_judged == 0
+    review.model_overlays = ()
+    assert review.blind
+    review.record_verdict(V.BHB)  # the same verdict again, now blind: it counts
+    assert team.audit_result().n_judged == 1
+    assert [e["blind"] for e in review.session.events() if e["action"] == "verdict"] == [0, 1]
