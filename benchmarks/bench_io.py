@@ -7,7 +7,7 @@ measure our readers, not a disk cache of someone's downloads:
   * spec files/s: one ``spec-*.fits`` per spectrum, read, put on the grid, min–max scaled (Eq. 16);
   * spPlate spectra/s: one multi-fiber file, the same per spectrum;
   * cubes/s: 5 per-band 100×100 stamps with their own WCS → 64×64 cube, min–max scaled (Eq. 14);
-  * the time to load the 4,985-row Xue et al. (2011) CDS table (shipped in resources/catalogs).
+  * the time to load the 4,985-row Xue et al. (2011) CDS table (shipped in bhb_viewer/resources/catalogs).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from bhb_viewer.core.cutouts import cube_from_files  # noqa: E402
 from bhb_viewer.core.grid import BANDS  # noqa: E402
 from bhb_viewer.core.spectra import minmax_scale, read_spectra  # noqa: E402
 
-XUE = ROOT / "resources" / "catalogs" / "xue2011_bhb.dat"
+XUE = ROOT / "bhb_viewer" / "resources" / "catalogs" / "xue2011_bhb.dat"
 N_FILE_PIX = 3900
 
 

@@ -1,4 +1,4 @@
-"""Fit the empirical spectral engine on MILES and write it under resources/engine/.
+"""Fit the empirical spectral engine on MILES and write it under bhb_viewer/resources/engine/.
 
 Usage::
 
@@ -11,7 +11,7 @@ never depends on mangadap. Only MILES is fitted or tuned on. STELIB (also in the
 for one thing: every MILES star whose name is also a STELIB file is held out of the fit, so a later
 check on STELIB stays independent.
 
-What is written (see resources/engine/README.md for the figures of the last run):
+What is written (see bhb_viewer/resources/engine/README.md for the figures of the last run):
 
 * ``miles_engine.npz``: the per-pixel polynomial coefficients, the rest-frame vacuum log-λ grid,
   the feature scaling and the fitted stars' parameters (for the coverage test);
@@ -141,7 +141,7 @@ def _sha256(path: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--wheel", required=True, help="sdss_mangadap-4.5.0-py3-none-any.whl")
-    ap.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "resources" / "engine"))
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "bhb_viewer" / "resources" / "engine"))
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         demo = Path(tmp) / "demo"
-        shutil.copytree(ROOT / "resources" / "demo", demo)  # opening a list writes its session beside it
+        shutil.copytree(ROOT / "bhb_viewer" / "resources" / "demo", demo)  # opening a list writes its session beside it
         window = MainWindow(Path(tmp) / "user", reviewer="screenshots")
         window.resize(1400, 900)
         window.show()

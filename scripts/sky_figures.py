@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("dataset", type=Path)
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results")
     ap.add_argument("--name", default="sky3")
-    ap.add_argument("--reference", type=Path, default=ROOT / "resources" / "catalogs" / "xue2011_bhb.dat")
+    ap.add_argument("--reference", type=Path, default=ROOT / "bhb_viewer" / "resources" / "catalogs" / "xue2011_bhb.dat")
     args = ap.parse_args(argv)
     data = open_dataset(args.dataset)
     truth = read_truth(args.dataset)

@@ -8,7 +8,7 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 REAL_DATA = Path(__file__).resolve().parent / "data" / "real"
-SHIPPED_CATALOGS = Path(__file__).resolve().parents[1] / "resources" / "catalogs"
+SHIPPED_CATALOGS = Path(__file__).resolve().parents[1] / "bhb_viewer" / "resources" / "catalogs"
 
 
 @pytest.fixture(autouse=True)
@@ -23,7 +23,7 @@ def review_subscribers_never_fail(caplog):
 @pytest.fixture(scope="session")
 def shared_data(tmp_path_factory) -> Path:
     """The small real files the tests read, laid out as ``real/`` (tests/data/real) and ``catalogs/``
-    (the shipped resources/catalogs): all in the repository, so a fresh clone runs every test."""
+    (the shipped bhb_viewer/resources/catalogs): all in the repository, so a fresh clone runs every test."""
     folder = tmp_path_factory.mktemp("real-data")
     (folder / "real").symlink_to(REAL_DATA, target_is_directory=True)
     (folder / "catalogs").symlink_to(SHIPPED_CATALOGS, target_is_directory=True)

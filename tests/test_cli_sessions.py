@@ -163,7 +163,7 @@ def test_the_selection_function_of_a_blind_audit_on_the_demo(tmp_path, capsys):
     g−r and S/N; a VOTable astropy reads back with units, and a plot."""
     from astropy.io.votable import parse_single_table
 
-    demo = Path(__file__).resolve().parents[1] / "resources" / "demo"
+    demo = Path(__file__).resolve().parents[1] / "bhb_viewer" / "resources" / "demo"
     data = tmp_path / "demo"
     shutil.copytree(demo, data)
     session = tmp_path / "s.sqlite"

@@ -67,7 +67,7 @@ def test_the_screenshot_script_asks_the_app_for_what_it_understands():
 
     from bhb_viewer.gui.app import build_parser
 
-    demo_ids = set(Table.read(ROOT / "resources" / "demo" / "catalog.ecsv")["id"])
+    demo_ids = set(Table.read(ROOT / "bhb_viewer" / "resources" / "demo" / "catalog.ecsv")["id"])
     for name, args in guide_screenshots().SHOTS.items():
         parsed = build_parser().parse_args([*args, "--screenshot", name])
         assert parsed.star is None or parsed.star in demo_ids, name

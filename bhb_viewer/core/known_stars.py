@@ -2,7 +2,7 @@
 
 Why: a person vetting a candidate should not spend a minute on a star Xue et al. (2011) already
 confirmed, and should look twice at one a published list calls a blue straggler. The shipped
-catalogues (resources/catalogs) and any the user adds are matched on position
+catalogues (bhb_viewer/resources/catalogs) and any the user adds are matched on position
 (``astropy.coordinates.search_around_sky``, :data:`DEFAULT_RADIUS_ARCSEC`): ``known_as`` names every
 catalogue the star is in (``xue2011:BHB;barbosa2022:BHB``, ``bss``; a user's catalogue by its file
 name, or its own ``known_as`` column), ``known_sep_arcsec`` the nearest separation.

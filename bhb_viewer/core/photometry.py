@@ -1,7 +1,7 @@
 """Synthetic SDSS ugriz photometry from a spectrum, through the SDSS 2.5 m response curves.
 
 The curves are Doi et al. (2010, AJ 139, 1628) Table 4 through airmass 1.3, as redistributed
-by speclite (BSD-3-Clause; ``resources/filters/README.md``). Magnitudes are AB, photon-counting:
+by speclite (BSD-3-Clause; ``bhb_viewer/resources/filters/README.md``). Magnitudes are AB, photon-counting:
 m = −2.5 log10(∫ f_λ R λ dλ / ∫ (c/λ²)·3631 Jy R λ dλ). SDSS u and z are close to but not exactly
 AB (u_AB = u_SDSS − 0.04, z_AB = z_SDSS + 0.02; SDSS DR7 photometric documentation), so what this
 module returns as "SDSS" magnitudes, like a survey catalogue's psfMag, carries :data:`AB_TO_SDSS`.

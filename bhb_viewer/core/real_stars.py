@@ -1,7 +1,7 @@
 """The real-star check: held-out MILES stars, as files the app reads, and the figures of their scores.
 
 The simulated sky can only say how a model does on the simulator. The 91 MILES stars held out of
-the spectral engine's fit (``resources/engine/miles_holdout.csv``) are real stars the model never
+the spectral engine's fit (``bhb_viewer/resources/engine/miles_holdout.csv``) are real stars the model never
 saw, with known Teff, log g and [Fe/H]: HB-like ones (log g ≤ 3.6, [Fe/H] ≤ −0.8, 7,000–10,500 K)
 and dwarfs (log g ≥ 3.8, same Teff). :func:`write_inputs` writes each as a 1-D FITS spectrum (as
 MILES publishes it: air wavelengths, 0.9 Å steps, with a 1σ error extension from the spectrum's

@@ -30,7 +30,7 @@ from bhb_viewer.core.resources import ROOT as RESOURCES_ROOT
 from bhb_viewer.core.spectra import read_native_spectra, read_spectra
 
 SESSION_SUFFIX = ".session.sqlite"
-DEMO_DATASET = Path("resources") / "demo"
+DEMO_DATASET = Path("bhb_viewer") / "resources" / "demo"  # beside the package: the checkout or site-packages
 DEMO_MODEL = Path("models") / "batmm-lite-sim"
 
 

@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 
 def catalog_dirs() -> list[Path]:
     """Where catalog aliases are looked up: $BHB_VIEWER_CATALOGS, ./catalogs, then the catalogues the
-    app ships (resources/catalogs: Xue 2011, the blue stragglers, Barbosa 2022, with their README)."""
+    app ships (bhb_viewer/resources/catalogs: Xue 2011, the blue stragglers, Barbosa 2022, with their README)."""
     dirs = [Path(os.environ[CATALOG_DIR_ENV])] if os.environ.get(CATALOG_DIR_ENV) else []
     return [*dirs, Path.cwd() / "catalogs", SHIPPED_CATALOGS]
 

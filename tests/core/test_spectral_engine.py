@@ -61,7 +61,7 @@ def test_engine_reproduces_held_out_real_stars():
             bj_err[r["group"]].append(balmer_jump(engine.loglam, model) - balmer_jump(engine.loglam, real))
     assert np.median(errs) < 0.06
     assert np.sqrt(np.mean(np.square(bj_err["dwarf"]))) < 0.15
-    assert np.sqrt(np.mean(np.square(bj_err["hb_like"]))) < 0.25  # thin data: reported in resources/engine/README.md
+    assert np.sqrt(np.mean(np.square(bj_err["hb_like"]))) < 0.25  # thin data: reported in bhb_viewer/resources/engine/README.md
 
 
 def test_gravity_deepens_the_balmer_jump_at_fixed_temperature():

@@ -37,7 +37,7 @@ REFERENCE_ENV = "BHB_XUE2011"
 
 def reference_path(path: str | os.PathLike | None = None) -> Path:
     """The Xue 2011 table (with its ReadMe beside it): the argument, else $BHB_XUE2011, else the copy the
-    app ships (resources/catalogs); a path given that is not a file is an error, not a fallback."""
+    app ships (bhb_viewer/resources/catalogs); a path given that is not a file is an error, not a fallback."""
     given = path or os.environ.get(REFERENCE_ENV)
     if given:
         if Path(given).is_file():

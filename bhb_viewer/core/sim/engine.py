@@ -7,7 +7,7 @@ network trained on it learns the assumption. Here every pixel's log flux is a po
 model (Ness et al. 2015) at MILES's 2.5 Å FWHM over 3,548–7,405 Å (rest, vacuum). The order and
 the weight of horizontal-branch-like stars were chosen by leave-one-star-out error on the fitted
 stars only; ``scripts/fit_spectral_engine.py`` refits it from the sdss-mangadap wheel and writes
-the figures to ``resources/engine/fit_report.json``.
+the figures to ``bhb_viewer/resources/engine/fit_report.json``.
 
 Beyond MILES, stated choices:
 
