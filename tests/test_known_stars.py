@@ -43,3 +43,12 @@ def test_bhb_score_names_the_known_stars(tmp_path, capsys):
     known = np.asarray(scores["known_as"].filled("") if hasattr(scores["known_as"], "filled") else scores["known_as"]).astype(str)
     assert "xue2011:BHB" in known[0].split(";") and scores["known_sep_arcsec"][0] < 0.01
     assert known[1] == "mylist:BSS" and (known[2:] == "").all()
+
+
+def test_merge_keeps_every_label_once_and_the_nearer_separation():
+    from bhb_viewer.core.known_stars import merge
+
+    known, sep = merge(np.array(["xue2011:BHB", "", "bss"]), np.array([1.0, np.nan, 0.5]),
+                       np.array(["group:BHB;xue2011:BHB", "group:BSS", ""]), np.array([0.4, 1.2, np.nan]))
+    assert list(known) == ["xue2011:BHB;group:BHB", "group:BSS", "bss"]
+    np.testing.assert_allclose(sep, [0.4, 1.2, 0.5])

@@ -80,6 +80,16 @@ def shipped_known_stars() -> KnownStars:
     return KnownStars.load()
 
 
+def merge(known_as: np.ndarray, sep: np.ndarray, more_as: np.ndarray, more_sep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two matches of the same positions as one: every label of both (``;``-joined, the first match's
+    first) and the nearer separation. Why: a list that comes with its own ``known_as`` (``bhb score``'s
+    output) keeps it when the user's catalogue adds to it.
+    """
+    joined = [";".join(dict.fromkeys(label for label in (*a.split(";"), *b.split(";")) if label))
+              for a, b in zip(np.asarray(known_as).astype(str), np.asarray(more_as).astype(str), strict=True)]
+    return np.asarray(joined, dtype=str), np.fmin(np.asarray(sep, np.float64), np.asarray(more_sep, np.float64))
+
+
 def describe(known_as: str, sep_arcsec: float) -> str:
     """The panel's words for a candidate's ``known_as`` ('' when it is in no catalogue)."""
     if not known_as:

@@ -7,7 +7,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-__all__ = ["OPEN_FILTER", "ask_model_dir", "ask_open_paths", "show_error_dialog"]
+__all__ = ["OPEN_FILTER", "ask_known_catalogue", "ask_model_dir", "ask_open_paths", "show_error_dialog"]
 
 OPEN_FILTER = ("Catalogs, spectra, cutouts, sessions (*.csv *.ecsv *.fits *.fit *.fts *.xml *.vot *.dat *.sqlite);;"
                "All files (*)")
@@ -32,4 +32,12 @@ def ask_open_paths(parent: QWidget) -> list[Path]:
 def ask_model_dir(parent: QWidget) -> Path | None:
     """The checkpoint folder the person picks in Models → Choose a model folder…, or None."""
     path = QFileDialog.getExistingDirectory(parent, "Choose a model checkpoint directory")
+    return Path(path) if path else None
+
+
+def ask_known_catalogue(parent: QWidget, current: Path | None) -> Path | None:
+    """The table of known stars the person picks in File → Known stars → Use my catalogue…, or None."""
+    path, _ = QFileDialog.getOpenFileName(
+        parent, "Choose your catalogue of known stars (ra, dec; optionally known_as)",
+        "" if current is None else str(current), "Tables (*.csv *.ecsv *.fits *.fit *.xml *.vot *.dat);;All files (*)")
     return Path(path) if path else None

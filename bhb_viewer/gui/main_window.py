@@ -20,7 +20,7 @@ from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QAbstractSpinBox, QMainWindow, QSplitter, QStackedWidget, QVBoxLayout, QWidget
 
 from bhb_viewer.gui.candidate_view import CandidateView
-from bhb_viewer.gui.dialogs import ask_model_dir, ask_open_paths, show_error_dialog
+from bhb_viewer.gui.dialogs import ask_known_catalogue, ask_model_dir, ask_open_paths, show_error_dialog
 from bhb_viewer.gui.filter_bar import FilterBar
 from bhb_viewer.gui.help import GuideDialog, KeyOverlay
 from bhb_viewer.gui.jump_bar import JumpBar
@@ -195,6 +195,12 @@ class MainWindow(QMainWindow):
         """Ctrl+G or /: type an id (completed from the list) and Enter goes there."""
         if self.review.source is not None and self.stack.currentIndex() == REVIEW_PAGE:
             self.jump_bar.open()
+
+    def choose_known_catalogue(self) -> None:
+        """File → Known stars → Use my catalogue…: its stars are named beside the candidates (kept between runs)."""
+        path = ask_known_catalogue(self, self.review.known_catalogue.get())
+        if path is not None:
+            self.review.set_known_catalogue(path)
 
     def show_keys(self) -> None:
         """? or F1: every key of the window over it; any key closes the list."""

@@ -54,6 +54,9 @@ def build_menus(window: MainWindow) -> Menus:
     _add(window, file_menu, "&Open…", window.open_dialog, QKeySequence.StandardKey.Open)
     _add(window, file_menu, "Open &demo", review.open_demo)
     _add(window, file_menu, "&Export…", window.open_export_dialog, "Ctrl+E")
+    known = file_menu.addMenu("&Known stars")
+    _add(window, known, "Use &my catalogue…", window.choose_known_catalogue)
+    _add(window, known, "&Shipped catalogues only", partial(review.set_known_catalogue, None))
     file_menu.addSeparator()
     _add(window, file_menu, "&Quit", window.close, QKeySequence.StandardKey.Quit)
 

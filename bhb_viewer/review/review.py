@@ -40,6 +40,7 @@ from bhb_viewer.review.events import ReviewEvents
 from bhb_viewer.review.fetching import SDSSFetch
 from bhb_viewer.review.filters import Filter, SortOrder
 from bhb_viewer.review.jobs import JobKind
+from bhb_viewer.review.known_catalogue import KnownCatalogueSetting, KnownMatch
 from bhb_viewer.review.model_choice import ModelChooser, Origin
 from bhb_viewer.review.navigation import Navigator
 from bhb_viewer.review.opening import classify_files, open_session, session_target
@@ -48,7 +49,7 @@ from bhb_viewer.review.recent import RecentFiles
 from bhb_viewer.review.rows import CandidateRows
 from bhb_viewer.review.runner import Runner
 from bhb_viewer.review.scoring import Scoring
-from bhb_viewer.review.tasks import Loaded, load_task
+from bhb_viewer.review.tasks import Loaded, known_task, load_task
 
 if TYPE_CHECKING:
     from bhb_viewer.core.spectra import GridSpectrum
@@ -152,6 +153,9 @@ class Review:
     models : ModelChooser
         Which checkpoint scores the list (explicit > session's > active > shipped) and the user's
         active model; :meth:`choose_model` is the way to change it.
+    known_catalogue : KnownCatalogueSetting
+        The user's own catalogue of known stars (kept in the data folder); :meth:`set_known_catalogue`
+        is the way to change it.
     """
 
     def __init__(self, data_dir: Path, runner: Runner, reviewer: str | None = None, device: str = "auto",
@@ -174,6 +178,8 @@ class Review:
         self.scores_hidden = False
         self.model_overlays: tuple[str, ...] = ()
         self.models = ModelChooser(ModelIndex(self.data_dir), shipped)
+        self.known_catalogue = KnownCatalogueSetting(self.data_dir)
+        self._known_base: tuple[np.ndarray, np.ndarray] | None = None  # the open list's matches before the user's catalogue
         self.sdss_cache: Path | None = None  # None: the SDSS service's default cache
         self.wavelength = grid.wavelength()
         self.actions.changed.connect(self._written)
@@ -304,7 +310,7 @@ class Review:
                 return
             session_path, path = target.session, target.candidates
         self.events.working.emit(f"opening {path.name}…")
-        self.runner.submit(JobKind.LOAD, load_task(path),
+        self.runner.submit(JobKind.LOAD, load_task(path, self.known_catalogue.get()),
                            on_batch=lambda loaded: self._loaded(loaded, model_dir, session_path),
                            on_progress=self.events.progress.emit,
                            on_error=lambda msg: self.events.error.emit("Cannot open the file", msg),
@@ -325,6 +331,11 @@ class Review:
             return
         if opened.warning is not None:
             self.events.error.emit(*opened.warning)
+        if loaded.known_problem is not None:
+            self.events.error.emit("Your catalogue of known stars was left out",
+                                   f"{loaded.known_problem}\n\nThe list is matched against the shipped catalogues "
+                                   "only; choose another file in File → Known stars.")
+        self._known_base = None if loaded.known is None else loaded.known.base
         if self.session is not None:
             self.session.close()
         self.fetch.forget()
@@ -344,6 +355,45 @@ class Review:
         self._use_model_of_list(model_dir, opened.session)
         if not self.scoring.start():
             self.scoring.start_classical()
+
+    def set_known_catalogue(self, path: Path | None) -> None:
+        """Use ``path`` as the user's catalogue of known stars (None: the shipped catalogues only).
+
+        The file is read and the open list matched against it in the background; the setting is kept
+        (in the data folder) only when the file can be used, else an error event says what is wrong.
+
+        Parameters
+        ----------
+        path : Path or None
+            A table with ra and dec (and optionally ``known_as`` labels), as ``bhb score --known`` reads.
+        """
+        source = self.source
+        catalog = None if source is None or self._known_base is None else source.catalog
+        self.events.working.emit("reading the catalogue of known stars…")
+        self.runner.submit(JobKind.KNOWN, known_task(path, catalog, self._known_base),
+                           on_batch=lambda match: self._known_matched(path, source, match),
+                           on_progress=self.events.progress.emit,
+                           on_error=lambda msg: self.events.error.emit("Cannot use that catalogue of known stars", msg),
+                           on_done=self._known_done)
+
+    def _known_done(self, completed: bool) -> None:
+        self.events.working.emit("")
+        self.events.work_done.emit()
+
+    def _known_matched(self, path: Path | None, source: CandidateSource | None, match: KnownMatch | None) -> None:
+        try:
+            self.known_catalogue.set(path)
+        except OSError as exc:
+            self.events.error.emit("Cannot keep the catalogue of known stars",
+                                   f"{exc}; it is used for the open list only.")
+        if match is None or source is None or source is not self.source:
+            return  # no list, or another list opened meanwhile (matched when it loaded)
+        source.catalog["known_as"], source.catalog["known_sep_arcsec"] = match.known_as, match.sep
+        self.rows.set_known(match.known_as, match.sep)
+        if self.nav.current >= 0:
+            self.events.candidate_changed.emit(self.nav.current)
+        n = int(np.count_nonzero(match.known_as != ""))
+        self.events.notice.emit(f"known stars: {n} of {len(source)} candidates in a catalogue")
 
     def _use_model_of_list(self, explicit: Path | None, session: Session) -> None:
         """Score the list just opened with the model :class:`ModelChooser` picks (kept if already loaded)."""

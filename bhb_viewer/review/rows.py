@@ -325,6 +325,15 @@ class CandidateRows:
         self._apply()
         self.reset.emit()
 
+    def set_known(self, known_as: np.ndarray, sep: np.ndarray) -> None:
+        """New known-star matches of every row (a new catalogue of known stars): the cells change and,
+        while "not yet catalogued" filters the list, the visible rows with them."""
+        self.cols["known_as"] = np.asarray(known_as).astype(str)
+        self.cols["known_sep"] = np.asarray(sep, dtype=np.float64)
+        self.cells_changed.emit(None, ("known_as", "known_sep"))
+        if self.filter.not_catalogued:
+            self.refilter()
+
     def refilter(self) -> None:
         """Re-apply the sort order and the filter after the columns changed (e.g. scores arrived)."""
         self._order = self._sorted()

@@ -23,6 +23,7 @@ from bhb_viewer.core.stellar_fit import FIT_COLUMNS
 from bhb_viewer.core.trust import TrainingSky
 from bhb_viewer.core.verdicts import ModelRef, Session
 from bhb_viewer.review.candidate_source import CandidateSource, open_source
+from bhb_viewer.review.known_catalogue import KnownMatch, match_list, read_user_catalogue
 
 SCORE_CHUNK = 256  # rows read from the memory-mapped arrays and scored per step
 CLASSICAL_CHUNK = 512
@@ -99,32 +100,50 @@ class PredictorHolder:
 class Loaded:
     source: CandidateSource
     references: tuple[np.ndarray, np.ndarray] | None  # mean BHB / non-BHB flux of a labelled set
+    known: KnownMatch | None = None  # its known stars (None: the list has no positions)
+    known_problem: str | None = None  # why the user's catalogue of known stars was left out
 
 
-def add_known_stars(catalog) -> None:
-    """``known_as`` / ``known_sep_arcsec`` (core.known_stars) on a list with positions that lacks them."""
-    from bhb_viewer.core.known_stars import shipped_known_stars
-
-    if "known_as" in catalog.colnames or not {"ra", "dec"} <= set(catalog.colnames) or not len(catalog):
-        return
-    ra, dec = (np.asarray(catalog[c].filled(np.nan) if hasattr(catalog[c], "filled") else catalog[c], float)
-               for c in ("ra", "dec"))
-    catalog["known_as"], catalog["known_sep_arcsec"] = shipped_known_stars().match(ra, dec)
-
-
-def load_task(path: Path):
-    """Open a catalog / data set off the GUI thread: parsing a big table or averaging the reference
-    spectra of a big labelled set takes seconds."""
+def load_task(path: Path, user_catalogue: Path | None = None):
+    """Open a catalog / data set off the GUI thread: parsing a big table, matching it against the
+    catalogues of known stars (the shipped ones and ``user_catalogue``, see
+    :mod:`bhb_viewer.review.known_catalogue`) or averaging the reference spectra of a big labelled
+    set takes seconds. A user's catalogue that cannot be read leaves the list opened with the shipped
+    catalogues' matches and says why."""
 
     def fn(cancel: CancelToken, progress: ProgressCallback) -> Iterator[Loaded]:
         progress(ProgressEvent("load", 0, 2, f"opening {path.name}"))
         source = open_source(path)
-        add_known_stars(source.catalog)
+        problem = None
+        user = None
+        if user_catalogue is not None:
+            try:
+                user = read_user_catalogue(user_catalogue)
+            except BadInputError as exc:
+                problem = str(exc)
+        known = match_list(source.catalog, user)
+        if known is not None:
+            source.catalog["known_as"], source.catalog["known_sep_arcsec"] = known.known_as, known.sep
         progress(ProgressEvent("load", 1, 2, f"{len(source)} candidates"))
         cancel.check()
         references = source.reference_spectra()
         progress(ProgressEvent("load", 2, 2, f"{len(source)} candidates"))
-        yield Loaded(source, references)
+        yield Loaded(source, references, known, problem)
+
+    return fn
+
+
+def known_task(user_catalogue: Path | None, catalog, base: tuple[np.ndarray, np.ndarray] | None):
+    """Read a newly chosen catalogue of known stars (None: the shipped ones only) and match the open
+    list against it (``catalog`` None: no list open); yields the list's :class:`KnownMatch` or None.
+    A file that cannot be used raises BadInputError, so the setting is kept only for one that can."""
+
+    def fn(cancel: CancelToken, progress: ProgressCallback) -> Iterator[KnownMatch | None]:
+        progress(ProgressEvent("known", 0, 1, "reading the catalogue of known stars"))
+        user = read_user_catalogue(user_catalogue) if user_catalogue is not None else None
+        cancel.check()
+        yield None if catalog is None else match_list(catalog, user, base)
+        progress(ProgressEvent("known", 1, 1, "known stars matched"))
 
     return fn
 
