@@ -294,55 +294,15 @@ def _audit(args: argparse.Namespace) -> int:
 
 def _selection_function(session: Any, plan: Any, path: Path) -> None:
     """The audit's selection function (core.selection_function) as a VOTable and a PNG beside it."""
-    import numpy as np
-    from astropy.table import vstack
+    from bhb_viewer.core.selection_function import audit_evidence, audit_selection_function, plot, write_votable
 
-    from bhb_viewer.core.candidates import read_candidates
-    from bhb_viewer.core.dataset import is_dataset, open_dataset
-    from bhb_viewer.core.selection_function import plot, selection_function, write_votable
-    from bhb_viewer.core.trust import median_snr
-    from bhb_viewer.core.verdicts import VerdictKind
-
-    source = session.catalog.path
-    folder = next((f for f in (Path(source), Path(source).parent) if is_dataset(f)), None)  # a data set's catalog
-    snr: np.ndarray | None
-    if folder is not None:
-        data = open_dataset(folder)
-        catalog = data.catalog
-        snr = np.concatenate([median_snr(np.asarray(data.spectra[i:i + 512]), np.asarray(data.ivar[i:i + 512]))
-                              for i in range(0, len(data), 512)])
-    else:
-        catalog = read_candidates(source)
-        snr = np.asarray(catalog["snr"], float) if "snr" in catalog.colnames else None
-    ids = [str(c) for c in catalog["id"]]
-    scores = session.scores.load(session.model.name, session.model.version) if session.model else {}
-    p = np.array([scores.get(c, np.nan) for c in ids], dtype=float)
-    accepted = np.nan_to_num(p, nan=-1.0) >= plan.cut
-    g = np.asarray(catalog["g"], float) if "g" in catalog.colnames else np.full(len(ids), np.nan)
-    g_r = (np.asarray(catalog["g_r"], float) if "g_r" in catalog.colnames
-           else g - np.asarray(catalog["r"], float) if "r" in catalog.colnames else np.full(len(ids), np.nan))
-    axes = {"g": g, "g_r": g_r, **({"snr": snr} if snr is not None else {})}
-    blind = session.verdicts_since(plan.start_seq)
-    classes = {VerdictKind.BHB: 1, VerdictKind.UNSURE: -1, VerdictKind.BAD_DATA: -1}
-    sample = set(plan.ids)
-    audit_truth = np.array([classes.get(blind[c].verdict, 0) if c in sample and c in blind else -1 for c in ids])
-    parts = [selection_function(axes, accepted, audit_truth, plan.confidence, source="blind audit", completeness=False)]
-    if "label" in catalog.colnames:
-        parts.append(selection_function(axes, accepted, np.asarray(catalog["label"], dtype=np.int64), plan.confidence,
-                                        source="labels"))
-    for part in parts:
-        part["source"] = part.meta["SOURCE"]
-    table = vstack([t for t in parts if len(t)], metadata_conflicts="silent")
-    provenance = {"SESSION": str(Path(session.path).resolve()), "CATALOG": source, "AUDCUT": plan.cut,
-                  "AUDSEED": str(plan.seed), "MODEL": session.model.version if session.model else None,
-                  "SOURCES": ",".join(str(t.meta["SOURCE"]) for t in parts)}
-    write_votable(table, path, provenance)
+    result = audit_selection_function(audit_evidence(session, plan))
+    write_votable(result.table, path, result.provenance)
     try:
-        plot(table[table["source"] == parts[-1].meta["SOURCE"]], Path(path).with_suffix(".png"),
-             f"selection function ({parts[-1].meta['SOURCE']}), P(BHB) ≥ {plan.cut}")
+        plot(result.rows_shown(), Path(path).with_suffix(".png"), result.title)
     except ImportError:
         print(f"note: matplotlib is not installed; {Path(path).with_suffix('.png')} not drawn", file=sys.stderr)
-    print(f"wrote {path} ({len(table)} bins: {provenance['SOURCES']})", file=sys.stderr)
+    print(f"wrote {path} ({len(result.table)} bins: {result.provenance['SOURCES']})", file=sys.stderr)
 
 
 def _write_sample(session: Any, plan: Any, path: Path) -> None:

@@ -17,13 +17,20 @@ Intervals are Wilson's (core.audit.wilson_interval).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from astropy.table import Table
 
 from bhb_viewer.core.audit import wilson_interval
+
+if TYPE_CHECKING:
+    from bhb_viewer.core.audit import AuditPlan
+    from bhb_viewer.core.verdicts import Session
 
 MIN_PER_BIN = 20
 MAX_BINS = 6
@@ -93,7 +100,134 @@ def selection_function(axes: Mapping[str, np.ndarray], accepted: np.ndarray, tru
     return table
 
 
-def write_votable(table: Table, path, provenance: Mapping[str, Any]) -> None:
+@dataclass(frozen=True)
+class AuditEvidence:
+    """What a session holds about its blind audit, read in one go (quick: the session's tables only), so
+    the slow part (:func:`audit_selection_function`: the catalogue, the spectra's S/N) can run without it.
+
+    Attributes
+    ----------
+    session_path, catalog_path : str
+        The session file and the list it vets.
+    plan : AuditPlan
+    scores : dict of str to float
+        P(BHB) of the session's model by candidate id.
+    truth : dict of str to int
+        Each judged audit candidate's blind verdict: 1 BHB, 0 not, -1 unsure or bad data.
+    model_version : str or None
+    """
+
+    session_path: str
+    catalog_path: str
+    plan: AuditPlan
+    scores: dict[str, float]
+    truth: dict[str, int]
+    model_version: str | None
+
+
+def audit_evidence(session: Session, plan: AuditPlan) -> AuditEvidence:
+    """The audit's evidence from ``session``: scores of its model and the sample's verdicts since the audit began."""
+    from bhb_viewer.core.verdicts import VerdictKind
+
+    scores = session.scores.load(session.model.name, session.model.version) if session.model else {}
+    classes = {VerdictKind.BHB: 1, VerdictKind.UNSURE: -1, VerdictKind.BAD_DATA: -1}
+    sample = set(plan.ids)
+    truth = {c: classes.get(state.verdict, 0) for c, state in session.verdicts_since(plan.start_seq).items()
+             if c in sample and state.verdict is not None}
+    return AuditEvidence(str(Path(session.path).resolve()), str(session.catalog.path), plan, dict(scores), truth,
+                         session.model.version if session.model else None)
+
+
+@dataclass(frozen=True)
+class AuditSelection:
+    """The selection function of an audit: what ``bhb sessions audit --selection-function`` writes and the
+    app's Team → Audit results shows.
+
+    Attributes
+    ----------
+    table : astropy.table.Table
+        One row per (source, axis, bin); ``source`` is "blind audit" (purity only) or "labels" (purity
+        and completeness, where the list carries a ``label`` column).
+    provenance : dict
+        Session, catalogue, cut, seed, model version and sources, for the VOTable's INFOs.
+    shown : str
+        The source a plot shows: the labels' where there are any (completeness too), else the audit's.
+    title : str
+    """
+
+    table: Table
+    provenance: dict[str, Any]
+    shown: str
+    title: str
+
+    def rows_shown(self) -> Table:
+        """The rows of :attr:`shown`."""
+        return self.table[self.table["source"] == self.shown]
+
+    def notes(self) -> list[str]:
+        """'g_r bin 0.12–0.35: fewer than 20 stars' for every bin with too few stars, of every source."""
+        return [f"{row['source']}, {row['axis']} bin {row['lo']:.3g}–{row['hi']:.3g}: {row['note']}"
+                for row in self.table if row["note"]]
+
+
+def audit_selection_function(evidence: AuditEvidence) -> AuditSelection:
+    """Purity from the blind verdicts and, where the list has labels, purity and completeness, in bins of
+    g, g−r and S/N (S/N from a data set's spectra, or the list's ``snr`` column).
+
+    Parameters
+    ----------
+    evidence : AuditEvidence
+        From :func:`audit_evidence`.
+
+    Returns
+    -------
+    AuditSelection
+
+    Raises
+    ------
+    BadInputError
+        The list cannot be read.
+    """
+    from astropy.table import vstack
+
+    from bhb_viewer.core.candidates import read_candidates
+    from bhb_viewer.core.dataset import is_dataset, open_dataset
+    from bhb_viewer.core.trust import median_snr
+
+    plan, source = evidence.plan, evidence.catalog_path
+    folder = next((f for f in (Path(source), Path(source).parent) if is_dataset(f)), None)  # a data set's catalog
+    snr: np.ndarray | None
+    if folder is not None:
+        data = open_dataset(folder)
+        catalog = data.catalog
+        snr = np.concatenate([median_snr(np.asarray(data.spectra[i:i + 512]), np.asarray(data.ivar[i:i + 512]))
+                              for i in range(0, len(data), 512)])
+    else:
+        catalog = read_candidates(source)
+        snr = np.asarray(catalog["snr"], float) if "snr" in catalog.colnames else None
+    ids = [str(c) for c in catalog["id"]]
+    p = np.array([evidence.scores.get(c, np.nan) for c in ids], dtype=float)
+    accepted = np.nan_to_num(p, nan=-1.0) >= plan.cut
+    g = np.asarray(catalog["g"], float) if "g" in catalog.colnames else np.full(len(ids), np.nan)
+    g_r = (np.asarray(catalog["g_r"], float) if "g_r" in catalog.colnames
+           else g - np.asarray(catalog["r"], float) if "r" in catalog.colnames else np.full(len(ids), np.nan))
+    axes = {"g": g, "g_r": g_r, **({"snr": snr} if snr is not None else {})}
+    audit_truth = np.array([evidence.truth.get(c, -1) for c in ids])
+    parts = [selection_function(axes, accepted, audit_truth, plan.confidence, source="blind audit", completeness=False)]
+    if "label" in catalog.colnames:
+        parts.append(selection_function(axes, accepted, np.asarray(catalog["label"], dtype=np.int64), plan.confidence,
+                                        source="labels"))
+    for part in parts:
+        part["source"] = part.meta["SOURCE"]
+    table = vstack([t for t in parts if len(t)], metadata_conflicts="silent")
+    provenance = {"SESSION": evidence.session_path, "CATALOG": source, "AUDCUT": plan.cut,
+                  "AUDSEED": str(plan.seed), "MODEL": evidence.model_version,
+                  "SOURCES": ",".join(str(t.meta["SOURCE"]) for t in parts)}
+    shown = str(parts[-1].meta["SOURCE"])
+    return AuditSelection(table, provenance, shown, f"selection function ({shown}), P(BHB) ≥ {plan.cut}")
+
+
+def write_votable(table: Table, path: str | os.PathLike, provenance: Mapping[str, Any]) -> None:
     """The selection function as a VOTable: UCDs on the counts and fractions, mag on the bin edges (the S/N rows'
     edges are dimensionless, as ``lo``'s description says), ``provenance`` and the meta as INFOs."""
     from astropy.io.votable import from_table

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QBoxLayout, QCheckBox, QInputDialog, QLabel
 from bhb_viewer.core.verdicts import HEARTBEAT_S
 from bhb_viewer.gui.menus import add_action
 from bhb_viewer.gui.samp_bridge import SampBridge
+from bhb_viewer.gui.selection_dialog import SelectionFunctionDialog
 from bhb_viewer.gui.widgets.candidate_table import COL_P
 from bhb_viewer.gui.widgets.team_panel import TeamPanel
 from bhb_viewer.gui.widgets.verdict_panel import ACCEPT_KEY, NAV_ACTIONS
@@ -62,6 +63,7 @@ class TeamView(QObject):
         self.beat_timer = QTimer(self, interval=int(HEARTBEAT_S * 1000))
         self.beat_timer.timeout.connect(self.team.heartbeat)
         self._hidden = False  # scores hidden at the last refresh
+        self.results_dialog: SelectionFunctionDialog | None = None  # Team → Audit results, while open
         plot, cutouts = window.spectrum_plot, window.cutout_panel
         self.model_view_boxes: tuple[QCheckBox, ...] = (plot.show_segments, plot.show_saliency, cutouts.show_attention)
         self._unticked: list[QCheckBox] = []  # the overlays audit mode turned off, turned on again after it
@@ -80,6 +82,7 @@ class TeamView(QObject):
         team.addSeparator()
         add_action(window, team, "Start a blind &audit…", self.ask_start_audit)
         add_action(window, team, "Next in the audit", self.next_audit, NEXT_AUDIT_KEY)
+        add_action(window, team, "Audit &results…", self.show_audit_results)
         self.hide_action = add_action(window, team, "&Hide scores (audit mode)", lambda: None)
         self.hide_action.setCheckable(True)
         self.hide_action.toggled.connect(self.team.set_audit_mode)
@@ -119,6 +122,24 @@ class TeamView(QObject):
     def next_audit(self) -> None:
         if self.team.next_audit() < 0:
             self.review.events.notice.emit("the audit sample is done" if self.team.plan else "no audit started")
+
+    def show_audit_results(self) -> None:
+        """Team → Audit results: the audit's purity and its selection function (computed in the background)."""
+        result = self.team.audit_result()
+        if self.team.plan is None or result is None:
+            self.window.show_error("No audit", "Start a blind audit first (Team → Start a blind audit…).")
+            return
+        summary = (f"Blind audit of {result.n_sample} of {self.team.plan.population} candidates with "
+                   f"P(BHB) ≥ {self.team.plan.cut}: ")
+        summary += (f"purity {result.purity:.3f} [{result.low:.3f}, {result.high:.3f}] ({result.confidence:.0%}, "
+                    f"Wilson) from {result.n_bhb}/{result.n_judged} judged blind; " if result.n_judged else
+                    "nothing judged yet; ")
+        summary += f"{result.n_excluded} unsure/bad data left out, {result.n_pending} still to review."
+        if self.results_dialog is not None:
+            self.results_dialog.close()
+        dialog = self.results_dialog = SelectionFunctionDialog(self.window, summary)
+        dialog.show()
+        self.team.selection_function(dialog.show_result, dialog.show_error)
 
     def poll(self) -> None:
         try:

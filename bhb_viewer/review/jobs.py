@@ -13,6 +13,7 @@ __all__ = ["FETCH_JOBS", "SCORING_JOBS", "JobKind"]
 
 class JobKind(StrEnum):
     LOAD = "load"  # reading the list and its session
+    SELECTION = "selection"  # the blind audit's selection function (Team → Audit results)
     KNOWN = "known"  # a new catalogue of known stars read and the open list matched against it
     QUALITY = "quality"  # per-candidate data-quality flags
     SCORE = "score"  # the model over the whole list

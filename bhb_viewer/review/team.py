@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from bhb_viewer.core.audit import AuditPlan, AuditResult, audit_result, load_audit, start_audit
 from bhb_viewer.core.merge import CONFLICT_KINDS, MergeReport, merge_report
+from bhb_viewer.core.progress import CancelToken, ProgressCallback, ProgressEvent
+from bhb_viewer.core.selection_function import AuditEvidence, AuditSelection, audit_evidence, audit_selection_function
 from bhb_viewer.core.verdicts import CandidateState, Session, VerdictKind
 from bhb_viewer.review.events import Event
+from bhb_viewer.review.jobs import JobKind
 
 if TYPE_CHECKING:
     from bhb_viewer.review.review import Review
@@ -25,7 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TeamReview", "writers_warning"]
+__all__ = ["TeamReview", "selection_function_task", "writers_warning"]
 
 
 def writers_warning(session: Session) -> tuple[str, str] | None:
@@ -39,6 +43,20 @@ def writers_warning(session: Session) -> tuple[str, str] | None:
             "undo takes back only its own reviewer's edits and never another's later verdict, and this "
             "window shows the other's verdicts as they arrive.")
     return "This session is open in another window", text
+
+
+def selection_function_task(evidence: AuditEvidence):
+    """The audit's selection function (:func:`~bhb_viewer.core.selection_function.audit_selection_function`)
+    as a background job: it reads the whole list and, for a data set, the S/N of every spectrum."""
+
+    def fn(cancel: CancelToken, progress: ProgressCallback) -> Iterator[AuditSelection]:
+        progress(ProgressEvent("selection", 0, 1, "selection function of the audit"))
+        result = audit_selection_function(evidence)
+        cancel.check()
+        progress(ProgressEvent("selection", 1, 1, f"{len(result.table)} bins"))
+        yield result
+
+    return fn
 
 
 HIDE_META = "audit_scores_hidden"  # session meta: the person's last Hide scores choice during an audit
@@ -226,6 +244,32 @@ class TeamReview:
         if self._result is None or self._result[0] != (id(self.plan), revision):
             self._result = ((id(self.plan), revision), audit_result(self.session, self.plan))
         return self._result[1]
+
+    def selection_function(self, on_result: Callable[[AuditSelection], None],
+                           on_error: Callable[[str], None]) -> bool:
+        """Compute the audit's selection function in the background, the same numbers as
+        ``bhb sessions audit --selection-function``; the session is read now (quick), the list and its
+        spectra in the job.
+
+        Parameters
+        ----------
+        on_result : callable
+            Called with the :class:`~bhb_viewer.core.selection_function.AuditSelection` on the review's thread.
+        on_error : callable
+            Called with the message when the list cannot be read.
+
+        Returns
+        -------
+        bool
+            False (and nothing started) without an audit.
+        """
+        if self.plan is None or self.session is None:
+            return False
+        events = self.review.events
+        self.review.runner.submit(JobKind.SELECTION, selection_function_task(audit_evidence(self.session, self.plan)),
+                                  on_batch=on_result, on_progress=events.progress.emit, on_error=on_error,
+                                  on_done=lambda completed: events.work_done.emit())
+        return True
 
     # -- status --------------------------------------------------------------------------------
     def status_text(self) -> str:
