@@ -33,6 +33,7 @@ from bhb_viewer.core.quality import add_quality_columns, set_quality
 from bhb_viewer.core.resources import ROOT as RESOURCES
 from bhb_viewer.core.spectra import GridSpectrum, read_spectra
 from bhb_viewer.services.sdss import NetworkUnavailable, SDSSError, SDSSService, decode_specobjid
+from bhb_viewer.services.vizier import fetch_catalog
 
 CATALOG_ALIASES = {
     "xue2011": "xue2011_bhb.dat",  # Xue et al. 2011, 4,985 SDSS DR8 BHBs (CDS table + ReadMe)
@@ -54,8 +55,13 @@ def catalog_dirs() -> list[Path]:
     return [*dirs, Path.cwd() / "catalogs", SHIPPED_CATALOGS]
 
 
-def resolve_catalog(name: str | os.PathLike, folder: str | os.PathLike | None = None) -> Path:
-    """An alias (xue2011, bss, barbosa2022) to its file, or a path as given."""
+def resolve_catalog(name: str | os.PathLike, folder: str | os.PathLike | None = None, offline: bool = False) -> Path:
+    """An alias (xue2011, bss, barbosa2022) to its file, or a path as given.
+
+    ``folder`` names the one folder to look in. Otherwise the alias is looked up in :func:`catalog_dirs`
+    and, where no copy is there (an installation without the shipped catalogues), in the user's cache
+    of VizieR catalogues, fetched into it first when the network is allowed (:mod:`bhb_viewer.services.vizier`).
+    """
     if str(name) not in CATALOG_ALIASES:
         return Path(name)
     dirs = [Path(folder)] if folder else catalog_dirs()
@@ -63,7 +69,12 @@ def resolve_catalog(name: str | os.PathLike, folder: str | os.PathLike | None = 
         if (d / CATALOG_ALIASES[str(name)]).is_file():
             return d / CATALOG_ALIASES[str(name)]
     searched = ", ".join(str(d) for d in dirs)
-    raise BadInputError(CATALOG_ALIASES[str(name)], f"catalog {name!r} not found in {searched}; give its path or set ${CATALOG_DIR_ENV}")
+    if folder:
+        raise BadInputError(CATALOG_ALIASES[str(name)], f"catalog {name!r} not found in {searched}; give its path or set ${CATALOG_DIR_ENV}")
+    try:
+        return fetch_catalog(str(name), offline=offline)
+    except BadInputError as exc:
+        raise BadInputError(CATALOG_ALIASES[str(name)], f"catalog {name!r}: {exc.problem} (looked in {searched})") from exc
 
 
 def has_sdss_spectrum_id(table: Table) -> np.ndarray:
@@ -115,12 +126,13 @@ def paper_stars(positives: Table, negatives: Table, radius_arcsec: float = CROSS
     return table, stats
 
 
-def known_bhb_catalogs(names: Sequence[str | os.PathLike] | None, folder: str | os.PathLike | None = None) -> dict[str, Table]:
+def known_bhb_catalogs(names: Sequence[str | os.PathLike] | None, folder: str | os.PathLike | None = None,
+                       offline: bool = False) -> dict[str, Table]:
     """The known-BHB catalogs by name; ``None`` means the defaults, skipped with a warning where absent."""
     tables = {}
     for name in DEFAULT_KNOWN_BHB if names is None else names:
         try:
-            path = resolve_catalog(name, folder)
+            path = resolve_catalog(name, folder, offline)
             tables[str(name)] = read_candidates(path)
         except BadInputError as exc:
             if names is not None:
@@ -165,8 +177,9 @@ def build_from_sdss(
     service = service or SDSSService()
     if not service.offline:
         service.ensure_online()  # no network: one clear error before any work, not one per star
-    pos_path, neg_path = resolve_catalog(positives, catalog_dir), resolve_catalog(negatives, catalog_dir)
-    known = known_bhb_catalogs(known_bhb, catalog_dir)
+    pos_path = resolve_catalog(positives, catalog_dir, service.offline)
+    neg_path = resolve_catalog(negatives, catalog_dir, service.offline)
+    known = known_bhb_catalogs(known_bhb, catalog_dir, service.offline)
     stars, stats = paper_stars(read_candidates(pos_path), read_candidates(neg_path), radius_arcsec, limit, known)
 
     def fetch(row: Row) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
