@@ -13,6 +13,9 @@ IMAGE_DROP of those stages' training batches goes without the image, and another
 without the i and z colours (magnitudes synthesised from a spectrum lack them); validation and
 test always see every input.
 
+A fine-tune (``init_from``) with a ``base`` also trains on some stars of the checkpoint's own
+training sky (:func:`base_sample`); its validation and test splits stay the person's stars.
+
 A run directory holds the checkpoint (``config.json`` + ``weights.safetensors``), ``validation.json``
 (P(BHB) and labels of the validation split, for the GUI's threshold chooser), ``test.json``,
 ``test_metrics.json`` and ``history.json``. A cancelled (or killed) run leaves ``resume.safetensors``:
