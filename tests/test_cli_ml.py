@@ -136,3 +136,29 @@ def test_train_init_from_fine_tunes_the_fusion_of_a_checkpoint(tiny_sim, tmp_pat
     assert main(["train", "--dataset", str(tiny_sim), "--out", str(tmp_path / "bad"), "--init-from", str(base),
                  *TRAIN[:2], "--size", "lite", "--epochs", "1"]) == 2
     assert "cannot warm-start batmm (lite)" in capsys.readouterr().err
+
+
+def test_train_base_mixes_the_models_own_sky_into_training_only(tiny_sim, tmp_path, capsys):
+    base, mine, tuned = tmp_path / "base", tmp_path / "mine", tmp_path / "tuned"
+    assert main(["train", "--dataset", str(tiny_sim), "--out", str(base), *TRAIN]) == 0
+    write_simulated(mine, n=30, seed=7, cutout_size=16)  # the person's verdicts: 21 train, 6 validation, 3 test
+    uncapped = [a for a in TRAIN if a not in ("--max-steps-per-epoch", "2")]
+    capsys.readouterr()
+    assert main(["train", "--dataset", str(mine), "--out", str(tuned), "--init-from", str(base), "--base", str(tiny_sim),
+                 "--progress-json", *uncapped]) == 0
+    steps = {e["total"] for e in _json_lines(capsys.readouterr().out) if e.get("stage") == "train:fusion"}
+    assert steps == {(21 + 21) // 8}  # as many base stars as training stars; without them 21 // 8
+    config = json.loads((tuned / "config.json").read_text())
+    assert config["base"]["mixed"] == 21 and config["base"]["name"] == tiny_sim.name
+    assert config["training"]["base"] == tiny_sim.name and config["dataset"]["name"] == "mine"
+    test = json.loads((tuned / "test.json").read_text())
+    assert len(test["label"]) == 3 and max(test["row"]) < 30  # tested on the person's own stars only
+
+    # another data set than the checkpoint's training sky is refused, with the reason, unless --base-any
+    args = ["train", "--dataset", str(mine), "--init-from", str(base), "--base", str(mine), *TRAIN]
+    assert main([*args, "--out", str(tmp_path / "other")]) == 2
+    assert "not the data set base was trained on" in capsys.readouterr().err
+    assert main([*args, "--base-ratio", "0.5", "--base-any", "--out", str(tmp_path / "any")]) == 0
+    assert json.loads((tmp_path / "any" / "config.json").read_text())["base"]["mixed"] == 10
+    assert main(["train", "--dataset", str(mine), "--out", str(tmp_path / "x"), "--base", str(tiny_sim), *TRAIN]) == 1
+    assert "give --init-from MODEL_DIR too" in capsys.readouterr().err

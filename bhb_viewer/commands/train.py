@@ -15,6 +15,7 @@ _FLAGS = {
     "epochs": "epochs", "batch_size": "batch_size", "lr": "lr", "weight_decay": "weight_decay",
     "patience": "patience", "device": "device", "num_workers": "num_workers", "threads": "threads",
     "max_steps_per_epoch": "max_steps_per_epoch", "finetune": "finetune", "init_from": "init_from", "freeze": "freeze",
+    "base": "base", "base_ratio": "base_ratio", "base_any": "base_any",
 }
 
 
@@ -37,6 +38,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--freeze", choices=("encoders", "none"),
                         help="with --init-from: what stays frozen; encoders (default: only the fusion and head "
                              "learn) or none (end to end)")
+    parser.add_argument("--base", metavar="DATASET_DIR",
+                        help="with --init-from: mix stars of the model's own training sky (the data set its config.json "
+                             "names, checked by manifest hash) into the training split, so a few verdicts do not make "
+                             "it forget that sky; validation and test stay your own stars")
+    parser.add_argument("--base-ratio", type=float,
+                        help="with --base: base stars per training star of --dataset, drawn in the base's class "
+                             "shares from --seed; default 1 (as many as yours)")
+    parser.add_argument("--base-any", action="store_true", default=None,
+                        help="with --base: accept a data set other than the one the checkpoint records")
     parser.add_argument("--photometry", action="store_true",
                         help="the model also reads the catalogue colours u-g, g-r, r-i, i-z (fusion Transformers; the "
                              "data set needs u..z and u_err..z_err) and so scores candidates without cutouts too; "

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from bhb_viewer.core.dataset import manifest_hash
 from bhb_viewer.core.errors import BadInputError, read_json
 from bhb_viewer.core.metrics import auc, classification_report, confusion_matrix, precision_recall_curve, roc_curve
 from bhb_viewer.core.model_index import ModelEntry, ModelIndex, describe
@@ -52,6 +53,55 @@ def warm_start_base(model_dir: str | os.PathLike | None) -> tuple[str, str] | No
     except (BadInputError, KeyError, TypeError) as exc:
         log.info("%s cannot be fine-tuned: %s", model_dir, exc)
         return None
+
+
+def training_sky(model_dir: str | os.PathLike) -> tuple[str, str] | None:
+    """(name, manifest hash) of the data set a checkpoint records as its training sky, or None
+    where it records none (a hand-made or older checkpoint)."""
+    config = read_json(Path(model_dir) / "config.json")
+    record = config.get("dataset") if isinstance(config.get("dataset"), dict) else {}
+    digest = record.get("manifest_sha256") or config.get("dataset_hash")
+    return (str(record.get("name", "")), str(digest)) if digest else None
+
+
+def check_base(model_dir: str | os.PathLike, base_dir: str | os.PathLike, base_hash: str, any_base: bool = False) -> None:
+    """Refuse to mix ``base_dir`` into a fine-tune of ``model_dir`` unless it is the sky that model
+    was trained on (same manifest hash), or ``any_base``.
+
+    A checkpoint records its training data by name and hash only, never by path, so the person
+    names the folder; another sky (or another build of it) would pull the model towards data it
+    was never meant to remember, so it takes a deliberate ``--base-any``.
+    """
+    if any_base:
+        return
+    record = training_sky(model_dir)
+    if record is None:
+        raise ValueError(f"--base {base_dir}: {model_dir} records no training data set to check it against; "
+                         "give --base-any to mix it in anyway")
+    name, digest = record
+    if base_hash != digest:
+        raise ValueError(f"--base {base_dir}: not the data set {Path(model_dir).name} was trained on ({name!r}, "
+                         f"manifest hash {digest[:12]}…; this one's is {base_hash[:12]}…); give --base-any to "
+                         "mix it in anyway")
+
+
+def find_training_sky(model_dir: str | os.PathLike, folders: list[Path]) -> Path | None:
+    """The folder among ``folders`` (each searched for a data set of the recorded name) that holds
+    ``model_dir``'s training sky, its manifest hash checked; None where none does."""
+    try:
+        record = training_sky(model_dir)
+    except BadInputError:
+        return None
+    if record is None or not record[0]:
+        return None
+    for folder in folders:
+        candidate = Path(folder) / record[0]
+        try:
+            if manifest_hash(read_json(candidate / "manifest.json")) == record[1]:
+                return candidate
+        except BadInputError:
+            continue
+    return None
 
 
 def new_run_dir(data_dir: str | os.PathLike, model: str, size: str) -> Path:

@@ -62,6 +62,9 @@ class TrainConfig:
     model_overrides: dict[str, Any] = field(default_factory=dict)
     init_from: str | None = None  # warm start: a checkpoint folder of the same model and size (None: from scratch)
     freeze: str = "encoders"  # with init_from: FREEZE_CHOICES' key for what stays frozen
+    base: str | None = None  # with init_from: the checkpoint's own training sky, some of whose stars join the training split
+    base_ratio: float = 1.0  # base stars drawn per training star of ``dataset`` (stratified, seeded)
+    base_any: bool = False  # accept a base whose manifest hash is not the one the checkpoint records
     out: str = "runs/run"
 
     def __post_init__(self) -> None:
@@ -108,6 +111,10 @@ class TrainConfig:
             raise ValueError(f"warmup_fraction must be in [0, 1), got {self.warmup_fraction!r}")
         if self.freeze not in FREEZE_CHOICES:
             raise ValueError(f"--freeze must be one of {', '.join(FREEZE_CHOICES)}, got {self.freeze!r}")
+        if self.base and not self.init_from:
+            raise ValueError("--base mixes in the training sky of the model being fine-tuned: give --init-from MODEL_DIR too")
+        if not self.base_ratio > 0:
+            raise ValueError(f"--base-ratio must be > 0, got {self.base_ratio!r}")
         if not self.weight_decay >= 0:
             raise ValueError(f"--weight-decay must be ≥ 0, got {self.weight_decay!r}")
         return self

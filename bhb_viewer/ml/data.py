@@ -94,6 +94,28 @@ class StarDataset(torch.utils.data.Dataset):
         return {k: v[0] for k, v in self.__getitems__([position]).items()}
 
 
+class MixedStars(torch.utils.data.Dataset):
+    """Several StarDatasets read as one, in order: a fine-tune's own training split followed by
+    stars of the model's training sky (``ml.training``'s base), so one shuffled loader mixes both
+    into every epoch."""
+
+    def __init__(self, parts: Sequence[StarDataset]) -> None:
+        self.parts = list(parts)
+        self.starts = np.cumsum([0, *(len(p) for p in self.parts)])
+
+    def __len__(self) -> int:
+        return int(self.starts[-1])
+
+    def __getitems__(self, positions: list[int]) -> dict[str, torch.Tensor]:
+        positions_arr = np.asarray(positions, dtype=np.int64)
+        owner = np.searchsorted(self.starts, positions_arr, side="right") - 1
+        reads = [self.parts[k].__getitems__((positions_arr[owner == k] - self.starts[k]).tolist()) for k in np.unique(owner)]
+        return {key: torch.cat([r[key] for r in reads]) for key in reads[0]}
+
+    def __getitem__(self, position: int) -> dict[str, torch.Tensor]:
+        return {k: v[0] for k, v in self.__getitems__([position]).items()}
+
+
 def _already_batched(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return batch
 
@@ -118,7 +140,7 @@ def epoch_batches(
 
 
 def make_loader(
-    data: StarDataset,
+    data: StarDataset | MixedStars,
     batch_size: int,
     shuffle: bool = False,
     seed: int | Sequence[int] = 0,

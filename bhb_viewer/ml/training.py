@@ -13,6 +13,9 @@ IMAGE_DROP of those stages' training batches goes without the image, and another
 without the i and z colours (magnitudes synthesised from a spectrum lack them); validation and
 test always see every input.
 
+A fine-tune (``init_from``) with a ``base`` also trains on some stars of the checkpoint's own
+training sky (:func:`base_sample`); its validation and test splits stay the person's stars.
+
 A run directory holds the checkpoint (``config.json`` + ``weights.safetensors``), ``validation.json``
 (P(BHB) and labels of the validation split, for the GUI's threshold chooser), ``test.json``,
 ``test_metrics.json`` and ``history.json``. A cancelled (or killed) run leaves ``resume.safetensors``:
@@ -40,11 +43,11 @@ from bhb_viewer.core.dataset import CLASS_NAMES, Dataset, check_trainable, open_
 from bhb_viewer.core.files import write_atomic
 from bhb_viewer.core.metrics import auc, classification_report, roc_curve
 from bhb_viewer.core.progress import Cancelled, CancelToken, ProgressCallback, ProgressEvent, no_progress
-from bhb_viewer.core.retrain import RESUME_STATE  # tensors, with the JSON state under RESUME_KEY in its header
+from bhb_viewer.core.retrain import RESUME_STATE, check_base  # RESUME_STATE: tensors, the JSON state in its header
 from bhb_viewer.core.train_config import FINETUNE, FREEZE_CHOICES, TrainConfig
 from bhb_viewer.ml import distributed
 from bhb_viewer.ml.baselines import SpectralBaseline, is_baseline
-from bhb_viewer.ml.data import PHOTOMETRY, StarDataset, make_loader, read_rows, stratified_split
+from bhb_viewer.ml.data import PHOTOMETRY, MixedStars, StarDataset, make_loader, read_rows, stratified_split
 from bhb_viewer.ml.embedding_stats import describe_sky
 from bhb_viewer.ml.photometry import colour_columns
 from bhb_viewer.ml.preprocess import Preprocessor
@@ -66,8 +69,33 @@ def dataset_record(dataset: Dataset) -> dict[str, Any]:
 
 def portable(config: TrainConfig) -> dict[str, Any]:
     """The training config as a checkpoint stores it: data set and run directory by name, not by path."""
-    start = {"init_from": Path(config.init_from).name} if config.init_from else {}
-    return {**config.to_dict(), "dataset": Path(config.dataset).name, "out": Path(config.out).name, **start}
+    named = {key: Path(value).name for key in ("init_from", "base") if (value := getattr(config, key))}
+    return {**config.to_dict(), "dataset": Path(config.dataset).name, "out": Path(config.out).name, **named}
+
+
+def base_sample(config: TrainConfig, n_train: int) -> tuple[Dataset, np.ndarray] | None:
+    """The stars of ``config.base`` that join a fine-tune's training split, or None without a base.
+
+    ``base_ratio`` × ``n_train`` of them (at most the whole base), drawn in the base's own class
+    shares from the run's seed, so a resumed run draws the same. They remind the fine-tuned model
+    of the sky it learnt from while it learns a person's verdicts (a few dozen of which would
+    otherwise pull it wherever they happen to lie); they only train, so validation and test stay
+    the person's own stars. The base must be the checkpoint's recorded training sky
+    (:func:`bhb_viewer.core.retrain.check_base`).
+    """
+    if not config.base or not config.init_from:
+        return None
+    base = open_dataset(config.base)
+    check_base(config.init_from, config.base, base.manifest_hash, config.base_any)
+    labels = base.labels
+    known = np.flatnonzero(labels >= 0)
+    want = min(len(known), max(1, round(config.base_ratio * n_train)))
+    rng = np.random.default_rng(config.seed)
+    parts = []
+    for cls in np.unique(labels[known]):
+        rows = np.flatnonzero(labels == cls)
+        parts.append(rng.choice(rows, min(len(rows), round(want * len(rows) / len(known))), replace=False))
+    return base, np.sort(np.concatenate(parts))
 
 
 def learning_rate(config: TrainConfig, step: int, total: int) -> float:
@@ -361,11 +389,12 @@ class _NetworkRun:
             self.model = build_model(config.model, config.size, **overrides)
             self.preprocessor = Preprocessor.fit(dataset, splits.train, config.image_scale, self.model.arch.photometry)
         self.stages = list(config.stages or default_stages(self.model, config.finetune, config.init_from and config.freeze))
+        self.base = base_sample(config, len(splits.train))
         if saved:
             self.model.load_state_dict(_prefixed(saved["tensors"], "model."))
             torch.set_rng_state(saved["tensors"]["rng.torch"])
         self.model.to(device)
-        per_rank = len(splits.train) // ranks.world_size
+        per_rank = (len(splits.train) + (len(self.base[1]) if self.base else 0)) // ranks.world_size
         self.steps_per_epoch = max(1, per_rank // config.batch_size)
         if config.max_steps_per_epoch:
             self.steps_per_epoch = min(self.steps_per_epoch, config.max_steps_per_epoch)
@@ -374,6 +403,14 @@ class _NetworkRun:
 
     def split_data(self, rows: np.ndarray, stage: str) -> StarDataset:
         return StarDataset(self.dataset, rows, self.preprocessor, stage_modalities(self.model, stage))
+
+    def train_data(self, stage: str) -> StarDataset | MixedStars:
+        """The training split, followed by the base stars of a fine-tune that mixes some in."""
+        own = self.split_data(self.splits.train, stage)
+        if self.base is None:
+            return own
+        base, rows = self.base
+        return MixedStars([own, StarDataset(base, rows, self.preprocessor, stage_modalities(self.model, stage))])
 
     def train_stage(self, stage_index: int, cursor: _Cursor) -> _Cursor:
         """Epochs of one stage with early stopping; the model leaves with the stage's best weights."""
@@ -386,7 +423,7 @@ class _NetworkRun:
             _restore_optimizer(optimizer, self.saved["tensors"], self.saved["meta"]["param_groups"])
             best_state = _prefixed(self.saved["tensors"], "best.") or None
         self.saved = {}
-        train_data = self.split_data(self.splits.train, stage)
+        train_data = self.train_data(stage)
         while cursor.epoch < config.epochs:
             self._train_epoch(net, optimizer, train_data, stage_index, cursor, best_state)
             p_val = self._validate(stage)
@@ -427,7 +464,7 @@ class _NetworkRun:
         """Whether ``stage`` trains on batches some of which lack inputs (:func:`drop_inputs`)."""
         return self.model.arch.photometry and stage in ("fusion", FINETUNE)
 
-    def _train_epoch(self, net, optimizer, train_data: StarDataset, stage_index: int, cursor: _Cursor, best_state) -> None:
+    def _train_epoch(self, net, optimizer, train_data: StarDataset | MixedStars, stage_index: int, cursor: _Cursor, best_state) -> None:
         config, stage, epoch = self.config, self.stages[stage_index], cursor.epoch
         drops = self._drops_inputs(stage)
         net.train()
@@ -492,6 +529,7 @@ class _NetworkRun:
                 "training": portable(config),
                 "metrics": metrics,
                 "world_size": self.ranks.world_size,
+                **({"base": {**dataset_record(self.base[0]), "mixed": len(self.base[1])}} if self.base else {}),
             },
         )
         _write_outputs(self.run_dir, config, splits, (y_val, p_val), (y_test, p_test), metrics, history)

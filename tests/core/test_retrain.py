@@ -14,7 +14,9 @@ from bhb_viewer.core.model_index import SHIPPED_DIR, ModelIndex
 from bhb_viewer.core.retrain import (
     RESUME_STATE,
     TrainingMonitor,
+    check_base,
     child_environment,
+    find_training_sky,
     install_model,
     new_run_dir,
     resume_command,
@@ -43,6 +45,7 @@ def test_the_wizards_config_is_written_for_train_and_read_back_whole(tmp_path):
     ("lr", -1.0, "--lr must be > 0"), ("num_workers", -1, "--num-workers must be an integer ≥ 0"),
     ("fractions", (0.5, 0.5, 0.5), "fractions must be three positive shares of 1"),
     ("freeze", "all", "--freeze must be one of encoders, none"), ("schedule", "step", "schedule must be one of"),
+    ("base_ratio", 0.0, "--base-ratio must be > 0"), ("base", "sky", "give --init-from MODEL_DIR too"),
 ])
 def test_an_impossible_value_is_refused_in_one_place_naming_its_flag(field, value, message):
     with pytest.raises(ValueError, match=message):
@@ -133,3 +136,26 @@ def test_a_truncated_run_file_is_named_in_the_error(tmp_path):
     (tmp_path / "test.json").write_text('{"label": [1, 0], "p_bhb": [0.9')
     with pytest.raises(BadInputError, match=r"test\.json: unreadable JSON"):
         run_results(tmp_path)
+
+
+def test_the_training_sky_is_found_and_checked_by_its_recorded_manifest_hash(tmp_path):
+    from bhb_viewer.core.dataset import manifest_hash
+
+    manifest = {"count": 3, "provenance": {"seed": 1}}
+    sky = tmp_path / "data" / "datasets" / "sky-3"
+    sky.mkdir(parents=True)
+    (sky / "manifest.json").write_text(json.dumps(manifest))
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps({"dataset": {"name": "sky-3", "manifest_sha256": manifest_hash(manifest)}}))
+    assert find_training_sky(model, [tmp_path / "nowhere", tmp_path / "data" / "datasets"]) == sky
+    check_base(model, sky, manifest_hash(manifest))  # the recorded sky: accepted
+    with pytest.raises(ValueError, match=r"not the data set model was trained on \('sky-3'.*give --base-any"):
+        check_base(model, sky, "0" * 64)
+    check_base(model, sky, "0" * 64, any_base=True)
+    (sky / "manifest.json").write_text(json.dumps({**manifest, "count": 4}))  # rebuilt: another sky of that name
+    assert find_training_sky(model, [tmp_path / "data" / "datasets"]) is None
+    (model / "config.json").write_text(json.dumps({}))  # a checkpoint that records no training data
+    assert find_training_sky(model, [tmp_path / "data" / "datasets"]) is None
+    with pytest.raises(ValueError, match="records no training data set"):
+        check_base(model, sky, manifest_hash(manifest))

@@ -356,3 +356,102 @@ def test_make_active_is_pre_ticked_only_for_a_model_shown_better(qtbot, tmp_path
     save.initializePage()
     assert not save.make_active.isChecked() and "has not finished" in save.status_label.text()
     wizard.close()
+
+
+def _constant_checkpoint(path: Path, dataset: Path) -> Path:
+    """A tiny BATMM reading the colours whose head is zeroed: P(BHB) 0.5 for every star (the
+    degenerate model of issue 22, as the active one), recording ``dataset`` as its training sky."""
+    import torch
+
+    from bhb_viewer.ml.checkpoint import save_checkpoint
+    from bhb_viewer.ml.models import build_model
+    from bhb_viewer.ml.preprocess import Preprocessor
+    from bhb_viewer.ml.training import dataset_record
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    model = build_model("batmm", "tiny", n_layers=1, photometry=True)
+    with torch.no_grad():
+        model.head.weight.zero_()
+        model.head.bias.zero_()
+    ds = open_dataset(dataset)
+    save_checkpoint(path, model, {"preprocess": Preprocessor.fit(ds, np.arange(len(ds)), photometry=True).to_config(),
+                                  "dataset": dataset_record(ds)})
+    return path
+
+
+def _through_training(qtbot, wizard: TrainingWizard, dataset: Path, scratch: bool, **plan) -> None:
+    """Data → split → model (fine-tune, or from scratch) → a finished training run (CPU, one thread)."""
+    data = wizard.page_named("data")
+    data.folder_radio.setChecked(True)
+    data.folder_edit.setText(str(dataset))
+    data.refresh()
+    wizard.next()
+    wizard.next()
+    model = wizard.page_named("model")
+    (model.scratch_radio if scratch else model.finetune_radio).setChecked(True)
+    model.size_box.setCurrentText("tiny")
+    model.batch.setValue(16)
+    model.device.setCurrentText("cpu")
+    wizard.next()
+    for key, value in {"threads": 1, **plan}.items():
+        setattr(wizard.plan, key, value)
+    page = wizard.page_named("training")
+    _train(qtbot, page, page.start_button)
+    assert page.outcome == "done", page.status_label.text() + "\n" + page.log_pane.toPlainText()
+    wizard.next()
+    results = wizard.page_named("results")
+    qtbot.waitUntil(lambda: wizard.comparison is not None, timeout=120_000)
+    assert "bootstrap intervals" in results.compare_label.text()
+    wizard.next()
+
+
+def test_a_better_model_is_pre_ticked_and_a_worse_one_is_not_through_the_wizard(qtbot, tmp_path):
+    """Both cases of issue 22's done-when, each through data → model → training → results → save:
+    fine-tuning a degenerate active model on stars its colours tell apart gives a model shown
+    better (ticked); a one-step model from scratch after it is worse (unticked, and why)."""
+    sky = make_dataset(tmp_path / "colours", n=200, photometry=True)  # u−g tells the classes apart; 20 test stars
+    degenerate = _constant_checkpoint(tmp_path / "degenerate", sky)
+    wizard = _wizard(qtbot, tmp_path, active_model=degenerate, can_rescore=True)
+    _through_training(qtbot, wizard, sky, scratch=False, epochs=20, lr=1e-2)
+    save = wizard.page_named("save")
+    assert wizard.comparison.better, wizard.comparison.reason
+    assert wizard.comparison.new_auc.low > wizard.comparison.active_auc.high
+    assert save.make_active.isChecked() and save.rescore.isChecked() and save.status_label.text() == ""
+    save.name.setText("better")
+    assert save.save()
+    better = ModelIndex(tmp_path / "data").active()
+    assert better is not None and better.label == "better"
+    wizard.close()
+
+    wizard = _wizard(qtbot, tmp_path, active_model=Path(better.path), can_rescore=True)
+    _through_training(qtbot, wizard, sky, scratch=True, epochs=1, max_steps_per_epoch=1)
+    save = wizard.page_named("save")
+    worse = wizard.comparison
+    assert not worse.better and worse.new_auc.high < worse.active_auc.low  # a worse model, not just unproven
+    assert not save.make_active.isChecked() and not save.rescore.isChecked()
+    assert save.status_label.text().startswith("Not ticked: on these 20 test stars the new model's AUC")
+    assert "the active model stays" in save.status_label.text()
+    wizard.close()
+
+
+def test_a_fine_tune_mixes_in_the_active_models_training_sky_when_the_data_folder_holds_it(qtbot, tmp_path, labelled):
+    sky = make_dataset(tmp_path / "data" / "datasets" / "sky", n=20, photometry=True)
+    active = _constant_checkpoint(tmp_path / "model", sky)
+    wizard = _wizard(qtbot, tmp_path, active_model=active)
+    model = wizard.page_named("model")
+    assert model.sky == sky and model.mix_base.isEnabled() and model.mix_base.isChecked()
+    assert str(sky) in model.mix_base.toolTip()
+    _to_training(qtbot, wizard, labelled)
+    assert wizard.plan.base == str(sky) and wizard.plan.init_from == str(active)
+    wizard.close()
+    # another build of that sky (its manifest differs) is not the one the model learnt from: not offered
+    manifest = json.loads((sky / "manifest.json").read_text())
+    (sky / "manifest.json").write_text(json.dumps({**manifest, "provenance": {"source": "rebuilt"}}))
+    wizard = _wizard(qtbot, tmp_path, active_model=active)
+    model = wizard.page_named("model")
+    assert model.sky is None and not model.mix_base.isEnabled() and not model.mix_base.isChecked()
+    assert "'sky' (checked by manifest hash) is not in" in model.mix_base.toolTip()
+    _to_training(qtbot, wizard, labelled)
+    assert wizard.plan.base is None
+    wizard.close()

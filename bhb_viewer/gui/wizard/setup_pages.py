@@ -30,7 +30,7 @@ from bhb_viewer.core.dataset import open_dataset
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.from_session import MIN_PER_CLASS, TooFewLabels, build_from_session, check_label_counts
 from bhb_viewer.core.progress import CancelToken, ProgressCallback
-from bhb_viewer.core.retrain import DEVICES, SIZES, new_run_dir, warm_start_base
+from bhb_viewer.core.retrain import DEVICES, SIZES, find_training_sky, new_run_dir, training_sky, warm_start_base
 from bhb_viewer.core.train_config import default_lr
 
 if TYPE_CHECKING:
@@ -259,6 +259,11 @@ class ModelPage(QWizardPage):
         mode.addButton(self.finetune_radio)
         mode.addButton(self.scratch_radio)
         self.finetune_radio.setEnabled(self.base is not None)
+        # the active model's own training sky, where the data folder holds it: mixed into a fine-tune
+        self.sky = find_training_sky(wizard.active_model, self._sky_folders()) if self.base and wizard.active_model else None
+        self.mix_base = QCheckBox("mix in stars from the model's training sky (as many as your training stars)")
+        self.mix_base.setChecked(self.sky is not None)
+        self.mix_base.setToolTip(self._sky_hint())
         (self.finetune_radio if self.base else self.scratch_radio).setChecked(True)
         self.model = QComboBox()
         self.model.addItems(["batmm", *BASELINES])
@@ -290,6 +295,7 @@ class ModelPage(QWizardPage):
         self.device.addItems(list(DEVICES))
         form = QFormLayout(self)
         form.addRow(self.finetune_radio)
+        form.addRow(self.mix_base)
         form.addRow(self.scratch_radio)
         rows = (("model", self.model), ("size", self.size_box), ("stages", stages), ("epochs per stage", self.epochs),
                 ("early-stopping patience", self.patience), ("batch size", self.batch), ("learning rate", self.lr),
@@ -311,6 +317,24 @@ class ModelPage(QWizardPage):
 
     def fine_tuning(self) -> bool:
         return self.finetune_radio.isChecked()
+
+    def _sky_folders(self) -> list[Path]:
+        """Where the wizard looks for the active model's training sky: the data folder's data sets,
+        the data folder, and beside the model's own folder."""
+        folders = [self.wiz.data_dir / "datasets", self.wiz.data_dir]
+        return folders + ([Path(self.wiz.active_model).parent] if self.wiz.active_model else [])
+
+    def _sky_hint(self) -> str:
+        """Why the mixing box is (not) available, in words."""
+        if self.sky is not None:
+            return f"{self.sky}: the data set the active model was trained on; its stars only train, your own stars validate and test"
+        if self.base is None:
+            return "only a fine-tune of the active model can mix in its training sky"
+        record = training_sky(self.wiz.active_model) if self.wiz.active_model else None
+        if record is None or not record[0]:
+            return "the active model records no training data set"
+        folders = ", ".join(str(f) for f in self._sky_folders())
+        return f"the active model's training sky {record[0]!r} (checked by manifest hash) is not in {folders}"
 
     def initializePage(self) -> None:
         """Longer training with more patience by default when the set is small (once per data set);
@@ -343,6 +367,7 @@ class ModelPage(QWizardPage):
             self.size_box.setCurrentText(self.base[1])
         self.model.setEnabled(not tuning)
         self.size_box.setEnabled(not tuning)
+        self.mix_base.setEnabled(tuning and self.sky is not None)
         self.finetune.setText("unfreeze the encoders too (end to end)" if tuning else "end-to-end fine-tune")
         self.finetune.setChecked(False)
         self.lr.setValue(FINETUNE_LR if tuning else default_lr(self.size_box.currentText()))
@@ -385,6 +410,7 @@ class ModelPage(QWizardPage):
         multimodal = len(self.modalities.get(plan.model, ())) == 2
         tuning = self.fine_tuning()
         plan.init_from = str(self.wiz.active_model) if tuning else None
+        plan.base = str(self.sky) if tuning and self.sky is not None and self.mix_base.isChecked() else None
         plan.freeze = "none" if tuning and self.finetune.isChecked() else "encoders"
         plan.finetune = self.finetune.isChecked() and not tuning
         subset = multimodal and chosen and len(chosen) < len(ENCODER_STAGES) and not tuning
