@@ -61,6 +61,7 @@ TARGET_GAP = 0.06  # of a tile's side: the ticks stop this far from the target, 
 TARGET_TICK = 0.12  # of a tile's side
 BACKGROUND = QColor(0, 0, 0)
 TEXT_COLOUR = QColor(220, 220, 220)
+VALUE_FONT_SCALE = 0.8  # the band strip's value texts, of the widget's font
 
 
 def _attention_colours() -> np.ndarray:
@@ -318,7 +319,7 @@ class MosaicView(QWidget):
         painter.setPen(TEXT_COLOUR)
         text_box = QRectF(0, rect.top() - 4, rect.left() - 4, rect.height() + 8)
         painter.drawText(text_box, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, self.scale_low)
-        painter.drawText(QRectF(rect.right() + 4, rect.top() - 4, 200, rect.height() + 8),
+        painter.drawText(QRectF(rect.right() + 4, rect.top() - 4, max(self.width() - rect.right() - 8, 0), rect.height() + 8),
                          Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self.scale_text)
 
     # -- mouse ---------------------------------------------------------------------------------
@@ -403,14 +404,19 @@ class BandBars(QWidget):
         slot = self.width() / len(self.labels)
         painter.setPen(QPen(TEXT_COLOUR, 1))
         painter.drawLine(QPointF(0, middle), QPointF(self.width(), middle))
-        for i, (label, h, text, colour) in enumerate(zip(self.labels, self.heights(), self.texts, self.colours,
-                                                         strict=True)):
+        for i, (label, h, colour) in enumerate(zip(self.labels, self.heights(), self.colours, strict=True)):
             x = i * slot
             bar = half * float(h)
             painter.fillRect(QRectF(x + 0.2 * slot, middle - max(bar, 0.0), 0.6 * slot, abs(bar)), colour)
-            value_box = (QRectF(x, middle - bar - line, slot, line) if h >= 0 else QRectF(x, middle - bar, slot, line))
-            painter.drawText(value_box, Qt.AlignmentFlag.AlignCenter, text)
             painter.drawText(QRectF(x, self.height() - line - 2, slot, line), Qt.AlignmentFlag.AlignCenter, label)
+        font = painter.font()
+        font.setPointSizeF(font.pointSizeF() * VALUE_FONT_SCALE)  # five values side by side in a narrow strip
+        painter.setFont(font)
+        small = painter.fontMetrics().height()
+        for i, (h, text) in enumerate(zip(self.heights(), self.texts, strict=True)):
+            bar = half * float(h)
+            box = QRectF(i * slot, middle - bar - small, slot, small) if h >= 0 else QRectF(i * slot, middle - bar, slot, small)
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
         painter.end()
 
 
@@ -608,7 +614,7 @@ class CutoutPanel(QWidget):
         if self.overlay == "occlusion":
             mosaic.scale_low = "away"
             peak = float(np.nanmax(np.abs(self._occlusion))) if self._occlusion is not None else 0.0
-            mosaic.scale_text = f"towards BHB: ΔP occluding (full ±{FULL_DELTA:g}, peak {peak:.2f})"
+            mosaic.scale_text = f"towards BHB: ΔP occluding a patch, full ±{FULL_DELTA:g}, peak {peak:.2f}"
             return
         mosaic.scale_low = "low"
         if self._attention is not None:
