@@ -112,7 +112,8 @@ class Probe:
             with torch.inference_mode():
                 for start in range(0, len(prep.has_spectrum), self.batch):
                     rows = slice(start, start + self.batch)
-                    out = model(prep.spectrum[rows], prep.image[rows], photometry=prep.photometry[rows])
+                    colours = None if prep.photometry is None else prep.photometry[rows]
+                    out = model(prep.spectrum[rows], prep.image[rows], photometry=colours)
                     keep("p", torch.softmax(out["logits"].float(), dim=1)[:, 1])
                     if record:
                         keep("cls_attention", out["cls_attention"])
@@ -122,7 +123,7 @@ class Probe:
         return {k: np.concatenate(v) for k, v in seen.items()}
 
 
-def describe(rec: dict[str, np.ndarray], labels: np.ndarray, k_i: int) -> dict:
+def describe(rec: dict[str, np.ndarray], labels: np.ndarray, k_i: int, k_s: int) -> dict:
     """The summary numbers of one recorded run (see the module doc)."""
     gate, sw = rec["se_gate"], rec["seg_sw"]
     band_w = gate / gate.sum(axis=1, keepdims=True)
@@ -160,8 +161,8 @@ def describe(rec: dict[str, np.ndarray], labels: np.ndarray, k_i: int) -> dict:
         },
         "cls": {
             "share_cls_image_spectrum_colour": [round(float(cls_mean[:, 0].mean()), 4), round(float(img.sum(1).mean()), 4),
-                                                round(float(cls_mean[:, 1 + k_i : -1].sum(1).mean()), 4),
-                                                round(float(cls_mean[:, -1].mean()), 4)],
+                                                round(float(cls_mean[:, 1 + k_i : 1 + k_i + k_s].sum(1).mean()), 4),
+                                                round(float(cls_mean[:, 1 + k_i + k_s :].sum(1).mean()), 4)],
             "image_logit_std_median": round(float(np.median(img_logits.std(axis=-1))), 4),
             "image_peak_on_central_tokens": round(float(np.isin(img.argmax(axis=1), centre).mean()), 4),
             "central_tokens_uniform_share": round(len(centre) / k_i, 4),
@@ -348,8 +349,8 @@ def markdown(result: dict, name: str) -> str:
         "**What the viewer does with this.** Measured importance is the default overlay: the spectrum's segments, the "
         "band strip, and occlusion over the cutout. The model's own weights are drawn where nothing was measured "
         "(band and segment weights) or when chosen (attention), labelled as the model's. They are drawn as "
-        "departures from uniform (1/5 per band, 1/7 per segment) on a fixed symmetric scale and called flat within the stated margin. The attention map is drawn against uniform, and not at "
-        "all when flat.", "",
+        "departures from uniform (1/5 per band, 1/7 per segment) on a fixed symmetric scale and called flat "
+        "within the stated margin. The attention map is drawn against uniform, and not at all when flat.", "",
     ]
     return "\n".join(lines)
 
@@ -394,7 +395,8 @@ def main(argv: list[str] | None = None) -> int:
     k_i = predictor.model.k_i
     raw = {"trained": Probe(predictor.model, prepared).run(record=True),
            "fresh": Probe(fresh_model, prepared).run(record=True)}
-    trained, fresh = describe(raw["trained"], labels, k_i), describe(raw["fresh"], labels, k_i)
+    k_s = predictor.model.k_s
+    trained, fresh = describe(raw["trained"], labels, k_i, k_s), describe(raw["fresh"], labels, k_i, k_s)
     saturated = raw["trained"]["seg_sw"].mean(axis=0)
     training = predictor.config.get("training", {})
     stages = training.get("stages") or default_stages(predictor.model, bool(training.get("finetune")))
