@@ -355,10 +355,11 @@ def markdown(result: dict, name: str) -> str:
     return "\n".join(lines)
 
 
-def put_section(page: Path, section: str) -> None:
-    """Replace this script's section of ``page`` (to its end, or the next ``## `` heading) or append it."""
+def put_section(page: Path, section: str, heading: str = SECTION) -> None:
+    """Replace the section of ``page`` under ``heading`` (to the next ``## `` heading or the end) by
+    ``section``, or append it."""
     text = page.read_text() if page.exists() else ""
-    pattern = re.compile(re.escape(SECTION) + r".*?(?=^## |\Z)", re.S | re.M)
+    pattern = re.compile(re.escape(heading) + r".*?(?=^## |\Z)", re.S | re.M)
     text = pattern.sub(lambda _m: section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
     page.write_text(text)
 
