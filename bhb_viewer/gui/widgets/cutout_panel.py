@@ -547,8 +547,8 @@ class CutoutPanel(QWidget):
 
         Bars go up (blue) above uniform and down (grey) below, full at ±100 % of 1/5, the text in per
         cent of uniform; "flat" in the title when all are within the margin. Why: the weights are
-        internal shares, within a few per cent of 1/5 for every star on the shipped model; drawn as
-        shares they read as a finding, drawn against uniform they read as what they are.
+        internal shares, 0.17–0.23 and the same for every star on the shipped model; drawn as shares
+        they read as a finding about the star, drawn against uniform they read as what they are.
         """
         if weights is None:
             self.bars.set_values(np.zeros(len(BANDS)), [""] * len(BANDS), "model's band weights", FULL_DEPARTURE,

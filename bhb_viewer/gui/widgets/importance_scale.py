@@ -5,8 +5,8 @@ band strip and the cutout overlay, so a colour and a strength mean the same thin
   where the part pushes towards BHB and red where it pushes away, its strength |ΔP| on a fixed scale,
   never stretched to the star's largest: a weak star's overlay stays faint.
 * **The model's own weights** (the SE band weights, the segment weights) are shares that sum to 1. On
-  the shipped model they are within a few per cent of uniform for every star (bands) or on one segment
-  for every star (docs/results/faithfulness.md). Stretched to full contrast either looks like a
+  the shipped model they are 0.17–0.23 against 1/5, the same for every star (bands), or ≈ 1 on one
+  segment for every star (docs/results/faithfulness.md). Stretched to full contrast either looks like a
   finding; so they are drawn as departures from the uniform share 1/n, on a fixed symmetric scale
   (full strength at 0 or at twice uniform), and called flat when every one is within the margin.
 """
