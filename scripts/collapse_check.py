@@ -324,8 +324,8 @@ def markdown(result: dict, name: str) -> str:
         f"(4,000–4,491 Å, Hδ and Hγ) to every segment. The ablations say so: that pattern fixed for every star, "
         f"{abl('segment_attention_fixed_saturated')}; uniform rows instead, {abl('segment_attention_uniform')} (the VGG "
         f"relies on the copy); a temperature at inference, {temps}. The weights are saturated by training, not by "
-        "the display, so no display fixes them. A fix would be trained in (a LayerNorm or a temperature on the "
-        "segments before W_Q/W_K, or an entropy term). That retraining was not done here, so its F1 is not reported.", "",
+        "the display, so no display fixes them: a fix has to be trained in. A LayerNorm on the segments before "
+        "W_Q/W_K was tried; see the next section.", "",
         "**CLS attention over the cutout is flat: the classifier's query hardly tells the image tokens apart.** "
         f"The tokens are not copies of each other (mean pairwise cosine {cls['image_token_cosine_median']:.2f}, "
         f"{ci['image_token_cosine_median']:.2f} initialised), but the CLS token's logits over them spread by only "
