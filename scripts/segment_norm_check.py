@@ -120,11 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     data = open_dataset(args.data)
     flux, ivar, labels = np.asarray(data.spectra), np.asarray(data.ivar), np.asarray(data.labels)
     runs = [measure(run, flux, ivar, labels) for run in args.runs]
-    training = json.loads((args.runs[0] / "config.json").read_text())["training"]
+    training = json.loads((args.runs[0] / "config.json").read_text()).get("training")
     made = data.manifest.get("provenance", {})
     result = {"data": str(args.data), "n": len(labels),
               "sky": f"a sky simulated with seed {made['seed']}" if "seed" in made else "the data set",
-              "recipe": f"{training['dataset']}, {training['epochs']} epochs, lr {training['lr']:g}, batch "
+              "recipe": "no training record" if not training else
+                        f"{training['dataset']}, {training['epochs']} epochs, lr {training['lr']:g}, batch "
                         f"{training['batch_size']}, weight decay {training['weight_decay']:g}, seed {training['seed']}",
               "runs": runs}
     args.out.mkdir(parents=True, exist_ok=True)

@@ -48,3 +48,32 @@ def test_collapse_check_on_a_tiny_model_and_its_section_survives_both_scripts(tm
     _run("explain_report.py", "--json", str(tmp_path / "explain.json"), "--out", str(out))
     page = (out / "faithfulness.md").read_text()
     assert page.count(SECTION) == 1 and "earlier text" not in page and "| gradient saliency (spectrum) | 0.500" in page
+
+
+def test_segment_norm_check_compares_two_runs(tmp_path):
+    """scripts/segment_norm_check.py: both runs measured on an unseen sky, the option read from each checkpoint."""
+    import numpy as np
+    import torch
+
+    from bhb_viewer.ml.checkpoint import save_checkpoint
+    from bhb_viewer.ml.models import build_model
+    from bhb_viewer.ml.preprocess import Preprocessor
+
+    data = make_dataset(tmp_path / "sky", n=12)
+    runs = []
+    for norm in (False, True):
+        torch.manual_seed(0)
+        run = tmp_path / f"run-{norm}"
+        save_checkpoint(run, build_model("spectrum_vgg1d_sa", "tiny", segment_norm=norm),
+                        {"preprocess": Preprocessor(np.full(5, 0.3), np.full(5, 0.1)).to_config()})
+        (run / "test_metrics.json").write_text(json.dumps({"macro": {"f1": 0.8 + 0.01 * norm}}))
+        runs.append(str(run))
+    out = tmp_path / "results"
+    _run("segment_norm_check.py", str(data), "--runs", *runs, "--out", str(out))
+    result = json.loads((out / "segment-norm.json").read_text())
+    base, norm = result["runs"]
+    assert not base["segment_norm"] and norm["segment_norm"] and norm["test_macro_f1"] == 0.81
+    for m in (base, norm):
+        assert abs(sum(m["segment_weights_mean"]) - 1) < 1e-3 and 0 <= m["row_entropy_ratio_median"] <= 1
+    page = (out / "faithfulness.md").read_text()
+    assert page.count("## A fix tried for the saturated segment weights") == 1 and "| with segment_norm | 0.810 |" in page
