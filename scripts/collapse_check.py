@@ -269,8 +269,10 @@ def plot(trained: dict, fresh: dict, raw: dict, path: Path) -> None:
     share = cls / cls.sum(axis=1, keepdims=True) * 16
     ax.hist(share.max(axis=1), bins=30, color="C0", alpha=0.7, label="peak ÷ uniform")
     ax.axvline(1.1, color="k", lw=0.8, ls=":", label="the viewer's 'flat' margin")
-    ax.set_xlabel("CLS attention on the image tokens: peak ÷ uniform")
-    ax.set_title(f"image tokens' mean cosine {trained['cls']['image_token_cosine_median']:.3f}", fontsize=9)
+    ax.set_xlabel("peak ÷ uniform")
+    ax.set_ylabel("stars")
+    ax.set_title(f"CLS attention on the image tokens\n(their mean pairwise cosine {trained['cls']['image_token_cosine_median']:.2f})",
+                 fontsize=9)
     ax.legend(frameon=False, fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -359,9 +361,10 @@ def put_section(page: Path, section: str, heading: str = SECTION) -> None:
     """Replace the section of ``page`` under ``heading`` (to the next ``## `` heading or the end) by
     ``section``, or append it."""
     text = page.read_text() if page.exists() else ""
+    section = section.rstrip("\n") + "\n\n"  # a blank line before whatever heading follows
     pattern = re.compile(re.escape(heading) + r".*?(?=^## |\Z)", re.S | re.M)
     text = pattern.sub(lambda _m: section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
-    page.write_text(text)
+    page.write_text(text.rstrip("\n") + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
