@@ -62,7 +62,12 @@ class Arch:
                 object.__setattr__(self, f.name, tuple(getattr(self, f.name)))
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The knobs as a checkpoint stores them; ``segment_norm`` only when on, so a checkpoint that does not
+        use it stays readable by code older than the option."""
+        knobs = asdict(self)
+        if not self.segment_norm:
+            del knobs["segment_norm"]
+        return knobs
 
 
 SIZES: dict[str, dict] = {

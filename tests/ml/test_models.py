@@ -179,3 +179,5 @@ def test_segment_norm_keeps_the_segment_attention_off_the_flux_level():
     model = build_model("spectrum_vgg1d_sa", "tiny", segment_norm=True)
     assert model.spectrum_encoder.attention.norm is not None and model.arch.segment_norm
     assert build_model("batmm", "tiny").spectrum_encoder.attention.norm is None  # the paper's, by default
+    # stored only when on: a checkpoint that does not use it stays readable by code older than the option
+    assert model.arch.to_dict()["segment_norm"] and "segment_norm" not in build_model("batmm", "tiny").arch.to_dict()
