@@ -38,8 +38,9 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 app = QApplication([])
+from bhb_viewer.gui.app import shipped_model
 from bhb_viewer.gui.main_window import MainWindow
-window = MainWindow(Path(sys.argv[3]), reviewer="bench")
+window = MainWindow(Path(sys.argv[3]), reviewer="bench", shipped=shipped_model())  # as the app starts
 window.resize(1280, 800)
 window.show()
 def shown(_row):

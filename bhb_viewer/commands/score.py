@@ -139,7 +139,7 @@ def _add_known(table, data, rows: np.ndarray, args: argparse.Namespace) -> None:
 
 
 def _magnitudes(table, data, rows: np.ndarray) -> np.ndarray:
-    """Each output row's magnitudes (N, 10): the input table's, bands it lacks from the data set's catalogue."""
+    """Each output row's magnitudes (N, 15): the input table's, bands it lacks from the data set's catalogue."""
     from bhb_viewer.core.catalog_mags import catalog_magnitudes, fill_missing_bands
 
     mags = catalog_magnitudes(table)

@@ -21,11 +21,8 @@ import csv
 import getpass
 import json
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-MAX_LISTED = 10  # problems of one kind named in an error message
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -135,67 +132,9 @@ def _new(args: argparse.Namespace) -> int:
 # -- import ------------------------------------------------------------------------------------
 
 
-def read_verdict_table(path: Path, known_ids: set[str] | None) -> list[Any]:
-    """The edits of a verdicts CSV, or BadInputError naming the file and every kind of problem found."""
-    from bhb_viewer.core.errors import BadInputError
-    from bhb_viewer.core.verdicts import Edit, VerdictKind
-
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.reader(f))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise BadInputError(path, f"cannot read the table ({exc})") from exc
-    rows = [r for r in rows if r and not r[0].startswith("#")]
-    if not rows:
-        raise BadInputError(path, "empty table; it needs a header with id and verdict")
-    header = [h.strip().lower() for h in rows[0]]
-    missing = [c for c in ("id", "verdict") if c not in header]
-    if missing:
-        raise BadInputError(path, f"no {' or '.join(missing)} column (columns: {', '.join(header)})")
-    col = {name: header.index(name) for name in ("id", "verdict", "note", "reviewer", "time") if name in header}
-    problems: dict[str, list[str]] = {}
-    seen: dict[str, int] = {}
-    edits = []
-    for line, row in enumerate(rows[1:], start=2):
-        cell = {name: row[i].strip() if i < len(row) else "" for name, i in col.items()}
-        cid = cell["id"]
-        if not cid:
-            problems.setdefault("rows without an id", []).append(f"line {line}")
-            continue
-        if cid in seen:
-            problems.setdefault("ids given twice", []).append(f"{cid} (lines {seen[cid]} and {line})")
-        seen[cid] = line
-        if known_ids is not None and cid not in known_ids:
-            problems.setdefault("ids not in the session's catalog", []).append(cid)
-        verdict = None
-        if cell["verdict"]:
-            try:
-                verdict = VerdictKind.parse(cell["verdict"])
-            except ValueError:
-                problems.setdefault("unknown verdicts", []).append(f"{cell['verdict']!r} (line {line})")
-        elif not cell.get("note"):
-            problems.setdefault("rows with neither verdict nor note", []).append(f"line {line}")
-        when = cell.get("time") or None
-        if when:
-            try:
-                stamp = datetime.fromisoformat(when)
-                when = (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).isoformat(timespec="milliseconds")
-            except ValueError:
-                problems.setdefault("times that are not ISO 8601", []).append(f"{when!r} (line {line})")
-        edits.append(Edit(cid, verdict, cell.get("note") or None, cell.get("reviewer") or None, when))
-    if problems:
-        text = "; ".join(
-            f"{len(items)} {what}: {', '.join(items[:MAX_LISTED])}{' …' if len(items) > MAX_LISTED else ''}"
-            for what, items in problems.items()
-        )
-        if "unknown verdicts" in problems:
-            text += f" (verdicts are {', '.join(k.label for k in VerdictKind)})"
-        raise BadInputError(path, f"nothing imported: {text}")
-    return edits
-
-
 def _import(args: argparse.Namespace) -> int:
     from bhb_viewer.core.errors import BadInputError
+    from bhb_viewer.core.verdict_table import read_verdict_table
     from bhb_viewer.core.verdicts import Session
 
     with Session.open(args.session) as session:
@@ -307,7 +246,7 @@ def _store_scores(session: Any, path: Path) -> None:
     if missing or not len(table):
         raise BadInputError(path, f"not a `bhb score` output (missing {', '.join(missing) or 'rows'})")
     model = ModelRef(str(table["model"][0]), str(table["model_version"][0]))
-    session.store_scores(model, [str(c) for c in table["id"]], [float(p) for p in table["p_bhb"]])
+    session.scores.store(model, [str(c) for c in table["id"]], [float(p) for p in table["p_bhb"]])
     if session.model is None or (session.model.name, session.model.version) != (model.name, model.version):
         session.set_model(model)
 
@@ -329,7 +268,7 @@ def _audit(args: argparse.Namespace) -> int:
                 _store_scores(session, args.scores)
             if session.model is None:
                 raise BadInputError(args.session, "no scores to audit: pass --scores (a `bhb score` output)")
-            scores = session.load_scores(session.model.name, session.model.version)
+            scores = session.scores.load(session.model.name, session.model.version)
             plan = start_audit(session, scores, args.cut, half_width=args.half_width, confidence=args.confidence,
                                expected=args.expected, seed=args.seed)
             if args.sample_out:
@@ -376,7 +315,7 @@ def _selection_function(session: Any, plan: Any, path: Path) -> None:
         catalog = read_candidates(source)
         snr = np.asarray(catalog["snr"], float) if "snr" in catalog.colnames else None
     ids = [str(c) for c in catalog["id"]]
-    scores = session.load_scores(session.model.name, session.model.version) if session.model else {}
+    scores = session.scores.load(session.model.name, session.model.version) if session.model else {}
     p = np.array([scores.get(c, np.nan) for c in ids], dtype=float)
     accepted = np.nan_to_num(p, nan=-1.0) >= plan.cut
     g = np.asarray(catalog["g"], float) if "g" in catalog.colnames else np.full(len(ids), np.nan)

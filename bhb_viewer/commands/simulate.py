@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(what the paper did), physical = horizontal-branch gravity (what the shipped model is trained on); both are in truth.ecsv "
                         f"(default {DEFAULT_LABELS})")
     parser.add_argument("--engine", choices=("empirical", "parametric"), default="empirical",
-                        help="stellar spectra: empirical = emulated MILES stars (simulator 3.0), parametric = "
+                        help="stellar spectra: empirical = emulated MILES stars (simulator 3.x), parametric = "
                         "simulator 2.0's line model, so older tables reproduce (default empirical)")
     parser.add_argument("--deredden", action="store_true",
                         help="correct catalogue magnitudes and spectra for extinction (default: uncorrected, as the paper)")

@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help="TrainConfig as .json or .toml; flags override it")
     parser.add_argument("--epochs", type=int, help="epochs per stage; default 10")
     parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--lr", type=float, help="AdamW learning rate; default 1e-4 (the paper's)")
+    parser.add_argument("--lr", type=float, help="AdamW learning rate; default 1e-4 (the paper's) for --size paper, 1e-3 for lite and tiny")
     parser.add_argument("--weight-decay", type=float)
     parser.add_argument("--patience", type=int, help="early-stopping patience in epochs")
     parser.add_argument("--finetune", action="store_true", default=None, help="add the end-to-end fine-tune stage")
@@ -52,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _config(args: argparse.Namespace):
     from bhb_viewer.core.errors import BadInputError
-    from bhb_viewer.ml.training import TrainConfig
+    from bhb_viewer.core.train_config import TrainConfig
 
     overrides = {field: getattr(args, flag) for flag, field in _FLAGS.items()}
     try:
@@ -72,8 +72,9 @@ def _config(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from bhb_viewer.core.progress import Cancelled, CancelToken, JsonLinesProgress, TerminalProgress, cancel_on_signals
+    from bhb_viewer.core.train_config import TrainConfig
     from bhb_viewer.ml.distributed import ranks_from_env
-    from bhb_viewer.ml.training import RESUME_OVERRIDABLE, TrainConfig, fit
+    from bhb_viewer.ml.training import RESUME_OVERRIDABLE, fit
 
     emit_json = args.progress_json
     overrides: dict = {}
@@ -103,26 +104,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check(config, overrides: dict, args: argparse.Namespace) -> None:
-    """Refuse impossible settings before anything heavy, naming the flag (issue 12): sizes and counts
-    must be positive, the device must exist, --out must be a folder (or not exist yet)."""
-    from pathlib import Path
-
+    """Refuse impossible settings before anything heavy, naming the flag (issue 12): the counts and
+    learning rate (``core.train_config``'s checks, here for what --resume may change), the device
+    must exist, --out must be a folder (or not exist yet)."""
     import torch
 
     from bhb_viewer.core.errors import BadInputError
+    from bhb_viewer.core.train_config import check_options
 
-    values = dict(overrides)
-    if config is not None:
-        values.update({k: getattr(config, k) for k in ("epochs", "patience", "batch_size", "lr", "num_workers", "threads",
-                                                          "max_steps_per_epoch", "device")})
-    minimum = {"epochs": 1, "patience": 1, "batch_size": 1, "threads": 1, "max_steps_per_epoch": 1, "num_workers": 0}
-    for key, low in minimum.items():
-        value = values.get(key)
-        if value is not None and (not isinstance(value, int) or value < low):
-            raise BadInputError(None, f"--{key.replace('_', '-')} must be an integer ≥ {low}, got {value!r}")
-    if values.get("lr") is not None and not values["lr"] > 0:
-        raise BadInputError(None, f"--lr must be > 0, got {values['lr']!r}")
-    device = values.get("device")
+    try:
+        check_options(overrides)
+    except ValueError as exc:
+        raise BadInputError(None, str(exc)) from exc
+    device = overrides.get("device") or (config.device if config is not None else None)
     if device and device != "auto":
         try:
             dev = torch.device(device)

@@ -13,6 +13,7 @@ with loaders that look files up on disk:
   images (``u_file`` … ``z_file``, core.named_files), else the per-band frames or stamps with WCS
   under the images folder that contain the star (core.cutouts); a star nothing names or covers
   is kept spectrum-only (zero cube, ``has_cutout`` False, listed in provenance.spectrum_only).
+
 Names in the catalog are relative to the catalog's folder (then the folder given).
 """
 

@@ -4,15 +4,15 @@ Catalogues spell the same quantity many ways (``RAdeg``, ``RAJ2000``, ``ra``; ``
 Everything downstream (scoring, cross-matching, the viewer's table, the data-set builder) reads
 canonical names only, so the mapping happens once, here:
 
-==========  ================================================================
-id          str, unique; derived when absent (Plate-MJD-Fiber, file name, specobjid, objid,
-            else a J2000 name from the position such as J105743.46+390209.4)
-ra, dec     float64 degrees (NaN where the table gives only plate/mjd/fiber or specobjid)
-plate, mjd, fiber   int64 (masked where a row has none)
-specobjid, objid    uint64: SDSS ids pass 2**63 (masked where a row has none)
-g, u_g, g_r         magnitudes / colours
-d02, fm, c_hg, b_hg Balmer-line diagnostics of Xue et al. (Å, -, -, Å)
-==========  ================================================================
+===================  ================================================================
+id                   str, unique; derived when absent (Plate-MJD-Fiber, file name, specobjid,
+                     objid, else a J2000 name from the position such as J105743.46+390209.4)
+ra, dec              float64 degrees (NaN where the table gives only plate/mjd/fiber or specobjid)
+plate, mjd, fiber    int64 (masked where a row has none)
+specobjid, objid     uint64: SDSS ids pass 2**63 (masked where a row has none)
+g, u_g, g_r          magnitudes / colours
+d02, fm, c_hg, b_hg  Balmer-line diagnostics of Xue et al. (Å, -, -, Å)
+===================  ================================================================
 
 Every other column is kept under its own name.
 """

@@ -1,4 +1,4 @@
-"""A candidate table's u,g,r,i,z magnitudes and their errors, as one (N, 10) array for the model.
+"""A candidate table's u,g,r,i,z magnitudes, their errors and extinctions, as one (N, 15) array for the model.
 
 The Balmer jump that tells a BHB star from an A dwarf or a blue straggler lies below the
 spectra's 4,000 Å (SDSS spectra start near 3,800 Å, the model's grid at 4,000 Å), but u−g measures
@@ -7,6 +7,12 @@ ways: this project's (``u``…``z`` with ``u_err``…``z_err``, what the simulat
 (``psfMag_u``… with ``psfMagErr_u``…). A band a table lacks, or a value no survey gives (SDSS's
 -9999 and friends, masked cells), is NaN: the features built from it say "missing" rather than
 inventing a colour.
+
+Reddening moves u−g by as much as gravity does (E(u−g) ≈ 1.36 E(B−V) against ~0.13 mag between a
+BHB star and an A dwarf), so the array also carries each band's extinction where the table gives it:
+SDSS's ``extinction_u``… or an ``ebv`` column (a dust map's E(B−V)) times SDSS's coefficients; 0
+when the table says its magnitudes are already corrected (``extinction_corrected`` in its meta).
+A model that reads colours decides whether to use it (``ml.photometry.ColourScaler``).
 """
 
 from __future__ import annotations
@@ -16,8 +22,12 @@ from astropy.table import Table
 
 from bhb_viewer.core.grid import BANDS
 
-MAG_COLUMNS = (*BANDS, *(f"{b}_err" for b in BANDS))  # the array's columns, in order
-N_MAG_COLUMNS = len(MAG_COLUMNS)
+MAG_COLUMNS = (*BANDS, *(f"{b}_err" for b in BANDS))  # the array's first columns, in order
+EXTINCTION_COLUMNS = tuple(f"extinction_{b}" for b in BANDS)  # then A_b in mag (SDSS's names)
+N_MAG_COLUMNS = len(MAG_COLUMNS) + len(EXTINCTION_COLUMNS)
+N_PHOTOMETRY_COLUMNS = len(MAG_COLUMNS)  # magnitudes and errors alone (e.g. synthesised from a spectrum)
+# A_b / E(B−V) of the SDSS pipeline's extinction_b (Schlegel, Finkbeiner & Davis 1998, Table 6, R_V = 3.1)
+SDSS_EXTINCTION_PER_EBV = {"u": 5.155, "g": 3.793, "r": 2.751, "i": 2.086, "z": 1.479}
 SDSS_NAMES = {**{b: f"psfMag_{b}" for b in BANDS}, **{f"{b}_err": f"psfMagErr_{b}" for b in BANDS}}
 MAG_RANGE = (0.0, 40.0)  # a magnitude outside is a catalogue's "no measurement" code, not a star
 
@@ -36,7 +46,8 @@ def missing_magnitude_columns(table: Table) -> list[str]:
 
 
 def catalog_magnitudes(table: Table) -> np.ndarray:
-    """(N, 10) float64: u,g,r,i,z then their errors, NaN where the table has no such column or no value.
+    """(N, 15) float64: u,g,r,i,z, their errors, then their extinctions, NaN where the table has no such
+    column or no value (see the module doc for the extinction).
 
     Parameters
     ----------
@@ -53,9 +64,24 @@ def catalog_magnitudes(table: Table) -> np.ndarray:
         column = column_for(table.colnames, name)
         if column is not None:
             out[:, j] = _floats(table[column])
-    mags, errors = out[:, : len(BANDS)], out[:, len(BANDS) :]
+    nb = len(BANDS)
+    mags, errors = out[:, :nb], out[:, nb : 2 * nb]
     mags[(mags <= MAG_RANGE[0]) | (mags >= MAG_RANGE[1])] = np.nan
     errors[~(errors > 0)] = np.nan
+    out[:, 2 * nb :] = catalog_extinction(table)
+    return out
+
+
+def catalog_extinction(table: Table) -> np.ndarray:
+    """(N, 5) A_u…A_z in mag: the table's ``extinction_*`` columns, else its ``ebv`` times SDSS's
+    coefficients, 0 where its meta says the magnitudes are corrected, NaN where unknown."""
+    out = np.full((len(table), len(BANDS)), np.nan)
+    if table.meta.get("extinction_corrected", False):
+        return np.zeros_like(out)
+    ebv = _floats(table["ebv"]) if "ebv" in table.colnames else np.full(len(table), np.nan)
+    for j, (b, column) in enumerate(zip(BANDS, EXTINCTION_COLUMNS, strict=True)):
+        out[:, j] = _floats(table[column]) if column in table.colnames else SDSS_EXTINCTION_PER_EBV[b] * ebv
+    out[~(out >= 0)] = np.nan  # a negative extinction is a catalogue's "no value" code
     return out
 
 
@@ -63,11 +89,16 @@ def fill_missing_bands(mags: np.ndarray, fallback: np.ndarray) -> np.ndarray:
     """``mags`` with each band it lacks (magnitude NaN) taken, magnitude and error together, from ``fallback``.
 
     A magnitude is never paired with another source's error; used where a candidate list lacks
-    magnitudes its data set's catalogue has.
+    magnitudes its data set's catalogue (or a spectrum) has. Extinctions, where both arrays carry
+    them, are filled wherever ``mags`` lacks one: the dust in front of a star is the star's own.
     """
     mags, fallback = np.asarray(mags, dtype=np.float64), np.asarray(fallback, dtype=np.float64)
-    take = np.tile(np.isnan(mags[:, : len(BANDS)]), 2)
-    return np.where(take, fallback, mags)
+    nb, out = len(BANDS), mags.copy()
+    take = np.tile(np.isnan(mags[:, :nb]), 2)
+    out[:, : 2 * nb] = np.where(take, fallback[:, : 2 * nb], mags[:, : 2 * nb])
+    if mags.shape[1] > 2 * nb and fallback.shape[1] > 2 * nb:
+        out[:, 2 * nb :] = np.where(np.isnan(mags[:, 2 * nb :]), fallback[:, 2 * nb :], mags[:, 2 * nb :])
+    return out
 
 
 def _floats(column) -> np.ndarray:

@@ -169,7 +169,7 @@ class ExportSources:
         states = session.states() if states is None else states
         model = model or session.model
         if scores is None and model is not None:
-            scores = session.load_scores(model.name, model.version)
+            scores = session.scores.load(model.name, model.version)
         return cls(states, model, scores)
 
 

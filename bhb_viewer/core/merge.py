@@ -174,7 +174,7 @@ def merge_sessions(paths: Sequence[str | os.PathLike], out: str | os.PathLike, r
         with Session.open(path, read_only=True) as s:
             if is_merged(s):
                 raise BadInputError(path, "is already a merged session; merge the reviewers' own sessions")
-            scores = {m: s.load_scores(m.name, m.version) for m in s.scored_models()}
+            scores = {m: s.scores.load(m.name, m.version) for m in s.scores.models()}
             sources.append((Path(path), s.owner, s.catalog, s.model, s.states(), scores, s.revision))
     first = sources[0]
     for i, (path, owner, catalog, *_) in enumerate(sources[1:], start=1):
@@ -190,7 +190,7 @@ def merge_sessions(paths: Sequence[str | os.PathLike], out: str | os.PathLike, r
             merged.store_reviews({owner: states for _, owner, _, _, states, _, _ in sources})
             for *_, scores, _ in sources:
                 for m, by_id in scores.items():
-                    merged.store_scores(m, list(by_id), list(by_id.values()))
+                    merged.scores.store(m, list(by_id), list(by_id.values()))
             merged.set_meta(MERGED_FROM, [
                 {"path": str(path.resolve()), "reviewer": owner, "revision": revision}
                 for path, owner, _, _, _, _, revision in sources

@@ -178,7 +178,7 @@ class ModelIndex:
         return entry
 
     def remember(self, path: str | os.PathLike) -> None:
-        """Add a checkpoint used (e.g. opened with --model) to the recent list without making it active."""
+        """Add a checkpoint to the recent list without making it active."""
         resolved = str(Path(path).resolve())
         state = self._state()
         state["recent"] = [resolved, *[p for p in state["recent"] if p != resolved][:RECENT_MAX - 1]]

@@ -116,7 +116,7 @@ def grid_magnitudes(flux: np.ndarray, ivar: np.ndarray | None) -> np.ndarray:
 
 def fill_from_spectra(mags: np.ndarray, flux: np.ndarray, ivar: np.ndarray | None,
                       synthesise: Callable[[np.ndarray, np.ndarray | None], np.ndarray] = grid_magnitudes) -> np.ndarray:
-    """``mags`` (N, 10) with the bands each row lacks taken from ``synthesise(flux, ivar)``; only the
+    """``mags`` (N, 15) with the bands each row lacks taken from ``synthesise(flux, ivar)``; only the
     rows that lack a band are synthesised (a catalogue with every band costs nothing)."""
     mags = np.asarray(mags, dtype=np.float64)
     lacking = np.isnan(mags[:, : len(BANDS)]).any(axis=1)

@@ -1,11 +1,10 @@
 """The review → retrain loop without Qt: what the training wizard asks for, follows and installs.
 
-The wizard's pages only fill a :class:`TrainPlan`; everything else is here, so the command line and
-tests use the same code:
+The wizard's pages only fill a :class:`~bhb_viewer.core.train_config.TrainConfig`;
+``core.train_config.train_command`` makes it the ``bhb train --config FILE --progress-json`` command
+line the wizard runs as a child process (a crash or out-of-memory there leaves the viewer standing); everything else is
+here, so the command line and tests use the same code:
 
-* :class:`TrainPlan` turns the pages' choices into the ``TrainConfig`` JSON file and the
-  ``bhb train --config FILE --progress-json`` command line the wizard runs as a child process
-  (a crash or out-of-memory there leaves the viewer standing);
 * :class:`TrainingMonitor` reads that child's JSON lines: loss and validation-F1 points for the
   curves, progress and time left, and how the run ended;
 * :func:`run_results` gives the finished run's test-split numbers (per-class and macro P/R/F1, ROC,
@@ -21,7 +20,7 @@ import logging
 import os
 import shutil
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,66 +28,17 @@ from typing import Any
 import numpy as np
 
 from bhb_viewer.core.errors import BadInputError, read_json
-from bhb_viewer.core.files import write_atomic
 from bhb_viewer.core.metrics import auc, classification_report, confusion_matrix, precision_recall_curve, roc_curve
 from bhb_viewer.core.model_index import ModelEntry, ModelIndex, describe
+from bhb_viewer.core.train_config import CONFIG_FILE
 
 log = logging.getLogger(__name__)
 
-CONFIG_FILE = "train-config.json"
 RESUME_STATE = "resume.safetensors"  # a cancelled run's state (ml.training writes it): the wizard offers Resume
 CARD_FILE = "README.md"
 RUN_FILES = ("config.json", "validation.json", "test.json", "test_metrics.json", "history.json", CONFIG_FILE)
 DEVICES = ("auto", "cpu", "cuda")
 SIZES = ("lite", "paper", "tiny")
-
-
-@dataclass
-class TrainPlan:
-    """What the wizard's pages chose; the defaults are BATMM_SPEC's (paper §8) except where noted.
-
-    ``lr``: the spec's 1e-4 for the paper size; 1e-3 for lite and tiny, which barely move at 1e-4
-    in a few epochs from scratch (docs/DECISIONS.md; the shipped lite model used 1e-3).
-    """
-
-    dataset: str
-    out: str
-    model: str = "batmm"
-    size: str = "lite"
-    seed: int = 0
-    fractions: tuple[float, float, float] = (0.7, 0.2, 0.1)
-    stages: list[str] | None = None
-    finetune: bool = False
-    epochs: int = 10
-    patience: int = 3
-    batch_size: int = 64
-    lr: float = 1e-3
-    device: str = "auto"
-    threads: int | None = None
-    max_steps_per_epoch: int | None = None
-    init_from: str | None = None  # fine-tune this checkpoint (bhb train --init-from) instead of starting from scratch
-    freeze: str | None = None  # with init_from: "encoders" (TrainConfig's default) or "none"
-
-    @staticmethod
-    def default_lr(size: str) -> float:
-        return 1e-4 if size == "paper" else 1e-3
-
-    def to_config(self) -> dict[str, Any]:
-        """The TrainConfig fields (``bhb train --config``); unset optional ones are left to their defaults."""
-        config = asdict(self)
-        config["fractions"] = list(self.fractions)
-        return {k: v for k, v in config.items() if v is not None}
-
-    def write(self) -> Path:
-        """Write the config into the run folder (created) and return its path."""
-        run = Path(self.out)
-        run.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(self.to_config(), indent=1)
-        return write_atomic(run / CONFIG_FILE, lambda tmp: tmp.write_text(text))
-
-    def command(self, python: str | None = None) -> list[str]:
-        """argv of the child process that trains this plan (writes the config first)."""
-        return [python or sys.executable, "-m", "bhb_viewer", "train", "--config", str(self.write()), "--progress-json"]
 
 
 def warm_start_base(model_dir: str | os.PathLike | None) -> tuple[str, str] | None:

@@ -138,7 +138,7 @@ def minmax_scale(flux: np.ndarray, valid: np.ndarray | None = None) -> np.ndarra
 
 def own_noise(flux: np.ndarray) -> np.ndarray:
     """Per spectrum, the 1σ pixel noise estimated from the flux itself (Stoehr et al. 2008, DER_SNR),
-    over finite non-zero pixels; floored at 1e-4 of the median |flux| so a noise-free model stays finite."""
+    over finite non-zero pixels; floored at 1e-4 of the median ``|flux|`` so a noise-free model stays finite."""
     flux = np.atleast_1d(np.asarray(flux, dtype=np.float64))
     rows = flux.reshape(-1, flux.shape[-1])
     out = np.ones(len(rows))

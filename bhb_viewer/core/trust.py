@@ -97,7 +97,7 @@ def training_ranges(values: Mapping[str, np.ndarray]) -> dict[str, tuple[float, 
 
 
 def sky_quantities(fit: Mapping[str, np.ndarray], mags: np.ndarray | None, snr: np.ndarray) -> dict[str, np.ndarray]:
-    """The quantities the training sky is described by, from a fit, (N, 10) magnitudes and S/N."""
+    """The quantities the training sky is described by, from a fit, (N, 10 or 15) magnitudes and S/N."""
     n = len(snr)
     m = np.full((n, 10), np.nan) if mags is None else np.asarray(mags, dtype=np.float64)
     return {"u_g": m[:, 0] - m[:, 1], "g_r": m[:, 1] - m[:, 2], "g": m[:, 1], "snr": np.asarray(snr, np.float64),

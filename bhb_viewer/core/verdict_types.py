@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 from typing import NamedTuple
@@ -177,6 +178,11 @@ class Writer:
     host: str
     opened: str
     heartbeat: float  # Unix time of its last sign of life
+
+
+def now_stamp() -> str:
+    """The time a session file records: UTC, ISO 8601 to the millisecond (sorts as text)."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def agreement(states: Mapping[str, CandidateState], scores: Mapping[str, float], cut: float = 0.5) -> tuple[int, int]:

@@ -19,17 +19,31 @@ log = logging.getLogger(__name__)
 
 SCREENSHOT_SIZE = (1280, 800)
 SCREENSHOT_TIMEOUT_MS = 300_000  # a screenshot run gives up waiting for scoring after this long
+# --overlay NAME,...: the window's overlay switches, by name -> (widget attribute, check box attribute)
+OVERLAYS: dict[str, tuple[str, str]] = {
+    "lines": ("spectrum_plot", "show_lines"),
+    "errors": ("spectrum_plot", "show_errors"),
+    "segments": ("spectrum_plot", "show_segments"),
+    "saliency": ("spectrum_plot", "show_saliency"),
+    "means": ("spectrum_plot", "show_references"),
+    "target": ("cutout_panel", "show_target"),
+    "overlay": ("cutout_panel", "show_overlay"),  # the cutout overlay: measured occlusion, or the model's attention
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bhb-viewer", description="Vet BHB star candidates")
     p.add_argument("catalog", nargs="?", help="catalog, data set or session file to open")
-    p.add_argument("--model", help="checkpoint directory used for scoring")
+    p.add_argument("--model", help="checkpoint directory used for scoring (it becomes the active model)")
     p.add_argument("--demo", action="store_true", help="open the built-in demo set")
     p.add_argument("--screenshot", metavar="PNG",
                    help="render the window to PNG after loading (and scoring), then exit")
-    p.add_argument("--screenshot-size", metavar="WxH", type=window_size, default=SCREENSHOT_SIZE,
+    p.add_argument("--screenshot-size", "--size", metavar="WxH", type=window_size, default=SCREENSHOT_SIZE,
                    help="window size for --screenshot (default 1280x800)")
+    p.add_argument("--star", metavar="ID", help="show the candidate with this id (after loading)")
+    p.add_argument("--overlay", metavar="NAME,...", type=overlay_names,
+                   help="switch on exactly these overlays, the others off: "
+                        f"{', '.join(OVERLAYS)}; 'none' or 'all' (default: as the window starts)")
     p.add_argument("--device", default="auto", help="where the model runs: auto (GPU when present), cpu, cuda")
     p.add_argument("--reviewer", help="name recorded with every verdict (default: the login name)")
     p.add_argument("--data-dir", help="where recent sessions and sessions of read-only catalogs are kept")
@@ -52,6 +66,26 @@ def window_size(text: str) -> tuple[int, int]:
     if width < 200 or height < 200:
         raise argparse.ArgumentTypeError(f"{text}: a window needs at least 200x200 pixels")
     return width, height
+
+
+def overlay_names(text: str) -> tuple[str, ...]:
+    """'lines,attention' → ('lines', 'attention'), for ``--overlay``; 'none' → (), 'all' → every overlay."""
+    names = tuple(n.strip().lower() for n in text.split(",") if n.strip())
+    if names == ("none",):
+        return ()
+    if names == ("all",):
+        return tuple(OVERLAYS)
+    unknown = [n for n in names if n not in OVERLAYS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown overlay {', '.join(unknown)}; choose from "
+                                         f"{', '.join(OVERLAYS)}, or none, or all")
+    return names
+
+
+def set_overlays(window, names: tuple[str, ...]) -> None:
+    """Switch on the overlays ``names`` in ``window`` and every other one off."""
+    for name, (widget, box) in OVERLAYS.items():
+        getattr(getattr(window, widget), box).setChecked(name in names)
 
 
 def shipped_model() -> Path | None:
@@ -102,27 +136,38 @@ def launch(args: argparse.Namespace, on_screenshot: Callable[[bool], None]):
     from bhb_viewer.gui.main_window import MainWindow
 
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
-    window = MainWindow(data_dir, reviewer=args.reviewer, device=args.device)
+    window = MainWindow(data_dir, reviewer=args.reviewer, device=args.device, shipped=shipped_model())
     # Reference cycles are collected on a timer in this (GUI) thread, never by a worker: a Qt object
     # freed in a worker holds a Qt mutex while it waits for the GIL, and the GUI thread can hold the
     # GIL while it waits for that mutex (a deadlock seen in the test suite).
     _COLLECTORS.append(GarbageCollector(interval=1.0))
     show_unexpected_errors(window)
     window.resize(*args.screenshot_size)
+    if args.overlay is not None:
+        set_overlays(window, args.overlay)
     window.show()
+    star = [args.star] if args.star else []  # the candidate still to show once the list is loaded
+    if star:
+        def show_star() -> None:
+            if star and window.review.source is not None and not window.runner.busy():
+                if not window.review.jump_to_id(star[0]):
+                    log.error("no candidate with id %r in the list", star[0])
+                star.clear()
+
+        window.sigSettled.connect(show_star)
     if args.screenshot:
         taken: list[bool] = []
 
-        def shoot() -> None:
-            if not taken:
-                taken.append(save_screenshot(window, args.screenshot, args.screenshot_size))
-                on_screenshot(taken[0])
+        def shoot(force: bool = False) -> None:
+            if taken or (not force and (star or window.runner.busy())):
+                return  # more work to come: its sigSettled calls again
+            taken.append(save_screenshot(window, args.screenshot, args.screenshot_size))
+            on_screenshot(taken[0])
 
-        window.sigSettled.connect(lambda: QTimer.singleShot(300, shoot))  # let the last redraws land
-        QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, shoot)
-    model = Path(args.model) if args.model else None
-    if window.review.default_model is None:  # no model used yet: lists open with the shipped one
-        window.review.default_model = shipped_model()
+        # let the last redraws land; a jump to --star starts the star's own work, which settles again
+        window.sigSettled.connect(lambda: QTimer.singleShot(300, shoot))
+        QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, lambda: shoot(force=True))
+    model = Path(args.model) if args.model else None  # an explicit choice: it becomes the active model
     if args.demo:
         window.open_demo(model)
     elif args.catalog:

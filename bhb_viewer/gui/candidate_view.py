@@ -103,7 +103,9 @@ class CandidateView(QObject):
         plot.set_saliency(explanation.saliency if explanation else None)
         cutouts.set_attention(explanation.attention_map if explanation else None)
         cutouts.set_occlusion(explanation.occlusion if explanation else None)  # measured, the default overlay
-        if explanation is not None and explanation.band_importance is not None:
+        if self.review.scores_hidden:  # a blind audit: the bars say which way the model leans
+            cutouts.set_band_weights(None)
+        elif explanation is not None and explanation.band_importance is not None:
             cutouts.set_band_importance(explanation.band_importance)  # measured, the default
         else:
             cutouts.set_band_weights(explanation.band_weights if explanation else None)

@@ -30,6 +30,6 @@ def ask_open_paths(parent: QWidget) -> list[Path]:
 
 
 def ask_model_dir(parent: QWidget) -> Path | None:
-    """The checkpoint folder the person picks in Model → Choose model, or None."""
+    """The checkpoint folder the person picks in Models → Choose a model folder…, or None."""
     path = QFileDialog.getExistingDirectory(parent, "Choose a model checkpoint directory")
     return Path(path) if path else None

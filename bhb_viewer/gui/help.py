@@ -119,8 +119,10 @@ every row says who decided, when, and on what evidence.</p>
 <h3>1. Open a list</h3>
 <p>File → Open (or drop files on the window): a catalog (CSV, ECSV, FITS, VOTable) with an id and
 RA/Dec or SDSS plate/MJD/fiber, a data set, an SDSS spectrum file, or a session file to go on
-where you stopped. The list opens with the active model (the last one you used, else the shipped
-one; Model → Choose model to change it) and is scored in the background; cancel from the status bar.</p>
+where you stopped. The list is scored in the background (cancel from the status bar) by the model
+you chose for it, else the one its session was scored with, else your active model (the last one you
+chose), else the shipped one. The Models menu ticks that model and says why; a pick there scores the
+list and becomes your active model.</p>
 <h3>2. Look at the star</h3>
 <ul>
 <li><b>Spectrum</b>: flux with its ±1σ band, line markers, the model's 7 wavelength segments shaded by

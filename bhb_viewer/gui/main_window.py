@@ -33,7 +33,6 @@ from bhb_viewer.gui.widgets.cutout_panel import CutoutPanel
 from bhb_viewer.gui.widgets.spectrum_plot import SpectrumPlot
 from bhb_viewer.gui.widgets.verdict_panel import VerdictPanel
 from bhb_viewer.gui.window_settings import WindowSettings
-from bhb_viewer.gui.wizard.models_menu import install_menus
 from bhb_viewer.gui.workers import TaskRunner
 from bhb_viewer.review import CandidateSource, Review
 from bhb_viewer.review.tasks import ModelInfo
@@ -57,28 +56,30 @@ class MainWindow(QMainWindow):
         The name recorded with every verdict (default: the login name).
     device : str
         Where the model runs: 'auto', 'cpu', 'cuda'.
+    shipped : Path or None
+        The checkpoint a list gets when nothing else names one (see :mod:`bhb_viewer.review.model_choice`).
     """
 
     sigSettled = Signal()  # a load finished and no background work is left (screenshots, tests)
     sigSaved = Signal(str, str)  # candidate id, what was written ("verdict:bhb", "note", "undo", ...)
     sigModelReady = Signal()  # the model is loaded and scoring proper begins
 
-    def __init__(self, data_dir: Path, reviewer: str | None = None, device: str = "auto") -> None:
+    def __init__(self, data_dir: Path, reviewer: str | None = None, device: str = "auto",
+                 shipped: Path | None = None) -> None:
         super().__init__()
         # The GUI thread shares the GIL with the workers: a 1 ms switch interval (Python's default is
         # 5 ms) bounds how long it waits for it while they score or fit.
         sys.setswitchinterval(0.001)
         self.runner = TaskRunner(self)
-        self.review = Review(data_dir, self.runner, reviewer=reviewer, device=device)
-        self.settings = WindowSettings(self.review.data_dir)  # splitter sizes, the last model used
-        self.review.default_model = self.settings.last_model()
+        self.review = Review(data_dir, self.runner, reviewer=reviewer, device=device, shipped=shipped)
+        self.settings = WindowSettings(self.review.data_dir)  # splitter sizes
         self._guide: GuideDialog | None = None
         self.setWindowTitle("bhb_viewer")
         self.setAcceptDrops(True)
         self.resize(1280, 800)
         self._build_widgets()
         self.menus = build_menus(self)
-        self.wizard_menus = install_menus(self)  # Models (the checkpoints the app knows), Tools → Train a model…
+        self.wizard_menus = self.menus.wizard
         self.offline_action = self.menus.offline
         self._connect()
         self.team = TeamView(self)  # merged sessions, the blind audit, SAMP, another window on the session
@@ -167,7 +168,7 @@ class MainWindow(QMainWindow):
 
     # -- what the person does ------------------------------------------------------------------
     def open_demo(self, model_dir: Path | None = None) -> None:
-        """The built-in demo set, scored by the shipped model (or by ``model_dir``)."""
+        """The built-in demo set, scored like any list (see :meth:`bhb_viewer.review.Review.open_path`)."""
         self.review.open_demo(model_dir)
 
     def open_path(self, path: Path, model_dir: Path | None = None) -> None:
@@ -182,9 +183,10 @@ class MainWindow(QMainWindow):
         self.review.open_files(ask_open_paths(self))
 
     def choose_model(self) -> None:
+        """Models → Choose a model folder…: it scores the list and becomes the active model."""
         model_dir = ask_model_dir(self)
         if model_dir is not None:
-            self.review.scoring.set_model(model_dir)
+            self.review.choose_model(model_dir)
 
     def navigate(self, action: str) -> None:
         self.review.navigate(action)
@@ -274,7 +276,6 @@ class MainWindow(QMainWindow):
             page.setSizes([want, left + right - want])
 
     def _model_ready(self, info: ModelInfo) -> None:
-        self.settings.remember_model(info.checkpoint)
         self.verdict_panel.set_model(info.name, info.version, info.device)
         self.status.show_model(info)
         self.sigModelReady.emit()

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QMenu
 
 from bhb_viewer.gui.help import HELP_KEYS, JUMP_KEYS
 from bhb_viewer.gui.widgets.verdict_panel import ACCEPT_KEY, BUTTON_KINDS, NAV_ACTIONS, REDO_KEY, UNDO_KEY
+from bhb_viewer.gui.wizard.models_menu import WizardMenus, install_menus
 
 if TYPE_CHECKING:
     from bhb_viewer.gui.main_window import MainWindow
@@ -29,6 +30,7 @@ class Menus:
 
     offline: QAction  # SDSS → Offline (cache only)
     advance: QAction  # Review → Advance after a verdict
+    wizard: WizardMenus  # Models (scoring, the checkpoints), Tools → Train a model…
 
 
 def _add(window: MainWindow, menu: QMenu, text: str, slot: Callable[[], object], shortcut=None) -> QAction:
@@ -45,7 +47,7 @@ add_action = _add  # public for the menus other modules add (gui.team_view)
 
 
 def build_menus(window: MainWindow) -> Menus:
-    """Fill the menu bar of ``window``: File, Review, SDSS, Model, Help."""
+    """Fill the menu bar of ``window``: File, Review, SDSS, Models, Tools, Help."""
     review = window.review
     bar = window.menuBar()
     file_menu = bar.addMenu("&File")
@@ -80,14 +82,11 @@ def build_menus(window: MainWindow) -> Menus:
     offline = _add(window, sdss, "&Offline (cache only)", lambda: None)
     offline.setCheckable(True)
 
-    model = bar.addMenu("&Model")
-    _add(window, model, "&Score all", review.scoring.score_all, "Ctrl+R")
-    _add(window, model, "&Cancel background work", review.cancel_work, "Ctrl+.")
-    _add(window, model, "Choose &model…", window.choose_model)
+    wizard = install_menus(window)
 
     help_menu = bar.addMenu("&Help")
     keys = _add(window, help_menu, "&Keys", window.show_keys)
     # "?" comes with Shift on most layouts; some platforms report the pair, so both are bound
     keys.setShortcuts([QKeySequence(k) for k in (*HELP_KEYS, "Shift+?")])
     _add(window, help_menu, "&Guide (one page)", window.show_guide)
-    return Menus(offline, advance)
+    return Menus(offline, advance, wizard)

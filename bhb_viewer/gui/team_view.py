@@ -3,7 +3,9 @@ status bar, the blind audit's hidden scores, and refreshing what another window 
 
 The rules live in :class:`bhb_viewer.review.team.TeamReview`; this module only shows them and
 forwards what the person asks for. In audit mode the P(BHB) column, the score, the disagreement
-mark, the heads' scores, Enter (accept the model's call), "most uncertain" and the score filter are off.
+mark, the heads' scores, the band bars, Enter (accept the model's call), "most uncertain" and the
+score filter are off, and the overlays of the model's view (segments, saliency, attention) are
+unticked; ticking one again is allowed, but verdicts made while it shows are not blind.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import sqlite3
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer
-from PySide6.QtWidgets import QBoxLayout, QInputDialog, QLabel
+from PySide6.QtWidgets import QBoxLayout, QCheckBox, QInputDialog, QLabel
 
 from bhb_viewer.core.verdicts import HEARTBEAT_S
 from bhb_viewer.gui.menus import add_action
@@ -60,6 +62,12 @@ class TeamView(QObject):
         self.beat_timer = QTimer(self, interval=int(HEARTBEAT_S * 1000))
         self.beat_timer.timeout.connect(self.team.heartbeat)
         self._hidden = False  # scores hidden at the last refresh
+        plot, cutouts = window.spectrum_plot, window.cutout_panel
+        self.model_view_boxes: tuple[QCheckBox, ...] = (plot.show_segments, plot.show_saliency, cutouts.show_overlay)
+        self._unticked: list[QCheckBox] = []  # the overlays audit mode turned off, turned on again after it
+        for box in self.model_view_boxes:
+            box.toggled.connect(self._model_view_changed)
+        self.review.model_overlays = self._model_view_shown()
         self.team.changed.connect(self.refresh)
         self.review.events.opened.connect(self._opened)
         self.review.nav.changed.connect(lambda row: self.refresh())
@@ -119,6 +127,26 @@ class TeamView(QObject):
             log.warning("could not read the session for changes: %s", exc)
 
     # -- what changed ----------------------------------------------------------------------------
+    def _model_view_shown(self) -> tuple[str, ...]:
+        return tuple(box.text() for box in self.model_view_boxes if box.isChecked())
+
+    def _model_view_changed(self) -> None:
+        """Tell the review which overlays of the model's view are on screen (a verdict is blind only without)."""
+        self.review.model_overlays = self._model_view_shown()
+        self.refresh()
+
+    def _hide_model_view(self, hide: bool) -> None:
+        """Untick the overlays of the model's view as the scores go; tick them again as they come back."""
+        if hide:
+            self._unticked = [box for box in self.model_view_boxes if box.isChecked()]
+            for box in self._unticked:
+                box.setChecked(False)
+            self.window.cutout_panel.set_band_weights(None)  # the bars say which way the model leans
+        else:
+            for box in self._unticked:
+                box.setChecked(True)
+            self._unticked = []
+
     def _opened(self, *args: object) -> None:
         self.poll_timer.start()
         self.beat_timer.start()
@@ -133,10 +161,12 @@ class TeamView(QObject):
         hide = team.audit_mode
         if self.hide_action.isChecked() != hide:
             self.hide_action.setChecked(hide)
-        if self._hidden and not hide and self.review.nav.current >= 0:
-            self._hidden = False
+        was_hidden, self._hidden = self._hidden, hide  # first: the calls below come back here
+        if hide != was_hidden:
+            self._hide_model_view(hide)
+        if was_hidden and not hide and self.review.nav.current >= 0:
             self.review.events.candidate_changed.emit(self.review.nav.current)  # the window shows the score again
-        self._hidden = hide
+            self.window.candidate_view.show_current(self.review.nav.current)  # and the band bars
         window.table.setColumnHidden(COL_P, hide)
         for action in self._score_actions:
             action.setEnabled(not hide)
@@ -161,6 +191,8 @@ class TeamView(QObject):
             # the banner stays while the audit runs, also on a star outside the sample
             audit = f"blind audit: {result.n_pending} of {result.n_sample} left"
             audit += " · scores hidden" if hide else ""
+            if hide and self.review.model_overlays:
+                audit += f" · {', '.join(self.review.model_overlays)} shown: verdicts not blind"
             audit += "" if team.in_audit(cid) else " · this star is not in the sample"
         if team.merged:
             kind = team.conflict(cid)

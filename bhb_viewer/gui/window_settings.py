@@ -1,7 +1,8 @@
-"""What the window remembers between runs: its splitter sizes and the model this user scored with last.
+"""What the window remembers between runs: its splitter sizes.
 
 A file in the user's data folder rather than the platform's registry: a test's (or a second user's)
-window keeps its own.
+window keeps its own. The model a list is scored with is not kept here but in the data folder's
+``models.json`` (see :mod:`bhb_viewer.review.model_choice`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ __all__ = ["SETTINGS_FILE", "SPLITTER_KEYS", "WindowSettings"]
 
 SETTINGS_FILE = "window.ini"
 SPLITTER_KEYS = ("splitters/page", "splitters/right", "splitters/spectrum")
-MODEL_KEY = "model/last"
 
 
 class WindowSettings:
@@ -24,15 +24,6 @@ class WindowSettings:
 
     def __init__(self, data_dir: Path) -> None:
         self.qsettings = QSettings(str(data_dir / SETTINGS_FILE), QSettings.Format.IniFormat)
-
-    def last_model(self) -> Path | None:
-        """The checkpoint this user scored with last, if it is still there."""
-        value = self.qsettings.value(MODEL_KEY)
-        return Path(value) if value and Path(value).is_dir() else None
-
-    def remember_model(self, checkpoint: str | Path) -> None:
-        """``checkpoint`` becomes the active model of the next list."""
-        self.qsettings.setValue(MODEL_KEY, str(checkpoint))
 
     def save_splitters(self, splitters: Sequence[QSplitter]) -> None:
         for key, splitter in zip(SPLITTER_KEYS, splitters, strict=True):

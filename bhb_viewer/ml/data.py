@@ -52,7 +52,7 @@ def read_rows(
 ) -> dict[str, np.ndarray]:
     """Preprocessed arrays for some rows: ``spectrum`` (n, 3522), ``image`` (n, 5, S, S), ``label`` (n,)
     and, when ``modalities`` include PHOTOMETRY, ``photometry`` (n, 12) from ``mags``, the data set's
-    (N, 10) catalogue magnitudes (``ml.photometry.dataset_magnitudes``)."""
+    (N, 15) catalogue magnitudes (``ml.photometry.dataset_magnitudes``)."""
     rows = np.asarray(rows, dtype=np.int64)
     out: dict[str, np.ndarray] = {"label": dataset.labels[rows]}
     if "spectrum" in modalities:

@@ -5,13 +5,13 @@ CLI's ``bhb score`` and the viewer call the same code, with the preprocessing th
 carries. Explanations are the model's own weights (segment, band, cross- and CLS-attention) plus
 two gradient/attention maps drawn over the inputs:
 
-* ``saliency`` (B, 3522): |∂ log-odds / ∂ pixel × pixel| over the preprocessed spectrum, scaled
+* ``saliency`` (B, 3522): ``|∂ log-odds / ∂ pixel × pixel|`` over the preprocessed spectrum, scaled
   to a maximum of 1 per star;
 * ``attention_map`` (B, S, S): how much the classifier's CLS token reads each image token (mean
   over layers and heads), bilinearly upsampled from the h×w token grid to the cutout and scaled
   to a maximum of 1. Cross-attention rows sum to 1 over spectral tokens, so their mean says
   nothing about image regions; the CLS row does. Models without a CLS token but with an image
-  fall back to |gradient × input| summed over bands.
+  fall back to ``|gradient × input|`` summed over bands.
 
 Every modality's score: a multimodal checkpoint keeps its stage-1 spectrum head and stage-2 image
 head (trained on their encoder alone, then frozen), so each batch also carries ``p_bhb_spectrum``
@@ -19,7 +19,7 @@ and ``p_bhb_image``. A candidate with only a spectrum, or only a cutout, is scor
 has data for, and ``score_from`` says which score ``p_bhb`` is (:data:`SCORE_FIELDS`).
 
 A model with photometry (``Arch.photometry``) also reads the candidates' catalogue magnitudes
-(``mags``, (N, 10): u,g,r,i,z and their errors, NaN where missing) as colours. A candidate with a
+(``mags``, (N, 15): u,g,r,i,z, their errors and extinctions, NaN where missing) as colours. A candidate with a
 spectrum and at least g and r but no cutout is then scored by a second pass without the image:
 ``p_bhb`` from the fused CLS token of spectrum and colours, ``score_from`` "spectrum+photometry".
 Such rows have no cutout maps, band weights or cross-attention (NaN), and their CLS attention is
@@ -138,7 +138,7 @@ def prepare_inputs(preprocessor, modalities: tuple[str, ...], spectra, ivar, cut
     """Preprocess one batch of raw rows (``spectra``/``ivar``/``cutouts``, any of them None) for a model
     of ``modalities``; a Qt- and model-free step, so data-loader workers can run it.
 
-    ``mags`` (N, 10), the rows' catalogue magnitudes, become colour features where the preprocessing
+    ``mags`` (N, 15), the rows' catalogue magnitudes, become colour features where the preprocessing
     has photometry (else they are ignored); ``mags_from_spectra`` (e.g. ``core.photometry.grid_magnitudes``:
     magnitudes synthesised from the spectra) fills the bands the catalogue lacks.
     """
@@ -240,7 +240,7 @@ class Predictor:
 
     def can_score(self, has_spectrum: np.ndarray, has_image: np.ndarray, mags: np.ndarray | None = None) -> np.ndarray:
         """Per row: whether this model scores it, given whether it has a spectrum, a cutout and which
-        magnitudes (``mags`` (N, 10) or None): every modality the model reads, a modality with a
+        magnitudes (``mags`` (N, 15) or None): every modality the model reads, a modality with a
         trusted head, or for a model with photometry a spectrum with g and r."""
         return self._can_score(has_spectrum, has_image, has_colours(mags, len(has_spectrum)))
 
@@ -280,7 +280,7 @@ class Predictor:
         mags: np.ndarray | None = None,
     ) -> Iterator[Prediction]:
         """Yield a ``Prediction`` per batch of input rows (raw flux/ivar on the grid, raw cutouts, and
-        ``mags`` (N, 10): catalogue u,g,r,i,z and errors, NaN where missing, read by photometry models only).
+        ``mags`` (N, 15): catalogue u,g,r,i,z, errors and extinctions, NaN where missing, read by photometry models only).
 
         ``explain``: False scores only; ``"weights"`` adds the model's own weights (segment, band,
         cross- and CLS-attention) at no extra cost; True adds the saliency and cutout maps too,
@@ -390,7 +390,7 @@ class Predictor:
     def explain_one(self, flux: np.ndarray, ivar: np.ndarray | None, cube: np.ndarray | None,
                     maps: bool = True, mags: np.ndarray | None = None, measured: bool = True) -> Explanation:
         """Score and explain one candidate (the viewer's current star): flux/ivar (3522,), cube (5, S, S),
-        mags (10,) its catalogue magnitudes and errors (read by photometry models only).
+        mags (15,) its catalogue magnitudes, errors and extinctions (read by photometry models only).
 
         ``maps=False`` leaves out the saliency and the attention map (their backward pass), for a
         viewer that does not show them: the model's own weights come at no extra cost. ``measured``

@@ -1,10 +1,13 @@
 """The photometry features a model with ``Arch.photometry`` reads: catalogue colours, never magnitudes.
 
-Input is the (N, 10) array of :func:`bhb_viewer.core.catalog_mags.catalog_magnitudes` (u,g,r,i,z
-then their errors, NaN where missing). Output is (N, 12) float32:
+Input is the (N, 15) array of :func:`bhb_viewer.core.catalog_mags.catalog_magnitudes` (u,g,r,i,z,
+their errors, their extinctions, NaN where missing; (N, 10) without extinctions is read too). Output
+is (N, 12) float32:
 
 * the four colours u−g, g−r, r−i, i−z, standardised with the training split's mean and standard
-  deviation (0 where either band is missing);
+  deviation (0 where either band is missing); a ``dereddened`` scaler first removes the extinction
+  where the row has it (reddening moves u−g as much as gravity does; a row without extinction keeps
+  its observed colours), an older one reads observed colours as it was trained;
 * a 0/1 "present" flag per colour, so a missing colour never reads as an average one;
 * each colour's error sqrt(e1² + e2²), a band without an error counting :data:`DEFAULT_ERROR`
   (0 where the colour is missing), capped at :data:`MAX_ERROR`.
@@ -24,7 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from bhb_viewer.core.catalog_mags import N_MAG_COLUMNS, catalog_magnitudes, missing_magnitude_columns
+from bhb_viewer.core.catalog_mags import (
+    N_MAG_COLUMNS,
+    N_PHOTOMETRY_COLUMNS,
+    catalog_magnitudes,
+    missing_magnitude_columns,
+)
 from bhb_viewer.core.grid import BANDS
 
 COLOURS = tuple(f"{a}-{b}" for a, b in pairwise(BANDS))  # u-g, g-r, r-i, i-z
@@ -41,21 +49,22 @@ class ColourScaler:
 
     mean: np.ndarray  # (4,)
     std: np.ndarray  # (4,)
+    dereddened: bool = False  # colours corrected with the catalogue's extinction where it has one
 
     @classmethod
-    def fit(cls, mags: np.ndarray) -> ColourScaler:
+    def fit(cls, mags: np.ndarray, dereddened: bool = True) -> ColourScaler:
         """Mean and standard deviation of each colour over the rows that have it (mean 0, sd 1 when none do)."""
-        colours, present = _colours(mags)
+        colours, present = _colours(mags, dereddened)
         count = present.sum(axis=0)
         mean = np.where(present, colours, 0).sum(axis=0) / np.maximum(count, 1)
         var = np.where(present, (colours - mean) ** 2, 0).sum(axis=0) / np.maximum(count, 1)
         std = np.sqrt(var)
-        return cls(mean.astype(np.float32), np.where(std > 1e-6, std, 1.0).astype(np.float32))
+        return cls(mean.astype(np.float32), np.where(std > 1e-6, std, 1.0).astype(np.float32), dereddened)
 
     def features(self, mags: np.ndarray) -> np.ndarray:
-        """(N, 10) magnitudes and errors -> (N, 12) float32 features (see the module doc)."""
-        colours, present = _colours(mags)
-        errors = np.asarray(mags, dtype=np.float64)[:, len(BANDS) :]
+        """(N, 15) or (N, 10) magnitudes -> (N, 12) float32 features (see the module doc)."""
+        colours, present = _colours(mags, self.dereddened)
+        errors = np.asarray(mags, dtype=np.float64)[:, len(BANDS) : 2 * len(BANDS)]
         errors = np.where(np.isfinite(errors) & (errors > 0), errors, DEFAULT_ERROR)
         colour_err = np.minimum(np.hypot(errors[:, :-1], errors[:, 1:]), MAX_ERROR)
         scaled = (colours - self.mean) / self.std
@@ -64,7 +73,8 @@ class ColourScaler:
 
     def to_config(self) -> dict[str, Any]:
         return {"features": "colours", "colours": list(COLOURS), "colour_mean": self.mean.tolist(),
-                "colour_std": self.std.tolist(), "default_error": DEFAULT_ERROR, "max_error": MAX_ERROR}
+                "colour_std": self.std.tolist(), "default_error": DEFAULT_ERROR, "max_error": MAX_ERROR,
+                "dereddened": self.dereddened}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> ColourScaler:
@@ -75,7 +85,7 @@ class ColourScaler:
         mean, std = np.asarray(config["colour_mean"], np.float32), np.asarray(config["colour_std"], np.float32)
         if mean.shape != (N_COLOURS,) or std.shape != (N_COLOURS,) or not (std > 0).all():
             raise ValueError(f"colour statistics must be {N_COLOURS} means and positive stds, got {mean} and {std}")
-        return cls(mean, std)
+        return cls(mean, std, bool(config.get("dereddened", False)))  # older checkpoints read observed colours
 
 
 def colour_columns(bands: tuple[str, ...]) -> list[int]:
@@ -94,12 +104,12 @@ def has_colours(mags: np.ndarray | None, n: int) -> np.ndarray:
 
 
 def no_magnitudes(n: int) -> np.ndarray:
-    """(n, 10) NaN: magnitudes of rows that have none."""
+    """(n, 15) NaN: magnitudes of rows that have none."""
     return np.full((n, N_MAG_COLUMNS), np.nan)
 
 
 def dataset_magnitudes(dataset: Any) -> np.ndarray:
-    """A data set's catalogue magnitudes (N, 10) for training; ValueError naming the data set and the
+    """A data set's catalogue magnitudes (N, 15) for training; ValueError naming the data set and the
     columns when its catalogue lacks any (a photometry model learns from every band)."""
     missing = missing_magnitude_columns(dataset.catalog)
     if missing:
@@ -108,12 +118,16 @@ def dataset_magnitudes(dataset: Any) -> np.ndarray:
     return catalog_magnitudes(dataset.catalog)
 
 
-def _colours(mags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _colours(mags: np.ndarray, dereddened: bool) -> tuple[np.ndarray, np.ndarray]:
     """(N, 4) adjacent-band colours and (N, 4) float 0/1 flags of where both bands are present."""
     mags = np.asarray(mags, dtype=np.float64)
-    if mags.ndim != 2 or mags.shape[1] != N_MAG_COLUMNS:
-        raise ValueError(f"magnitudes must be N×{N_MAG_COLUMNS} (u,g,r,i,z and their errors), got {mags.shape}")
+    if mags.ndim != 2 or mags.shape[1] not in (N_MAG_COLUMNS, N_PHOTOMETRY_COLUMNS):
+        raise ValueError(f"magnitudes must be N×{N_MAG_COLUMNS} (u,g,r,i,z, their errors and extinctions) or "
+                         f"N×{N_PHOTOMETRY_COLUMNS} (without extinctions), got {mags.shape}")
     bands = mags[:, : len(BANDS)]
+    if dereddened and mags.shape[1] == N_MAG_COLUMNS:
+        extinction = mags[:, 2 * len(BANDS) :]
+        bands = bands - np.where(np.isfinite(extinction), extinction, 0.0)
     colours = bands[:, :-1] - bands[:, 1:]
     present = np.isfinite(colours)
     return np.where(present, colours, 0.0), present.astype(np.float64)

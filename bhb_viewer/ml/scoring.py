@@ -61,7 +61,7 @@ class ChunkSource(torch.utils.data.Dataset):
     """Chunk ``k``: output rows ``k·size … (k+1)·size``, their stars read, preprocessed and (with
     ``classical``) their Balmer diagnostics measured. Runs in the loader's worker processes.
 
-    ``mags`` (one row per output row, ``core.catalog_mags``'s (N, 10)) are the candidates' catalogue
+    ``mags`` (one row per output row, ``core.catalog_mags``'s (N, 15)) are the candidates' catalogue
     magnitudes, for a model that reads colours. ``classical`` measures the Balmer lines (core.balmer);
     ``second_opinion`` fits the engine templates (core.stellar_fit) and gathers what the trust flags
     need (core.trust), with the Balmer fit's success where ``classical`` measured it.
@@ -299,7 +299,7 @@ def score_stream(
 ) -> ScoreResult:
     """Score output rows (``rows``: data-set row per catalog row, -1 where absent) into ``out``.
 
-    ``labels`` per output row (-1 unknown) feed the confusion counts; ``mags`` per output row (N, 10)
+    ``labels`` per output row (-1 unknown) feed the confusion counts; ``mags`` per output row (N, 15)
     are the catalogue magnitudes a model with photometry reads; ``second_opinion`` False leaves out
     the template fit and the trust flags (for speed comparisons). Under several ranks every rank must
     call this with the same arguments; rank 0 writes ``out``.

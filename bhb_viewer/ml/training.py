@@ -26,9 +26,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -43,6 +41,7 @@ from bhb_viewer.core.files import write_atomic
 from bhb_viewer.core.metrics import auc, classification_report, roc_curve
 from bhb_viewer.core.progress import Cancelled, CancelToken, ProgressCallback, ProgressEvent, no_progress
 from bhb_viewer.core.retrain import RESUME_STATE  # tensors, with the JSON state under RESUME_KEY in its header
+from bhb_viewer.core.train_config import FINETUNE, FREEZE_CHOICES, TrainConfig
 from bhb_viewer.ml import distributed
 from bhb_viewer.ml.baselines import SpectralBaseline, is_baseline
 from bhb_viewer.ml.data import PHOTOMETRY, StarDataset, make_loader, read_rows, stratified_split
@@ -50,72 +49,11 @@ from bhb_viewer.ml.embedding_stats import describe_sky
 from bhb_viewer.ml.photometry import colour_columns
 from bhb_viewer.ml.preprocess import Preprocessor
 
-FINETUNE = "full"  # the models' name for the end-to-end stage
 RESUME_KEY = "bhb_resume_state"
 RESUME_OVERRIDABLE = ("epochs", "patience", "device", "threads", "num_workers")
 IMAGE_DROP = 0.3  # fraction of a photometry model's fusion / end-to-end training batches seen without cutouts
 BAND_DROP = 0.1  # a further fraction seen without DROPPED_BANDS' colours
 DROPPED_BANDS = ("i", "z")
-# A warm start trains one stage: "encoders" keeps both encoders frozen and retrains the fusion and
-# head (few verdicts cannot retrain a spectrum encoder without forgetting), "none" trains end to end
-FREEZE_CHOICES = {"encoders": "fusion", "none": FINETUNE}
-
-
-@dataclass
-class TrainConfig:
-    """Everything a training run depends on; a JSON/TOML file or command-line flags fill it."""
-
-    dataset: str
-    model: str = "batmm"
-    size: str = "lite"
-    seed: int = 0
-    fractions: tuple[float, float, float] = (0.7, 0.2, 0.1)
-    stages: list[str] | None = None  # None: the model's own stages (BATMM: spectrum, image, fusion)
-    finetune: bool = False  # append an end-to-end stage with everything unfrozen
-    epochs: int = 10  # per stage
-    patience: int = 3  # epochs without a new best validation macro-F1 or AUC before a stage stops
-    batch_size: int = 64
-    lr: float = 1e-4
-    weight_decay: float = 5e-2
-    schedule: str = "cosine"  # "cosine" (linear warm-up then cosine decay) or "constant"
-    warmup_fraction: float = 0.05
-    device: str = "auto"
-    num_workers: int = 0
-    threads: int | None = None  # torch CPU threads; None keeps torch's default. On a shared CPU 1 can be 10× faster
-    max_steps_per_epoch: int | None = None  # cap for smoke runs and benchmarks
-    image_scale: str = "ratio_asinh"  # ml.preprocess.IMAGE_SCALES; "minmax_cube" is the spec's Eq. 14
-    model_overrides: dict[str, Any] = field(default_factory=dict)
-    init_from: str | None = None  # warm start: a checkpoint folder of the same model and size (None: from scratch)
-    freeze: str = "encoders"  # with init_from: FREEZE_CHOICES' key for what stays frozen
-    out: str = "runs/run"
-
-    @classmethod
-    def from_file(cls, path: str | os.PathLike, **overrides: Any) -> TrainConfig:
-        """Read a .json or .toml config; non-None ``overrides`` (command-line flags) win."""
-        path = Path(path)
-        text = path.read_text()
-        data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
-        data.update({k: v for k, v in overrides.items() if v is not None})
-        return cls.from_dict(data)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown training option(s): {', '.join(unknown)}")
-        data = dict(data)
-        if "fractions" in data:
-            data["fractions"] = tuple(float(x) for x in data["fractions"])
-        return cls(**data)
-
-    def replace(self, **overrides: Any) -> TrainConfig:
-        return dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
-
-    def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["fractions"] = list(self.fractions)
-        return d
 
 
 def dataset_record(dataset: Dataset) -> dict[str, Any]:
@@ -180,8 +118,6 @@ def warm_start(config: TrainConfig) -> tuple[Any, Preprocessor]:
     """
     from bhb_viewer.ml.checkpoint import load_checkpoint, load_preprocessor
 
-    if config.freeze not in FREEZE_CHOICES:
-        raise ValueError(f"freeze must be one of {', '.join(FREEZE_CHOICES)}, got {config.freeze!r}")
     model, stored = load_checkpoint(config.init_from)
     spec = stored["model"]
     if (spec["name"], spec["size"]) != (config.model, config.size):

@@ -1,5 +1,6 @@
 """The review without a window: a candidate list, its verdict session, navigation, filters, the
-decision cut, the active model and its scores, verdict actions with undo, and agreement.
+decision cut, the model in use (one priority decides which) and its scores, verdict actions with
+undo, and agreement.
 
 No Qt here: :class:`Review` is driven by plain calls and reports through plain callbacks
 (:class:`Event`), so a script, a test or the window (``bhb_viewer.gui``) can drive a review.

@@ -40,15 +40,15 @@ __all__ = ["FileGroups", "OpenedSession", "SessionTarget", "classify_files", "op
 
 @dataclass(frozen=True)
 class SessionTarget:
-    """What a session file points at: the list to open and the model it was reviewed with."""
+    """What a session file points at: the list to open (its model is read once it is open, see
+    :mod:`~bhb_viewer.review.model_choice`)."""
 
     session: Path
     candidates: Path  # a catalog file or a data-set folder
-    model_dir: Path | None
 
 
 def session_target(path: Path) -> SessionTarget:
-    """Read which list and model the session ``path`` was made for, without keeping it open.
+    """Read which list the session ``path`` was made for, without keeping it open.
 
     Parameters
     ----------
@@ -67,10 +67,8 @@ def session_target(path: Path) -> SessionTarget:
     require_regular_file(path, "session file")  # a named pipe would block SQLite, and the window with it
     with _usable(Path(path)), Session.open(path) as probe:
         catalog = Path(probe.catalog.path)
-        model = probe.model
-        model_dir = Path(model.checkpoint) if model is not None and model.checkpoint else None
     candidates = catalog.parent if catalog.name == "catalog.ecsv" else catalog
-    return SessionTarget(Path(path), candidates, model_dir)
+    return SessionTarget(Path(path), candidates)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@
 parts, each with one job: :class:`~bhb_viewer.review.rows.CandidateRows` (columns, filter, sort,
 the decision cut), :class:`~bhb_viewer.review.navigation.Navigator` (the candidate on show and
 the moves), :class:`~bhb_viewer.review.actions.VerdictActions` (writes, undo, redo, counts) and
-:class:`~bhb_viewer.review.scoring.Scoring` (the active model, its scores, classical fits, details).
+:class:`~bhb_viewer.review.scoring.Scoring` (the model in use, its scores, classical fits, details);
+which checkpoint is in use is :class:`~bhb_viewer.review.model_choice.ModelChooser`'s to say.
 Slow work runs as :mod:`bhb_viewer.review.tasks` jobs on the runner it is given; what changed is
 told through the plain callbacks of :class:`~bhb_viewer.review.events.ReviewEvents`, to which a
 view subscribes.
@@ -29,7 +30,6 @@ from bhb_viewer.core.verdicts import CandidateState, Session, VerdictKind, model
 from bhb_viewer.review.actions import VerdictActions
 from bhb_viewer.review.candidate_source import (
     DEMO_DATASET,
-    DEMO_MODEL,
     CandidateSource,
     cube_from_band_files,
     find_resource,
@@ -40,6 +40,7 @@ from bhb_viewer.review.events import ReviewEvents
 from bhb_viewer.review.fetching import SDSSFetch
 from bhb_viewer.review.filters import Filter, SortOrder
 from bhb_viewer.review.jobs import JobKind
+from bhb_viewer.review.model_choice import ModelChooser, Origin
 from bhb_viewer.review.navigation import Navigator
 from bhb_viewer.review.opening import classify_files, open_session, session_target
 from bhb_viewer.review.quality import Quality, QualityBatch, SpectrumQuality, quality_task
@@ -68,7 +69,7 @@ class Candidate:
     cid : str
         Candidate id.
     p_bhb : float
-        The active model's P(BHB); NaN when not scored.
+        The P(BHB) of the model in use; NaN when not scored.
     state : CandidateState or None
         The verdict and note in force, None when never touched.
     disagrees : bool
@@ -120,6 +121,9 @@ class Review:
         The name recorded with every verdict (default: the login name).
     device : str
         Where the model runs: 'auto', 'cpu', 'cuda'.
+    shipped : Path or None
+        The checkpoint a list gets when nothing else names one (the app passes the shipped model;
+        None leaves such a list unscored, as headless tests want).
 
     Attributes
     ----------
@@ -127,7 +131,7 @@ class Review:
     nav : Navigator
     actions : VerdictActions
     scoring : Scoring
-        The active model, its scores, classical fits and per-candidate details.
+        The model in use, its scores, classical fits and per-candidate details.
     quality : SpectrumQuality
         Valid fraction and resolution per candidate (the unreliable mark).
     fetch : SDSSFetch
@@ -141,12 +145,17 @@ class Review:
     advance_move : str
         The navigator move auto-advance takes: "next", or "audit" while a blind audit hides the scores.
     scores_hidden : bool
-        The scores (and all that reveals them) are hidden: verdicts are recorded as blind.
-    default_model : Path or None
-        The checkpoint a list is scored with when neither the caller nor its session names one.
+        The scores, the heads' scores and the "≠ model" mark are hidden (a blind audit).
+    model_overlays : tuple of str
+        The overlays of the model's view the window shows (segment shading, saliency, attention), as
+        it reports them: while any is on screen a verdict is not blind even with the scores hidden.
+    models : ModelChooser
+        Which checkpoint scores the list (explicit > session's > active > shipped) and the user's
+        active model; :meth:`choose_model` is the way to change it.
     """
 
-    def __init__(self, data_dir: Path, runner: Runner, reviewer: str | None = None, device: str = "auto") -> None:
+    def __init__(self, data_dir: Path, runner: Runner, reviewer: str | None = None, device: str = "auto",
+                 shipped: Path | None = None) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir_problem = _prepare(self.data_dir)
         self.runner = runner
@@ -163,7 +172,8 @@ class Review:
         self.auto_advance = True
         self.advance_move = "next"
         self.scores_hidden = False
-        self.default_model: Path | None = None  # scores a list opened without one (the last used, the shipped)
+        self.model_overlays: tuple[str, ...] = ()
+        self.models = ModelChooser(ModelIndex(self.data_dir), shipped)
         self.sdss_cache: Path | None = None  # None: the SDSS service's default cache
         self.wavelength = grid.wavelength()
         self.actions.changed.connect(self._written)
@@ -255,12 +265,12 @@ class Review:
 
     # -- opening -----------------------------------------------------------------------------
     def open_demo(self, model_dir: Path | None = None) -> None:
-        """Open the built-in demo set, scored by the shipped model (or by ``model_dir``).
+        """Open the built-in demo set, scored like any list (see :meth:`open_path`).
 
         Parameters
         ----------
         model_dir : Path or None
-            A checkpoint to score with instead of the shipped one.
+            A checkpoint chosen for it (it becomes the active model).
         """
         try:
             dataset = find_resource(DEMO_DATASET)
@@ -268,22 +278,20 @@ class Review:
             self.events.error.emit("The demo is not installed", str(exc))
             self.events.work_done.emit()
             return
-        if model_dir is None:
-            try:
-                model_dir = find_resource(DEMO_MODEL)
-            except BadInputError as exc:
-                self.events.error.emit("The demo model is not installed: the demo opens unscored", str(exc))
         self.open_path(dataset, model_dir)
 
     def open_path(self, path: Path, model_dir: Path | None = None) -> None:
         """Open a catalog, data set, spectrum file or session (.sqlite) in the background.
 
+        The list is scored by the first usable checkpoint of: ``model_dir``, the model its session
+        was scored with, the user's active model, the shipped one (:mod:`~bhb_viewer.review.model_choice`).
+
         Parameters
         ----------
         path : Path
-            What to open; a session reopens its list (and, unless ``model_dir`` is given, its model).
+            What to open; a session reopens its list.
         model_dir : Path or None
-            A checkpoint to score the list with.
+            A checkpoint chosen for this list (it becomes the active model).
         """
         path = Path(path)
         session_path = None
@@ -294,7 +302,7 @@ class Review:
                 self.events.error.emit("Cannot open the session", str(exc))
                 self.events.work_done.emit()
                 return
-            session_path, path, model_dir = target.session, target.candidates, model_dir or target.model_dir
+            session_path, path = target.session, target.candidates
         self.events.working.emit(f"opening {path.name}…")
         self.runner.submit(JobKind.LOAD, load_task(path),
                            on_batch=lambda loaded: self._loaded(loaded, model_dir, session_path),
@@ -333,19 +341,44 @@ class Review:
         self.events.opened.emit(source, loaded.references)
         self.nav.set_current(0 if len(source) else -1, force=True)
         self._counts_changed()
-        session = opened.session
-        reviewed_with = Path(session.model.checkpoint) if session.model and session.model.checkpoint else None
-        no_model_yet = model_dir is None and self.scoring.model.holder is None
-        if no_model_yet and reviewed_with is not None and reviewed_with.is_dir():
-            model_dir = reviewed_with  # the model this session was reviewed with
-        elif no_model_yet and (active := ModelIndex(self.data_dir).active()) is not None and active.kind == "network":
-            model_dir = Path(active.path)  # the model last made active (Models menu, training wizard)
-        elif no_model_yet and self.default_model is not None and Path(self.default_model).is_dir():
-            model_dir = Path(self.default_model)  # else the last used or the shipped one: opening a list never means "no model"
-        if model_dir is not None:
-            self.scoring.set_model(model_dir, start=False)
+        self._use_model_of_list(model_dir, opened.session)
         if not self.scoring.start():
             self.scoring.start_classical()
+
+    def _use_model_of_list(self, explicit: Path | None, session: Session) -> None:
+        """Score the list just opened with the model :class:`ModelChooser` picks (kept if already loaded)."""
+        recorded = session.model.checkpoint if session.model is not None else None
+        choice = self.models.for_list(explicit, Path(recorded) if recorded else None)
+        for origin, path, problem in choice.passed_over:
+            if origin is Origin.EXPLICIT:
+                self.events.error.emit("Cannot score with that model", f"{path}: {problem}. Using {choice.reason}.")
+        if choice.path is None:
+            self.scoring.drop_model()
+        elif choice.path != self.scoring.model.checkpoint:
+            self.scoring.set_model(choice.path, start=False)
+
+    def choose_model(self, model_dir: Path, start: bool = True) -> bool:
+        """Score the open list with ``model_dir`` (a Models menu pick, a trained model made active);
+        it becomes the user's active model, the one later lists open with.
+
+        Parameters
+        ----------
+        model_dir : Path
+        start : bool
+            Score the list now (else when scoring is next started).
+
+        Returns
+        -------
+        bool
+            False when ``model_dir`` cannot score (said as an error event; nothing changes).
+        """
+        try:
+            path = self.models.choose(model_dir)
+        except ValueError as exc:
+            self.events.error.emit("Not a model", str(exc))
+            return False
+        self.scoring.set_model(path, start=start)
+        return True
 
     def open_files(self, paths: list[Path]) -> None:
         """Files from the File menu or a drop: a candidate list (catalog, data set, spectra, session)
@@ -501,6 +534,12 @@ class Review:
         self._counts_changed()
 
     # -- verdicts ------------------------------------------------------------------------------
+    @property
+    def blind(self) -> bool:
+        """Whether a verdict made now is recorded as blind: the scores hidden and no overlay of the
+        model's view on screen (they show which way, and how hard, the model leans)."""
+        return self.scores_hidden and not self.model_overlays
+
     def record_verdict(self, kind: VerdictKind) -> None:
         """Record ``kind`` for the candidate on show (durably), then go to the next if auto-advancing.
 
@@ -511,7 +550,7 @@ class Review:
         current = self.current()
         if current is None:
             return
-        self.actions.set_verdict(current[1], kind, blind=self.scores_hidden)
+        self.actions.set_verdict(current[1], kind, blind=self.blind)
         if self.auto_advance and not self.actions.last_failed:  # a verdict not saved keeps its star on show
             self.navigate(self.advance_move)
 

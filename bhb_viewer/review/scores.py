@@ -1,8 +1,9 @@
-"""The active model: which checkpoint scores the list, what it is, and the scores it made.
+"""The model in use: the checkpoint scoring the open list, what it is, and the scores it made.
 
-The model can be swapped at any time (Model → Choose model…, or a training run just finished):
-the old scores are forgotten, explanations redone, and the list re-scored, cached scores of the
-new model version coming first from the session.
+Which checkpoint that is, is decided by :mod:`bhb_viewer.review.model_choice`; it can be swapped at
+any time (a Models menu pick, a training run made active): the old scores are forgotten,
+explanations redone, and the list re-scored, cached scores of the new model version coming first
+from the session.
 """
 
 from __future__ import annotations
@@ -46,6 +47,12 @@ class ActiveModel:
         if self.holder is not None and np.isfinite(self.rows.column("p")).any():
             self.rows.clear_scores()  # scores of two models never mix in one column
         self.holder = PredictorHolder(Path(model_dir), self.device)
+        self.info = None
+
+    def drop(self) -> None:
+        """Use no model: its scores go."""
+        self.rows.clear_scores()
+        self.holder = None
         self.info = None
 
     @property

@@ -41,7 +41,7 @@ __all__ = ["Scoring"]
 
 
 class Scoring:
-    """Score the open list with the active model; classical fits; per-candidate details.
+    """Score the open list with the model in use; classical fits; per-candidate details.
 
     Parameters
     ----------
@@ -115,6 +115,15 @@ class Scoring:
         if start:
             self.start()
 
+    def drop_model(self) -> None:
+        """Score with no model: a list opened when no checkpoint is usable shows no scores."""
+        if self.model.holder is None:
+            return
+        self.runner.cancel(JobKind.SCORE_MORE)
+        self.model.drop()
+        self.details.clear(explanations_only=True)
+        self.events.model_status.emit("no model")
+
     def start(self) -> bool:
         """Score every candidate (cached scores first), then run the classical fits.
 
@@ -175,11 +184,11 @@ class Scoring:
         self.events.work_done.emit()
 
     def score_all(self) -> None:
-        """Model → Score all: score, or say why the list cannot be scored."""
+        """Models → Score all: score, or say why the list cannot be scored."""
         if self.source is None:
             return
         if self.model.holder is None:
-            self.events.error.emit("No model", "Choose a model checkpoint first (Model → Choose model…).")
+            self.events.error.emit("No model", "Choose a model checkpoint first (Models menu).")
         elif not self.source.scorable:
             self.events.error.emit("Nothing to score", "The model needs candidates' spectra or cutouts; "
                                    "this list has none (fetch them from SDSS, or open a data set).")

@@ -146,13 +146,13 @@ def score_task(holder: PredictorHolder, source: CandidateSource, session: Sessio
             lacking = len(rows) - len(todo)
             progress(ProgressEvent(stage, 0, len(rows), f"{lacking} candidates lack what the model needs"))
         if session is not None and use_cache:
-            cached = session.load_scores(info.name, info.version)
+            cached = session.scores.load(info.name, info.version)
             if cached:
                 ids = source.ids[rows]
                 have = np.array([cid in cached for cid in ids], dtype=bool)
                 if have.any():
                     yield ScoreBatch(rows[have], np.array([cached[c] for c in ids[have]]), True,
-                                     *_cached_heads(session.load_head_scores(info.name, info.version), ids[have]))
+                                     *_cached_heads(session.scores.heads(info.name, info.version), ids[have]))
                 todo = rows[~have]
         done = len(rows) - len(todo)
         total = done + len(todo)
@@ -170,7 +170,7 @@ def score_task(holder: PredictorHolder, source: CandidateSource, session: Sessio
                 batch_rows = chunk[result.start : result.stop]
                 heads = _modality_scores(result)
                 if session is not None:
-                    session.store_scores(info.ref, source.ids[batch_rows], p, *heads)
+                    session.scores.store(info.ref, source.ids[batch_rows], p, *heads)
                 done += len(p)
                 progress(ProgressEvent(stage, done, total, f"on {info.device}"))
                 yield ScoreBatch(batch_rows, p, False, *heads)

@@ -30,7 +30,7 @@ __all__ = ["TeamReview", "writers_warning"]
 
 def writers_warning(session: Session) -> tuple[str, str] | None:
     """(title, text) of the warning when another live window writes ``session``, else None."""
-    others = session.other_writers()
+    others = session.writers.others()
     if not others:
         return None
     who = "; ".join(f"{w.reviewer} (process {w.pid} on {w.host}, since {w.opened[:19].replace('T', ' ')})"
@@ -276,4 +276,4 @@ class TeamReview:
     def heartbeat(self) -> None:
         """Tell other windows this one is still open (call every ``core.verdicts.HEARTBEAT_S``)."""
         if self.session is not None:
-            self.session.heartbeat()
+            self.session.writers.heartbeat()

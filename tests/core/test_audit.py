@@ -67,7 +67,7 @@ def test_audit_counts_blind_verdicts_and_goes_into_export(tmp_path):
     path, ids, scores = _catalog(tmp_path)
     model = ModelRef("batmm-lite-sim", "1.0")
     with Session.create(tmp_path / "s.sqlite", CatalogRef.from_file(path, len(ids)), "alice", model) as s:
-        s.store_scores(model, ids, list(scores.values()))
+        s.scores.store(model, ids, list(scores.values()))
         accepted = [c for c in ids if scores[c] >= 0.6]
         s.set_verdict(accepted[0], V.BHB)  # seen with its score, before the audit: not blind
         plan = start_audit(s, scores, 0.6, half_width=0.1, seed=3)

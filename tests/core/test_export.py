@@ -56,7 +56,7 @@ def session(tmp_path):
     s.set_note(101, "Hδ wings broad, \"clean\", ok")
     s.set_verdict(103, V.BLUE_STRAGGLER)
     s.set_note(104, "look again")  # note only: not vetted
-    s.store_scores(MODEL, [101, 102, 103, 104, 105], [0.95, 0.10, 0.80, 0.55, 0.02])
+    s.scores.store(MODEL, [101, 102, 103, 104, 105], [0.95, 0.10, 0.80, 0.55, 0.02])
     yield s
     s.close()
 

@@ -90,7 +90,7 @@ def _session(tmp_path, name, verdicts, catalog=CAT):
         for cid, v in verdicts.items():
             s.set_verdict(cid, v)
         s.set_note("c0", f"{name} looked twice")
-        s.store_scores(ModelRef("m", "1"), ["c0", "c1"], [0.9, 0.2])
+        s.scores.store(ModelRef("m", "1"), ["c0", "c1"], [0.9, 0.2])
     return tmp_path / f"{name}.sqlite"
 
 
@@ -105,7 +105,7 @@ def test_merged_session_holds_every_reviewer_and_records_resolutions(tmp_path):
         assert {r: {c: s.verdict for c, s in st.items() if s.verdict} for r, st in reviews.items()} == {
             "alice": ALICE, "bob": BOB}
         assert reviews["bob"]["c0"].note == "bob looked twice"
-        assert merged.load_scores("m", "1") == {"c0": 0.9, "c1": 0.2}
+        assert merged.scores.load("m", "1") == {"c0": 0.9, "c1": 0.2}
         assert unresolved_conflicts(merged) == ["c3", "c5", "c8", "c9"]
         merged.set_verdict("c3", S)  # the lead resolves c3 as a blue straggler
         merged.set_verdict("c0", OT)  # and overrules an agreed one

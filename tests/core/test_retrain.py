@@ -12,10 +12,8 @@ from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.metrics import classification_report
 from bhb_viewer.core.model_index import SHIPPED_DIR, ModelIndex
 from bhb_viewer.core.retrain import (
-    CONFIG_FILE,
     RESUME_STATE,
     TrainingMonitor,
-    TrainPlan,
     child_environment,
     install_model,
     new_run_dir,
@@ -24,21 +22,35 @@ from bhb_viewer.core.retrain import (
     scores_metrics,
     time_left,
 )
+from bhb_viewer.core.train_config import CONFIG_FILE, TrainConfig, default_lr, train_command
 
 
-def test_plan_writes_a_config_that_train_reads(tmp_path):
-    plan = TrainPlan(dataset=str(tmp_path / "ds"), out=str(tmp_path / "run"), size="tiny", epochs=2,
-                     stages=["spectrum"])
+def test_the_wizards_config_is_written_for_train_and_read_back_whole(tmp_path):
+    plan = TrainConfig(dataset=str(tmp_path / "ds"), out=str(tmp_path / "run"), size="tiny", epochs=2, stages=["spectrum"])
     config_file = str(tmp_path / "run" / CONFIG_FILE)
-    assert plan.command(python="py") == ["py", "-m", "bhb_viewer", "train", "--config", config_file, "--progress-json"]
+    assert train_command(plan, python="py") == ["py", "-m", "bhb_viewer", "train", "--config", config_file, "--progress-json"]
     config = json.loads((tmp_path / "run" / CONFIG_FILE).read_text())
-    assert config["fractions"] == [0.7, 0.2, 0.1] and config["stages"] == ["spectrum"] and "threads" not in config
-    from bhb_viewer.ml.training import TrainConfig
-
-    assert TrainConfig.from_dict(config).epochs == 2  # every key is a TrainConfig field
+    assert config["fractions"] == [0.7, 0.2, 0.1] and config["stages"] == ["spectrum"] and config["lr"] == 1e-3
+    assert TrainConfig.from_file(config_file) == plan  # one configuration: what the wizard wrote is what train reads
     assert resume_command(tmp_path / "run", "py")[-3:] == ["--resume", str(tmp_path / "run"), "--progress-json"]
-    assert TrainPlan.default_lr("paper") == 1e-4 and TrainPlan.default_lr("lite") == 1e-3
+    assert default_lr("paper") == 1e-4 and default_lr("lite") == 1e-3
+    assert TrainConfig(dataset="d", size="paper").lr == 1e-4 and TrainConfig(dataset="d", lr=0.01).lr == 0.01
     assert child_environment({"PYTHONPATH": "/x"})["PYTHONPATH"].endswith("/x")
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("epochs", 0, "--epochs must be an integer ≥ 1"), ("batch_size", 2.5, "--batch-size must be an integer ≥ 1"),
+    ("lr", -1.0, "--lr must be > 0"), ("num_workers", -1, "--num-workers must be an integer ≥ 0"),
+    ("fractions", (0.5, 0.5, 0.5), "fractions must be three positive shares of 1"),
+    ("freeze", "all", "--freeze must be one of encoders, none"), ("schedule", "step", "schedule must be one of"),
+])
+def test_an_impossible_value_is_refused_in_one_place_naming_its_flag(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig.from_dict({"dataset": "d", field: value})
+    with pytest.raises(ValueError, match=message):
+        write_plan = TrainConfig(dataset="d")
+        setattr(write_plan, field, value)  # what a wizard page could do
+        write_plan.check()
 
 
 def test_each_plan_gets_a_run_folder_of_its_own(tmp_path):

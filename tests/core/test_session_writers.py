@@ -98,28 +98,28 @@ def test_undo_applies_when_the_other_reviewer_left_the_field_alone(alice):
 
 
 def test_second_writer_is_seen_while_open_and_gone_after_close_or_kill(alice):
-    assert alice.other_writers() == []
+    assert alice.writers.others() == []
     bob = Bob(alice.path)
-    (other,) = alice.other_writers()
+    (other,) = alice.writers.others()
     assert other.reviewer == "bob" and other.pid == bob.proc.pid
     bob.quit()
-    assert alice.other_writers() == []
+    assert alice.writers.others() == []
     bob = Bob(alice.path)
     os.kill(bob.proc.pid, signal.SIGKILL)  # a crashed window leaves its row behind ...
     bob.proc.wait(timeout=20)
-    assert alice.other_writers() == []  # ... but its process is gone
+    assert alice.writers.others() == []  # ... but its process is gone
     with Session.open(alice.path, read_only=True) as viewer:
-        assert [w.reviewer for w in viewer.other_writers()] == ["alice"]  # read-only handles do not register
+        assert [w.reviewer for w in viewer.writers.others()] == ["alice"]  # read-only handles do not register
         with pytest.raises(PermissionError, match="read-only"):
             viewer.set_verdict("c1", V.BHB)
 
 
 def test_stale_heartbeat_is_ignored(alice, monkeypatch):
     with Session.open(alice.path, reviewer="bob") as bob:
-        assert [w.reviewer for w in alice.other_writers()] == ["bob"]
-        assert alice.other_writers(stale_s=-1) == []  # nobody beat in the future
-        bob.heartbeat()
-        assert len(alice.other_writers()) == 1
+        assert [w.reviewer for w in alice.writers.others()] == ["bob"]
+        assert alice.writers.others(stale_s=-1) == []  # nobody beat in the future
+        bob.writers.heartbeat()
+        assert len(alice.writers.others()) == 1
 
 
 def test_poll_reports_what_another_process_changed(alice):

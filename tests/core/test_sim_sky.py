@@ -8,6 +8,7 @@ from bhb_viewer.core.grid import wavelength
 from bhb_viewer.core.sim import SimulatorConfig, simulate
 from bhb_viewer.core.sim.labels import median_snr
 from bhb_viewer.core.sim.realism import REAL_FIGURES, fm_window_robustness, realism_figures
+from bhb_viewer.core.sim.sky import MAP_EBV_SCATTER
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +103,7 @@ def test_realism_figures_sit_in_the_real_ranges(sky):
     assert 0.014 <= sim["mask_fraction"]["mean"] <= 0.056
     assert 8 < sim["sky_residual_5577"] < 35
     assert 1.15 < sim["psf_fwhm_ratio_u_r"] < 1.4
-    assert 0.09 < sim["ebv_max"] <= 0.1
+    assert 0.09 < sim["ebv_max"] < 0.1 * (1 + 5 * MAP_EBV_SCATTER)  # the map's values scatter around the true ≤ 0.1
 
 
 def test_bright_stars_saturate_with_a_flat_core_and_bleed():
@@ -133,7 +134,7 @@ def test_dereddening_switch_corrects_catalogue_and_spectra():
     from bhb_viewer.core.sim.spectra import BAND_EXTINCTION
 
     diff = np.asarray(raw.catalog["g"]) - np.asarray(fixed.catalog["g"])
-    assert np.allclose(diff, BAND_EXTINCTION["g"] * np.asarray(raw.catalog["ebv"]))
+    assert np.allclose(diff, BAND_EXTINCTION["g"] * np.asarray(raw.truth["ebv"]))  # the idealised sky removes the truth
     wave = wavelength()
     blue = (wave > 4200) & (wave < 4300) & (raw.ivar[0] > 0)
     assert np.median(fixed.spectra[0, blue] / raw.spectra[0, blue]) > 1.0

@@ -14,6 +14,7 @@ from bhb_viewer.core.sim import (
 )
 from bhb_viewer.core.sim.images import LIMIT_MAG, SEEING_BAND_FACTOR, psf_snr
 from bhb_viewer.core.sim.labels import median_snr
+from bhb_viewer.core.sim.sky import MAP_EBV_SCATTER, simulate_population
 from bhb_viewer.core.sim.spectra import BAND_EXTINCTION, band_flux_density
 
 
@@ -51,9 +52,9 @@ def test_shapes_units_and_class_ratio():
     flux = np.array([np.median(f[near][v[near] > 0]) for f, v in zip(spec, ivar, strict=False)])
     ratio = flux / band_flux_density(np.asarray(truth["g_true"]) + BAND_EXTINCTION["g"] * np.asarray(truth["ebv"]), "g")
     assert np.median(np.abs(ratio - 1)) < 0.1 and np.all(np.abs(ratio - 1) < 0.4)
-    # dereddened colours inside the candidates' colour box; BHB ~ low gravity
-    ug = cat["u_g"] - (BAND_EXTINCTION["u"] - BAND_EXTINCTION["g"]) * cat["ebv"]
-    gr = cat["g_r"] - (BAND_EXTINCTION["g"] - BAND_EXTINCTION["r"]) * cat["ebv"]
+    # colours dereddened with the true E(B−V) inside the candidates' colour box; BHB ~ low gravity
+    ug = cat["u_g"] - (BAND_EXTINCTION["u"] - BAND_EXTINCTION["g"]) * truth["ebv"]
+    gr = cat["g_r"] - (BAND_EXTINCTION["g"] - BAND_EXTINCTION["r"]) * truth["ebv"]
     assert np.all((ug > 0.8) & (ug < 1.6) & (gr > -0.5) & (gr < 0.0))
     bhb = cat["label"] == 1
     assert np.all(truth["logg"][bhb] < 3.9) and np.median(truth["logg"][~bhb]) > 3.8
@@ -150,3 +151,12 @@ def test_image_noise_model_matches_a_real_sdss_field(shared_data):
         header = fits.getheader(shared_data / "real" / f"stamp-{band}-164.4311-39.0359.fits")
         real = header["GAIN"] / header["NMGY"]
         assert 0.5 < electrons_per_nanomaggy(band) / real < 2.0, band
+
+
+def test_catalogue_reddening_is_a_dust_maps_estimate():
+    """The catalogue's E(B−V) scatters around the truth by the map's stated 16 %, never below 0."""
+    cat, truth = simulate_population(3000, seed=5)
+    true, mapped = np.asarray(truth["ebv"]), np.asarray(cat["ebv"])
+    assert (mapped >= 0).all() and not np.allclose(mapped, true)
+    rel = (mapped - true)[true > 0.02] / true[true > 0.02]
+    assert abs(np.median(rel)) < 0.02 and np.std(rel) == pytest.approx(MAP_EBV_SCATTER, rel=0.1)

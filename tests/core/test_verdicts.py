@@ -6,6 +6,7 @@ import threading
 import pytest
 
 from bhb_viewer.core.errors import BadInputError
+from bhb_viewer.core.verdict_log import VerdictLog
 from bhb_viewer.core.verdicts import (
     MODEL_CLASS,
     CatalogRef,
@@ -138,16 +139,16 @@ def test_second_writer_on_same_file_keeps_history_consistent(session):
 
 
 def test_scores_cache_keyed_by_model_version(session):
-    session.store_scores(MODEL, ["a", 2, "c"], [0.9, 0.1, 0.5])
-    session.store_scores(ModelRef("batmm-lite-sim", "1.1"), ["a"], [0.3])
-    assert session.load_scores("batmm-lite-sim", "1.0") == {"a": 0.9, "2": 0.1, "c": 0.5}
-    assert session.load_scores("batmm-lite-sim", "1.1") == {"a": 0.3}
-    assert session.load_scores("other", "1.0") == {}
-    session.store_scores(MODEL, ["a"], [0.8])
-    assert session.load_scores("batmm-lite-sim", "1.0")["a"] == 0.8
-    assert session.scored_models() == [ModelRef("batmm-lite-sim", "1.0"), ModelRef("batmm-lite-sim", "1.1")]
+    session.scores.store(MODEL, ["a", 2, "c"], [0.9, 0.1, 0.5])
+    session.scores.store(ModelRef("batmm-lite-sim", "1.1"), ["a"], [0.3])
+    assert session.scores.load("batmm-lite-sim", "1.0") == {"a": 0.9, "2": 0.1, "c": 0.5}
+    assert session.scores.load("batmm-lite-sim", "1.1") == {"a": 0.3}
+    assert session.scores.load("other", "1.0") == {}
+    session.scores.store(MODEL, ["a"], [0.8])
+    assert session.scores.load("batmm-lite-sim", "1.0")["a"] == 0.8
+    assert session.scores.models() == [ModelRef("batmm-lite-sim", "1.0"), ModelRef("batmm-lite-sim", "1.1")]
     with pytest.raises(ValueError):
-        session.store_scores(MODEL, ["a", "b"], [0.1])
+        session.scores.store(MODEL, ["a", "b"], [0.1])
 
 
 def test_agreement_counts(session):
@@ -189,7 +190,7 @@ def test_writes_are_durable_settings_and_thread_safe(session):
     conn = sqlite3.connect(session.path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     conn.close()
-    assert session._conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert session._db.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
 
     def work(k):
         for i in range(20):
@@ -209,7 +210,7 @@ def test_failed_write_leaves_log_and_undo_stack_unchanged(session, monkeypatch):
     def broken(*args):
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(Session, "_point", staticmethod(broken))
+    monkeypatch.setattr(VerdictLog, "_point", staticmethod(broken))
     with pytest.raises(sqlite3.OperationalError):
         session.set_verdict("b", V.MS_A)
     with pytest.raises(sqlite3.OperationalError):
@@ -222,11 +223,11 @@ def test_failed_write_leaves_log_and_undo_stack_unchanged(session, monkeypatch):
 
 def test_head_scores_are_cached_beside_p_bhb(tmp_path):
     with Session.create(tmp_path / "h.session.sqlite", CAT, "r") as session:
-        assert session.load_head_scores("m", "1") == {}  # a session from before heads were cached
-        session.store_scores(ModelRef("m", "1"), ["a", "b"], [0.8, 0.6], [0.8, 0.2], [float("nan"), 0.6], ["spectrum", "fusion"])
+        assert session.scores.heads("m", "1") == {}  # nothing cached for this model yet
+        session.scores.store(ModelRef("m", "1"), ["a", "b"], [0.8, 0.6], [0.8, 0.2], [float("nan"), 0.6], ["spectrum", "fusion"])
     with Session.open(tmp_path / "h.session.sqlite") as session:
-        heads = session.load_head_scores("m", "1")
-        assert session.load_scores("m", "1") == {"a": 0.8, "b": 0.6}  # written in the same transaction
+        heads = session.scores.heads("m", "1")
+        assert session.scores.load("m", "1") == {"a": 0.8, "b": 0.6}  # written in the same transaction
         assert heads["b"] == (0.2, 0.6, "fusion")
         assert heads["a"][0] == 0.8 and math.isnan(heads["a"][1]) and heads["a"][2] == "spectrum"
-        assert session.load_head_scores("m", "2") == {}
+        assert session.scores.heads("m", "2") == {}

@@ -179,7 +179,7 @@ def test_scoring_fills_the_table_is_cached_and_exported(qtbot, window, tiny_data
     assert "on cpu" in window.device_label.text()
     info = window.model_info
     assert window.session.model.version == info.version
-    cached = window.session.load_scores(info.name, info.version)
+    cached = window.session.scores.load(info.name, info.version)
     assert len(cached) == 12 and cached["star003"] == pytest.approx(p[3])
     window.table.setFocus()
     key(qtbot, window, Qt.Key.Key_Return)  # accept the model's call for star000

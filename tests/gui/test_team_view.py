@@ -212,3 +212,28 @@ def test_samp_menu_round_trip(qtbot, window, tiny_dataset, hub):
         bridge.disconnect_hub()
     finally:
         topcat.disconnect()
+
+
+def test_audit_mode_hides_the_overlays_of_the_models_view_and_one_shown_again_is_not_blind(qtbot, window, tiny_dataset):
+    open_and_wait(qtbot, window, tiny_dataset)
+    window.review.rows.set_scores(np.arange(12), np.linspace(0.05, 0.95, 12))
+    window.review.set_cut(0.5)
+    window.review.auto_advance = False
+    plot, cutouts, view = window.spectrum_plot, window.cutout_panel, window.team
+    plot.show_saliency.setChecked(False)  # the person's own choice before the audit
+    cutouts.set_band_importance(np.array([0.1, -0.2, 0.3, 0.0, 0.05]))
+    view.start_audit(half_width=0.2, seed=2)
+    plan = view.team.plan
+    assert not plot.show_segments.isChecked() and not plot.show_saliency.isChecked()
+    assert not cutouts.show_overlay.isChecked() and not cutouts.bars.texts[1]  # band bars emptied
+    assert window.review.model_overlays == () and window.review.blind
+    qtbot.keyClick(window.table, Qt.Key.Key_B)
+    cutouts.show_overlay.setChecked(True)  # the person looks at the cutout overlay after all
+    assert window.review.model_overlays == ("Overlay",) and not window.review.blind
+    assert view.panel.audit_label.text() == "blind audit: 5 of 6 left · scores hidden · Overlay shown: verdicts not blind"
+    window.review.show_row(IDS.index(plan.ids[1]))
+    qtbot.keyClick(window.table, Qt.Key.Key_B)
+    assert view.team.audit_result().n_judged == 1  # the second verdict, with attention shown, does not count
+    assert [e["blind"] for e in window.session.events() if e["action"] == "verdict"] == [1, 0]
+    view.hide_action.setChecked(False)  # the audit over: the overlays come back as they were
+    assert plot.show_segments.isChecked() and cutouts.show_overlay.isChecked() and not plot.show_saliency.isChecked()

@@ -324,8 +324,8 @@ def test_the_wizard_offers_fine_tuning_the_active_model_first(qtbot, tmp_path, l
     assert model.model.currentText() == "batmm" and model.size_box.currentText() == "tiny"
     assert not model.size_box.isEnabled() and model.lr.value() == pytest.approx(1e-4)
     wizard.next()
-    plan = wizard.plan.to_config()
-    assert plan["init_from"] == str(tiny_checkpoint) and plan["freeze"] == "encoders" and "stages" not in plan
+    plan = wizard.plan
+    assert plan.init_from == str(tiny_checkpoint) and plan.freeze == "encoders" and plan.stages is None
     wizard.close()
 
 
@@ -334,7 +334,7 @@ def test_without_an_active_network_only_training_from_scratch_is_offered(qtbot, 
     model = wizard.page_named("model")
     assert model.scratch_radio.isChecked() and not model.finetune_radio.isEnabled()
     _to_training(qtbot, wizard, labelled)
-    assert "init_from" not in wizard.plan.to_config()
+    assert wizard.plan.init_from is None
     wizard.close()
 
 

@@ -128,7 +128,7 @@ def test_a_list_opens_with_the_model_used_last(qtbot, tmp_path, tiny_dataset, ti
     assert first.model_info is not None
     first.close()
     second = new_window(qtbot, data_dir)
-    assert second.review.default_model == tiny_checkpoint
+    assert second.review.models.current.path == tiny_checkpoint.resolve()  # the explicit choice became active
     other = tmp_path / "other"
     from tinysky import make_dataset
 
@@ -146,7 +146,7 @@ def test_first_start_uses_the_shipped_model(qtbot, tmp_path):
     args = build_parser().parse_args(["--data-dir", str(tmp_path / "fresh")])
     win = launch(args, lambda saved: None)
     qtbot.addWidget(win)
-    assert win.review.default_model == shipped
+    assert win.review.models.current.path == shipped and win.review.models.current.reason == "the shipped model"
     win.close()
 
 

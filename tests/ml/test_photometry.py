@@ -76,15 +76,42 @@ def test_catalog_magnitudes_read_both_namings_and_mark_what_is_missing():
     table = Table({"psfMag_u": [18.5, -9999.0], "psfMagErr_u": [0.03, 0.2], "g": MaskedColumn([17.0, 16.0], mask=[False, True]),
                    "g_err": [0.01, 0.01], "r": [16.8, 15.9], "r_err": [0.0, np.inf]})
     mags = catalog_magnitudes(table)
-    assert mags.shape == (2, 10)
+    assert mags.shape == (2, 15) and np.isnan(mags[:, 10:]).all()  # no extinction given
     np.testing.assert_array_equal(mags[0, :3], [18.5, 17.0, 16.8])
     assert np.isnan(mags[1, 0]) and np.isnan(mags[1, 1]) and mags[1, 2] == 15.9  # -9999 and a masked cell
     assert mags[0, 5] == 0.03 and np.isnan(mags[:, 7]).all()  # an error of 0 or infinity is no error
     assert np.isnan(mags[:, [3, 4, 8, 9]]).all()  # i, z absent
     assert missing_magnitude_columns(table) == ["i", "z", "i_err", "z_err"]
-    filled = fill_missing_bands(mags, np.arange(20.0).reshape(2, 10))
+    filled = fill_missing_bands(mags, np.arange(20.0).reshape(2, 10))  # e.g. synthesised from a spectrum
     np.testing.assert_array_equal(filled[1, [0, 1, 5, 6]], [10, 11, 15, 16])  # magnitude and error together
     assert filled[1, 2] == 15.9 and filled[0, 7] != filled[0, 7]  # r kept with its own (missing) error
+
+
+def test_extinction_comes_from_sdss_columns_or_a_dust_maps_ebv_and_is_zero_once_corrected():
+    table = Table({"u": [18.5, 18.0], "g": [17.0, 17.1], "extinction_u": [0.2, -9999.0], "ebv": [0.05, 0.02]})
+    ext = catalog_magnitudes(table)[:, 10:]
+    assert ext[0, 0] == 0.2 and np.isnan(ext[1, 0])  # SDSS's own column wins; a negative is "no value"
+    np.testing.assert_allclose(ext[:, 1], [3.793 * 0.05, 3.793 * 0.02])  # g from E(B−V) × SDSS's coefficient
+    table.meta["extinction_corrected"] = True
+    assert (catalog_magnitudes(table)[:, 10:] == 0).all()
+    mine = np.full((1, 15), np.nan)
+    mine[0, :2] = [18.0, 17.0]
+    filled = fill_missing_bands(mine, catalog_magnitudes(table)[:1])
+    assert (filled[0, 10:] == 0).all() and filled[0, 0] == 18.0  # extinction filled, magnitudes kept
+
+
+def test_a_dereddened_scaler_removes_the_extinction_and_an_old_one_reads_observed_colours():
+    reddened = np.column_stack([MAGS[:1], [[0.5, 0.4, 0.3, 0.2, 0.1]]])
+    new = ColourScaler(SCALER.mean, SCALER.std, dereddened=True)
+    np.testing.assert_allclose(new.features(reddened)[0, :4], SCALER.features(MAGS[:1])[0, :4] - 0.1 / SCALER.std, atol=1e-5)
+    np.testing.assert_array_equal(SCALER.features(reddened), SCALER.features(MAGS[:1]))  # trained on observed colours
+    unknown = reddened.copy()
+    unknown[:, 10:] = np.nan
+    np.testing.assert_array_equal(new.features(unknown), SCALER.features(MAGS[:1]))  # no extinction: observed
+    config = new.to_config()
+    assert ColourScaler.from_config(config).dereddened and not ColourScaler.from_config({**config, "dereddened": False}).dereddened
+    del config["dereddened"]
+    assert not ColourScaler.from_config(config).dereddened  # a checkpoint from before reads as it was trained
 
 
 # --------------------------------------------------------------------------- features

@@ -67,7 +67,7 @@ def test_learning_rate_warms_up_then_decays():
     config = TrainConfig(dataset="x", lr=1e-3, warmup_fraction=0.1)
     lrs = [learning_rate(config, s, 100) for s in range(100)]
     assert lrs[0] < lrs[9] == pytest.approx(1e-3) and lrs[99] < 1e-5
-    assert learning_rate(TrainConfig(dataset="x", schedule="constant"), 50, 100) == 1e-4
+    assert learning_rate(TrainConfig(dataset="x", schedule="constant"), 50, 100) == 1e-3  # lite's default
 
 
 def test_config_from_file_with_overrides(tmp_path):

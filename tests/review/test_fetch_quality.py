@@ -208,7 +208,7 @@ def test_fetched_candidates_are_scored_by_the_chosen_model_as_they_arrive(review
     p = review.rows.column("p")
     assert np.isfinite(p[[0, 2, 3]]).all() and np.isnan(p[1])  # b has no spectrum: unscored
     info = review.scoring.model.info
-    assert set(review.session.load_scores(info.name, info.version)) == {"a", "c", "d"}  # cached for a reopen
+    assert set(review.session.scores.load(info.name, info.version)) == {"a", "c", "d"}  # cached for a reopen
     assert np.isfinite(review.candidate(0).p_bhb)
 
 

@@ -119,25 +119,6 @@ def test_only_verdicts_given_with_the_scores_hidden_count_and_the_choice_is_kept
     assert team.audit_result().n_judged == 2
 
 
-def test_a_session_file_from_before_the_blind_column_opens_and_counts_nothing_blind(tmp_path, dataset):
-    import sqlite3
-
-    ref = CatalogRef.from_file(dataset / "catalog.ecsv", len(IDS))
-    path = tmp_path / "old.sqlite"
-    with Session.create(path, ref, "alice") as s:
-        s.set_verdict("star000", V.BHB)
-    conn = sqlite3.connect(path)  # as an older version wrote it: no blind column
-    conn.execute("ALTER TABLE events DROP COLUMN blind")
-    conn.commit()
-    conn.close()
-    with Session.open(path, read_only=True) as s:
-        assert s.state("star000").verdict is V.BHB and s.verdicts_since(0, blind=True) == {}
-    with Session.open(path) as s:  # writable: the column is added, old verdicts count as not blind
-        assert s.verdicts_since(0) and s.verdicts_since(0, blind=True) == {}
-        s.set_verdict("star001", V.MS_A, blind=True)
-        assert list(s.verdicts_since(0, blind=True)) == ["star001"]
-
-
 def test_another_window_is_warned_about_and_its_verdicts_arrive(review, dataset, tmp_path, events):
     review.open_path(dataset)
     path = review.session.path
@@ -157,3 +138,22 @@ def test_another_window_is_warned_about_and_its_verdicts_arrive(review, dataset,
         assert other.undo().cid == "star009" and other.undo().cid == "star004"  # bob's own edits only
         assert team.poll() == ["star009", "star004"]
         assert review.candidate(4).state is None and review.candidate(0).state.verdict is V.BHB
+
+
+def test_a_verdict_with_an_overlay_of_the_models_view_shown_is_not_blind(review, dataset):
+    team = TeamReview(review)
+    review.open_path(dataset)
+    review.rows.set_scores(np.arange(12), np.linspace(0.05, 0.95, 12))
+    review.set_cut(0.5)
+    plan = team.start_audit(half_width=0.2, seed=4)
+    review.auto_advance = False
+    review.model_overlays = ("Attention",)  # the view says the attention map is on screen
+    assert review.scores_hidden and not review.blind
+    review.show_row(IDS.index(plan.ids[0]))
+    review.record_verdict(V.BHB)
+    assert team.audit_result().n_judged == 0
+    review.model_overlays = ()
+    assert review.blind
+    review.record_verdict(V.BHB)  # the same verdict again, now blind: it counts
+    assert team.audit_result().n_judged == 1
+    assert [e["blind"] for e in review.session.events() if e["action"] == "verdict"] == [0, 1]

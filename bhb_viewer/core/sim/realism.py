@@ -33,7 +33,7 @@ REAL_FIGURES: dict[str, dict] = {
     "mask_fraction": {"real": [0.014, 0.056], "source": "real plates' bad-pixel fractions (issue 9 audit); spPlate-4055 FBADPIX 0.047 (0.029, 0.065 per spectrograph)"},
     "sky_residual_5577": {"real": [10.0, 26.0], "source": "largest deviation from the local median at 5577 Å, 1e-17 erg/s/cm²/Å: issue 9 audit 10–26; spPlate-4055's 20 spectra median 26"},
     "psf_fwhm_ratio_u_r": {"real": [1.26, 1.34], "source": "issue 9 audit of SDSS fields; 1.24 from the PSF_P* models of the run-3900 stamps"},
-    "ebv_max": {"real": 0.1, "source": "the paper: E(B−V) ≈ 0.1 mag, uncorrected"},
+    "ebv_max": {"real": 0.1, "source": "the paper: SFD98 extinction ≈ 0.1 mag, uncorrected (simulated: the catalogue's dust-map E(B−V))"},
 }
 
 
@@ -82,7 +82,7 @@ def mask_figures(ivar: np.ndarray) -> dict[str, float]:
 
 
 def sky_residual_5577(flux: np.ndarray, ivar: np.ndarray) -> float:
-    """Median over spectra of the largest |flux − 41-px running median| within ±2 px of 5577 Å."""
+    """Median over spectra of the largest ``|flux − 41-px running median|`` within ±2 px of 5577 Å."""
     wave = wavelength()
     i = int(np.argmin(np.abs(wave - SKY_LINE_5577)))
     block = np.asarray(flux[:, i - 30 : i + 31], dtype=float)

@@ -1,7 +1,8 @@
-"""The Models menu (the checkpoints the app knows, the active one ticked) and Tools → Train a model….
+"""The Models menu (scoring, the checkpoints the app knows with the one scoring ticked) and Tools → Train a model….
 
-``window.wizard_menus = install_menus(window)`` is the window's only hook: it adds both menus and hands a chosen model, or
-a trained one made active, to the review's scoring (``review.scoring.set_model``).
+The menus only show and forward: which checkpoint scores the list is the review's
+:class:`~bhb_viewer.review.model_choice.ModelChooser`, changed through ``review.choose_model``
+(a pick here, a trained model made active in the wizard), which also makes it the active model.
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QObject
-from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QFileDialog, QMenu
+from PySide6.QtCore import QEvent, QObject, QUrl
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import QMenu
 
-from bhb_viewer.core.model_index import ModelEntry, ModelIndex
+from bhb_viewer.core.model_index import ModelEntry
 
 if TYPE_CHECKING:
     from bhb_viewer.gui.main_window import MainWindow
@@ -30,42 +31,70 @@ def entry_text(entry: ModelEntry) -> str:
 
 
 class ModelsMenu(QMenu):
-    """Rebuilt each time it opens, so a model saved a moment ago is there."""
+    """Score all, cancel; the known checkpoints, the one scoring the list ticked; choose a folder, open
+    the trained-models folder. The checkpoint list is rebuilt each time the menu opens, so a model
+    saved a moment ago is there."""
 
-    def __init__(self, window: MainWindow, index: ModelIndex) -> None:
-        super().__init__("M&odels", window)
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__("&Models", window)
         self.window_ = window
-        self.index = index
+        self.models = window.review.models
+        self.score_all = self._fixed("&Score all", window.review.scoring.score_all, "Ctrl+R")
+        self._fixed("&Cancel background work", window.review.cancel_work, "Ctrl+.")
+        self.in_use = self.addSection("")
+        self.checkpoints: list[QAction] = []
+        self.end = self.addSeparator()
+        self._fixed("Choose a model &folder…", window.choose_model)
+        self._fixed("&Open the trained-models folder", self.open_models_folder)
         self.aboutToShow.connect(self.rebuild)
+        self.rebuild()
+
+    def _fixed(self, text: str, slot, shortcut: str | None = None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+            self.window_.addAction(action)  # the key works wherever focus is in the window
+        action.triggered.connect(lambda _=False: slot())
+        self.addAction(action)
+        return action
 
     def rebuild(self) -> None:
-        self.clear()
-        for entry in self.index.entries():
-            action = QAction(entry_text(entry) + (f"  [{entry.problem}]" if entry.problem else ""), self)
+        """List the checkpoints again; tick the one scoring the list and say why it was chosen."""
+        for action in self.checkpoints:
+            self.removeAction(action)
+            action.deleteLater()
+        choice = self.models.current
+        name = choice.path.name if choice.path is not None else "none"
+        self.in_use.setText(f"Scoring with {name}: {choice.reason}")
+        self.checkpoints = []
+        for entry in self.models.entries():
+            text = entry_text(entry) + (f"  [{entry.problem}]" if entry.problem else "")
+            ticked = entry.path == str(choice.path)
+            if entry.active and not ticked:
+                text += "  · your active model"
+            action = QAction(text, self)
             action.setCheckable(True)
-            action.setChecked(entry.active)
+            action.setChecked(ticked)
             action.setEnabled(not entry.problem and entry.kind == "network")
             action.setToolTip(entry.path)
             action.triggered.connect(lambda _=False, p=entry.path: self.choose(Path(p)))
-            self.addAction(action)
-        self.addSeparator()
-        other = QAction("Choose a model folder…", self)
-        other.triggered.connect(self._choose_folder)
-        self.addAction(other)
+            self.insertAction(self.end, action)
+            self.checkpoints.append(action)
+
+    def ticked(self) -> QAction | None:
+        """The checkpoint action ticked (the model scoring the list), or None."""
+        return next((a for a in self.checkpoints if a.isChecked()), None)
 
     def choose(self, path: Path) -> None:
-        """Make ``path`` the active model and score with it."""
-        try:
-            self.index.set_active(path)
-        except ValueError as exc:
-            self.window_.show_error("Not a model", str(exc))
-            return
-        self.window_.review.scoring.set_model(path)
+        """Score with ``path`` and make it the active model (a bad one is said as an error)."""
+        self.window_.review.choose_model(path)
+        self.rebuild()
 
-    def _choose_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(self.window_, "Choose a model checkpoint directory")
-        if path:
-            self.choose(Path(path))
+    def open_models_folder(self) -> None:
+        """Show the folder the training wizard saves models in (made if new) in the file manager."""
+        folder = self.models.index.trained_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
 
 def open_training_wizard(window: MainWindow) -> TrainingWizard:
@@ -84,7 +113,7 @@ def open_training_wizard(window: MainWindow) -> TrainingWizard:
 
     def saved(path: str, made_active: bool, rescore: bool) -> None:
         if made_active:
-            review.scoring.set_model(Path(path), start=rescore)
+            review.choose_model(Path(path), start=rescore)
 
     wizard.sigModelSaved.connect(saved)
     window.installEventFilter(_CloseWatcher(wizard))
@@ -111,7 +140,7 @@ class WizardMenus:
 
     def __init__(self, window: MainWindow) -> None:
         self.window = window
-        self.models_menu = ModelsMenu(window, ModelIndex(window.review.data_dir))
+        self.models_menu = ModelsMenu(window)
         window.menuBar().addMenu(self.models_menu)
         tools = window.menuBar().addMenu("&Tools")
         self.train_action = QAction("&Train a model…", window)

@@ -31,6 +31,7 @@ from bhb_viewer.core.errors import read_json
 from bhb_viewer.core.progress import CancelToken, ProgressCallback
 from bhb_viewer.core.retrain import RESUME_STATE, install_model, resume_command, run_results, scores_metrics, time_left
 from bhb_viewer.core.small_compare import Comparison, compare
+from bhb_viewer.core.train_config import train_command
 from bhb_viewer.gui.wizard.process import TrainProcess
 from bhb_viewer.gui.wizard.setup_pages import BASELINES
 
@@ -131,7 +132,7 @@ class TrainingPage(QWizardPage):
     def start(self) -> None:
         """A fresh run: the plan's config file and ``bhb train --config … --progress-json``."""
         self._reset_curves()
-        self._launch(self.wiz.plan.command(), "training")
+        self._launch(train_command(self.wiz.plan), "training")
 
     def resume(self) -> None:
         """Continue the cancelled run from its resume state (the curves carry on)."""

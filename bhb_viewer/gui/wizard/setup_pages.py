@@ -1,4 +1,4 @@
-"""The wizard's first three pages: data, split and seeds, model. They only fill the wizard's TrainPlan."""
+"""The wizard's first three pages: data, split and seeds, model. They only fill the wizard's TrainConfig."""
 
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ from bhb_viewer.core.dataset import open_dataset
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.from_session import MIN_PER_CLASS, TooFewLabels, build_from_session, check_label_counts
 from bhb_viewer.core.progress import CancelToken, ProgressCallback
-from bhb_viewer.core.retrain import DEVICES, SIZES, TrainPlan, new_run_dir, warm_start_base
+from bhb_viewer.core.retrain import DEVICES, SIZES, new_run_dir, warm_start_base
+from bhb_viewer.core.train_config import default_lr
 
 if TYPE_CHECKING:
     from bhb_viewer.gui.wizard.wizard import TrainingWizard
@@ -284,7 +285,7 @@ class ModelPage(QWizardPage):
         self.lr.setDecimals(6)
         self.lr.setRange(1e-6, 1.0)
         self.lr.setSingleStep(1e-4)
-        self.lr.setValue(TrainPlan.default_lr("lite"))
+        self.lr.setValue(default_lr("lite"))
         self.device = QComboBox()
         self.device.addItems(list(DEVICES))
         form = QFormLayout(self)
@@ -296,7 +297,7 @@ class ModelPage(QWizardPage):
         for label, widget in rows:
             form.addRow(label, widget)
         self.model.currentTextChanged.connect(self._model_changed)
-        self.size_box.currentTextChanged.connect(lambda size: self.lr.setValue(TrainPlan.default_lr(size)))
+        self.size_box.currentTextChanged.connect(lambda size: self.lr.setValue(default_lr(size)))
         self._defaults_for: tuple[int, int] | None = None
         self.hint = QLabel("")
         self.hint.setWordWrap(True)
@@ -344,7 +345,7 @@ class ModelPage(QWizardPage):
         self.size_box.setEnabled(not tuning)
         self.finetune.setText("unfreeze the encoders too (end to end)" if tuning else "end-to-end fine-tune")
         self.finetune.setChecked(False)
-        self.lr.setValue(FINETUNE_LR if tuning else TrainPlan.default_lr(self.size_box.currentText()))
+        self.lr.setValue(FINETUNE_LR if tuning else default_lr(self.size_box.currentText()))
         self._model_changed(self.model.currentText())
 
     def _load_registry(self) -> None:
@@ -384,7 +385,7 @@ class ModelPage(QWizardPage):
         multimodal = len(self.modalities.get(plan.model, ())) == 2
         tuning = self.fine_tuning()
         plan.init_from = str(self.wiz.active_model) if tuning else None
-        plan.freeze = ("none" if self.finetune.isChecked() else "encoders") if tuning else None
+        plan.freeze = "none" if tuning and self.finetune.isChecked() else "encoders"
         plan.finetune = self.finetune.isChecked() and not tuning
         subset = multimodal and chosen and len(chosen) < len(ENCODER_STAGES) and not tuning
         plan.stages = chosen + (["full"] if plan.finetune else []) if subset else None
