@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -72,6 +73,13 @@ def markdown(result: dict, name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def other_sections(old: str, new: str) -> str:
+    """The ``## `` sections of the page as it was that this report does not write (scripts/collapse_check.py's),
+    kept after its own so either script can be rerun without losing the other's."""
+    own = set(re.findall(r"^## .*$", new, re.M))
+    return "".join(part for part in re.split(r"(?m)^(?=## )", old)[1:] if part.splitlines()[0] not in own)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--json", required=True, type=Path)
@@ -81,7 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     result = json.loads(args.json.read_text())
     args.out.mkdir(parents=True, exist_ok=True)
     plot(result, args.out / f"{args.name}.png")
-    (args.out / f"{args.name}.md").write_text(markdown(result, args.name))
+    page = args.out / f"{args.name}.md"
+    text = markdown(result, args.name)
+    kept = other_sections(page.read_text() if page.exists() else "", text)
+    page.write_text(text + ("\n" + kept if kept else ""))
     if args.json.resolve() != (args.out / f"{args.name}.json").resolve():
         shutil.copyfile(args.json, args.out / f"{args.name}.json")
     print(json.dumps(result["deletion_area"]))

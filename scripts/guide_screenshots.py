@@ -29,11 +29,11 @@ SHOTS: dict[str, list[str]] = {
     "start-page.png": ["--size", "1100x700"],
     # the demo as it opens, the first candidate, every overlay as the window starts
     "window-demo.png": ["--demo", "--size", "1400x860"],
-    # a BHB star (P 0.99): the segments the model weighs, attention on the cutouts
-    "star-bhb.png": ["--demo", "--star", "sim-2026-000001", "--overlay", "lines,segments,target,attention",
+    # a BHB star (P 0.99): the segments the model weighs, measured occlusion on the cutouts
+    "star-bhb.png": ["--demo", "--star", "sim-2026-000001", "--overlay", "lines,segments,target,overlay",
                      "--size", "1400x860"],
     # a blue straggler (P 0.01): the same overlays, for comparison
-    "star-bss.png": ["--demo", "--star", "sim-2026-000012", "--overlay", "lines,segments,target,attention",
+    "star-bss.png": ["--demo", "--star", "sim-2026-000012", "--overlay", "lines,segments,target,overlay",
                      "--size", "1400x860"],
     # the spectrum alone with its errors and the model's saliency, no shading
     "star-saliency.png": ["--demo", "--star", "sim-2026-000003", "--overlay", "lines,errors,saliency,target",

@@ -27,7 +27,7 @@ OVERLAYS: dict[str, tuple[str, str]] = {
     "saliency": ("spectrum_plot", "show_saliency"),
     "means": ("spectrum_plot", "show_references"),
     "target": ("cutout_panel", "show_target"),
-    "attention": ("cutout_panel", "show_attention"),
+    "overlay": ("cutout_panel", "show_overlay"),  # the cutout overlay: measured occlusion, or the model's attention
 }
 
 

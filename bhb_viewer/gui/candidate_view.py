@@ -35,7 +35,7 @@ class CandidateView(QObject):
         events.data_changed.connect(self._data_changed)
         events.detail_ready.connect(self._detail_ready)
         window.spectrum_plot.sigSaliencyWanted.connect(self._maps_wanted)
-        window.cutout_panel.sigAttentionWanted.connect(self._maps_wanted)
+        window.cutout_panel.sigOverlayWanted.connect(self._maps_wanted)
 
     def show_current(self, row: int) -> None:
         """Select ``row`` in the table, show its verdict at once and its plots once the event queue is empty."""
@@ -102,6 +102,7 @@ class CandidateView(QObject):
             plot.set_segment_weights(explanation.segment_weights if explanation else None)
         plot.set_saliency(explanation.saliency if explanation else None)
         cutouts.set_attention(explanation.attention_map if explanation else None)
+        cutouts.set_occlusion(explanation.occlusion if explanation else None)  # measured, the default overlay
         if self.review.scores_hidden:  # a blind audit: the bars say which way the model leans
             cutouts.set_band_weights(None)
         elif explanation is not None and explanation.band_importance is not None:
@@ -111,9 +112,10 @@ class CandidateView(QObject):
         plot.set_balmer(balmer)
 
     def _maps_wanted(self) -> None:
-        """The saliency or attention toggle moved: explanations skip their backward pass while neither
-        is shown, and the candidate on show gets its maps when one is turned back on."""
-        wanted = self.window.spectrum_plot.wants_saliency or self.window.cutout_panel.wants_attention
+        """The saliency or cutout-overlay toggle moved: explanations skip their maps (the backward pass,
+        the occlusion's scoring) while neither is shown, and the candidate on show gets its maps when one
+        is turned back on."""
+        wanted = self.window.spectrum_plot.wants_saliency or self.window.cutout_panel.wants_overlay
         self.review.scoring.want_maps = wanted
         if wanted and self.review.nav.current >= 0:
             self.review.scoring.request_details(self.review.nav.current)

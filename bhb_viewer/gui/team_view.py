@@ -65,7 +65,7 @@ class TeamView(QObject):
         self._hidden = False  # scores hidden at the last refresh
         self.results_dialog: SelectionFunctionDialog | None = None  # Team → Audit results, while open
         plot, cutouts = window.spectrum_plot, window.cutout_panel
-        self.model_view_boxes: tuple[QCheckBox, ...] = (plot.show_segments, plot.show_saliency, cutouts.show_attention)
+        self.model_view_boxes: tuple[QCheckBox, ...] = (plot.show_segments, plot.show_saliency, cutouts.show_overlay)
         self._unticked: list[QCheckBox] = []  # the overlays audit mode turned off, turned on again after it
         for box in self.model_view_boxes:
             box.toggled.connect(self._model_view_changed)

@@ -73,10 +73,11 @@ class SpectrumEncoder(nn.Module):
     """Spectrum (B, 3522) -> k_s spectral tokens of width d, with the 7 segment weights when attending."""
 
     def __init__(
-        self, widths: tuple[int, ...], depths: tuple[int, ...], d_model: int, k_s: int, d_k: int, self_attention: bool
+        self, widths: tuple[int, ...], depths: tuple[int, ...], d_model: int, k_s: int, d_k: int, self_attention: bool,
+        segment_norm: bool = False,
     ) -> None:
         super().__init__()
-        self.attention = SegmentSelfAttention(d_k) if self_attention else None
+        self.attention = SegmentSelfAttention(d_k, normalise=segment_norm) if self_attention else None
         self.vgg = VGG1D(widths, depths)
         self.pool = nn.AdaptiveAvgPool1d(k_s)
         self.proj = nn.Linear(self.vgg.out_channels, d_model)

@@ -104,19 +104,32 @@ def window_importance(score: ScoreFn, flux, ivar, cutouts, width: int = WINDOW) 
     return starts + width // 2, imp
 
 
+def occlusion_rows(size: int, patch: int = PATCH) -> int:
+    """Rows per star that :func:`occlusion_map` scores for ``size``² cutouts: the stamp itself and one per patch."""
+    return 1 + (size // patch) ** 2
+
+
 def occlusion_map(score: ScoreFn, flux, ivar, cutouts, rng: np.random.Generator, patch: int = PATCH) -> np.ndarray:
-    """(N, H/patch, W/patch): P(original) − P(that patch of every band replaced by the background)."""
-    base = score(flux, ivar, cutouts)
-    background = band_background(cutouts, rng)
-    n, _, h, w = cutouts.shape
-    out = np.zeros((n, h // patch, w // patch))
-    for i in range(h // patch):
-        for j in range(w // patch):
-            c = np.array(cutouts, dtype=np.float32, copy=True)
-            rows, cols = slice(i * patch, (i + 1) * patch), slice(j * patch, (j + 1) * patch)
-            c[:, :, rows, cols] = background[:, :, rows, cols]
-            out[:, i, j] = base - score(flux, ivar, c)
-    return out
+    """(N, H/patch, W/patch): P(original) − P(that patch of every band replaced by the background).
+
+    One call of ``score`` on N × :func:`occlusion_rows` rows, each star's block together (the star's
+    own stamp first, then its occluded copies in row-major patch order), so a model scores them in
+    full batches; a scorer with per-star inputs of its own (a model's magnitudes) repeats them as
+    ``np.repeat(mags, occlusion_rows(S, patch), axis=0)`` does. Memory grows as N × rows × the
+    cutout: meant for the viewer's one star, or a few.
+    """
+    c = np.asarray(cutouts, dtype=np.float32)
+    n, _, h, w = c.shape
+    grid_h, grid_w = h // patch, w // patch
+    k = 1 + grid_h * grid_w  # occlusion_rows(h, patch) for the usual square stamp
+    background = band_background(c, rng).astype(np.float32)
+    stamps = np.repeat(c[:, None], k, axis=1)  # (N, k, bands, H, W)
+    for cell in range(grid_h * grid_w):
+        i, j = divmod(cell, grid_w)
+        rows, cols = slice(i * patch, (i + 1) * patch), slice(j * patch, (j + 1) * patch)
+        stamps[:, 1 + cell, :, rows, cols] = background[:, :, rows, cols]
+    p = score(np.repeat(flux, k, axis=0), np.repeat(ivar, k, axis=0), stamps.reshape(n * k, *c.shape[1:])).reshape(n, k)
+    return (p[:, :1] - p[:, 1:]).reshape(n, grid_h, grid_w)
 
 
 def pixel_ranking_from_windows(centres: np.ndarray, importance: np.ndarray, width: int = WINDOW) -> np.ndarray:

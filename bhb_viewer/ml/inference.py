@@ -104,6 +104,8 @@ class Explanation:
     # measured (ml.importance): P(original) − P(band → its background / segment → the continuum)
     band_importance: np.ndarray | None = None
     segment_importance: np.ndarray | None = None
+    # measured over the cutout (with the maps): P(original) − P(an 8×8 patch of every band → the background)
+    occlusion: np.ndarray | None = None
 
 
 @dataclass
@@ -392,7 +394,8 @@ class Predictor:
 
         ``maps=False`` leaves out the saliency and the attention map (their backward pass), for a
         viewer that does not show them: the model's own weights come at no extra cost. ``measured``
-        adds the measured band and segment importance (13 more forward passes of one star).
+        adds the measured band and segment importance (13 more forward passes of one star) and, with
+        ``maps``, the cutout's occlusion map (a copy per 8×8 patch, 64 for a 64² stamp, scored as one batch).
         """
         def one(a):
             return None if a is None else np.asarray(a)[None]
@@ -405,7 +408,8 @@ class Predictor:
                                   str(result.score_from[0]), image_grid=result.image_grid, model_name=self.model_name,
                                   model_version=self.model_version, **first)
         if measured and flux is not None and np.isfinite(explanation.p_bhb):
-            self._measure(explanation, one(flux), one(ivar if ivar is not None else np.ones_like(flux)), one(cube), one(mags))
+            self._measure(explanation, one(flux), one(ivar if ivar is not None else np.ones_like(flux)), one(cube), one(mags),
+                          occlusion=maps)
         return explanation
 
     def score_fn(self, mags: np.ndarray | None) -> Callable[[np.ndarray, np.ndarray, np.ndarray | None], np.ndarray]:
@@ -416,15 +420,20 @@ class Predictor:
 
         return score
 
-    def _measure(self, explanation: Explanation, flux, ivar, cube, mags) -> None:
-        """The measured band and segment importance of one star (ml.importance), into ``explanation``."""
+    def _measure(self, explanation: Explanation, flux, ivar, cube, mags, occlusion: bool) -> None:
+        """The measured band and segment importance of one star (ml.importance), and with ``occlusion``
+        its cutout's occlusion map, into ``explanation``."""
         from bhb_viewer.ml import importance
 
         score = self.score_fn(mags)
         explanation.segment_importance = importance.segment_importance(score, flux, ivar, cube)[0]
-        if cube is not None and "image" in self.modalities:
-            explanation.band_importance = importance.band_importance(score, flux, ivar, cube,
-                                                                     np.random.default_rng(0))[0]
+        if cube is None or "image" not in self.modalities:
+            return
+        explanation.band_importance = importance.band_importance(score, flux, ivar, cube, np.random.default_rng(0))[0]
+        if occlusion:
+            rows = importance.occlusion_rows(cube.shape[-1])
+            repeated = self.score_fn(None if mags is None else np.repeat(mags, rows, axis=0))
+            explanation.occlusion = importance.occlusion_map(repeated, flux, ivar, cube, np.random.default_rng(0))[0]
 
 
 def trusted_heads(config: dict, modalities: tuple[str, ...]) -> tuple[str, ...]:

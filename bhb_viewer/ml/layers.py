@@ -42,12 +42,19 @@ class SegmentSelfAttention(nn.Module):
     S_i + sum_j S_w[i, j] S_j. The residual keeps every segment at its own wavelength (the VGG
     that follows still sees a spectrum) while segment j is amplified in proportion to the
     attention it receives, which is why the column mean of S_w is the weight shown to users.
+
+    ``normalise`` (not the paper's) puts a LayerNorm on each segment before W_Q and W_K, the values
+    staying raw. Without it the logits grow with the segments' flux level and the weights; on the
+    shipped model every row is one-hot on segment 1 (docs/results/faithfulness.md, "Why the model's
+    own weights are flat or saturated").
     """
 
-    def __init__(self, d_k: int = 64, n_segments: int = N_SEGMENTS, segment_length: int = SEGMENT_LENGTH) -> None:
+    def __init__(self, d_k: int = 64, n_segments: int = N_SEGMENTS, segment_length: int = SEGMENT_LENGTH,
+                 normalise: bool = False) -> None:
         super().__init__()
         self.n_segments = n_segments
         self.segment_length = segment_length
+        self.norm = nn.LayerNorm(segment_length) if normalise else None
         self.w_q = nn.Linear(segment_length, d_k, bias=False)
         self.w_k = nn.Linear(segment_length, d_k, bias=False)
         self.scale = 1.0 / math.sqrt(d_k)
@@ -56,7 +63,8 @@ class SegmentSelfAttention(nn.Module):
         """spectrum (B, N) -> (re-weighted sequence (B, 7·503), S_w (B, 7, 7)); extra pixels are dropped."""
         n = self.n_segments * self.segment_length
         segments = spectrum[:, :n].reshape(-1, self.n_segments, self.segment_length)
-        scores = self.w_q(segments) @ self.w_k(segments).transpose(1, 2) * self.scale
+        keyed = segments if self.norm is None else self.norm(segments)
+        scores = self.w_q(keyed) @ self.w_k(keyed).transpose(1, 2) * self.scale
         s_w = torch.softmax(scores.float(), dim=-1).to(segments.dtype)
         mixed = segments + s_w @ segments
         return mixed.reshape(-1, n), s_w

@@ -54,6 +54,7 @@ class Arch:
     dropout: float = 0.1
     positional: bool = False
     photometry: bool = False  # a token of catalogue colours (fusion Transformers); not the paper's input
+    segment_norm: bool = False  # LayerNorm on the segments before the segment attention's W_Q, W_K; not the paper's
 
     def __post_init__(self) -> None:
         for f in fields(self):  # JSON brings tuples back as lists
@@ -61,7 +62,12 @@ class Arch:
                 object.__setattr__(self, f.name, tuple(getattr(self, f.name)))
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The knobs as a checkpoint stores them; ``segment_norm`` only when on, so a checkpoint that does not
+        use it stays readable by code older than the option."""
+        knobs = asdict(self)
+        if not self.segment_norm:
+            del knobs["segment_norm"]
+        return knobs
 
 
 SIZES: dict[str, dict] = {
@@ -214,7 +220,8 @@ def _aux_heads(d_model: int) -> nn.ModuleDict:
 
 
 def _spectrum_encoder(arch: Arch, self_attention: bool = True) -> SpectrumEncoder:
-    return SpectrumEncoder(arch.vgg_widths, arch.vgg_depths, arch.d_model, arch.k_s, arch.d_k, self_attention)
+    return SpectrumEncoder(arch.vgg_widths, arch.vgg_depths, arch.d_model, arch.k_s, arch.d_k, self_attention,
+                           arch.segment_norm)
 
 
 def _image_encoder(arch: Arch, se: bool = True) -> ImageEncoder:

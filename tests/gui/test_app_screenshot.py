@@ -11,7 +11,7 @@ from bhb_viewer.gui.app import OVERLAYS, build_parser, launch, overlay_names
 
 
 def test_overlay_names_parse_before_qt():
-    assert overlay_names("lines, Attention") == ("lines", "attention")
+    assert overlay_names("lines, Overlay") == ("lines", "overlay")
     assert overlay_names("none") == ()
     assert overlay_names("all") == tuple(OVERLAYS)
     with pytest.raises(argparse.ArgumentTypeError, match="unknown overlay glow"):

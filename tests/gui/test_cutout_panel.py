@@ -7,12 +7,15 @@ from bhb_viewer.core.cutouts import stretch
 from bhb_viewer.core.grid import BANDS
 from bhb_viewer.gui.widgets.cutout_panel import (
     ATTENTION_RGB,
+    DIVERGING_RGB,
     TARGET_COLOUR,
     CutoutPanel,
     attention_departure,
     best_columns,
     heat_layer,
+    occlusion_layer,
 )
+from bhb_viewer.gui.widgets.importance_scale import ABOVE_RGB, AWAY_RGB, BELOW_RGB, TOWARDS_RGB
 
 S = 32
 
@@ -33,6 +36,11 @@ def panel(qtbot):
     widget.resize(700, 420)
     widget.show()
     return widget
+
+
+def choose(panel, overlay):
+    """Pick the cutout overlay by its key ("occlusion" or "attention")."""
+    panel.overlay_choice.setCurrentIndex(panel.overlay_choice.findData(overlay))
 
 
 def grey(panel, i):
@@ -83,6 +91,7 @@ def test_masked_pixels_are_black(panel):
 
 def test_attention_heat_map_blends_over_every_view(panel):
     panel.set_cube(make_cube())
+    choose(panel, "attention")
     plain = [panel.displayed(i).copy() for i in range(6)]
     attention = np.zeros((4, 4))
     attention[0, 3] = 2.0  # one hot cell: the patch of rows 0–7, columns 24–31
@@ -98,9 +107,9 @@ def test_attention_heat_map_blends_over_every_view(panel):
     panel.opacity.setValue(50)
     half = panel.displayed(2)[hot].astype(float)
     np.testing.assert_allclose(half, 0.5 * plain[2][hot] + 0.5 * ATTENTION_RGB[255], atol=1)
-    panel.show_attention.setChecked(False)
+    panel.show_overlay.setChecked(False)
     assert all((panel.displayed(i) == plain[i]).all() for i in range(6))
-    panel.show_attention.setChecked(True)
+    panel.show_overlay.setChecked(True)
     panel.set_attention(None)
     assert all((panel.displayed(i) == plain[i]).all() for i in range(6))
     with pytest.raises(ValueError):
@@ -123,6 +132,8 @@ def test_an_attention_map_within_ten_percent_of_uniform_draws_nothing(panel):
     assert weight.max() == 0.0
     departure, flat = attention_departure(nearly_flat)
     assert flat and departure.max() < 0.1
+    choose(panel, "attention")
+    panel.set_cube(make_cube())
     panel.set_attention(nearly_flat)
     assert "flat" in panel.mosaic.scale_text
     peaked = np.full((4, 4), 1.0)
@@ -134,13 +145,14 @@ def test_an_attention_map_within_ten_percent_of_uniform_draws_nothing(panel):
 def test_band_weight_bars_sum_to_one(panel):
     weights = np.array([0.32, 0.2, 0.18, 0.16, 0.14]) * 3.0  # not normalised on input
     panel.set_band_weights(weights)
-    heights = panel.bars.heights
-    assert heights.sum() == pytest.approx(1.0)
-    np.testing.assert_allclose(heights, weights / weights.sum())
-    assert panel.bars.texts == ["32%", "20%", "18%", "16%", "14%"]
-    assert panel.bars.labels == BANDS
+    np.testing.assert_allclose(panel.bars.heights(), [0.6, 0.0, -0.1, -0.2, -0.3], atol=1e-9)  # share ÷ 1/5 − 1, full at ±1
+    assert panel.bars.texts == ["+60%", "+0%", "-10%", "-20%", "-30%"]
+    assert panel.bars.colours[0].getRgb()[:3] == ABOVE_RGB and panel.bars.colours[4].getRgb()[:3] == BELOW_RGB
+    assert panel.bars.labels == BANDS and "vs 1/5" in panel.bars.title and "flat" not in panel.bars.title
+    panel.set_band_weights(np.array([0.187, 0.214, 0.2, 0.2, 0.199]))  # the shipped model's: flat
+    assert panel.bars.title.endswith("flat") and np.abs(panel.bars.heights()).max() < 0.1
     panel.set_band_weights(None)
-    assert panel.bars.heights.sum() == 0
+    assert not panel.bars.heights().any()
     with pytest.raises(ValueError):
         panel.set_band_weights(np.ones(3))
 
@@ -216,6 +228,7 @@ def test_target_ticks_point_at_the_centre_and_toggle(panel):
 
 def test_attention_colour_scale_shown_with_the_overlay(panel):
     panel.set_cube(make_cube())
+    choose(panel, "attention")
     assert not panel.mosaic.show_scale  # no attention yet: no scale
     panel.set_attention(np.random.default_rng(0).random((4, 4)))
     assert panel.mosaic.show_scale
@@ -224,15 +237,15 @@ def test_attention_colour_scale_shown_with_the_overlay(panel):
     expected = ATTENTION_RGB[np.linspace(0, 255, len(strip)).round().astype(int)]
     np.testing.assert_allclose(strip, expected, atol=40)  # the inferno ramp, dark → bright
     assert strip[-1].sum() > strip[0].sum() + 300
-    panel.show_attention.setChecked(False)
+    panel.show_overlay.setChecked(False)
     assert not panel.mosaic.show_scale
 
 
-def test_attention_flag_follows_the_toggle(panel, qtbot):
-    assert panel.wants_attention
-    with qtbot.waitSignal(panel.sigAttentionWanted) as blocker:
-        panel.show_attention.setChecked(False)
-    assert blocker.args == [False] and not panel.wants_attention
+def test_overlay_flag_follows_the_toggle(panel, qtbot):
+    assert panel.wants_overlay
+    with qtbot.waitSignal(panel.sigOverlayWanted) as blocker:
+        panel.show_overlay.setChecked(False)
+    assert blocker.args == [False] and not panel.wants_overlay
 
 
 def test_bad_cube_shapes_are_refused(panel):
@@ -248,7 +261,7 @@ def test_clear_empties_everything(panel):
     panel.set_band_weights(np.ones(5))
     panel.clear()
     assert all(panel.displayed(i) is None for i in range(6))
-    assert panel.bars.heights.sum() == 0
+    assert not panel.bars.heights().any()
     assert panel.bars.texts == [""] * 5
 
 
@@ -277,7 +290,56 @@ def test_measured_band_importance_replaces_the_model_weights_in_the_strip(panel)
     """Issue 21: the strip shows what removing each band does to P(BHB), signed, titled as such."""
     panel.set_band_importance(np.array([0.6, -0.1, 0.7, 0.0, 0.02]))
     assert panel.bars.texts == ["+0.60", "-0.10", "+0.70", "+0.00", "+0.02"]
-    np.testing.assert_allclose(panel.bars.heights, [0.6, 0.1, 0.7, 0.0, 0.02])
+    np.testing.assert_allclose(panel.bars.heights(), [0.6, -0.1, 0.7, 0.0, 0.02])  # ΔP on a fixed ±1 scale
+    assert panel.bars.colours[0].getRgb()[:3] == TOWARDS_RGB and panel.bars.colours[1].getRgb()[:3] == AWAY_RGB
     assert panel.bars.title == "ΔP removing the band"
     panel.set_band_weights(np.full(5, 0.2))
-    assert panel.bars.title == "model's band weights"
+    assert panel.bars.title == "model's weights vs 1/5: flat"
+
+
+def test_occlusion_layer_is_signed_on_a_fixed_scale():
+    """Green where hiding the patch lowers P(BHB), red where it raises it; |ΔP| 0.5 is full, never stretched."""
+    colour, weight = occlusion_layer(np.array([[0.25, -0.5], [1.0, 0.0]]), 4)
+    np.testing.assert_allclose(weight, [[0.5, 0.5, 1, 1], [0.5, 0.5, 1, 1], [1, 1, 0, 0], [1, 1, 0, 0]])
+    np.testing.assert_array_equal(colour[0, 0], TOWARDS_RGB)
+    np.testing.assert_array_equal(colour[0, 3], AWAY_RGB)
+    _, faint = occlusion_layer(np.array([[0.01, 0.0], [0.0, 0.0]]), 4)
+    assert faint.max() == pytest.approx(0.02)  # a star whose score rests on nothing there stays faint
+
+
+def test_occlusion_is_the_default_overlay_and_attention_is_selectable(panel, qtbot):
+    """Issue 21: measured occlusion is drawn by default, the model's attention beside it on request."""
+    panel.set_cube(make_cube())
+    plain = [panel.displayed(i).copy() for i in range(6)]
+    panel.opacity.setValue(100)
+    assert panel.overlay == "occlusion" and panel.overlay_choice.currentText().startswith("measured")
+    occlusion = np.zeros((4, 4))
+    occlusion[1:3, 1:3] = 0.5  # the star's centre holds the score up
+    occlusion[0, 0] = -0.5  # a corner pushes away
+    attention = np.ones((4, 4))
+    attention[3, 3] = 3.0
+    panel.set_attention(attention)
+    panel.set_occlusion(occlusion)
+    centre, corner, far = (S // 2, S // 2), (0, 0), (S - 1, S - 1)
+    for i in range(6):
+        shown = panel.displayed(i)
+        np.testing.assert_array_equal(shown[centre], TOWARDS_RGB)
+        np.testing.assert_array_equal(shown[corner], AWAY_RGB)
+        np.testing.assert_array_equal(shown[far], plain[i][far])  # the attention's hot cell is not drawn
+    assert panel.mosaic.show_scale and panel.mosaic.scale_kind == "occlusion" and panel.mosaic.scale_low == "away"
+    assert "towards BHB" in panel.mosaic.scale_text and "peak 0.50" in panel.mosaic.scale_text
+    rect = panel.mosaic.scale_rect()
+    strip = pixels(panel.mosaic)[int(rect.center().y()), int(rect.left()) + 1 : int(rect.right()) - 1]
+    np.testing.assert_allclose(strip[0], DIVERGING_RGB[0], atol=30)  # red at the left, green at the right
+    np.testing.assert_allclose(strip[-1], DIVERGING_RGB[-1], atol=30)
+    with qtbot.waitSignal(panel.sigOverlayWanted) as blocker:
+        choose(panel, "attention")
+    assert blocker.args == [True] and panel.mosaic.scale_kind == "attention"
+    shown = panel.displayed(0)
+    np.testing.assert_array_equal(shown[far], ATTENTION_RGB[255].round())
+    np.testing.assert_array_equal(shown[centre], plain[0][centre])  # attention is uniform there
+    choose(panel, "occlusion")
+    panel.set_occlusion(None)  # not measured (no model, or maps off): nothing drawn, no scale
+    assert (panel.displayed(0) == plain[0]).all() and not panel.mosaic.show_scale
+    with pytest.raises(ValueError, match="2-D"):
+        panel.set_occlusion(np.ones(4))

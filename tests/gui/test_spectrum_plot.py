@@ -7,6 +7,7 @@ from PySide6.QtGui import QImage
 
 from bhb_viewer.core import grid
 from bhb_viewer.core.lines import LINES
+from bhb_viewer.gui.widgets.importance_scale import ABOVE_RGB, BELOW_RGB
 from bhb_viewer.gui.widgets.spectrum_plot import (
     SALIENCY_BAND,
     SEGMENT_MAX_ALPHA,
@@ -116,17 +117,28 @@ def test_gaussian_smoothing_keeps_flux_and_ignores_masked_pixels():
         smooth(flux, valid, 3, "median")
 
 
-def test_seven_segments_shaded_in_proportion_to_weight(plot):
-    weights = np.array([0.05, 0.1, 0.4, 0.2, 0.1, 0.1, 0.05])
+def test_model_segment_weights_are_drawn_as_departures_from_uniform(plot):
+    """Issue 21: the model's own weights against 1/7 on a fixed scale, never stretched to the largest."""
+    weights = np.array([1.0, 0.5, 1.5, 2.0, 1.0, 0.0, 1.0]) / 7  # sums to 1: departures 0, -50 %, +50 %, +100 %, 0, -100 %, 0
     plot.set_segment_weights(weights)
     assert len(plot.segment_regions) == grid.N_SEGMENTS
+    colours = [r.brush().color() for r in plot.segment_regions]
     for j, region in enumerate(plot.segment_regions):
         rect = region.rect()
         assert rect.left() == pytest.approx(WAVE[j * grid.SEGMENT_LENGTH])
         assert rect.right() == pytest.approx(WAVE[(j + 1) * grid.SEGMENT_LENGTH])
         assert rect.top() <= 0 and rect.bottom() >= 1  # the whole height of the plot
-        assert region.brush().color().alpha() == round(SEGMENT_MAX_ALPHA * weights[j] / 0.4)
-    assert plot.show_segments.toolTip().endswith("5%, 10%, 40%, 20%, 10%, 10%, 5%")
+    assert [c.alpha() for c in colours] == [0, round(SEGMENT_MAX_ALPHA / 2), round(SEGMENT_MAX_ALPHA / 2),
+                                            SEGMENT_MAX_ALPHA, 0, SEGMENT_MAX_ALPHA, 0]
+    assert colours[2].getRgb()[:3] == ABOVE_RGB and colours[1].getRgb()[:3] == BELOW_RGB
+    assert "internal" in plot.show_segments.toolTip() and "flat" not in plot.show_segments.toolTip()
+    # the shipped model's saturated weights: all on segment 1, drawn at full, the rest at full below
+    plot.set_segment_weights(np.array([0.9995, 0.0005, 0, 0, 0, 0, 0]))
+    assert [r.brush().color().alpha() for r in plot.segment_regions] == [SEGMENT_MAX_ALPHA] * 7
+    # within 10 % of uniform everywhere: flat, nothing drawn, and said so
+    plot.set_segment_weights(np.array([1.05, 0.95, 1.0, 1.0, 1.08, 0.92, 1.0]) / 7)
+    assert all(r.brush().color().alpha() == 0 for r in plot.segment_regions)
+    assert "flat" in plot.show_segments.toolTip()
     plot.set_segment_weights(None)
     assert all(r.brush().color().alpha() == 0 for r in plot.segment_regions)
     with pytest.raises(ValueError, match="shape"):

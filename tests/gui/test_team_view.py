@@ -225,15 +225,15 @@ def test_audit_mode_hides_the_overlays_of_the_models_view_and_one_shown_again_is
     view.start_audit(half_width=0.2, seed=2)
     plan = view.team.plan
     assert not plot.show_segments.isChecked() and not plot.show_saliency.isChecked()
-    assert not cutouts.show_attention.isChecked() and not cutouts.bars.texts[1]  # band bars emptied
+    assert not cutouts.show_overlay.isChecked() and not cutouts.bars.texts[1]  # band bars emptied
     assert window.review.model_overlays == () and window.review.blind
     qtbot.keyClick(window.table, Qt.Key.Key_B)
-    cutouts.show_attention.setChecked(True)  # the person looks at the attention map after all
-    assert window.review.model_overlays == ("Attention",) and not window.review.blind
-    assert view.panel.audit_label.text() == "blind audit: 5 of 6 left · scores hidden · Attention shown: verdicts not blind"
+    cutouts.show_overlay.setChecked(True)  # the person looks at the cutout overlay after all
+    assert window.review.model_overlays == ("Overlay",) and not window.review.blind
+    assert view.panel.audit_label.text() == "blind audit: 5 of 6 left · scores hidden · Overlay shown: verdicts not blind"
     window.review.show_row(IDS.index(plan.ids[1]))
     qtbot.keyClick(window.table, Qt.Key.Key_B)
     assert view.team.audit_result().n_judged == 1  # the second verdict, with attention shown, does not count
     assert [e["blind"] for e in window.session.events() if e["action"] == "verdict"] == [1, 0]
     view.hide_action.setChecked(False)  # the audit over: the overlays come back as they were
-    assert plot.show_segments.isChecked() and cutouts.show_attention.isChecked() and not plot.show_saliency.isChecked()
+    assert plot.show_segments.isChecked() and cutouts.show_overlay.isChecked() and not plot.show_saliency.isChecked()

@@ -270,16 +270,22 @@ def test_explanations_skip_the_maps_while_neither_is_shown(qtbot, window, tiny_d
     scoring = window.review.scoring
     assert scoring.want_maps
     window.spectrum_plot.show_saliency.setChecked(False)
-    assert scoring.want_maps  # the attention overlay still needs them
-    window.cutout_panel.show_attention.setChecked(False)
+    assert scoring.want_maps  # the cutout overlay still needs them
+    window.cutout_panel.show_overlay.setChecked(False)
     assert not scoring.want_maps
     scoring.details.clear()
     window.review.jump_to_id("star003")
     qtbot.waitUntil(lambda: 3 in scoring.details.explain, timeout=30000)
     cheap = scoring.details.explain[3]
     assert cheap.saliency is None and cheap.attention_map is None and cheap.segment_weights is not None
+    assert cheap.occlusion is None  # the occlusion's 64 scored copies are skipped too
     window.spectrum_plot.show_saliency.setChecked(True)  # back on: the star on show gets its maps
     qtbot.waitUntil(lambda: scoring.details.explain[3].saliency is not None, timeout=30000)
+    assert scoring.details.explain[3].occlusion.shape == (8, 8)
+    panel = window.cutout_panel
+    panel.show_overlay.setChecked(True)  # the default overlay, measured occlusion, is drawn with its scale
+    qtbot.waitUntil(lambda: panel.mosaic.show_scale, timeout=30000)
+    assert panel.overlay == "occlusion" and "ΔP occluding" in panel.mosaic.scale_text
 
 
 def test_menu_mnemonics_and_shortcuts_are_unique(window):

@@ -5,6 +5,7 @@ import torch
 from bhb_viewer.core.grid import NPIX
 from bhb_viewer.core.progress import Cancelled, CancelToken
 from bhb_viewer.ml.checkpoint import save_checkpoint
+from bhb_viewer.ml.importance import band_background
 from bhb_viewer.ml.inference import Predictor
 from bhb_viewer.ml.models import build_model
 from bhb_viewer.ml.preprocess import Preprocessor
@@ -197,3 +198,12 @@ def test_explain_one_measures_band_and_segment_importance(checkpoint):
     assert one.segment_importance.shape == (7,) and one.band_importance.shape == (5,)
     assert np.isfinite(one.segment_importance).all() and np.isfinite(one.band_importance).all()
     assert predictor.explain_one(flux[0], ivar[0], cubes[0], measured=False).band_importance is None
+    # the cutout's occlusion map comes with the maps: one ΔP per 8×8 patch, what one forward pass per patch gives
+    assert one.occlusion.shape == (8, 8) and np.isfinite(one.occlusion).all()
+    patched = cubes[:1].copy()
+    background = band_background(cubes[:1], np.random.default_rng(0))
+    patched[:, :, 24:32, 32:40] = background[:, :, 24:32, 32:40]
+    score = predictor.score_fn(None)
+    expected = score(flux[:1], ivar[:1], cubes[:1])[0] - score(flux[:1], ivar[:1], patched)[0]
+    assert one.occlusion[3, 4] == pytest.approx(expected, abs=1e-5)
+    assert predictor.explain_one(flux[0], ivar[0], cubes[0], maps=False).occlusion is None

@@ -157,3 +157,27 @@ def test_list_models_and_cli(capsys):
     assert {m["name"] for m in data["models"]} == TABLE_MODELS | {"svm", "xgboost"}
     assert main(["models"]) == 0
     assert "batmm" in capsys.readouterr().out
+
+
+def test_segment_norm_keeps_the_segment_attention_off_the_flux_level():
+    """Issue 21: without a norm the segment logits grow with the flux level until the softmax is one-hot; with
+    ``segment_norm`` the weights do not change when the spectrum is scaled, and the option reaches the model."""
+    from bhb_viewer.core.grid import N_SEGMENTS, SEGMENT_LENGTH
+    from bhb_viewer.ml.layers import SegmentSelfAttention
+
+    torch.manual_seed(0)
+    spectrum = torch.rand(3, N_SEGMENTS * SEGMENT_LENGTH) + torch.linspace(1.0, 0.0, N_SEGMENTS * SEGMENT_LENGTH)
+    plain, normed = SegmentSelfAttention(d_k=8), SegmentSelfAttention(d_k=8, normalise=True)
+
+    def peak(layer, x):
+        with torch.no_grad():
+            return layer(x)[1].max(dim=-1).values.mean().item()
+
+    assert peak(plain, 30 * spectrum) > 0.99 > 0.5 > peak(plain, spectrum)  # one-hot once the level is high
+    with torch.no_grad():
+        torch.testing.assert_close(normed(30 * spectrum)[1], normed(spectrum)[1], atol=1e-4, rtol=1e-4)
+    model = build_model("spectrum_vgg1d_sa", "tiny", segment_norm=True)
+    assert model.spectrum_encoder.attention.norm is not None and model.arch.segment_norm
+    assert build_model("batmm", "tiny").spectrum_encoder.attention.norm is None  # the paper's, by default
+    # stored only when on: a checkpoint that does not use it stays readable by code older than the option
+    assert model.arch.to_dict()["segment_norm"] and "segment_norm" not in build_model("batmm", "tiny").arch.to_dict()

@@ -1,10 +1,15 @@
-"""The cutout panel: u, g, r, i, z and a gri colour composite, with the model's attention and band weights.
+"""The cutout panel: u, g, r, i, z and a gri colour composite, with an overlay and the band strip.
 
 All six images share one stretch (``core.cutouts.stretch``) and one zoom. They are painted as one
-image: the six tiles, the attention heat map blended in with numpy, are laid side by side in a
-single array and drawn by one plain widget (six ``drawImage`` calls from one QImage), which costs
-a fraction of six pyqtgraph views with their own items. Ticks mark the target (the cutout's
-centre), and a colour scale says what the heat map's colours mean.
+image: the six tiles, the overlay blended in with numpy, are laid side by side in a single array
+and drawn by one plain widget (six ``drawImage`` calls from one QImage), which costs a fraction of
+six pyqtgraph views with their own items. Ticks mark the target (the cutout's centre), and a
+colour scale says what the overlay's colours mean.
+
+The overlay is one of two, chosen beside its toggle: the measured occlusion map (the change in
+P(BHB) when each patch of the stamp is replaced by the background, green towards BHB, red away, on
+the fixed scale of ``importance_scale``), the default; or the model's own attention against
+uniform. The band strip shows the measured band importance, or the model's SE weights against 1/5.
 """
 
 from __future__ import annotations
@@ -30,6 +35,17 @@ from PySide6.QtWidgets import (
 
 from bhb_viewer.core.cutouts import STRETCHES, stretch_planes
 from bhb_viewer.core.grid import BANDS
+from bhb_viewer.gui.widgets.importance_scale import (
+    ABOVE_RGB,
+    AWAY_RGB,
+    BELOW_RGB,
+    FLAT_MARGIN,
+    FULL_DELTA,
+    FULL_DEPARTURE,
+    TOWARDS_RGB,
+    measured_strength,
+    uniform_departure,
+)
 
 COMPOSITE_BANDS = ("i", "r", "g")  # → red, green, blue
 COMPOSITE_TITLE = "gri"  # short: a title sets its column's minimum width
@@ -38,8 +54,6 @@ LUPTON_PEAK_PERCENTILE = 99.9  # of the mean image: "the brightest pixels", robu
 LUPTON_PEAK = 0.95  # of full scale
 LUPTON_FLOOR_SIGMA = 1.0
 ZOOMS = (1, 2, 4, 8)
-BAR_COLOUR = QColor(90, 170, 255)
-BAR_TOP = 0.5  # weight at the top of the bar chart; the paper's largest, u, is ≈ 0.32
 TITLE_HEIGHT = 16  # px above each tile
 SCALE_HEIGHT = 24  # px kept under the tiles for the attention colour scale (kept even when hidden: no re-layout)
 TARGET_COLOUR = QColor(80, 255, 140)
@@ -47,6 +61,7 @@ TARGET_GAP = 0.06  # of a tile's side: the ticks stop this far from the target, 
 TARGET_TICK = 0.12  # of a tile's side
 BACKGROUND = QColor(0, 0, 0)
 TEXT_COLOUR = QColor(220, 220, 220)
+VALUE_FONT_SCALE = 0.8  # the band strip's value texts, of the widget's font
 
 
 def _attention_colours() -> np.ndarray:
@@ -58,7 +73,8 @@ ATTENTION_RGB = _attention_colours()
 
 
 ATTENTION_FULL_SCALE = 1.0  # a cell at (1 + this) × the uniform level is drawn at full colour
-ATTENTION_FLAT_MARGIN = 0.10  # a map whose peak is within 10 % of uniform is "flat": nothing is drawn
+ATTENTION_FLAT_MARGIN = FLAT_MARGIN  # a map whose peak is within 10 % of uniform is "flat": nothing is drawn
+OVERLAYS = {"occlusion": "measured: occlusion", "attention": "model's attention"}  # key → the choice's text
 
 
 def attention_departure(attention: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -87,10 +103,27 @@ def heat_layer(attention: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray
     a = np.asarray(attention, dtype=float)
     departure, flat = attention_departure(a)
     norm = np.zeros_like(departure) if flat else np.clip(departure / ATTENTION_FULL_SCALE, 0.0, 1.0)
-    rows = np.arange(size) * a.shape[0] // size
-    cols = np.arange(size) * a.shape[1] // size
-    weight = norm[np.ix_(rows, cols)].astype(np.float32)
+    weight = _cells(norm, size).astype(np.float32)
     return ATTENTION_RGB[np.round(weight * 255).astype(int)], weight
+
+
+def _cells(values: np.ndarray, size: int) -> np.ndarray:
+    """An h×w map spread over size×size pixels, each cell over its patch (nearest neighbour)."""
+    rows = np.arange(size) * values.shape[0] // size
+    cols = np.arange(size) * values.shape[1] // size
+    return values[np.ix_(rows, cols)]
+
+
+def occlusion_layer(importance: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(colour S×S×3, weight S×S in [0, 1]) of a measured occlusion map (ΔP(BHB) per patch, h×w).
+
+    Green where occluding the patch lowers P(BHB) (it pushes towards BHB), red where it raises it;
+    the weight is |ΔP| on the fixed scale of ``importance_scale`` (:data:`FULL_DELTA` is full), so a
+    star whose score rests on nothing in the stamp stays uncovered. Each cell covers its patch.
+    """
+    cells = _cells(np.nan_to_num(np.asarray(importance, dtype=float)), size)
+    colour = np.where((cells >= 0)[..., None], np.float32(TOWARDS_RGB), np.float32(AWAY_RGB)).astype(np.float32)
+    return colour, measured_strength(cells).astype(np.float32)
 
 
 def blend(base: np.ndarray, heat: tuple[np.ndarray, np.ndarray] | None, opacity: float) -> np.ndarray:
@@ -165,9 +198,11 @@ class MosaicView(QWidget):
         self.show_target = True
         self.show_scale = False
         self.scale_text = ""
+        self.scale_low = "low"  # the text left of the colour scale
         self._image: QImage | None = None
         self._pixels: np.ndarray | None = None  # the QImage's memory, kept alive with it
-        self._scale_image = _colour_scale_image()
+        self.scale_images = {"attention": _colour_scale_image(ATTENTION_RGB), "occlusion": _colour_scale_image(DIVERGING_RGB)}
+        self.scale_kind = "attention"  # which of scale_images is drawn (an OVERLAYS key)
         self._drag_from: QPointF | None = None
         self.setMinimumSize(150, 120)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -240,8 +275,8 @@ class MosaicView(QWidget):
         return QPointF(x, y)
 
     def scale_rect(self) -> QRectF:
-        """Where the attention colour scale is drawn (under the tiles, left)."""
-        return QRectF(40, self.height() - SCALE_HEIGHT + 8, min(160.0, max(20.0, self.width() - 90.0)), 9)
+        """Where the overlay's colour scale is drawn (under the tiles, left)."""
+        return QRectF(44, self.height() - SCALE_HEIGHT + 8, min(160.0, max(20.0, self.width() - 90.0)), 9)
 
     # -- painting ------------------------------------------------------------------------------
     def paintEvent(self, event: QPaintEvent) -> None:
@@ -280,11 +315,11 @@ class MosaicView(QWidget):
 
     def _paint_scale(self, painter: QPainter) -> None:
         rect = self.scale_rect()
-        painter.drawImage(rect, self._scale_image)
+        painter.drawImage(rect, self.scale_images[self.scale_kind])
         painter.setPen(TEXT_COLOUR)
         text_box = QRectF(0, rect.top() - 4, rect.left() - 4, rect.height() + 8)
-        painter.drawText(text_box, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, "low")
-        painter.drawText(QRectF(rect.right() + 4, rect.top() - 4, 200, rect.height() + 8),
+        painter.drawText(text_box, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, self.scale_low)
+        painter.drawText(QRectF(rect.right() + 4, rect.top() - 4, max(self.width() - rect.right() - 8, 0), rect.height() + 8),
                          Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self.scale_text)
 
     # -- mouse ---------------------------------------------------------------------------------
@@ -314,30 +349,49 @@ class MosaicView(QWidget):
         self.sigReset.emit()
 
 
-def _colour_scale_image() -> QImage:
-    """The heat map's colours, low to high, as a 256×1 image (drawn stretched)."""
-    row = np.ascontiguousarray(ATTENTION_RGB.round().astype(np.uint8)[None])
+def _colour_scale_image(colours: np.ndarray) -> QImage:
+    """Colours (256×3, 0–255), low to high, as a 256×1 image (drawn stretched)."""
+    row = np.ascontiguousarray(np.asarray(colours).round().astype(np.uint8)[None])
     return QImage(row.data, 256, 1, 3 * 256, QImage.Format.Format_RGB888).copy()
 
 
+def _diverging() -> np.ndarray:
+    """The occlusion overlay's scale (256×3): full red (ΔP −FULL_DELTA) through black to full green (+FULL_DELTA)."""
+    t = np.linspace(-1.0, 1.0, 256)[:, None]
+    return np.where(t < 0, -t * np.float32(AWAY_RGB), t * np.float32(TOWARDS_RGB)).astype(np.float32)
+
+
+DIVERGING_RGB = _diverging()
+
+
 class BandBars(QWidget):
-    """The SE block's band weights as bars with their percentages, painted directly."""
+    """Five signed bars from a centre line on a fixed scale, painted directly: the measured band
+    importance (ΔP(BHB), green towards BHB, red away) or the model's SE weights against uniform.
+
+    ``values`` are drawn as ``value ÷ full`` of the half height, up for positive, clipped at ±1, never
+    rescaled to the largest: bars of different stars compare by eye.
+    """
 
     def __init__(self, labels: tuple[str, ...], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.labels = labels
-        self.heights = np.zeros(len(labels))
+        self.values = np.zeros(len(labels))
         self.texts = [""] * len(labels)
+        self.colours = [QColor(*ABOVE_RGB)] * len(labels)
         self.title = "model's band weights"
-        self.top = BAR_TOP
+        self.full = 1.0
         self.setMinimumWidth(140)
         self.setMaximumWidth(220)
 
-    def set_values(self, heights: np.ndarray, texts: list[str], title: str = "model's band weights") -> None:
-        self.heights, self.texts, self.title = heights, texts, title
-        # A fixed scale (unless a weight outgrows it): bars of different stars compare by eye.
-        self.top = max(BAR_TOP, float(heights.max()) * 1.2)
+    def set_values(self, values: np.ndarray, texts: list[str], title: str, full: float,
+                   colours: list[QColor]) -> None:
+        self.values, self.texts, self.title, self.full, self.colours = (np.asarray(values, dtype=float), texts, title,
+                                                                         full, colours)
         self.update()
+
+    def heights(self) -> np.ndarray:
+        """Each bar's signed height as a fraction of the half height (what is painted)."""
+        return np.clip(np.nan_to_num(self.values) / self.full, -1.0, 1.0)
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
@@ -345,27 +399,39 @@ class BandBars(QWidget):
         painter.setPen(TEXT_COLOUR)
         line = painter.fontMetrics().height()
         painter.drawText(QRectF(0, 2, self.width(), line), Qt.AlignmentFlag.AlignCenter, self.title)
-        base, top = self.height() - line - 4, 2 * line + 4
+        top, bottom = 2 * line + 4, self.height() - 2 * line - 4  # room for a value's text above or below
+        middle, half = (top + bottom) / 2, max((bottom - top) / 2, 1.0)
         slot = self.width() / len(self.labels)
-        for i, (label, h, text) in enumerate(zip(self.labels, self.heights, self.texts, strict=True)):
+        painter.setPen(QPen(TEXT_COLOUR, 1))
+        painter.drawLine(QPointF(0, middle), QPointF(self.width(), middle))
+        for i, (label, h, colour) in enumerate(zip(self.labels, self.heights(), self.colours, strict=True)):
             x = i * slot
-            bar = (base - top) * float(h) / self.top
-            painter.fillRect(QRectF(x + 0.2 * slot, base - bar, 0.6 * slot, bar), BAR_COLOUR)
-            painter.drawText(QRectF(x, base - bar - line, slot, line), Qt.AlignmentFlag.AlignCenter, text)
-            painter.drawText(QRectF(x, base + 2, slot, line), Qt.AlignmentFlag.AlignCenter, label)
+            bar = half * float(h)
+            painter.fillRect(QRectF(x + 0.2 * slot, middle - max(bar, 0.0), 0.6 * slot, abs(bar)), colour)
+            painter.drawText(QRectF(x, self.height() - line - 2, slot, line), Qt.AlignmentFlag.AlignCenter, label)
+        font = painter.font()
+        font.setPointSizeF(font.pointSizeF() * VALUE_FONT_SCALE)  # five values side by side in a narrow strip
+        painter.setFont(font)
+        small = painter.fontMetrics().height()
+        for i, (h, text) in enumerate(zip(self.heights(), self.texts, strict=True)):
+            bar = half * float(h)
+            box = QRectF(i * slot, middle - bar - small, slot, small) if h >= 0 else QRectF(i * slot, middle - bar, slot, small)
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
         painter.end()
 
 
 class CutoutPanel(QWidget):
-    """u, g, r, i, z and a colour composite; target ticks; attention overlay with its scale; band weights."""
+    """u, g, r, i, z and a colour composite; target ticks; an overlay (occlusion or attention) with its scale;
+    the band strip."""
 
-    sigAttentionWanted = Signal(bool)  # whether the attention map is on screen (the explanation job may skip it)
+    sigOverlayWanted = Signal(bool)  # whether an overlay is on screen (the explanation job may skip the maps)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._cube: np.ndarray | None = None
         self._good: np.ndarray | None = None
         self._attention: np.ndarray | None = None
+        self._occlusion: np.ndarray | None = None
         self._heat: tuple[np.ndarray, np.ndarray] | None = None
         self._bases: np.ndarray | None = None  # 6×S×S×3 uint8: the stretched bands and the composite
         self._shown: np.ndarray | None = None  # the same with the heat map blended in
@@ -390,18 +456,26 @@ class CutoutPanel(QWidget):
         self.show_target.setToolTip("ticks pointing at the target (the cutout's centre)")
         self.show_target.setChecked(True)
         self.show_target.toggled.connect(self._target_toggled)
-        self.show_attention = QCheckBox("Attention")
-        self.show_attention.setChecked(True)
-        self.show_attention.toggled.connect(self._draw_all)
-        self.show_attention.toggled.connect(self.sigAttentionWanted)
+        self.show_overlay = QCheckBox("Overlay")
+        self.show_overlay.setChecked(True)
+        self.show_overlay.toggled.connect(self._draw_all)
+        self.show_overlay.toggled.connect(self.sigOverlayWanted)
+        self.overlay_choice = QComboBox()
+        for key, text in OVERLAYS.items():
+            self.overlay_choice.addItem(text, key)
+        self.overlay_choice.setToolTip(
+            "measured: the change in P(BHB) when each 8×8 patch of all five bands is replaced by the background "
+            f"(green towards BHB, red away, full at ±{FULL_DELTA:g}); model's attention: the classifier's "
+            "internal attention against uniform, not evidence of use")
+        self.overlay_choice.currentIndexChanged.connect(self._overlay_changed)
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)
         self.opacity.setValue(60)
         self.opacity.setMaximumWidth(120)
-        self.opacity.setToolTip("attention overlay opacity")
+        self.opacity.setToolTip("overlay opacity")
         self.opacity.valueChanged.connect(self._draw_all)
         for widget in (QLabel("Stretch"), self.stretch_choice, QLabel("Zoom"), self.zoom_choice, self.reset_button,
-                       self.show_target, self.show_attention, self.opacity):
+                       self.show_target, self.show_overlay, self.overlay_choice, self.opacity):
             row.addWidget(widget)
         row.addStretch(1)
 
@@ -420,9 +494,14 @@ class CutoutPanel(QWidget):
         return self.mosaic.columns
 
     @property
-    def wants_attention(self) -> bool:
-        """Whether the attention map would be drawn (False: the explanation may skip computing it)."""
-        return self.show_attention.isChecked()
+    def wants_overlay(self) -> bool:
+        """Whether an overlay would be drawn (False: the explanation may skip computing the maps)."""
+        return self.show_overlay.isChecked()
+
+    @property
+    def overlay(self) -> str:
+        """The chosen overlay: an :data:`OVERLAYS` key."""
+        return str(self.overlay_choice.currentData())
 
     # -- public API ----------------------------------------------------------------------
     def set_cube(self, cube: np.ndarray, mask: np.ndarray | None = None) -> None:
@@ -452,39 +531,54 @@ class CutoutPanel(QWidget):
             if attention.ndim != 2:
                 raise ValueError(f"attention map must be 2-D, got shape {attention.shape}")
         self._attention = attention
-        if attention is not None:
-            departure, flat = attention_departure(attention)
-            self.mosaic.scale_text = (f"attention flat (peak {departure.max():+.0%} vs uniform): not drawn" if flat
-                                      else f"attention ÷ uniform (full: {1 + ATTENTION_FULL_SCALE:g}×)")
+        self._draw_all()
+
+    def set_occlusion(self, importance: np.ndarray | None) -> None:
+        """The measured occlusion map: ΔP(BHB) when each patch (cell of an h×w grid) is replaced by the background."""
+        if importance is not None:
+            importance = np.asarray(importance, dtype=float)
+            if importance.ndim != 2:
+                raise ValueError(f"occlusion map must be 2-D, got shape {importance.shape}")
+        self._occlusion = importance
         self._draw_all()
 
     def set_band_weights(self, weights: np.ndarray | None) -> None:
-        """The SE block's 5 band weights, drawn normalised to sum 1 with percentages (None: empty)."""
+        """The SE block's 5 band weights as departures from the uniform 1/5 (None: empty).
+
+        Bars go up (blue) above uniform and down (grey) below, full at ±100 % of 1/5, the text in per
+        cent of uniform; "flat" in the title when all are within the margin. Why: the weights are
+        internal shares, 0.17–0.23 and the same for every star on the shipped model; drawn as shares
+        they read as a finding about the star, drawn against uniform they read as what they are.
+        """
         if weights is None:
-            heights = np.zeros(len(BANDS))
-            texts = [""] * len(BANDS)
-        else:
-            w = np.asarray(weights, dtype=float)
-            if w.shape != (len(BANDS),):
-                raise ValueError(f"band weights must have shape ({len(BANDS)},), got {w.shape}")
-            total = w.sum()
-            heights = w / total if total > 0 else np.zeros(len(BANDS))
-            texts = [f"{100 * h:.0f}%" for h in heights]
-        self.bars.set_values(heights, texts)
+            self.bars.set_values(np.zeros(len(BANDS)), [""] * len(BANDS), "model's band weights", FULL_DEPARTURE,
+                                 [QColor(*ABOVE_RGB)] * len(BANDS))
+            self.bars.setToolTip("")
+            return
+        w = np.asarray(weights, dtype=float)
+        if w.shape != (len(BANDS),):
+            raise ValueError(f"band weights must have shape ({len(BANDS)},), got {w.shape}")
+        departure, flat = uniform_departure(w)
+        self.bars.set_values(departure, [f"{100 * d:+.0f}%" for d in departure],
+                             f"model's weights vs 1/{len(BANDS)}" + (": flat" if flat else ""), FULL_DEPARTURE,
+                             [QColor(*(ABOVE_RGB if d >= 0 else BELOW_RGB)) for d in departure])
+        self.bars.setToolTip(f"the model's internal SE band weights against uniform (1/{len(BANDS)}), in per cent of "
+                             f"uniform; flat: all within {FLAT_MARGIN:.0%}. Internal weights are not evidence of use.")
 
     def set_band_importance(self, importance: np.ndarray) -> None:
-        """Measured band importance (ΔP(BHB) when the band is replaced by its background): bar height |ΔP|,
-        never rescaled to the largest, signed in the text (+ pushes towards BHB)."""
+        """Measured band importance (ΔP(BHB) when the band is replaced by its background): signed bars on a
+        fixed scale (ΔP ±1 is full), green towards BHB, red away, never rescaled to the largest."""
         v = np.asarray(importance, dtype=float)
         if v.shape != (len(BANDS),):
             raise ValueError(f"band importance must have shape ({len(BANDS)},), got {v.shape}")
-        self.bars.set_values(np.clip(np.abs(v), 0.0, 1.0), [f"{x:+.2f}" for x in v], "ΔP removing the band")
+        self.bars.set_values(v, [f"{x:+.2f}" for x in v], "ΔP removing the band", 1.0,
+                             [QColor(*(TOWARDS_RGB if x >= 0 else AWAY_RGB)) for x in v])
         self.bars.setToolTip("measured: the change in P(BHB) when each band is replaced by its background "
                              "(+ towards BHB); the model's own SE weights are not evidence of use")
 
     def clear(self) -> None:
         """Empty every image and bar; the controls keep their settings."""
-        self._cube = self._good = self._attention = self._heat = self._bases = self._shown = None
+        self._cube = self._good = self._attention = self._occlusion = self._heat = self._bases = self._shown = None
         self._stale = False
         self.mosaic.set_tiles(None)
         self.mosaic.show_scale = False
@@ -504,20 +598,45 @@ class CutoutPanel(QWidget):
         self._draw_all()
 
     def _opacity(self) -> float:
-        return self.opacity.value() / 100.0 if self.show_attention.isChecked() else 0.0
+        return self.opacity.value() / 100.0 if self.show_overlay.isChecked() else 0.0
+
+    def _overlay_changed(self) -> None:
+        self._draw_all()
+        self.sigOverlayWanted.emit(self.wants_overlay)
+
+    def _overlay_map(self) -> np.ndarray | None:
+        return self._occlusion if self.overlay == "occlusion" else self._attention
+
+    def _describe_scale(self) -> None:
+        """The colour scale's words for the chosen overlay's map."""
+        mosaic = self.mosaic
+        mosaic.scale_kind = self.overlay
+        if self.overlay == "occlusion":
+            mosaic.scale_low = "away"
+            peak = float(np.nanmax(np.abs(self._occlusion))) if self._occlusion is not None else 0.0
+            mosaic.scale_text = f"towards BHB: ΔP occluding a patch, full ±{FULL_DELTA:g}, peak {peak:.2f}"
+            return
+        mosaic.scale_low = "low"
+        if self._attention is not None:
+            departure, flat = attention_departure(self._attention)
+            mosaic.scale_text = (f"model's attention flat (peak {departure.max():+.0%} vs uniform): not drawn" if flat
+                                 else f"model's attention ÷ uniform (full: {1 + ATTENTION_FULL_SCALE:g}×)")
 
     def _draw_all(self) -> None:
         """Mark the tiles for redrawing; the blend happens once, at the next paint (or ``displayed``)."""
         if self._bases is None:
             return
         self._stale = True
-        self.mosaic.show_scale = self._attention is not None and self._opacity() > 0
+        self._describe_scale()
+        self.mosaic.show_scale = self._overlay_map() is not None and self._opacity() > 0
         self.mosaic.update()
 
     def _blended(self) -> np.ndarray | None:
-        """The tiles with the heat map blended in, made now if something changed since the last time."""
+        """The tiles with the overlay blended in, made now if something changed since the last time."""
         if self._stale and self._bases is not None and self._cube is not None:
-            heat = heat_layer(self._attention, self._cube.shape[-1]) if self._attention is not None else None
+            size, shown = self._cube.shape[-1], self._overlay_map()
+            layer = occlusion_layer if self.overlay == "occlusion" else heat_layer
+            heat = layer(shown, size) if shown is not None else None
             self._heat = heat
             self._shown = blend(self._bases, heat, self._opacity())
             self.mosaic.set_tiles(self._shown, repaint=False)

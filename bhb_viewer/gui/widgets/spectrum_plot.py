@@ -39,6 +39,16 @@ from scipy.ndimage import gaussian_filter1d, uniform_filter1d
 from bhb_viewer.core import grid
 from bhb_viewer.core.lines import LINES, Line
 from bhb_viewer.gui.widgets.balmer_closeup import BalmerCloseup
+from bhb_viewer.gui.widgets.importance_scale import (
+    ABOVE_RGB,
+    AWAY_RGB,
+    BELOW_RGB,
+    FLAT_MARGIN,
+    TOWARDS_RGB,
+    departure_strength,
+    measured_strength,
+    uniform_departure,
+)
 
 SMOOTHING_KINDS = ("boxcar", "gaussian")
 RANGES = ("model grid 4000–9000 Å", "file's full range")
@@ -49,10 +59,7 @@ ERROR_BRUSH = QBrush(QColor(150, 190, 255, 70))
 REFERENCE_PENS = (pg.mkPen(90, 170, 255), pg.mkPen(255, 170, 60))  # width 1: wider pens take a slow path
 REFERENCE_NAMES = ("mean BHB", "mean non-BHB")
 SALIENCY_PEN = pg.mkPen(230, 80, 230, width=1)
-SEGMENT_RGB = (80, 200, 120)
-SEGMENT_MAX_ALPHA = 110  # the most-weighted segment's opacity (of 255); others in proportion
-SEGMENT_AWAY_RGB = (220, 80, 80)  # a segment whose removal raises P(BHB): it pushes away from BHB
-SEGMENT_FULL_DELTA = 0.5  # measured |ΔP| drawn at SEGMENT_MAX_ALPHA
+SEGMENT_MAX_ALPHA = 110  # a segment's opacity (of 255) at full strength on the fixed scale (importance_scale)
 # Solid, faint marker lines: dashed pens are stroked dash by dash, on every repaint of every star.
 HYDROGEN_PEN = pg.mkPen(255, 110, 110, 150, width=1)
 METAL_PEN = pg.mkPen(170, 170, 170, 120, width=1)
@@ -300,7 +307,7 @@ class SpectrumPlot(QWidget):
         for j in range(grid.N_SEGMENTS):
             region = QGraphicsRectItem(QRectF(edges[j], -1.0, edges[j + 1] - edges[j], 3.0))
             region.setPen(QPen(Qt.PenStyle.NoPen))
-            region.setBrush(QColor(*SEGMENT_RGB, 0))
+            region.setBrush(QColor(*TOWARDS_RGB, 0))
             self.overlay_view.addItem(region, ignoreBounds=True)
             regions.append(region)
         return regions
@@ -407,31 +414,42 @@ class SpectrumPlot(QWidget):
         self._settle()
 
     def set_segment_weights(self, weights: np.ndarray | None) -> None:
-        """Shade the 7 model segments with opacity proportional to their weight (None: no shading)."""
+        """Shade the 7 segments by the model's own segment weights as departures from the uniform 1/7
+        (blue above, grey below), on the fixed scale of ``importance_scale`` (None: no shading).
+
+        Why not in proportion to the largest: on the shipped model every star puts ≈ 1 on segment 1,
+        which at full contrast reads as a finding about the star; against 1/7 it reads as what it is.
+        """
         if weights is None:
-            w = np.zeros(grid.N_SEGMENTS)
-        else:
-            w = np.asarray(weights, dtype=float)
-            if w.shape != (grid.N_SEGMENTS,):
-                raise ValueError(f"segment weights must have shape ({grid.N_SEGMENTS},), got {w.shape}")
-        top = w.max() if w.max() > 0 else 1.0
+            for region in self.segment_regions:
+                region.setBrush(QColor(*TOWARDS_RGB, 0))
+            self.show_segments.setToolTip("no segment weights")
+            return
+        w = np.asarray(weights, dtype=float)
+        if w.shape != (grid.N_SEGMENTS,):
+            raise ValueError(f"segment weights must have shape ({grid.N_SEGMENTS},), got {w.shape}")
+        departure, flat = uniform_departure(w)
+        strength = departure_strength(departure)
         for j, region in enumerate(self.segment_regions):
-            region.setBrush(QColor(*SEGMENT_RGB, round(SEGMENT_MAX_ALPHA * max(w[j], 0.0) / top)))
+            rgb = ABOVE_RGB if departure[j] >= 0 else BELOW_RGB
+            region.setBrush(QColor(*rgb, 0 if flat else round(SEGMENT_MAX_ALPHA * strength[j])))
         self.show_segments.setToolTip(
-            "no segment weights" if weights is None
-            else "segment weights, blue to red: " + ", ".join(f"{x:.0%}" for x in w)
+            f"model's internal segment weights against uniform (1/{grid.N_SEGMENTS}), blue above, grey below"
+            + (f" — flat (all within {FLAT_MARGIN:.0%}), not drawn" if flat else "")
+            + "; blue to red: " + ", ".join(f"{x:.0%}" for x in w / max(w.sum(), 1e-30))
         )
 
     def set_segment_importance(self, importance: np.ndarray) -> None:
         """Shade the 7 segments by measured importance (ΔP(BHB) when the segment is replaced by the
-        continuum): green towards BHB, red away, opacity on a fixed scale (ΔP of ±0.5 is the most
-        opaque), never rescaled to the largest; the tooltip gives the signed values."""
+        continuum): green towards BHB, red away, opacity on the fixed scale of ``importance_scale``
+        (|ΔP| of 0.5 is the most opaque), never rescaled to the largest; the tooltip gives the values."""
         v = np.asarray(importance, dtype=float)
         if v.shape != (grid.N_SEGMENTS,):
             raise ValueError(f"segment importance must have shape ({grid.N_SEGMENTS},), got {v.shape}")
+        strength = measured_strength(v)
         for j, region in enumerate(self.segment_regions):
-            rgb = SEGMENT_RGB if v[j] >= 0 else SEGMENT_AWAY_RGB
-            region.setBrush(QColor(*rgb, round(SEGMENT_MAX_ALPHA * min(abs(v[j]) / SEGMENT_FULL_DELTA, 1.0))))
+            rgb = TOWARDS_RGB if v[j] >= 0 else AWAY_RGB
+            region.setBrush(QColor(*rgb, round(SEGMENT_MAX_ALPHA * strength[j])))
         self.show_segments.setToolTip("measured: ΔP(BHB) when each segment is replaced by the continuum, "
                                       "blue to red: " + ", ".join(f"{x:+.2f}" for x in v))
 
