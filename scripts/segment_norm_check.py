@@ -94,8 +94,8 @@ def markdown(result: dict) -> str:
         "| segment attention | test macro F1 | sky macro F1 | row entropy ÷ uniform | segment weights s1…s7 | "
         "between-star σ (largest) | class difference (largest) | macro F1 with uniform rows (mean abs ΔP) |",
         "|---|---|---|---|---|---|---|---|",
-        line("as the paper (and the shipped model)", base), line("with segment_norm", norm), "",
-        f"Without the norm the short run collapses the same way as the shipped model: one-hot rows on s1 for every "
+        line("as the paper (the shipped architecture)", base), line("with segment_norm", norm), "",
+        f"Without the norm the short run collapses: one-hot rows on s1 for every "
         f"star. With it, {verdict} The rows are no longer one-hot (entropy {norm['row_entropy_ratio_median']:.2f} of "
         f"uniform's), and the weights vary between stars (σ up to {max(norm['segment_weights_between_star_std']):.2f}) "
         f"and between the classes (BHB minus non-BHB {diff[j]:+.2f} on s{j + 1}). Making the rows uniform costs that model "
