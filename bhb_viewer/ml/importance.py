@@ -105,7 +105,8 @@ def window_importance(score: ScoreFn, flux, ivar, cutouts, width: int = WINDOW) 
 
 
 def occlusion_rows(size: int, patch: int = PATCH) -> int:
-    """Rows per star that :func:`occlusion_map` scores for ``size``² cutouts: the stamp itself and one per patch."""
+    """Rows per star that :func:`occlusion_map` scores for cutouts of ``size`` × ``size`` pixels: the stamp
+    itself and one per patch."""
     return 1 + (size // patch) ** 2
 
 
