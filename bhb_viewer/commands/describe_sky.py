@@ -16,6 +16,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="CKPT_DIR", help="checkpoint directory")
     parser.add_argument("--data", required=True, metavar="DIR", help="the data set the model was trained on")
     parser.add_argument("--n", type=int, help="use the first N stars only (default: all)")
+    parser.add_argument("--seed", type=int,
+                        help="the seed the model was trained with: its training split describes the sky and its "
+                             "validation split (stars it never fitted) sets the embedding distance limit, as bhb "
+                             "train does (default: every star, or the first N, for both)")
     parser.add_argument("--json", action="store_true", help="print the record as one JSON line")
 
 
@@ -32,8 +36,13 @@ def run(args: argparse.Namespace) -> int:
     if args.n is not None and args.n < 10:
         raise BadInputError(None, f"--n must be ≥ 10, got {args.n}")
     data = open_dataset(args.data)
-    rows = np.arange(min(len(data), args.n or len(data)))
-    sky = describe_sky(args.model, data, rows, progress=TerminalProgress())
+    rows, held_out = np.arange(min(len(data), args.n or len(data))), None
+    if args.seed is not None:
+        from bhb_viewer.ml.data import stratified_split
+
+        train, held_out, _ = stratified_split(np.asarray(data.labels)[rows], args.seed)
+        rows = rows[train]
+    sky = describe_sky(args.model, data, rows, progress=TerminalProgress(), held_out=held_out)
     if args.json:
         print(json.dumps(asdict(sky)))
         return 0

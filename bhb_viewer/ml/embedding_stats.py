@@ -3,11 +3,13 @@
 Why: the template fit (core.stellar_fit) catches spectra unlike any star; the embedding catches
 inputs unlike the *training* stars as the network sees them (a cutout with a neighbour, colours
 of another sky). The fusion model's CLS token is its embedding; its mean, a shrunk covariance and
-the 99.9th percentile of the training stars' Mahalanobis distances are stored beside the weights
+the 99.9th percentile of the Mahalanobis distances of stars like them are stored beside the weights
 (``embedding_stats.safetensors``), once for the full pass and, for a model that reads colours,
 once for the pass without cutouts (a star scored from spectrum and colours). Each scored star's
 ``embedding_distance`` is its distance in units of that percentile: above 1 it is flagged
-``ood:embedding``. The ranges of colours, g, S/N and fitted parameters go into
+``ood:embedding``. The percentile is taken over held-out stars of the same sky where there are any
+(``bhb train``: its validation split): the training stars themselves sit closer, having been
+fitted, and a limit set on them flags several times more unseen stars of that very sky. The ranges of colours, g, S/N and fitted parameters go into
 ``training_sky.json`` (core.trust.TrainingSky). A checkpoint without them
 still loads and scores; its scores simply carry no such flags, and ``bhb models describe-sky``
 adds them.
@@ -32,15 +34,17 @@ LIMIT_PERCENTILE = 99.9
 NO_IMAGE = "_no_image"  # key suffix of the statistics of the pass without cutouts
 
 
-def fit_stats(embeddings: np.ndarray, suffix: str = "") -> dict[str, np.ndarray]:
-    """Mean, precision (inverse of the shrunk covariance) and distance limit of training embeddings (N × D)."""
+def fit_stats(embeddings: np.ndarray, suffix: str = "", held_out: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Mean, precision (inverse of the shrunk covariance) of training embeddings (N × D), and the distance
+    limit over ``held_out`` embeddings of the same sky (over the training ones where None)."""
     x = np.asarray(embeddings, dtype=np.float64)
     mean = x.mean(axis=0)
     cov = np.cov(x - mean, rowvar=False)
     cov = (1 - SHRINKAGE) * cov + SHRINKAGE * np.trace(cov) / len(cov) * np.eye(len(cov))
     stats = {"mean": mean.astype(np.float32), "precision": np.linalg.inv(cov).astype(np.float32),
              "limit": np.ones(1, np.float32)}
-    stats["limit"][0] = np.percentile(distances(x, stats), LIMIT_PERCENTILE)
+    reference = x if held_out is None or not len(held_out) else np.asarray(held_out, dtype=np.float64)
+    stats["limit"][0] = np.percentile(distances(reference, stats), LIMIT_PERCENTILE)
     return {key + suffix: value for key, value in stats.items()}
 
 
@@ -58,23 +62,43 @@ def load_stats(model_dir: str | Path) -> dict[str, np.ndarray] | None:
 
 
 def describe_sky(model_dir: str | Path, data: Dataset, rows: np.ndarray | None = None, batch_size: int = 256,
-                 progress: ProgressCallback = no_progress) -> TrainingSky:
+                 progress: ProgressCallback = no_progress, held_out: np.ndarray | None = None) -> TrainingSky:
     """Record the training sky of ``model_dir`` from the stars it was trained on (``rows`` of ``data``).
 
-    Writes ``embedding_stats.safetensors`` (a model with an embedding) and ``training_sky.json`` into
-    the checkpoint folder and returns the record.
+    ``held_out`` rows of the same data set (stars the model never trained on) set the embedding
+    distance limit. Writes ``embedding_stats.safetensors`` (a model with an embedding) and
+    ``training_sky.json`` into the checkpoint folder and returns the record.
     """
-    from bhb_viewer.core.catalog_mags import catalog_magnitudes
     from bhb_viewer.ml.inference import Predictor
-    from bhb_viewer.ml.scoring import ChunkSource
 
     rows = np.arange(len(data)) if rows is None else np.asarray(rows, dtype=np.int64)
     predictor = Predictor(model_dir, device="cpu")
+    embeddings, values = _embeddings(predictor, data, rows, batch_size, progress)
+    reference: dict[str, np.ndarray] = {}
+    if held_out is not None and len(held_out):
+        reference, _ = _embeddings(predictor, data, np.asarray(held_out, dtype=np.int64), batch_size, progress)
+    stats = {}
+    for suffix, emb in embeddings.items():
+        stats.update(fit_stats(emb, suffix, reference.get(suffix)))
+    if stats:
+        save_file(stats, str(Path(model_dir) / EMBEDDING_FILE))
+    sky = TrainingSky(training_ranges(values), bool(stats), len(rows), f"{data.path} ({len(rows)} stars)")
+    sky.save(model_dir)
+    return sky
+
+
+def _embeddings(predictor, data: Dataset, rows: np.ndarray, batch_size: int,
+                progress: ProgressCallback) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The rows' CLS embeddings per pass ("" full, NO_IMAGE without cutouts, where the model has them)
+    and the quantities the training sky's ranges are made of."""
+    from bhb_viewer.core.catalog_mags import catalog_magnitudes
+    from bhb_viewer.ml.scoring import ChunkSource
+
     mags = catalog_magnitudes(data.catalog)[rows]
     # the template fit for the ranges; no Balmer-line fits, which the record does not use
     source = ChunkSource(data, rows, batch_size, predictor.preprocessor, predictor.modalities, classical=False, mags=mags)
     no_image = predictor.reads_colours and "image" in predictor.modalities
-    embeddings: dict[str, list[np.ndarray]] = {"": [], NO_IMAGE: []}
+    parts: dict[str, list[np.ndarray]] = {"": [], NO_IMAGE: []}
     quantities = []
     for k in range(len(source)):
         item = source[k]
@@ -82,16 +106,8 @@ def describe_sky(model_dir: str | Path, data: Dataset, rows: np.ndarray | None =
             if suffix == "" or no_image:
                 emb = predictor.embedding_prepared(item["inputs"], with_image=with_image)
                 if emb is not None:
-                    embeddings[suffix].append(emb)
+                    parts[suffix].append(emb)
         quantities.append(item["quantities"])
         progress(ProgressEvent("describe", source.bounds(k)[1], len(rows), "training sky"))
     values = {key: np.concatenate([q[key] for q in quantities]) for key in quantities[0]}
-    stats = {}
-    for suffix, parts in embeddings.items():
-        if parts:
-            stats.update(fit_stats(np.concatenate(parts), suffix))
-    if stats:
-        save_file(stats, str(Path(model_dir) / EMBEDDING_FILE))
-    sky = TrainingSky(training_ranges(values), bool(stats), len(rows), f"{data.path} ({len(rows)} stars)")
-    sky.save(model_dir)
-    return sky
+    return {suffix: np.concatenate(p) for suffix, p in parts.items() if p}, values

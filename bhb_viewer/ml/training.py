@@ -349,7 +349,8 @@ def fit(
             cursor = run.train_stage(stage_index, cursor)
         if ranks.main:
             run.finish(cursor.history)
-            describe_sky(run_dir, dataset, splits.train)  # the trust flags' record of what it was trained on
+            # the trust flags' record of what it was trained on; unseen stars of that sky set the distance limit
+            describe_sky(run_dir, dataset, splits.train, held_out=splits.val)
         distributed.barrier()
     finally:
         if joined:
