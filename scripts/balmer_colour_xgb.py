@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bhb_viewer.core.balmer import measure_arrays  # noqa: E402
-from bhb_viewer.core.catalog_mags import catalog_magnitudes  # noqa: E402
+from bhb_viewer.core.catalog_mags import catalog_magnitudes, dereddened_bands  # noqa: E402
 from bhb_viewer.core.dataset import open_dataset  # noqa: E402
 from bhb_viewer.ml.data import stratified_split  # noqa: E402
 from bhb_viewer.ml.training import scores_report  # noqa: E402
@@ -38,7 +38,7 @@ def features(dataset, dereddened: bool = True) -> np.ndarray:
     spectra, ivar = np.asarray(dataset.spectra, dtype=np.float32), np.asarray(dataset.ivar, dtype=np.float32)
     measured = measure_arrays(spectra, ivar)
     mags = catalog_magnitudes(dataset.catalog)
-    bands = mags[:, :5] - (np.nan_to_num(mags[:, 10:]) if dereddened else 0.0)
+    bands = dereddened_bands(mags) if dereddened else mags[:, :5]
     cols = [np.asarray(measured[k], dtype=float) for k in BALMER]
     return np.column_stack([*cols, bands[:, :-1] - bands[:, 1:]])
 

@@ -85,6 +85,17 @@ def catalog_extinction(table: Table) -> np.ndarray:
     return out
 
 
+def dereddened_bands(mags: np.ndarray) -> np.ndarray:
+    """(N, 5) u…z of a (N, 15) array with each band's extinction removed where the row has one (as
+    observed where it has none); a (N, 10) array, which carries no extinction, as observed."""
+    mags = np.asarray(mags, dtype=np.float64)
+    bands = mags[:, : len(BANDS)]
+    if mags.shape[1] < N_MAG_COLUMNS:
+        return bands
+    extinction = mags[:, 2 * len(BANDS) :]
+    return bands - np.where(np.isfinite(extinction), extinction, 0.0)
+
+
 def fill_missing_bands(mags: np.ndarray, fallback: np.ndarray) -> np.ndarray:
     """``mags`` with each band it lacks (magnitude NaN) taken, magnitude and error together, from ``fallback``.
 

@@ -73,10 +73,11 @@ def describe_sky(model_dir: str | Path, data: Dataset, rows: np.ndarray | None =
 
     rows = np.arange(len(data)) if rows is None else np.asarray(rows, dtype=np.int64)
     predictor = Predictor(model_dir, device="cpu")
-    embeddings, values = _embeddings(predictor, data, rows, batch_size, progress)
+    embeddings, values = _embeddings(predictor, data, rows, batch_size, progress, ranges=True)
     reference: dict[str, np.ndarray] = {}
     if held_out is not None and len(held_out):
-        reference, _ = _embeddings(predictor, data, np.asarray(held_out, dtype=np.int64), batch_size, progress)
+        reference, _ = _embeddings(predictor, data, np.asarray(held_out, dtype=np.int64), batch_size, progress,
+                                   ranges=False)
     stats = {}
     for suffix, emb in embeddings.items():
         stats.update(fit_stats(emb, suffix, reference.get(suffix)))
@@ -87,16 +88,18 @@ def describe_sky(model_dir: str | Path, data: Dataset, rows: np.ndarray | None =
     return sky
 
 
-def _embeddings(predictor, data: Dataset, rows: np.ndarray, batch_size: int,
-                progress: ProgressCallback) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def _embeddings(predictor, data: Dataset, rows: np.ndarray, batch_size: int, progress: ProgressCallback,
+                ranges: bool) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """The rows' CLS embeddings per pass ("" full, NO_IMAGE without cutouts, where the model has them)
-    and the quantities the training sky's ranges are made of."""
+    and, with ``ranges``, the quantities the training sky's ranges are made of (the template fit: the
+    held-out pass needs only the embeddings)."""
     from bhb_viewer.core.catalog_mags import catalog_magnitudes
     from bhb_viewer.ml.scoring import ChunkSource
 
     mags = catalog_magnitudes(data.catalog)[rows]
     # the template fit for the ranges; no Balmer-line fits, which the record does not use
-    source = ChunkSource(data, rows, batch_size, predictor.preprocessor, predictor.modalities, classical=False, mags=mags)
+    source = ChunkSource(data, rows, batch_size, predictor.preprocessor, predictor.modalities, classical=False, mags=mags,
+                         second_opinion=ranges)
     no_image = predictor.reads_colours and "image" in predictor.modalities
     parts: dict[str, list[np.ndarray]] = {"": [], NO_IMAGE: []}
     quantities = []
@@ -107,7 +110,8 @@ def _embeddings(predictor, data: Dataset, rows: np.ndarray, batch_size: int,
                 emb = predictor.embedding_prepared(item["inputs"], with_image=with_image)
                 if emb is not None:
                     parts[suffix].append(emb)
-        quantities.append(item["quantities"])
+        if ranges:
+            quantities.append(item["quantities"])
         progress(ProgressEvent("describe", source.bounds(k)[1], len(rows), "training sky"))
-    values = {key: np.concatenate([q[key] for q in quantities]) for key in quantities[0]}
+    values = {key: np.concatenate([q[key] for q in quantities]) for key in quantities[0]} if quantities else {}
     return {suffix: np.concatenate(p) for suffix, p in parts.items() if p}, values

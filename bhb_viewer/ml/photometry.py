@@ -31,6 +31,7 @@ from bhb_viewer.core.catalog_mags import (
     N_MAG_COLUMNS,
     N_PHOTOMETRY_COLUMNS,
     catalog_magnitudes,
+    dereddened_bands,
     missing_magnitude_columns,
 )
 from bhb_viewer.core.grid import BANDS
@@ -124,10 +125,7 @@ def _colours(mags: np.ndarray, dereddened: bool) -> tuple[np.ndarray, np.ndarray
     if mags.ndim != 2 or mags.shape[1] not in (N_MAG_COLUMNS, N_PHOTOMETRY_COLUMNS):
         raise ValueError(f"magnitudes must be N×{N_MAG_COLUMNS} (u,g,r,i,z, their errors and extinctions) or "
                          f"N×{N_PHOTOMETRY_COLUMNS} (without extinctions), got {mags.shape}")
-    bands = mags[:, : len(BANDS)]
-    if dereddened and mags.shape[1] == N_MAG_COLUMNS:
-        extinction = mags[:, 2 * len(BANDS) :]
-        bands = bands - np.where(np.isfinite(extinction), extinction, 0.0)
+    bands = dereddened_bands(mags) if dereddened else mags[:, : len(BANDS)]
     colours = bands[:, :-1] - bands[:, 1:]
     present = np.isfinite(colours)
     return np.where(present, colours, 0.0), present.astype(np.float64)

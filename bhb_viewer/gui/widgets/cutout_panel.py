@@ -526,20 +526,12 @@ class CutoutPanel(QWidget):
 
     def set_attention(self, attention: np.ndarray | None) -> None:
         """The model's attention over the cutout (any h×w grid, each cell over its patch of the image)."""
-        if attention is not None:
-            attention = np.asarray(attention, dtype=float)
-            if attention.ndim != 2:
-                raise ValueError(f"attention map must be 2-D, got shape {attention.shape}")
-        self._attention = attention
+        self._attention = _grid(attention, "attention")
         self._draw_all()
 
     def set_occlusion(self, importance: np.ndarray | None) -> None:
         """The measured occlusion map: ΔP(BHB) when each patch (cell of an h×w grid) is replaced by the background."""
-        if importance is not None:
-            importance = np.asarray(importance, dtype=float)
-            if importance.ndim != 2:
-                raise ValueError(f"occlusion map must be 2-D, got shape {importance.shape}")
-        self._occlusion = importance
+        self._occlusion = _grid(importance, "occlusion")
         self._draw_all()
 
     def set_band_weights(self, weights: np.ndarray | None) -> None:
@@ -666,3 +658,13 @@ class CutoutPanel(QWidget):
             self._apply_zoom()
         else:
             self.zoom_choice.setCurrentIndex(0)
+
+
+def _grid(values: np.ndarray | None, what: str) -> np.ndarray | None:
+    """A map over the cutout's h×w grid of patches as floats; ValueError naming ``what`` if it is not 2-D."""
+    if values is None:
+        return None
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 2:
+        raise ValueError(f"{what} map must be 2-D, got shape {values.shape}")
+    return values
