@@ -10,7 +10,7 @@ Both models are judged by repeated stratified k-fold cross-validation on those 7
 fold the shipped model is fine-tuned as the wizard does it by default (encoders frozen, lr 1e-4,
 20 epochs with patience 8, its own 70/20/10 split of the fold's training stars for early stopping)
 and scores the held-out fold; the shipped model scores every star as it is. Each star's
-fine-tuned score is the mean over repeats of the score it got while held out. ``core.small_compare``
+fine-tuned score is the mean over repeats of the score it got while held out. ``core.science.small_compare``
 then gives both models' AUC and macro F1 with paired, stratified bootstrap intervals on the same
 73 stars, and whether the fine-tuned model is better by the wizard's standard (what would pre-tick
 "make active"). With ``--base DIR`` (the shipped model's training sky) the fine-tunes also mix in
@@ -37,12 +37,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bhb_viewer.core.catalog_mags import catalog_magnitudes  # noqa: E402
 from bhb_viewer.core.dataset import Dataset, open_dataset, write_dataset  # noqa: E402
 from bhb_viewer.core.errors import read_json  # noqa: E402
-from bhb_viewer.core.from_session import build_from_session  # noqa: E402
-from bhb_viewer.core.small_compare import Comparison, compare  # noqa: E402
-from bhb_viewer.core.verdicts import CatalogRef, Session, VerdictKind  # noqa: E402
+from bhb_viewer.core.ingest.from_session import build_from_session  # noqa: E402
+from bhb_viewer.core.readers.catalog_mags import catalog_magnitudes  # noqa: E402
+from bhb_viewer.core.science.small_compare import Comparison, compare  # noqa: E402
+from bhb_viewer.core.sessions.verdicts import CatalogRef, Session, VerdictKind  # noqa: E402
 from bhb_viewer.ml.training import TrainConfig, fit  # noqa: E402
 
 DEMO = ROOT / "resources" / "demo"

@@ -42,9 +42,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bhb_viewer.core.balmer import measure_arrays
-from bhb_viewer.core.metrics import classification_report
-from bhb_viewer.core.simulate import SIMULATOR_VERSION, SimulatorConfig, simulate
+from bhb_viewer.core.science.balmer import measure_arrays
+from bhb_viewer.core.science.metrics import classification_report
+from bhb_viewer.core.sim import SIMULATOR_VERSION, SimulatorConfig, simulate
 from bhb_viewer.ml.device import pick_device
 from bhb_viewer.ml.preprocess import Preprocessor
 

@@ -14,8 +14,8 @@ import argparse
 import json
 import time
 
-from bhb_viewer.core.balmer import measure_arrays
-from bhb_viewer.core.simulate import simulate
+from bhb_viewer.core.science.balmer import measure_arrays
+from bhb_viewer.core.sim import simulate
 
 
 def main() -> None:

@@ -5,7 +5,7 @@
 Files are generated in a temporary folder with the test writers (SDSS layouts, as bench_io does):
 one set of ``spec-*.fits`` files (one spectrum per file) and one of ``spPlate`` files (many fibres
 per file), each star naming one small cube file, so the figures are dominated by the spectra.
-Each set is built with ``core.build.build_from_files`` (1 worker) or ``core.build_parallel``
+Each set is built with ``core.ingest.build.build_from_files`` (1 worker) or ``core.ingest.build_parallel``
 (N workers, N parts) and reported as stars/s: spec files/s and spPlate spectra/s. The last line is
 one JSON object; the load average is printed with it because the machine may be shared.
 """
@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # tests/sdss_files.py
 from sdss_files import write_ingest_corpus  # noqa: E402
 
-from bhb_viewer.core.build import build_from_files  # noqa: E402
-from bhb_viewer.core.build_parallel import build_parallel  # noqa: E402
+from bhb_viewer.core.ingest.build import build_from_files  # noqa: E402
+from bhb_viewer.core.ingest.build_parallel import build_parallel  # noqa: E402
 
 
 def rate(catalog: Path, workers: int, out: Path) -> float:

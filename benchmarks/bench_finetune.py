@@ -40,8 +40,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bhb_viewer.core.dataset import open_dataset, write_dataset  # noqa: E402
+from bhb_viewer.core.sim import SimulatorConfig  # noqa: E402
 from bhb_viewer.core.sim.sky import write_simulated  # noqa: E402
-from bhb_viewer.core.simulate import SimulatorConfig  # noqa: E402
 from bhb_viewer.ml.training import TrainConfig, fit, scores_report  # noqa: E402
 
 SHIPPED = ROOT / "models" / "batmm-lite-sim"

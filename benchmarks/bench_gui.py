@@ -57,7 +57,7 @@ app.exec()
 def stand_in_dataset(path: Path, n: int, seed: int = 0) -> Path:
     """A data set of ``n`` stars: the simulator's where it exists, else star-like random arrays."""
     try:
-        from bhb_viewer.core.simulate import write_simulated
+        from bhb_viewer.core.sim import write_simulated
     except ImportError:
         write_simulated = None
     if write_simulated is not None:
@@ -109,7 +109,7 @@ def wait(app, window, start) -> None:
 
 def measure_switch(app, window, n_switches: int, n_rows: int = 50) -> dict[str, float]:
     """Switch among ``n_rows`` candidates whose overlays are computed, timing select → repainted."""
-    from bhb_viewer.core import balmer
+    from bhb_viewer.core.science import balmer
 
     predictor = window.review.scoring.model.holder.get()
     rows = list(range(min(n_rows, len(window.source))))

@@ -25,10 +25,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # tests/sdss_files.py
 from sdss_files import SDSS_LOGLAM0, gaussian_star, smooth_flux, stamp_wcs, write_spec, write_spplate, write_stamp  # noqa: E402
 
-from bhb_viewer.core.candidates import read_candidates  # noqa: E402
-from bhb_viewer.core.cutouts import cube_from_files  # noqa: E402
 from bhb_viewer.core.grid import BANDS  # noqa: E402
-from bhb_viewer.core.spectra import minmax_scale, read_spectra  # noqa: E402
+from bhb_viewer.core.readers.candidates import read_candidates  # noqa: E402
+from bhb_viewer.core.readers.cutouts import cube_from_files  # noqa: E402
+from bhb_viewer.core.readers.spectra import minmax_scale, read_spectra  # noqa: E402
 
 XUE = ROOT / "bhb_viewer" / "resources" / "catalogs" / "xue2011_bhb.dat"
 N_FILE_PIX = 3900

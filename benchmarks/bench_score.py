@@ -3,7 +3,7 @@
     python benchmarks/bench_score.py [--sizes 3000 20000] [--device auto] [--workers N] [--batch-size 256]
                                      [--model DIR] [--dtype float32] [--compile] [--keep DIR]
 
-The data are made here: ``--base`` stars are simulated (core.simulate) and tiled to each size (ids
+The data are made here: ``--base`` stars are simulated (core.sim) and tiled to each size (ids
 made unique), so the figures measure scoring, not a particular disk's files. Each size is scored by
 ``bhb score`` in a fresh child process (the shipped lite model by default, .parquet output (.fits
 without pyarrow), classical
@@ -115,7 +115,7 @@ def main() -> None:
     args = parser.parse_args()
     workers = args.workers if args.workers is not None else max(1, (os.cpu_count() or 2) - 1)
     folder = args.keep or Path(tempfile.mkdtemp(prefix="bench_score-"))
-    from bhb_viewer.core.simulate import write_simulated
+    from bhb_viewer.core.sim import write_simulated
 
     t = time.perf_counter()
     base = folder / f"sim{args.base}"

@@ -24,9 +24,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bhb_viewer.core.balmer import measure_arrays  # noqa: E402
-from bhb_viewer.core.catalog_mags import catalog_magnitudes, dereddened_bands  # noqa: E402
 from bhb_viewer.core.dataset import open_dataset  # noqa: E402
+from bhb_viewer.core.readers.catalog_mags import catalog_magnitudes, dereddened_bands  # noqa: E402
+from bhb_viewer.core.science.balmer import measure_arrays  # noqa: E402
 from bhb_viewer.ml.data import stratified_split  # noqa: E402
 from bhb_viewer.ml.training import scores_report  # noqa: E402
 

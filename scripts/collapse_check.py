@@ -390,9 +390,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--name", default="collapse")
     args = ap.parse_args(argv)
 
-    from bhb_viewer.core.catalog_mags import catalog_magnitudes
     from bhb_viewer.core.dataset import open_dataset
-    from bhb_viewer.core.photometry import grid_magnitudes
+    from bhb_viewer.core.readers.catalog_mags import catalog_magnitudes
+    from bhb_viewer.core.science.photometry import grid_magnitudes
     from bhb_viewer.ml.inference import Predictor, fuse_batchnorm, prepare_inputs
     from bhb_viewer.ml.models import build_model
     from bhb_viewer.ml.training import default_stages

@@ -39,8 +39,8 @@ from astropy.io import fits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bhb_viewer.core.real_stars import der_snr_noise
-from bhb_viewer.core.sim.engine import (
+from bhb_viewer.core.science.real_stars import der_snr_noise
+from bhb_viewer.core.science.spectral_engine import (
     ENGINE_FILE,
     ENGINE_VERSION,
     HOLDOUT_FILE,

@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bhb_viewer.cli import main as bhb  # noqa: E402
-from bhb_viewer.core.metrics import auc, classification_report, roc_curve  # noqa: E402
-from bhb_viewer.core.real_stars import auc as rank_auc  # noqa: E402
+from bhb_viewer.core.science.metrics import auc, classification_report, roc_curve  # noqa: E402
+from bhb_viewer.core.science.real_stars import auc as rank_auc  # noqa: E402
 from bhb_viewer.core.sim import read_truth  # noqa: E402
 
 COLUMNS = ("p_bhb", "p_bhb_spectrum", "p_bhb_image", "classical_bhb")

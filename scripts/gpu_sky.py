@@ -131,7 +131,7 @@ def simulate_all() -> dict[str, Path]:
 REPORT_CODE = """
 import json, sys
 import numpy as np
-from bhb_viewer.core.balmer import measure_arrays
+from bhb_viewer.core.science.balmer import measure_arrays
 from bhb_viewer.core.dataset import open_dataset
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.sim.calibration import dataset_report
@@ -250,7 +250,7 @@ def check_shipped(sets: dict[str, Path], shipped: Path, dev: str) -> None:
     from astropy.table import Table
 
     sys.path.insert(0, str(REPO))
-    from bhb_viewer.core.metrics import auc, classification_report, roc_curve
+    from bhb_viewer.core.science.metrics import auc, classification_report, roc_curve
 
     t = Table.read(scores, format="ascii.ecsv")
     y = np.asarray(t["label"], dtype=int)

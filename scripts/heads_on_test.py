@@ -20,9 +20,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bhb_viewer.core.catalog_mags import catalog_magnitudes  # noqa: E402
 from bhb_viewer.core.dataset import open_dataset  # noqa: E402
 from bhb_viewer.core.errors import read_json  # noqa: E402
+from bhb_viewer.core.readers.catalog_mags import catalog_magnitudes  # noqa: E402
 from bhb_viewer.ml.inference import Predictor  # noqa: E402
 from bhb_viewer.ml.training import scores_report  # noqa: E402
 

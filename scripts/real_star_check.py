@@ -5,7 +5,7 @@ Usage::
     python scripts/real_star_check.py --model models/batmm-lite-sim [--out docs/results] [--name real-stars]
 
 Steps, each the app's own: the stars are written as 1-D FITS spectra plus a catalogue with
-synthesised ugriz (``bhb_viewer.core.real_stars``), built into a data set by ``bhb dataset build``
+synthesised ugriz (``bhb_viewer.core.science.real_stars``), built into a data set by ``bhb dataset build``
 (the generic FITS reader, air to vacuum, resampling to the grid) and scored by ``bhb score``.
 Writes ``NAME.md`` (figures and the per-star table), ``NAME.json`` and ``NAME.png`` (P against
 log g and against Teff) under --out; the last line printed is the figures as one JSON object.
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bhb_viewer.cli import main as bhb  # noqa: E402
-from bhb_viewer.core.real_stars import AF_TEFF, figures, second_opinion, write_inputs  # noqa: E402
+from bhb_viewer.core.science.real_stars import AF_TEFF, figures, second_opinion, write_inputs  # noqa: E402
 
 COLUMNS = ("p_bhb", "p_bhb_spectrum")
 
@@ -74,7 +74,7 @@ def _signed(value: float | None) -> str:
 
 def _markdown(model: Path, result: dict, truth: Table, scores: Table) -> str:
     lines = [f"# Real-star check: held-out MILES stars scored by `{model.name}`", "",
-             "Made by `scripts/real_star_check.py` (see `bhb_viewer/core/real_stars.py` for how the stars become files).",
+             "Made by `scripts/real_star_check.py` (see `bhb_viewer/core/science/real_stars.py` for how the stars become files).",
              f"Model version `{result['model_version']}`. HB-like: log g ≤ 3.6, [Fe/H] ≤ −0.8, 7,000–10,500 K; "
              "dwarfs: log g ≥ 3.8, same Teff. AUC interval: 95 % bootstrap over stars.", "",
              "| score | n HB-like / dwarfs | AUC [95 %] | HB-like at P ≥ 0.5 | dwarfs' median P | dwarfs at P ≥ 0.5 | Spearman(log g, P) | Spearman([Fe/H], P), dwarfs | Spearman(Teff, P), dwarfs |",

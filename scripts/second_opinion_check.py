@@ -23,9 +23,9 @@ from astropy.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bhb_viewer.core.metrics import auc, report_from_confusion, roc_curve  # noqa: E402
-from bhb_viewer.core.stellar_fit import BOX_LOGG_MAX, BOX_TEFF  # noqa: E402
-from bhb_viewer.core.trust import is_ood  # noqa: E402
+from bhb_viewer.core.science.metrics import auc, report_from_confusion, roc_curve  # noqa: E402
+from bhb_viewer.core.science.stellar_fit import BOX_LOGG_MAX, BOX_TEFF  # noqa: E402
+from bhb_viewer.core.science.trust import is_ood  # noqa: E402
 
 
 def _strings(column) -> np.ndarray:
@@ -70,7 +70,7 @@ def figures(truth: Table, scores: Table) -> dict:
 def markdown(result: dict, sky: str, scores: str) -> str:
     lines = ["# The physical second opinion and the trust flags on a simulated sky", "",
              f"Made by `scripts/second_opinion_check.py` from `{sky}` (truth) and `{scores}` (`bhb score` with the shipped model).",
-             f"{result['n']} stars. The fit is `bhb_viewer/core/stellar_fit.py`; the flags `bhb_viewer/core/trust.py`.", "",
+             f"{result['n']} stars. The fit is `bhb_viewer/core/science/stellar_fit.py`; the flags `bhb_viewer/core/science/trust.py`.", "",
              f"* AUC of −logg_fit, BHB against every other kind: **{result['auc_minus_logg_fit']:.3f}**",
              f"* Teff–log g box ({result['box']['teff'][0]:,.0f}–{result['box']['teff'][1]:,.0f} K, log g < "
              f"{result['box']['logg_max']}): purity **{result['box']['purity']:.3f}**, completeness "

@@ -152,7 +152,7 @@ def write_ingest_corpus(folder, n_plates: int = 2, fibers: int = 6, n_spec: int 
     files, and one small cube file every row names; returns the catalog (rows shuffled, labelled)."""
     from astropy.table import Table
 
-    from bhb_viewer.core.cutouts import BandImage, make_cube, write_cube
+    from bhb_viewer.core.readers.cutouts import BandImage, make_cube, write_cube
 
     folder = Path(folder)
     spectra = folder / "spectra"

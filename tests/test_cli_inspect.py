@@ -5,9 +5,9 @@ from astropy.table import Table
 from sdss_files import SDSS_LOGLAM0, gaussian_star, smooth_flux, stamp_wcs, write_spec, write_stamp
 
 from bhb_viewer.cli import main
-from bhb_viewer.core.cutouts import cube_from_files, write_cube
 from bhb_viewer.core.dataset import write_dataset
 from bhb_viewer.core.grid import BANDS, NPIX
+from bhb_viewer.core.readers.cutouts import cube_from_files, write_cube
 
 
 def _files(tmp_path):

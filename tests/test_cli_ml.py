@@ -10,7 +10,7 @@ import torch
 from astropy.table import Table
 
 from bhb_viewer.cli import main
-from bhb_viewer.core.simulate import write_simulated
+from bhb_viewer.core.sim import write_simulated
 
 
 @pytest.fixture(scope="module")

@@ -89,7 +89,7 @@ def test_labels_flag_and_truth_file(tmp_path):
 
 
 def test_engine_flag_is_recorded_with_the_engine_checksum(tmp_path):
-    from bhb_viewer.core.sim.engine import default_engine
+    from bhb_viewer.core.science.spectral_engine import default_engine
 
     for engine in ("empirical", "parametric"):
         out = tmp_path / engine

@@ -11,8 +11,8 @@ import numpy as np
 from astropy.table import Table
 
 from bhb_viewer.cli import main as bhb
-from bhb_viewer.core.export import export_table, read_provenance, write_table
-from bhb_viewer.core.trust import is_ood
+from bhb_viewer.core.exports.export import export_table, read_provenance, write_table
+from bhb_viewer.core.science.trust import is_ood
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "models" / "batmm-lite-sim"

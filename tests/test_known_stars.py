@@ -8,8 +8,8 @@ import numpy as np
 from astropy.table import Table
 
 from bhb_viewer.cli import main as bhb
-from bhb_viewer.core.candidates import read_candidates
-from bhb_viewer.core.known_stars import KnownStars, describe, shipped_known_stars
+from bhb_viewer.core.readers.candidates import read_candidates
+from bhb_viewer.core.readers.known_stars import KnownStars, describe, shipped_known_stars
 from bhb_viewer.core.resources import resource_path
 
 
@@ -46,7 +46,7 @@ def test_bhb_score_names_the_known_stars(tmp_path, capsys):
 
 
 def test_merge_keeps_every_label_once_and_the_nearer_separation():
-    from bhb_viewer.core.known_stars import merge
+    from bhb_viewer.core.readers.known_stars import merge
 
     known, sep = merge(np.array(["xue2011:BHB", "", "bss"]), np.array([1.0, np.nan, 0.5]),
                        np.array(["group:BHB;xue2011:BHB", "group:BSS", ""]), np.array([0.4, 1.2, np.nan]))

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from bhb_viewer.core.real_stars import auc, figures, read_holdout, write_inputs
-from bhb_viewer.core.spectra import read_spectra
+from bhb_viewer.core.readers.spectra import read_spectra
+from bhb_viewer.core.science.real_stars import auc, figures, read_holdout, write_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -55,7 +55,7 @@ def test_gpu_script_smoke_mode(tmp_path):
 def test_heads_on_test_scores_a_runs_own_heads_on_its_test_split(tmp_path):
     import torch
 
-    from bhb_viewer.core.simulate import write_simulated
+    from bhb_viewer.core.sim import write_simulated
     from bhb_viewer.ml.training import TrainConfig, fit
 
     before = torch.get_num_threads()

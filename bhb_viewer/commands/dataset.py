@@ -179,8 +179,8 @@ def _target(args: argparse.Namespace):
 
     if not args.shard:
         return args.out
-    from bhb_viewer.core.build_parallel import parse_shard
     from bhb_viewer.core.dataset import part_name
+    from bhb_viewer.core.ingest.build_parallel import parse_shard
 
     k, n = parse_shard(args.shard)
     return Path(args.out) / part_name(k - 1, n)
@@ -208,8 +208,8 @@ def _from_sdss(args, progress, cancel):
 
 
 def _from_files(args, progress, cancel):
-    from bhb_viewer.core.build import build_from_files
     from bhb_viewer.core.dataset import LABEL_BHB, LABEL_NON_BHB
+    from bhb_viewer.core.ingest.build import build_from_files
 
     label = {"bhb": LABEL_BHB, "non-bhb": LABEL_NON_BHB, None: None}[args.label]
     files = dict(spectra=args.spectra, images=args.images, label=label, size=args.size, progress=progress, cancel=cancel)
@@ -218,7 +218,7 @@ def _from_files(args, progress, cancel):
 
         raise BadInputError(args.catalog, "--partial builds in one process: leave out --shard and --workers")
     if args.shard or (args.workers or 1) > 1:
-        from bhb_viewer.core.build_parallel import build_parallel, build_shard, parse_shard
+        from bhb_viewer.core.ingest.build_parallel import build_parallel, build_shard, parse_shard
 
         if args.shard:
             return build_shard(args.out, args.catalog, *parse_shard(args.shard), **files)
@@ -248,7 +248,7 @@ def _convert(args: argparse.Namespace) -> int:
 
 
 def _from_session(args: argparse.Namespace) -> int:
-    from bhb_viewer.core.from_session import TooFewLabels, build_from_session
+    from bhb_viewer.core.ingest.from_session import TooFewLabels, build_from_session
     from bhb_viewer.services.session_data import sdss_cache_loader
 
     try:

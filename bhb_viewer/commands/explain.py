@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         if is_dataset(args.data):
             data = open_dataset(args.data)
         else:
-            from bhb_viewer.core.build import build_from_files
+            from bhb_viewer.core.ingest.build import build_from_files
 
             folder = Path(args.data).resolve().parent
             build_from_files(Path(tmp) / "ds", args.data, spectra=folder, images=folder, partial=True)
@@ -61,8 +61,8 @@ def _fmt(value: float | None) -> str:
 
 def explain_dataset(data, model_dir: str, n: int, seed: int, device: str = "cpu") -> dict:
     """The ``bhb explain`` object for ``n`` random stars of a data set (see the module doc)."""
-    from bhb_viewer.core.catalog_mags import catalog_magnitudes
     from bhb_viewer.core.grid import BANDS
+    from bhb_viewer.core.readers.catalog_mags import catalog_magnitudes
     from bhb_viewer.ml import importance as imp
     from bhb_viewer.ml.inference import Predictor
 

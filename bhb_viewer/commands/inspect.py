@@ -37,7 +37,7 @@ def inspect_path(path: str | Path) -> dict[str, Any]:
     """Read one path with the core and describe it; a BadInputError becomes ``ok: false`` with its problem."""
     from bhb_viewer.core.errors import BadInputError
     from bhb_viewer.core.files import require_regular_file
-    from bhb_viewer.core.input_kind import detect_kind
+    from bhb_viewer.core.readers.input_kind import detect_kind
 
     report: dict[str, Any] = {"path": str(path), "kind": None, "ok": False, "error": None, "count": 0}
     try:
@@ -55,8 +55,8 @@ def inspect_path(path: str | Path) -> dict[str, Any]:
 
 
 def _describe_catalog(path: Path) -> dict[str, Any]:
-    from bhb_viewer.core.build import labels_of
-    from bhb_viewer.core.candidates import ALIASES, has_pmf, read_candidates
+    from bhb_viewer.core.ingest.build import labels_of
+    from bhb_viewer.core.readers.candidates import ALIASES, has_pmf, read_candidates
 
     t = read_candidates(path)
     labels_of(t, path)  # a label column with values a build would refuse is an error here too
@@ -73,7 +73,7 @@ def _describe_catalog(path: Path) -> dict[str, Any]:
 
 def _describe_spectra(path: Path) -> dict[str, Any]:
     from bhb_viewer.core.grid import grid_dict
-    from bhb_viewer.core.spectra import read_spectra
+    from bhb_viewer.core.readers.spectra import read_spectra
 
     batch = read_spectra(path)
     first = batch.spectra[0].meta if batch.spectra else {}
@@ -100,7 +100,7 @@ def _wcs_summary(wcs, size_xy: tuple[int, int]) -> dict[str, Any]:
 
 
 def _describe_cube(path: Path) -> dict[str, Any]:
-    from bhb_viewer.core.cutouts import read_cube
+    from bhb_viewer.core.readers.cutouts import read_cube
 
     cube = read_cube(path)
     return {
@@ -113,7 +113,7 @@ def _describe_cube(path: Path) -> dict[str, Any]:
 
 
 def _describe_image(path: Path) -> dict[str, Any]:
-    from bhb_viewer.core.cutouts import load_band_image
+    from bhb_viewer.core.readers.cutouts import load_band_image
 
     img = load_band_image(path)
     return {"count": 1, "band": img.band, "shape": list(img.data.shape), "wcs": _wcs_summary(img.wcs, img.data.shape[::-1])}

@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import importlib.util
 
-    from bhb_viewer.core.model_index import ModelIndex
+    from bhb_viewer.core.training.model_index import ModelIndex
     from bhb_viewer.ml.models import SIZE_NAMES, list_models
 
     rows = [{**r, "kind": "network"} for r in list_models()]

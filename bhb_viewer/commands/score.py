@@ -3,9 +3,9 @@
 The output keeps the input's rows and adds ``p_bhb``, ``model``, ``model_version``, every other
 per-star column the model's predictor gives, the classical Balmer diagnostics (d02, fm, b_hg,
 c_hg), the ``classical_bhb`` flag and the Balmer fit's ``balmer_reason``; the physical second
-opinion (core.stellar_fit: ``teff_fit``, ``logg_fit``, ``feh_fit``, ``rv_fit``, ``chi2_fit``), the
-trust ``flags`` (core.trust; the summary counts the out-of-distribution ones), the known-star
-match ``known_as`` / ``known_sep_arcsec`` (core.known_stars; --known adds catalogues) and, with --weights,
+opinion (core.science.stellar_fit: ``teff_fit``, ``logg_fit``, ``feh_fit``, ``rv_fit``, ``chi2_fit``), the
+trust ``flags`` (core.science.trust; the summary counts the out-of-distribution ones), the known-star
+match ``known_as`` / ``known_sep_arcsec`` (core.readers.known_stars; --known adds catalogues) and, with --weights,
 the segment and band weights. A data set with labels also gets its macro P/R/F1 printed. A model that reads colours gets each candidate's
 u,g,r,i,z from the input table (``u``… / ``u_err``… or SDSS ``psfMag_u``… / ``psfMagErr_u``…) and,
 for bands the table lacks, from the data set's catalogue. Scoring streams (ml.scoring): memory does not grow
@@ -25,7 +25,7 @@ import numpy as np
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from bhb_viewer.core.candidates import CROSSMATCH_ARCSEC
+    from bhb_viewer.core.readers.candidates import CROSSMATCH_ARCSEC
 
     parser.add_argument("input", metavar="CATALOG_OR_DATASET", help="a data set directory, or a catalog (.ecsv/.fits/.csv/.vot/.xml)")
     parser.add_argument("--model", required=True, metavar="CKPT_DIR", help="checkpoint directory (bhb train's run directory)")
@@ -56,9 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _resolve(args: argparse.Namespace):
     """(output table, data set, its rows) for a data set or a catalog matched into one."""
-    from bhb_viewer.core.candidates import CROSSMATCH_ARCSEC, crossmatch, read_candidates
     from bhb_viewer.core.dataset import is_dataset, open_dataset
     from bhb_viewer.core.errors import BadInputError
+    from bhb_viewer.core.readers.candidates import CROSSMATCH_ARCSEC, crossmatch, read_candidates
 
     if is_dataset(args.input):
         data = open_dataset(args.input)
@@ -121,9 +121,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _add_known(table, data, rows: np.ndarray, args: argparse.Namespace) -> None:
-    """``known_as`` and ``known_sep_arcsec``: the known-star catalogues each candidate is in (core.known_stars),
+    """``known_as`` and ``known_sep_arcsec``: the known-star catalogues each candidate is in (core.readers.known_stars),
     by the input's positions or, where it has none, the data set's."""
-    from bhb_viewer.core.known_stars import KnownStars, shipped_known_stars
+    from bhb_viewer.core.readers.known_stars import KnownStars, shipped_known_stars
 
     if {"ra", "dec"} <= set(table.colnames):
         ra, dec = np.asarray(table["ra"], float), np.asarray(table["dec"], float)
@@ -140,7 +140,7 @@ def _add_known(table, data, rows: np.ndarray, args: argparse.Namespace) -> None:
 
 def _magnitudes(table, data, rows: np.ndarray) -> np.ndarray:
     """Each output row's magnitudes (N, 15): the input table's, bands it lacks from the data set's catalogue."""
-    from bhb_viewer.core.catalog_mags import catalog_magnitudes, fill_missing_bands
+    from bhb_viewer.core.readers.catalog_mags import catalog_magnitudes, fill_missing_bands
 
     mags = catalog_magnitudes(table)
     found = rows >= 0
@@ -174,7 +174,7 @@ def _summarise(args: argparse.Namespace, result, labels: str) -> None:
         summary["labels"] = labels
         summary["macro"] = {k: reports["model"]["macro"][k] for k in ("precision", "recall", "f1")}
         summary["classical_macro"] = {k: v for k, v in reports["classical"]["macro"].items() if k != "support"}
-        if "box" in reports:  # the second opinion's Teff–log g box (core.stellar_fit.in_bhb_box)
+        if "box" in reports:  # the second opinion's Teff–log g box (core.science.stellar_fit.in_bhb_box)
             summary["box_macro"] = {k: v for k, v in reports["box"]["macro"].items() if k != "support"}
     if summary["not_found"]:
         print(f"warning: {summary['not_found']} of {result.n} stars are not in the data set; their p_bhb is masked", file=sys.stderr)

@@ -7,7 +7,7 @@
                                            every row is checked first and nothing is written if one is bad;
 ``show FILE [--json]``                     the verdicts now in force (and, for a merge, its report);
 ``merge A B [C …] --out MERGED [--json]``  one merged session with every reviewer's verdicts, the
-                                           conflicts and Cohen's / Fleiss' κ (rules in ``core.merge``);
+                                           conflicts and Cohen's / Fleiss' κ (rules in ``core.sessions.merge``);
 ``audit FILE --cut C [--scores T]``        start a blind purity audit of the model-accepted set (the
                                            sample, without scores, to review); ``audit FILE`` reports it;
 ``export FILE OUT``                        the catalog with verdicts, as the app exports it (merged
@@ -84,10 +84,10 @@ def run(args: argparse.Namespace) -> int:
 
 def read_source(path: str | Path) -> tuple[Any, Path]:
     """(candidate table, the file a session records as its catalog) of a catalog file or data set."""
-    from bhb_viewer.core.candidates import read_candidates
     from bhb_viewer.core.dataset import open_dataset
     from bhb_viewer.core.errors import BadInputError
-    from bhb_viewer.core.input_kind import detect_kind
+    from bhb_viewer.core.readers.candidates import read_candidates
+    from bhb_viewer.core.readers.input_kind import detect_kind
 
     path = Path(path)
     kind = detect_kind(path)
@@ -114,7 +114,7 @@ def catalog_ids(catalog_file: str | Path) -> set[str]:
 
 def _new(args: argparse.Namespace) -> int:
     from bhb_viewer.core.errors import BadInputError
-    from bhb_viewer.core.verdicts import CatalogRef, Session
+    from bhb_viewer.core.sessions.verdicts import CatalogRef, Session
 
     if args.out.exists():
         raise BadInputError(args.out, "already exists; a new session never overwrites one")
@@ -134,8 +134,8 @@ def _new(args: argparse.Namespace) -> int:
 
 def _import(args: argparse.Namespace) -> int:
     from bhb_viewer.core.errors import BadInputError
-    from bhb_viewer.core.verdict_table import read_verdict_table
-    from bhb_viewer.core.verdicts import Session
+    from bhb_viewer.core.sessions.verdict_table import read_verdict_table
+    from bhb_viewer.core.sessions.verdicts import Session
 
     with Session.open(args.session) as session:
         catalog = args.catalog or Path(session.catalog.path)
@@ -158,7 +158,7 @@ def _import(args: argparse.Namespace) -> int:
 
 def describe(session: Any) -> dict[str, Any]:
     """The JSON of ``bhb sessions show``: who, what catalog, verdict counts and every verdict in force."""
-    from bhb_viewer.core.merge import MERGED_FROM, consensus, merge_report
+    from bhb_viewer.core.sessions.merge import MERGED_FROM, consensus, merge_report
 
     states = session.states()
     out: dict[str, Any] = {
@@ -186,7 +186,7 @@ def describe(session: Any) -> dict[str, Any]:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from bhb_viewer.core.verdicts import Session
+    from bhb_viewer.core.sessions.verdicts import Session
 
     with Session.open(args.session, read_only=True) as session:
         info = describe(session)
@@ -215,7 +215,7 @@ def _print_report(report: dict[str, Any]) -> None:
 
 def _merge(args: argparse.Namespace) -> int:
     from bhb_viewer.core.errors import BadInputError
-    from bhb_viewer.core.merge import merge_sessions
+    from bhb_viewer.core.sessions.merge import merge_sessions
 
     if len(args.sessions) < 2:
         raise BadInputError(args.sessions[0], "a merge needs at least two sessions")
@@ -236,7 +236,7 @@ def _store_scores(session: Any, path: Path) -> None:
     from astropy.table import Table
 
     from bhb_viewer.core.errors import BadInputError
-    from bhb_viewer.core.verdicts import ModelRef
+    from bhb_viewer.core.sessions.verdicts import ModelRef
 
     try:
         table = Table.read(path)
@@ -254,9 +254,9 @@ def _store_scores(session: Any, path: Path) -> None:
 def _audit(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from bhb_viewer.core.audit import audit_result, load_audit, start_audit
     from bhb_viewer.core.errors import BadInputError
-    from bhb_viewer.core.verdicts import Session
+    from bhb_viewer.core.sessions.audit import audit_result, load_audit, start_audit
+    from bhb_viewer.core.sessions.verdicts import Session
 
     with Session.open(args.session) as session:
         plan = load_audit(session)
@@ -293,8 +293,13 @@ def _audit(args: argparse.Namespace) -> int:
 
 
 def _selection_function(session: Any, plan: Any, path: Path) -> None:
-    """The audit's selection function (core.selection_function) as a VOTable and a PNG beside it."""
-    from bhb_viewer.core.selection_function import audit_evidence, audit_selection_function, plot, write_votable
+    """The audit's selection function (core.sessions.selection_function) as a VOTable and a PNG beside it."""
+    from bhb_viewer.core.sessions.selection_function import (
+        audit_evidence,
+        audit_selection_function,
+        plot,
+        write_votable,
+    )
 
     result = audit_selection_function(audit_evidence(session, plan))
     write_votable(result.table, path, result.provenance)
@@ -307,8 +312,8 @@ def _selection_function(session: Any, plan: Any, path: Path) -> None:
 
 def _write_sample(session: Any, plan: Any, path: Path) -> None:
     """The audit sample in review order, with positions and an empty verdict column, and no scores."""
-    from bhb_viewer.core.audit import audit_order
     from bhb_viewer.core.files import write_atomic
+    from bhb_viewer.core.sessions.audit import audit_order
 
     table, _ = read_source(_catalog_source(Path(session.catalog.path)))
     rows = audit_order(plan, [str(c) for c in table["id"]])
@@ -329,8 +334,8 @@ def _write_sample(session: Any, plan: Any, path: Path) -> None:
 
 def _export(args: argparse.Namespace) -> int:
     from bhb_viewer.core.errors import BadInputError
-    from bhb_viewer.core.export import export_catalog, load_validation, threshold_summary
-    from bhb_viewer.core.verdicts import Session
+    from bhb_viewer.core.exports.export import export_catalog, load_validation, threshold_summary
+    from bhb_viewer.core.sessions.verdicts import Session
 
     with Session.open(args.session, read_only=True) as session:
         table, _ = read_source(_catalog_source(args.catalog or Path(session.catalog.path)))

@@ -62,7 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _config(args: argparse.Namespace):
     from bhb_viewer.core.errors import BadInputError
-    from bhb_viewer.core.train_config import TrainConfig
+    from bhb_viewer.core.training.train_config import TrainConfig
 
     overrides = {field: getattr(args, flag) for flag, field in _FLAGS.items()}
     try:
@@ -82,7 +82,7 @@ def _config(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from bhb_viewer.core.progress import Cancelled, CancelToken, JsonLinesProgress, TerminalProgress, cancel_on_signals
-    from bhb_viewer.core.train_config import TrainConfig
+    from bhb_viewer.core.training.train_config import TrainConfig
     from bhb_viewer.ml.distributed import ranks_from_env
     from bhb_viewer.ml.training import RESUME_OVERRIDABLE, fit
 
@@ -115,12 +115,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _check(config, overrides: dict, args: argparse.Namespace) -> None:
     """Refuse impossible settings before anything heavy, naming the flag (issue 12): the counts and
-    learning rate (``core.train_config``'s checks, here for what --resume may change), the device
+    learning rate (``core.training.train_config``'s checks, here for what --resume may change), the device
     must exist, --out must be a folder (or not exist yet)."""
     import torch
 
     from bhb_viewer.core.errors import BadInputError
-    from bhb_viewer.core.train_config import check_options
+    from bhb_viewer.core.training.train_config import check_options
 
     try:
         check_options(overrides)

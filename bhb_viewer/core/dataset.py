@@ -22,7 +22,7 @@ Two options for survey scale:
   values beyond float16's range are clipped to ±65504 and positive inverse variances below its
   smallest step kept positive, so no pixel changes from valid to masked.
 * A **sharded** set is a directory whose manifest lists ``parts`` (each a data set of its own, e.g.
-  one per job of a cluster array, see core.build_parallel); ``open_dataset`` returns one Dataset whose
+  one per job of a cluster array, see core.ingest.build_parallel); ``open_dataset`` returns one Dataset whose
   catalog is the parts' catalogs in order and whose arrays read across parts (:class:`ConcatRows`).
 
 ``read_rows`` reads rows with positioned reads (no memory map), so a stream over millions of stars

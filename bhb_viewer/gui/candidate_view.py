@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer
 
-from bhb_viewer.core.known_stars import describe as describe_known
+from bhb_viewer.core.readers.known_stars import describe as describe_known
 
 if TYPE_CHECKING:
     from bhb_viewer.gui.main_window import MainWindow

@@ -1,7 +1,7 @@
 """File → Export: the vetted catalog in one of four formats, and the P(BHB) threshold chooser.
 
 The chooser draws the model's validation precision–recall curve and prints the purity and
-completeness at the chosen cut; every number comes from :func:`bhb_viewer.core.export.threshold_summary`,
+completeness at the chosen cut; every number comes from :func:`bhb_viewer.core.exports.export.threshold_summary`,
 so what the dialog shows is what goes into the export's provenance. Writing is
 :func:`bhb_viewer.review.export.export_task` (temporary file + rename) on a worker thread.
 """
@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from bhb_viewer.core.errors import BadInputError
-from bhb_viewer.core.export import Selection, ThresholdSummary, threshold_summary
+from bhb_viewer.core.exports.export import Selection, ThresholdSummary, threshold_summary
 from bhb_viewer.gui.workers import TaskRunner
 from bhb_viewer.review.export import accepted_counts, default_export_path, export_task, validation_curve
 

@@ -1,6 +1,6 @@
 """Team → Audit results: the blind audit's purity and its selection function, plotted, with a VOTable to save.
 
-The numbers are :func:`bhb_viewer.core.selection_function.audit_selection_function`'s, the same as
+The numbers are :func:`bhb_viewer.core.sessions.selection_function.audit_selection_function`'s, the same as
 ``bhb sessions audit --selection-function`` writes; the dialog opens at once and fills in when the
 review's background job has read the list (see :meth:`bhb_viewer.review.team.TeamReview.selection_function`).
 """
@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from bhb_viewer.core.selection_function import AXIS_LABELS, AuditSelection, write_votable
+from bhb_viewer.core.sessions.selection_function import AXIS_LABELS, AuditSelection, write_votable
 
 __all__ = ["SelectionFunctionDialog", "ask_votable_path"]
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QBoxLayout, QCheckBox, QInputDialog, QLabel
 
-from bhb_viewer.core.verdicts import HEARTBEAT_S
+from bhb_viewer.core.sessions.verdicts import HEARTBEAT_S
 from bhb_viewer.gui.menus import add_action
 from bhb_viewer.gui.samp_bridge import SampBridge
 from bhb_viewer.gui.selection_dialog import SelectionFunctionDialog

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bhb_viewer.core.catalog_mags import catalog_magnitudes
 from bhb_viewer.core.dataset import open_dataset
 from bhb_viewer.core.errors import read_json
 from bhb_viewer.core.progress import CancelToken, ProgressCallback, no_progress
+from bhb_viewer.core.readers.catalog_mags import catalog_magnitudes
 
 
 def scores_on_test_split(

@@ -1,6 +1,6 @@
 """How far a star is from the training set in the model's own embedding, and the training sky's record.
 
-Why: the template fit (core.stellar_fit) catches spectra unlike any star; the embedding catches
+Why: the template fit (core.science.stellar_fit) catches spectra unlike any star; the embedding catches
 inputs unlike the *training* stars as the network sees them (a cutout with a neighbour, colours
 of another sky). The fusion model's CLS token is its embedding; its mean, a shrunk covariance and
 the 99.9th percentile of the Mahalanobis distances of stars like them are stored beside the weights
@@ -10,7 +10,7 @@ once for the pass without cutouts (a star scored from spectrum and colours). Eac
 ``ood:embedding``. The percentile is taken over held-out stars of the same sky where there are any
 (``bhb train``: its validation split): the training stars themselves sit closer, having been
 fitted, and a limit set on them flags several times more unseen stars of that very sky. The ranges of colours, g, S/N and fitted parameters go into
-``training_sky.json`` (core.trust.TrainingSky). A checkpoint without them
+``training_sky.json`` (core.science.trust.TrainingSky). A checkpoint without them
 still loads and scores; its scores simply carry no such flags, and ``bhb models describe-sky``
 adds them.
 """
@@ -24,7 +24,7 @@ from safetensors.numpy import load_file, save_file
 
 from bhb_viewer.core.dataset import Dataset
 from bhb_viewer.core.progress import ProgressCallback, ProgressEvent, no_progress
-from bhb_viewer.core.trust import TrainingSky, training_ranges
+from bhb_viewer.core.science.trust import TrainingSky, training_ranges
 
 EMBEDDING_FILE = "embedding_stats.safetensors"
 SHRINKAGE = 0.05  # towards the mean variance: a covariance over a few thousand stars in d ≥ 64 needs it
@@ -93,7 +93,7 @@ def _embeddings(predictor, data: Dataset, rows: np.ndarray, batch_size: int, pro
     """The rows' CLS embeddings per pass ("" full, NO_IMAGE without cutouts, where the model has them)
     and, with ``ranges``, the quantities the training sky's ranges are made of (the template fit: the
     held-out pass needs only the embeddings)."""
-    from bhb_viewer.core.catalog_mags import catalog_magnitudes
+    from bhb_viewer.core.readers.catalog_mags import catalog_magnitudes
     from bhb_viewer.ml.scoring import ChunkSource
 
     mags = catalog_magnitudes(data.catalog)[rows]

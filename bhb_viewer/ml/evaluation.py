@@ -2,7 +2,7 @@
 seeded splits, test once, report precision, recall and F1 as mean ± σ, with ROC and P–R curves.
 
 Networks and the SVM/XGBoost baselines go through the same ``fit``; ``classical`` is the Xue et
-al. (2011) Balmer-line cuts (``core.balmer``) applied to the same test split, so the learned
+al. (2011) Balmer-line cuts (``core.science.balmer``) applied to the same test split, so the learned
 models can be read against the method they are meant to improve on. Finished runs are reused, so
 an interrupted comparison picks up where it stopped.
 """
@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from bhb_viewer.core.dataset import open_dataset
-from bhb_viewer.core.metrics import confusion_matrix, precision_recall_curve, roc_curve
 from bhb_viewer.core.progress import CancelToken, ProgressCallback, ProgressEvent, no_progress
+from bhb_viewer.core.science.metrics import confusion_matrix, precision_recall_curve, roc_curve
 from bhb_viewer.ml.data import stratified_split
 from bhb_viewer.ml.training import TrainConfig, fit, scores_report
 
@@ -44,7 +44,7 @@ METRICS = ("precision", "recall", "f1")
 
 def classical_scores(dataset, rows: np.ndarray) -> np.ndarray:
     """1.0 where a star passes the classical Balmer cuts, else 0.0 (a failed line fit never passes)."""
-    from bhb_viewer.core.balmer import measure_arrays
+    from bhb_viewer.core.science.balmer import measure_arrays
 
     rows = np.asarray(rows, dtype=np.int64)
     cols = measure_arrays(np.asarray(dataset.spectra[rows]), np.asarray(dataset.ivar[rows]))

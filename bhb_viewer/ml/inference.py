@@ -42,8 +42,8 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from bhb_viewer.core.grid import BANDS, NPIX
-from bhb_viewer.core.photometry import fill_from_spectra, grid_magnitudes
 from bhb_viewer.core.progress import CancelToken, ProgressCallback, ProgressEvent, no_progress
+from bhb_viewer.core.science.photometry import fill_from_spectra, grid_magnitudes
 from bhb_viewer.ml.checkpoint import check_scores, load_checkpoint, load_preprocessor, model_version
 from bhb_viewer.ml.device import pick_device
 from bhb_viewer.ml.embedding_stats import NO_IMAGE, distances, load_stats
@@ -139,7 +139,7 @@ def prepare_inputs(preprocessor, modalities: tuple[str, ...], spectra, ivar, cut
     of ``modalities``; a Qt- and model-free step, so data-loader workers can run it.
 
     ``mags`` (N, 15), the rows' catalogue magnitudes, become colour features where the preprocessing
-    has photometry (else they are ignored); ``mags_from_spectra`` (e.g. ``core.photometry.grid_magnitudes``:
+    has photometry (else they are ignored); ``mags_from_spectra`` (e.g. ``core.science.photometry.grid_magnitudes``:
     magnitudes synthesised from the spectra) fills the bands the catalogue lacks.
     """
     n = len(spectra if spectra is not None else cutouts)

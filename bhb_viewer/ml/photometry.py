@@ -1,6 +1,6 @@
 """The photometry features a model with ``Arch.photometry`` reads: catalogue colours, never magnitudes.
 
-Input is the (N, 15) array of :func:`bhb_viewer.core.catalog_mags.catalog_magnitudes` (u,g,r,i,z,
+Input is the (N, 15) array of :func:`bhb_viewer.core.readers.catalog_mags.catalog_magnitudes` (u,g,r,i,z,
 their errors, their extinctions, NaN where missing; (N, 10) without extinctions is read too). Output
 is (N, 12) float32:
 
@@ -27,14 +27,14 @@ from typing import Any
 
 import numpy as np
 
-from bhb_viewer.core.catalog_mags import (
+from bhb_viewer.core.grid import BANDS
+from bhb_viewer.core.readers.catalog_mags import (
     N_MAG_COLUMNS,
     N_PHOTOMETRY_COLUMNS,
     catalog_magnitudes,
     dereddened_bands,
     missing_magnitude_columns,
 )
-from bhb_viewer.core.grid import BANDS
 
 COLOURS = tuple(f"{a}-{b}" for a, b in pairwise(BANDS))  # u-g, g-r, r-i, i-z
 N_COLOURS = len(COLOURS)

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from bhb_viewer.core.grid import BANDS, CUTOUT_SIZE, NPIX, grid_dict
-from bhb_viewer.core.spectra import fill_masked, minmax_scale
+from bhb_viewer.core.readers.spectra import fill_masked, minmax_scale
 from bhb_viewer.ml.photometry import ColourScaler, dataset_magnitudes
 
 PREPROCESS_VERSION = 2

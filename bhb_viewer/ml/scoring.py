@@ -2,9 +2,9 @@
 
 The output rows are cut into chunks of ``batch_size``. A torch DataLoader (``workers`` processes)
 reads each chunk's stars from the data set with positioned reads, preprocesses them with the
-checkpoint's own preprocessing and fits their Balmer lines (core.balmer); the main process runs the
+checkpoint's own preprocessing and fits their Balmer lines (core.science.balmer); the main process runs the
 model on the batch (pinned memory, non-blocking copies, bf16 autocast on CUDA) and appends the rows
-to the output (core.table_stream). Only a few chunks are ever in memory.
+to the output (core.exports.table_stream). Only a few chunks are ever in memory.
 
 Every per-star array the model's ``Prediction`` carries becomes a column of the same name
 (``p_bhb`` and whatever else the Predictor adds); ``segment_weights`` and ``band_weights`` become
@@ -32,16 +32,16 @@ from astropy.table import MaskedColumn, Table
 from torch.utils.data import DataLoader
 
 from bhb_viewer import __version__
-from bhb_viewer.core.balmer import measure_arrays
-from bhb_viewer.core.catalog_mags import filled_bands
 from bhb_viewer.core.dataset import Dataset, read_rows
+from bhb_viewer.core.exports.table_stream import open_table_writer
 from bhb_viewer.core.grid import BANDS
-from bhb_viewer.core.metrics import report_from_confusion
-from bhb_viewer.core.photometry import fill_from_spectra
 from bhb_viewer.core.progress import ProgressCallback, ProgressEvent, no_progress
-from bhb_viewer.core.stellar_fit import FIT_COLUMNS
-from bhb_viewer.core.table_stream import open_table_writer
-from bhb_viewer.core.trust import TrainingSky, flags, is_ood, measure
+from bhb_viewer.core.readers.catalog_mags import filled_bands
+from bhb_viewer.core.science.balmer import measure_arrays
+from bhb_viewer.core.science.metrics import report_from_confusion
+from bhb_viewer.core.science.photometry import fill_from_spectra
+from bhb_viewer.core.science.stellar_fit import FIT_COLUMNS
+from bhb_viewer.core.science.trust import TrainingSky, flags, is_ood, measure
 from bhb_viewer.ml import distributed
 from bhb_viewer.ml.distributed import Ranks
 from bhb_viewer.ml.inference import prepare_inputs
@@ -61,10 +61,10 @@ class ChunkSource(torch.utils.data.Dataset):
     """Chunk ``k``: output rows ``k·size … (k+1)·size``, their stars read, preprocessed and (with
     ``classical``) their Balmer diagnostics measured. Runs in the loader's worker processes.
 
-    ``mags`` (one row per output row, ``core.catalog_mags``'s (N, 15)) are the candidates' catalogue
-    magnitudes, for a model that reads colours. ``classical`` measures the Balmer lines (core.balmer);
-    ``second_opinion`` fits the engine templates (core.stellar_fit) and gathers what the trust flags
-    need (core.trust), with the Balmer fit's success where ``classical`` measured it.
+    ``mags`` (one row per output row, ``core.readers.catalog_mags``'s (N, 15)) are the candidates' catalogue
+    magnitudes, for a model that reads colours. ``classical`` measures the Balmer lines (core.science.balmer);
+    ``second_opinion`` fits the engine templates (core.science.stellar_fit) and gathers what the trust flags
+    need (core.science.trust), with the Balmer fit's success where ``classical`` measured it.
     """
 
     def __init__(self, data: Dataset, rows: np.ndarray, size: int, preprocessor: Any, modalities: tuple[str, ...],
@@ -114,7 +114,7 @@ class ChunkSource(torch.utils.data.Dataset):
 
 def _with_synthesised(mags: np.ndarray | None, flux: np.ndarray, ivar: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The rows' magnitudes with the bands they lack synthesised from their spectra where the spectrum
-    covers the filter (core.photometry), and a ``mags_synthesized`` column naming those bands."""
+    covers the filter (core.science.photometry), and a ``mags_synthesized`` column naming those bands."""
     given = no_magnitudes(len(flux)) if mags is None else np.asarray(mags, dtype=np.float64)
     filled = fill_from_spectra(given, flux, ivar)
     return filled, {"mags_synthesized": filled_bands(given, filled)}
@@ -270,7 +270,7 @@ class ScoreResult:
     name: str
     version: str
     world_size: int
-    flagged_ood: int = 0  # scores whose flags say out of distribution (core.trust.is_ood)
+    flagged_ood: int = 0  # scores whose flags say out of distribution (core.science.trust.is_ood)
     training_sky: bool = False  # whether the checkpoint had a training-sky record for the flags
 
     def reports(self) -> dict[str, dict]:
@@ -362,7 +362,7 @@ def _probe(source: ChunkSource, scorer: Scorer, rows: np.ndarray) -> dict[str, C
 
 def _columns(scorer: Scorer, item: dict[str, Any]) -> dict[str, np.ndarray]:
     """A chunk's computed columns: the model's, the classical diagnostics, synthesised bands, the
-    physical fit and the trust flags (core.trust, against the checkpoint's training sky)."""
+    physical fit and the trust flags (core.science.trust, against the checkpoint's training sky)."""
     computed = {**(scorer(item) if item["found"].any() else {}), **item.get("classical", {}), **item.get("synthesized", {})}
     if "trust" in item:
         trust = item["trust"]

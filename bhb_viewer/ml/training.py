@@ -41,10 +41,13 @@ from safetensors.torch import load_file, save_file
 
 from bhb_viewer.core.dataset import CLASS_NAMES, Dataset, check_trainable, open_dataset
 from bhb_viewer.core.files import write_atomic
-from bhb_viewer.core.metrics import auc, classification_report, roc_curve
 from bhb_viewer.core.progress import Cancelled, CancelToken, ProgressCallback, ProgressEvent, no_progress
-from bhb_viewer.core.retrain import RESUME_STATE, check_base  # RESUME_STATE: tensors, the JSON state in its header
-from bhb_viewer.core.train_config import FINETUNE, FREEZE_CHOICES, TrainConfig
+from bhb_viewer.core.science.metrics import auc, classification_report, roc_curve
+from bhb_viewer.core.training.retrain import (  # RESUME_STATE: tensors, the JSON state in its header
+    RESUME_STATE,
+    check_base,
+)
+from bhb_viewer.core.training.train_config import FINETUNE, FREEZE_CHOICES, TrainConfig
 from bhb_viewer.ml import distributed
 from bhb_viewer.ml.baselines import SpectralBaseline, is_baseline
 from bhb_viewer.ml.data import PHOTOMETRY, MixedStars, StarDataset, make_loader, read_rows, stratified_split
@@ -81,7 +84,7 @@ def base_sample(config: TrainConfig, n_train: int) -> tuple[Dataset, np.ndarray]
     of the sky it learnt from while it learns a person's verdicts (a few dozen of which would
     otherwise pull it wherever they happen to lie); they only train, so validation and test stay
     the person's own stars. The base must be the checkpoint's recorded training sky
-    (:func:`bhb_viewer.core.retrain.check_base`).
+    (:func:`bhb_viewer.core.training.retrain.check_base`).
     """
     if not config.base or not config.init_from:
         return None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bhb_viewer.core.verdicts import CandidateState, Change, Session, VerdictKind, agreement
+from bhb_viewer.core.sessions.verdicts import CandidateState, Change, Session, VerdictKind, agreement
 from bhb_viewer.review.events import Event
 from bhb_viewer.review.rows import CandidateRows
 

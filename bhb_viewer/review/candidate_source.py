@@ -18,16 +18,16 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
-from bhb_viewer.core.candidates import read_candidates
-from bhb_viewer.core.catalog_mags import catalog_magnitudes
-from bhb_viewer.core.cutouts import cube_from_files, read_cube
 from bhb_viewer.core.dataset import open_dataset
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.files import require_regular_file
 from bhb_viewer.core.grid import BANDS, CUTOUT_SIZE
-from bhb_viewer.core.input_kind import detect_kind
+from bhb_viewer.core.readers.candidates import read_candidates
+from bhb_viewer.core.readers.catalog_mags import catalog_magnitudes
+from bhb_viewer.core.readers.cutouts import cube_from_files, read_cube
+from bhb_viewer.core.readers.input_kind import detect_kind
+from bhb_viewer.core.readers.spectra import read_native_spectra, read_spectra
 from bhb_viewer.core.resources import ROOT as RESOURCES_ROOT
-from bhb_viewer.core.spectra import read_native_spectra, read_spectra
 
 SESSION_SUFFIX = ".session.sqlite"
 DEMO_DATASET = Path("bhb_viewer") / "resources" / "demo"  # beside the package: the checkout or site-packages

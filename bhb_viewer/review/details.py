@@ -14,15 +14,15 @@ from typing import Any
 import numpy as np
 from astropy.table import Table
 
-from bhb_viewer.core.balmer import passes_cuts
-from bhb_viewer.core.stellar_fit import FIT_COLUMNS
+from bhb_viewer.core.science.balmer import passes_cuts
+from bhb_viewer.core.science.stellar_fit import FIT_COLUMNS
 from bhb_viewer.review.tasks import ClassicalBatch, Detail
 
 __all__ = ["DETAIL_CACHE", "EXPORTED_DIAGNOSTICS", "Classical", "DetailCache"]
 
 DETAIL_CACHE = 2000  # candidates whose Balmer fit / explanation stay in memory
 DIAGNOSTICS = ("d02", "fm", "b_hg", "c_hg")
-# the classical cuts, then the physical second opinion and the trust flags (core.stellar_fit, core.trust)
+# the classical cuts, then the physical second opinion and the trust flags (core.science.stellar_fit, core.science.trust)
 EXPORTED_DIAGNOSTICS = (*DIAGNOSTICS, "classical_bhb", *FIT_COLUMNS, "box_bhb", "flags")
 
 

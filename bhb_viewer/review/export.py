@@ -1,10 +1,10 @@
 """Exporting the review: the vetted catalog written as a background job, and the model's validation
 curve the threshold chooser draws.
 
-The rows, columns and provenance are :func:`bhb_viewer.core.export.export_catalog`'s; this module
+The rows, columns and provenance are :func:`bhb_viewer.core.exports.export.export_catalog`'s; this module
 only puts the review's inputs (see :meth:`bhb_viewer.review.Review.export_inputs`) and the person's
 choices together. A rule such as "the person's verdict wins over the model's call" belongs here
-or in core.export, never in the dialog.
+or in core.exports.export, never in the dialog.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from bhb_viewer.core.export import Selection, ThresholdSummary, export_catalog, load_validation, model_accepted
+from bhb_viewer.core.exports.export import Selection, ThresholdSummary, export_catalog, load_validation, model_accepted
 from bhb_viewer.core.progress import CancelToken, ProgressCallback
 from bhb_viewer.review.candidate_source import shipped_root
 from bhb_viewer.review.runner import TaskFn
@@ -48,7 +48,7 @@ class AcceptedCounts:
 
 
 def accepted_counts(inputs: dict[str, Any], cut: float) -> AcceptedCounts:
-    """The numbers of a model-accepted export of ``inputs`` at ``cut`` (the rule is core.export's).
+    """The numbers of a model-accepted export of ``inputs`` at ``cut`` (the rule is core.exports.export's).
 
     Parameters
     ----------

@@ -27,7 +27,7 @@ from bhb_viewer.review.runner import Runner
 from bhb_viewer.review.tasks import Detail, sdss_task
 
 if TYPE_CHECKING:
-    from bhb_viewer.core.spectra import GridSpectrum
+    from bhb_viewer.core.readers.spectra import GridSpectrum
     from bhb_viewer.services.batch_fetch import BatchSummary, FetchedItem
     from bhb_viewer.services.sdss import SDSSService
 

@@ -29,9 +29,9 @@ class Filter:
     text : str
         Case-insensitive substring of the id or the note; '' keeps all.
     hide_flagged : bool
-        Leave out rows whose score is flagged out of distribution (core.trust: ``ood:``/``sky:``).
+        Leave out rows whose score is flagged out of distribution (core.science.trust: ``ood:``/``sky:``).
     not_catalogued : bool
-        Keep only rows in no known-star catalogue (core.known_stars: ``known_as`` empty).
+        Keep only rows in no known-star catalogue (core.readers.known_stars: ``known_as`` empty).
     """
 
     score_range: tuple[float, float] | None = None

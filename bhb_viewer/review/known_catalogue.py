@@ -2,7 +2,7 @@
 
 Why: a group keeps its own list of stars it has confirmed or rejected before; a candidate in it should
 say so in the window as a star of Xue et al. (2011) does. The file is read by the same code as
-``bhb score --known CAT`` (:meth:`bhb_viewer.core.known_stars.KnownStars.load`: ra, dec and optionally
+``bhb score --known CAT`` (:meth:`bhb_viewer.core.readers.known_stars.KnownStars.load`: ra, dec and optionally
 its own ``known_as`` labels, else ``NAME:known``), and its matches are added to those of the shipped
 catalogues. The setting lives in the user's data folder (``known_stars.json``) beside ``models.json``,
 so the window and a headless review read the same one, and a second user's data folder its own.
@@ -19,7 +19,7 @@ import numpy as np
 from astropy.table import Table
 
 from bhb_viewer.core.errors import BadInputError
-from bhb_viewer.core.known_stars import KnownStars, merge, shipped_known_stars
+from bhb_viewer.core.readers.known_stars import KnownStars, merge, shipped_known_stars
 
 log = logging.getLogger(__name__)
 

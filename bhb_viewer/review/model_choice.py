@@ -6,7 +6,7 @@ The first usable checkpoint in this order scores a list:
 2. ``session``: the model the list's session was last scored with, so reopening a session shows
    the scores its verdicts were made against;
 3. ``active``: the user's active model (``models.json`` in the data folder, see
-   :class:`~bhb_viewer.core.model_index.ModelIndex`);
+   :class:`~bhb_viewer.core.training.model_index.ModelIndex`);
 4. ``shipped``: the checkpoint shipped with the app.
 
 An explicit choice also becomes the user's active model, so ``models.json`` is the only record of
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from bhb_viewer.core.model_index import ModelEntry, ModelIndex, describe
+from bhb_viewer.core.training.model_index import ModelEntry, ModelIndex, describe
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.files import require_regular_file
-from bhb_viewer.core.verdicts import CatalogRef, Session
+from bhb_viewer.core.sessions.verdicts import CatalogRef, Session
 from bhb_viewer.review.candidate_source import CandidateSource, file_kind, session_path_for
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """How far each candidate's score can be trusted: valid window pixels and resolution, per row.
 
-The rule is core.quality's: a score made on a spectrum with fewer than ``MIN_VALID_FRACTION`` of
+The rule is core.readers.quality's: a score made on a spectrum with fewer than ``MIN_VALID_FRACTION`` of
 the window's pixels valid is unreliable, and a resolving power far from SDSS's is flagged. This
 module only gathers, per source row, what a list knows of it: the ``valid_fraction`` and
 ``resolution`` columns of a data set (or of the table made from a spectrum file), the meta of a
@@ -18,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from bhb_viewer.core import quality, trust
 from bhb_viewer.core.progress import CancelToken, ProgressCallback, ProgressEvent
+from bhb_viewer.core.readers import quality
+from bhb_viewer.core.science import trust
 from bhb_viewer.review.candidate_source import CandidateSource
 from bhb_viewer.review.rows import CandidateRows
 
@@ -42,7 +43,7 @@ class Quality:
     unreliable : bool
         A score made on this spectrum is unreliable (too few valid pixels).
     flags : tuple of str
-        One warning per problem (core.quality's wording): few valid pixels, a resolution far from SDSS's.
+        One warning per problem (core.readers.quality's wording): few valid pixels, a resolution far from SDSS's.
     """
 
     valid_fraction: float

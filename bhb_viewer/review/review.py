@@ -25,8 +25,8 @@ import numpy as np
 
 from bhb_viewer.core import grid
 from bhb_viewer.core.errors import BadInputError
-from bhb_viewer.core.model_index import ModelIndex
-from bhb_viewer.core.verdicts import CandidateState, Session, VerdictKind, model_call
+from bhb_viewer.core.sessions.verdicts import CandidateState, Session, VerdictKind, model_call
+from bhb_viewer.core.training.model_index import ModelIndex
 from bhb_viewer.review.actions import VerdictActions
 from bhb_viewer.review.candidate_source import (
     DEMO_DATASET,
@@ -52,7 +52,7 @@ from bhb_viewer.review.scoring import Scoring
 from bhb_viewer.review.tasks import Loaded, known_task, load_task
 
 if TYPE_CHECKING:
-    from bhb_viewer.core.spectra import GridSpectrum
+    from bhb_viewer.core.readers.spectra import GridSpectrum
 
 log = logging.getLogger(__name__)
 
@@ -702,7 +702,7 @@ class Review:
 
     # -- export ----------------------------------------------------------------------------------
     def export_inputs(self) -> dict[str, Any]:
-        """What :func:`bhb_viewer.core.export.export_catalog` needs: catalog, session, scores, model,
+        """What :func:`bhb_viewer.core.exports.export.export_catalog` needs: catalog, session, scores, model,
         checkpoint and the classical diagnostics the catalog does not carry.
 
         Returns

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 from astropy.table import Table
 
-from bhb_viewer.core.quality import is_unreliable
-from bhb_viewer.core.trust import is_ood
-from bhb_viewer.core.verdicts import VerdictKind, disagrees
+from bhb_viewer.core.readers.quality import is_unreliable
+from bhb_viewer.core.science.trust import is_ood
+from bhb_viewer.core.sessions.verdicts import VerdictKind, disagrees
 from bhb_viewer.review.events import Event
 from bhb_viewer.review.filters import Filter, SortOrder, sort_order
 
@@ -69,7 +69,7 @@ def catalog_columns(table: Table) -> dict[str, np.ndarray]:
         "g": nan if g is None else g,
         "u_g": nan if u_g is None else u_g,
         "g_r": nan if g_r is None else g_r,
-        # the known-star catalogues it is in (core.known_stars; '' none) and the separation
+        # the known-star catalogues it is in (core.readers.known_stars; '' none) and the separation
         "known_as": np.asarray(table["known_as"]).astype(str) if "known_as" in table.colnames else np.full(n, ""),
         "known_sep": nan if (sep := _float_column(table, "known_sep_arcsec")) is None else sep,
     }
@@ -130,7 +130,7 @@ class CandidateRows:
         self.cols["disagrees"] = np.zeros(n, dtype=bool)
         self.cols["valid_fraction"] = np.full(n, np.nan)  # valid window pixels / 3522 (review.quality)
         self.cols["unreliable"] = np.zeros(n, dtype=bool)  # a score on this spectrum is unreliable
-        self.cols["flags"] = np.full(n, "", dtype=object)  # core.trust's flags of the spectrum and its score
+        self.cols["flags"] = np.full(n, "", dtype=object)  # core.science.trust's flags of the spectrum and its score
         self.cols["ood"] = np.zeros(n, dtype=bool)  # the flags say out of distribution
         self.n = n
         self._order = np.arange(n, dtype=np.int64)
@@ -222,7 +222,7 @@ class CandidateRows:
             flag[row] = disagrees(kind[row], float(p[row]), self._cut)
 
     def set_flags(self, rows: np.ndarray, flags: np.ndarray) -> None:
-        """The trust flags (core.trust) of some source rows; their out-of-distribution mark follows."""
+        """The trust flags (core.science.trust) of some source rows; their out-of-distribution mark follows."""
         rows = np.asarray(rows, dtype=np.int64)
         self.cols["flags"][rows] = np.asarray(flags, dtype=str)
         self.cols["ood"][rows] = is_ood(np.asarray(flags, dtype=str))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bhb_viewer.core.verdicts import ModelRef
+from bhb_viewer.core.sessions.verdicts import ModelRef
 from bhb_viewer.review.rows import CandidateRows
 from bhb_viewer.review.tasks import ModelInfo, PredictorHolder
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from bhb_viewer.core.trust import TrainingSky
-from bhb_viewer.core.verdicts import Session
+from bhb_viewer.core.science.trust import TrainingSky
+from bhb_viewer.core.sessions.verdicts import Session
 from bhb_viewer.review.candidate_source import CandidateSource
 from bhb_viewer.review.details import Classical, DetailCache
 from bhb_viewer.review.events import ReviewEvents

@@ -16,12 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from bhb_viewer.core import balmer, trust
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.progress import CancelToken, ProgressCallback, ProgressEvent
-from bhb_viewer.core.stellar_fit import FIT_COLUMNS
-from bhb_viewer.core.trust import TrainingSky
-from bhb_viewer.core.verdicts import ModelRef, Session
+from bhb_viewer.core.science import balmer, trust
+from bhb_viewer.core.science.stellar_fit import FIT_COLUMNS
+from bhb_viewer.core.science.trust import TrainingSky
+from bhb_viewer.core.sessions.verdicts import ModelRef, Session
 from bhb_viewer.review.candidate_source import CandidateSource, open_source
 from bhb_viewer.review.known_catalogue import KnownMatch, match_list, read_user_catalogue
 
@@ -225,7 +225,7 @@ def _cached_heads(heads: dict[str, tuple[float, float, str]], ids: np.ndarray
 
 def classical_task(source: CandidateSource, sky: TrainingSky | None = None):
     """The classical Balmer-line verdict of every spectrum, a chunk at a time, with the physical
-    second opinion (core.stellar_fit) and the trust flags (core.trust, against ``sky``: the active
+    second opinion (core.science.stellar_fit) and the trust flags (core.science.trust, against ``sky``: the active
     model's training sky, None when it has no record)."""
 
     def fn(cancel: CancelToken, progress: ProgressCallback) -> Iterator[ClassicalBatch]:

@@ -15,11 +15,16 @@ import math
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from bhb_viewer.core.audit import AuditPlan, AuditResult, audit_result, load_audit, start_audit
-from bhb_viewer.core.merge import CONFLICT_KINDS, MergeReport, merge_report
 from bhb_viewer.core.progress import CancelToken, ProgressCallback, ProgressEvent
-from bhb_viewer.core.selection_function import AuditEvidence, AuditSelection, audit_evidence, audit_selection_function
-from bhb_viewer.core.verdicts import CandidateState, Session, VerdictKind
+from bhb_viewer.core.sessions.audit import AuditPlan, AuditResult, audit_result, load_audit, start_audit
+from bhb_viewer.core.sessions.merge import CONFLICT_KINDS, MergeReport, merge_report
+from bhb_viewer.core.sessions.selection_function import (
+    AuditEvidence,
+    AuditSelection,
+    audit_evidence,
+    audit_selection_function,
+)
+from bhb_viewer.core.sessions.verdicts import CandidateState, Session, VerdictKind
 from bhb_viewer.review.events import Event
 from bhb_viewer.review.jobs import JobKind
 
@@ -46,7 +51,7 @@ def writers_warning(session: Session) -> tuple[str, str] | None:
 
 
 def selection_function_task(evidence: AuditEvidence):
-    """The audit's selection function (:func:`~bhb_viewer.core.selection_function.audit_selection_function`)
+    """The audit's selection function (:func:`~bhb_viewer.core.sessions.selection_function.audit_selection_function`)
     as a background job: it reads the whole list and, for a data set, the S/N of every spectrum."""
 
     def fn(cancel: CancelToken, progress: ProgressCallback) -> Iterator[AuditSelection]:
@@ -254,7 +259,7 @@ class TeamReview:
         Parameters
         ----------
         on_result : callable
-            Called with the :class:`~bhb_viewer.core.selection_function.AuditSelection` on the review's thread.
+            Called with the :class:`~bhb_viewer.core.sessions.selection_function.AuditSelection` on the review's thread.
         on_error : callable
             Called with the message when the list cannot be read.
 
@@ -318,6 +323,6 @@ class TeamReview:
         return changed
 
     def heartbeat(self) -> None:
-        """Tell other windows this one is still open (call every ``core.verdicts.HEARTBEAT_S``)."""
+        """Tell other windows this one is still open (call every ``core.sessions.verdicts.HEARTBEAT_S``)."""
         if self.session is not None:
             self.session.writers.heartbeat()

@@ -25,7 +25,7 @@ from astropy.table import Row, Table
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.grid import CUTOUT_SIZE
 from bhb_viewer.core.progress import CancelToken, ProgressCallback, ProgressEvent
-from bhb_viewer.core.spectra import GridSpectrum
+from bhb_viewer.core.readers.spectra import GridSpectrum
 from bhb_viewer.services.builder import _Ahead, row_spectrum
 from bhb_viewer.services.sdss import NetworkUnavailable, SDSSError, SDSSService
 

@@ -23,15 +23,15 @@ from typing import Any
 import numpy as np
 from astropy.table import Row, Table, vstack
 
-from bhb_viewer.core.build import BuildReport, assemble, pick_spectrum, place_from_spectrum, row_pmf
-from bhb_viewer.core.candidates import CROSSMATCH_ARCSEC, find_near, has_pmf, read_candidates
 from bhb_viewer.core.dataset import LABEL_BHB, LABEL_NON_BHB
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.grid import CUTOUT_SIZE
+from bhb_viewer.core.ingest.build import BuildReport, assemble, pick_spectrum, place_from_spectrum, row_pmf
 from bhb_viewer.core.progress import CancelToken, ProgressCallback, no_progress
-from bhb_viewer.core.quality import add_quality_columns, set_quality
+from bhb_viewer.core.readers.candidates import CROSSMATCH_ARCSEC, find_near, has_pmf, read_candidates
+from bhb_viewer.core.readers.quality import add_quality_columns, set_quality
+from bhb_viewer.core.readers.spectra import GridSpectrum, read_spectra
 from bhb_viewer.core.resources import ROOT as RESOURCES
-from bhb_viewer.core.spectra import GridSpectrum, read_spectra
 from bhb_viewer.services.sdss import NetworkUnavailable, SDSSError, SDSSService, decode_specobjid
 from bhb_viewer.services.vizier import fetch_catalog
 

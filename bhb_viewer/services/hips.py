@@ -15,9 +15,9 @@ from __future__ import annotations
 import numpy as np
 from astropy.io import fits
 
-from bhb_viewer.core import cutouts
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.grid import PIXEL_SCALE_ARCSEC
+from bhb_viewer.core.readers import cutouts
 
 HIPS_ID = "CDS/P/SDSS9/{band}"
 MARGIN_PX = 4  # asked beyond the cube on each side, so resampling onto the cube grid never reaches an edge

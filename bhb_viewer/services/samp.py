@@ -38,8 +38,8 @@ from typing import Any
 
 import numpy as np
 
-from bhb_viewer.core.cutouts import centre_pixel
 from bhb_viewer.core.grid import PIXEL_SCALE_ARCSEC
+from bhb_viewer.core.readers.cutouts import centre_pixel
 
 with warnings.catch_warnings():  # astropy 8 marks astropy.samp deprecated in favour of pyvo.samp
     warnings.simplefilter("ignore")

@@ -35,12 +35,12 @@ from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.table import unique
 
-from bhb_viewer.core import cutouts
-from bhb_viewer.core.build import best_image
-from bhb_viewer.core.candidates import CROSSMATCH_ARCSEC, spec_name
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.files import write_atomic
 from bhb_viewer.core.grid import BANDS, CUTOUT_SIZE
+from bhb_viewer.core.ingest.build import best_image
+from bhb_viewer.core.readers import cutouts
+from bhb_viewer.core.readers.candidates import CROSSMATCH_ARCSEC, spec_name
 from bhb_viewer.services import hips
 from bhb_viewer.services.network_errors import classify, describe
 

@@ -12,9 +12,9 @@ import os
 import numpy as np
 from astropy.table import Row
 
-from bhb_viewer.core.build import place_from_spectrum
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.grid import CUTOUT_SIZE
+from bhb_viewer.core.ingest.build import place_from_spectrum
 from bhb_viewer.services.builder import row_spectrum
 from bhb_viewer.services.sdss import SDSSError, SDSSService
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from bhb_viewer.core.audit import (
+from bhb_viewer.core.exports.export import export_catalog, read_provenance, threshold_summary
+from bhb_viewer.core.sessions.audit import (
     audit_order,
     audit_result,
     audit_sample_size,
@@ -16,9 +17,8 @@ from bhb_viewer.core.audit import (
     start_audit,
     wilson_interval,
 )
-from bhb_viewer.core.export import export_catalog, read_provenance, threshold_summary
-from bhb_viewer.core.merge import merge_sessions
-from bhb_viewer.core.verdicts import CatalogRef, ModelRef, Session, VerdictKind
+from bhb_viewer.core.sessions.merge import merge_sessions
+from bhb_viewer.core.sessions.verdicts import CatalogRef, ModelRef, Session, VerdictKind
 
 V = VerdictKind
 Z = 1.959963984540054  # 97.5 % normal quantile
@@ -102,7 +102,7 @@ def test_audit_counts_blind_verdicts_and_goes_into_export(tmp_path):
             assert prov["AUDCUT"] == 0.6 and prov["AUDCL"] == 0.95 and str(prov["AUDSEED"]) == "3"
         table = Table.read(tmp_path / "e.ecsv")
         # every audited star is model-accepted, but one a person called something else than BHB or
-        # unsure leaves a model-accepted export (a person's verdict wins: core.export.model_accepted)
+        # unsure leaves a model-accepted export (a person's verdict wins: core.exports.export.model_accepted)
         kept = [c for c in plan.ids if s.state(c) is None or s.state(c).verdict in (None, V.UNSURE, V.BHB)]
         assert int(np.sum(table["in_audit"])) == len(kept) < n
 

@@ -6,11 +6,11 @@ from astropy.io import fits
 from astropy.table import Table
 from sdss_files import SDSS_LOGLAM0, gaussian_star, smooth_flux, stamp_wcs, write_spec, write_spplate, write_stamp
 
-from bhb_viewer.core.candidates import read_candidates
-from bhb_viewer.core.cutouts import cube_from_files, read_cube
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.grid import BANDS
-from bhb_viewer.core.spectra import read_many_spectra, read_spectra
+from bhb_viewer.core.readers.candidates import read_candidates
+from bhb_viewer.core.readers.cutouts import cube_from_files, read_cube
+from bhb_viewer.core.readers.spectra import read_many_spectra, read_spectra
 
 LL = SDSS_LOGLAM0 + 1e-4 * np.arange(3900)
 
@@ -181,7 +181,7 @@ def test_strict_valid_pixel_count_on_request(tmp_path):
 
 
 def test_headers_declaring_more_data_than_the_file_holds_are_called_truncated_with_sizes(tmp_path):
-    from bhb_viewer.core.fitsfile import open_fits
+    from bhb_viewer.core.readers.fitsfile import open_fits
 
     header = fits.Header()
     header.update(SIMPLE=True, BITPIX=-32, NAXIS=2, NAXIS1=282_000, NAXIS2=283_700)  # 298 GiB declared

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from bhb_viewer.core import balmer
 from bhb_viewer.core.grid import NPIX, wavelength
+from bhb_viewer.core.science import balmer
 
 C = 299_792.458
 

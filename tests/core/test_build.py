@@ -7,12 +7,12 @@ import pytest
 from astropy.table import Table
 from sdss_files import SDSS_LOGLAM0, gaussian_star, smooth_flux, stamp_wcs, write_spec, write_stamp
 
-from bhb_viewer.core.build import assemble, build_from_files, labels_of
-from bhb_viewer.core.cutouts import BandImage, centre_pixel, make_cube, write_cube
 from bhb_viewer.core.dataset import open_dataset
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.grid import BANDS, NPIX
+from bhb_viewer.core.ingest.build import assemble, build_from_files, labels_of
 from bhb_viewer.core.progress import Cancelled, CancelToken
+from bhb_viewer.core.readers.cutouts import BandImage, centre_pixel, make_cube, write_cube
 
 SIZE = 16
 RA0, DEC0 = 150.0, 2.0

@@ -7,11 +7,11 @@ import pytest
 from sdss_files import write_ingest_corpus
 
 from bhb_viewer.cli import main
-from bhb_viewer.core.build import build_from_files
-from bhb_viewer.core.build_parallel import build_parallel, ingest_order, parse_shard, shard_rows
-from bhb_viewer.core.candidates import read_candidates
 from bhb_viewer.core.dataset import open_dataset
 from bhb_viewer.core.errors import BadInputError
+from bhb_viewer.core.ingest.build import build_from_files
+from bhb_viewer.core.ingest.build_parallel import build_parallel, ingest_order, parse_shard, shard_rows
+from bhb_viewer.core.readers.candidates import read_candidates
 
 
 @pytest.fixture(scope="module")

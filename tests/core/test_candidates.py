@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from bhb_viewer.core.candidates import crossmatch, find_near, has_pmf, pmf_id, read_candidates, spec_name
 from bhb_viewer.core.errors import BadInputError
+from bhb_viewer.core.readers.candidates import crossmatch, find_near, has_pmf, pmf_id, read_candidates, spec_name
 
 README = """\
 J/Test/1     A tiny test table

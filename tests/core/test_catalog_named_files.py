@@ -14,11 +14,11 @@ from astropy.table import Table
 from sdss_files import SDSS_LOGLAM0, gaussian_star, smooth_flux, stamp_wcs, write_spec, write_stamp
 
 from bhb_viewer.cli import main
-from bhb_viewer.core.build import build_from_files
 from bhb_viewer.core.dataset import open_dataset
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.grid import BANDS, DLOGLAM
-from bhb_viewer.core.named_files import band_columns
+from bhb_viewer.core.ingest.build import build_from_files
+from bhb_viewer.core.readers.named_files import band_columns
 
 SIZE = 16
 LOGLAM = SDSS_LOGLAM0 + DLOGLAM * np.arange(3900)

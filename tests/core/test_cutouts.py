@@ -4,7 +4,9 @@ from astropy.table import Table
 from astropy.visualization import ZScaleInterval
 from sdss_files import gaussian_star, stamp_wcs, write_stamp
 
-from bhb_viewer.core.cutouts import (
+from bhb_viewer.core.errors import BadInputError
+from bhb_viewer.core.grid import BANDS
+from bhb_viewer.core.readers.cutouts import (
     BandImage,
     band_files,
     centre_pixel,
@@ -15,8 +17,6 @@ from bhb_viewer.core.cutouts import (
     write_cube,
     zscale_limits,
 )
-from bhb_viewer.core.errors import BadInputError
-from bhb_viewer.core.grid import BANDS
 
 RA, DEC = 180.0, 30.0
 
@@ -144,7 +144,7 @@ def test_real_stamps_centre_the_catalogue_star(shared_data):
 
 @pytest.mark.parametrize("kind", ["asinh", "linear", "zscale"])
 def test_stretch_planes_equals_one_stretch_per_plane(kind):
-    from bhb_viewer.core.cutouts import stretch, stretch_planes
+    from bhb_viewer.core.readers.cutouts import stretch, stretch_planes
 
     rng = np.random.default_rng(4)
     cube = rng.lognormal(0, 1, (5, 24, 24)) * np.arange(1, 6)[:, None, None]
@@ -160,7 +160,7 @@ def test_stretch_planes_equals_one_stretch_per_plane(kind):
 
 
 def test_galactic_wcs_band_contradictions_and_empty_bands_are_refused(tmp_path):
-    from bhb_viewer.core.cutouts import load_band_image
+    from bhb_viewer.core.readers.cutouts import load_band_image
 
     wcs = stamp_wcs(10.0, 20.0, 24)
     data = gaussian_star((24, 24), 11.5, 11.5)

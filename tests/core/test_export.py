@@ -9,7 +9,7 @@ from astropy.table import MaskedColumn, Table
 
 from bhb_viewer import __version__
 from bhb_viewer.core.errors import BadInputError
-from bhb_viewer.core.export import (
+from bhb_viewer.core.exports.export import (
     CLASSICAL_COLUMNS,
     export_catalog,
     export_table,
@@ -20,8 +20,8 @@ from bhb_viewer.core.export import (
     threshold_summary,
 )
 from bhb_viewer.core.files import write_atomic
-from bhb_viewer.core.metrics import purity_completeness_at
-from bhb_viewer.core.verdicts import CatalogRef, ModelRef, Session, VerdictKind
+from bhb_viewer.core.science.metrics import purity_completeness_at
+from bhb_viewer.core.sessions.verdicts import CatalogRef, ModelRef, Session, VerdictKind
 
 V = VerdictKind
 MODEL = ModelRef("batmm-lite-sim", "1.0", "/models/batmm-lite-sim")
@@ -226,7 +226,7 @@ def test_model_accepted_lets_a_persons_verdict_win():
 
 
 def test_csv_neutralises_formulas_and_other_formats_keep_the_text(tmp_path, catalog):
-    from bhb_viewer.core.export import neutralise_formula
+    from bhb_viewer.core.exports.export import neutralise_formula
 
     assert [neutralise_formula(t) for t in ("=1+2", "+x", "-cmd", "@sum", "\tx", "-1.5", "+3", "plain", "")] == \
         ["'=1+2", "'+x", "'-cmd", "'@sum", "'\tx", "-1.5", "+3", "plain", ""]

@@ -11,8 +11,8 @@ from tinysky import make_dataset
 
 from bhb_viewer.cli import main
 from bhb_viewer.core.dataset import open_dataset
-from bhb_viewer.core.from_session import TooFewLabels, build_from_session, check_label_counts
-from bhb_viewer.core.verdicts import CatalogRef, Session, VerdictKind
+from bhb_viewer.core.ingest.from_session import TooFewLabels, build_from_session, check_label_counts
+from bhb_viewer.core.sessions.verdicts import CatalogRef, Session, VerdictKind
 
 V = VerdictKind
 

@@ -1,7 +1,7 @@
 import pytest
 
 from bhb_viewer.core import grid
-from bhb_viewer.core.lines import LINES, line, lines_between
+from bhb_viewer.core.science.lines import LINES, line, lines_between
 
 
 def test_balmer_and_calcium_are_vacuum_values():

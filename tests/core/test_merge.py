@@ -5,9 +5,9 @@ import math
 import pytest
 
 from bhb_viewer.core.errors import BadInputError
-from bhb_viewer.core.kappa import cohen_kappa, fleiss_kappa
-from bhb_viewer.core.merge import conflict_kind, consensus, merge_report, merge_sessions, unresolved_conflicts
-from bhb_viewer.core.verdicts import CandidateState, CatalogRef, ModelRef, Session, VerdictKind
+from bhb_viewer.core.science.kappa import cohen_kappa, fleiss_kappa
+from bhb_viewer.core.sessions.merge import conflict_kind, consensus, merge_report, merge_sessions, unresolved_conflicts
+from bhb_viewer.core.sessions.verdicts import CandidateState, CatalogRef, ModelRef, Session, VerdictKind
 
 V = VerdictKind
 CAT = CatalogRef("/data/cands.ecsv", "ab" * 32, 20)

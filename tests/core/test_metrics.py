@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from bhb_viewer.core import metrics
+from bhb_viewer.core.science import metrics
 
 
 def test_report_matches_hand_counts():

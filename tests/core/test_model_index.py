@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bhb_viewer.cli import main
-from bhb_viewer.core.model_index import SHIPPED_DIR, ModelIndex, describe
+from bhb_viewer.core.training.model_index import SHIPPED_DIR, ModelIndex, describe
 
 SHIPPED = SHIPPED_DIR / "batmm-lite-sim"
 

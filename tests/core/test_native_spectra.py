@@ -1,11 +1,11 @@
-"""core.spectra.read_native_spectra: a file's spectra over its own range, for the viewer's full-range view."""
+"""core.readers.spectra.read_native_spectra: a file's spectra over its own range, for the viewer's full-range view."""
 
 import numpy as np
 import pytest
 from sdss_files import SDSS_LOGLAM0, smooth_flux, write_spec, write_spplate
 
 from bhb_viewer.core.grid import DLOGLAM
-from bhb_viewer.core.spectra import read_native_spectra, read_spectra
+from bhb_viewer.core.readers.spectra import read_native_spectra, read_spectra
 
 BOSS_LOGLAM0 = 3.5563  # 3,600 Å
 REAL_PLATE = "real/spPlate-4055-55359-0020.fits"

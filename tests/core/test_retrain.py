@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from bhb_viewer.core.errors import BadInputError
-from bhb_viewer.core.metrics import classification_report
-from bhb_viewer.core.model_index import SHIPPED_DIR, ModelIndex
-from bhb_viewer.core.retrain import (
+from bhb_viewer.core.science.metrics import classification_report
+from bhb_viewer.core.training.model_index import SHIPPED_DIR, ModelIndex
+from bhb_viewer.core.training.retrain import (
     RESUME_STATE,
     TrainingMonitor,
     check_base,
@@ -24,7 +24,7 @@ from bhb_viewer.core.retrain import (
     scores_metrics,
     time_left,
 )
-from bhb_viewer.core.train_config import CONFIG_FILE, TrainConfig, default_lr, train_command
+from bhb_viewer.core.training.train_config import CONFIG_FILE, TrainConfig, default_lr, train_command
 
 
 def test_the_wizards_config_is_written_for_train_and_read_back_whole(tmp_path):

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from bhb_viewer.core.errors import BadInputError
-from bhb_viewer.core.session_schema import SCHEMA_VERSION
-from bhb_viewer.core.verdicts import CandidateState, CatalogRef, ModelRef, Session, VerdictKind
+from bhb_viewer.core.sessions.session_schema import SCHEMA_VERSION
+from bhb_viewer.core.sessions.verdicts import CandidateState, CatalogRef, ModelRef, Session, VerdictKind
 
 V = VerdictKind
 OLD = Path(__file__).parents[1] / "data" / "session-format1.sqlite"

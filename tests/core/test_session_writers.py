@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from bhb_viewer.core.verdicts import CatalogRef, Edit, Session, VerdictKind
+from bhb_viewer.core.sessions.verdicts import CatalogRef, Edit, Session, VerdictKind
 
 V = VerdictKind
 CAT = CatalogRef("/data/cands.ecsv", "ab" * 32, 10)
@@ -16,7 +16,7 @@ CAT = CatalogRef("/data/cands.ecsv", "ab" * 32, 10)
 # A second process holding the session open as bob: one command per stdin line, "ok" after each.
 BOB = textwrap.dedent("""
     import sys
-    from bhb_viewer.core.verdicts import Session, VerdictKind
+    from bhb_viewer.core.sessions.verdicts import Session, VerdictKind
     s = Session.open(sys.argv[1], reviewer="bob")
     print("ok", flush=True)
     for line in sys.stdin:

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from bhb_viewer.core.balmer import measure_arrays, passes_cuts
 from bhb_viewer.core.grid import wavelength
+from bhb_viewer.core.science.balmer import measure_arrays, passes_cuts
 from bhb_viewer.core.sim import SimulatorConfig, simulate
 from bhb_viewer.core.sim.labels import median_snr
 from bhb_viewer.core.sim.realism import REAL_FIGURES, fm_window_robustness, realism_figures

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bhb_viewer.core.small_compare import compare
+from bhb_viewer.core.science.small_compare import compare
 
 
 def test_seven_test_stars_never_make_a_new_model_better():

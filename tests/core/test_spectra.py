@@ -5,7 +5,7 @@ from sdss_files import SDSS_LOGLAM0, smooth_flux, write_spec, write_spplate, wri
 
 from bhb_viewer.core.grid import DLOGLAM, LOGLAM0, NPIX, loglam
 from bhb_viewer.core.progress import ProgressEvent
-from bhb_viewer.core.spectra import minmax_scale, read_many_spectra, read_spectra, to_grid
+from bhb_viewer.core.readers.spectra import minmax_scale, read_many_spectra, read_spectra, to_grid
 
 OFFSET = int(round((LOGLAM0 - SDSS_LOGLAM0) / DLOGLAM))  # 221 file pixels before the grid starts
 N_FILE = 3900  # 3802–9212 Å
@@ -114,7 +114,7 @@ def test_real_spplate_reads_20_spectra_on_the_grid(shared_data):
     np.testing.assert_array_equal(flux, raw[:, int(round(offset)) : int(round(offset)) + NPIX])
     assert all(s.meta["aligned"] and not s.meta["ivar_known"] for s in batch.spectra)
     # flux only: each spectrum is weighed by its own pixel noise (DER_SNR over the whole file row)
-    from bhb_viewer.core.spectra import own_noise
+    from bhb_viewer.core.readers.spectra import own_noise
 
     np.testing.assert_allclose(ivar, np.broadcast_to(1.0 / own_noise(raw.astype(np.float64))[:, None] ** 2, ivar.shape), rtol=1e-5)
 

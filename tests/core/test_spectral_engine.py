@@ -9,10 +9,9 @@ import numpy as np
 import pytest
 
 from bhb_viewer.core.grid import wavelength
-from bhb_viewer.core.photometry import AB_TO_SDSS, ab_magnitudes, coverage, synthesize
 from bhb_viewer.core.resources import ROOT
-from bhb_viewer.core.sim import SimulatorConfig, simulate
-from bhb_viewer.core.sim.engine import (
+from bhb_viewer.core.science.photometry import AB_TO_SDSS, ab_magnitudes, coverage, synthesize
+from bhb_viewer.core.science.spectral_engine import (
     ENGINE_DIR,
     HOLDOUT_FILE,
     HOLDOUT_SPECTRA_FILE,
@@ -22,6 +21,7 @@ from bhb_viewer.core.sim.engine import (
     resample_log,
     sed_loglam,
 )
+from bhb_viewer.core.sim import SimulatorConfig, simulate
 
 ENGINE = ROOT / ENGINE_DIR
 

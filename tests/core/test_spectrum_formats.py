@@ -18,10 +18,10 @@ from astropy.io import fits
 from sdss_files import smooth_flux, write_spec
 
 from bhb_viewer.core.grid import DLOGLAM, LOGLAM0, NPIX, wavelength
-from bhb_viewer.core.input_kind import detect_kind
-from bhb_viewer.core.quality import MIN_VALID_FRACTION, is_unreliable, quality_flags
-from bhb_viewer.core.spectra import read_spectra
-from bhb_viewer.core.spectra_generic import air_to_vacuum
+from bhb_viewer.core.readers.input_kind import detect_kind
+from bhb_viewer.core.readers.quality import MIN_VALID_FRACTION, is_unreliable, quality_flags
+from bhb_viewer.core.readers.spectra import read_spectra
+from bhb_viewer.core.readers.spectra_generic import air_to_vacuum
 
 REAL_SPSPEC = Path(__file__).resolve().parents[1] / "data" / "spSpec-53166-1615-104.fit"
 HG_VAC, HD_VAC = 4341.69, 4102.89  # vacuum Balmer lines (SKY_FACTS)
@@ -290,8 +290,8 @@ def test_unreliable_is_vectorised_for_score_tables():
 
 
 def test_catalog_ids_stay_exact_uint64_and_float_ids_are_refused(tmp_path):
-    from bhb_viewer.core.candidates import read_candidates
     from bhb_viewer.core.errors import BadInputError
+    from bhb_viewer.core.readers.candidates import read_candidates
 
     (tmp_path / "ids.csv").write_text("ra,dec,specobjid\n1,2,10945812567346040832\n3,4,\n5,6,833193731699009536\n")
     t = read_candidates(tmp_path / "ids.csv")
@@ -344,7 +344,7 @@ def test_a_spectrum_without_errors_is_weighed_by_its_own_noise(tmp_path):
     """Flux in erg/s/cm²/Å (≈1e-13) and no error array: ivar comes from the spectrum's own noise, so the Balmer fit works."""
     from astropy.io import fits
 
-    from bhb_viewer.core.balmer import measure_arrays
+    from bhb_viewer.core.science.balmer import measure_arrays
 
     grid = wavelength()
     rng = np.random.default_rng(3)

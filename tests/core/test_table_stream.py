@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from astropy.table import MaskedColumn, Table
 
-from bhb_viewer.core.table_stream import open_table_writer
+from bhb_viewer.core.exports.table_stream import open_table_writer
 
 
 def _table() -> Table:

@@ -1,4 +1,4 @@
-"""The physical second opinion (core.stellar_fit) and the trust flags (core.trust)."""
+"""The physical second opinion (core.science.stellar_fit) and the trust flags (core.science.trust)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from bhb_viewer.core.balmer import measure_arrays
 from bhb_viewer.core.grid import loglam
-from bhb_viewer.core.sim.engine import default_engine
-from bhb_viewer.core.spectra import read_spectra
-from bhb_viewer.core.stellar_fit import C_KMS, fit_spectra
-from bhb_viewer.core.trust import TrainingSky, explain, flags, is_ood, measure, training_ranges
+from bhb_viewer.core.readers.spectra import read_spectra
+from bhb_viewer.core.science.balmer import measure_arrays
+from bhb_viewer.core.science.spectral_engine import default_engine
+from bhb_viewer.core.science.stellar_fit import C_KMS, fit_spectra
+from bhb_viewer.core.science.trust import TrainingSky, explain, flags, is_ood, measure, training_ranges
 
 
 def engine_star(teff: float, logg: float, feh: float, rv: float, snr: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -3,8 +3,8 @@
 import pytest
 
 from bhb_viewer.core.errors import BadInputError
-from bhb_viewer.core.verdict_table import read_verdict_table
-from bhb_viewer.core.verdict_types import VerdictKind
+from bhb_viewer.core.sessions.verdict_table import read_verdict_table
+from bhb_viewer.core.sessions.verdict_types import VerdictKind
 
 
 def test_a_good_table_gives_edits_with_times_in_utc(tmp_path):

@@ -6,8 +6,8 @@ import threading
 import pytest
 
 from bhb_viewer.core.errors import BadInputError
-from bhb_viewer.core.verdict_log import VerdictLog
-from bhb_viewer.core.verdicts import (
+from bhb_viewer.core.sessions.verdict_log import VerdictLog
+from bhb_viewer.core.sessions.verdicts import (
     MODEL_CLASS,
     CatalogRef,
     ModelRef,

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from tinysky import make_dataset
 
-from bhb_viewer.core.verdicts import Session
+from bhb_viewer.core.sessions.verdicts import Session
 
 CHILD = textwrap.dedent(
     """

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from bhb_viewer.core.verdicts import CatalogRef, Session
+from bhb_viewer.core.sessions.verdicts import CatalogRef, Session
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="needs SIGKILL")
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.skipif(os.name != "posix", reason="needs SIGKILL")
 # "done <seq> <action> <cid>" once the call has returned.
 CHILD = r"""
 import sys
-from bhb_viewer.core.verdicts import Session, VerdictKind
+from bhb_viewer.core.sessions.verdicts import Session, VerdictKind
 session, start, log = Session.open(sys.argv[1]), int(sys.argv[2]), open(sys.argv[3], "w", buffering=1)
 kinds = list(VerdictKind)
 log.write("ready\n")

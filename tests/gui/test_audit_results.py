@@ -9,8 +9,8 @@ import numpy as np
 from astropy.io.votable import parse_single_table
 from astropy.table import Table
 
-from bhb_viewer.core.selection_function import audit_evidence, audit_selection_function
-from bhb_viewer.core.verdicts import VerdictKind
+from bhb_viewer.core.sessions.selection_function import audit_evidence, audit_selection_function
+from bhb_viewer.core.sessions.verdicts import VerdictKind
 from bhb_viewer.gui import selection_dialog
 from bhb_viewer.review.candidate_source import DEMO_DATASET, DEMO_MODEL, find_resource
 

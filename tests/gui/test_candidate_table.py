@@ -6,7 +6,7 @@ import numpy as np
 from astropy.table import Table
 from PySide6.QtCore import Qt
 
-from bhb_viewer.core.verdicts import VerdictKind
+from bhb_viewer.core.sessions.verdicts import VerdictKind
 from bhb_viewer.gui.widgets.candidate_table import (
     COL_G,
     COL_ID,

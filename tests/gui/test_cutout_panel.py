@@ -3,8 +3,8 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage
 
-from bhb_viewer.core.cutouts import stretch
 from bhb_viewer.core.grid import BANDS
+from bhb_viewer.core.readers.cutouts import stretch
 from bhb_viewer.gui.widgets.cutout_panel import (
     ATTENTION_RGB,
     DIVERGING_RGB,

@@ -9,8 +9,8 @@ import pytest
 from astropy.table import Table
 from PySide6.QtCore import Qt
 
-from bhb_viewer.core.export import read_provenance, threshold_summary
-from bhb_viewer.core.verdicts import CatalogRef, ModelRef, Session, VerdictKind
+from bhb_viewer.core.exports.export import read_provenance, threshold_summary
+from bhb_viewer.core.sessions.verdicts import CatalogRef, ModelRef, Session, VerdictKind
 from bhb_viewer.gui.export_dialog import FORMAT_CHOICES, ExportDialog
 
 

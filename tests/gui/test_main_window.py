@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
-from bhb_viewer.core.verdicts import Session, VerdictKind
+from bhb_viewer.core.sessions.verdicts import Session, VerdictKind
 from bhb_viewer.gui import main_window as mw
 from bhb_viewer.gui.app import save_screenshot
 from bhb_viewer.gui.main_window import MainWindow
@@ -253,7 +253,7 @@ def test_bhb_viewer_screenshot_of_a_catalog_and_argument_errors_before_qt(qtbot,
 def test_sdss_fetch_offline_uses_the_cache_and_reports_misses(qtbot, window, shared_data, tmp_path, errors):
     from astropy.table import Table
 
-    from bhb_viewer.core.cutouts import cube_from_files, write_cube
+    from bhb_viewer.core.readers.cutouts import cube_from_files, write_cube
     from bhb_viewer.services.sdss import SDSSService
 
     ra, dec = 164.4311, 39.0359

@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from bhb_viewer.core.model_index import ModelIndex
+from bhb_viewer.core.training.model_index import ModelIndex
 from bhb_viewer.gui.app import build_parser, launch, shipped_model
 
 

@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtGui import QImage
 
 from bhb_viewer.core import grid
-from bhb_viewer.core.lines import LINES
+from bhb_viewer.core.science.lines import LINES
 from bhb_viewer.gui.widgets.importance_scale import ABOVE_RGB, BELOW_RGB
 from bhb_viewer.gui.widgets.spectrum_plot import (
     SALIENCY_BAND,
@@ -24,7 +24,7 @@ WAVE = grid.wavelength()
 
 @dataclass
 class FakeLine:
-    """Stand-in for core.balmer.LineFit: what the close-up reads."""
+    """Stand-in for core.science.balmer.LineFit: what the close-up reads."""
 
     rest: float
     ok: bool = True
@@ -365,7 +365,7 @@ def test_failed_fit_says_why(plot):
 
 
 def test_real_balmer_result_is_drawn(plot):
-    balmer = pytest.importorskip("bhb_viewer.core.balmer")
+    balmer = pytest.importorskip("bhb_viewer.core.science.balmer")
     flux = 50.0 * (WAVE / 5000.0) ** -2
     for rest in (4102.89, 4341.69):
         flux = flux * (1 - 0.75 * np.exp(-((np.abs(WAVE - rest) / 9.0) ** 1.0)))

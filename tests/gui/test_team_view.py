@@ -11,9 +11,9 @@ import pytest
 from astropy.table import Table
 from PySide6.QtCore import Qt
 
-from bhb_viewer.core.export import export_catalog, read_provenance
-from bhb_viewer.core.merge import merge_sessions
-from bhb_viewer.core.verdicts import CatalogRef, Session, VerdictKind
+from bhb_viewer.core.exports.export import export_catalog, read_provenance
+from bhb_viewer.core.sessions.merge import merge_sessions
+from bhb_viewer.core.sessions.verdicts import CatalogRef, Session, VerdictKind
 from bhb_viewer.gui.app import save_screenshot
 from bhb_viewer.gui.main_window import MainWindow
 from bhb_viewer.gui.widgets.candidate_table import COL_P

@@ -10,9 +10,9 @@ import pytest
 from tinysky import make_dataset
 
 from bhb_viewer.core.dataset import open_dataset, write_dataset
-from bhb_viewer.core.model_index import ModelIndex
-from bhb_viewer.core.retrain import RESUME_STATE
-from bhb_viewer.core.verdicts import CatalogRef, Session, VerdictKind
+from bhb_viewer.core.sessions.verdicts import CatalogRef, Session, VerdictKind
+from bhb_viewer.core.training.model_index import ModelIndex
+from bhb_viewer.core.training.retrain import RESUME_STATE
 from bhb_viewer.gui.wizard.models_menu import ModelsMenu
 from bhb_viewer.gui.wizard.wizard import TrainingWizard
 
@@ -339,7 +339,7 @@ def test_without_an_active_network_only_training_from_scratch_is_offered(qtbot, 
 
 
 def test_make_active_is_pre_ticked_only_for_a_model_shown_better(qtbot, tmp_path, tiny_checkpoint):
-    from bhb_viewer.core.small_compare import compare
+    from bhb_viewer.core.science.small_compare import compare
 
     wizard = _wizard(qtbot, tmp_path, active_model=tiny_checkpoint, can_rescore=True)
     save = wizard.page_named("save")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from bhb_viewer.core.verdicts import CandidateState, VerdictKind
+from bhb_viewer.core.sessions.verdicts import CandidateState, VerdictKind
 from bhb_viewer.gui.widgets.verdict_panel import BUTTON_KINDS, VerdictPanel
 
 
@@ -61,7 +61,7 @@ def test_note_is_emitted_once_on_enter_and_escape_reverts(qtbot):
 
 
 def test_long_model_and_verdict_texts_never_widen_the_panel(qtbot):
-    from bhb_viewer.core.verdicts import CandidateState, VerdictKind
+    from bhb_viewer.core.sessions.verdicts import CandidateState, VerdictKind
 
     panel = VerdictPanel()
     qtbot.addWidget(panel)

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QApplication
 from sdss_files import smooth_flux, write_spec
 
 from bhb_viewer.core.grid import DLOGLAM
-from bhb_viewer.core.verdicts import VerdictKind
+from bhb_viewer.core.sessions.verdicts import VerdictKind
 from bhb_viewer.gui.app import build_parser, launch, shipped_model
 from bhb_viewer.gui.help import GuideDialog
 from bhb_viewer.gui.main_window import MainWindow

@@ -9,7 +9,7 @@ import sys
 import pytest
 from PySide6.QtCore import Qt
 
-from bhb_viewer.core.verdicts import VerdictKind
+from bhb_viewer.core.sessions.verdicts import VerdictKind
 from bhb_viewer.gui import main_window as mw
 from bhb_viewer.gui.app import show_unexpected_errors
 from bhb_viewer.gui.main_window import MainWindow

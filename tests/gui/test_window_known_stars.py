@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 from astropy.table import Table
 
-from bhb_viewer.core.candidates import read_candidates
-from bhb_viewer.core.export import export_table
+from bhb_viewer.core.exports.export import export_table
+from bhb_viewer.core.readers.candidates import read_candidates
 from bhb_viewer.core.resources import resource_path
 
 

@@ -15,9 +15,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from sdss_files import SDSS_LOGLAM0, hips_answer, served_spectrum, smooth_flux, write_spec
 
-from bhb_viewer.core.export import export_catalog
+from bhb_viewer.core.exports.export import export_catalog
 from bhb_viewer.core.grid import BANDS
-from bhb_viewer.core.verdicts import VerdictKind
+from bhb_viewer.core.sessions.verdicts import VerdictKind
 from bhb_viewer.services.sdss import SDSSService
 
 LOGLAM = SDSS_LOGLAM0 + 1e-4 * np.arange(3900)

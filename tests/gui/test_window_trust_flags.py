@@ -12,7 +12,7 @@ from astropy.table import Table
 from PySide6.QtCore import Qt
 
 from bhb_viewer.cli import main as bhb
-from bhb_viewer.core.sim.engine import default_engine
+from bhb_viewer.core.science.spectral_engine import default_engine
 from bhb_viewer.gui.widgets.candidate_table import COL_P
 from bhb_viewer.review.filters import Filter
 

@@ -51,7 +51,7 @@ def test_unknown_baseline_is_refused():
 
 def test_svm_through_fit_writes_the_run_files(tmp_path):
     pytest.importorskip("sklearn")
-    from bhb_viewer.core.simulate import write_simulated
+    from bhb_viewer.core.sim import write_simulated
     from bhb_viewer.ml.training import TrainConfig, fit
 
     data = write_simulated(tmp_path / "sim", n=60, seed=1, cutout_size=16)
@@ -60,7 +60,7 @@ def test_svm_through_fit_writes_the_run_files(tmp_path):
     assert config["kind"] == "baseline" and config["model"] == "svm"
     test = json.loads((run / "test.json").read_text())
     assert len(test["p_bhb"]) == len(test["label"]) == 6
-    from bhb_viewer.core.metrics import classification_report
+    from bhb_viewer.core.science.metrics import classification_report
 
     expected = classification_report(test["label"], np.asarray(test["p_bhb"]) >= 0.5)["macro"]["f1"]
     assert json.loads((run / "test_metrics.json").read_text())["macro"]["f1"] == pytest.approx(expected)

@@ -34,7 +34,7 @@ def test_table8_layout():
 
 def test_evaluate_classical_and_svm_over_two_seeds(tmp_path):
     pytest.importorskip("sklearn")
-    from bhb_viewer.core.simulate import write_simulated
+    from bhb_viewer.core.sim import write_simulated
 
     data = write_simulated(tmp_path / "sim", n=80, seed=2, cutout_size=16)
     out = tmp_path / "eval"

@@ -11,9 +11,9 @@ from astropy.table import MaskedColumn, Table
 from tinysky import make_dataset
 
 from bhb_viewer.cli import main
-from bhb_viewer.core.catalog_mags import catalog_magnitudes, fill_missing_bands, missing_magnitude_columns
 from bhb_viewer.core.dataset import open_dataset
 from bhb_viewer.core.grid import NPIX
+from bhb_viewer.core.readers.catalog_mags import catalog_magnitudes, fill_missing_bands, missing_magnitude_columns
 from bhb_viewer.ml.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from bhb_viewer.ml.inference import SCORE_SOURCES, Predictor
 from bhb_viewer.ml.models import build_model, make_arch

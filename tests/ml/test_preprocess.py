@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from bhb_viewer.core.grid import NPIX
-from bhb_viewer.core.spectra import fill_masked
+from bhb_viewer.core.readers.spectra import fill_masked
 from bhb_viewer.ml.preprocess import FLUX_FLOOR, Preprocessor, aperture_flux, fit_band_stats, ratio_asinh, scale_cubes
 
 

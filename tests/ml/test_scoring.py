@@ -15,7 +15,7 @@ from astropy.table import Table
 import bhb_viewer
 from bhb_viewer.cli import main
 from bhb_viewer.core.dataset import open_dataset, write_dataset
-from bhb_viewer.core.simulate import write_simulated
+from bhb_viewer.core.sim import write_simulated
 
 ROOT = Path(bhb_viewer.__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "batmm-lite-sim"  # the shipped lite model: 64-pixel cutouts, no training needed

@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 from bhb_viewer.core.progress import Cancelled, CancelToken
-from bhb_viewer.core.simulate import write_simulated
+from bhb_viewer.core.sim import write_simulated
 from bhb_viewer.ml.data import epoch_batches, stratified_split
 from bhb_viewer.ml.training import TrainConfig, fit, learning_rate
 

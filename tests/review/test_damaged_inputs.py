@@ -9,7 +9,7 @@ import stat
 
 import pytest
 
-from bhb_viewer.core.verdicts import VerdictKind
+from bhb_viewer.core.sessions.verdicts import VerdictKind
 from bhb_viewer.review import InlineRunner, Review
 
 

@@ -16,8 +16,8 @@ from sdss_files import FakeSDSSServer as Server
 
 from bhb_viewer.core.dataset import write_dataset
 from bhb_viewer.core.grid import CUTOUT_SIZE, NPIX
-from bhb_viewer.core.quality import MIN_VALID_FRACTION
-from bhb_viewer.core.verdicts import VerdictKind
+from bhb_viewer.core.readers.quality import MIN_VALID_FRACTION
+from bhb_viewer.core.sessions.verdicts import VerdictKind
 from bhb_viewer.services.batch_fetch import APP_OFFLINE_HINT
 from bhb_viewer.services.sdss import SDSSService
 

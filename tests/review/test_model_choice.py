@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bhb_viewer.core.model_index import ModelIndex
+from bhb_viewer.core.training.model_index import ModelIndex
 from bhb_viewer.review import InlineRunner, Review
 from bhb_viewer.review.model_choice import ModelChooser, Origin, pick_model
 

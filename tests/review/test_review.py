@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from bhb_viewer.core.verdicts import Session, VerdictKind
+from bhb_viewer.core.sessions.verdicts import Session, VerdictKind
 from bhb_viewer.review import Filter, InlineRunner, Review, SortOrder
 
 

@@ -4,9 +4,9 @@ second window on the same session."""
 import numpy as np
 import pytest
 
-from bhb_viewer.core.audit import wilson_interval
-from bhb_viewer.core.merge import merge_sessions
-from bhb_viewer.core.verdicts import CatalogRef, Session, VerdictKind
+from bhb_viewer.core.sessions.audit import wilson_interval
+from bhb_viewer.core.sessions.merge import merge_sessions
+from bhb_viewer.core.sessions.verdicts import CatalogRef, Session, VerdictKind
 from bhb_viewer.review import Filter
 from bhb_viewer.review.team import TeamReview
 

@@ -20,7 +20,7 @@ import pytest
 from astropy.table import Table
 
 from bhb_viewer.core.dataset import open_dataset
-from bhb_viewer.core.export import read_provenance
+from bhb_viewer.core.exports.export import read_provenance
 
 from .corpus import LOGLAM, _frames, _positions, write_spec
 
@@ -145,7 +145,7 @@ EXPORTER = r"""
 import sys
 import numpy as np
 from astropy.table import Table
-from bhb_viewer.core.export import export_catalog
+from bhb_viewer.core.exports.export import export_catalog
 path, log = sys.argv[1], open(sys.argv[2], "w", buffering=1)
 i = 0
 while True:
@@ -177,7 +177,7 @@ def test_killed_export_leaves_a_whole_file_and_no_litter(tmp_path, suffix):
         proc.wait(30)
         rows = len(Table.read(target, format="ascii.csv", comment="#") if suffix == "csv" else Table.read(target))
         assert rows in (10000, 20000) and read_provenance(target)["NROWS"] == rows
-    from bhb_viewer.core.export import export_catalog
+    from bhb_viewer.core.exports.export import export_catalog
 
     export_catalog(target, Table({"id": ["a"], "ra": [1.0], "dec": [2.0]}), None, selection="all", states={})
     assert _leftovers(tmp_path) == []

@@ -12,11 +12,11 @@ import pytest
 from astropy.table import Table
 from sdss_files import SDSS_LOGLAM0, hips_answer, sdss_frame, served_spectrum, smooth_flux
 
-from bhb_viewer.core.candidates import read_candidates
 from bhb_viewer.core.dataset import open_dataset
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.grid import BANDS
 from bhb_viewer.core.progress import Cancelled, CancelToken
+from bhb_viewer.core.readers.candidates import read_candidates
 from bhb_viewer.services.builder import _Ahead, build_from_sdss, paper_stars, resolve_catalog
 from bhb_viewer.services.sdss import NetworkUnavailable, SDSSService
 

@@ -309,7 +309,7 @@ def test_classify_names_each_stack_s_errors():
 def test_one_star_end_to_end_from_sdss(tmp_path, mode):
     """For real (``pytest -m remote_data``): a spectrum of the BSS list (spec-0740-52263-0101) and a cube of
     the star of the shipped real stamps, in both cutout modes; the star lands at the cube's centre."""
-    from bhb_viewer.core.spectra import read_spectra
+    from bhb_viewer.core.readers.spectra import read_spectra
 
     svc = SDSSService(tmp_path, cutouts=mode)
     (spectrum,) = read_spectra(svc.spectrum_file(740, 52263, 101)).spectra

@@ -14,8 +14,8 @@ from astropy.table import Table
 from astropy.units import UnitsWarning
 
 from bhb_viewer.cli import main
-from bhb_viewer.core.candidates import read_candidates
 from bhb_viewer.core.errors import BadInputError
+from bhb_viewer.core.readers.candidates import read_candidates
 from bhb_viewer.core.resources import resource_path
 from bhb_viewer.services import builder
 from bhb_viewer.services.builder import resolve_catalog

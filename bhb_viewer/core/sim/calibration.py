@@ -1,6 +1,6 @@
 """Is the simulated sky as hard as the real one? The figures that say so.
 
-(a) Simulated BHB stars that pass the classical cuts, measured by :mod:`bhb_viewer.core.balmer`,
+(a) Simulated BHB stars that pass the classical cuts, measured by :mod:`bhb_viewer.core.science.balmer`,
 must have the Xue et al. (2011) distributions of D0.2, fm, c(Hγ), b(Hγ), u−g, g−r and g
 (two-sample KS statistic ≤ 0.15 each).
 (b) The classical cuts must select a sample about 90 % pure in the physical class (as Xue et al.
@@ -20,11 +20,11 @@ import numpy as np
 from astropy.table import Table
 from scipy.stats import ks_2samp
 
-from bhb_viewer.core.balmer import measure_arrays
 from bhb_viewer.core.dataset import LABEL_BHB
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.progress import ProgressCallback
 from bhb_viewer.core.resources import resource_path
+from bhb_viewer.core.science.balmer import measure_arrays
 from bhb_viewer.core.sim.sky import DEFAULT_BHB_FRACTION, SimulatorConfig, simulate
 
 KS_QUANTITIES = ("d02", "fm", "c_hg", "b_hg", "u_g", "g_r", "g")
@@ -47,7 +47,7 @@ def reference_path(path: str | os.PathLike | None = None) -> Path:
 
 
 def read_reference(path: str | os.PathLike | None = None) -> Table:
-    from bhb_viewer.core.candidates import read_candidates
+    from bhb_viewer.core.readers.candidates import read_candidates
 
     return read_candidates(reference_path(path))
 

@@ -20,9 +20,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from bhb_viewer.core.balmer import measure_arrays, passes_cuts
 from bhb_viewer.core.dataset import LABEL_BHB, LABEL_NON_BHB
 from bhb_viewer.core.grid import wavelength
+from bhb_viewer.core.science.balmer import measure_arrays, passes_cuts
 
 LABEL_CHOICES = ("xue", "physical")
 SN_WINDOW = (4000.0, 5500.0)  # Å: the g band, where SDSS quotes a spectrum's S/N

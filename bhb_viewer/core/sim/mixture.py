@@ -4,7 +4,7 @@ A real colour-selected BHB candidate list (Xue et al. 2008's box, 0.8 < u−g < 
 −0.5 < g−r < 0) holds, besides BHB stars, halo blue stragglers, main-sequence A stars of the disk,
 A/F giants and subgiants, F dwarfs scattered in at the box's cool edge and hotter stars at its blue
 edge. Each kind is drawn in Teff, log g and [Fe/H], its colours come from its own spectrum
-(:mod:`.engine`, :mod:`bhb_viewer.core.photometry`), and only stars inside the box are kept: the
+(:mod:`.engine`, :mod:`bhb_viewer.core.science.photometry`), and only stars inside the box are kept: the
 box, not the draw, decides how many of each end up in the sky.
 
 Where the numbers come from:
@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from bhb_viewer.core.sim.engine import MAX_COVERAGE_DISTANCE, EmpiricalEngine
+from bhb_viewer.core.science.spectral_engine import MAX_COVERAGE_DISTANCE, EmpiricalEngine
 from bhb_viewer.core.sim.population import PopulationModel, _truncated_normal
 
 MAX_ROUNDS = 200

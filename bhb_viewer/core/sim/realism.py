@@ -133,7 +133,7 @@ def fm_window_robustness(flux: np.ndarray, ivar: np.ndarray, select: np.ndarray,
     median shift from the default window, and (with the Xue 2011 ``reference``) the KS statistic."""
     from scipy.stats import ks_2samp
 
-    from bhb_viewer.core.balmer import HALF_WINDOW, measure_arrays
+    from bhb_viewer.core.science.balmer import HALF_WINDOW, measure_arrays
 
     rows = np.flatnonzero(select)
     fits = {w: measure_arrays(np.asarray(flux[rows]), np.asarray(ivar[rows]), half_window=w) for w in sorted({*windows, HALF_WINDOW})}

@@ -30,7 +30,7 @@ from bhb_viewer.core.dataset import LABEL_BHB, LABEL_NON_BHB, write_dataset
 from bhb_viewer.core.files import file_sha256, staged_directory, write_atomic
 from bhb_viewer.core.grid import BANDS, CUTOUT_SIZE, NPIX
 from bhb_viewer.core.progress import ProgressCallback, ProgressEvent, no_progress
-from bhb_viewer.core.sim.engine import default_engine
+from bhb_viewer.core.science.spectral_engine import default_engine
 from bhb_viewer.core.sim.images import SEEING_BAND_FACTOR, ImageModel, draw_conditions, psf_mag_error, render_cutouts
 from bhb_viewer.core.sim.labels import LABEL_CHOICES, LabelModel, xue_labels
 from bhb_viewer.core.sim.mixture import Mixture, draw_parameters

@@ -22,7 +22,7 @@ Physics, in the order it is applied:
 
 What was calibrated, and on what: the mean relations of τ, w and p with Teff, the depth D and the
 Hδ/Hγ width ratio were fitted by least squares to the Xue et al. (2011) BHB medians of D0.2, fm,
-c and b in bins of g−r (measured with :mod:`bhb_viewer.core.balmer` on noise-free spectra), then
+c and b in bins of g−r (measured with :mod:`bhb_viewer.core.science.balmer` on noise-free spectra), then
 nudged so that noisy spectra with intrinsic scatter match the whole distributions. The gravity
 exponent α = 0.2 was not fitted: it is the physical prior (Stark widths grow with electron
 density) that decides how unlike a BHB star a blue straggler looks. The instrument and noise

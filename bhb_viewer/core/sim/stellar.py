@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from bhb_viewer.core.grid import BANDS, wavelength
-from bhb_viewer.core.photometry import AB_TO_SDSS, ab_magnitudes
-from bhb_viewer.core.sim.engine import RED_BLEND, EmpiricalEngine, sed_loglam
+from bhb_viewer.core.science.photometry import AB_TO_SDSS, ab_magnitudes
+from bhb_viewer.core.science.spectral_engine import RED_BLEND, EmpiricalEngine, sed_loglam
 from bhb_viewer.core.sim.spectra import C_KMS, SpectrumModel, absorption, line_parameters
 
 CHUNK = 512  # stars per SED evaluation (an SED is ~5,900 pixels)

@@ -1,8 +1,8 @@
 """Close-up of Hδ and Hγ with the classical fit drawn over the data and its D0.2, fm, b, c.
 
-The fit is computed by the caller (``bhb_viewer.core.balmer.measure``); this widget only draws a
+The fit is computed by the caller (``bhb_viewer.core.science.balmer.measure``); this widget only draws a
 ``BalmerResult``, so the numbers a reviewer reads are exactly the ones in the catalogue. Each
-panel shows the window the fit uses (``core.balmer``), fixed, so its wavelength axis never
+panel shows the window the fit uses (``core.science.balmer``), fixed, so its wavelength axis never
 changes. The panels are plain widgets painted with QPainter: a new star costs two short paths,
 not two pyqtgraph scenes with their view ranges, axes and items (which took a third of a
 candidate switch).
@@ -18,7 +18,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPen, QTransform
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from bhb_viewer.core.balmer import HALF_WINDOW, HDELTA, HGAMMA
+from bhb_viewer.core.science.balmer import HALF_WINDOW, HDELTA, HGAMMA
 
 __all__ = ["N_MODEL_POINTS", "BalmerCloseup", "LinePanel"]
 
@@ -166,7 +166,7 @@ class BalmerCloseup(QWidget):
         self.set_result(None)
 
     def set_result(self, result) -> None:
-        """A ``core.balmer.BalmerResult`` for the star shown (None: not measured, nothing drawn)."""
+        """A ``core.science.balmer.BalmerResult`` for the star shown (None: not measured, nothing drawn)."""
         if result is None:
             self.hdelta.show_fit(None, "")
             self.hgamma.show_fit(None, "")

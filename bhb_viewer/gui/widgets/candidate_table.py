@@ -14,8 +14,8 @@ from PySide6.QtCore import QAbstractTableModel, QItemSelectionModel, QModelIndex
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
-from bhb_viewer.core.trust import explain
-from bhb_viewer.core.verdicts import VerdictKind
+from bhb_viewer.core.science.trust import explain
+from bhb_viewer.core.sessions.verdicts import VerdictKind
 from bhb_viewer.review.filters import STATE_FILTERS, Filter, SortOrder
 from bhb_viewer.review.navigation import most_uncertain, next_unvetted
 from bhb_viewer.review.rows import CandidateRows
@@ -202,7 +202,7 @@ class CandidateTableModel(QAbstractTableModel):
         return None
 
     def _flagged(self, row: int, role: int):
-        """The P(BHB) cell of a score flagged out of distribution (core.trust): struck through in grey on
+        """The P(BHB) cell of a score flagged out of distribution (core.science.trust): struck through in grey on
         light red, the reasons as a tooltip; the verdict panel says them in words."""
         if role == Qt.ItemDataRole.ForegroundRole:
             return QColor("#7f7f7f")

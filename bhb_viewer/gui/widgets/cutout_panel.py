@@ -1,6 +1,6 @@
 """The cutout panel: u, g, r, i, z and a gri colour composite, with an overlay and the band strip.
 
-All six images share one stretch (``core.cutouts.stretch``) and one zoom. They are painted as one
+All six images share one stretch (``core.readers.cutouts.stretch``) and one zoom. They are painted as one
 image: the six tiles, the overlay blended in with numpy, are laid side by side in a single array
 and drawn by one plain widget (six ``drawImage`` calls from one QImage), which costs a fraction of
 six pyqtgraph views with their own items. Ticks mark the target (the cutout's centre), and a
@@ -33,8 +33,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from bhb_viewer.core.cutouts import STRETCHES, stretch_planes
 from bhb_viewer.core.grid import BANDS
+from bhb_viewer.core.readers.cutouts import STRETCHES, stretch_planes
 from bhb_viewer.gui.widgets.importance_scale import (
     ABOVE_RGB,
     AWAY_RGB,

@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 from scipy.ndimage import gaussian_filter1d, uniform_filter1d
 
 from bhb_viewer.core import grid
-from bhb_viewer.core.lines import LINES, Line
+from bhb_viewer.core.science.lines import LINES, Line
 from bhb_viewer.gui.widgets.balmer_closeup import BalmerCloseup
 from bhb_viewer.gui.widgets.importance_scale import (
     ABOVE_RGB,
@@ -472,7 +472,7 @@ class SpectrumPlot(QWidget):
         return None if y is None or not len(y) else y / SALIENCY_BAND
 
     def set_balmer(self, result) -> None:
-        """Draw a ``core.balmer.BalmerResult`` in the Hδ/Hγ close-up (None: nothing measured)."""
+        """Draw a ``core.science.balmer.BalmerResult`` in the Hδ/Hγ close-up (None: nothing measured)."""
         self.closeup.set_result(result)
 
     def set_reference_spectra(self, mean_bhb: np.ndarray, mean_non_bhb: np.ndarray | None = None) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QVBoxLayout, QWidget
 
-from bhb_viewer.core.verdicts import CandidateState, VerdictKind
+from bhb_viewer.core.sessions.verdicts import CandidateState, VerdictKind
 
 __all__ = ["TeamPanel"]
 

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from bhb_viewer.core.verdicts import CandidateState, VerdictKind, model_call
+from bhb_viewer.core.sessions.verdicts import CandidateState, VerdictKind, model_call
 from bhb_viewer.gui.widgets.elided_label import ElidedLabel
 
 # Verdicts offered as buttons, in this order; NON_BHB is what Enter records for a low score.
@@ -131,13 +131,13 @@ class VerdictPanel(QWidget):
         self.heads_label.setStyleSheet("color: #444")
         self.heads_label.setVisible(False)
         layout.addWidget(self.heads_label)
-        # The physical second opinion: the engine-template fit (core.stellar_fit)
+        # The physical second opinion: the engine-template fit (core.science.stellar_fit)
         self.fit_label = QLabel("")
         self.fit_label.setStyleSheet("color: #444")
         self.fit_label.setVisible(False)
         layout.addWidget(self.fit_label)
         # Why the score may not be trusted: few valid pixels, a resolution far from SDSS's, the trust
-        # flags (review.quality, core.trust)
+        # flags (review.quality, core.science.trust)
         self.quality_label = QLabel("")
         self.quality_label.setWordWrap(True)
         self.quality_label.setStyleSheet("color: #b35900")

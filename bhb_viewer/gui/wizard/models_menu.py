@@ -15,7 +15,7 @@ from PySide6.QtCore import QEvent, QObject, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QMenu
 
-from bhb_viewer.core.model_index import ModelEntry
+from bhb_viewer.core.training.model_index import ModelEntry
 
 if TYPE_CHECKING:
     from bhb_viewer.gui.main_window import MainWindow

@@ -29,9 +29,16 @@ from PySide6.QtWidgets import (
 from bhb_viewer.core.dataset import CLASS_NAMES
 from bhb_viewer.core.errors import read_json
 from bhb_viewer.core.progress import CancelToken, ProgressCallback
-from bhb_viewer.core.retrain import RESUME_STATE, install_model, resume_command, run_results, scores_metrics, time_left
-from bhb_viewer.core.small_compare import Comparison, compare
-from bhb_viewer.core.train_config import train_command
+from bhb_viewer.core.science.small_compare import Comparison, compare
+from bhb_viewer.core.training.retrain import (
+    RESUME_STATE,
+    install_model,
+    resume_command,
+    run_results,
+    scores_metrics,
+    time_left,
+)
+from bhb_viewer.core.training.train_config import train_command
 from bhb_viewer.gui.wizard.process import TrainProcess
 from bhb_viewer.gui.wizard.setup_pages import BASELINES
 
@@ -307,7 +314,7 @@ class SavePage(QWizardPage):
         self.name.setText(f"{plan.model}-{plan.size}-{datetime.now(UTC).strftime('%Y%m%d-%H%M')}")
         network = plan.model not in BASELINES  # the viewer scores with networks only
         compared = self.wiz.comparison
-        # ticked only for a first model, or one shown better than the active model (core.small_compare)
+        # ticked only for a first model, or one shown better than the active model (core.science.small_compare)
         recommend = network and (self.wiz.active_model is None or (compared is not None and compared.better))
         self.make_active.setEnabled(network)
         self.make_active.setChecked(recommend)

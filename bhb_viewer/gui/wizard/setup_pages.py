@@ -28,10 +28,17 @@ from PySide6.QtWidgets import (
 
 from bhb_viewer.core.dataset import open_dataset
 from bhb_viewer.core.errors import BadInputError
-from bhb_viewer.core.from_session import MIN_PER_CLASS, TooFewLabels, build_from_session, check_label_counts
+from bhb_viewer.core.ingest.from_session import MIN_PER_CLASS, TooFewLabels, build_from_session, check_label_counts
 from bhb_viewer.core.progress import CancelToken, ProgressCallback
-from bhb_viewer.core.retrain import DEVICES, SIZES, find_training_sky, new_run_dir, training_sky, warm_start_base
-from bhb_viewer.core.train_config import default_lr
+from bhb_viewer.core.training.retrain import (
+    DEVICES,
+    SIZES,
+    find_training_sky,
+    new_run_dir,
+    training_sky,
+    warm_start_base,
+)
+from bhb_viewer.core.training.train_config import default_lr
 
 if TYPE_CHECKING:
     from bhb_viewer.gui.wizard.wizard import TrainingWizard

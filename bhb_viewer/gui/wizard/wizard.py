@@ -1,7 +1,7 @@
 """Tools → Train a model…: from a labelled set or this session's verdicts to a new active model.
 
 Pages: data → split and seed → model → training → results → save and use. The pages only fill a
-:class:`bhb_viewer.core.train_config.TrainConfig`; building the data set, training (``bhb train`` in a child
+:class:`bhb_viewer.core.training.train_config.TrainConfig`; building the data set, training (``bhb train`` in a child
 process), the metrics and installing the model are the core's and the command line's own functions.
 """
 
@@ -13,9 +13,9 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget, QWizard
 
-from bhb_viewer.core.model_index import ModelIndex
-from bhb_viewer.core.small_compare import Comparison
-from bhb_viewer.core.train_config import TrainConfig
+from bhb_viewer.core.science.small_compare import Comparison
+from bhb_viewer.core.training.model_index import ModelIndex
+from bhb_viewer.core.training.train_config import TrainConfig
 from bhb_viewer.gui.wizard.run_pages import ResultsPage, SavePage, TrainingPage
 from bhb_viewer.gui.wizard.setup_pages import DataPage, ModelPage, SplitPage
 from bhb_viewer.gui.workers import TaskRunner
