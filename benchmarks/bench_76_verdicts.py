@@ -102,8 +102,8 @@ def folds(labels: np.ndarray, k: int, seed: int) -> list[np.ndarray]:
 
 
 def fine_tune(data: Path, out: Path, model: Path, base: Path | None, threads: int) -> Path:
-    """The wizard's default fine-tune of ``model`` (setup_pages: FINETUNE_LR, FEW_STARS_* epochs and patience)."""
-    from bhb_viewer.gui.wizard.setup_pages import FEW_STARS_EPOCHS, FEW_STARS_PATIENCE, FINETUNE_LR
+    """The wizard's default fine-tune of ``model`` (core.training.train_config: FINETUNE_LR, FEW_STARS_* epochs and patience)."""
+    from bhb_viewer.core.training.train_config import FEW_STARS_EPOCHS, FEW_STARS_PATIENCE, FINETUNE_LR
 
     spec = read_json(model / "config.json")["model"]
     return fit(TrainConfig(dataset=str(data), out=str(out), model=spec["name"], size=spec["size"], init_from=str(model),

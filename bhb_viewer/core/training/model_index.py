@@ -19,6 +19,7 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
+import bhb_viewer
 from bhb_viewer.core.files import write_atomic
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 STATE_FILE = "models.json"
 TRAINED_DIR = "models"  # under the data folder: where the wizard saves models
 RECENT_MAX = 10
-SHIPPED_DIR = Path(__file__).resolve().parents[2] / "models"
+SHIPPED_DIR = Path(bhb_viewer.__file__).resolve().parents[1] / "models"  # beside the package, in a clone
 
 
 def user_data_dir() -> Path:

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+import bhb_viewer
 from bhb_viewer.core.dataset import manifest_hash
 from bhb_viewer.core.errors import BadInputError, read_json
 from bhb_viewer.core.science.metrics import (
@@ -133,7 +134,7 @@ def resume_command(run_dir: str | os.PathLike, python: str | None = None) -> lis
 def child_environment(env: dict[str, str] | None = None) -> dict[str, str]:
     """The child's environment: this very package first on the path, whether installed or not."""
     env = dict(os.environ if env is None else env)
-    here = str(Path(__file__).resolve().parents[2])
+    here = str(Path(bhb_viewer.__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join([here, *[p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]])
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env

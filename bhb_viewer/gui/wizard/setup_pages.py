@@ -38,23 +38,23 @@ from bhb_viewer.core.training.retrain import (
     training_sky,
     warm_start_base,
 )
-from bhb_viewer.core.training.train_config import default_lr
+from bhb_viewer.core.training.train_config import (
+    FEW_STARS,
+    FEW_STARS_EPOCHS,
+    FEW_STARS_PATIENCE,
+    FINETUNE_LR,
+    SCRATCH_MIN_PER_CLASS,
+    default_lr,
+)
 
 if TYPE_CHECKING:
     from bhb_viewer.gui.wizard.wizard import TrainingWizard
 
 log = logging.getLogger(__name__)
 SMALL_SET = 200  # below this many stars the metrics of a 10 % test split are noisy
-# From scratch on ~1,000 stars a lite encoder's validation F1 stays flat for ~8 epochs and then
-# climbs (measured on simulated stars): 10 epochs with patience 3 stop it before it learns.
-FEW_STARS, FEW_STARS_EPOCHS, FEW_STARS_PATIENCE = 5000, 20, 8
 UNBALANCED = 3.0  # warn when one class outnumbers the other by more than this
 BASELINES = ("svm", "xgboost")
 ENCODER_STAGES = ("spectrum", "image", "fusion")
-# From scratch, 76 verdicts (28 BHB, 45 non-BHB) gave a lite BATMM that scores every star 0.30 ± 0.01;
-# below this many stars of a class the wizard offers only fine-tuning the active model.
-SCRATCH_MIN_PER_CLASS = 100
-FINETUNE_LR = 1e-4  # a warm start moves the fusion gently: 1e-3 would undo much of what it learnt
 
 
 def _path_row(edit: QLineEdit, button_text: str, pick) -> QHBoxLayout:
