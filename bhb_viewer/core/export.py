@@ -271,6 +271,7 @@ def _select(out: Table, selection: Selection, cut: float | None) -> Table:
     if selection is Selection.VETTED:
         return out[out["verdict"] != ""]
     if selection is Selection.MODEL_ACCEPTED:
+        assert cut is not None  # export_table refuses a model-accepted export without a cut
         flags = _filled(out["flags"]) if "flags" in out.colnames else None
         return out[model_accepted(out["p_bhb"], out["verdict"], cut, flags)]
     return out

@@ -355,23 +355,35 @@ def _columns(hdu, path: Path) -> dict[str, np.ndarray]:
     row has hundreds of columns. Anything else goes through astropy.
     """
     head = hdu.header
-    fields = []
-    for i in range(1, head.get("TFIELDS", 0) + 1):
-        form = _TFORM.match(str(head.get(f"TFORM{i}", "")))
-        name = str(head.get(f"TTYPE{i}", f"col{i}")).strip()
-        if form is None or f"TSCAL{i}" in head or f"TZERO{i}" in head or any(name.lower() == f[0].lower() for f in fields):
-            fields = None
-            break
-        repeat, code = int(form.group(1) or 1), form.group(2)
-        fields.append((name, f"S{repeat}") if code == "A" else (name, _TFORM_DTYPE[code], (repeat,)) if repeat != 1 else (name, _TFORM_DTYPE[code]))
-    dtype = np.dtype(fields) if fields else None
+    dtype = _plain_dtype(head)
     info = hdu.fileinfo()
     plain_file = info is not None and getattr(info["file"], "compression", "unknown") is None  # not .gz/.bz2
     if dtype is not None and dtype.itemsize == head.get("NAXIS1") and plain_file:
         arr = np.fromfile(path, dtype=dtype, count=head.get("NAXIS2", 0), offset=info["datLoc"])
     else:
         arr = hdu.data.view(np.ndarray)
-    return {n.lower(): arr[n] for n in arr.dtype.names}
+    return {n.lower(): arr[n] for n in arr.dtype.names or ()}
+
+
+def _plain_dtype(head: fits.Header) -> np.dtype | None:
+    """The record dtype of a plain binary table (fixed-width numbers and text, no scaling, no repeated
+    name), or None when the table is not plain."""
+    fields: list[tuple[Any, ...]] = []
+    for i in range(1, head.get("TFIELDS", 0) + 1):
+        form = _TFORM.match(str(head.get(f"TFORM{i}", "")))
+        name = str(head.get(f"TTYPE{i}", f"col{i}")).strip()
+        if form is None or f"TSCAL{i}" in head or f"TZERO{i}" in head:
+            return None
+        if any(name.lower() == f[0].lower() for f in fields):
+            return None
+        repeat, code = int(form.group(1) or 1), form.group(2)
+        if code == "A":
+            fields.append((name, f"S{repeat}"))
+        elif repeat != 1:
+            fields.append((name, _TFORM_DTYPE[code], (repeat,)))
+        else:
+            fields.append((name, _TFORM_DTYPE[code]))
+    return np.dtype(fields) if fields else None
 
 
 def _scalar(value):

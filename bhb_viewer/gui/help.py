@@ -65,6 +65,7 @@ class KeyOverlay(QWidget):
 
     def __init__(self, parent: QWidget) -> None:
         super().__init__(parent)
+        self.covered = parent  # the widget it covers (parentWidget() is typed as possibly None)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.label = QLabel(self)
         self.label.setTextFormat(Qt.TextFormat.RichText)
@@ -79,14 +80,14 @@ class KeyOverlay(QWidget):
         """Cover the parent and take the keyboard; the list is built now, from the window's actions."""
         actions = self.window().actions()
         self.label.setText(_table_html(actions) + "<p style='color:#bbb'>any key or click closes this</p>")
-        self.setGeometry(self.parentWidget().rect())
+        self.setGeometry(self.covered.rect())
         self.raise_()
         self.show()
         self.setFocus()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.parentWidget() and event.type() == QEvent.Type.Resize and self.isVisible():
-            self.setGeometry(self.parentWidget().rect())
+        if watched is self.covered and event.type() == QEvent.Type.Resize and self.isVisible():
+            self.setGeometry(self.covered.rect())
         return False
 
     def event(self, event: QEvent) -> bool:
@@ -103,7 +104,7 @@ class KeyOverlay(QWidget):
 
     def close_overlay(self) -> None:
         self.hide()
-        self.parentWidget().setFocus()
+        self.covered.setFocus()
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)

@@ -164,7 +164,8 @@ def make_loader(
     return DataLoader(
         data,
         batch_sampler=batches,
-        collate_fn=_already_batched,
+        # torch's stub types collate_fn as taking a list of samples; with __getitems__ it gets the batch
+        collate_fn=_already_batched,  # type: ignore[arg-type]
         num_workers=num_workers,
         pin_memory=pin_memory,
         generator=torch.Generator(),  # else every new iterator draws its base seed from the global RNG,

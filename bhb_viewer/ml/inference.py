@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 import torch
@@ -47,8 +47,10 @@ from bhb_viewer.core.progress import CancelToken, ProgressCallback, ProgressEven
 from bhb_viewer.ml.checkpoint import check_scores, load_checkpoint, load_preprocessor, model_version
 from bhb_viewer.ml.device import pick_device
 from bhb_viewer.ml.embedding_stats import NO_IMAGE, distances, load_stats
-from bhb_viewer.ml.models import MODEL_REGISTRY, FusionTransformer
+from bhb_viewer.ml.models import MODEL_REGISTRY, BhbModel, FusionTransformer
 from bhb_viewer.ml.photometry import has_colours, no_magnitudes
+
+_M = TypeVar("_M", bound=nn.Module)
 
 EXPLAIN_KEYS = ("segment_weights", "band_weights", "cross_attention", "cls_attention")
 # The per-candidate score columns a batch carries (Prediction.scores()), and what score_from can say.
@@ -149,7 +151,8 @@ def prepare_inputs(preprocessor, modalities: tuple[str, ...], spectra, ivar, cut
     if spectra is not None:
         flux = np.asarray(spectra, dtype=np.float32)
         iv = None if ivar is None else np.asarray(ivar)
-        has_s = (np.isfinite(flux) & (True if iv is None else iv > 0)).any(axis=1)
+        valid = np.isfinite(flux) if iv is None else np.isfinite(flux) & (iv > 0)
+        has_s = np.any(valid, axis=1)
     if cutouts is not None:
         cube = np.asarray(cutouts, dtype=np.float32)
         has_i = (np.isfinite(cube) & (cube != 0)).reshape(n, -1).any(axis=1)
@@ -359,6 +362,7 @@ class Predictor:
         if image is None:
             return
         if self.map_from_attention:
+            assert result.image_grid is not None  # predict sets the grid of a model that reads images
             h, w = result.image_grid
             k_i = h * w
             tokens = scored.out["cls_attention"].detach().float()[..., 1 : 1 + k_i].mean(dim=(1, 2))
@@ -375,9 +379,10 @@ class Predictor:
         spectrum, photometry = spectrum.detach()[take], photometry[take]
         scored = self._pass(spectrum, None, photometry, maps=explain is True)
         result.p_bhb[rows] = _p_bhb(scored.logits)
-        if result.embedding_distance is not None and "mean" + NO_IMAGE in (self.embedding_stats or {}):
-            result.embedding_distance[rows] = distances(scored.out["embedding"].detach().float().cpu().numpy(),
-                                                        self.embedding_stats, NO_IMAGE)
+        stats, distance = self.embedding_stats, result.embedding_distance
+        if distance is not None and stats is not None and "mean" + NO_IMAGE in stats:
+            distance[rows] = distances(scored.out["embedding"].detach().float().cpu().numpy(), stats, NO_IMAGE)
+        assert result.score_from is not None  # _scores filled the batch's sources first
         result.score_from[rows] = "spectrum+photometry"
         if not explain:
             return
@@ -404,8 +409,10 @@ class Predictor:
                                    mags=one(mags)))
         first = {k: (None if getattr(result, k) is None else getattr(result, k)[0])
                  for k in (*EXPLAIN_KEYS, "saliency", "attention_map")}
-        explanation = Explanation(float(result.p_bhb[0]), float(result.p_bhb_spectrum[0]), float(result.p_bhb_image[0]),
-                                  str(result.score_from[0]), image_grid=result.image_grid, model_name=self.model_name,
+        p_spectrum, p_image, score_from = result.p_bhb_spectrum, result.p_bhb_image, result.score_from
+        assert p_spectrum is not None and p_image is not None and score_from is not None  # predict scores each batch
+        explanation = Explanation(float(result.p_bhb[0]), float(p_spectrum[0]), float(p_image[0]),
+                                  str(score_from[0]), image_grid=result.image_grid, model_name=self.model_name,
                                   model_version=self.model_version, **first)
         if measured and flux is not None and np.isfinite(explanation.p_bhb):
             self._measure(explanation, one(flux), one(ivar if ivar is not None else np.ones_like(flux)), one(cube), one(mags),
@@ -447,7 +454,7 @@ def trusted_heads(config: dict, modalities: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(m for m in ("spectrum", "image") if m in stages and "full" not in stages[stages.index(m) + 1:])
 
 
-def fuse_batchnorm(model: nn.Module) -> nn.Module:
+def fuse_batchnorm(model: _M) -> _M:
     """Fold every eval-mode BatchNorm into the convolution before it, in place (inference only).
 
     Same function, one pass over memory fewer per layer: the VGG1D's long 1-D maps make BatchNorm
@@ -457,8 +464,9 @@ def fuse_batchnorm(model: nn.Module) -> nn.Module:
     for module in list(model.modules()):
         if isinstance(module, nn.Sequential):
             for i in range(len(module) - 1):
-                if isinstance(module[i], nn.Conv2d) and isinstance(module[i + 1], nn.BatchNorm2d):
-                    module[i] = fuse_conv_bn_eval(module[i], module[i + 1])
+                layer, after = module[i], module[i + 1]
+                if isinstance(layer, nn.Conv2d) and isinstance(after, nn.BatchNorm2d):
+                    module[i] = fuse_conv_bn_eval(layer, after)
                     module[i + 1] = nn.Identity()
         for conv, bn in (("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3")):
             if isinstance(getattr(module, conv, None), nn.Conv2d) and isinstance(getattr(module, bn, None), nn.BatchNorm2d):
@@ -467,7 +475,7 @@ def fuse_batchnorm(model: nn.Module) -> nn.Module:
     return model
 
 
-def _heads(model: nn.Module, out: dict) -> dict[str, torch.Tensor]:
+def _heads(model: BhbModel, out: dict) -> dict[str, torch.Tensor]:
     """The encoder-stage heads' logits of a full pass (run in the pass's own autocast context)."""
     return {m: v.detach().float() for m, v in model.modality_logits(out).items()}
 

@@ -133,7 +133,7 @@ class FusionLayer(nn.Module):
         An empty ``image_slice`` (a pass without cutouts) skips the cross-attention: no image token asks.
         """
         cross_w = None
-        if self.cross is not None and image_slice.stop > image_slice.start:
+        if self.cross is not None and self.norm_cross is not None and image_slice.stop > image_slice.start:
             image, spectrum = tokens[:, image_slice], tokens[:, spectrum_slice]
             attended, cross_w = self.cross(image, spectrum)
             image = self.norm_cross(image + self.dropout(attended))

@@ -128,12 +128,9 @@ class BhbModel(nn.Module):
     def forward(self, spectrum: torch.Tensor | None = None, image: torch.Tensor | None = None, stage: str = "full",
                 photometry: torch.Tensor | None = None) -> dict:
         self._check_stage(stage)
-        if stage == "spectrum":
-            enc = self.spectrum_encoder(_need(spectrum, "spectrum"))
-            return {"logits": self.aux_heads["spectrum"](enc.pooled), **enc.extras}
-        if stage == "image":
-            enc = self.image_encoder(_need(image, "image"))
-            return {"logits": self.aux_heads["image"](enc.pooled), **enc.extras}
+        if stage in ENCODER_STAGES:
+            enc = self._stage_encoder(stage)(_need(spectrum if stage == "spectrum" else image, stage))
+            return {"logits": self.aux_heads[stage](enc.pooled), **enc.extras}
         return self.forward_full(spectrum, image, photometry)
 
     def forward_full(self, spectrum: torch.Tensor | None, image: torch.Tensor | None,
@@ -149,11 +146,19 @@ class BhbModel(nn.Module):
         """
         return {m: self.aux_heads[m](out[f"pooled_{m}"]) for m in ENCODER_STAGES if m in self.aux_heads and f"pooled_{m}" in out}
 
-    def encode(self, spectrum: torch.Tensor | None, image: torch.Tensor | None) -> tuple[Encoded | None, Encoded | None]:
-        """Run whichever encoders this model has on their inputs."""
-        s = self.spectrum_encoder(_need(spectrum, "spectrum")) if self.spectrum_encoder is not None else None
-        i = self.image_encoder(_need(image, "image")) if self.image_encoder is not None else None
-        return s, i
+    def encode(self, spectrum: torch.Tensor | None, image: torch.Tensor | None) -> tuple[Encoded, Encoded]:
+        """Both encoders on their inputs (the models that fuse pooled features); ValueError without both."""
+        if self.spectrum_encoder is None or self.image_encoder is None:
+            raise ValueError(f"model {self.name or type(self).__name__} does not have both encoders")
+        return self.spectrum_encoder(_need(spectrum, "spectrum")), self.image_encoder(_need(image, "image"))
+
+    def _stage_encoder(self, stage: str) -> SpectrumEncoder | ImageEncoder:
+        """The encoder an encoder stage (``"spectrum"``, ``"image"``) trains; a model has the stage only
+        with the encoder, so ValueError here means a stage name that was not checked."""
+        encoder = self.spectrum_encoder if stage == "spectrum" else self.image_encoder
+        if encoder is None:
+            raise ValueError(f"model {self.name or type(self).__name__} has no {stage} encoder")
+        return encoder
 
     # --- parameter groups -----------------------------------------------------------------------
     def _encoders(self) -> list[nn.Module]:
@@ -171,8 +176,7 @@ class BhbModel(nn.Module):
         """The parameters trained at ``stage``."""
         self._check_stage(stage)
         if stage in ENCODER_STAGES:
-            encoder = self.spectrum_encoder if stage == "spectrum" else self.image_encoder
-            return list(encoder.parameters()) + list(self.aux_heads[stage].parameters())
+            return list(self._stage_encoder(stage).parameters()) + list(self.aux_heads[stage].parameters())
         if stage == "fusion":
             return self.fusion_parameters()
         return self.encoder_parameters() + self.fusion_parameters()
@@ -231,6 +235,8 @@ def _image_encoder(arch: Arch, se: bool = True) -> ImageEncoder:
 class SpectrumOnly(BhbModel):
     """VGG1D (± segment self-attention) with a linear classifier on the pooled tokens (§7.4.2, Table 6)."""
 
+    spectrum_encoder: SpectrumEncoder
+
     def __init__(self, arch: Arch, self_attention: bool) -> None:
         super().__init__()
         self.spectrum_encoder = _spectrum_encoder(arch, self_attention)
@@ -243,6 +249,8 @@ class SpectrumOnly(BhbModel):
 
 class ImageOnly(BhbModel):
     """ResNet-50 (± SE block) with a linear classifier on the pooled tokens (§7.4.1, Table 6)."""
+
+    image_encoder: ImageEncoder
 
     def __init__(self, arch: Arch, se: bool) -> None:
         super().__init__()
@@ -303,6 +311,8 @@ class FusionTransformer(BhbModel):
     [CLS] + spectral tokens + colour token, no cross-attention, which is how it scores a candidate
     that has a spectrum and magnitudes but no images.
     """
+
+    spectrum_encoder: SpectrumEncoder
 
     def __init__(self, arch: Arch, use_image: bool, semantic: bool, cross_attention: bool) -> None:
         super().__init__()

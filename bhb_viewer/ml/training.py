@@ -32,7 +32,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import torch
@@ -51,6 +51,9 @@ from bhb_viewer.ml.data import PHOTOMETRY, MixedStars, StarDataset, make_loader,
 from bhb_viewer.ml.embedding_stats import describe_sky
 from bhb_viewer.ml.photometry import colour_columns
 from bhb_viewer.ml.preprocess import Preprocessor
+
+if TYPE_CHECKING:
+    from bhb_viewer.ml.models import BhbModel
 
 RESUME_KEY = "bhb_resume_state"
 RESUME_OVERRIDABLE = ("epochs", "patience", "device", "threads", "num_workers")
@@ -127,7 +130,7 @@ def scores_report(labels: np.ndarray, p_bhb: np.ndarray, threshold: float = 0.5)
 # --------------------------------------------------------------------------- model plumbing
 
 
-def default_stages(model: torch.nn.Module, finetune: bool, freeze: str | None = None) -> list[str]:
+def default_stages(model: BhbModel, finetune: bool, freeze: str | None = None) -> list[str]:
     """The model's transfer-learning stages; the end-to-end stage only when asked for (or when it is
     the only one, as for unimodal models). A warm start (``freeze`` set) trains the one stage
     FREEZE_CHOICES names, or end to end where the model has no such stage."""
@@ -146,6 +149,8 @@ def warm_start(config: TrainConfig) -> tuple[Any, Preprocessor]:
     """
     from bhb_viewer.ml.checkpoint import load_checkpoint, load_preprocessor
 
+    if not config.init_from:
+        raise ValueError("no checkpoint to warm-start from: init_from is not set")
     model, stored = load_checkpoint(config.init_from)
     spec = stored["model"]
     if (spec["name"], spec["size"]) != (config.model, config.size):
@@ -334,7 +339,7 @@ def fit(
     dataset = open_dataset(config.dataset)
     if saved and saved["meta"].get("dataset_hash") not in (None, dataset.manifest_hash):
         raise ValueError(f"{config.dataset} has changed since this run started: its manifest hash differs")
-    check_trainable(dataset, tuple(config.fractions))  # a clear error, not an IndexError, for a 2-star set
+    check_trainable(dataset, config.fractions)  # a clear error, not an IndexError, for a 2-star set
     splits = Splits(*stratified_split(dataset.labels, config.seed, config.fractions))
     if is_baseline(config.model):
         return _fit_baseline(config, dataset, splits, run_dir, progress)

@@ -129,10 +129,11 @@ class BatchFetch:
         except Exception as exc:  # a file no reader expected: this candidate only, named, no traceback
             log.warning("spectrum of %s: unexpected %s: %s", item.id, type(exc).__name__, exc)
             item.problems.append(f"spectrum: unexpected {type(exc).__name__}: {exc}")
-        ra, dec = _position(row, item.spectrum)
-        if ra is None:
+        position = _position(row, item.spectrum)
+        if position is None:
             item.problems.append("cutouts: no RA/Dec (and no spectrum to take them from)")
             return item
+        ra, dec = position
         try:
             cube = self.service.cube(ra, dec, self.size)
             item.cube, item.cutout_source = cube.data, cube.meta.get("cutout_source")
@@ -146,11 +147,11 @@ class BatchFetch:
         return item
 
 
-def _position(row: Row, spectrum: GridSpectrum | None) -> tuple[float | None, float | None]:
-    """The row's RA/Dec, else its spectrum's fibre position (catalogs of plate/mjd/fiber only)."""
+def _position(row: Row, spectrum: GridSpectrum | None) -> tuple[float, float] | None:
+    """The row's RA/Dec, else its spectrum's fibre position (catalogs of plate/mjd/fiber only), else None."""
     ra, dec = float(row["ra"]), float(row["dec"])
     if np.isfinite(ra) and np.isfinite(dec):
         return ra, dec
     if spectrum is not None and spectrum.meta.get("ra") is not None and spectrum.meta.get("dec") is not None:
         return float(spectrum.meta["ra"]), float(spectrum.meta["dec"])
-    return None, None
+    return None

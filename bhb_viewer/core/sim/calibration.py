@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from astropy.table import Table
@@ -64,7 +65,7 @@ def best_colour_cut(u_g: np.ndarray, g_r: np.ndarray, label: np.ndarray, n_slope
     """
     y = np.asarray(label) == LABEL_BHB
     pos, neg = y.sum(), (~y).sum()
-    best = {"f1_bhb": 0.0, "f1_macro": 0.0}
+    best: dict[str, Any] = {"f1_bhb": 0.0, "f1_macro": 0.0}
     for s in np.linspace(-3.0, 3.0, n_slopes):
         score = np.asarray(u_g) - s * np.asarray(g_r)
         for sign in (1.0, -1.0):

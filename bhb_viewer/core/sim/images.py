@@ -56,7 +56,7 @@ def sky_per_pixel(band: str, sky_offset_mag: np.ndarray | float = 0.0) -> np.nda
     return 10.0 ** (-0.4 * (SKY_MAG[band] + np.asarray(sky_offset_mag) - 22.5)) * PIXEL_SCALE_ARCSEC**2
 
 
-def _sigma_px(fwhm_arcsec: np.ndarray) -> np.ndarray:
+def _sigma_px(fwhm_arcsec: np.ndarray | float) -> np.ndarray:
     return np.asarray(fwhm_arcsec) / 2.3548 / PIXEL_SCALE_ARCSEC
 
 

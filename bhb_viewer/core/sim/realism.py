@@ -10,6 +10,8 @@ with the fit window, so the KS figures are not read as the property of one estim
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from astropy.table import Table
 from scipy.ndimage import median_filter
@@ -140,7 +142,7 @@ def fm_window_robustness(flux: np.ndarray, ivar: np.ndarray, select: np.ndarray,
     base = fits[HALF_WINDOW]
     out: dict = {"n": int(rows.size), "default_half_window": HALF_WINDOW, "windows": {}}
     for w in windows:
-        entry = {"fit_failures": int((~fits[w]["balmer_ok"]).sum())}
+        entry: dict[str, Any] = {"fit_failures": int((~fits[w]["balmer_ok"]).sum())}
         for q in ("fm", "d02"):
             v = fits[w][q]
             ok = np.isfinite(v)

@@ -318,18 +318,19 @@ def write_simulated(
     with staged_directory(path) as staged:
         scratch = [staged / f".scratch-{name}.npy" for name in ("spectra", "ivar", "cutouts")]
         shapes = [(n, NPIX), (n, NPIX), (n, len(BANDS), cutout_size, cutout_size)]
-        arrays = [np.lib.format.open_memmap(p, mode="w+", dtype=np.float32, shape=s)
-                  for p, s in zip(scratch, shapes, strict=False)]
+        spectra, ivar, cutouts = (np.lib.format.open_memmap(p, mode="w+", dtype=np.float32, shape=s)
+                                  for p, s in zip(scratch, shapes, strict=True))
         try:
-            sky = simulate(n, seed, bhb_fraction, cutout_size, progress, config, out=tuple(arrays), workers=workers)
-            for a in arrays:
+            sky = simulate(n, seed, bhb_fraction, cutout_size, progress, config, out=(spectra, ivar, cutouts),
+                           workers=workers)
+            for a in (spectra, ivar, cutouts):
                 a.flush()
             write_atomic(staged / TRUTH_FILE, lambda tmp: sky.truth.write(tmp, format="ascii.ecsv", overwrite=True))
             prov = provenance(n, seed, bhb_fraction, cutout_size, config)
             prov["truth"] = {"file": TRUTH_FILE, "sha256": file_sha256(staged / TRUTH_FILE)}
-            write_dataset(staged, sky.catalog, sky.spectra, sky.ivar, sky.cutouts, prov)
+            write_dataset(staged, sky.catalog, spectra, ivar, cutouts, prov)
         finally:
-            del arrays
+            del spectra, ivar, cutouts
             for p in scratch:
                 p.unlink(missing_ok=True)
     return path

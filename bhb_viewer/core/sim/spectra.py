@@ -153,7 +153,7 @@ def fibre_fraction(seeing_fwhm_arcsec: np.ndarray) -> np.ndarray:
     return (1.0 - WING_FRACTION) * core + WING_FRACTION * wing
 
 
-def band_flux_density(mag: np.ndarray, band: str) -> np.ndarray:
+def band_flux_density(mag: np.ndarray | float, band: str) -> np.ndarray:
     """f_λ at the band's effective wavelength, 1e-17 erg/s/cm²/Å, for an AB magnitude."""
     lam = BAND_WAVE[band]
     return 10.0 ** (-0.4 * (np.asarray(mag) + 48.6)) * C_AA / lam**2 * 1e17
@@ -241,7 +241,7 @@ def _sky_lines() -> np.ndarray:
 SKY_LINES = _sky_lines()
 
 
-def resolution_px(model: SpectrumModel, wave: np.ndarray, scale: np.ndarray | float = 1.0) -> np.ndarray:
+def resolution_px(model: SpectrumModel, wave: np.ndarray | float, scale: np.ndarray | float = 1.0) -> np.ndarray:
     """Instrumental Gaussian σ in grid pixels at ``wave`` (linear in λ), times a per-fibre ``scale``."""
     lo, hi = model.resolution_px
     sigma = lo + (hi - lo) * (np.asarray(wave) - 4100.0) / (8500.0 - 4100.0)

@@ -122,7 +122,7 @@ def occlusion_layer(importance: np.ndarray, size: int) -> tuple[np.ndarray, np.n
     star whose score rests on nothing in the stamp stays uncovered. Each cell covers its patch.
     """
     cells = _cells(np.nan_to_num(np.asarray(importance, dtype=float)), size)
-    colour = np.where((cells >= 0)[..., None], np.float32(TOWARDS_RGB), np.float32(AWAY_RGB)).astype(np.float32)
+    colour = np.where((cells >= 0)[..., None], _rgb(TOWARDS_RGB), _rgb(AWAY_RGB)).astype(np.float32)
     return colour, measured_strength(cells).astype(np.float32)
 
 
@@ -245,7 +245,8 @@ class MosaicView(QWidget):
         """Keep the visible square inside the cutout (a pan never shows the neighbouring tile)."""
         half = self.size_px / (2 * self.zoom)
         lo, hi = half, self.size_px - half
-        self.centre = tuple(min(max(c, lo), hi) for c in self.centre)
+        x, y = self.centre
+        self.centre = (min(max(x, lo), hi), min(max(y, lo), hi))
 
     # -- geometry ------------------------------------------------------------------------------
     def visible(self) -> QRectF:
@@ -358,7 +359,11 @@ def _colour_scale_image(colours: np.ndarray) -> QImage:
 def _diverging() -> np.ndarray:
     """The occlusion overlay's scale (256×3): full red (ΔP −FULL_DELTA) through black to full green (+FULL_DELTA)."""
     t = np.linspace(-1.0, 1.0, 256)[:, None]
-    return np.where(t < 0, -t * np.float32(AWAY_RGB), t * np.float32(TOWARDS_RGB)).astype(np.float32)
+    return np.where(t < 0, -t * _rgb(AWAY_RGB), t * _rgb(TOWARDS_RGB)).astype(np.float32)
+
+
+def _rgb(colour: tuple[int, int, int]) -> np.ndarray:
+    return np.asarray(colour, dtype=np.float32)
 
 
 DIVERGING_RGB = _diverging()
@@ -583,7 +588,7 @@ class CutoutPanel(QWidget):
 
     # -- drawing -------------------------------------------------------------------------
     def _stretch_bands(self) -> None:
-        if self._cube is None:
+        if self._cube is None or self._good is None or self._bases is None:  # no cutout shown
             return
         grey = stretch_planes(self._cube, self.stretch_choice.currentText(), mask=~self._good)
         self._bases[: len(BANDS)] = (grey * 255 + 0.5).astype(np.uint8)[..., None]
