@@ -198,7 +198,9 @@ def open_dataset(path: str | os.PathLike, mmap: bool = True, verify: bool = True
     if not isinstance(manifest, dict):
         raise BadInputError(manifest_file, "manifest is not a JSON object")
     if manifest.get("format") != FORMAT_NAME or manifest.get("version") != FORMAT_VERSION:
-        raise BadInputError(manifest_file, f"unsupported data set format {manifest.get('format')!r} v{manifest.get('version')}")
+        raise BadInputError(
+            manifest_file, f"unsupported data set format {manifest.get('format')!r} v{manifest.get('version')}"
+        )
     if manifest.get("grid") != grid_dict():
         raise BadInputError(manifest_file, f"spectral grid {manifest.get('grid')} differs from {grid_dict()}")
     if "parts" in manifest:
@@ -474,7 +476,11 @@ def write_sharded_manifest(path: str | os.PathLike, n_parts: int, provenance: di
 
 def _open_sharded(path: Path, manifest: dict[str, Any], mmap: bool, verify: bool) -> Dataset:
     parts = manifest["parts"]
-    if not isinstance(parts, list) or not parts or not all(isinstance(p, str) and "/" not in p and p not in (".", "..") for p in parts):
+    if (
+        not isinstance(parts, list)
+        or not parts
+        or not all(isinstance(p, str) and "/" not in p and p not in (".", "..") for p in parts)
+    ):
         raise BadInputError(path / "manifest.json", "'parts' must be a non-empty list of folder names")
     missing = [p for p in parts if not is_dataset(path / p)]
     if missing:

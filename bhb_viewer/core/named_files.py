@@ -72,5 +72,7 @@ def named_band_files(row: Row, folders: list[Path | None]) -> dict[str, Path] | 
         return None
     missing = [b for b in BANDS if b not in named]
     if missing:
-        raise BadInputError(str(row["id"]), f"catalog names image files for bands {','.join(named)} but not {','.join(missing)}")
+        raise BadInputError(
+            str(row["id"]), f"catalog names image files for bands {','.join(named)} but not {','.join(missing)}"
+        )
     return {b: resolve(named[b], folders) for b in BANDS}

@@ -275,7 +275,9 @@ def read_spectra(path: str | os.PathLike, min_valid: int = 1, partial: bool = Fa
         g = to_grid(loglam, flux, ivar, mask)
     except ValueError as exc:
         raise BadInputError(path, str(exc)) from exc
-    return _judge(path, kind, g, metas, ivar_known=ivar is not None, loglam=loglam, min_valid=min_valid, partial=partial)
+    return _judge(
+        path, kind, g, metas, ivar_known=ivar is not None, loglam=loglam, min_valid=min_valid, partial=partial
+    )
 
 
 def read_many_spectra(
@@ -294,7 +296,11 @@ def read_many_spectra(
             out.extend(read_spectra(path, min_valid))
         except BadInputError as exc:
             out.rejected.append((str(path), exc.problem))
-        progress(ProgressEvent("spectra", i + 1, len(paths), str(path), {"accepted": len(out.spectra), "rejected": len(out.rejected)}))
+        progress(
+            ProgressEvent(
+                "spectra", i + 1, len(paths), str(path), {"accepted": len(out.spectra), "rejected": len(out.rejected)}
+            )
+        )
     return out
 
 
@@ -434,7 +440,11 @@ def _coeff_loglam(head, npix: int, path) -> np.ndarray:
 def _read_spspec(hdul, path):
     data = hdul[0].data
     if data is None or data.ndim != 2 or data.shape[0] < 3:
-        raise BadInputError(path, f"spSpec primary image must have flux/continuum/error rows, got shape {None if data is None else data.shape}")
+        raise BadInputError(
+            path,
+            "spSpec primary image must have flux/continuum/error "
+            f"rows, got shape {None if data is None else data.shape}",
+        )
     head = hdul[0].header
     err = data[2].astype(np.float64)
     with np.errstate(divide="ignore"):
@@ -500,16 +510,26 @@ def _judge(path: Path, kind: str, g: Gridded, metas: list[dict], ivar_known: boo
         sid = _spectrum_id(path, meta, i, len(metas))
         if n_covered < NPIX and not (partial and n_covered > 0):
             lo, hi = 10 ** loglam[0], 10 ** loglam[-1]
-            batch.rejected.append((sid, f"covers {n_covered} of {NPIX} pixels of the {WINDOW} (file spans {lo:.0f}–{hi:.0f} Å)"))
+            batch.rejected.append(
+                (sid, f"covers {n_covered} of {NPIX} pixels of the {WINDOW} (file spans {lo:.0f}–{hi:.0f} Å)")
+            )
         elif nonfinite[i]:
             batch.rejected.append((sid, f"{int(nonfinite[i])} NaN/inf flux values in the {WINDOW}"))
         elif n_valid[i] == 0:
             batch.rejected.append((sid, f"inverse variance is zero across the {WINDOW}"))
         elif n_valid[i] < min_valid:
-            batch.rejected.append((sid, f"{int(n_valid[i])} of {NPIX} pixels valid (ivar > 0, AND mask clear), {min_valid} required"))
+            batch.rejected.append(
+                (sid, f"{int(n_valid[i])} of {NPIX} pixels valid (ivar > 0, AND mask clear), {min_valid} required")
+            )
         else:
-            meta.update(source=str(path), format=kind, aligned=g.aligned, n_valid=int(n_valid[i]), ivar_known=ivar_known,
-                        valid_fraction=round(int(n_valid[i]) / NPIX, 4))
+            meta.update(
+                source=str(path),
+                format=kind,
+                aligned=g.aligned,
+                n_valid=int(n_valid[i]),
+                ivar_known=ivar_known,
+                valid_fraction=round(int(n_valid[i]) / NPIX, 4),
+            )
             meta["flags"] = quality_flags(meta)
             batch.spectra.append(GridSpectrum(sid, flux[i], ivar[i], meta))
     return batch

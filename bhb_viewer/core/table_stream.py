@@ -247,7 +247,9 @@ def _fits_ready(chunk: Table, meta: dict[str, Any]) -> Table:
             width = col.dtype.itemsize // 4
             values = [_ascii(str(v)) for v in (col.filled("") if isinstance(col, MaskedColumn) else col)]
             if any(len(v) > width for v in values):
-                raise ValueError(f"column {name!r} holds non-ASCII text too wide for FITS; write .parquet or .ecsv instead")
+                raise ValueError(
+                    f"column {name!r} holds non-ASCII text too wide for FITS; write .parquet or .ecsv instead"
+                )
             out[name] = np.array(values, dtype=f"S{max(width, 1)}")
     out.meta = {k: _ascii(v) if isinstance(v, str) else v for k, v in meta.items()}
     return out

@@ -69,7 +69,9 @@ class Prediction:
     start: int
     stop: int
     p_bhb: np.ndarray  # (B,): the score of score_from; NaN where "none"
-    p_bhb_spectrum: np.ndarray | None = None  # (B,): the spectrum head's (or spectrum-only model's) score, NaN without one
+    p_bhb_spectrum: np.ndarray | None = (
+        None  # (B,): the spectrum head's (or spectrum-only model's) score, NaN without one
+    )
     p_bhb_image: np.ndarray | None = None  # (B,): the image head's (or image-only model's) score, NaN without one
     score_from: np.ndarray | None = None  # (B,) str, one of SCORE_SOURCES
     segment_weights: np.ndarray | None = None  # (B, 7), rows sum to 1
@@ -301,7 +303,9 @@ class Predictor:
             yield self.predict_prepared(self._inputs(spectra, ivar, cutouts, mags, rows), start=start, explain=explain)
             progress(ProgressEvent("predict", rows.stop, n, f"{self.model_name} on {self.device}"))
 
-    def predict_prepared(self, inputs: Prepared, start: int = 0, explain: bool | Literal["weights"] = False) -> Prediction:
+    def predict_prepared(
+        self, inputs: Prepared, start: int = 0, explain: bool | Literal["weights"] = False
+    ) -> Prediction:
         """One batch already preprocessed by :func:`prepare_inputs` (e.g. in data-loader workers, in
         pinned memory): copied to the device without blocking, then scored as ``predict`` does."""
         has_s, has_i, has_c = inputs.has_spectrum, inputs.has_image, inputs.has_colours
@@ -333,8 +337,10 @@ class Predictor:
     def embedding_prepared(self, inputs: Prepared, with_image: bool = True) -> np.ndarray | None:
         """The embedding (CLS token) of a prepared batch, or None for a model without one; ``with_image``
         False is the pass a photometry model scores a star without cutouts by."""
-        spectrum, image, photometry = (None if t is None else t.to(self.device)
-                                       for t in (inputs.spectrum, inputs.image if with_image else None, inputs.photometry))
+        spectrum, image, photometry = (
+            None if t is None else t.to(self.device)
+            for t in (inputs.spectrum, inputs.image if with_image else None, inputs.photometry)
+        )
         out = self._pass(spectrum, image, photometry, maps=False).out
         return out["embedding"].float().cpu().numpy() if "embedding" in out else None
 
@@ -366,7 +372,9 @@ class Predictor:
             h, w = result.image_grid
             k_i = h * w
             tokens = scored.out["cls_attention"].detach().float()[..., 1 : 1 + k_i].mean(dim=(1, 2))
-            heat = F.interpolate(tokens.reshape(-1, 1, h, w), size=image.shape[-2:], mode="bilinear", align_corners=False)
+            heat = F.interpolate(
+                tokens.reshape(-1, 1, h, w), size=image.shape[-2:], mode="bilinear", align_corners=False
+            )
             result.attention_map = _unit_max(heat[:, 0])
         else:
             result.attention_map = _unit_max((scored.grads["image"] * image.detach()).abs().sum(dim=1))
@@ -415,8 +423,14 @@ class Predictor:
                                   str(score_from[0]), image_grid=result.image_grid, model_name=self.model_name,
                                   model_version=self.model_version, **first)
         if measured and flux is not None and np.isfinite(explanation.p_bhb):
-            self._measure(explanation, one(flux), one(ivar if ivar is not None else np.ones_like(flux)), one(cube), one(mags),
-                          occlusion=maps)
+            self._measure(
+                explanation,
+                one(flux),
+                one(ivar if ivar is not None else np.ones_like(flux)),
+                one(cube),
+                one(mags),
+                occlusion=maps,
+            )
         return explanation
 
     def score_fn(self, mags: np.ndarray | None) -> Callable[[np.ndarray, np.ndarray, np.ndarray | None], np.ndarray]:
@@ -469,7 +483,9 @@ def fuse_batchnorm(model: _M) -> _M:
                     module[i] = fuse_conv_bn_eval(layer, after)
                     module[i + 1] = nn.Identity()
         for conv, bn in (("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3")):
-            if isinstance(getattr(module, conv, None), nn.Conv2d) and isinstance(getattr(module, bn, None), nn.BatchNorm2d):
+            if isinstance(getattr(module, conv, None), nn.Conv2d) and isinstance(
+                getattr(module, bn, None), nn.BatchNorm2d
+            ):
                 setattr(module, conv, fuse_conv_bn_eval(getattr(module, conv), getattr(module, bn)))
                 setattr(module, bn, nn.Identity())
     return model

@@ -121,7 +121,9 @@ class FusionLayer(nn.Module):
         self.norm_cross = nn.LayerNorm(d_model) if cross_attention else None
         self.self_attn = MultiHeadAttention(d_model, n_heads, dropout)
         self.norm_self = nn.LayerNorm(d_model)
-        self.ffn = nn.Sequential(nn.Linear(d_model, ffn_dim), nn.ReLU(), nn.Dropout(dropout), nn.Linear(ffn_dim, d_model))
+        self.ffn = nn.Sequential(
+            nn.Linear(d_model, ffn_dim), nn.ReLU(), nn.Dropout(dropout), nn.Linear(ffn_dim, d_model)
+        )
         self.norm_ffn = nn.LayerNorm(d_model)
         self.dropout = nn.Dropout(dropout)
 

@@ -131,9 +131,15 @@ class Preprocessor:
         return cls(mean, std, int(dataset.cutouts.shape[-1]), image_scale, photometry=colours)
 
     def to_config(self) -> dict:
-        image: dict = {"scale": self.image_scale, "band_mean": self.band_mean.tolist(), "band_std": self.band_std.tolist()}
+        image: dict = {
+            "scale": self.image_scale,
+            "band_mean": self.band_mean.tolist(),
+            "band_std": self.band_std.tolist(),
+        }
         if self.image_scale == "ratio_asinh":
-            image.update(reference_band="r", aperture_px=self.aperture_px, softening=self.softening, flux_floor=FLUX_FLOOR)
+            image.update(
+                reference_band="r", aperture_px=self.aperture_px, softening=self.softening, flux_floor=FLUX_FLOOR
+            )
         config = {
             "version": PREPROCESS_VERSION,
             "grid": grid_dict(),

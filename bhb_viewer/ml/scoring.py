@@ -314,8 +314,16 @@ def score_stream(
     """
     out = Path(out)
     ranks = ranks or Ranks()
-    source = ChunkSource(data, rows, batch_size, scorer.preprocessor, scorer.modalities, channels_last=scorer.channels_last,
-                         mags=mags, second_opinion=second_opinion)
+    source = ChunkSource(
+        data,
+        rows,
+        batch_size,
+        scorer.preprocessor,
+        scorer.modalities,
+        channels_last=scorer.channels_last,
+        mags=mags,
+        second_opinion=second_opinion,
+    )
     schema = _probe(source, scorer, rows)
     scorer.compile()
     mine = distributed.block(len(source), ranks)
@@ -354,8 +362,17 @@ def score_stream(
         distributed.barrier()  # every part is complete
         if ranks.main:
             _merge_parts(parts_dir, source, catalog, schema, scorer, ranks, out, meta, progress)
-    return ScoreResult(result_out, len(rows), scored, {"model": confusion[0], "classical": confusion[1], "box": confusion[2]},
-                       scorer.name, scorer.version, ranks.world_size, flagged, scorer.sky is not None)
+    return ScoreResult(
+        result_out,
+        len(rows),
+        scored,
+        {"model": confusion[0], "classical": confusion[1], "box": confusion[2]},
+        scorer.name,
+        scorer.version,
+        ranks.world_size,
+        flagged,
+        scorer.sky is not None,
+    )
 
 
 def _probe(source: ChunkSource, scorer: Scorer, rows: np.ndarray) -> dict[str, Column]:
@@ -371,7 +388,11 @@ def _probe(source: ChunkSource, scorer: Scorer, rows: np.ndarray) -> dict[str, C
 def _columns(scorer: Scorer, item: dict[str, Any]) -> dict[str, np.ndarray]:
     """A chunk's computed columns: the model's, the classical diagnostics, synthesised bands, the
     physical fit and the trust flags (core.trust, against the checkpoint's training sky)."""
-    computed = {**(scorer(item) if item["found"].any() else {}), **item.get("classical", {}), **item.get("synthesized", {})}
+    computed = {
+        **(scorer(item) if item["found"].any() else {}),
+        **item.get("classical", {}),
+        **item.get("synthesized", {}),
+    }
     if "trust" in item:
         trust = item["trust"]
         computed.update({key: trust[key] for key in (*FIT_COLUMNS, "box_bhb")})
@@ -386,7 +407,9 @@ def _confusion(labels: np.ndarray, computed: dict[str, np.ndarray], threshold: f
              1: computed.get("classical_bhb"), 2: computed.get("box_bhb")}
     for k, call in calls.items():
         if call is not None:
-            out[k] = np.bincount(2 * labels[known] + np.asarray(call)[known].astype(np.int64), minlength=4).reshape(2, 2)
+            out[k] = np.bincount(2 * labels[known] + np.asarray(call)[known].astype(np.int64), minlength=4).reshape(
+                2, 2
+            )
     return out
 
 

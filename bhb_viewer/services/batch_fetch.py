@@ -108,8 +108,15 @@ class BatchFetch:
                 summary.cubes += item.cube is not None
                 if item.problems:
                     summary.failed.append((item.id, "; ".join(item.problems)))
-                progress(ProgressEvent(STAGE, k + 1, summary.total, f"SDSS: {item.id}",
-                                       {"spectra": summary.spectra, "cubes": summary.cubes, "failed": len(summary.failed)}))
+                progress(
+                    ProgressEvent(
+                        STAGE,
+                        k + 1,
+                        summary.total,
+                        f"SDSS: {item.id}",
+                        {"spectra": summary.spectra, "cubes": summary.cubes, "failed": len(summary.failed)},
+                    )
+                )
                 yield item
         except NetworkUnavailable as exc:
             summary.stopped = f"{exc}. Run the fetch again to resume: what arrived is cached"

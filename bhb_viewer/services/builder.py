@@ -70,11 +70,16 @@ def resolve_catalog(name: str | os.PathLike, folder: str | os.PathLike | None = 
             return d / CATALOG_ALIASES[str(name)]
     searched = ", ".join(str(d) for d in dirs)
     if folder:
-        raise BadInputError(CATALOG_ALIASES[str(name)], f"catalog {name!r} not found in {searched}; give its path or set ${CATALOG_DIR_ENV}")
+        raise BadInputError(
+            CATALOG_ALIASES[str(name)],
+            f"catalog {name!r} not found in {searched}; give its path or set ${CATALOG_DIR_ENV}",
+        )
     try:
         return fetch_catalog(str(name), offline=offline)
     except BadInputError as exc:
-        raise BadInputError(CATALOG_ALIASES[str(name)], f"catalog {name!r}: {exc.problem} (looked in {searched})") from exc
+        raise BadInputError(
+            CATALOG_ALIASES[str(name)], f"catalog {name!r}: {exc.problem} (looked in {searched})"
+        ) from exc
 
 
 def has_sdss_spectrum_id(table: Table) -> np.ndarray:
@@ -137,7 +142,9 @@ def known_bhb_catalogs(names: Sequence[str | os.PathLike] | None, folder: str | 
         except BadInputError as exc:
             if names is not None:
                 raise
-            log.warning("known-BHB catalog %s not found (%s): negatives are checked against the positives only", name, exc)
+            log.warning(
+                "known-BHB catalog %s not found (%s): negatives are checked against the positives only", name, exc
+            )
     return tables
 
 
@@ -210,11 +217,15 @@ def build_from_sdss(
     }
     ahead = _Ahead(fetch, stars, workers)
     try:
-        return assemble(out, stars, ahead.get, provenance=provenance, size=size, progress=progress, cancel=cancel, stage="sdss")
+        return assemble(
+            out, stars, ahead.get, provenance=provenance, size=size, progress=progress, cancel=cancel, stage="sdss"
+        )
     except NetworkUnavailable as exc:
         done = int(np.sum(stars["cutout_source"] != ""))
-        raise NetworkUnavailable(f"{exc}. Stopped with {done} of {len(stars)} stars fetched; nothing written: "
-                                 "run the same command again to resume from the cache") from exc
+        raise NetworkUnavailable(
+            f"{exc}. Stopped with {done} of {len(stars)} stars fetched; nothing written: "
+            "run the same command again to resume from the cache"
+        ) from exc
     finally:
         ahead.close()
 

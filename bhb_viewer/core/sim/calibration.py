@@ -79,9 +79,23 @@ def best_colour_cut(u_g: np.ndarray, g_r: np.ndarray, label: np.ndarray, n_slope
             macro = 0.5 * (f1_bhb + f1_non)
             i, j = int(np.argmax(f1_bhb)), int(np.argmax(macro))
             if f1_bhb[i] > best["f1_bhb"]:
-                best.update(f1_bhb=float(f1_bhb[i]), cut_bhb={"slope": float(s), "threshold": float(score[order][i]), "bhb_side": "above" if sign > 0 else "below"})
+                best.update(
+                    f1_bhb=float(f1_bhb[i]),
+                    cut_bhb={
+                        "slope": float(s),
+                        "threshold": float(score[order][i]),
+                        "bhb_side": "above" if sign > 0 else "below",
+                    },
+                )
             if macro[j] > best["f1_macro"]:
-                best.update(f1_macro=float(macro[j]), cut_macro={"slope": float(s), "threshold": float(score[order][j]), "bhb_side": "above" if sign > 0 else "below"})
+                best.update(
+                    f1_macro=float(macro[j]),
+                    cut_macro={
+                        "slope": float(s),
+                        "threshold": float(score[order][j]),
+                        "bhb_side": "above" if sign > 0 else "below",
+                    },
+                )
     return best
 
 
@@ -96,7 +110,9 @@ def dereddened(catalog: Table, band_a: str, band_b: str | None = None) -> np.nda
     return value - k * np.asarray(catalog["ebv"], dtype=float)
 
 
-def calibration_figures(catalog: Table, measured: dict[str, np.ndarray], reference: Table, truth: Table | None = None) -> dict:
+def calibration_figures(
+    catalog: Table, measured: dict[str, np.ndarray], reference: Table, truth: Table | None = None
+) -> dict:
     """The figures of (a) and (b) from a simulated catalogue, its Balmer measurements and its truth."""
     label = np.asarray(catalog["label"])
     physical = np.asarray(truth["label_physical"]) if truth is not None else label
@@ -145,7 +161,9 @@ def calibration_figures(catalog: Table, measured: dict[str, np.ndarray], referen
     }
 
 
-def _with_instrument(report: dict, catalog: Table, flux, ivar, cutouts, measured: dict, truth: Table | None, reference: Table) -> dict:
+def _with_instrument(
+    report: dict, catalog: Table, flux, ivar, cutouts, measured: dict, truth: Table | None, reference: Table
+) -> dict:
     """Add the realism figures and the fit-window robustness of fm and D0.2 (see :mod:`.realism`)."""
     from bhb_viewer.core.sim.realism import fm_window_robustness, realism_figures
 

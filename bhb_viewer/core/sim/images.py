@@ -83,7 +83,9 @@ def psf_snr(mag: np.ndarray, band: str, seeing_r: np.ndarray, sky_offset_mag: np
     return flux * k / np.sqrt(flux * k + n_eff * sky_per_pixel(band, sky_offset_mag) * k)
 
 
-def psf_mag_error(mag: np.ndarray, band: str, seeing_r: np.ndarray, sky_offset_mag: np.ndarray | float = 0.0) -> np.ndarray:
+def psf_mag_error(
+    mag: np.ndarray, band: str, seeing_r: np.ndarray, sky_offset_mag: np.ndarray | float = 0.0
+) -> np.ndarray:
     snr = psf_snr(mag, band, seeing_r, sky_offset_mag)
     return np.hypot(1.0857 / snr, CALIBRATION_FLOOR)
 

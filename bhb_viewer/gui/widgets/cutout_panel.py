@@ -201,7 +201,10 @@ class MosaicView(QWidget):
         self.scale_low = "low"  # the text left of the colour scale
         self._image: QImage | None = None
         self._pixels: np.ndarray | None = None  # the QImage's memory, kept alive with it
-        self.scale_images = {"attention": _colour_scale_image(ATTENTION_RGB), "occlusion": _colour_scale_image(DIVERGING_RGB)}
+        self.scale_images = {
+            "attention": _colour_scale_image(ATTENTION_RGB),
+            "occlusion": _colour_scale_image(DIVERGING_RGB),
+        }
         self.scale_kind = "attention"  # which of scale_images is drawn (an OVERLAYS key)
         self._drag_from: QPointF | None = None
         self.setMinimumSize(150, 120)
@@ -320,8 +323,11 @@ class MosaicView(QWidget):
         painter.setPen(TEXT_COLOUR)
         text_box = QRectF(0, rect.top() - 4, rect.left() - 4, rect.height() + 8)
         painter.drawText(text_box, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, self.scale_low)
-        painter.drawText(QRectF(rect.right() + 4, rect.top() - 4, max(self.width() - rect.right() - 8, 0), rect.height() + 8),
-                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self.scale_text)
+        painter.drawText(
+            QRectF(rect.right() + 4, rect.top() - 4, max(self.width() - rect.right() - 8, 0), rect.height() + 8),
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            self.scale_text,
+        )
 
     # -- mouse ---------------------------------------------------------------------------------
     def wheelEvent(self, event: QWheelEvent) -> None:
@@ -420,7 +426,11 @@ class BandBars(QWidget):
         small = painter.fontMetrics().height()
         for i, (h, text) in enumerate(zip(self.heights(), self.texts, strict=True)):
             bar = half * float(h)
-            box = QRectF(i * slot, middle - bar - small, slot, small) if h >= 0 else QRectF(i * slot, middle - bar, slot, small)
+            box = (
+                QRectF(i * slot, middle - bar - small, slot, small)
+                if h >= 0
+                else QRectF(i * slot, middle - bar, slot, small)
+            )
             painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
         painter.end()
 

@@ -260,7 +260,9 @@ class ModelPage(QWizardPage):
         mode.addButton(self.scratch_radio)
         self.finetune_radio.setEnabled(self.base is not None)
         # the active model's own training sky, where the data folder holds it: mixed into a fine-tune
-        self.sky = find_training_sky(wizard.active_model, self._sky_folders()) if self.base and wizard.active_model else None
+        self.sky = (
+            find_training_sky(wizard.active_model, self._sky_folders()) if self.base and wizard.active_model else None
+        )
         self.mix_base = QCheckBox("mix in stars from the model's training sky (as many as your training stars)")
         self.mix_base.setChecked(self.sky is not None)
         self.mix_base.setToolTip(self._sky_hint())
