@@ -7,8 +7,8 @@ Usage::
 What an astronomer would build without a network: the Balmer-line diagnostics of Xue et al.
 (D0.2, fm of Hδ, b and c of Hγ, measured by this project's own fit on the observed spectra) and
 the colours u−g, g−r, r−i, i−z (dereddened with the catalogue's extinction as a photometry model
-reads them, ``ml.photometry``; ``--observed`` as observed), into gradient-boosted trees. Each seed uses ``bhb train``'s own
-split (``ml.data.stratified_split``), so its test stars are the networks' test stars. The last
+reads them, ``ml.photometry``; ``--observed`` as observed), into gradient-boosted trees. Each seed uses ``bhb train``'s
+own split (``ml.data.stratified_split``), so its test stars are the networks' test stars. The last
 line printed is one JSON object: per seed and mean ± sd, macro F1 (%) and AUC on the test split.
 """
 

@@ -311,7 +311,8 @@ def markdown(result: dict, name: str) -> str:
     base = a["none"]["macro_f1"]
 
     def abl(key: str) -> str:
-        return f"macro F1 {a[key]['macro_f1']:.3f} ({a[key]['macro_f1'] - base:+.3f}), mean |ΔP| {a[key]['mean_abs_dp']:.3f}"
+        r = a[key]
+        return f"macro F1 {r['macro_f1']:.3f} ({r['macro_f1'] - base:+.3f}), mean |ΔP| {r['mean_abs_dp']:.3f}"
 
     temps = "; ".join(f"T = {k.rsplit('_', 1)[1]}: {abl(k)}" for k in a if k.startswith("segment_softmax_temperature"))
     cls_abl = [k for k in a if k.startswith("cls_image_attention_uniform")]

@@ -170,9 +170,10 @@ except BadInputError as exc:  # no Xue 2011 table on this machine: the instrumen
     truth = read_truth(path)
     measured = measure_arrays(ds.spectra, ds.ivar)
     select = (np.asarray(truth["label_physical"]) == 1) & measured["classical_bhb"]
+    agree = np.asarray(truth["label_xue"]) == np.asarray(truth["label_physical"])
     report = {"note": str(exc), "realism": realism_figures(ds.catalog, ds.spectra, ds.ivar, ds.cutouts),
               "fm_window": fm_window_robustness(ds.spectra, ds.ivar, select),
-              "label_agreement_physical": float(np.mean(np.asarray(truth["label_xue"]) == np.asarray(truth["label_physical"])))}
+              "label_agreement_physical": float(np.mean(agree))}
 open(out, "w").write(json.dumps(report, indent=1, default=float))
 """
 
@@ -304,7 +305,8 @@ def evaluate(sets: dict[str, Path], models: tuple[str, ...], jobs: list[Job]) ->
 
 
 def check_shipped(sets: dict[str, Path], shipped: Path, dev: str) -> None:
-    """The issue's 'done when': fusion vs spectrum head vs image head vs classical cuts on a fresh physical-label seed."""
+    """The issue's 'done when': fusion vs spectrum head vs image head vs classical cuts on a fresh
+    physical-label seed."""
     scores = WORK / "check-scores.ecsv"
     p = bhb(
         "score",
@@ -343,7 +345,8 @@ def check_shipped(sets: dict[str, Path], shipped: Path, dev: str) -> None:
 
 
 def collect(jobs: list[Job], shipped: Path, paper: Path) -> None:
-    """Small results staged in RES: tables, per-run metrics and histories, the shipped checkpoint, paper-size metrics."""
+    """Small results staged in RES: tables, per-run metrics and histories, the shipped checkpoint,
+    paper-size metrics."""
     for d in WORK.glob("table8-*"):
         dest = RES / d.name
         dest.mkdir(parents=True, exist_ok=True)

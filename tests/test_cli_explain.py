@@ -1,4 +1,5 @@
-"""``bhb explain`` (issue 21): measured importance and the faithfulness test, on a data set and on a catalog with files."""
+"""``bhb explain`` (issue 21): measured importance and the
+faithfulness test, on a data set and on a catalog with files."""
 
 from __future__ import annotations
 

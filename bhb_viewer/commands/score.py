@@ -6,8 +6,8 @@ c_hg), the ``classical_bhb`` flag and the Balmer fit's ``balmer_reason``; the ph
 opinion (core.stellar_fit: ``teff_fit``, ``logg_fit``, ``feh_fit``, ``rv_fit``, ``chi2_fit``), the
 trust ``flags`` (core.trust; the summary counts the out-of-distribution ones), the known-star
 match ``known_as`` / ``known_sep_arcsec`` (core.known_stars; --known adds catalogues) and, with --weights,
-the segment and band weights. A data set with labels also gets its macro P/R/F1 printed. A model that reads colours gets each candidate's
-u,g,r,i,z from the input table (``u``… / ``u_err``… or SDSS ``psfMag_u``… / ``psfMagErr_u``…) and,
+the segment and band weights. A data set with labels also gets its macro P/R/F1 printed. A model that reads colours gets
+each candidate's u,g,r,i,z from the input table (``u``… / ``u_err``… or SDSS ``psfMag_u``… / ``psfMagErr_u``…) and,
 for bands the table lacks, from the data set's catalogue. Scoring streams (ml.scoring): memory does not grow
 with the number of stars, and the output (.parquet, .ecsv, .csv, .fits) is written as it goes.
 ``torchrun --nproc-per-node N -m bhb_viewer score ...`` splits the stars over N ranks and writes

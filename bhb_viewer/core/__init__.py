@@ -1,4 +1,5 @@
-"""numpy + astropy only (no torch, no Qt): catalogs, spectra, cutouts, Balmer diagnostics, the verdict store, export, the simulator, the data-set format."""
+"""numpy + astropy only (no torch, no Qt): catalogs, spectra, cutouts, Balmer
+diagnostics, the verdict store, export, the simulator, the data-set format."""
 
 __all__ = [
     "audit",

@@ -430,7 +430,8 @@ class ImageFiles:
         if cube.bands != BANDS or cube.size != self.size:
             raise BadInputError(
                 path,
-                f"cube holds bands {cube.bands} at {cube.size}×{cube.size}, expected {BANDS} at {self.size}×{self.size}",
+                f"cube holds bands {cube.bands} at {cube.size}×{cube.size}, "
+                f"expected {BANDS} at {self.size}×{self.size}",
             )
         return cube.data
 

@@ -352,7 +352,8 @@ def _fill_pmf_from_filename(table: Table) -> None:
 
 
 def _ids(table: Table, path) -> Column:
-    """Existing ids win; otherwise each row takes the first of Plate-MJD-Fiber, file name, specobjid, objid, position."""
+    """Existing ids win; otherwise each row takes the first of
+    Plate-MJD-Fiber, file name, specobjid, objid, position."""
     n = len(table)
     if "id" in table.colnames:
         ids = np.ma.filled(np.ma.asarray(table["id"]).astype(str), "")
@@ -395,7 +396,8 @@ def _ids(table: Table, path) -> Column:
     if missing.any():
         raise BadInputError(
             path,
-            f"row {int(np.flatnonzero(missing)[0])} has no id, plate/mjd/fiber, file name, specobjid, objid or position",
+            f"row {int(np.flatnonzero(missing)[0])} has no id, plate/mjd/fiber, file name, specobjid, objid "
+            "or position",
         )
     return Column(ids.astype(str), name="id")
 

@@ -56,7 +56,8 @@ BOX_LOGG_MAX = 4.0
 
 
 def in_bhb_box(teff: np.ndarray, logg: np.ndarray) -> np.ndarray:
-    """The Teff–log g box's call: BHB where the fitted Teff is in :data:`BOX_TEFF` and log g below :data:`BOX_LOGG_MAX`."""
+    """The Teff–log g box's call: BHB where the fitted Teff is
+    in :data:`BOX_TEFF` and log g below :data:`BOX_LOGG_MAX`."""
     teff, logg = np.asarray(teff, np.float64), np.asarray(logg, np.float64)
     return (teff >= BOX_TEFF[0]) & (teff <= BOX_TEFF[1]) & (logg < BOX_LOGG_MAX)
 

@@ -127,9 +127,10 @@ list and becomes your active model.</p>
 <h3>2. Look at the star</h3>
 <ul>
 <li><b>Spectrum</b>: flux with its ±1σ band, line markers, the model's 7 wavelength segments shaded by
-what removing each does to P(BHB) (green towards BHB, red away) and its per-pixel saliency in the band along the bottom. The cursor readout under the plot
-gives λ, flux and the nearest line. <i>Range</i> switches between the model's 4000–9000 Å grid and
-the file's whole range (Ca II K, Hε and H8 lie below 4000 Å). Drag to pan, wheel to zoom, Reset view.</li>
+what removing each does to P(BHB) (green towards BHB, red away) and its per-pixel saliency in the band
+along the bottom. The cursor readout under the plot gives λ, flux and the nearest line. <i>Range</i>
+switches between the model's 4000–9000 Å grid and the file's whole range (Ca II K, Hε and H8 lie below
+4000 Å). Drag to pan, wheel to zoom, Reset view.</li>
 <li><b>Hδ / Hγ close-ups</b>: the classical fit and its D0.2, fm, b, c, and whether the star passes
 the Xue et al. (2011) cuts.</li>
 <li><b>Cutouts</b>: u, g, r, i, z and a gri composite with one stretch and zoom (wheel, drag), ticks on

@@ -9,8 +9,8 @@ once for the pass without cutouts (a star scored from spectrum and colours). Eac
 ``embedding_distance`` is its distance in units of that percentile: above 1 it is flagged
 ``ood:embedding``. The percentile is taken over held-out stars of the same sky where there are any
 (``bhb train``: its validation split): the training stars themselves sit closer, having been
-fitted, and a limit set on them flags several times more unseen stars of that very sky. The ranges of colours, g, S/N and fitted parameters go into
-``training_sky.json`` (core.trust.TrainingSky). A checkpoint without them
+fitted, and a limit set on them flags several times more unseen stars of that very sky. The ranges of colours, g, S/N
+and fitted parameters go into ``training_sky.json`` (core.trust.TrainingSky). A checkpoint without them
 still loads and scores; its scores simply carry no such flags, and ``bhb models describe-sky``
 adds them.
 """

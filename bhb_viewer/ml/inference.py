@@ -285,7 +285,8 @@ class Predictor:
         mags: np.ndarray | None = None,
     ) -> Iterator[Prediction]:
         """Yield a ``Prediction`` per batch of input rows (raw flux/ivar on the grid, raw cutouts, and
-        ``mags`` (N, 15): catalogue u,g,r,i,z, errors and extinctions, NaN where missing, read by photometry models only).
+        ``mags`` (N, 15): catalogue u,g,r,i,z, errors and extinctions, NaN where missing, read by
+        photometry models only).
 
         ``explain``: False scores only; ``"weights"`` adds the model's own weights (segment, band,
         cross- and CLS-attention) at no extra cost; True adds the saliency and cutout maps too,

@@ -195,7 +195,8 @@ class Preprocessor:
         return (self._scale(cubes) - self.band_mean[:, None, None]) / self.band_std[:, None, None]
 
     def colours(self, mags: np.ndarray) -> np.ndarray:
-        """(N, 15) magnitudes, errors and extinctions -> (N, 12) float32 colour features; ValueError without photometry."""
+        """(N, 15) magnitudes, errors and extinctions -> (N, 12)
+        float32 colour features; ValueError without photometry."""
         if self.photometry is None:
             raise ValueError("this preprocessing has no colour statistics: the model reads no photometry")
         return self.photometry.features(mags)

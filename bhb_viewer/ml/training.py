@@ -20,8 +20,9 @@ A run directory holds the checkpoint (``config.json`` + ``weights.safetensors``)
 (P(BHB) and labels of the validation split, for the GUI's threshold chooser), ``test.json``,
 ``test_metrics.json`` and ``history.json``. A cancelled (or killed) run leaves ``resume.safetensors``:
 model, optimizer, best-so-far weights and RNG state as tensors, counters and config as JSON in the
-same file's header (one file written atomically, so no kill can pair two saves), never a pickle. Batch order and learning rate are pure functions of (seed, stage, epoch, step), so
-resuming replays the uninterrupted run exactly on a CPU.
+same file's header (one file written atomically, so no kill can pair two saves), never a pickle.
+Batch order and learning rate are pure functions of (seed, stage, epoch, step), so resuming
+replays the uninterrupted run exactly on a CPU.
 """
 
 from __future__ import annotations

@@ -5,10 +5,10 @@ positives are the Xue et al. (2011) BHBs, negatives the blue-straggler list's SD
 with plate/mjd/fiber or a decodable specobjid) minus any within 2″ of a known BHB: a positive, or
 a star of the other known-BHB catalogs (Barbosa et al. 2022 by default). The list is noisy: of its
 3,183 SDSS rows 51 lie within 2″ of a Xue BHB and 191 within 2″ of a Barbosa BHB (160 of those
-not near a Xue one), so 211 are dropped and 2,972 kept; each dropped id is listed in the manifest. Every star's spectrum and 5-band cube come through :class:`SDSSService` (cache,
-offline mode, retry; HiPS or frame cutouts, recorded in the manifest); a star that fails is
-skipped with its reason in the manifest's rejection log, while a machine without network, or a
-network lost mid-build, stops the build (nothing written; a rerun resumes from the cache).
+not near a Xue one), so 211 are dropped and 2,972 kept; each dropped id is listed in the manifest. Every star's spectrum
+and 5-band cube come through :class:`SDSSService` (cache, offline mode, retry; HiPS or frame cutouts, recorded in the
+manifest); a star that fails is skipped with its reason in the manifest's rejection log, while a machine without
+network, or a network lost mid-build, stops the build (nothing written; a rerun resumes from the cache).
 """
 
 from __future__ import annotations

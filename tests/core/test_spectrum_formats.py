@@ -385,7 +385,8 @@ def test_zero_filled_gaps_of_a_spectrum_without_errors_are_masked(tmp_path):
 
 
 def test_a_spectrum_without_errors_is_weighed_by_its_own_noise(tmp_path):
-    """Flux in erg/s/cm²/Å (≈1e-13) and no error array: ivar comes from the spectrum's own noise, so the Balmer fit works."""
+    """Flux in erg/s/cm²/Å (≈1e-13) and no error array: ivar comes
+    from the spectrum's own noise, so the Balmer fit works."""
     from astropy.io import fits
 
     from bhb_viewer.core.balmer import measure_arrays

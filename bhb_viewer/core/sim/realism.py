@@ -44,11 +44,13 @@ REAL_FIGURES: dict[str, dict] = {
     },
     "mask_fraction": {
         "real": [0.014, 0.056],
-        "source": "real plates' bad-pixel fractions (issue 9 audit); spPlate-4055 FBADPIX 0.047 (0.029, 0.065 per spectrograph)",
+        "source": "real plates' bad-pixel fractions (issue 9 audit); "
+        "spPlate-4055 FBADPIX 0.047 (0.029, 0.065 per spectrograph)",
     },
     "sky_residual_5577": {
         "real": [10.0, 26.0],
-        "source": "largest deviation from the local median at 5577 Å, 1e-17 erg/s/cm²/Å: issue 9 audit 10–26; spPlate-4055's 20 spectra median 26",
+        "source": "largest deviation from the local median at 5577 Å, 1e-17 erg/s/cm²/Å: issue 9 audit 10–26; "
+        "spPlate-4055's 20 spectra median 26",
     },
     "psf_fwhm_ratio_u_r": {
         "real": [1.26, 1.34],

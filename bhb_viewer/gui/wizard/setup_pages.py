@@ -329,7 +329,10 @@ class ModelPage(QWizardPage):
     def _sky_hint(self) -> str:
         """Why the mixing box is (not) available, in words."""
         if self.sky is not None:
-            return f"{self.sky}: the data set the active model was trained on; its stars only train, your own stars validate and test"
+            return (
+                f"{self.sky}: the data set the active model was trained on; its stars only train, "
+                "your own stars validate and test"
+            )
         if self.base is None:
             return "only a fine-tune of the active model can mix in its training sky"
         record = training_sky(self.wiz.active_model) if self.wiz.active_model else None
