@@ -94,13 +94,8 @@ def measure_startup(dataset: Path | None, model: Path | None, work: Path) -> flo
     """Seconds from spawning the app process to its first candidate on screen."""
     t0 = time.time()
     argv = [
-        sys.executable,
-        "-c",
-        STARTUP_CHILD,
-        "demo" if dataset is None else str(dataset),
-        str(model),
-        str(work / "startup"),
-        repr(t0),
+        sys.executable, "-c", STARTUP_CHILD, "demo" if dataset is None else str(dataset), str(model),
+        str(work / "startup"), repr(t0),
     ]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=600).stdout
     return next(float(line.split()[1]) for line in out.splitlines() if line.startswith("SHOWN"))

@@ -102,9 +102,7 @@ def training_epoch(dataset: Path | None, steps: int, batch_size: int) -> dict:
 
         def batches(stage):
             return make_loader(
-                StarDataset(data, train, pre, stage_modalities("batmm", stage)),
-                batch_size,
-                shuffle=True,
+                StarDataset(data, train, pre, stage_modalities("batmm", stage)), batch_size, shuffle=True,
                 max_batches=steps + 1,
             )
 

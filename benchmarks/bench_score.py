@@ -162,10 +162,7 @@ def run_child(argv: list[str], n: int, env: dict) -> dict:
     r = json.loads(lines[-1])
     summary = next((json.loads(line) for line in proc.stdout.splitlines() if line.startswith('{"event": "scored"')), {})
     r.update(
-        stars_per_s=n / r["stream_s"],
-        stars_per_s_with_startup=n / r["wall_s"],
-        load_before=before,
-        load_after=load(),
+        stars_per_s=n / r["stream_s"], stars_per_s_with_startup=n / r["wall_s"], load_before=before, load_after=load(),
         scored=summary.get("scored"),
     )
     print(

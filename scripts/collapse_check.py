@@ -172,8 +172,7 @@ def describe(rec: dict[str, np.ndarray], labels: np.ndarray, k_i: int, k_s: int)
         },
         "cls": {
             "share_cls_image_spectrum_colour": [
-                round(float(cls_mean[:, 0].mean()), 4),
-                round(float(img.sum(1).mean()), 4),
+                round(float(cls_mean[:, 0].mean()), 4), round(float(img.sum(1).mean()), 4),
                 round(float(cls_mean[:, 1 + k_i : 1 + k_i + k_s].sum(1).mean()), 4),
                 round(float(cls_mean[:, 1 + k_i + k_s :].sum(1).mean()), 4),
             ],
@@ -480,13 +479,8 @@ def main(argv: list[str] | None = None) -> int:
         "trained": trained,
         "initialised": fresh,
         "ablations": ablations(
-            predictor.model,
-            Probe(predictor.model, prepared),
-            raw["trained"]["p"],
-            labels,
-            raw["trained"]["se_gate"].mean(axis=0),
-            saturated,
-            k_i,
+            predictor.model, Probe(predictor.model, prepared), raw["trained"]["p"], labels,
+            raw["trained"]["se_gate"].mean(axis=0), saturated, k_i,
         ),
     }
     args.out.mkdir(parents=True, exist_ok=True)

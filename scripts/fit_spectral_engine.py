@@ -297,17 +297,8 @@ def main(argv: list[str] | None = None) -> int:
             {
                 k: report[k]
                 for k in (
-                    "n_in_range",
-                    "n_fitted",
-                    "clipped",
-                    "n_held_out",
-                    "n_forced_stelib",
-                    "choice",
-                    "groups_fitted",
-                    "groups_held_out",
-                    "bj_loo_fitted",
-                    "bj_held_out",
-                    "bj_hb_minus_dwarf_mag",
+                    "n_in_range", "n_fitted", "clipped", "n_held_out", "n_forced_stelib", "choice", "groups_fitted",
+                    "groups_held_out", "bj_loo_fitted", "bj_held_out", "bj_hb_minus_dwarf_mag",
                 )
             },
             indent=1,

@@ -45,14 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         if (
             bhb(
                 [
-                    "score",
-                    str(args.dataset),
-                    "--model",
-                    str(args.model),
-                    "--out",
-                    str(scores),
-                    "--workers",
-                    "0",
+                    "score", str(args.dataset), "--model", str(args.model), "--out", str(scores), "--workers", "0",
                     "--json",
                 ]
             )

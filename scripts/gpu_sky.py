@@ -126,21 +126,8 @@ def simulate_all() -> dict[str, Path]:
     workers = max(1, (CPUS - 1) // 2)
     procs = {
         k: bhb(
-            "simulate",
-            "--n",
-            str(n),
-            "--seed",
-            str(seed),
-            "--labels",
-            lab,
-            "--out",
-            str(path),
-            "--force",
-            "--cutout-size",
-            str(CUTOUT),
-            "--workers",
-            str(workers if k != "check" else 1),
-            "--quiet",
+            "simulate", "--n", str(n), "--seed", str(seed), "--labels", lab, "--out", str(path), "--force",
+            "--cutout-size", str(CUTOUT), "--workers", str(workers if k != "check" else 1), "--quiet",
             log_name=f"simulate-{k}",
         )
         for k, (path, n, seed, lab) in sets.items()
@@ -182,11 +169,8 @@ def start_reports(sets: dict[str, Path]) -> list[subprocess.Popen]:
     env = child_env()
     return [
         subprocess.Popen(
-            [sys.executable, "-c", REPORT_CODE, str(sets[k]), str(RES / f"sim-report-{k}.json")],
-            cwd=REPO,
-            env=env,
-            stdout=open(WORK / "logs" / f"report-{k}.log", "w"),
-            stderr=subprocess.STDOUT,
+            [sys.executable, "-c", REPORT_CODE, str(sets[k]), str(RES / f"sim-report-{k}.json")], cwd=REPO, env=env,
+            stdout=open(WORK / "logs" / f"report-{k}.log", "w"), stderr=subprocess.STDOUT,
         )
         for k in ("xue", "physical")
     ]
@@ -217,18 +201,8 @@ def table_jobs(sets: dict[str, Path], models: tuple[str, ...], dev: str) -> list
                         f"{lab}/{model}/seed{seed}",
                         model,
                         [
-                            "train",
-                            "--config",
-                            str(config),
-                            "--dataset",
-                            str(sets[lab]),
-                            "--model",
-                            name,
-                            "--seed",
-                            str(seed),
-                            "--out",
-                            str(run_dir),
-                            *common,
+                            "train", "--config", str(config), "--dataset", str(sets[lab]), "--model", name, "--seed",
+                            str(seed), "--out", str(run_dir), *common,
                         ],
                         run_dir,
                     )
@@ -285,19 +259,8 @@ def evaluate(sets: dict[str, Path], models: tuple[str, ...], jobs: list[Job]) ->
             plain = [m.split("@")[0] for m in names]
             listed = ",".join((["classical"] if not suffix else []) + plain)
             procs[key] = bhb(
-                "evaluate",
-                "--dataset",
-                str(sets[lab]),
-                "--models",
-                listed,
-                "--seeds",
-                ",".join(map(str, seeds)) + ",",
-                "--size",
-                SIZE,
-                "--out",
-                str(WORK / f"table8-{key}"),
-                "--json",
-                log_name=f"evaluate-{key}",
+                "evaluate", "--dataset", str(sets[lab]), "--models", listed, "--seeds", ",".join(map(str, seeds)) + ",",
+                "--size", SIZE, "--out", str(WORK / f"table8-{key}"), "--json", log_name=f"evaluate-{key}",
             )
     for key, p in procs.items():
         log(f"evaluate {key} seeds {summary[key]}: exit {p.wait()}")
@@ -309,15 +272,7 @@ def check_shipped(sets: dict[str, Path], shipped: Path, dev: str) -> None:
     physical-label seed."""
     scores = WORK / "check-scores.ecsv"
     p = bhb(
-        "score",
-        str(sets["check"]),
-        "--model",
-        str(shipped),
-        "--out",
-        str(scores),
-        "--device",
-        dev,
-        "--json",
+        "score", str(sets["check"]), "--model", str(shipped), "--out", str(scores), "--device", dev, "--json",
         log_name="check-score",
     )
     if p.wait() != 0 or not scores.is_file():
@@ -416,30 +371,10 @@ def main() -> int:
                 "shipped",
                 "batmm",
                 [
-                    "train",
-                    "--dataset",
-                    str(sets["physical"]),
-                    "--model",
-                    "batmm",
-                    "--size",
-                    SIZE,
-                    "--out",
-                    str(shipped),
-                    "--epochs",
-                    str(SHIPPED_EPOCHS),
-                    "--patience",
-                    str(SHIPPED_PATIENCE),
-                    "--lr",
-                    "1e-3",
-                    "--batch-size",
-                    str(SHIPPED_BATCH),
-                    "--num-workers",
-                    "0" if SMOKE else "2",
-                    "--threads",
-                    "1",
-                    "--device",
-                    dev,
-                    *SMOKE_STEPS,
+                    "train", "--dataset", str(sets["physical"]), "--model", "batmm", "--size", SIZE, "--out",
+                    str(shipped), "--epochs", str(SHIPPED_EPOCHS), "--patience", str(SHIPPED_PATIENCE), "--lr", "1e-3",
+                    "--batch-size", str(SHIPPED_BATCH), "--num-workers", "0" if SMOKE else "2", "--threads", "1",
+                    "--device", dev, *SMOKE_STEPS,
                 ],
                 shipped,
             )

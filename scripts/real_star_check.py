@@ -39,14 +39,7 @@ def score(model: Path, work: Path) -> tuple[Table, Table]:
     if (
         bhb(
             [
-                "score",
-                str(work / "ds"),
-                "--model",
-                str(model),
-                "--out",
-                str(work / "scores.ecsv"),
-                "--workers",
-                "0",
+                "score", str(work / "ds"), "--model", str(model), "--out", str(work / "scores.ecsv"), "--workers", "0",
                 "--json",
             ]
         )
@@ -71,9 +64,7 @@ def _plot(truth: Table, scores: Table, path: Path, title: str) -> None:
     group = np.asarray(truth["group"])
     for ax, x, xlabel in ((axes[0], truth["logg"], "log g (MILES)"), (axes[1], truth["teff"], "Teff (K, MILES)")):
         for g, colour, label in (
-            ("other", "0.75", "other"),
-            ("dwarf", "tab:red", "dwarf"),
-            ("hb_like", "tab:blue", "HB-like"),
+            ("other", "0.75", "other"), ("dwarf", "tab:red", "dwarf"), ("hb_like", "tab:blue", "HB-like"),
         ):
             sel = group == g
             ax.scatter(x[sel], scores["p_bhb"][sel], c=colour, s=22, label=label, edgecolors="none")

@@ -178,32 +178,17 @@ def table_page(out: Path, lab: str, info: dict) -> str | None:
     extra = _extra_rows(out, lab)
     if extra:
         lines += [
-            "Further rows (macro, %):",
-            "",
-            "| Input | Model | Precision | Recall | F1 | AUC | n |",
-            "|---|---|---|---|---|---|---|",
-            *extra,
-            "",
+            "Further rows (macro, %):", "", "| Input | Model | Precision | Recall | F1 | AUC | n |",
+            "|---|---|---|---|---|---|---|", *extra, "",
         ]
     lines += [
-        "## BHB class",
-        "",
-        "```",
-        format_table8(results, "BHB"),
-        "```",
-        "",
-        "## Reading it",
-        "",
-        *_reading(results, out, lab),
-        "",
+        "## BHB class", "", "```", format_table8(results, "BHB"), "```", "", "## Reading it", "",
+        *_reading(results, out, lab), "",
     ]
     report = _load(out / f"sim-report-{lab}.json")
     if report:
         lines += [
-            "## The sky these numbers come from",
-            "",
-            "| figure | simulated | real | source |",
-            "|---|---|---|---|",
+            "## The sky these numbers come from", "", "| figure | simulated | real | source |", "|---|---|---|---|",
         ]
         for key, entry in report.get("realism", {}).items():
             lines.append(
@@ -302,9 +287,7 @@ def model_card(out: Path, info: dict) -> str:
         lines += ["", f"## Every modality on a fresh sky (seed 99, {check['n']} stars, physical labels)", "",
                   "| score | AUC | macro F1 | BHB F1 |", "|---|---|---|---|"]
         for col, name in (
-            ("p_bhb", "fusion (p_bhb)"),
-            ("p_bhb_spectrum", "spectrum head"),
-            ("p_bhb_image", "image head"),
+            ("p_bhb", "fusion (p_bhb)"), ("p_bhb_spectrum", "spectrum head"), ("p_bhb_image", "image head"),
             ("classical_bhb", "classical cuts"),
         ):
             if col in check:
@@ -312,9 +295,7 @@ def model_card(out: Path, info: dict) -> str:
                 lines.append(f"| {name} | {c['auc']:.4f} | {100 * c['macro_f1']:.2f} | {100 * c['bhb_f1']:.2f} |")
         lines += ["", "The classical cuts give a yes/no, so their AUC is the balanced accuracy (TPR + TNR) / 2."]
     lines += [
-        "",
-        "Training history: `history.json`; validation scores for the threshold chooser: `validation.json`.",
-        "",
+        "", "Training history: `history.json`; validation scores for the threshold chooser: `validation.json`.", "",
     ]
     return "\n".join(lines)
 

@@ -74,13 +74,7 @@ def test_sources_cannot_be_mixed(files, capsys):
     assert (
         main(
             [
-                "dataset",
-                "build",
-                "--catalog",
-                str(files / "cat.csv"),
-                "--positives",
-                "xue2011",
-                "--out",
+                "dataset", "build", "--catalog", str(files / "cat.csv"), "--positives", "xue2011", "--out",
                 str(files / "x"),
             ]
         )

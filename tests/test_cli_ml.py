@@ -25,18 +25,8 @@ def _json_lines(text: str) -> list[dict]:
 
 
 TRAIN = [
-    "--model",
-    "batmm",
-    "--size",
-    "tiny",
-    "--epochs",
-    "1",
-    "--batch-size",
-    "8",
-    "--max-steps-per-epoch",
-    "2",
-    "--threads",
-    "1",
+    "--model", "batmm", "--size", "tiny", "--epochs", "1", "--batch-size", "8", "--max-steps-per-epoch", "2",
+    "--threads", "1",
 ]
 
 
@@ -122,26 +112,9 @@ def test_evaluate_prints_table8_and_writes_files(tiny_sim, tmp_path, capsys):
     out = tmp_path / "eval"
     code = main(
         [
-            "evaluate",
-            "--dataset",
-            str(tiny_sim),
-            "--models",
-            "classical,svm,early_add",
-            "--seeds",
-            "2",
-            "--size",
-            "tiny",
-            "--epochs",
-            "1",
-            "--batch-size",
-            "8",
-            "--max-steps-per-epoch",
-            "2",
-            "--threads",
-            "1",
-            "--out",
-            str(out),
-            "--json",
+            "evaluate", "--dataset", str(tiny_sim), "--models", "classical,svm,early_add", "--seeds", "2", "--size",
+            "tiny", "--epochs", "1", "--batch-size", "8", "--max-steps-per-epoch", "2", "--threads", "1", "--out",
+            str(out), "--json",
         ]
     )
     assert code == 0
@@ -188,17 +161,8 @@ def test_train_base_mixes_the_models_own_sky_into_training_only(tiny_sim, tmp_pa
     assert (
         main(
             [
-                "train",
-                "--dataset",
-                str(mine),
-                "--out",
-                str(tuned),
-                "--init-from",
-                str(base),
-                "--base",
-                str(tiny_sim),
-                "--progress-json",
-                *uncapped,
+                "train", "--dataset", str(mine), "--out", str(tuned), "--init-from", str(base), "--base", str(tiny_sim),
+                "--progress-json", *uncapped,
             ]
         )
         == 0

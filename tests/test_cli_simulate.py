@@ -28,11 +28,7 @@ def test_report_json_is_one_object(shared_data, capsys, monkeypatch):
         assert 0.0 <= report[key] <= 1.0
     assert report["n"] == 200
     for key in (
-        "snr2_at_gfib_20_2",
-        "calibration_rms_mag",
-        "resolution_sigma_px",
-        "mask_fraction",
-        "psf_fwhm_ratio_u_r",
+        "snr2_at_gfib_20_2", "calibration_rms_mag", "resolution_sigma_px", "mask_fraction", "psf_fwhm_ratio_u_r",
     ):
         assert "simulated" in report["realism"][key] and report["realism"][key]["source"]
     assert set(report["fm_window"]["windows"]) == {"40", "55", "70", "100"}

@@ -68,10 +68,7 @@ def test_gpu_script_smoke_mode(tmp_path):
     assert (tmp_path / "out" / "sky_results.tar.gz").is_file() and (tmp_path / "out" / "driver.log").is_file()
     subprocess.run(
         [
-            sys.executable,
-            str(REPO / "scripts" / "sky_results.py"),
-            str(tmp_path / "out"),
-            "--docs",
+            sys.executable, str(REPO / "scripts" / "sky_results.py"), str(tmp_path / "out"), "--docs",
             str(tmp_path / "docs"),
         ],
         check=True,

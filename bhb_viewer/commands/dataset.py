@@ -48,8 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     build = sub.add_parser("build", help="build a data set from SDSS or from files on disk", description=BUILD_HELP,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     build.add_argument(
-        "--out",
-        metavar="DIR",
+        "--out", metavar="DIR",
         help="data set directory to write; default ./POSITIVES-NEGATIVES (SDSS) or ./CATALOG-dataset (files)",
     )
     build.add_argument("--force", action="store_true", help="replace a data set already in --out")
@@ -62,8 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sdss.add_argument("--negatives", metavar="CAT", help="non-BHB catalog: path or alias; default bss")
     sdss.add_argument("--catalogs", metavar="DIR", help="folder holding the aliased catalogs")
     sdss.add_argument(
-        "--radius",
-        type=float,
+        "--radius", type=float,
         help="drop negatives this close (arcsec) to a positive; default: the builder's cross-match radius, 2",
     )
     sdss.add_argument("--limit", type=int, help="keep only the first N stars of each class (a trial build)")
@@ -216,11 +214,7 @@ def _from_sdss(args, progress, cancel):
     from bhb_viewer.services.sdss import CLI_OFFLINE_HINT, SDSSService
 
     service = SDSSService(
-        args.cache,
-        offline=args.offline,
-        timeout=args.timeout,
-        retries=args.retries,
-        cutouts=args.cutouts,
+        args.cache, offline=args.offline, timeout=args.timeout, retries=args.retries, cutouts=args.cutouts,
         offline_hint=CLI_OFFLINE_HINT,
     )
     radius = CROSSMATCH_ARCSEC if args.radius is None else args.radius

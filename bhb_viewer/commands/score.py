@@ -44,8 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--batch-size", type=int, default=256, help="stars per batch (and per output chunk); default 256"
     )
     parser.add_argument(
-        "--device",
-        default="auto",
+        "--device", default="auto",
         help="auto (CUDA, MPS, CPU), cpu, cuda, cuda:1; under torchrun auto/cuda is the rank's own GPU",
     )
     parser.add_argument("--workers", type=int, default=1,
@@ -63,9 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
              "weights (w_u..w_z) where the model has them (slower)",
     )
     parser.add_argument(
-        "--no-second-opinion",
-        dest="second_opinion",
-        action="store_false",
+        "--no-second-opinion", dest="second_opinion", action="store_false",
         help="leave out the engine-template fit (teff_fit, logg_fit, feh_fit, rv_fit, chi2_fit) and the flags",
     )
     parser.add_argument(
@@ -140,18 +137,8 @@ def run(args: argparse.Namespace) -> int:
     distributed.start(device)
     try:
         result = score_stream(
-            table,
-            rows,
-            labels,
-            data,
-            scorer,
-            args.out,
-            batch_size=args.batch_size,
-            workers=args.workers,
-            threshold=args.threshold,
-            ranks=ranks,
-            progress=progress,
-            mags=_magnitudes(table, data, rows),
+            table, rows, labels, data, scorer, args.out, batch_size=args.batch_size, workers=args.workers,
+            threshold=args.threshold, ranks=ranks, progress=progress, mags=_magnitudes(table, data, rows),
             second_opinion=args.second_opinion,
         )
     except ValueError as exc:  # the preprocessing rejects arrays this model can't take (e.g. another cutout size)

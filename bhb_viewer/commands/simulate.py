@@ -31,20 +31,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stellar spectra: empirical = emulated MILES stars (simulator 3.x), parametric = "
                         "simulator 2.0's line model, so older tables reproduce (default empirical)")
     parser.add_argument(
-        "--deredden",
-        action="store_true",
+        "--deredden", action="store_true",
         help="correct catalogue magnitudes and spectra for extinction (default: uncorrected, as the paper)",
     )
     parser.add_argument(
-        "--bhb-fraction",
-        type=float,
-        default=DEFAULT_BHB_FRACTION,
+        "--bhb-fraction", type=float, default=DEFAULT_BHB_FRACTION,
         help="fraction of BHB stars (default: the paper's 4752/12032)",
     )
     parser.add_argument("--cutout-size", type=int, default=64, help="cutout side in pixels (default 64)")
     parser.add_argument(
-        "--report",
-        action="store_true",
+        "--report", action="store_true",
         help="print the calibration figures against the Xue et al. (2011) sample (with --out: of the data set written)",
     )
     parser.add_argument(
@@ -140,13 +136,7 @@ def run(args: argparse.Namespace) -> int:
         raise BadInputError(out, "folder is not empty; the data set is written into a new or empty folder")
     if args.out:
         path = write_simulated(
-            args.out,
-            args.n or DEFAULT_N,
-            args.seed,
-            args.bhb_fraction,
-            args.cutout_size,
-            progress,
-            config,
+            args.out, args.n or DEFAULT_N, args.seed, args.bhb_fraction, args.cutout_size, progress, config,
             args.workers,
         )
         print(f"wrote {args.n or DEFAULT_N} simulated stars to {path}", file=sys.stderr if args.json else sys.stdout)
@@ -157,12 +147,8 @@ def run(args: argparse.Namespace) -> int:
             report = dataset_report(args.out, reference=args.reference, progress=progress)
         else:
             report = calibration_report(
-                n=args.n or 3000,
-                seed=args.seed,
-                bhb_fraction=args.bhb_fraction,
-                reference=args.reference,
-                config=config,
-                progress=progress,
+                n=args.n or 3000, seed=args.seed, bhb_fraction=args.bhb_fraction, reference=args.reference,
+                config=config, progress=progress,
             )
         if args.json:
             print(json.dumps(report))

@@ -29,8 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, help="epochs per stage; default 10")
     parser.add_argument("--batch-size", type=int)
     parser.add_argument(
-        "--lr",
-        type=float,
+        "--lr", type=float,
         help="AdamW learning rate; default 1e-4 (the paper's) for --size paper, 1e-3 for lite and tiny",
     )
     parser.add_argument("--weight-decay", type=float)

@@ -502,13 +502,6 @@ def build_from_files(
         "spectrum_only": spectrum_only,
     }
     return assemble(
-        out,
-        table,
-        load,
-        labels=labels,
-        provenance=provenance,
-        size=size,
-        progress=progress,
-        cancel=cancel,
+        out, table, load, labels=labels, provenance=provenance, size=size, progress=progress, cancel=cancel,
         stage="build",
     )

@@ -117,9 +117,7 @@ def grid_magnitudes(flux: np.ndarray, ivar: np.ndarray | None) -> np.ndarray:
 
 
 def fill_from_spectra(
-    mags: np.ndarray,
-    flux: np.ndarray,
-    ivar: np.ndarray | None,
+    mags: np.ndarray, flux: np.ndarray, ivar: np.ndarray | None,
     synthesise: Callable[[np.ndarray, np.ndarray | None], np.ndarray] = grid_magnitudes,
 ) -> np.ndarray:
     """``mags`` (N, 15) with the bands each row lacks taken from ``synthesise(flux, ivar)``; only the

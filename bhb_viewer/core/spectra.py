@@ -523,11 +523,7 @@ def _judge(path: Path, kind: str, g: Gridded, metas: list[dict], ivar_known: boo
             )
         else:
             meta.update(
-                source=str(path),
-                format=kind,
-                aligned=g.aligned,
-                n_valid=int(n_valid[i]),
-                ivar_known=ivar_known,
+                source=str(path), format=kind, aligned=g.aligned, n_valid=int(n_valid[i]), ivar_known=ivar_known,
                 valid_fraction=round(int(n_valid[i]) / NPIX, 4),
             )
             meta["flags"] = quality_flags(meta)

@@ -149,11 +149,5 @@ def write_config(config: TrainConfig) -> Path:
 def train_command(config: TrainConfig, python: str | None = None) -> list[str]:
     """argv of the child process that trains ``config`` (its config file written first)."""
     return [
-        python or sys.executable,
-        "-m",
-        "bhb_viewer",
-        "train",
-        "--config",
-        str(write_config(config)),
-        "--progress-json",
+        python or sys.executable, "-m", "bhb_viewer", "train", "--config", str(write_config(config)), "--progress-json",
     ]

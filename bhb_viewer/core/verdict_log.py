@@ -144,13 +144,7 @@ class VerdictLog:
             "INSERT INTO events (time, reviewer, action, cid, value, "
             "prev, target, blind) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                when or now_stamp(),
-                reviewer or self.reviewer,
-                action,
-                cid,
-                value,
-                prev,
-                target,
+                when or now_stamp(), reviewer or self.reviewer, action, cid, value, prev, target,
                 None if blind is None else int(blind),
             ),
         )

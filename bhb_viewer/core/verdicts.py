@@ -54,24 +54,9 @@ from bhb_viewer.core.verdict_types import (
 )
 
 __all__ = [
-    "EDIT_ACTIONS",
-    "FORMAT_NAME",
-    "FORMAT_VERSION",
-    "HEARTBEAT_S",
-    "MODEL_CLASS",
-    "STALE_S",
-    "CandidateId",
-    "CandidateState",
-    "CatalogRef",
-    "Change",
-    "Edit",
-    "ModelRef",
-    "Session",
-    "VerdictKind",
-    "Writer",
-    "agreement",
-    "disagrees",
-    "model_call",
+    "EDIT_ACTIONS", "FORMAT_NAME", "FORMAT_VERSION", "HEARTBEAT_S", "MODEL_CLASS", "STALE_S", "CandidateId",
+    "CandidateState", "CatalogRef", "Change", "Edit", "ModelRef", "Session", "VerdictKind", "Writer", "agreement",
+    "disagrees", "model_call",
 ]
 
 FORMAT_NAME = "bhb-session"

@@ -99,13 +99,7 @@ def _embeddings(predictor, data: Dataset, rows: np.ndarray, batch_size: int, pro
     mags = catalog_magnitudes(data.catalog)[rows]
     # the template fit for the ranges; no Balmer-line fits, which the record does not use
     source = ChunkSource(
-        data,
-        rows,
-        batch_size,
-        predictor.preprocessor,
-        predictor.modalities,
-        classical=False,
-        mags=mags,
+        data, rows, batch_size, predictor.preprocessor, predictor.modalities, classical=False, mags=mags,
         second_opinion=ranges,
     )
     no_image = predictor.reads_colours and "image" in predictor.modalities

@@ -39,14 +39,7 @@ TABLE8_NAMES: dict[str, tuple[str, str]] = {
     "batmm": ("Multimodal", "BATMM"),
 }
 TABLE8_MODELS = (
-    "image_resnet_se",
-    "svm",
-    "xgboost",
-    "spectrum_vgg1d_sa",
-    "early_add",
-    "early_concat",
-    "vgg1d_fusion",
-    "batmm",
+    "image_resnet_se", "svm", "xgboost", "spectrum_vgg1d_sa", "early_add", "early_concat", "vgg1d_fusion", "batmm",
 )
 METRICS = ("precision", "recall", "f1")
 

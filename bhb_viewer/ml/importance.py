@@ -63,8 +63,7 @@ def band_background(cutouts: np.ndarray, rng: np.random.Generator) -> np.ndarray
     c = np.asarray(cutouts, dtype=np.float64)
     border = np.concatenate(
         [
-            c[..., :BORDER, :].reshape(*c.shape[:2], -1),
-            c[..., -BORDER:, :].reshape(*c.shape[:2], -1),
+            c[..., :BORDER, :].reshape(*c.shape[:2], -1), c[..., -BORDER:, :].reshape(*c.shape[:2], -1),
             c[..., BORDER:-BORDER, :BORDER].reshape(*c.shape[:2], -1),
             c[..., BORDER:-BORDER, -BORDER:].reshape(*c.shape[:2], -1),
         ],

@@ -425,11 +425,7 @@ class Predictor:
                                   model_version=self.model_version, **first)
         if measured and flux is not None and np.isfinite(explanation.p_bhb):
             self._measure(
-                explanation,
-                one(flux),
-                one(ivar if ivar is not None else np.ones_like(flux)),
-                one(cube),
-                one(mags),
+                explanation, one(flux), one(ivar if ivar is not None else np.ones_like(flux)), one(cube), one(mags),
                 occlusion=maps,
             )
         return explanation

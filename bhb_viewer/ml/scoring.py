@@ -315,13 +315,7 @@ def score_stream(
     out = Path(out)
     ranks = ranks or Ranks()
     source = ChunkSource(
-        data,
-        rows,
-        batch_size,
-        scorer.preprocessor,
-        scorer.modalities,
-        channels_last=scorer.channels_last,
-        mags=mags,
+        data, rows, batch_size, scorer.preprocessor, scorer.modalities, channels_last=scorer.channels_last, mags=mags,
         second_opinion=second_opinion,
     )
     schema = _probe(source, scorer, rows)
@@ -363,15 +357,8 @@ def score_stream(
         if ranks.main:
             _merge_parts(parts_dir, source, catalog, schema, scorer, ranks, out, meta, progress)
     return ScoreResult(
-        result_out,
-        len(rows),
-        scored,
-        {"model": confusion[0], "classical": confusion[1], "box": confusion[2]},
-        scorer.name,
-        scorer.version,
-        ranks.world_size,
-        flagged,
-        scorer.sky is not None,
+        result_out, len(rows), scored, {"model": confusion[0], "classical": confusion[1], "box": confusion[2]},
+        scorer.name, scorer.version, ranks.world_size, flagged, scorer.sky is not None,
     )
 
 

@@ -110,10 +110,7 @@ class BatchFetch:
                     summary.failed.append((item.id, "; ".join(item.problems)))
                 progress(
                     ProgressEvent(
-                        STAGE,
-                        k + 1,
-                        summary.total,
-                        f"SDSS: {item.id}",
+                        STAGE, k + 1, summary.total, f"SDSS: {item.id}",
                         {"spectra": summary.spectra, "cubes": summary.cubes, "failed": len(summary.failed)},
                     )
                 )

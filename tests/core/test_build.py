@@ -50,15 +50,8 @@ def disk(tmp_path):
         plate, mjd, fiber = 300 + i, 51600 + i, 10 + i
         if i < 4:
             path = write_spec(
-                spectra / f"spec-{plate:04d}-{mjd:05d}-{fiber:04d}.fits",
-                LOGLAM,
-                smooth_flux(LOGLAM, i) + i,
-                np.ones(LOGLAM.size),
-                plate=plate,
-                mjd=mjd,
-                fiber=fiber,
-                ra=ra,
-                dec=dec,
+                spectra / f"spec-{plate:04d}-{mjd:05d}-{fiber:04d}.fits", LOGLAM, smooth_flux(LOGLAM, i) + i,
+                np.ones(LOGLAM.size), plate=plate, mjd=mjd, fiber=fiber, ra=ra, dec=dec,
             )
         if i == 3:
             path.write_bytes(path.read_bytes()[:4000])

@@ -134,13 +134,7 @@ def test_real_xue2011_table(shared_data):
     assert t["id"][0] == "3141-55008-498"
     assert t["ra"][0] == pytest.approx(331.047394) and t["dec"][0] == pytest.approx(6.292428)
     for name, first in (
-        ("g", 18.94),
-        ("u_g", 1.19),
-        ("g_r", -0.07),
-        ("d02", 22.86),
-        ("fm", 0.25),
-        ("c_hg", 0.86),
-        ("b_hg", 9.17),
+        ("g", 18.94), ("u_g", 1.19), ("g_r", -0.07), ("d02", 22.86), ("fm", 0.25), ("c_hg", 0.86), ("b_hg", 9.17),
     ):
         assert t[name][0] == pytest.approx(first), name
     assert np.all(t["d02"] <= 29.0 + 1e-9) and np.all(t["fm"] <= 0.35 + 1e-9)  # the selection cuts

@@ -45,8 +45,7 @@ def write_catalog(tmp_path, band_names=BANDS):
         "dec": [DEC] * 3,
         "label": ["BHB", "BSS", "BSS"],
         "spectrum_file": [
-            "spectra/spec-0500-52000-0001.fits",
-            "spectra/spec-56982-HD0_sp04-010.fits",
+            "spectra/spec-0500-52000-0001.fits", "spectra/spec-56982-HD0_sp04-010.fits",
             "spectra/spec-0500-52000-0001.fits",
         ],
     }
@@ -67,9 +66,7 @@ def test_the_catalog_alone_makes_a_data_set_with_spectrum_only_candidates(tmp_pa
     assert ds.cutouts[0].sum(axis=(1, 2)) == pytest.approx([10, 20, 30, 40, 50], rel=0.05)
     assert not ds.cutouts[1:].any() and (ds.ivar[1] > 0).sum() > 3000
     assert ds.catalog["valid_fraction"].tolist() == [1.0, 1.0, 1.0] and ds.catalog["resolution"].tolist() == [
-        2000.0,
-        1800.0,
-        2000.0,
+        2000.0, 1800.0, 2000.0,
     ]
 
 

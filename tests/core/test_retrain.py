@@ -33,13 +33,7 @@ def test_the_wizards_config_is_written_for_train_and_read_back_whole(tmp_path):
     )
     config_file = str(tmp_path / "run" / CONFIG_FILE)
     assert train_command(plan, python="py") == [
-        "py",
-        "-m",
-        "bhb_viewer",
-        "train",
-        "--config",
-        config_file,
-        "--progress-json",
+        "py", "-m", "bhb_viewer", "train", "--config", config_file, "--progress-json",
     ]
     config = json.loads((tmp_path / "run" / CONFIG_FILE).read_text())
     assert config["fractions"] == [0.7, 0.2, 0.1] and config["stages"] == ["spectrum"] and config["lr"] == 1e-3

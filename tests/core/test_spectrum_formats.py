@@ -77,10 +77,8 @@ def test_spec_specobjid_string_is_an_exact_uint64_and_wdisp_gives_resolution_fla
     )
     specobj = fits.BinTableHDU.from_columns(
         [
-            fits.Column("PLATE", "J", array=[9000]),
-            fits.Column("MJD", "J", array=[57000]),
-            fits.Column("FIBERID", "J", array=[12]),
-            fits.Column("SPECOBJID", "22A", array=[specobjid]),
+            fits.Column("PLATE", "J", array=[9000]), fits.Column("MJD", "J", array=[57000]),
+            fits.Column("FIBERID", "J", array=[12]), fits.Column("SPECOBJID", "22A", array=[specobjid]),
         ],
         name="SPECOBJ",
     )
@@ -286,8 +284,7 @@ def write_desi_coadd(path: Path, n_targets: int = 2) -> Path:
         wave = np.arange(lo, hi + 0.01, 0.8)
         flux = np.stack([lined_flux(wave) * (1 + i) for i in range(n_targets)])
         for name, data, unit in (
-            ("WAVELENGTH", wave, "Angstrom"),
-            ("FLUX", flux.astype("f4"), "10**-17 erg/(s cm2 Angstrom)"),
+            ("WAVELENGTH", wave, "Angstrom"), ("FLUX", flux.astype("f4"), "10**-17 erg/(s cm2 Angstrom)"),
             ("IVAR", np.full(flux.shape, 4.0, "f4"), "10**+34 (s2 cm4 Angstrom2) / erg2"),
             ("MASK", np.zeros(flux.shape, "i4"), None),
         ):
@@ -337,8 +334,7 @@ def test_catalog_ids_stay_exact_uint64_and_float_ids_are_refused(tmp_path):
     )
     fits.BinTableHDU.from_columns(
         [
-            fits.Column("ra", "D", array=[1.0]),
-            fits.Column("dec", "D", array=[2.0]),
+            fits.Column("ra", "D", array=[1.0]), fits.Column("dec", "D", array=[2.0]),
             fits.Column("specobjid", "D", array=[1.0945812567346041e19]),
         ]
     ).writeto(tmp_path / "f.fits")

@@ -92,12 +92,7 @@ def test_fit_writes_checkpoint_metrics_and_validation_scores(tiny_dataset, tmp_p
     events = []
     run = fit(_config(tiny_dataset, tmp_path / "run"), progress=events.append)
     for name in (
-        "config.json",
-        "weights.safetensors",
-        "validation.json",
-        "test.json",
-        "test_metrics.json",
-        "history.json",
+        "config.json", "weights.safetensors", "validation.json", "test.json", "test_metrics.json", "history.json",
     ):
         assert (run / name).is_file(), name
     assert not (run / "resume.safetensors").exists()

@@ -73,11 +73,7 @@ def test_build_fetches_rejects_with_reasons_and_rebuilds_offline_from_cache(tmp_
     fetch = FakeSDSS(tmp_path)
     events = []
     report = build_from_sdss(
-        tmp_path / "ds",
-        catalogs / "bhb.csv",
-        catalogs / "bss.csv",
-        service=service(tmp_path, fetch),
-        size=SIZE,
+        tmp_path / "ds", catalogs / "bhb.csv", catalogs / "bss.csv", service=service(tmp_path, fetch), size=SIZE,
         progress=events.append,
     )
     # 3 BHBs + 4 SDSS stragglers left after the cross-match; plate 999 is unknown to SDSS
@@ -87,12 +83,7 @@ def test_build_fetches_rejects_with_reasons_and_rebuilds_offline_from_cache(tmp_
 
     ds = open_dataset(tmp_path / "ds")
     assert list(ds.catalog["id"]) == [
-        "300-51600-1",
-        "300-51600-2",
-        "301-51601-3",
-        "400-51700-10",
-        "833193731698982912",
-        "401-51701-13",
+        "300-51600-1", "300-51600-2", "301-51601-3", "400-51700-10", "833193731698982912", "401-51701-13",
     ]
     assert ds.labels.tolist() == [1, 1, 1, 0, 0, 0]
     offset = int(round((3.6021 - SDSS_LOGLAM0) / 1e-4))
@@ -226,11 +217,7 @@ def test_a_network_lost_mid_build_stops_writes_nothing_and_a_rerun_resumes(tmp_p
 
     again = FakeSDSS(tmp_path / "again")
     report = build_from_sdss(
-        tmp_path / "ds",
-        catalogs / "bhb.csv",
-        catalogs / "bss.csv",
-        service=service(tmp_path, again),
-        size=SIZE,
+        tmp_path / "ds", catalogs / "bhb.csv", catalogs / "bss.csv", service=service(tmp_path, again), size=SIZE,
         workers=1,
     )
     assert report.count == 6

@@ -213,27 +213,12 @@ def _simulate_chunk(task: tuple) -> tuple[slice, dict[str, np.ndarray], np.ndarr
     intrinsic = None
     if config.engine == "empirical":
         intrinsic = observed_flux(
-            default_engine(),
-            config.spectrum,
-            truth_cols["teff"],
-            truth_cols["logg"],
-            truth_cols["feh"],
-            truth_cols["engine_star"],
-            true_mags["g"],
-            truth_cols["rv"],
+            default_engine(), config.spectrum, truth_cols["teff"], truth_cols["logg"], truth_cols["feh"],
+            truth_cols["engine_star"], true_mags["g"], truth_cols["rv"],
         )
     sim = simulate_spectra(
-        config.spectrum,
-        rng_spec,
-        true_mags,
-        truth_cols["teff"],
-        truth_cols["logg"],
-        truth_cols["feh"],
-        truth_cols["rv"],
-        truth_cols["ebv"],
-        seeing,
-        deredden=config.extinction_corrected,
-        intrinsic=intrinsic,
+        config.spectrum, rng_spec, true_mags, truth_cols["teff"], truth_cols["logg"], truth_cols["feh"],
+        truth_cols["rv"], truth_cols["ebv"], seeing, deredden=config.extinction_corrected, intrinsic=intrinsic,
     )
     labels = xue_labels(config.labels, rng_lab, sim["clean"], sim["flux"], sim["ivar"])
     cutouts = None
@@ -270,12 +255,7 @@ def simulate(
     else:
         spectra, ivar, cutouts = out
     names = (
-        "teff",
-        "logg",
-        "feh",
-        "rv",
-        "ebv",
-        *(f"{b}_true" for b in BANDS),
+        "teff", "logg", "feh", "rv", "ebv", *(f"{b}_true" for b in BANDS),
         *(("engine_star",) if "engine_star" in truth.colnames else ()),
     )
     cols = {k: np.asarray(truth[k]) for k in names}
@@ -285,14 +265,7 @@ def simulate(
         sl = slice(start, min(start + CHUNK, n))
         tasks.append(
             (
-                config,
-                seed,
-                ci,
-                sl,
-                {k: v[sl] for k, v in cols.items()},
-                seeing[sl],
-                sky_offset[sl],
-                cutout_size,
+                config, seed, ci, sl, {k: v[sl] for k, v in cols.items()}, seeing[sl], sky_offset[sl], cutout_size,
                 cutouts is not None,
             )
         )

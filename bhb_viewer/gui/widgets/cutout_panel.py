@@ -325,8 +325,7 @@ class MosaicView(QWidget):
         painter.drawText(text_box, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, self.scale_low)
         painter.drawText(
             QRectF(rect.right() + 4, rect.top() - 4, max(self.width() - rect.right() - 8, 0), rect.height() + 8),
-            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-            self.scale_text,
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self.scale_text,
         )
 
     # -- mouse ---------------------------------------------------------------------------------
