@@ -102,7 +102,10 @@ def folds(labels: np.ndarray, k: int, seed: int) -> list[np.ndarray]:
 
 
 def fine_tune(data: Path, out: Path, model: Path, base: Path | None, threads: int) -> Path:
-    """The wizard's default fine-tune of ``model`` (core.training.train_config: FINETUNE_LR, FEW_STARS_* epochs and patience)."""
+    """The wizard's default fine-tune of ``model``.
+
+    As core.training.train_config sets it: FINETUNE_LR, FEW_STARS_* epochs and patience.
+    """
     from bhb_viewer.core.training.train_config import FEW_STARS_EPOCHS, FEW_STARS_PATIENCE, FINETUNE_LR
 
     spec = read_json(model / "config.json")["model"]
@@ -120,7 +123,9 @@ def figures(c: Comparison) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", type=Path, default=SHIPPED, help="the active model (default: the shipped one)")
-    parser.add_argument("--base", type=Path, help="the model's training sky, to report a fine-tune that mixes it in too")
+    parser.add_argument(
+        "--base", type=Path, help="the model's training sky, to report a fine-tune that mixes it in too"
+    )
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--seed", type=int, default=22)
@@ -136,8 +141,10 @@ def main() -> int:
         report = build_from_session(tmp / "demo.session.sqlite", tmp / "verdicts")
         ds = open_dataset(report.path)
         labels, everyone = ds.labels, np.arange(len(ds))
-        print(f"{report.n_bhb} BHB and {report.n_non_bhb} non-BHB verdicts ({report.n_excluded} of other kinds left out)",
-              flush=True)
+        print(
+            f"{report.n_bhb} BHB and {report.n_non_bhb} non-BHB verdicts ({report.n_excluded} of other kinds left out)",
+            flush=True,
+        )
         p_active = score(args.model, ds, everyone)
         variants = {"fine_tune": None, **({"fine_tune_base": args.base} if args.base else {})}
         result = {}
@@ -154,11 +161,20 @@ def main() -> int:
             result[name]["per_repeat_auc"] = [compare(labels, p, p_active, n_boot=1).new_auc.value for p in held_out]
             print(f"{name}: {result[name]['reason']}", flush=True)
     config = read_json(args.model / "config.json")
-    summary = {"model": {"folder": args.model.name, "created": config.get("created"),
-                         "weights_sha256": config["weights"]["sha256"], "trained_on": config["dataset"]["name"]},
-               "verdicts": {"bhb": report.n_bhb, "non_bhb": report.n_non_bhb, "other": report.n_excluded},
-               "folds": args.folds, "repeats": args.repeats, "seed": args.seed, "seconds": round(time.monotonic() - started),
-               **result}
+    summary = {
+        "model": {
+            "folder": args.model.name,
+            "created": config.get("created"),
+            "weights_sha256": config["weights"]["sha256"],
+            "trained_on": config["dataset"]["name"],
+        },
+        "verdicts": {"bhb": report.n_bhb, "non_bhb": report.n_non_bhb, "other": report.n_excluded},
+        "folds": args.folds,
+        "repeats": args.repeats,
+        "seed": args.seed,
+        "seconds": round(time.monotonic() - started),
+        **result,
+    }
     print(json.dumps(summary))
     return 0
 

@@ -53,7 +53,11 @@ def main() -> None:
     try:
         spec = write_ingest_corpus(tmp / "spec", n_plates=0, n_spec=args.spec_files)
         plate = write_ingest_corpus(tmp / "plate", n_plates=args.plates, fibers=args.fibers, n_spec=0)
-        results: dict = {"spec_files": args.spec_files, "spplate_spectra": args.plates * args.fibers, "cpu_count": os.cpu_count()}
+        results: dict = {
+            "spec_files": args.spec_files,
+            "spplate_spectra": args.plates * args.fibers,
+            "cpu_count": os.cpu_count(),
+        }
         for workers in args.workers:
             results[f"spec_files_per_s_w{workers}"] = rate(spec, workers, tmp / "out")
             results[f"spplate_spectra_per_s_w{workers}"] = rate(plate, workers, tmp / "out")

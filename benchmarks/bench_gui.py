@@ -84,14 +84,19 @@ def stand_in_model(path: Path) -> Path:
     from bhb_viewer.ml.preprocess import Preprocessor
 
     torch.manual_seed(0)
-    save_checkpoint(path, build_model("batmm", "lite"), {"preprocess": Preprocessor(np.full(5, 0.3), np.full(5, 0.1)).to_config()})
+    save_checkpoint(
+        path, build_model("batmm", "lite"), {"preprocess": Preprocessor(np.full(5, 0.3), np.full(5, 0.1)).to_config()}
+    )
     return path
 
 
 def measure_startup(dataset: Path | None, model: Path | None, work: Path) -> float:
     """Seconds from spawning the app process to its first candidate on screen."""
     t0 = time.time()
-    argv = [sys.executable, "-c", STARTUP_CHILD, "demo" if dataset is None else str(dataset), str(model), str(work / "startup"), repr(t0)]
+    argv = [
+        sys.executable, "-c", STARTUP_CHILD, "demo" if dataset is None else str(dataset), str(model),
+        str(work / "startup"), repr(t0),
+    ]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=600).stdout
     return next(float(line.split()[1]) for line in out.splitlines() if line.startswith("SHOWN"))
 

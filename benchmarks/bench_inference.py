@@ -33,7 +33,9 @@ BF16_DENSE = {"H100": 989e12, "H200": 989e12}  # NVIDIA's dense (no sparsity) bf
 DEFAULT_DATASET = Path("/work/data/sim12032")
 
 
-def matmul_peak(device: torch.device, dtype: torch.dtype, sizes: tuple[int, ...] = (1024, 2048), reps: int = 5) -> float:
+def matmul_peak(
+    device: torch.device, dtype: torch.dtype, sizes: tuple[int, ...] = (1024, 2048), reps: int = 5
+) -> float:
     """Best achieved FLOP/s of square matmuls: the practical peak to compare the models against.
 
     On a CPU shared with other jobs this is a lower bound of the true peak (a model can then show
@@ -70,7 +72,9 @@ def throughput(size: str, device: torch.device, batch: int, n_batches: int, comp
         image = image.contiguous(memory_format=torch.channels_last)
     if compile_model:
         model = torch.compile(model)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+    autocast = (
+        torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+    )
     best = float("inf")
     with torch.inference_mode(), autocast:
         for i in range(n_batches + 1):
@@ -97,8 +101,10 @@ def training_epoch(dataset: Path | None, steps: int, batch_size: int) -> dict:
         pre = Preprocessor.fit(data, train[:512])  # the statistics do not change the timing
 
         def batches(stage):
-            return make_loader(StarDataset(data, train, pre, stage_modalities("batmm", stage)), batch_size, shuffle=True,
-                               max_batches=steps + 1)
+            return make_loader(
+                StarDataset(data, train, pre, stage_modalities("batmm", stage)), batch_size, shuffle=True,
+                max_batches=steps + 1,
+            )
 
         n_train, source = len(train), str(dataset)
     else:
@@ -137,15 +143,22 @@ def main() -> None:
     parser.add_argument("--no-train", action="store_true", help="skip the training-epoch figure")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model for the CUDA figures")
     parser.add_argument("--sizes", nargs="+", default=["lite", "paper"], choices=("lite", "paper"))
-    parser.add_argument("--budget-s", type=float, default=float("inf"), help="stop adding CUDA batch sizes after this long")
+    parser.add_argument(
+        "--budget-s", type=float, default=float("inf"), help="stop adding CUDA batch sizes after this long"
+    )
     args = parser.parse_args()
     started = time.monotonic()
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     n = 2 if args.quick else 4
-    results: dict = {"torch": torch.__version__, "threads": torch.get_num_threads(), "gflop_per_candidate": {}, "cpu": {},
-                     "cuda": None}
+    results: dict = {
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "gflop_per_candidate": {},
+        "cpu": {},
+        "cuda": None,
+    }
     for size in args.sizes:
         results["gflop_per_candidate"][size] = gflops_per_candidate("batmm", size)
 
@@ -158,7 +171,10 @@ def main() -> None:
                 rate = throughput(size, cpu, batch, n_batches)
                 frac = rate * results["gflop_per_candidate"][size] * 1e9 / peak
                 results["cpu"][f"{size}_b{batch}"] = {"candidates_per_s": rate, "fraction_of_peak": frac}
-                print(f"cpu  {size:5s} batch {batch:4d}: {rate:10.1f} candidates/s  ({100 * frac:.1f} % of matmul peak)", flush=True)
+                print(
+                    f"cpu  {size:5s} batch {batch:4d}: {rate:10.1f} candidates/s  ({100 * frac:.1f} % of matmul peak)",
+                    flush=True,
+                )
         lite = [v["candidates_per_s"] for k, v in results["cpu"].items() if k.startswith("lite_b")]
         if lite:
             results["target_lite_cpu_500_per_s"] = max(lite) >= 500
@@ -169,9 +185,12 @@ def main() -> None:
     if not args.no_train:
         results["train_epoch_lite"] = training_epoch(args.dataset, 3 if args.quick else 6, 64)
         epoch = results["train_epoch_lite"]
-        print(f"lite BATMM training epoch ({epoch['source']}): " + ", ".join(
-            f"{k} {v:.0f} s" for k, v in epoch["epoch_s_per_stage"].items()) + f"; all stages {epoch['epoch_s_all_stages']:.0f} s",
-            flush=True)
+        print(
+            f"lite BATMM training epoch ({epoch['source']}): "
+            + ", ".join(f"{k} {v:.0f} s" for k, v in epoch["epoch_s_per_stage"].items())
+            + f"; all stages {epoch['epoch_s_all_stages']:.0f} s",
+            flush=True,
+        )
     print(json.dumps(results))
 
 
@@ -182,10 +201,18 @@ def cuda_figures(args: argparse.Namespace, gflop: dict, started: float) -> dict:
     measured = matmul_peak(gpu, torch.bfloat16, sizes=(8192,))
     nominal = next((v for k, v in BF16_DENSE.items() if k in name), None)
     peak = nominal or measured
-    out: dict = {"device": name, "peak_tflops_bf16": peak / 1e12, "peak_source": "nominal dense" if nominal else "measured",
-                 "matmul_tflops_bf16_measured": measured / 1e12, "compile": args.compile}
-    print(f"cuda {name}: bf16 peak {peak / 1e12:.0f} TFLOP/s ({out['peak_source']}), matmul measured {measured / 1e12:.0f}",
-          flush=True)
+    out: dict = {
+        "device": name,
+        "peak_tflops_bf16": peak / 1e12,
+        "peak_source": "nominal dense" if nominal else "measured",
+        "matmul_tflops_bf16_measured": measured / 1e12,
+        "compile": args.compile,
+    }
+    print(
+        f"cuda {name}: bf16 peak {peak / 1e12:.0f} TFLOP/s "
+        f"({out['peak_source']}), matmul measured {measured / 1e12:.0f}",
+        flush=True,
+    )
     for size, batches in (("lite", (256, 1024, 4096)), ("paper", (256, 1024, 2048))):
         for batch in batches * (size in args.sizes):
             if time.monotonic() - started > args.budget_s:
@@ -194,7 +221,10 @@ def cuda_figures(args: argparse.Namespace, gflop: dict, started: float) -> dict:
             rate = throughput(size, gpu, batch, 5, args.compile)
             frac = rate * gflop[size] * 1e9 / peak
             out[f"{size}_b{batch}"] = {"candidates_per_s": rate, "fraction_of_peak": frac}
-            print(f"cuda {size:5s} batch {batch:4d}: {rate:10.1f} candidates/s  ({100 * frac:.1f} % of bf16 peak)", flush=True)
+            print(
+                f"cuda {size:5s} batch {batch:4d}: {rate:10.1f} candidates/s  ({100 * frac:.1f} % of bf16 peak)",
+                flush=True,
+            )
     paper = [v["candidates_per_s"] for k, v in out.items() if k.startswith("paper_b")]
     if paper:
         out["target_paper_30000_per_s"] = max(paper) >= 30000

@@ -36,7 +36,10 @@ N_FILE_PIX = 3900
 
 def bench_spec_files(tmp: Path, n: int) -> float:
     ll = SDSS_LOGLAM0 + 1e-4 * np.arange(N_FILE_PIX)
-    paths = [write_spec(tmp / f"spec-0266-51602-{i + 1:04d}.fits", ll, smooth_flux(ll, i), np.ones(N_FILE_PIX), fiber=i + 1) for i in range(n)]
+    paths = [
+        write_spec(tmp / f"spec-0266-51602-{i + 1:04d}.fits", ll, smooth_flux(ll, i), np.ones(N_FILE_PIX), fiber=i + 1)
+        for i in range(n)
+    ]
     t0 = time.perf_counter()
     for p in paths:
         for s in read_spectra(p).spectra:
@@ -86,7 +89,10 @@ def main() -> None:
         result["spec_files_per_s"] = round(bench_spec_files(tmp, args.spectra), 1)
         print(f"spec-*.fits read + gridded + scaled: {result['spec_files_per_s']:.0f} spectra/s ({args.spectra} files)")
         result["spplate_spectra_per_s"] = round(bench_spplate(tmp, args.plate_fibers), 1)
-        print(f"spPlate ({args.plate_fibers} fibers) read + gridded + scaled: {result['spplate_spectra_per_s']:.0f} spectra/s")
+        print(
+            f"spPlate ({args.plate_fibers} fibers) read + gridded + "
+            f"scaled: {result['spplate_spectra_per_s']:.0f} spectra/s"
+        )
         result["cubes_per_s"] = round(bench_cubes(tmp, args.cubes), 1)
         print(f"5-band cubes from per-band stamps + scaled: {result['cubes_per_s']:.1f} cubes/s ({args.cubes} cubes)")
     if XUE.is_file():

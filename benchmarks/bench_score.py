@@ -84,8 +84,13 @@ def child(argv: list[str]) -> None:
     wall = time.perf_counter() - start
     status = Path("/proc/self/status").read_text() if Path("/proc/self/status").exists() else ""
     hwm = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM")), None)
-    result = {"code": code, "wall_s": wall, "stream_s": stream.get("s"), "peak_rss_mb": None if hwm is None else hwm / 1024,
-              "worker_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+    result = {
+        "code": code,
+        "wall_s": wall,
+        "stream_s": stream.get("s"),
+        "peak_rss_mb": None if hwm is None else hwm / 1024,
+        "worker_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    }
     if "torch" in sys.modules:
         import torch
 
@@ -156,11 +161,17 @@ def run_child(argv: list[str], n: int, env: dict) -> dict:
         return {"error": proc.stderr[-2000:]}
     r = json.loads(lines[-1])
     summary = next((json.loads(line) for line in proc.stdout.splitlines() if line.startswith('{"event": "scored"')), {})
-    r.update(stars_per_s=n / r["stream_s"], stars_per_s_with_startup=n / r["wall_s"], load_before=before, load_after=load(),
-             scored=summary.get("scored"))
-    print(f"{n:>8} stars: {r['stars_per_s']:8.0f} stars/s end to end, peak RSS {r['peak_rss_mb']:.0f} MB "
-          f"(worker {r['worker_peak_rss_mb']:.0f} MB)" + (f", CUDA {r['cuda_peak_mb']:.0f} MB" if "cuda_peak_mb" in r else "")
-          + f", load {before} -> {r['load_after']}", flush=True)
+    r.update(
+        stars_per_s=n / r["stream_s"], stars_per_s_with_startup=n / r["wall_s"], load_before=before, load_after=load(),
+        scored=summary.get("scored"),
+    )
+    print(
+        f"{n:>8} stars: {r['stars_per_s']:8.0f} stars/s end to end, peak RSS {r['peak_rss_mb']:.0f} MB "
+        f"(worker {r['worker_peak_rss_mb']:.0f} MB)"
+        + (f", CUDA {r['cuda_peak_mb']:.0f} MB" if "cuda_peak_mb" in r else "")
+        + f", load {before} -> {r['load_after']}",
+        flush=True,
+    )
     return r
 
 

@@ -7,8 +7,8 @@ Usage::
 What an astronomer would build without a network: the Balmer-line diagnostics of Xue et al.
 (D0.2, fm of Hδ, b and c of Hγ, measured by this project's own fit on the observed spectra) and
 the colours u−g, g−r, r−i, i−z (dereddened with the catalogue's extinction as a photometry model
-reads them, ``ml.photometry``; ``--observed`` as observed), into gradient-boosted trees. Each seed uses ``bhb train``'s own
-split (``ml.data.stratified_split``), so its test stars are the networks' test stars. The last
+reads them, ``ml.photometry``; ``--observed`` as observed), into gradient-boosted trees. Each seed uses ``bhb train``'s
+own split (``ml.data.stratified_split``), so its test stars are the networks' test stars. The last
 line printed is one JSON object: per seed and mean ± sd, macro F1 (%) and AUC on the test split.
 """
 
@@ -48,8 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("dataset", type=Path)
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--out", type=Path)
-    ap.add_argument("--test", type=Path, help="also score this data set whole (e.g. a fresh sky) with each seed's model")
-    ap.add_argument("--observed", action="store_true", help="observed colours (default: dereddened with the catalogue's extinction)")
+    ap.add_argument(
+        "--test", type=Path, help="also score this data set whole (e.g. a fresh sky) with each seed's model"
+    )
+    ap.add_argument(
+        "--observed", action="store_true", help="observed colours (default: dereddened with the catalogue's extinction)"
+    )
     args = ap.parse_args(argv)
     from xgboost import XGBClassifier
 
@@ -68,13 +72,21 @@ def main(argv: list[str] | None = None) -> int:
         per_seed[seed] = {"f1": round(100 * report["macro"]["f1"], 2), "auc": round(float(report["auc"]), 4)}
         if test_set is not None:
             other = scores_report(np.asarray(test_set.labels), model.predict_proba(x_test)[:, 1])
-            per_seed[seed]["other_set"] = {"f1": round(100 * other["macro"]["f1"], 2), "auc": round(float(other["auc"]), 4)}
+            per_seed[seed]["other_set"] = {
+                "f1": round(100 * other["macro"]["f1"], 2),
+                "auc": round(float(other["auc"]), 4),
+            }
     f1 = np.array([v["f1"] for v in per_seed.values()])
     auc = np.array([v["auc"] for v in per_seed.values()])
-    result = {"model": "xgboost on Balmer parameters + colours", "colours": "observed" if args.observed else "dereddened",
-              "dataset": str(args.dataset), "per_seed": per_seed,
-              "f1_mean": round(float(f1.mean()), 2), "f1_sd": round(float(f1.std(ddof=1)) if f1.size > 1 else 0.0, 2),
-              "auc_mean": round(float(auc.mean()), 4)}
+    result = {
+        "model": "xgboost on Balmer parameters + colours",
+        "colours": "observed" if args.observed else "dereddened",
+        "dataset": str(args.dataset),
+        "per_seed": per_seed,
+        "f1_mean": round(float(f1.mean()), 2),
+        "f1_sd": round(float(f1.std(ddof=1)) if f1.size > 1 else 0.0, 2),
+        "auc_mean": round(float(auc.mean()), 4),
+    }
     if args.out:
         args.out.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result))

@@ -93,7 +93,9 @@ class Probe:
             keep("se_gate", output[1])
 
         def seg_hook(_m, inputs, output):
-            segments = inputs[0][:, : seg.n_segments * seg.segment_length].reshape(-1, seg.n_segments, seg.segment_length)
+            segments = inputs[0][:, : seg.n_segments * seg.segment_length].reshape(
+                -1, seg.n_segments, seg.segment_length
+            )
             keep("seg_logits", seg.w_q(segments) @ seg.w_k(segments).transpose(1, 2) * seg.scale)
             keep("seg_sw", output[1])
             keep("seg_level", segments.mean(dim=2))
@@ -142,14 +144,20 @@ def describe(rec: dict[str, np.ndarray], labels: np.ndarray, k_i: int, k_s: int)
     per_band = lambda a: [round(float(v), 5) for v in a]  # noqa: E731
     return {
         "se": {
-            "squeeze_mean": per_band(rec["se_squeeze"].mean(0)), "squeeze_between_star_std": per_band(rec["se_squeeze"].std(0)),
-            "logit_mean": per_band(rec["se_logit"].mean(0)), "logit_between_star_std": per_band(rec["se_logit"].std(0)),
-            "gate_mean": per_band(gate.mean(0)), "gate_between_star_std": per_band(gate.std(0)),
-            "gate_min": round(float(gate.min()), 4), "gate_max": round(float(gate.max()), 4),
+            "squeeze_mean": per_band(rec["se_squeeze"].mean(0)),
+            "squeeze_between_star_std": per_band(rec["se_squeeze"].std(0)),
+            "logit_mean": per_band(rec["se_logit"].mean(0)),
+            "logit_between_star_std": per_band(rec["se_logit"].std(0)),
+            "gate_mean": per_band(gate.mean(0)),
+            "gate_between_star_std": per_band(gate.std(0)),
+            "gate_min": round(float(gate.min()), 4),
+            "gate_max": round(float(gate.max()), 4),
             "gates_saturated": round(float(np.mean((gate < 0.01) | (gate > 0.99))), 4),
-            "weight_min": round(float(band_w.min()), 4), "weight_max": round(float(band_w.max()), 4),
+            "weight_min": round(float(band_w.min()), 4),
+            "weight_max": round(float(band_w.max()), 4),
             "weight_entropy_ratio_median": round(float(np.median(entropy_ratio(band_w))), 5),
-            "weight_bhb_mean": per_band(band_w[labels == 1].mean(0)), "weight_non_bhb_mean": per_band(band_w[labels == 0].mean(0)),
+            "weight_bhb_mean": per_band(band_w[labels == 1].mean(0)),
+            "weight_non_bhb_mean": per_band(band_w[labels == 0].mean(0)),
         },
         "segments": {
             "logit_std_within_row_median": round(float(np.median(logits.std(axis=2))), 2),
@@ -157,13 +165,17 @@ def describe(rec: dict[str, np.ndarray], labels: np.ndarray, k_i: int, k_s: int)
             "row_entropy_ratio_median": round(float(np.median(entropy_ratio(sw))), 4),
             "rows_max_weight_median": round(float(np.median(sw.max(axis=2))), 4),
             "rows_argmax_share": [round(float(np.mean(sw.argmax(axis=2) == j)), 4) for j in range(sw.shape[2])],
-            "column_mean": per_band(seg_w.mean(0)), "column_mean_between_star_std": per_band(seg_w.std(0)),
-            "level_mean": per_band(rec["seg_level"].mean(0)), "key_norm_mean": per_band(rec["seg_key_norm"].mean(0)),
+            "column_mean": per_band(seg_w.mean(0)),
+            "column_mean_between_star_std": per_band(seg_w.std(0)),
+            "level_mean": per_band(rec["seg_level"].mean(0)),
+            "key_norm_mean": per_band(rec["seg_key_norm"].mean(0)),
         },
         "cls": {
-            "share_cls_image_spectrum_colour": [round(float(cls_mean[:, 0].mean()), 4), round(float(img.sum(1).mean()), 4),
-                                                round(float(cls_mean[:, 1 + k_i : 1 + k_i + k_s].sum(1).mean()), 4),
-                                                round(float(cls_mean[:, 1 + k_i + k_s :].sum(1).mean()), 4)],
+            "share_cls_image_spectrum_colour": [
+                round(float(cls_mean[:, 0].mean()), 4), round(float(img.sum(1).mean()), 4),
+                round(float(cls_mean[:, 1 + k_i : 1 + k_i + k_s].sum(1).mean()), 4),
+                round(float(cls_mean[:, 1 + k_i + k_s :].sum(1).mean()), 4),
+            ],
             "image_logit_std_median": round(float(np.median(img_logits.std(axis=-1))), 4),
             "image_peak_on_central_tokens": round(float(np.isin(img.argmax(axis=1), centre).mean()), 4),
             "central_tokens_uniform_share": round(len(centre) / k_i, 4),
@@ -249,8 +261,16 @@ def plot(trained: dict, fresh: dict, raw: dict, path: Path) -> None:
     for name, rec, colour in (("trained", raw["trained"], "C0"), ("initialised", raw["fresh"], "C7")):
         w = rec["se_gate"] / rec["se_gate"].sum(axis=1, keepdims=True)
         for b in range(w.shape[1]):
-            ax.scatter(np.full(len(w), b) + (0.12 if name == "trained" else -0.12) + np.random.default_rng(b).normal(0, 0.03, len(w)),
-                       w[:, b], s=2, alpha=0.3, color=colour, label=name if b == 0 else None)
+            ax.scatter(
+                np.full(len(w), b)
+                + (0.12 if name == "trained" else -0.12)
+                + np.random.default_rng(b).normal(0, 0.03, len(w)),
+                w[:, b],
+                s=2,
+                alpha=0.3,
+                color=colour,
+                label=name if b == 0 else None,
+            )
     ax.axhline(0.2, color="k", lw=0.8, ls=":")
     ax.set_xticks(range(5), list("ugriz"))
     ax.set_ylabel("SE band weight (normalised gate)")
@@ -272,8 +292,11 @@ def plot(trained: dict, fresh: dict, raw: dict, path: Path) -> None:
     ax.axvline(1.1, color="k", lw=0.8, ls=":", label="the viewer's 'flat' margin")
     ax.set_xlabel("peak ÷ uniform")
     ax.set_ylabel("stars")
-    ax.set_title(f"CLS attention on the image tokens\n(their mean pairwise cosine {trained['cls']['image_token_cosine_median']:.2f})",
-                 fontsize=9)
+    ax.set_title(
+        "CLS attention on the image tokens\n(their mean pairwise "
+        f"cosine {trained['cls']['image_token_cosine_median']:.2f})",
+        fontsize=9,
+    )
     ax.legend(frameon=False, fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -287,7 +310,8 @@ def markdown(result: dict, name: str) -> str:
     base = a["none"]["macro_f1"]
 
     def abl(key: str) -> str:
-        return f"macro F1 {a[key]['macro_f1']:.3f} ({a[key]['macro_f1'] - base:+.3f}), mean |ΔP| {a[key]['mean_abs_dp']:.3f}"
+        r = a[key]
+        return f"macro F1 {r['macro_f1']:.3f} ({r['macro_f1'] - base:+.3f}), mean |ΔP| {r['mean_abs_dp']:.3f}"
 
     temps = "; ".join(f"T = {k.rsplit('_', 1)[1]}: {abl(k)}" for k in a if k.startswith("segment_softmax_temperature"))
     cls_abl = [k for k in a if k.startswith("cls_image_attention_uniform")]
@@ -295,54 +319,75 @@ def markdown(result: dict, name: str) -> str:
     fixed_routing = one_hot and abs(a["segment_attention_fixed_saturated"]["macro_f1"] - base) < 0.01
     cls_flat = cls["image_max_over_uniform_median"] <= 1.0 + FLAT_MARGIN
     lines = [
-        SECTION, "",
-        f"Made by `python scripts/collapse_check.py {Path(result['data']).name} --model {result['model']} --n {result['n']}` "
-        f"({result['n']} stars of {result['sky']}, {result['n_bhb']} BHB). The same numbers for the architecture freshly initialised "
+        SECTION,
+        "",
+        f"Made by `python scripts/collapse_check.py {Path(result['data']).name} "
+        f"--model {result['model']} --n {result['n']}` "
+        f"({result['n']} stars of {result['sky']}, {result['n_bhb']} "
+        "BHB). The same numbers for the architecture freshly initialised "
         f"(seed {result['seed']}, same inputs) show what training changed. Macro F1 of the checkpoint on these "
-        f"stars: {base:.3f}. Each ablation below is one forward pass with one internal replaced.", "",
-        f"![collapse]({name}.png)", "",
+        f"stars: {base:.3f}. Each ablation below is one forward pass with one internal replaced.",
+        "",
+        f"![collapse]({name}.png)",
+        "",
         "**SE band weights are flat: the gate's input hardly varies, and training left the gate where it started.** "
         f"The squeeze is each band's mean over the whole 64×64 preprocessed stamp, mostly sky, so between stars it "
         f"moves by σ = {min(se['squeeze_between_star_std']):.3f}–{max(se['squeeze_between_star_std']):.3f} "
-        f"(standardised units); through the two small FC layers that is a logit σ ≤ {max(se['logit_between_star_std']):.3f} "
+        "(standardised units); through the two small FC layers that "
+        f"is a logit σ ≤ {max(se['logit_between_star_std']):.3f} "
         f"and a gate σ ≤ {max(se['gate_between_star_std']):.4f}. The gates (the sigmoids, before the viewer divides by "
-        f"their sum) are {se['gate_min']:.3f}–{se['gate_max']:.3f} trained and {fse['gate_min']:.3f}–{fse['gate_max']:.3f} "
+        f"their sum) are {se['gate_min']:.3f}–{se['gate_max']:.3f} "
+        f"trained and {fse['gate_min']:.3f}–{fse['gate_max']:.3f} "
         f"initialised: not saturated ({se['gates_saturated']:.0%} within 0.01 of 0 or 1), and barely moved. A constant "
         "gate per band is the same function as a rescaled first convolution, so the loss has nothing to gain from "
         f"moving it. Normalised weights {se['weight_min']:.3f}–{se['weight_max']:.3f} (uniform 0.2), entropy "
         f"{se['weight_entropy_ratio_median']:.4f} of uniform's, class means (u…z) BHB "
         f"{', '.join(f'{v:.3f}' for v in se['weight_bhb_mean'])}, non-BHB "
         f"{', '.join(f'{v:.3f}' for v in se['weight_non_bhb_mean'])}. Ablation, every star's gates replaced by their "
-        f"mean over stars: {abl('se_gates_constant')}. The per-star part carries nothing.", "",
-        (f"**Segment weights are {'saturated' if one_hot else 'concentrated'}: training grew the attention logits until "
-         f"{'the softmax became one-hot' if one_hot else 'most of each row sits on one or two segments'}.** ")
-        +
-        f"Initialised, the logits within a row spread by σ = {fseg['logit_std_within_row_median']:.2f} and the softmax is "
+        f"mean over stars: {abl('se_gates_constant')}. The per-star part carries nothing.",
+        "",
+        (
+            f"**Segment weights are {'saturated' if one_hot else 'concentrated'}: "
+            "training grew the attention logits until "
+            f"{'the softmax became one-hot' if one_hot else 'most of each row sits on one or two segments'}.** "
+        )
+        + "Initialised, the logits within a row spread by σ = "
+          f"{fseg['logit_std_within_row_median']:.2f} and the softmax is "
         f"uniform (row entropy {fseg['row_entropy_ratio_median']:.3f} of uniform's). Trained, they spread by "
-        f"σ = {seg['logit_std_within_row_median']:.0f}, the top one leading the next by {seg['logit_top_gap_median']:.0f} "
-        f"(medians), and the rows are {'one-hot' if one_hot else 'concentrated'} (entropy {seg['row_entropy_ratio_median']:.3f} of "
+        f"σ = {seg['logit_std_within_row_median']:.0f}, the top "
+        f"one leading the next by {seg['logit_top_gap_median']:.0f} "
+        f"(medians), and the rows are {'one-hot' if one_hot else 'concentrated'} "
+        f"(entropy {seg['row_entropy_ratio_median']:.3f} of "
         f"uniform's, largest weight "
-        f"{seg['rows_max_weight_median']:.3f}). The segments (503 raw pixels of a min–max scaled spectrum) enter W_Q and "
+        f"{seg['rows_max_weight_median']:.3f}). The segments (503 "
+        "raw pixels of a min–max scaled spectrum) enter W_Q and "
         "W_K with no normalisation and no temperature, so the logits grow with the weights and with the flux level: "
         f"s1…s7 sit at mean levels {', '.join(f'{v:.2f}' for v in seg['level_mean'])}, and the key norms grew from "
-        f"{', '.join(f'{v:.1f}' for v in fseg['key_norm_mean'])} to {', '.join(f'{v:.0f}' for v in seg['key_norm_mean'])}. "
+        f"{', '.join(f'{v:.1f}' for v in fseg['key_norm_mean'])} "
+        f"to {', '.join(f'{v:.0f}' for v in seg['key_norm_mean'])}. "
         f"The bluest, brightest segment wins: the rows' argmax is s1 in {seg['rows_argmax_share'][0]:.0%} of rows and "
         f"the column means shown as segment weights are {', '.join(f'{v:.3f}' for v in seg['column_mean'])} "
         f"(between-star σ ≤ {max(seg['column_mean_between_star_std']):.4f}). "
-        + ("Once one-hot the softmax's gradient is ≈ 0, so nothing pulls it back. What was learned is a fixed routing, "
-           "the same for every star: add s1 (4,000–4,491 Å, Hδ and Hγ) to every segment. The ablations say so: "
-           if fixed_routing else
-           "The weights still vary between stars, and the model uses that: the ablations, ")
+        + (
+            "Once one-hot the softmax's gradient is ≈ 0, so nothing "
+            "pulls it back. What was learned is a fixed routing, "
+            "the same for every star: add s1 (4,000–4,491 Å, Hδ and Hγ) to every segment. The ablations say so: "
+            if fixed_routing
+            else "The weights still vary between stars, and the model uses that: the ablations, "
+        )
         + "that pattern fixed for every star, "
-        f"{abl('segment_attention_fixed_saturated')}; uniform rows instead, {abl('segment_attention_uniform')} (the VGG "
+        f"{abl('segment_attention_fixed_saturated')}; uniform rows "
+        f"instead, {abl('segment_attention_uniform')} (the VGG "
         f"relies on the copy); a temperature at inference, {temps}. The weights are saturated by training, not by "
         "the display, so no display fixes them: a fix has to be trained in. A LayerNorm on the segments before "
-        "W_Q/W_K was tried; see the next section.", "",
-        ("**CLS attention over the cutout is flat: the classifier's query hardly tells the image tokens apart.** "
-         if cls_flat else
-         "**CLS attention over the cutout varies, but the score does not rest on where it looks.** ")
-        +
-        f"The tokens are not copies of each other (mean pairwise cosine {cls['image_token_cosine_median']:.2f}, "
+        "W_Q/W_K was tried; see the next section.",
+        "",
+        (
+            "**CLS attention over the cutout is flat: the classifier's query hardly tells the image tokens apart.** "
+            if cls_flat
+            else "**CLS attention over the cutout varies, but the score does not rest on where it looks.** "
+        )
+        + f"The tokens are not copies of each other (mean pairwise cosine {cls['image_token_cosine_median']:.2f}, "
         f"{ci['image_token_cosine_median']:.2f} initialised), but the CLS token's logits over them spread by only "
         f"σ = {cls['image_logit_std_median']:.3f} (median over stars, layers and heads), so its weights stay close to "
         f"uniform (layer- and head-mean peak ÷ uniform {cls['image_max_over_uniform_median']:.3f}, entropy "
@@ -355,17 +400,21 @@ def markdown(result: dict, name: str) -> str:
         + ". The image matters to the score (the band importance above), but where on the stamp the CLS token "
         "looks does not: its map is no evidence of what the model used. The viewer's 10 % margin still lets about "
         f"{cls['image_peak_beyond_flat_margin']:.0%} of these maps be drawn (their excess over uniform; the largest "
-        f"peak, {cls['image_max_over_uniform_max']:.2f}× uniform, at {cls['image_max_over_uniform_max'] - 1:.0%} of full "
-        "strength); they are drawn only when chosen, under the model's name.", "",
+        f"peak, {cls['image_max_over_uniform_max']:.2f}× uniform, "
+        f"at {cls['image_max_over_uniform_max'] - 1:.0%} of full "
+        "strength); they are drawn only when chosen, under the model's name.",
+        "",
         f"**The recipe.** Stages {' → '.join(result['stages'])}: the SE block and the segment attention are trained "
         "only in their encoder's stage, against that encoder's own head, and frozen from then on, so the fusion "
         "stage could not undo what they became; the collapse of the segment weights happened in the "
-        "spectrum stage itself.", "",
+        "spectrum stage itself.",
+        "",
         "**What the viewer does with this.** Measured importance is the default overlay: the spectrum's segments, the "
         "band strip, and occlusion over the cutout. The model's own weights are drawn where nothing was measured "
         "(band and segment weights) or when chosen (attention), labelled as the model's. They are drawn as "
         "departures from uniform (1/5 per band, 1/7 per segment) on a fixed symmetric scale and called flat "
-        "within the stated margin. The attention map is drawn against uniform, and not at all when flat.", "",
+        "within the stated margin. The attention map is drawn against uniform, and not at all when flat.",
+        "",
     ]
     return "\n".join(lines)
 
@@ -419,10 +468,21 @@ def main(argv: list[str] | None = None) -> int:
     stages = training.get("stages") or default_stages(predictor.model, bool(training.get("finetune")))
     made = data.manifest.get("provenance", {})
     sky = f"a sky simulated with seed {made['seed']}" if "seed" in made else "the data set"
-    result = {"data": str(args.data), "sky": sky, "model": str(args.model), "stages": stages, "n": int(len(rows)), "n_bhb": int(labels.sum()),
-              "seed": args.seed, "trained": trained, "initialised": fresh,
-              "ablations": ablations(predictor.model, Probe(predictor.model, prepared), raw["trained"]["p"], labels,
-                                     raw["trained"]["se_gate"].mean(axis=0), saturated, k_i)}
+    result = {
+        "data": str(args.data),
+        "sky": sky,
+        "model": str(args.model),
+        "stages": stages,
+        "n": int(len(rows)),
+        "n_bhb": int(labels.sum()),
+        "seed": args.seed,
+        "trained": trained,
+        "initialised": fresh,
+        "ablations": ablations(
+            predictor.model, Probe(predictor.model, prepared), raw["trained"]["p"], labels,
+            raw["trained"]["se_gate"].mean(axis=0), saturated, k_i,
+        ),
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.name}.json").write_text(json.dumps(result, indent=1) + "\n")
     plot(trained, fresh, raw, args.out / f"{args.name}.png")

@@ -180,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     forced = np.array([_norm_name(r["name"]) in stelib for r in rows])
     held = _holdout([r["mid"] for r in rows], groups, forced)
     Y_all = np.stack([r["logflux"] for r in rows])
-    Y_all = Y_all - Y_all[:, (loglam > np.log10(NORM_WINDOW[0])) & (loglam < np.log10(NORM_WINDOW[1]))].mean(axis=1, keepdims=True)  # log flux relative to 5,400–5,600 Å
+    norm = (loglam > np.log10(NORM_WINDOW[0])) & (loglam < np.log10(NORM_WINDOW[1]))
+    Y_all = Y_all - Y_all[:, norm].mean(axis=1, keepdims=True)  # log flux relative to 5,400–5,600 Å
     fit_rows = ~held
     bj_true = balmer_jump(loglam, 10.0 ** Y_all)
     X_all = {k: design_matrix(teff, logg, feh, k) for k in ORDERS}
@@ -230,35 +231,60 @@ def main(argv: list[str] | None = None) -> int:
                           "over_own_noise": round(float(np.median(frac / sel_noise[group_mask])), 2)}
         return outd
 
-    report = {"engine_version": ENGINE_VERSION, "teff_range": TEFF_RANGE, "n_in_range": len(rows), "skipped": skipped,
-              "n_fitted": int(fit_rows.sum()), "clipped": [f"s{m} {names.get(m, '?')}" for m in clipped_ids], "n_held_out": int(held.sum()), "n_forced_stelib": int(forced.sum()),
-              "groups_fitted": {g: int(((groups == g) & fit_rows).sum()) for g in np.unique(groups)},
-              "groups_held_out": {g: int(((groups == g) & held).sum()) for g in np.unique(groups)},
-              "choice": best, "choices": choices, "ridge": RIDGE,
-              "median_noise_percent": round(float(100 * np.median(noise)), 2),
-              "loo_fitted": {g: region_figures(res, noise[fit_rows], groups[fit_rows] == g) for g in np.unique(groups)},
-              "held_out": {g: region_figures(held_res, noise[held], groups[held] == g) for g in np.unique(groups)}}
+    report = {
+        "engine_version": ENGINE_VERSION,
+        "teff_range": TEFF_RANGE,
+        "n_in_range": len(rows),
+        "skipped": skipped,
+        "n_fitted": int(fit_rows.sum()),
+        "clipped": [f"s{m} {names.get(m, '?')}" for m in clipped_ids],
+        "n_held_out": int(held.sum()),
+        "n_forced_stelib": int(forced.sum()),
+        "groups_fitted": {g: int(((groups == g) & fit_rows).sum()) for g in np.unique(groups)},
+        "groups_held_out": {g: int(((groups == g) & held).sum()) for g in np.unique(groups)},
+        "choice": best,
+        "choices": choices,
+        "ridge": RIDGE,
+        "median_noise_percent": round(float(100 * np.median(noise)), 2),
+        "loo_fitted": {g: region_figures(res, noise[fit_rows], groups[fit_rows] == g) for g in np.unique(groups)},
+        "held_out": {g: region_figures(held_res, noise[held], groups[held] == g) for g in np.unique(groups)},
+    }
     bj_fit = balmer_jump(loglam, 10.0 ** (Y_all[fit_rows] - res))
     bj_held = balmer_jump(loglam, 10.0 ** (X[held] @ coef))
     for key, pred, sel in (("bj_loo_fitted", bj_fit, fit_rows), ("bj_held_out", bj_held, held)):
         err = pred - bj_true[sel]
-        report[key] = {g: {"n": int((groups[sel] == g).sum()),
-                           "bias_mag": round(float(np.mean(err[groups[sel] == g])), 3) if (groups[sel] == g).any() else None,
-                           "rms_mag": round(float(np.sqrt(np.mean(err[groups[sel] == g] ** 2))), 3) if (groups[sel] == g).any() else None}
-                       for g in np.unique(groups)}
+        report[key] = {
+            g: {
+                "n": int((groups[sel] == g).sum()),
+                "bias_mag": round(float(np.mean(err[groups[sel] == g])), 3) if (groups[sel] == g).any() else None,
+                "rms_mag": round(float(np.sqrt(np.mean(err[groups[sel] == g] ** 2))), 3)
+                if (groups[sel] == g).any()
+                else None,
+            }
+            for g in np.unique(groups)
+        }
     hb_d = bj_true[hb].mean() - bj_true[groups == "dwarf"].mean()
     report["bj_hb_minus_dwarf_mag"] = round(float(hb_d), 3)
 
     np.savez_compressed(
-        out / ENGINE_FILE, coef=coef.astype(np.float32), loglam=loglam, order=np.int64(order),
-        teff=teff[fit_rows], logg=logg[fit_rows], feh=feh[fit_rows], version=np.str_(ENGINE_VERSION),
-        residuals=res.astype(np.float16), ids=np.array([f"s{r['mid']}" for r, f in zip(rows, fit_rows, strict=True) if f]),
+        out / ENGINE_FILE,
+        coef=coef.astype(np.float32),
+        loglam=loglam,
+        order=np.int64(order),
+        teff=teff[fit_rows],
+        logg=logg[fit_rows],
+        feh=feh[fit_rows],
+        version=np.str_(ENGINE_VERSION),
+        residuals=res.astype(np.float16),
+        ids=np.array([f"s{r['mid']}" for r, f in zip(rows, fit_rows, strict=True) if f]),
     )
     with open(out / HOLDOUT_FILE, "w", newline="") as fh:
         wr = csv.writer(fh)
         wr.writerow(["miles_id", "name", "teff", "logg", "feh", "group", "reason"])
         for r, g, f in zip(np.array(rows, dtype=object)[held], groups[held], forced[held], strict=True):
-            wr.writerow([f"s{r['mid']}", r["name"], r["teff"], r["logg"], r["feh"], g, "also in STELIB" if f else "seeded draw"])
+            wr.writerow(
+                [f"s{r['mid']}", r["name"], r["teff"], r["logg"], r["feh"], g, "also in STELIB" if f else "seeded draw"]
+            )
     held_rows = [r for r, h in zip(rows, held, strict=True) if h]
     np.savez_compressed(out / HOLDOUT_SPECTRA_FILE, ids=np.array([f"s{r['mid']}" for r in held_rows]),
                         wave_air=held_rows[0]["wave_air"].astype(np.float64),
@@ -266,9 +292,18 @@ def main(argv: list[str] | None = None) -> int:
     report["sha256"] = {p: _sha256(out / p) for p in (ENGINE_FILE, HOLDOUT_FILE, HOLDOUT_SPECTRA_FILE)}
     report["source_wheel_sha256"] = _sha256(Path(args.wheel))
     (out / "fit_report.json").write_text(json.dumps(report, indent=1) + "\n")
-    print(json.dumps({k: report[k] for k in ("n_in_range", "n_fitted", "clipped", "n_held_out", "n_forced_stelib", "choice",
-                                              "groups_fitted", "groups_held_out", "bj_loo_fitted", "bj_held_out",
-                                              "bj_hb_minus_dwarf_mag")}, indent=1))
+    print(
+        json.dumps(
+            {
+                k: report[k]
+                for k in (
+                    "n_in_range", "n_fitted", "clipped", "n_held_out", "n_forced_stelib", "choice", "groups_fitted",
+                    "groups_held_out", "bj_loo_fitted", "bj_held_out", "bj_hb_minus_dwarf_mag",
+                )
+            },
+            indent=1,
+        )
+    )
     return 0
 
 

@@ -42,7 +42,15 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         scores = Path(tmp) / "scores.ecsv"
-        if bhb(["score", str(args.dataset), "--model", str(args.model), "--out", str(scores), "--workers", "0", "--json"]) != 0:
+        if (
+            bhb(
+                [
+                    "score", str(args.dataset), "--model", str(args.model), "--out", str(scores), "--workers", "0",
+                    "--json",
+                ]
+            )
+            != 0
+        ):
             raise SystemExit("bhb score failed")
         t = Table.read(scores, format="ascii.ecsv")
     truth = read_truth(args.dataset)
@@ -62,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     for col in ("p_bhb", "p_bhb_spectrum"):
         p = np.asarray(t[col], dtype=float)
         result["bhb_vs_metal_poor_bss"][col] = round(rank_auc(p[y == 1], p[bss]), 4)
-    result["score_from"] = {str(k): int(v) for k, v in zip(*np.unique(np.asarray(t["score_from"]), return_counts=True), strict=True)}
+    result["score_from"] = {
+        str(k): int(v) for k, v in zip(*np.unique(np.asarray(t["score_from"]), return_counts=True), strict=True)
+    }
     if args.out:
         args.out.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result))

@@ -61,9 +61,14 @@ CUTOUT = 16 if SMOKE else 64
 LABELINGS = tuple(_env("SKY_LABELINGS", "xue,physical").split(","))
 ALL_NETWORKS = ("image_resnet_se", "spectrum_vgg1d_sa", "early_add", "early_concat", "vgg1d_fusion", "batmm")
 # SKY_MODELS (comma list) narrows the Table 8 networks; the smoke run keeps two so it reaches the evaluation
-NETWORKS = tuple(m for m in os.environ.get("SKY_MODELS", "image_resnet_se,batmm" if SMOKE else ",".join(ALL_NETWORKS)).split(",") if m)
+NETWORKS = tuple(
+    m
+    for m in os.environ.get("SKY_MODELS", "image_resnet_se,batmm" if SMOKE else ",".join(ALL_NETWORKS)).split(",")
+    if m
+)
 BASELINES = () if SMOKE else ("svm", "xgboost")
-PARALLEL = int(_env("SKY_PARALLEL", str(2 if SMOKE else max(2, CPUS - 6))))  # single-thread runs beside the shipped and paper runs
+# single-thread runs beside the shipped and paper runs
+PARALLEL = int(_env("SKY_PARALLEL", str(2 if SMOKE else max(2, CPUS - 6))))
 # (epochs per stage, patience, batch): early stopping on validation macro-F1 ends most stages well before the cap
 TABLE_EPOCHS, TABLE_PATIENCE, TABLE_BATCH = _ints(_env("SKY_TABLE", "2,1,64" if SMOKE else "30,4,256"))
 SHIPPED_EPOCHS, SHIPPED_PATIENCE, SHIPPED_BATCH = (2, 1, 64) if SMOKE else (40, 6, 128)
@@ -110,16 +115,23 @@ def bhb(*args: str, log_name: str | None = None) -> subprocess.Popen:
     """Start ``bhb ARGS`` from this tree."""
     env = child_env()
     out = open(WORK / "logs" / f"{log_name}.log", "w") if log_name else subprocess.DEVNULL  # noqa: SIM115 (the child owns it)
-    return subprocess.Popen([sys.executable, "-m", "bhb_viewer", *args], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "bhb_viewer", *args], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT
+    )
 
 
 def simulate_all() -> dict[str, Path]:
     sets = {"xue": (WORK / "sim-xue", N, 0, "xue"), "physical": (WORK / "sim-physical", N, 0, "physical"),
             "check": (WORK / "check-physical", N_CHECK, 99, "physical")}
     workers = max(1, (CPUS - 1) // 2)
-    procs = {k: bhb("simulate", "--n", str(n), "--seed", str(seed), "--labels", lab, "--out", str(path), "--force",
-                    "--cutout-size", str(CUTOUT), "--workers", str(workers if k != "check" else 1), "--quiet", log_name=f"simulate-{k}")
-             for k, (path, n, seed, lab) in sets.items()}
+    procs = {
+        k: bhb(
+            "simulate", "--n", str(n), "--seed", str(seed), "--labels", lab, "--out", str(path), "--force",
+            "--cutout-size", str(CUTOUT), "--workers", str(workers if k != "check" else 1), "--quiet",
+            log_name=f"simulate-{k}",
+        )
+        for k, (path, n, seed, lab) in sets.items()
+    }
     for k, p in procs.items():
         rc = p.wait()
         log(f"simulate {k}: exit {rc}")
@@ -145,18 +157,23 @@ except BadInputError as exc:  # no Xue 2011 table on this machine: the instrumen
     truth = read_truth(path)
     measured = measure_arrays(ds.spectra, ds.ivar)
     select = (np.asarray(truth["label_physical"]) == 1) & measured["classical_bhb"]
+    agree = np.asarray(truth["label_xue"]) == np.asarray(truth["label_physical"])
     report = {"note": str(exc), "realism": realism_figures(ds.catalog, ds.spectra, ds.ivar, ds.cutouts),
               "fm_window": fm_window_robustness(ds.spectra, ds.ivar, select),
-              "label_agreement_physical": float(np.mean(np.asarray(truth["label_xue"]) == np.asarray(truth["label_physical"])))}
+              "label_agreement_physical": float(np.mean(agree))}
 open(out, "w").write(json.dumps(report, indent=1, default=float))
 """
 
 
 def start_reports(sets: dict[str, Path]) -> list[subprocess.Popen]:
     env = child_env()
-    return [subprocess.Popen([sys.executable, "-c", REPORT_CODE, str(sets[k]), str(RES / f"sim-report-{k}.json")], cwd=REPO, env=env,
-                             stdout=open(WORK / "logs" / f"report-{k}.log", "w"), stderr=subprocess.STDOUT)
-            for k in ("xue", "physical")]
+    return [
+        subprocess.Popen(
+            [sys.executable, "-c", REPORT_CODE, str(sets[k]), str(RES / f"sim-report-{k}.json")], cwd=REPO, env=env,
+            stdout=open(WORK / "logs" / f"report-{k}.log", "w"), stderr=subprocess.STDOUT,
+        )
+        for k in ("xue", "physical")
+    ]
 
 
 class Job:
@@ -179,8 +196,17 @@ def table_jobs(sets: dict[str, Path], models: tuple[str, ...], dev: str) -> list
                 eval_dir = WORK / (f"table8-{lab}" if scale == "ratio_asinh" else f"table8-{lab}-minmax")
                 run_dir = eval_dir / "runs" / f"{name}-seed{seed}"
                 config = WORK / f"scale-{'minmax_cube' if scale == 'minmax' else scale}.json"
-                jobs.append(Job(f"{lab}/{model}/seed{seed}", model, ["train", "--config", str(config), "--dataset", str(sets[lab]),
-                                "--model", name, "--seed", str(seed), "--out", str(run_dir), *common], run_dir))
+                jobs.append(
+                    Job(
+                        f"{lab}/{model}/seed{seed}",
+                        model,
+                        [
+                            "train", "--config", str(config), "--dataset", str(sets[lab]), "--model", name, "--seed",
+                            str(seed), "--out", str(run_dir), *common,
+                        ],
+                        run_dir,
+                    )
+                )
     return jobs
 
 
@@ -232,17 +258,23 @@ def evaluate(sets: dict[str, Path], models: tuple[str, ...], jobs: list[Job]) ->
                 continue
             plain = [m.split("@")[0] for m in names]
             listed = ",".join((["classical"] if not suffix else []) + plain)
-            procs[key] = bhb("evaluate", "--dataset", str(sets[lab]), "--models", listed, "--seeds", ",".join(map(str, seeds)) + ",",
-                             "--size", SIZE, "--out", str(WORK / f"table8-{key}"), "--json", log_name=f"evaluate-{key}")
+            procs[key] = bhb(
+                "evaluate", "--dataset", str(sets[lab]), "--models", listed, "--seeds", ",".join(map(str, seeds)) + ",",
+                "--size", SIZE, "--out", str(WORK / f"table8-{key}"), "--json", log_name=f"evaluate-{key}",
+            )
     for key, p in procs.items():
         log(f"evaluate {key} seeds {summary[key]}: exit {p.wait()}")
     return summary
 
 
 def check_shipped(sets: dict[str, Path], shipped: Path, dev: str) -> None:
-    """The issue's 'done when': fusion vs spectrum head vs image head vs classical cuts on a fresh physical-label seed."""
+    """The issue's 'done when': fusion vs spectrum head vs image head vs classical cuts on a fresh
+    physical-label seed."""
     scores = WORK / "check-scores.ecsv"
-    p = bhb("score", str(sets["check"]), "--model", str(shipped), "--out", str(scores), "--device", dev, "--json", log_name="check-score")
+    p = bhb(
+        "score", str(sets["check"]), "--model", str(shipped), "--out", str(scores), "--device", dev, "--json",
+        log_name="check-score",
+    )
     if p.wait() != 0 or not scores.is_file():
         log("check: scoring failed")
         return
@@ -260,13 +292,16 @@ def check_shipped(sets: dict[str, Path], shipped: Path, dev: str) -> None:
         fpr, tpr, _ = roc_curve(y, p_col)
         rep = classification_report(y, (p_col >= 0.5).astype(int))
         out[col] = {"auc": auc(fpr, tpr), "macro_f1": rep["macro"]["f1"], "bhb_f1": rep["BHB"]["f1"]}
-    out["score_from"] = {k: int(v) for k, v in zip(*np.unique(np.asarray(t["score_from"]), return_counts=True), strict=False)}
+    out["score_from"] = {
+        k: int(v) for k, v in zip(*np.unique(np.asarray(t["score_from"]), return_counts=True), strict=False)
+    }
     (RES / "check-shipped.json").write_text(json.dumps(out, indent=1))
     log(f"check: {json.dumps(out)}")
 
 
 def collect(jobs: list[Job], shipped: Path, paper: Path) -> None:
-    """Small results staged in RES: tables, per-run metrics and histories, the shipped checkpoint, paper-size metrics."""
+    """Small results staged in RES: tables, per-run metrics and histories, the shipped checkpoint,
+    paper-size metrics."""
     for d in WORK.glob("table8-*"):
         dest = RES / d.name
         dest.mkdir(parents=True, exist_ok=True)
@@ -304,11 +339,25 @@ def main() -> int:
     RES.mkdir()
     dev = "cpu" if SMOKE else device()
     models = NETWORKS + tuple(b for b in BASELINES if has_module({"svm": "sklearn", "xgboost": "xgboost"}[b]))
-    info = {"smoke": SMOKE, "device": dev, "cpus": CPUS, "budget_s": BUDGET, "n": N, "size": SIZE, "paper_size": PAPER_SIZE,
-            "seeds_planned": list(SEEDS), "models": list(models), "parallel": PARALLEL, "table_epochs": TABLE_EPOCHS,
-            "table_patience": TABLE_PATIENCE, "table_batch": TABLE_BATCH, "shipped_epochs": SHIPPED_EPOCHS,
-            "paper_epochs": PAPER_EPOCHS, "run_paper": RUN_PAPER,
-            "env": {k: v for k, v in os.environ.items() if k.startswith("SKY_") and k != "SKY_WORK"}}
+    info = {
+        "smoke": SMOKE,
+        "device": dev,
+        "cpus": CPUS,
+        "budget_s": BUDGET,
+        "n": N,
+        "size": SIZE,
+        "paper_size": PAPER_SIZE,
+        "seeds_planned": list(SEEDS),
+        "models": list(models),
+        "parallel": PARALLEL,
+        "table_epochs": TABLE_EPOCHS,
+        "table_patience": TABLE_PATIENCE,
+        "table_batch": TABLE_BATCH,
+        "shipped_epochs": SHIPPED_EPOCHS,
+        "paper_epochs": PAPER_EPOCHS,
+        "run_paper": RUN_PAPER,
+        "env": {k: v for k, v in os.environ.items() if k.startswith("SKY_") and k != "SKY_WORK"},
+    }
     log(f"start: {json.dumps(info)}")
     for scale in ("ratio_asinh", "minmax_cube"):
         (WORK / f"scale-{scale}.json").write_text(json.dumps({"image_scale": scale}))
@@ -317,10 +366,19 @@ def main() -> int:
     shipped, paper = Path(SHIPPED_RUN) if SHIPPED_RUN else WORK / "shipped", WORK / "paper"
     background = []
     if not SHIPPED_RUN:
-        background.append(Job("shipped", "batmm", [
-            "train", "--dataset", str(sets["physical"]), "--model", "batmm", "--size", SIZE, "--out", str(shipped),
-            "--epochs", str(SHIPPED_EPOCHS), "--patience", str(SHIPPED_PATIENCE), "--lr", "1e-3", "--batch-size", str(SHIPPED_BATCH),
-            "--num-workers", "0" if SMOKE else "2", "--threads", "1", "--device", dev, *SMOKE_STEPS], shipped))
+        background.append(
+            Job(
+                "shipped",
+                "batmm",
+                [
+                    "train", "--dataset", str(sets["physical"]), "--model", "batmm", "--size", SIZE, "--out",
+                    str(shipped), "--epochs", str(SHIPPED_EPOCHS), "--patience", str(SHIPPED_PATIENCE), "--lr", "1e-3",
+                    "--batch-size", str(SHIPPED_BATCH), "--num-workers", "0" if SMOKE else "2", "--threads", "1",
+                    "--device", dev, *SMOKE_STEPS,
+                ],
+                shipped,
+            )
+        )
     if RUN_PAPER:
         background.append(Job("paper", "batmm-paper", [
             "train", "--dataset", str(sets["xue"]), "--model", "batmm", "--size", PAPER_SIZE, "--out", str(paper),
@@ -341,7 +399,9 @@ def main() -> int:
             p.wait(timeout=max(1.0, BUDGET + 20 - elapsed()))
         except subprocess.TimeoutExpired:
             p.kill()
-    info.update(shipped_rc=rc.get("shipped"), shipped_run=str(shipped), paper_rc=rc.get("paper"), elapsed_s=round(elapsed(), 1))
+    info.update(
+        shipped_rc=rc.get("shipped"), shipped_run=str(shipped), paper_rc=rc.get("paper"), elapsed_s=round(elapsed(), 1)
+    )
     collect(jobs, shipped, paper)
     (RES / "run-info.json").write_text(json.dumps(info, indent=1))
     log(f"done: {json.dumps(info)}")

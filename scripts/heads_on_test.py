@@ -58,7 +58,10 @@ def main() -> int:
         results[run.name] = heads = run_heads(dataset, run)
         print(run.name, "  ".join(f"{h} F1 {v['macro_f1']:.4f} AUC {v['auc']:.4f}" for h, v in heads.items()))
     names = sorted({h for r in results.values() for h in r})
-    mean = {h: {k: float(np.mean([r[h][k] for r in results.values() if h in r])) for k in ("macro_f1", "auc")} for h in names}
+    mean = {
+        h: {k: float(np.mean([r[h][k] for r in results.values() if h in r])) for k in ("macro_f1", "auc")}
+        for h in names
+    }
     if args.json:
         args.json.write_text(json.dumps({"runs": results, "mean": mean}, indent=1))
     print(json.dumps({"n_runs": len(results), "mean": mean}))

@@ -68,18 +68,28 @@ def figures(truth: Table, scores: Table) -> dict:
 
 
 def markdown(result: dict, sky: str, scores: str) -> str:
-    lines = ["# The physical second opinion and the trust flags on a simulated sky", "",
-             f"Made by `scripts/second_opinion_check.py` from `{sky}` (truth) and `{scores}` (`bhb score` with the shipped model).",
-             f"{result['n']} stars. The fit is `bhb_viewer/core/science/stellar_fit.py`; the flags `bhb_viewer/core/science/trust.py`.", "",
-             f"* AUC of −logg_fit, BHB against every other kind: **{result['auc_minus_logg_fit']:.3f}**",
-             f"* Teff–log g box ({result['box']['teff'][0]:,.0f}–{result['box']['teff'][1]:,.0f} K, log g < "
-             f"{result['box']['logg_max']}): purity **{result['box']['purity']:.3f}**, completeness "
-             f"**{result['box']['completeness']:.3f}**, macro F1 {result['box']['macro_f1']:.3f}",
-             f"* flagged out of distribution (`ood:`/`sky:`): **{result['ood_share']:.2%}** of all stars, "
-             f"{result['ood_share_bhb']:.2%} of the BHB stars", "",
-             "Flag counts: " + ", ".join(f"`{k}` {v}" for k, v in result["flag_counts"].items()) + ".", "",
-             "## Fit minus truth, per kind (median offset, robust sd)", "",
-             "| kind | n | Teff (K) | log g | [Fe/H] | v (km/s) |", "|---|---|---|---|---|---|"]
+    lines = [
+        "# The physical second opinion and the trust flags on a simulated sky",
+        "",
+        f"Made by `scripts/second_opinion_check.py` from `{sky}` "
+        f"(truth) and `{scores}` (`bhb score` with the shipped model).",
+        f"{result['n']} stars. The fit is `bhb_viewer/core/science/stellar_fit.py`; "
+        "the flags `bhb_viewer/core/science/trust.py`.",
+        "",
+        f"* AUC of −logg_fit, BHB against every other kind: **{result['auc_minus_logg_fit']:.3f}**",
+        f"* Teff–log g box ({result['box']['teff'][0]:,.0f}–{result['box']['teff'][1]:,.0f} K, log g < "
+        f"{result['box']['logg_max']}): purity **{result['box']['purity']:.3f}**, completeness "
+        f"**{result['box']['completeness']:.3f}**, macro F1 {result['box']['macro_f1']:.3f}",
+        f"* flagged out of distribution (`ood:`/`sky:`): **{result['ood_share']:.2%}** of all stars, "
+        f"{result['ood_share_bhb']:.2%} of the BHB stars",
+        "",
+        "Flag counts: " + ", ".join(f"`{k}` {v}" for k, v in result["flag_counts"].items()) + ".",
+        "",
+        "## Fit minus truth, per kind (median offset, robust sd)",
+        "",
+        "| kind | n | Teff (K) | log g | [Fe/H] | v (km/s) |",
+        "|---|---|---|---|---|---|",
+    ]
     for k, r in result["per_kind"].items():
         lines.append(f"| {k} | {r['n']} | {r['teff_median_offset']:+.0f} ± {r['teff_robust_sd']:.0f} | "
                      f"{r['logg_median_offset']:+.2f} ± {r['logg_robust_sd']:.2f} | {r['feh_median_offset']:+.2f} ± "

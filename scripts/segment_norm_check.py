@@ -73,10 +73,13 @@ def markdown(result: dict) -> str:
     base, norm = result["runs"]
 
     def line(name: str, m: dict) -> str:
-        return (f"| {name} | {m['test_macro_f1']:.3f} | {m['sky_macro_f1']:.3f} | {m['row_entropy_ratio_median']:.3f} | "
-                f"{', '.join(f'{v:.2f}' for v in m['segment_weights_mean'])} | {max(m['segment_weights_between_star_std']):.3f} | "
-                f"{max(abs(v) for v in m['segment_weights_bhb_minus_non_bhb']):.3f} | {m['uniform_rows_macro_f1']:.3f} "
-                f"({m['uniform_rows_mean_abs_dp']:.3f}) |")
+        return (
+            f"| {name} | {m['test_macro_f1']:.3f} | {m['sky_macro_f1']:.3f} | {m['row_entropy_ratio_median']:.3f} | "
+            f"{', '.join(f'{v:.2f}' for v in m['segment_weights_mean'])} "
+            f"| {max(m['segment_weights_between_star_std']):.3f} | "
+            f"{max(abs(v) for v in m['segment_weights_bhb_minus_non_bhb']):.3f} | {m['uniform_rows_macro_f1']:.3f} "
+            f"({m['uniform_rows_mean_abs_dp']:.3f}) |"
+        )
 
     held = norm["sky_macro_f1"] >= base["sky_macro_f1"] - 0.01 and norm["test_macro_f1"] >= base["test_macro_f1"] - 0.01
     diff = norm["segment_weights_bhb_minus_non_bhb"]
@@ -84,26 +87,38 @@ def markdown(result: dict) -> str:
     verdict = (f"F1 {'holds' if held else 'does not hold'} (test {norm['test_macro_f1'] - base['test_macro_f1']:+.3f}, "
                f"sky {norm['sky_macro_f1'] - base['sky_macro_f1']:+.3f}; one seed each, so differences of about 0.01 "
                "are not resolved).")
-    return "\n".join([
-        SECTION, "",
-        f"Made by `python scripts/segment_norm_check.py {Path(result['data']).name} --runs …` ({result['n']} stars of "
-        f"{result['sky']}, which neither run saw). The spectrum-only model (VGG1D + segment attention, lite) trained "
-        f"twice with one recipe ({result['recipe']}): as the paper has it, and with a LayerNorm on each segment "
-        "before W_Q and W_K (`segment_norm`; the values stay raw). Short CPU runs: they compare the two, not the "
-        "shipped model.", "",
-        "| segment attention | test macro F1 | sky macro F1 | row entropy ÷ uniform | segment weights s1…s7 | "
-        "between-star σ (largest) | class difference (largest) | macro F1 with uniform rows (mean abs ΔP) |",
-        "|---|---|---|---|---|---|---|---|",
-        line("as the paper (the shipped architecture)", base), line("with segment_norm", norm), "",
-        f"Without the norm the short run collapses: one-hot rows on s1 for every "
-        f"star. With it, {verdict} The rows are no longer one-hot (entropy {norm['row_entropy_ratio_median']:.2f} of "
-        f"uniform's), and the weights vary between stars (σ up to {max(norm['segment_weights_between_star_std']):.2f}) "
-        f"and between the classes (BHB minus non-BHB {diff[j]:+.2f} on s{j + 1}). Making the rows uniform costs that model "
-        f"more (macro F1 {norm['uniform_rows_macro_f1']:.2f}), so what its attention picks is used. The option is "
-        "kept, default off, so no checkpoint changes: a retraining of BATMM with "
-        "`model_overrides = {segment_norm = true}` would carry it into the viewer; that retraining was not done here.",
-        "",
-    ])
+    return "\n".join(
+        [
+            SECTION,
+            "",
+            "Made by `python scripts/segment_norm_check.py "
+            f"{Path(result['data']).name} --runs …` ({result['n']} stars of "
+            f"{result['sky']}, which neither run saw). The spectrum-only "
+            "model (VGG1D + segment attention, lite) trained "
+            f"twice with one recipe ({result['recipe']}): as the paper has it, and with a LayerNorm on each segment "
+            "before W_Q and W_K (`segment_norm`; the values stay raw). Short CPU runs: they compare the two, not the "
+            "shipped model.",
+            "",
+            "| segment attention | test macro F1 | sky macro F1 | row entropy ÷ uniform | segment weights s1…s7 | "
+            "between-star σ (largest) | class difference (largest) | macro F1 with uniform rows (mean abs ΔP) |",
+            "|---|---|---|---|---|---|---|---|",
+            line("as the paper (the shipped architecture)", base),
+            line("with segment_norm", norm),
+            "",
+            f"Without the norm the short run collapses: one-hot rows on s1 for every "
+            f"star. With it, {verdict} The rows are no longer one-hot "
+            f"(entropy {norm['row_entropy_ratio_median']:.2f} of "
+            "uniform's), and the weights vary between stars (σ up "
+            f"to {max(norm['segment_weights_between_star_std']):.2f}) "
+            f"and between the classes (BHB minus non-BHB {diff[j]:+.2f} "
+            f"on s{j + 1}). Making the rows uniform costs that model "
+            f"more (macro F1 {norm['uniform_rows_macro_f1']:.2f}), so what its attention picks is used. The option is "
+            "kept, default off, so no checkpoint changes: a retraining of BATMM with "
+            "`model_overrides = {segment_norm = true}` would carry "
+            "it into the viewer; that retraining was not done here.",
+            "",
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,7 +34,13 @@ def _medians(gr: np.ndarray, ug: np.ndarray) -> list:
     out = []
     for lo, hi in itertools.pairwise(GR_BINS):
         sel = (gr > lo) & (gr <= hi)
-        out.append({"g_r": [lo, hi], "n": int(sel.sum()), "u_g_median": round(float(np.median(ug[sel])), 3) if sel.any() else None})
+        out.append(
+            {
+                "g_r": [lo, hi],
+                "n": int(sel.sum()),
+                "u_g_median": round(float(np.median(ug[sel])), 3) if sel.any() else None,
+            }
+        )
     return out
 
 
@@ -43,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("dataset", type=Path)
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results")
     ap.add_argument("--name", default="sky3")
-    ap.add_argument("--reference", type=Path, default=ROOT / "bhb_viewer" / "resources" / "catalogs" / "xue2011_bhb.dat")
+    ap.add_argument(
+        "--reference", type=Path, default=ROOT / "bhb_viewer" / "resources" / "catalogs" / "xue2011_bhb.dat"
+    )
     args = ap.parse_args(argv)
     data = open_dataset(args.dataset)
     truth = read_truth(args.dataset)
@@ -55,11 +63,15 @@ def main(argv: list[str] | None = None) -> int:
     lo, hi = np.percentile(teff[bhb], [5, 95])
     high_g = (logg >= 3.8) & (teff >= lo) & (teff <= hi)
     kinds, counts = np.unique(kind, return_counts=True)
-    result = {"dataset": str(args.dataset), "n": len(cat), "provenance_engine": data.manifest["provenance"].get("engine"),
-              "kind_shares": {str(k): round(int(c) / len(cat), 4) for k, c in zip(kinds, counts, strict=True)},
-              "coverage_rejections": dict(cat.meta.get("coverage_rejections", {})),
-              "bhb_teff_p5_p95": [round(float(lo)), round(float(hi))],
-              "u_g_by_g_r": {"bhb": _medians(gr[bhb], ug[bhb]), "log_g_ge_3.8_same_teff": _medians(gr[high_g], ug[high_g])}}
+    result = {
+        "dataset": str(args.dataset),
+        "n": len(cat),
+        "provenance_engine": data.manifest["provenance"].get("engine"),
+        "kind_shares": {str(k): round(int(c) / len(cat), 4) for k, c in zip(kinds, counts, strict=True)},
+        "coverage_rejections": dict(cat.meta.get("coverage_rejections", {})),
+        "bhb_teff_p5_p95": [round(float(lo)), round(float(hi))],
+        "u_g_by_g_r": {"bhb": _medians(gr[bhb], ug[bhb]), "log_g_ge_3.8_same_teff": _medians(gr[high_g], ug[high_g])},
+    }
     ref = None
     if args.reference.is_file():
         ref = read_reference(args.reference)

@@ -26,14 +26,18 @@ def smooth_flux(loglam: np.ndarray, seed: int = 0) -> np.ndarray:
     return flux + rng.normal(0, 0.5, wave.shape)
 
 
-def write_spec(path, loglam, flux, ivar, and_mask=None, plate=266, mjd=51602, fiber=3, ra=146.7, dec=-0.76, z=1e-4) -> Path:
+def write_spec(
+    path, loglam, flux, ivar, and_mask=None, plate=266, mjd=51602, fiber=3, ra=146.7, dec=-0.76, z=1e-4
+) -> Path:
     """An SDSS ``spec-PLATE-MJD-FIBER.fits`` (lite layout: COADD table + SPALL row)."""
     n = len(loglam)
     cols = [
         fits.Column("flux", "E", array=np.asarray(flux, np.float32)),
         fits.Column("loglam", "E", array=np.asarray(loglam, np.float32)),
         fits.Column("ivar", "E", array=np.asarray(ivar, np.float32)),
-        fits.Column("and_mask", "J", array=np.zeros(n, np.int32) if and_mask is None else np.asarray(and_mask, np.int32)),
+        fits.Column(
+            "and_mask", "J", array=np.zeros(n, np.int32) if and_mask is None else np.asarray(and_mask, np.int32)
+        ),
     ]
     primary = fits.PrimaryHDU()
     primary.header.update(PLATEID=plate, MJD=mjd, FIBERID=fiber, PLUG_RA=ra, PLUG_DEC=dec)
@@ -90,7 +94,9 @@ def write_spplate(path, coeff0, flux, ivar=None, andmask=None, plug_radec=None, 
     return Path(path)
 
 
-def stamp_wcs(ra: float, dec: float, size: int, crpix: tuple[float, float] | None = None, rotation_deg: float = 0.0) -> WCS:
+def stamp_wcs(
+    ra: float, dec: float, size: int, crpix: tuple[float, float] | None = None, rotation_deg: float = 0.0
+) -> WCS:
     """A TAN WCS with 0.396″ pixels, north up east left (rotated by ``rotation_deg``), CRVAL at (ra, dec)."""
     w = WCS(naxis=2)
     w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
@@ -102,7 +108,9 @@ def stamp_wcs(ra: float, dec: float, size: int, crpix: tuple[float, float] | Non
     return w
 
 
-def gaussian_star(shape: tuple[int, int], x: float, y: float, flux: float = 100.0, sigma: float = 1.5, sky: float = 0.0) -> np.ndarray:
+def gaussian_star(
+    shape: tuple[int, int], x: float, y: float, flux: float = 100.0, sigma: float = 1.5, sky: float = 0.0
+) -> np.ndarray:
     """A Gaussian star at 0-based pixel (x, y)."""
     yy, xx = np.mgrid[: shape[0], : shape[1]]
     return sky + flux / (2 * np.pi * sigma**2) * np.exp(-0.5 * ((xx - x) ** 2 + (yy - y) ** 2) / sigma**2)
@@ -173,7 +181,10 @@ def write_ingest_corpus(folder, n_plates: int = 2, fibers: int = 6, n_spec: int 
     ra, dec = 150.0, 2.0
     wcs = stamp_wcs(ra, dec, 40)
     x, y = wcs.world_to_pixel_values(ra, dec)
-    write_cube(folder / "cube.fits", make_cube({b: BandImage(gaussian_star((40, 40), x, y), wcs, b) for b in "ugriz"}, ra, dec, size))
+    write_cube(
+        folder / "cube.fits",
+        make_cube({b: BandImage(gaussian_star((40, 40), x, y), wcs, b) for b in "ugriz"}, ra, dec, size),
+    )
     order = np.random.default_rng(0).permutation(len(rows))
     table = Table(rows=[rows[i] for i in order], names=("id", "plate", "mjd", "fiber"))
     table["ra"], table["dec"], table["cutout"] = ra, dec, "cube.fits"

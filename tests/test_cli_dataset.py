@@ -71,7 +71,15 @@ def test_build_from_files_then_info(files, capsys):
 
 
 def test_sources_cannot_be_mixed(files, capsys):
-    assert main(["dataset", "build", "--catalog", str(files / "cat.csv"), "--positives", "xue2011", "--out", str(files / "x")]) == 1
+    assert (
+        main(
+            [
+                "dataset", "build", "--catalog", str(files / "cat.csv"), "--positives", "xue2011", "--out",
+                str(files / "x"),
+            ]
+        )
+        == 1
+    )
     assert "either --catalog" in capsys.readouterr().err
 
 
@@ -83,7 +91,7 @@ def test_paper_build_without_network_fails_fast_with_a_message(tmp_path, capsys,
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("BHB_VIEWER_CACHE", str(tmp_path / "cache"))
     start = time.perf_counter()
-    code = main(["dataset", "build", "--positives", "xue2011", "--negatives", "bss"])  # exactly as the paper's set is asked for
+    code = main(["dataset", "build", "--positives", "xue2011", "--negatives", "bss"])  # as the paper's set is asked for
     assert code == 1 and time.perf_counter() - start < 1.0
     assert "error: cannot reach SDSS" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []  # default output folder ./xue2011-bss never created
@@ -115,6 +123,8 @@ def test_paper_build_offline_from_a_filled_cache(tmp_path, capsys, monkeypatch, 
 
 def test_default_output_folder_is_named_after_the_catalog(files, capsys, monkeypatch):
     monkeypatch.chdir(files)
-    assert main(["dataset", "build", "--catalog", "cat.csv", "--spectra", "spec", "--images", "img", "--size", "16"]) == 0
+    assert (
+        main(["dataset", "build", "--catalog", "cat.csv", "--spectra", "spec", "--images", "img", "--size", "16"]) == 0
+    )
     assert "wrote cat-dataset: 1 stars" in capsys.readouterr().out
     assert open_dataset(files / "cat-dataset").manifest["count"] == 1

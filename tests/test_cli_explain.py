@@ -1,4 +1,5 @@
-"""``bhb explain`` (issue 21): measured importance and the faithfulness test, on a data set and on a catalog with files."""
+"""``bhb explain`` (issue 21): measured importance and the
+faithfulness test, on a data set and on a catalog with files."""
 
 from __future__ import annotations
 
@@ -31,7 +32,10 @@ def _check_keys(result: dict, n: int) -> None:
 def test_explain_a_data_set_and_occlusion_and_saliency_beat_random(tmp_path):
     assert bhb(["simulate", "--n", "80", "--seed", "3", "--out", str(tmp_path / "sky")]) == 0
     out = tmp_path / "explain.json"
-    assert bhb(["explain", str(tmp_path / "sky"), "--model", str(SHIPPED), "--n", "40", "--out", str(out), "--seed", "1"]) == 0
+    assert (
+        bhb(["explain", str(tmp_path / "sky"), "--model", str(SHIPPED), "--n", "40", "--out", str(out), "--seed", "1"])
+        == 0
+    )
     result = json.loads(out.read_text())
     _check_keys(result, 40)
     d = result["deletion_area"]

@@ -24,7 +24,10 @@ def _json_lines(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
 
-TRAIN = ["--model", "batmm", "--size", "tiny", "--epochs", "1", "--batch-size", "8", "--max-steps-per-epoch", "2", "--threads", "1"]
+TRAIN = [
+    "--model", "batmm", "--size", "tiny", "--epochs", "1", "--batch-size", "8", "--max-steps-per-epoch", "2",
+    "--threads", "1",
+]
 
 
 def test_train_then_score_dataset_and_catalog(tiny_sim, tmp_path, capsys):
@@ -34,7 +37,8 @@ def test_train_then_score_dataset_and_catalog(tiny_sim, tmp_path, capsys):
     assert {"train:spectrum", "train:image", "train:fusion"} <= {e["stage"] for e in lines if e["event"] == "progress"}
     done = lines[-1]
     assert done["event"] == "done" and done["run_dir"] == str(run) and 0 <= done["test_macro"]["f1"] <= 1
-    assert (run / "training_sky.json").is_file() and (run / "embedding_stats.safetensors").is_file()  # the trust flags' record
+    # the trust flags' record
+    assert (run / "training_sky.json").is_file() and (run / "embedding_stats.safetensors").is_file()
     assert (run / "weights.safetensors").is_file() and (run / "validation.json").is_file()
 
     out = tmp_path / "scores.ecsv"
@@ -47,7 +51,12 @@ def test_train_then_score_dataset_and_catalog(tiny_sim, tmp_path, capsys):
     assert np.all((table["p_bhb"] >= 0) & (table["p_bhb"] <= 1)) and table["model"][0] == "batmm"
     # every modality's score, and which one p_bhb is
     assert set(table["score_from"]) == {"fusion"}
-    assert np.all((table["p_bhb_spectrum"] > 0) & (table["p_bhb_spectrum"] < 1) & (table["p_bhb_image"] > 0) & (table["p_bhb_image"] < 1))
+    assert np.all(
+        (table["p_bhb_spectrum"] > 0)
+        & (table["p_bhb_spectrum"] < 1)
+        & (table["p_bhb_image"] > 0)
+        & (table["p_bhb_image"] < 1)
+    )
     # the checkpoint names its data set and hash, not a path of this machine
     config = json.loads((run / "config.json").read_text())
     assert config["dataset"]["name"] == "sim" and config["dataset"]["manifest_sha256"] == config["dataset_hash"]
@@ -101,8 +110,13 @@ def test_train_refuses_an_out_that_is_a_file(tiny_sim, tmp_path, capsys):
 def test_evaluate_prints_table8_and_writes_files(tiny_sim, tmp_path, capsys):
     pytest.importorskip("sklearn")
     out = tmp_path / "eval"
-    code = main(["evaluate", "--dataset", str(tiny_sim), "--models", "classical,svm,early_add", "--seeds", "2",
-                 "--size", "tiny", "--epochs", "1", "--batch-size", "8", "--max-steps-per-epoch", "2", "--threads", "1", "--out", str(out), "--json"])
+    code = main(
+        [
+            "evaluate", "--dataset", str(tiny_sim), "--models", "classical,svm,early_add", "--seeds", "2", "--size",
+            "tiny", "--epochs", "1", "--batch-size", "8", "--max-steps-per-epoch", "2", "--threads", "1", "--out",
+            str(out), "--json",
+        ]
+    )
     assert code == 0
     text = capsys.readouterr().out
     assert "Balmer cuts" in text and "SVM" in text and "Early Add" in text and "± " in text
@@ -144,8 +158,15 @@ def test_train_base_mixes_the_models_own_sky_into_training_only(tiny_sim, tmp_pa
     write_simulated(mine, n=30, seed=7, cutout_size=16)  # the person's verdicts: 21 train, 6 validation, 3 test
     uncapped = [a for a in TRAIN if a not in ("--max-steps-per-epoch", "2")]
     capsys.readouterr()
-    assert main(["train", "--dataset", str(mine), "--out", str(tuned), "--init-from", str(base), "--base", str(tiny_sim),
-                 "--progress-json", *uncapped]) == 0
+    assert (
+        main(
+            [
+                "train", "--dataset", str(mine), "--out", str(tuned), "--init-from", str(base), "--base", str(tiny_sim),
+                "--progress-json", *uncapped,
+            ]
+        )
+        == 0
+    )
     steps = {e["total"] for e in _json_lines(capsys.readouterr().out) if e.get("stage") == "train:fusion"}
     assert steps == {(21 + 21) // 8}  # as many base stars as training stars; without them 21 // 8
     config = json.loads((tuned / "config.json").read_text())

@@ -27,7 +27,9 @@ def test_report_json_is_one_object(shared_data, capsys, monkeypatch):
     for key in ("classical_purity", "classical_completeness", "colour_cut_f1"):
         assert 0.0 <= report[key] <= 1.0
     assert report["n"] == 200
-    for key in ("snr2_at_gfib_20_2", "calibration_rms_mag", "resolution_sigma_px", "mask_fraction", "psf_fwhm_ratio_u_r"):
+    for key in (
+        "snr2_at_gfib_20_2", "calibration_rms_mag", "resolution_sigma_px", "mask_fraction", "psf_fwhm_ratio_u_r",
+    ):
         assert "simulated" in report["realism"][key] and report["realism"][key]["source"]
     assert set(report["fm_window"]["windows"]) == {"40", "55", "70", "100"}
 
@@ -50,7 +52,11 @@ def test_the_shipped_reference_is_the_default(monkeypatch):
 
     monkeypatch.delenv("BHB_XUE2011", raising=False)
     path = reference_path()
-    assert path.name == "xue2011_bhb.dat" and path.parent.name == "catalogs" and (path.parent / "xue2011_bhb.ReadMe").is_file()
+    assert (
+        path.name == "xue2011_bhb.dat"
+        and path.parent.name == "catalogs"
+        and (path.parent / "xue2011_bhb.ReadMe").is_file()
+    )
 
 
 def test_needs_out_or_report(capsys):

@@ -58,18 +58,28 @@ def test_stars_of_the_training_sky_are_rarely_flagged_and_an_old_checkpoint_stil
     for name in ("training_sky.json", "embedding_stats.safetensors"):
         (old / name).unlink()
     capsys.readouterr()
-    assert bhb(["score", str(tmp_path / "fresh"), "--model", str(old), "--out", str(tmp_path / "old.ecsv"), "--json"]) == 0
+    assert (
+        bhb(["score", str(tmp_path / "fresh"), "--model", str(old), "--out", str(tmp_path / "old.ecsv"), "--json"]) == 0
+    )
     assert _summary(capsys)["training_sky"] is False
     old_scores = Table.read(tmp_path / "old.ecsv")
     assert "embedding_distance" not in old_scores.colnames and "logg_fit" in old_scores.colnames
 
     assert bhb(["describe-sky", str(old), "--data", str(tmp_path / "train"), "--json"]) == 0
     record = json.loads(capsys.readouterr().out.splitlines()[-1])
-    assert record["embedding"] is True and record["n_stars"] == 600 and {"u_g", "g", "snr", "logg_fit"} <= set(record["ranges"])
-    assert bhb(["score", str(tmp_path / "fresh"), "--model", str(old), "--out", str(tmp_path / "new.ecsv"), "--json"]) == 0
+    assert (
+        record["embedding"] is True
+        and record["n_stars"] == 600
+        and {"u_g", "g", "snr", "logg_fit"} <= set(record["ranges"])
+    )
+    assert (
+        bhb(["score", str(tmp_path / "fresh"), "--model", str(old), "--out", str(tmp_path / "new.ecsv"), "--json"]) == 0
+    )
     summary = _summary(capsys)
     scores = Table.read(tmp_path / "new.ecsv")
-    flags = np.asarray(scores["flags"].filled("") if hasattr(scores["flags"], "filled") else scores["flags"]).astype(str)
+    flags = np.asarray(scores["flags"].filled("") if hasattr(scores["flags"], "filled") else scores["flags"]).astype(
+        str
+    )
     assert summary["flagged_ood"] == int(is_ood(flags).sum()) <= 3  # ≤ 1 % of 300
     assert np.isfinite(scores["embedding_distance"]).all()
     assert np.array_equal(np.asarray(scores["p_bhb"]), np.asarray(old_scores["p_bhb"]))  # flags never change a score

@@ -24,7 +24,9 @@ def test_collapse_check_on_a_tiny_model_and_its_section_survives_both_scripts(tm
     data = make_dataset(tmp_path / "sky", n=12)
     out = tmp_path / "results"
     out.mkdir()
-    (out / "faithfulness.md").write_text("# Faithfulness\n\n## Deletion areas (lower: the attribution finds what the score rests on)\n\nearlier text\n")
+    (out / "faithfulness.md").write_text(
+        "# Faithfulness\n\n## Deletion areas (lower: the attribution finds what the score rests on)\n\nearlier text\n"
+    )
     for _ in range(2):  # a rerun replaces the section, never adds a second
         _run("collapse_check.py", str(data), "--model", str(tiny_checkpoint), "--n", "12", "--out", str(out))
     page = (out / "faithfulness.md").read_text()
@@ -76,4 +78,6 @@ def test_segment_norm_check_compares_two_runs(tmp_path):
     for m in (base, norm):
         assert abs(sum(m["segment_weights_mean"]) - 1) < 1e-3 and 0 <= m["row_entropy_ratio_median"] <= 1
     page = (out / "faithfulness.md").read_text()
-    assert page.count("## A fix tried for the saturated segment weights") == 1 and "| with segment_norm | 0.810 |" in page
+    assert (
+        page.count("## A fix tried for the saturated segment weights") == 1 and "| with segment_norm | 0.810 |" in page
+    )

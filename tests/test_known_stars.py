@@ -40,7 +40,9 @@ def test_bhb_score_names_the_known_stars(tmp_path, capsys):
                 "--json"]) == 0
     json.loads(capsys.readouterr().out.splitlines()[-1])
     scores = Table.read(tmp_path / "s.ecsv")
-    known = np.asarray(scores["known_as"].filled("") if hasattr(scores["known_as"], "filled") else scores["known_as"]).astype(str)
+    known = np.asarray(
+        scores["known_as"].filled("") if hasattr(scores["known_as"], "filled") else scores["known_as"]
+    ).astype(str)
     assert "xue2011:BHB" in known[0].split(";") and scores["known_sep_arcsec"][0] < 0.01
     assert known[1] == "mylist:BSS" and (known[2:] == "").all()
 

@@ -39,8 +39,13 @@ def test_wheel_and_sdist_carry_every_shipped_file_and_an_install_finds_them(tmp_
     shipped = {p.relative_to(SHIPPED).as_posix() for p in SHIPPED.rglob("*") if p.is_file()}
     assert set(MUST_SHIP) <= shipped
     with zipfile.ZipFile(wheel) as whl:
-        in_wheel = {n.removeprefix("bhb_viewer/resources/") for n in whl.namelist() if n.startswith("bhb_viewer/resources/")}
-        assert whl.getinfo("bhb_viewer/resources/catalogs/xue2011_bhb.dat").file_size == (SHIPPED / "catalogs" / "xue2011_bhb.dat").stat().st_size
+        in_wheel = {
+            n.removeprefix("bhb_viewer/resources/") for n in whl.namelist() if n.startswith("bhb_viewer/resources/")
+        }
+        assert (
+            whl.getinfo("bhb_viewer/resources/catalogs/xue2011_bhb.dat").file_size
+            == (SHIPPED / "catalogs" / "xue2011_bhb.dat").stat().st_size
+        )
     assert in_wheel == shipped  # every shipped file, nothing else under resources/
 
     subprocess.run([sys.executable, "-c", "from setuptools import build_meta; build_meta.build_sdist('sdist')"],

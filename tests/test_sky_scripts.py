@@ -29,11 +29,24 @@ def test_results_page_from_partial_runs(tmp_path):
     run = out / "table8-physical-minmax" / "runs" / "image_resnet_se-seed0"
     run.mkdir(parents=True)
     (run / "test_metrics.json").write_text(json.dumps(_metrics("image_resnet_se", 0, 0.6, 0.65)))
-    (out / "run-info.json").write_text(json.dumps({"n": 12032, "device": "cuda", "size": "lite", "table_batch": 256,
-                                                   "table_epochs": 30, "table_patience": 4, "seeds_planned": [0, 1, 2]}))
+    (out / "run-info.json").write_text(
+        json.dumps(
+            {
+                "n": 12032,
+                "device": "cuda",
+                "size": "lite",
+                "table_batch": 256,
+                "table_epochs": 30,
+                "table_patience": 4,
+                "seeds_planned": [0, 1, 2],
+            }
+        )
+    )
     docs = tmp_path / "docs"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    subprocess.run([sys.executable, str(REPO / "scripts" / "sky_results.py"), str(out), "--docs", str(docs)], check=True, env=env)
+    subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "sky_results.py"), str(out), "--docs", str(docs)], check=True, env=env
+    )
     page = (docs / "table8-sim-physical.md").read_text()
     assert "BATMM" in page and "ResNet + SE, spec min–max scaling" in page and "No seed finished every model" in page
     assert "BATMM at or above the best single modality" in page and "batch 256" in page
@@ -42,13 +55,25 @@ def test_results_page_from_partial_runs(tmp_path):
 
 @pytest.mark.skipif(os.environ.get("BHB_RUN_GPU_SMOKE") != "1", reason="minutes of CPU; set BHB_RUN_GPU_SMOKE=1")
 def test_gpu_script_smoke_mode(tmp_path):
-    env = {**os.environ, "SKY_SMOKE": "1", "OUT": str(tmp_path / "out"), "SKY_WORK": str(tmp_path / "work"), "SKY_BUDGET_S": "420"}
+    env = {
+        **os.environ,
+        "SKY_SMOKE": "1",
+        "OUT": str(tmp_path / "out"),
+        "SKY_WORK": str(tmp_path / "work"),
+        "SKY_BUDGET_S": "420",
+    }
     subprocess.run([sys.executable, str(REPO / "scripts" / "gpu_sky.py")], check=True, env=env, cwd=REPO)
     info = json.loads((tmp_path / "out" / "run-info.json").read_text())
     assert info["shipped_rc"] == 0 and info["seeds_evaluated"]["xue"] == [0]
     assert (tmp_path / "out" / "sky_results.tar.gz").is_file() and (tmp_path / "out" / "driver.log").is_file()
-    subprocess.run([sys.executable, str(REPO / "scripts" / "sky_results.py"), str(tmp_path / "out"), "--docs", str(tmp_path / "docs")],
-                   check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    subprocess.run(
+        [
+            sys.executable, str(REPO / "scripts" / "sky_results.py"), str(tmp_path / "out"), "--docs",
+            str(tmp_path / "docs"),
+        ],
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert (tmp_path / "docs" / "table8-sim-xue.md").is_file()
 
 
@@ -71,5 +96,7 @@ def test_heads_on_test_scores_a_runs_own_heads_on_its_test_split(tmp_path):
     per_run = json.loads((tmp_path / "heads.json").read_text())["runs"]["run"]
     test = json.loads((run / "test.json").read_text())
     # the fusion score it computes is the one training wrote for the same test rows
-    assert per_run["fusion"]["auc"] == pytest.approx(json.loads((run / "test_metrics.json").read_text())["auc"], abs=1e-4)
+    assert per_run["fusion"]["auc"] == pytest.approx(
+        json.loads((run / "test_metrics.json").read_text())["auc"], abs=1e-4
+    )
     assert len(test["row"]) == 6 and all(0.0 <= v["auc"] <= 1.0 for v in per_run.values())

@@ -47,8 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
     build = sub.add_parser("build", help="build a data set from SDSS or from files on disk", description=BUILD_HELP,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
-    build.add_argument("--out", metavar="DIR",
-                       help="data set directory to write; default ./POSITIVES-NEGATIVES (SDSS) or ./CATALOG-dataset (files)")
+    build.add_argument(
+        "--out", metavar="DIR",
+        help="data set directory to write; default ./POSITIVES-NEGATIVES (SDSS) or ./CATALOG-dataset (files)",
+    )
     build.add_argument("--force", action="store_true", help="replace a data set already in --out")
     build.add_argument("--size", type=_cutout_size, default=CUTOUT_SIZE,
                        help=f"cutout side in pixels ({MIN_SIZE}-{MAX_SIZE}); default {CUTOUT_SIZE}")
@@ -58,15 +60,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sdss.add_argument("--positives", metavar="CAT", help="BHB catalog: path or alias; default xue2011")
     sdss.add_argument("--negatives", metavar="CAT", help="non-BHB catalog: path or alias; default bss")
     sdss.add_argument("--catalogs", metavar="DIR", help="folder holding the aliased catalogs")
-    sdss.add_argument("--radius", type=float, help="drop negatives this close (arcsec) to a positive; default: the builder's cross-match radius, 2")
+    sdss.add_argument(
+        "--radius", type=float,
+        help="drop negatives this close (arcsec) to a positive; default: the builder's cross-match radius, 2",
+    )
     sdss.add_argument("--limit", type=int, help="keep only the first N stars of each class (a trial build)")
     sdss.add_argument("--offline", action="store_true", help="use only the cache; never touch the network")
     sdss.add_argument("--cache", metavar="DIR", help="cache folder (default $BHB_VIEWER_CACHE or the user cache)")
     sdss.add_argument("--timeout", type=float, default=60.0, help="seconds per SDSS request; default 60")
     sdss.add_argument("--retries", type=int, default=3, help="retries after a transient failure; default 3")
-    sdss.add_argument("--cutouts", choices=("hips", "frames"), default="hips",
-                      help="hips: 5-band cutouts from the SDSS HiPS via hips2fits (~100 kB a star; default); "
-                           "frames: cut from whole SDSS frames (~15 MB a star), also the fallback where the HiPS has no data")
+    sdss.add_argument(
+        "--cutouts",
+        choices=("hips", "frames"),
+        default="hips",
+        help="hips: 5-band cutouts from the SDSS HiPS via hips2fits (~100 kB a star; default); "
+        "frames: cut from whole SDSS frames (~15 MB a star), also the fallback where the HiPS has no data",
+    )
     sdss.add_argument("--known-bhb", metavar="CAT", action="append",
                       help="a catalog of known BHBs (alias or path; repeatable): negatives within --radius of one are "
                            "dropped; default barbosa2022 where found, besides the positives")
@@ -78,9 +87,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     files.add_argument("--spectra", metavar="DIR", help="folder of spec/spSpec/spPlate files")
     files.add_argument("--images", metavar="DIR", help="folder of per-band frames/stamps with WCS or cube files")
     files.add_argument("--label", choices=("bhb", "non-bhb"), help="label every row (catalog without a label column)")
-    files.add_argument("--partial", action="store_true",
-                       help="keep spectra that cover only part of 4000–9000 Å (e.g. a stellar library's), the rest masked; "
-                            "one process only")
+    files.add_argument(
+        "--partial",
+        action="store_true",
+        help="keep spectra that cover only part of 4000–9000 Å (e.g. a stellar library's), the rest masked; "
+        "one process only",
+    )
     files.add_argument("--shard", metavar="K/N",
                        help="build only part K (1..N) of the catalog into OUT/part-K-of-N, e.g. one job of a cluster "
                             "array; OUT opens as one data set once all N parts are built")
@@ -139,7 +151,9 @@ def _build(args: argparse.Namespace) -> int:
 
     if args.catalog and (args.positives or args.negatives):
         raise BadInputError(None, "give either --catalog (files on disk) or --positives/--negatives (SDSS), not both")
-    args.positives, args.negatives = (None, None) if args.catalog else (args.positives or "xue2011", args.negatives or "bss")
+    args.positives, args.negatives = (
+        (None, None) if args.catalog else (args.positives or "xue2011", args.negatives or "bss")
+    )
     args.out = args.out or _default_out(args)
     if args.shard and not args.catalog:
         raise BadInputError(None, "--shard splits a catalog of files on disk: give --catalog")
@@ -199,8 +213,10 @@ def _from_sdss(args, progress, cancel):
     from bhb_viewer.services.builder import CROSSMATCH_ARCSEC, build_from_sdss
     from bhb_viewer.services.sdss import CLI_OFFLINE_HINT, SDSSService
 
-    service = SDSSService(args.cache, offline=args.offline, timeout=args.timeout, retries=args.retries, cutouts=args.cutouts,
-                          offline_hint=CLI_OFFLINE_HINT)
+    service = SDSSService(
+        args.cache, offline=args.offline, timeout=args.timeout, retries=args.retries, cutouts=args.cutouts,
+        offline_hint=CLI_OFFLINE_HINT,
+    )
     radius = CROSSMATCH_ARCSEC if args.radius is None else args.radius
     return build_from_sdss(args.out, args.positives, args.negatives, service=service,
                            catalog_dir=args.catalogs, radius_arcsec=radius, limit=args.limit, known_bhb=args.known_bhb,
@@ -212,7 +228,9 @@ def _from_files(args, progress, cancel):
     from bhb_viewer.core.ingest.build import build_from_files
 
     label = {"bhb": LABEL_BHB, "non-bhb": LABEL_NON_BHB, None: None}[args.label]
-    files = dict(spectra=args.spectra, images=args.images, label=label, size=args.size, progress=progress, cancel=cancel)
+    files = dict(
+        spectra=args.spectra, images=args.images, label=label, size=args.size, progress=progress, cancel=cancel
+    )
     if args.partial and (args.shard or (args.workers or 1) > 1):
         from bhb_viewer.core.errors import BadInputError
 

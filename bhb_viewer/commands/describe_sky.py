@@ -1,8 +1,8 @@
 """``bhb describe-sky``: record a checkpoint's training sky, so its scores carry out-of-distribution flags.
 
-Writes ``training_sky.json`` (ranges of u−g, g−r, g, S/N and fitted Teff, log g, [Fe/H]) and, for a fusion model, ``embedding_stats.safetensors`` into the
-checkpoint folder (ml.embedding_stats). Run it on the data set the model was trained on; a
-checkpoint without these files still scores, its flags then lack the ``sky:`` and
+Writes ``training_sky.json`` (ranges of u−g, g−r, g, S/N and fitted Teff, log g, [Fe/H]) and, for a fusion model,
+``embedding_stats.safetensors`` into the checkpoint folder (ml.embedding_stats). Run it on the data set the model was
+trained on; a checkpoint without these files still scores, its flags then lack the ``sky:`` and
 ``ood:embedding`` checks.
 """
 

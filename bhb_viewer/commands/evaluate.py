@@ -17,10 +17,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="comma-separated registry names, svm, xgboost, classical (the Balmer cuts); "
         "'table8' = the paper's Table 8 models plus classical (default)",
     )
-    parser.add_argument("--seeds", default="5", help="a count (5 = seeds 0-4) or a comma list (0,3,7; one seed as '3,')")
+    parser.add_argument(
+        "--seeds", default="5", help="a count (5 = seeds 0-4) or a comma list (0,3,7; one seed as '3,')"
+    )
     parser.add_argument("--size", default="lite")
     parser.add_argument("--out", required=True, metavar="DIR")
-    parser.add_argument("--config", metavar="FILE", help="training options (.json/.toml TrainConfig fields) for every network")
+    parser.add_argument(
+        "--config", metavar="FILE", help="training options (.json/.toml TrainConfig fields) for every network"
+    )
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--lr", type=float)
@@ -39,7 +43,11 @@ def run(args: argparse.Namespace) -> int:
     from bhb_viewer.core.progress import JsonLinesProgress, TerminalProgress
     from bhb_viewer.ml.evaluation import CLASSICAL, TABLE8_MODELS, evaluate_models, format_table8
 
-    models = [CLASSICAL, *TABLE8_MODELS] if args.models == "table8" else [m.strip() for m in args.models.split(",") if m.strip()]
+    models = (
+        [CLASSICAL, *TABLE8_MODELS]
+        if args.models == "table8"
+        else [m.strip() for m in args.models.split(",") if m.strip()]
+    )
     seeds = int(args.seeds) if "," not in args.seeds else [int(s) for s in args.seeds.split(",") if s.strip()]
     options: dict = {}
     if args.config:
@@ -60,7 +68,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(format_table8(results, args.group))
-    print(f"wrote {args.out}/table8.csv, table8.json" + (", roc.png, pr.png" if results["plots"] else " (no plots: matplotlib missing)"))
+    print(
+        f"wrote {args.out}/table8.csv, table8.json"
+        + (", roc.png, pr.png" if results["plots"] else " (no plots: matplotlib missing)")
+    )
     if args.json:
         summary = {name: entry["summary"] for name, entry in results["models"].items()}
         print(json.dumps({"event": "evaluation", "size": args.size, "seeds": results["seeds"], "models": summary}))

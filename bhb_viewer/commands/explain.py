@@ -22,7 +22,9 @@ import numpy as np
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("data", metavar="DATA", help="a data set directory, or a catalog with spectrum (and image) file columns")
+    parser.add_argument(
+        "data", metavar="DATA", help="a data set directory, or a catalog with spectrum (and image) file columns"
+    )
     parser.add_argument("--model", required=True, metavar="CKPT_DIR", help="checkpoint directory")
     parser.add_argument("--n", type=int, default=200, help="stars explained, drawn at random (default 200)")
     parser.add_argument("--out", required=True, metavar="FILE.json", help="where the JSON object goes")
@@ -112,10 +114,18 @@ def explain_dataset(data, model_dir: str, n: int, seed: int, device: str = "cpu"
         from scipy.stats import mannwhitneyu
 
         result["band_importance_by_class"] = {
-            b: {"bhb_mean": round(float(bands[labels == 1, j].mean()), 5), "non_bhb_mean": round(float(bands[labels == 0, j].mean()), 5),
-                "mannwhitney_p": float(mannwhitneyu(bands[labels == 1, j], bands[labels == 0, j]).pvalue)}
-            for j, b in enumerate(BANDS)}
+            b: {
+                "bhb_mean": round(float(bands[labels == 1, j].mean()), 5),
+                "non_bhb_mean": round(float(bands[labels == 0, j].mean()), 5),
+                "mannwhitney_p": float(mannwhitneyu(bands[labels == 1, j], bands[labels == 0, j]).pvalue),
+            }
+            for j, b in enumerate(BANDS)
+        }
         result["segment_importance_by_class"] = {
-            f"s{j + 1}": {"bhb_mean": round(float(segments[labels == 1, j].mean()), 5),
-                          "non_bhb_mean": round(float(segments[labels == 0, j].mean()), 5)} for j in range(segments.shape[1])}
+            f"s{j + 1}": {
+                "bhb_mean": round(float(segments[labels == 1, j].mean()), 5),
+                "non_bhb_mean": round(float(segments[labels == 0, j].mean()), 5),
+            }
+            for j in range(segments.shape[1])
+        }
     return result

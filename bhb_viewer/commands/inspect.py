@@ -19,7 +19,9 @@ TEXT_ROWS = 10  # spectra / rejections listed per file in text mode
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="catalog, spectrum, cutout or image file, or data-set directory")
+    parser.add_argument(
+        "paths", nargs="+", metavar="PATH", help="catalog, spectrum, cutout or image file, or data-set directory"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object per path")
 
 
@@ -96,7 +98,12 @@ def _wcs_summary(wcs, size_xy: tuple[int, int]) -> dict[str, Any]:
     cx, cy = (size_xy[0] - 1) / 2, (size_xy[1] - 1) / 2
     ra, dec = wcs.pixel_to_world_values(cx, cy)
     scale = float(np.sqrt(abs(np.linalg.det(wcs.pixel_scale_matrix))) * 3600)
-    return {"ctype": list(wcs.wcs.ctype), "centre_ra": float(ra), "centre_dec": float(dec), "pixel_scale_arcsec": round(scale, 4)}
+    return {
+        "ctype": list(wcs.wcs.ctype),
+        "centre_ra": float(ra),
+        "centre_dec": float(dec),
+        "pixel_scale_arcsec": round(scale, 4),
+    }
 
 
 def _describe_cube(path: Path) -> dict[str, Any]:
@@ -116,7 +123,12 @@ def _describe_image(path: Path) -> dict[str, Any]:
     from bhb_viewer.core.readers.cutouts import load_band_image
 
     img = load_band_image(path)
-    return {"count": 1, "band": img.band, "shape": list(img.data.shape), "wcs": _wcs_summary(img.wcs, img.data.shape[::-1])}
+    return {
+        "count": 1,
+        "band": img.band,
+        "shape": list(img.data.shape),
+        "wcs": _wcs_summary(img.wcs, img.data.shape[::-1]),
+    }
 
 
 def _describe_dataset(path: Path) -> dict[str, Any]:
@@ -151,14 +163,19 @@ def _print_text(r: dict[str, Any]) -> None:
     kind = r["kind"]
     print(f"{r['path']}: {kind}")
     if kind == "catalog":
-        print(f"  {r['count']} rows; {r['with_position']} with RA/Dec, {r['with_plate_mjd_fiber']} with plate/mjd/fiber")
+        print(
+            f"  {r['count']} rows; {r['with_position']} with RA/Dec, {r['with_plate_mjd_fiber']} with plate/mjd/fiber"
+        )
         print(f"  canonical columns: {', '.join(r['canonical_columns'])}")
         print(f"  other columns: {', '.join(r['other_columns']) or '-'}")
         print(f"  first ids: {', '.join(r['first_ids'])}")
     elif kind == "spectra":
         how = "exact SDSS pixels" if r["aligned"] else "interpolated"
         ivar = "" if r["ivar_known"] in (None, True) else "; no ivar in file: finite pixels count as valid"
-        print(f"  {r['format']}: {r['count']} spectra on the {r['grid']['npix']}-pixel grid ({how}{ivar}), {len(r['rejected'])} rejected")
+        print(
+            f"  {r['format']}: {r['count']} spectra on the {r['grid']['npix']}-pixel "
+            f"grid ({how}{ivar}), {len(r['rejected'])} rejected"
+        )
         for s in r["spectra"][:TEXT_ROWS]:
             res = f", R ≈ {s['resolution']:,.0f}" if s.get("resolution") else ""
             print(f"    {s['id']:<24} {s['valid_pixels']:>5}/{r['grid']['npix']} valid pixels{res}")
@@ -172,8 +189,14 @@ def _print_text(r: dict[str, Any]) -> None:
         w = r["wcs"]
         what = f"bands {','.join(r['bands'])}" if kind == "cube" else f"band {r['band']}"
         print(f"  shape {'×'.join(map(str, r['shape']))}, {what}")
-        print(f"  WCS {'/'.join(w['ctype'])}, centre {w['centre_ra']:.6f} {w['centre_dec']:+.6f}, {w['pixel_scale_arcsec']}″/px")
+        print(
+            f"  WCS {'/'.join(w['ctype'])}, centre {w['centre_ra']:.6f} "
+            f"{w['centre_dec']:+.6f}, {w['pixel_scale_arcsec']}″/px"
+        )
         if kind == "cube":
             print("  masked: " + ", ".join(f"{b} {f:.1%}" for b, f in r["masked_fraction"].items()))
     elif kind == "dataset":
-        print(f"  {r['count']} stars ({r['n_bhb']} BHB, {r['n_non_bhb']} non-BHB); spectra {r['spectra_shape']}, cutouts {r['cutouts_shape']}")
+        print(
+            f"  {r['count']} stars ({r['n_bhb']} BHB, {r['n_non_bhb']} non-BHB); "
+            f"spectra {r['spectra_shape']}, cutouts {r['cutouts_shape']}"
+        )

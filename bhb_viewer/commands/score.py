@@ -6,8 +6,8 @@ c_hg), the ``classical_bhb`` flag and the Balmer fit's ``balmer_reason``; the ph
 opinion (core.science.stellar_fit: ``teff_fit``, ``logg_fit``, ``feh_fit``, ``rv_fit``, ``chi2_fit``), the
 trust ``flags`` (core.science.trust; the summary counts the out-of-distribution ones), the known-star
 match ``known_as`` / ``known_sep_arcsec`` (core.readers.known_stars; --known adds catalogues) and, with --weights,
-the segment and band weights. A data set with labels also gets its macro P/R/F1 printed. A model that reads colours gets each candidate's
-u,g,r,i,z from the input table (``u``… / ``u_err``… or SDSS ``psfMag_u``… / ``psfMagErr_u``…) and,
+the segment and band weights. A data set with labels also gets its macro P/R/F1 printed. A model that reads colours gets
+each candidate's u,g,r,i,z from the input table (``u``… / ``u_err``… or SDSS ``psfMag_u``… / ``psfMagErr_u``…) and,
 for bands the table lacks, from the data set's catalogue. Scoring streams (ml.scoring): memory does not grow
 with the number of stars, and the output (.parquet, .ecsv, .csv, .fits) is written as it goes.
 ``torchrun --nproc-per-node N -m bhb_viewer score ...`` splits the stars over N ranks and writes
@@ -27,26 +27,52 @@ import numpy as np
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from bhb_viewer.core.readers.candidates import CROSSMATCH_ARCSEC
 
-    parser.add_argument("input", metavar="CATALOG_OR_DATASET", help="a data set directory, or a catalog (.ecsv/.fits/.csv/.vot/.xml)")
-    parser.add_argument("--model", required=True, metavar="CKPT_DIR", help="checkpoint directory (bhb train's run directory)")
+    parser.add_argument(
+        "input", metavar="CATALOG_OR_DATASET", help="a data set directory, or a catalog (.ecsv/.fits/.csv/.vot/.xml)"
+    )
+    parser.add_argument(
+        "--model", required=True, metavar="CKPT_DIR", help="checkpoint directory (bhb train's run directory)"
+    )
     parser.add_argument("--out", required=True, metavar="FILE", help="output table; format from the extension")
-    parser.add_argument("--dataset", metavar="DIR", help="for a catalog: the data set holding its stars' spectra and cutouts "
-                        f"(matched by id, else by position within {CROSSMATCH_ARCSEC:g}″)")
-    parser.add_argument("--batch-size", type=int, default=256, help="stars per batch (and per output chunk); default 256")
-    parser.add_argument("--device", default="auto", help="auto (CUDA, MPS, CPU), cpu, cuda, cuda:1; under torchrun auto/cuda is the rank's own GPU")
+    parser.add_argument(
+        "--dataset",
+        metavar="DIR",
+        help="for a catalog: the data set holding its stars' spectra and cutouts "
+        f"(matched by id, else by position within {CROSSMATCH_ARCSEC:g}″)",
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=256, help="stars per batch (and per output chunk); default 256"
+    )
+    parser.add_argument(
+        "--device", default="auto",
+        help="auto (CUDA, MPS, CPU), cpu, cuda, cuda:1; under torchrun auto/cuda is the rank's own GPU",
+    )
     parser.add_argument("--workers", type=int, default=1,
                         help="loader processes that read, preprocess and fit the Balmer lines while the model runs; "
                              "0 does all in this process; default 1")
     parser.add_argument("--threads", type=int,
                         help="torch CPU threads (default on a CPU: the cores the loader workers leave, at least 1)")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the model (pays off on a GPU for large runs)")
-    parser.add_argument("--weights", action="store_true",
-                        help="add the 7 segment weights (seg_w1..seg_w7) and 5 band weights (w_u..w_z) where the model has them (slower)")
-    parser.add_argument("--no-second-opinion", dest="second_opinion", action="store_false",
-                        help="leave out the engine-template fit (teff_fit, logg_fit, feh_fit, rv_fit, chi2_fit) and the flags")
-    parser.add_argument("--known", action="append", default=[], metavar="CAT",
-                        help="another catalogue of known stars (ra, dec; optional known_as) matched besides the shipped "
-                             "Xue 2011, Barbosa 2022 and blue-straggler lists; repeatable")
+    parser.add_argument(
+        "--compile", action="store_true", help="torch.compile the model (pays off on a GPU for large runs)"
+    )
+    parser.add_argument(
+        "--weights",
+        action="store_true",
+        help="add the 7 segment weights (seg_w1..seg_w7) and 5 band "
+             "weights (w_u..w_z) where the model has them (slower)",
+    )
+    parser.add_argument(
+        "--no-second-opinion", dest="second_opinion", action="store_false",
+        help="leave out the engine-template fit (teff_fit, logg_fit, feh_fit, rv_fit, chi2_fit) and the flags",
+    )
+    parser.add_argument(
+        "--known",
+        action="append",
+        default=[],
+        metavar="CAT",
+        help="another catalogue of known stars (ra, dec; optional known_as) matched besides the shipped "
+        "Xue 2011, Barbosa 2022 and blue-straggler lists; repeatable",
+    )
     parser.add_argument("--known-radius", type=float, default=2.0, metavar="ARCSEC",
                         help="match radius for known stars (default 2″)")
     parser.add_argument("--threshold", type=float, default=0.5, help="P(BHB) cut for the printed P/R/F1")
@@ -80,7 +106,9 @@ def _resolve(args: argparse.Namespace):
         nearest, sep = crossmatch(catalog[todo], data.catalog)
         rows[todo] = np.where(sep <= CROSSMATCH_ARCSEC, nearest, -1)
     if (rows < 0).all():
-        raise BadInputError(args.input, f"none of its {len(catalog)} stars is in the data set {args.dataset} (by id or position)")
+        raise BadInputError(
+            args.input, f"none of its {len(catalog)} stars is in the data set {args.dataset} (by id or position)"
+        )
     return catalog, data, rows
 
 
@@ -108,9 +136,11 @@ def run(args: argparse.Namespace) -> int:
     scorer = Scorer(args.model, device, explain="weights" if args.weights else False, compile_model=args.compile)
     distributed.start(device)
     try:
-        result = score_stream(table, rows, labels, data, scorer, args.out, batch_size=args.batch_size, workers=args.workers,
-                              threshold=args.threshold, ranks=ranks, progress=progress, mags=_magnitudes(table, data, rows),
-                              second_opinion=args.second_opinion)
+        result = score_stream(
+            table, rows, labels, data, scorer, args.out, batch_size=args.batch_size, workers=args.workers,
+            threshold=args.threshold, ranks=ranks, progress=progress, mags=_magnitudes(table, data, rows),
+            second_opinion=args.second_opinion,
+        )
     except ValueError as exc:  # the preprocessing rejects arrays this model can't take (e.g. another cutout size)
         raise BadInputError(data.path, str(exc)) from exc
     finally:
@@ -154,7 +184,9 @@ def _check(args: argparse.Namespace) -> None:
     for flag in ("batch_size", "workers", "threads"):
         value = getattr(args, flag)
         if value is not None and value < (1 if flag != "workers" else 0):
-            raise BadInputError(None, f"--{flag.replace('_', '-')} must be {'≥ 0' if flag == 'workers' else '≥ 1'}, got {value}")
+            raise BadInputError(
+                None, f"--{flag.replace('_', '-')} must be {'≥ 0' if flag == 'workers' else '≥ 1'}, got {value}"
+            )
 
 
 def label_definition(data) -> str:
@@ -177,7 +209,10 @@ def _summarise(args: argparse.Namespace, result, labels: str) -> None:
         if "box" in reports:  # the second opinion's Teff–log g box (core.science.stellar_fit.in_bhb_box)
             summary["box_macro"] = {k: v for k, v in reports["box"]["macro"].items() if k != "support"}
     if summary["not_found"]:
-        print(f"warning: {summary['not_found']} of {result.n} stars are not in the data set; their p_bhb is masked", file=sys.stderr)
+        print(
+            f"warning: {summary['not_found']} of {result.n} stars are not in the data set; their p_bhb is masked",
+            file=sys.stderr,
+        )
     if not result.training_sky and args.second_opinion:
         print("note: this checkpoint has no training-sky record, so its flags lack the sky: and ood:embedding "
               "checks (bhb describe-sky adds it)", file=sys.stderr)
@@ -194,4 +229,6 @@ def _summarise(args: argparse.Namespace, result, labels: str) -> None:
               f"(classical cuts: P {c['precision']:.4f} R {c['recall']:.4f} F1 {c['f1']:.4f}), against {labels} labels")
         if "box_macro" in summary:
             b = summary["box_macro"]
-            print(f"the Teff–log g box of the template fit: P {b['precision']:.4f} R {b['recall']:.4f} F1 {b['f1']:.4f}")
+            print(
+                f"the Teff–log g box of the template fit: P {b['precision']:.4f} R {b['recall']:.4f} F1 {b['f1']:.4f}"
+            )

@@ -10,25 +10,46 @@ import sys
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from bhb_viewer.core.sim import DEFAULT_BHB_FRACTION, DEFAULT_LABELS, DEFAULT_N
 
-    parser.add_argument("--n", type=int, default=None, help=f"number of stars (default {DEFAULT_N} for a data set, 3000 for --report)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives identical arrays (default 0)")
+    parser.add_argument(
+        "--n", type=int, default=None, help=f"number of stars (default {DEFAULT_N} for a data set, 3000 for --report)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="random seed; the same seed gives identical arrays (default 0)"
+    )
     parser.add_argument("--out", metavar="DIR", help="data set directory to write (truth.ecsv beside it)")
     parser.add_argument("--force", action="store_true", help="replace a data set already in --out")
-    parser.add_argument("--labels", choices=("xue", "physical"), default=DEFAULT_LABELS,
-                        help="the 'label' column: xue = passes the Xue 2011 cuts as an independent catalogue measured them "
-                        "(what the paper did), physical = horizontal-branch gravity (what the shipped model is trained on); both are in truth.ecsv "
-                        f"(default {DEFAULT_LABELS})")
+    parser.add_argument(
+        "--labels",
+        choices=("xue", "physical"),
+        default=DEFAULT_LABELS,
+        help="the 'label' column: xue = passes the Xue 2011 cuts as an independent catalogue measured them "
+        "(what the paper did), physical = horizontal-branch gravity "
+        "(what the shipped model is trained on); both are in truth.ecsv "
+        f"(default {DEFAULT_LABELS})",
+    )
     parser.add_argument("--engine", choices=("empirical", "parametric"), default="empirical",
                         help="stellar spectra: empirical = emulated MILES stars (simulator 3.x), parametric = "
                         "simulator 2.0's line model, so older tables reproduce (default empirical)")
-    parser.add_argument("--deredden", action="store_true",
-                        help="correct catalogue magnitudes and spectra for extinction (default: uncorrected, as the paper)")
-    parser.add_argument("--bhb-fraction", type=float, default=DEFAULT_BHB_FRACTION, help="fraction of BHB stars (default: the paper's 4752/12032)")
+    parser.add_argument(
+        "--deredden", action="store_true",
+        help="correct catalogue magnitudes and spectra for extinction (default: uncorrected, as the paper)",
+    )
+    parser.add_argument(
+        "--bhb-fraction", type=float, default=DEFAULT_BHB_FRACTION,
+        help="fraction of BHB stars (default: the paper's 4752/12032)",
+    )
     parser.add_argument("--cutout-size", type=int, default=64, help="cutout side in pixels (default 64)")
-    parser.add_argument("--report", action="store_true", help="print the calibration figures against the Xue et al. (2011) sample (with --out: of the data set written)")
-    parser.add_argument("--reference", metavar="PATH", help="the Xue 2011 table (xue2011_bhb.dat with its ReadMe); default $BHB_XUE2011")
+    parser.add_argument(
+        "--report", action="store_true",
+        help="print the calibration figures against the Xue et al. (2011) sample (with --out: of the data set written)",
+    )
+    parser.add_argument(
+        "--reference", metavar="PATH", help="the Xue 2011 table (xue2011_bhb.dat with its ReadMe); default $BHB_XUE2011"
+    )
     parser.add_argument("--json", action="store_true", help="with --report: print the figures as one JSON object")
-    parser.add_argument("--workers", type=int, default=1, help="processes rendering chunks of stars (same arrays for any number)")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="processes rendering chunks of stars (same arrays for any number)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -38,18 +59,25 @@ def _print_report(report: dict) -> None:
     def mark(ok: bool) -> str:
         return "ok" if ok else "OUT OF RANGE"
 
-    print(f"simulated {report['n']} stars ({report['n_bhb']} BHB, {report['n_non_bhb']} non-BHB), seed {report['seed']}")
-    print(f"(a) simulated BHBs passing the classical cuts vs {report['n_reference']} Xue 2011 BHBs: two-sample KS statistic (limit {KS_LIMIT})")
+    print(
+        f"simulated {report['n']} stars ({report['n_bhb']} BHB, {report['n_non_bhb']} non-BHB), seed {report['seed']}"
+    )
+    print(
+        f"(a) simulated BHBs passing the classical cuts vs {report['n_reference']} "
+        f"Xue 2011 BHBs: two-sample KS statistic (limit {KS_LIMIT})"
+    )
     for q, d in report["ks"].items():
         print(f"    {q:6s} {d:.3f}  {mark(d <= KS_LIMIT)}")
     print("(b) difficulty")
     print(
-        f"    classical cuts: purity {report['classical_purity']:.3f} (target {PURITY_RANGE[0]:.2f}–{PURITY_RANGE[1]:.2f}) "
+        f"    classical cuts: purity {report['classical_purity']:.3f} "
+        f"(target {PURITY_RANGE[0]:.2f}–{PURITY_RANGE[1]:.2f}) "
         f"{mark(report['passes']['classical_purity'])}, completeness {report['classical_completeness']:.3f}, "
         f"{report['classical_selected']} selected"
     )
     print(
-        f"    best straight colour cut (g−r, u−g): macro F1 {report['colour_cut_f1']:.3f}, BHB F1 {report['colour_cut_f1_bhb']:.3f} "
+        "    best straight colour cut (g−r, u−g): macro F1 "
+        f"{report['colour_cut_f1']:.3f}, BHB F1 {report['colour_cut_f1_bhb']:.3f} "
         f"(limit {COLOUR_F1_LIMIT}) {mark(report['passes']['colour_cut_f1'])}"
     )
     print(f"    Balmer fits failed: {report['balmer_fit_failures']}; labels {report.get('labels')}, "
@@ -59,11 +87,17 @@ def _print_report(report: dict) -> None:
         for key, entry in report["realism"].items():
             print(f"    {key}: {_short(entry['simulated'])} | {_short(entry.get('real'))} ({entry.get('source', '')})")
     if "fm_window" in report:
-        print(f"(d) Balmer fit window (± Å) for {report['fm_window']['n']} cut-passing BHBs: fm / D0.2 median, KS vs Xue 2011")
+        print(
+            f"(d) Balmer fit window (± Å) for {report['fm_window']['n']} "
+            "cut-passing BHBs: fm / D0.2 median, KS vs Xue 2011"
+        )
         for w, entry in report["fm_window"]["windows"].items():
             fm, d02 = entry["fm"], entry["d02"]
-            print(f"    ±{w:>3} Å  fm {_short(fm['median'])} (KS {_short(fm.get('ks_vs_xue2011'))})  "
-                  f"D0.2 {_short(d02['median'])} (KS {_short(d02.get('ks_vs_xue2011'))})  failures {entry['fit_failures']}")
+            print(
+                f"    ±{w:>3} Å  fm {_short(fm['median'])} (KS {_short(fm.get('ks_vs_xue2011'))})  "
+                f"D0.2 {_short(d02['median'])} (KS "
+                f"{_short(d02.get('ks_vs_xue2011'))})  failures {entry['fit_failures']}"
+            )
 
 
 def _short(value) -> str:
@@ -101,8 +135,10 @@ def run(args: argparse.Namespace) -> int:
     if args.out and not is_dataset(out) and out.is_dir() and any(out.iterdir()) and not unfinished_files(out):
         raise BadInputError(out, "folder is not empty; the data set is written into a new or empty folder")
     if args.out:
-        path = write_simulated(args.out, args.n or DEFAULT_N, args.seed, args.bhb_fraction, args.cutout_size, progress, config,
-                                args.workers)
+        path = write_simulated(
+            args.out, args.n or DEFAULT_N, args.seed, args.bhb_fraction, args.cutout_size, progress, config,
+            args.workers,
+        )
         print(f"wrote {args.n or DEFAULT_N} simulated stars to {path}", file=sys.stderr if args.json else sys.stdout)
     if args.report:
         from bhb_viewer.core.sim.calibration import calibration_report, dataset_report
@@ -110,8 +146,10 @@ def run(args: argparse.Namespace) -> int:
         if args.out:  # the figures of exactly the data set just written
             report = dataset_report(args.out, reference=args.reference, progress=progress)
         else:
-            report = calibration_report(n=args.n or 3000, seed=args.seed, bhb_fraction=args.bhb_fraction, reference=args.reference,
-                                        config=config, progress=progress)
+            report = calibration_report(
+                n=args.n or 3000, seed=args.seed, bhb_fraction=args.bhb_fraction, reference=args.reference,
+                config=config, progress=progress,
+            )
         if args.json:
             print(json.dumps(report))
         else:

@@ -28,20 +28,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help="TrainConfig as .json or .toml; flags override it")
     parser.add_argument("--epochs", type=int, help="epochs per stage; default 10")
     parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--lr", type=float, help="AdamW learning rate; default 1e-4 (the paper's) for --size paper, 1e-3 for lite and tiny")
+    parser.add_argument(
+        "--lr", type=float,
+        help="AdamW learning rate; default 1e-4 (the paper's) for --size paper, 1e-3 for lite and tiny",
+    )
     parser.add_argument("--weight-decay", type=float)
     parser.add_argument("--patience", type=int, help="early-stopping patience in epochs")
     parser.add_argument("--finetune", action="store_true", default=None, help="add the end-to-end fine-tune stage")
-    parser.add_argument("--init-from", metavar="MODEL_DIR",
-                        help="fine-tune: start from this checkpoint (same --model and --size) and keep its preprocessing, "
-                             "instead of training from scratch; the way to learn from a few hundred verdicts")
+    parser.add_argument(
+        "--init-from",
+        metavar="MODEL_DIR",
+        help="fine-tune: start from this checkpoint (same --model and --size) and keep its preprocessing, "
+        "instead of training from scratch; the way to learn from a few hundred verdicts",
+    )
     parser.add_argument("--freeze", choices=("encoders", "none"),
                         help="with --init-from: what stays frozen; encoders (default: only the fusion and head "
                              "learn) or none (end to end)")
-    parser.add_argument("--base", metavar="DATASET_DIR",
-                        help="with --init-from: mix stars of the model's own training sky (the data set its config.json "
-                             "names, checked by manifest hash) into the training split, so a few verdicts do not make "
-                             "it forget that sky; validation and test stay your own stars")
+    parser.add_argument(
+        "--base",
+        metavar="DATASET_DIR",
+        help="with --init-from: mix stars of the model's own training sky (the data set its config.json "
+        "names, checked by manifest hash) into the training split, so a few verdicts do not make "
+        "it forget that sky; validation and test stay your own stars",
+    )
     parser.add_argument("--base-ratio", type=float,
                         help="with --base: base stars per training star of --dataset, drawn in the base's class "
                              "shares from --seed; default 1 (as many as yours)")
@@ -56,8 +65,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-workers", type=int, help="data-loader worker processes; default 0")
     parser.add_argument("--threads", type=int, help="torch CPU threads (1 is fastest on a busy shared CPU)")
     parser.add_argument("--progress-json", action="store_true", help="JSON lines on stdout instead of a progress bar")
-    parser.add_argument("--resume", metavar="RUN_DIR",
-                        help="continue a cancelled or killed run (its config holds; --epochs/--patience/--device/--threads/--num-workers may change)")
+    parser.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue a cancelled or killed run (its config holds; "
+             "--epochs/--patience/--device/--threads/--num-workers may change)",
+    )
 
 
 def _config(args: argparse.Namespace):
@@ -71,9 +84,15 @@ def _config(args: argparse.Namespace):
         else:
             given = {k: v for k, v in overrides.items() if v is not None}
             if "dataset" not in given or "out" not in given:
-                raise BadInputError(None, "bhb train needs --dataset DIR and --out RUN_DIR (or --config FILE, or --resume RUN_DIR)")
+                raise BadInputError(
+                    None, "bhb train needs --dataset DIR and --out RUN_DIR (or --config FILE, or --resume RUN_DIR)"
+                )
             config = TrainConfig.from_dict(given)
-        return config.replace(model_overrides={**config.model_overrides, "photometry": True}) if args.photometry else config
+        return (
+            config.replace(model_overrides={**config.model_overrides, "photometry": True})
+            if args.photometry
+            else config
+        )
     except (ValueError, TypeError, OSError) as exc:
         if isinstance(exc, BadInputError):
             raise
@@ -145,7 +164,10 @@ def _report(obj: dict, emit_json: bool, stream=None) -> None:
         print(json.dumps(obj), file=stream, flush=True)
     elif obj["event"] == "done":
         m = obj["test_macro"]
-        print(f"{obj['run_dir']}: test macro P {m['precision']:.4f} R {m['recall']:.4f} F1 {m['f1']:.4f} AUC {obj['test_auc']:.4f}",
-              file=stream)
+        print(
+            f"{obj['run_dir']}: test macro P {m['precision']:.4f} R "
+            f"{m['recall']:.4f} F1 {m['f1']:.4f} AUC {obj['test_auc']:.4f}",
+            file=stream,
+        )
     else:
         print(f"{obj['event']}: {obj.get('message', '')}", file=stream)

@@ -63,9 +63,9 @@ FLOAT16_TINY = float(np.finfo(np.float16).smallest_subnormal)
 class Dataset:
     path: Path
     catalog: Table
-    spectra: np.ndarray
-    ivar: np.ndarray
-    cutouts: np.ndarray
+    spectra: np.ndarray | RowView
+    ivar: np.ndarray | RowView
+    cutouts: np.ndarray | RowView
     manifest: dict[str, Any]
 
     def __len__(self) -> int:
@@ -87,7 +87,9 @@ def manifest_hash(manifest: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
 
 
-def _check_shapes(n: int, spectra: np.ndarray, ivar: np.ndarray, cutouts: np.ndarray) -> None:
+def _check_shapes(
+    n: int, spectra: np.ndarray | RowView, ivar: np.ndarray | RowView, cutouts: np.ndarray | RowView
+) -> None:
     if spectra.shape != (n, NPIX) or ivar.shape != (n, NPIX):
         raise ValueError(f"spectra/ivar must be {n}×{NPIX}, got {spectra.shape} and {ivar.shape}")
     if cutouts.ndim != 4 or cutouts.shape[:2] != (n, len(BANDS)) or cutouts.shape[2] != cutouts.shape[3]:
@@ -97,9 +99,9 @@ def _check_shapes(n: int, spectra: np.ndarray, ivar: np.ndarray, cutouts: np.nda
 def write_dataset(
     path: str | os.PathLike,
     catalog: Table,
-    spectra: np.ndarray,
-    ivar: np.ndarray,
-    cutouts: np.ndarray,
+    spectra: np.ndarray | RowView,
+    ivar: np.ndarray | RowView,
+    cutouts: np.ndarray | RowView,
     provenance: dict[str, Any] | None = None,
     dtype: str = "float32",
 ) -> Path:
@@ -135,7 +137,7 @@ def write_dataset(
     return path
 
 
-def _save(path: Path, name: str, arr: np.ndarray, dtype: str, chunk: int = 4096) -> list[str]:
+def _save(path: Path, name: str, arr: np.ndarray | RowView, dtype: str, chunk: int = 4096) -> list[str]:
     """Write a (possibly memory-mapped) array as ``dtype``, a block of rows at a time, each file under
     a temporary name first; returns the file names written (a scaled16 array adds ``NAME.scale.npy``)."""
     positive = name == "ivar.npy"
@@ -146,10 +148,13 @@ def _save(path: Path, name: str, arr: np.ndarray, dtype: str, chunk: int = 4096)
     def write(tmp: Path, scale_tmp: Path | None = None) -> None:
         out = np.lib.format.open_memmap(tmp, "w+", np.uint16 if scaled else np.dtype(stored), arr.shape)
         asinh = name == "cutouts.npy"  # see Scaled16Rows: codes linear in asinh(x / sky noise)
-        scale = np.lib.format.open_memmap(scale_tmp, "w+", np.float32, (len(arr), 3 if asinh else 2)) if scaled else None
+        # a scale file is asked for exactly when the array is stored scaled
+        scale = None if scale_tmp is None else np.lib.format.open_memmap(
+            scale_tmp, "w+", np.float32, (len(arr), 3 if asinh else 2)
+        )
         for start in range(0, len(arr), chunk):
             block = np.asarray(arr[start : start + chunk], dtype=np.float32)
-            if scaled:
+            if scale is not None:
                 out[start : start + chunk], scale[start : start + chunk] = Scaled16Rows.encode(block, asinh)
             else:
                 out[start : start + chunk] = to_float16(block, positive) if stored == "float16" else block
@@ -193,7 +198,9 @@ def open_dataset(path: str | os.PathLike, mmap: bool = True, verify: bool = True
     if not isinstance(manifest, dict):
         raise BadInputError(manifest_file, "manifest is not a JSON object")
     if manifest.get("format") != FORMAT_NAME or manifest.get("version") != FORMAT_VERSION:
-        raise BadInputError(manifest_file, f"unsupported data set format {manifest.get('format')!r} v{manifest.get('version')}")
+        raise BadInputError(
+            manifest_file, f"unsupported data set format {manifest.get('format')!r} v{manifest.get('version')}"
+        )
     if manifest.get("grid") != grid_dict():
         raise BadInputError(manifest_file, f"spectral grid {manifest.get('grid')} differs from {grid_dict()}")
     if "parts" in manifest:
@@ -214,12 +221,13 @@ def open_dataset(path: str | os.PathLike, mmap: bool = True, verify: bool = True
         except (OSError, ValueError) as exc:
             raise BadInputError(path / name, f"cannot read array ({exc})") from exc
         arrays.append(array)
+    spectra, ivar, cutouts = arrays
     try:
-        _check_shapes(len(catalog), *arrays)
+        _check_shapes(len(catalog), spectra, ivar, cutouts)
     except ValueError as exc:
         raise BadInputError(path, str(exc)) from exc
     _check_labels(path / "catalog.ecsv", catalog)
-    return Dataset(path, catalog, *arrays, manifest)
+    return Dataset(path, catalog, spectra, ivar, cutouts, manifest)
 
 
 def verify_checksums(path: Path, manifest: dict[str, Any]) -> None:
@@ -468,7 +476,11 @@ def write_sharded_manifest(path: str | os.PathLike, n_parts: int, provenance: di
 
 def _open_sharded(path: Path, manifest: dict[str, Any], mmap: bool, verify: bool) -> Dataset:
     parts = manifest["parts"]
-    if not isinstance(parts, list) or not parts or not all(isinstance(p, str) and "/" not in p and p not in (".", "..") for p in parts):
+    if (
+        not isinstance(parts, list)
+        or not parts
+        or not all(isinstance(p, str) and "/" not in p and p not in (".", "..") for p in parts)
+    ):
         raise BadInputError(path / "manifest.json", "'parts' must be a non-empty list of folder names")
     missing = [p for p in parts if not is_dataset(path / p)]
     if missing:
@@ -489,5 +501,5 @@ def _open_sharded(path: Path, manifest: dict[str, Any], mmap: bool, verify: bool
         "dtype": opened[0].manifest.get("dtype", "float32"),
         "part_hashes": [d.manifest_hash for d in opened],
     }
-    arrays = [ConcatRows([getattr(d, name) for d in opened]) for name in ("spectra", "ivar", "cutouts")]
-    return Dataset(path, catalog, *arrays, merged)
+    spectra, ivar, cutouts = (ConcatRows([getattr(d, name) for d in opened]) for name in ("spectra", "ivar", "cutouts"))
+    return Dataset(path, catalog, spectra, ivar, cutouts, merged)

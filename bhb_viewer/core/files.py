@@ -79,7 +79,7 @@ def process_alive(pid: int) -> bool:
 def remove_stale(folder: str | os.PathLike, name: str | None = None) -> list[Path]:
     """Remove temporary files and folders a killed writer left in ``folder`` (for target ``name``, or
     any): those whose process is gone. Returns what was removed."""
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(Path(folder).iterdir())
     except OSError:

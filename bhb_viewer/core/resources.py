@@ -17,5 +17,7 @@ def resource_path(relative: str | Path) -> Path:
     """The shipped file at ``bhb_viewer/resources/relative``; a clear error when the installation lacks it."""
     path = ROOT / relative
     if not path.exists():
-        raise BadInputError(path, "missing from this installation's bhb_viewer/resources folder (reinstall or check out again)")
+        raise BadInputError(
+            path, "missing from this installation's bhb_viewer/resources folder (reinstall or check out again)"
+        )
     return path

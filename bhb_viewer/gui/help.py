@@ -65,6 +65,7 @@ class KeyOverlay(QWidget):
 
     def __init__(self, parent: QWidget) -> None:
         super().__init__(parent)
+        self.covered = parent  # the widget it covers (parentWidget() is typed as possibly None)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.label = QLabel(self)
         self.label.setTextFormat(Qt.TextFormat.RichText)
@@ -79,14 +80,14 @@ class KeyOverlay(QWidget):
         """Cover the parent and take the keyboard; the list is built now, from the window's actions."""
         actions = self.window().actions()
         self.label.setText(_table_html(actions) + "<p style='color:#bbb'>any key or click closes this</p>")
-        self.setGeometry(self.parentWidget().rect())
+        self.setGeometry(self.covered.rect())
         self.raise_()
         self.show()
         self.setFocus()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.parentWidget() and event.type() == QEvent.Type.Resize and self.isVisible():
-            self.setGeometry(self.parentWidget().rect())
+        if watched is self.covered and event.type() == QEvent.Type.Resize and self.isVisible():
+            self.setGeometry(self.covered.rect())
         return False
 
     def event(self, event: QEvent) -> bool:
@@ -103,7 +104,7 @@ class KeyOverlay(QWidget):
 
     def close_overlay(self) -> None:
         self.hide()
-        self.parentWidget().setFocus()
+        self.covered.setFocus()
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
@@ -126,9 +127,10 @@ list and becomes your active model.</p>
 <h3>2. Look at the star</h3>
 <ul>
 <li><b>Spectrum</b>: flux with its ±1σ band, line markers, the model's 7 wavelength segments shaded by
-what removing each does to P(BHB) (green towards BHB, red away) and its per-pixel saliency in the band along the bottom. The cursor readout under the plot
-gives λ, flux and the nearest line. <i>Range</i> switches between the model's 4000–9000 Å grid and
-the file's whole range (Ca II K, Hε and H8 lie below 4000 Å). Drag to pan, wheel to zoom, Reset view.</li>
+what removing each does to P(BHB) (green towards BHB, red away) and its per-pixel saliency in the band
+along the bottom. The cursor readout under the plot gives λ, flux and the nearest line. <i>Range</i>
+switches between the model's 4000–9000 Å grid and the file's whole range (Ca II K, Hε and H8 lie below
+4000 Å). Drag to pan, wheel to zoom, Reset view.</li>
 <li><b>Hδ / Hγ close-ups</b>: the classical fit and its D0.2, fm, b, c, and whether the star passes
 the Xue et al. (2011) cuts.</li>
 <li><b>Cutouts</b>: u, g, r, i, z and a gri composite with one stretch and zoom (wheel, drag), ticks on

@@ -1,4 +1,5 @@
-"""torch (no Qt): BATMM and the paper's baselines, training, evaluation, inference, streaming scoring, torchrun helpers."""
+"""torch (no Qt): BATMM and the paper's baselines, training,
+evaluation, inference, streaming scoring, torchrun helpers."""
 
 __all__ = [
     "baselines",

@@ -65,7 +65,9 @@ class SpectralBaseline:
         self._svm: dict[str, np.ndarray] | None = None
         self._booster: Any = None
 
-    def fit(self, x: np.ndarray, y: np.ndarray, x_val: np.ndarray | None = None, y_val: np.ndarray | None = None) -> SpectralBaseline:
+    def fit(
+        self, x: np.ndarray, y: np.ndarray, x_val: np.ndarray | None = None, y_val: np.ndarray | None = None
+    ) -> SpectralBaseline:
         if self.name == "svm":
             svm = _require("sklearn.svm")
             model = svm.SVC(kernel="rbf", C=self.params["C"], gamma=self.params["gamma"], random_state=self.seed)

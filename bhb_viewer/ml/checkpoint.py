@@ -115,8 +115,10 @@ def read_config(directory: str | os.PathLike) -> dict[str, Any]:
     for key, ours, what in checks:
         if config.get(key) != ours:
             raise CheckpointError(
-                path, f"{what} version {config.get(key)!r} is not this program's {ours} "
-                f"(written by bhb_viewer {config.get('code_version', '?')}, this is {__version__}); retrain or use a matching version"
+                path,
+                f"{what} version {config.get(key)!r} is not this program's {ours} "
+                f"(written by bhb_viewer {config.get('code_version', '?')}, "
+                f"this is {__version__}); retrain or use a matching version",
             )
     if config.get("class_names") != list(CLASS_NAMES):
         raise CheckpointError(path, f"class names {config.get('class_names')} are not {list(CLASS_NAMES)}")
@@ -234,7 +236,9 @@ def load_preprocessor(config: dict[str, Any], directory: str | os.PathLike = "")
         raise CheckpointError(Path(directory) / CONFIG_FILE, f"preprocessing: {exc}") from exc
 
 
-def load_checkpoint(directory: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[BhbModel, dict[str, Any]]:
+def load_checkpoint(
+    directory: str | os.PathLike, device: str | torch.device = "cpu"
+) -> tuple[BhbModel, dict[str, Any]]:
     """Rebuild the model of a checkpoint with its weights, in eval mode on ``device``, and its config."""
     directory = Path(directory)
     config = read_config(directory)
@@ -248,7 +252,9 @@ def load_checkpoint(directory: str | os.PathLike, device: str | torch.device = "
     if not weights.is_file():
         raise CheckpointError(weights, "missing: the checkpoint has no weights")
     if file_sha256(weights) != config["weights"].get("sha256"):
-        raise CheckpointError(weights, f"does not match the sha256 recorded in {CONFIG_FILE}: edited or from another checkpoint")
+        raise CheckpointError(
+            weights, f"does not match the sha256 recorded in {CONFIG_FILE}: edited or from another checkpoint"
+        )
     header = read_safetensors_header(weights)
     try:
         with torch.device("meta"):  # the layout only: nothing allocated until the shapes agree with the file

@@ -109,7 +109,9 @@ class MixedStars(torch.utils.data.Dataset):
     def __getitems__(self, positions: list[int]) -> dict[str, torch.Tensor]:
         positions_arr = np.asarray(positions, dtype=np.int64)
         owner = np.searchsorted(self.starts, positions_arr, side="right") - 1
-        reads = [self.parts[k].__getitems__((positions_arr[owner == k] - self.starts[k]).tolist()) for k in np.unique(owner)]
+        reads = [
+            self.parts[k].__getitems__((positions_arr[owner == k] - self.starts[k]).tolist()) for k in np.unique(owner)
+        ]
         return {key: torch.cat([r[key] for r in reads]) for key in reads[0]}
 
     def __getitem__(self, position: int) -> dict[str, torch.Tensor]:
@@ -164,7 +166,8 @@ def make_loader(
     return DataLoader(
         data,
         batch_sampler=batches,
-        collate_fn=_already_batched,
+        # torch's stub types collate_fn as taking a list of samples; with __getitems__ it gets the batch
+        collate_fn=_already_batched,  # type: ignore[arg-type]
         num_workers=num_workers,
         pin_memory=pin_memory,
         generator=torch.Generator(),  # else every new iterator draws its base seed from the global RNG,

@@ -42,7 +42,9 @@ class Ranks:
 
 def ranks_from_env() -> Ranks:
     """RANK / WORLD_SIZE / LOCAL_RANK as torchrun sets them; one rank when they are absent."""
-    return Ranks(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0)))
+    return Ranks(
+        int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
+    )
 
 
 def rank_device(name: str, ranks: Ranks) -> torch.device:

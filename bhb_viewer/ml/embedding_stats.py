@@ -9,8 +9,8 @@ once for the pass without cutouts (a star scored from spectrum and colours). Eac
 ``embedding_distance`` is its distance in units of that percentile: above 1 it is flagged
 ``ood:embedding``. The percentile is taken over held-out stars of the same sky where there are any
 (``bhb train``: its validation split): the training stars themselves sit closer, having been
-fitted, and a limit set on them flags several times more unseen stars of that very sky. The ranges of colours, g, S/N and fitted parameters go into
-``training_sky.json`` (core.science.trust.TrainingSky). A checkpoint without them
+fitted, and a limit set on them flags several times more unseen stars of that very sky. The ranges of colours, g, S/N
+and fitted parameters go into ``training_sky.json`` (core.science.trust.TrainingSky). A checkpoint without them
 still loads and scores; its scores simply carry no such flags, and ``bhb models describe-sky``
 adds them.
 """
@@ -98,8 +98,10 @@ def _embeddings(predictor, data: Dataset, rows: np.ndarray, batch_size: int, pro
 
     mags = catalog_magnitudes(data.catalog)[rows]
     # the template fit for the ranges; no Balmer-line fits, which the record does not use
-    source = ChunkSource(data, rows, batch_size, predictor.preprocessor, predictor.modalities, classical=False, mags=mags,
-                         second_opinion=ranges)
+    source = ChunkSource(
+        data, rows, batch_size, predictor.preprocessor, predictor.modalities, classical=False, mags=mags,
+        second_opinion=ranges,
+    )
     no_image = predictor.reads_colours and "image" in predictor.modalities
     parts: dict[str, list[np.ndarray]] = {"": [], NO_IMAGE: []}
     quantities = []

@@ -38,7 +38,9 @@ TABLE8_NAMES: dict[str, tuple[str, str]] = {
     "vgg1d_fusion": ("Multimodal", "VGG1D"),
     "batmm": ("Multimodal", "BATMM"),
 }
-TABLE8_MODELS = ("image_resnet_se", "svm", "xgboost", "spectrum_vgg1d_sa", "early_add", "early_concat", "vgg1d_fusion", "batmm")
+TABLE8_MODELS = (
+    "image_resnet_se", "svm", "xgboost", "spectrum_vgg1d_sa", "early_add", "early_concat", "vgg1d_fusion", "batmm",
+)
 METRICS = ("precision", "recall", "f1")
 
 
@@ -57,7 +59,10 @@ def summarize(reports: Sequence[dict[str, Any]]) -> dict[str, Any]:
     for group in ("macro", "BHB", "non-BHB"):
         for m in METRICS:
             values = np.array([r[group][m] for r in reports], dtype=float)
-            out[f"{group}_{m}"] = {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0}
+            out[f"{group}_{m}"] = {
+                "mean": float(values.mean()),
+                "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+            }
     aucs = np.array([r["auc"] for r in reports], dtype=float)
     out["auc"] = {"mean": float(np.nanmean(aucs)), "std": float(np.nanstd(aucs, ddof=1)) if len(aucs) > 1 else 0.0}
     return out
@@ -70,7 +75,9 @@ def _pm(stat: dict[str, float]) -> str:
 def format_table8(results: dict[str, Any], group: str = "macro") -> str:
     """The Table 8 layout: input, model, P, R, F1 in % as mean ± σ over seeds (``group`` "macro" = the
     paper's ALL row; "BHB" for the positive class alone), plus the AUC and n, the number of seeds."""
-    lines = [f"{'Input':<14} {'Model':<24} {'Precision (%)':>15} {'Recall (%)':>15} {'F1 (%)':>15} {'AUC':>13} {'n':>2}"]
+    lines = [
+        f"{'Input':<14} {'Model':<24} {'Precision (%)':>15} {'Recall (%)':>15} {'F1 (%)':>15} {'AUC':>13} {'n':>2}"
+    ]
     previous = None
     for name, entry in results["models"].items():
         modality, label = TABLE8_NAMES.get(name, ("", name))
@@ -97,7 +104,9 @@ def write_table(results: dict[str, Any], out: Path) -> list[Path]:
         for name, entry in results["models"].items():
             modality, label = TABLE8_NAMES.get(name, ("", name))
             s = entry["summary"]
-            writer.writerow([name, modality, label, s["n_seeds"]] + [f"{s[k][st]:.6f}" for k in keys for st in ("mean", "std")])
+            writer.writerow(
+                [name, modality, label, s["n_seeds"]] + [f"{s[k][st]:.6f}" for k in keys for st in ("mean", "std")]
+            )
     return [out / "table8.json", out / "table8.csv"]
 
 
@@ -188,7 +197,9 @@ def evaluate_models(
     return results
 
 
-def _test_predictions(name, data, dataset, seed, size, out: Path, train_options, cancel) -> tuple[np.ndarray, np.ndarray]:
+def _test_predictions(
+    name, data, dataset, seed, size, out: Path, train_options, cancel
+) -> tuple[np.ndarray, np.ndarray]:
     """(labels, P(BHB)) on the test split of ``seed``, training the model there unless already done."""
     fractions = tuple(train_options.get("fractions", (0.7, 0.2, 0.1)))
     if name == CLASSICAL:

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 import torch
@@ -47,8 +47,10 @@ from bhb_viewer.core.science.photometry import fill_from_spectra, grid_magnitude
 from bhb_viewer.ml.checkpoint import check_scores, load_checkpoint, load_preprocessor, model_version
 from bhb_viewer.ml.device import pick_device
 from bhb_viewer.ml.embedding_stats import NO_IMAGE, distances, load_stats
-from bhb_viewer.ml.models import MODEL_REGISTRY, FusionTransformer
+from bhb_viewer.ml.models import MODEL_REGISTRY, BhbModel, FusionTransformer
 from bhb_viewer.ml.photometry import has_colours, no_magnitudes
+
+_M = TypeVar("_M", bound=nn.Module)
 
 EXPLAIN_KEYS = ("segment_weights", "band_weights", "cross_attention", "cls_attention")
 # The per-candidate score columns a batch carries (Prediction.scores()), and what score_from can say.
@@ -67,7 +69,9 @@ class Prediction:
     start: int
     stop: int
     p_bhb: np.ndarray  # (B,): the score of score_from; NaN where "none"
-    p_bhb_spectrum: np.ndarray | None = None  # (B,): the spectrum head's (or spectrum-only model's) score, NaN without one
+    p_bhb_spectrum: np.ndarray | None = (
+        None  # (B,): the spectrum head's (or spectrum-only model's) score, NaN without one
+    )
     p_bhb_image: np.ndarray | None = None  # (B,): the image head's (or image-only model's) score, NaN without one
     score_from: np.ndarray | None = None  # (B,) str, one of SCORE_SOURCES
     segment_weights: np.ndarray | None = None  # (B, 7), rows sum to 1
@@ -149,7 +153,8 @@ def prepare_inputs(preprocessor, modalities: tuple[str, ...], spectra, ivar, cut
     if spectra is not None:
         flux = np.asarray(spectra, dtype=np.float32)
         iv = None if ivar is None else np.asarray(ivar)
-        has_s = (np.isfinite(flux) & (True if iv is None else iv > 0)).any(axis=1)
+        valid = np.isfinite(flux) if iv is None else np.isfinite(flux) & (iv > 0)
+        has_s = np.any(valid, axis=1)
     if cutouts is not None:
         cube = np.asarray(cutouts, dtype=np.float32)
         has_i = (np.isfinite(cube) & (cube != 0)).reshape(n, -1).any(axis=1)
@@ -280,7 +285,8 @@ class Predictor:
         mags: np.ndarray | None = None,
     ) -> Iterator[Prediction]:
         """Yield a ``Prediction`` per batch of input rows (raw flux/ivar on the grid, raw cutouts, and
-        ``mags`` (N, 15): catalogue u,g,r,i,z, errors and extinctions, NaN where missing, read by photometry models only).
+        ``mags`` (N, 15): catalogue u,g,r,i,z, errors and extinctions, NaN where missing, read by
+        photometry models only).
 
         ``explain``: False scores only; ``"weights"`` adds the model's own weights (segment, band,
         cross- and CLS-attention) at no extra cost; True adds the saliency and cutout maps too,
@@ -298,7 +304,9 @@ class Predictor:
             yield self.predict_prepared(self._inputs(spectra, ivar, cutouts, mags, rows), start=start, explain=explain)
             progress(ProgressEvent("predict", rows.stop, n, f"{self.model_name} on {self.device}"))
 
-    def predict_prepared(self, inputs: Prepared, start: int = 0, explain: bool | Literal["weights"] = False) -> Prediction:
+    def predict_prepared(
+        self, inputs: Prepared, start: int = 0, explain: bool | Literal["weights"] = False
+    ) -> Prediction:
         """One batch already preprocessed by :func:`prepare_inputs` (e.g. in data-loader workers, in
         pinned memory): copied to the device without blocking, then scored as ``predict`` does."""
         has_s, has_i, has_c = inputs.has_spectrum, inputs.has_image, inputs.has_colours
@@ -330,8 +338,10 @@ class Predictor:
     def embedding_prepared(self, inputs: Prepared, with_image: bool = True) -> np.ndarray | None:
         """The embedding (CLS token) of a prepared batch, or None for a model without one; ``with_image``
         False is the pass a photometry model scores a star without cutouts by."""
-        spectrum, image, photometry = (None if t is None else t.to(self.device)
-                                       for t in (inputs.spectrum, inputs.image if with_image else None, inputs.photometry))
+        spectrum, image, photometry = (
+            None if t is None else t.to(self.device)
+            for t in (inputs.spectrum, inputs.image if with_image else None, inputs.photometry)
+        )
         out = self._pass(spectrum, image, photometry, maps=False).out
         return out["embedding"].float().cpu().numpy() if "embedding" in out else None
 
@@ -359,10 +369,13 @@ class Predictor:
         if image is None:
             return
         if self.map_from_attention:
+            assert result.image_grid is not None  # predict sets the grid of a model that reads images
             h, w = result.image_grid
             k_i = h * w
             tokens = scored.out["cls_attention"].detach().float()[..., 1 : 1 + k_i].mean(dim=(1, 2))
-            heat = F.interpolate(tokens.reshape(-1, 1, h, w), size=image.shape[-2:], mode="bilinear", align_corners=False)
+            heat = F.interpolate(
+                tokens.reshape(-1, 1, h, w), size=image.shape[-2:], mode="bilinear", align_corners=False
+            )
             result.attention_map = _unit_max(heat[:, 0])
         else:
             result.attention_map = _unit_max((scored.grads["image"] * image.detach()).abs().sum(dim=1))
@@ -375,9 +388,10 @@ class Predictor:
         spectrum, photometry = spectrum.detach()[take], photometry[take]
         scored = self._pass(spectrum, None, photometry, maps=explain is True)
         result.p_bhb[rows] = _p_bhb(scored.logits)
-        if result.embedding_distance is not None and "mean" + NO_IMAGE in (self.embedding_stats or {}):
-            result.embedding_distance[rows] = distances(scored.out["embedding"].detach().float().cpu().numpy(),
-                                                        self.embedding_stats, NO_IMAGE)
+        stats, distance = self.embedding_stats, result.embedding_distance
+        if distance is not None and stats is not None and "mean" + NO_IMAGE in stats:
+            distance[rows] = distances(scored.out["embedding"].detach().float().cpu().numpy(), stats, NO_IMAGE)
+        assert result.score_from is not None  # _scores filled the batch's sources first
         result.score_from[rows] = "spectrum+photometry"
         if not explain:
             return
@@ -404,12 +418,16 @@ class Predictor:
                                    mags=one(mags)))
         first = {k: (None if getattr(result, k) is None else getattr(result, k)[0])
                  for k in (*EXPLAIN_KEYS, "saliency", "attention_map")}
-        explanation = Explanation(float(result.p_bhb[0]), float(result.p_bhb_spectrum[0]), float(result.p_bhb_image[0]),
-                                  str(result.score_from[0]), image_grid=result.image_grid, model_name=self.model_name,
+        p_spectrum, p_image, score_from = result.p_bhb_spectrum, result.p_bhb_image, result.score_from
+        assert p_spectrum is not None and p_image is not None and score_from is not None  # predict scores each batch
+        explanation = Explanation(float(result.p_bhb[0]), float(p_spectrum[0]), float(p_image[0]),
+                                  str(score_from[0]), image_grid=result.image_grid, model_name=self.model_name,
                                   model_version=self.model_version, **first)
         if measured and flux is not None and np.isfinite(explanation.p_bhb):
-            self._measure(explanation, one(flux), one(ivar if ivar is not None else np.ones_like(flux)), one(cube), one(mags),
-                          occlusion=maps)
+            self._measure(
+                explanation, one(flux), one(ivar if ivar is not None else np.ones_like(flux)), one(cube), one(mags),
+                occlusion=maps,
+            )
         return explanation
 
     def score_fn(self, mags: np.ndarray | None) -> Callable[[np.ndarray, np.ndarray, np.ndarray | None], np.ndarray]:
@@ -447,7 +465,7 @@ def trusted_heads(config: dict, modalities: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(m for m in ("spectrum", "image") if m in stages and "full" not in stages[stages.index(m) + 1:])
 
 
-def fuse_batchnorm(model: nn.Module) -> nn.Module:
+def fuse_batchnorm(model: _M) -> _M:
     """Fold every eval-mode BatchNorm into the convolution before it, in place (inference only).
 
     Same function, one pass over memory fewer per layer: the VGG1D's long 1-D maps make BatchNorm
@@ -457,17 +475,20 @@ def fuse_batchnorm(model: nn.Module) -> nn.Module:
     for module in list(model.modules()):
         if isinstance(module, nn.Sequential):
             for i in range(len(module) - 1):
-                if isinstance(module[i], nn.Conv2d) and isinstance(module[i + 1], nn.BatchNorm2d):
-                    module[i] = fuse_conv_bn_eval(module[i], module[i + 1])
+                layer, after = module[i], module[i + 1]
+                if isinstance(layer, nn.Conv2d) and isinstance(after, nn.BatchNorm2d):
+                    module[i] = fuse_conv_bn_eval(layer, after)
                     module[i + 1] = nn.Identity()
         for conv, bn in (("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3")):
-            if isinstance(getattr(module, conv, None), nn.Conv2d) and isinstance(getattr(module, bn, None), nn.BatchNorm2d):
+            if isinstance(getattr(module, conv, None), nn.Conv2d) and isinstance(
+                getattr(module, bn, None), nn.BatchNorm2d
+            ):
                 setattr(module, conv, fuse_conv_bn_eval(getattr(module, conv), getattr(module, bn)))
                 setattr(module, bn, nn.Identity())
     return model
 
 
-def _heads(model: nn.Module, out: dict) -> dict[str, torch.Tensor]:
+def _heads(model: BhbModel, out: dict) -> dict[str, torch.Tensor]:
     """The encoder-stage heads' logits of a full pass (run in the pass's own autocast context)."""
     return {m: v.detach().float() for m, v in model.modality_logits(out).items()}
 

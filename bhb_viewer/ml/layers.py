@@ -121,7 +121,9 @@ class FusionLayer(nn.Module):
         self.norm_cross = nn.LayerNorm(d_model) if cross_attention else None
         self.self_attn = MultiHeadAttention(d_model, n_heads, dropout)
         self.norm_self = nn.LayerNorm(d_model)
-        self.ffn = nn.Sequential(nn.Linear(d_model, ffn_dim), nn.ReLU(), nn.Dropout(dropout), nn.Linear(ffn_dim, d_model))
+        self.ffn = nn.Sequential(
+            nn.Linear(d_model, ffn_dim), nn.ReLU(), nn.Dropout(dropout), nn.Linear(ffn_dim, d_model)
+        )
         self.norm_ffn = nn.LayerNorm(d_model)
         self.dropout = nn.Dropout(dropout)
 
@@ -133,7 +135,7 @@ class FusionLayer(nn.Module):
         An empty ``image_slice`` (a pass without cutouts) skips the cross-attention: no image token asks.
         """
         cross_w = None
-        if self.cross is not None and image_slice.stop > image_slice.start:
+        if self.cross is not None and self.norm_cross is not None and image_slice.stop > image_slice.start:
             image, spectrum = tokens[:, image_slice], tokens[:, spectrum_slice]
             attended, cross_w = self.cross(image, spectrum)
             image = self.norm_cross(image + self.dropout(attended))

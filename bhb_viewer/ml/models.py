@@ -119,21 +119,22 @@ class BhbModel(nn.Module):
     # --- stages -------------------------------------------------------------------------------
     def stages(self) -> list[str]:
         """Valid ``stage`` values, in the order of the transfer-learning recipe."""
-        return [s for s in ENCODER_STAGES if s in self.aux_heads] + (["fusion", "full"] if len(self.aux_heads) else ["full"])
+        return [s for s in ENCODER_STAGES if s in self.aux_heads] + (
+            ["fusion", "full"] if len(self.aux_heads) else ["full"]
+        )
 
     def _check_stage(self, stage: str) -> None:
         if stage not in self.stages():
-            raise ValueError(f"model {self.name or type(self).__name__} has no stage {stage!r}; stages: {self.stages()}")
+            raise ValueError(
+                f"model {self.name or type(self).__name__} has no stage {stage!r}; stages: {self.stages()}"
+            )
 
     def forward(self, spectrum: torch.Tensor | None = None, image: torch.Tensor | None = None, stage: str = "full",
                 photometry: torch.Tensor | None = None) -> dict:
         self._check_stage(stage)
-        if stage == "spectrum":
-            enc = self.spectrum_encoder(_need(spectrum, "spectrum"))
-            return {"logits": self.aux_heads["spectrum"](enc.pooled), **enc.extras}
-        if stage == "image":
-            enc = self.image_encoder(_need(image, "image"))
-            return {"logits": self.aux_heads["image"](enc.pooled), **enc.extras}
+        if stage in ENCODER_STAGES:
+            enc = self._stage_encoder(stage)(_need(spectrum if stage == "spectrum" else image, stage))
+            return {"logits": self.aux_heads[stage](enc.pooled), **enc.extras}
         return self.forward_full(spectrum, image, photometry)
 
     def forward_full(self, spectrum: torch.Tensor | None, image: torch.Tensor | None,
@@ -147,13 +148,25 @@ class BhbModel(nn.Module):
         The heads are trained in stages 1–2 and frozen afterwards, so they stay the single-modality
         classifiers they were, unless an end-to-end stage later moved the encoders under them.
         """
-        return {m: self.aux_heads[m](out[f"pooled_{m}"]) for m in ENCODER_STAGES if m in self.aux_heads and f"pooled_{m}" in out}
+        return {
+            m: self.aux_heads[m](out[f"pooled_{m}"])
+            for m in ENCODER_STAGES
+            if m in self.aux_heads and f"pooled_{m}" in out
+        }
 
-    def encode(self, spectrum: torch.Tensor | None, image: torch.Tensor | None) -> tuple[Encoded | None, Encoded | None]:
-        """Run whichever encoders this model has on their inputs."""
-        s = self.spectrum_encoder(_need(spectrum, "spectrum")) if self.spectrum_encoder is not None else None
-        i = self.image_encoder(_need(image, "image")) if self.image_encoder is not None else None
-        return s, i
+    def encode(self, spectrum: torch.Tensor | None, image: torch.Tensor | None) -> tuple[Encoded, Encoded]:
+        """Both encoders on their inputs (the models that fuse pooled features); ValueError without both."""
+        if self.spectrum_encoder is None or self.image_encoder is None:
+            raise ValueError(f"model {self.name or type(self).__name__} does not have both encoders")
+        return self.spectrum_encoder(_need(spectrum, "spectrum")), self.image_encoder(_need(image, "image"))
+
+    def _stage_encoder(self, stage: str) -> SpectrumEncoder | ImageEncoder:
+        """The encoder an encoder stage (``"spectrum"``, ``"image"``) trains; a model has the stage only
+        with the encoder, so ValueError here means a stage name that was not checked."""
+        encoder = self.spectrum_encoder if stage == "spectrum" else self.image_encoder
+        if encoder is None:
+            raise ValueError(f"model {self.name or type(self).__name__} has no {stage} encoder")
+        return encoder
 
     # --- parameter groups -----------------------------------------------------------------------
     def _encoders(self) -> list[nn.Module]:
@@ -171,8 +184,7 @@ class BhbModel(nn.Module):
         """The parameters trained at ``stage``."""
         self._check_stage(stage)
         if stage in ENCODER_STAGES:
-            encoder = self.spectrum_encoder if stage == "spectrum" else self.image_encoder
-            return list(encoder.parameters()) + list(self.aux_heads[stage].parameters())
+            return list(self._stage_encoder(stage).parameters()) + list(self.aux_heads[stage].parameters())
         if stage == "fusion":
             return self.fusion_parameters()
         return self.encoder_parameters() + self.fusion_parameters()
@@ -231,6 +243,8 @@ def _image_encoder(arch: Arch, se: bool = True) -> ImageEncoder:
 class SpectrumOnly(BhbModel):
     """VGG1D (± segment self-attention) with a linear classifier on the pooled tokens (§7.4.2, Table 6)."""
 
+    spectrum_encoder: SpectrumEncoder
+
     def __init__(self, arch: Arch, self_attention: bool) -> None:
         super().__init__()
         self.spectrum_encoder = _spectrum_encoder(arch, self_attention)
@@ -243,6 +257,8 @@ class SpectrumOnly(BhbModel):
 
 class ImageOnly(BhbModel):
     """ResNet-50 (± SE block) with a linear classifier on the pooled tokens (§7.4.1, Table 6)."""
+
+    image_encoder: ImageEncoder
 
     def __init__(self, arch: Arch, se: bool) -> None:
         super().__init__()
@@ -304,11 +320,15 @@ class FusionTransformer(BhbModel):
     that has a spectrum and magnitudes but no images.
     """
 
+    spectrum_encoder: SpectrumEncoder
+
     def __init__(self, arch: Arch, use_image: bool, semantic: bool, cross_attention: bool) -> None:
         super().__init__()
         self.spectrum_encoder = _spectrum_encoder(arch)
         self.image_encoder = _image_encoder(arch) if use_image else None
-        self.aux_heads = _aux_heads(arch.d_model) if use_image else nn.ModuleDict({"spectrum": nn.Linear(arch.d_model, N_CLASSES)})
+        self.aux_heads = (
+            _aux_heads(arch.d_model) if use_image else nn.ModuleDict({"spectrum": nn.Linear(arch.d_model, N_CLASSES)})
+        )
         d = arch.d_model
         h, w = image_grid(arch.cutout_size)
         self.k_i = h * w if use_image else 0
@@ -316,7 +336,8 @@ class FusionTransformer(BhbModel):
         self.photometry_encoder = PhotometryEncoder(d) if arch.photometry else None
         k_p = int(arch.photometry)  # colour tokens
         self.cls = nn.Parameter(torch.zeros(1, 1, d))
-        self.semantic = nn.Embedding(2 + k_p, d) if semantic else None  # rows SEM_SPECTRUM, SEM_IMAGE (, SEM_PHOTOMETRY)
+        # rows SEM_SPECTRUM, SEM_IMAGE (, SEM_PHOTOMETRY)
+        self.semantic = nn.Embedding(2 + k_p, d) if semantic else None
         self.position = nn.Parameter(torch.zeros(1, 1 + self.k_i + self.k_s + k_p, d)) if arch.positional else None
         self.layers = nn.ModuleList(
             FusionLayer(d, arch.n_heads, arch.ffn_dim, cross_attention and use_image, arch.dropout)
@@ -373,8 +394,13 @@ class FusionTransformer(BhbModel):
             if cross_w is not None:
                 cross.append(cross_w)
         # the CLS token is also the embedding that trust checks measure distances in (ml.embedding_stats)
-        out = {"logits": self.head(tokens[:, 0]), "embedding": tokens[:, 0], "cls_attention": torch.stack(cls_rows, dim=1),
-               **s.extras, **_pooled(s, i)}
+        out = {
+            "logits": self.head(tokens[:, 0]),
+            "embedding": tokens[:, 0],
+            "cls_attention": torch.stack(cls_rows, dim=1),
+            **s.extras,
+            **_pooled(s, i),
+        }
         if i is not None:
             out.update(i.extras)
         if cross:
@@ -392,35 +418,59 @@ class ModelSpec:
 
 MODEL_REGISTRY: dict[str, ModelSpec] = {
     "image_resnet": ModelSpec(lambda a: ImageOnly(a, se=False), "image-only ResNet-50", ("image",), "Table 6"),
-    "image_resnet_se": ModelSpec(lambda a: ImageOnly(a, se=True), "image-only ResNet-50 + SE block", ("image",), "Tables 6, 8"),
-    "spectrum_vgg1d": ModelSpec(lambda a: SpectrumOnly(a, self_attention=False), "spectrum-only VGG1D", ("spectrum",), "Table 6"),
+    "image_resnet_se": ModelSpec(
+        lambda a: ImageOnly(a, se=True), "image-only ResNet-50 + SE block", ("image",), "Tables 6, 8"
+    ),
+    "spectrum_vgg1d": ModelSpec(
+        lambda a: SpectrumOnly(a, self_attention=False), "spectrum-only VGG1D", ("spectrum",), "Table 6"
+    ),
     "spectrum_vgg1d_sa": ModelSpec(
-        lambda a: SpectrumOnly(a, self_attention=True), "spectrum-only VGG1D + segment self-attention", ("spectrum",), "Tables 6, 8"
+        lambda a: SpectrumOnly(a, self_attention=True),
+        "spectrum-only VGG1D + segment self-attention",
+        ("spectrum",),
+        "Tables 6, 8",
     ),
-    "early_add": ModelSpec(lambda a: EarlyFusion(a, "add"), "sum of pooled spectrum and image features", ("spectrum", "image"), "Table 8"),
+    "early_add": ModelSpec(
+        lambda a: EarlyFusion(a, "add"), "sum of pooled spectrum and image features", ("spectrum", "image"), "Table 8"
+    ),
     "early_concat": ModelSpec(
-        lambda a: EarlyFusion(a, "concat"), "concatenated pooled spectrum and image features", ("spectrum", "image"), "Table 8"
+        lambda a: EarlyFusion(a, "concat"),
+        "concatenated pooled spectrum and image features",
+        ("spectrum", "image"),
+        "Table 8",
     ),
-    "vgg1d_fusion": ModelSpec(VGG1DFusion, "VGG1D over the concatenated features (multimodal VGG1D)", ("spectrum", "image"), "Table 8"),
+    "vgg1d_fusion": ModelSpec(
+        VGG1DFusion, "VGG1D over the concatenated features (multimodal VGG1D)", ("spectrum", "image"), "Table 8"
+    ),
     "transformer_spectrum": ModelSpec(
         lambda a: FusionTransformer(a, use_image=False, semantic=False, cross_attention=False),
-        "Transformer on spectral tokens only", ("spectrum",), "Table 7",
+        "Transformer on spectral tokens only",
+        ("spectrum",),
+        "Table 7",
     ),
     "transformer_image": ModelSpec(
         lambda a: FusionTransformer(a, use_image=True, semantic=False, cross_attention=False),
-        "Transformer + image tokens", ("spectrum", "image"), "Table 7",
+        "Transformer + image tokens",
+        ("spectrum", "image"),
+        "Table 7",
     ),
     "transformer_sem": ModelSpec(
         lambda a: FusionTransformer(a, use_image=True, semantic=True, cross_attention=False),
-        "Transformer + image + semantic embedding", ("spectrum", "image"), "Table 7",
+        "Transformer + image + semantic embedding",
+        ("spectrum", "image"),
+        "Table 7",
     ),
     "transformer_ca": ModelSpec(
         lambda a: FusionTransformer(a, use_image=True, semantic=False, cross_attention=True),
-        "Transformer + image + cross-attention", ("spectrum", "image"), "Table 7",
+        "Transformer + image + cross-attention",
+        ("spectrum", "image"),
+        "Table 7",
     ),
     "batmm": ModelSpec(
         lambda a: FusionTransformer(a, use_image=True, semantic=True, cross_attention=True),
-        "BATMM: Transformer + image + semantic embedding + cross-attention", ("spectrum", "image"), "Tables 5, 7, 8",
+        "BATMM: Transformer + image + semantic embedding + cross-attention",
+        ("spectrum", "image"),
+        "Tables 5, 7, 8",
     ),
 }
 
@@ -459,7 +509,9 @@ def list_models() -> list[dict]:
     return rows
 
 
-def example_inputs(batch: int, cutout_size: int = CUTOUT_SIZE, device: str | torch.device = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+def example_inputs(
+    batch: int, cutout_size: int = CUTOUT_SIZE, device: str | torch.device = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Random preprocessed-looking inputs (spectra in [0, 1], standardised cutouts) for tests and benchmarks."""
     g = torch.Generator().manual_seed(0)
     spectrum = torch.rand(batch, NPIX, generator=g)

@@ -131,9 +131,15 @@ class Preprocessor:
         return cls(mean, std, int(dataset.cutouts.shape[-1]), image_scale, photometry=colours)
 
     def to_config(self) -> dict:
-        image: dict = {"scale": self.image_scale, "band_mean": self.band_mean.tolist(), "band_std": self.band_std.tolist()}
+        image: dict = {
+            "scale": self.image_scale,
+            "band_mean": self.band_mean.tolist(),
+            "band_std": self.band_std.tolist(),
+        }
         if self.image_scale == "ratio_asinh":
-            image.update(reference_band="r", aperture_px=self.aperture_px, softening=self.softening, flux_floor=FLUX_FLOOR)
+            image.update(
+                reference_band="r", aperture_px=self.aperture_px, softening=self.softening, flux_floor=FLUX_FLOOR
+            )
         config = {
             "version": PREPROCESS_VERSION,
             "grid": grid_dict(),
@@ -189,7 +195,8 @@ class Preprocessor:
         return (self._scale(cubes) - self.band_mean[:, None, None]) / self.band_std[:, None, None]
 
     def colours(self, mags: np.ndarray) -> np.ndarray:
-        """(N, 15) magnitudes, errors and extinctions -> (N, 12) float32 colour features; ValueError without photometry."""
+        """(N, 15) magnitudes, errors and extinctions -> (N, 12)
+        float32 colour features; ValueError without photometry."""
         if self.photometry is None:
             raise ValueError("this preprocessing has no colour statistics: the model reads no photometry")
         return self.photometry.features(mags)

@@ -24,7 +24,7 @@ import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
@@ -46,6 +46,9 @@ from bhb_viewer.ml import distributed
 from bhb_viewer.ml.distributed import Ranks
 from bhb_viewer.ml.inference import prepare_inputs
 from bhb_viewer.ml.photometry import no_magnitudes
+
+if TYPE_CHECKING:
+    from bhb_viewer.ml.baselines import SpectralBaseline
 
 log = logging.getLogger(__name__)
 
@@ -106,13 +109,16 @@ class ChunkSource(torch.utils.data.Dataset):
                                  for k in CLASSICAL_COLUMNS}
             item["classical"]["balmer_reason"] = np.asarray(cols["balmer_reason"], dtype=REASON_DTYPE)
         if self.second_opinion:
+            assert flux is not None and ivar is not None  # read above for the second opinion
             fit, quantities = measure(flux, ivar, mags)
             item["trust"] = {**fit, "balmer_ok": np.asarray(cols["balmer_ok"], bool)} if self.classical else fit
             item["quantities"] = quantities
         return item
 
 
-def _with_synthesised(mags: np.ndarray | None, flux: np.ndarray, ivar: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def _with_synthesised(
+    mags: np.ndarray | None, flux: np.ndarray, ivar: np.ndarray | None
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The rows' magnitudes with the bands they lack synthesised from their spectra where the spectrum
     covers the filter (core.science.photometry), and a ``mags_synthesized`` column naming those bands."""
     given = no_magnitudes(len(flux)) if mags is None else np.asarray(mags, dtype=np.float64)
@@ -165,7 +171,7 @@ class Scorer:
         if config.get("kind") == "baseline":
             from bhb_viewer.ml.baselines import SpectralBaseline
 
-            self.baseline = SpectralBaseline.load(model_dir)
+            self.baseline: SpectralBaseline | None = SpectralBaseline.load(model_dir)
             self.preprocessor = Preprocessor.from_config(config["preprocess"])
             self.modalities: tuple[str, ...] = ("spectrum",)
             self.name = config["model"]
@@ -186,7 +192,9 @@ class Scorer:
     def compile(self) -> None:
         """torch.compile the network (after the schema probe, so the probe's batch of one compiles nothing)."""
         if self.baseline is None and self._compile:
-            self.predictor.model = torch.compile(self.predictor.model)
+            # torch's stub types the result as a bare callable; for a module it is an OptimizedModule that
+            # forwards attribute access (modality_logits, arch) to the model it wraps
+            self.predictor.model = torch.compile(self.predictor.model)  # type: ignore[assignment]
 
     def __call__(self, item: dict[str, Any]) -> dict[str, np.ndarray]:
         if self.baseline is not None:  # a spectrum model: its score is the spectrum's
@@ -306,8 +314,10 @@ def score_stream(
     """
     out = Path(out)
     ranks = ranks or Ranks()
-    source = ChunkSource(data, rows, batch_size, scorer.preprocessor, scorer.modalities, channels_last=scorer.channels_last,
-                         mags=mags, second_opinion=second_opinion)
+    source = ChunkSource(
+        data, rows, batch_size, scorer.preprocessor, scorer.modalities, channels_last=scorer.channels_last, mags=mags,
+        second_opinion=second_opinion,
+    )
     schema = _probe(source, scorer, rows)
     scorer.compile()
     mine = distributed.block(len(source), ranks)
@@ -346,8 +356,10 @@ def score_stream(
         distributed.barrier()  # every part is complete
         if ranks.main:
             _merge_parts(parts_dir, source, catalog, schema, scorer, ranks, out, meta, progress)
-    return ScoreResult(result_out, len(rows), scored, {"model": confusion[0], "classical": confusion[1], "box": confusion[2]},
-                       scorer.name, scorer.version, ranks.world_size, flagged, scorer.sky is not None)
+    return ScoreResult(
+        result_out, len(rows), scored, {"model": confusion[0], "classical": confusion[1], "box": confusion[2]},
+        scorer.name, scorer.version, ranks.world_size, flagged, scorer.sky is not None,
+    )
 
 
 def _probe(source: ChunkSource, scorer: Scorer, rows: np.ndarray) -> dict[str, Column]:
@@ -363,7 +375,11 @@ def _probe(source: ChunkSource, scorer: Scorer, rows: np.ndarray) -> dict[str, C
 def _columns(scorer: Scorer, item: dict[str, Any]) -> dict[str, np.ndarray]:
     """A chunk's computed columns: the model's, the classical diagnostics, synthesised bands, the
     physical fit and the trust flags (core.science.trust, against the checkpoint's training sky)."""
-    computed = {**(scorer(item) if item["found"].any() else {}), **item.get("classical", {}), **item.get("synthesized", {})}
+    computed = {
+        **(scorer(item) if item["found"].any() else {}),
+        **item.get("classical", {}),
+        **item.get("synthesized", {}),
+    }
     if "trust" in item:
         trust = item["trust"]
         computed.update({key: trust[key] for key in (*FIT_COLUMNS, "box_bhb")})
@@ -378,7 +394,9 @@ def _confusion(labels: np.ndarray, computed: dict[str, np.ndarray], threshold: f
              1: computed.get("classical_bhb"), 2: computed.get("box_bhb")}
     for k, call in calls.items():
         if call is not None:
-            out[k] = np.bincount(2 * labels[known] + np.asarray(call)[known].astype(np.int64), minlength=4).reshape(2, 2)
+            out[k] = np.bincount(2 * labels[known] + np.asarray(call)[known].astype(np.int64), minlength=4).reshape(
+                2, 2
+            )
     return out
 
 

@@ -20,8 +20,9 @@ A run directory holds the checkpoint (``config.json`` + ``weights.safetensors``)
 (P(BHB) and labels of the validation split, for the GUI's threshold chooser), ``test.json``,
 ``test_metrics.json`` and ``history.json``. A cancelled (or killed) run leaves ``resume.safetensors``:
 model, optimizer, best-so-far weights and RNG state as tensors, counters and config as JSON in the
-same file's header (one file written atomically, so no kill can pair two saves), never a pickle. Batch order and learning rate are pure functions of (seed, stage, epoch, step), so
-resuming replays the uninterrupted run exactly on a CPU.
+same file's header (one file written atomically, so no kill can pair two saves), never a pickle.
+Batch order and learning rate are pure functions of (seed, stage, epoch, step), so resuming
+replays the uninterrupted run exactly on a CPU.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import torch
@@ -54,6 +55,9 @@ from bhb_viewer.ml.data import PHOTOMETRY, MixedStars, StarDataset, make_loader,
 from bhb_viewer.ml.embedding_stats import describe_sky
 from bhb_viewer.ml.photometry import colour_columns
 from bhb_viewer.ml.preprocess import Preprocessor
+
+if TYPE_CHECKING:
+    from bhb_viewer.ml.models import BhbModel
 
 RESUME_KEY = "bhb_resume_state"
 RESUME_OVERRIDABLE = ("epochs", "patience", "device", "threads", "num_workers")
@@ -130,7 +134,7 @@ def scores_report(labels: np.ndarray, p_bhb: np.ndarray, threshold: float = 0.5)
 # --------------------------------------------------------------------------- model plumbing
 
 
-def default_stages(model: torch.nn.Module, finetune: bool, freeze: str | None = None) -> list[str]:
+def default_stages(model: BhbModel, finetune: bool, freeze: str | None = None) -> list[str]:
     """The model's transfer-learning stages; the end-to-end stage only when asked for (or when it is
     the only one, as for unimodal models). A warm start (``freeze`` set) trains the one stage
     FREEZE_CHOICES names, or end to end where the model has no such stage."""
@@ -149,6 +153,8 @@ def warm_start(config: TrainConfig) -> tuple[Any, Preprocessor]:
     """
     from bhb_viewer.ml.checkpoint import load_checkpoint, load_preprocessor
 
+    if not config.init_from:
+        raise ValueError("no checkpoint to warm-start from: init_from is not set")
     model, stored = load_checkpoint(config.init_from)
     spec = stored["model"]
     if (spec["name"], spec["size"]) != (config.model, config.size):
@@ -242,7 +248,9 @@ def _still_learning(f1: float, auc: float, cursor: _Cursor) -> bool:
     return f1 > cursor.best_f1 or (bool(np.isfinite(auc)) and auc > cursor.top_auc)
 
 
-def _save_resume(run_dir: Path, config: TrainConfig, dataset_hash: str, model, optimizer, best_state, cursor: _Cursor) -> None:
+def _save_resume(
+    run_dir: Path, config: TrainConfig, dataset_hash: str, model, optimizer, best_state, cursor: _Cursor
+) -> None:
     """The whole resume state in ONE file, written atomically: the tensors, and the counters and
     config as JSON in the safetensors header. A kill at any moment leaves either the previous
     state or this one, never a mix of two saves."""
@@ -256,7 +264,9 @@ def _save_resume(run_dir: Path, config: TrainConfig, dataset_hash: str, model, o
     tensors["rng.torch"] = torch.get_rng_state()
     meta = {"config": config.to_dict(), "dataset_hash": dataset_hash, "cursor": dataclasses.asdict(cursor),
             "param_groups": opt["param_groups"]}
-    write_atomic(run_dir / RESUME_STATE, lambda tmp: save_file(tensors, str(tmp), metadata={RESUME_KEY: json.dumps(meta)}))
+    write_atomic(
+        run_dir / RESUME_STATE, lambda tmp: save_file(tensors, str(tmp), metadata={RESUME_KEY: json.dumps(meta)})
+    )
 
 
 def _load_resume(run_dir: Path) -> tuple[TrainConfig, _Cursor, dict[str, torch.Tensor], dict[str, Any]]:
@@ -337,7 +347,7 @@ def fit(
     dataset = open_dataset(config.dataset)
     if saved and saved["meta"].get("dataset_hash") not in (None, dataset.manifest_hash):
         raise ValueError(f"{config.dataset} has changed since this run started: its manifest hash differs")
-    check_trainable(dataset, tuple(config.fractions))  # a clear error, not an IndexError, for a 2-star set
+    check_trainable(dataset, config.fractions)  # a clear error, not an IndexError, for a 2-star set
     splits = Splits(*stratified_split(dataset.labels, config.seed, config.fractions))
     if is_baseline(config.model):
         return _fit_baseline(config, dataset, splits, run_dir, progress)
@@ -361,7 +371,9 @@ def fit(
     return run_dir
 
 
-def _resume_state(config: TrainConfig, resume: bool, overrides: dict[str, Any] | None) -> tuple[TrainConfig, _Cursor, dict]:
+def _resume_state(
+    config: TrainConfig, resume: bool, overrides: dict[str, Any] | None
+) -> tuple[TrainConfig, _Cursor, dict]:
     """(config, cursor, saved) for a fresh run, or the stored ones of a run to resume."""
     if not resume:
         return config, _Cursor(), {}
@@ -392,7 +404,9 @@ class _NetworkRun:
             overrides = {"cutout_size": int(dataset.cutouts.shape[-1]), **config.model_overrides}
             self.model = build_model(config.model, config.size, **overrides)
             self.preprocessor = Preprocessor.fit(dataset, splits.train, config.image_scale, self.model.arch.photometry)
-        self.stages = list(config.stages or default_stages(self.model, config.finetune, config.init_from and config.freeze))
+        self.stages = list(
+            config.stages or default_stages(self.model, config.finetune, config.init_from and config.freeze)
+        )
         self.base = base_sample(config, len(splits.train))
         if saved:
             self.model.load_state_dict(_prefixed(saved["tensors"], "model."))
@@ -433,8 +447,15 @@ class _NetworkRun:
             p_val = self._validate(stage)
             report = scores_report(self.dataset.labels[self.splits.val], p_val)
             f1, auc = report["macro"]["f1"], report["auc"]
-            cursor.history.append({"stage": stage, "epoch": cursor.epoch + 1, "train_loss": cursor.loss_sum / max(1, cursor.step),
-                                   "val_macro_f1": f1, "val_auc": auc})
+            cursor.history.append(
+                {
+                    "stage": stage,
+                    "epoch": cursor.epoch + 1,
+                    "train_loss": cursor.loss_sum / max(1, cursor.step),
+                    "val_macro_f1": f1,
+                    "val_auc": auc,
+                }
+            )
             learning = _still_learning(f1, auc, cursor)
             if _better(f1, auc, cursor):
                 cursor.best_f1, cursor.best_auc, cursor.best_epoch = f1, auc, cursor.epoch + 1
@@ -468,7 +489,9 @@ class _NetworkRun:
         """Whether ``stage`` trains on batches some of which lack inputs (:func:`drop_inputs`)."""
         return self.model.arch.photometry and stage in ("fusion", FINETUNE)
 
-    def _train_epoch(self, net, optimizer, train_data: StarDataset | MixedStars, stage_index: int, cursor: _Cursor, best_state) -> None:
+    def _train_epoch(
+        self, net, optimizer, train_data: StarDataset | MixedStars, stage_index: int, cursor: _Cursor, best_state
+    ) -> None:
         config, stage, epoch = self.config, self.stages[stage_index], cursor.epoch
         drops = self._drops_inputs(stage)
         net.train()
@@ -478,7 +501,9 @@ class _NetworkRun:
             rank=self.ranks.rank, world_size=self.ranks.world_size, pin_memory=self.device.type == "cuda",
         )
         for batch in loader:
-            if distributed.all_sum(np.array([self.cancel.cancelled], dtype=np.int64))[0]:  # every rank stops at one step
+            if distributed.all_sum(np.array([self.cancel.cancelled], dtype=np.int64))[
+                0
+            ]:  # every rank stops at one step
                 self._save_resume(optimizer, best_state, cursor)
                 raise Cancelled(f"cancelled; resume with  bhb train --resume {self.run_dir}")
             lr = learning_rate(config, epoch * self.steps_per_epoch + cursor.step, self.steps_per_epoch * config.epochs)
@@ -486,7 +511,9 @@ class _NetworkRun:
                 group["lr"] = lr
             if drops:
                 batch = drop_inputs(batch, (config.seed, stage_index, epoch, cursor.step))
-            loss = torch.nn.functional.cross_entropy(_forward(net, batch, stage, self.device), batch["label"].to(self.device))
+            loss = torch.nn.functional.cross_entropy(
+                _forward(net, batch, stage, self.device), batch["label"].to(self.device)
+            )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -505,7 +532,9 @@ class _NetworkRun:
 
     def _save_resume(self, optimizer, best_state, cursor: _Cursor) -> None:
         if self.ranks.main:
-            _save_resume(self.run_dir, self.config, self.dataset.manifest_hash, self.model, optimizer, best_state, cursor)
+            _save_resume(
+                self.run_dir, self.config, self.dataset.manifest_hash, self.model, optimizer, best_state, cursor
+            )
 
     def finish(self, history: list[dict[str, Any]]) -> None:
         """Test once, write the checkpoint and the outputs, drop the resume state (rank 0)."""
@@ -557,8 +586,13 @@ class _Clock:
 
 def _write_outputs(run_dir: Path, config: TrainConfig, splits, val, test, metrics: dict, history: list) -> None:
     for name, rows, (labels, p_bhb) in (("validation.json", splits.val, val), ("test.json", splits.test, test)):
-        _write_json(run_dir / name, {"p_bhb": [float(p) for p in p_bhb], "label": labels.tolist(), "row": rows.tolist()})
-    _write_json(run_dir / "test_metrics.json", {"model": config.model, "size": config.size, "seed": config.seed, **metrics["test"]})
+        _write_json(
+            run_dir / name, {"p_bhb": [float(p) for p in p_bhb], "label": labels.tolist(), "row": rows.tolist()}
+        )
+    _write_json(
+        run_dir / "test_metrics.json",
+        {"model": config.model, "size": config.size, "seed": config.seed, **metrics["test"]},
+    )
     _write_json(run_dir / "history.json", history)
 
 

@@ -108,8 +108,12 @@ class BatchFetch:
                 summary.cubes += item.cube is not None
                 if item.problems:
                     summary.failed.append((item.id, "; ".join(item.problems)))
-                progress(ProgressEvent(STAGE, k + 1, summary.total, f"SDSS: {item.id}",
-                                       {"spectra": summary.spectra, "cubes": summary.cubes, "failed": len(summary.failed)}))
+                progress(
+                    ProgressEvent(
+                        STAGE, k + 1, summary.total, f"SDSS: {item.id}",
+                        {"spectra": summary.spectra, "cubes": summary.cubes, "failed": len(summary.failed)},
+                    )
+                )
                 yield item
         except NetworkUnavailable as exc:
             summary.stopped = f"{exc}. Run the fetch again to resume: what arrived is cached"
@@ -129,10 +133,11 @@ class BatchFetch:
         except Exception as exc:  # a file no reader expected: this candidate only, named, no traceback
             log.warning("spectrum of %s: unexpected %s: %s", item.id, type(exc).__name__, exc)
             item.problems.append(f"spectrum: unexpected {type(exc).__name__}: {exc}")
-        ra, dec = _position(row, item.spectrum)
-        if ra is None:
+        position = _position(row, item.spectrum)
+        if position is None:
             item.problems.append("cutouts: no RA/Dec (and no spectrum to take them from)")
             return item
+        ra, dec = position
         try:
             cube = self.service.cube(ra, dec, self.size)
             item.cube, item.cutout_source = cube.data, cube.meta.get("cutout_source")
@@ -146,11 +151,11 @@ class BatchFetch:
         return item
 
 
-def _position(row: Row, spectrum: GridSpectrum | None) -> tuple[float | None, float | None]:
-    """The row's RA/Dec, else its spectrum's fibre position (catalogs of plate/mjd/fiber only)."""
+def _position(row: Row, spectrum: GridSpectrum | None) -> tuple[float, float] | None:
+    """The row's RA/Dec, else its spectrum's fibre position (catalogs of plate/mjd/fiber only), else None."""
     ra, dec = float(row["ra"]), float(row["dec"])
     if np.isfinite(ra) and np.isfinite(dec):
         return ra, dec
     if spectrum is not None and spectrum.meta.get("ra") is not None and spectrum.meta.get("dec") is not None:
         return float(spectrum.meta["ra"]), float(spectrum.meta["dec"])
-    return None, None
+    return None

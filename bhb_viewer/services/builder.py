@@ -5,10 +5,10 @@ positives are the Xue et al. (2011) BHBs, negatives the blue-straggler list's SD
 with plate/mjd/fiber or a decodable specobjid) minus any within 2″ of a known BHB: a positive, or
 a star of the other known-BHB catalogs (Barbosa et al. 2022 by default). The list is noisy: of its
 3,183 SDSS rows 51 lie within 2″ of a Xue BHB and 191 within 2″ of a Barbosa BHB (160 of those
-not near a Xue one), so 211 are dropped and 2,972 kept; each dropped id is listed in the manifest. Every star's spectrum and 5-band cube come through :class:`SDSSService` (cache,
-offline mode, retry; HiPS or frame cutouts, recorded in the manifest); a star that fails is
-skipped with its reason in the manifest's rejection log, while a machine without network, or a
-network lost mid-build, stops the build (nothing written; a rerun resumes from the cache).
+not near a Xue one), so 211 are dropped and 2,972 kept; each dropped id is listed in the manifest. Every star's spectrum
+and 5-band cube come through :class:`SDSSService` (cache, offline mode, retry; HiPS or frame cutouts, recorded in the
+manifest); a star that fails is skipped with its reason in the manifest's rejection log, while a machine without
+network, or a network lost mid-build, stops the build (nothing written; a rerun resumes from the cache).
 """
 
 from __future__ import annotations
@@ -70,11 +70,16 @@ def resolve_catalog(name: str | os.PathLike, folder: str | os.PathLike | None = 
             return d / CATALOG_ALIASES[str(name)]
     searched = ", ".join(str(d) for d in dirs)
     if folder:
-        raise BadInputError(CATALOG_ALIASES[str(name)], f"catalog {name!r} not found in {searched}; give its path or set ${CATALOG_DIR_ENV}")
+        raise BadInputError(
+            CATALOG_ALIASES[str(name)],
+            f"catalog {name!r} not found in {searched}; give its path or set ${CATALOG_DIR_ENV}",
+        )
     try:
         return fetch_catalog(str(name), offline=offline)
     except BadInputError as exc:
-        raise BadInputError(CATALOG_ALIASES[str(name)], f"catalog {name!r}: {exc.problem} (looked in {searched})") from exc
+        raise BadInputError(
+            CATALOG_ALIASES[str(name)], f"catalog {name!r}: {exc.problem} (looked in {searched})"
+        ) from exc
 
 
 def has_sdss_spectrum_id(table: Table) -> np.ndarray:
@@ -137,7 +142,9 @@ def known_bhb_catalogs(names: Sequence[str | os.PathLike] | None, folder: str | 
         except BadInputError as exc:
             if names is not None:
                 raise
-            log.warning("known-BHB catalog %s not found (%s): negatives are checked against the positives only", name, exc)
+            log.warning(
+                "known-BHB catalog %s not found (%s): negatives are checked against the positives only", name, exc
+            )
     return tables
 
 
@@ -210,11 +217,15 @@ def build_from_sdss(
     }
     ahead = _Ahead(fetch, stars, workers)
     try:
-        return assemble(out, stars, ahead.get, provenance=provenance, size=size, progress=progress, cancel=cancel, stage="sdss")
+        return assemble(
+            out, stars, ahead.get, provenance=provenance, size=size, progress=progress, cancel=cancel, stage="sdss"
+        )
     except NetworkUnavailable as exc:
         done = int(np.sum(stars["cutout_source"] != ""))
-        raise NetworkUnavailable(f"{exc}. Stopped with {done} of {len(stars)} stars fetched; nothing written: "
-                                 "run the same command again to resume from the cache") from exc
+        raise NetworkUnavailable(
+            f"{exc}. Stopped with {done} of {len(stars)} stars fetched; nothing written: "
+            "run the same command again to resume from the cache"
+        ) from exc
     finally:
         ahead.close()
 

@@ -83,7 +83,9 @@ def fetch_catalog(alias: str, offline: bool = False, timeout: float = VIZIER_TIM
                             "network, or give its path") from exc
     names = list(tables.keys())
     if table_name not in names:
-        raise BadInputError(alias, f"VizieR's answer for {catalogue} has no {table_name} (it has {', '.join(names) or 'nothing'})")
+        raise BadInputError(
+            alias, f"VizieR's answer for {catalogue} has no {table_name} (it has {', '.join(names) or 'nothing'})"
+        )
     table = Table(tables[table_name], copy=False)
     table.meta = {"vizier": catalogue, "table": table_name, "fetched": datetime.now(UTC).isoformat(timespec="seconds")}
     path.parent.mkdir(parents=True, exist_ok=True)

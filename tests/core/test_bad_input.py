@@ -65,7 +65,9 @@ def test_nan_and_inf_flux_are_rejected(tmp_path):
     flux = smooth_flux(LL)
     flux[400], flux[900] = np.nan, np.inf
     batch = read_spectra(write_spec(tmp_path / "nan.fits", LL, flux, np.ones(LL.size)))
-    assert batch.spectra == [] and batch.rejected == [("266-51602-3", "2 NaN/inf flux values in the 4000–9000 Å window")]
+    assert batch.spectra == [] and batch.rejected == [
+        ("266-51602-3", "2 NaN/inf flux values in the 4000–9000 Å window")
+    ]
 
 
 def test_nan_flux_at_masked_pixels_is_only_masked(tmp_path):
@@ -96,7 +98,9 @@ def test_batch_reader_skips_bad_files_and_keeps_going(tmp_path):
     flux = smooth_flux(LL)
     flux[10:] = np.nan
     nan = write_spec(tmp_path / "nan.fits", LL, flux, np.ones(LL.size), fiber=9)
-    batch = read_many_spectra([junk, _good_spec(tmp_path), tmp_path / "gone.fits", nan, _good_spec(tmp_path, "again.fits")])
+    batch = read_many_spectra(
+        [junk, _good_spec(tmp_path), tmp_path / "gone.fits", nan, _good_spec(tmp_path, "again.fits")]
+    )
     assert len(batch) == 2
     assert [r[0] for r in batch.rejected] == [str(junk), str(tmp_path / "gone.fits"), "266-51602-9"]
     assert batch.rejected[1][1] == "file not found"
@@ -107,7 +111,10 @@ def test_batch_reader_skips_bad_files_and_keeps_going(tmp_path):
 
 def _stamps(tmp_path, bands=BANDS, wcs=True):
     w = stamp_wcs(10.0, 20.0, 20)
-    return [write_stamp(tmp_path / f"stamp-{b}-t.fits", gaussian_star((20, 20), 9.5, 9.5), w if wcs else None, band=b) for b in bands]
+    return [
+        write_stamp(tmp_path / f"stamp-{b}-t.fits", gaussian_star((20, 20), 9.5, 9.5), w if wcs else None, band=b)
+        for b in bands
+    ]
 
 
 def test_missing_band(tmp_path):
@@ -142,7 +149,9 @@ def test_duplicate_ids(tmp_path):
 
 def test_duplicate_derived_ids(tmp_path):
     path = tmp_path / "dup.csv"
-    Table({"plate": [266, 266], "mjd": [51602, 51602], "fiber": [3, 3], "ra": [1.0, 1.1], "dec": [0.0, 0.0]}).write(path)
+    Table({"plate": [266, 266], "mjd": [51602, 51602], "fiber": [3, 3], "ra": [1.0, 1.1], "dec": [0.0, 0.0]}).write(
+        path
+    )
     _raises(read_candidates, path, "duplicate ids", "'266-51602-3'")
 
 
@@ -187,12 +196,20 @@ def test_headers_declaring_more_data_than_the_file_holds_are_called_truncated_wi
     header.update(SIMPLE=True, BITPIX=-32, NAXIS=2, NAXIS1=282_000, NAXIS2=283_700)  # 298 GiB declared
     huge = tmp_path / "huge.fits"
     huge.write_bytes(header.tostring().encode())
-    with (pytest.raises(BadInputError, match=r"is truncated: HDU 0 declares 320,013,600,000 bytes .* the file has 2,880 bytes"),
-          open_fits(huge)):
+    with (
+        pytest.raises(
+            BadInputError, match=r"is truncated: HDU 0 declares 320,013,600,000 bytes .* the file has 2,880 bytes"
+        ),
+        open_fits(huge),
+    ):
         pass
     fits.PrimaryHDU(np.zeros((40, 40), np.float32)).writeto(tmp_path / "ok.fits")
     short = tmp_path / "short.fits"
     short.write_bytes((tmp_path / "ok.fits").read_bytes()[:4000])
-    with (pytest.raises(BadInputError, match=r"short.fits: FITS file is truncated: HDU 0 declares 6,400 bytes .* 4,000 bytes"),
-          open_fits(short)):
+    with (
+        pytest.raises(
+            BadInputError, match=r"short.fits: FITS file is truncated: HDU 0 declares 6,400 bytes .* 4,000 bytes"
+        ),
+        open_fits(short),
+    ):
         pass

@@ -49,8 +49,10 @@ def disk(tmp_path):
     for i, (ra, dec) in enumerate(positions):
         plate, mjd, fiber = 300 + i, 51600 + i, 10 + i
         if i < 4:
-            path = write_spec(spectra / f"spec-{plate:04d}-{mjd:05d}-{fiber:04d}.fits", LOGLAM, smooth_flux(LOGLAM, i) + i,
-                              np.ones(LOGLAM.size), plate=plate, mjd=mjd, fiber=fiber, ra=ra, dec=dec)
+            path = write_spec(
+                spectra / f"spec-{plate:04d}-{mjd:05d}-{fiber:04d}.fits", LOGLAM, smooth_flux(LOGLAM, i) + i,
+                np.ones(LOGLAM.size), plate=plate, mjd=mjd, fiber=fiber, ra=ra, dec=dec,
+            )
         if i == 3:
             path.write_bytes(path.read_bytes()[:4000])
         rows.append((f"star{i}", ra, dec, plate, mjd, fiber, "BHB" if i % 2 == 0 else "BSS"))
@@ -61,7 +63,9 @@ def disk(tmp_path):
 
 
 def test_build_from_files_keeps_good_stars_and_reports_bad_ones(disk):
-    report = build_from_files(disk / "out", disk / "cat.ecsv", spectra=disk / "spectra", images=disk / "images", size=SIZE)
+    report = build_from_files(
+        disk / "out", disk / "cat.ecsv", spectra=disk / "spectra", images=disk / "images", size=SIZE
+    )
     assert (report.count, report.n_bhb, report.n_non_bhb) == (3, 2, 1)
     reasons = dict(report.rejected)
     assert set(reasons) == {"star3", "star4"}
@@ -113,7 +117,9 @@ def test_catalog_columns_name_spectrum_and_cube_files(tmp_path):
 
 def test_rows_without_positions_take_the_spectrum_fibre_position(disk):
     Table({"plate": [300, 302], "mjd": [51600, 51602], "fiber": [10, 12]}).write(disk / "pmf.csv")
-    report = build_from_files(disk / "out", disk / "pmf.csv", spectra=disk / "spectra", images=disk / "images", size=SIZE)
+    report = build_from_files(
+        disk / "out", disk / "pmf.csv", spectra=disk / "spectra", images=disk / "images", size=SIZE
+    )
     assert report.count == 2
     ds = open_dataset(disk / "out")
     positions = star_positions(5)
@@ -190,7 +196,14 @@ def test_stamps_are_found_by_position_across_ra_zero(tmp_path):
         for band in BANDS:
             write_stamp(tmp_path / "img" / f"stamp-{band}-{name}.fits", gaussian_star((31, 31), 15, 15, flux=flux), wcs)
         write_spec(tmp_path / "spec" / f"{name}.fits", LOGLAM, smooth_flux(LOGLAM), np.ones(LOGLAM.size))
-    catalog = Table({"id": list(stars), "ra": [s[0] for s in stars.values()], "dec": [0.0, 0.0], "spectrum": [f"{n}.fits" for n in stars]})
+    catalog = Table(
+        {
+            "id": list(stars),
+            "ra": [s[0] for s in stars.values()],
+            "dec": [0.0, 0.0],
+            "spectrum": [f"{n}.fits" for n in stars],
+        }
+    )
     report = build_from_files(tmp_path / "out", catalog, spectra=tmp_path / "spec", images=tmp_path / "img", size=SIZE)
     assert report.count == 2
     sums = open_dataset(tmp_path / "out").cutouts[:, 2].sum(axis=(1, 2))

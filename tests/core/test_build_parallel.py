@@ -41,7 +41,11 @@ def test_two_workers_build_the_same_stars_as_one(corpus, tmp_path):
     one = build_from_files(tmp_path / "one", corpus, spectra=spectra, size=16)
     events = []
     two = build_parallel(tmp_path / "two", corpus, 2, spectra=spectra, size=16, progress=events.append)
-    assert (two.count, two.n_bhb, two.n_non_bhb, two.rejected) == (one.count, one.n_bhb, one.n_non_bhb, []) == (16, 8, 8, [])
+    assert (
+        (two.count, two.n_bhb, two.n_non_bhb, two.rejected)
+        == (one.count, one.n_bhb, one.n_non_bhb, [])
+        == (16, 8, 8, [])
+    )
     data = open_dataset(tmp_path / "two")
     assert data.manifest["parts"] == ["part-0000-of-0002", "part-0001-of-0002"]
     a, b = _by_id(open_dataset(tmp_path / "one")), _by_id(data)
@@ -66,11 +70,20 @@ def test_cli_shards_of_a_job_array_open_as_one_set_when_all_are_built(corpus, tm
 def test_cli_converts_a_sharded_set_into_one_scaled16_set(corpus, tmp_path):
     spectra = corpus.parent / "spectra"
     build_parallel(tmp_path / "sharded", corpus, 2, spectra=spectra, size=16)
-    assert main(["dataset", "convert", str(tmp_path / "sharded"), "--out", str(tmp_path / "half"), "--dtype", "scaled16"]) == 0
+    assert (
+        main(["dataset", "convert", str(tmp_path / "sharded"), "--out", str(tmp_path / "half"), "--dtype", "scaled16"])
+        == 0
+    )
     a, b = open_dataset(tmp_path / "sharded"), open_dataset(tmp_path / "half")
-    assert b.manifest["dtype"] == "scaled16" and "parts" not in b.manifest and list(b.catalog["id"]) == list(a.catalog["id"])
+    assert (
+        b.manifest["dtype"] == "scaled16"
+        and "parts" not in b.manifest
+        and list(b.catalog["id"]) == list(a.catalog["id"])
+    )
     np.testing.assert_allclose(b.spectra[:], a.spectra[:], atol=1e-4 * float(np.ptp(a.spectra[:])))
-    assert main(["dataset", "convert", str(tmp_path / "half"), "--out", str(tmp_path / "half"), "--dtype", "float32"]) == 1
+    assert (
+        main(["dataset", "convert", str(tmp_path / "half"), "--out", str(tmp_path / "half"), "--dtype", "float32"]) == 1
+    )
 
 
 def test_convert_is_staged_and_an_unfinished_set_is_named(corpus, tmp_path, monkeypatch, capsys):

@@ -26,7 +26,10 @@ Byte-by-byte Description of file: table1.dat
 """
 DATA = "".join(
     f"{p:4d}-{m:5d}-{f:3d}  {ra:10.6f}  {de:10.6f}  {g:5.2f}  {ug:4.2f}  {d:5.2f}\n"
-    for p, m, f, ra, de, g, ug, d in [(3141, 55008, 498, 331.047394, 6.292428, 18.94, 1.19, 22.86), (3141, 55008, 77, 330.606934, 6.429413, 16.96, 1.21, 26.30)]
+    for p, m, f, ra, de, g, ug, d in [
+        (3141, 55008, 498, 331.047394, 6.292428, 18.94, 1.19, 22.86),
+        (3141, 55008, 77, 330.606934, 6.429413, 16.96, 1.21, 26.30),
+    ]
 )
 
 
@@ -46,7 +49,9 @@ def _simple(n=3):
     )
 
 
-@pytest.mark.parametrize("suffix,fmt", [(".csv", "ascii.csv"), (".ecsv", "ascii.ecsv"), (".fits", "fits"), (".xml", "votable")])
+@pytest.mark.parametrize(
+    "suffix,fmt", [(".csv", "ascii.csv"), (".ecsv", "ascii.ecsv"), (".fits", "fits"), (".xml", "votable")]
+)
 def test_each_format_reads_into_canonical_columns(tmp_path, suffix, fmt):
     path = tmp_path / f"cands{suffix}"
     _simple().write(path, format=fmt)
@@ -128,7 +133,9 @@ def test_real_xue2011_table(shared_data):
     assert len(t) == 4985
     assert t["id"][0] == "3141-55008-498"
     assert t["ra"][0] == pytest.approx(331.047394) and t["dec"][0] == pytest.approx(6.292428)
-    for name, first in (("g", 18.94), ("u_g", 1.19), ("g_r", -0.07), ("d02", 22.86), ("fm", 0.25), ("c_hg", 0.86), ("b_hg", 9.17)):
+    for name, first in (
+        ("g", 18.94), ("u_g", 1.19), ("g_r", -0.07), ("d02", 22.86), ("fm", 0.25), ("c_hg", 0.86), ("b_hg", 9.17),
+    ):
         assert t[name][0] == pytest.approx(first), name
     assert np.all(t["d02"] <= 29.0 + 1e-9) and np.all(t["fm"] <= 0.35 + 1e-9)  # the selection cuts
 

@@ -39,9 +39,16 @@ def write_catalog(tmp_path, band_names=BANDS):
     x, y = wcs.world_to_pixel_values(RA, DEC)
     for k, band in enumerate(BANDS):
         write_stamp(folder / "stamps" / f"a-{band}.fits", gaussian_star((40, 40), x, y, flux=10.0 * (k + 1)), wcs, band)
-    rows = {"id": ["a", "lamost", "alone"], "ra": [RA, RA + 0.01, RA + 0.02], "dec": [DEC] * 3, "label": ["BHB", "BSS", "BSS"],
-            "spectrum_file": ["spectra/spec-0500-52000-0001.fits", "spectra/spec-56982-HD0_sp04-010.fits",
-                              "spectra/spec-0500-52000-0001.fits"]}
+    rows = {
+        "id": ["a", "lamost", "alone"],
+        "ra": [RA, RA + 0.01, RA + 0.02],
+        "dec": [DEC] * 3,
+        "label": ["BHB", "BSS", "BSS"],
+        "spectrum_file": [
+            "spectra/spec-0500-52000-0001.fits", "spectra/spec-56982-HD0_sp04-010.fits",
+            "spectra/spec-0500-52000-0001.fits",
+        ],
+    }
     for band in band_names:
         rows[f"{band}_file"] = [f"stamps/a-{band}.fits", "", ""]
     Table(rows).write(folder / "cat.csv")
@@ -58,7 +65,9 @@ def test_the_catalog_alone_makes_a_data_set_with_spectrum_only_candidates(tmp_pa
     assert ds.manifest["provenance"]["spectrum_only"] == ["lamost", "alone"]
     assert ds.cutouts[0].sum(axis=(1, 2)) == pytest.approx([10, 20, 30, 40, 50], rel=0.05)
     assert not ds.cutouts[1:].any() and (ds.ivar[1] > 0).sum() > 3000
-    assert ds.catalog["valid_fraction"].tolist() == [1.0, 1.0, 1.0] and ds.catalog["resolution"].tolist() == [2000.0, 1800.0, 2000.0]
+    assert ds.catalog["valid_fraction"].tolist() == [1.0, 1.0, 1.0] and ds.catalog["resolution"].tolist() == [
+        2000.0, 1800.0, 2000.0,
+    ]
 
 
 def test_band_columns_must_name_all_five_bands(tmp_path):
@@ -101,8 +110,9 @@ def test_compressed_spectra_and_frames_in_folders_are_found_and_read(tmp_path):
         plain = write_stamp(tmp_path / f"f-{band}.fits", gaussian_star((40, 40), x, y), wcs, band)
         (tmp_path / "frames" / f"frame-{band}-001615-1-0104.fits.bz2").write_bytes(bz2.compress(plain.read_bytes()))
     Table({"plate": [1615], "mjd": [53166], "fiber": [104]}).write(tmp_path / "cat.csv")
-    report = build_from_files(tmp_path / "ds", tmp_path / "cat.csv", spectra=tmp_path / "spectra", images=tmp_path / "frames",
-                              size=SIZE)
+    report = build_from_files(
+        tmp_path / "ds", tmp_path / "cat.csv", spectra=tmp_path / "spectra", images=tmp_path / "frames", size=SIZE
+    )
     assert report.count == 1 and report.rejected == []
     ds = open_dataset(tmp_path / "ds")
     assert ds.catalog["has_cutout"][0] and (ds.ivar[0] > 0).sum() == 3420

@@ -36,7 +36,9 @@ def _frames(tmp_path, shifts, rotations, size=80, star_ra=RA, star_dec=DEC):
     for band, (dx, dy), rot in zip(BANDS, shifts, rotations, strict=False):
         wcs = stamp_wcs(RA, DEC, size, crpix=((size + 1) / 2 + dx, (size + 1) / 2 + dy), rotation_deg=rot)
         x, y = wcs.world_to_pixel_values(star_ra, star_dec)
-        paths.append(write_stamp(tmp_path / f"frame-{band}-test.fits", gaussian_star((size, size), x, y, sky=0.01), wcs))
+        paths.append(
+            write_stamp(tmp_path / f"frame-{band}-test.fits", gaussian_star((size, size), x, y, sky=0.01), wcs)
+        )
     return paths
 
 

@@ -77,7 +77,9 @@ def test_a_set_too_small_to_split_is_refused_with_the_minimum(tmp_path):
     from bhb_viewer.core.dataset import check_trainable
 
     check_trainable(open_dataset(_tiny(tmp_path / "ok", n=20)))
-    with pytest.raises(BadInputError, match=r"too few labelled stars to train: 1 non-BHB, 1 BHB; each class needs at least 6"):
+    with pytest.raises(
+        BadInputError, match=r"too few labelled stars to train: 1 non-BHB, 1 BHB; each class needs at least 6"
+    ):
         check_trainable(open_dataset(_tiny(tmp_path / "two", n=2)))
 
 

@@ -28,9 +28,13 @@ from bhb_viewer.core.training.train_config import CONFIG_FILE, TrainConfig, defa
 
 
 def test_the_wizards_config_is_written_for_train_and_read_back_whole(tmp_path):
-    plan = TrainConfig(dataset=str(tmp_path / "ds"), out=str(tmp_path / "run"), size="tiny", epochs=2, stages=["spectrum"])
+    plan = TrainConfig(
+        dataset=str(tmp_path / "ds"), out=str(tmp_path / "run"), size="tiny", epochs=2, stages=["spectrum"]
+    )
     config_file = str(tmp_path / "run" / CONFIG_FILE)
-    assert train_command(plan, python="py") == ["py", "-m", "bhb_viewer", "train", "--config", config_file, "--progress-json"]
+    assert train_command(plan, python="py") == [
+        "py", "-m", "bhb_viewer", "train", "--config", config_file, "--progress-json",
+    ]
     config = json.loads((tmp_path / "run" / CONFIG_FILE).read_text())
     assert config["fractions"] == [0.7, 0.2, 0.1] and config["stages"] == ["spectrum"] and config["lr"] == 1e-3
     assert TrainConfig.from_file(config_file) == plan  # one configuration: what the wizard wrote is what train reads
@@ -147,7 +151,9 @@ def test_the_training_sky_is_found_and_checked_by_its_recorded_manifest_hash(tmp
     (sky / "manifest.json").write_text(json.dumps(manifest))
     model = tmp_path / "model"
     model.mkdir()
-    (model / "config.json").write_text(json.dumps({"dataset": {"name": "sky-3", "manifest_sha256": manifest_hash(manifest)}}))
+    (model / "config.json").write_text(
+        json.dumps({"dataset": {"name": "sky-3", "manifest_sha256": manifest_hash(manifest)}})
+    )
     assert find_training_sky(model, [tmp_path / "nowhere", tmp_path / "data" / "datasets"]) == sky
     check_base(model, sky, manifest_hash(manifest))  # the recorded sky: accepted
     with pytest.raises(ValueError, match=r"not the data set model was trained on \('sky-3'.*give --base-any"):

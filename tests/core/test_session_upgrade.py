@@ -64,7 +64,9 @@ def test_release1_file_upgrades_and_keeps_every_verdict_undo_meta_and_score(old)
         heads = s.scores.heads("batmm-fusion", "2.0")
         assert heads["1001"] == (0.9, 0.8, "fusion") and heads["1002"][::2] == (0.2, "spectrum")
         assert math.isnan(heads["1002"][1])
-        assert s.reviews() == {"carol": {"1001": CandidateState(V.BHB, "agree", "carol", "2026-01-02T03:04:05.000+00:00")}}
+        assert s.reviews() == {
+            "carol": {"1001": CandidateState(V.BHB, "agree", "carol", "2026-01-02T03:04:05.000+00:00")}
+        }
         # alice's undo stack: 1004 undone, so redo brings it back, then her earlier edits undo in order
         assert s.can_undo and s.can_redo
         assert (s.redo().cid, s.state("1004").verdict) == ("1004", V.UNSURE)
@@ -85,7 +87,9 @@ def test_earliest_release1_file_gains_the_tables_and_column_it_never_had(old):
     conn.close()
     with Session.open(old, reviewer="erin") as s:
         assert len(s.events()) == 12 and {e["blind"] for e in s.events()} == {None}  # not known to be blind
-        assert s.verdicts_since(0, blind=True) == {} and s.reviews() == {} and s.scores.heads("batmm-fusion", "2.0") == {}
+        assert (
+            s.verdicts_since(0, blind=True) == {} and s.reviews() == {} and s.scores.heads("batmm-fusion", "2.0") == {}
+        )
         assert s.writers.others() == []
         s.set_verdict("1001", V.BHB, blind=True)  # given again blind: recorded, as the one in force was not
         assert list(s.verdicts_since(0, blind=True)) == ["1001"]

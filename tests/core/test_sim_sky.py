@@ -19,7 +19,8 @@ def sky():
 def test_label_choice_picks_the_column_and_keeps_both_in_the_truth(sky):
     truth = sky.truth
     assert np.array_equal(sky.catalog["label"], truth["label_physical"])
-    assert np.array_equal(simulate(600, seed=31, with_cutouts=False).catalog["label"], truth["label_physical"])  # the default
+    default = simulate(600, seed=31, with_cutouts=False)
+    assert np.array_equal(default.catalog["label"], truth["label_physical"])
     xue = simulate(600, seed=31, with_cutouts=False, config=SimulatorConfig(label_kind="xue")).catalog
     assert np.array_equal(xue["label"], truth["label_xue"])
     # the cut label is the Xue 2011 cuts on the independent measurement, never a failed true fit
@@ -85,7 +86,9 @@ def test_ivar_near_hdelta_says_no_more_than_the_flux(sky):
     y = np.asarray(sky.catalog["label"])
 
     def auc(x):
-        p = cross_val_predict(LogisticRegression(max_iter=2000, C=0.1), np.where(good, x, 0.0), y, cv=5, method="predict_proba")[:, 1]
+        p = cross_val_predict(
+            LogisticRegression(max_iter=2000, C=0.1), np.where(good, x, 0.0), y, cv=5, method="predict_proba"
+        )[:, 1]
         return roc_auc_score(y, p)
 
     assert auc(inv) <= auc(flux) + 0.01

@@ -79,14 +79,18 @@ def test_cutout_centre_holds_the_star_with_its_flux():
     # g and r aperture fluxes (radius 8 px) follow the magnitudes, and their ratio the colour
     ap = (cut[:, :, r < 8]).sum(-1)
     for bi, band in ((1, "g"), (2, "r")):
-        expected = 10 ** (-0.4 * (np.asarray(truth[f"{band}_true"]) + BAND_EXTINCTION[band] * np.asarray(truth["ebv"]) - 22.5))
+        expected = 10 ** (
+            -0.4 * (np.asarray(truth[f"{band}_true"]) + BAND_EXTINCTION[band] * np.asarray(truth["ebv"]) - 22.5)
+        )
         bright = np.asarray(cat["g"]) < 18
         assert np.median(ap[bright, bi] / expected[bright]) == pytest.approx(0.96, abs=0.05)
 
 
 def test_u_and_z_are_noisier_than_g_and_r(small):
     cut = small[3]
-    corner = np.concatenate([cut[:, :, :6, :6].reshape(len(cut), 5, -1), cut[:, :, -6:, -6:].reshape(len(cut), 5, -1)], axis=2)
+    corner = np.concatenate(
+        [cut[:, :, :6, :6].reshape(len(cut), 5, -1), cut[:, :, -6:, -6:].reshape(len(cut), 5, -1)], axis=2
+    )
     noise = np.median(np.std(corner, axis=2), axis=0)  # per band, nanomaggies
     u, g, r, _i, z = noise
     assert u > 1.5 * g and z > 1.5 * r

@@ -38,7 +38,8 @@ def test_masks_from_ivar_and_the_bad_pixel_bits_of_the_and_mask(tmp_path):
     and_mask = np.zeros(N_FILE, int)
     and_mask[OFFSET + 20 : OFFSET + 23] = 1 << 24  # NODATA: a bad pixel
     and_mask[OFFSET + 23 : OFFSET + 25] = 1 << 18  # FULLREJECT: a bad pixel
-    and_mask[OFFSET + 30 : OFFSET + 40] = (1 << 23) | (1 << 4) | (1 << 16)  # BRIGHTSKY, MANYBADCOLUMNS, NEARBADPIXEL: warnings
+    # BRIGHTSKY, MANYBADCOLUMNS, NEARBADPIXEL: warnings
+    and_mask[OFFSET + 30 : OFFSET + 40] = (1 << 23) | (1 << 4) | (1 << 16)
     s = read_spectra(write_spec(tmp_path / "s.fits", ll, smooth_flux(ll), ivar, and_mask)).spectra[0]
     assert np.flatnonzero(s.ivar == 0).tolist() == [10, 20, 21, 22, 23, 24]
     assert s.meta["n_valid"] == NPIX - 6
@@ -92,7 +93,9 @@ def test_spplate_with_ivar_andmask_and_plugmap(tmp_path):
     ivar[1] = 0  # one dead fiber
     andmask = np.zeros(flux.shape, int)
     andmask[2, OFFSET + 3] = 1
-    path = write_spplate(tmp_path / "spPlate-4055-55359.fits", SDSS_LOGLAM0, flux, ivar, andmask, ([10.0, 11.0, 12.0], [1.0, 2.0, 3.0]))
+    path = write_spplate(
+        tmp_path / "spPlate-4055-55359.fits", SDSS_LOGLAM0, flux, ivar, andmask, ([10.0, 11.0, 12.0], [1.0, 2.0, 3.0])
+    )
     batch = read_spectra(path)
     assert batch.ids == ["4055-55359-101", "4055-55359-103"]
     assert batch.rejected == [("4055-55359-102", "inverse variance is zero across the 4000–9000 Å window")]
@@ -116,7 +119,9 @@ def test_real_spplate_reads_20_spectra_on_the_grid(shared_data):
     # flux only: each spectrum is weighed by its own pixel noise (DER_SNR over the whole file row)
     from bhb_viewer.core.readers.spectra import own_noise
 
-    np.testing.assert_allclose(ivar, np.broadcast_to(1.0 / own_noise(raw.astype(np.float64))[:, None] ** 2, ivar.shape), rtol=1e-5)
+    np.testing.assert_allclose(
+        ivar, np.broadcast_to(1.0 / own_noise(raw.astype(np.float64))[:, None] ** 2, ivar.shape), rtol=1e-5
+    )
 
 
 def test_minmax_scale_eq16():

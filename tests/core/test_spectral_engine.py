@@ -61,7 +61,8 @@ def test_engine_reproduces_held_out_real_stars():
             bj_err[r["group"]].append(balmer_jump(engine.loglam, model) - balmer_jump(engine.loglam, real))
     assert np.median(errs) < 0.06
     assert np.sqrt(np.mean(np.square(bj_err["dwarf"]))) < 0.15
-    assert np.sqrt(np.mean(np.square(bj_err["hb_like"]))) < 0.25  # thin data: reported in bhb_viewer/resources/engine/README.md
+    # thin data: reported in bhb_viewer/resources/engine/README.md
+    assert np.sqrt(np.mean(np.square(bj_err["hb_like"]))) < 0.25
 
 
 def test_gravity_deepens_the_balmer_jump_at_fixed_temperature():
@@ -126,7 +127,10 @@ def test_parametric_engine_still_reproduces_simulator_2():
 
     again = simulate(256, seed=2026, bhb_fraction=4752 / 12032, with_cutouts=False,
                      config=SimulatorConfig(engine="parametric", label_kind="physical"))
-    assert hashlib.sha256(np.ascontiguousarray(again.spectra, dtype=np.float32).tobytes()).hexdigest() == SIMULATOR_2_DEMO_SPECTRA
+    assert (
+        hashlib.sha256(np.ascontiguousarray(again.spectra, dtype=np.float32).tobytes()).hexdigest()
+        == SIMULATOR_2_DEMO_SPECTRA
+    )
     assert set(np.unique(again.truth["kind"])) <= {"BHB", "blue straggler", "main-sequence A"}
     with pytest.raises(ValueError, match="engine"):
         SimulatorConfig(engine="nonsense")

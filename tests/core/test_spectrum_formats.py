@@ -65,14 +65,23 @@ def test_real_dr7_spspec_masks_only_published_bad_pixel_bits():
 def test_spec_specobjid_string_is_an_exact_uint64_and_wdisp_gives_resolution_flagged_by_inspect(tmp_path, capsys):
     ll = 3.5800 + DLOGLAM * np.arange(3900)
     specobjid = "  10945812567346040832  "  # > 2**63, as SPECOBJ holds it: a padded 22-character string
-    coadd = fits.BinTableHDU.from_columns([
-        fits.Column("flux", "E", array=smooth_flux(ll).astype("f4")), fits.Column("loglam", "E", array=ll.astype("f4")),
-        fits.Column("ivar", "E", array=np.ones(ll.size, "f4")), fits.Column("and_mask", "J", array=np.zeros(ll.size, "i4")),
-        fits.Column("wdisp", "E", array=np.full(ll.size, 0.37, "f4")),  # a line-spread σ of 0.37 px: R ≈ 5,000
-    ], name="COADD")
-    specobj = fits.BinTableHDU.from_columns([fits.Column("PLATE", "J", array=[9000]), fits.Column("MJD", "J", array=[57000]),
-                                             fits.Column("FIBERID", "J", array=[12]), fits.Column("SPECOBJID", "22A", array=[specobjid])],
-                                            name="SPECOBJ")
+    coadd = fits.BinTableHDU.from_columns(
+        [
+            fits.Column("flux", "E", array=smooth_flux(ll).astype("f4")),
+            fits.Column("loglam", "E", array=ll.astype("f4")),
+            fits.Column("ivar", "E", array=np.ones(ll.size, "f4")),
+            fits.Column("and_mask", "J", array=np.zeros(ll.size, "i4")),
+            fits.Column("wdisp", "E", array=np.full(ll.size, 0.37, "f4")),  # a line-spread σ of 0.37 px: R ≈ 5,000
+        ],
+        name="COADD",
+    )
+    specobj = fits.BinTableHDU.from_columns(
+        [
+            fits.Column("PLATE", "J", array=[9000]), fits.Column("MJD", "J", array=[57000]),
+            fits.Column("FIBERID", "J", array=[12]), fits.Column("SPECOBJID", "22A", array=[specobjid]),
+        ],
+        name="SPECOBJ",
+    )
     path = tmp_path / "spec-9000-57000-0012.fits"
     fits.HDUList([fits.PrimaryHDU(), coadd, specobj]).writeto(path)
     (s,) = read_spectra(path).spectra
@@ -83,9 +92,14 @@ def test_spec_specobjid_string_is_an_exact_uint64_and_wdisp_gives_resolution_fla
     from bhb_viewer.commands.inspect import _print_text, inspect_path
 
     report = inspect_path(path)
-    assert report["spectra"][0]["flags"] == s.meta["flags"] and report["spectra"][0]["resolution"] == pytest.approx(4985, abs=1)
+    assert report["spectra"][0]["flags"] == s.meta["flags"] and report["spectra"][0]["resolution"] == pytest.approx(
+        4985, abs=1
+    )
     _print_text(report)
-    assert "! resolution R ≈ 4,985 (line-spread width in the file) differs from SDSS's R ≈ 2,000" in capsys.readouterr().out
+    assert (
+        "! resolution R ≈ 4,985 (line-spread width in the file) differs from SDSS's R ≈ 2,000"
+        in capsys.readouterr().out
+    )
 
 
 # -- LAMOST ----------------------------------------------------------------------------------------
@@ -124,7 +138,9 @@ def write_lamost_table(path: Path) -> Path:
     cols = [fits.Column("FLUX", n + "E", array=[flux]), fits.Column("IVAR", n + "E", array=[ivar]),
             fits.Column("WAVELENGTH", n + "D", array=[wave]), fits.Column("ANDMASK", n + "J", array=[andmask]),
             fits.Column("ORMASK", n + "J", array=[andmask]), fits.Column("NORMALIZATION", n + "E", array=[flux / 100])]
-    fits.HDUList([fits.PrimaryHDU(header=lamost_header()), fits.BinTableHDU.from_columns(cols, name="COADD")]).writeto(path)
+    fits.HDUList([fits.PrimaryHDU(header=lamost_header()), fits.BinTableHDU.from_columns(cols, name="COADD")]).writeto(
+        path
+    )
     return path
 
 
@@ -180,7 +196,9 @@ def test_log_linear_vacuum_one_row_image_with_error_extension(tmp_path):
     assert s.meta["wavelength_medium"] == "vacuum (CTYPE1 WAVE)"
     assert line_centre(s, HG_VAC) == pytest.approx(HG_VAC, abs=0.3)
     assert s.ivar.min() == pytest.approx(4.0) and s.ivar.max() <= 8.0  # 1/0.5², up to ×2 between two file pixels
-    assert s.valid_fraction == 1.0 and s.meta["resolution"] == 2100.0 and s.meta["resolution_source"] == "header SPEC_RES"
+    assert (
+        s.valid_fraction == 1.0 and s.meta["resolution"] == 2100.0 and s.meta["resolution_source"] == "header SPEC_RES"
+    )
 
 
 def test_multispec_rows_in_nm_with_a_sigma_band(tmp_path):
@@ -217,7 +235,9 @@ def test_library_spectrum_short_of_the_window_is_read_partially_and_marked_unrel
 def test_resolution_flag_for_a_finely_sampled_spectrum_is_only_an_upper_limit():
     assert quality_flags({"resolution": 40000.0, "resolution_source": "sampling (upper limit λ/2Δλ)",
                           "resolution_is_upper_limit": True}) == []
-    low = quality_flags({"resolution": 600.0, "resolution_source": "sampling (upper limit λ/2Δλ)", "resolution_is_upper_limit": True})
+    low = quality_flags(
+        {"resolution": 600.0, "resolution_source": "sampling (upper limit λ/2Δλ)", "resolution_is_upper_limit": True}
+    )
     assert len(low) == 1 and "R ≈ 600" in low[0]
     assert "R ≈ 40,000" in quality_flags({"resolution": 40000.0, "resolution_source": "header SPEC_RES"})[0]
 
@@ -249,20 +269,32 @@ def write_desi_coadd(path: Path, n_targets: int = 2) -> Path:
     """A DESI coadd in its data model's layout: B/R/Z arms on 0.8 Å linear grids that overlap, FIBERMAP, SCORES."""
     primary = fits.PrimaryHDU()
     primary.header["INFIL000"] = "spectra-main-dark-10000.fits"
-    hdus = [primary, fits.BinTableHDU.from_columns([fits.Column("TARGETID", "K", array=np.arange(n_targets)),
-                                                    fits.Column("TARGET_RA", "D", array=[10.0 + i for i in range(n_targets)]),
-                                                    fits.Column("TARGET_DEC", "D", array=[1.0] * n_targets)], name="FIBERMAP")]
+    hdus = [
+        primary,
+        fits.BinTableHDU.from_columns(
+            [
+                fits.Column("TARGETID", "K", array=np.arange(n_targets)),
+                fits.Column("TARGET_RA", "D", array=[10.0 + i for i in range(n_targets)]),
+                fits.Column("TARGET_DEC", "D", array=[1.0] * n_targets),
+            ],
+            name="FIBERMAP",
+        ),
+    ]
     for arm, lo, hi in (("B", 3600.0, 5800.0), ("R", 5760.0, 7620.0), ("Z", 7520.0, 9824.0)):
         wave = np.arange(lo, hi + 0.01, 0.8)
         flux = np.stack([lined_flux(wave) * (1 + i) for i in range(n_targets)])
-        for name, data, unit in (("WAVELENGTH", wave, "Angstrom"), ("FLUX", flux.astype("f4"), "10**-17 erg/(s cm2 Angstrom)"),
-                                 ("IVAR", np.full(flux.shape, 4.0, "f4"), "10**+34 (s2 cm4 Angstrom2) / erg2"),
-                                 ("MASK", np.zeros(flux.shape, "i4"), None)):
+        for name, data, unit in (
+            ("WAVELENGTH", wave, "Angstrom"), ("FLUX", flux.astype("f4"), "10**-17 erg/(s cm2 Angstrom)"),
+            ("IVAR", np.full(flux.shape, 4.0, "f4"), "10**+34 (s2 cm4 Angstrom2) / erg2"),
+            ("MASK", np.zeros(flux.shape, "i4"), None),
+        ):
             hdu = fits.ImageHDU(data, name=f"{arm}_{name}")
             if unit:
                 hdu.header["BUNIT"] = unit
             hdus.append(hdu)
-    hdus.append(fits.BinTableHDU.from_columns([fits.Column("TARGETID", "K", array=np.arange(n_targets))], name="SCORES"))
+    hdus.append(
+        fits.BinTableHDU.from_columns([fits.Column("TARGETID", "K", array=np.arange(n_targets))], name="SCORES")
+    )
     fits.HDUList(hdus).writeto(path)
     return path
 
@@ -281,7 +313,9 @@ def test_desi_coadd_through_specutils_merges_arms_and_flags_resolution(tmp_path)
 
 def test_a_fits_catalog_is_not_taken_for_a_specutils_spectrum(tmp_path):
     path = tmp_path / "cat.fits"
-    fits.BinTableHDU.from_columns([fits.Column("ra", "D", array=[1.0]), fits.Column("dec", "D", array=[2.0])]).writeto(path)
+    fits.BinTableHDU.from_columns([fits.Column("ra", "D", array=[1.0]), fits.Column("dec", "D", array=[2.0])]).writeto(
+        path
+    )
     assert detect_kind(path) == "catalog"
 
 
@@ -295,9 +329,15 @@ def test_catalog_ids_stay_exact_uint64_and_float_ids_are_refused(tmp_path):
 
     (tmp_path / "ids.csv").write_text("ra,dec,specobjid\n1,2,10945812567346040832\n3,4,\n5,6,833193731699009536\n")
     t = read_candidates(tmp_path / "ids.csv")
-    assert t["specobjid"].dtype == np.uint64 and int(t["specobjid"][0]) == 10945812567346040832 and t["specobjid"].mask[1]
-    fits.BinTableHDU.from_columns([fits.Column("ra", "D", array=[1.0]), fits.Column("dec", "D", array=[2.0]),
-                                   fits.Column("specobjid", "D", array=[1.0945812567346041e19])]).writeto(tmp_path / "f.fits")
+    assert (
+        t["specobjid"].dtype == np.uint64 and int(t["specobjid"][0]) == 10945812567346040832 and t["specobjid"].mask[1]
+    )
+    fits.BinTableHDU.from_columns(
+        [
+            fits.Column("ra", "D", array=[1.0]), fits.Column("dec", "D", array=[2.0]),
+            fits.Column("specobjid", "D", array=[1.0945812567346041e19]),
+        ]
+    ).writeto(tmp_path / "f.fits")
     with pytest.raises(BadInputError, match="64-bit ids stored as floating point have lost digits"):
         read_candidates(tmp_path / "f.fits")
 
@@ -341,7 +381,8 @@ def test_zero_filled_gaps_of_a_spectrum_without_errors_are_masked(tmp_path):
 
 
 def test_a_spectrum_without_errors_is_weighed_by_its_own_noise(tmp_path):
-    """Flux in erg/s/cm²/Å (≈1e-13) and no error array: ivar comes from the spectrum's own noise, so the Balmer fit works."""
+    """Flux in erg/s/cm²/Å (≈1e-13) and no error array: ivar comes
+    from the spectrum's own noise, so the Balmer fit works."""
     from astropy.io import fits
 
     from bhb_viewer.core.science.balmer import measure_arrays

@@ -14,7 +14,9 @@ from bhb_viewer.core.science.stellar_fit import C_KMS, fit_spectra
 from bhb_viewer.core.science.trust import TrainingSky, explain, flags, is_ood, measure, training_ranges
 
 
-def engine_star(teff: float, logg: float, feh: float, rv: float, snr: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def engine_star(
+    teff: float, logg: float, feh: float, rv: float, snr: float, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """An engine spectrum on the grid at velocity ``rv`` with Gaussian noise of S/N ``snr`` per pixel."""
     engine = default_engine()
     rest = np.log10(10.0 ** loglam() / (1.0 + rv / C_KMS))

@@ -224,7 +224,9 @@ def test_failed_write_leaves_log_and_undo_stack_unchanged(session, monkeypatch):
 def test_head_scores_are_cached_beside_p_bhb(tmp_path):
     with Session.create(tmp_path / "h.session.sqlite", CAT, "r") as session:
         assert session.scores.heads("m", "1") == {}  # nothing cached for this model yet
-        session.scores.store(ModelRef("m", "1"), ["a", "b"], [0.8, 0.6], [0.8, 0.2], [float("nan"), 0.6], ["spectrum", "fusion"])
+        session.scores.store(
+            ModelRef("m", "1"), ["a", "b"], [0.8, 0.6], [0.8, 0.2], [float("nan"), 0.6], ["spectrum", "fusion"]
+        )
     with Session.open(tmp_path / "h.session.sqlite") as session:
         heads = session.scores.heads("m", "1")
         assert session.scores.load("m", "1") == {"a": 0.8, "b": 0.6}  # written in the same transaction

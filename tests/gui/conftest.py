@@ -1,4 +1,5 @@
-"""Fixtures of the window tests: error dialogs caught, a shown window, a tiny data set (the tiny checkpoint is in tests/conftest.py)."""
+"""Fixtures of the window tests: error dialogs caught, a shown window,
+a tiny data set (the tiny checkpoint is in tests/conftest.py)."""
 
 from __future__ import annotations
 

@@ -145,7 +145,8 @@ def test_an_attention_map_within_ten_percent_of_uniform_draws_nothing(panel):
 def test_band_weight_bars_sum_to_one(panel):
     weights = np.array([0.32, 0.2, 0.18, 0.16, 0.14]) * 3.0  # not normalised on input
     panel.set_band_weights(weights)
-    np.testing.assert_allclose(panel.bars.heights(), [0.6, 0.0, -0.1, -0.2, -0.3], atol=1e-9)  # share ÷ 1/5 − 1, full at ±1
+    # share ÷ 1/5 − 1, full at ±1
+    np.testing.assert_allclose(panel.bars.heights(), [0.6, 0.0, -0.1, -0.2, -0.3], atol=1e-9)
     assert panel.bars.texts == ["+60%", "+0%", "-10%", "-20%", "-30%"]
     assert panel.bars.colours[0].getRgb()[:3] == ABOVE_RGB and panel.bars.colours[4].getRgb()[:3] == BELOW_RGB
     assert panel.bars.labels == BANDS and "vs 1/5" in panel.bars.title and "flat" not in panel.bars.title

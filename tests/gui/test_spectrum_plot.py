@@ -119,7 +119,8 @@ def test_gaussian_smoothing_keeps_flux_and_ignores_masked_pixels():
 
 def test_model_segment_weights_are_drawn_as_departures_from_uniform(plot):
     """Issue 21: the model's own weights against 1/7 on a fixed scale, never stretched to the largest."""
-    weights = np.array([1.0, 0.5, 1.5, 2.0, 1.0, 0.0, 1.0]) / 7  # sums to 1: departures 0, -50 %, +50 %, +100 %, 0, -100 %, 0
+    # sums to 1: departures 0, -50 %, +50 %, +100 %, 0, -100 %, 0
+    weights = np.array([1.0, 0.5, 1.5, 2.0, 1.0, 0.0, 1.0]) / 7
     plot.set_segment_weights(weights)
     assert len(plot.segment_regions) == grid.N_SEGMENTS
     colours = [r.brush().color() for r in plot.segment_regions]

@@ -207,7 +207,9 @@ def test_models_menu_lists_and_chooses(qtbot, tmp_path, tiny_checkpoint, monkeyp
     ModelIndex(tmp_path / "data").remember(tiny_checkpoint)
     menu.rebuild()
     texts = [a.text() for a in menu.actions() if a.text()]
-    shipped_f1 = json.loads((Path(__file__).parents[2] / "models" / "batmm-lite-sim" / "config.json").read_text())["metrics"]["test"]["macro"]["f1"]
+    shipped_f1 = json.loads((Path(__file__).parents[2] / "models" / "batmm-lite-sim" / "config.json").read_text())[
+        "metrics"
+    ]["test"]["macro"]["f1"]
     assert any(t.startswith("batmm-lite-sim") and f"F1 {shipped_f1:.3f}" in t and "(shipped)" in t for t in texts)
     assert any(t.startswith(tiny_checkpoint.name) and "(recent)" in t for t in texts)
     shipped = next(a for a in menu.actions() if a.text().startswith("batmm-lite-sim"))

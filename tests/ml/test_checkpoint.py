@@ -16,7 +16,9 @@ def _save(path, name="batmm", **overrides):
     torch.manual_seed(0)
     model = build_model(name, "tiny", **overrides)
     pre = Preprocessor(np.linspace(0.1, 0.5, 5, dtype=np.float32), np.full(5, 0.2, np.float32))
-    save_checkpoint(path, model, {"preprocess": pre.to_config(), "dataset_hash": "abc", "metrics": {"test": {"f1": 0.9}}})
+    save_checkpoint(
+        path, model, {"preprocess": pre.to_config(), "dataset_hash": "abc", "metrics": {"test": {"f1": 0.9}}}
+    )
     return model.eval()
 
 
@@ -139,7 +141,10 @@ def test_a_wide_model_is_refused_from_the_header_without_building_it(tmp_path, m
 
 def test_forged_headers_weights_outside_and_nan_are_refused(tmp_path):
     _save(tmp_path)
-    _reweigh(tmp_path, lambda s: {k: (torch.full_like(v, float("nan")) if v.is_floating_point() else v) for k, v in s.items()})
+    _reweigh(
+        tmp_path,
+        lambda s: {k: (torch.full_like(v, float("nan")) if v.is_floating_point() else v) for k, v in s.items()},
+    )
     with pytest.raises(CheckpointError, match="non-finite weights"):
         load_checkpoint(tmp_path)
     _edit_config(tmp_path, lambda c: c["weights"].update(file="../other/weights.safetensors"))

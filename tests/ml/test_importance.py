@@ -34,11 +34,13 @@ def centre_scorer(calls: list[int]):
 def test_occluding_the_star_moves_p_more_than_a_corner_in_one_call():
     calls: list[int] = []
     flux, ivar = np.ones((2, NPIX)), np.ones((2, NPIX))
-    cubes = stamps(2, [(31.5, 31.5), (4, 4)])  # a star at the centre (where four patches meet); a star in the corner, off the scorer's region
+    # a star at the centre (where four patches meet); a star in the corner, off the scorer's region
+    cubes = stamps(2, [(31.5, 31.5), (4, 4)])
     base = centre_scorer([])(flux, ivar, cubes)
     assert base[0] > 0.95 and base[1] < 0.01
     imp = occlusion_map(centre_scorer(calls), flux, ivar, cubes, np.random.default_rng(0))
-    assert calls == [2 * occlusion_rows(S)] and occlusion_rows(S) == 1 + (S // PATCH) ** 2  # one batch, each star's block
+    # one batch, each star's block
+    assert calls == [2 * occlusion_rows(S)] and occlusion_rows(S) == 1 + (S // PATCH) ** 2
     assert imp.shape == (2, S // PATCH, S // PATCH)
     centre = imp[0, 3:5, 3:5]  # the four patches that meet at the star
     assert centre.min() > 0.5  # hiding any quarter of the star drops P(BHB) from ~1 by more than a half

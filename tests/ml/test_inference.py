@@ -44,7 +44,9 @@ def test_predict_yields_batches_matching_the_model(checkpoint):
     assert [e.done for e in events] == [0, 3, 6, 7] and events[-1].total == 7
     pre = predictor.preprocessor
     with torch.no_grad():
-        logits = predictor.model(torch.from_numpy(pre.spectra(flux, ivar)), torch.from_numpy(pre.images(cubes)))["logits"]
+        logits = predictor.model(torch.from_numpy(pre.spectra(flux, ivar)), torch.from_numpy(pre.images(cubes)))[
+            "logits"
+        ]
     np.testing.assert_allclose(p, torch.softmax(logits, 1)[:, 1].numpy(), rtol=1e-5)
 
 
@@ -171,7 +173,11 @@ def test_every_modality_is_scored_and_missing_ones_fall_back(staged_checkpoint):
     np.testing.assert_allclose(batch.p_bhb_spectrum[[0, 2, 4, 5]], p_s[[0, 2, 4, 5]], rtol=1e-4)
     np.testing.assert_allclose(batch.p_bhb_image[[0, 1, 4, 5]], p_i[[0, 1, 4, 5]], rtol=1e-4)
     assert np.isnan(batch.p_bhb_spectrum[[1, 3]]).all() and np.isnan(batch.p_bhb_image[[2, 3]]).all()
-    assert batch.p_bhb[1] == batch.p_bhb_image[1] and batch.p_bhb[2] == batch.p_bhb_spectrum[2] and np.isnan(batch.p_bhb[3])
+    assert (
+        batch.p_bhb[1] == batch.p_bhb_image[1]
+        and batch.p_bhb[2] == batch.p_bhb_spectrum[2]
+        and np.isnan(batch.p_bhb[3])
+    )
     # a catalogue with spectra only is still scored, by the spectrum head
     only = next(predictor.predict(flux, ivar, None, batch_size=6))
     assert set(only.score_from.tolist()) <= {"spectrum", "none"} and np.isfinite(only.p_bhb[[0, 2]]).all()

@@ -34,7 +34,9 @@ def test_every_model_forwards_every_stage(name):
     modalities = MODEL_REGISTRY[name].modalities
     for stage in model.stages():
         with torch.no_grad():
-            out = model(spectrum if "spectrum" in modalities else None, image if "image" in modalities else None, stage=stage)
+            out = model(
+                spectrum if "spectrum" in modalities else None, image if "image" in modalities else None, stage=stage
+            )
         assert out["logits"].shape == (3, 2)
         assert torch.isfinite(out["logits"]).all()
     assert model.stages()[-1] == "full"
@@ -70,7 +72,10 @@ def test_bf16_autocast_as_on_cuda_keeps_explanations_in_float32():
 
 
 def test_ablations_differ_only_in_what_the_table_says():
-    counts = {n: n_parameters(build_model(n, "tiny")) for n in ("transformer_image", "transformer_sem", "transformer_ca", "batmm")}
+    counts = {
+        n: n_parameters(build_model(n, "tiny"))
+        for n in ("transformer_image", "transformer_sem", "transformer_ca", "batmm")
+    }
     d = build_model("batmm", "tiny").arch.d_model
     assert counts["transformer_sem"] - counts["transformer_image"] == 2 * d  # two semantic embeddings
     assert counts["batmm"] - counts["transformer_ca"] == 2 * d

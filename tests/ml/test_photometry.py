@@ -73,8 +73,16 @@ def colour_checkpoint(tmp_path_factory):
 
 # --------------------------------------------------------------------------- catalogue magnitudes
 def test_catalog_magnitudes_read_both_namings_and_mark_what_is_missing():
-    table = Table({"psfMag_u": [18.5, -9999.0], "psfMagErr_u": [0.03, 0.2], "g": MaskedColumn([17.0, 16.0], mask=[False, True]),
-                   "g_err": [0.01, 0.01], "r": [16.8, 15.9], "r_err": [0.0, np.inf]})
+    table = Table(
+        {
+            "psfMag_u": [18.5, -9999.0],
+            "psfMagErr_u": [0.03, 0.2],
+            "g": MaskedColumn([17.0, 16.0], mask=[False, True]),
+            "g_err": [0.01, 0.01],
+            "r": [16.8, 15.9],
+            "r_err": [0.0, np.inf],
+        }
+    )
     mags = catalog_magnitudes(table)
     assert mags.shape == (2, 15) and np.isnan(mags[:, 10:]).all()  # no extinction given
     np.testing.assert_array_equal(mags[0, :3], [18.5, 17.0, 16.8])
@@ -103,13 +111,18 @@ def test_extinction_comes_from_sdss_columns_or_a_dust_maps_ebv_and_is_zero_once_
 def test_a_dereddened_scaler_removes_the_extinction_and_an_old_one_reads_observed_colours():
     reddened = np.column_stack([MAGS[:1], [[0.5, 0.4, 0.3, 0.2, 0.1]]])
     new = ColourScaler(SCALER.mean, SCALER.std, dereddened=True)
-    np.testing.assert_allclose(new.features(reddened)[0, :4], SCALER.features(MAGS[:1])[0, :4] - 0.1 / SCALER.std, atol=1e-5)
+    np.testing.assert_allclose(
+        new.features(reddened)[0, :4], SCALER.features(MAGS[:1])[0, :4] - 0.1 / SCALER.std, atol=1e-5
+    )
     np.testing.assert_array_equal(SCALER.features(reddened), SCALER.features(MAGS[:1]))  # trained on observed colours
     unknown = reddened.copy()
     unknown[:, 10:] = np.nan
     np.testing.assert_array_equal(new.features(unknown), SCALER.features(MAGS[:1]))  # no extinction: observed
     config = new.to_config()
-    assert ColourScaler.from_config(config).dereddened and not ColourScaler.from_config({**config, "dereddened": False}).dereddened
+    assert (
+        ColourScaler.from_config(config).dereddened
+        and not ColourScaler.from_config({**config, "dereddened": False}).dereddened
+    )
     del config["dereddened"]
     assert not ColourScaler.from_config(config).dereddened  # a checkpoint from before reads as it was trained
 
@@ -246,7 +259,11 @@ def test_explanations_of_rows_without_cutouts_are_their_own_pass(colour_checkpoi
             assert batch.saliency[1].max() == pytest.approx(1.0)
     one = predictor.explain_one(flux[1], ivar[1], None, mags=mags[1])
     assert one.score_from == "spectrum+photometry" and one.p_bhb == pytest.approx(float(scores[1]), rel=1e-5)
-    assert np.isnan(one.attention_map).all() and np.isnan(one.band_weights).all() and one.saliency.max() == pytest.approx(1.0)
+    assert (
+        np.isnan(one.attention_map).all()
+        and np.isnan(one.band_weights).all()
+        and one.saliency.max() == pytest.approx(1.0)
+    )
 
 
 def test_u_moves_a_colour_model_and_never_a_paper_model(colour_checkpoint, tiny_checkpoint):
@@ -274,7 +291,9 @@ def test_inputs_are_dropped_from_seeded_shares_of_the_batches():
         assert out.keys() >= {"photometry", "label"}
     share = {k: outcomes.count(k) / len(outcomes) for k in ("image", "bands")}
     assert abs(share["image"] - IMAGE_DROP) < 0.04 and abs(share["bands"] - BAND_DROP) < 0.03
-    assert [("image" not in drop_inputs(batch, (0, 2, 1, s))) for s in range(20)] == [o == "image" for o in outcomes[:20]]
+    assert [("image" not in drop_inputs(batch, (0, 2, 1, s))) for s in range(20)] == [
+        o == "image" for o in outcomes[:20]
+    ]
     dropped = next(drop_inputs(batch, (0, 2, 1, s)) for s in range(100) if outcomes[s] == "bands")
     assert (dropped["photometry"][:, colour_columns(("i", "z"))] == 0).all() and batch["photometry"].all()
     model = build_model("batmm", "tiny", photometry=True)
@@ -301,7 +320,9 @@ def test_bhb_train_photometry_then_score(colour_set, tmp_path, capsys):
     for stage in ("fusion", "full"):  # the stages that train the colour token, some batches without images
         assert sum(e["event"] == "progress" and e["stage"] == f"validate:{stage}" for e in events) == 2
     config = json.loads((run / "config.json").read_text())
-    assert config["model"]["arch"]["photometry"] is True and config["training"]["model_overrides"] == {"photometry": True}
+    assert config["model"]["arch"]["photometry"] is True and config["training"]["model_overrides"] == {
+        "photometry": True
+    }
     data = open_dataset(colour_set)
     mags = catalog_magnitudes(data.catalog)
     colours = config["preprocess"]["photometry"]

@@ -88,7 +88,11 @@ def test_ratio_asinh_keeps_colour_and_divides_out_brightness():
 
 def test_version_1_configs_keep_their_own_scaling(tmp_path):
     old = Preprocessor(np.zeros(5), np.ones(5), 8, image_scale="minmax_cube").to_config()
-    old = {**old, "version": 1, "image": {k: v for k, v in old["image"].items() if k in ("scale", "band_mean", "band_std")}}
+    old = {
+        **old,
+        "version": 1,
+        "image": {k: v for k, v in old["image"].items() if k in ("scale", "band_mean", "band_std")},
+    }
     back = Preprocessor.from_config(json.loads(json.dumps(old)))
     assert back.image_scale == "minmax_cube"
     new = Preprocessor.from_config(Preprocessor(np.zeros(5), np.ones(5), 8).to_config())

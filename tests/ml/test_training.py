@@ -91,7 +91,9 @@ def test_a_few_steps_reduce_the_training_loss(tiny_dataset, tmp_path):
 def test_fit_writes_checkpoint_metrics_and_validation_scores(tiny_dataset, tmp_path):
     events = []
     run = fit(_config(tiny_dataset, tmp_path / "run"), progress=events.append)
-    for name in ("config.json", "weights.safetensors", "validation.json", "test.json", "test_metrics.json", "history.json"):
+    for name in (
+        "config.json", "weights.safetensors", "validation.json", "test.json", "test_metrics.json", "history.json",
+    ):
         assert (run / name).is_file(), name
     assert not (run / "resume.safetensors").exists()
     val = json.loads((run / "validation.json").read_text())

@@ -41,7 +41,9 @@ def test_whole_list_in_order_with_progress_and_a_summary(tmp_path):
     assert all(isinstance(i, FetchedItem) for i in items) and isinstance(summary, BatchSummary)
     assert items[0].complete and items[0].spectrum.flux.shape == (NPIX,) and items[0].cube.shape == (5, SIZE, SIZE)
     assert items[0].cutout_source == "hips"
-    assert items[1].spectrum is None and items[1].cube is not None and "has no spectrum spec-0999" in items[1].problems[0]
+    assert (
+        items[1].spectrum is None and items[1].cube is not None and "has no spectrum spec-0999" in items[1].problems[0]
+    )
     assert (summary.done, summary.spectra, summary.cubes, summary.stopped) == (4, 3, 4, None)
     assert summary.failed == [("b", items[1].problems[0])]
     assert summary.message.startswith("SDSS: 3 spectra and 4 cutouts for 4 of 4 candidates; 1 with problems")
@@ -77,7 +79,9 @@ def test_cancel_then_run_again_resumes_from_the_cache(tmp_path):
 
 
 def test_no_network_is_one_summary_naming_the_app_control(tmp_path):
-    svc = service(tmp_path, Server(tmp_path), probe="cannot reach SDSS (skyserver.sdss.org: [Errno -3] Temporary failure)")
+    svc = service(
+        tmp_path, Server(tmp_path), probe="cannot reach SDSS (skyserver.sdss.org: [Errno -3] Temporary failure)"
+    )
     svc._online = False
     out = run(BatchFetch(svc, catalog(), size=SIZE))
     assert len(out) == 1 and out[0].done == 0

@@ -72,25 +72,33 @@ def service(tmp_path, fetch=None, **kwargs) -> SDSSService:
 def test_build_fetches_rejects_with_reasons_and_rebuilds_offline_from_cache(tmp_path, catalogs):
     fetch = FakeSDSS(tmp_path)
     events = []
-    report = build_from_sdss(tmp_path / "ds", catalogs / "bhb.csv", catalogs / "bss.csv", service=service(tmp_path, fetch),
-                             size=SIZE, progress=events.append)
+    report = build_from_sdss(
+        tmp_path / "ds", catalogs / "bhb.csv", catalogs / "bss.csv", service=service(tmp_path, fetch), size=SIZE,
+        progress=events.append,
+    )
     # 3 BHBs + 4 SDSS stragglers left after the cross-match; plate 999 is unknown to SDSS
     assert (report.count, report.n_bhb, report.n_non_bhb) == (6, 3, 3)
     assert report.rejected == [("999-51700-12", "SDSS DR17 has no spectrum spec-0999-51700-0012")]
     assert events[-1].done == events[-1].total == 7 and events[-1].stage == "sdss"
 
     ds = open_dataset(tmp_path / "ds")
-    assert list(ds.catalog["id"]) == ["300-51600-1", "300-51600-2", "301-51601-3", "400-51700-10", "833193731698982912", "401-51701-13"]
+    assert list(ds.catalog["id"]) == [
+        "300-51600-1", "300-51600-2", "301-51601-3", "400-51700-10", "833193731698982912", "401-51701-13",
+    ]
     assert ds.labels.tolist() == [1, 1, 1, 0, 0, 0]
     offset = int(round((3.6021 - SDSS_LOGLAM0) / 1e-4))
-    np.testing.assert_allclose(ds.spectra[2], (smooth_flux(LOGLAM, 3) + 3)[offset:offset + 3522].astype("f4"), rtol=1e-6)
+    np.testing.assert_allclose(
+        ds.spectra[2], (smooth_flux(LOGLAM, 3) + 3)[offset : offset + 3522].astype("f4"), rtol=1e-6
+    )
     assert ds.cutouts.shape == (6, 5, SIZE, SIZE)
     assert np.unravel_index(np.argmax(ds.cutouts[0, 2]), (SIZE, SIZE)) in {(7, 7), (7, 8), (8, 7), (8, 8)}
     prov = ds.manifest["provenance"]
     assert prov["builder"] == "sdss" and prov["n_negatives_near_positive"] == 1 and prov["n_negatives_not_sdss"] == 1
     assert prov["negatives_near_positive"] == ["400-51700-11"]
     assert prov["rejected"] == [{"id": "999-51700-12", "reason": report.rejected[0][1]}]
-    assert sum(kind == "spectrum" for kind, _ in fetch.calls) == 7 and sum(kind == "hips" for kind, _ in fetch.calls) == 6
+    assert (
+        sum(kind == "spectrum" for kind, _ in fetch.calls) == 7 and sum(kind == "hips" for kind, _ in fetch.calls) == 6
+    )
 
     never = FakeSDSS(tmp_path / "never")
     offline = service(tmp_path, never, offline=True)
@@ -123,14 +131,18 @@ def test_no_network_stops_the_build_at_once_and_writes_nothing(tmp_path, catalog
     monkeypatch.setattr(socket, "getaddrinfo", no_dns)
     start = time.perf_counter()
     with pytest.raises(NetworkUnavailable, match="cannot reach SDSS"):
-        build_from_sdss(tmp_path / "ds", catalogs / "bhb.csv", catalogs / "bss.csv", service=SDSSService(tmp_path / "cache"))
+        build_from_sdss(
+            tmp_path / "ds", catalogs / "bhb.csv", catalogs / "bss.csv", service=SDSSService(tmp_path / "cache")
+        )
     assert time.perf_counter() - start < 1.0
     assert not (tmp_path / "ds").exists()
 
 
 def test_offline_with_an_empty_cache_is_one_clear_error(tmp_path, catalogs):
     with pytest.raises(BadInputError, match=r"no usable star: all 7 were rejected .*not in the cache .*offline"):
-        build_from_sdss(tmp_path / "ds", catalogs / "bhb.csv", catalogs / "bss.csv", service=service(tmp_path, offline=True))
+        build_from_sdss(
+            tmp_path / "ds", catalogs / "bhb.csv", catalogs / "bss.csv", service=service(tmp_path, offline=True)
+        )
 
 
 def test_cancel_stops_between_stars(tmp_path, catalogs):
@@ -161,7 +173,9 @@ def test_aliases_name_the_shipped_catalogs(shared_data, tmp_path, monkeypatch):
 
 def test_paper_selection_on_the_real_catalogs(shared_data):
     folder = shared_data / "catalogs"
-    stars, stats = paper_stars(read_candidates(folder / "xue2011_bhb.dat"), read_candidates(folder / "bss_candidates.csv"))
+    stars, stats = paper_stars(
+        read_candidates(folder / "xue2011_bhb.dat"), read_candidates(folder / "bss_candidates.csv")
+    )
     assert stats["n_negatives_near_positive"] == 51  # the shipped list's known contamination
     assert stats["n_negatives_not_sdss"] == 550  # LAMOST rows
     assert stats["n_positives"] == 4985 and stats["n_negatives_kept"] == 3183 - 51
@@ -177,7 +191,9 @@ def test_specobjid_decoding_agrees_with_every_sdss_row_of_the_bss_list(shared_da
     sdss = bss[~np.ma.getmaskarray(bss["plate"])]
     decoded = [decode_specobjid(int(s)) for s in sdss["specobjid"]]
     assert len(sdss) == 3183
-    assert decoded == [(int(p), int(m), int(f)) for p, m, f in zip(sdss["plate"], sdss["mjd"], sdss["fiber"], strict=False)]
+    assert decoded == [
+        (int(p), int(m), int(f)) for p, m, f in zip(sdss["plate"], sdss["mjd"], sdss["fiber"], strict=False)
+    ]
 
 
 def test_a_network_lost_mid_build_stops_writes_nothing_and_a_rerun_resumes(tmp_path, catalogs):
@@ -193,13 +209,17 @@ def test_a_network_lost_mid_build_stops_writes_nothing_and_a_rerun_resumes(tmp_p
 
     svc = service(tmp_path, dropping, retries=1)
     svc._probe = lambda: "cannot reach SDSS (skyserver.sdss.org: [Errno 101] Network is unreachable)"
-    with pytest.raises(NetworkUnavailable, match=r"Network is unreachable.*Stopped with 2 of 7 stars fetched; nothing written"):
+    with pytest.raises(
+        NetworkUnavailable, match=r"Network is unreachable.*Stopped with 2 of 7 stars fetched; nothing written"
+    ):
         build_from_sdss(tmp_path / "ds", catalogs / "bhb.csv", catalogs / "bss.csv", service=svc, size=SIZE, workers=1)
     assert not (tmp_path / "ds").exists()
 
     again = FakeSDSS(tmp_path / "again")
-    report = build_from_sdss(tmp_path / "ds", catalogs / "bhb.csv", catalogs / "bss.csv", service=service(tmp_path, again),
-                             size=SIZE, workers=1)
+    report = build_from_sdss(
+        tmp_path / "ds", catalogs / "bhb.csv", catalogs / "bss.csv", service=service(tmp_path, again), size=SIZE,
+        workers=1,
+    )
     assert report.count == 6
     assert sum(kind == "spectrum" for kind, _ in again.calls) == 5  # the first two stars came from the cache
     ds = open_dataset(tmp_path / "ds")
@@ -220,7 +240,9 @@ def test_one_star_of_each_class_end_to_end_from_sdss(tmp_path, mode):
     """For real (``pytest -m remote_data``): the first Xue 2011 BHB and one SDSS blue straggler, both cutout modes."""
     folder = tmp_path / "catalogs"
     folder.mkdir()
-    Table({"plate": [3141], "mjd": [55008], "fiber": [498], "ra": [331.047394], "dec": [6.292428]}).write(folder / "one_bhb.csv")
+    Table({"plate": [3141], "mjd": [55008], "fiber": [498], "ra": [331.047394], "dec": [6.292428]}).write(
+        folder / "one_bhb.csv"
+    )
     Table({"FileName": ["spec-0740-52263-0101"], "ra": [342.5594], "dec": [13.35232]}).write(folder / "one_bss.csv")
     svc = SDSSService(tmp_path / "cache", cutouts=mode)
     report = build_from_sdss(tmp_path / "ds", folder / "one_bhb.csv", folder / "one_bss.csv", service=svc, known_bhb=(),

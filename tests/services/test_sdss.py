@@ -21,7 +21,14 @@ from bhb_viewer.services.sdss import CacheMiss, NetworkUnavailable, NotFound, SD
 def fake_spec(plate: int, mjd: int, fiber: int) -> fits.HDUList:
     """A minimal spec-lite file: COADD table on the SDSS grid, the plate/mjd/fiber in the header."""
     loglam = 3.58 + 1e-4 * np.arange(4000)
-    coadd = Table({"loglam": loglam, "flux": np.full(4000, 10.0, "f4"), "ivar": np.ones(4000, "f4"), "and_mask": np.zeros(4000, "i4")})
+    coadd = Table(
+        {
+            "loglam": loglam,
+            "flux": np.full(4000, 10.0, "f4"),
+            "ivar": np.ones(4000, "f4"),
+            "and_mask": np.zeros(4000, "i4"),
+        }
+    )
     primary = fits.PrimaryHDU()
     primary.header.update(PLATEID=plate, MJD=mjd, FIBERID=fiber)
     return fits.HDUList([primary, fits.BinTableHDU(coadd, name="COADD")])
@@ -37,7 +44,9 @@ def fake_frame(band: str, centre_ra: float, field: int, size: int = 100) -> fits
     x, y = wcs.world_to_pixel_values(RA, DEC)
     header = wcs.to_header()
     header.update(FILTER=band, RUN=3900, CAMCOL=6, FIELD=field)
-    return fits.HDUList([fits.PrimaryHDU(gaussian_star((size, size), x, y, flux=10.0 * (k + 1), sky=0.01).astype("f4"), header)])
+    return fits.HDUList(
+        [fits.PrimaryHDU(gaussian_star((size, size), x, y, flux=10.0 * (k + 1), sky=0.01).astype("f4"), header)]
+    )
 
 
 class Recorder:
@@ -265,7 +274,9 @@ def test_a_request_in_retry_stops_when_another_found_the_network_gone(tmp_path):
     slept: list[float] = []
     fetch = Recorder(failures=[requests.ConnectionError("reset")] * 5)
     svc = service(tmp_path, fetch, retries=3, sleep=slept.append)
-    svc._network_problem = "cannot reach SDSS (skyserver.sdss.org: [Errno 101] Network is unreachable)"  # set by another thread
+    svc._network_problem = (
+        "cannot reach SDSS (skyserver.sdss.org: [Errno 101] Network is unreachable)"  # set by another thread
+    )
     with pytest.raises(NetworkUnavailable, match="Network is unreachable"):
         svc.spectrum_file(1, 51000, 1)
     assert len(fetch.calls) == 1 and slept == []

@@ -161,7 +161,8 @@ def test_spectrum_by_plate_mjd_fiber_through_astroquery(tmp_path, monkeypatch):
     path = service(tmp_path).spectrum_file(740, 52263, 101)
     assert path.name == "spec-0740-52263-0101.fits" and sas.downloads == ["spec-0740-52263-0101.fits"]
     assert "s.run2d, s.plate, s.mjd, s.fiberID, s.specObjID, s.sciencePrimary FROM SpecObjAll" in sas.queries[0]
-    assert "/redux/26/spectra/0740/" in sas.urls[0]  # the science-primary reduction, not the other one SkyServer listed first
+    # the science-primary reduction, not the other one SkyServer listed first
+    assert "/redux/26/spectra/0740/" in sas.urls[0]
     with fits.open(path) as hdul:
         assert hdul[0].header["FIBERID"] == 101
 
@@ -173,7 +174,8 @@ def test_frames_query_asks_for_its_fields_even_when_the_column_lookup_fails(tmp_
     assert "p.run, p.rerun, p.camcol, p.field" in sas.queries[0]
     assert sorted(sas.downloads) == sorted(f"frame-{b}-003900-6-0269.fits.bz2" for b in BANDS)
     assert cube.meta["cutout_source"] == "frames" and cube.data.shape == (5, 32, 32)
-    assert cube.meta["sources"]["r"] == "r SDSS frame (run 3900, camcol 6, field 269)"  # from FRAME: frames have no FIELD
+    # from FRAME: frames have no FIELD
+    assert cube.meta["sources"]["r"] == "r SDSS frame (run 3900, camcol 6, field 269)"
     peak = np.unravel_index(np.argmax(cube.data[2]), (32, 32))
     assert abs(peak[0] - 15.5) <= 0.5 and abs(peak[1] - 15.5) <= 0.5
 

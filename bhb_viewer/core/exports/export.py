@@ -264,13 +264,16 @@ def _add_scores(out: Table, ids: list[str], scores: Mapping[str, float] | None, 
 
 def _classical_last(out: Table) -> Table:
     """Classical diagnostics last, where present, so the human and machine evidence sit side by side."""
-    return out[[c for c in out.colnames if c not in CLASSICAL_COLUMNS] + [c for c in CLASSICAL_COLUMNS if c in out.colnames]]
+    return out[
+        [c for c in out.colnames if c not in CLASSICAL_COLUMNS] + [c for c in CLASSICAL_COLUMNS if c in out.colnames]
+    ]
 
 
 def _select(out: Table, selection: Selection, cut: float | None) -> Table:
     if selection is Selection.VETTED:
         return out[out["verdict"] != ""]
     if selection is Selection.MODEL_ACCEPTED:
+        assert cut is not None  # export_table refuses a model-accepted export without a cut
         flags = _filled(out["flags"]) if "flags" in out.colnames else None
         return out[model_accepted(out["p_bhb"], out["verdict"], cut, flags)]
     return out

@@ -25,13 +25,16 @@ import os
 import secrets
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from astropy.table import MaskedColumn, Table, vstack
 
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.files import output_error
+
+if TYPE_CHECKING:
+    from astropy.io import fits
 
 log = logging.getLogger(__name__)
 
@@ -147,8 +150,9 @@ class _ParquetWriter(TableWriter):
         except ImportError as exc:
             raise BadInputError(path, "Parquet output needs the pyarrow package (pip install pyarrow)") from exc
         self._pa, self._pq = pa, pq
-        self._writer = None
-        self._schema = None
+        # pyarrow has no type information: its ParquetWriter and Schema, set by the first chunk, are Any
+        self._writer: Any = None
+        self._schema: Any = None
 
     def _write(self, chunk: Table) -> None:
         pa = self._pa
@@ -191,7 +195,7 @@ class _FitsWriter(TableWriter):
     def __init__(self, path, meta=None) -> None:
         super().__init__(path, meta)
         self._file = open(self.tmp, "wb")  # noqa: SIM115 (open until close/abort)
-        self._header = None
+        self._header: fits.Header | None = None  # the table's header, read from the first chunk
         self._header_at = 0
         self._layout: list[str] = []
 
@@ -216,11 +220,13 @@ class _FitsWriter(TableWriter):
         self._file.write(raw[data_at : data_at + n_bytes])
 
     def _finish(self) -> None:
+        header = self._header
+        assert header is not None  # close() refuses a writer that was given no chunk
         size = self._file.tell()
         self._file.write(b"\0" * (-size % FITS_BLOCK))
-        self._header["NAXIS2"] = self.rows
+        header["NAXIS2"] = self.rows
         self._file.seek(self._header_at)
-        self._file.write(self._header.tostring().encode("ascii"))
+        self._file.write(header.tostring().encode("ascii"))
         self._file.close()
 
     def _release(self) -> None:
@@ -241,7 +247,9 @@ def _fits_ready(chunk: Table, meta: dict[str, Any]) -> Table:
             width = col.dtype.itemsize // 4
             values = [_ascii(str(v)) for v in (col.filled("") if isinstance(col, MaskedColumn) else col)]
             if any(len(v) > width for v in values):
-                raise ValueError(f"column {name!r} holds non-ASCII text too wide for FITS; write .parquet or .ecsv instead")
+                raise ValueError(
+                    f"column {name!r} holds non-ASCII text too wide for FITS; write .parquet or .ecsv instead"
+                )
             out[name] = np.array(values, dtype=f"S{max(width, 1)}")
     out.meta = {k: _ascii(v) if isinstance(v, str) else v for k, v in meta.items()}
     return out

@@ -92,12 +92,19 @@ def labels_of(catalog: Table, path: str | os.PathLike | None = None) -> np.ndarr
     if col.dtype.kind in "iuf":
         values = np.ma.filled(col.astype(float), LABEL_UNKNOWN)
         if not np.all(np.isin(values, (LABEL_BHB, LABEL_NON_BHB, LABEL_UNKNOWN))):
-            raise BadInputError(path, f"column 'label': expected 1 (BHB), 0 (non-BHB) or -1 (unknown), found {sorted(set(values.tolist()))[:5]}")
+            raise BadInputError(
+                path,
+                "column 'label': expected 1 (BHB), 0 (non-BHB) or -1 "
+                f"(unknown), found {sorted(set(values.tolist()))[:5]}",
+            )
         return values.astype(np.int64)
     words = np.char.lower(np.char.strip(np.ma.filled(col.astype(str), "")))
     unknown = sorted({w for w in words.tolist() if w not in LABEL_WORDS})
     if unknown:
-        raise BadInputError(path, f"column 'label': unknown labels {unknown[:5]}; expected BHB / non-BHB (BSS, MS) / unknown, or 1 / 0 / -1")
+        raise BadInputError(
+            path,
+            f"column 'label': unknown labels {unknown[:5]}; expected BHB / non-BHB (BSS, MS) / unknown, or 1 / 0 / -1",
+        )
     return np.array([LABEL_WORDS[w] for w in words.tolist()], dtype=np.int64)
 
 
@@ -299,7 +306,9 @@ def best_image(images: list[cutouts.BandImage], ra: float, dec: float) -> cutout
     best = max(images, key=lambda im: edge_distance(im, ra, dec), default=None)
     if best is None or edge_distance(best, ra, dec) < 0:
         band = f"{best.band} " if best is not None else ""
-        raise BadInputError(best.source if best is not None else None, f"RA/Dec {ra:.5f}, {dec:+.5f} lies outside every {band}image")
+        raise BadInputError(
+            best.source if best is not None else None, f"RA/Dec {ra:.5f}, {dec:+.5f} lies outside every {band}image"
+        )
     return best
 
 
@@ -313,7 +322,10 @@ class _Footprint:
     def centre_and_radius(self) -> tuple[np.ndarray, float]:
         """Unit vector of the image centre and the chord to its farthest corner, for the sky index."""
         ny, nx = self.shape
-        xs, ys = np.array([(nx - 1) / 2, -0.5, nx - 0.5, -0.5, nx - 0.5]), np.array([(ny - 1) / 2, -0.5, -0.5, ny - 0.5, ny - 0.5])
+        xs, ys = (
+            np.array([(nx - 1) / 2, -0.5, nx - 0.5, -0.5, nx - 0.5]),
+            np.array([(ny - 1) / 2, -0.5, -0.5, ny - 0.5, ny - 0.5]),
+        )
         v = _unit(*self.wcs.pixel_to_world_values(xs, ys))
         return v[0], float(np.max(np.linalg.norm(v[1:] - v[0], axis=1)))
 
@@ -406,14 +418,21 @@ class ImageFiles:
             inside = [fp for fp in covering if fp.band == band]
             if not inside:
                 where = f"under {self.folder}" if self.folder else "(no images folder given)"
-                raise BadInputError(str(row["id"]), f"missing band {band!r}: no {band} image with WCS covers RA/Dec {ra:.5f}, {dec:+.5f} {where}")
+                raise BadInputError(
+                    str(row["id"]),
+                    f"missing band {band!r}: no {band} image with WCS covers RA/Dec {ra:.5f}, {dec:+.5f} {where}",
+                )
             images[band] = best_image([self._load(fp.path, band) for fp in inside], ra, dec)
         return cutouts.make_cube(images, ra, dec, self.size).data
 
     def _read_cube(self, path: Path) -> np.ndarray:
         cube = cutouts.read_cube(path)
         if cube.bands != BANDS or cube.size != self.size:
-            raise BadInputError(path, f"cube holds bands {cube.bands} at {cube.size}×{cube.size}, expected {BANDS} at {self.size}×{self.size}")
+            raise BadInputError(
+                path,
+                f"cube holds bands {cube.bands} at {cube.size}×{cube.size}, "
+                f"expected {BANDS} at {self.size}×{self.size}",
+            )
         return cube.data
 
 
@@ -482,4 +501,7 @@ def build_from_files(
         "skipped_files": [{"path": p, "reason": r} for p, r in image_files.skipped],
         "spectrum_only": spectrum_only,
     }
-    return assemble(out, table, load, labels=labels, provenance=provenance, size=size, progress=progress, cancel=cancel, stage="build")
+    return assemble(
+        out, table, load, labels=labels, provenance=provenance, size=size, progress=progress, cancel=cancel,
+        stage="build",
+    )

@@ -93,7 +93,9 @@ def build_parallel(out: str | os.PathLike, catalog: str | os.PathLike, workers: 
     done = [0] * workers
     args = dict(spectra=spectra, images=images, label=label, size=size)
     with ctx.Pool(workers, initializer=_init_worker, initargs=(events,)) as pool:
-        pending = [pool.apply_async(_build_part, (str(out), str(catalog), k, workers, args)) for k in range(1, workers + 1)]
+        pending = [
+            pool.apply_async(_build_part, (str(out), str(catalog), k, workers, args)) for k in range(1, workers + 1)
+        ]
         try:
             while not all(p.ready() for p in pending):
                 if cancel is not None and cancel.cancelled:

@@ -37,7 +37,9 @@ from bhb_viewer.core.errors import BadInputError
 ALIASES: dict[str, tuple[str, ...]] = {
     "id": ("id", "name", "object", "objname", "star", "star_id", "source_id"),
     "ra": ("ra", "radeg", "ra_deg", "raj2000", "_raj2000", "ra_icrs", "plug_ra", "raobj"),
-    "dec": ("dec", "dedeg", "decdeg", "dec_deg", "de", "dej2000", "_dej2000", "decj2000", "de_icrs", "plug_dec", "decobj"),
+    "dec": (
+        "dec", "dedeg", "decdeg", "dec_deg", "de", "dej2000", "_dej2000", "decj2000", "de_icrs", "plug_dec", "decobj",
+    ),
     "plate": ("plate", "plateid", "plate_id"),
     "mjd": ("mjd",),
     "fiber": ("fiber", "fiberid", "fibre", "fibreid", "fiber_id"),
@@ -250,7 +252,9 @@ def _set_positions(table: Table, path) -> None:
         try:
             coord = SkyCoord(np.asarray(ra, str), np.asarray(dec, str), unit=(u.hourangle, u.deg))
         except Exception as exc:
-            raise BadInputError(path, f"columns 'ra'/'dec': expected degrees or sexagesimal h:m:s d:m:s ({exc})") from exc
+            raise BadInputError(
+                path, f"columns 'ra'/'dec': expected degrees or sexagesimal h:m:s d:m:s ({exc})"
+            ) from exc
         ra_deg, dec_deg = coord.ra.deg, coord.dec.deg
     else:
         ra_deg = _to_float(ra, "ra", path, unit=u.deg)
@@ -259,7 +263,9 @@ def _set_positions(table: Table, path) -> None:
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise BadInputError(
-            path, f"columns 'ra'/'dec': {int(bad.sum())} rows outside 0≤ra≤360, -90≤dec≤90 degrees (row {i}: {ra_deg[i]}, {dec_deg[i]})"
+            path,
+            f"columns 'ra'/'dec': {int(bad.sum())} rows outside 0≤ra≤360, "
+            f"-90≤dec≤90 degrees (row {i}: {ra_deg[i]}, {dec_deg[i]})",
         )
     table["ra"] = Column(ra_deg, unit=u.deg, description="right ascension (deg)")
     table["dec"] = Column(dec_deg, unit=u.deg, description="declination (deg)")
@@ -297,7 +303,8 @@ def _as_int(col, name: str, path, dtype=np.int64) -> MaskedColumn:
     if raw.dtype.kind == "f":
         mask = np.ma.getmaskarray(raw) | ~np.isfinite(np.ma.filled(raw, np.nan))
         data = np.ma.filled(raw, 0.0)
-        if dtype == np.uint64 and np.any(np.abs(data[~mask]) > 2**53):  # a float64 keeps 53 bits: the id's digits are gone
+        # a float64 keeps 53 bits: the id's digits are gone
+        if dtype == np.uint64 and np.any(np.abs(data[~mask]) > 2**53):
             raise BadInputError(path, f"column '{name}': 64-bit ids stored as floating point have lost digits; "
                                       "write them as integers or strings")
         if np.any((data != np.round(data)) & ~mask):
@@ -335,14 +342,17 @@ def _fill_pmf_from_filename(table: Table) -> None:
 
 
 def _ids(table: Table, path) -> Column:
-    """Existing ids win; otherwise each row takes the first of Plate-MJD-Fiber, file name, specobjid, objid, position."""
+    """Existing ids win; otherwise each row takes the first of
+    Plate-MJD-Fiber, file name, specobjid, objid, position."""
     n = len(table)
     if "id" in table.colnames:
         ids = np.ma.filled(np.ma.asarray(table["id"]).astype(str), "")
         ids = np.char.strip(ids.astype(str))
         empty = ids == ""
         if empty.any():
-            raise BadInputError(path, f"column 'id': {int(empty.sum())} rows have an empty id (row {int(np.flatnonzero(empty)[0])})")
+            raise BadInputError(
+                path, f"column 'id': {int(empty.sum())} rows have an empty id (row {int(np.flatnonzero(empty)[0])})"
+            )
         return Column(ids, name="id")
     ids = np.full(n, "", dtype=object)
     have = has_pmf(table)
@@ -352,7 +362,9 @@ def _ids(table: Table, path) -> Column:
     fn = _filename_cols(table)
     if fn:
         names = np.ma.filled(np.ma.asarray(table[fn[0]]).astype(str), "")
-        stems = np.array([re.sub(r"\.fits?(\.gz|\.bz2)?$", "", s.strip().rsplit("/", 1)[-1]) for s in names], dtype=object)
+        stems = np.array(
+            [re.sub(r"\.fits?(\.gz|\.bz2)?$", "", s.strip().rsplit("/", 1)[-1]) for s in names], dtype=object
+        )
         take = (ids == "") & (stems != "")
         ids[take] = stems[take]
     shared = np.zeros(n, bool)  # ids that name a star, not a spectrum: two spectra of one star share them
@@ -372,7 +384,11 @@ def _ids(table: Table, path) -> Column:
     _number_repeats(ids, shared)
     missing = ids == ""
     if missing.any():
-        raise BadInputError(path, f"row {int(np.flatnonzero(missing)[0])} has no id, plate/mjd/fiber, file name, specobjid, objid or position")
+        raise BadInputError(
+            path,
+            f"row {int(np.flatnonzero(missing)[0])} has no id, plate/mjd/fiber, file name, specobjid, objid "
+            "or position",
+        )
     return Column(ids.astype(str), name="id")
 
 
@@ -392,7 +408,11 @@ def _check_unique(ids: Column, path) -> None:
     dup = counts > 1
     if dup.any():
         example = values[dup][0]
-        raise BadInputError(path, f"duplicate ids: {int(dup.sum())} ids occur more than once (e.g. {str(example)!r}, {int(counts[dup][0])} times)")
+        raise BadInputError(
+            path,
+            f"duplicate ids: {int(dup.sum())} ids occur more than "
+            f"once (e.g. {str(example)!r}, {int(counts[dup][0])} times)",
+        )
 
 
 def crossmatch(a: Table, b: Table) -> tuple[np.ndarray, np.ndarray]:

@@ -124,4 +124,6 @@ def _floats(column) -> np.ndarray:
 def filled_bands(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     """Per row, the letters of the bands ``after`` has and ``before`` lacked (e.g. ``"gri"``), for provenance."""
     gained = np.isnan(np.asarray(before)[:, : len(BANDS)]) & ~np.isnan(np.asarray(after)[:, : len(BANDS)])
-    return np.array(["".join(b for b, g in zip(BANDS, row, strict=True) if g) for row in gained], dtype=f"<U{len(BANDS)}")
+    return np.array(
+        ["".join(b for b, g in zip(BANDS, row, strict=True) if g) for row in gained], dtype=f"<U{len(BANDS)}"
+    )

@@ -138,14 +138,18 @@ def load_band_image(path: str | os.PathLike, band: str | None = None) -> BandIma
         check_equatorial(wcs, path)
         found = file_band(path, hdu.header, hdul[0].header, expected=band)
         if found is None:
-            raise BadInputError(path, "cannot tell the band: no BAND/FILTER keyword and no -u-/-g-/-r-/-i-/-z- in the name")
+            raise BadInputError(
+                path, "cannot tell the band: no BAND/FILTER keyword and no -u-/-g-/-r-/-i-/-z- in the name"
+            )
         data = np.asarray(hdu.data, dtype=np.float32)
         if not np.isfinite(data).any():
             raise BadInputError(path, f"band {found} image has no finite pixel (all NaN or infinite)")
         return BandImage(data, wcs, found, str(path))
 
 
-def band_files(paths: Sequence[str | os.PathLike] | Mapping[str, str | os.PathLike], bands: Sequence[str] = BANDS) -> dict[str, Path]:
+def band_files(
+    paths: Sequence[str | os.PathLike] | Mapping[str, str | os.PathLike], bands: Sequence[str] = BANDS
+) -> dict[str, Path]:
     """Assign one file to each band (from a mapping, or from file names); missing or doubled bands raise."""
     if isinstance(paths, Mapping):
         found = {b: Path(p) for b, p in paths.items()}
@@ -161,7 +165,11 @@ def band_files(paths: Sequence[str | os.PathLike] | Mapping[str, str | os.PathLi
     missing = [b for b in bands if b not in found]
     if missing:
         where = Path(os.path.commonpath([str(p) for p in found.values()])) if found else None
-        raise BadInputError(where, f"missing band {', '.join(map(repr, missing))}: expected one file for each of {','.join(bands)}, found {sorted(found)}")
+        raise BadInputError(
+            where,
+            f"missing band {', '.join(map(repr, missing))}: expected one "
+            f"file for each of {','.join(bands)}, found {sorted(found)}",
+        )
     return {b: found[b] for b in bands}
 
 
@@ -224,7 +232,12 @@ def make_cube(
                                 f"band {b}: no data within the {size}x{size} cutout at RA/Dec {ra:.5f}, {dec:+.5f}")
     mask = ~np.isfinite(data)
     data[mask] = 0.0
-    meta = {"ra": float(ra), "dec": float(dec), "reference_band": ref.band, "sources": {b: images[b].source for b in bands}}
+    meta = {
+        "ra": float(ra),
+        "dec": float(dec),
+        "reference_band": ref.band,
+        "sources": {b: images[b].source for b in bands},
+    }
     return Cube(data, mask, out_wcs, tuple(bands), meta)
 
 
@@ -234,16 +247,22 @@ def _resample(img: BandImage, ra: float, dec: float, size: int, world, ref_wcs: 
     span = int(np.ceil(size * scale * np.sqrt(2))) + 4  # room for any rotation plus the bilinear neighbours
     x0, y0 = img.wcs.world_to_pixel_values(ra, dec)
     if not (np.isfinite(x0) and np.isfinite(y0)):  # e.g. more than 90° from a TAN image's centre
-        raise BadInputError(img.source or None, f"band {img.band}: the image's WCS cannot place RA/Dec {ra:.5f}, {dec:.5f}")
+        raise BadInputError(
+            img.source or None, f"band {img.band}: the image's WCS cannot place RA/Dec {ra:.5f}, {dec:.5f}"
+        )
     try:
         cut = Cutout2D(img.data, (float(x0), float(y0)), (span, span), mode="partial", fill_value=np.nan, copy=False)
     except NoOverlapError as exc:
-        raise BadInputError(img.source or None, f"band {img.band}: RA/Dec {ra:.5f}, {dec:.5f} lies outside the image") from exc
+        raise BadInputError(
+            img.source or None, f"band {img.band}: RA/Dec {ra:.5f}, {dec:.5f} lies outside the image"
+        ) from exc
     xb, yb = img.wcs.world_to_pixel_values(*world)
     (y_orig, _), (x_orig, _) = cut.bbox_original
     (y_cut0, _), (x_cut0, _) = cut.bbox_cutout
     x_cut, y_cut = xb - x_orig + x_cut0, yb - y_orig + y_cut0  # frame pixel -> cutout pixel
-    sampled = map_coordinates(np.asarray(cut.data, np.float64), [y_cut, x_cut], order=1, mode="constant", cval=np.nan, prefilter=False)
+    sampled = map_coordinates(
+        np.asarray(cut.data, np.float64), [y_cut, x_cut], order=1, mode="constant", cval=np.nan, prefilter=False
+    )
     return sampled.reshape(size, size).astype(np.float32)
 
 
@@ -280,7 +299,9 @@ def read_cube(path: str | os.PathLike) -> Cube:
     with open_fits(path, "cutout cube") as hdul:
         head, data = hdul[0].header, hdul[0].data
         if data is None or data.ndim != 3 or data.shape[1] != data.shape[2]:
-            raise BadInputError(path, f"expected a bands×N×N image in the primary HDU, got {None if data is None else data.shape}")
+            raise BadInputError(
+                path, f"expected a bands×N×N image in the primary HDU, got {None if data is None else data.shape}"
+            )
         bands = tuple(b.strip() for b in str(head.get("BANDS", "")).split(",") if b.strip())
         if len(bands) != data.shape[0]:
             raise BadInputError(path, f"BANDS keyword {head.get('BANDS')!r} does not name the {data.shape[0]} planes")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import warnings
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -58,7 +58,7 @@ def open_fits(path: str | os.PathLike, what: str = "FITS file") -> Iterator[fits
 
 
 def check_sizes(
-    hdul: fits.HDUList, path: Path, n_bytes: int, what: str = "FITS file", messages: list[str] = ()
+    hdul: fits.HDUList, path: Path, n_bytes: int, what: str = "FITS file", messages: Sequence[str] = ()
 ) -> None:
     """Refuse a file whose headers declare more data than it holds, naming both sizes.
 

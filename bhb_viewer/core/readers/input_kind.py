@@ -57,5 +57,7 @@ def _looks_like_fits(path: Path) -> bool:
         except (OSError, EOFError, ValueError, zlib.error):  # corrupt or truncated archive: let the name decide
             head = b""
     suffixes = [s.lower() for s in path.suffixes[-2:]]
-    named = bool(suffixes) and (suffixes[-1] in FITS_SUFFIXES or (suffixes[-1] in (".gz", ".bz2") and suffixes[0] in FITS_SUFFIXES))
+    named = bool(suffixes) and (
+        suffixes[-1] in FITS_SUFFIXES or (suffixes[-1] in (".gz", ".bz2") and suffixes[0] in FITS_SUFFIXES)
+    )
     return head == b"SIMPLE  =" or named

@@ -50,12 +50,18 @@ class KnownStars:
             ras.append(np.asarray(table["ra"], dtype=np.float64))
             decs.append(np.asarray(table["dec"], dtype=np.float64))
             own = np.asarray(table["known_as"]).astype(str) if "known_as" in table.colnames else None
-            labels.append(own if label is None and own is not None else np.full(len(table), label or f"{path.stem}:known"))
+            labels.append(
+                own if label is None and own is not None else np.full(len(table), label or f"{path.stem}:known")
+            )
         ra, dec = (np.concatenate(a) if a else np.zeros(0) for a in (ras, decs))
         ok = np.isfinite(ra) & np.isfinite(dec)
-        return cls(SkyCoord(ra[ok] * u.deg, dec[ok] * u.deg), (np.concatenate(labels) if labels else np.zeros(0, str))[ok])
+        return cls(
+            SkyCoord(ra[ok] * u.deg, dec[ok] * u.deg), (np.concatenate(labels) if labels else np.zeros(0, str))[ok]
+        )
 
-    def match(self, ra: np.ndarray, dec: np.ndarray, radius_arcsec: float = DEFAULT_RADIUS_ARCSEC) -> tuple[np.ndarray, np.ndarray]:
+    def match(
+        self, ra: np.ndarray, dec: np.ndarray, radius_arcsec: float = DEFAULT_RADIUS_ARCSEC
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(known_as, known_sep_arcsec) per position: every label within the radius, ``;``-joined in
         catalogue order, and the nearest separation (NaN and "" where none)."""
         ra, dec = np.asarray(ra, np.float64), np.asarray(dec, np.float64)
@@ -80,7 +86,9 @@ def shipped_known_stars() -> KnownStars:
     return KnownStars.load()
 
 
-def merge(known_as: np.ndarray, sep: np.ndarray, more_as: np.ndarray, more_sep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def merge(
+    known_as: np.ndarray, sep: np.ndarray, more_as: np.ndarray, more_sep: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Two matches of the same positions as one: every label of both (``;``-joined, the first match's
     first) and the nearer separation. Why: a list that comes with its own ``known_as`` (``bhb score``'s
     output) keeps it when the user's catalogue adds to it.

@@ -66,11 +66,13 @@ def band_columns(colnames: list[str]) -> dict[str, str]:
 def named_band_files(row: Row, folders: list[Path | None]) -> dict[str, Path] | None:
     """The five per-band image files the row names, or None when it names none; BadInputError if only some."""
     columns = band_columns(row.colnames)
-    named = {b: row_text(row, (c.lower(),)) for b, c in columns.items()}
-    named = {b: v for b, v in named.items() if v}
+    texts = {b: row_text(row, (c.lower(),)) for b, c in columns.items()}
+    named = {b: v for b, v in texts.items() if v}
     if not named:
         return None
     missing = [b for b in BANDS if b not in named]
     if missing:
-        raise BadInputError(str(row["id"]), f"catalog names image files for bands {','.join(named)} but not {','.join(missing)}")
+        raise BadInputError(
+            str(row["id"]), f"catalog names image files for bands {','.join(named)} but not {','.join(missing)}"
+        )
     return {b: resolve(named[b], folders) for b in BANDS}

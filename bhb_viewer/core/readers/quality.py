@@ -75,11 +75,15 @@ def quality_flags(meta: dict[str, Any]) -> list[str]:
     flags = []
     frac = meta.get("valid_fraction")
     if frac is not None and is_unreliable(frac):
-        flags.append(f"only {frac:.0%} of the window's pixels are valid (< {MIN_VALID_FRACTION:.0%}): a score is unreliable")
+        flags.append(
+            f"only {frac:.0%} of the window's pixels are valid (< {MIN_VALID_FRACTION:.0%}): a score is unreliable"
+        )
     res = meta.get("resolution")
     if resolution_differs(res, bool(meta.get("resolution_is_upper_limit"))):
         how = meta.get("resolution_source", "estimated")
-        flags.append(f"resolution R ≈ {res:,.0f} ({how}) differs from SDSS's R ≈ {SDSS_RESOLUTION:,.0f} the model was trained on")
+        flags.append(
+            f"resolution R ≈ {res:,.0f} ({how}) differs from SDSS's R ≈ {SDSS_RESOLUTION:,.0f} the model was trained on"
+        )
     return flags
 
 

@@ -275,7 +275,9 @@ def read_spectra(path: str | os.PathLike, min_valid: int = 1, partial: bool = Fa
         g = to_grid(loglam, flux, ivar, mask)
     except ValueError as exc:
         raise BadInputError(path, str(exc)) from exc
-    return _judge(path, kind, g, metas, ivar_known=ivar is not None, loglam=loglam, min_valid=min_valid, partial=partial)
+    return _judge(
+        path, kind, g, metas, ivar_known=ivar is not None, loglam=loglam, min_valid=min_valid, partial=partial
+    )
 
 
 def read_many_spectra(
@@ -294,7 +296,11 @@ def read_many_spectra(
             out.extend(read_spectra(path, min_valid))
         except BadInputError as exc:
             out.rejected.append((str(path), exc.problem))
-        progress(ProgressEvent("spectra", i + 1, len(paths), str(path), {"accepted": len(out.spectra), "rejected": len(out.rejected)}))
+        progress(
+            ProgressEvent(
+                "spectra", i + 1, len(paths), str(path), {"accepted": len(out.spectra), "rejected": len(out.rejected)}
+            )
+        )
     return out
 
 
@@ -355,23 +361,35 @@ def _columns(hdu, path: Path) -> dict[str, np.ndarray]:
     row has hundreds of columns. Anything else goes through astropy.
     """
     head = hdu.header
-    fields = []
-    for i in range(1, head.get("TFIELDS", 0) + 1):
-        form = _TFORM.match(str(head.get(f"TFORM{i}", "")))
-        name = str(head.get(f"TTYPE{i}", f"col{i}")).strip()
-        if form is None or f"TSCAL{i}" in head or f"TZERO{i}" in head or any(name.lower() == f[0].lower() for f in fields):
-            fields = None
-            break
-        repeat, code = int(form.group(1) or 1), form.group(2)
-        fields.append((name, f"S{repeat}") if code == "A" else (name, _TFORM_DTYPE[code], (repeat,)) if repeat != 1 else (name, _TFORM_DTYPE[code]))
-    dtype = np.dtype(fields) if fields else None
+    dtype = _plain_dtype(head)
     info = hdu.fileinfo()
     plain_file = info is not None and getattr(info["file"], "compression", "unknown") is None  # not .gz/.bz2
     if dtype is not None and dtype.itemsize == head.get("NAXIS1") and plain_file:
         arr = np.fromfile(path, dtype=dtype, count=head.get("NAXIS2", 0), offset=info["datLoc"])
     else:
         arr = hdu.data.view(np.ndarray)
-    return {n.lower(): arr[n] for n in arr.dtype.names}
+    return {n.lower(): arr[n] for n in arr.dtype.names or ()}
+
+
+def _plain_dtype(head: fits.Header) -> np.dtype | None:
+    """The record dtype of a plain binary table (fixed-width numbers and text, no scaling, no repeated
+    name), or None when the table is not plain."""
+    fields: list[tuple[Any, ...]] = []
+    for i in range(1, head.get("TFIELDS", 0) + 1):
+        form = _TFORM.match(str(head.get(f"TFORM{i}", "")))
+        name = str(head.get(f"TTYPE{i}", f"col{i}")).strip()
+        if form is None or f"TSCAL{i}" in head or f"TZERO{i}" in head:
+            return None
+        if any(name.lower() == f[0].lower() for f in fields):
+            return None
+        repeat, code = int(form.group(1) or 1), form.group(2)
+        if code == "A":
+            fields.append((name, f"S{repeat}"))
+        elif repeat != 1:
+            fields.append((name, _TFORM_DTYPE[code], (repeat,)))
+        else:
+            fields.append((name, _TFORM_DTYPE[code]))
+    return np.dtype(fields) if fields else None
 
 
 def _scalar(value):
@@ -422,7 +440,11 @@ def _coeff_loglam(head, npix: int, path) -> np.ndarray:
 def _read_spspec(hdul, path):
     data = hdul[0].data
     if data is None or data.ndim != 2 or data.shape[0] < 3:
-        raise BadInputError(path, f"spSpec primary image must have flux/continuum/error rows, got shape {None if data is None else data.shape}")
+        raise BadInputError(
+            path,
+            "spSpec primary image must have flux/continuum/error "
+            f"rows, got shape {None if data is None else data.shape}",
+        )
     head = hdul[0].header
     err = data[2].astype(np.float64)
     with np.errstate(divide="ignore"):
@@ -488,16 +510,22 @@ def _judge(path: Path, kind: str, g: Gridded, metas: list[dict], ivar_known: boo
         sid = _spectrum_id(path, meta, i, len(metas))
         if n_covered < NPIX and not (partial and n_covered > 0):
             lo, hi = 10 ** loglam[0], 10 ** loglam[-1]
-            batch.rejected.append((sid, f"covers {n_covered} of {NPIX} pixels of the {WINDOW} (file spans {lo:.0f}–{hi:.0f} Å)"))
+            batch.rejected.append(
+                (sid, f"covers {n_covered} of {NPIX} pixels of the {WINDOW} (file spans {lo:.0f}–{hi:.0f} Å)")
+            )
         elif nonfinite[i]:
             batch.rejected.append((sid, f"{int(nonfinite[i])} NaN/inf flux values in the {WINDOW}"))
         elif n_valid[i] == 0:
             batch.rejected.append((sid, f"inverse variance is zero across the {WINDOW}"))
         elif n_valid[i] < min_valid:
-            batch.rejected.append((sid, f"{int(n_valid[i])} of {NPIX} pixels valid (ivar > 0, AND mask clear), {min_valid} required"))
+            batch.rejected.append(
+                (sid, f"{int(n_valid[i])} of {NPIX} pixels valid (ivar > 0, AND mask clear), {min_valid} required")
+            )
         else:
-            meta.update(source=str(path), format=kind, aligned=g.aligned, n_valid=int(n_valid[i]), ivar_known=ivar_known,
-                        valid_fraction=round(int(n_valid[i]) / NPIX, 4))
+            meta.update(
+                source=str(path), format=kind, aligned=g.aligned, n_valid=int(n_valid[i]), ivar_known=ivar_known,
+                valid_fraction=round(int(n_valid[i]) / NPIX, 4),
+            )
             meta["flags"] = quality_flags(meta)
             batch.spectra.append(GridSpectrum(sid, flux[i], ivar[i], meta))
     return batch

@@ -71,7 +71,9 @@ def header_wavelength(head: fits.Header, npix: int, path: Path | str = "") -> np
     step = head.get("CDELT1", head.get("CD1_1"))
     crval = head.get("CRVAL1")
     if crval is None or step is None or float(step) == 0:
-        raise BadInputError(path, "no wavelength solution: CRVAL1 and CDELT1 (or CD1_1) are required and the step must not be 0")
+        raise BadInputError(
+            path, "no wavelength solution: CRVAL1 and CDELT1 (or CD1_1) are required and the step must not be 0"
+        )
     p = np.arange(1, npix + 1, dtype=float)
     crpix = float(head.get("CRPIX1", 1.0))
     x = float(crval) + float(step) * (p - crpix)
@@ -128,7 +130,15 @@ def _error_extension(hdul: fits.HDUList, npix: int) -> tuple[np.ndarray | None, 
         if not hdu.is_image or hdu.data is None or np.size(hdu.data) != npix:
             continue
         name = hdu.name.upper()
-        kind = "sigma" if name in ERROR_NAMES else "var" if name in VARIANCE_NAMES else "ivar" if name in IVAR_NAMES else None
+        kind = (
+            "sigma"
+            if name in ERROR_NAMES
+            else "var"
+            if name in VARIANCE_NAMES
+            else "ivar"
+            if name in IVAR_NAMES
+            else None
+        )
         if kind:
             return np.asarray(hdu.data, float).ravel(), kind
     return None, ""
@@ -166,7 +176,9 @@ def _resolution(head: fits.Header, wave: np.ndarray) -> dict[str, Any]:
             "resolution_is_upper_limit": True}
 
 
-def read(hdul: fits.HDUList, path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, None, list[dict[str, Any]]]:
+def read(
+    hdul: fits.HDUList, path: Path
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, None, list[dict[str, Any]]]:
     """(log10 vacuum λ, flux, ivar or None, no mask, [meta]) of a 1-D FITS spectrum."""
     hdu = _flux_hdu(hdul)
     if hdu is None or hdu.data is None:

@@ -60,7 +60,9 @@ def is_lamost(hdul: fits.HDUList) -> bool:
     return _is_lamost_header(hdul[0].header) and _table_hdu(hdul) is not None  # header first: no HDU scan for others
 
 
-def read(hdul: fits.HDUList, path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[dict[str, Any]]]:
+def read(
+    hdul: fits.HDUList, path: Path
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, list[dict[str, Any]]]:
     """(log10 vacuum λ, flux, ivar, bad-pixel mask, [meta]) of a LAMOST LRS file."""
     head = hdul[0].header
     if _image_layout(hdul):

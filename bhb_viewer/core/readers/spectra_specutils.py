@@ -95,5 +95,7 @@ def read(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndar
             "resolution": resolution, "resolution_source": source}
     n = flux.shape[0]
     squeeze = (lambda a: a[0]) if n == 1 else (lambda a: a)
-    return (np.log10(wave), squeeze(flux), None if ivar is None else squeeze(ivar), None if mask is None else squeeze(mask),
-            [dict(meta) for _ in range(n)])
+    return (
+        np.log10(wave), squeeze(flux), None if ivar is None else squeeze(ivar), None if mask is None else squeeze(mask),
+        [dict(meta) for _ in range(n)],
+    )

@@ -187,7 +187,9 @@ def _initial(x, y, w, half_window: float = HALF_WINDOW):
     return p
 
 
-def fit_line(flux: np.ndarray, ivar: np.ndarray, rest: float, half_window: float = HALF_WINDOW) -> dict[str, np.ndarray]:
+def fit_line(
+    flux: np.ndarray, ivar: np.ndarray, rest: float, half_window: float = HALF_WINDOW
+) -> dict[str, np.ndarray]:
     """Fit continuum × Sersic around ``rest`` for every row of flux/ivar (N×NPIX on the grid).
 
     ``half_window`` (Å either side) is a parameter so the estimator's dependence on it can be measured.
@@ -299,14 +301,19 @@ def _measure_chunk(flux, ivar, half_window: float = HALF_WINDOW) -> dict[str, np
     fm = np.where(hd["ok"], 1.0 - hd["a"], np.nan)
     ok = (reason_hd == "") & hg["ok"]
     reason = np.array(
-        ["; ".join(s for s in (f"Hδ: {r1}" if r1 else "", f"Hγ: {r2}" if r2 else "") if s) for r1, r2 in zip(reason_hd, hg["reason"], strict=False)],
+        [
+            "; ".join(s for s in (f"Hδ: {r1}" if r1 else "", f"Hγ: {r2}" if r2 else "") if s)
+            for r1, r2 in zip(reason_hd, hg["reason"], strict=False)
+        ],
         dtype=object,
     )
     hd = {**hd, "ok": reason_hd == "", "reason": reason_hd}
     return {"hd": hd, "hg": hg, "d02": d02, "fm": fm, "ok": ok, "reason": reason}
 
 
-def measure_arrays(flux_2d, ivar_2d, progress: ProgressCallback | None = None, half_window: float = HALF_WINDOW) -> dict[str, np.ndarray]:
+def measure_arrays(
+    flux_2d, ivar_2d, progress: ProgressCallback | None = None, half_window: float = HALF_WINDOW
+) -> dict[str, np.ndarray]:
     """Measure many spectra; returns a dict of arrays (the columns of :func:`measure_many`)."""
     flux_2d = np.atleast_2d(flux_2d)
     ivar_2d = np.atleast_2d(ivar_2d)

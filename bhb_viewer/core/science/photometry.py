@@ -55,7 +55,9 @@ def coverage(wave: np.ndarray, band: str) -> float:
     return float(np.trapezoid(np.where(inside, fr * fw, 0.0), fw) / total)
 
 
-def ab_magnitudes(wave: np.ndarray, flux: np.ndarray, bands: tuple[str, ...] = BANDS, unit: float = 1e-17) -> dict[str, np.ndarray]:
+def ab_magnitudes(
+    wave: np.ndarray, flux: np.ndarray, bands: tuple[str, ...] = BANDS, unit: float = 1e-17
+) -> dict[str, np.ndarray]:
     """AB magnitudes of spectra ``flux`` (N × M, f_λ in ``unit`` erg/s/cm²/Å) on increasing ``wave`` (Å).
 
     The integral runs over the given pixels only; see :func:`synthesize` for partial coverage.
@@ -114,8 +116,10 @@ def grid_magnitudes(flux: np.ndarray, ivar: np.ndarray | None) -> np.ndarray:
     return out
 
 
-def fill_from_spectra(mags: np.ndarray, flux: np.ndarray, ivar: np.ndarray | None,
-                      synthesise: Callable[[np.ndarray, np.ndarray | None], np.ndarray] = grid_magnitudes) -> np.ndarray:
+def fill_from_spectra(
+    mags: np.ndarray, flux: np.ndarray, ivar: np.ndarray | None,
+    synthesise: Callable[[np.ndarray, np.ndarray | None], np.ndarray] = grid_magnitudes,
+) -> np.ndarray:
     """``mags`` (N, 15) with the bands each row lacks taken from ``synthesise(flux, ivar)``; only the
     rows that lack a band are synthesised (a catalogue with every band costs nothing)."""
     mags = np.asarray(mags, dtype=np.float64)

@@ -57,7 +57,8 @@ def read_holdout() -> Table:
 
 
 def der_snr_noise(flux: np.ndarray) -> float:
-    """Relative 1σ noise of a spectrum from its own pixels (:func:`bhb_viewer.core.readers.spectra.own_noise`, DER_SNR)."""
+    """Relative 1σ noise of a spectrum from its own pixels (DER_SNR,
+    :func:`bhb_viewer.core.readers.spectra.own_noise`)."""
     return float(own_noise(flux) / np.median(flux[np.isfinite(flux)]))
 
 
@@ -166,7 +167,9 @@ def second_opinion(truth: Table, scores: Table, seed: int = 0) -> dict:
     pos, neg = neg_logg[hb & ok], neg_logg[dwarf & ok]
     rng = np.random.default_rng(seed)
     boots = [auc(rng.choice(pos, pos.size), rng.choice(neg, neg.size)) for _ in range(N_BOOT)]
-    flags = np.asarray(scores["flags"].filled("") if hasattr(scores["flags"], "filled") else scores["flags"]).astype(str)
+    flags = np.asarray(scores["flags"].filled("") if hasattr(scores["flags"], "filled") else scores["flags"]).astype(
+        str
+    )
     ood = is_ood(flags)
     teff = np.asarray(truth["teff"], dtype=float)
     af = (teff >= AF_TEFF[0]) & (teff <= AF_TEFF[1])
@@ -178,9 +181,20 @@ def second_opinion(truth: Table, scores: Table, seed: int = 0) -> dict:
         d = d[np.isfinite(d)]
         out[f"{key}_bias_af"], out[f"{key}_rms_af"] = round(float(np.mean(d)), 3), round(float(np.std(d)), 3)
     in_box = af & (np.char.find(flags, "sky:colour") < 0)  # A/F stars the candidate selection would keep
-    out.update(n_af=int(af.sum()), ood_share_af=round(float(ood[af].mean()), 3), n_af_in_colour_range=int(in_box.sum()),
-               ood_share_af_in_colour_range=round(float(ood[in_box].mean()), 3),
-               ood_share_hb_dwarf=round(float(ood[hb | dwarf].mean()), 3), ood_share_all=round(float(ood.mean()), 3),
-               flag_counts_af=dict(Counter(w.split(":")[0] + (":" + w.split(":")[1] if not w.startswith("gappy") else "")
-                                           for s in flags[af] for w in s.split(";") if w)))
+    out.update(
+        n_af=int(af.sum()),
+        ood_share_af=round(float(ood[af].mean()), 3),
+        n_af_in_colour_range=int(in_box.sum()),
+        ood_share_af_in_colour_range=round(float(ood[in_box].mean()), 3),
+        ood_share_hb_dwarf=round(float(ood[hb | dwarf].mean()), 3),
+        ood_share_all=round(float(ood.mean()), 3),
+        flag_counts_af=dict(
+            Counter(
+                w.split(":")[0] + (":" + w.split(":")[1] if not w.startswith("gappy") else "")
+                for s in flags[af]
+                for w in s.split(";")
+                if w
+            )
+        ),
+    )
     return out

@@ -78,7 +78,9 @@ def compare(labels: np.ndarray, p_new: np.ndarray, p_active: np.ndarray, thresho
         y = labels[rows]
         samples[:, b] = (_auc(y, p_new[rows]), _auc(y, p_active[rows]),
                          _f1(y, p_new[rows], threshold), _f1(y, p_active[rows], threshold))
-    points = (_auc(labels, p_new), _auc(labels, p_active), _f1(labels, p_new, threshold), _f1(labels, p_active, threshold))
+    points = (
+        _auc(labels, p_new), _auc(labels, p_active), _f1(labels, p_new, threshold), _f1(labels, p_active, threshold),
+    )
     new_auc, active_auc, new_f1, active_f1 = (_figure(s, v) for s, v in zip(samples, points, strict=True))
     if new_auc.low <= active_auc.high:
         better = False

@@ -117,7 +117,9 @@ def balmer_jump(loglam: np.ndarray, flux: np.ndarray) -> np.ndarray:
     return -2.5 * np.log10(_mean_in(loglam, flux, 3560.0, 3640.0) / _mean_in(loglam, flux, 4000.0, 4080.0))
 
 
-def power_law_extension(loglam: np.ndarray, flux: np.ndarray, fit: tuple[float, float], loglam_out: np.ndarray) -> np.ndarray:
+def power_law_extension(
+    loglam: np.ndarray, flux: np.ndarray, fit: tuple[float, float], loglam_out: np.ndarray
+) -> np.ndarray:
     """A power law f ∝ λ^β fitted (in log–log) to ``flux`` over ``fit`` Å, evaluated at ``loglam_out`` (N × M)."""
     sel = (loglam >= np.log10(fit[0])) & (loglam <= np.log10(fit[1]))
     x = loglam[sel] - loglam[sel].mean()
@@ -158,7 +160,9 @@ class EmpiricalEngine:
 
     def flux(self, teff, logg, feh) -> np.ndarray:
         """Rest-frame f_λ on :attr:`loglam`, relative to its 5,400–5,600 Å mean (N × M)."""
-        return 10.0 ** (design_matrix(np.atleast_1d(teff), np.atleast_1d(logg), np.atleast_1d(feh), self.order) @ self.coef)
+        return 10.0 ** (
+            design_matrix(np.atleast_1d(teff), np.atleast_1d(logg), np.atleast_1d(feh), self.order) @ self.coef
+        )
 
     def _distances(self, teff, logg, feh) -> np.ndarray:
         p = np.stack([5040.0 / np.atleast_1d(teff), np.atleast_1d(logg), np.atleast_1d(feh)], axis=1)
@@ -178,7 +182,9 @@ class EmpiricalEngine:
         nearest = np.argsort(self._distances(teff, logg, feh), axis=1)[:, :k]
         return nearest[np.arange(len(nearest)), rng.integers(0, k, len(nearest))]
 
-    def sed(self, teff, logg, feh, red_lines: np.ndarray | None = None, residual: np.ndarray | None = None) -> np.ndarray:
+    def sed(
+        self, teff, logg, feh, red_lines: np.ndarray | None = None, residual: np.ndarray | None = None
+    ) -> np.ndarray:
         """f_λ on :func:`sed_loglam` (N × M'): the engine where MILES is, its stated extensions elsewhere.
 
         ``red_lines`` (N × M', optional) multiplies the red extension only: the parametric Paschen

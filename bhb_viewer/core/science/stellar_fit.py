@@ -56,7 +56,8 @@ BOX_LOGG_MAX = 4.0
 
 
 def in_bhb_box(teff: np.ndarray, logg: np.ndarray) -> np.ndarray:
-    """The Teff–log g box's call: BHB where the fitted Teff is in :data:`BOX_TEFF` and log g below :data:`BOX_LOGG_MAX`."""
+    """The Teff–log g box's call: BHB where the fitted Teff is
+    in :data:`BOX_TEFF` and log g below :data:`BOX_LOGG_MAX`."""
     teff, logg = np.asarray(teff, np.float64), np.asarray(logg, np.float64)
     return (teff >= BOX_TEFF[0]) & (teff <= BOX_TEFF[1]) & (logg < BOX_LOGG_MAX)
 
@@ -105,8 +106,11 @@ class TemplateBank:
 
     @property
     def bounds(self) -> dict[str, tuple[float, float]]:
-        return {"teff": (float(self.teff.min()), float(self.teff.max())), "logg": (float(self.logg.min()), float(self.logg.max())),
-                "feh": (float(self.feh.min()), float(self.feh.max()))}
+        return {
+            "teff": (float(self.teff.min()), float(self.teff.max())),
+            "logg": (float(self.logg.min()), float(self.logg.max())),
+            "feh": (float(self.feh.min()), float(self.feh.max())),
+        }
 
 
 def build_bank(engine: EmpiricalEngine) -> TemplateBank:
@@ -193,7 +197,9 @@ def fit_spectra(flux: np.ndarray, ivar: np.ndarray, bank: TemplateBank | None = 
         var = np.where(ok, 1.0 / np.where(ok, iv, 1.0), 0.0) / np.where(ok, (f / norm) ** 2, 1.0)
     ok &= np.isfinite(norm) & np.isfinite(var)
     velocity = _velocity(norm, ok, bank.reference)
-    rest, rest_var, rest_valid = _to_rest([np.where(ok, norm, 0.0), np.where(ok, var, 0.0), ok.astype(np.float64)], velocity)
+    rest, rest_var, rest_valid = _to_rest(
+        [np.where(ok, norm, 0.0), np.where(ok, var, 0.0), ok.astype(np.float64)], velocity
+    )
     rest_ok = (rest_valid > 0.999) & np.isfinite(rest) & np.isfinite(rest_var)
     n_ok = _bin(rest_ok.astype(np.float64))
     good = n_ok == 1.0  # a bin counts only when all its pixels are valid

@@ -190,7 +190,9 @@ def explain(flag_string: str) -> list[str]:
     return out
 
 
-def measure(flux: np.ndarray, ivar: np.ndarray, mags: np.ndarray | None) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def measure(
+    flux: np.ndarray, ivar: np.ndarray, mags: np.ndarray | None
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """The second opinion's columns (fit, valid fraction) and the sky quantities of spectra on the grid."""
     fit = fit_spectra(flux, ivar)
     fit["valid_fraction"] = np.atleast_1d(valid_fraction(ivar)).astype(np.float64)

@@ -4,8 +4,8 @@ A random sample of the candidates with P(BHB) ≥ the cut is drawn, its size cho
 Wilson interval of the purity comes out about as narrow as asked; the plan is stored in the
 session (meta key ``audit``) with the log position at which it started. Only verdicts recorded
 after that position with the scores hidden count (each verdict records whether they were, see
-``Session.set_verdict``): one made earlier, or after un-ticking Hide scores, is not blind. Purity = BHB / (BHB + every non-BHB class, "other"
-included); unsure and bad data are left out of both and reported. The interval is Wilson's score
+``Session.set_verdict``): one made earlier, or after un-ticking Hide scores, is not blind. Purity = BHB / (BHB + every
+non-BHB class, "other" included); unsure and bad data are left out of both and reported. The interval is Wilson's score
 interval for a binomial proportion; drawing without replacement from a small accepted set makes
 it conservative.
 

@@ -80,7 +80,9 @@ class WriterRegistry:
     def others(self, stale_s: float = STALE_S) -> list[Writer]:
         """Other handles open for writing on this file (any process), leaving out ones silent for ``stale_s``
         and, on this host, ones whose process has gone. A window warns, or reopens read-only, when not empty."""
-        rows = self._db.rows("SELECT reviewer, pid, host, opened, heartbeat FROM writers WHERE id != ? AND heartbeat >= ?",
-                             (self._id, time.time() - stale_s))
+        rows = self._db.rows(
+            "SELECT reviewer, pid, host, opened, heartbeat FROM writers WHERE id != ? AND heartbeat >= ?",
+            (self._id, time.time() - stale_s),
+        )
         here = socket.gethostname()
         return [Writer(*row) for row in rows if row[2] != here or process_alive(row[1])]

@@ -80,7 +80,9 @@ class VerdictLog:
         """
         stacks: dict[str, tuple[list[int], list[int]]] = {}  # reviewer -> (stack, [pos])
         last = 0
-        for seq, reviewer, action, target in self._db.rows("SELECT seq, reviewer, action, target FROM events ORDER BY seq"):
+        for seq, reviewer, action, target in self._db.rows(
+            "SELECT seq, reviewer, action, target FROM events ORDER BY seq"
+        ):
             stack, pos = stacks.setdefault(reviewer, ([], [0]))
             if action in EDIT_ACTIONS:
                 del stack[pos[0]:]
@@ -139,9 +141,12 @@ class VerdictLog:
                 prev: int | None = None, target: int | None = None,
                 reviewer: str | None = None, when: str | None = None, blind: bool | None = None) -> int:
         cur = conn.execute(
-            "INSERT INTO events (time, reviewer, action, cid, value, prev, target, blind) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (when or now_stamp(), reviewer or self.reviewer, action, cid, value, prev, target,
-             None if blind is None else int(blind)),
+            "INSERT INTO events (time, reviewer, action, cid, value, "
+            "prev, target, blind) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                when or now_stamp(), reviewer or self.reviewer, action, cid, value, prev, target,
+                None if blind is None else int(blind),
+            ),
         )
         seq = int(cur.lastrowid or 0)  # an INSERT always sets it
         self._last_seq = seq

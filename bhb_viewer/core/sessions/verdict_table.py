@@ -26,8 +26,10 @@ class _Problems(dict[str, list[str]]):
         self.setdefault(kind, []).append(where)
 
     def message(self) -> str:
-        text = "; ".join(f"{len(items)} {kind}: {', '.join(items[:MAX_LISTED])}{' …' if len(items) > MAX_LISTED else ''}"
-                         for kind, items in self.items())
+        text = "; ".join(
+            f"{len(items)} {kind}: {', '.join(items[:MAX_LISTED])}{' …' if len(items) > MAX_LISTED else ''}"
+            for kind, items in self.items()
+        )
         if "unknown verdicts" in self:
             text += f" (verdicts are {', '.join(k.label for k in VerdictKind)})"
         return f"nothing imported: {text}"

@@ -53,9 +53,11 @@ from bhb_viewer.core.sessions.verdict_types import (
     now_stamp,
 )
 
-__all__ = ["EDIT_ACTIONS", "FORMAT_NAME", "FORMAT_VERSION", "HEARTBEAT_S", "MODEL_CLASS", "STALE_S", "CandidateId",
-           "CandidateState", "CatalogRef", "Change", "Edit", "ModelRef", "Session", "VerdictKind", "Writer", "agreement",
-           "disagrees", "model_call"]
+__all__ = [
+    "EDIT_ACTIONS", "FORMAT_NAME", "FORMAT_VERSION", "HEARTBEAT_S", "MODEL_CLASS", "STALE_S", "CandidateId",
+    "CandidateState", "CatalogRef", "Change", "Edit", "ModelRef", "Session", "VerdictKind", "Writer", "agreement",
+    "disagrees", "model_call",
+]
 
 FORMAT_NAME = "bhb-session"
 FORMAT_VERSION = 1  # raised only when older releases could not read the file (see core.sessions.session_schema)

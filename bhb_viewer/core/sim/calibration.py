@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from astropy.table import Table
@@ -64,7 +65,7 @@ def best_colour_cut(u_g: np.ndarray, g_r: np.ndarray, label: np.ndarray, n_slope
     """
     y = np.asarray(label) == LABEL_BHB
     pos, neg = y.sum(), (~y).sum()
-    best = {"f1_bhb": 0.0, "f1_macro": 0.0}
+    best: dict[str, Any] = {"f1_bhb": 0.0, "f1_macro": 0.0}
     for s in np.linspace(-3.0, 3.0, n_slopes):
         score = np.asarray(u_g) - s * np.asarray(g_r)
         for sign in (1.0, -1.0):
@@ -78,9 +79,23 @@ def best_colour_cut(u_g: np.ndarray, g_r: np.ndarray, label: np.ndarray, n_slope
             macro = 0.5 * (f1_bhb + f1_non)
             i, j = int(np.argmax(f1_bhb)), int(np.argmax(macro))
             if f1_bhb[i] > best["f1_bhb"]:
-                best.update(f1_bhb=float(f1_bhb[i]), cut_bhb={"slope": float(s), "threshold": float(score[order][i]), "bhb_side": "above" if sign > 0 else "below"})
+                best.update(
+                    f1_bhb=float(f1_bhb[i]),
+                    cut_bhb={
+                        "slope": float(s),
+                        "threshold": float(score[order][i]),
+                        "bhb_side": "above" if sign > 0 else "below",
+                    },
+                )
             if macro[j] > best["f1_macro"]:
-                best.update(f1_macro=float(macro[j]), cut_macro={"slope": float(s), "threshold": float(score[order][j]), "bhb_side": "above" if sign > 0 else "below"})
+                best.update(
+                    f1_macro=float(macro[j]),
+                    cut_macro={
+                        "slope": float(s),
+                        "threshold": float(score[order][j]),
+                        "bhb_side": "above" if sign > 0 else "below",
+                    },
+                )
     return best
 
 
@@ -95,7 +110,9 @@ def dereddened(catalog: Table, band_a: str, band_b: str | None = None) -> np.nda
     return value - k * np.asarray(catalog["ebv"], dtype=float)
 
 
-def calibration_figures(catalog: Table, measured: dict[str, np.ndarray], reference: Table, truth: Table | None = None) -> dict:
+def calibration_figures(
+    catalog: Table, measured: dict[str, np.ndarray], reference: Table, truth: Table | None = None
+) -> dict:
     """The figures of (a) and (b) from a simulated catalogue, its Balmer measurements and its truth."""
     label = np.asarray(catalog["label"])
     physical = np.asarray(truth["label_physical"]) if truth is not None else label
@@ -144,7 +161,9 @@ def calibration_figures(catalog: Table, measured: dict[str, np.ndarray], referen
     }
 
 
-def _with_instrument(report: dict, catalog: Table, flux, ivar, cutouts, measured: dict, truth: Table | None, reference: Table) -> dict:
+def _with_instrument(
+    report: dict, catalog: Table, flux, ivar, cutouts, measured: dict, truth: Table | None, reference: Table
+) -> dict:
     """Add the realism figures and the fit-window robustness of fm and D0.2 (see :mod:`.realism`)."""
     from bhb_viewer.core.sim.realism import fm_window_robustness, realism_figures
 

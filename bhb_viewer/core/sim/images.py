@@ -56,7 +56,7 @@ def sky_per_pixel(band: str, sky_offset_mag: np.ndarray | float = 0.0) -> np.nda
     return 10.0 ** (-0.4 * (SKY_MAG[band] + np.asarray(sky_offset_mag) - 22.5)) * PIXEL_SCALE_ARCSEC**2
 
 
-def _sigma_px(fwhm_arcsec: np.ndarray) -> np.ndarray:
+def _sigma_px(fwhm_arcsec: np.ndarray | float) -> np.ndarray:
     return np.asarray(fwhm_arcsec) / 2.3548 / PIXEL_SCALE_ARCSEC
 
 
@@ -83,7 +83,9 @@ def psf_snr(mag: np.ndarray, band: str, seeing_r: np.ndarray, sky_offset_mag: np
     return flux * k / np.sqrt(flux * k + n_eff * sky_per_pixel(band, sky_offset_mag) * k)
 
 
-def psf_mag_error(mag: np.ndarray, band: str, seeing_r: np.ndarray, sky_offset_mag: np.ndarray | float = 0.0) -> np.ndarray:
+def psf_mag_error(
+    mag: np.ndarray, band: str, seeing_r: np.ndarray, sky_offset_mag: np.ndarray | float = 0.0
+) -> np.ndarray:
     snr = psf_snr(mag, band, seeing_r, sky_offset_mag)
     return np.hypot(1.0857 / snr, CALIBRATION_FLOOR)
 

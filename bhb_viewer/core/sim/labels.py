@@ -53,7 +53,9 @@ def median_snr(flux: np.ndarray, ivar: np.ndarray) -> np.ndarray:
         return np.nanmedian(sn, axis=1) if sn.size else np.zeros(len(flux))
 
 
-def xue_labels(model: LabelModel, rng: np.random.Generator, clean: np.ndarray, flux: np.ndarray, ivar: np.ndarray) -> dict[str, np.ndarray]:
+def xue_labels(
+    model: LabelModel, rng: np.random.Generator, clean: np.ndarray, flux: np.ndarray, ivar: np.ndarray
+) -> dict[str, np.ndarray]:
     """Cut labels and the line parameters behind them for stars with noise-free spectra ``clean``.
 
     ``flux``/``ivar`` (the observed spectra) only set the size of the measurement error, through

@@ -69,8 +69,13 @@ class Mixture:
     feh_limits: tuple[float, float] = (-3.0, 0.4)
 
     def as_dict(self) -> dict:
-        return {"bhb": self.bhb.as_dict(), "shares": self.shares, "kinds": {k: asdict(v) for k, v in self.kinds.items()},
-                "logg_limits": self.logg_limits, "feh_limits": self.feh_limits}
+        return {
+            "bhb": self.bhb.as_dict(),
+            "shares": self.shares,
+            "kinds": {k: asdict(v) for k, v in self.kinds.items()},
+            "logg_limits": self.logg_limits,
+            "feh_limits": self.feh_limits,
+        }
 
 
 def _draw_kind(kind: Kind, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -84,7 +89,11 @@ def _draw_bhb(model: PopulationModel, rng: np.random.Generator, n: int) -> tuple
     t_lo, t_hi = model.teff_limits
     theta = _truncated_normal(rng, *model.bhb_theta, 5040.0 / t_hi, 5040.0 / t_lo, n)
     teff = 5040.0 / theta
-    logg = model.bhb_logg_8500 + model.bhb_logg_teff * (teff - 8500.0) / 1000.0 + rng.normal(0.0, model.bhb_logg_scatter, n)
+    logg = (
+        model.bhb_logg_8500
+        + model.bhb_logg_teff * (teff - 8500.0) / 1000.0
+        + rng.normal(0.0, model.bhb_logg_scatter, n)
+    )
     return teff, logg, rng.normal(*model.bhb_feh, n)
 
 
@@ -115,8 +124,10 @@ def draw_parameters(mix: Mixture, engine: EmpiricalEngine, rng: np.random.Genera
             rejected[name] += int((bad & (kind[todo] == k)).sum())
         todo = todo[bad]
     else:
-        raise ValueError(f"{todo.size} draws of {', '.join(sorted({names[k] for k in kind[todo]}))} found no MILES star near "
-                         f"after {MAX_ROUNDS} rounds: that kind's parameters lie outside the engine")
+        raise ValueError(
+            f"{todo.size} draws of {', '.join(sorted({names[k] for k in kind[todo]}))} found no MILES star near "
+            f"after {MAX_ROUNDS} rounds: that kind's parameters lie outside the engine"
+        )
     g = _truncated_normal(rng, *mix.bhb.g_mag, *mix.bhb.g_limits, n)
     return {"teff": teff, "logg": logg, "feh": feh, "kind": np.array(names, dtype=object)[kind].astype(str),
             "g_true": g, "rv": rng.normal(*mix.bhb.rv, n)}, rejected

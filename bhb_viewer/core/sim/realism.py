@@ -10,6 +10,8 @@ with the fit window, so the KS figures are not read as the property of one estim
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from astropy.table import Table
 from scipy.ndimage import median_filter
@@ -24,16 +26,40 @@ SYNTHETIC_BANDS = {"g": (4050.0, 5450.0), "r": (5650.0, 6900.0), "i": (7050.0, 8
 
 # The real figures each simulated one is set against, with their source.
 REAL_FIGURES: dict[str, dict] = {
-    "snr2_at_gfib_20_2": {"real": [24.9, 25.5], "source": "spPlate-4055-55359 header SPEC1_G, SPEC2_G ((S/N)² at g_fib = 20.2)"},
-    "snr_by_g": {"real": "several tens at g ≈ 16–17, below ~10 near g ≈ 19", "source": "SKY_FACTS.md (SDSS spectra of the Xue 2011 BHBs)"},
-    "calibration_rms_mag": {"real": {"g": 0.065, "r": 0.100, "i": 0.141},
-                            "source": "spPlate-4055-55359 header GRMSSTD, RRMSSTD, IRMSSTD (standards: spectro − PSF mag)"},
-    "resolution_sigma_px": {"real": {"hdelta_hgamma": [0.93, 1.16], "8500": [0.69, 0.76]},
-                            "source": "SDSS wdisp of real spPlate frames (issue 9 audit); SKY_FACTS.md R ≈ 1500–2500"},
-    "mask_fraction": {"real": [0.014, 0.056], "source": "real plates' bad-pixel fractions (issue 9 audit); spPlate-4055 FBADPIX 0.047 (0.029, 0.065 per spectrograph)"},
-    "sky_residual_5577": {"real": [10.0, 26.0], "source": "largest deviation from the local median at 5577 Å, 1e-17 erg/s/cm²/Å: issue 9 audit 10–26; spPlate-4055's 20 spectra median 26"},
-    "psf_fwhm_ratio_u_r": {"real": [1.26, 1.34], "source": "issue 9 audit of SDSS fields; 1.24 from the PSF_P* models of the run-3900 stamps"},
-    "ebv_max": {"real": 0.1, "source": "the paper: SFD98 extinction ≈ 0.1 mag, uncorrected (simulated: the catalogue's dust-map E(B−V))"},
+    "snr2_at_gfib_20_2": {
+        "real": [24.9, 25.5],
+        "source": "spPlate-4055-55359 header SPEC1_G, SPEC2_G ((S/N)² at g_fib = 20.2)",
+    },
+    "snr_by_g": {
+        "real": "several tens at g ≈ 16–17, below ~10 near g ≈ 19",
+        "source": "SKY_FACTS.md (SDSS spectra of the Xue 2011 BHBs)",
+    },
+    "calibration_rms_mag": {
+        "real": {"g": 0.065, "r": 0.100, "i": 0.141},
+        "source": "spPlate-4055-55359 header GRMSSTD, RRMSSTD, IRMSSTD (standards: spectro − PSF mag)",
+    },
+    "resolution_sigma_px": {
+        "real": {"hdelta_hgamma": [0.93, 1.16], "8500": [0.69, 0.76]},
+        "source": "SDSS wdisp of real spPlate frames (issue 9 audit); SKY_FACTS.md R ≈ 1500–2500",
+    },
+    "mask_fraction": {
+        "real": [0.014, 0.056],
+        "source": "real plates' bad-pixel fractions (issue 9 audit); "
+        "spPlate-4055 FBADPIX 0.047 (0.029, 0.065 per spectrograph)",
+    },
+    "sky_residual_5577": {
+        "real": [10.0, 26.0],
+        "source": "largest deviation from the local median at 5577 Å, 1e-17 erg/s/cm²/Å: issue 9 audit 10–26; "
+        "spPlate-4055's 20 spectra median 26",
+    },
+    "psf_fwhm_ratio_u_r": {
+        "real": [1.26, 1.34],
+        "source": "issue 9 audit of SDSS fields; 1.24 from the PSF_P* models of the run-3900 stamps",
+    },
+    "ebv_max": {
+        "real": 0.1,
+        "source": "the paper: SFD98 extinction ≈ 0.1 mag, uncorrected (simulated: the catalogue's dust-map E(B−V))",
+    },
 }
 
 
@@ -46,7 +72,11 @@ def _robust_sd(x: np.ndarray) -> float:
 def snr_figures(catalog: Table, flux: np.ndarray, ivar: np.ndarray) -> dict:
     """(S/N)² at g_fib = 20.2 from a straight-line fit of ln (S/N)² against g_fib, and median S/N by g."""
     snr = median_snr(flux, ivar)
-    g_fib = np.asarray(catalog["g_fib"], dtype=float) if "g_fib" in catalog.colnames else np.asarray(catalog["g"], dtype=float)
+    g_fib = (
+        np.asarray(catalog["g_fib"], dtype=float)
+        if "g_fib" in catalog.colnames
+        else np.asarray(catalog["g"], dtype=float)
+    )
     ok = np.isfinite(snr) & (snr > 0)
     faint = ok & (g_fib >= SN_FIT_MIN_GFIB)  # the sky-limited part, as the pipeline fits faint fibres
     out: dict = {"snr2_at_gfib_20_2": float("nan")}
@@ -55,7 +85,9 @@ def snr_figures(catalog: Table, flux: np.ndarray, ivar: np.ndarray) -> dict:
         out["snr2_at_gfib_20_2"] = float(np.exp(icpt + slope * SN_REFERENCE_GFIB))
     g = np.asarray(catalog["g"], dtype=float)
     out["snr_by_g"] = {
-        f"{lo:g}-{hi:g}": (float(np.median(snr[ok & (g >= lo) & (g < hi)])) if (ok & (g >= lo) & (g < hi)).any() else None)
+        f"{lo:g}-{hi:g}": (
+            float(np.median(snr[ok & (g >= lo) & (g < hi)])) if (ok & (g >= lo) & (g < hi)).any() else None
+        )
         for lo, hi in ((14.5, 16.0), (16.0, 17.0), (17.0, 18.0), (18.0, 19.0), (19.0, 19.5))
     }
     return out
@@ -117,8 +149,12 @@ def realism_figures(catalog: Table, flux: np.ndarray, ivar: np.ndarray, cutouts:
     model = model or SpectrumModel()
     sim: dict = {**snr_figures(catalog, flux, ivar)}
     sim["calibration_rms_mag"] = calibration_rms(catalog, flux, ivar)
-    sim["resolution_sigma_px"] = {"hdelta": float(resolution_px(model, 4102.89)), "hgamma": float(resolution_px(model, 4341.69)),
-                                  "8500": float(resolution_px(model, 8500.0)), "fibre_scatter_ln": model.resolution_scatter}
+    sim["resolution_sigma_px"] = {
+        "hdelta": float(resolution_px(model, 4102.89)),
+        "hgamma": float(resolution_px(model, 4341.69)),
+        "8500": float(resolution_px(model, 8500.0)),
+        "fibre_scatter_ln": model.resolution_scatter,
+    }
     sim["mask_fraction"] = mask_figures(ivar)
     sim["sky_residual_5577"] = sky_residual_5577(flux, ivar)
     sim["psf_fwhm_ratio_u_r"] = psf_ratio_u_r(catalog, cutouts) if cutouts is not None else None
@@ -136,11 +172,14 @@ def fm_window_robustness(flux: np.ndarray, ivar: np.ndarray, select: np.ndarray,
     from bhb_viewer.core.science.balmer import HALF_WINDOW, measure_arrays
 
     rows = np.flatnonzero(select)
-    fits = {w: measure_arrays(np.asarray(flux[rows]), np.asarray(ivar[rows]), half_window=w) for w in sorted({*windows, HALF_WINDOW})}
+    fits = {
+        w: measure_arrays(np.asarray(flux[rows]), np.asarray(ivar[rows]), half_window=w)
+        for w in sorted({*windows, HALF_WINDOW})
+    }
     base = fits[HALF_WINDOW]
     out: dict = {"n": int(rows.size), "default_half_window": HALF_WINDOW, "windows": {}}
     for w in windows:
-        entry = {"fit_failures": int((~fits[w]["balmer_ok"]).sum())}
+        entry: dict[str, Any] = {"fit_failures": int((~fits[w]["balmer_ok"]).sum())}
         for q in ("fm", "d02"):
             v = fits[w][q]
             ok = np.isfinite(v)

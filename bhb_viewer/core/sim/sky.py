@@ -93,7 +93,9 @@ class Sky(NamedTuple):
     truth: Table
 
 
-def _draw(config: SimulatorConfig, rng: np.random.Generator, m: int, bhb: bool, rejected: dict[str, int]) -> dict[str, np.ndarray]:
+def _draw(
+    config: SimulatorConfig, rng: np.random.Generator, m: int, bhb: bool, rejected: dict[str, int]
+) -> dict[str, np.ndarray]:
     """m stars of one class with parameters and intrinsic magnitudes, from the configured engine."""
     if config.engine == "parametric":
         stars = draw_stars(config.population, rng, m, bhb)
@@ -104,8 +106,9 @@ def _draw(config: SimulatorConfig, rng: np.random.Generator, m: int, bhb: bool, 
     for k, v in rej.items():
         rejected[k] = rejected.get(k, 0) + v
     stars["engine_star"] = engine.pick_residuals(rng, stars["teff"], stars["logg"], stars["feh"])
-    mags = intrinsic_magnitudes(engine, config.spectrum, stars["teff"], stars["logg"], stars["feh"], stars["engine_star"],
-                                stars.pop("g_true"))
+    mags = intrinsic_magnitudes(
+        engine, config.spectrum, stars["teff"], stars["logg"], stars["feh"], stars["engine_star"], stars.pop("g_true")
+    )
     stars.update({f"{b}_true": mags[b] for b in BANDS})
     return stars
 
@@ -209,10 +212,14 @@ def _simulate_chunk(task: tuple) -> tuple[slice, dict[str, np.ndarray], np.ndarr
     true_mags = {b: truth_cols[f"{b}_true"] for b in BANDS}
     intrinsic = None
     if config.engine == "empirical":
-        intrinsic = observed_flux(default_engine(), config.spectrum, truth_cols["teff"], truth_cols["logg"], truth_cols["feh"],
-                                  truth_cols["engine_star"], true_mags["g"], truth_cols["rv"])
-    sim = simulate_spectra(config.spectrum, rng_spec, true_mags, truth_cols["teff"], truth_cols["logg"], truth_cols["feh"],
-                           truth_cols["rv"], truth_cols["ebv"], seeing, deredden=config.extinction_corrected, intrinsic=intrinsic)
+        intrinsic = observed_flux(
+            default_engine(), config.spectrum, truth_cols["teff"], truth_cols["logg"], truth_cols["feh"],
+            truth_cols["engine_star"], true_mags["g"], truth_cols["rv"],
+        )
+    sim = simulate_spectra(
+        config.spectrum, rng_spec, true_mags, truth_cols["teff"], truth_cols["logg"], truth_cols["feh"],
+        truth_cols["rv"], truth_cols["ebv"], seeing, deredden=config.extinction_corrected, intrinsic=intrinsic,
+    )
     labels = xue_labels(config.labels, rng_lab, sim["clean"], sim["flux"], sim["ivar"])
     cutouts = None
     if with_cutouts:
@@ -247,14 +254,21 @@ def simulate(
         cutouts = np.empty((n, len(BANDS), cutout_size, cutout_size), dtype=np.float32) if with_cutouts else None
     else:
         spectra, ivar, cutouts = out
-    names = ("teff", "logg", "feh", "rv", "ebv", *(f"{b}_true" for b in BANDS), *(("engine_star",) if "engine_star" in truth.colnames else ()))
+    names = (
+        "teff", "logg", "feh", "rv", "ebv", *(f"{b}_true" for b in BANDS),
+        *(("engine_star",) if "engine_star" in truth.colnames else ()),
+    )
     cols = {k: np.asarray(truth[k]) for k in names}
     seeing, sky_offset = np.asarray(catalog["seeing_r"]), np.asarray(catalog["sky_offset"])
     tasks = []
     for ci, start in enumerate(range(0, n, CHUNK)):
         sl = slice(start, min(start + CHUNK, n))
-        tasks.append((config, seed, ci, sl, {k: v[sl] for k, v in cols.items()}, seeing[sl], sky_offset[sl], cutout_size,
-                      cutouts is not None))
+        tasks.append(
+            (
+                config, seed, ci, sl, {k: v[sl] for k, v in cols.items()}, seeing[sl], sky_offset[sl], cutout_size,
+                cutouts is not None,
+            )
+        )
     label_parts = []
     with _pool(workers, len(tasks)) as pool:
         for sl, spec, cut, labels in (pool.map(_simulate_chunk, tasks) if pool else map(_simulate_chunk, tasks)):
@@ -267,7 +281,9 @@ def simulate(
         truth[key] = np.concatenate([p[key] for p in label_parts])
     if not label_parts:
         truth["label_xue"] = np.zeros(0, dtype=np.int64)
-    catalog["label"] = np.asarray(truth["label_xue" if config.label_kind == "xue" else "label_physical"], dtype=np.int64)
+    catalog["label"] = np.asarray(
+        truth["label_xue" if config.label_kind == "xue" else "label_physical"], dtype=np.int64
+    )
     catalog.meta["labels"] = config.label_kind
     return Sky(catalog, spectra, ivar, cutouts, truth)
 
@@ -318,18 +334,19 @@ def write_simulated(
     with staged_directory(path) as staged:
         scratch = [staged / f".scratch-{name}.npy" for name in ("spectra", "ivar", "cutouts")]
         shapes = [(n, NPIX), (n, NPIX), (n, len(BANDS), cutout_size, cutout_size)]
-        arrays = [np.lib.format.open_memmap(p, mode="w+", dtype=np.float32, shape=s)
-                  for p, s in zip(scratch, shapes, strict=False)]
+        spectra, ivar, cutouts = (np.lib.format.open_memmap(p, mode="w+", dtype=np.float32, shape=s)
+                                  for p, s in zip(scratch, shapes, strict=True))
         try:
-            sky = simulate(n, seed, bhb_fraction, cutout_size, progress, config, out=tuple(arrays), workers=workers)
-            for a in arrays:
+            sky = simulate(n, seed, bhb_fraction, cutout_size, progress, config, out=(spectra, ivar, cutouts),
+                           workers=workers)
+            for a in (spectra, ivar, cutouts):
                 a.flush()
             write_atomic(staged / TRUTH_FILE, lambda tmp: sky.truth.write(tmp, format="ascii.ecsv", overwrite=True))
             prov = provenance(n, seed, bhb_fraction, cutout_size, config)
             prov["truth"] = {"file": TRUTH_FILE, "sha256": file_sha256(staged / TRUTH_FILE)}
-            write_dataset(staged, sky.catalog, sky.spectra, sky.ivar, sky.cutouts, prov)
+            write_dataset(staged, sky.catalog, spectra, ivar, cutouts, prov)
         finally:
-            del arrays
+            del spectra, ivar, cutouts
             for p in scratch:
                 p.unlink(missing_ok=True)
     return path

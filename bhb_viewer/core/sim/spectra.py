@@ -153,7 +153,7 @@ def fibre_fraction(seeing_fwhm_arcsec: np.ndarray) -> np.ndarray:
     return (1.0 - WING_FRACTION) * core + WING_FRACTION * wing
 
 
-def band_flux_density(mag: np.ndarray, band: str) -> np.ndarray:
+def band_flux_density(mag: np.ndarray | float, band: str) -> np.ndarray:
     """f_λ at the band's effective wavelength, 1e-17 erg/s/cm²/Å, for an AB magnitude."""
     lam = BAND_WAVE[band]
     return 10.0 ** (-0.4 * (np.asarray(mag) + 48.6)) * C_AA / lam**2 * 1e17
@@ -174,7 +174,11 @@ def line_parameters(model: SpectrumModel, teff, logg, rng: np.random.Generator |
     """τ, w, p of Hγ for each star (with intrinsic scatter when a generator is given)."""
     t = (np.asarray(teff) - 8500.0) / 1000.0
     tau = model.tau_ref * np.exp(-(((np.asarray(teff) - model.teff_peak) / model.tau_width) ** 2))
-    w = model.w_ref * 10.0 ** (model.alpha_logg * (np.asarray(logg) - 3.2)) * (1.0 + model.w_teff * t + model.w_teff2 * t**2)
+    w = (
+        model.w_ref
+        * 10.0 ** (model.alpha_logg * (np.asarray(logg) - 3.2))
+        * (1.0 + model.w_teff * t + model.w_teff2 * t**2)
+    )
     p = model.p_ref + model.p_teff * t
     if rng is not None:
         n = np.shape(teff)
@@ -221,7 +225,9 @@ def absorption(model: SpectrumModel, rest_wave: np.ndarray, tau, w, p, feh, teff
         if cols.start >= cols.stop:
             continue
         ew = ew0 * 10.0 ** (0.5 * (feh + 1.5)) * np.exp(kt * t)
-        out[:, cols] *= 1.0 - ew / (np.sqrt(2 * np.pi) * sigma) * np.exp(-0.5 * ((rest_wave[:, cols] - lam0) / sigma) ** 2)
+        out[:, cols] *= 1.0 - ew / (np.sqrt(2 * np.pi) * sigma) * np.exp(
+            -0.5 * ((rest_wave[:, cols] - lam0) / sigma) ** 2
+        )
     return np.clip(out, 0.0, None)
 
 
@@ -234,14 +240,17 @@ def _sky_lines() -> np.ndarray:
     """A fixed night-sky emission line list (Å, peak relative to the sky continuum at 4760 Å)."""
     fixed = [(5578.9, 25.0), (6302.0, 8.0), (6365.5, 3.0), (5891.6, 4.0), (5897.6, 3.0), (4359.3, 1.5), (4047.7, 1.0)]
     oh_rng = np.random.default_rng(20_080_811)  # a frozen, made-up OH forest; not a random draw per star
-    oh = [(lam, amp) for lam, amp in zip(np.sort(oh_rng.uniform(6800, 9000, 70)), oh_rng.lognormal(1.2, 0.6, 70), strict=False)]
+    oh = [
+        (lam, amp)
+        for lam, amp in zip(np.sort(oh_rng.uniform(6800, 9000, 70)), oh_rng.lognormal(1.2, 0.6, 70), strict=False)
+    ]
     return np.array(fixed + oh)
 
 
 SKY_LINES = _sky_lines()
 
 
-def resolution_px(model: SpectrumModel, wave: np.ndarray, scale: np.ndarray | float = 1.0) -> np.ndarray:
+def resolution_px(model: SpectrumModel, wave: np.ndarray | float, scale: np.ndarray | float = 1.0) -> np.ndarray:
     """Instrumental Gaussian σ in grid pixels at ``wave`` (linear in λ), times a per-fibre ``scale``."""
     lo, hi = model.resolution_px
     sigma = lo + (hi - lo) * (np.asarray(wave) - 4100.0) / (8500.0 - 4100.0)
@@ -293,7 +302,9 @@ def masked_pixels(model: SpectrumModel, rng: np.random.Generator, n: int, m: int
     cols = np.arange(m)
     for j in range(k):
         use = n_runs > j
-        mask[use] |= (cols[None, :] >= starts[use, j, None]) & (cols[None, :] < starts[use, j, None] + lengths[use, j, None])
+        mask[use] |= (cols[None, :] >= starts[use, j, None]) & (
+            cols[None, :] < starts[use, j, None] + lengths[use, j, None]
+        )
     return mask
 
 
@@ -349,7 +360,12 @@ def simulate_spectra(
         return (ff * signal + sky) / (ff**2 * gain * thr) + (model.noise_floor * signal) ** 2
 
     calib = fluxcal_error(model, rng, wave, n)
-    residual = rng.normal(*model.sky_residual, (n, 1)) * model.sn_s * f165 * sky_spectrum(wave, model, lines_only=True)[None, :]
+    residual = (
+        rng.normal(*model.sky_residual, (n, 1))
+        * model.sn_s
+        * f165
+        * sky_spectrum(wave, model, lines_only=True)[None, :]
+    )
     measured = true + residual + np.sqrt(variance(true)) * rng.standard_normal((n, m))
     flux = calib * measured
     # The pipeline's variance: from the observed counts, in its (mis)calibrated units.

@@ -20,7 +20,9 @@ CHUNK = 512  # stars per SED evaluation (an SED is ~5,900 pixels)
 MILES_FWHM = 2.5  # Å: the engine's resolution; the instrument adds only what SDSS has beyond it
 
 
-def star_seds(engine: EmpiricalEngine, model: SpectrumModel, teff, logg, feh, residual: np.ndarray | None) -> np.ndarray:
+def star_seds(
+    engine: EmpiricalEngine, model: SpectrumModel, teff, logg, feh, residual: np.ndarray | None
+) -> np.ndarray:
     """Relative rest-frame SEDs on :func:`.engine.sed_loglam` with the parametric Paschen and Ca II
     triplet lines on the red extension (where MILES has no data)."""
     ll = sed_loglam()
@@ -37,7 +39,9 @@ def sed_magnitudes(sed: np.ndarray) -> dict[str, np.ndarray]:
     return ab_magnitudes(10.0 ** sed_loglam(), sed)
 
 
-def intrinsic_magnitudes(engine: EmpiricalEngine, model: SpectrumModel, teff, logg, feh, residual, g: np.ndarray) -> dict[str, np.ndarray]:
+def intrinsic_magnitudes(
+    engine: EmpiricalEngine, model: SpectrumModel, teff, logg, feh, residual, g: np.ndarray
+) -> dict[str, np.ndarray]:
     """ugriz (SDSS system, as psfMag) of each star scaled to its g, from its own SED (in chunks: SEDs are large)."""
     n = len(teff)
     out = {b: np.empty(n) for b in BANDS}

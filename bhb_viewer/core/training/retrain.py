@@ -71,7 +71,9 @@ def training_sky(model_dir: str | os.PathLike) -> tuple[str, str] | None:
     return (str(record.get("name", "")), str(digest)) if digest else None
 
 
-def check_base(model_dir: str | os.PathLike, base_dir: str | os.PathLike, base_hash: str, any_base: bool = False) -> None:
+def check_base(
+    model_dir: str | os.PathLike, base_dir: str | os.PathLike, base_hash: str, any_base: bool = False
+) -> None:
     """Refuse to mix ``base_dir`` into a fine-tune of ``model_dir`` unless it is the sky that model
     was trained on (same manifest hash), or ``any_base``.
 

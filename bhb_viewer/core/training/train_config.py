@@ -72,7 +72,9 @@ class TrainConfig:
     model_overrides: dict[str, Any] = field(default_factory=dict)
     init_from: str | None = None  # warm start: a checkpoint folder of the same model and size (None: from scratch)
     freeze: str = "encoders"  # with init_from: FREEZE_CHOICES' key for what stays frozen
-    base: str | None = None  # with init_from: the checkpoint's own training sky, some of whose stars join the training split
+    base: str | None = (
+        None  # with init_from: the checkpoint's own training sky, some of whose stars join the training split
+    )
     base_ratio: float = 1.0  # base stars drawn per training star of ``dataset`` (stratified, seeded)
     base_any: bool = False  # accept a base whose manifest hash is not the one the checkpoint records
     out: str = "runs/run"
@@ -114,7 +116,9 @@ class TrainConfig:
         """This config, or ValueError naming the flag of the first impossible value."""
         check_options(self.to_dict())
         if len(self.fractions) != 3 or min(self.fractions) <= 0 or abs(sum(self.fractions) - 1) > 1e-6:
-            raise ValueError(f"fractions must be three positive shares of 1 (train, validation, test), got {list(self.fractions)}")
+            raise ValueError(
+                f"fractions must be three positive shares of 1 (train, validation, test), got {list(self.fractions)}"
+            )
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         if not 0 <= self.warmup_fraction < 1:
@@ -122,7 +126,9 @@ class TrainConfig:
         if self.freeze not in FREEZE_CHOICES:
             raise ValueError(f"--freeze must be one of {', '.join(FREEZE_CHOICES)}, got {self.freeze!r}")
         if self.base and not self.init_from:
-            raise ValueError("--base mixes in the training sky of the model being fine-tuned: give --init-from MODEL_DIR too")
+            raise ValueError(
+                "--base mixes in the training sky of the model being fine-tuned: give --init-from MODEL_DIR too"
+            )
         if not self.base_ratio > 0:
             raise ValueError(f"--base-ratio must be > 0, got {self.base_ratio!r}")
         if not self.weight_decay >= 0:
@@ -152,4 +158,6 @@ def write_config(config: TrainConfig) -> Path:
 
 def train_command(config: TrainConfig, python: str | None = None) -> list[str]:
     """argv of the child process that trains ``config`` (its config file written first)."""
-    return [python or sys.executable, "-m", "bhb_viewer", "train", "--config", str(write_config(config)), "--progress-json"]
+    return [
+        python or sys.executable, "-m", "bhb_viewer", "train", "--config", str(write_config(config)), "--progress-json",
+    ]

@@ -122,7 +122,7 @@ def occlusion_layer(importance: np.ndarray, size: int) -> tuple[np.ndarray, np.n
     star whose score rests on nothing in the stamp stays uncovered. Each cell covers its patch.
     """
     cells = _cells(np.nan_to_num(np.asarray(importance, dtype=float)), size)
-    colour = np.where((cells >= 0)[..., None], np.float32(TOWARDS_RGB), np.float32(AWAY_RGB)).astype(np.float32)
+    colour = np.where((cells >= 0)[..., None], _rgb(TOWARDS_RGB), _rgb(AWAY_RGB)).astype(np.float32)
     return colour, measured_strength(cells).astype(np.float32)
 
 
@@ -201,7 +201,10 @@ class MosaicView(QWidget):
         self.scale_low = "low"  # the text left of the colour scale
         self._image: QImage | None = None
         self._pixels: np.ndarray | None = None  # the QImage's memory, kept alive with it
-        self.scale_images = {"attention": _colour_scale_image(ATTENTION_RGB), "occlusion": _colour_scale_image(DIVERGING_RGB)}
+        self.scale_images = {
+            "attention": _colour_scale_image(ATTENTION_RGB),
+            "occlusion": _colour_scale_image(DIVERGING_RGB),
+        }
         self.scale_kind = "attention"  # which of scale_images is drawn (an OVERLAYS key)
         self._drag_from: QPointF | None = None
         self.setMinimumSize(150, 120)
@@ -245,7 +248,8 @@ class MosaicView(QWidget):
         """Keep the visible square inside the cutout (a pan never shows the neighbouring tile)."""
         half = self.size_px / (2 * self.zoom)
         lo, hi = half, self.size_px - half
-        self.centre = tuple(min(max(c, lo), hi) for c in self.centre)
+        x, y = self.centre
+        self.centre = (min(max(x, lo), hi), min(max(y, lo), hi))
 
     # -- geometry ------------------------------------------------------------------------------
     def visible(self) -> QRectF:
@@ -319,8 +323,10 @@ class MosaicView(QWidget):
         painter.setPen(TEXT_COLOUR)
         text_box = QRectF(0, rect.top() - 4, rect.left() - 4, rect.height() + 8)
         painter.drawText(text_box, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, self.scale_low)
-        painter.drawText(QRectF(rect.right() + 4, rect.top() - 4, max(self.width() - rect.right() - 8, 0), rect.height() + 8),
-                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self.scale_text)
+        painter.drawText(
+            QRectF(rect.right() + 4, rect.top() - 4, max(self.width() - rect.right() - 8, 0), rect.height() + 8),
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self.scale_text,
+        )
 
     # -- mouse ---------------------------------------------------------------------------------
     def wheelEvent(self, event: QWheelEvent) -> None:
@@ -358,7 +364,11 @@ def _colour_scale_image(colours: np.ndarray) -> QImage:
 def _diverging() -> np.ndarray:
     """The occlusion overlay's scale (256×3): full red (ΔP −FULL_DELTA) through black to full green (+FULL_DELTA)."""
     t = np.linspace(-1.0, 1.0, 256)[:, None]
-    return np.where(t < 0, -t * np.float32(AWAY_RGB), t * np.float32(TOWARDS_RGB)).astype(np.float32)
+    return np.where(t < 0, -t * _rgb(AWAY_RGB), t * _rgb(TOWARDS_RGB)).astype(np.float32)
+
+
+def _rgb(colour: tuple[int, int, int]) -> np.ndarray:
+    return np.asarray(colour, dtype=np.float32)
 
 
 DIVERGING_RGB = _diverging()
@@ -415,7 +425,11 @@ class BandBars(QWidget):
         small = painter.fontMetrics().height()
         for i, (h, text) in enumerate(zip(self.heights(), self.texts, strict=True)):
             bar = half * float(h)
-            box = QRectF(i * slot, middle - bar - small, slot, small) if h >= 0 else QRectF(i * slot, middle - bar, slot, small)
+            box = (
+                QRectF(i * slot, middle - bar - small, slot, small)
+                if h >= 0
+                else QRectF(i * slot, middle - bar, slot, small)
+            )
             painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
         painter.end()
 
@@ -583,7 +597,7 @@ class CutoutPanel(QWidget):
 
     # -- drawing -------------------------------------------------------------------------
     def _stretch_bands(self) -> None:
-        if self._cube is None:
+        if self._cube is None or self._good is None or self._bases is None:  # no cutout shown
             return
         grey = stretch_planes(self._cube, self.stretch_choice.currentText(), mask=~self._good)
         self._bases[: len(BANDS)] = (grey * 255 + 0.5).astype(np.uint8)[..., None]

@@ -38,7 +38,7 @@ class TrainProcess(QObject):
         return self._proc is not None and self._proc.state() != QProcess.ProcessState.NotRunning
 
     def start(self, argv: list[str]) -> None:
-        """Run ``argv`` (from core.training.train_config.train_command or resume_command); a fresh monitor follows it."""
+        """Run ``argv`` (core.training's train_command or resume_command); a fresh monitor follows it."""
         if self.running:
             raise RuntimeError("a training process is already running")
         self.monitor, self.stderr_tail = TrainingMonitor(), deque(maxlen=STDERR_LINES)

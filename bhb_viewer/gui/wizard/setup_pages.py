@@ -267,7 +267,9 @@ class ModelPage(QWizardPage):
         mode.addButton(self.scratch_radio)
         self.finetune_radio.setEnabled(self.base is not None)
         # the active model's own training sky, where the data folder holds it: mixed into a fine-tune
-        self.sky = find_training_sky(wizard.active_model, self._sky_folders()) if self.base and wizard.active_model else None
+        self.sky = (
+            find_training_sky(wizard.active_model, self._sky_folders()) if self.base and wizard.active_model else None
+        )
         self.mix_base = QCheckBox("mix in stars from the model's training sky (as many as your training stars)")
         self.mix_base.setChecked(self.sky is not None)
         self.mix_base.setToolTip(self._sky_hint())
@@ -334,7 +336,10 @@ class ModelPage(QWizardPage):
     def _sky_hint(self) -> str:
         """Why the mixing box is (not) available, in words."""
         if self.sky is not None:
-            return f"{self.sky}: the data set the active model was trained on; its stars only train, your own stars validate and test"
+            return (
+                f"{self.sky}: the data set the active model was trained on; its stars only train, "
+                "your own stars validate and test"
+            )
         if self.base is None:
             return "only a fine-tune of the active model can mix in its training sky"
         record = training_sky(self.wiz.active_model) if self.wiz.active_model else None
