@@ -270,7 +270,7 @@ class Predictor:
 
     def predict(
         self,
-        spectra: np.ndarray,
+        spectra: np.ndarray | None,
         ivar: np.ndarray | None,
         cutouts: np.ndarray | None,
         batch_size: int = 256,

@@ -51,7 +51,8 @@ class CandidateSource:
     # spectrum files: what the viewer's "full range" shows beyond the model's grid
     native_spectra: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
     ids: np.ndarray = field(init=False)  # candidate ids as str, the session's keys
-    mags: np.ndarray = field(init=False)  # (N, 15) catalogue u,g,r,i,z, errors and extinctions, NaN where missing (for colour models)
+    # (N, 15) catalogue u,g,r,i,z, errors and extinctions, NaN where missing (for colour models)
+    mags: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
         self.ids = np.asarray(self.catalog["id"]).astype(str)

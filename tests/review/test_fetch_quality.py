@@ -114,7 +114,7 @@ def test_no_network_says_sdss_offline_and_prints_no_traceback(review, events, ca
         assert "SDSS → Offline" in text and "--offline" not in text and "cannot reach SDSS" in text
     assert not any(record.exc_info for record in caplog.records)
     assert review.source.spectrum(0) is None  # nothing attached, the review goes on
-    review.record_verdict(VerdictKind.OTHER)
+    review.vetting.record_verdict(VerdictKind.OTHER)
     assert review.session.state("a").verdict is VerdictKind.OTHER
 
 
@@ -172,12 +172,12 @@ def test_a_verdict_that_was_not_saved_keeps_its_star_on_show(review, events, cat
         raise OSError(30, "Read-only file system")
 
     monkeypatch.setattr(review.session, "set_verdict", read_only)
-    review.record_verdict(VerdictKind.BHB)
+    review.vetting.record_verdict(VerdictKind.BHB)
     assert review.current() == (0, "a")  # auto-advance did not move on
     title, text = events.last("error")
     assert title == "The verdict was NOT saved" and "Read-only" in text and "stays on show" in text
     monkeypatch.undo()
-    review.record_verdict(VerdictKind.BHB)
+    review.vetting.record_verdict(VerdictKind.BHB)
     assert review.current() == (1, "b") and review.session.state("a").verdict is VerdictKind.BHB
 
 
