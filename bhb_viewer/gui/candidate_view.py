@@ -12,7 +12,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, QTimer
 
 from bhb_viewer.core.known_stars import describe as describe_known
-from bhb_viewer.gui.widgets.candidate_table import COL_P, CandidateTableView
+from bhb_viewer.gui.widgets.candidate_table import CandidateTableView
 from bhb_viewer.gui.widgets.cutout_panel import CutoutPanel
 from bhb_viewer.gui.widgets.spectrum_plot import SpectrumPlot
 from bhb_viewer.gui.widgets.verdict_panel import VerdictPanel
@@ -86,7 +86,7 @@ class CandidateView(QObject):
 
     def _mode_changed(self) -> None:
         """The scores were hidden or shown: the P(BHB) column, the panel and the band bars follow."""
-        self.table.setColumnHidden(COL_P, self.review.mode.scores_hidden)
+        self.table.set_scores_hidden(self.review.mode.scores_hidden)
         row = self.review.nav.current
         if row < 0:
             self.show_current(row)

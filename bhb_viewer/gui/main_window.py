@@ -165,10 +165,10 @@ class MainWindow(QMainWindow):
         events.counts_changed.connect(self.status.show_counts)
         events.undo_changed.connect(panel.set_undo_state)
         events.filter_changed.connect(self.filter_bar.show_filter)
-        events.model_status.connect(self.status.device_label.setText)
+        events.model_status.connect(self.status.show_model_status)
         events.model_ready.connect(self._model_ready)
-        events.notice.connect(self.status.saved_label.setText)
-        events.working.connect(self.status.work_label.setText)
+        events.notice.connect(self.status.show_notice)
+        events.working.connect(self.status.show_work)
         events.progress.connect(self.status.show_progress)
         events.error.connect(self.show_error)
         events.work_done.connect(self._maybe_settled)
@@ -282,7 +282,7 @@ class MainWindow(QMainWindow):
             self.sigSettled.emit()
 
     def show_error(self, title: str, text: str) -> None:
-        self.status.work_label.setText("")
+        self.status.show_work("")
         log.warning("%s: %s", title, text)  # also on stderr, for --screenshot runs and logs
         show_error_dialog(self, title, text)
 

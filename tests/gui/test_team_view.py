@@ -237,3 +237,33 @@ def test_audit_mode_hides_the_overlays_of_the_models_view_and_one_shown_again_is
     assert [e["blind"] for e in window.review.session.events() if e["action"] == "verdict"] == [1, 0]
     view.hide_action.setChecked(False)  # the audit over: the overlays come back as they were
     assert plot.show_segments.isChecked() and cutouts.show_overlay.isChecked() and not plot.show_saliency.isChecked()
+
+
+def test_hidden_scores_stay_hidden_whatever_repaints_and_the_team_panel_sits_above_the_verdicts(qtbot, window,
+                                                                                                tiny_dataset):
+    open_and_wait(qtbot, window, tiny_dataset)
+    layout = window.verdict_panel.parentWidget().layout()
+    assert window.team.panel is window.team_panel
+    assert layout.indexOf(window.team_panel) == layout.indexOf(window.verdict_panel) - 1
+    rows = window.review.rows
+    rows.set_scores(np.arange(12), np.linspace(0.05, 0.95, 12))
+    window.review.browser.set_cut(0.5)
+    window.review.mode.auto_advance = False
+    window.team.start_audit(half_width=0.2, seed=2)
+    panel, current = window.verdict_panel, window.review.nav.current
+    # new scores arrive and every view repaints the candidate on show: the score stays hidden
+    rows.set_scores(np.arange(12), np.linspace(0.9, 0.1, 12))
+    window.review.events.candidate_changed.emit(current)
+    window.review.events.scores_changed.emit()
+    qtbot.keyClick(window.table, Qt.Key.Key_J)
+    qtbot.keyClick(window.table, Qt.Key.Key_K)
+    assert panel.score_label.text() == "P(BHB) hidden" and not panel.accept_button.isEnabled()
+    assert panel.disagree_label.isHidden() and panel.heads_label.isHidden()
+    assert not panel.nav_buttons["uncertain"].isEnabled() and window.table.isColumnHidden(COL_P)
+    assert not window.filter_bar.min.isEnabled() and not window.filter_bar.max.isEnabled()
+    assert [a.isEnabled() for a in window.menus.score_actions] == [False, False, False]  # Enter, M, Shift+M
+    qtbot.keyClick(window.table, Qt.Key.Key_M, Qt.KeyboardModifier.ShiftModifier)  # least uncertain: off
+    assert window.review.nav.current == current
+    window.team.hide_action.setChecked(False)
+    assert panel.score_label.text() == f"P(BHB) {rows.column('p')[current]:.3f}" and panel.accept_button.isEnabled()
+    assert all(a.isEnabled() for a in window.menus.score_actions) and window.filter_bar.min.isEnabled()

@@ -157,3 +157,23 @@ def test_a_verdict_with_an_overlay_of_the_models_view_shown_is_not_blind(review,
     review.vetting.record_verdict(V.BHB)  # the same verdict again, now blind: it counts
     assert team.audit_result().n_judged == 1
     assert [e["blind"] for e in review.session.events() if e["action"] == "verdict"] == [0, 1]
+
+
+def test_hiding_the_scores_is_review_state_told_once_and_enter_records_nothing_meanwhile(review, dataset):
+    team = TeamReview(review)
+    review.open_path(dataset)
+    review.rows.set_scores(np.arange(12), np.linspace(0.05, 0.95, 12))
+    review.browser.set_cut(0.5)
+    told = []
+    review.mode.changed.connect(lambda: told.append(review.mode.scores_hidden))
+    plan = team.start_audit(half_width=0.2, seed=4)
+    assert told == [True]  # one change, said once, whoever shows it
+    review.mode.auto_advance = False
+    review.browser.show_row(IDS.index(plan.ids[0]))
+    review.vetting.accept_model_call()  # the model's call would tell the hidden score
+    assert review.session.state(plan.ids[0]) is None
+    team.set_audit_mode(True)  # already hidden: nothing to tell
+    team.set_audit_mode(False)
+    assert told == [True, False]
+    review.vetting.accept_model_call()  # scores shown: Enter records the model's call at the cut
+    assert review.session.state(plan.ids[0]).verdict is V.BHB

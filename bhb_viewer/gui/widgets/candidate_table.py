@@ -304,6 +304,10 @@ class CandidateTableView(QTableView):
             self.selectionModel().setCurrentIndex(index, flags)
             self.scrollTo(index)
 
+    def set_scores_hidden(self, hidden: bool) -> None:
+        """A blind audit hides the scores: the P(BHB) column goes while it runs."""
+        self.setColumnHidden(COL_P, hidden)
+
     def width_through(self, col: int) -> int:
         """Pixels the view needs to show columns 0..``col`` whole, with its frame and scroll bar."""
         columns = sum(self.columnWidth(c) for c in range(col + 1))
