@@ -84,14 +84,16 @@ def stand_in_model(path: Path) -> Path:
     from bhb_viewer.ml.preprocess import Preprocessor
 
     torch.manual_seed(0)
-    save_checkpoint(path, build_model("batmm", "lite"), {"preprocess": Preprocessor(np.full(5, 0.3), np.full(5, 0.1)).to_config()})
+    preprocess = Preprocessor(np.full(5, 0.3), np.full(5, 0.1)).to_config()
+    save_checkpoint(path, build_model("batmm", "lite"), {"preprocess": preprocess})
     return path
 
 
 def measure_startup(dataset: Path | None, model: Path | None, work: Path) -> float:
     """Seconds from spawning the app process to its first candidate on screen."""
     t0 = time.time()
-    argv = [sys.executable, "-c", STARTUP_CHILD, "demo" if dataset is None else str(dataset), str(model), str(work / "startup"), repr(t0)]
+    argv = [sys.executable, "-c", STARTUP_CHILD, "demo" if dataset is None else str(dataset), str(model),
+            str(work / "startup"), repr(t0)]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=600).stdout
     return next(float(line.split()[1]) for line in out.splitlines() if line.startswith("SHOWN"))
 
@@ -193,7 +195,8 @@ def measure_stall(app, window, dataset: Path, model: Path) -> dict[str, float]:
     loop.exec()
     idle.stop()
     return {"stall_ms_max": beat.worst_ms(), "stall_ms_max_after_model_load": beat.worst_ms(after=loaded_at[0]),
-            "idle_stall_ms_max": idle.worst_ms(), "stall_scored": int(np.isfinite(window.table_model.column("p")).sum()),
+            "idle_stall_ms_max": idle.worst_ms(),
+            "stall_scored": int(np.isfinite(window.table_model.column("p")).sum()),
             "stall_run_s": elapsed, "cpu_count": os.cpu_count(), "load_avg_1min": os.getloadavg()[0]}
 
 

@@ -95,7 +95,8 @@ def test_one_models_menu_scores_chooses_and_opens_the_folder(qtbot, window, tiny
     assert ModelIndex(window.review.data_dir).active().path == str(tiny_checkpoint.resolve())
     assert "your choice" in menu.in_use.text()
 
-    monkeypatch.setattr(mw, "ask_model_dir", lambda parent: window.review.data_dir)  # not a checkpoint: said, nothing changes
+    # not a checkpoint: said, nothing changes
+    monkeypatch.setattr(mw, "ask_model_dir", lambda parent: window.review.data_dir)
     next(a for a in menu.actions() if a.text() == "Choose a model &folder…").trigger()
     assert errors and errors[-1][0] == "Not a model" and ticked(window) == str(tiny_checkpoint.resolve())
 

@@ -100,7 +100,8 @@ def test_conflict_review_walks_resolves_and_exports(qtbot, window, tiny_dataset,
 def test_audit_mode_hides_scores_and_walks_the_sample(qtbot, window, tiny_dataset, tmp_path):
     open_and_wait(qtbot, window, tiny_dataset)
     window.review.rows.set_scores(np.arange(12), np.linspace(0.05, 0.95, 12))
-    window.review.rows.set_modality_scores(np.arange(12), np.linspace(0.1, 0.9, 12), np.full(12, 0.5), np.full(12, "fusion"))
+    window.review.rows.set_modality_scores(np.arange(12), np.linspace(0.1, 0.9, 12), np.full(12, 0.5),
+                                           np.full(12, "fusion"))
     window.review.browser.set_cut(0.5)
     window.review.mode.auto_advance = False
     window.review.browser.show_row(7)
@@ -230,7 +231,8 @@ def test_audit_mode_hides_the_overlays_of_the_models_view_and_one_shown_again_is
     qtbot.keyClick(window.table, Qt.Key.Key_B)
     cutouts.show_overlay.setChecked(True)  # the person looks at the cutout overlay after all
     assert window.review.mode.model_overlays == ("Overlay",) and not window.review.mode.blind
-    assert view.panel.audit_label.text() == "blind audit: 5 of 6 left · scores hidden · Overlay shown: verdicts not blind"
+    assert view.panel.audit_label.text() == ("blind audit: 5 of 6 left · scores hidden · Overlay shown: "
+                                             "verdicts not blind")
     window.review.browser.show_row(IDS.index(plan.ids[1]))
     qtbot.keyClick(window.table, Qt.Key.Key_B)
     assert view.team.audit_result().n_judged == 1  # the second verdict, with attention shown, does not count

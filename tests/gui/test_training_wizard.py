@@ -135,7 +135,8 @@ def test_train_results_save_and_rescore(qtbot, tmp_path, labelled, tiny_checkpoi
     index = ModelIndex(tmp_path / "data")
     assert index.active().path == str(dest)
     # the window re-scored with it, and says so
-    assert window.review.scoring.model.info.checkpoint == str(dest) and window.review.scoring.model.info.version == index.active().version
+    info = window.review.scoring.model.info
+    assert info.checkpoint == str(dest) and info.version == index.active().version
     assert window.review.scoring.model.info.version in window.status.device_label.text()
     from bhb_viewer.ml.inference import Predictor
 
@@ -207,7 +208,8 @@ def test_models_menu_lists_and_chooses(qtbot, tmp_path, tiny_checkpoint, monkeyp
     ModelIndex(tmp_path / "data").remember(tiny_checkpoint)
     menu.rebuild()
     texts = [a.text() for a in menu.actions() if a.text()]
-    shipped_f1 = json.loads((Path(__file__).parents[2] / "models" / "batmm-lite-sim" / "config.json").read_text())["metrics"]["test"]["macro"]["f1"]
+    shipped_config = Path(__file__).parents[2] / "models" / "batmm-lite-sim" / "config.json"
+    shipped_f1 = json.loads(shipped_config.read_text())["metrics"]["test"]["macro"]["f1"]
     assert any(t.startswith("batmm-lite-sim") and f"F1 {shipped_f1:.3f}" in t and "(shipped)" in t for t in texts)
     assert any(t.startswith(tiny_checkpoint.name) and "(recent)" in t for t in texts)
     shipped = next(a for a in menu.actions() if a.text().startswith("batmm-lite-sim"))
@@ -260,7 +262,8 @@ def test_a_new_list_opens_with_the_active_model(qtbot, tmp_path, labelled, tiny_
     qtbot.addWidget(window)
     with qtbot.waitSignal(window.sigSettled, timeout=120_000):
         window.review.open_path(labelled)
-    assert window.review.scoring.model.info is not None and window.review.scoring.model.info.checkpoint == str(tiny_checkpoint.resolve())
+    info = window.review.scoring.model.info
+    assert info is not None and info.checkpoint == str(tiny_checkpoint.resolve())
 
 
 def test_closing_the_wizard_mid_training_never_blocks_and_leaves_a_resumable_run(qtbot, tmp_path, labelled):

@@ -133,7 +133,8 @@ def test_a_list_opens_with_the_model_used_last(qtbot, tmp_path, tiny_dataset, ti
     from tinysky import make_dataset
 
     open_and_wait(qtbot, second, make_dataset(other, n=5, seed=3))  # no model named: the last one
-    assert second.review.scoring.model.info is not None and second.review.scoring.model.info.checkpoint == str(tiny_checkpoint)
+    info = second.review.scoring.model.info
+    assert info is not None and info.checkpoint == str(tiny_checkpoint)
     assert "no model" not in second.verdict_panel.model_label.text()
     assert np.isfinite(second.table_model.column("p")).all()
     second.close()
@@ -153,7 +154,8 @@ def test_first_start_uses_the_shipped_model(qtbot, tmp_path):
 def test_the_window_never_grows_with_long_texts(qtbot, window, tiny_dataset):
     open_and_wait(qtbot, window, tiny_dataset)
     long = "a very long message about a file with a long name " * 8
-    for label in (window.status.work_label, window.status.saved_label, window.status.counts_label, window.status.device_label):
+    status = window.status
+    for label in (status.work_label, status.saved_label, status.counts_label, status.device_label):
         label.setText(long)
     window.verdict_panel.set_model("batmm-" + "x" * 200, "v" * 60, "cuda:0")
     QApplication.processEvents()

@@ -33,7 +33,8 @@ def test_a_xue_bhb_star_is_known_in_the_panel_the_filter_and_the_export(qtbot, w
     assert "xue2011:BHB" in str(out["known_as"][0]) and np.isfinite(out["known_sep_arcsec"][0])
 
 
-def test_the_users_catalogue_of_known_stars_is_a_setting_that_names_its_stars(qtbot, window, tmp_path, errors, monkeypatch):
+def test_the_users_catalogue_of_known_stars_is_a_setting_that_names_its_stars(qtbot, window, tmp_path, errors,
+                                                                               monkeypatch):
     from bhb_viewer.gui import main_window as mw
     from bhb_viewer.gui.main_window import MainWindow
 

@@ -202,7 +202,8 @@ def test_the_panel_shows_every_modalitys_score_and_the_head_of_a_one_modality_st
     assert text.startswith("P(BHB): fusion — · spectrum 0.874 · image —") and "spectrum head alone (no cutouts)" in text
     panel.set_modality_scores(0.931, 0.874, float("nan"), "spectrum+photometry")  # a model that reads colours
     text = panel.heads_label.text()
-    assert text.startswith("P(BHB): spectrum+colours 0.931 · spectrum 0.874 · image —") and "colours (catalogue, or synthesised from the spectrum; no cutouts)" in text
+    assert text.startswith("P(BHB): spectrum+colours 0.931 · spectrum 0.874 · image —")
+    assert "colours (catalogue, or synthesised from the spectrum; no cutouts)" in text
     panel.set_modality_scores(0.5, float("nan"), float("nan"), "")
     assert panel.heads_label.isHidden()
 

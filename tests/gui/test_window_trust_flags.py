@@ -57,7 +57,8 @@ def test_a_galaxy_is_marked_explained_and_hidden_on_request(qtbot, window, tmp_p
     assert window.review.browser.jump_to_id("galaxy")
     panel = window.verdict_panel
     qtbot.waitUntil(lambda: "no star template fits it" in panel.quality_label.text(), timeout=10000)
-    assert panel.fit_label.text().startswith("template fit: Teff 6,000 K") and "outside the BHB" in panel.fit_label.text()
+    fit = panel.fit_label.text()
+    assert fit.startswith("template fit: Teff 6,000 K") and "outside the BHB" in fit
     assert window.review.browser.jump_to_id("star")
     qtbot.waitUntil(lambda: "inside the BHB Teff–log g box" in panel.fit_label.text(), timeout=10000)
     assert "no star template" not in panel.quality_label.text()
