@@ -47,9 +47,9 @@ def shown(_row):
     QTimer.singleShot(0, lambda: (print("SHOWN", time.time() - float(sys.argv[4]), flush=True), app.quit()))
 window.table.sigCurrentSourceRow.connect(shown)
 if sys.argv[1] == "demo":
-    window.open_demo()
+    window.review.open_demo()
 else:
-    window.open_path(Path(sys.argv[1]), Path(sys.argv[2]))
+    window.review.open_path(Path(sys.argv[1]), Path(sys.argv[2]))
 app.exec()
 """
 
@@ -84,19 +84,16 @@ def stand_in_model(path: Path) -> Path:
     from bhb_viewer.ml.preprocess import Preprocessor
 
     torch.manual_seed(0)
-    save_checkpoint(
-        path, build_model("batmm", "lite"), {"preprocess": Preprocessor(np.full(5, 0.3), np.full(5, 0.1)).to_config()}
-    )
+    preprocess = Preprocessor(np.full(5, 0.3), np.full(5, 0.1)).to_config()
+    save_checkpoint(path, build_model("batmm", "lite"), {"preprocess": preprocess})
     return path
 
 
 def measure_startup(dataset: Path | None, model: Path | None, work: Path) -> float:
     """Seconds from spawning the app process to its first candidate on screen."""
     t0 = time.time()
-    argv = [
-        sys.executable, "-c", STARTUP_CHILD, "demo" if dataset is None else str(dataset), str(model),
-        str(work / "startup"), repr(t0),
-    ]
+    argv = [sys.executable, "-c", STARTUP_CHILD, "demo" if dataset is None else str(dataset), str(model),
+            str(work / "startup"), repr(t0)]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=600).stdout
     return next(float(line.split()[1]) for line in out.splitlines() if line.startswith("SHOWN"))
 
@@ -117,16 +114,16 @@ def measure_switch(app, window, n_switches: int, n_rows: int = 50) -> dict[str, 
     from bhb_viewer.core.science import balmer
 
     predictor = window.review.scoring.model.holder.get()
-    rows = list(range(min(n_rows, len(window.source))))
+    rows = list(range(min(n_rows, len(window.review.source))))
     for row in rows:
-        flux, ivar = window.source.spectrum(row)
+        flux, ivar = window.review.source.spectrum(row)
         window.review.scoring.details.balmer[row] = balmer.measure(flux, ivar)
-        window.review.scoring.details.explain[row] = predictor.explain_one(flux, ivar, window.source.cube(row))
+        window.review.scoring.details.explain[row] = predictor.explain_one(flux, ivar, window.review.source.cube(row))
     times = []
     for i in range(n_switches + 5):
         row = rows[i % len(rows)]
         t0 = time.perf_counter()
-        window.table.select_view_row(window.model.view_row(row))
+        window.table.select_view_row(window.table_model.view_row(row))
         app.processEvents()  # benchmark only: run the deferred draw ...
         app.processEvents()  # ... and the repaint it asked for
         if i >= 5:  # the first few include one-off layout work
@@ -144,9 +141,9 @@ def measure_open_catalog(app, window, n: int, work: Path) -> float:
     Table({"id": [f"c{i:06d}" for i in range(n)], "ra": rng.uniform(0, 360, n), "dec": rng.uniform(-30, 80, n),
            "g": rng.uniform(14, 20, n), "u_g": rng.uniform(0.8, 1.6, n), "g_r": rng.uniform(-0.5, 0.0, n)}).write(path)
     t0 = time.perf_counter()
-    wait(app, window, lambda: window.open_path(path))
+    wait(app, window, lambda: window.review.open_path(path))
     app.processEvents()
-    assert window.model.rowCount() == n
+    assert window.table_model.rowCount() == n
     return time.perf_counter() - t0
 
 
@@ -188,7 +185,7 @@ def measure_stall(app, window, dataset: Path, model: Path) -> dict[str, float]:
     window.sigModelReady.connect(lambda: loaded_at.__setitem__(0, time.perf_counter()))
     t0 = time.perf_counter()
     beat.start()
-    wait(app, window, lambda: window.open_path(dataset, model))
+    wait(app, window, lambda: window.review.open_path(dataset, model))
     beat.stop()
     elapsed = time.perf_counter() - t0
     idle = Heartbeat()
@@ -198,7 +195,8 @@ def measure_stall(app, window, dataset: Path, model: Path) -> dict[str, float]:
     loop.exec()
     idle.stop()
     return {"stall_ms_max": beat.worst_ms(), "stall_ms_max_after_model_load": beat.worst_ms(after=loaded_at[0]),
-            "idle_stall_ms_max": idle.worst_ms(), "stall_scored": int(np.isfinite(window.model.column("p")).sum()),
+            "idle_stall_ms_max": idle.worst_ms(),
+            "stall_scored": int(np.isfinite(window.table_model.column("p")).sum()),
             "stall_run_s": elapsed, "cpu_count": os.cpu_count(), "load_avg_1min": os.getloadavg()[0]}
 
 
@@ -239,8 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     window = MainWindow(work / "userdata", reviewer="bench")
     window.resize(1280, 800)
     window.show()
-    wait(app, window, lambda: window.open_path(dataset, model))
-    figures["device"] = window.model_info.device if window.model_info else "none"
+    wait(app, window, lambda: window.review.open_path(dataset, model))
+    figures["device"] = window.review.scoring.model.info.device if window.review.scoring.model.info else "none"
     figures.update(measure_switch(app, window, args.switches))
     figures["open_100k_s"] = measure_open_catalog(app, window, args.rows, work)
     figures["open_rows"] = args.rows

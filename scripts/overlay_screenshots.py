@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         window = MainWindow(Path(tmp) / "user", reviewer="screenshots")
         window.resize(1400, 900)
         window.show()
-        window.open_path(demo, ROOT / "models" / "batmm-lite-sim")
+        window.review.open_path(demo, ROOT / "models" / "batmm-lite-sim")
 
         def pump(seconds: float) -> None:
             end = time.time() + seconds
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
 
         pump(15)
         for cid, name in ((args.bhb, "bhb"), (args.other, "bss")):
-            window.review.jump_to_id(cid)
+            window.review.browser.jump_to_id(cid)
             pump(12)  # scores, the Balmer fit, the explanation with its measured importance
             window.grab().save(str(args.out / f"overlays-{name}.png"))
             print(name, cid, window.cutout_panel.bars.texts)

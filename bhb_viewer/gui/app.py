@@ -150,7 +150,7 @@ def launch(args: argparse.Namespace, on_screenshot: Callable[[bool], None]):
     if star:
         def show_star() -> None:
             if star and window.review.source is not None and not window.runner.busy():
-                if not window.review.jump_to_id(star[0]):
+                if not window.review.browser.jump_to_id(star[0]):
                     log.error("no candidate with id %r in the list", star[0])
                 star.clear()
 
@@ -169,9 +169,9 @@ def launch(args: argparse.Namespace, on_screenshot: Callable[[bool], None]):
         QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, lambda: shoot(force=True))
     model = Path(args.model) if args.model else None  # an explicit choice: it becomes the active model
     if args.demo:
-        window.open_demo(model)
+        window.review.open_demo(model)
     elif args.catalog:
-        window.open_path(Path(args.catalog), model)
+        window.review.open_path(Path(args.catalog), model)
     elif args.screenshot:
         QTimer.singleShot(0, window.sigSettled.emit)  # nothing to load: the start page is the picture
     return window

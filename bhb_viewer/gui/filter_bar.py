@@ -69,3 +69,8 @@ class FilterBar(QWidget):
         self.hide_flagged.setChecked(filter_.hide_flagged)
         self.not_catalogued.setChecked(filter_.not_catalogued)
         self._timer.stop()  # the changes above only started the timer
+
+    def set_scores_hidden(self, hidden: bool) -> None:
+        """A blind audit hides the scores: the P(BHB) range would tell them, so it is off meanwhile."""
+        self.min.setEnabled(not hidden)
+        self.max.setEnabled(not hidden)

@@ -4,7 +4,9 @@ It holds no rule of the review: :class:`bhb_viewer.review.Review` holds the list
 navigation, filters, the cut, the model and its scores, and runs slow work on this window's
 :class:`~bhb_viewer.gui.workers.TaskRunner`. The window builds widgets, forwards what the person
 does to the review, and repaints when one of the review's events says something changed; the
-candidate on show is drawn by :class:`~bhb_viewer.gui.candidate_view.CandidateView`.
+candidate on show is drawn by :class:`~bhb_viewer.gui.candidate_view.CandidateView`, the team panel
+by :class:`~bhb_viewer.gui.team_view.TeamView`. Each widget has one writer, handed the widgets it
+writes; the window only places them. Tests drive ``window.review`` or the widgets themselves.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -25,12 +26,14 @@ from bhb_viewer.gui.filter_bar import FilterBar
 from bhb_viewer.gui.help import GuideDialog, KeyOverlay
 from bhb_viewer.gui.jump_bar import JumpBar
 from bhb_viewer.gui.menus import build_menus
+from bhb_viewer.gui.model_view_toggles import ModelViewToggles
 from bhb_viewer.gui.start_page import StartPage
 from bhb_viewer.gui.status_bar import ReviewStatusBar
 from bhb_viewer.gui.team_view import TeamView
 from bhb_viewer.gui.widgets.candidate_table import COL_VERDICT, CandidateTableModel, CandidateTableView
 from bhb_viewer.gui.widgets.cutout_panel import CutoutPanel
 from bhb_viewer.gui.widgets.spectrum_plot import SpectrumPlot
+from bhb_viewer.gui.widgets.team_panel import TeamPanel
 from bhb_viewer.gui.widgets.verdict_panel import VerdictPanel
 from bhb_viewer.gui.window_settings import WindowSettings
 from bhb_viewer.gui.workers import TaskRunner
@@ -79,10 +82,10 @@ class MainWindow(QMainWindow):
         self.resize(1280, 800)
         self._build_widgets()
         self.menus = build_menus(self)
-        self.wizard_menus = self.menus.wizard
-        self.offline_action = self.menus.offline
         self._connect()
-        self.team = TeamView(self)  # merged sessions, the blind audit, SAMP, another window on the session
+        self.team = TeamView(self, self.team_panel)  # merged sessions, the blind audit, SAMP, another window
+        self.status.addPermanentWidget(self.team.status_label)
+        self.status.addPermanentWidget(self.team.samp.label)
         self.settings.restore_splitters(self.splitters)
         self.start_page.set_recent(self.review.recent.existing())
         QTimer.singleShot(0, self.review.check_data_dir)  # a read-only data folder: said once the window shows
@@ -100,13 +103,13 @@ class MainWindow(QMainWindow):
         self.jump_bar = JumpBar()
         left_lay.addWidget(self.jump_bar)
         self.filter_bar = FilterBar()
-        bar = self.filter_bar
-        self.filter_text, self.filter_min, self.filter_max, self.filter_state = bar.text, bar.min, bar.max, bar.state
         left_lay.addWidget(self.filter_bar)
-        self.model = CandidateTableModel(self, rows=self.review.rows)
+        self.table_model = CandidateTableModel(self, rows=self.review.rows)  # the Qt model of the table
         self.table = CandidateTableView()
-        self.table.setModel(self.model)
+        self.table.setModel(self.table_model)
         left_lay.addWidget(self.table, 1)
+        self.team_panel = TeamPanel()  # above the verdict buttons; hidden until there is a team to show
+        left_lay.addWidget(self.team_panel)
         self.verdict_panel = VerdictPanel()
         left_lay.addWidget(self.verdict_panel)
 
@@ -126,59 +129,51 @@ class MainWindow(QMainWindow):
         self.key_overlay = KeyOverlay(self.stack)
         self.status = ReviewStatusBar()
         self.setStatusBar(self.status)
-        self.counts_label, self.device_label, self.saved_label = (self.status.counts_label, self.status.device_label,
-                                                                  self.status.saved_label)
 
     def _connect(self) -> None:
         """Widgets -> review (what the person does); review events -> widgets (what changed)."""
         review, events, panel = self.review, self.review.events, self.verdict_panel
+        vetting, browser = review.vetting, review.browser
         self.start_page.sigOpenDemo.connect(lambda: review.open_demo())
         self.start_page.sigOpenDialog.connect(self.open_dialog)
         self.start_page.sigOpenPath.connect(review.open_path)
-        self.filter_bar.sigChanged.connect(review.set_filter)
-        self.filter_text.sigLeave.connect(self.table.setFocus)
+        self.filter_bar.sigChanged.connect(browser.set_filter)
+        self.filter_bar.text.sigLeave.connect(self.table.setFocus)
         self.table.sigCurrentSourceRow.connect(review.nav.set_current)
-        panel.sigVerdict.connect(review.record_verdict)
+        panel.sigVerdict.connect(vetting.record_verdict)
         panel.sigAcceptModel.connect(self.accept_model_call)
-        panel.sigNote.connect(review.record_note)
+        panel.sigNote.connect(vetting.record_note)
         panel.sigNoteDone.connect(self.table.setFocus)
-        panel.sigNavigate.connect(review.navigate)
-        panel.sigUndo.connect(review.undo)
-        panel.sigRedo.connect(review.redo)
+        panel.sigNavigate.connect(browser.navigate)
+        panel.sigUndo.connect(vetting.undo)
+        panel.sigRedo.connect(vetting.redo)
         self.status.sigCancel.connect(review.cancel_work)
-        self.jump_bar.sigJump.connect(lambda cid: self.jump_bar.show_result(review.jump_to_id(cid)))
+        self.jump_bar.sigJump.connect(lambda cid: self.jump_bar.show_result(browser.jump_to_id(cid)))
         self.jump_bar.sigClosed.connect(self.table.setFocus)
         for splitter in self.splitters:
             splitter.splitterMoved.connect(self._save_splitters)
         self.runner.sigBusyChanged.connect(self._busy_changed)
 
-        self.candidate_view = CandidateView(self)  # table row, verdict panel, plots of the candidate on show
+        # the candidate on show: its table row, its verdict panel, its plots
+        self.candidate_view = CandidateView(review, self.table, panel, self.spectrum_plot, self.cutout_panel, self)
+        plot, cutouts = self.spectrum_plot, self.cutout_panel
+        self.model_view = ModelViewToggles(review.mode, (plot.show_segments, plot.show_saliency, cutouts.show_overlay),
+                                           self)
+        review.mode.changed.connect(self._mode_changed)
         events.opened.connect(self._opened)
         events.saved.connect(self.sigSaved.emit)
         events.counts_changed.connect(self.status.show_counts)
         events.undo_changed.connect(panel.set_undo_state)
         events.filter_changed.connect(self.filter_bar.show_filter)
-        events.model_status.connect(self.device_label.setText)
+        events.model_status.connect(self.status.show_model_status)
         events.model_ready.connect(self._model_ready)
-        events.notice.connect(self.saved_label.setText)
-        events.working.connect(self.status.work_label.setText)
+        events.notice.connect(self.status.show_notice)
+        events.working.connect(self.status.show_work)
         events.progress.connect(self.status.show_progress)
         events.error.connect(self.show_error)
         events.work_done.connect(self._maybe_settled)
 
     # -- what the person does ------------------------------------------------------------------
-    def open_demo(self, model_dir: Path | None = None) -> None:
-        """The built-in demo set, scored like any list (see :meth:`bhb_viewer.review.Review.open_path`)."""
-        self.review.open_demo(model_dir)
-
-    def open_path(self, path: Path, model_dir: Path | None = None) -> None:
-        """Open a catalog, data set, spectrum file or session (.sqlite) in the background."""
-        self.review.open_path(path, model_dir)
-
-    def open_files(self, paths: list[Path]) -> None:
-        """Open a list, or attach cutout files to the candidate on show."""
-        self.review.open_files(paths)
-
     def open_dialog(self) -> None:
         self.review.open_files(ask_open_paths(self))
 
@@ -188,9 +183,6 @@ class MainWindow(QMainWindow):
         if model_dir is not None:
             self.review.choose_model(model_dir)
 
-    def navigate(self, action: str) -> None:
-        self.review.navigate(action)
-
     def open_jump_bar(self) -> None:
         """Ctrl+G or /: type an id (completed from the list) and Enter goes there."""
         if self.review.source is not None and self.stack.currentIndex() == REVIEW_PAGE:
@@ -198,9 +190,9 @@ class MainWindow(QMainWindow):
 
     def choose_known_catalogue(self) -> None:
         """File → Known stars → Use my catalogue…: its stars are named beside the candidates (kept between runs)."""
-        path = ask_known_catalogue(self, self.review.known_catalogue.get())
+        path = ask_known_catalogue(self, self.review.known.setting.get())
         if path is not None:
-            self.review.set_known_catalogue(path)
+            self.review.known.use(path)
 
     def show_keys(self) -> None:
         """? or F1: every key of the window over it; any key closes the list."""
@@ -213,29 +205,20 @@ class MainWindow(QMainWindow):
         self._guide.show()
         self._guide.raise_()
 
-    def apply_filter(self) -> None:
-        self.review.set_filter(self.filter_bar.filter())
-
     def accept_model_call(self) -> None:
         if not isinstance(self.focusWidget(), QAbstractSpinBox):  # there, Enter confirms the box
-            self.review.accept_model_call()
-
-    def redo(self) -> None:
-        self.review.redo()
+            self.review.vetting.accept_model_call()
 
     def fetch_sdss(self) -> None:
-        self.review.fetch_sdss(offline=self.offline_action.isChecked())
+        self.review.fetch_sdss(offline=self.menus.offline.isChecked())
 
     def fetch_sdss_list(self) -> None:
         """SDSS → Fetch for the whole list, in the background (progress and cancel in the status bar)."""
-        self.review.fetch_sdss_rows(None, offline=self.offline_action.isChecked())
+        self.review.fetch_sdss_rows(None, offline=self.menus.offline.isChecked())
 
     def fetch_sdss_selection(self) -> None:
         """SDSS → Fetch for the rows selected in the table."""
-        self.review.fetch_sdss_rows(self.table.selected_source_rows(), offline=self.offline_action.isChecked())
-
-    def cancel_work(self) -> None:
-        self.review.cancel_work()
+        self.review.fetch_sdss_rows(self.table.selected_source_rows(), offline=self.menus.offline.isChecked())
 
     def open_export_dialog(self) -> None:
         if self.review.session is None:
@@ -243,13 +226,9 @@ class MainWindow(QMainWindow):
             return
         from bhb_viewer.gui.export_dialog import ExportDialog
 
-        dialog = ExportDialog(self, self.export_inputs(), self.runner)
+        dialog = ExportDialog(self, self.review.export_inputs(), self.runner)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
-
-    def export_inputs(self) -> dict[str, Any]:
-        """What the export needs (see :meth:`bhb_viewer.review.Review.export_inputs`)."""
-        return self.review.export_inputs()
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls():
@@ -281,6 +260,13 @@ class MainWindow(QMainWindow):
         if want > left:
             page.setSizes([want, left + right - want])
 
+    def _mode_changed(self) -> None:
+        """A blind audit hides the scores (or they come back): the score filter and the actions that would
+        tell them follow (the table and the verdict panel are the candidate view's)."""
+        hidden = self.review.mode.scores_hidden
+        self.filter_bar.set_scores_hidden(hidden)
+        self.menus.set_scores_hidden(hidden)
+
     def _model_ready(self, info: ModelInfo) -> None:
         self.verdict_panel.set_model(info.name, info.version, info.device)
         self.status.show_model(info)
@@ -296,48 +282,12 @@ class MainWindow(QMainWindow):
             self.sigSettled.emit()
 
     def show_error(self, title: str, text: str) -> None:
-        self.status.work_label.setText("")
+        self.status.show_work("")
         log.warning("%s: %s", title, text)  # also on stderr, for --screenshot runs and logs
         show_error_dialog(self, title, text)
 
     def _save_splitters(self) -> None:
         self.settings.save_splitters(self.splitters)
-
-    # -- read-through to the review (scripts, tests, benchmarks) ----------------------------------
-    @property
-    def source(self) -> CandidateSource | None:
-        return self.review.source
-
-    @property
-    def session(self):
-        return self.review.session
-
-    @property
-    def model_info(self) -> ModelInfo | None:
-        return self.review.scoring.model.info
-
-    @property
-    def data_dir(self) -> Path:
-        return self.review.data_dir
-
-    @property
-    def score_batch_size(self) -> int:
-        return self.review.scoring.batch_size
-
-    @score_batch_size.setter
-    def score_batch_size(self, value: int) -> None:
-        self.review.scoring.batch_size = value
-
-    @property
-    def sdss_cache(self) -> Path | None:
-        return self.review.sdss_cache
-
-    @sdss_cache.setter
-    def sdss_cache(self, value: Path | None) -> None:
-        self.review.sdss_cache = value
-
-    def _recent(self) -> list[str]:
-        return self.review.recent.paths()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._save_splitters()

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Menus", "build_menus"]
 
+SCORE_MOVES = ("uncertain", "least_uncertain")  # moves by the score: off while a blind audit hides it
+
 
 @dataclass
 class Menus:
@@ -31,6 +33,12 @@ class Menus:
     offline: QAction  # SDSS → Offline (cache only)
     advance: QAction  # Review → Advance after a verdict
     wizard: WizardMenus  # Models (scoring, the checkpoints), Tools → Train a model…
+    score_actions: tuple[QAction, ...]  # Enter and the uncertainty moves: they would tell hidden scores
+
+    def set_scores_hidden(self, hidden: bool) -> None:
+        """A blind audit hides the scores: the actions that would tell them are off meanwhile."""
+        for action in self.score_actions:
+            action.setEnabled(not hidden)
 
 
 def _add(window: MainWindow, menu: QMenu, text: str, slot: Callable[[], object], shortcut=None) -> QAction:
@@ -56,26 +64,28 @@ def build_menus(window: MainWindow) -> Menus:
     _add(window, file_menu, "&Export…", window.open_export_dialog, "Ctrl+E")
     known = file_menu.addMenu("&Known stars")
     _add(window, known, "Use &my catalogue…", window.choose_known_catalogue)
-    _add(window, known, "&Shipped catalogues only", partial(review.set_known_catalogue, None))
+    _add(window, known, "&Shipped catalogues only", partial(review.known.use, None))
     file_menu.addSeparator()
     _add(window, file_menu, "&Quit", window.close, QKeySequence.StandardKey.Quit)
 
     vet = bar.addMenu("&Review")
     for kind in BUTTON_KINDS:
-        _add(window, vet, kind.label, partial(review.record_verdict, kind), kind.key)
-    _add(window, vet, "Accept the model's call", window.accept_model_call, ACCEPT_KEY)
+        _add(window, vet, kind.label, partial(review.vetting.record_verdict, kind), kind.key)
+    score_actions = [_add(window, vet, "Accept the model's call", window.accept_model_call, ACCEPT_KEY)]
     vet.addSeparator()
     for action, (text, key) in NAV_ACTIONS.items():
-        _add(window, vet, text.strip("◀▶ "), partial(review.navigate, action), key)
+        nav = _add(window, vet, text.strip("◀▶ "), partial(review.browser.navigate, action), key)
+        if action in SCORE_MOVES:
+            score_actions.append(nav)
     jump = _add(window, vet, "Go to id…", window.open_jump_bar)
     jump.setShortcuts([QKeySequence(k) for k in JUMP_KEYS])
     vet.addSeparator()
-    _add(window, vet, "Undo", review.undo, UNDO_KEY)
-    _add(window, vet, "Redo", review.redo, REDO_KEY)
+    _add(window, vet, "Undo", review.vetting.undo, UNDO_KEY)
+    _add(window, vet, "Redo", review.vetting.redo, REDO_KEY)
     advance = _add(window, vet, "Advance after a verdict", lambda: None)
     advance.setCheckable(True)
-    advance.setChecked(review.auto_advance)
-    advance.toggled.connect(lambda on: setattr(review, "auto_advance", on))
+    advance.setChecked(review.mode.auto_advance)
+    advance.toggled.connect(lambda on: setattr(review.mode, "auto_advance", on))
 
     sdss = bar.addMenu("&SDSS")
     _add(window, sdss, "&Fetch spectrum and cutouts of this candidate", window.fetch_sdss, "Ctrl+F")
@@ -92,4 +102,4 @@ def build_menus(window: MainWindow) -> Menus:
     # "?" comes with Shift on most layouts; some platforms report the pair, so both are bound
     keys.setShortcuts([QKeySequence(k) for k in (*HELP_KEYS, "Shift+?")])
     _add(window, help_menu, "&Guide (one page)", window.show_guide)
-    return Menus(offline, advance, wizard)
+    return Menus(offline, advance, wizard, tuple(score_actions))

@@ -137,7 +137,7 @@ class SampBridge(QObject):
     def _show_row(self, row: int) -> None:
         if self.review.source is not None and 0 <= row < len(self.review.source):
             self._incoming = row
-            self.review.show_row(row)
+            self.review.browser.show_row(row)
 
     def _selected(self, rows: list[int]) -> None:
         if rows:

@@ -1,4 +1,7 @@
-"""The status bar: background work with its progress and cancel, the last save, counts, the model."""
+"""The status bar: background work with its progress and cancel, the last save, counts, the model.
+
+Its labels are written by its own methods only; the window connects the review's events to them.
+"""
 
 from __future__ import annotations
 
@@ -63,8 +66,20 @@ class ReviewStatusBar(QStatusBar):
         else:
             self.progress.setRange(0, 0)
 
+    def show_work(self, text: str) -> None:
+        """The background work under way ('' when none)."""
+        self.work_label.setText(text)
+
+    def show_notice(self, text: str) -> None:
+        """The last thing that happened (a save, a fetch that ended)."""
+        self.saved_label.setText(text)
+
     def show_counts(self, counts: Counts) -> None:
         self.counts_label.setText(counts_text(counts))
 
+    def show_model_status(self, text: str) -> None:
+        """What the model is doing ('model X: loading', 'nothing to score')."""
+        self.device_label.setText(text)
+
     def show_model(self, info: ModelInfo) -> None:
-        self.device_label.setText(f"{info.name} ({info.version}) scores on {info.device}")
+        self.show_model_status(f"{info.name} ({info.version}) scores on {info.device}")

@@ -1,11 +1,12 @@
 """The window's team features: the Team and SAMP menus, the team panel, agreement and audit in the
-status bar, the blind audit's hidden scores, and refreshing what another window writes.
+status bar, and refreshing what another window writes.
 
 The rules live in :class:`bhb_viewer.review.team.TeamReview`; this module only shows them and
-forwards what the person asks for. In audit mode the P(BHB) column, the score, the disagreement
-mark, the heads' scores, the band bars, Enter (accept the model's call), "most uncertain" and the
-score filter are off, and the overlays of the model's view (segments, saliency, attention) are
-unticked; ticking one again is allowed, but verdicts made while it shows are not blind.
+forwards what the person asks for. It writes its own widgets only: the team panel it is given,
+its status label, its menus. Hiding the scores for a blind audit is the review's
+:class:`~bhb_viewer.review.mode.ReviewMode`: the table, the verdict panel, the filter bar, the menus
+and the toggles of the model's view each render it themselves
+(:mod:`~bhb_viewer.gui.candidate_view`, :mod:`~bhb_viewer.gui.model_view_toggles`).
 """
 
 from __future__ import annotations
@@ -15,20 +16,16 @@ import sqlite3
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer
-from PySide6.QtWidgets import QBoxLayout, QCheckBox, QInputDialog, QLabel
+from PySide6.QtWidgets import QInputDialog, QLabel
 
 from bhb_viewer.core.sessions.verdicts import HEARTBEAT_S
 from bhb_viewer.gui.menus import add_action
 from bhb_viewer.gui.samp_bridge import SampBridge
 from bhb_viewer.gui.selection_dialog import SelectionFunctionDialog
-from bhb_viewer.gui.widgets.candidate_table import COL_P
 from bhb_viewer.gui.widgets.team_panel import TeamPanel
-from bhb_viewer.gui.widgets.verdict_panel import ACCEPT_KEY, NAV_ACTIONS
 from bhb_viewer.review.team import TeamReview
 
 if TYPE_CHECKING:
-    from PySide6.QtGui import QAction
-
     from bhb_viewer.gui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
@@ -40,37 +37,38 @@ NEXT_CONFLICT_KEY, NEXT_AUDIT_KEY = "C", "Ctrl+B"
 
 
 class TeamView(QObject):
-    """Attach the team features to ``window`` (its review, verdict panel, status bar and menu bar)."""
+    """The team features of ``window``: its Team and SAMP menus, ``panel`` and a status label.
 
-    def __init__(self, window: MainWindow) -> None:
+    Parameters
+    ----------
+    window : MainWindow
+        Its review, its menu bar (the Team and SAMP menus are added), the parent of dialogs.
+    panel : TeamPanel
+        Where the team's verdicts on the candidate on show and the audit banner are shown (this view
+        is its one writer); the window places it.
+
+    Attributes
+    ----------
+    status_label : QLabel
+        Agreement and the audit's progress, for the window to place in its status bar.
+    """
+
+    def __init__(self, window: MainWindow, panel: TeamPanel) -> None:
         super().__init__(window)
         self.window = window
         self.review = window.review
         self.team = TeamReview(self.review)
         self.samp = SampBridge(window)
-        self.panel = TeamPanel()
-        parent = window.verdict_panel.parentWidget()
-        layout = parent.layout() if parent is not None else None
-        if not isinstance(layout, QBoxLayout):
-            raise TypeError("the team panel goes above the verdict panel, which must sit in a box layout")
-        layout.insertWidget(layout.indexOf(window.verdict_panel), self.panel)
+        self.panel = panel
         self.status_label = QLabel("")
-        window.status.addPermanentWidget(self.status_label)
-        window.status.addPermanentWidget(self.samp.label)
         self._build_menus()
         self.poll_timer = QTimer(self, interval=POLL_MS)
         self.poll_timer.timeout.connect(self.poll)
         self.beat_timer = QTimer(self, interval=int(HEARTBEAT_S * 1000))
         self.beat_timer.timeout.connect(self.team.heartbeat)
-        self._hidden = False  # scores hidden at the last refresh
         self.results_dialog: SelectionFunctionDialog | None = None  # Team → Audit results, while open
-        plot, cutouts = window.spectrum_plot, window.cutout_panel
-        self.model_view_boxes: tuple[QCheckBox, ...] = (plot.show_segments, plot.show_saliency, cutouts.show_overlay)
-        self._unticked: list[QCheckBox] = []  # the overlays audit mode turned off, turned on again after it
-        for box in self.model_view_boxes:
-            box.toggled.connect(self._model_view_changed)
-        self.review.model_overlays = self._model_view_shown()
         self.team.changed.connect(self.refresh)
+        self.review.mode.changed.connect(self.refresh)
         self.review.events.opened.connect(self._opened)
         self.review.nav.changed.connect(lambda row: self.refresh())
         self.review.events.candidate_changed.connect(self._candidate_changed)
@@ -93,8 +91,6 @@ class TeamView(QObject):
         add_action(window, samp, "Send the c&utout (DS9, Aladin)", self.samp.send_cutout)
         add_action(window, samp, "Send the &spectrum (SPLAT, specviz)", self.samp.send_spectrum)
         add_action(window, samp, "&Disconnect", self.samp.disconnect_hub)
-        self._score_actions: list[QAction] = [
-            a for a in window.actions() if a.shortcut().toString() in (ACCEPT_KEY, NAV_ACTIONS["uncertain"][1])]
 
     # -- what the person asks for ----------------------------------------------------------------
     def next_conflict(self) -> None:
@@ -148,26 +144,6 @@ class TeamView(QObject):
             log.warning("could not read the session for changes: %s", exc)
 
     # -- what changed ----------------------------------------------------------------------------
-    def _model_view_shown(self) -> tuple[str, ...]:
-        return tuple(box.text() for box in self.model_view_boxes if box.isChecked())
-
-    def _model_view_changed(self) -> None:
-        """Tell the review which overlays of the model's view are on screen (a verdict is blind only without)."""
-        self.review.model_overlays = self._model_view_shown()
-        self.refresh()
-
-    def _hide_model_view(self, hide: bool) -> None:
-        """Untick the overlays of the model's view as the scores go; tick them again as they come back."""
-        if hide:
-            self._unticked = [box for box in self.model_view_boxes if box.isChecked()]
-            for box in self._unticked:
-                box.setChecked(False)
-            self.window.cutout_panel.set_band_weights(None)  # the bars say which way the model leans
-        else:
-            for box in self._unticked:
-                box.setChecked(True)
-            self._unticked = []
-
     def _opened(self, *args: object) -> None:
         self.poll_timer.start()
         self.beat_timer.start()
@@ -177,29 +153,11 @@ class TeamView(QObject):
             self.refresh()
 
     def refresh(self) -> None:
-        """Panel, status text and the audit's hiding, for the candidate on show."""
-        team, window = self.team, self.window
+        """The team panel, the status text and the Hide scores tick, for the candidate on show."""
+        team = self.team
         hide = team.audit_mode
         if self.hide_action.isChecked() != hide:
             self.hide_action.setChecked(hide)
-        was_hidden, self._hidden = self._hidden, hide  # first: the calls below come back here
-        if hide != was_hidden:
-            self._hide_model_view(hide)
-        if was_hidden and not hide and self.review.nav.current >= 0:
-            self.review.events.candidate_changed.emit(self.review.nav.current)  # the window shows the score again
-            self.window.candidate_view.show_current(self.review.nav.current)  # and the band bars
-        window.table.setColumnHidden(COL_P, hide)
-        for action in self._score_actions:
-            action.setEnabled(not hide)
-        panel = window.verdict_panel
-        panel.accept_button.setEnabled(not hide and panel.accept_button.isEnabled())
-        panel.nav_buttons["uncertain"].setEnabled(not hide)
-        window.filter_min.setEnabled(not hide)
-        window.filter_max.setEnabled(not hide)
-        if hide:
-            panel.score_label.setText("P(BHB) hidden")
-            panel.disagree_label.setVisible(False)
-            panel.heads_label.setVisible(False)  # the spectrum and image heads' scores would tell as much
         self.status_label.setText(team.status_text())
         current = self.review.current()
         if current is None:
@@ -212,8 +170,9 @@ class TeamView(QObject):
             # the banner stays while the audit runs, also on a star outside the sample
             audit = f"blind audit: {result.n_pending} of {result.n_sample} left"
             audit += " · scores hidden" if hide else ""
-            if hide and self.review.model_overlays:
-                audit += f" · {', '.join(self.review.model_overlays)} shown: verdicts not blind"
+            overlays = self.review.mode.model_overlays
+            if hide and overlays:
+                audit += f" · {', '.join(overlays)} shown: verdicts not blind"
             audit += "" if team.in_audit(cid) else " · this star is not in the sample"
         if team.merged:
             kind = team.conflict(cid)

@@ -275,7 +275,7 @@ class Predictor:
 
     def predict(
         self,
-        spectra: np.ndarray,
+        spectra: np.ndarray | None,
         ivar: np.ndarray | None,
         cutouts: np.ndarray | None,
         batch_size: int = 256,
@@ -295,7 +295,10 @@ class Predictor:
         """
         if explain not in (False, True, "weights"):
             raise ValueError(f"explain must be False, True or 'weights', not {explain!r}")
-        n = len(spectra) if spectra is not None else len(cutouts)
+        rows_of = spectra if spectra is not None else cutouts
+        if rows_of is None:
+            raise ValueError("nothing to score: neither spectra nor cutouts given")
+        n = len(rows_of)
         progress(ProgressEvent("predict", 0, n, f"{self.model_name} on {self.device}"))
         for start in range(0, n, batch_size):
             if cancel is not None:

@@ -101,7 +101,8 @@ class VerdictActions:
         Change or None
             What changed; None when it was already the verdict or the write failed (see ``failed``).
         """
-        return self._write(lambda session: session.set_verdict(cid, kind, blind), f"verdict:{kind.value if kind else 'none'}")
+        what = f"verdict:{kind.value if kind else 'none'}"
+        return self._write(lambda session: session.set_verdict(cid, kind, blind), what)
 
     def set_note(self, cid: str, text: str) -> Change | None:
         """Record the note ``text`` ('' clears it) for ``cid``.

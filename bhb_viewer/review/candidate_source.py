@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
-from bhb_viewer.core.dataset import open_dataset
+from bhb_viewer.core.dataset import RowView, open_dataset
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.files import require_regular_file
 from bhb_viewer.core.grid import BANDS, CUTOUT_SIZE
@@ -41,9 +41,9 @@ class CandidateSource:
     catalog: Table
     origin: Path  # what the person opened
     catalog_file: Path  # the file a session records (and hashes) as its catalog
-    spectra: np.ndarray | None = None  # N×NPIX flux
-    ivar: np.ndarray | None = None
-    cutouts: np.ndarray | None = None  # N×5×S×S
+    spectra: np.ndarray | RowView | None = None  # N×NPIX flux
+    ivar: np.ndarray | RowView | None = None
+    cutouts: np.ndarray | RowView | None = None  # N×5×S×S
     labels: np.ndarray | None = None  # 1 BHB / 0 non-BHB / -1 unknown, from a labelled data set
     extra_cubes: dict[int, np.ndarray] = field(default_factory=dict)  # dropped or fetched, by row
     extra_spectra: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
@@ -51,7 +51,8 @@ class CandidateSource:
     # spectrum files: what the viewer's "full range" shows beyond the model's grid
     native_spectra: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
     ids: np.ndarray = field(init=False)  # candidate ids as str, the session's keys
-    mags: np.ndarray = field(init=False)  # (N, 15) catalogue u,g,r,i,z, errors and extinctions, NaN where missing (for colour models)
+    # (N, 15) catalogue u,g,r,i,z, errors and extinctions, NaN where missing (for colour models)
+    mags: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
         self.ids = np.asarray(self.catalog["id"]).astype(str)
@@ -132,7 +133,7 @@ class CandidateSource:
         return _mean_rows(self.spectra, bhb), _mean_rows(self.spectra, non)
 
 
-def _mean_rows(arr: np.ndarray, rows: np.ndarray, chunk: int = 2048) -> np.ndarray:
+def _mean_rows(arr: np.ndarray | RowView, rows: np.ndarray, chunk: int = 2048) -> np.ndarray:
     """Mean of some rows of a (memory-mapped) array, read a chunk at a time."""
     total = np.zeros(arr.shape[1], dtype=np.float64)
     for start in range(0, len(rows), chunk):

@@ -22,7 +22,8 @@ __all__ = ["DETAIL_CACHE", "EXPORTED_DIAGNOSTICS", "Classical", "DetailCache"]
 
 DETAIL_CACHE = 2000  # candidates whose Balmer fit / explanation stay in memory
 DIAGNOSTICS = ("d02", "fm", "b_hg", "c_hg")
-# the classical cuts, then the physical second opinion and the trust flags (core.science.stellar_fit, core.science.trust)
+# the classical cuts, then the physical second opinion and the trust flags
+# (core.science.stellar_fit, core.science.trust)
 EXPORTED_DIAGNOSTICS = (*DIAGNOSTICS, "classical_bhb", *FIT_COLUMNS, "box_bhb", "flags")
 
 

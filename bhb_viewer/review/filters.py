@@ -48,7 +48,8 @@ class Filter:
     @property
     def is_empty(self) -> bool:
         """True when the filter keeps every row."""
-        return self.score_range is None and self.state == "all" and not self.text and not self.hide_flagged and not self.not_catalogued
+        return (self.score_range is None and self.state == "all" and not self.text and not self.hide_flagged
+                and not self.not_catalogued)
 
     def keep(self, cols: dict[str, np.ndarray]) -> np.ndarray:
         """The boolean mask of the rows this filter keeps.

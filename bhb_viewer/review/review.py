@@ -1,10 +1,14 @@
 """One review: a candidate list, its verdict session, the candidate on show, and what a person can do.
 
-:class:`Review` is the whole state of the review window without the window. It composes small
-parts, each with one job: :class:`~bhb_viewer.review.rows.CandidateRows` (columns, filter, sort,
-the decision cut), :class:`~bhb_viewer.review.navigation.Navigator` (the candidate on show and
-the moves), :class:`~bhb_viewer.review.actions.VerdictActions` (writes, undo, redo, counts) and
-:class:`~bhb_viewer.review.scoring.Scoring` (the model in use, its scores, classical fits, details);
+:class:`Review` is the whole state of the review window without the window, and the place a list
+is opened. It composes small parts, each with one job: :class:`~bhb_viewer.review.rows.CandidateRows`
+(columns, filter, sort, the decision cut), :class:`~bhb_viewer.review.navigation.Navigator` (the
+candidate on show and the moves), :class:`~bhb_viewer.review.browsing.Browser` (moves, jumps,
+filter, sort, cut), :class:`~bhb_viewer.review.vetting.Vetting` (verdicts, notes, undo, redo)
+over :class:`~bhb_viewer.review.actions.VerdictActions` (the session's writes and counts),
+:class:`~bhb_viewer.review.mode.ReviewMode` (scores hidden, overlays, auto-advance),
+:class:`~bhb_viewer.review.scoring.Scoring` (the model in use, its scores, classical fits, details)
+and :class:`~bhb_viewer.review.attaching.Attacher` (cutouts dropped on a candidate, SDSS data);
 which checkpoint is in use is :class:`~bhb_viewer.review.model_choice.ModelChooser`'s to say.
 Slow work runs as :mod:`bhb_viewer.review.tasks` jobs on the runner it is given; what changed is
 told through the plain callbacks of :class:`~bhb_viewer.review.events.ReviewEvents`, to which a
@@ -15,19 +19,20 @@ from __future__ import annotations
 
 import getpass
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from bhb_viewer.core import grid
 from bhb_viewer.core.errors import BadInputError
-from bhb_viewer.core.sessions.verdicts import CandidateState, Session, VerdictKind, model_call
+from bhb_viewer.core.sessions.verdicts import CandidateState, Session
 from bhb_viewer.core.training.model_index import ModelIndex
 from bhb_viewer.review.actions import VerdictActions
+from bhb_viewer.review.attaching import Attacher
+from bhb_viewer.review.browsing import Browser
 from bhb_viewer.review.candidate_source import (
     DEMO_DATASET,
     CandidateSource,
@@ -38,9 +43,10 @@ from bhb_viewer.review.candidate_source import (
 )
 from bhb_viewer.review.events import ReviewEvents
 from bhb_viewer.review.fetching import SDSSFetch
-from bhb_viewer.review.filters import Filter, SortOrder
 from bhb_viewer.review.jobs import JobKind
-from bhb_viewer.review.known_catalogue import KnownCatalogueSetting, KnownMatch
+from bhb_viewer.review.known_catalogue import KnownCatalogueSetting
+from bhb_viewer.review.known_choice import KnownCatalogueChoice
+from bhb_viewer.review.mode import ReviewMode
 from bhb_viewer.review.model_choice import ModelChooser, Origin
 from bhb_viewer.review.navigation import Navigator
 from bhb_viewer.review.opening import classify_files, open_session, session_target
@@ -49,10 +55,8 @@ from bhb_viewer.review.recent import RecentFiles
 from bhb_viewer.review.rows import CandidateRows
 from bhb_viewer.review.runner import Runner
 from bhb_viewer.review.scoring import Scoring
-from bhb_viewer.review.tasks import Loaded, known_task, load_task
-
-if TYPE_CHECKING:
-    from bhb_viewer.core.readers.spectra import GridSpectrum
+from bhb_viewer.review.tasks import Loaded, load_task
+from bhb_viewer.review.vetting import Vetting
 
 log = logging.getLogger(__name__)
 
@@ -128,34 +132,32 @@ class Review:
 
     Attributes
     ----------
-    rows : CandidateRows
-    nav : Navigator
-    actions : VerdictActions
+    rows, nav, actions : CandidateRows, Navigator, VerdictActions
+        The list's columns, the candidate on show, the session's writes.
+    mode : ReviewMode
+        Scores shown or hidden (the blind audit), the model's overlays on screen, auto-advance.
+    vetting : Vetting
+        Verdicts, the model's call and notes for the candidate on show; undo and redo.
+    browser : Browser
+        Moves, jumps to an id, the filter, the sort, the decision cut.
     scoring : Scoring
         The model in use, its scores, classical fits and per-candidate details.
     quality : SpectrumQuality
         Valid fraction and resolution per candidate (the unreliable mark).
+    attach : Attacher
+        Cutouts dropped on the candidate on show, spectra and cutouts fetched from SDSS.
     fetch : SDSSFetch
-        SDSS spectra and cutouts of one candidate or many.
+        SDSS spectra and cutouts of one candidate or many (its ``cache_dir``: None, the default cache).
+    models : ModelChooser
+        Which checkpoint scores the list (explicit > session's > active > shipped) and the user's
+        active model; :meth:`choose_model` is the way to change it.
+    known : KnownCatalogueChoice
+        The user's catalogue of known stars (``known.setting``, kept in the data folder); ``known.use``
+        changes it.
     recent : RecentFiles
     events : ReviewEvents
     wavelength : ndarray
         Å of every pixel of the spectra's grid.
-    auto_advance : bool
-        Go to the next candidate after a verdict.
-    advance_move : str
-        The navigator move auto-advance takes: "next", or "audit" while a blind audit hides the scores.
-    scores_hidden : bool
-        The scores, the heads' scores and the "≠ model" mark are hidden (a blind audit).
-    model_overlays : tuple of str
-        The overlays of the model's view the window shows (segment shading, saliency, attention), as
-        it reports them: while any is on screen a verdict is not blind even with the scores hidden.
-    models : ModelChooser
-        Which checkpoint scores the list (explicit > session's > active > shipped) and the user's
-        active model; :meth:`choose_model` is the way to change it.
-    known_catalogue : KnownCatalogueSetting
-        The user's own catalogue of known stars (kept in the data folder); :meth:`set_known_catalogue`
-        is the way to change it.
     """
 
     def __init__(self, data_dir: Path, runner: Runner, reviewer: str | None = None, device: str = "auto",
@@ -170,21 +172,19 @@ class Review:
         self.actions = VerdictActions(self.rows)
         self.recent = RecentFiles(self.data_dir)
         self.events = ReviewEvents()
+        self.mode = ReviewMode()
+        self.browser = Browser(self.rows, self.nav, self.actions, self.events, lambda: self.source is not None)
+        self.vetting = Vetting(self.actions, self.rows, self.nav, self.mode, self.events, self.current,
+                               self.browser.show_row)
         self.scoring = Scoring(self.rows, self.nav, runner, self.events, device)
         self.quality = SpectrumQuality(self.rows)
-        self.fetch = SDSSFetch(runner, self.events, self._attach_fetched)
-        self.auto_advance = True
-        self.advance_move = "next"
-        self.scores_hidden = False
-        self.model_overlays: tuple[str, ...] = ()
+        self.attach = Attacher(lambda: self.source, self.nav, self.quality, self.scoring, self.events)
+        self.fetch = SDSSFetch(runner, self.events, self.attach.fetched)
         self.models = ModelChooser(ModelIndex(self.data_dir), shipped)
-        self.known_catalogue = KnownCatalogueSetting(self.data_dir)
-        self._known_base: tuple[np.ndarray, np.ndarray] | None = None  # the open list's matches before the user's catalogue
-        self.sdss_cache: Path | None = None  # None: the SDSS service's default cache
+        self.known = KnownCatalogueChoice(KnownCatalogueSetting(self.data_dir), runner, self.events, self.rows,
+                                          self.nav, lambda: self.source)
         self.wavelength = grid.wavelength()
-        self.actions.changed.connect(self._written)
-        self.actions.failed.connect(self.events.error.emit)
-        self.events.scores_changed.connect(self._counts_changed)
+        self.events.scores_changed.connect(self.vetting.counts_changed)
 
     # -- state -------------------------------------------------------------------------------
     @property
@@ -200,12 +200,7 @@ class Review:
         return self.source
 
     def current(self) -> tuple[int, str] | None:
-        """The candidate on show as (source row, id), or None.
-
-        Returns
-        -------
-        tuple of (int, str) or None
-        """
+        """The candidate on show as (source row, id), or None."""
         row = self.nav.current
         if self.source is None or self.session is None or row < 0:
             return None
@@ -216,16 +211,7 @@ class Review:
         return float(self.rows.column("p")[row])
 
     def candidate(self, row: int) -> Candidate:
-        """Id, score, verdict in force and disagreement of source ``row`` (a list must be open).
-
-        Parameters
-        ----------
-        row : int
-
-        Returns
-        -------
-        Candidate
-        """
+        """Id, scores, verdict in force, disagreement and quality of source ``row`` (a list must be open)."""
         cid = str(self.opened.ids[row])
         cols = self.rows.column
         return Candidate(row, cid, self.score(row), self.actions.states.get(cid), self.rows.disagrees(row),
@@ -233,17 +219,8 @@ class Review:
                          str(cols("score_from")[row]))
 
     def spectrum(self, row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """Wavelength, flux and inverse variance of source ``row`` on the model's grid, or None.
-
-        Parameters
-        ----------
-        row : int
-
-        Returns
-        -------
-        tuple of three ndarray, or None
-            None when the list has no spectrum for this candidate.
-        """
+        """Wavelength, flux and inverse variance of source ``row`` on the model's grid; None when the
+        list has no spectrum for it."""
         spectrum = self.source.spectrum(row) if self.source is not None else None
         return None if spectrum is None else (self.wavelength, *spectrum)
 
@@ -257,13 +234,7 @@ class Review:
         return self.source.cube(row) if self.source is not None else None
 
     def check_data_dir(self) -> bool:
-        """Say (as an error event) when the data folder cannot be written; the review goes on without it.
-
-        Returns
-        -------
-        bool
-            Whether the folder is usable.
-        """
+        """Say (as an error event) when the data folder cannot be written; True when it is usable."""
         if self.data_dir_problem is None:
             return True
         self.events.error.emit("The data folder is not writable", self.data_dir_problem)
@@ -271,13 +242,7 @@ class Review:
 
     # -- opening -----------------------------------------------------------------------------
     def open_demo(self, model_dir: Path | None = None) -> None:
-        """Open the built-in demo set, scored like any list (see :meth:`open_path`).
-
-        Parameters
-        ----------
-        model_dir : Path or None
-            A checkpoint chosen for it (it becomes the active model).
-        """
+        """Open the built-in demo set, scored like any list (see :meth:`open_path`)."""
         try:
             dataset = find_resource(DEMO_DATASET)
         except BadInputError as exc:
@@ -287,17 +252,11 @@ class Review:
         self.open_path(dataset, model_dir)
 
     def open_path(self, path: Path, model_dir: Path | None = None) -> None:
-        """Open a catalog, data set, spectrum file or session (.sqlite) in the background.
+        """Open a catalog, data set, spectrum file or session (.sqlite; it reopens its list) in the background.
 
-        The list is scored by the first usable checkpoint of: ``model_dir``, the model its session
-        was scored with, the user's active model, the shipped one (:mod:`~bhb_viewer.review.model_choice`).
-
-        Parameters
-        ----------
-        path : Path
-            What to open; a session reopens its list.
-        model_dir : Path or None
-            A checkpoint chosen for this list (it becomes the active model).
+        The list is scored by the first usable checkpoint of: ``model_dir`` (it becomes the active
+        model), the model its session was scored with, the user's active model, the shipped one
+        (:mod:`~bhb_viewer.review.model_choice`).
         """
         path = Path(path)
         session_path = None
@@ -310,7 +269,7 @@ class Review:
                 return
             session_path, path = target.session, target.candidates
         self.events.working.emit(f"opening {path.name}…")
-        self.runner.submit(JobKind.LOAD, load_task(path, self.known_catalogue.get()),
+        self.runner.submit(JobKind.LOAD, load_task(path, self.known.setting.get()),
                            on_batch=lambda loaded: self._loaded(loaded, model_dir, session_path),
                            on_progress=self.events.progress.emit,
                            on_error=lambda msg: self.events.error.emit("Cannot open the file", msg),
@@ -335,7 +294,7 @@ class Review:
             self.events.error.emit("Your catalogue of known stars was left out",
                                    f"{loaded.known_problem}\n\nThe list is matched against the shipped catalogues "
                                    "only; choose another file in File → Known stars.")
-        self._known_base = None if loaded.known is None else loaded.known.base
+        self.known.base = None if loaded.known is None else loaded.known.base
         if self.session is not None:
             self.session.close()
         self.fetch.forget()
@@ -351,49 +310,15 @@ class Review:
         self.recent.add(opened.session.path)
         self.events.opened.emit(source, loaded.references)
         self.nav.set_current(0 if len(source) else -1, force=True)
-        self._counts_changed()
+        self.vetting.counts_changed()
         self._use_model_of_list(model_dir, opened.session)
         if not self.scoring.start():
             self.scoring.start_classical()
 
-    def set_known_catalogue(self, path: Path | None) -> None:
-        """Use ``path`` as the user's catalogue of known stars (None: the shipped catalogues only).
-
-        The file is read and the open list matched against it in the background; the setting is kept
-        (in the data folder) only when the file can be used, else an error event says what is wrong.
-
-        Parameters
-        ----------
-        path : Path or None
-            A table with ra and dec (and optionally ``known_as`` labels), as ``bhb score --known`` reads.
-        """
-        source = self.source
-        catalog = None if source is None or self._known_base is None else source.catalog
-        self.events.working.emit("reading the catalogue of known stars…")
-        self.runner.submit(JobKind.KNOWN, known_task(path, catalog, self._known_base),
-                           on_batch=lambda match: self._known_matched(path, source, match),
-                           on_progress=self.events.progress.emit,
-                           on_error=lambda msg: self.events.error.emit("Cannot use that catalogue of known stars", msg),
-                           on_done=self._known_done)
-
-    def _known_done(self, completed: bool) -> None:
-        self.events.working.emit("")
-        self.events.work_done.emit()
-
-    def _known_matched(self, path: Path | None, source: CandidateSource | None, match: KnownMatch | None) -> None:
-        try:
-            self.known_catalogue.set(path)
-        except OSError as exc:
-            self.events.error.emit("Cannot keep the catalogue of known stars",
-                                   f"{exc}; it is used for the open list only.")
-        if match is None or source is None or source is not self.source:
-            return  # no list, or another list opened meanwhile (matched when it loaded)
-        source.catalog["known_as"], source.catalog["known_sep_arcsec"] = match.known_as, match.sep
-        self.rows.set_known(match.known_as, match.sep)
-        if self.nav.current >= 0:
+    def _on_quality(self, batch: QualityBatch) -> None:
+        self.quality.add(batch)
+        if self.nav.current >= 0 and np.any(batch.rows == self.nav.current):
             self.events.candidate_changed.emit(self.nav.current)
-        n = int(np.count_nonzero(match.known_as != ""))
-        self.events.notice.emit(f"known stars: {n} of {len(source)} candidates in a catalogue")
 
     def _use_model_of_list(self, explicit: Path | None, session: Session) -> None:
         """Score the list just opened with the model :class:`ModelChooser` picks (kept if already loaded)."""
@@ -408,20 +333,9 @@ class Review:
             self.scoring.set_model(choice.path, start=False)
 
     def choose_model(self, model_dir: Path, start: bool = True) -> bool:
-        """Score the open list with ``model_dir`` (a Models menu pick, a trained model made active);
-        it becomes the user's active model, the one later lists open with.
-
-        Parameters
-        ----------
-        model_dir : Path
-        start : bool
-            Score the list now (else when scoring is next started).
-
-        Returns
-        -------
-        bool
-            False when ``model_dir`` cannot score (said as an error event; nothing changes).
-        """
+        """Score the open list with ``model_dir`` (now, or when scoring next starts: ``start``); it becomes
+        the user's active model, the one later lists open with. False (an error event, nothing changes)
+        when it cannot score."""
         try:
             path = self.models.choose(model_dir)
         except ValueError as exc:
@@ -432,19 +346,14 @@ class Review:
 
     def open_files(self, paths: list[Path]) -> None:
         """Files from the File menu or a drop: a candidate list (catalog, data set, spectra, session)
-        opens; a cutout cube or per-band images become the cutouts of the candidate on show.
-
-        Parameters
-        ----------
-        paths : list of Path
-        """
+        opens; a cutout cube or per-band images become the cutouts of the candidate on show."""
         groups = classify_files(paths)
         for problem in groups.problems:
             self.events.error.emit("Cannot open the file", problem)
         for path in groups.cubes:
-            self.attach_cutout(partial(read_cutout, path), path.name)
+            self.attach.cutout(partial(read_cutout, path), path.name)
         if groups.band_images:
-            self.attach_cutout(lambda: cube_from_band_files(groups.band_images, *self._position()),
+            self.attach.cutout(lambda: cube_from_band_files(groups.band_images, *self._position()),
                                f"{len(groups.band_images)} band images")
         if groups.lists:
             self.open_path(groups.lists[0])
@@ -455,43 +364,6 @@ class Review:
     def _position(self) -> tuple[float, float]:
         row = self.nav.current
         return float(self.rows.column("ra")[row]), float(self.rows.column("dec")[row])
-
-    def attach_cutout(self, make_cube: Callable[[], np.ndarray], what: str) -> bool:
-        """Give the candidate on show the cube ``make_cube()`` builds (its explanation is redone).
-
-        Parameters
-        ----------
-        make_cube : callable
-            Returns a 5×S×S u,g,r,i,z cube; may raise BadInputError.
-        what : str
-            Where the cube comes from, for messages.
-
-        Returns
-        -------
-        bool
-            Whether the cube was attached.
-        """
-        current = self.current()
-        if current is None:
-            self.events.error.emit("No candidate to attach cutouts to",
-                                   f"open a candidate list first, then drop {what} on it")
-            return False
-        try:
-            cube = make_cube()
-        except BadInputError as exc:
-            self.events.error.emit("Cannot use the cutouts", str(exc))
-            return False
-        row, cid = current
-        self.opened.extra_cubes[row] = cube
-        self.scoring.details.forget(row)
-        self.events.data_changed.emit(row)
-        self.events.notice.emit(f"cutouts from {what} shown for {cid}")
-        return True
-
-    def _on_quality(self, batch: QualityBatch) -> None:
-        self.quality.add(batch)
-        if self.nav.current >= 0 and np.any(batch.rows == self.nav.current):
-            self.events.candidate_changed.emit(self.nav.current)
 
     def cancel_work(self) -> None:
         """Cancel every background job: opening, scoring, the fits, explanations, SDSS fetches (what arrived stays)."""
@@ -504,220 +376,33 @@ class Review:
             self.session.close()
             self.actions.session = None
 
-    # -- navigation, filter, sort, cut ---------------------------------------------------------
-    def navigate(self, action: str) -> int:
-        """Move to the candidate ``action`` names (see :data:`~bhb_viewer.review.navigation.MOVES`).
-
-        Parameters
-        ----------
-        action : str
-
-        Returns
-        -------
-        int
-            The source row on show, or -1 when there was nowhere to go.
-        """
-        if self.source is None:
-            return -1
-        return self.nav.move(action)
-
-    def show_row(self, row: int) -> None:
-        """Show source ``row``, clearing the filter first when it hides that candidate.
-
-        Parameters
-        ----------
-        row : int
-        """
-        if self.rows.view_row(row) < 0:
-            self.set_filter(Filter())
-            self.events.filter_changed.emit(self.rows.filter)
-        self.nav.set_current(row)
-
-    def jump_to_id(self, cid: str) -> bool:
-        """Show the candidate with id ``cid``.
-
-        Parameters
-        ----------
-        cid : str
-
-        Returns
-        -------
-        bool
-            False when the list has no such candidate.
-        """
-        row = self.actions.row_of_id.get(str(cid))
-        if row is None:
-            return False
-        self.show_row(row)
-        return True
-
-    def set_filter(self, filter_: Filter) -> None:
-        """List only the candidates ``filter_`` keeps; the one on show stays if it is kept.
-
-        Parameters
-        ----------
-        filter_ : Filter
-        """
-        self.rows.set_filter(filter_)
-        self.nav.reselect()
-
-    def set_sort(self, order: SortOrder | None) -> None:
-        """Sort the list (None: catalog order); the candidate on show stays.
-
-        Parameters
-        ----------
-        order : SortOrder or None
-        """
-        self.rows.sort(order)
-
-    def set_cut(self, cut: float) -> None:
-        """Move the decision cut: the model's call, disagreements and agreement follow.
-
-        Parameters
-        ----------
-        cut : float
-            P(BHB) at which the model's call turns BHB.
-        """
-        self.rows.set_cut(cut)
-        if self.nav.current >= 0:
-            self.events.candidate_changed.emit(self.nav.current)
-        self._counts_changed()
-
-    # -- verdicts ------------------------------------------------------------------------------
-    @property
-    def blind(self) -> bool:
-        """Whether a verdict made now is recorded as blind: the scores hidden and no overlay of the
-        model's view on screen (they show which way, and how hard, the model leans)."""
-        return self.scores_hidden and not self.model_overlays
-
-    def record_verdict(self, kind: VerdictKind) -> None:
-        """Record ``kind`` for the candidate on show (durably), then go to the next if auto-advancing.
-
-        Parameters
-        ----------
-        kind : VerdictKind
-        """
-        current = self.current()
-        if current is None:
-            return
-        self.actions.set_verdict(current[1], kind, blind=self.blind)
-        if self.auto_advance and not self.actions.last_failed:  # a verdict not saved keeps its star on show
-            self.navigate(self.advance_move)
-
-    def accept_model_call(self) -> None:
-        """Record the model's call at the cut for the candidate on show (nothing if it is unscored)."""
-        current = self.current()
-        if current is None:
-            return
-        p = self.score(current[0])
-        if np.isfinite(p):
-            self.record_verdict(model_call(p, self.rows.cut))
-
-    def record_note(self, text: str) -> None:
-        """Record ``text`` as the note of the candidate on show ('' clears it).
-
-        Parameters
-        ----------
-        text : str
-        """
-        current = self.current()
-        if current is not None:
-            self.actions.set_note(current[1], text)
-
-    def undo(self) -> None:
-        """Undo the last write; the candidate it changed is shown."""
-        self.actions.undo()
-
-    def redo(self) -> None:
-        """Redo the last undone write; the candidate it changed is shown."""
-        self.actions.redo()
-
-    def _written(self, cid: str, row: int, what: str) -> None:
-        if row >= 0:
-            if what in ("undo", "redo") and row != self.nav.current:
-                self.show_row(row)
-            self.events.candidate_changed.emit(row)
-        self.events.notice.emit(f"saved {what.split(':')[0]} of {cid}")
-        self._counts_changed()
-        self.events.saved.emit(cid, what)
-
-    def _counts_changed(self) -> None:
-        self.events.counts_changed.emit(self.actions.counts())
-        self.events.undo_changed.emit(self.actions.can_undo, self.actions.can_redo)
-
-    # -- SDSS ------------------------------------------------------------------------------------
+    # -- SDSS, export ----------------------------------------------------------------------------
     def fetch_sdss(self, offline: bool = False) -> None:
-        """Fetch the spectrum and cutouts of the candidate on show from SDSS (through the cache).
-
-        Parameters
-        ----------
-        offline : bool
-            Read the on-disk cache only; misses are reported, never fetched.
-        """
+        """Fetch the spectrum and cutouts of the candidate on show from SDSS (``offline``: the cache only)."""
         current = self.current()
         if current is not None:
-            self.fetch.cache_dir = self.sdss_cache
             self.fetch.one(self.opened, current[0], offline)
 
     def fetch_sdss_rows(self, rows: np.ndarray | None = None, offline: bool = False) -> int:
-        """Fetch, in the background, the spectra and cutouts of ``rows`` (None: the whole list).
+        """Fetch, in the background, the spectra and cutouts of source ``rows`` (None: the whole list).
 
-        Candidates that have both already are skipped, so running it again after a cancel resumes;
-        each one is shown as it arrives.
-
-        Parameters
-        ----------
-        rows : ndarray of int or None
-            Source rows (the selection).
-        offline : bool
-            Read the on-disk cache only.
-
-        Returns
-        -------
-        int
-            Candidates to fetch (0 when there is no list or nothing is missing).
+        Candidates that have both already are skipped, so running it again after a cancel resumes.
+        Returns how many are to be fetched (0 when there is no list or nothing is missing).
         """
-        if self.source is None:
-            self.events.error.emit("Nothing to fetch", "Open a candidate list first.")
+        if self.source is None or (rows is not None and not len(rows)):
+            self.events.error.emit("Nothing to fetch", "Open a candidate list first." if self.source is None
+                                   else "Select candidates in the table first.")
             return 0
-        if rows is not None and not len(rows):
-            self.events.error.emit("Nothing to fetch", "Select candidates in the table first.")
-            return 0
-        self.fetch.cache_dir = self.sdss_cache
         return self.fetch.many(self.source, rows, offline)
 
-    def _attach_fetched(self, row: int, spectrum: GridSpectrum | None, cube: np.ndarray | None) -> None:
-        """A fetched spectrum and/or cube becomes the candidate's own; its valid fraction comes with it."""
-        source = self.opened
-        if spectrum is not None:
-            source.extra_spectra[row] = (spectrum.flux, spectrum.ivar)
-            self.quality.set_meta(row, spectrum.meta)
-        if cube is not None:
-            source.extra_cubes[row] = cube
-        self.scoring.details.forget(row, balmer=spectrum is not None)
-        self.events.data_changed.emit(row)
-        if row == self.nav.current:
-            self.events.candidate_changed.emit(row)
-        self.scoring.score_rows([row])  # with a model chosen, scored once both parts are in
-
-    # -- export ----------------------------------------------------------------------------------
     def export_inputs(self) -> dict[str, Any]:
-        """What :func:`bhb_viewer.core.exports.export.export_catalog` needs: catalog, session, scores, model,
-        checkpoint and the classical diagnostics the catalog does not carry.
-
-        Returns
-        -------
-        dict
-            Keys catalog, session, scores, model, checkpoint, extra_columns; empty before a list is open.
-        """
+        """What :func:`bhb_viewer.core.exports.export.export_catalog` needs: keys catalog, session, scores, model,
+        checkpoint and extra_columns (the classical diagnostics the catalog does not carry); empty
+        before a list is open."""
         if self.source is None or self.session is None:
             return {}
-        return {
-            "catalog": self.source.catalog,
-            "session": self.session,
-            "scores": self.scoring.model.scores(),
-            "model": self.scoring.model.ref,
-            "checkpoint": self.scoring.model.checkpoint,
-            "extra_columns": {**self.scoring.classical.export_columns(self.source.catalog.colnames),
-                              **self.quality.export_columns(), **self.scoring.model.modality_columns()},
-        }
+        model = self.scoring.model
+        return {"catalog": self.source.catalog, "session": self.session, "scores": model.scores(),
+                "model": model.ref, "checkpoint": model.checkpoint,
+                "extra_columns": {**self.scoring.classical.export_columns(self.source.catalog.colnames),
+                                  **self.quality.export_columns(), **model.modality_columns()}}

@@ -122,7 +122,8 @@ class CandidateRows:
         self.cols["p"] = np.full(n, np.nan)
         self.cols["p_spectrum"] = np.full(n, np.nan)  # the spectrum head's P(BHB)
         self.cols["p_image"] = np.full(n, np.nan)  # the image head's P(BHB)
-        self.cols["score_from"] = np.full(n, "", dtype=object)  # which score p is: fusion, spectrum, image, spectrum+photometry
+        # which score p is: fusion, spectrum, image, spectrum+photometry
+        self.cols["score_from"] = np.full(n, "", dtype=object)
         self.cols["classical"] = np.full(n, "", dtype=object)
         self.cols["kind"] = np.full(n, None, dtype=object)  # VerdictKind or None
         self.cols["verdict"] = np.full(n, "", dtype=object)  # its label, '' = unvetted

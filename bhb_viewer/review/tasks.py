@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,6 +24,9 @@ from bhb_viewer.core.science.trust import TrainingSky
 from bhb_viewer.core.sessions.verdicts import ModelRef, Session
 from bhb_viewer.review.candidate_source import CandidateSource, open_source
 from bhb_viewer.review.known_catalogue import KnownMatch, match_list, read_user_catalogue
+
+if TYPE_CHECKING:
+    from bhb_viewer.ml.inference import Predictor
 
 SCORE_CHUNK = 256  # rows read from the memory-mapped arrays and scored per step
 CLASSICAL_CHUNK = 512
@@ -79,9 +82,9 @@ class PredictorHolder:
         self.checkpoint = Path(checkpoint)
         self.device = device
         self.lock = threading.Lock()
-        self._predictor = None
+        self._predictor: Predictor | None = None
 
-    def get(self):
+    def get(self) -> Predictor:
         with self.lock:
             if self._predictor is None:
                 from bhb_viewer.ml.device import leave_one_core
@@ -179,7 +182,8 @@ def score_task(holder: PredictorHolder, source: CandidateSource, session: Sessio
             cancel.check()
             chunk = np.sort(todo[start : start + SCORE_CHUNK])
             spectra, ivar, cubes = source.arrays(chunk)  # fetched or dropped data where a row has it
-            batches = holder.get().predict(spectra, ivar, cubes, batch_size=batch_size, cancel=cancel, mags=source.mags[chunk])
+            batches = holder.get().predict(spectra, ivar, cubes, batch_size=batch_size, cancel=cancel,
+                                           mags=source.mags[chunk])
             while True:
                 with holder.lock:
                     result = next(batches, None)

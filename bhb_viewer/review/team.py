@@ -84,8 +84,6 @@ class TeamReview:
         Conflicts and κ among those reviewers.
     plan : AuditPlan or None
         The session's audit, if one was started.
-    audit_mode : bool
-        Scores are withheld from the person (the view hides them, Enter and "most uncertain" stay off).
     """
 
     def __init__(self, review: Review) -> None:
@@ -94,7 +92,6 @@ class TeamReview:
         self.reviews: dict[str, dict[str, CandidateState]] = {}
         self.report: MergeReport | None = None
         self.plan: AuditPlan | None = None
-        self.audit_mode = False
         self._result: tuple[tuple[int, int], AuditResult] | None = None  # audit_result() for a session revision
         review.events.opened.connect(self._opened)
         review.events.saved.connect(lambda cid, what: self.changed.emit())
@@ -104,6 +101,11 @@ class TeamReview:
     @property
     def session(self) -> Session | None:
         return self.review.session
+
+    @property
+    def audit_mode(self) -> bool:
+        """Scores are withheld from the person (the review's :class:`~bhb_viewer.review.mode.ReviewMode`)."""
+        return self.review.mode.scores_hidden
 
     def _opened(self, source: object, references: object) -> None:
         session = self.session
@@ -115,8 +117,7 @@ class TeamReview:
         self._result = None
         result = self.audit_result()
         hidden = result is not None and result.n_pending > 0 and bool(session.get_meta(HIDE_META, True))
-        self.audit_mode = self.review.scores_hidden = hidden
-        self.review.advance_move = "audit" if hidden else "next"
+        self.review.mode.hide_scores(hidden)
         warning = writers_warning(session)
         if warning is not None:
             self.review.events.error.emit(*warning)
@@ -167,12 +168,12 @@ class TeamReview:
 
     def _go(self, move: str, ids: list[str]) -> int:
         """Take ``move``; when the filter hides every candidate it could reach, show the first of ``ids``."""
-        row = self.review.navigate(move)
+        row = self.review.browser.navigate(move)
         row_of = self.review.actions.row_of_id
         hidden = [row_of[c] for c in ids if c in row_of]
         if row < 0 and hidden:
             row = hidden[0]
-            self.review.show_row(row)
+            self.review.browser.show_row(row)
         return row
 
     # -- the blind audit -------------------------------------------------------------------------
@@ -210,9 +211,7 @@ class TeamReview:
     def _set_hidden(self, hidden: bool) -> None:
         """Hide the scores or not; the review records each verdict as blind or not by it, and while they
         are hidden auto-advance walks the audit sample rather than the list."""
-        self.audit_mode = hidden
-        self.review.scores_hidden = hidden
-        self.review.advance_move = "audit" if hidden else "next"
+        self.review.mode.hide_scores(hidden)
         self.changed.emit()
 
     def in_audit(self, cid: str) -> bool:

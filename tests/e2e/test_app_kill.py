@@ -46,13 +46,13 @@ CHILD = textwrap.dedent(
 
     def started():
         window.sigSettled.disconnect(started)
-        print("SESSION", window.session.path, flush=True)
+        print("SESSION", window.review.session.path, flush=True)
         window.table.setFocus()
         step()
 
     window.sigSaved.connect(saved)
     window.sigSettled.connect(started)
-    window.open_path(Path(sys.argv[1]))
+    window.review.open_path(Path(sys.argv[1]))
     app.exec()
     """
 )

@@ -22,7 +22,7 @@ def test_audit_results_show_the_demos_selection_function_and_save_it(qtbot, wind
     demo = tmp_path / "demo"
     shutil.copytree(find_resource(DEMO_DATASET), demo)
     with qtbot.waitSignal(window.sigSettled, timeout=120000):
-        window.open_path(demo, find_resource(DEMO_MODEL))
+        window.review.open_path(demo, find_resource(DEMO_MODEL))
     view = window.team
     view.show_audit_results()
     assert errors[-1][0] == "No audit" and view.results_dialog is None
@@ -33,8 +33,8 @@ def test_audit_results_show_the_demos_selection_function_and_save_it(qtbot, wind
                      Table.read(demo / "catalog.ecsv")["label"], strict=True))
     judged = plan.ids[:12]  # part of the sample: too few judged stars for a bin of 20
     for cid in judged:  # the auditor is right every time: blind purity = the labels' share among them
-        assert window.review.jump_to_id(cid)
-        window.review.record_verdict(VerdictKind.BHB if label[cid] == 1 else VerdictKind.NON_BHB)
+        assert window.review.browser.jump_to_id(cid)
+        window.review.vetting.record_verdict(VerdictKind.BHB if label[cid] == 1 else VerdictKind.NON_BHB)
 
     view.show_audit_results()
     dialog = view.results_dialog
@@ -45,9 +45,8 @@ def test_audit_results_show_the_demos_selection_function_and_save_it(qtbot, wind
 
     expected = audit_selection_function(audit_evidence(window.review.session, plan))  # what the CLI writes
     shown = dialog.selection.table
-    assert list(shown["source"]) == list(expected.table["source"]) and list(shown["axis"]) == list(
-        expected.table["axis"]
-    )
+    assert list(shown["source"]) == list(expected.table["source"])
+    assert list(shown["axis"]) == list(expected.table["axis"])
     for name in NUMBERS:
         np.testing.assert_allclose(np.asarray(shown[name], float), np.asarray(expected.table[name], float))
     assert {"blind audit", "labels"} == set(shown["source"])  # the demo has labels: completeness too

@@ -94,7 +94,7 @@ def test_train_results_save_and_rescore(qtbot, tmp_path, labelled, tiny_checkpoi
     window = MainWindow(tmp_path / "data", reviewer="tester", device="cpu")
     qtbot.addWidget(window)
     with qtbot.waitSignal(window.sigSettled, timeout=120_000):
-        window.open_path(labelled, model_dir=tiny_checkpoint)
+        window.review.open_path(labelled, model_dir=tiny_checkpoint)
     wizard = _wizard(qtbot, tmp_path, active_model=tiny_checkpoint, can_rescore=True, parent=None)
     saved = []
     wizard.sigModelSaved.connect(
@@ -135,8 +135,9 @@ def test_train_results_save_and_rescore(qtbot, tmp_path, labelled, tiny_checkpoi
     index = ModelIndex(tmp_path / "data")
     assert index.active().path == str(dest)
     # the window re-scored with it, and says so
-    assert window.model_info.checkpoint == str(dest) and window.model_info.version == index.active().version
-    assert window.model_info.version in window.device_label.text()
+    info = window.review.scoring.model.info
+    assert info.checkpoint == str(dest) and info.version == index.active().version
+    assert window.review.scoring.model.info.version in window.status.device_label.text()
     from bhb_viewer.ml.inference import Predictor
 
     test = json.loads((dest / "test.json").read_text())
@@ -176,7 +177,7 @@ def test_failing_training_shows_why_and_the_app_keeps_working(qtbot, tmp_path, l
     window = MainWindow(tmp_path / "data", reviewer="tester", device="cpu")
     qtbot.addWidget(window)
     with qtbot.waitSignal(window.sigSettled, timeout=120_000):
-        window.open_path(labelled)
+        window.review.open_path(labelled)
     wizard = _wizard(qtbot, tmp_path)
     _to_training(qtbot, wizard, labelled)
     wizard.plan.dataset = str(tmp_path / "one")  # past the data page's own check: the training refuses it
@@ -190,8 +191,8 @@ def test_failing_training_shows_why_and_the_app_keeps_working(qtbot, tmp_path, l
     page.process._proc.kill()
     qtbot.waitUntil(lambda: page.outcome != "", timeout=30_000)
     assert page.outcome == "crashed" and "last error output" in page.status_label.text()
-    window.review.record_verdict(VerdictKind.BHB)
-    assert window.session.counts()[VerdictKind.BHB] == 1
+    window.review.vetting.record_verdict(VerdictKind.BHB)
+    assert window.review.session.counts()[VerdictKind.BHB] == 1
     wizard.close()
 
 
@@ -202,14 +203,13 @@ def test_models_menu_lists_and_chooses(qtbot, tmp_path, tiny_checkpoint, monkeyp
     qtbot.addWidget(window)
     chosen = []
     monkeypatch.setattr(window.review.scoring, "set_model", lambda path, start=True: chosen.append(path))
-    menu = window.wizard_menus.models_menu
+    menu = window.menus.wizard.models_menu
     assert isinstance(menu, ModelsMenu)
     ModelIndex(tmp_path / "data").remember(tiny_checkpoint)
     menu.rebuild()
     texts = [a.text() for a in menu.actions() if a.text()]
-    shipped_f1 = json.loads((Path(__file__).parents[2] / "models" / "batmm-lite-sim" / "config.json").read_text())[
-        "metrics"
-    ]["test"]["macro"]["f1"]
+    shipped_config = Path(__file__).parents[2] / "models" / "batmm-lite-sim" / "config.json"
+    shipped_f1 = json.loads(shipped_config.read_text())["metrics"]["test"]["macro"]["f1"]
     assert any(t.startswith("batmm-lite-sim") and f"F1 {shipped_f1:.3f}" in t and "(shipped)" in t for t in texts)
     assert any(t.startswith(tiny_checkpoint.name) and "(recent)" in t for t in texts)
     shipped = next(a for a in menu.actions() if a.text().startswith("batmm-lite-sim"))
@@ -217,7 +217,7 @@ def test_models_menu_lists_and_chooses(qtbot, tmp_path, tiny_checkpoint, monkeyp
     assert chosen and ModelIndex(tmp_path / "data").active().label == "batmm-lite-sim"
     menu.rebuild()
     assert next(a for a in menu.actions() if a.text().startswith("batmm-lite-sim")).isChecked()
-    assert window.wizard_menus.train_action.text() == "&Train a model…"
+    assert window.menus.wizard.train_action.text() == "&Train a model…"
 
 
 def test_svm_from_the_registry_trains_and_is_saved_but_not_made_active(qtbot, tmp_path, labelled):
@@ -261,8 +261,9 @@ def test_a_new_list_opens_with_the_active_model(qtbot, tmp_path, labelled, tiny_
     window = MainWindow(tmp_path / "data", reviewer="tester", device="cpu")
     qtbot.addWidget(window)
     with qtbot.waitSignal(window.sigSettled, timeout=120_000):
-        window.open_path(labelled)
-    assert window.model_info is not None and window.model_info.checkpoint == str(tiny_checkpoint.resolve())
+        window.review.open_path(labelled)
+    info = window.review.scoring.model.info
+    assert info is not None and info.checkpoint == str(tiny_checkpoint.resolve())
 
 
 def test_closing_the_wizard_mid_training_never_blocks_and_leaves_a_resumable_run(qtbot, tmp_path, labelled):
@@ -302,10 +303,10 @@ def test_tools_menu_opens_the_wizard_on_this_session_and_model(qtbot, tmp_path, 
     window = MainWindow(tmp_path / "data", reviewer="tester", device="cpu")
     qtbot.addWidget(window)
     with qtbot.waitSignal(window.sigSettled, timeout=120_000):
-        window.open_path(labelled, model_dir=tiny_checkpoint)
-    window.wizard_menus.train_action.trigger()
-    wizard = window.wizard_menus.wizard
-    assert wizard.isVisible() and wizard.session_path == window.session.path
+        window.review.open_path(labelled, model_dir=tiny_checkpoint)
+    window.menus.wizard.train_action.trigger()
+    wizard = window.menus.wizard.wizard
+    assert wizard.isVisible() and wizard.session_path == window.review.session.path
     assert wizard.active_model == tiny_checkpoint and wizard.can_rescore
     assert wizard.page_named("data").session_radio.isChecked()
     wizard.close()

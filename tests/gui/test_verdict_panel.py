@@ -42,6 +42,18 @@ def test_state_score_and_disagreement_are_shown(qtbot):
     assert not panel.buttons[VerdictKind.BHB].isEnabled()
 
 
+def test_hidden_scores_withhold_the_score_the_mark_enter_and_most_uncertain(qtbot):
+    panel = VerdictPanel()
+    qtbot.addWidget(panel)
+    panel.show_candidate("s7", 0.91, None, disagrees=True, scores_hidden=True)
+    assert panel.score_label.text() == "P(BHB) hidden" and panel.disagree_label.isHidden()
+    assert not panel.accept_button.isEnabled() and not panel.nav_buttons["uncertain"].isEnabled()
+    assert panel.buttons[VerdictKind.BHB].isEnabled() and panel.id_label.text() == "s7"
+    panel.show_candidate("s7", 0.91, None, disagrees=True)
+    assert panel.score_label.text() == "P(BHB) 0.910" and not panel.disagree_label.isHidden()
+    assert panel.accept_button.isEnabled() and panel.nav_buttons["uncertain"].isEnabled()
+
+
 def test_note_is_emitted_once_on_enter_and_escape_reverts(qtbot):
     panel = VerdictPanel()
     qtbot.addWidget(panel)

@@ -40,7 +40,7 @@ def window(qtbot, tmp_path, errors):
 
 def open_and_wait(qtbot, win, path, model=None):
     with qtbot.waitSignal(win.sigSettled, timeout=60000):
-        win.open_path(path, model)
+        win.review.open_path(path, model)
     win.table.setFocus()
 
 
@@ -65,7 +65,7 @@ def test_keys_overlay_on_f1_and_question_mark_closes_without_a_verdict(qtbot, wi
     assert {"Ctrl+B", "C", "Ctrl+E", "Ctrl+.", "Ctrl+Shift+F"} <= defined
     assert defined - {"Return", "Shift+?"} <= shown  # every shortcut the window defines (Return shows as Enter)
     key(qtbot, window, Qt.Key.Key_B)  # closes the overlay; records nothing
-    assert not overlay.isVisible() and window.session.states() == {}
+    assert not overlay.isVisible() and window.review.session.states() == {}
     key(qtbot, window, Qt.Key.Key_Question, Qt.KeyboardModifier.ShiftModifier)
     assert overlay.isVisible()
     qtbot.mouseClick(overlay, Qt.MouseButton.LeftButton)
@@ -99,9 +99,9 @@ def test_go_to_id_by_ctrl_g_and_slash(qtbot, window, tiny_dataset):
     assert bar.isVisible() and "no candidate 'no-such-star'" in bar.message.text()
     assert current_id(window) == "star007"
     qtbot.keyClick(bar.edit, Qt.Key.Key_Escape)
-    assert not bar.isVisible() and window.session.states() == {}  # letters typed there were no verdicts
-    window.filter_text.setText("star00")  # a filtered-out id: the filter clears to show it
-    window.apply_filter()
+    assert not bar.isVisible() and window.review.session.states() == {}  # letters typed there were no verdicts
+    window.filter_bar.text.setText("star00")  # a filtered-out id: the filter clears to show it
+    window.review.browser.set_filter(window.filter_bar.filter())
     key(qtbot, window, Qt.Key.Key_Slash)
     qtbot.keyClicks(bar.edit, "star011")
     qtbot.keyClick(bar.edit, Qt.Key.Key_Return)
@@ -110,8 +110,8 @@ def test_go_to_id_by_ctrl_g_and_slash(qtbot, window, tiny_dataset):
 
 def test_shift_space_and_shift_m_go_the_other_way(qtbot, window, tiny_dataset):
     open_and_wait(qtbot, window, tiny_dataset)
-    window.model.set_scores(np.arange(12), np.linspace(0.0, 1.0, 12))
-    window.review.jump_to_id("star005")
+    window.table_model.set_scores(np.arange(12), np.linspace(0.0, 1.0, 12))
+    window.review.browser.jump_to_id("star005")
     key(qtbot, window, Qt.Key.Key_B)  # star005 vetted, on to star006
     key(qtbot, window, Qt.Key.Key_Space, Qt.KeyboardModifier.ShiftModifier)  # previous unvetted
     assert current_id(window) == "star004"
@@ -125,7 +125,7 @@ def test_a_list_opens_with_the_model_used_last(qtbot, tmp_path, tiny_dataset, ti
     data_dir = tmp_path / "userdata"
     first = new_window(qtbot, data_dir)
     open_and_wait(qtbot, first, tiny_dataset, tiny_checkpoint)
-    assert first.model_info is not None
+    assert first.review.scoring.model.info is not None
     first.close()
     second = new_window(qtbot, data_dir)
     assert second.review.models.current.path == tiny_checkpoint.resolve()  # the explicit choice became active
@@ -133,9 +133,10 @@ def test_a_list_opens_with_the_model_used_last(qtbot, tmp_path, tiny_dataset, ti
     from tinysky import make_dataset
 
     open_and_wait(qtbot, second, make_dataset(other, n=5, seed=3))  # no model named: the last one
-    assert second.model_info is not None and second.model_info.checkpoint == str(tiny_checkpoint)
+    info = second.review.scoring.model.info
+    assert info is not None and info.checkpoint == str(tiny_checkpoint)
     assert "no model" not in second.verdict_panel.model_label.text()
-    assert np.isfinite(second.model.column("p")).all()
+    assert np.isfinite(second.table_model.column("p")).all()
     second.close()
 
 
@@ -153,13 +154,14 @@ def test_first_start_uses_the_shipped_model(qtbot, tmp_path):
 def test_the_window_never_grows_with_long_texts(qtbot, window, tiny_dataset):
     open_and_wait(qtbot, window, tiny_dataset)
     long = "a very long message about a file with a long name " * 8
-    for label in (window.status.work_label, window.saved_label, window.counts_label, window.device_label):
+    status = window.status
+    for label in (status.work_label, status.saved_label, status.counts_label, status.device_label):
         label.setText(long)
     window.verdict_panel.set_model("batmm-" + "x" * 200, "v" * 60, "cuda:0")
     QApplication.processEvents()
     assert window.width() == 1280
     assert window.minimumSizeHint().width() <= 1280
-    assert window.saved_label.elided_text().endswith("…") and window.saved_label.toolTip() == long
+    assert window.status.saved_label.elided_text().endswith("…") and window.status.saved_label.toolTip() == long
 
 
 def test_table_headers_read_and_the_note_is_reachable(qtbot, window, tiny_dataset):
@@ -168,7 +170,7 @@ def test_table_headers_read_and_the_note_is_reachable(qtbot, window, tiny_datase
     header_metrics = table.horizontalHeader().fontMetrics()
     for col, name in enumerate(COLUMNS[:-1]):
         assert table.columnWidth(col) >= header_metrics.horizontalAdvance(name) + SORT_ARROW_PX - 1, name
-    table.scrollTo(window.model.index(0, COL_NOTE))
+    table.scrollTo(window.table_model.index(0, COL_NOTE))
     QApplication.processEvents()
     left = table.horizontalHeader().sectionViewportPosition(COL_NOTE)
     assert 0 <= left < table.viewport().width() and table.columnWidth(COL_NOTE) >= 150
@@ -186,19 +188,19 @@ def test_at_1280_by_800_verdicts_and_status_read_whole(qtbot, tmp_path, errors):
     window = new_window(qtbot, tmp_path / "userdata")
     open_and_wait(qtbot, window, demo)
     for kind in (VerdictKind.MS_A, VerdictKind.BLUE_STRAGGLER):  # rows 0 and 1: the longest labels
-        window.review.record_verdict(kind)
+        window.review.vetting.record_verdict(kind)
     QApplication.processEvents()
     table = window.table
     verdict_right = table.horizontalHeader().sectionViewportPosition(COL_VERDICT) + table.columnWidth(COL_VERDICT)
     assert verdict_right <= table.viewport().width()
     cells = table.fontMetrics()
-    texts = [window.model.data(window.model.index(r, COL_VERDICT)) for r in range(2)]
+    texts = [window.table_model.data(window.table_model.index(r, COL_VERDICT)) for r in range(2)]
     assert texts[0].startswith("main-sequence A") and texts[1].startswith("blue straggler"), texts
     assert all(cells.horizontalAdvance(t) <= table.columnWidth(COL_VERDICT) - 6 for t in texts)  # no elision
-    window.device_label.setText("batmm (batmm-lite@0322e56497) scores on cpu")
-    window.saved_label.setText("saved verdict of sim-2026-000001")
+    window.status.device_label.setText("batmm (batmm-lite@0322e56497) scores on cpu")
+    window.status.saved_label.setText("saved verdict of sim-2026-000001")
     QApplication.processEvents()
-    for label in (window.saved_label, window.counts_label, window.device_label):
+    for label in (window.status.saved_label, window.status.counts_label, window.status.device_label):
         assert label.elided_text() == label.text()
     window.close()
 
@@ -226,7 +228,7 @@ def test_undo_after_reopening_the_session_works_through_the_window(qtbot, tmp_pa
     key(qtbot, first, Qt.Key.Key_S)  # star001
     key(qtbot, first, Qt.Key.Key_A)  # star002
     key(qtbot, first, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # star002 undone before closing
-    session_file = first.session.path
+    session_file = first.review.session.path
     first.close()
 
     second = new_window(qtbot, data_dir)
@@ -234,12 +236,12 @@ def test_undo_after_reopening_the_session_works_through_the_window(qtbot, tmp_pa
     panel = second.verdict_panel
     assert panel.undo_button.isEnabled() and panel.redo_button.isEnabled()  # the history came back
     key(qtbot, second, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
-    assert second.session.state("star001") is None and current_id(second) == "star001"
-    assert second.model.column("verdict")[1] == ""
+    assert second.review.session.state("star001") is None and current_id(second) == "star001"
+    assert second.table_model.column("verdict")[1] == ""
     key(qtbot, second, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
-    assert second.session.state("star001").verdict is VerdictKind.BLUE_STRAGGLER
+    assert second.review.session.state("star001").verdict is VerdictKind.BLUE_STRAGGLER
     panel.redo_button.click()
-    assert second.session.state("star002").verdict is VerdictKind.MS_A
+    assert second.review.session.state("star002").verdict is VerdictKind.MS_A
     assert not panel.redo_button.isEnabled()
     second.close()
 
@@ -247,7 +249,7 @@ def test_undo_after_reopening_the_session_works_through_the_window(qtbot, tmp_pa
     open_and_wait(qtbot, third, session_file)
     assert third.verdict_panel.undo_button.isEnabled() and not third.verdict_panel.redo_button.isEnabled()
     third.verdict_panel.undo_button.click()
-    assert third.session.state("star002") is None
+    assert third.review.session.state("star002") is None
     third.close()
 
 
@@ -274,7 +276,7 @@ def test_explanations_skip_the_maps_while_neither_is_shown(qtbot, window, tiny_d
     window.cutout_panel.show_overlay.setChecked(False)
     assert not scoring.want_maps
     scoring.details.clear()
-    window.review.jump_to_id("star003")
+    window.review.browser.jump_to_id("star003")
     qtbot.waitUntil(lambda: 3 in scoring.details.explain, timeout=30000)
     cheap = scoring.details.explain[3]
     assert cheap.saliency is None and cheap.attention_map is None and cheap.segment_weights is not None

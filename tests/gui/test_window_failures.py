@@ -34,8 +34,8 @@ def make_window(qtbot, data_dir):
 def test_a_hand_edited_session_is_a_dialog_and_the_window_still_opens_lists(qtbot, tmp_path, tiny_dataset, errors):
     win = make_window(qtbot, tmp_path / "userdata")
     with qtbot.waitSignal(win.sigSettled, timeout=20000):
-        win.open_path(tiny_dataset)
-    session = win.session.path
+        win.review.open_path(tiny_dataset)
+    session = win.review.session.path
     win.review.close()
     edited = tmp_path / "edited.session.sqlite"
     src, dst = sqlite3.connect(session), sqlite3.connect(edited)
@@ -44,15 +44,15 @@ def test_a_hand_edited_session_is_a_dialog_and_the_window_still_opens_lists(qtbo
     dst.execute("update meta set value='[1, 2]' where key='catalog'")
     dst.commit()
     dst.close()
-    win.open_path(edited)
+    win.review.open_path(edited)
     qtbot.waitUntil(lambda: bool(errors), timeout=5000)
     title, text = errors[-1]
     assert title == "Cannot open the session" and str(edited) in text and "edited by hand" in text
     with qtbot.waitSignal(win.sigSettled, timeout=20000):
-        win.open_path(tiny_dataset)
+        win.review.open_path(tiny_dataset)
     win.table.setFocus()
     qtbot.keyClick(win.table, Qt.Key.Key_B)
-    assert win.session.state("star000").verdict is VerdictKind.BHB
+    assert win.review.session.state("star000").verdict is VerdictKind.BHB
     win.close()
 
 
@@ -63,10 +63,10 @@ def test_an_unwritable_data_folder_is_a_dialog_at_start_and_reviews_still_work(q
     qtbot.waitUntil(lambda: bool(errors), timeout=5000)
     assert errors[0][0] == "The data folder is not writable" and "--data-dir" in errors[0][1]
     with qtbot.waitSignal(win.sigSettled, timeout=20000):
-        win.open_path(tiny_dataset)
+        win.review.open_path(tiny_dataset)
     win.table.setFocus()
     qtbot.keyClick(win.table, Qt.Key.Key_S)
-    assert win.session.state("star000").verdict is VerdictKind.BLUE_STRAGGLER
+    assert win.review.session.state("star000").verdict is VerdictKind.BLUE_STRAGGLER
     win.close()
 
 

@@ -17,11 +17,11 @@ def test_a_xue_bhb_star_is_known_in_the_panel_the_filter_and_the_export(qtbot, w
     Table({"id": ["xue", "new"], "ra": [float(xue["ra"][7]), 10.0], "dec": [float(xue["dec"][7]), -80.0],
            "g": [18.0, 18.5]}).write(path)
     with qtbot.waitSignal(window.sigSettled, timeout=30000):
-        window.open_path(path)
+        window.review.open_path(path)
     rows = window.review.rows
     known = list(rows.column("known_as"))
     assert "xue2011:BHB" in known[0].split(";") and known[1] == ""
-    assert window.review.jump_to_id("xue")
+    assert window.review.browser.jump_to_id("xue")
     qtbot.waitUntil(lambda: "already known: a BHB star of Xue et al. (2011)" in window.verdict_panel.fit_label.text(),
                     timeout=10000)
     window.filter_bar.not_catalogued.setChecked(True)
@@ -33,9 +33,8 @@ def test_a_xue_bhb_star_is_known_in_the_panel_the_filter_and_the_export(qtbot, w
     assert "xue2011:BHB" in str(out["known_as"][0]) and np.isfinite(out["known_sep_arcsec"][0])
 
 
-def test_the_users_catalogue_of_known_stars_is_a_setting_that_names_its_stars(
-    qtbot, window, tmp_path, errors, monkeypatch
-):
+def test_the_users_catalogue_of_known_stars_is_a_setting_that_names_its_stars(qtbot, window, tmp_path, errors,
+                                                                               monkeypatch):
     from bhb_viewer.gui import main_window as mw
     from bhb_viewer.gui.main_window import MainWindow
 
@@ -49,7 +48,7 @@ def test_the_users_catalogue_of_known_stars_is_a_setting_that_names_its_stars(
     Table({"ra": [10.0, float(xue["ra"][7])], "dec": [-80.0 + 1.0 / 3600, float(xue["dec"][7])],
            "known_as": ["group:BHB", "group:BHB"]}).write(mine)
     with qtbot.waitSignal(window.sigSettled, timeout=30000):
-        window.open_path(path)
+        window.review.open_path(path)
     rows = window.review.rows
     assert list(rows.column("known_as"))[1:] == ["", ""]
 
@@ -59,11 +58,11 @@ def test_the_users_catalogue_of_known_stars_is_a_setting_that_names_its_stars(
         window.choose_known_catalogue()
     assert errors and errors[-1][0] == "Cannot use that catalogue of known stars"
     assert "no_positions.csv" in errors[-1][1] and "missing column 'ra'/'dec'" in errors[-1][1]
-    assert window.review.known_catalogue.get() is None
+    assert window.review.known.setting.get() is None
 
     # the user's catalogue: the open list re-matched in place, the panel says it, the export carries it
     monkeypatch.setattr(mw, "ask_known_catalogue", lambda parent, current: mine)
-    assert window.review.jump_to_id("mine")
+    assert window.review.browser.jump_to_id("mine")
     with qtbot.waitSignal(window.sigSettled, timeout=30000):
         window.choose_known_catalogue()
     known = list(rows.column("known_as"))
@@ -79,17 +78,17 @@ def test_the_users_catalogue_of_known_stars_is_a_setting_that_names_its_stars(
     window.close()
     again = MainWindow(window.review.data_dir, reviewer="tester")
     qtbot.addWidget(again)
-    assert again.review.known_catalogue.get() == mine.resolve()
+    assert again.review.known.setting.get() == mine.resolve()
     with qtbot.waitSignal(again.sigSettled, timeout=30000):
-        again.open_path(path)
+        again.review.open_path(path)
     assert list(again.review.rows.column("known_as"))[1] == "group:BHB"
     # gone from disk: the list opens with the shipped catalogues and the window says why
     mine.unlink()
     with qtbot.waitSignal(again.sigSettled, timeout=30000):
-        again.open_path(path)
+        again.review.open_path(path)
     assert errors[-1][0] == "Your catalogue of known stars was left out" and "group_list.ecsv" in errors[-1][1]
     assert list(again.review.rows.column("known_as"))[1] == ""
     with qtbot.waitSignal(again.sigSettled, timeout=30000):
-        again.review.set_known_catalogue(None)
-    assert again.review.known_catalogue.get() is None
+        again.review.known.use(None)
+    assert again.review.known.setting.get() is None
     again.close()

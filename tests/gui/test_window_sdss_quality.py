@@ -64,7 +64,7 @@ def catalog_file(tmp_path):
 
 def open_and_wait(qtbot, win, path):
     with qtbot.waitSignal(win.sigSettled, timeout=20000):
-        win.open_path(path)
+        win.review.open_path(path)
 
 
 def menu_action(win, text):
@@ -78,13 +78,13 @@ def test_fetch_the_selection_then_the_whole_list(qtbot, window, catalog_file, tm
     table = window.table
     table.selectionModel().clearSelection()
     for view_row in (1, 3):
-        index = window.model.index(view_row, 0)
+        index = window.table_model.index(view_row, 0)
         table.selectionModel().select(index, table.selectionModel().SelectionFlag.Select |
                                       table.selectionModel().SelectionFlag.Rows)
     assert table.selected_source_rows().tolist() == [1, 3]
     with qtbot.waitSignal(window.sigSettled, timeout=30000):
         menu_action(window, "Fetch spectra and cutouts for the selection").trigger()
-    source = window.source
+    source = window.review.source
     assert [source.spectrum(r) is not None for r in range(6)] == [False, True, False, True, False, False]
     assert source.cube(3).shape == (5, 64, 64)
     asked = len(server.calls)
@@ -92,7 +92,7 @@ def test_fetch_the_selection_then_the_whole_list(qtbot, window, catalog_file, tm
         menu_action(window, "Fetch spectra and cutouts for the whole list").trigger()
     assert all(source.spectrum(r) is not None and source.cube(r) is not None for r in range(6))
     assert {p["plate"] for kind, p in server.calls[asked:] if kind == "spectrum"} == {300, 302, 304, 305}
-    assert "4 spectra and 4 cutouts for 4 of 4" in window.saved_label.text()
+    assert "4 spectra and 4 cutouts for 4 of 4" in window.status.saved_label.text()
     assert errors == []
     # the candidate on show got its fetched spectrum and quality
     assert window.verdict_panel.quality_label.isHidden()
@@ -110,13 +110,13 @@ def test_a_fetch_cancelled_from_the_status_bar_resumes_from_the_cache(qtbot, win
         assert window.status.progress.isVisibleTo(window) and window.status.cancel_button.isVisibleTo(window)
         qtbot.waitUntil(lambda: len(arrived) >= 1, timeout=20000)
         qtbot.mouseClick(window.status.cancel_button, Qt.MouseButton.LeftButton)
-    got = [r for r in range(6) if window.source.spectrum(r) is not None]
-    assert 1 <= len(got) < 6 and "cancelled" in window.saved_label.text()
+    got = [r for r in range(6) if window.review.source.spectrum(r) is not None]
+    assert 1 <= len(got) < 6 and "cancelled" in window.status.saved_label.text()
     before = {p["plate"] for kind, p in server.calls if kind == "spectrum"}
     server.calls.clear()
     with qtbot.waitSignal(window.sigSettled, timeout=30000):
         window.fetch_sdss_list()
-    assert all(window.source.spectrum(r) is not None for r in range(6))
+    assert all(window.review.source.spectrum(r) is not None for r in range(6))
     again = {p["plate"] for kind, p in server.calls if kind == "spectrum"}
     assert not again & {300 + r for r in got}  # attached rows are skipped
     assert again | before >= {300 + r for r in range(6)}
@@ -138,7 +138,7 @@ def test_no_network_is_a_dialog_naming_sdss_offline_and_the_window_goes_on(qtbot
     assert "Traceback" not in capfd.readouterr().err
     window.table.setFocus()
     qtbot.keyClick(window.table, Qt.Key.Key_B)
-    assert window.session.state("c0").verdict is VerdictKind.BHB
+    assert window.review.session.state("c0").verdict is VerdictKind.BHB
 
 
 def test_a_partial_spectrum_is_shown_marked_in_table_panel_and_export(qtbot, window, tmp_path):
@@ -146,13 +146,13 @@ def test_a_partial_spectrum_is_shown_marked_in_table_panel_and_export(qtbot, win
     path = write_spec(tmp_path / "spec-0500-52000-0010.fits", loglam, smooth_flux(loglam), np.ones(len(loglam)),
                       plate=500, mjd=52000, fiber=10)
     open_and_wait(qtbot, window, path)
-    assert window.model.rowCount() == 1
-    p_cell = window.model.index(0, 6)
-    assert window.model.data(p_cell, Qt.ItemDataRole.BackgroundRole) is not None
-    assert "68%" in window.model.data(p_cell, Qt.ItemDataRole.ToolTipRole)
+    assert window.table_model.rowCount() == 1
+    p_cell = window.table_model.index(0, 6)
+    assert window.table_model.data(p_cell, Qt.ItemDataRole.BackgroundRole) is not None
+    assert "68%" in window.table_model.data(p_cell, Qt.ItemDataRole.ToolTipRole)
     label = window.verdict_panel.quality_label
     assert label.isVisibleTo(window) and "score is unreliable" in label.text()
-    inputs = {k: v for k, v in window.export_inputs().items() if k != "checkpoint"}
+    inputs = {k: v for k, v in window.review.export_inputs().items() if k != "checkpoint"}
     exported = Table.read(export_catalog(tmp_path / "out.ecsv", **inputs, selection="all"))
     assert exported["p_bhb_unreliable"].tolist() == [True]
     assert exported["valid_fraction"][0] == pytest.approx(0.681, abs=1e-3)
@@ -171,7 +171,7 @@ def test_a_resolution_far_from_sdss_is_flagged_in_the_panel(qtbot, window, tmp_p
     open_and_wait(qtbot, window, path)
     label = window.verdict_panel.quality_label
     assert label.isHidden()
-    window.review.navigate("next")
+    window.review.browser.navigate("next")
     assert label.isVisibleTo(window) and "R ≈ 700" in label.text() and "unreliable" not in label.text()
 
 
@@ -181,12 +181,12 @@ def test_a_verdict_write_that_fails_keeps_the_star_and_says_so(qtbot, window, ca
     def read_only(*args):
         raise OSError(30, "Read-only file system")
 
-    monkeypatch.setattr(window.session, "set_verdict", read_only)
+    monkeypatch.setattr(window.review.session, "set_verdict", read_only)
     window.table.setFocus()
     qtbot.keyClick(window.table, Qt.Key.Key_B)
     assert window.verdict_panel.id_label.text() == "c0"
     assert errors[-1][0] == "The verdict was NOT saved" and "stays on show" in errors[-1][1]
-    assert window.model.column("verdict")[0] == ""
+    assert window.table_model.column("verdict")[0] == ""
 
 
 def test_the_panel_shows_every_modalitys_score_and_the_head_of_a_one_modality_star(qtbot):
@@ -202,10 +202,8 @@ def test_the_panel_shows_every_modalitys_score_and_the_head_of_a_one_modality_st
     assert text.startswith("P(BHB): fusion — · spectrum 0.874 · image —") and "spectrum head alone (no cutouts)" in text
     panel.set_modality_scores(0.931, 0.874, float("nan"), "spectrum+photometry")  # a model that reads colours
     text = panel.heads_label.text()
-    assert (
-        text.startswith("P(BHB): spectrum+colours 0.931 · spectrum 0.874 · image —")
-        and "colours (catalogue, or synthesised from the spectrum; no cutouts)" in text
-    )
+    assert text.startswith("P(BHB): spectrum+colours 0.931 · spectrum 0.874 · image —")
+    assert "colours (catalogue, or synthesised from the spectrum; no cutouts)" in text
     panel.set_modality_scores(0.5, float("nan"), float("nan"), "")
     assert panel.heads_label.isHidden()
 
@@ -218,10 +216,10 @@ def test_a_spectrum_file_is_scored_from_its_spectrum_and_synthesised_colours(qtb
     path = write_spec(tmp_path / "spec-0500-52000-0010.fits", loglam, smooth_flux(loglam), np.ones(len(loglam)),
                       plate=500, mjd=52000, fiber=10)
     with qtbot.waitSignal(window.sigSettled, timeout=60000):
-        window.open_path(path, find_resource(DEMO_MODEL))
+        window.review.open_path(path, find_resource(DEMO_MODEL))
     qtbot.waitUntil(lambda: window.verdict_panel.heads_label.isVisibleTo(window), timeout=30000)
     text = window.verdict_panel.heads_label.text()
     assert "spectrum+colours" in text and "image —" in text and "synthesised from the spectrum" in text
-    p_cell = window.model.index(0, 6)
-    assert window.model.data(p_cell) != ""
-    assert "spectrum and colours" in window.model.data(p_cell, Qt.ItemDataRole.ToolTipRole)
+    p_cell = window.table_model.index(0, 6)
+    assert window.table_model.data(p_cell) != ""
+    assert "spectrum and colours" in window.table_model.data(p_cell, Qt.ItemDataRole.ToolTipRole)

@@ -39,7 +39,7 @@ def test_a_galaxy_is_marked_explained_and_hidden_on_request(qtbot, window, tmp_p
     assert bhb(["dataset", "build", "--catalog", str(tmp_path / "cat.ecsv"), "--spectra", str(spectra),
                 "--out", str(tmp_path / "ds"), "--partial"]) == 0
     with qtbot.waitSignal(window.sigSettled, timeout=30000):
-        window.open_path(tmp_path / "ds")
+        window.review.open_path(tmp_path / "ds")
     rows = window.review.rows
     qtbot.waitUntil(lambda: rows.column("flags")[1] != "", timeout=30000)
     ids = list(rows.column("id"))
@@ -54,13 +54,12 @@ def test_a_galaxy_is_marked_explained_and_hidden_on_request(qtbot, window, tmp_p
     assert tip.startswith("not to be trusted") and "no star template fits it" in tip
     assert model.data(index, Qt.ItemDataRole.FontRole).strikeOut()
 
-    assert window.review.jump_to_id("galaxy")
+    assert window.review.browser.jump_to_id("galaxy")
     panel = window.verdict_panel
     qtbot.waitUntil(lambda: "no star template fits it" in panel.quality_label.text(), timeout=10000)
-    assert (
-        panel.fit_label.text().startswith("template fit: Teff 6,000 K") and "outside the BHB" in panel.fit_label.text()
-    )
-    assert window.review.jump_to_id("star")
+    fit = panel.fit_label.text()
+    assert fit.startswith("template fit: Teff 6,000 K") and "outside the BHB" in fit
+    assert window.review.browser.jump_to_id("star")
     qtbot.waitUntil(lambda: "inside the BHB Teff–log g box" in panel.fit_label.text(), timeout=10000)
     assert "no star template" not in panel.quality_label.text()
 

@@ -15,7 +15,7 @@ from bhb_viewer.review import InlineRunner, Review
 
 def good_session(review, dataset, tmp_path):
     review.open_path(dataset)
-    review.record_verdict(VerdictKind.BHB)
+    review.vetting.record_verdict(VerdictKind.BHB)
     path = review.session.path
     copy = tmp_path / "copy.session.sqlite"
     src, dst = sqlite3.connect(path), sqlite3.connect(copy)
@@ -53,7 +53,7 @@ def test_a_damaged_session_is_an_error_naming_it_and_the_open_list_goes_on(revie
     assert title.startswith("Cannot open the session") and str(path) in text
     assert not any(record.exc_info for record in caplog.records)
     assert review.source is not None and review.source.origin == dataset  # the list open before stays
-    review.record_verdict(VerdictKind.OTHER)
+    review.vetting.record_verdict(VerdictKind.OTHER)
     assert review.session.state("star001").verdict is VerdictKind.OTHER
 
 
@@ -67,7 +67,7 @@ def test_a_data_folder_that_is_a_file_is_said_and_the_review_works(tmp_path, dat
     title, text = said[0]
     assert title == "The data folder is not writable" and str(blocked / "data") in text and "--data-dir" in text
     review.open_path(dataset)  # a catalog in a writable folder keeps its session beside it
-    review.record_verdict(VerdictKind.BHB)
+    review.vetting.record_verdict(VerdictKind.BHB)
     assert review.session.state("star000").verdict is VerdictKind.BHB
     review.close()
 

@@ -114,7 +114,7 @@ def test_no_network_says_sdss_offline_and_prints_no_traceback(review, events, ca
         assert "SDSS → Offline" in text and "--offline" not in text and "cannot reach SDSS" in text
     assert not any(record.exc_info for record in caplog.records)
     assert review.source.spectrum(0) is None  # nothing attached, the review goes on
-    review.record_verdict(VerdictKind.OTHER)
+    review.vetting.record_verdict(VerdictKind.OTHER)
     assert review.session.state("a").verdict is VerdictKind.OTHER
 
 
@@ -172,12 +172,12 @@ def test_a_verdict_that_was_not_saved_keeps_its_star_on_show(review, events, cat
         raise OSError(30, "Read-only file system")
 
     monkeypatch.setattr(review.session, "set_verdict", read_only)
-    review.record_verdict(VerdictKind.BHB)
+    review.vetting.record_verdict(VerdictKind.BHB)
     assert review.current() == (0, "a")  # auto-advance did not move on
     title, text = events.last("error")
     assert title == "The verdict was NOT saved" and "Read-only" in text and "stays on show" in text
     monkeypatch.undo()
-    review.record_verdict(VerdictKind.BHB)
+    review.vetting.record_verdict(VerdictKind.BHB)
     assert review.current() == (1, "b") and review.session.state("a").verdict is VerdictKind.BHB
 
 
@@ -227,11 +227,8 @@ def test_a_spectrum_file_is_scored_from_its_spectrum_and_synthesised_colours(rev
     p_spectrum = star.p_spectrum
     review.open_path(path, find_resource(DEMO_MODEL))  # reopened: the scores and the heads come from the session
     again = review.candidate(0)
-    assert (
-        again.score_from == "spectrum+photometry"
-        and again.p_spectrum == pytest.approx(p_spectrum)
-        and np.isnan(again.p_image)
-    )
+    assert again.score_from == "spectrum+photometry" and again.p_spectrum == pytest.approx(p_spectrum)
+    assert np.isnan(again.p_image)
 
 
 def test_a_fetched_cube_turns_a_spectrum_head_score_into_a_fusion_score(review, catalog_file, tmp_path):

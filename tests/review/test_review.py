@@ -38,23 +38,23 @@ def test_opening_a_data_set_makes_a_session_and_shows_the_first_candidate(review
 
 def test_navigation_follows_the_visible_order_both_ways(review, dataset):
     review.open_path(dataset)
-    assert review.navigate("previous") == 0  # at the top it stays
-    review.navigate("next")
-    review.navigate("next")
+    assert review.browser.navigate("previous") == 0  # at the top it stays
+    review.browser.navigate("next")
+    review.browser.navigate("next")
     assert current_id(review) == "star002"
-    review.navigate("previous")
+    review.browser.navigate("previous")
     assert current_id(review) == "star001"
     for cid in ("star002", "star003"):
         review.actions.set_verdict(cid, VerdictKind.BHB)
-    assert review.navigate("unvetted") == 4  # skips the vetted 2 and 3
-    assert review.navigate("previous_unvetted") == 1
+    assert review.browser.navigate("unvetted") == 4  # skips the vetted 2 and 3
+    assert review.browser.navigate("previous_unvetted") == 1
     review.nav.set_current(0)
-    assert review.navigate("previous_unvetted") == 11  # wraps
+    assert review.browser.navigate("previous_unvetted") == 11  # wraps
     scored(review, np.linspace(0, 1, 12))  # star005 0.4545 and star006 0.5455 tie around the cut
-    assert review.navigate("uncertain") == 5
-    assert review.navigate("least_uncertain") == 0  # the surest unvetted call (P = 0, as far as P = 1)
+    assert review.browser.navigate("uncertain") == 5
+    assert review.browser.navigate("least_uncertain") == 0  # the surest unvetted call (P = 0, as far as P = 1)
     with pytest.raises(ValueError, match="unknown navigation"):
-        review.navigate("sideways")
+        review.browser.navigate("sideways")
 
 
 def test_a_feature_adds_its_own_move(review, dataset):
@@ -67,26 +67,26 @@ def test_a_feature_adds_its_own_move(review, dataset):
         return int(later[0]) if len(later) else -1
 
     review.nav.moves["noted"] = next_noted
-    assert review.navigate("noted") == 8
-    assert review.navigate("noted") == -1 and current_id(review) == "star008"
+    assert review.browser.navigate("noted") == 8
+    assert review.browser.navigate("noted") == -1 and current_id(review) == "star008"
 
 
 def test_jump_to_id_clears_a_filter_that_hides_the_candidate(review, events, dataset):
     review.open_path(dataset)
-    review.set_filter(Filter(text="star00"))
+    review.browser.set_filter(Filter(text="star00"))
     assert len(review.rows.visible_rows()) == 10
-    assert review.jump_to_id("star007") and current_id(review) == "star007"
-    assert review.jump_to_id("star011") and current_id(review) == "star011"
+    assert review.browser.jump_to_id("star007") and current_id(review) == "star007"
+    assert review.browser.jump_to_id("star011") and current_id(review) == "star011"
     assert review.rows.filter.is_empty and events.last("filter_changed") == (Filter(),)
-    assert not review.jump_to_id("nobody") and current_id(review) == "star011"
+    assert not review.browser.jump_to_id("nobody") and current_id(review) == "star011"
 
 
 def test_verdicts_advance_are_written_at_once_and_undo_redo_show_their_candidate(review, events, dataset):
     review.open_path(dataset)
-    review.record_verdict(VerdictKind.BHB)
+    review.vetting.record_verdict(VerdictKind.BHB)
     assert current_id(review) == "star001"  # advanced
-    review.record_verdict(VerdictKind.BLUE_STRAGGLER)
-    review.record_note("broad lines")
+    review.vetting.record_verdict(VerdictKind.BLUE_STRAGGLER)
+    review.vetting.record_note("broad lines")
     with Session.open(review.session.path) as other:  # durable the moment the call returned
         assert other.state("star000").verdict is VerdictKind.BHB
         assert other.state("star002").note == "broad lines"
@@ -96,17 +96,17 @@ def test_verdicts_advance_are_written_at_once_and_undo_redo_show_their_candidate
     assert events.last("counts_changed")[0].vetted == 2
 
     review.nav.set_current(7)
-    review.undo()  # the note of star002: shown, gone
+    review.vetting.undo()  # the note of star002: shown, gone
     assert current_id(review) == "star002" and review.session.state("star002") is None
-    review.undo()
+    review.vetting.undo()
     assert current_id(review) == "star001" and review.rows.column("verdict")[1] == ""
     assert events.last("undo_changed") == (True, True)
-    review.redo()
+    review.vetting.redo()
     assert review.session.state("star001").verdict is VerdictKind.BLUE_STRAGGLER
     assert events.last("counts_changed")[0].vetted == 2
 
-    review.auto_advance = False
-    review.record_verdict(VerdictKind.OTHER)
+    review.mode.auto_advance = False
+    review.vetting.record_verdict(VerdictKind.OTHER)
     assert current_id(review) == "star001"
 
 
@@ -117,7 +117,7 @@ def test_a_write_that_fails_is_reported_and_changes_nothing(review, events, data
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(review.session, "set_verdict", full_disk)
-    review.record_verdict(VerdictKind.BHB)
+    review.vetting.record_verdict(VerdictKind.BHB)
     title, text = events.last("error")
     assert title == "The verdict was NOT saved" and "No space left" in text
     assert review.rows.column("verdict")[0] == "" and "saved" not in events.calls
@@ -134,39 +134,39 @@ def test_the_cut_decides_the_models_call_disagreement_and_agreement(review, even
     assert (counts.vetted, counts.agree, counts.comparable) == (4, 1, 3)
     assert list(review.rows.column("disagrees")[:3]) == [True, False, True]
 
-    review.set_cut(0.25)
+    review.browser.set_cut(0.25)
     counts = events.last("counts_changed")[0]
     assert (counts.agree, counts.comparable) == (2, 3)
     assert list(review.rows.column("disagrees")[:3]) == [False, False, True]
-    review.set_filter(Filter(state="disagrees"))
+    review.browser.set_filter(Filter(state="disagrees"))
     assert ids(review) == ["star002"]
-    review.set_filter(Filter())
+    review.browser.set_filter(Filter())
     review.nav.set_current(3)  # P 0.1 < 0.25: the model calls non-BHB
-    review.accept_model_call()
+    review.vetting.accept_model_call()
     assert review.session.state("star003").verdict is VerdictKind.NON_BHB
     with pytest.raises(ValueError):
-        review.set_cut(1.5)
+        review.browser.set_cut(1.5)
 
 
 def test_filters_keep_the_candidate_on_show_when_they_can(review, dataset):
     review.open_path(dataset)
     scored(review, np.linspace(0, 1, 12))
     review.nav.set_current(5)
-    review.set_filter(Filter(score_range=(0.3, 0.9)))
+    review.browser.set_filter(Filter(score_range=(0.3, 0.9)))
     assert ids(review) == [f"star{i:03d}" for i in range(4, 10)]
     assert current_id(review) == "star005"
-    review.set_filter(Filter(score_range=(0.8, 1.0)))
+    review.browser.set_filter(Filter(score_range=(0.8, 1.0)))
     assert current_id(review) == "star009"  # the first listed, star005 is gone
     review.actions.set_note("star010", "Faint companion")
-    review.set_filter(Filter(text="faint"))
+    review.browser.set_filter(Filter(text="faint"))
     assert ids(review) == ["star010"]
-    review.set_filter(Filter(state="unvetted", text="star01"))
+    review.browser.set_filter(Filter(state="unvetted", text="star01"))
     assert ids(review) == ["star010", "star011"]
-    review.set_filter(Filter())
+    review.browser.set_filter(Filter())
     review.nav.set_current(-1)
-    assert review.navigate("next") == 0
-    review.set_filter(Filter(text="nobody"))
-    assert review.current() is None and review.navigate("next") == -1
+    assert review.browser.navigate("next") == 0
+    review.browser.set_filter(Filter(text="nobody"))
+    assert review.current() is None and review.browser.navigate("next") == -1
     with pytest.raises(ValueError, match="unknown verdict state"):
         Filter(state="maybe")
 
@@ -176,23 +176,23 @@ def test_sorting_reorders_navigation_and_keeps_the_candidate(review, dataset):
     p = np.array([0.5, 0.9, 0.1, 0.7] + [np.nan] * 8)
     scored(review, p)
     review.nav.set_current(3)
-    review.set_sort(SortOrder("p", descending=True))
+    review.browser.set_sort(SortOrder("p", descending=True))
     assert ids(review)[:5] == ["star001", "star003", "star000", "star002", "star004"]  # unscored last
     assert current_id(review) == "star003"
-    review.record_verdict(VerdictKind.BHB)
+    review.vetting.record_verdict(VerdictKind.BHB)
     assert current_id(review) == "star000"  # next in the sorted order
-    review.set_sort(SortOrder("id", descending=True))
+    review.browser.set_sort(SortOrder("id", descending=True))
     assert ids(review)[0] == "star011"
-    review.set_sort(None)
+    review.browser.set_sort(None)
     assert ids(review)[0] == "star000"
 
 
 def test_reopening_the_session_restores_verdicts_undo_and_recent(tmp_path, dataset):
     first = Review(tmp_path / "ud", InlineRunner(), reviewer="ana")
     first.open_path(dataset)
-    first.record_verdict(VerdictKind.BHB)
-    first.record_verdict(VerdictKind.MS_A)
-    first.undo()
+    first.vetting.record_verdict(VerdictKind.BHB)
+    first.vetting.record_verdict(VerdictKind.MS_A)
+    first.vetting.undo()
     path = first.session.path
     first.close()
 
@@ -203,7 +203,7 @@ def test_reopening_the_session_restores_verdicts_undo_and_recent(tmp_path, datas
     assert again.session.path == path and len(again.source) == 12
     assert again.rows.column("verdict")[0] == "BHB" and again.rows.column("verdict")[1] == ""
     assert seen[-1] == (True, True)
-    again.redo()
+    again.vetting.redo()
     assert again.session.state("star001").verdict is VerdictKind.MS_A
     assert again.actions.counts().vetted == 2
     assert again.recent.paths()[0] == str(path.resolve())
@@ -214,8 +214,8 @@ def test_a_changed_catalog_warns_and_verdicts_follow_their_ids(review, events, t
     cat = tmp_path / "list.csv"
     Table({"id": ["a", "b"], "ra": [1.0, 2.0], "dec": [3.0, 4.0]}).write(cat)
     review.open_path(cat)
-    review.navigate("next")
-    review.record_verdict(VerdictKind.OTHER)
+    review.browser.navigate("next")
+    review.vetting.record_verdict(VerdictKind.OTHER)
     Table({"id": ["c", "b", "a"], "ra": [0.5, 2.0, 1.0], "dec": [0.0, 4.0, 3.0]}).write(cat, overwrite=True)
     review.open_path(cat)
     assert events.last("error")[0] == "The catalog changed"
@@ -230,7 +230,7 @@ def test_bad_files_are_reported_and_the_review_goes_on(review, events, dataset, 
     assert review.source is None and events.calls["work_done"]
     review.open_files([dataset, tmp_path / "missing.csv"])
     assert review.source is not None
-    review.attach_cutout(lambda: np.ones((5, 64, 64), np.float32), "a test cube")
+    review.attach.cutout(lambda: np.ones((5, 64, 64), np.float32), "a test cube")
     assert review.cube(0).sum() == 5 * 64 * 64 and events.last("data_changed") == (0,)
     assert events.last("notice") == ("cutouts from a test cube shown for star000",)
 

@@ -195,10 +195,12 @@ class CandidateTableModel(QAbstractTableModel):
             return self._flagged(row, role)
         if col == COL_P and self.rows.column("unreliable")[row]:
             return self._unreliable(row, role)
-        if col == COL_P and role == Qt.ItemDataRole.ToolTipRole and self.rows.column("score_from")[row] in _ONE_HEAD:
-            return f"P(BHB) from the {self.rows.column('score_from')[row]} head alone"
-        if col == COL_P and role == Qt.ItemDataRole.ToolTipRole and self.rows.column("score_from")[row] == "spectrum+photometry":
-            return "P(BHB) from the spectrum and colours (no cutouts)"
+        if col == COL_P and role == Qt.ItemDataRole.ToolTipRole:
+            score_from = self.rows.column("score_from")[row]
+            if score_from in _ONE_HEAD:
+                return f"P(BHB) from the {score_from} head alone"
+            if score_from == "spectrum+photometry":
+                return "P(BHB) from the spectrum and colours (no cutouts)"
         return None
 
     def _flagged(self, row: int, role: int):
@@ -301,6 +303,10 @@ class CandidateTableView(QTableView):
             flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
             self.selectionModel().setCurrentIndex(index, flags)
             self.scrollTo(index)
+
+    def set_scores_hidden(self, hidden: bool) -> None:
+        """A blind audit hides the scores: the P(BHB) column goes while it runs."""
+        self.setColumnHidden(COL_P, hidden)
 
     def width_through(self, col: int) -> int:
         """Pixels the view needs to show columns 0..``col`` whole, with its frame and scroll bar."""

@@ -1,7 +1,9 @@
 """The verdict panel: the model's score, one button per verdict kind, the note, review navigation.
 
 The panel only shows state and emits what the person asked for; the window writes it to the
-session and feeds the result back with :meth:`VerdictPanel.show_candidate`. Keys are owned by the
+session and feeds the result back with :meth:`VerdictPanel.show_candidate` (called by one view,
+:class:`~bhb_viewer.gui.candidate_view.CandidateView`, which also says when a blind audit hides the
+scores: the panel then withholds the score, the "≠" mark, Enter and "most uncertain"). Keys are owned by the
 window (as shortcuts that work wherever focus is, except while typing a note); the panel prints
 them on its buttons from the same tables, so what is shown is what works.
 """
@@ -202,13 +204,19 @@ class VerdictPanel(QWidget):
         state: CandidateState | None = None,
         disagrees: bool = False,
         cut: float = 0.5,
+        scores_hidden: bool = False,
     ) -> None:
         """Show one candidate (None: nothing selected) with its score, the verdict in force, and what
-        Enter would record at the review's decision ``cut``."""
+        Enter would record at the review's decision ``cut``; ``scores_hidden`` (a blind audit) withholds
+        the score, the disagreement and what would tell them (Enter, "most uncertain")."""
         enabled = cid is not None
-        self._p = p_bhb if p_bhb is not None and p_bhb == p_bhb else None
+        self._p = p_bhb if p_bhb is not None and p_bhb == p_bhb and not scores_hidden else None
         self.id_label.setText(cid if cid is not None else "no candidate")
-        if self._p is None:
+        self.nav_buttons["uncertain"].setEnabled(not scores_hidden)
+        if scores_hidden:
+            self.score_label.setText("P(BHB) hidden")
+            self.accept_button.setToolTip("off while the scores are hidden")
+        elif self._p is None:
             self.score_label.setText("P(BHB) —")
             self.accept_button.setToolTip("not scored yet")
         else:
@@ -224,7 +232,7 @@ class VerdictPanel(QWidget):
         else:
             when = state.time[:19].replace("T", " ")
             self.verdict_label.setText(f"{state.verdict.label} — {state.reviewer}, {when}")
-        self.disagree_label.setVisible(disagrees)
+        self.disagree_label.setVisible(disagrees and not scores_hidden)
         note = state.note if state else ""
         self.note_edit.saved_text = note
         self.note_edit.setText(note)
