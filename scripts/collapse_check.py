@@ -93,9 +93,8 @@ class Probe:
             keep("se_gate", output[1])
 
         def seg_hook(_m, inputs, output):
-            segments = inputs[0][:, : seg.n_segments * seg.segment_length].reshape(
-                -1, seg.n_segments, seg.segment_length
-            )
+            n, length = seg.n_segments, seg.segment_length
+            segments = inputs[0][:, : n * length].reshape(-1, n, length)
             keep("seg_logits", seg.w_q(segments) @ seg.w_k(segments).transpose(1, 2) * seg.scale)
             keep("seg_sw", output[1])
             keep("seg_level", segments.mean(dim=2))

@@ -45,9 +45,8 @@ def test_audit_results_show_the_demos_selection_function_and_save_it(qtbot, wind
 
     expected = audit_selection_function(audit_evidence(window.review.session, plan))  # what the CLI writes
     shown = dialog.selection.table
-    assert list(shown["source"]) == list(expected.table["source"]) and list(shown["axis"]) == list(
-        expected.table["axis"]
-    )
+    assert list(shown["source"]) == list(expected.table["source"])
+    assert list(shown["axis"]) == list(expected.table["axis"])
     for name in NUMBERS:
         np.testing.assert_allclose(np.asarray(shown[name], float), np.asarray(expected.table[name], float))
     assert {"blind audit", "labels"} == set(shown["source"])  # the demo has labels: completeness too
