@@ -87,8 +87,8 @@ def _markdown(model: Path, result: dict, truth: Table, scores: Table) -> str:
         f"# Real-star check: held-out MILES stars scored by `{model.name}`",
         "",
         "Made by `scripts/real_star_check.py` (see `bhb_viewer/core/real_stars.py` for how the stars become files).",
-        f"Model version `{result['model_version']}`. HB-like: log g ≤ 3.6, [Fe/H] ≤ −0.8, 7,000–10,500 K; "
-        "dwarfs: log g ≥ 3.8, same Teff. AUC interval: 95 % bootstrap over stars.",
+        f"Model version `{result['model_version']}`. HB-like: log g ≤ 3.6, [Fe/H] ≤ −0.8, "
+        "7,000–10,500 K; dwarfs: log g ≥ 3.8, same Teff. AUC interval: 95 % bootstrap over stars.",
         "",
         "| score | n HB-like / dwarfs | AUC [95 %] | HB-like at P ≥ 0.5 | dwarfs' median P | dwarfs "
         "at P ≥ 0.5 | Spearman(log g, P) | Spearman([Fe/H], P), dwarfs | Spearman(Teff, P), dwarfs |",
@@ -97,10 +97,9 @@ def _markdown(model: Path, result: dict, truth: Table, scores: Table) -> str:
     for col in COLUMNS:
         f = result[col]
         lines.append(
-            f"| `{col}` | {f['n_hb_like']} / {f['n_dwarf']} | "
-            f"{f['auc']:.3f} [{f['auc_95'][0]:.3f}, {f['auc_95'][1]:.3f}] | "
-            f"{f['hb_like_share_p_ge_0.5']:.2f} | "
-            f"{f['dwarf_median_p']:.3f} | {f['dwarf_share_p_ge_0.5']:.2f} | {_signed(f['spearman_logg_p'])} | "
+            f"| `{col}` | {f['n_hb_like']} / {f['n_dwarf']} | {f['auc']:.3f} [{f['auc_95'][0]:.3f}, "
+            f"{f['auc_95'][1]:.3f}] | {f['hb_like_share_p_ge_0.5']:.2f} | {f['dwarf_median_p']:.3f} "
+            f"| {f['dwarf_share_p_ge_0.5']:.2f} | {_signed(f['spearman_logg_p'])} | "
             f"{_signed(f['spearman_feh_p_dwarfs'])} | {_signed(f['spearman_teff_p_dwarfs'])} |"
         )
     if "second_opinion" in result:
@@ -109,23 +108,20 @@ def _markdown(model: Path, result: dict, truth: Table, scores: Table) -> str:
             "",
             "## The physical second opinion and the trust flags",
             "",
-            f"`logg_fit` (the engine-template fit, `bhb score`'s second opinion): AUC of −logg_fit, HB-like "
-            f"({s['n_hb_like']}) against dwarfs ({s['n_dwarf']}): **{s['auc_minus_logg_fit']:.3f}** "
-            f"[{s['auc_95'][0]:.3f}, {s['auc_95'][1]:.3f}].",
-            f"Over the {s['n_af']} A/F stars ({AF_TEFF[0]:,.0f}–{AF_TEFF[1]:,.0f} K), fit minus MILES: Teff "
-            f"{s['teff_bias_af']:+.0f} ± {s['teff_rms_af']:.0f} K, "
-            f"log g {s['logg_bias_af']:+.2f} ± {s['logg_rms_af']:.2f}, "
-            f"[Fe/H] {s['feh_bias_af']:+.2f} ± {s['feh_rms_af']:.2f} (mean ± sd).",
+            "`logg_fit` (the engine-template fit, `bhb score`'s second opinion): AUC of "
+            f"−logg_fit, HB-like ({s['n_hb_like']}) against dwarfs ({s['n_dwarf']}): "
+            f"**{s['auc_minus_logg_fit']:.3f}** [{s['auc_95'][0]:.3f}, {s['auc_95'][1]:.3f}].",
+            f"Over the {s['n_af']} A/F stars ({AF_TEFF[0]:,.0f}–{AF_TEFF[1]:,.0f} K), fit minus MILES: "
+            f"Teff {s['teff_bias_af']:+.0f} ± {s['teff_rms_af']:.0f} K, log g {s['logg_bias_af']:+.2f} ± "
+            f"{s['logg_rms_af']:.2f}, [Fe/H] {s['feh_bias_af']:+.2f} ± {s['feh_rms_af']:.2f} (mean ± sd).",
             f"Flagged out of distribution (`ood:` or `sky:`): {s['ood_share_af']:.1%} of the A/F stars "
-            f"({s['ood_share_af_in_colour_range']:.1%} of the {s['n_af_in_colour_range']} inside the training sky's "
-            "colour range, the ones a candidate selection keeps), "
-            f"{s['ood_share_hb_dwarf']:.1%} of the HB-like and dwarf "
-            f"stars, {s['ood_share_all']:.1%} of all held-out stars. "
-            "Flags among the A/F stars: "
+            f"({s['ood_share_af_in_colour_range']:.1%} of the {s['n_af_in_colour_range']} inside the training "
+            f"sky's colour range, the ones a candidate selection keeps), {s['ood_share_hb_dwarf']:.1%} of the "
+            f"HB-like and dwarf stars, {s['ood_share_all']:.1%} of all held-out stars. Flags among the A/F stars: "
             + ", ".join(f"`{k}` {v}" for k, v in sorted(s["flag_counts_af"].items()))
             + ".",
-            "The stars are placed at g = 18 (MILES fluxes have no absolute scale); `gappy` is MILES's end at 7,400 Å "
-            "(a quality flag, not out of distribution).",
+            "The stars are placed at g = 18 (MILES fluxes have no absolute scale); "
+            "`gappy` is MILES's end at 7,400 Å (a quality flag, not out of distribution).",
         ]
     lines += [
         "",
@@ -133,8 +129,8 @@ def _markdown(model: Path, result: dict, truth: Table, scores: Table) -> str:
         "",
         "## Every held-out star",
         "",
-        "| MILES | name | Teff | log g | [Fe/H] | group | u−g | g−r | "
-        "p_bhb | p_bhb_spectrum | score_from | teff_fit | logg_fit | flags |",
+        "| MILES | name | Teff | log g | [Fe/H] | group | u−g | g−r | p_bhb "
+        "| p_bhb_spectrum | score_from | teff_fit | logg_fit | flags |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     order = np.lexsort((np.asarray(truth["teff"]), np.asarray(truth["group"])))
