@@ -166,8 +166,8 @@ def run_child(argv: list[str], n: int, env: dict) -> dict:
         scored=summary.get("scored"),
     )
     print(
-        f"{n:>8} stars: {r['stars_per_s']:8.0f} stars/s end to end, peak RSS {r['peak_rss_mb']:.0f} MB "
-        f"(worker {r['worker_peak_rss_mb']:.0f} MB)"
+        f"{n:>8} stars: {r['stars_per_s']:8.0f} stars/s end to end, peak RSS "
+        f"{r['peak_rss_mb']:.0f} MB (worker {r['worker_peak_rss_mb']:.0f} MB)"
         + (f", CUDA {r['cuda_peak_mb']:.0f} MB" if "cuda_peak_mb" in r else "")
         + f", load {before} -> {r['load_after']}",
         flush=True,

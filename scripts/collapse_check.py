@@ -93,9 +93,8 @@ class Probe:
             keep("se_gate", output[1])
 
         def seg_hook(_m, inputs, output):
-            segments = inputs[0][:, : seg.n_segments * seg.segment_length].reshape(
-                -1, seg.n_segments, seg.segment_length
-            )
+            n, length = seg.n_segments, seg.segment_length
+            segments = inputs[0][:, : n * length].reshape(-1, n, length)
             keep("seg_logits", seg.w_q(segments) @ seg.w_k(segments).transpose(1, 2) * seg.scale)
             keep("seg_sw", output[1])
             keep("seg_level", segments.mean(dim=2))
@@ -321,66 +320,59 @@ def markdown(result: dict, name: str) -> str:
     lines = [
         SECTION,
         "",
-        f"Made by `python scripts/collapse_check.py {Path(result['data']).name} "
-        f"--model {result['model']} --n {result['n']}` "
-        f"({result['n']} stars of {result['sky']}, {result['n_bhb']} "
-        "BHB). The same numbers for the architecture freshly initialised "
-        f"(seed {result['seed']}, same inputs) show what training changed. Macro F1 of the checkpoint on these "
-        f"stars: {base:.3f}. Each ablation below is one forward pass with one internal replaced.",
+        f"Made by `python scripts/collapse_check.py {Path(result['data']).name} --model "
+        f"{result['model']} --n {result['n']}` ({result['n']} stars of {result['sky']}, "
+        f"{result['n_bhb']} BHB). The same numbers for the architecture freshly initialised (seed "
+        f"{result['seed']}, same inputs) show what training changed. Macro F1 of the checkpoint on "
+        f"these stars: {base:.3f}. Each ablation below is one forward pass with one internal replaced.",
         "",
         f"![collapse]({name}.png)",
         "",
         "**SE band weights are flat: the gate's input hardly varies, and training left the gate where it started.** "
-        f"The squeeze is each band's mean over the whole 64×64 preprocessed stamp, mostly sky, so between stars it "
+        "The squeeze is each band's mean over the whole 64×64 preprocessed stamp, mostly sky, so between stars it "
         f"moves by σ = {min(se['squeeze_between_star_std']):.3f}–{max(se['squeeze_between_star_std']):.3f} "
-        "(standardised units); through the two small FC layers that "
-        f"is a logit σ ≤ {max(se['logit_between_star_std']):.3f} "
-        f"and a gate σ ≤ {max(se['gate_between_star_std']):.4f}. The gates (the sigmoids, before the viewer divides by "
-        f"their sum) are {se['gate_min']:.3f}–{se['gate_max']:.3f} "
-        f"trained and {fse['gate_min']:.3f}–{fse['gate_max']:.3f} "
-        f"initialised: not saturated ({se['gates_saturated']:.0%} within 0.01 of 0 or 1), and barely moved. A constant "
-        "gate per band is the same function as a rescaled first convolution, so the loss has nothing to gain from "
-        f"moving it. Normalised weights {se['weight_min']:.3f}–{se['weight_max']:.3f} (uniform 0.2), entropy "
+        "(standardised units); through the two small FC layers that is a logit σ ≤ "
+        f"{max(se['logit_between_star_std']):.3f} and a gate σ ≤ {max(se['gate_between_star_std']):.4f}. The gates "
+        f"(the sigmoids, before the viewer divides by their sum) are {se['gate_min']:.3f}–{se['gate_max']:.3f} "
+        f"trained and {fse['gate_min']:.3f}–{fse['gate_max']:.3f} initialised: not saturated "
+        f"({se['gates_saturated']:.0%} within 0.01 of 0 or 1), and barely moved. A constant gate per band is the "
+        "same function as a rescaled first convolution, so the loss has nothing to gain from moving it. Normalised "
+        f"weights {se['weight_min']:.3f}–{se['weight_max']:.3f} (uniform 0.2), entropy "
         f"{se['weight_entropy_ratio_median']:.4f} of uniform's, class means (u…z) BHB "
         f"{', '.join(f'{v:.3f}' for v in se['weight_bhb_mean'])}, non-BHB "
-        f"{', '.join(f'{v:.3f}' for v in se['weight_non_bhb_mean'])}. Ablation, every star's gates replaced by their "
-        f"mean over stars: {abl('se_gates_constant')}. The per-star part carries nothing.",
+        f"{', '.join(f'{v:.3f}' for v in se['weight_non_bhb_mean'])}. Ablation, every star's gates replaced by "
+        f"their mean over stars: {abl('se_gates_constant')}. The per-star part carries nothing.",
         "",
         (
-            f"**Segment weights are {'saturated' if one_hot else 'concentrated'}: "
-            "training grew the attention logits until "
-            f"{'the softmax became one-hot' if one_hot else 'most of each row sits on one or two segments'}.** "
+            f"**Segment weights are {'saturated' if one_hot else 'concentrated'}: training grew the attention logits "
+            f"until {'the softmax became one-hot' if one_hot else 'most of each row sits on one or two segments'}.** "
         )
         + "Initialised, the logits within a row spread by σ = "
-          f"{fseg['logit_std_within_row_median']:.2f} and the softmax is "
-        f"uniform (row entropy {fseg['row_entropy_ratio_median']:.3f} of uniform's). Trained, they spread by "
-        f"σ = {seg['logit_std_within_row_median']:.0f}, the top "
-        f"one leading the next by {seg['logit_top_gap_median']:.0f} "
-        f"(medians), and the rows are {'one-hot' if one_hot else 'concentrated'} "
-        f"(entropy {seg['row_entropy_ratio_median']:.3f} of "
-        f"uniform's, largest weight "
-        f"{seg['rows_max_weight_median']:.3f}). The segments (503 "
-        "raw pixels of a min–max scaled spectrum) enter W_Q and "
-        "W_K with no normalisation and no temperature, so the logits grow with the weights and with the flux level: "
-        f"s1…s7 sit at mean levels {', '.join(f'{v:.2f}' for v in seg['level_mean'])}, and the key norms grew from "
-        f"{', '.join(f'{v:.1f}' for v in fseg['key_norm_mean'])} "
-        f"to {', '.join(f'{v:.0f}' for v in seg['key_norm_mean'])}. "
-        f"The bluest, brightest segment wins: the rows' argmax is s1 in {seg['rows_argmax_share'][0]:.0%} of rows and "
-        f"the column means shown as segment weights are {', '.join(f'{v:.3f}' for v in seg['column_mean'])} "
-        f"(between-star σ ≤ {max(seg['column_mean_between_star_std']):.4f}). "
+          f"{fseg['logit_std_within_row_median']:.2f} and the softmax is uniform (row entropy "
+        f"{fseg['row_entropy_ratio_median']:.3f} of uniform's). Trained, they spread by σ = "
+        f"{seg['logit_std_within_row_median']:.0f}, the top one leading the next by "
+        f"{seg['logit_top_gap_median']:.0f} (medians), and the rows are {'one-hot' if one_hot else 'concentrated'} "
+        f"(entropy {seg['row_entropy_ratio_median']:.3f} of uniform's, largest weight "
+        f"{seg['rows_max_weight_median']:.3f}). The segments (503 raw pixels of a min–max scaled spectrum) enter "
+        "W_Q and W_K with no normalisation and no temperature, so the logits grow with the weights and with the "
+        f"flux level: s1…s7 sit at mean levels {', '.join(f'{v:.2f}' for v in seg['level_mean'])}, and the key "
+        f"norms grew from {', '.join(f'{v:.1f}' for v in fseg['key_norm_mean'])} to "
+        f"{', '.join(f'{v:.0f}' for v in seg['key_norm_mean'])}. The bluest, brightest segment wins: the rows' "
+        f"argmax is s1 in {seg['rows_argmax_share'][0]:.0%} of rows and the column means shown as segment weights "
+        f"are {', '.join(f'{v:.3f}' for v in seg['column_mean'])} (between-star σ ≤ "
+        f"{max(seg['column_mean_between_star_std']):.4f}). "
         + (
-            "Once one-hot the softmax's gradient is ≈ 0, so nothing "
-            "pulls it back. What was learned is a fixed routing, "
-            "the same for every star: add s1 (4,000–4,491 Å, Hδ and Hγ) to every segment. The ablations say so: "
+            "Once one-hot the softmax's gradient is ≈ 0, so nothing pulls it back. "
+            "What was learned is a fixed routing, the same for every star: add s1 "
+            "(4,000–4,491 Å, Hδ and Hγ) to every segment. The ablations say so: "
             if fixed_routing
             else "The weights still vary between stars, and the model uses that: the ablations, "
         )
         + "that pattern fixed for every star, "
-        f"{abl('segment_attention_fixed_saturated')}; uniform rows "
-        f"instead, {abl('segment_attention_uniform')} (the VGG "
-        f"relies on the copy); a temperature at inference, {temps}. The weights are saturated by training, not by "
-        "the display, so no display fixes them: a fix has to be trained in. A LayerNorm on the segments before "
-        "W_Q/W_K was tried; see the next section.",
+        f"{abl('segment_attention_fixed_saturated')}; uniform rows instead, "
+        f"{abl('segment_attention_uniform')} (the VGG relies on the copy); a temperature at inference, "
+        f"{temps}. The weights are saturated by training, not by the display, so no display fixes them: a fix "
+        "has to be trained in. A LayerNorm on the segments before W_Q/W_K was tried; see the next section.",
         "",
         (
             "**CLS attention over the cutout is flat: the classifier's query hardly tells the image tokens apart.** "
@@ -400,19 +392,18 @@ def markdown(result: dict, name: str) -> str:
         + ". The image matters to the score (the band importance above), but where on the stamp the CLS token "
         "looks does not: its map is no evidence of what the model used. The viewer's 10 % margin still lets about "
         f"{cls['image_peak_beyond_flat_margin']:.0%} of these maps be drawn (their excess over uniform; the largest "
-        f"peak, {cls['image_max_over_uniform_max']:.2f}× uniform, "
-        f"at {cls['image_max_over_uniform_max'] - 1:.0%} of full "
-        "strength); they are drawn only when chosen, under the model's name.",
+        f"peak, {cls['image_max_over_uniform_max']:.2f}× uniform, at {cls['image_max_over_uniform_max'] - 1:.0%} of "
+        "full strength); they are drawn only when chosen, under the model's name.",
         "",
-        f"**The recipe.** Stages {' → '.join(result['stages'])}: the SE block and the segment attention are trained "
-        "only in their encoder's stage, against that encoder's own head, and frozen from then on, so the fusion "
-        "stage could not undo what they became; the collapse of the segment weights happened in the "
-        "spectrum stage itself.",
+        f"**The recipe.** Stages {' → '.join(result['stages'])}: the SE block and the "
+        "segment attention are trained only in their encoder's stage, against that encoder's "
+        "own head, and frozen from then on, so the fusion stage could not undo what they "
+        "became; the collapse of the segment weights happened in the spectrum stage itself.",
         "",
-        "**What the viewer does with this.** Measured importance is the default overlay: the spectrum's segments, the "
-        "band strip, and occlusion over the cutout. The model's own weights are drawn where nothing was measured "
-        "(band and segment weights) or when chosen (attention), labelled as the model's. They are drawn as "
-        "departures from uniform (1/5 per band, 1/7 per segment) on a fixed symmetric scale and called flat "
+        "**What the viewer does with this.** Measured importance is the default overlay: the spectrum's segments, "
+        "the band strip, and occlusion over the cutout. The model's own weights are drawn where nothing was "
+        "measured (band and segment weights) or when chosen (attention), labelled as the model's. They are drawn "
+        "as departures from uniform (1/5 per band, 1/7 per segment) on a fixed symmetric scale and called flat "
         "within the stated margin. The attention map is drawn against uniform, and not at all when flat.",
         "",
     ]

@@ -45,17 +45,11 @@ def plot(result: dict, path: Path) -> None:
 def markdown(result: dict, name: str) -> str:
     d = result["deletion_area"]
     conc = np.array([s["attention_concentration"] for s in result["stars"] if s["attention_concentration"] is not None])
-    lines = [
-        f"# Overlays that tell the truth: measured importance and faithfulness ({result['n']} stars)",
-        "",
-        f"Made by `bhb explain {result['data']} --model {result['model']} --n {result['n']} --seed {result['seed']}` "
-        "and `scripts/explain_report.py`. Method: `bhb_viewer/ml/importance.py`.",
-        "",
-        "## Deletion areas (lower: the attribution finds what the score rests on)",
-        "",
-        "| attribution | area | random's | difference |",
-        "|---|---|---|---|",
-    ]
+    lines = [f"# Overlays that tell the truth: measured importance and faithfulness ({result['n']} stars)", "",
+             f"Made by `bhb explain {result['data']} --model {result['model']} --n {result['n']} "
+             f"--seed {result['seed']}` and `scripts/explain_report.py`. Method: `bhb_viewer/ml/importance.py`.", "",
+             "## Deletion areas (lower: the attribution finds what the score rests on)", "",
+             "| attribution | area | random's | difference |", "|---|---|---|---|"]
     for key in ("saliency", "occlusion"):
         lines.append(f"| {LABELS[key]} | {d[key]:.3f} | {d['random']:.3f} | {d[key] - d['random']:+.3f} |")
     if d.get("attention") is not None:

@@ -77,11 +77,11 @@ def markdown(result: dict, sky: str, scores: str) -> str:
         "the flags `bhb_viewer/core/science/trust.py`.",
         "",
         f"* AUC of −logg_fit, BHB against every other kind: **{result['auc_minus_logg_fit']:.3f}**",
-        f"* Teff–log g box ({result['box']['teff'][0]:,.0f}–{result['box']['teff'][1]:,.0f} K, log g < "
-        f"{result['box']['logg_max']}): purity **{result['box']['purity']:.3f}**, completeness "
+        f"* Teff–log g box ({result['box']['teff'][0]:,.0f}–{result['box']['teff'][1]:,.0f} K, log "
+        f"g < {result['box']['logg_max']}): purity **{result['box']['purity']:.3f}**, completeness "
         f"**{result['box']['completeness']:.3f}**, macro F1 {result['box']['macro_f1']:.3f}",
-        f"* flagged out of distribution (`ood:`/`sky:`): **{result['ood_share']:.2%}** of all stars, "
-        f"{result['ood_share_bhb']:.2%} of the BHB stars",
+        f"* flagged out of distribution (`ood:`/`sky:`): **{result['ood_share']:.2%}** "
+        f"of all stars, {result['ood_share_bhb']:.2%} of the BHB stars",
         "",
         "Flag counts: " + ", ".join(f"`{k}` {v}" for k, v in result["flag_counts"].items()) + ".",
         "",

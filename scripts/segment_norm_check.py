@@ -74,11 +74,11 @@ def markdown(result: dict) -> str:
 
     def line(name: str, m: dict) -> str:
         return (
-            f"| {name} | {m['test_macro_f1']:.3f} | {m['sky_macro_f1']:.3f} | {m['row_entropy_ratio_median']:.3f} | "
-            f"{', '.join(f'{v:.2f}' for v in m['segment_weights_mean'])} "
+            f"| {name} | {m['test_macro_f1']:.3f} | {m['sky_macro_f1']:.3f} | "
+            f"{m['row_entropy_ratio_median']:.3f} | {', '.join(f'{v:.2f}' for v in m['segment_weights_mean'])} "
             f"| {max(m['segment_weights_between_star_std']):.3f} | "
-            f"{max(abs(v) for v in m['segment_weights_bhb_minus_non_bhb']):.3f} | {m['uniform_rows_macro_f1']:.3f} "
-            f"({m['uniform_rows_mean_abs_dp']:.3f}) |"
+            f"{max(abs(v) for v in m['segment_weights_bhb_minus_non_bhb']):.3f} | "
+            f"{m['uniform_rows_macro_f1']:.3f} ({m['uniform_rows_mean_abs_dp']:.3f}) |"
         )
 
     held = norm["sky_macro_f1"] >= base["sky_macro_f1"] - 0.01 and norm["test_macro_f1"] >= base["test_macro_f1"] - 0.01
@@ -91,31 +91,25 @@ def markdown(result: dict) -> str:
         [
             SECTION,
             "",
-            "Made by `python scripts/segment_norm_check.py "
-            f"{Path(result['data']).name} --runs …` ({result['n']} stars of "
-            f"{result['sky']}, which neither run saw). The spectrum-only "
-            "model (VGG1D + segment attention, lite) trained "
-            f"twice with one recipe ({result['recipe']}): as the paper has it, and with a LayerNorm on each segment "
-            "before W_Q and W_K (`segment_norm`; the values stay raw). Short CPU runs: they compare the two, not the "
-            "shipped model.",
+            f"Made by `python scripts/segment_norm_check.py {Path(result['data']).name} --runs …` "
+            f"({result['n']} stars of {result['sky']}, which neither run saw). The spectrum-only model "
+            f"(VGG1D + segment attention, lite) trained twice with one recipe ({result['recipe']}): as "
+            "the paper has it, and with a LayerNorm on each segment before W_Q and W_K (`segment_norm`; "
+            "the values stay raw). Short CPU runs: they compare the two, not the shipped model.",
             "",
-            "| segment attention | test macro F1 | sky macro F1 | row entropy ÷ uniform | segment weights s1…s7 | "
-            "between-star σ (largest) | class difference (largest) | macro F1 with uniform rows (mean abs ΔP) |",
+            "| segment attention | test macro F1 | sky macro F1 | row entropy ÷ uniform | segment weights s1…s7 "
+            "| between-star σ (largest) | class difference (largest) | macro F1 with uniform rows (mean abs ΔP) |",
             "|---|---|---|---|---|---|---|---|",
             line("as the paper (the shipped architecture)", base),
             line("with segment_norm", norm),
             "",
-            f"Without the norm the short run collapses: one-hot rows on s1 for every "
-            f"star. With it, {verdict} The rows are no longer one-hot "
-            f"(entropy {norm['row_entropy_ratio_median']:.2f} of "
-            "uniform's), and the weights vary between stars (σ up "
-            f"to {max(norm['segment_weights_between_star_std']):.2f}) "
-            f"and between the classes (BHB minus non-BHB {diff[j]:+.2f} "
-            f"on s{j + 1}). Making the rows uniform costs that model "
-            f"more (macro F1 {norm['uniform_rows_macro_f1']:.2f}), so what its attention picks is used. The option is "
-            "kept, default off, so no checkpoint changes: a retraining of BATMM with "
-            "`model_overrides = {segment_norm = true}` would carry "
-            "it into the viewer; that retraining was not done here.",
+            f"Without the norm the short run collapses: one-hot rows on s1 for every star. With it, {verdict} The "
+            f"rows are no longer one-hot (entropy {norm['row_entropy_ratio_median']:.2f} of uniform's), and the "
+            f"weights vary between stars (σ up to {max(norm['segment_weights_between_star_std']):.2f}) and between "
+            f"the classes (BHB minus non-BHB {diff[j]:+.2f} on s{j + 1}). Making the rows uniform costs that model "
+            f"more (macro F1 {norm['uniform_rows_macro_f1']:.2f}), so what its attention picks is used. The option "
+            "is kept, default off, so no checkpoint changes: a retraining of BATMM with `model_overrides = "
+            "{segment_norm = true}` would carry it into the viewer; that retraining was not done here.",
             "",
         ]
     )

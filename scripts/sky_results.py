@@ -75,16 +75,16 @@ def _extra_rows(out: Path, lab: str) -> list[str]:
     if minmax and "image_resnet_se" in minmax["models"]:
         s = minmax["models"]["image_resnet_se"]["summary"]
         rows.append(
-            "| Image-only | ResNet + SE, spec min–max scaling (Eq. 14) "
-            f"| {_pct(s['macro_precision'])} | {_pct(s['macro_recall'])} "
-            f"| {_pct(s['macro_f1'])} | {s['auc']['mean']:.4f} ± {s['auc']['std']:.4f} | {s['n_seeds']} |"
+            "| Image-only | ResNet + SE, spec min–max scaling (Eq. 14) | "
+            f"{_pct(s['macro_precision'])} | {_pct(s['macro_recall'])} | {_pct(s['macro_f1'])} "
+            f"| {s['auc']['mean']:.4f} ± {s['auc']['std']:.4f} | {s['n_seeds']} |"
         )
     paper = _load(out / "paper" / "test_metrics.json")
     if paper and lab == "xue":
         m = paper["macro"]
         rows.append(
-            f"| Multimodal | BATMM, paper size (seed {paper.get('seed', 0)}, one run) | {100 * m['precision']:.2f} | "
-            f"{100 * m['recall']:.2f} | {100 * m['f1']:.2f} | {paper['auc']:.4f} | 1 |"
+            f"| Multimodal | BATMM, paper size (seed {paper.get('seed', 0)}, one run) | {100 * m['precision']:.2f} "
+            f"| {100 * m['recall']:.2f} | {100 * m['f1']:.2f} | {paper['auc']:.4f} | 1 |"
         )
     return rows
 
@@ -104,9 +104,8 @@ def _reading(results: dict, out: Path, lab: str) -> list[str]:
     multimodal = [m for m in ("early_add", "early_concat", "vgg1d_fusion", "batmm") if f1(m) is not None]
     if f1("image_resnet_se") is not None:
         lines.append(
-            "- Image-only (ratio-preserving scaling): macro F1 "
-            f"{100 * f1('image_resnet_se'):.1f} %, AUC {auc('image_resnet_se'):.3f} "
-            "(paper: 73 % F1; expected 70–78 %)."
+            f"- Image-only (ratio-preserving scaling): macro F1 {100 * f1('image_resnet_se'):.1f} "
+            f"%, AUC {auc('image_resnet_se'):.3f} (paper: 73 % F1; expected 70–78 %)."
         )
     minmax = _table(out, f"{lab}-minmax")
     if minmax and "image_resnet_se" in minmax["models"]:
@@ -119,10 +118,9 @@ def _reading(results: dict, out: Path, lab: str) -> list[str]:
         best_s = max(spectrum, key=f1)
         best_single = max([*spectrum, "image_resnet_se"] if f1("image_resnet_se") is not None else spectrum, key=f1)
         lines.append(
-            f"- Best spectrum-only: {TABLE8_NAMES[best_s][1]} "
-            f"{100 * f1(best_s):.2f} %; BATMM {100 * f1('batmm'):.2f} %: "
-            f"BATMM {'at or above' if f1('batmm') >= f1(best_single) else 'below'} the best single modality "
-            f"({100 * (f1('batmm') - f1(best_single)):+.2f} points)."
+            f"- Best spectrum-only: {TABLE8_NAMES[best_s][1]} {100 * f1(best_s):.2f} %; BATMM "
+            f"{100 * f1('batmm'):.2f} %: BATMM {'at or above' if f1('batmm') >= f1(best_single) else 'below'} "
+            f"the best single modality ({100 * (f1('batmm') - f1(best_single)):+.2f} points)."
         )
         order = sorted([*spectrum, *multimodal], key=f1, reverse=True)
         lines.append("- Order by macro F1: " + " > ".join(TABLE8_NAMES[m][1] for m in order) + ".")
@@ -130,8 +128,8 @@ def _reading(results: dict, out: Path, lab: str) -> list[str]:
         lines.append(
             f"- Classical cuts: {100 * f1('classical'):.2f} %"
             + (
-                " (on Xue-cut labels the cuts and the labels share their "
-                "definition, so this row is not a fair comparison; read it on the physical labels)."
+                " (on Xue-cut labels the cuts and the labels share their definition, "
+                "so this row is not a fair comparison; read it on the physical labels)."
                 if lab == "xue"
                 else "."
             )
@@ -149,21 +147,19 @@ def table_page(out: Path, lab: str, info: dict) -> str | None:
         f"# Table 8 on the simulated sky, {LABEL_TEXT[lab].split(' (')[0]}, "
         f"{results.get('size')} size, seeds {', '.join(map(str, seeds))}",
         "",
-        f"Data: `bhb simulate --n {info.get('n')} --seed 0 --labels "
-        f"{lab}` (simulator 2.0: extinction, calibration error, "
-        "resolution(λ), masks, sky residuals, Paschen lines, S/N(g_fib), PSF ratio, saturation; truth in truth.ecsv), "
-        f"{LABEL_TEXT[lab]}. Split 70/20/10 stratified per seed; mean ± σ over seeds on each seed's test split. "
-        f"Networks: {info.get('size')}, AdamW lr 1e-3, batch "
-        f"{info.get('table_batch')}, up to {info.get('table_epochs')} epochs "
-        f"per stage, stopped after {info.get('table_patience')} epochs "
-        "without a new best validation macro-F1 or AUC (the kept "
-        f"epoch: best F1), on {info.get('device')}; image cutouts scaled by the r-band aperture flux then asinh "
-        "(`ratio_asinh`). Produced by `scripts/gpu_sky.py` in one timed run"
+        f"Data: `bhb simulate --n {info.get('n')} --seed 0 --labels {lab}` (simulator 2.0: extinction, "
+        "calibration error, resolution(λ), masks, sky residuals, Paschen lines, S/N(g_fib), PSF ratio, "
+        f"saturation; truth in truth.ecsv), {LABEL_TEXT[lab]}. Split 70/20/10 stratified per seed; "
+        f"mean ± σ over seeds on each seed's test split. Networks: {info.get('size')}, AdamW lr 1e-3, "
+        f"batch {info.get('table_batch')}, up to {info.get('table_epochs')} epochs per stage, stopped "
+        f"after {info.get('table_patience')} epochs without a new best validation macro-F1 or AUC (the "
+        f"kept epoch: best F1), on {info.get('device')}; image cutouts scaled by the r-band aperture "
+        "flux then asinh (`ratio_asinh`). Produced by `scripts/gpu_sky.py` in one timed run"
         + (f" (`{' '.join(f'{k}={v}' for k, v in sorted(info['env'].items()))}`)" if info.get("env") else "")
         + f"; seeds are those every model finished (planned {info.get('seeds_planned')})."
         + (
-            " **No seed finished every model: each row is over its own finished seeds "
-            "(n), and the classical row is missing.**"
+            " **No seed finished every model: each row is over its own "
+            "finished seeds (n), and the classical row is missing.**"
             if results.get("partial")
             else ""
         ),
@@ -201,9 +197,8 @@ def table_page(out: Path, lab: str, info: dict) -> str | None:
                 "KS vs Xue 2011 (cut-passing physical BHBs): "
                 + ", ".join(f"{k} {v:.3f}" for k, v in report["ks"].items())
                 + f"; classical purity {report['classical_purity']:.3f}, "
-                  f"completeness {report['classical_completeness']:.3f}; "
-                "labels agree with the physical class for "
-                f"{100 * report.get('label_agreement_physical', float('nan')):.1f} % of stars.",
+                  f"completeness {report['classical_completeness']:.3f}; labels agree with the physical "
+                f"class for {100 * report.get('label_agreement_physical', float('nan')):.1f} % of stars.",
             ]
         fw = report.get("fm_window")
         if fw:
@@ -212,17 +207,17 @@ def table_page(out: Path, lab: str, info: dict) -> str | None:
                 f"Balmer fit window (Hδ fm, D0.2 of {fw['n']} cut-passing "
                 f"BHBs; default ±{fw['default_half_window']:g} Å):",
                 "",
-                "| half-window | fm median [p5, p95] | shift | KS fm "
-                "| D0.2 median [p5, p95] | shift | KS D0.2 | failures |",
+                "| half-window | fm median [p5, p95] | shift | KS fm | "
+                "D0.2 median [p5, p95] | shift | KS D0.2 | failures |",
                 "|---|---|---|---|---|---|---|---|",
             ]
             for w, e in fw["windows"].items():
                 fm, d = e["fm"], e["d02"]
                 lines.append(
-                    f"| ±{w} Å | {fm['median']:.3f} [{fm['p5']:.3f}, {fm['p95']:.3f}] | {fm['median_shift']:+.3f} | "
-                    f"{fm.get('ks_vs_xue2011', float('nan')):.3f} | "
-                    f"{d['median']:.2f} [{d['p5']:.2f}, {d['p95']:.2f}] | "
-                    f"{d['median_shift']:+.2f} | {d.get('ks_vs_xue2011', float('nan')):.3f} | {e['fit_failures']} |"
+                    f"| ±{w} Å | {fm['median']:.3f} [{fm['p5']:.3f}, {fm['p95']:.3f}] | "
+                    f"{fm['median_shift']:+.3f} | {fm.get('ks_vs_xue2011', float('nan')):.3f} | "
+                    f"{d['median']:.2f} [{d['p5']:.2f}, {d['p95']:.2f}] | {d['median_shift']:+.2f} "
+                    f"| {d.get('ks_vs_xue2011', float('nan')):.3f} | {e['fit_failures']} |"
                 )
         lines.append("")
     return "\n".join(lines)
@@ -238,38 +233,32 @@ def model_card(out: Path, info: dict) -> str:
     lines = [
         "# batmm-lite-sim: BATMM (lite) trained on simulated stars",
         "",
-        "**Trained on simulated data. NOT for science.** The spectra "
-        "and cutouts it learned from come from bhb_viewer's own "
-        "simulator (`bhb simulate`), not from SDSS. Use it to try "
-        "the viewer, its explanations and the workflow, never to "
-        "select BHB stars for a study. Train on a real data set (`bhb dataset`) for that.",
+        "**Trained on simulated data. NOT for science.** The spectra and cutouts it learned from come from "
+        "bhb_viewer's own simulator (`bhb simulate`), not from SDSS. Use it to try the viewer, its explanations and "
+        "the workflow, never to select BHB stars for a study. Train on a real data set (`bhb dataset`) for that.",
         "",
         "| item | value |",
         "|---|---|",
         "| model | `batmm`, size `lite` |",
-        f"| data | `{ds.get('name')}` ({ds.get('count')} stars, {ds.get('n_bhb')} "
-        f"BHB), manifest sha256 `{ds.get('manifest_sha256', '')[:16]}…`, "
-        f"provenance {json.dumps(ds.get('provenance', {}))} |",
+        f"| data | `{ds.get('name')}` ({ds.get('count')} stars, {ds.get('n_bhb')} BHB), manifest sha256 "
+        f"`{ds.get('manifest_sha256', '')[:16]}…`, provenance {json.dumps(ds.get('provenance', {}))} |",
         "| labels | physical (horizontal-branch gravity), so the classical cuts can be compared with it |",
         "| recipe | stages spectrum → image → fusion (frozen encoders; "
-        "the stage-1 and stage-2 heads stay in the checkpoint and "
-        f"give `p_bhb_spectrum`, `p_bhb_image`); AdamW lr {t['lr']}, "
-        f"batch {t['batch_size']}, up to {t['epochs']} epochs per stage, "
-        f"early stopping: patience {t['patience']} epochs without a new "
-        "best validation macro-F1 or AUC, the kept epoch the best F1; "
-        f"{len(history)} epochs run on {info.get('device')} |",
-        f"| preprocessing | spectra: masked-pixel fill + min–max; cutouts: `{config['preprocess']['image']['scale']}` "
-        "(÷ r-band aperture flux, asinh) + per-band standardisation |",
+        "the stage-1 and stage-2 heads stay in the checkpoint and give `p_bhb_spectrum`, "
+        f"`p_bhb_image`); AdamW lr {t['lr']}, batch {t['batch_size']}, up to {t['epochs']} epochs per "
+        f"stage, early stopping: patience {t['patience']} epochs without a new best validation macro-F1 "
+        f"or AUC, the kept epoch the best F1; {len(history)} epochs run on {info.get('device')} |",
+        "| preprocessing | spectra: masked-pixel fill + min–max; cutouts: "
+        f"`{config['preprocess']['image']['scale']}` (÷ r-band aperture flux, asinh) + per-band standardisation |",
         "",
         "## Reproduce",
         "",
         "```",
         f"bhb simulate --n {ds.get('count')} --seed "
         f"{ds.get('provenance', {}).get('seed', 0)} --labels physical --out sim-physical",
-        "bhb train --dataset sim-physical --model batmm --size lite --seed "
-        f"{t['seed']} --epochs {t['epochs']} --patience {t['patience']} "
-        f"--lr {t['lr']} --batch-size {t['batch_size']} --device "
-        f"{info.get('device', 'auto')} --out models/batmm-lite-sim",
+        f"bhb train --dataset sim-physical --model batmm --size lite --seed {t['seed']} "
+        f"--epochs {t['epochs']} --patience {t['patience']} --lr {t['lr']} --batch-size "
+        f"{t['batch_size']} --device {info.get('device', 'auto')} --out models/batmm-lite-sim",
         "```",
         "",
         f"## Metrics (test split, seed {t['seed']}, P ≥ 0.5), AUC {test['auc']:.4f}",

@@ -38,20 +38,9 @@ def test_json_reports_every_kind(tmp_path, capsys):
     assert [r["count"] for r in rows] == [2, 1, 0, 1, 1, 1]
     assert rows[0]["canonical_columns"] == ["id", "ra", "dec", "g"]
     assert rows[0]["with_position"] == 2 and rows[0]["with_plate_mjd_fiber"] == 0
-    assert (
-        rows[1]["spectra"]
-        == [
-            {
-                "id": "266-51602-3",
-                "valid_pixels": NPIX,
-                "valid_fraction": 1.0,
-                "resolution": 2000.0,
-                "resolution_source": "SDSS nominal",
-                "flags": [],
-            }
-        ]
-        and rows[1]["aligned"] is True
-    )
+    spectrum = {"id": "266-51602-3", "valid_pixels": NPIX, "valid_fraction": 1.0, "resolution": 2000.0,
+                "resolution_source": "SDSS nominal", "flags": []}
+    assert rows[1]["spectra"] == [spectrum] and rows[1]["aligned"] is True
     assert rows[2]["rejected"][0]["id"] == "266-51602-4" and "covers 2779 of 3522" in rows[2]["rejected"][0]["reason"]
     assert rows[3]["band"] == "u" and rows[3]["wcs"]["pixel_scale_arcsec"] == 0.396
     assert rows[4]["shape"] == [5, 16, 16] and rows[4]["bands"] == list(BANDS)

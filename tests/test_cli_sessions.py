@@ -181,9 +181,8 @@ def test_the_selection_function_of_a_blind_audit_on_the_demo(tmp_path, capsys):
     out = tmp_path / "sf.vot"
     assert main(["sessions", "audit", str(session), "--selection-function", str(out), "--json"]) == 0
     table = parse_single_table(str(out)).to_table()
-    assert {"axis", "lo", "hi", "purity", "purity_lo", "purity_hi", "completeness", "source", "note"} <= set(
-        table.colnames
-    )
+    expected = {"axis", "lo", "hi", "purity", "purity_lo", "purity_hi", "completeness", "source", "note"}
+    assert expected <= set(table.colnames)
     assert str(table["lo"].unit) == "mag" and set(table["axis"]) == {"g", "g_r", "snr"}
     audit = table[table["source"] == "blind audit"]
     labels = table[table["source"] == "labels"]

@@ -77,9 +77,8 @@ def test_stars_of_the_training_sky_are_rarely_flagged_and_an_old_checkpoint_stil
     )
     summary = _summary(capsys)
     scores = Table.read(tmp_path / "new.ecsv")
-    flags = np.asarray(scores["flags"].filled("") if hasattr(scores["flags"], "filled") else scores["flags"]).astype(
-        str
-    )
+    column = scores["flags"]
+    flags = np.asarray(column.filled("") if hasattr(column, "filled") else column).astype(str)
     assert summary["flagged_ood"] == int(is_ood(flags).sum()) <= 3  # ≤ 1 % of 300
     assert np.isfinite(scores["embedding_distance"]).all()
     assert np.array_equal(np.asarray(scores["p_bhb"]), np.asarray(old_scores["p_bhb"]))  # flags never change a score

@@ -27,9 +27,8 @@ def make_dataset(path: Path, n: int = 12, size: int = 64, seed: int = 0, photome
     ivar = np.full((n, NPIX), 0.25, dtype=np.float32)
     yy, xx = np.mgrid[:size, :size] - (size - 1) / 2
     psf = np.exp(-(xx**2 + yy**2) / (2 * 1.5**2))
-    cutouts = (psf[None, None] * rng.uniform(5, 50, (n, 5, 1, 1)) + rng.normal(0, 0.3, (n, 5, size, size))).astype(
-        np.float32
-    )
+    stars = psf[None, None] * rng.uniform(5, 50, (n, 5, 1, 1))
+    cutouts = (stars + rng.normal(0, 0.3, (n, 5, size, size))).astype(np.float32)
     catalog = Table({
         "id": [f"star{i:03d}" for i in range(n)],
         "ra": rng.uniform(0, 360, n), "dec": rng.uniform(-10, 60, n),

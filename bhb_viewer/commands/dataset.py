@@ -73,8 +73,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--cutouts",
         choices=("hips", "frames"),
         default="hips",
-        help="hips: 5-band cutouts from the SDSS HiPS via hips2fits (~100 kB a star; default); "
-        "frames: cut from whole SDSS frames (~15 MB a star), also the fallback where the HiPS has no data",
+        help="hips: 5-band cutouts from the SDSS HiPS via hips2fits (~100 kB a star; default); frames: "
+        "cut from whole SDSS frames (~15 MB a star), also the fallback where the HiPS has no data",
     )
     sdss.add_argument("--known-bhb", metavar="CAT", action="append",
                       help="a catalog of known BHBs (alias or path; repeatable): negatives within --radius of one are "
@@ -90,8 +90,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     files.add_argument(
         "--partial",
         action="store_true",
-        help="keep spectra that cover only part of 4000–9000 Å (e.g. a stellar library's), the rest masked; "
-        "one process only",
+        help="keep spectra that cover only part of 4000–9000 Å (e.g. "
+        "a stellar library's), the rest masked; one process only",
     )
     files.add_argument("--shard", metavar="K/N",
                        help="build only part K (1..N) of the catalog into OUT/part-K-of-N, e.g. one job of a cluster "

@@ -70,8 +70,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="CAT",
-        help="another catalogue of known stars (ra, dec; optional known_as) matched besides the shipped "
-        "Xue 2011, Barbosa 2022 and blue-straggler lists; repeatable",
+        help="another catalogue of known stars (ra, dec; optional known_as) matched besides "
+        "the shipped Xue 2011, Barbosa 2022 and blue-straggler lists; repeatable",
     )
     parser.add_argument("--known-radius", type=float, default=2.0, metavar="ARCSEC",
                         help="match radius for known stars (default 2″)")

@@ -22,10 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--labels",
         choices=("xue", "physical"),
         default=DEFAULT_LABELS,
-        help="the 'label' column: xue = passes the Xue 2011 cuts as an independent catalogue measured them "
-        "(what the paper did), physical = horizontal-branch gravity "
-        "(what the shipped model is trained on); both are in truth.ecsv "
-        f"(default {DEFAULT_LABELS})",
+        help="the 'label' column: xue = passes the Xue 2011 cuts as an independent catalogue "
+        "measured them (what the paper did), physical = horizontal-branch gravity (what the "
+        f"shipped model is trained on); both are in truth.ecsv (default {DEFAULT_LABELS})",
     )
     parser.add_argument("--engine", choices=("empirical", "parametric"), default="empirical",
                         help="stellar spectra: empirical = emulated MILES stars (simulator 3.x), parametric = "
@@ -70,15 +69,13 @@ def _print_report(report: dict) -> None:
         print(f"    {q:6s} {d:.3f}  {mark(d <= KS_LIMIT)}")
     print("(b) difficulty")
     print(
-        f"    classical cuts: purity {report['classical_purity']:.3f} "
-        f"(target {PURITY_RANGE[0]:.2f}–{PURITY_RANGE[1]:.2f}) "
-        f"{mark(report['passes']['classical_purity'])}, completeness {report['classical_completeness']:.3f}, "
-        f"{report['classical_selected']} selected"
+        f"    classical cuts: purity {report['classical_purity']:.3f} (target "
+        f"{PURITY_RANGE[0]:.2f}–{PURITY_RANGE[1]:.2f}) {mark(report['passes']['classical_purity'])}, "
+        f"completeness {report['classical_completeness']:.3f}, {report['classical_selected']} selected"
     )
     print(
-        "    best straight colour cut (g−r, u−g): macro F1 "
-        f"{report['colour_cut_f1']:.3f}, BHB F1 {report['colour_cut_f1_bhb']:.3f} "
-        f"(limit {COLOUR_F1_LIMIT}) {mark(report['passes']['colour_cut_f1'])}"
+        f"    best straight colour cut (g−r, u−g): macro F1 {report['colour_cut_f1']:.3f}, BHB F1 "
+        f"{report['colour_cut_f1_bhb']:.3f} (limit {COLOUR_F1_LIMIT}) {mark(report['passes']['colour_cut_f1'])}"
     )
     print(f"    Balmer fits failed: {report['balmer_fit_failures']}; labels {report.get('labels')}, "
           f"agreement with the physical class {report.get('label_agreement_physical', float('nan')):.3f}")
@@ -94,9 +91,8 @@ def _print_report(report: dict) -> None:
         for w, entry in report["fm_window"]["windows"].items():
             fm, d02 = entry["fm"], entry["d02"]
             print(
-                f"    ±{w:>3} Å  fm {_short(fm['median'])} (KS {_short(fm.get('ks_vs_xue2011'))})  "
-                f"D0.2 {_short(d02['median'])} (KS "
-                f"{_short(d02.get('ks_vs_xue2011'))})  failures {entry['fit_failures']}"
+                f"    ±{w:>3} Å  fm {_short(fm['median'])} (KS {_short(fm.get('ks_vs_xue2011'))})  D0.2 "
+                f"{_short(d02['median'])} (KS {_short(d02.get('ks_vs_xue2011'))})  failures {entry['fit_failures']}"
             )
 
 

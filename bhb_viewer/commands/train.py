@@ -47,9 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--base",
         metavar="DATASET_DIR",
-        help="with --init-from: mix stars of the model's own training sky (the data set its config.json "
-        "names, checked by manifest hash) into the training split, so a few verdicts do not make "
-        "it forget that sky; validation and test stay your own stars",
+        help="with --init-from: mix stars of the model's own training sky (the data set its "
+        "config.json names, checked by manifest hash) into the training split, so a few "
+        "verdicts do not make it forget that sky; validation and test stay your own stars",
     )
     parser.add_argument("--base-ratio", type=float,
                         help="with --base: base stars per training star of --dataset, drawn in the base's class "

@@ -116,9 +116,8 @@ def read_config(directory: str | os.PathLike) -> dict[str, Any]:
         if config.get(key) != ours:
             raise CheckpointError(
                 path,
-                f"{what} version {config.get(key)!r} is not this program's {ours} "
-                f"(written by bhb_viewer {config.get('code_version', '?')}, "
-                f"this is {__version__}); retrain or use a matching version",
+                f"{what} version {config.get(key)!r} is not this program's {ours} (written by bhb_viewer "
+                f"{config.get('code_version', '?')}, this is {__version__}); retrain or use a matching version",
             )
     if config.get("class_names") != list(CLASS_NAMES):
         raise CheckpointError(path, f"class names {config.get('class_names')} are not {list(CLASS_NAMES)}")

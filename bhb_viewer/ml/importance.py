@@ -61,14 +61,10 @@ def continuum_fill(flux: np.ndarray, ivar: np.ndarray, mask: np.ndarray) -> np.n
 def band_background(cutouts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Per star and band, a background stamp: the border's median plus Gaussian noise of the border's scatter."""
     c = np.asarray(cutouts, dtype=np.float64)
-    border = np.concatenate(
-        [
-            c[..., :BORDER, :].reshape(*c.shape[:2], -1), c[..., -BORDER:, :].reshape(*c.shape[:2], -1),
-            c[..., BORDER:-BORDER, :BORDER].reshape(*c.shape[:2], -1),
-            c[..., BORDER:-BORDER, -BORDER:].reshape(*c.shape[:2], -1),
-        ],
-        axis=-1,
-    )
+    border = np.concatenate([c[..., :BORDER, :].reshape(*c.shape[:2], -1),
+                             c[..., -BORDER:, :].reshape(*c.shape[:2], -1),
+                             c[..., BORDER:-BORDER, :BORDER].reshape(*c.shape[:2], -1),
+                             c[..., BORDER:-BORDER, -BORDER:].reshape(*c.shape[:2], -1)], axis=-1)
     level = np.median(border, axis=-1)
     scatter = 1.4826 * np.median(np.abs(border - level[..., None]), axis=-1)
     return level[..., None, None] + scatter[..., None, None] * rng.standard_normal(c.shape)

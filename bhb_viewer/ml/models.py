@@ -426,51 +426,37 @@ MODEL_REGISTRY: dict[str, ModelSpec] = {
     ),
     "spectrum_vgg1d_sa": ModelSpec(
         lambda a: SpectrumOnly(a, self_attention=True),
-        "spectrum-only VGG1D + segment self-attention",
-        ("spectrum",),
-        "Tables 6, 8",
+        "spectrum-only VGG1D + segment self-attention", ("spectrum",), "Tables 6, 8",
     ),
     "early_add": ModelSpec(
         lambda a: EarlyFusion(a, "add"), "sum of pooled spectrum and image features", ("spectrum", "image"), "Table 8"
     ),
     "early_concat": ModelSpec(
         lambda a: EarlyFusion(a, "concat"),
-        "concatenated pooled spectrum and image features",
-        ("spectrum", "image"),
-        "Table 8",
+        "concatenated pooled spectrum and image features", ("spectrum", "image"), "Table 8",
     ),
     "vgg1d_fusion": ModelSpec(
         VGG1DFusion, "VGG1D over the concatenated features (multimodal VGG1D)", ("spectrum", "image"), "Table 8"
     ),
     "transformer_spectrum": ModelSpec(
         lambda a: FusionTransformer(a, use_image=False, semantic=False, cross_attention=False),
-        "Transformer on spectral tokens only",
-        ("spectrum",),
-        "Table 7",
+        "Transformer on spectral tokens only", ("spectrum",), "Table 7",
     ),
     "transformer_image": ModelSpec(
         lambda a: FusionTransformer(a, use_image=True, semantic=False, cross_attention=False),
-        "Transformer + image tokens",
-        ("spectrum", "image"),
-        "Table 7",
+        "Transformer + image tokens", ("spectrum", "image"), "Table 7",
     ),
     "transformer_sem": ModelSpec(
         lambda a: FusionTransformer(a, use_image=True, semantic=True, cross_attention=False),
-        "Transformer + image + semantic embedding",
-        ("spectrum", "image"),
-        "Table 7",
+        "Transformer + image + semantic embedding", ("spectrum", "image"), "Table 7",
     ),
     "transformer_ca": ModelSpec(
         lambda a: FusionTransformer(a, use_image=True, semantic=False, cross_attention=True),
-        "Transformer + image + cross-attention",
-        ("spectrum", "image"),
-        "Table 7",
+        "Transformer + image + cross-attention", ("spectrum", "image"), "Table 7",
     ),
     "batmm": ModelSpec(
         lambda a: FusionTransformer(a, use_image=True, semantic=True, cross_attention=True),
-        "BATMM: Transformer + image + semantic embedding + cross-attention",
-        ("spectrum", "image"),
-        "Tables 5, 7, 8",
+        "BATMM: Transformer + image + semantic embedding + cross-attention", ("spectrum", "image"), "Tables 5, 7, 8",
     ),
 }
 

@@ -394,9 +394,8 @@ def _confusion(labels: np.ndarray, computed: dict[str, np.ndarray], threshold: f
              1: computed.get("classical_bhb"), 2: computed.get("box_bhb")}
     for k, call in calls.items():
         if call is not None:
-            out[k] = np.bincount(2 * labels[known] + np.asarray(call)[known].astype(np.int64), minlength=4).reshape(
-                2, 2
-            )
+            cells = 2 * labels[known] + np.asarray(call)[known].astype(np.int64)
+            out[k] = np.bincount(cells, minlength=4).reshape(2, 2)
     return out
 
 

@@ -223,8 +223,8 @@ def build_from_sdss(
     except NetworkUnavailable as exc:
         done = int(np.sum(stars["cutout_source"] != ""))
         raise NetworkUnavailable(
-            f"{exc}. Stopped with {done} of {len(stars)} stars fetched; nothing written: "
-            "run the same command again to resume from the cache"
+            f"{exc}. Stopped with {done} of {len(stars)} stars fetched; nothing "
+            "written: run the same command again to resume from the cache"
         ) from exc
     finally:
         ahead.close()

@@ -149,9 +149,8 @@ def test_duplicate_ids(tmp_path):
 
 def test_duplicate_derived_ids(tmp_path):
     path = tmp_path / "dup.csv"
-    Table({"plate": [266, 266], "mjd": [51602, 51602], "fiber": [3, 3], "ra": [1.0, 1.1], "dec": [0.0, 0.0]}).write(
-        path
-    )
+    rows = {"plate": [266, 266], "mjd": [51602, 51602], "fiber": [3, 3], "ra": [1.0, 1.1], "dec": [0.0, 0.0]}
+    Table(rows).write(path)
     _raises(read_candidates, path, "duplicate ids", "'266-51602-3'")
 
 

@@ -92,9 +92,8 @@ def test_spec_specobjid_string_is_an_exact_uint64_and_wdisp_gives_resolution_fla
     from bhb_viewer.commands.inspect import _print_text, inspect_path
 
     report = inspect_path(path)
-    assert report["spectra"][0]["flags"] == s.meta["flags"] and report["spectra"][0]["resolution"] == pytest.approx(
-        4985, abs=1
-    )
+    reported = report["spectra"][0]
+    assert reported["flags"] == s.meta["flags"] and reported["resolution"] == pytest.approx(4985, abs=1)
     _print_text(report)
     assert (
         "! resolution R ≈ 4,985 (line-spread width in the file) differs from SDSS's R ≈ 2,000"
@@ -138,9 +137,8 @@ def write_lamost_table(path: Path) -> Path:
     cols = [fits.Column("FLUX", n + "E", array=[flux]), fits.Column("IVAR", n + "E", array=[ivar]),
             fits.Column("WAVELENGTH", n + "D", array=[wave]), fits.Column("ANDMASK", n + "J", array=[andmask]),
             fits.Column("ORMASK", n + "J", array=[andmask]), fits.Column("NORMALIZATION", n + "E", array=[flux / 100])]
-    fits.HDUList([fits.PrimaryHDU(header=lamost_header()), fits.BinTableHDU.from_columns(cols, name="COADD")]).writeto(
-        path
-    )
+    table = fits.BinTableHDU.from_columns(cols, name="COADD")
+    fits.HDUList([fits.PrimaryHDU(header=lamost_header()), table]).writeto(path)
     return path
 
 
@@ -313,9 +311,8 @@ def test_desi_coadd_through_specutils_merges_arms_and_flags_resolution(tmp_path)
 
 def test_a_fits_catalog_is_not_taken_for_a_specutils_spectrum(tmp_path):
     path = tmp_path / "cat.fits"
-    fits.BinTableHDU.from_columns([fits.Column("ra", "D", array=[1.0]), fits.Column("dec", "D", array=[2.0])]).writeto(
-        path
-    )
+    columns = [fits.Column("ra", "D", array=[1.0]), fits.Column("dec", "D", array=[2.0])]
+    fits.BinTableHDU.from_columns(columns).writeto(path)
     assert detect_kind(path) == "catalog"
 
 

@@ -70,9 +70,8 @@ def test_a_review_scores_each_list_by_the_priority(tmp_path, ckpts, tiny_checkpo
     one, two = make_dataset(tmp_path / "one", n=4, seed=1), make_dataset(tmp_path / "two", n=4, seed=2)
     review = Review(data, InlineRunner(), reviewer="tester", shipped=ckpts["shipped"])
     review.open_path(one)
-    assert review.scoring.model.checkpoint == ckpts["shipped"] and review.session.model.checkpoint == str(
-        ckpts["shipped"]
-    )
+    assert review.scoring.model.checkpoint == ckpts["shipped"]
+    assert review.session.model.checkpoint == str(ckpts["shipped"])
     assert review.choose_model(ckpts["explicit"]) and review.session.model.checkpoint == str(ckpts["explicit"])
     assert not review.choose_model(tmp_path / "moved")  # said as an error; nothing changes
     assert review.scoring.model.checkpoint == ckpts["explicit"]

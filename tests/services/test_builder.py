@@ -240,9 +240,8 @@ def test_one_star_of_each_class_end_to_end_from_sdss(tmp_path, mode):
     """For real (``pytest -m remote_data``): the first Xue 2011 BHB and one SDSS blue straggler, both cutout modes."""
     folder = tmp_path / "catalogs"
     folder.mkdir()
-    Table({"plate": [3141], "mjd": [55008], "fiber": [498], "ra": [331.047394], "dec": [6.292428]}).write(
-        folder / "one_bhb.csv"
-    )
+    one_bhb = {"plate": [3141], "mjd": [55008], "fiber": [498], "ra": [331.047394], "dec": [6.292428]}
+    Table(one_bhb).write(folder / "one_bhb.csv")
     Table({"FileName": ["spec-0740-52263-0101"], "ra": [342.5594], "dec": [13.35232]}).write(folder / "one_bss.csv")
     svc = SDSSService(tmp_path / "cache", cutouts=mode)
     report = build_from_sdss(tmp_path / "ds", folder / "one_bhb.csv", folder / "one_bss.csv", service=svc, known_bhb=(),

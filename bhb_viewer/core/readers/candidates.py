@@ -386,8 +386,8 @@ def _ids(table: Table, path) -> Column:
     if missing.any():
         raise BadInputError(
             path,
-            f"row {int(np.flatnonzero(missing)[0])} has no id, plate/mjd/fiber, file name, specobjid, objid "
-            "or position",
+            f"row {int(np.flatnonzero(missing)[0])} has no id, "
+            "plate/mjd/fiber, file name, specobjid, objid or position",
         )
     return Column(ids.astype(str), name="id")
 
@@ -410,8 +410,8 @@ def _check_unique(ids: Column, path) -> None:
         example = values[dup][0]
         raise BadInputError(
             path,
-            f"duplicate ids: {int(dup.sum())} ids occur more than "
-            f"once (e.g. {str(example)!r}, {int(counts[dup][0])} times)",
+            f"duplicate ids: {int(dup.sum())} ids occur more than once "
+            f"(e.g. {str(example)!r}, {int(counts[dup][0])} times)",
         )
 
 

@@ -167,9 +167,8 @@ def second_opinion(truth: Table, scores: Table, seed: int = 0) -> dict:
     pos, neg = neg_logg[hb & ok], neg_logg[dwarf & ok]
     rng = np.random.default_rng(seed)
     boots = [auc(rng.choice(pos, pos.size), rng.choice(neg, neg.size)) for _ in range(N_BOOT)]
-    flags = np.asarray(scores["flags"].filled("") if hasattr(scores["flags"], "filled") else scores["flags"]).astype(
-        str
-    )
+    column = scores["flags"]
+    flags = np.asarray(column.filled("") if hasattr(column, "filled") else column).astype(str)
     ood = is_ood(flags)
     teff = np.asarray(truth["teff"], dtype=float)
     af = (teff >= AF_TEFF[0]) & (teff <= AF_TEFF[1])

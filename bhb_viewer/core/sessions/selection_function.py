@@ -79,23 +79,11 @@ def selection_function(axes: Mapping[str, np.ndarray], accepted: np.ndarray, tru
             purity = _rate(int((sel & (truth == 1)).sum()), int(sel.sum()), confidence)
             comp = _rate(int((bhb & accepted).sum()), int(bhb.sum()), confidence) if completeness else (np.nan,) * 3
             few = int(inside.sum()) < min_per_bin
-            rows.append(
-                {
-                    "axis": axis,
-                    "lo": edges[b],
-                    "hi": edges[b + 1],
-                    "n": int(inside.sum()),
-                    "n_accepted": int(sel.sum()),
-                    "purity": purity[0],
-                    "purity_lo": purity[1],
-                    "purity_hi": purity[2],
-                    "n_bhb": int(bhb.sum()),
-                    "completeness": comp[0],
-                    "completeness_lo": comp[1],
-                    "completeness_hi": comp[2],
-                    "note": f"fewer than {min_per_bin} stars" if few else "",
-                }
-            )
+            rows.append({"axis": axis, "lo": edges[b], "hi": edges[b + 1], "n": int(inside.sum()),
+                         "n_accepted": int(sel.sum()), "purity": purity[0], "purity_lo": purity[1],
+                         "purity_hi": purity[2], "n_bhb": int(bhb.sum()), "completeness": comp[0],
+                         "completeness_lo": comp[1], "completeness_hi": comp[2],
+                         "note": f"fewer than {min_per_bin} stars" if few else ""})
     table = Table(rows=rows, names=["axis", "lo", "hi", "n", "n_accepted", "purity", "purity_lo", "purity_hi", "n_bhb",
                                     "completeness", "completeness_lo", "completeness_hi", "note"]) if rows else Table()
     if rows:

@@ -125,8 +125,8 @@ def draw_parameters(mix: Mixture, engine: EmpiricalEngine, rng: np.random.Genera
         todo = todo[bad]
     else:
         raise ValueError(
-            f"{todo.size} draws of {', '.join(sorted({names[k] for k in kind[todo]}))} found no MILES star near "
-            f"after {MAX_ROUNDS} rounds: that kind's parameters lie outside the engine"
+            f"{todo.size} draws of {', '.join(sorted({names[k] for k in kind[todo]}))} found no MILES "
+            f"star near after {MAX_ROUNDS} rounds: that kind's parameters lie outside the engine"
         )
     g = _truncated_normal(rng, *mix.bhb.g_mag, *mix.bhb.g_limits, n)
     return {"teff": teff, "logg": logg, "feh": feh, "kind": np.array(names, dtype=object)[kind].astype(str),

@@ -337,8 +337,8 @@ class ModelPage(QWizardPage):
         """Why the mixing box is (not) available, in words."""
         if self.sky is not None:
             return (
-                f"{self.sky}: the data set the active model was trained on; its stars only train, "
-                "your own stars validate and test"
+                f"{self.sky}: the data set the active model was trained "
+                "on; its stars only train, your own stars validate and test"
             )
         if self.base is None:
             return "only a fine-tune of the active model can mix in its training sky"
