@@ -41,9 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="fine-tune: start from this checkpoint (same --model and --size) and keep its preprocessing, "
         "instead of training from scratch; the way to learn from a few hundred verdicts",
     )
-    parser.add_argument("--freeze", choices=("encoders", "none"),
+    parser.add_argument("--freeze", choices=("encoders", "none", "fusion"),
                         help="with --init-from: what stays frozen; encoders (default: only the fusion and head "
-                             "learn) or none (end to end)")
+                             "learn), none (end to end) or fusion (only the --diagnostics branch learns)")
     parser.add_argument(
         "--base",
         metavar="DATASET_DIR",
@@ -60,6 +60,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the model also reads the catalogue colours u-g, g-r, r-i, i-z (fusion Transformers; the "
                              "data set needs u..z and u_err..z_err) and so scores candidates without cutouts too; "
                              "the same as model_overrides = {photometry = true} in --config")
+    parser.add_argument("--diagnostics", action="store_true",
+                        help="with --photometry (or a photometry checkpoint to --init-from): a branch on the "
+                             "spectrum's Balmer diagnostics (D0.2, fm, b and c of H-gamma) and the colours, its "
+                             "P(BHB) averaged with the fusion's; the same as model_overrides = {diagnostics = true}")
     parser.add_argument("--max-steps-per-epoch", type=int, help="cap steps per epoch (smoke runs)")
     parser.add_argument("--device", help="auto (CUDA, MPS, CPU), cpu, cuda, cuda:1, mps")
     parser.add_argument("--num-workers", type=int, help="data-loader worker processes; default 0")
@@ -78,6 +82,8 @@ def _config(args: argparse.Namespace):
     from bhb_viewer.core.training.train_config import TrainConfig
 
     overrides = {field: getattr(args, flag) for flag, field in _FLAGS.items()}
+    # --photometry and --diagnostics add to the config file's model_overrides rather than replace them
+    overrides["model_overrides"] = {name: True for name in ("photometry", "diagnostics") if getattr(args, name)} or None
     try:
         if args.config:
             config = TrainConfig.from_file(args.config, **overrides)
@@ -88,11 +94,7 @@ def _config(args: argparse.Namespace):
                     None, "bhb train needs --dataset DIR and --out RUN_DIR (or --config FILE, or --resume RUN_DIR)"
                 )
             config = TrainConfig.from_dict(given)
-        return (
-            config.replace(model_overrides={**config.model_overrides, "photometry": True})
-            if args.photometry
-            else config
-        )
+        return config
     except (ValueError, TypeError, OSError) as exc:
         if isinstance(exc, BadInputError):
             raise

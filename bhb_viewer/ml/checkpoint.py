@@ -49,7 +49,7 @@ ARCH_LIMITS: dict[str, tuple[type, float, float]] = {
     "resnet_width": (int, 1, 1024), "d_model": (int, 1, 8192), "n_layers": (int, 1, 128), "n_heads": (int, 1, 256),
     "ffn_dim": (int, 1, 65536), "k_s": (int, 1, 3522), "d_k": (int, 1, 4096), "se_hidden": (int, 1, 4096),
     "cutout_size": (int, 8, 1024), "dropout": (float, 0.0, 0.99), "positional": (bool, 0, 1),
-    "photometry": (bool, 0, 1),
+    "photometry": (bool, 0, 1), "segment_norm": (bool, 0, 1), "diagnostics": (bool, 0, 1),
 }
 ARCH_LIST_LIMITS: dict[str, tuple[int, int, int]] = {  # name: (most entries, lowest, highest value)
     "vgg_widths": (8, 1, 4096), "vgg_depths": (8, 1, 64), "resnet_blocks": (8, 1, 64),
@@ -247,6 +247,9 @@ def load_checkpoint(
     if bool(spec.get("arch", {}).get("photometry", False)) != (preprocessor.photometry is not None):
         raise CheckpointError(config_path, "model.arch.photometry and preprocess.photometry disagree: a model that "
                                            "reads colours needs their statistics, and only such a model has them")
+    if bool(spec.get("arch", {}).get("diagnostics", False)) != (preprocessor.diagnostics is not None):
+        raise CheckpointError(config_path, "model.arch.diagnostics and preprocess.diagnostics disagree: a model with "
+                                           "the Balmer-diagnostics branch needs their statistics, and only it has them")
     weights = weights_path(directory, config)
     if not weights.is_file():
         raise CheckpointError(weights, "missing: the checkpoint has no weights")

@@ -17,10 +17,12 @@ from torch.utils.data import DataLoader
 
 from bhb_viewer.core.dataset import Dataset
 from bhb_viewer.core.dataset import read_rows as read_stored
+from bhb_viewer.ml.diagnostics import N_BALMER, dataset_balmer
 from bhb_viewer.ml.photometry import dataset_magnitudes
 
 MODALITIES = ("spectrum", "image")
 PHOTOMETRY = "photometry"  # the catalogue colours: an input beside the modalities, for models with Arch.photometry
+DIAGNOSTICS = "diagnostics"  # the spectrum's Balmer diagnostics, for models with Arch.diagnostics
 
 
 def stratified_split(
@@ -48,11 +50,12 @@ def stratified_split(
 
 def read_rows(
     dataset: Dataset, rows: np.ndarray, preprocessor: Any, modalities: Sequence[str] = MODALITIES,
-    mags: np.ndarray | None = None,
+    mags: np.ndarray | None = None, balmer: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Preprocessed arrays for some rows: ``spectrum`` (n, 3522), ``image`` (n, 5, S, S), ``label`` (n,)
     and, when ``modalities`` include PHOTOMETRY, ``photometry`` (n, 12) from ``mags``, the data set's
-    (N, 15) catalogue magnitudes (``ml.photometry.dataset_magnitudes``)."""
+    (N, 15) catalogue magnitudes (``ml.photometry.dataset_magnitudes``); with DIAGNOSTICS,
+    ``diagnostics`` (n, 8) from ``balmer``, the (N, 4) Balmer diagnostics of the data set's rows."""
     rows = np.asarray(rows, dtype=np.int64)
     out: dict[str, np.ndarray] = {"label": dataset.labels[rows]}
     if "spectrum" in modalities:
@@ -63,14 +66,19 @@ def read_rows(
         if mags is None:
             raise ValueError("reading the photometry input needs the data set's magnitudes")
         out[PHOTOMETRY] = preprocessor.colours(mags[rows])
+    if DIAGNOSTICS in modalities:
+        if balmer is None:
+            raise ValueError("reading the diagnostics input needs the rows' Balmer diagnostics")
+        out[DIAGNOSTICS] = preprocessor.balmer(balmer[rows])
     return out
 
 
 class StarDataset(torch.utils.data.Dataset):
     """A split of a data set as float32 tensors, preprocessed with the model's own preprocessor.
 
-    With PHOTOMETRY among ``modalities`` the catalogue's magnitudes are read once here (N × 10
-    numbers, small beside one batch of cutouts), not per batch.
+    With PHOTOMETRY among ``modalities`` the catalogue's magnitudes are read once here (N × 15
+    numbers, small beside one batch of cutouts), not per batch; with DIAGNOSTICS the split's Balmer
+    lines are fitted once here.
     """
 
     def __init__(
@@ -81,13 +89,17 @@ class StarDataset(torch.utils.data.Dataset):
         self.preprocessor = preprocessor
         self.modalities = tuple(modalities)
         self.mags = dataset_magnitudes(dataset) if PHOTOMETRY in self.modalities else None
+        self.balmer: np.ndarray | None = None
+        if DIAGNOSTICS in self.modalities:  # fitted once per split (~5,000 spectra/s), not per epoch
+            self.balmer = np.full((len(dataset.labels), N_BALMER), np.nan)
+            self.balmer[self.indices] = dataset_balmer(dataset, self.indices)
 
     def __len__(self) -> int:
         return len(self.indices)
 
     def __getitems__(self, positions: list[int]) -> dict[str, torch.Tensor]:
         arrays = read_rows(self.dataset, self.indices[np.asarray(positions, dtype=np.int64)], self.preprocessor,
-                           self.modalities, self.mags)
+                           self.modalities, self.mags, self.balmer)
         return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
 
     def __getitem__(self, position: int) -> dict[str, torch.Tensor]:

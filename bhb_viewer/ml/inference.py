@@ -46,6 +46,7 @@ from bhb_viewer.core.progress import CancelToken, ProgressCallback, ProgressEven
 from bhb_viewer.core.science.photometry import fill_from_spectra, grid_magnitudes
 from bhb_viewer.ml.checkpoint import check_scores, load_checkpoint, load_preprocessor, model_version
 from bhb_viewer.ml.device import pick_device
+from bhb_viewer.ml.diagnostics import N_BALMER, balmer_values
 from bhb_viewer.ml.embedding_stats import NO_IMAGE, distances, load_stats
 from bhb_viewer.ml.models import MODEL_REGISTRY, BhbModel, FusionTransformer
 from bhb_viewer.ml.photometry import has_colours, no_magnitudes
@@ -124,6 +125,7 @@ class Prepared:
     has_spectrum: np.ndarray
     has_image: np.ndarray
     has_colours: np.ndarray
+    diagnostics: torch.Tensor | None = None  # Balmer-diagnostics features, for a model with that branch
 
     def __len__(self) -> int:
         return len(self.has_spectrum)
@@ -134,7 +136,7 @@ class Prepared:
             return None if t is None else t.pin_memory()
 
         return Prepared(pin(self.spectrum), pin(self.image), pin(self.photometry), self.has_spectrum, self.has_image,
-                        self.has_colours)
+                        self.has_colours, pin(self.diagnostics))
 
 
 def prepare_inputs(preprocessor, modalities: tuple[str, ...], spectra, ivar, cutouts, mags: np.ndarray | None = None,
@@ -173,7 +175,11 @@ def prepare_inputs(preprocessor, modalities: tuple[str, ...], spectra, ivar, cut
         if mags_from_spectra is not None and flux is not None:
             given = fill_from_spectra(given, flux, iv, mags_from_spectra)
         photometry, has_c = torch.from_numpy(preprocessor.colours(given)), has_colours(given, n)
-    return Prepared(spectrum, image, photometry, has_s, has_i, has_c)
+    diagnostics = None
+    if preprocessor.diagnostics is not None:  # the model fits the Balmer lines itself, as the classical cuts do
+        values = balmer_values(flux, iv) if flux is not None else np.full((n, N_BALMER), np.nan)
+        diagnostics = torch.from_numpy(preprocessor.balmer(np.where(has_s[:, None], values, np.nan)))
+    return Prepared(spectrum, image, photometry, has_s, has_i, has_c, diagnostics)
 
 
 @dataclass
@@ -317,10 +323,12 @@ class Predictor:
             raise ValueError(f"model {self.model_name} needs {' and '.join(self.modalities)}; "
                              f"it can score single modalities only with {', '.join(self.heads) or 'none'}"
                              + ("; or a spectrum with g and r magnitudes" if self.reads_colours else ""))
-        spectrum, image, photometry = (None if t is None else t.to(self.device, non_blocking=True)
-                                       for t in (inputs.spectrum, inputs.image, inputs.photometry))
+        spectrum, image, photometry, diagnostics = (
+            None if t is None else t.to(self.device, non_blocking=True)
+            for t in (inputs.spectrum, inputs.image, inputs.photometry, inputs.diagnostics)
+        )
         rows = slice(start, start + len(inputs))
-        scored = self._pass(spectrum, image, photometry, maps=explain is True)
+        scored = self._pass(spectrum, image, photometry, maps=explain is True, diagnostics=diagnostics)
         result = Prediction(rows.start, rows.stop, _p_bhb(scored.logits))
         self._scores(scored, has_s, has_i, result)
         if explain:
@@ -333,7 +341,7 @@ class Predictor:
             result.embedding_distance[~self._has_all(has_s, has_i)] = np.nan
         alone = self._from_colours(has_s, has_i, has_c)
         if alone.any():
-            self._score_from_colours(result, np.flatnonzero(alone), spectrum, photometry, explain)
+            self._score_from_colours(result, np.flatnonzero(alone), spectrum, photometry, explain, diagnostics)
         unscored = np.zeros(len(result.p_bhb), bool) if result.score_from is None else result.score_from == "none"
         check_scores(np.where(unscored, 0.0, result.p_bhb), self.checkpoint_dir, rows.start)
         return result
@@ -341,18 +349,18 @@ class Predictor:
     def embedding_prepared(self, inputs: Prepared, with_image: bool = True) -> np.ndarray | None:
         """The embedding (CLS token) of a prepared batch, or None for a model without one; ``with_image``
         False is the pass a photometry model scores a star without cutouts by."""
-        spectrum, image, photometry = (
+        spectrum, image, photometry, diagnostics = (
             None if t is None else t.to(self.device)
-            for t in (inputs.spectrum, inputs.image if with_image else None, inputs.photometry)
+            for t in (inputs.spectrum, inputs.image if with_image else None, inputs.photometry, inputs.diagnostics)
         )
-        out = self._pass(spectrum, image, photometry, maps=False).out
+        out = self._pass(spectrum, image, photometry, maps=False, diagnostics=diagnostics).out
         return out["embedding"].float().cpu().numpy() if "embedding" in out else None
 
-    def _pass(self, spectrum, image, photometry, maps: bool) -> _Pass:
+    def _pass(self, spectrum, image, photometry, maps: bool, diagnostics: torch.Tensor | None = None) -> _Pass:
         """One forward pass; with ``maps`` under autograd, with the gradients the saliency and cutout maps need."""
         if not maps:
             with torch.inference_mode(), self._autocast():
-                out = self.model(spectrum, image, photometry=photometry)
+                out = self.model(spectrum, image, photometry=photometry, diagnostics=diagnostics)
                 return _Pass(out, out["logits"].float(), _heads(self.model, out))
         # The cutout map of a Transformer comes from its CLS attention: no image gradient needed.
         named = {"spectrum": spectrum} if spectrum is not None else {}
@@ -360,7 +368,8 @@ class Predictor:
             named["image"] = image
         leaves = {k: t.detach().requires_grad_(True) for k, t in named.items()}
         with torch.enable_grad(), self._autocast():
-            out = self.model(leaves.get("spectrum", spectrum), leaves.get("image", image), photometry=photometry)
+            out = self.model(leaves.get("spectrum", spectrum), leaves.get("image", image), photometry=photometry,
+                             diagnostics=diagnostics)
             logits = out["logits"].float()
             grads = torch.autograd.grad((logits[:, 1] - logits[:, 0]).sum(), list(leaves.values()))
             return _Pass(out, logits.detach(), _heads(self.model, out), dict(zip(leaves, grads, strict=True)))
@@ -384,12 +393,13 @@ class Predictor:
             result.attention_map = _unit_max((scored.grads["image"] * image.detach()).abs().sum(dim=1))
 
     def _score_from_colours(self, result: Prediction, rows: np.ndarray, spectrum, photometry,
-                            explain: bool | Literal["weights"]) -> None:
+                            explain: bool | Literal["weights"], diagnostics: torch.Tensor | None = None) -> None:
         """Score ``rows`` (spectrum and colours, no cutout) by a pass without the image, into ``result``:
         p_bhb from the fused CLS token, score_from "spectrum+photometry", and their explanations this pass's."""
         take = torch.from_numpy(rows).to(spectrum.device)
         spectrum, photometry = spectrum.detach()[take], photometry[take]
-        scored = self._pass(spectrum, None, photometry, maps=explain is True)
+        diagnostics = None if diagnostics is None else diagnostics[take]
+        scored = self._pass(spectrum, None, photometry, maps=explain is True, diagnostics=diagnostics)
         result.p_bhb[rows] = _p_bhb(scored.logits)
         stats, distance = self.embedding_stats, result.embedding_distance
         if distance is not None and stats is not None and "mean" + NO_IMAGE in stats:

@@ -4,7 +4,9 @@ All models share one call: ``model(spectrum (B, 3522), image (B, 5, S, S), stage
 with ``"logits"`` (B, 2) plus whatever the model can explain (segment/band weights, attention).
 A fusion Transformer built with ``Arch.photometry`` also reads ``photometry=`` (B, 12) colour
 features (ml.photometry) as one more token, and then scores a candidate without cutouts too
-(``image=None``): the Balmer jump its spectrum lacks is in u−g.
+(``image=None``): the Balmer jump its spectrum lacks is in u−g. One built with ``Arch.diagnostics``
+also reads ``diagnostics=`` (B, 8) Balmer-line features (ml.diagnostics) in a branch of its own,
+trained in a stage of its own after the fusion; its full pass averages the two P(BHB).
 Models with both encoders also answer ``stage="spectrum"`` and ``stage="image"`` through linear
 heads on each encoder's pooled tokens: steps 1–2 of the spec's transfer-learning recipe.
 Step 3 (``"fusion"``) trains everything but the encoders; ``"full"`` fine-tunes all of it.
@@ -20,6 +22,7 @@ import torch
 from torch import nn
 
 from bhb_viewer.core.grid import BANDS, CUTOUT_SIZE, NPIX
+from bhb_viewer.ml.diagnostics import N_DIAGNOSTIC_FEATURES
 from bhb_viewer.ml.encoders import VGG1D, Encoded, ImageEncoder, PhotometryEncoder, SpectrumEncoder, image_grid
 from bhb_viewer.ml.layers import FusionLayer
 from bhb_viewer.ml.photometry import N_FEATURES
@@ -30,6 +33,7 @@ N_CLASSES = 2
 MODEL_CODE_VERSION = 1
 SIZE_NAMES = ("paper", "lite", "tiny")
 ENCODER_STAGES = ("spectrum", "image")
+DIAGNOSTICS_STAGE = "diagnostics"  # trains only the Balmer-diagnostics branch (Arch.diagnostics)
 # Rows of the fusion Transformer's semantic embedding (Sem_S, Sem_I of Eq. 5–6, then the colours' own):
 # the first two keep their meaning in every checkpoint, and only a photometry model has the third.
 SEM_SPECTRUM, SEM_IMAGE, SEM_PHOTOMETRY = 0, 1, 2
@@ -55,6 +59,7 @@ class Arch:
     positional: bool = False
     photometry: bool = False  # a token of catalogue colours (fusion Transformers); not the paper's input
     segment_norm: bool = False  # LayerNorm on the segments before the segment attention's W_Q, W_K; not the paper's
+    diagnostics: bool = False  # a branch on Balmer diagnostics + colours averaged with the fusion; not the paper's
 
     def __post_init__(self) -> None:
         for f in fields(self):  # JSON brings tuples back as lists
@@ -62,11 +67,12 @@ class Arch:
                 object.__setattr__(self, f.name, tuple(getattr(self, f.name)))
 
     def to_dict(self) -> dict:
-        """The knobs as a checkpoint stores them; ``segment_norm`` only when on, so a checkpoint that does not
-        use it stays readable by code older than the option."""
+        """The knobs as a checkpoint stores them; ``segment_norm`` and ``diagnostics`` only when on, so a
+        checkpoint that does not use them stays readable by code older than the options."""
         knobs = asdict(self)
-        if not self.segment_norm:
-            del knobs["segment_norm"]
+        for optional in ("segment_norm", "diagnostics"):
+            if not knobs[optional]:
+                del knobs[optional]
         return knobs
 
 
@@ -114,13 +120,15 @@ class BhbModel(nn.Module):
         self.spectrum_encoder: SpectrumEncoder | None = None
         self.image_encoder: ImageEncoder | None = None
         self.aux_heads = nn.ModuleDict()
+        self.diagnostics_head: nn.Module | None = None
         self._frozen: list[nn.Module] = []
 
     # --- stages -------------------------------------------------------------------------------
     def stages(self) -> list[str]:
         """Valid ``stage`` values, in the order of the transfer-learning recipe."""
+        diagnostics = [DIAGNOSTICS_STAGE] if self.diagnostics_head is not None else []
         return [s for s in ENCODER_STAGES if s in self.aux_heads] + (
-            ["fusion", "full"] if len(self.aux_heads) else ["full"]
+            ["fusion", *diagnostics, "full"] if len(self.aux_heads) else ["full"]
         )
 
     def _check_stage(self, stage: str) -> None:
@@ -130,12 +138,26 @@ class BhbModel(nn.Module):
             )
 
     def forward(self, spectrum: torch.Tensor | None = None, image: torch.Tensor | None = None, stage: str = "full",
-                photometry: torch.Tensor | None = None) -> dict:
+                photometry: torch.Tensor | None = None, diagnostics: torch.Tensor | None = None) -> dict:
         self._check_stage(stage)
         if stage in ENCODER_STAGES:
             enc = self._stage_encoder(stage)(_need(spectrum if stage == "spectrum" else image, stage))
             return {"logits": self.aux_heads[stage](enc.pooled), **enc.extras}
-        return self.forward_full(spectrum, image, photometry)
+        if stage == DIAGNOSTICS_STAGE:
+            return {"logits": self._diagnostics_logits(photometry, diagnostics)}
+        out = self.forward_full(spectrum, image, photometry)
+        if stage == "full" and self.diagnostics_head is not None:
+            # the fusion stage trains the fusion alone; the full pass averages its P(BHB) with the branch's
+            out["logits_fusion"] = out["logits"]
+            out["logits_diagnostics"] = self._diagnostics_logits(photometry, diagnostics)
+            mean_p = (torch.softmax(out["logits"].float(), 1) + torch.softmax(out["logits_diagnostics"].float(), 1)) / 2
+            out["logits"] = torch.log(mean_p.clamp_min(1e-12)).to(out["logits"].dtype)
+        return out
+
+    def _diagnostics_logits(self, photometry: torch.Tensor | None, diagnostics: torch.Tensor | None) -> torch.Tensor:
+        if self.diagnostics_head is None:
+            raise ValueError(f"model {self.name or type(self).__name__} has no diagnostics branch")
+        return self.diagnostics_head(torch.cat([_need(diagnostics, "diagnostics"), _need(photometry, "photometry")], 1))
 
     def forward_full(self, spectrum: torch.Tensor | None, image: torch.Tensor | None,
                      photometry: torch.Tensor | None = None) -> dict:
@@ -177,7 +199,7 @@ class BhbModel(nn.Module):
 
     def fusion_parameters(self) -> list[nn.Parameter]:
         """Everything after the encoders except the encoder-stage heads."""
-        skip = ("spectrum_encoder.", "image_encoder.", "aux_heads.")
+        skip = ("spectrum_encoder.", "image_encoder.", "aux_heads.", "diagnostics_head.")
         return [p for n, p in self.named_parameters() if not n.startswith(skip)]
 
     def stage_parameters(self, stage: str) -> list[nn.Parameter]:
@@ -187,6 +209,9 @@ class BhbModel(nn.Module):
             return list(self._stage_encoder(stage).parameters()) + list(self.aux_heads[stage].parameters())
         if stage == "fusion":
             return self.fusion_parameters()
+        if stage == DIAGNOSTICS_STAGE:
+            assert self.diagnostics_head is not None  # _check_stage: only a model with the branch has the stage
+            return list(self.diagnostics_head.parameters())
         return self.encoder_parameters() + self.fusion_parameters()
 
     def freeze_for(self, stage: str) -> list[nn.Parameter]:
@@ -229,6 +254,12 @@ def _need(x: torch.Tensor | None, what: str) -> torch.Tensor:
 
 def _aux_heads(d_model: int) -> nn.ModuleDict:
     return nn.ModuleDict({s: nn.Linear(d_model, N_CLASSES) for s in ENCODER_STAGES})
+
+
+def _diagnostics_head(hidden: int = 64) -> nn.Module:
+    """The Balmer-diagnostics branch: a two-layer perceptron on (B, 8) diagnostics + (B, 12) colour features."""
+    return nn.Sequential(nn.Linear(N_DIAGNOSTIC_FEATURES + N_FEATURES, hidden), nn.ReLU(), nn.Linear(hidden, hidden),
+                         nn.ReLU(), nn.Linear(hidden, N_CLASSES))
 
 
 def _spectrum_encoder(arch: Arch, self_attention: bool = True) -> SpectrumEncoder:
@@ -334,6 +365,8 @@ class FusionTransformer(BhbModel):
         self.k_i = h * w if use_image else 0
         self.k_s = arch.k_s
         self.photometry_encoder = PhotometryEncoder(d) if arch.photometry else None
+        if arch.diagnostics:
+            self.diagnostics_head = _diagnostics_head()
         k_p = int(arch.photometry)  # colour tokens
         self.cls = nn.Parameter(torch.zeros(1, 1, d))
         # rows SEM_SPECTRUM, SEM_IMAGE (, SEM_PHOTOMETRY)
@@ -469,6 +502,9 @@ def build_model(name: str, size: str = "lite", **arch_overrides) -> BhbModel:
     model = MODEL_REGISTRY[name].factory(arch)
     if arch.photometry and not isinstance(model, FusionTransformer):
         raise ValueError(f"model {name} reads no photometry; only the fusion Transformers (transformer_*, batmm) do")
+    if arch.diagnostics and not (arch.photometry and model.image_encoder is not None):
+        raise ValueError(f"the diagnostics branch reads the colours too and follows the fusion of both encoders: "
+                         f"model {name} needs photometry and images (batmm, transformer_* with images)")
     model.name, model.size, model.arch = name, size, arch
     # oneDNN (CPU) and cuDNN (bf16) run these convolutions fastest with channels-last weights.
     return model.to(memory_format=torch.channels_last)
@@ -516,9 +552,10 @@ def count_flops(model: BhbModel, stage: str = "full") -> int:
         twin = build_model(model.name, model.size, **model.arch.to_dict()).eval()
     spectrum, image = (t.to("meta") for t in example_inputs(1, model.arch.cutout_size))
     photometry = torch.zeros(1, N_FEATURES, device="meta") if model.arch.photometry else None
+    diagnostics = torch.zeros(1, N_DIAGNOSTIC_FEATURES, device="meta") if model.arch.diagnostics else None
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
-        twin(spectrum, image, stage=stage, photometry=photometry)
+        twin(spectrum, image, stage=stage, photometry=photometry, diagnostics=diagnostics)
     return int(counter.get_total_flops())
 
 

@@ -19,7 +19,9 @@ Either is followed by per-band standardisation with the training split's statist
 
 A model with photometry (``Arch.photometry``) also reads the candidate's catalogue colours; their
 training-split statistics travel under ``"photometry"`` (:class:`~bhb_viewer.ml.photometry.ColourScaler`),
-absent from every other checkpoint's config.
+absent from every other checkpoint's config. A model with ``Arch.diagnostics`` also reads the
+spectrum's Balmer diagnostics; their statistics travel under ``"diagnostics"``
+(:class:`~bhb_viewer.ml.diagnostics.DiagnosticScaler`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import numpy as np
 
 from bhb_viewer.core.grid import BANDS, CUTOUT_SIZE, NPIX, grid_dict
 from bhb_viewer.core.readers.spectra import fill_masked, minmax_scale
+from bhb_viewer.ml.diagnostics import DiagnosticScaler, dataset_balmer
 from bhb_viewer.ml.photometry import ColourScaler, dataset_magnitudes
 
 PREPROCESS_VERSION = 2
@@ -117,18 +120,20 @@ class Preprocessor:
     aperture_px: float = APERTURE_PX
     softening: float = SOFTENING
     photometry: ColourScaler | None = None
+    diagnostics: DiagnosticScaler | None = None
 
     def __post_init__(self) -> None:
         self._scale = _scaler(self.image_scale, self.aperture_px, self.softening)
 
     @classmethod
     def fit(cls, dataset: Any, train_rows: np.ndarray, image_scale: str = DEFAULT_IMAGE_SCALE,
-            photometry: bool = False) -> Preprocessor:
+            photometry: bool = False, diagnostics: bool = False) -> Preprocessor:
         """Fit the band statistics (and with ``photometry`` the colour statistics) on a data set's
         training rows (a ``core.dataset.Dataset``)."""
         colours = ColourScaler.fit(dataset_magnitudes(dataset)[train_rows]) if photometry else None  # fails fast
         mean, std = fit_band_stats(dataset.cutouts, train_rows, scale=_scaler(image_scale))
-        return cls(mean, std, int(dataset.cutouts.shape[-1]), image_scale, photometry=colours)
+        balmer = DiagnosticScaler.fit(dataset_balmer(dataset, train_rows)) if diagnostics else None
+        return cls(mean, std, int(dataset.cutouts.shape[-1]), image_scale, photometry=colours, diagnostics=balmer)
 
     def to_config(self) -> dict:
         image: dict = {
@@ -151,6 +156,8 @@ class Preprocessor:
         }
         if self.photometry is not None:
             config["photometry"] = self.photometry.to_config()
+        if self.diagnostics is not None:
+            config["diagnostics"] = self.diagnostics.to_config()
         return config
 
     @classmethod
@@ -171,8 +178,9 @@ class Preprocessor:
         if scale not in IMAGE_SCALES:
             raise ValueError(f"unknown image scaling {scale!r}")
         colours = ColourScaler.from_config(config["photometry"]) if "photometry" in config else None
+        balmer = DiagnosticScaler.from_config(config["diagnostics"]) if "diagnostics" in config else None
         return cls(mean, std, int(config["cutout_size"]), scale, float(image.get("aperture_px", APERTURE_PX)),
-                   float(image.get("softening", SOFTENING)), colours)
+                   float(image.get("softening", SOFTENING)), colours, balmer)
 
     def spectra(self, flux: np.ndarray, ivar: np.ndarray | None = None) -> np.ndarray:
         """(N, 3522) flux and inverse variance -> (N, 3522) float32 in [0, 1]; ivar 0 marks masked pixels."""
@@ -200,3 +208,10 @@ class Preprocessor:
         if self.photometry is None:
             raise ValueError("this preprocessing has no colour statistics: the model reads no photometry")
         return self.photometry.features(mags)
+
+    def balmer(self, values: np.ndarray) -> np.ndarray:
+        """(N, 4) Balmer diagnostics (ml.diagnostics.balmer_values) -> (N, 8) float32 features;
+        ValueError without diagnostics statistics."""
+        if self.diagnostics is None:
+            raise ValueError("this preprocessing has no diagnostics statistics: the model reads no Balmer diagnostics")
+        return self.diagnostics.features(values)

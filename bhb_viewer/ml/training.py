@@ -51,7 +51,16 @@ from bhb_viewer.core.training.retrain import (  # RESUME_STATE: tensors, the JSO
 from bhb_viewer.core.training.train_config import FINETUNE, FREEZE_CHOICES, TrainConfig
 from bhb_viewer.ml import distributed
 from bhb_viewer.ml.baselines import SpectralBaseline, is_baseline
-from bhb_viewer.ml.data import PHOTOMETRY, MixedStars, StarDataset, make_loader, read_rows, stratified_split
+from bhb_viewer.ml.data import (
+    DIAGNOSTICS,
+    PHOTOMETRY,
+    MixedStars,
+    StarDataset,
+    make_loader,
+    read_rows,
+    stratified_split,
+)
+from bhb_viewer.ml.diagnostics import DiagnosticScaler, dataset_balmer
 from bhb_viewer.ml.embedding_stats import describe_sky
 from bhb_viewer.ml.photometry import colour_columns
 from bhb_viewer.ml.preprocess import Preprocessor
@@ -165,12 +174,29 @@ def warm_start(config: TrainConfig) -> tuple[Any, Preprocessor]:
 
 def stage_modalities(model: Any, stage: str) -> tuple[str, ...]:
     """Inputs a stage of ``model`` (a BhbModel) reads: encoder stages need only their own modality,
-    which halves their I/O; the other stages of a model with photometry read the colours too."""
-    from bhb_viewer.ml.models import ENCODER_STAGES, MODEL_REGISTRY
+    which halves their I/O; the other stages of a model with photometry read the colours too; the
+    diagnostics stage reads only the colours and the Balmer diagnostics, the full stage everything."""
+    from bhb_viewer.ml.models import DIAGNOSTICS_STAGE, ENCODER_STAGES, MODEL_REGISTRY
 
     if stage in ENCODER_STAGES:
         return (stage,)
-    return (*MODEL_REGISTRY[model.name].modalities, *((PHOTOMETRY,) if model.arch.photometry else ()))
+    if stage == DIAGNOSTICS_STAGE:
+        return (PHOTOMETRY, DIAGNOSTICS)
+    diagnostics = (DIAGNOSTICS,) if model.arch.diagnostics and stage == FINETUNE else ()
+    return (*MODEL_REGISTRY[model.name].modalities, *((PHOTOMETRY,) if model.arch.photometry else ()), *diagnostics)
+
+
+def with_diagnostics(model: Any, preprocessor: Preprocessor, dataset: Dataset, train_rows: np.ndarray) -> Any:
+    """A warm-started model given a fresh Balmer-diagnostics branch (its own weights kept), and its
+    preprocessing the diagnostics' statistics of the training split."""
+    from bhb_viewer.ml.models import build_model
+
+    grown = build_model(model.name, model.size, **{**model.arch.to_dict(), "diagnostics": True})
+    missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
+    if unexpected or any(not key.startswith("diagnostics_head.") for key in missing):
+        raise ValueError(f"adding the diagnostics branch: unexpected weights {unexpected}, missing {missing}")
+    preprocessor.diagnostics = DiagnosticScaler.fit(dataset_balmer(dataset, train_rows))
+    return grown.train()
 
 
 def drop_inputs(batch: dict[str, torch.Tensor], seed: tuple[int, ...]) -> dict[str, torch.Tensor]:
@@ -191,10 +217,10 @@ def drop_inputs(batch: dict[str, torch.Tensor], seed: tuple[int, ...]) -> dict[s
 
 
 def _forward(model: torch.nn.Module, batch: dict[str, torch.Tensor], stage: str, device: torch.device) -> torch.Tensor:
-    spectrum, image, photometry = (batch[k].to(device, non_blocking=True) if k in batch else None
-                                   for k in ("spectrum", "image", PHOTOMETRY))
+    spectrum, image, photometry, diagnostics = (batch[k].to(device, non_blocking=True) if k in batch else None
+                                                for k in ("spectrum", "image", PHOTOMETRY, DIAGNOSTICS))
     with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-        out = model(spectrum, image, stage=stage, photometry=photometry)
+        out = model(spectrum, image, stage=stage, photometry=photometry, diagnostics=diagnostics)
     return out["logits"].float()
 
 
@@ -400,10 +426,13 @@ class _NetworkRun:
         self.run_dir = Path(config.out)
         if config.init_from:
             self.model, self.preprocessor = warm_start(config)
+            if config.model_overrides.get("diagnostics") and not self.model.arch.diagnostics:
+                self.model = with_diagnostics(self.model, self.preprocessor, dataset, splits.train)
         else:
             overrides = {"cutout_size": int(dataset.cutouts.shape[-1]), **config.model_overrides}
             self.model = build_model(config.model, config.size, **overrides)
-            self.preprocessor = Preprocessor.fit(dataset, splits.train, config.image_scale, self.model.arch.photometry)
+            self.preprocessor = Preprocessor.fit(dataset, splits.train, config.image_scale, self.model.arch.photometry,
+                                                 self.model.arch.diagnostics)
         self.stages = list(
             config.stages or default_stages(self.model, config.finetune, config.init_from and config.freeze)
         )
@@ -540,13 +569,15 @@ class _NetworkRun:
         """Test once, write the checkpoint and the outputs, drop the resume state (rank 0)."""
         from bhb_viewer.ml.checkpoint import save_checkpoint
 
-        config, splits, final = self.config, self.splits, self.stages[-1]
+        config, splits = self.config, self.splits
+        # a model with the diagnostics branch is judged by its full pass (the fusion's and the branch's mean)
+        final = FINETUNE if self.model.arch.diagnostics else self.stages[-1]
 
         def predict(rows: np.ndarray) -> np.ndarray:
             return predict_split(self.model, self.split_data(rows, final), final, self.device, config.batch_size,
                                  config.num_workers)
 
-        p_val = self.best_p_val if self.best_p_val is not None else predict(splits.val)
+        p_val = self.best_p_val if self.best_p_val is not None and final == self.stages[-1] else predict(splits.val)
         p_test = predict(splits.test)
         y_val, y_test = self.dataset.labels[splits.val], self.dataset.labels[splits.test]
         metrics = {"validation": scores_report(y_val, p_val), "test": scores_report(y_test, p_test)}

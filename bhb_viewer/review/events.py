@@ -3,6 +3,11 @@
 The review state is driven from the GUI thread (or a test, or a script); it tells whoever shows it
 what changed by calling the functions connected to an :class:`Event`. A failing subscriber is
 logged and skipped, so one broken view cannot stop the others or the review.
+
+Why not psygnal (napari's signals, considered in issue 23): the review needs only connect, emit in
+order and log-and-skip a failing subscriber, on one thread. These few lines do that with no
+dependency; psygnal would add a compiled wheel to every install for signature checks and
+thread hopping the review does not use. Switch if the review ever emits from worker threads.
 """
 
 from __future__ import annotations

@@ -23,8 +23,9 @@ from bhb_viewer.core.files import write_atomic
 CONFIG_FILE = "train-config.json"  # what the wizard writes into the run folder
 FINETUNE = "full"  # the models' name for the end-to-end stage
 # A warm start trains one stage: "encoders" keeps both encoders frozen and retrains the fusion and
-# head (few verdicts cannot retrain a spectrum encoder without forgetting), "none" trains end to end
-FREEZE_CHOICES = {"encoders": "fusion", "none": FINETUNE}
+# head (few verdicts cannot retrain a spectrum encoder without forgetting), "none" trains end to end,
+# "fusion" keeps all of that and trains only the Balmer-diagnostics branch (model_overrides diagnostics)
+FREEZE_CHOICES = {"encoders": "fusion", "none": FINETUNE, "fusion": "diagnostics"}
 SCHEDULES = ("cosine", "constant")
 # the smallest value of each integer option (None, where allowed, leaves torch or the data its own)
 _MINIMUM = {"epochs": 1, "patience": 1, "batch_size": 1, "threads": 1, "max_steps_per_epoch": 1, "num_workers": 0}
@@ -85,10 +86,13 @@ class TrainConfig:
 
     @classmethod
     def from_file(cls, path: str | os.PathLike, **overrides: Any) -> TrainConfig:
-        """Read a .json or .toml config; non-None ``overrides`` (command-line flags) win."""
+        """Read a .json or .toml config; non-None ``overrides`` (command-line flags) win, and
+        ``model_overrides`` among them add to the file's."""
         path = Path(path)
         text = path.read_text()
         data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+        if overrides.get("model_overrides"):
+            overrides = {**overrides, "model_overrides": {**data.get("model_overrides", {}), **overrides["model_overrides"]}}
         data.update({k: v for k, v in overrides.items() if v is not None})
         return cls.from_dict(data)
 
@@ -125,6 +129,10 @@ class TrainConfig:
             raise ValueError(f"warmup_fraction must be in [0, 1), got {self.warmup_fraction!r}")
         if self.freeze not in FREEZE_CHOICES:
             raise ValueError(f"--freeze must be one of {', '.join(FREEZE_CHOICES)}, got {self.freeze!r}")
+        if self.freeze == "fusion" and self.init_from and not self.model_overrides.get("diagnostics"):
+            raise ValueError("--freeze fusion trains only the Balmer-diagnostics branch: give --diagnostics too")
+        if self.model_overrides.get("diagnostics") and not self.model_overrides.get("photometry", self.init_from):
+            raise ValueError("--diagnostics reads the catalogue colours beside the Balmer lines: give --photometry too")
         if self.base and not self.init_from:
             raise ValueError(
                 "--base mixes in the training sky of the model being fine-tuned: give --init-from MODEL_DIR too"
