@@ -92,7 +92,8 @@ class TrainConfig:
         text = path.read_text()
         data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
         if overrides.get("model_overrides"):
-            overrides = {**overrides, "model_overrides": {**data.get("model_overrides", {}), **overrides["model_overrides"]}}
+            merged = {**data.get("model_overrides", {}), **overrides["model_overrides"]}
+            overrides = {**overrides, "model_overrides": merged}
         data.update({k: v for k, v in overrides.items() if v is not None})
         return cls.from_dict(data)
 
