@@ -12,7 +12,8 @@ heads' scores per star). Three measurements, cheapest first, each answering one 
    colours (``balmer_colour_xgb``'s features and trees), trained on N stars drawn from the pooled
    training skies (80 % fit, 20 % early stopping), scored on the whole fresh sky. A curve that
    flattens below 90 says the features' noise, not the training-set size, sets the limit; noise-free
-   features (the truth's line parameters and intrinsic colours) at the same N show what noise costs.
+   features (the truth's line parameters and intrinsic colours) at the same N show what noise costs;
+   a two-layer perceptron on the same features, what a small network (a token encoder) makes of them.
 2. **Stacking.** Stratified k-fold cross-validation on the fresh sky of small classifiers
    (logistic regression, XGBoost) on the network's score, on the features, and on both; and of
    the network's score beside the training-sky XGBoost's score. Only if the combination beats each
@@ -84,14 +85,14 @@ def fit_xgb(x: np.ndarray, y: np.ndarray, seed: int):
 
 
 def learning_curve(x: np.ndarray, y: np.ndarray, x_fresh: np.ndarray, y_fresh: np.ndarray, bss: np.ndarray,
-                   sizes: list[int], seeds: list[int]) -> list[dict]:
-    """Fresh-sky figures of the trees trained on N random stars of the pool, per N: mean, sd and per seed."""
+                   sizes: list[int], seeds: list[int], mlp: bool = False) -> list[dict]:
+    """Fresh-sky figures of the trees (``mlp``: the perceptron) trained on N random stars of the pool, per N."""
     rows = []
     for n in (s for s in sizes if s <= len(y)):
         per_seed = []
         for seed in seeds:
             take = np.random.default_rng(seed).permutation(len(y))[:n]
-            model, _ = fit_xgb(x[take], y[take], seed)
+            model = fit_mlp(x[take], y[take], seed) if mlp else fit_xgb(x[take], y[take], seed)[0]
             per_seed.append(figures(y_fresh, model.predict_proba(x_fresh)[:, 1], bss))
         row: dict = {"n": n}
         for key in ("f1", "auc", "bss_auc"):
@@ -103,6 +104,21 @@ def learning_curve(x: np.ndarray, y: np.ndarray, x_fresh: np.ndarray, y_fresh: n
         print(f"  N={n:6d}  F1 {row['f1']:.2f} ± {row['f1_sd']:.2f}  AUC {row['auc']:.4f}  "
               f"BSS AUC {row['bss_auc']:.4f}")
     return rows
+
+
+def fit_mlp(x: np.ndarray, y: np.ndarray, seed: int):
+    """A two-layer perceptron on the same columns (NaN: median plus a missing flag; standardised), stopped early.
+
+    What a small token encoder inside the network could make of the features, if trees can.
+    """
+    from sklearn.impute import SimpleImputer
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    mlp = MLPClassifier(hidden_layer_sizes=(64, 64), early_stopping=True, validation_fraction=0.2, max_iter=500,
+                        n_iter_no_change=20, random_state=seed)
+    return make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler(), mlp).fit(x, y)
 
 
 def logit(p: np.ndarray) -> np.ndarray:
@@ -194,7 +210,7 @@ def anatomy(truth: Table, catalog: Table, y: np.ndarray, scores: dict[str, np.nd
                                      "median_snr": round(float(np.median(snr[m])), 1),
                                      **{f"f1_{s}": _f1(y[m], w[m]) for s, w in wrong.items()}})
     names = list(wrong)
-    if len(names) == 2:
+    if len(names) >= 2:
         a, b = wrong[names[0]], wrong[names[1]]
         out["shared_errors"] = {f"errors_{names[0]}": int(a.sum()), f"errors_{names[1]}": int(b.sum()),
                                 "both": int((a & b).sum()), "either": int((a | b).sum())}
@@ -260,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     print("   noise-free features (truth line parameters, intrinsic colours):")
     result["learning_curve_noise_free"] = learning_curve(x_true, y_pool, x_fresh_true, y, bss,
                                                          [s for s in sizes if s <= 12000], seeds)
+    print("   two-layer perceptron on the same features as the trees:")
+    result["learning_curve_mlp"] = learning_curve(x, y_pool, x_fresh, y, bss, sizes, seeds, mlp=True)
 
     # Scores made without the fresh sky: trees per training sky (the first is the network's), and on
     # the first sky's Balmer diagnostics alone and colours alone, to say which part the network lacks.
@@ -268,6 +286,10 @@ def main(argv: list[str] | None = None) -> int:
     p_part = {part: fit_xgb(pool_x[0][:, cols], pool_y[0], seeds[0])[0].predict_proba(x_fresh[:, cols])[:, 1]
               for part, cols in (("balmer", slice(0, 4)), ("colours", slice(4, 8)))}
     result["xgboost_per_sky"] = [figures(y, p, bss) for p in p_sky]
+    p_mlp = [fit_mlp(pool_x[0], pool_y[0], seed).predict_proba(x_fresh)[:, 1] for seed in seeds]
+    result["mlp"] = [figures(y, p, bss) for p in p_mlp]
+    result["mean_of_p_bhb_spectrum_and_mlp"] = [figures(y, (p_spec + p) / 2, bss) for p in p_mlp]
+    result["mean_of_p_bhb_and_mlp"] = [figures(y, (p_net + p) / 2, bss) for p in p_mlp]
     result["xgboost_balmer_only"] = figures(y, p_part["balmer"], bss)
     result["xgboost_colours_only"] = figures(y, p_part["colours"], bss)
     result["mean_of_p_bhb_and_xgboost"] = figures(y, (p_net + p_xgb) / 2, bss)
@@ -275,7 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     if len(p_sky) > 1:
         result["mean_of_two_xgboosts"] = figures(y, (p_sky[0] + p_sky[1]) / 2, bss)
     for key in ("xgboost_per_sky", "xgboost_balmer_only", "xgboost_colours_only", "mean_of_p_bhb_and_xgboost",
-                "mean_of_p_bhb_spectrum_and_xgboost", "mean_of_two_xgboosts"):
+                "mean_of_p_bhb_spectrum_and_xgboost", "mean_of_two_xgboosts", "mlp", "mean_of_p_bhb_spectrum_and_mlp",
+                "mean_of_p_bhb_and_mlp"):
         print(f"{key}: {result.get(key)}")
 
     print(f"2. stacking, {args.folds}-fold stratified CV on the fresh sky (p_xgb: trees on the network's sky):")
@@ -296,8 +319,8 @@ def main(argv: list[str] | None = None) -> int:
         inputs["p_xgb + p_xgb(2nd sky)"] = np.column_stack([logit(p_sky[0]), logit(p_sky[1])])
     result["stacking"] = stacking(inputs, y, bss, args.folds, seeds)
 
-    print("3. error anatomy at P ≥ 0.5 (network p_bhb, XGBoost on the network's sky):")
-    result["anatomy"] = anatomy(truth, catalog, y, {"network": p_net, "xgboost": p_xgb})
+    print("3. error anatomy at P ≥ 0.5 (network p_bhb, XGBoost on the network's sky, their mean):")
+    result["anatomy"] = anatomy(truth, catalog, y, {"network": p_net, "xgboost": p_xgb, "mean": (p_net + p_xgb) / 2})
     _print_anatomy(result["anatomy"])
 
     if args.out:
