@@ -262,9 +262,9 @@ def main(argv: list[str] | None = None) -> int:
     p_spec = np.nan_to_num(np.asarray(scored["p_bhb_spectrum"], dtype=float), nan=0.0)
     p_image = np.nan_to_num(np.asarray(scored["p_bhb_image"], dtype=float), nan=0.0)
 
-    result: dict = {"fresh": str(args.fresh), "train": [str(s) for s in args.train], "n_pool": len(y_pool),
+    result: dict = {"fresh": args.fresh.name, "train": [s.name for s in args.train], "n_pool": len(y_pool),
                     "n_fresh": len(y), "n_bhb_fresh": int(y.sum()), "n_metal_poor_bss": int(bss.sum()),
-                    "feh_range": [round(v, 2) for v in feh_range], "scores": str(args.scores), "seeds": seeds}
+                    "feh_range": [round(v, 2) for v in feh_range], "scores": args.scores.name, "seeds": seeds}
     net = figures(y, p_net, bss)
     net["f1_oracle_threshold"] = round(100 * scores_report(y, p_net, best_threshold(y, p_net))["macro"]["f1"], 2)
     result["network"] = {"p_bhb": net, "p_bhb_spectrum": figures(y, p_spec, bss),
