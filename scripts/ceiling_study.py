@@ -3,7 +3,8 @@
 Usage::
 
     python scripts/ceiling_study.py --train SKY [--train SKY ...] --fresh SKY --scores SCORES.ecsv
-        [--sizes 3000,6000,12000,24000,36000] [--seeds 0,1,2] [--folds 5] [--out FILE.json]
+        [--sizes 3000,6000,12000,24000,36000] [--seeds 0,1,2] [--folds 5]
+        [--fusion-sky SKY --fusion-scores SCORES.ecsv] [--out FILE.json]
 
 SCORES is ``bhb score FRESH --model MODEL --out SCORES.ecsv`` (the network's ``p_bhb`` and its
 heads' scores per star). Three measurements, cheapest first, each answering one question:
@@ -23,6 +24,9 @@ heads' scores per star). Three measurements, cheapest first, each answering one 
 3. **Error anatomy** of the network (and the XGBoost) on the fresh sky: errors per true population,
    per Teff, log g, [Fe/H], E(B−V); macro F1 above and below the median S/N and per g quartile; how
    many of the network's errors the XGBoost shares.
+4. **Late fusion** (with ``--fusion-sky``): the perceptron and the trees on the network's logits
+   plus the features, fitted on a scored sky the network never trained on, scored on the fresh sky:
+   what a learnt combination (nearer to a fusion token than a plain mean) delivers.
 
 The last line printed is one JSON object (also written to ``--out``).
 """
@@ -174,6 +178,41 @@ def stacking(inputs: dict[str, np.ndarray], y: np.ndarray, bss: np.ndarray, fold
     return out
 
 
+def _network_scores(path: Path, ids: list) -> dict[str, np.ndarray]:
+    """``p_bhb`` and ``p_bhb_spectrum`` of a ``bhb score`` table whose rows are the stars ``ids`` in order."""
+    scored = Table.read(path)
+    if list(scored["id"]) != list(ids):
+        raise SystemExit(f"{path}: its rows are not the sky's stars in order")
+    return {k: np.nan_to_num(np.asarray(scored[k], dtype=float), nan=0.0) for k in ("p_bhb", "p_bhb_spectrum")}
+
+
+def late_fusion(sky: Path, scores: Path, x_fresh: np.ndarray, fresh_scores: dict[str, np.ndarray], y: np.ndarray,
+                bss: np.ndarray, seeds: list[int]) -> dict:
+    """The perceptron and the trees on [network logits, features], fitted on a sky the network never saw.
+
+    Closer to what a Balmer token would learn than a fresh-sky stacker: thousands of stars to fit
+    on, none of them the network's, and nothing fitted on the fresh sky.
+    """
+    truth = read_truth(sky)
+    x_sky, y_sky = features(open_dataset(sky)), np.asarray(truth["label_physical"], dtype=int)
+    net = _network_scores(scores, list(truth["id"]))
+    out: dict = {"sky": sky.name, "n": len(y_sky)}
+    for name, cols in (("balmer+colours", ()), ("p_bhb_spectrum + balmer+colours", ("p_bhb_spectrum",)),
+                       ("p_bhb + balmer+colours", ("p_bhb",)),
+                       ("p_bhb + p_bhb_spectrum + balmer+colours", ("p_bhb", "p_bhb_spectrum"))):
+        a = np.column_stack([*(logit(net[c]) for c in cols), x_sky])
+        b = np.column_stack([*(logit(fresh_scores[c]) for c in cols), x_fresh])
+        for kind in ("mlp", "xgboost"):
+            runs = [figures(y, (fit_mlp(a, y_sky, seed) if kind == "mlp" else fit_xgb(a, y_sky, seed)[0])
+                            .predict_proba(b)[:, 1], bss) for seed in seeds]
+            fig = {k: round(float(np.mean([r[k] for r in runs])), 2 if k == "f1" else 4) for k in runs[0]}
+            fig["f1_range"] = [min(r["f1"] for r in runs), max(r["f1"] for r in runs)]
+            out[f"{name} | {kind}"] = fig
+            print(f"  {name:40s} {kind:8s} F1 {fig['f1']:.2f} {fig['f1_range']}  AUC {fig['auc']:.4f}  "
+                  f"BSS AUC {fig['bss_auc']:.4f}")
+    return out
+
+
 def _f1(y: np.ndarray, wrong: np.ndarray) -> float:
     """Macro F1 (%) of the predictions that ``wrong`` marks as errors against labels ``y``."""
     return round(100 * scores_report(y, np.where(wrong, 1 - y, y).astype(float))["macro"]["f1"], 2)
@@ -237,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="3000,6000,12000,24000,36000")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--fusion-sky", type=Path, help="a sky the network never trained on, to fit a late fusion on")
+    ap.add_argument("--fusion-scores", type=Path, help="bhb score's table of --fusion-sky")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -255,12 +296,9 @@ def main(argv: list[str] | None = None) -> int:
         pool_y.append(np.asarray(sky_truth["label_physical"], dtype=int))
     x, x_true, y_pool = np.concatenate(pool_x), np.concatenate(pool_true), np.concatenate(pool_y)
 
-    scored = Table.read(args.scores)
-    if list(scored["id"]) != list(truth["id"]):
-        raise SystemExit(f"{args.scores}: its rows are not {args.fresh}'s stars in order")
-    p_net = np.nan_to_num(np.asarray(scored["p_bhb"], dtype=float), nan=0.0)
-    p_spec = np.nan_to_num(np.asarray(scored["p_bhb_spectrum"], dtype=float), nan=0.0)
-    p_image = np.nan_to_num(np.asarray(scored["p_bhb_image"], dtype=float), nan=0.0)
+    net_scores = _network_scores(args.scores, list(truth["id"]))
+    p_net, p_spec = net_scores["p_bhb"], net_scores["p_bhb_spectrum"]
+    p_image = np.nan_to_num(np.asarray(Table.read(args.scores)["p_bhb_image"], dtype=float), nan=0.0)
 
     result: dict = {"fresh": args.fresh.name, "train": [s.name for s in args.train], "n_pool": len(y_pool),
                     "n_fresh": len(y), "n_bhb_fresh": int(y.sum()), "n_metal_poor_bss": int(bss.sum()),
@@ -322,6 +360,11 @@ def main(argv: list[str] | None = None) -> int:
     print("3. error anatomy at P ≥ 0.5 (network p_bhb, XGBoost on the network's sky, their mean):")
     result["anatomy"] = anatomy(truth, catalog, y, {"network": p_net, "xgboost": p_xgb, "mean": (p_net + p_xgb) / 2})
     _print_anatomy(result["anatomy"])
+
+    if args.fusion_sky and args.fusion_scores:
+        print(f"4. late fusion learnt on {args.fusion_sky.name} (network scores + features), scored on the fresh sky:")
+        result["late_fusion"] = late_fusion(args.fusion_sky, args.fusion_scores, x_fresh,
+                                            {"p_bhb": p_net, "p_bhb_spectrum": p_spec}, y, bss, seeds)
 
     if args.out:
         args.out.write_text(json.dumps(result, indent=1) + "\n")
