@@ -43,6 +43,14 @@ def features(dataset, dereddened: bool = True) -> np.ndarray:
     return np.column_stack([*cols, bands[:, :-1] - bands[:, 1:]])
 
 
+def classifier(seed: int):
+    """The trees of this row, stopped early on a validation split (``fit(..., eval_set=...)``)."""
+    from xgboost import XGBClassifier
+
+    return XGBClassifier(n_estimators=400, max_depth=4, learning_rate=0.05, subsample=0.8, random_state=seed,
+                         early_stopping_rounds=30, eval_metric="logloss")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("dataset", type=Path)
@@ -55,8 +63,6 @@ def main(argv: list[str] | None = None) -> int:
         "--observed", action="store_true", help="observed colours (default: dereddened with the catalogue's extinction)"
     )
     args = ap.parse_args(argv)
-    from xgboost import XGBClassifier
-
     data = open_dataset(args.dataset)
     x, y = features(data, not args.observed), np.asarray(data.labels)
     test_set = open_dataset(args.test) if args.test else None
@@ -64,8 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     per_seed = {}
     for seed in (int(s) for s in args.seeds.split(",") if s):
         train, val, test = stratified_split(y, seed)
-        model = XGBClassifier(n_estimators=400, max_depth=4, learning_rate=0.05, subsample=0.8, random_state=seed,
-                              early_stopping_rounds=30, eval_metric="logloss")
+        model = classifier(seed)
         model.fit(x[train], y[train], eval_set=[(x[val], y[val])], verbose=False)
         p = model.predict_proba(x[test])[:, 1]
         report = scores_report(y[test], p)

@@ -34,6 +34,13 @@ from bhb_viewer.core.sim import read_truth  # noqa: E402
 COLUMNS = ("p_bhb", "p_bhb_spectrum", "p_bhb_image", "classical_bhb")
 
 
+def metal_poor_bss(truth: Table) -> tuple[np.ndarray, tuple[float, float]]:
+    """Blue stragglers inside the BHB stars' 5–95 % [Fe/H] range, and that range: only gravity separates these."""
+    feh, kind = np.asarray(truth["feh"]), np.asarray(truth["kind"])
+    lo, hi = np.percentile(feh[np.asarray(truth["label_physical"]) == 1], [5, 95])
+    return (kind == "blue straggler") & (feh >= lo) & (feh <= hi), (float(lo), float(hi))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("dataset", type=Path)
@@ -62,9 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         rep = classification_report(y, (p >= 0.5).astype(int))
         result[col] = {"auc": round(float(auc(fpr, tpr)), 4), "macro_f1": round(100 * rep["macro"]["f1"], 2),
                        "bhb_f1": round(100 * rep["BHB"]["f1"], 2)}
-    feh, kind = np.asarray(truth["feh"]), np.asarray(truth["kind"])
-    lo, hi = np.percentile(feh[y == 1], [5, 95])
-    bss = (kind == "blue straggler") & (feh >= lo) & (feh <= hi)
+    bss, (lo, hi) = metal_poor_bss(truth)
     result["bhb_vs_metal_poor_bss"] = {"feh_range": [round(float(lo), 2), round(float(hi), 2)], "n_bhb": int(y.sum()),
                                        "n_bss": int(bss.sum())}
     for col in ("p_bhb", "p_bhb_spectrum"):
