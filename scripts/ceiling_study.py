@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bhb_viewer.core.dataset import open_dataset  # noqa: E402
-from bhb_viewer.core.real_stars import auc as rank_auc  # noqa: E402
+from bhb_viewer.core.science.real_stars import auc as rank_auc  # noqa: E402
 from bhb_viewer.core.sim import read_truth  # noqa: E402
 from bhb_viewer.ml.data import stratified_split  # noqa: E402
 from bhb_viewer.ml.training import scores_report  # noqa: E402
