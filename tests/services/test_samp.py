@@ -168,9 +168,10 @@ def test_point_beyond_the_maximum_separation_names_the_nearest(link, topcat):
     assert reply["samp.status"] == "samp.error"
     assert "no candidate within 5 arcsec; the nearest, c7, is 36.0 arcsec away" in reply["samp.error"]["samp.errortxt"]
     assert link.events.empty()
-    link.max_separation = 60.0
+    link.receiver.max_separation = 60.0
     reply = _call(topcat, link, MT_POINT, {"ra": "150.07", "dec": "2.01"})
-    assert reply["samp.status"] == "samp.ok" and reply["samp.result"]["message"] == "showing candidate c7, 36.0 arcsec away"
+    assert reply["samp.status"] == "samp.ok"
+    assert reply["samp.result"]["message"] == "showing candidate c7, 36.0 arcsec away"
     assert link.events.get(timeout=WAIT) == ("point", 7, pytest.approx(36.0))
 
 
@@ -183,7 +184,8 @@ def test_bad_rows_and_other_tables_are_refused_with_a_reason(link, topcat):
     reply = _call(topcat, link, MT_HIGHLIGHT, {"table-id": link.table_id, "row": "99999"})
     assert "row 99999 is outside the table sent (10 rows)" in reply["samp.error"]["samp.errortxt"]
     reply = _call(topcat, link, MT_HIGHLIGHT, {"table-id": "someone-else", "row": "2"})
-    assert reply["samp.status"] == "samp.error" and "unknown table 'someone-else'" in reply["samp.error"]["samp.errortxt"]
+    assert reply["samp.status"] == "samp.error"
+    assert "unknown table 'someone-else'" in reply["samp.error"]["samp.errortxt"]
     reply = _call(topcat, link, MT_SELECT, {"table-id": link.table_id, "row-list": ["1", "10"]})
     assert reply["samp.status"] == "samp.error"
     assert link.events.empty()

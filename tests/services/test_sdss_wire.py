@@ -31,7 +31,8 @@ from sdss_files import SDSS_LOGLAM0, gaussian_star, hips_answer, smooth_flux, st
 from bhb_viewer.core.grid import BANDS, PIXEL_SCALE_ARCSEC
 from bhb_viewer.services import hips
 from bhb_viewer.services.network_errors import classify
-from bhb_viewer.services.sdss import NetworkUnavailable, NotFound, SDSSError, SDSSService, choose_spectrum
+from bhb_viewer.services.sdss import NetworkUnavailable, NotFound, SDSSError, SDSSService
+from bhb_viewer.services.sdss_wire import choose_spectrum
 
 RA, DEC = 164.4311, 39.0359
 LOGLAM = SDSS_LOGLAM0 + 1e-4 * np.arange(3900)
@@ -150,8 +151,8 @@ class FakeSDSS:
 
 def service(tmp_path, **kwargs) -> SDSSService:
     svc = SDSSService(tmp_path / "cache", sleep=lambda s: None, **kwargs)
-    svc._online = True
-    svc._probe = lambda: ""
+    svc.network.online = True
+    svc.network.probe = lambda: ""
     return svc
 
 
@@ -161,7 +162,8 @@ def test_spectrum_by_plate_mjd_fiber_through_astroquery(tmp_path, monkeypatch):
     path = service(tmp_path).spectrum_file(740, 52263, 101)
     assert path.name == "spec-0740-52263-0101.fits" and sas.downloads == ["spec-0740-52263-0101.fits"]
     assert "s.run2d, s.plate, s.mjd, s.fiberID, s.specObjID, s.sciencePrimary FROM SpecObjAll" in sas.queries[0]
-    assert "/redux/26/spectra/0740/" in sas.urls[0]  # the science-primary reduction, not the other one SkyServer listed first
+    # the science-primary reduction, not the other one SkyServer listed first
+    assert "/redux/26/spectra/0740/" in sas.urls[0]
     with fits.open(path) as hdul:
         assert hdul[0].header["FIBERID"] == 101
 
@@ -173,7 +175,8 @@ def test_frames_query_asks_for_its_fields_even_when_the_column_lookup_fails(tmp_
     assert "p.run, p.rerun, p.camcol, p.field" in sas.queries[0]
     assert sorted(sas.downloads) == sorted(f"frame-{b}-003900-6-0269.fits.bz2" for b in BANDS)
     assert cube.meta["cutout_source"] == "frames" and cube.data.shape == (5, 32, 32)
-    assert cube.meta["sources"]["r"] == "r SDSS frame (run 3900, camcol 6, field 269)"  # from FRAME: frames have no FIELD
+    # from FRAME: frames have no FIELD
+    assert cube.meta["sources"]["r"] == "r SDSS frame (run 3900, camcol 6, field 269)"
     peak = np.unravel_index(np.argmax(cube.data[2]), (32, 32))
     assert abs(peak[0] - 15.5) <= 0.5 and abs(peak[1] - 15.5) <= 0.5
 
@@ -212,7 +215,7 @@ def test_transient_errors_of_every_stack_are_retried(tmp_path, monkeypatch, erro
     sas.fail = [error, error]
     slept: list[float] = []
     svc = SDSSService(tmp_path / "cache", sleep=slept.append, backoff=0.5)
-    svc._online, svc._probe = True, lambda: ""
+    svc.network.online, svc.network.probe = True, lambda: ""
     assert svc.spectrum_file(740, 52263, 101).is_file()
     assert slept == [0.5, 1.0]
 
