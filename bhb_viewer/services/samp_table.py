@@ -79,7 +79,8 @@ class SentTable:
             raise SampError("send the table first")
         if not (math.isfinite(ra) and math.isfinite(dec) and 0.0 <= ra < 360.0 and abs(dec) <= 90.0):
             raise ValueError(f"position off the sky: ra={ra}, dec={dec} (RA in [0, 360), |Dec| <= 90 degrees)")
-        dots = np.nan_to_num(self.xyz @ _unit_vectors(np.asarray(ra, np.float64), np.asarray(dec, np.float64)), nan=-2.0)
+        target = _unit_vectors(np.asarray(ra, np.float64), np.asarray(dec, np.float64))
+        dots = np.nan_to_num(self.xyz @ target, nan=-2.0)
         row = int(np.argmax(dots))
         if dots[row] < -1.0:
             raise SampError("no candidate of the sent table has a position")

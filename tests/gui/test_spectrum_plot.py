@@ -294,10 +294,10 @@ def test_cursor_readout_gives_wavelength_flux_and_nearest_line(plot, qtbot):
     flux, ivar = star()
     plot.set_spectrum(WAVE, flux, ivar)
     i = int(np.argmin(np.abs(WAVE - 4105.0)))
-    text = plot.readout_at(4105.0)
+    text = plot.readout.text_at(4105.0)
     assert f"λ {WAVE[i]:.1f} Å" in text and f"flux {flux[i]:.4g} ± 0.1" in text
     assert "nearest Hδ 4102.9 Å" in text
-    assert "masked pixel" in plot.readout_at(WAVE[105])
+    assert "masked pixel" in plot.readout.text_at(WAVE[105])
     view = plot.plot.getPlotItem().getViewBox()  # through the mouse: the scene's move signal
     scene_pos = view.mapViewToScene(pg.Point(6564.0, 0.0))
     scene_pos.setY(view.sceneBoundingRect().center().y())

@@ -2,23 +2,22 @@
 
 The widget lays out the controls and composes one helper per concern: the axes and ranges
 (``spectrum_view``), the star's curves (``spectrum_curves``), the line markers and their labels
-(``spectrum_lines``), the model's segment shading and saliency (``spectrum_importance``) and the
-Balmer close-up. A reviewer can switch between the model's 4000–9000 Å grid and the file's full
-range where the file gives one.
+(``spectrum_lines``), the model's segment shading and saliency (``spectrum_importance``), the
+cursor readout (``spectrum_readout``) and the Balmer close-up. A reviewer can switch between the
+model's 4000–9000 Å grid and the file's full range where the file gives one.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QSizePolicy,
     QSpinBox,
     QSplitter,
     QVBoxLayout,
@@ -30,6 +29,7 @@ from bhb_viewer.gui.widgets.balmer_closeup import BalmerCloseup
 from bhb_viewer.gui.widgets.spectrum_curves import FluxCurves, wave_span
 from bhb_viewer.gui.widgets.spectrum_importance import SaliencyTrace, SegmentShading
 from bhb_viewer.gui.widgets.spectrum_lines import LineMarks
+from bhb_viewer.gui.widgets.spectrum_readout import CursorReadout
 from bhb_viewer.gui.widgets.spectrum_smoothing import SMOOTHING_KINDS
 from bhb_viewer.gui.widgets.spectrum_view import PlotView
 
@@ -62,12 +62,9 @@ class SpectrumPlot(QWidget):
         self.line_marks = LineMarks(self.view.overlay)
         self.saliency = SaliencyTrace(self.view.overlay, grid_wave)
         self.closeup = BalmerCloseup()
-        self.plot.scene().sigMouseMoved.connect(self._mouse_moved)
+        self.readout = CursorReadout(self.plot, self.curves, self.line_marks.lines)
 
         controls = self._make_controls()
-        self.readout = QLabel("")
-        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)  # never widens the window
-        self.readout.setToolTip("cursor: wavelength, flux ± 1σ, and the nearest marked line")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(controls)
@@ -95,6 +92,8 @@ class SpectrumPlot(QWidget):
         return self.splitter
 
     def _make_controls(self) -> QHBoxLayout:
+        """Reset, smoothing and the overlay toggles in a row above the plot; the range box (made here,
+        placed under the plot) switches between the model grid and the file's range."""
         self.reset_button = QPushButton("Reset view")
         self.reset_button.clicked.connect(self.reset_view)
         self.range_choice = QComboBox()
@@ -109,6 +108,14 @@ class SpectrumPlot(QWidget):
         self.smooth_width.setToolTip("smoothing width in pixels (FWHM for gaussian); 0 = none")
         self.smooth_kind.currentIndexChanged.connect(self._draw_flux)
         self.smooth_width.valueChanged.connect(self._draw_flux)
+        row = QHBoxLayout()
+        for widget in (self.reset_button, QLabel("Smooth"), self.smooth_kind, self.smooth_width, *self._make_toggles()):
+            row.addWidget(widget)
+        row.addStretch(1)
+        return row
+
+    def _make_toggles(self) -> tuple[QCheckBox, ...]:
+        """The overlay switches, all but the means on at the start."""
         self.show_lines = QCheckBox("Lines")
         self.show_errors = QCheckBox("Errors")
         self.show_errors.setToolTip("±1σ band from the inverse variance (of the smoothed flux when smoothing)")
@@ -120,16 +127,9 @@ class SpectrumPlot(QWidget):
         for box in toggles[:4]:
             box.setChecked(True)
         self.show_saliency.toggled.connect(self.sigSaliencyWanted)
-        row = QHBoxLayout()
-        row.addWidget(self.reset_button)
-        row.addWidget(QLabel("Smooth"))
-        row.addWidget(self.smooth_kind)
-        row.addWidget(self.smooth_width)
         for box in toggles:
             box.toggled.connect(self._apply_toggles)
-            row.addWidget(box)
-        row.addStretch(1)
-        return row
+        return toggles
 
     # -- public API ----------------------------------------------------------------------
     @property
@@ -216,20 +216,6 @@ class SpectrumPlot(QWidget):
         self.view.follow_data()
         self._fit_view()
 
-    def readout_at(self, wavelength: float) -> str:
-        """What the cursor readout says at ``wavelength``: λ, flux ± 1σ as drawn, the nearest line."""
-        at = self.curves.value_at(wavelength)
-        if at is None:
-            return ""
-        lam, value, sigma = at
-        if np.isfinite(value):
-            flux = f"flux {value:.4g}" + (f" ± {sigma:.2g}" if np.isfinite(sigma) else "")
-        else:
-            flux = "masked pixel"
-        near = min(self.line_marks.lines, key=lambda line: abs(line.wavelength - lam))
-        offset = lam - near.wavelength
-        return f"λ {lam:.1f} Å   {flux}   nearest {near.name} {near.wavelength:.1f} Å (Δλ {offset:+.1f} Å)"
-
     def label_band(self) -> float:
         """The share of the plot's height the line labels take when shown (the flux stays below it)."""
         return self.line_marks.band(self.view.height_px()) if self.show_lines.isChecked() else 0.0
@@ -249,12 +235,6 @@ class SpectrumPlot(QWidget):
     def _resized(self) -> None:
         self._x_range_changed()
         self._fit_view()  # the label rows' share of the height depends on it
-
-    def _mouse_moved(self, pos: QPointF) -> None:
-        view = self.view.flux_view
-        if not view.sceneBoundingRect().contains(pos):
-            return
-        self.readout.setText(self.readout_at(view.mapSceneToView(pos).x()))
 
     def _range_changed(self) -> None:
         self.view.follow_data()
