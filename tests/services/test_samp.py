@@ -222,3 +222,26 @@ def test_hub_loss_is_noticed_and_connect_starts_afresh(tmp_path):
     finally:
         link.disconnect()
         hub.stop()
+
+
+def test_sent_table_checks_rows_tables_and_positions_without_a_hub(tmp_path):
+    """The checks every incoming message passes, on the table as written (no hub needed)."""
+    from astropy.io.votable import parse_single_table
+
+    from bhb_viewer.services.samp_table import SentTable
+
+    first, sent = SentTable.write(_table(), tmp_path), SentTable.write(_table(), tmp_path)
+    assert sent.table_id != first.table_id and sent.ids[3] == "c3"
+    written = parse_single_table(sent.url.removeprefix("file://")).to_table()
+    assert len(written) == 10 and str(written["specobjid"][0]) == str(2**63 + 5)  # uint64 kept as text
+    assert sent.params() == {"table-id": sent.table_id, "url": sent.url}
+    sent.check_ours({"url": sent.url})
+    with pytest.raises(SampError, match="unknown table"):
+        sent.check_ours({"table-id": first.table_id})
+    assert sent.row("9") == 9
+    with pytest.raises(ValueError, match="outside the table sent"):
+        sent.row(10)
+    row, sep = sent.nearest(150.05, 2.0)
+    assert row == 5 and sep == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(ValueError, match="off the sky"):
+        sent.nearest(float("nan"), 2.0)
