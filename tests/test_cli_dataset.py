@@ -25,6 +25,7 @@ from bhb_viewer.cli import main
 from bhb_viewer.core.dataset import open_dataset
 from bhb_viewer.core.grid import BANDS
 from bhb_viewer.services.sdss import SDSSService
+from bhb_viewer.services.sdss_network import NetworkGuard
 
 LOGLAM = SDSS_LOGLAM0 + 1e-4 * np.arange(3900)
 
@@ -106,7 +107,7 @@ def test_paper_build_offline_from_a_filled_cache(tmp_path, capsys, monkeypatch, 
         return [sdss_frame(p["ra"], p["dec"], b, size=30) for b in BANDS]
 
     monkeypatch.setattr(SDSSService, "_fetch", fake_fetch)
-    monkeypatch.setattr(SDSSService, "ensure_online", lambda self: None)
+    monkeypatch.setattr(NetworkGuard, "ensure_online", lambda self: None)
     common = ["dataset", "build", "--positives", "xue2011", "--negatives", "bss", "--cache", str(tmp_path / "cache"),
               "--catalogs", str(shared_data / "catalogs"), "--limit", "2", "--size", "16", "--json"]
     assert main([*common, "--out", str(tmp_path / "online")]) == 0

@@ -8,16 +8,12 @@ from PySide6.QtGui import QImage
 from bhb_viewer.core import grid
 from bhb_viewer.core.science.lines import LINES
 from bhb_viewer.gui.widgets.importance_scale import ABOVE_RGB, BELOW_RGB
-from bhb_viewer.gui.widgets.spectrum_plot import (
-    SALIENCY_BAND,
-    SEGMENT_MAX_ALPHA,
-    SpectrumPlot,
-    band_path,
-    decimate,
-    layout_labels,
-    smooth,
-    smoothed_sigma,
-)
+from bhb_viewer.gui.widgets.spectrum_curves import band_path, decimate
+from bhb_viewer.gui.widgets.spectrum_importance import SEGMENT_MAX_ALPHA
+from bhb_viewer.gui.widgets.spectrum_lines import layout_labels
+from bhb_viewer.gui.widgets.spectrum_plot import SpectrumPlot
+from bhb_viewer.gui.widgets.spectrum_smoothing import smooth, smoothed_sigma
+from bhb_viewer.gui.widgets.spectrum_view import SALIENCY_BAND
 
 WAVE = grid.wavelength()
 
@@ -77,7 +73,7 @@ def plot(qtbot):
 def test_curve_holds_the_spectrum_with_gaps_at_masked_pixels(plot):
     flux, ivar = star()
     plot.set_spectrum(WAVE, flux, ivar)
-    x, y = plot.flux_curve.getOriginalDataset()
+    x, y = plot.curves.flux_curve.getOriginalDataset()
     np.testing.assert_array_equal(x, WAVE)
     good = ivar > 0
     np.testing.assert_allclose(y[good], flux[good])
@@ -95,11 +91,11 @@ def test_smoothing_spinbox_redraws_with_a_boxcar_of_that_width(plot):
     plot.set_spectrum(WAVE, flux, np.ones(WAVE.size))
     plot.smooth_kind.setCurrentText("boxcar")
     plot.smooth_width.setValue(3)
-    y = plot.flux_curve.getOriginalDataset()[1]
+    y = plot.curves.flux_curve.getOriginalDataset()[1]
     np.testing.assert_allclose(y[499:502], 1.0)
     assert y[497] == 0 and y[503] == 0
     plot.smooth_width.setValue(0)
-    np.testing.assert_array_equal(plot.flux_curve.getOriginalDataset()[1], flux)
+    np.testing.assert_array_equal(plot.curves.flux_curve.getOriginalDataset()[1], flux)
 
 
 def test_gaussian_smoothing_keeps_flux_and_ignores_masked_pixels():
@@ -122,9 +118,9 @@ def test_model_segment_weights_are_drawn_as_departures_from_uniform(plot):
     # sums to 1: departures 0, -50 %, +50 %, +100 %, 0, -100 %, 0
     weights = np.array([1.0, 0.5, 1.5, 2.0, 1.0, 0.0, 1.0]) / 7
     plot.set_segment_weights(weights)
-    assert len(plot.segment_regions) == grid.N_SEGMENTS
-    colours = [r.brush().color() for r in plot.segment_regions]
-    for j, region in enumerate(plot.segment_regions):
+    assert len(plot.segments.regions) == grid.N_SEGMENTS
+    colours = [r.brush().color() for r in plot.segments.regions]
+    for j, region in enumerate(plot.segments.regions):
         rect = region.rect()
         assert rect.left() == pytest.approx(WAVE[j * grid.SEGMENT_LENGTH])
         assert rect.right() == pytest.approx(WAVE[(j + 1) * grid.SEGMENT_LENGTH])
@@ -135,13 +131,13 @@ def test_model_segment_weights_are_drawn_as_departures_from_uniform(plot):
     assert "internal" in plot.show_segments.toolTip() and "flat" not in plot.show_segments.toolTip()
     # the shipped model's saturated weights: all on segment 1, drawn at full, the rest at full below
     plot.set_segment_weights(np.array([0.9995, 0.0005, 0, 0, 0, 0, 0]))
-    assert [r.brush().color().alpha() for r in plot.segment_regions] == [SEGMENT_MAX_ALPHA] * 7
+    assert [r.brush().color().alpha() for r in plot.segments.regions] == [SEGMENT_MAX_ALPHA] * 7
     # within 10 % of uniform everywhere: flat, nothing drawn, and said so
     plot.set_segment_weights(np.array([1.05, 0.95, 1.0, 1.0, 1.08, 0.92, 1.0]) / 7)
-    assert all(r.brush().color().alpha() == 0 for r in plot.segment_regions)
+    assert all(r.brush().color().alpha() == 0 for r in plot.segments.regions)
     assert "flat" in plot.show_segments.toolTip()
     plot.set_segment_weights(None)
-    assert all(r.brush().color().alpha() == 0 for r in plot.segment_regions)
+    assert all(r.brush().color().alpha() == 0 for r in plot.segments.regions)
     with pytest.raises(ValueError, match="shape"):
         plot.set_segment_weights(np.ones(5))
 
@@ -149,17 +145,17 @@ def test_model_segment_weights_are_drawn_as_departures_from_uniform(plot):
 def test_saliency_on_the_grid_and_its_toggle(plot):
     s = np.linspace(0, 4e-3, grid.NPIX)
     plot.set_saliency(s)
-    x, y = plot.saliency_curve.getOriginalDataset()
+    x, y = plot.saliency.curve.getOriginalDataset()
     assert len(y) == 3522
     np.testing.assert_allclose(x, WAVE)
     np.testing.assert_allclose(plot.saliency_values(), s / 4e-3)  # relative to its maximum
-    assert plot.overlay_view.viewRange()[1] == pytest.approx([0, 1], abs=0.05)
+    assert plot.view.overlay.viewRange()[1] == pytest.approx([0, 1], abs=0.05)
     assert y.max() == pytest.approx(SALIENCY_BAND)  # in its band along the bottom
     plot.show_saliency.setChecked(False)
-    assert not plot.saliency_curve.isVisible()
+    assert not plot.saliency.curve.isVisible()
     assert not plot.plot.getPlotItem().getAxis("right").isVisible()
     plot.show_saliency.setChecked(True)
-    assert plot.saliency_curve.isVisible()
+    assert plot.saliency.curve.isVisible()
     with pytest.raises(ValueError):
         plot.set_saliency(np.ones(100))
 
@@ -169,32 +165,32 @@ def test_references_are_scaled_to_the_star(plot):
     template = 10.0 * (WAVE / 5000.0) ** -2
     plot.set_reference_spectra(template / 4.0, template / 2.0)
     plot.set_spectrum(WAVE, template, ivar)
-    assert not plot.reference_curves[0].isVisible()  # off until asked for: not even computed
-    assert all(n_points(c) == 0 for c in plot.reference_curves)
+    assert not plot.curves.reference_curves[0].isVisible()  # off until asked for: not even computed
+    assert all(n_points(c) == 0 for c in plot.curves.reference_curves)
     plot.show_references.setChecked(True)
-    assert all(c.isVisible() for c in plot.reference_curves)
-    for curve in plot.reference_curves:
+    assert all(c.isVisible() for c in plot.curves.reference_curves)
+    for curve in plot.curves.reference_curves:
         np.testing.assert_allclose(curve.getOriginalDataset()[1], template)
     plot.set_reference_spectra(None, None)
-    assert all(n_points(c) == 0 for c in plot.reference_curves)
+    assert all(n_points(c) == 0 for c in plot.curves.reference_curves)
 
 
 def test_line_markers_are_labelled_and_toggle(plot):
     names = sorted(line.name for line in LINES)
-    assert sorted(label.textItem.toPlainText() for label in plot.line_labels) == names
-    positions = sorted(m.value() for m in plot.line_markers)
+    assert sorted(label.textItem.toPlainText() for label in plot.line_marks.labels) == names
+    positions = sorted(m.value() for m in plot.line_marks.markers)
     assert positions == sorted(line.wavelength for line in LINES)
     plot.set_spectrum(WAVE, *star())
-    shown = {line.name for line, m in zip(plot.lines, plot.line_markers, strict=True) if m.isVisible()}
+    shown = {line.name for line, m in zip(plot.line_marks.lines, plot.line_marks.markers, strict=True) if m.isVisible()}
     assert shown == {line.name for line in LINES if WAVE[0] <= line.wavelength <= WAVE[-1]}
     assert "Hδ" in shown and "Ca II K" not in shown  # the grid starts at 4000 Å
     plot.show_lines.setChecked(False)
-    assert not any(m.isVisible() for m in plot.line_markers)
-    assert not plot.visible_labels()
+    assert not any(m.isVisible() for m in plot.line_marks.markers)
+    assert not plot.line_marks.visible_labels()
 
 
 def scene_rects(plot):
-    return {label.textItem.toPlainText(): label.sceneBoundingRect() for label in plot.visible_labels()}
+    return {label.textItem.toPlainText(): label.sceneBoundingRect() for label in plot.line_marks.visible_labels()}
 
 
 @pytest.mark.parametrize("width", [1000, 520])
@@ -234,8 +230,8 @@ def test_flux_keeps_clear_of_the_label_and_saliency_bands(plot):
     y0, y1 = plot.plot.getPlotItem().getViewBox().viewRange()[1]
     good = flux[ivar > 0]
     assert (good.min() - y0) / (y1 - y0) >= SALIENCY_BAND  # above the saliency band
-    assert (y1 - good.max()) / (y1 - y0) >= plot._label_band()  # below the label rows
-    lowest = min(label.sceneBoundingRect().bottom() for label in plot.visible_labels())
+    assert (y1 - good.max()) / (y1 - y0) >= plot.label_band()  # below the label rows
+    lowest = min(label.sceneBoundingRect().bottom() for label in plot.line_marks.visible_labels())
     view = plot.plot.getPlotItem().getViewBox()
     assert view.mapViewToScene(pg.Point(WAVE[0], good.max())).y() > lowest
 
@@ -246,14 +242,14 @@ def test_error_band_is_one_sigma_from_ivar_with_gaps(plot):
     plot.set_spectrum(WAVE, flux, ivar)
     sigma = smoothed_sigma(ivar, ivar > 0, 0, "boxcar")
     np.testing.assert_allclose(sigma[ivar > 0], 0.1)  # ivar 100 → σ 0.1
-    path = plot.error_band.path()
+    path = plot.curves.error_band.path()
     assert not path.isEmpty()
     polygons = path.toSubpathPolygons()
     assert len(polygons) == 3  # masked at 100–109 and 2000–2009: three runs
     heights = [p.boundingRect().height() for p in polygons]
     assert min(heights) >= 0.2  # at least 2σ tall
     plot.show_errors.setChecked(False)
-    assert plot.error_band.path().isEmpty()
+    assert plot.curves.error_band.path().isEmpty()
 
 
 def test_smoothed_sigma_matches_the_noise_of_the_smoothed_flux():
@@ -288,20 +284,20 @@ def test_decimation_keeps_every_extreme():
 
 def test_curves_are_decimated_to_the_pixel_width(plot):
     plot.set_spectrum(WAVE, *star())
-    drawn = plot.flux_curve.curve.getData()[0]
+    drawn = plot.curves.flux_curve.curve.getData()[0]
     width = plot.plot.getPlotItem().getViewBox().width()
     assert len(drawn) <= 2.5 * width < WAVE.size  # peak decimation: a min and a max per pixel column or so
-    assert plot.flux_curve.getOriginalDataset()[0].size == WAVE.size  # the data itself is whole
+    assert plot.curves.flux_curve.getOriginalDataset()[0].size == WAVE.size  # the data itself is whole
 
 
 def test_cursor_readout_gives_wavelength_flux_and_nearest_line(plot, qtbot):
     flux, ivar = star()
     plot.set_spectrum(WAVE, flux, ivar)
     i = int(np.argmin(np.abs(WAVE - 4105.0)))
-    text = plot.readout_at(4105.0)
+    text = plot.readout.text_at(4105.0)
     assert f"λ {WAVE[i]:.1f} Å" in text and f"flux {flux[i]:.4g} ± 0.1" in text
     assert "nearest Hδ 4102.9 Å" in text
-    assert "masked pixel" in plot.readout_at(WAVE[105])
+    assert "masked pixel" in plot.readout.text_at(WAVE[105])
     view = plot.plot.getPlotItem().getViewBox()  # through the mouse: the scene's move signal
     scene_pos = view.mapViewToScene(pg.Point(6564.0, 0.0))
     scene_pos.setY(view.sceneBoundingRect().center().y())
@@ -318,20 +314,20 @@ def test_full_range_toggle_shows_the_files_range_and_its_lines(plot):
     assert not plot.range_choice.isEnabled()  # a data set's star: the grid only
     plot.set_spectrum(WAVE, flux, ivar, full=(wide, full_flux, full_ivar))
     assert plot.range_choice.isEnabled() and not plot.full_range
-    assert plot.flux_curve.getOriginalDataset()[0].size == WAVE.size  # the grid by default
+    assert plot.curves.flux_curve.getOriginalDataset()[0].size == WAVE.size  # the grid by default
     plot.range_choice.setCurrentIndex(1)
     assert plot.full_range
-    x = plot.flux_curve.getOriginalDataset()[0]
+    x = plot.curves.flux_curve.getOriginalDataset()[0]
     assert x[0] == pytest.approx(3600, abs=1) and x[-1] == pytest.approx(wide[-1])
     lo, hi = plot.plot.getPlotItem().getViewBox().viewRange()[0]
     assert lo < 3650 and hi > 10300
-    labelled = {label.textItem.toPlainText() for label in plot.visible_labels()}
-    shown = {line.name for line, m in zip(plot.lines, plot.line_markers, strict=True) if m.isVisible()}
+    labelled = {label.textItem.toPlainText() for label in plot.line_marks.visible_labels()}
+    shown = {line.name for line, m in zip(plot.line_marks.lines, plot.line_marks.markers, strict=True) if m.isVisible()}
     assert {"Ca II K", "Ca II H", "Hε", "H8"} <= shown
     assert {"Hε", "H8", "Hδ"} <= labelled
     plot.set_spectrum(WAVE, flux, ivar)  # the next star has no file range: back to the grid
     assert not plot.range_choice.isEnabled() and not plot.full_range
-    assert plot.flux_curve.getOriginalDataset()[0].size == WAVE.size
+    assert plot.curves.flux_curve.getOriginalDataset()[0].size == WAVE.size
 
 
 def test_saliency_flag_follows_the_toggle(plot, qtbot):
@@ -398,19 +394,19 @@ def test_clear_empties_everything(plot):
     plot.set_reference_spectra(np.ones(grid.NPIX), np.ones(grid.NPIX))
     plot.set_balmer(FakeResult())
     plot.clear()
-    curves = [plot.flux_curve, plot.saliency_curve, *plot.reference_curves]
+    curves = [plot.curves.flux_curve, plot.saliency.curve, *plot.curves.reference_curves]
     assert all(n_points(c) == 0 for c in curves)
     assert len(plot.closeup.hdelta.data[0]) == 0 and len(plot.closeup.hdelta.fit[0]) == 0
-    assert all(r.brush().color().alpha() == 0 for r in plot.segment_regions)
+    assert all(r.brush().color().alpha() == 0 for r in plot.segments.regions)
     assert plot.closeup.hdelta.label.text() == "" and plot.closeup.summary.text() == ""
 
 
 def test_spectra_without_usable_pixels_draw_nothing_and_do_not_fail(plot):
     plot.set_reference_spectra(np.ones(grid.NPIX), np.ones(grid.NPIX))
     plot.set_spectrum(WAVE, np.ones(WAVE.size), np.zeros(WAVE.size))  # all masked
-    assert np.isnan(plot.flux_curve.getOriginalDataset()[1]).all()
+    assert np.isnan(plot.curves.flux_curve.getOriginalDataset()[1]).all()
     plot.set_spectrum(np.zeros(0), np.zeros(0), np.zeros(0))
-    assert n_points(plot.flux_curve) == 0
+    assert n_points(plot.curves.flux_curve) == 0
     plot.grab()
 
 
@@ -443,7 +439,7 @@ def test_closeup_draws_data_and_fit_where_they_are(plot, qtbot):
 def test_measured_segment_importance_is_signed_on_a_fixed_scale(plot):
     """Issue 21: segments shaded by what removing them does to P(BHB), not by the model's saturated weights."""
     plot.set_segment_importance(np.array([0.5, -0.25, 0.0, 0.05, 1.0, 0.0, 0.0]))
-    colours = [r.brush().color() for r in plot.segment_regions]
+    colours = [r.brush().color() for r in plot.segments.regions]
     assert colours[0].alpha() == colours[4].alpha() > 0  # 0.5 and 1.0 both at full opacity
     assert colours[1].red() > colours[1].green() and colours[1].alpha() == round(colours[0].alpha() / 2)
     assert colours[2].alpha() == 0 and 0 < colours[3].alpha() < colours[1].alpha()

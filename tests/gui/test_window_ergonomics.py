@@ -261,9 +261,9 @@ def test_a_spectrum_file_shows_its_full_range(qtbot, window, tmp_path):
     plot = window.spectrum_plot
     assert plot.range_choice.isEnabled()
     plot.range_choice.setCurrentIndex(1)
-    x = plot.flux_curve.getOriginalDataset()[0]
+    x = plot.curves.flux_curve.getOriginalDataset()[0]
     assert x[0] == pytest.approx(3600, abs=1) and x[-1] > 10_300
-    shown = {line.name for line, m in zip(plot.lines, plot.line_markers, strict=True) if m.isVisible()}
+    shown = {line.name for line, m in zip(plot.line_marks.lines, plot.line_marks.markers, strict=True) if m.isVisible()}
     assert {"Ca II K", "Hε", "H8"} <= shown
 
 

@@ -46,7 +46,7 @@ def use_server(window, tmp_path, server, probe: str = ""):
     def make(offline: bool) -> SDSSService:
         svc = SDSSService(tmp_path / "cache", offline=offline, sleep=lambda s: None, retries=0,
                           offline_hint="or choose SDSS → Offline to work from the cache")
-        svc._probe = lambda: probe
+        svc.network.probe = lambda: probe
         svc._fetch = server
         return svc
 

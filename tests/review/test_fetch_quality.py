@@ -33,7 +33,7 @@ def fake_service(review, tmp_path, server, probe: str = ""):
     def make(offline: bool) -> SDSSService:
         svc = SDSSService(tmp_path / "cache", offline=offline, sleep=lambda s: None, retries=1,
                           offline_hint=real.offline_hint)
-        svc._probe = lambda: probe
+        svc.network.probe = lambda: probe
         svc._fetch = server
         made.append(svc)
         return svc

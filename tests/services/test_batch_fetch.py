@@ -24,7 +24,7 @@ def catalog() -> Table:
 
 def service(tmp_path, fetch, probe: str = "", **kwargs) -> SDSSService:
     svc = SDSSService(tmp_path / "cache", sleep=lambda s: None, retries=1, **kwargs)
-    svc._probe = lambda: probe
+    svc.network.probe = lambda: probe
     svc._fetch = fetch
     return svc
 
@@ -82,7 +82,7 @@ def test_no_network_is_one_summary_naming_the_app_control(tmp_path):
     svc = service(
         tmp_path, Server(tmp_path), probe="cannot reach SDSS (skyserver.sdss.org: [Errno -3] Temporary failure)"
     )
-    svc._online = False
+    svc.network.online = False
     out = run(BatchFetch(svc, catalog(), size=SIZE))
     assert len(out) == 1 and out[0].done == 0
     assert "SDSS → Offline" in out[0].stopped and "--offline" not in out[0].stopped
@@ -92,8 +92,8 @@ def test_no_network_is_one_summary_naming_the_app_control(tmp_path):
 def test_network_lost_midway_stops_with_what_arrived(tmp_path):
     server = Server(tmp_path, lose_after=4)  # a's spectrum and cube, b's (no spectrum) cube; c's spectrum fails
     svc = service(tmp_path, server)
-    svc._online = True
-    svc._probe = lambda: "cannot reach SDSS (skyserver.sdss.org: [Errno 101] Network is unreachable)"
+    svc.network.online = True
+    svc.network.probe = lambda: "cannot reach SDSS (skyserver.sdss.org: [Errno 101] Network is unreachable)"
     out = run(BatchFetch(svc, catalog(), size=SIZE, workers=1))
     summary = out[-1]
     assert [i.id for i in out[:-1]] == ["a", "b"]

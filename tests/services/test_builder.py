@@ -62,8 +62,8 @@ def catalogs(tmp_path):
 
 def service(tmp_path, fetch=None, **kwargs) -> SDSSService:
     svc = SDSSService(tmp_path / "cache", sleep=lambda s: None, **kwargs)
-    svc._online = True
-    svc._probe = lambda: ""
+    svc.network.online = True
+    svc.network.probe = lambda: ""
     if fetch is not None:
         svc._fetch = fetch
     return svc
@@ -208,7 +208,7 @@ def test_a_network_lost_mid_build_stops_writes_nothing_and_a_rerun_resumes(tmp_p
         return served(kind, **p)
 
     svc = service(tmp_path, dropping, retries=1)
-    svc._probe = lambda: "cannot reach SDSS (skyserver.sdss.org: [Errno 101] Network is unreachable)"
+    svc.network.probe = lambda: "cannot reach SDSS (skyserver.sdss.org: [Errno 101] Network is unreachable)"
     with pytest.raises(
         NetworkUnavailable, match=r"Network is unreachable.*Stopped with 2 of 7 stars fetched; nothing written"
     ):

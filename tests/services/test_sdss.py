@@ -14,21 +14,15 @@ from sdss_files import gaussian_star, stamp_wcs
 
 from bhb_viewer.core.errors import BadInputError
 from bhb_viewer.core.grid import BANDS
-from bhb_viewer.services import sdss
+from bhb_viewer.services import sdss, sdss_cache
 from bhb_viewer.services.sdss import CacheMiss, NetworkUnavailable, NotFound, SDSSError, SDSSService
 
 
 def fake_spec(plate: int, mjd: int, fiber: int) -> fits.HDUList:
     """A minimal spec-lite file: COADD table on the SDSS grid, the plate/mjd/fiber in the header."""
     loglam = 3.58 + 1e-4 * np.arange(4000)
-    coadd = Table(
-        {
-            "loglam": loglam,
-            "flux": np.full(4000, 10.0, "f4"),
-            "ivar": np.ones(4000, "f4"),
-            "and_mask": np.zeros(4000, "i4"),
-        }
-    )
+    coadd = Table({"loglam": loglam, "flux": np.full(4000, 10.0, "f4"), "ivar": np.ones(4000, "f4"),
+                   "and_mask": np.zeros(4000, "i4")})
     primary = fits.PrimaryHDU()
     primary.header.update(PLATEID=plate, MJD=mjd, FIBERID=fiber)
     return fits.HDUList([primary, fits.BinTableHDU(coadd, name="COADD")])
@@ -44,9 +38,8 @@ def fake_frame(band: str, centre_ra: float, field: int, size: int = 100) -> fits
     x, y = wcs.world_to_pixel_values(RA, DEC)
     header = wcs.to_header()
     header.update(FILTER=band, RUN=3900, CAMCOL=6, FIELD=field)
-    return fits.HDUList(
-        [fits.PrimaryHDU(gaussian_star((size, size), x, y, flux=10.0 * (k + 1), sky=0.01).astype("f4"), header)]
-    )
+    image = gaussian_star((size, size), x, y, flux=10.0 * (k + 1), sky=0.01).astype("f4")
+    return fits.HDUList([fits.PrimaryHDU(image, header)])
 
 
 class Recorder:
@@ -71,8 +64,8 @@ class Recorder:
 
 def service(tmp_path, fetch, **kwargs) -> SDSSService:
     svc = SDSSService(tmp_path / "cache", sleep=kwargs.pop("sleep", lambda s: None), **kwargs)
-    svc._online = True  # connectivity is tested on its own below
-    svc._probe = lambda: ""
+    svc.network.online = True  # connectivity is tested on its own below
+    svc.network.probe = lambda: ""
     svc._fetch = fetch
     return svc
 
@@ -159,7 +152,7 @@ def test_retries_give_up_with_a_clear_error(tmp_path):
 def test_a_network_lost_mid_run_stops_instead_of_failing_each_star(tmp_path):
     fetch = Recorder(failures=[requests.ConnectionError("reset")] * 10)
     svc = service(tmp_path, fetch, retries=1)
-    svc._probe = lambda: "cannot reach SDSS (skyserver.sdss.org: no route)"
+    svc.network.probe = lambda: "cannot reach SDSS (skyserver.sdss.org: no route)"
     with pytest.raises(NetworkUnavailable, match="no route"):
         svc.spectrum_file(1, 51000, 1)
     with pytest.raises(NetworkUnavailable):  # remembered for the next star, with no new request
@@ -212,11 +205,11 @@ def test_a_hanging_resolver_is_cut_off_by_the_probe_timeout(tmp_path, monkeypatc
 
 
 def test_cache_dir_argument_then_env_then_user_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv(sdss.CACHE_ENV, str(tmp_path / "env"))
-    assert sdss.default_cache_dir(tmp_path / "arg") == tmp_path / "arg"
-    assert sdss.default_cache_dir() == tmp_path / "env"
-    monkeypatch.delenv(sdss.CACHE_ENV)
-    assert sdss.default_cache_dir().parts[-2:] == ("bhb_viewer", "sdss")
+    monkeypatch.setenv(sdss_cache.CACHE_ENV, str(tmp_path / "env"))
+    assert sdss_cache.default_cache_dir(tmp_path / "arg") == tmp_path / "arg"
+    assert sdss_cache.default_cache_dir() == tmp_path / "env"
+    monkeypatch.delenv(sdss_cache.CACHE_ENV)
+    assert sdss_cache.default_cache_dir().parts[-2:] == ("bhb_viewer", "sdss")
 
 
 @pytest.mark.remote_data
@@ -274,9 +267,8 @@ def test_a_request_in_retry_stops_when_another_found_the_network_gone(tmp_path):
     slept: list[float] = []
     fetch = Recorder(failures=[requests.ConnectionError("reset")] * 5)
     svc = service(tmp_path, fetch, retries=3, sleep=slept.append)
-    svc._network_problem = (
-        "cannot reach SDSS (skyserver.sdss.org: [Errno 101] Network is unreachable)"  # set by another thread
-    )
+    # set by another thread
+    svc.network.problem = "cannot reach SDSS (skyserver.sdss.org: [Errno 101] Network is unreachable)"
     with pytest.raises(NetworkUnavailable, match="Network is unreachable"):
         svc.spectrum_file(1, 51000, 1)
     assert len(fetch.calls) == 1 and slept == []

@@ -31,7 +31,8 @@ from sdss_files import SDSS_LOGLAM0, gaussian_star, hips_answer, smooth_flux, st
 from bhb_viewer.core.grid import BANDS, PIXEL_SCALE_ARCSEC
 from bhb_viewer.services import hips
 from bhb_viewer.services.network_errors import classify
-from bhb_viewer.services.sdss import NetworkUnavailable, NotFound, SDSSError, SDSSService, choose_spectrum
+from bhb_viewer.services.sdss import NetworkUnavailable, NotFound, SDSSError, SDSSService
+from bhb_viewer.services.sdss_wire import choose_spectrum
 
 RA, DEC = 164.4311, 39.0359
 LOGLAM = SDSS_LOGLAM0 + 1e-4 * np.arange(3900)
@@ -150,8 +151,8 @@ class FakeSDSS:
 
 def service(tmp_path, **kwargs) -> SDSSService:
     svc = SDSSService(tmp_path / "cache", sleep=lambda s: None, **kwargs)
-    svc._online = True
-    svc._probe = lambda: ""
+    svc.network.online = True
+    svc.network.probe = lambda: ""
     return svc
 
 
@@ -214,7 +215,7 @@ def test_transient_errors_of_every_stack_are_retried(tmp_path, monkeypatch, erro
     sas.fail = [error, error]
     slept: list[float] = []
     svc = SDSSService(tmp_path / "cache", sleep=slept.append, backoff=0.5)
-    svc._online, svc._probe = True, lambda: ""
+    svc.network.online, svc.network.probe = True, lambda: ""
     assert svc.spectrum_file(740, 52263, 101).is_file()
     assert slept == [0.5, 1.0]
 
