@@ -9,7 +9,7 @@ their average 91–92.5 on two skies never trained on), and the fusion's colour 
 picked up that information. The model's P(BHB) is the mean of the fusion's and the branch's.
 
 Features (N, 8) float32: each diagnostic standardised with the training split's mean and
-standard deviation and clipped to ±:data:`CLIP` (a failed fit's wild value must not dominate),
+standard deviation and clipped to ± :data:`CLIP` (a failed fit's wild value must not dominate),
 0 where the fit gave none, then a 0/1 "present" flag per diagnostic. Numpy only, like the rest
 of the preprocessing: data-loader workers run it.
 """
