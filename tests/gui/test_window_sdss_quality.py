@@ -196,10 +196,11 @@ def test_the_panel_shows_every_modalitys_score_and_the_head_of_a_one_modality_st
     qtbot.addWidget(panel)
     panel.show()
     panel.set_modality_scores(0.912, 0.874, 0.655, "fusion")
-    assert panel.heads_label.text() == "P(BHB): fusion 0.912 · spectrum 0.874 · image 0.655"
+    assert panel.heads_label.text() == "P(BHB): all inputs 0.912 · spectrum 0.874 · image 0.655"
     panel.set_modality_scores(0.874, 0.874, float("nan"), "spectrum")
     text = panel.heads_label.text()
-    assert text.startswith("P(BHB): fusion — · spectrum 0.874 · image —") and "spectrum head alone (no cutouts)" in text
+    assert text.startswith("P(BHB): all inputs — · spectrum 0.874 · image —")
+    assert "spectrum head alone (no cutouts)" in text
     panel.set_modality_scores(0.931, 0.874, float("nan"), "spectrum+photometry")  # a model that reads colours
     text = panel.heads_label.text()
     assert text.startswith("P(BHB): spectrum+colours 0.931 · spectrum 0.874 · image —")

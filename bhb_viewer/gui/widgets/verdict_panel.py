@@ -239,7 +239,9 @@ class VerdictPanel(QWidget):
         self.note_edit.setEnabled(enabled)
 
     def set_modality_scores(self, p_fusion: float, p_spectrum: float, p_image: float, score_from: str) -> None:
-        """P(BHB) of fusion, spectrum and image side by side; for a star with one modality, the head that scored it.
+        """P(BHB) of the whole model, spectrum and image side by side; for a star with one modality, the head that
+        scored it. The whole model's is "all inputs", not "fusion": with the Balmer-diagnostics branch it is the
+        mean of the fusion's and the branch's.
 
         Hidden when the model gave no head's score (a checkpoint without trusted heads, a single-modality model).
         """
@@ -249,7 +251,7 @@ class VerdictPanel(QWidget):
         colours = score_from == "spectrum+photometry"  # a model that reads colours, on a star without cutouts
         fusion = p_fusion if score_from == "fusion" or colours else float("nan")
         parts = [f"{name} {p:.3f}" if np.isfinite(p) else f"{name} —"
-                 for name, p in (("spectrum+colours" if colours else "fusion", fusion), ("spectrum", p_spectrum),
+                 for name, p in (("spectrum+colours" if colours else "all inputs", fusion), ("spectrum", p_spectrum),
                                  ("image", p_image))]
         text = "P(BHB): " + " · ".join(parts)
         if score_from in ("spectrum", "image"):
