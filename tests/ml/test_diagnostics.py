@@ -21,13 +21,7 @@ from bhb_viewer.ml.models import build_model
 from bhb_viewer.ml.photometry import N_FEATURES
 from bhb_viewer.ml.training import stage_modalities
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_scaler_standardises_clips_flags_and_round_trips():

@@ -27,12 +27,7 @@ MAGS = np.array([[18.2, 17.0, 17.2, 17.3, 17.35, 0.03, 0.01, 0.01, 0.02, 0.04],
 SCALER = ColourScaler(np.array([1.0, -0.2, -0.1, -0.05], np.float32), np.array([0.2, 0.1, 0.05, 0.05], np.float32))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

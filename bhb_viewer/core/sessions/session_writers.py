@@ -48,34 +48,34 @@ class WriterRegistry:
 
     def register(self) -> None:
         """Add this handle's row (a session opened for writing does it; a read-only one stays unseen)."""
-        try:
-            with self._db.transaction() as conn:
-                conn.execute("INSERT INTO writers VALUES (?, ?, ?, ?, ?, ?)",
-                             (self._id, self._reviewer, os.getpid(), socket.gethostname(), now_stamp(), time.time()))
-            self._registered = True
-        except sqlite3.Error as exc:  # e.g. read-only media: the session still opens, unregistered
-            log.warning("%s: cannot register as a writer (%s)", self._db.path, exc)
+        # e.g. read-only media: the session still opens, unregistered
+        self._registered = self._write("INSERT INTO writers VALUES (?, ?, ?, ?, ?, ?)",
+                                       (self._id, self._reviewer, os.getpid(), socket.gethostname(), now_stamp(),
+                                        time.time()), "cannot register as a writer")
 
     def unregister(self) -> None:
         """Remove this handle's row (at close)."""
-        if not self._registered:
-            return
-        try:
-            with self._db.transaction() as conn:
-                conn.execute("DELETE FROM writers WHERE id = ?", (self._id,))
+        # read-only media, a vanished file: the row goes stale instead
+        if self._registered and self._write("DELETE FROM writers WHERE id = ?", (self._id,),
+                                            "could not unregister this writer"):
             self._registered = False
-        except sqlite3.Error as exc:  # read-only media, a vanished file: the row goes stale instead
-            log.warning("%s: could not unregister this writer (%s)", self._db.path, exc)
 
     def heartbeat(self) -> None:
         """Say this handle is alive (a window calls it every HEARTBEAT_S)."""
-        if not self._registered:
-            return
+        # the next write reports the fault to the person; a timer must not crash
+        if self._registered:
+            self._write("UPDATE writers SET heartbeat = ? WHERE id = ?", (time.time(), self._id),
+                        "heartbeat not written")
+
+    def _write(self, sql: str, args: tuple, failure: str) -> bool:
+        """One statement in its own transaction; a database error is logged as ``failure``, not raised."""
         try:
             with self._db.transaction() as conn:
-                conn.execute("UPDATE writers SET heartbeat = ? WHERE id = ?", (time.time(), self._id))
-        except sqlite3.Error as exc:  # the next write reports the fault to the person; a timer must not crash
-            log.warning("%s: heartbeat not written (%s)", self._db.path, exc)
+                conn.execute(sql, args)
+            return True
+        except sqlite3.Error as exc:
+            log.warning("%s: %s (%s)", self._db.path, failure, exc)
+            return False
 
     def others(self, stale_s: float = STALE_S) -> list[Writer]:
         """Other handles open for writing on this file (any process), leaving out ones silent for ``stale_s``

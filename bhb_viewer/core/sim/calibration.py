@@ -77,25 +77,12 @@ def best_colour_cut(u_g: np.ndarray, g_r: np.ndarray, label: np.ndarray, n_slope
             f1_bhb = _f1(tp, fp, fn)
             f1_non = _f1(tn, fn, fp)
             macro = 0.5 * (f1_bhb + f1_non)
-            i, j = int(np.argmax(f1_bhb)), int(np.argmax(macro))
-            if f1_bhb[i] > best["f1_bhb"]:
-                best.update(
-                    f1_bhb=float(f1_bhb[i]),
-                    cut_bhb={
-                        "slope": float(s),
-                        "threshold": float(score[order][i]),
-                        "bhb_side": "above" if sign > 0 else "below",
-                    },
-                )
-            if macro[j] > best["f1_macro"]:
-                best.update(
-                    f1_macro=float(macro[j]),
-                    cut_macro={
-                        "slope": float(s),
-                        "threshold": float(score[order][j]),
-                        "bhb_side": "above" if sign > 0 else "below",
-                    },
-                )
+            side = "above" if sign > 0 else "below"
+            for key, f1 in (("bhb", f1_bhb), ("macro", macro)):
+                k = int(np.argmax(f1))
+                if f1[k] > best[f"f1_{key}"]:
+                    cut = {"slope": float(s), "threshold": float(score[order][k]), "bhb_side": side}
+                    best.update({f"f1_{key}": float(f1[k]), f"cut_{key}": cut})
     return best
 
 
