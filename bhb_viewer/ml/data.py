@@ -78,19 +78,20 @@ class StarDataset(torch.utils.data.Dataset):
 
     With PHOTOMETRY among ``modalities`` the catalogue's magnitudes are read once here (N × 15
     numbers, small beside one batch of cutouts), not per batch; with DIAGNOSTICS the split's Balmer
-    lines are fitted once here.
+    lines are fitted once here, unless ``balmer`` (N, 4), the data set's rows' diagnostics, is given.
     """
 
     def __init__(
-        self, dataset: Dataset, indices: np.ndarray, preprocessor: Any, modalities: Sequence[str] = MODALITIES
+        self, dataset: Dataset, indices: np.ndarray, preprocessor: Any, modalities: Sequence[str] = MODALITIES,
+        balmer: np.ndarray | None = None,
     ) -> None:
         self.dataset = dataset
         self.indices = np.asarray(indices, dtype=np.int64)
         self.preprocessor = preprocessor
         self.modalities = tuple(modalities)
         self.mags = dataset_magnitudes(dataset) if PHOTOMETRY in self.modalities else None
-        self.balmer: np.ndarray | None = None
-        if DIAGNOSTICS in self.modalities:  # fitted once per split (~5,000 spectra/s), not per epoch
+        self.balmer = balmer
+        if DIAGNOSTICS in self.modalities and balmer is None:  # fitted here once (~5,000 spectra/s), not per batch
             self.balmer = np.full((len(dataset.labels), N_BALMER), np.nan)
             self.balmer[self.indices] = dataset_balmer(dataset, self.indices)
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from bhb_viewer.core.dataset import read_rows
 from bhb_viewer.core.science.balmer import measure_arrays
+from bhb_viewer.ml.photometry import present_mean_std
 
 BALMER_FEATURES = ("d02", "fm", "b_hg", "c_hg")
 N_BALMER = len(BALMER_FEATURES)
@@ -57,11 +58,7 @@ class DiagnosticScaler:
     def fit(cls, values: np.ndarray) -> DiagnosticScaler:
         """Mean and standard deviation of each diagnostic over the rows that have it (0 and 1 when none do)."""
         values = np.asarray(values, dtype=np.float64)
-        present = np.isfinite(values)
-        count = np.maximum(present.sum(axis=0), 1)
-        mean = np.where(present, values, 0).sum(axis=0) / count
-        std = np.sqrt(np.where(present, (values - mean) ** 2, 0).sum(axis=0) / count)
-        return cls(mean.astype(np.float32), np.where(std > 1e-9, std, 1.0).astype(np.float32))
+        return cls(*present_mean_std(values, np.isfinite(values)))
 
     def features(self, values: np.ndarray) -> np.ndarray:
         """(N, 4) diagnostics -> (N, 8) float32 features (see the module doc)."""

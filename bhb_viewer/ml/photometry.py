@@ -55,12 +55,8 @@ class ColourScaler:
     @classmethod
     def fit(cls, mags: np.ndarray, dereddened: bool = True) -> ColourScaler:
         """Mean and standard deviation of each colour over the rows that have it (mean 0, sd 1 when none do)."""
-        colours, present = _colours(mags, dereddened)
-        count = present.sum(axis=0)
-        mean = np.where(present, colours, 0).sum(axis=0) / np.maximum(count, 1)
-        var = np.where(present, (colours - mean) ** 2, 0).sum(axis=0) / np.maximum(count, 1)
-        std = np.sqrt(var)
-        return cls(mean.astype(np.float32), np.where(std > 1e-6, std, 1.0).astype(np.float32), dereddened)
+        mean, std = present_mean_std(*_colours(mags, dereddened))
+        return cls(mean, std, dereddened)
 
     def features(self, mags: np.ndarray) -> np.ndarray:
         """(N, 15) or (N, 10) magnitudes -> (N, 12) float32 features (see the module doc)."""
@@ -87,6 +83,15 @@ class ColourScaler:
         if mean.shape != (N_COLOURS,) or std.shape != (N_COLOURS,) or not (std > 0).all():
             raise ValueError(f"colour statistics must be {N_COLOURS} means and positive stds, got {mean} and {std}")
         return cls(mean, std, bool(config.get("dereddened", False)))  # older checkpoints read observed colours
+
+
+def present_mean_std(values: np.ndarray, present: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per column, float32 mean and standard deviation over the rows where ``present`` (0 and 1 where none
+    is; a standard deviation under 1e-6 reads 1), for standardising features that may be missing."""
+    count = np.maximum(present.sum(axis=0), 1)
+    mean = np.where(present, values, 0).sum(axis=0) / count
+    std = np.sqrt(np.where(present, (values - mean) ** 2, 0).sum(axis=0) / count)
+    return mean.astype(np.float32), np.where(std > 1e-6, std, 1.0).astype(np.float32)
 
 
 def colour_columns(bands: tuple[str, ...]) -> list[int]:

@@ -35,7 +35,7 @@ import numpy as np
 
 from bhb_viewer.core.grid import BANDS, CUTOUT_SIZE, NPIX, grid_dict
 from bhb_viewer.core.readers.spectra import fill_masked, minmax_scale
-from bhb_viewer.ml.diagnostics import DiagnosticScaler, dataset_balmer
+from bhb_viewer.ml.diagnostics import DiagnosticScaler
 from bhb_viewer.ml.photometry import ColourScaler, dataset_magnitudes
 
 PREPROCESS_VERSION = 2
@@ -127,12 +127,12 @@ class Preprocessor:
 
     @classmethod
     def fit(cls, dataset: Any, train_rows: np.ndarray, image_scale: str = DEFAULT_IMAGE_SCALE,
-            photometry: bool = False, diagnostics: bool = False) -> Preprocessor:
-        """Fit the band statistics (and with ``photometry`` the colour statistics) on a data set's
-        training rows (a ``core.dataset.Dataset``)."""
+            photometry: bool = False, diagnostics: np.ndarray | None = None) -> Preprocessor:
+        """Fit the band statistics (with ``photometry`` the colour statistics, with ``diagnostics``, the
+        training rows' (N, 4) Balmer diagnostics, theirs) on a data set's training rows (a ``core.dataset.Dataset``)."""
         colours = ColourScaler.fit(dataset_magnitudes(dataset)[train_rows]) if photometry else None  # fails fast
         mean, std = fit_band_stats(dataset.cutouts, train_rows, scale=_scaler(image_scale))
-        balmer = DiagnosticScaler.fit(dataset_balmer(dataset, train_rows)) if diagnostics else None
+        balmer = None if diagnostics is None else DiagnosticScaler.fit(diagnostics)
         return cls(mean, std, int(dataset.cutouts.shape[-1]), image_scale, photometry=colours, diagnostics=balmer)
 
     def to_config(self) -> dict:

@@ -60,7 +60,7 @@ from bhb_viewer.ml.data import (
     read_rows,
     stratified_split,
 )
-from bhb_viewer.ml.diagnostics import DiagnosticScaler, dataset_balmer
+from bhb_viewer.ml.diagnostics import N_BALMER, DiagnosticScaler, dataset_balmer
 from bhb_viewer.ml.embedding_stats import describe_sky
 from bhb_viewer.ml.photometry import colour_columns
 from bhb_viewer.ml.preprocess import Preprocessor
@@ -186,16 +186,16 @@ def stage_modalities(model: Any, stage: str) -> tuple[str, ...]:
     return (*MODEL_REGISTRY[model.name].modalities, *((PHOTOMETRY,) if model.arch.photometry else ()), *diagnostics)
 
 
-def with_diagnostics(model: Any, preprocessor: Preprocessor, dataset: Dataset, train_rows: np.ndarray) -> Any:
+def with_diagnostics(model: Any, preprocessor: Preprocessor, train_balmer: np.ndarray) -> Any:
     """A warm-started model given a fresh Balmer-diagnostics branch (its own weights kept), and its
-    preprocessing the diagnostics' statistics of the training split."""
+    preprocessing the statistics of ``train_balmer``, the training split's (N, 4) Balmer diagnostics."""
     from bhb_viewer.ml.models import build_model
 
     grown = build_model(model.name, model.size, **{**model.arch.to_dict(), "diagnostics": True})
     missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
     if unexpected or any(not key.startswith("diagnostics_head.") for key in missing):
         raise ValueError(f"adding the diagnostics branch: unexpected weights {unexpected}, missing {missing}")
-    preprocessor.diagnostics = DiagnosticScaler.fit(dataset_balmer(dataset, train_rows))
+    preprocessor.diagnostics = DiagnosticScaler.fit(train_balmer)
     return grown.train()
 
 
@@ -424,15 +424,17 @@ class _NetworkRun:
         self.config, self.dataset, self.splits, self.device, self.ranks = config, dataset, splits, device, ranks
         self.progress, self.cancel, self.saved = progress, cancel, saved
         self.run_dir = Path(config.out)
+        self._balmer_values: np.ndarray | None = None  # see _balmer
         if config.init_from:
             self.model, self.preprocessor = warm_start(config)
             if config.model_overrides.get("diagnostics") and not self.model.arch.diagnostics:
-                self.model = with_diagnostics(self.model, self.preprocessor, dataset, splits.train)
+                self.model = with_diagnostics(self.model, self.preprocessor, self._balmer()[splits.train])
         else:
             overrides = {"cutout_size": int(dataset.cutouts.shape[-1]), **config.model_overrides}
             self.model = build_model(config.model, config.size, **overrides)
+            train_balmer = self._balmer()[splits.train] if self.model.arch.diagnostics else None
             self.preprocessor = Preprocessor.fit(dataset, splits.train, config.image_scale, self.model.arch.photometry,
-                                                 self.model.arch.diagnostics)
+                                                 train_balmer)
         self.stages = list(
             config.stages or default_stages(self.model, config.finetune, config.init_from and config.freeze)
         )
@@ -448,8 +450,18 @@ class _NetworkRun:
         self.clock = _Clock(self.steps_per_epoch * config.epochs * len(self.stages))
         self.best_p_val: np.ndarray | None = None  # the last stage's best validation scores
 
+    def _balmer(self) -> np.ndarray:
+        """The (N, 4) Balmer diagnostics of every split's rows, fitted once per run (not per stage or epoch)."""
+        if self._balmer_values is None:
+            rows = np.concatenate(self.splits)
+            self._balmer_values = np.full((len(self.dataset.labels), N_BALMER), np.nan)
+            self._balmer_values[rows] = dataset_balmer(self.dataset, rows)
+        return self._balmer_values
+
     def split_data(self, rows: np.ndarray, stage: str) -> StarDataset:
-        return StarDataset(self.dataset, rows, self.preprocessor, stage_modalities(self.model, stage))
+        modalities = stage_modalities(self.model, stage)
+        balmer = self._balmer() if DIAGNOSTICS in modalities else None
+        return StarDataset(self.dataset, rows, self.preprocessor, modalities, balmer)
 
     def train_data(self, stage: str) -> StarDataset | MixedStars:
         """The training split, followed by the base stars of a fine-tune that mixes some in."""
