@@ -35,7 +35,12 @@ def balmer_values(flux: np.ndarray, ivar: np.ndarray | None) -> np.ndarray:
     """(N, 4) float64 D0.2, fm, b(Hγ), c(Hγ) of spectra on the grid (raw flux); NaN where the fit fails."""
     flux = np.atleast_2d(np.asarray(flux, dtype=np.float64))
     ivar = np.ones_like(flux) if ivar is None else np.atleast_2d(np.asarray(ivar, dtype=np.float64))
-    cols = measure_arrays(flux, ivar)
+    return balmer_columns(measure_arrays(flux, ivar))
+
+
+def balmer_columns(cols: dict[str, np.ndarray]) -> np.ndarray:
+    """(N, 4) float64 diagnostics out of :func:`~bhb_viewer.core.science.balmer.measure_arrays`' columns,
+    for a caller that has fitted the lines already (``bhb score``'s classical columns)."""
     return np.stack([np.asarray(cols[name], dtype=np.float64) for name in BALMER_FEATURES], axis=1)
 
 

@@ -140,13 +140,14 @@ class Prepared:
 
 
 def prepare_inputs(preprocessor, modalities: tuple[str, ...], spectra, ivar, cutouts, mags: np.ndarray | None = None,
-                   mags_from_spectra: MagnitudeSynthesis | None = None) -> Prepared:
+                   mags_from_spectra: MagnitudeSynthesis | None = None, balmer: np.ndarray | None = None) -> Prepared:
     """Preprocess one batch of raw rows (``spectra``/``ivar``/``cutouts``, any of them None) for a model
     of ``modalities``; a Qt- and model-free step, so data-loader workers can run it.
 
     ``mags`` (N, 15), the rows' catalogue magnitudes, become colour features where the preprocessing
     has photometry (else they are ignored); ``mags_from_spectra`` (e.g. ``core.science.photometry.grid_magnitudes``:
-    magnitudes synthesised from the spectra) fills the bands the catalogue lacks.
+    magnitudes synthesised from the spectra) fills the bands the catalogue lacks. A model with the
+    Balmer-diagnostics branch fits the spectra's lines here unless ``balmer`` (N, 4) gives them already.
     """
     n = len(spectra if spectra is not None else cutouts)
     has_s, has_i = np.zeros(n, bool), np.zeros(n, bool)
@@ -177,7 +178,10 @@ def prepare_inputs(preprocessor, modalities: tuple[str, ...], spectra, ivar, cut
         photometry, has_c = torch.from_numpy(preprocessor.colours(given)), has_colours(given, n)
     diagnostics = None
     if preprocessor.diagnostics is not None:  # the model fits the Balmer lines itself, as the classical cuts do
-        values = balmer_values(flux, iv) if flux is not None else np.full((n, N_BALMER), np.nan)
+        if balmer is not None:  # the rows' lines, already fitted by the caller
+            values = np.asarray(balmer, dtype=np.float64)
+        else:
+            values = balmer_values(flux, iv) if flux is not None else np.full((n, N_BALMER), np.nan)
         diagnostics = torch.from_numpy(preprocessor.balmer(np.where(has_s[:, None], values, np.nan)))
     return Prepared(spectrum, image, photometry, has_s, has_i, has_c, diagnostics)
 

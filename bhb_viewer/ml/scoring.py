@@ -43,6 +43,7 @@ from bhb_viewer.core.science.photometry import fill_from_spectra
 from bhb_viewer.core.science.stellar_fit import FIT_COLUMNS
 from bhb_viewer.core.science.trust import TrainingSky, flags, is_ood, measure
 from bhb_viewer.ml import distributed
+from bhb_viewer.ml.diagnostics import balmer_columns
 from bhb_viewer.ml.distributed import Ranks
 from bhb_viewer.ml.inference import prepare_inputs
 from bhb_viewer.ml.photometry import no_magnitudes
@@ -98,20 +99,21 @@ class ChunkSource(torch.utils.data.Dataset):
         mags = None if self.mags is None else self.mags[start:stop][found]
         if self.preprocessor.photometry is not None and flux is not None:
             mags, item["synthesized"] = _with_synthesised(mags, flux, ivar)
+        cols = measure_arrays(flux, ivar) if self.classical else None  # the lines fitted once, for both uses
+        balmer = balmer_columns(cols) if cols is not None and self.preprocessor.diagnostics is not None else None
         prepared = prepare_inputs(self.preprocessor, self.modalities, flux if "spectrum" in self.modalities else None,
-                                  ivar, cube, mags)
+                                  ivar, cube, mags, balmer=balmer)
         if self.channels_last and prepared.image is not None:
             prepared.image = prepared.image.contiguous(memory_format=torch.channels_last)
         item["inputs"] = prepared
-        if self.classical:
-            cols = measure_arrays(flux, ivar)
+        if cols is not None:
             item["classical"] = {k: np.asarray(cols[k], dtype=bool if k == "classical_bhb" else np.float64)
                                  for k in CLASSICAL_COLUMNS}
             item["classical"]["balmer_reason"] = np.asarray(cols["balmer_reason"], dtype=REASON_DTYPE)
         if self.second_opinion:
             assert flux is not None and ivar is not None  # read above for the second opinion
             fit, quantities = measure(flux, ivar, mags)
-            item["trust"] = {**fit, "balmer_ok": np.asarray(cols["balmer_ok"], bool)} if self.classical else fit
+            item["trust"] = {**fit, "balmer_ok": np.asarray(cols["balmer_ok"], bool)} if cols is not None else fit
             item["quantities"] = quantities
         return item
 
